@@ -1,0 +1,68 @@
+"""``hypebt`` command line.
+
+Each command lives in its own module ``backtests.cmd_<name>`` exposing ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``; heavy imports stay inside ``run`` so that
+``hypebt --help`` is fast. Any :class:`~backtests.errors.HypebtError` becomes one
+``Error: ...`` line on stderr and exit code 2; anything else is an internal error (exit 1).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from backtests import __version__
+from backtests.errors import HypebtError
+
+# Order is the order shown in ``hypebt --help``.
+COMMANDS = ("demo", "backtest", "grid", "report", "signals", "scan", "data", "news", "crosscheck")
+
+
+def _load(name: str):
+    return importlib.import_module(f"backtests.cmd_{name}")
+
+
+def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hypebt",
+        description="News-driven theme-hype backtester for China A-shares.")
+    parser.add_argument("--version", action="version", version=f"hypebt {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in commands:
+        try:
+            module = _load(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == f"backtests.cmd_{name}":
+                continue  # command not built yet
+            raise
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``hypebt`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except HypebtError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - the one place internal errors are reported
+        traceback.print_exc()
+        print("Internal error: this is a bug in hypebt, please report it with the trace above.",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

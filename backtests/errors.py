@@ -1,0 +1,31 @@
+"""One exception family for everything a user can get wrong.
+
+The CLI turns any :class:`HypebtError` into a single ``Error: ...`` line and exit code 2;
+anything else is an internal error (exit 1).
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class HypebtError(Exception):
+    """Base class: a problem with the user's input, named precisely enough to fix."""
+
+
+class DataError(HypebtError):
+    """A data file (market panel, names, articles, store) is missing or malformed."""
+
+
+class ConfigError(HypebtError):
+    """A config key, option or parameter value is wrong."""
+
+
+class CalendarError(DataError):
+    """A date is not a trading session or lies outside the calendar."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ``' (did you mean "x"?)'`` for the closest choice, or ``''`` when none is close."""
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f' (did you mean "{match[0]}"?)' if match else ""

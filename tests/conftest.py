@@ -1,0 +1,23 @@
+"""Shared fixtures. Real-data tests read ``../shared/data`` (or ``$HYPEBT_SHARED_DATA``) and skip
+with a clear reason when it is absent."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("HYPEBT_SHARED_DATA", REPO.parent / "shared" / "data"))
+REAL_PANEL = SHARED_DATA / "ashare_daily_20240719_20250523.csv.gz"
+REAL_NAMES = SHARED_DATA / "ashare_names_20250418.csv"
+REAL_NAMES_2023 = SHARED_DATA / "ashare_codes_names_listdates_2023.csv"
+NEWS = SHARED_DATA / "news"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path of the real-data folder; skips the test when it is not there."""
+    if not REAL_PANEL.exists():
+        pytest.skip(f"real data not found at {SHARED_DATA} (set HYPEBT_SHARED_DATA)")
+    return SHARED_DATA
