@@ -1,0 +1,410 @@
+"""Run configs: a TOML file -> a validated :class:`RunConfig`, and back to resolved TOML.
+
+A config has six sections (see ``docs/config.md`` for every key)::
+
+    [data]       where the market comes from: path ("demo" or a panel file / store directory),
+                 names (str or list of names files), start, end, drop_bad
+    [signals]    the entry marks: marks = "marks.csv" (date,code[,score]) or articles = [...]
+                 with the thresholds of the signals package
+    [strategy] [portfolio] [costs] [fill]
+                 engine parameters, validated against ``strategies.ENGINE_PARAMS`` by
+                 ``strategies.resolve_params`` (defaults filled, strategy-specific keys checked)
+
+Every relative path is relative to the config file's folder. Every problem is a
+:class:`~backtests.errors.ConfigError` naming the file, ``[section] key``, the bad value and what
+was expected; unknown sections and keys get a "did you mean" suggestion.
+
+:func:`resolved_toml` writes the config back with every default filled in. Paths in it are
+written relative to the folder the TOML will live in (the run folder), so the resolved
+``config.toml`` is itself a runnable config and is byte-identical on every machine with the same
+layout of repository and data; only when no relative path exists (another drive) is a path
+written absolute.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from backtests.errors import ConfigError, HypebtError, did_you_mean
+
+DEMO = "demo"
+ENGINE_SECTIONS = ("strategy", "portfolio", "costs", "fill")
+SECTIONS = ("data", "signals") + ENGINE_SECTIONS
+DATA_KEYS = ("path", "names", "start", "end", "drop_bad")
+SIGNALS_KEYS = ("marks", "articles")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """``[data]``: ``path`` is ``"demo"`` or an absolute path; dates are ``datetime.date``."""
+    path: str
+    names: tuple[str, ...] = ()
+    start: dt.date | None = None
+    end: dt.date | None = None
+    drop_bad: bool = False
+
+
+@dataclass(frozen=True)
+class SignalsConfig:
+    """``[signals]``: exactly one of ``marks`` (absolute path) and ``articles`` (absolute paths,
+    or ``("demo",)`` for the embedded demo articles); ``options`` are the signals thresholds."""
+    marks: str | None = None
+    articles: tuple[str, ...] = ()
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A validated run config. ``params`` maps every engine parameter name to its value
+    (defaults filled in); ``source`` is the config file (None for a config built in code)."""
+    data: DataConfig
+    signals: SignalsConfig
+    params: dict
+    source: Path | None = None
+
+    @property
+    def stem(self) -> str:
+        """Name of the default run folder ``runs/<stem>``."""
+        return self.source.stem if self.source else "run"
+
+
+# ---------------------------------------------------------------- engine parameter table
+
+def engine_params() -> dict:
+    """``ENGINE_PARAMS``: name -> (section, type, default, allowed, doc), where ``allowed`` is a
+    tuple of choices, a ``(min, max)`` pair (inclusive, ``None`` for open) or ``None``."""
+    from strategies import ENGINE_PARAMS
+
+    return ENGINE_PARAMS
+
+
+def signals_params() -> dict:
+    """The signals thresholds accepted in ``[signals]`` (same layout as :func:`engine_params`),
+    from ``signals.marks.SIGNAL_PARAMS`` once the signals package provides it."""
+    try:
+        from signals.marks import SIGNAL_PARAMS
+    except ImportError:
+        return {}
+    return SIGNAL_PARAMS
+
+
+_TYPE_NAMES = {bool: "a boolean (true/false)", int: "an integer", float: "a number",
+               str: "a string", list: "a list", tuple: "a list"}
+
+
+def _describe(value) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def check_value(where: str, value, typ, limits):
+    """Validate and normalise one parameter value; ``where`` names it (``[costs] commission_min``).
+
+    ``typ`` is bool, int, float, str or list (a list of strings; a single string is accepted
+    and becomes a one-element tuple). Ints are accepted for floats. Raises ConfigError.
+    """
+    if typ is bool:
+        ok = isinstance(value, bool)
+    elif typ is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if not ok and isinstance(value, float) and value.is_integer():
+            value, ok = int(value), True
+    elif typ is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif typ in (list, tuple):
+        if isinstance(value, str):
+            value = [value]
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    else:
+        ok = isinstance(value, typ)
+    if not ok:
+        raise ConfigError(f"{where} = {_describe(value)}: expected {_TYPE_NAMES.get(typ, typ.__name__)}")
+    if limits is None:
+        return value
+    if all(isinstance(c, str) for c in limits):
+        items = value if isinstance(value, tuple) else (value,)
+        for item in items:
+            if item not in limits:
+                raise ConfigError(f"{where} = {_describe(item)}: expected one of "
+                                  f"{', '.join(map(repr, limits))}{did_you_mean(item, limits)}")
+        return value
+    lo, hi = limits
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        rng = (f"between {lo} and {hi}" if lo is not None and hi is not None
+               else f">= {lo}" if lo is not None else f"<= {hi}")
+        raise ConfigError(f"{where} = {_describe(value)}: expected a value {rng}")
+    return value
+
+
+def _unknown(where: str, key: str, known) -> ConfigError:
+    return ConfigError(f"unknown key {where} {key}{did_you_mean(key, known)}; "
+                       f"known: {', '.join(sorted(known))}")
+
+
+# ---------------------------------------------------------------- reading
+
+def _date(where: str, value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    from backtests.calendar import to_date
+
+    try:
+        return to_date(str(value), what=where).astype(dt.date)
+    except HypebtError:
+        raise ConfigError(f"{where} = {_describe(value)}: expected a date YYYY-MM-DD") from None
+
+
+def _path(base: Path, where: str, value, *, must_exist: bool = True) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} = {_describe(value)}: expected a file path (a string)")
+    p = Path(os.path.expanduser(value))
+    p = p if p.is_absolute() else base / p
+    p = Path(os.path.normpath(p))
+    if must_exist and not p.exists():
+        raise ConfigError(f"{where} = {value!r}: file not found ({p})")
+    return str(p)
+
+
+def _section(doc: dict, name: str, source: str) -> dict:
+    sec = doc.get(name, {})
+    if not isinstance(sec, dict):
+        raise ConfigError(f"{source}: [{name}] must be a table (a [{name}] section)")
+    return sec
+
+
+def parse_config(doc: dict, *, base_dir: str | os.PathLike = ".", source: Path | None = None
+                 ) -> RunConfig:
+    """Validate a parsed TOML document (a dict); relative paths are relative to ``base_dir``."""
+    base = Path(base_dir).resolve()
+    src = str(source) if source else "config"
+    for key, value in doc.items():
+        if key not in SECTIONS:
+            hint = did_you_mean(key, SECTIONS)
+            raise ConfigError(f"{src}: unknown section [{key}]{hint}; known: "
+                              f"{', '.join(f'[{s}]' for s in SECTIONS)}")
+    data = _parse_data(_section(doc, "data", src), base, src)
+    signals = _parse_signals(_section(doc, "signals", src), base, src)
+    params = _parse_engine(doc, src)
+    return RunConfig(data=data, signals=signals, params=params, source=source)
+
+
+def _parse_engine(doc: dict, src: str) -> dict:
+    """Flatten ``[strategy] [portfolio] [costs] [fill]`` into one parameter dict, checking each
+    key belongs to its section, then validate and fill defaults with
+    :func:`strategies.resolve_params` (types, ranges, keys the chosen strategy does not use,
+    required keys)."""
+    from strategies import resolve_params
+
+    table = engine_params()
+    given = {}
+    for section in ENGINE_SECTIONS:
+        known = [name for name, spec in table.items() if spec[0] == section]
+        for key, value in _section(doc, section, src).items():
+            if key not in known:
+                if key in table:
+                    raise ConfigError(f"[{section}] {key}: this key belongs in "
+                                      f"[{table[key][0]}]")
+                raise _unknown(f"[{section}]", key, known)
+            given[key] = value
+    return resolve_params(given)
+
+
+def _parse_data(sec: dict, base: Path, src: str) -> DataConfig:
+    for key in sec:
+        if key not in DATA_KEYS:
+            raise _unknown("[data]", key, DATA_KEYS)
+    if "path" not in sec:
+        raise ConfigError(f'{src}: [data] path is missing: expected "demo", a panel file or a '
+                          "store directory")
+    raw = sec["path"]
+    path = DEMO if raw == DEMO else _path(base, "[data] path", raw)
+    names = check_value("[data] names", sec.get("names", []), list, None)
+    names = tuple(_path(base, "[data] names", n) for n in names)
+    start = _date("[data] start", sec["start"]) if "start" in sec else None
+    end = _date("[data] end", sec["end"]) if "end" in sec else None
+    if start and end and end < start:
+        raise ConfigError(f"[data] end = {end} is before start = {start}")
+    drop_bad = check_value("[data] drop_bad", sec.get("drop_bad", False), bool, None)
+    return DataConfig(path=path, names=names, start=start, end=end, drop_bad=drop_bad)
+
+
+def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
+    extra = signals_params()
+    known = SIGNALS_KEYS + tuple(extra)
+    for key in sec:
+        if key not in known:
+            raise _unknown("[signals]", key, known)
+    has_marks, has_articles = "marks" in sec, "articles" in sec
+    if has_marks == has_articles:
+        raise ConfigError(f"{src}: [signals] needs exactly one of marks (a CSV date,code[,score]) "
+                          f"and articles (a list of article files)"
+                          + (", not both" if has_marks else ""))
+    if has_marks:
+        for key in extra:
+            if key in sec:
+                raise ConfigError(f"[signals] {key} applies to articles, not to a marks file")
+        return SignalsConfig(marks=_path(base, "[signals] marks", sec["marks"]))
+    arts = check_value("[signals] articles", sec["articles"], list, None)
+    if not arts:
+        raise ConfigError("[signals] articles = []: expected at least one article file")
+    arts = (DEMO,) if arts == (DEMO,) else tuple(_path(base, "[signals] articles", a) for a in arts)
+    options = {}
+    for name, (_section_name, typ, default, limits, _doc) in extra.items():
+        options[name] = (check_value(f"[signals] {name}", sec[name], typ, limits)
+                         if name in sec else default)
+    return SignalsConfig(articles=arts, options=options)
+
+
+def load_config(path: str | os.PathLike) -> RunConfig:
+    """Read and validate a TOML config file (paths in it relative to its folder)."""
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {p}: {exc}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: TOML syntax error: {exc}") from None
+    try:
+        return parse_config(doc, base_dir=p.resolve().parent, source=p)
+    except ConfigError as exc:
+        msg = str(exc)
+        raise ConfigError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from None
+
+
+# ---------------------------------------------------------------- writing
+
+def _rel(path: str, base: Path | None) -> str:
+    if base is None:
+        return Path(path).as_posix()
+    try:
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # different drive on Windows: no relative path exists
+        return Path(path).as_posix()
+
+
+def config_dict(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None) -> dict:
+    """The resolved config as a TOML-ready dict (paths relative to ``relative_to`` if given)."""
+    base = Path(relative_to).resolve() if relative_to is not None else None
+    d = cfg.data
+    data: dict = {"path": d.path if d.path == DEMO else _rel(d.path, base)}
+    if d.names:
+        data["names"] = [_rel(n, base) for n in d.names]
+    if d.start:
+        data["start"] = d.start
+    if d.end:
+        data["end"] = d.end
+    data["drop_bad"] = d.drop_bad
+    s = cfg.signals
+    if s.marks:
+        signals: dict = {"marks": _rel(s.marks, base)}
+    else:
+        signals = {"articles": [a if a == DEMO else _rel(a, base) for a in s.articles]}
+        signals.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in s.options.items()})
+    out = {"data": data, "signals": signals}
+    table = engine_params()
+    for section in ENGINE_SECTIONS:
+        out[section] = {name: (list(v) if isinstance(v := cfg.params[name], tuple) else v)
+                        for name, (sec, *_r) in table.items()
+                        if sec == section and cfg.params.get(name) is not None}
+    return out
+
+
+def resolved_toml(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None) -> str:
+    """The fully resolved config as TOML text (defaults filled; see the module doc on paths)."""
+    import tomli_w
+
+    header = "# hypebt resolved run config (every default filled in; paths relative to this file)\n"
+    return header + tomli_w.dumps(config_dict(cfg, relative_to=relative_to))
+
+
+# ---------------------------------------------------------------- marks files
+
+def read_marks(path: str | os.PathLike, *, calendar=None):
+    """Read a marks CSV ``date,code[,score]`` into a DataFrame ``date`` (datetime64), ``code``
+    (6-digit text), ``score`` (float, 1.0 when the column is absent).
+
+    ``date`` is the session whose open is the earliest entry; it must be a trading session of
+    ``calendar`` (default: the SSE/SZSE calendar). Errors name the file and the row (the first
+    data row is row 2, as in a spreadsheet). Codes are checked against a market later
+    (:func:`check_marks_codes`).
+    """
+    import pandas as pd
+
+    from backtests.calendar import trading_calendar
+
+    p = Path(path)
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"marks file not found: {p}") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read marks file {p}: {exc}") from None
+    df.columns = [c.strip().lower() for c in df.columns]
+    for col in ("date", "code"):
+        if col not in df.columns:
+            raise ConfigError(f"{p}: marks file has no {col!r} column; expected columns "
+                              f"date,code[,score] (found {', '.join(df.columns)})")
+    for col in df.columns:
+        if col not in ("date", "code", "score"):
+            raise ConfigError(f"{p}: unknown column {col!r} in marks file"
+                              f"{did_you_mean(col, ('date', 'code', 'score'))}; "
+                              "expected date,code[,score]")
+    cal = calendar or trading_calendar()
+    dates, scores = [], []
+    codes = df["code"].str.strip().tolist()
+    for i, (d, code) in enumerate(zip(df["date"].tolist(), codes)):
+        row = i + 2
+        try:
+            day = cal.require_session(d.strip(), what="date")
+        except HypebtError as exc:
+            raise ConfigError(f"{p} row {row}: {exc}") from None
+        if not (len(code) == 6 and code.isdigit()):
+            raise ConfigError(f"{p} row {row}: code {code!r} is not a 6-digit stock code")
+        dates.append(day)
+        if "score" in df.columns:
+            text = df["score"].iloc[i].strip()
+            try:
+                value = float(text)
+            except ValueError:
+                value = float("nan")
+            if not np.isfinite(value):
+                raise ConfigError(f"{p} row {row}: score {text!r} is not a finite number")
+            scores.append(value)
+        else:
+            scores.append(1.0)
+    out = pd.DataFrame({"date": pd.to_datetime(np.array(dates, dtype="datetime64[D]")),
+                        "code": pd.Series(codes, dtype=object),
+                        "score": np.array(scores, dtype=float)})
+    dup = out.duplicated(["date", "code"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise ConfigError(f"{p} row {i + 2}: duplicate mark for {out['code'].iloc[i]} on "
+                          f"{out['date'].iloc[i].date()}")
+    return out
+
+
+def check_marks_codes(marks, codes, *, source: str = "marks") -> None:
+    """Raise ConfigError naming the first mark whose code is not in the market's ``codes``."""
+    known = set(map(str, codes))
+    bad = [c for c in marks["code"] if c not in known]
+    if bad:
+        rows = [int(i) + 2 for i in np.flatnonzero(~marks["code"].isin(known).to_numpy())]
+        raise ConfigError(f"{source} row {rows[0]}: code {bad[0]} is not in the market data "
+                          f"({len(bad)} unknown mark(s), rows {', '.join(map(str, rows[:5]))}"
+                          f"{' ...' if len(rows) > 5 else ''})")
