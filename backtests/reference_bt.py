@@ -1,0 +1,613 @@
+"""The backtrader reference: the same strategies and fill model, written a second time.
+
+A backtest is trusted when an independent implementation of the same rules produces the same
+ledger. This module replays ``theme_hype`` and ``hold_n`` on backtrader (1.9.78) with
+backtrader's own machinery doing the bookkeeping — broker, positions, cash, commission scheme,
+order execution types, cheat-on-open, order expiry — and the A-share rules of
+docs/interfaces.md ("The fill model, exactly") written as checks in the strategy. It shares only
+the rule *tables* with the numba engine (``rules.fee_rates``, ``rules.round_fee_nb``, ``LOT``,
+limit prices already in the :class:`~backtests.market.Market`); none of the engine's logic.
+
+How the fill model maps onto backtrader (docs/crosscheck.md has the long version):
+
+* **Two bars per session.** Each session is fed as an *opening* bar (09:30: open, high, low,
+  close of the day) and a *closing* bar (15:00: open = close of the day, same high/low/close).
+  ``cheat_on_open`` runs ``next_open`` before the broker matches a bar, so orders placed in the
+  opening bar's ``next_open`` fill at the session open (open sells, entries) and orders placed in
+  the closing bar's ``next_open`` fill at the session close (exits with ``exit_at = "close"``).
+  Cash from a sale lands in the session it is made, and ``broker.getvalue()`` after the closing
+  bar is exactly the spec's equity (cash + shares x close).
+* **Suspensions.** Every feed has both bars of every session (backtrader synchronises feeds by
+  datetime, and a feed missing a bar would shift the others). A session without a bar carries the
+  last traded close in open/high/low/close, volume 0 and ``has_bar = 0``; the strategy refuses
+  orders there (``suspended``) and the broker values the position at the last close.
+* **Prices.** Slippage is the broker's ``slip_fixed`` (ticks x 0.01) with ``slip_open`` and
+  ``slip_match`` (clamped to the bar's high/low, never outside). A buy at the open is an
+  ``Order.Limit`` at the limit-up price (an A-share buy never pays more), so a session opening at
+  the limit fills at the limit; 打板 (``entry = "limit"``) is an ``Order.StopLimit`` with stop and
+  limit at the limit-up price: it triggers only when the session touches the limit and then
+  fills at it, and it is ``valid`` for the opening bar only, so backtrader expires it
+  (``not_touched``) when the price never got there. A sell is a ``Market`` order, or a ``Limit``
+  at the limit-down price when the session opened at the limit-down.
+* **Fees.** :class:`AShareCommission` (a ``CommInfoBase``) charges ``max(rate x value, min)``
+  commission, stamp duty on sells and transfer fee on both sides at the session's rates, each
+  rounded half-up to the cent.
+* **Cash.** The broker runs with ``checksubmit=False``: its own submit-time check knows neither
+  lots nor A-share fees, so the strategy sizes each order against its projection of cash (sells
+  at the open add their proceeds, earlier buys of the session subtract theirs) and, after the
+  broker has matched the bar, asserts that the broker's cash equals that projection to 1e-6 CNY.
+  A disagreement — or any order backtrader refuses on its own (margin) — raises ``RuntimeError``:
+  it means the two halves of the reference disagree, which is a bug, not a result.
+* **T+1, exits, carry-over.** backtrader positions have no notion of sellable shares; the
+  strategy keeps the entry session of each position and refuses a same-session sell
+  (``t_plus_1``), carries sealed (``limit_down_sealed``) and suspended sells to the next open,
+  and evaluates the exit rules at the close in the spec's order.
+
+``run_reference(market, marks_df, params)`` returns a :class:`ReferenceResult` whose ``equity``,
+``orders`` and ``trades`` frames have the columns of the engine's ``BacktestResult``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from backtests.errors import ConfigError, DataError
+from backtests.rules import LOT, fee_rates, round_fee_nb
+
+# Reason names (docs/interfaces.md "Records"); the reference speaks in names, not codes.
+SUSPENDED = "suspended"
+LIMIT_UP_SEALED = "limit_up_sealed"
+LIMIT_DOWN_SEALED = "limit_down_sealed"
+T_PLUS_1 = "t_plus_1"
+INSUFFICIENT_CASH = "insufficient_cash"
+BELOW_MIN_LOT = "below_min_lot"
+VOLUME_CAP = "volume_cap"
+MAX_POSITIONS = "max_positions"
+NOT_TOUCHED = "not_touched"
+NO_LIMIT = "no_limit"
+
+FILLED, REJECTED, EXPIRED = "filled", "rejected", "expired"
+
+ORDER_COLUMNS = ["date", "code", "side", "shares", "price", "status", "reject_reason",
+                 "commission", "stamp_duty", "transfer_fee", "exit_reason"]
+TRADE_COLUMNS = ["date", "code", "side", "shares", "price", "value", "commission",
+                 "stamp_duty", "transfer_fee", "reason"]
+EQUITY_COLUMNS = ["date", "cash", "market_value", "equity"]
+
+# Defaults of the flat parameter dict (docs/interfaces.md, [strategy] [portfolio] [costs] [fill]).
+DEFAULTS: dict[str, object] = {
+    "name": "theme_hype", "entry": "open", "limit_fill": "broken", "exit_on_break": True,
+    "exit_at": "next_open", "stop_loss": 0.0, "take_profit": 0.0, "max_hold": 0,
+    "max_positions": 10, "skip_held": True, "hold": 0,
+    "cash": 1_000_000.0, "position_size": 0.1, "fixed_cash": 0.0,
+    "commission_rate": 0.00025, "commission_min": 5.0, "slippage_ticks": 0,
+    "at_limit_open": "fill", "volume_cap": 0.0,
+}
+_CHOICES = {"name": ("theme_hype", "hold_n"), "entry": ("open", "limit"),
+            "limit_fill": ("broken", "touched"), "exit_at": ("next_open", "close"),
+            "at_limit_open": ("fill", "reject")}
+
+_OPEN_TIME = _dt.time(9, 30)
+_CLOSE_TIME = _dt.time(15, 0)
+
+
+class ReferenceResult(NamedTuple):
+    """Frames in the shapes of the engine's ``BacktestResult`` (equity, orders, trades)."""
+    equity: pd.DataFrame
+    orders: pd.DataFrame
+    trades: pd.DataFrame
+
+
+def resolve_params(params: dict) -> dict:
+    """Fill defaults into a flat parameter dict and check the choices; unknown keys pass through
+    (they belong to other parts of the config).
+
+    ``hold_n`` is ``theme_hype`` with the open entry, no break/stop/target exits and
+    ``max_hold = hold`` recorded as the ``hold_n`` exit reason.
+    """
+    p = dict(DEFAULTS)
+    p.update({k: v for k, v in params.items() if v is not None})
+    for key, choices in _CHOICES.items():
+        if p[key] not in choices:
+            raise ConfigError(f"parameter {key} = {p[key]!r}; expected one of {', '.join(choices)}")
+    if p["name"] == "hold_n":
+        if int(p["hold"]) <= 0:
+            raise ConfigError(f"parameter hold = {p['hold']!r}; hold_n needs hold >= 1 session")
+        p.update(entry="open", exit_on_break=False, stop_loss=0.0, take_profit=0.0,
+                 max_hold=int(p["hold"]))
+    return p
+
+
+# ---------------------------------------------------------------- backtrader pieces
+def _bt():
+    import backtrader as bt
+    return bt
+
+
+def _feed_class():
+    """A backtrader feed over prepared per-bar numpy arrays (two bars per session).
+
+    backtrader's ``PandasData`` would do, but a plain ``DataBase`` over arrays needs no DataFrame
+    per stock and carries the extra lines (limit prices, bar flag, phase, session index).
+    """
+    bt = _bt()
+
+    class SessionPhaseFeed(bt.feed.DataBase):
+        lines = ("limit_up", "limit_down", "has_bar", "phase", "session")
+        params = (("arrays", None),)
+
+        def start(self):
+            super().start()
+            self._k = 0
+            a = self.p.arrays
+            self._cols = (a["datetime"], a["open"], a["high"], a["low"], a["close"],
+                          a["volume"], a["limit_up"], a["limit_down"], a["has_bar"],
+                          a["phase"], a["session"])
+            self._n = len(a["datetime"])
+
+        def _load(self):
+            k = self._k
+            if k >= self._n:
+                return False
+            (dt, o, h, lo, c, v, lu, ld, hb, ph, s) = self._cols
+            ln = self.lines
+            ln.datetime[0] = dt[k]
+            ln.open[0] = o[k]
+            ln.high[0] = h[k]
+            ln.low[0] = lo[k]
+            ln.close[0] = c[k]
+            ln.volume[0] = v[k]
+            ln.openinterest[0] = 0.0
+            ln.limit_up[0] = lu[k]
+            ln.limit_down[0] = ld[k]
+            ln.has_bar[0] = hb[k]
+            ln.phase[0] = ph[k]
+            ln.session[0] = s[k]
+            self._k = k + 1
+            return True
+
+    return SessionPhaseFeed
+
+
+def _commission_class():
+    bt = _bt()
+
+    class AShareCommission(bt.CommInfoBase):
+        """A-share costs: commission ``max(rate x value, min)`` on both sides, stamp duty on
+        sells, transfer fee on both sides; each rounded half-up to 0.01 CNY. The stamp and
+        transfer rates are the session's (``set_session``), from the shared ``FEES`` table."""
+        params = (("stocklike", True), ("commtype", bt.CommInfoBase.COMM_FIXED),
+                  ("percabs", True), ("commission", 0.00025), ("min_commission", 5.0))
+
+        def __init__(self):
+            super().__init__()
+            self.stamp_rate = 0.0
+            self.transfer_rate = 0.0
+
+        def set_session(self, stamp_rate: float, transfer_rate: float) -> None:
+            self.stamp_rate = float(stamp_rate)
+            self.transfer_rate = float(transfer_rate)
+
+        def breakdown(self, size: float, price: float) -> tuple[float, float, float]:
+            """(commission, stamp duty, transfer fee) of ``size`` shares at ``price``;
+            ``size < 0`` is a sell."""
+            value = abs(size) * price
+            commission = float(round_fee_nb(max(value * self.p.commission, self.p.min_commission)))
+            stamp = float(round_fee_nb(value * self.stamp_rate)) if size < 0 else 0.0
+            transfer = float(round_fee_nb(value * self.transfer_rate))
+            return commission, stamp, transfer
+
+        def _getcommission(self, size, price, pseudoexec):
+            commission, stamp, transfer = self.breakdown(size, price)
+            return commission + stamp + transfer
+
+    return AShareCommission
+
+
+class _Pos:
+    """Strategy-side facts about a position that backtrader's ``Position`` does not keep."""
+    __slots__ = ("entry_price", "entry_session", "last_buy_session", "exit_reason",
+                 "exit_first")
+
+    def __init__(self, entry_price, entry_session):
+        self.entry_price = entry_price
+        self.entry_session = entry_session
+        self.last_buy_session = entry_session
+        self.exit_reason = ""       # pending exit ("" = none)
+        self.exit_first = -1        # session of the exit's first attempt
+
+
+def _strategy_class():
+    bt = _bt()
+
+    class ThemeHypeReference(bt.Strategy):
+        """``theme_hype`` / ``hold_n`` on backtrader; see the module docstring for the mapping."""
+        params = (("ctx", None),)
+
+        def __init__(self):
+            c = self.p.ctx
+            self.c = c
+            self.P = c["params"]
+            self.pos = {}                 # stock index -> _Pos
+            self.records = []             # order rows (dicts) in decision order
+            self.live = {}                # backtrader order ref -> record index
+            self.equity_rows = []
+            self.equity_prev = float(self.P["cash"])
+            self.expected_cash = None
+            self.comm = c["comminfo"]
+
+        # ------------------------------------------------------------ helpers
+        def _record(self, i, j, side, shares, price, status, reason, exit_reason=""):
+            self.records.append({"session": i, "stock": j, "side": side, "shares": int(shares),
+                                 "price": float(price), "status": status,
+                                 "reject_reason": reason, "commission": 0.0,
+                                 "stamp_duty": 0.0, "transfer_fee": 0.0,
+                                 "exit_reason": exit_reason})
+            return len(self.records) - 1
+
+        def _slip(self):
+            return self.P["slippage_ticks"] * 0.01
+
+        def _submit(self, idx, order):
+            self.live[order.ref] = idx
+
+        # ------------------------------------------------------------ backtrader hooks
+        def next_open(self):
+            d0 = self.datas[0]
+            i = int(d0.session[0])
+            self.comm.set_session(self.c["stamp"][i], self.c["transfer"][i])
+            if d0.phase[0] == 0:
+                self._opening(i)
+            else:
+                self._closing(i)
+
+        def next(self):
+            d0 = self.datas[0]
+            i = int(d0.session[0])
+            cash = self.broker.getcash()
+            if self.expected_cash is not None and abs(cash - self.expected_cash) > 1e-6:
+                raise RuntimeError(
+                    f"reference self-check: broker cash {cash!r} != strategy projection "
+                    f"{self.expected_cash!r} at session {self.c['sessions'][i]}")
+            self.expected_cash = None
+            if d0.phase[0] == 1:
+                value = self.broker.getvalue()
+                self.equity_rows.append((i, cash, value - cash, value))
+                self.equity_prev = value
+
+        def notify_order(self, order):
+            idx = self.live.get(order.ref)
+            if idx is None or order.status in (order.Submitted, order.Accepted):
+                return
+            rec = self.records[idx]
+            del self.live[order.ref]
+            i, j = rec["session"], rec["stock"]
+            if order.status == order.Completed:
+                size = order.executed.size
+                price = order.executed.price
+                commission, stamp, transfer = self.comm.breakdown(size, price)
+                if abs(order.executed.comm - (commission + stamp + transfer)) > 1e-9:
+                    raise RuntimeError("reference self-check: broker commission differs")
+                if abs(price - rec["price"]) > 1e-9 or abs(size) != rec["shares"]:
+                    raise RuntimeError(
+                        f"reference self-check: backtrader filled {self.c['codes'][j]} "
+                        f"{size} @ {price!r}, the strategy expected {rec['shares']} @ "
+                        f"{rec['price']!r} at session {self.c['sessions'][i]}")
+                rec.update(status=FILLED, price=price, commission=commission,
+                           stamp_duty=stamp, transfer_fee=transfer)
+                if size > 0:
+                    p = self.pos.get(j)
+                    if p is None:
+                        self.pos[j] = _Pos(price, i)
+                    else:
+                        p.last_buy_session = i
+                else:
+                    del self.pos[j]
+            elif order.status == order.Expired and rec["status"] == EXPIRED:
+                pass  # 打板 queue never reached: predicted and confirmed
+            else:
+                raise RuntimeError(
+                    f"reference self-check: backtrader order for {self.c['codes'][j]} ended "
+                    f"{order.getstatusname()} at session {self.c['sessions'][i]}; the strategy "
+                    f"expected {rec['status']}")
+
+        # ------------------------------------------------------------ session phases
+        def _opening(self, i):
+            c, P = self.c, self.P
+            cash = self.broker.getcash()
+            slip = self._slip()
+            sold = set()
+            # Step 3: open sells (exits decided at t-1 and carried ones), by stock code.
+            for j in sorted(k for k, p in self.pos.items() if p.exit_reason):
+                p = self.pos[j]
+                d = self.datas[c["feed_of"][j]]
+                shares = int(self.getposition(d).size)
+                if not d.has_bar[0]:
+                    self._record(i, j, "sell", shares, np.nan, REJECTED, SUSPENDED, p.exit_reason)
+                    continue
+                o, h, lo, ld = d.open[0], d.high[0], d.low[0], d.limit_down[0]
+                at_limit = ld == ld and o <= ld
+                if at_limit and (h <= ld or P["at_limit_open"] == "reject"):
+                    self._record(i, j, "sell", shares, ld, REJECTED, LIMIT_DOWN_SEALED,
+                                 p.exit_reason)
+                    continue
+                if at_limit:
+                    price = ld
+                    order_kw = dict(exectype=bt.Order.Limit, price=ld)
+                else:
+                    price = min(max(o - slip, lo), h)
+                    order_kw = dict(exectype=bt.Order.Market)
+                idx = self._record(i, j, "sell", shares, price, FILLED, "", p.exit_reason)
+                commission, stamp, transfer = self.comm.breakdown(-shares, price)
+                cash += shares * price - commission - stamp - transfer
+                sold.add(j)
+                self._submit(idx, self.sell(data=d, size=shares, **order_kw))
+            # Step 4: entries, score descending then code ascending.
+            held = {j for j in self.pos if j not in sold}
+            target = (P["fixed_cash"] if P["fixed_cash"] > 0
+                      else P["position_size"] * self.equity_prev)
+            for j in c["marks"].get(i, ()):
+                if j in held and P["skip_held"]:
+                    continue
+                d = self.datas[c["feed_of"][j]]
+                if not d.has_bar[0]:
+                    self._record(i, j, "buy", 0, np.nan, REJECTED, SUSPENDED)
+                    continue
+                if len(held) >= P["max_positions"] and j not in held:
+                    self._record(i, j, "buy", 0, np.nan, REJECTED, MAX_POSITIONS)
+                    continue
+                o, h, lo, cl = d.open[0], d.high[0], d.low[0], d.close[0]
+                lu = d.limit_up[0]
+                has_limit = lu == lu
+                touched = True
+                if P["entry"] == "open":
+                    if has_limit and o >= lu:
+                        if lo >= lu or P["at_limit_open"] == "reject":
+                            self._record(i, j, "buy", 0, lu, REJECTED, LIMIT_UP_SEALED)
+                            continue
+                        price = lu
+                    else:
+                        price = max(min(o + slip, h), lo)
+                else:
+                    if not has_limit:
+                        self._record(i, j, "buy", 0, np.nan, REJECTED, NO_LIMIT)
+                        continue
+                    touched = h >= lu
+                    if touched and (lo >= lu or (P["limit_fill"] == "broken" and cl >= lu)):
+                        self._record(i, j, "buy", 0, lu, REJECTED, LIMIT_UP_SEALED)
+                        continue
+                    price = lu
+                min_lot, step = c["lots"][j]
+                shares = _lot_round(int(target / price), min_lot, step)
+                if shares == 0:
+                    self._record(i, j, "buy", 0, price, REJECTED, BELOW_MIN_LOT)
+                    continue
+                if P["volume_cap"] > 0:
+                    shares = min(shares, _lot_round(int(P["volume_cap"] * d.volume[0]),
+                                                    min_lot, step))
+                    if shares == 0:
+                        self._record(i, j, "buy", 0, price, REJECTED, VOLUME_CAP)
+                        continue
+                cost = self._buy_cost(shares, price)
+                while cost > cash and shares > min_lot:
+                    shares -= step
+                    cost = self._buy_cost(shares, price)
+                if cost > cash:
+                    self._record(i, j, "buy", shares, price, REJECTED, INSUFFICIENT_CASH)
+                    continue
+                if not touched:
+                    # The queue at the limit-up is placed; backtrader expires it (the session
+                    # never reached the limit), confirming the prediction in notify_order.
+                    idx = self._record(i, j, "buy", shares, price, EXPIRED, NOT_TOUCHED)
+                else:
+                    idx = self._record(i, j, "buy", shares, price, FILLED, "")
+                    cash -= cost
+                    held.add(j)
+                valid = _dt.datetime.combine(c["sessions_py"][i], _OPEN_TIME)
+                if P["entry"] == "limit":
+                    order = self.buy(data=d, size=shares, exectype=bt.Order.StopLimit,
+                                     price=lu, plimit=lu, valid=valid)
+                elif has_limit:
+                    order = self.buy(data=d, size=shares, exectype=bt.Order.Limit, price=lu)
+                else:
+                    order = self.buy(data=d, size=shares, exectype=bt.Order.Market)
+                self._submit(idx, order)
+            self.expected_cash = cash
+
+        def _buy_cost(self, shares, price):
+            commission, _, transfer = self.comm.breakdown(shares, price)
+            return price * shares + commission + transfer
+
+        def _closing(self, i):
+            c, P = self.c, self.P
+            cash = self.broker.getcash()
+            slip = self._slip()
+            exit_now = P["exit_at"] == "close"
+            for j in sorted(self.pos):
+                p = self.pos[j]
+                d = self.datas[c["feed_of"][j]]
+                if p.exit_reason or not d.has_bar[0]:
+                    continue
+                cl, lu = d.close[0], d.limit_up[0]
+                reason = ""
+                if P["stop_loss"] > 0 and cl <= p.entry_price * (1.0 - P["stop_loss"]):
+                    reason = "stop_loss"
+                elif P["take_profit"] > 0 and cl >= p.entry_price * (1.0 + P["take_profit"]):
+                    reason = "take_profit"
+                elif P["exit_on_break"] and not (lu == lu and cl >= lu):
+                    reason = "break"
+                elif P["max_hold"] > 0 and i - p.entry_session >= P["max_hold"]:
+                    reason = "hold_n" if P["name"] == "hold_n" else "max_hold"
+                if not reason:
+                    continue
+                p.exit_reason, p.exit_first = reason, i
+                if not exit_now:
+                    continue
+                shares = int(self.getposition(d).size)
+                ld = d.limit_down[0]
+                if p.last_buy_session == i:
+                    self._record(i, j, "sell", shares, cl, REJECTED, T_PLUS_1, reason)
+                    continue
+                if ld == ld and cl <= ld:
+                    self._record(i, j, "sell", shares, cl, REJECTED, LIMIT_DOWN_SEALED, reason)
+                    continue
+                price = min(max(cl - slip, d.low[0]), d.high[0])
+                idx = self._record(i, j, "sell", shares, price, FILLED, "", reason)
+                commission, stamp, transfer = self.comm.breakdown(-shares, price)
+                cash += shares * price - commission - stamp - transfer
+                self._submit(idx, self.sell(data=d, size=shares, exectype=bt.Order.Market))
+            self.expected_cash = cash
+
+    return ThemeHypeReference
+
+
+def _lot_round(shares: int, min_lot: int, step: int) -> int:
+    """Largest buyable quantity <= shares: 0 below the minimum lot, else min + k * step."""
+    if shares < min_lot:
+        return 0
+    return min_lot + ((shares - min_lot) // step) * step
+
+
+# ---------------------------------------------------------------- inputs
+def marks_by_session(market, marks_df: pd.DataFrame) -> dict[int, list[int]]:
+    """``{session index: [stock index, ...]}`` in entry priority (score desc, code asc).
+
+    ``marks_df`` has ``date, code[, score]`` (score defaults to 1). Marks on a date that is not
+    a session of the market or a code not in it are dropped; a repeated (date, code) keeps its
+    highest score.
+    """
+    if marks_df is None or len(marks_df) == 0:
+        return {}
+    for col in ("date", "code"):
+        if col not in marks_df.columns:
+            raise DataError(f"marks: column {col!r} missing; expected date,code[,score]")
+    df = pd.DataFrame({
+        "date": pd.to_datetime(marks_df["date"]).to_numpy().astype("datetime64[D]"),
+        "code": marks_df["code"].astype(str).str.zfill(6).to_numpy(),
+        "score": (pd.to_numeric(marks_df["score"]).to_numpy(dtype=float)
+                  if "score" in marks_df.columns else np.ones(len(marks_df))),
+    })
+    sessions = np.asarray(market.sessions, dtype="datetime64[D]")
+    codes = np.asarray(market.codes).astype(str)
+    si = np.searchsorted(sessions, df["date"].to_numpy())
+    ok_s = (si < len(sessions)) & (sessions[np.minimum(si, len(sessions) - 1)]
+                                   == df["date"].to_numpy())
+    ci = np.searchsorted(codes, df["code"].to_numpy())
+    ok_c = (ci < len(codes)) & (codes[np.minimum(ci, len(codes) - 1)] == df["code"].to_numpy())
+    df = df.assign(session=si, stock=ci)[ok_s & ok_c]
+    df = df.groupby(["session", "stock"], as_index=False)["score"].max()
+    df = df.sort_values(["session", "score", "stock"], ascending=[True, False, True])
+    out: dict[int, list[int]] = {}
+    for s, j in zip(df["session"].to_numpy(), df["stock"].to_numpy()):
+        out.setdefault(int(s), []).append(int(j))
+    return out
+
+
+def _feed_arrays(market, j: int, dnums_open, dnums_close) -> dict[str, np.ndarray]:
+    """Per-bar arrays of stock ``j``: two bars per session (opening, closing); sessions without
+    a bar carry the last traded close and ``has_bar = 0``."""
+    S = len(market.sessions)
+    close = np.asarray(market.close[:, j], dtype=float)
+    has = np.isfinite(close)
+    last = pd.Series(close).ffill().to_numpy()
+    o = np.where(has, market.open[:, j], last)
+    h = np.where(has, market.high[:, j], last)
+    lo = np.where(has, market.low[:, j], last)
+    v = np.where(has, np.nan_to_num(market.volume[:, j]), 0.0)
+    two = lambda a, b: np.column_stack([a, b]).ravel()  # noqa: E731
+    return {
+        "datetime": two(dnums_open, dnums_close),
+        "open": two(o, last), "high": two(h, h), "low": two(lo, lo), "close": two(last, last),
+        "volume": two(v, v),
+        "limit_up": two(market.limit_up[:, j], market.limit_up[:, j]),
+        "limit_down": two(market.limit_down[:, j], market.limit_down[:, j]),
+        "has_bar": two(has.astype(float), has.astype(float)),
+        "phase": two(np.zeros(S), np.ones(S)),
+        "session": two(np.arange(S, dtype=float), np.arange(S, dtype=float)),
+    }
+
+
+# ---------------------------------------------------------------- entry point
+def run_reference(market, marks_df: pd.DataFrame, params: dict, *,
+                  only_marked: bool = True) -> ReferenceResult:
+    """Run the strategy of ``params`` through backtrader and return its ledger.
+
+    ``market`` is a :class:`~backtests.market.Market`, ``marks_df`` the entry marks
+    (``date, code[, score]``), ``params`` the flat parameter dict of the engine
+    (``ENGINE_PARAMS`` keys; missing keys take the documented defaults). With ``only_marked``
+    (default) only the marked stocks get a backtrader feed: the others can never trade, so the
+    ledger is the same and backtrader runs far faster. Every session of ``market`` is replayed;
+    the equity curve has one row per session.
+    """
+    bt = _bt()
+    P = resolve_params(params)
+    sessions = np.asarray(market.sessions, dtype="datetime64[D]")
+    S = len(sessions)
+    codes = np.asarray(market.codes).astype(str)
+    if S == 0:
+        raise DataError("market: no sessions to replay")
+    marks = marks_by_session(market, marks_df)
+    stocks = (sorted({j for js in marks.values() for j in js}) if only_marked
+              else list(range(len(codes))))
+    stamp, transfer = fee_rates(sessions)
+    sessions_py = [_dt.date.fromisoformat(str(s)) for s in sessions]
+    dn_open = np.array([bt.date2num(_dt.datetime.combine(d, _OPEN_TIME)) for d in sessions_py])
+    dn_close = np.array([bt.date2num(_dt.datetime.combine(d, _CLOSE_TIME)) for d in sessions_py])
+
+    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=False,
+                         quicknotify=False)
+    cerebro.broker.setcash(float(P["cash"]))
+    cerebro.broker.set_checksubmit(False)
+    cerebro.broker.set_slippage_fixed(float(P["slippage_ticks"]) * 0.01, slip_open=True,
+                                      slip_limit=True, slip_match=True, slip_out=False)
+    comminfo = _commission_class()(commission=float(P["commission_rate"]),
+                                   min_commission=float(P["commission_min"]))
+    cerebro.broker.addcommissioninfo(comminfo)
+    feed_cls = _feed_class()
+    feed_of = {}
+    # A feed for the first stock always exists so the session clock runs even without marks.
+    for k, j in enumerate(stocks or [0]):
+        feed_of[j] = k
+        cerebro.adddata(feed_cls(arrays=_feed_arrays(market, j, dn_open, dn_close)),
+                        name=codes[j])
+    lots = {j: LOT.get(int(market.boards[j]), (100, 100)) for j in feed_of}
+    ctx = {"params": P, "marks": marks, "feed_of": feed_of, "lots": lots, "codes": codes,
+           "sessions": sessions, "sessions_py": sessions_py, "stamp": stamp,
+           "transfer": transfer, "comminfo": comminfo}
+    cerebro.addstrategy(_strategy_class(), ctx=ctx)
+    strat = cerebro.run()[0]
+    return _frames(strat, sessions, codes)
+
+
+def _frames(strat, sessions, codes) -> ReferenceResult:
+    dates = pd.to_datetime(sessions)
+    eq = np.array(strat.equity_rows, dtype=float).reshape(-1, 4)
+    equity = pd.DataFrame({"date": dates[eq[:, 0].astype(int)], "cash": eq[:, 1],
+                           "market_value": eq[:, 2], "equity": eq[:, 3]})
+    rec = pd.DataFrame(strat.records, columns=["session", "stock", "side", "shares", "price",
+                                               "status", "reject_reason", "commission",
+                                               "stamp_duty", "transfer_fee", "exit_reason"])
+    orders = pd.DataFrame({
+        "date": dates[rec["session"].to_numpy(dtype=int)],
+        "code": codes[rec["stock"].to_numpy(dtype=int)],
+        **{k: rec[k].to_numpy() for k in ORDER_COLUMNS[2:]},
+    })
+    orders["shares"] = orders["shares"].astype(np.int64)
+    for k in ("price", "commission", "stamp_duty", "transfer_fee"):
+        orders[k] = orders[k].astype(float)
+    filled = orders[orders["status"] == FILLED]
+    trades = pd.DataFrame({
+        "date": filled["date"].to_numpy(), "code": filled["code"].to_numpy(),
+        "side": filled["side"].to_numpy(), "shares": filled["shares"].to_numpy(),
+        "price": filled["price"].to_numpy(),
+        "value": filled["price"].to_numpy() * filled["shares"].to_numpy(),
+        "commission": filled["commission"].to_numpy(),
+        "stamp_duty": filled["stamp_duty"].to_numpy(),
+        "transfer_fee": filled["transfer_fee"].to_numpy(),
+        "reason": np.where(filled["side"].to_numpy() == "buy", "entry",
+                           filled["exit_reason"].to_numpy()),
+    })
+    return ReferenceResult(equity, orders.reset_index(drop=True), trades.reset_index(drop=True))
