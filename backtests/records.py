@@ -1,0 +1,107 @@
+"""Record layouts shared by the numba engine and the pandas edge.
+
+The engine writes every order — filled, rejected or expired — into a numpy structured array of
+``order_dt``; reasons are small integers so the kernel never touches strings. This module holds
+those layouts and the tables that turn codes back into names, plus the layout of the packed
+parameter row (``PARAM_FIELDS``) that a grid passes to the kernel one row per parameter set.
+
+Only numpy here: the strategy layer imports it without pulling in numba.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# ---------------------------------------------------------------- orders
+order_dt = np.dtype([
+    ("session", np.int32),      # session index t
+    ("stock", np.int32),        # stock index j (codes are sorted, so j order = code order)
+    ("side", np.int8),          # +1 buy, -1 sell
+    ("shares", np.int64),
+    ("price", np.float64),      # fill price; for a rejected order the price it aimed at (NaN: no bar)
+    ("status", np.int8),        # STATUS_*
+    ("reason", np.int8),        # REJECT_* (0 for a fill)
+    ("commission", np.float64),
+    ("stamp_duty", np.float64),
+    ("transfer_fee", np.float64),
+    ("exit_reason", np.int8),   # EXIT_* for sells, 0 for buys
+    ("wait", np.int32),         # sells: sessions since the exit's first attempt (0 = first try)
+], align=False)
+
+SIDE_BUY, SIDE_SELL = 1, -1
+SIDE_NAMES = {SIDE_BUY: "buy", SIDE_SELL: "sell"}
+
+STATUS_FILLED, STATUS_REJECTED, STATUS_EXPIRED = 0, 1, 2
+STATUS_NAMES = {STATUS_FILLED: "filled", STATUS_REJECTED: "rejected", STATUS_EXPIRED: "expired"}
+
+# Reject reasons, codes 1..10 in this order (docs/interfaces.md "Records").
+REJECT_NONE = 0
+(REJECT_LIMIT_UP_SEALED, REJECT_LIMIT_DOWN_SEALED, REJECT_T_PLUS_1, REJECT_SUSPENDED,
+ REJECT_INSUFFICIENT_CASH, REJECT_BELOW_MIN_LOT, REJECT_VOLUME_CAP, REJECT_MAX_POSITIONS,
+ REJECT_NOT_TOUCHED, REJECT_NO_LIMIT) = range(1, 11)
+REJECT_REASONS = {
+    REJECT_NONE: "",
+    REJECT_LIMIT_UP_SEALED: "limit_up_sealed",
+    REJECT_LIMIT_DOWN_SEALED: "limit_down_sealed",
+    REJECT_T_PLUS_1: "t_plus_1",
+    REJECT_SUSPENDED: "suspended",
+    REJECT_INSUFFICIENT_CASH: "insufficient_cash",
+    REJECT_BELOW_MIN_LOT: "below_min_lot",
+    REJECT_VOLUME_CAP: "volume_cap",
+    REJECT_MAX_POSITIONS: "max_positions",
+    REJECT_NOT_TOUCHED: "not_touched",
+    REJECT_NO_LIMIT: "no_limit",
+}
+N_REJECT = len(REJECT_REASONS)  # including 0
+
+# Exit reasons 1..5; buys carry 0 and are labelled "entry" in trades.csv.
+EXIT_NONE = 0
+EXIT_STOP_LOSS, EXIT_TAKE_PROFIT, EXIT_BREAK, EXIT_MAX_HOLD, EXIT_HOLD_N = range(1, 6)
+EXIT_REASONS = {
+    EXIT_NONE: "",
+    EXIT_STOP_LOSS: "stop_loss",
+    EXIT_TAKE_PROFIT: "take_profit",
+    EXIT_BREAK: "break",
+    EXIT_MAX_HOLD: "max_hold",
+    EXIT_HOLD_N: "hold_n",
+}
+
+# ---------------------------------------------------------------- packed parameter row
+# One float64 row per parameter set; the kernel reads flags by these indices. Strategies map
+# their parameters onto these fields (strategies/), so a new strategy is a new mapping.
+PARAM_FIELDS: tuple[str, ...] = (
+    "entry_limit",         # 0: buy at the session's open; 1: queue at limit-up (打板)
+    "limit_fill_touched",  # entry_limit: 1 fill whenever touched; 0 only when the board broke
+    "exit_on_break",       # 1: exit on the first close that is not a limit-up close
+    "exit_at_close",       # 1: sell at the deciding close; 0: at the next session's open
+    "stop_loss",           # fraction below entry price, 0 = off
+    "take_profit",         # fraction above entry price, 0 = off
+    "max_hold",            # sessions after the entry session, 0 = off
+    "max_hold_reason",     # exit reason code recorded for the max_hold rule (EXIT_*)
+    "max_positions",       # positions held at once
+    "skip_held",           # 1: a mark on a held stock places no order; 0: it adds to the position
+    "cash",                # starting cash, CNY
+    "position_size",       # fraction of the previous session's equity per entry
+    "fixed_cash",          # CNY per entry when > 0 (overrides position_size)
+    "commission_rate",
+    "commission_min",      # CNY per order
+    "slippage_ticks",      # 0.01 CNY ticks against the order, clamped to [low, high]
+    "at_limit_open_fill",  # 1: an order opening AT its limit fills at the limit; 0: rejected
+    "volume_cap",          # max buy shares as a fraction of the session volume, 0 = none
+)
+N_PARAMS = len(PARAM_FIELDS)
+(P_ENTRY_LIMIT, P_LIMIT_FILL_TOUCHED, P_EXIT_ON_BREAK, P_EXIT_AT_CLOSE, P_STOP_LOSS,
+ P_TAKE_PROFIT, P_MAX_HOLD, P_MAX_HOLD_REASON, P_MAX_POSITIONS, P_SKIP_HELD, P_CASH,
+ P_POSITION_SIZE, P_FIXED_CASH, P_COMMISSION_RATE, P_COMMISSION_MIN, P_SLIPPAGE_TICKS,
+ P_AT_LIMIT_OPEN_FILL, P_VOLUME_CAP) = range(N_PARAMS)
+
+# ---------------------------------------------------------------- run statistics
+# A small float64 vector the kernel fills alongside the records, so a grid that does not keep
+# records still gets trade counts, win rate, fees and rejections.
+STAT_FIELDS: tuple[str, ...] = (
+    "orders", "fills", "buys", "sells", "round_trips", "wins",
+    "gross_profit", "gross_loss", "hold_sessions", "fees",
+) + tuple(f"rejected_{REJECT_REASONS[k]}" for k in range(1, N_REJECT))
+N_STATS = len(STAT_FIELDS)
+(S_ORDERS, S_FILLS, S_BUYS, S_SELLS, S_ROUND_TRIPS, S_WINS, S_GROSS_PROFIT, S_GROSS_LOSS,
+ S_HOLD_SESSIONS, S_FEES) = range(10)
+S_REJECTED0 = 10 - 1  # stats[S_REJECTED0 + reason] counts rejections/expiries by reason

@@ -1,0 +1,122 @@
+"""Engine parameters and the strategy interface.
+
+A strategy is a name, the parameters it reads, and a mapping of those parameters onto the
+engine's rule flags (``backtests.records.PARAM_FIELDS``). The engine kernel knows rules — enter
+at the open or at the limit, exit on a break, a stop, a take-profit, after N sessions — never
+strategy names, so a new strategy is a new mapping, not a new branch in the kernel.
+
+``ENGINE_PARAMS`` is the one table of every parameter of the ``[strategy]``, ``[portfolio]``,
+``[costs]`` and ``[fill]`` config sections: ``name -> (section, type, default, allowed, doc)``
+where ``allowed`` is a tuple of choices (str parameters), ``(min, max)`` inclusive bounds with
+``None`` for an open end (numbers), or ``None`` (bool). The config loader validates TOML
+against it; a grid may sweep any of these names.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from backtests.errors import ConfigError, did_you_mean
+
+ENGINE_PARAMS: dict[str, tuple[str, type, Any, Any, str]] = {
+    # [strategy]
+    "name": ("strategy", str, "theme_hype", ("theme_hype", "hold_n"),
+             "strategy: theme_hype (enter marks, exit on break/stop/take-profit/max_hold) "
+             "or hold_n (enter marks, exit after `hold` sessions)"),
+    "entry": ("strategy", str, "open", ("open", "limit"),
+              "open: buy at the marked session's open; limit: 打板, queue at limit-up in a "
+              "session that touches it"),
+    "limit_fill": ("strategy", str, "broken", ("broken", "touched"),
+                   "entry=limit: fill only if the board broke (close < limit-up), or "
+                   "whenever touched"),
+    "exit_on_break": ("strategy", bool, True, None,
+                      "exit on the first close after entry that is not a limit-up close (断板)"),
+    "exit_at": ("strategy", str, "next_open", ("next_open", "close"),
+                "every exit sells at the next session's open or at the deciding close"),
+    "stop_loss": ("strategy", float, 0.0, (0.0, 1.0),
+                  "exit when close <= entry price x (1 - stop_loss); 0 disables"),
+    "take_profit": ("strategy", float, 0.0, (0.0, None),
+                    "exit when close >= entry price x (1 + take_profit); 0 disables"),
+    "max_hold": ("strategy", int, 0, (0, None),
+                 "exit once this many sessions have passed since the entry session; 0 disables"),
+    "max_positions": ("strategy", int, 10, (1, None),
+                      "most positions held at once; further entries are rejected max_positions"),
+    "skip_held": ("strategy", bool, True, None,
+                  "ignore a mark on a stock already held (false: buy more of it)"),
+    "hold": ("strategy", int, None, (1, None),
+             "hold_n: sessions after the entry session before the exit (required)"),
+    # [portfolio]
+    "cash": ("portfolio", float, 1_000_000.0, (0.0, None), "starting cash, CNY"),
+    "position_size": ("portfolio", float, 0.1, (0.0, 1.0),
+                      "fraction of the previous session's equity per entry"),
+    "fixed_cash": ("portfolio", float, 0.0, (0.0, None),
+                   "CNY per entry when > 0, instead of position_size"),
+    # [costs]
+    "commission_rate": ("costs", float, 0.00025, (0.0, 0.01),
+                        "broker commission as a fraction of value, both sides"),
+    "commission_min": ("costs", float, 5.0, (0.0, None), "minimum commission per order, CNY"),
+    "slippage_ticks": ("costs", int, 0, (0, None),
+                       "buys pay +ticks x 0.01, sells get -ticks x 0.01, clamped to [low, high]"),
+    # [fill]
+    "at_limit_open": ("fill", str, "fill", ("fill", "reject"),
+                      "an order whose session opened AT its limit but traded away from it: "
+                      "fill at the limit price or reject"),
+    "volume_cap": ("fill", float, 0.0, (0.0, 1.0),
+                   "max buy shares as a fraction of the session's volume; 0 = no cap"),
+}
+
+SECTIONS = ("strategy", "portfolio", "costs", "fill")
+
+
+def check_param(name: str, value: Any) -> Any:
+    """Check one parameter against ``ENGINE_PARAMS``; return it normalised (int -> float for
+    float parameters). Raises :class:`ConfigError` naming the key, the value and what is
+    expected; an unknown name gets a "did you mean"."""
+    if name not in ENGINE_PARAMS:
+        raise ConfigError(f"unknown parameter {name!r}{did_you_mean(name, ENGINE_PARAMS)}")
+    section, typ, _default, allowed, _doc = ENGINE_PARAMS[name]
+    key = f"[{section}] {name}"
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} = {value!r}: expected true or false")
+        return value
+    if typ is str:
+        if not isinstance(value, str) or value not in allowed:
+            hint = did_you_mean(str(value), allowed)
+            raise ConfigError(f"{key} = {value!r}: expected one of "
+                              f"{', '.join(map(repr, allowed))}{hint}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{key} = {value!r}: expected {'an integer' if typ is int else 'a number'}")
+    if typ is int:
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ConfigError(f"{key} = {value!r}: expected an integer")
+            value = int(value)
+    else:
+        value = float(value)
+        if value != value:
+            raise ConfigError(f"{key} = nan: expected a number")
+    lo, hi = allowed
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        span = f"{lo if lo is not None else '-inf'} .. {hi if hi is not None else 'inf'}"
+        raise ConfigError(f"{key} = {value!r}: expected a value in {span}")
+    return value
+
+
+class Strategy(ABC):
+    """Base class of a strategy: a name, the ``[strategy]`` parameters it reads (``uses``),
+    the ones that have no usable default (``required``), and :meth:`kernel_flags`, which maps
+    those parameters onto the strategy fields of the packed kernel row.
+
+    The ``[portfolio]``, ``[costs]`` and ``[fill]`` parameters apply to every strategy and are
+    packed by :func:`strategies.pack_params`.
+    """
+    name: ClassVar[str] = ""
+    uses: ClassVar[tuple[str, ...]] = ()
+    required: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def kernel_flags(self, params: dict[str, Any]) -> dict[str, float]:
+        """Values of the strategy fields of ``PARAM_FIELDS`` (``entry_limit`` ...
+        ``skip_held``) for a resolved parameter dict."""
