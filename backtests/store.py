@@ -92,11 +92,14 @@ def is_store(path: str | os.PathLike) -> bool:
 
 # ---------------------------------------------------------------- coverage (date ranges)
 def _merge_ranges(ranges) -> list[list[str]]:
-    """Union of inclusive ``[start, end]`` ISO-date ranges; touching/overlapping ones joined."""
+    """Union of inclusive ``[start, end]`` ISO-date ranges; overlapping ones and ones with no
+    trading session between them (e.g. Friday's and Monday's) are joined."""
+    sessions = trading_calendar().sessions
     spans = sorted((to_date(a), to_date(b)) for a, b in ranges)
     out: list[list[np.datetime64]] = []
     for a, b in spans:
-        if out and a <= out[-1][1] + np.timedelta64(1, "D"):
+        if out and (a <= out[-1][1] + np.timedelta64(1, "D") or not np.any(
+                (sessions > out[-1][1]) & (sessions < a))):
             out[-1][1] = max(out[-1][1], b)
         else:
             out.append([a, b])
