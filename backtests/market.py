@@ -85,7 +85,7 @@ COLUMN_ALIASES: dict[str, str] = {
 VOLUME_MULTIPLIER: dict[str, float] = {"成交量": 100.0}
 
 _TRUE = {"1", "true", "t", "yes", "y", "是"}
-_FALSE = {"0", "false", "f", "no", "n", "否", ""}
+_FALSE = {"0", "false", "f", "no", "n", "否"}
 
 _DATE_RE = re.compile(r"^(\d{4})[-/]?(\d{2})[-/]?(\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$")
 _CODE_RE = re.compile(r"^\d{6}$")
@@ -329,8 +329,9 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
             is_st = np.where(pd.isna(raw), np.nan, raw.astype(float))
         else:
             st_idx, st_vals = _dict_column(table, "is_st")
+            # empty = unknown: build_market carries the last known flag over it
             lut = np.array([1.0 if s.strip().lower() in _TRUE else 0.0 if s.strip().lower() in _FALSE
-                            else -1.0 for s in st_vals] + [np.nan])
+                            else np.nan if not s.strip() else -1.0 for s in st_vals] + [np.nan])
             is_st = lut[st_idx]
             flag("is_st", is_st < 0)
     list_days = None
@@ -379,7 +380,7 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
             raise DataError(f"panel {source}: every row is bad ({_summary(dropped)}); nothing "
                             "is left to load")
 
-    keep = ~bad
+    keep = slice(None) if not bad.any() else ~bad
     out = {
         "code": np.asarray(code_vals + [""], dtype=object)[code_idx[keep]],
         "date": np.append(days, np.datetime64("NaT"))[date_idx[keep]].astype("datetime64[ns]"),
@@ -397,7 +398,7 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
         out["list_date"] = list_days[keep].astype("datetime64[ns]")
     if "adj_factor" in num:
         out["adj_factor"] = num["adj_factor"][keep]
-    frame = pd.DataFrame(out)
+    frame = pd.DataFrame(out, copy=False)
     frame["code"] = frame["code"].astype(str)
     if "name" in frame:
         frame["name"] = frame["name"].astype(str)
@@ -710,9 +711,10 @@ def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fals
     """Read, validate and align a market in one call.
 
     ``path`` is ``"demo"`` (the embedded SYNTHETIC demo market, ``synthetic=True``), a store
-    directory (``backtests.store.read_store``) or a panel file (:func:`read_panel`). ``names``
-    is a names file or a list of them for :func:`backtests.master.load_master` (first = current
-    names). Rows dropped with ``drop_bad`` are reported as a :class:`DataWarning`.
+    directory (``backtests.store.read_store``; its stored names serve when ``names`` is not
+    given) or a panel file (:func:`read_panel`). ``names`` is a names file or a list of them
+    for :func:`backtests.master.load_master` (first = current names). Rows dropped with
+    ``drop_bad`` are reported as a :class:`DataWarning`.
     """
     master = None
     if names is not None:
@@ -727,9 +729,13 @@ def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fals
         return build_market(panel, master=master, start=start, end=end, synthetic=True)
     p = Path(path)
     if p.is_dir():
-        from backtests.store import read_store
+        from backtests.store import Store, read_store
 
         panel = validate_panel(read_store(p), source=f"store {p}", drop_bad=drop_bad)
+        if master is None:
+            stored = Store.open(p).read_names()
+            if stored is not None and len(stored):
+                master = StockMaster.from_frame(stored, source=f"store {p} names")
     else:
         panel = read_panel(p, drop_bad=drop_bad)
     dropped = panel.attrs.get("dropped") or {}

@@ -40,8 +40,22 @@ def name_is_st(name: str) -> bool:
     return "ST" in normalize_name(name).upper()
 
 
+def _split_former(value) -> tuple[str, ...]:
+    """``'A|B'``, ``'A;B'`` or a sequence of names -> tuple of non-empty names."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        items = [str(x) for x in value]
+    elif value is None or (isinstance(value, float) and np.isnan(value)):
+        items = []
+    else:
+        items = _FORMER_SPLIT.split(str(value))
+    return tuple(x.strip() for x in items if x.strip())
+
+
 def _parse_list_dates(values: pd.Series, source: str, row_label, lines: np.ndarray) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.normalize().astype("datetime64[ns]")
     text = values.fillna("").astype(str).str.strip()
+    text = text.where(~text.isin(["NaT", "nan", "None"]), "")
     out = pd.to_datetime(text.where(text != ""), format="mixed", errors="coerce")
     bad = (text != "") & out.isna()
     if bad.any():
@@ -221,8 +235,7 @@ def _clean(df: pd.DataFrame, source: str, row_label: str, row_offset: int) -> pd
     else:
         list_date = pd.Series(pd.NaT, index=sub.index, dtype="datetime64[ns]")
     if "former_names" in sub:
-        former = sub["former_names"].fillna("").astype(str).map(
-            lambda s: tuple(x.strip() for x in _FORMER_SPLIT.split(s) if x.strip()))
+        former = sub["former_names"].map(_split_former)
     else:
         former = pd.Series([()] * len(sub), index=sub.index, dtype=object)
     rows: dict[str, tuple[str, tuple[str, ...], object]] = {}
@@ -236,7 +249,8 @@ def _clean(df: pd.DataFrame, source: str, row_label: str, row_offset: int) -> pd
     return _assemble(rows)
 
 
-def _read_names_file(path: Path) -> pd.DataFrame:
+def _read_names_file(path: Path) -> tuple[pd.DataFrame, str, int]:
+    """(frame, row label, number of the first data row) of a names file."""
     if not path.exists():
         raise DataError(f"names file {path} not found")
     if path.is_dir():
@@ -248,9 +262,9 @@ def _read_names_file(path: Path) -> pd.DataFrame:
         head = fh.read(4)
     try:
         if head == b"PAR1":
-            return pd.read_parquet(path).astype(str)
+            return pd.read_parquet(path), "row", 1
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                           compression="infer" if head[:2] != b"\x1f\x8b" else "gzip")
+                           compression="gzip" if head[:2] == b"\x1f\x8b" else None), "line", 2
     except UnicodeDecodeError:
         raise DataError(f"names file {path} is not UTF-8 text; save it as UTF-8") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
@@ -272,7 +286,7 @@ def load_master(*paths) -> StockMaster:
     master = None
     for raw in paths:
         path = Path(raw)
-        df = _read_names_file(path)
-        m = StockMaster(_clean(df, str(path), "line", 2))
+        df, label, offset = _read_names_file(path)
+        m = StockMaster(_clean(df, str(path), label, offset))
         master = m if master is None else master.merged_with(m)
     return master
