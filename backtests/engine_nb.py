@@ -172,8 +172,7 @@ def simulate_nb(mk, mi, prow, record):
 
     # Per-stock state (allocated once; only held stocks are touched per session).
     shares = np.zeros(n_stocks, np.int64)
-    today = np.zeros(n_stocks, np.int64)          # shares bought in session buy_session[j]
-    buy_session = np.full(n_stocks, -1, np.int64)
+    buy_session = np.full(n_stocks, -1, np.int64)  # last buy; those shares sell from +1
     entry_price = np.zeros(n_stocks)
     entry_session = np.zeros(n_stocks, np.int64)
     cost = np.zeros(n_stocks)                     # buy value + buy fees of the open position
@@ -310,6 +309,7 @@ def simulate_nb(mk, mi, prow, record):
                         sh = sh - step if sh - step >= mlot else 0
                     if sh == 0:
                         reason = REJECT_INSUFFICIENT_CASH
+                        want = mlot  # the smallest order, which did not fit either
                     else:
                         value = price * sh
                         cash -= value + com + fee
@@ -321,8 +321,8 @@ def simulate_nb(mk, mi, prow, record):
                                          REJECT_NONE, com, 0.0, fee, 0, 0)
                             n += 1
                         if held:
-                            # Top-up (skip_held = false): average entry price, first entry session.
-                            entry_price[j] = (entry_price[j] * shares[j] + value) / (shares[j] + sh)
+                            # Top-up (skip_held = false): entry price and session stay those
+                            # of the first buy; the cost basis grows.
                             cost[j] += value + com + fee
                         else:
                             i = npos
@@ -334,9 +334,6 @@ def simulate_nb(mk, mi, prow, record):
                             entry_price[j] = price
                             entry_session[j] = t
                             cost[j] = value + com + fee
-                        if buy_session[j] != t:
-                            today[j] = 0
-                        today[j] += sh
                         buy_session[j] = t
                         shares[j] += sh
                         last_close[j] = cl
@@ -347,26 +344,26 @@ def simulate_nb(mk, mi, prow, record):
                              0.0, 0.0, 0.0, 0, 0)
                 n += 1
 
-        # 5. Exits on the close, first matching rule wins.
+        # 5. Exits on the close, first matching rule wins. A stock without a bar has no close:
+        # its position is not evaluated this session (max_hold still counts the session).
         sold = False
         for k in range(npos):
             j = pos[k]
             cl = c_[t, j]
-            bar = not np.isnan(cl)
-            if bar:
-                last_close[j] = cl
+            if np.isnan(cl):
+                continue
+            last_close[j] = cl
             if pending[j] != 0:
                 continue
+            lu = lu_[t, j]
             why = np.int8(0)
-            if bar:
-                lu = lu_[t, j]
-                if stop_loss > 0.0 and cl <= entry_price[j] * (1.0 - stop_loss):
-                    why = EXIT_STOP_LOSS
-                elif take_profit > 0.0 and cl >= entry_price[j] * (1.0 + take_profit):
-                    why = EXIT_TAKE_PROFIT
-                elif exit_on_break and (np.isnan(lu) or cl < lu - PRICE_TOL):
-                    why = EXIT_BREAK
-            if why == 0 and max_hold > 0 and t - entry_session[j] >= max_hold:
+            if stop_loss > 0.0 and cl <= entry_price[j] * (1.0 - stop_loss):
+                why = EXIT_STOP_LOSS
+            elif take_profit > 0.0 and cl >= entry_price[j] * (1.0 + take_profit):
+                why = EXIT_TAKE_PROFIT
+            elif exit_on_break and (np.isnan(lu) or cl < lu - PRICE_TOL):
+                why = EXIT_BREAK
+            elif max_hold > 0 and t - entry_session[j] >= max_hold:
                 why = max_hold_reason
             if why == 0:
                 continue
@@ -378,24 +375,20 @@ def simulate_nb(mk, mi, prow, record):
             sh = shares[j]
             stats[S_ORDERS] += 1
             reason = REJECT_NONE
-            price = np.nan
-            if bar:
-                price = _clamp(cl - slip, l_[t, j], h_[t, j])
-            if buy_session[j] == t and today[j] > 0:
+            ld = ld_[t, j]
+            if buy_session[j] == t:
                 reason = REJECT_T_PLUS_1
-            elif not bar:
-                reason = REJECT_SUSPENDED
-            elif not np.isnan(ld_[t, j]) and cl <= ld_[t, j] + PRICE_TOL:
+            elif not np.isnan(ld) and cl <= ld + PRICE_TOL:
                 reason = REJECT_LIMIT_DOWN_SEALED
-                price = ld_[t, j]
             if reason != REJECT_NONE:
-                # Carried to the next session's open (step 3).
+                # Carried to the next session's open (step 3); the record shows the close.
                 stats[S_REJECTED0 + reason] += 1
                 if record:
-                    recs = _emit(recs, n, t, j, SIDE_SELL, sh, price, STATUS_REJECTED, reason,
+                    recs = _emit(recs, n, t, j, SIDE_SELL, sh, cl, STATUS_REJECTED, reason,
                                  0.0, 0.0, 0.0, why, 0)
                     n += 1
                 continue
+            price = _clamp(cl - slip, l_[t, j], h_[t, j])
             value = price * sh
             com, duty, fee = sell_costs_nb(value, com_rate, com_min, stamp, transfer)
             net = value - com - duty - fee
