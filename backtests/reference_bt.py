@@ -49,6 +49,7 @@ How the fill model maps onto backtrader (docs/crosscheck.md has the long version
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -209,11 +210,9 @@ def _commission_class():
 
 class _Pos:
     """Strategy-side facts about a position that backtrader's ``Position`` does not keep."""
-    __slots__ = ("entry_price", "entry_session", "last_buy_session", "exit_reason",
-                 "exit_first")
+    __slots__ = ("entry_session", "last_buy_session", "exit_reason", "exit_first")
 
-    def __init__(self, entry_price, entry_session):
-        self.entry_price = entry_price
+    def __init__(self, entry_session):
         self.entry_session = entry_session
         self.last_buy_session = entry_session
         self.exit_reason = ""       # pending exit ("" = none)
@@ -301,7 +300,7 @@ def _strategy_class():
                 if size > 0:
                     p = self.pos.get(j)
                     if p is None:
-                        self.pos[j] = _Pos(price, i)
+                        self.pos[j] = _Pos(i)
                     else:
                         p.last_buy_session = i
                 else:
@@ -381,16 +380,19 @@ def _strategy_class():
                         continue
                     price = lu
                 min_lot, step = c["lots"][j]
-                shares = _lot_round(int(target / price), min_lot, step)
+                shares = _lot_round(_floor(target / price), min_lot, step)
                 if shares == 0:
                     self._record(i, j, "buy", 0, price, REJECTED, BELOW_MIN_LOT)
                     continue
                 if P["volume_cap"] > 0:
-                    shares = min(shares, _lot_round(int(P["volume_cap"] * d.volume[0]),
+                    shares = min(shares, _lot_round(_floor(P["volume_cap"] * d.volume[0]),
                                                     min_lot, step))
                     if shares == 0:
                         self._record(i, j, "buy", 0, price, REJECTED, VOLUME_CAP)
                         continue
+                # Start at the most shares whose value alone fits (same answer, fewer steps).
+                shares = min(shares, max(_lot_round(_floor(cash / price), min_lot, step),
+                                         min_lot))
                 cost = self._buy_cost(shares, price)
                 while cost > cash and shares > min_lot:
                     shares -= step
@@ -429,17 +431,21 @@ def _strategy_class():
             for j in sorted(self.pos):
                 p = self.pos[j]
                 d = self.datas[c["feed_of"][j]]
-                if p.exit_reason or not d.has_bar[0]:
+                if p.exit_reason:
                     continue
+                bar = bool(d.has_bar[0])
                 cl, lu = d.close[0], d.limit_up[0]
+                # backtrader's Position.price is the average entry price (top-ups included).
+                entry = self.getposition(d).price
                 reason = ""
-                if P["stop_loss"] > 0 and cl <= p.entry_price * (1.0 - P["stop_loss"]):
+                if bar and P["stop_loss"] > 0 and cl <= entry * (1.0 - P["stop_loss"]):
                     reason = "stop_loss"
-                elif P["take_profit"] > 0 and cl >= p.entry_price * (1.0 + P["take_profit"]):
+                elif bar and P["take_profit"] > 0 and cl >= entry * (1.0 + P["take_profit"]):
                     reason = "take_profit"
-                elif P["exit_on_break"] and not (lu == lu and cl >= lu):
+                elif bar and P["exit_on_break"] and not (lu == lu and cl >= lu):
                     reason = "break"
                 elif P["max_hold"] > 0 and i - p.entry_session >= P["max_hold"]:
+                    # A time rule needs no price: it fires on a suspended session too.
                     reason = "hold_n" if P["name"] == "hold_n" else "max_hold"
                 if not reason:
                     continue
@@ -450,6 +456,9 @@ def _strategy_class():
                 ld = d.limit_down[0]
                 if p.last_buy_session == i:
                     self._record(i, j, "sell", shares, cl, REJECTED, T_PLUS_1, reason)
+                    continue
+                if not bar:
+                    self._record(i, j, "sell", shares, np.nan, REJECTED, SUSPENDED, reason)
                     continue
                 if ld == ld and cl <= ld:
                     self._record(i, j, "sell", shares, cl, REJECTED, LIMIT_DOWN_SEALED, reason)
@@ -462,6 +471,12 @@ def _strategy_class():
             self.expected_cash = cash
 
     return ThemeHypeReference
+
+
+def _floor(x: float) -> int:
+    """``floor(x)`` for a share count computed in floats; the 1e-9 absorbs binary error in a
+    quotient that is mathematically whole (100000 / 10.00 must be 10000, not 9999)."""
+    return int(math.floor(x + 1e-9))
 
 
 def _lot_round(shares: int, min_lot: int, step: int) -> int:
