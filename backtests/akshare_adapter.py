@@ -131,7 +131,8 @@ def articles_from_news_em(frame: pd.DataFrame) -> list[dict]:
     """``stock_news_em`` output -> article records.
 
     Columns used: 新闻标题, 新闻内容, 发布时间 (``YYYY-MM-DD HH:MM:SS``, Beijing time),
-    文章来源, 新闻链接. The id is ``em-`` plus the article number in the link.
+    文章来源, 新闻链接. The id is ``em-`` plus the article number in the link. Items with neither
+    title nor text are left out.
     """
     if frame is None or len(frame) == 0:
         return []
@@ -148,9 +149,10 @@ def articles_from_news_em(frame: pd.DataFrame) -> list[dict]:
         m = _EM_URL_ID.search(url)
         ident = f"em-{m.group(1)}" if m else "em-" + hashlib.sha1(
             (url or f"{published.isoformat()}\n{_text(rec['新闻标题'])}").encode()).hexdigest()[:16]
-        out.append({"id": ident, "published": published, "title": _text(rec["新闻标题"]),
-                    "body": _text(rec["新闻内容"]), "source": _text(rec["文章来源"]) or "东方财富",
-                    "url": url})
+        title, body = _text(rec["新闻标题"]), _text(rec["新闻内容"])
+        if title or body:  # an item with no text is no article (the reader refuses those)
+            out.append({"id": ident, "published": published, "title": title, "body": body,
+                        "source": _text(rec["文章来源"]) or "东方财富", "url": url})
     return out
 
 
@@ -159,7 +161,8 @@ def articles_from_cls(frame: pd.DataFrame) -> list[dict]:
 
     Columns used: 标题, 内容, 发布日期 (date), 发布时间 (time of day, Beijing time). akshare drops
     the telegraph's own id, so the id is ``cls-`` plus a hash of the time and the text. A
-    telegraph without a 标题 takes the 【headline】 its text starts with, if any.
+    telegraph without a 标题 takes the 【headline】 its text starts with, if any. Items with
+    neither title nor text are left out.
     """
     if frame is None or len(frame) == 0:
         return []
@@ -177,8 +180,9 @@ def articles_from_cls(frame: pd.DataFrame) -> list[dict]:
         if not title and (m := _CLS_HEADLINE.match(body)):
             title = m.group(1)
         digest = hashlib.sha1(f"{published.isoformat()}\n{title}\n{body}".encode()).hexdigest()
-        out.append({"id": f"cls-{digest[:16]}", "published": published, "title": title,
-                    "body": body, "source": "财联社", "url": ""})
+        if title or body:
+            out.append({"id": f"cls-{digest[:16]}", "published": published, "title": title,
+                        "body": body, "source": "财联社", "url": ""})
     return out
 
 
