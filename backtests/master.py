@@ -148,25 +148,26 @@ class StockMaster:
         """This master (current names) completed by an older one: list dates missing here are
         taken from it; its names that differ from the current one become former names; codes
         only it knows (delisted since, or absent from the current list) are added as they were."""
-        cur = self.frame
-        old = older.frame
+        def records(frame):
+            return dict(zip(frame.index, zip(frame["name"], frame["former_names"], frame["list_date"])))
+
+        cur, old = records(self.frame), records(older.frame)
         rows = {}
-        for code in cur.index.union(old.index):
-            if code in cur.index:
-                name = cur.at[code, "name"]
-                former = list(cur.at[code, "former_names"])
-                ld = cur.at[code, "list_date"]
-                if code in old.index:
-                    seen = {normalize_name(name)} | {normalize_name(f) for f in former}
-                    for cand in (old.at[code, "name"], *old.at[code, "former_names"]):
-                        if normalize_name(cand) and normalize_name(cand) not in seen:
-                            former.append(cand)
-                            seen.add(normalize_name(cand))
-                    if pd.isna(ld):
-                        ld = old.at[code, "list_date"]
-            else:
-                name, former, ld = (old.at[code, "name"], list(old.at[code, "former_names"]),
-                                    old.at[code, "list_date"])
+        for code in sorted(cur.keys() | old.keys()):
+            if code not in cur:
+                rows[code] = old[code]
+                continue
+            name, former, ld = cur[code]
+            former = list(former)
+            if code in old:
+                old_name, old_former, old_ld = old[code]
+                seen = {normalize_name(name)} | {normalize_name(f) for f in former}
+                for cand in (old_name, *old_former):
+                    if normalize_name(cand) and normalize_name(cand) not in seen:
+                        former.append(cand)
+                        seen.add(normalize_name(cand))
+                if pd.isna(ld):
+                    ld = old_ld
             rows[code] = (name, tuple(former), ld)
         return StockMaster(_assemble(rows))
 
