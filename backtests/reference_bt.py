@@ -73,7 +73,7 @@ NO_LIMIT = "no_limit"
 FILLED, REJECTED, EXPIRED = "filled", "rejected", "expired"
 
 ORDER_COLUMNS = ["date", "code", "side", "shares", "price", "status", "reject_reason",
-                 "commission", "stamp_duty", "transfer_fee", "exit_reason"]
+                 "commission", "stamp_duty", "transfer_fee", "exit_reason", "wait"]
 TRADE_COLUMNS = ["date", "code", "side", "shares", "price", "value", "commission",
                  "stamp_duty", "transfer_fee", "reason"]
 EQUITY_COLUMNS = ["date", "cash", "market_value", "equity"]
@@ -91,6 +91,8 @@ _CHOICES = {"name": ("theme_hype", "hold_n"), "entry": ("open", "limit"),
             "limit_fill": ("broken", "touched"), "exit_at": ("next_open", "close"),
             "at_limit_open": ("fill", "reject")}
 
+# Limit comparisons tolerate binary noise in a data file's prices (docs/interfaces.md).
+TOL = 1e-6
 _OPEN_TIME = _dt.time(9, 30)
 _CLOSE_TIME = _dt.time(15, 0)
 
@@ -209,14 +211,17 @@ def _commission_class():
 
 
 class _Pos:
-    """Strategy-side facts about a position that backtrader's ``Position`` does not keep."""
-    __slots__ = ("entry_session", "last_buy_session", "exit_reason", "exit_first")
+    """Strategy-side facts about a position that backtrader's ``Position`` does not keep: the
+    first buy's price and session (a top-up keeps both; backtrader's ``Position.price`` would
+    average), the last buy session (T+1) and the pending exit."""
+    __slots__ = ("entry_price", "entry_session", "last_buy_session", "exit_reason", "first_try")
 
-    def __init__(self, entry_session):
+    def __init__(self, entry_price, entry_session):
+        self.entry_price = entry_price
         self.entry_session = entry_session
         self.last_buy_session = entry_session
         self.exit_reason = ""       # pending exit ("" = none)
-        self.exit_first = -1        # session of the exit's first attempt
+        self.first_try = -1         # session of the pending sell's first attempt
 
 
 def _strategy_class():
@@ -237,21 +242,24 @@ def _strategy_class():
             self.equity_prev = float(self.P["cash"])
             self.expected_cash = None
             self.comm = c["comminfo"]
+            self.slip = self.P["slippage_ticks"] * 0.01
 
         # ------------------------------------------------------------ helpers
-        def _record(self, i, j, side, shares, price, status, reason, exit_reason=""):
+        def _record(self, i, j, side, shares, price, status, reason, exit_reason="", wait=0):
             self.records.append({"session": i, "stock": j, "side": side, "shares": int(shares),
                                  "price": float(price), "status": status,
                                  "reject_reason": reason, "commission": 0.0,
                                  "stamp_duty": 0.0, "transfer_fee": 0.0,
-                                 "exit_reason": exit_reason})
+                                 "exit_reason": exit_reason, "wait": int(wait)})
             return len(self.records) - 1
 
-        def _slip(self):
-            return self.P["slippage_ticks"] * 0.01
+        def _buy_cost(self, shares, price):
+            commission, _, transfer = self.comm.breakdown(shares, price)
+            return price * shares + commission + transfer
 
-        def _submit(self, idx, order):
-            self.live[order.ref] = idx
+        def _sell_net(self, shares, price):
+            commission, stamp, transfer = self.comm.breakdown(-shares, price)
+            return shares * price - commission - stamp - transfer
 
         # ------------------------------------------------------------ backtrader hooks
         def next_open(self):
@@ -284,7 +292,7 @@ def _strategy_class():
             rec = self.records[idx]
             del self.live[order.ref]
             i, j = rec["session"], rec["stock"]
-            if order.status == order.Completed:
+            if order.status == order.Completed and rec["status"] == FILLED:
                 size = order.executed.size
                 price = order.executed.price
                 commission, stamp, transfer = self.comm.breakdown(size, price)
@@ -295,18 +303,18 @@ def _strategy_class():
                         f"reference self-check: backtrader filled {self.c['codes'][j]} "
                         f"{size} @ {price!r}, the strategy expected {rec['shares']} @ "
                         f"{rec['price']!r} at session {self.c['sessions'][i]}")
-                rec.update(status=FILLED, price=price, commission=commission,
-                           stamp_duty=stamp, transfer_fee=transfer)
+                rec.update(price=price, commission=commission, stamp_duty=stamp,
+                           transfer_fee=transfer)
                 if size > 0:
                     p = self.pos.get(j)
                     if p is None:
-                        self.pos[j] = _Pos(i)
+                        self.pos[j] = _Pos(price, i)
                     else:
                         p.last_buy_session = i
                 else:
                     del self.pos[j]
             elif order.status == order.Expired and rec["status"] == EXPIRED:
-                pass  # 打板 queue never reached: predicted and confirmed
+                pass  # the 打板 queue was never reached: predicted, and backtrader agrees
             else:
                 raise RuntimeError(
                     f"reference self-check: backtrader order for {self.c['codes'][j]} ended "
@@ -315,159 +323,161 @@ def _strategy_class():
 
         # ------------------------------------------------------------ session phases
         def _opening(self, i):
+            """Steps 1-4 of the fill model: T+1 release (implicit: only ``last_buy_session ==
+            t`` blocks a sale), open sells by code, then entries by priority."""
             c, P = self.c, self.P
             cash = self.broker.getcash()
-            slip = self._slip()
             sold = set()
-            # Step 3: open sells (exits decided at t-1 and carried ones), by stock code.
             for j in sorted(k for k, p in self.pos.items() if p.exit_reason):
                 p = self.pos[j]
                 d = self.datas[c["feed_of"][j]]
                 shares = int(self.getposition(d).size)
+                wait = i - p.first_try
                 if not d.has_bar[0]:
-                    self._record(i, j, "sell", shares, np.nan, REJECTED, SUSPENDED, p.exit_reason)
+                    self._record(i, j, "sell", shares, np.nan, REJECTED, SUSPENDED,
+                                 p.exit_reason, wait)
                     continue
                 o, h, lo, ld = d.open[0], d.high[0], d.low[0], d.limit_down[0]
-                at_limit = ld == ld and o <= ld
-                if at_limit and (h <= ld or P["at_limit_open"] == "reject"):
+                at_limit = ld == ld and o <= ld + TOL
+                if at_limit and (h <= ld + TOL or P["at_limit_open"] == "reject"):
                     self._record(i, j, "sell", shares, ld, REJECTED, LIMIT_DOWN_SEALED,
-                                 p.exit_reason)
+                                 p.exit_reason, wait)
                     continue
                 if at_limit:
+                    # Opened at the limit-down but traded above it: a limit sell at the limit.
                     price = ld
-                    order_kw = dict(exectype=bt.Order.Limit, price=ld)
+                    order = self.sell(data=d, size=shares, exectype=bt.Order.Limit, price=ld)
                 else:
-                    price = min(max(o - slip, lo), h)
-                    order_kw = dict(exectype=bt.Order.Market)
-                idx = self._record(i, j, "sell", shares, price, FILLED, "", p.exit_reason)
-                commission, stamp, transfer = self.comm.breakdown(-shares, price)
-                cash += shares * price - commission - stamp - transfer
+                    price = min(max(o - self.slip, lo), h)
+                    order = self.sell(data=d, size=shares, exectype=bt.Order.Market)
+                self.live[order.ref] = self._record(i, j, "sell", shares, price, FILLED, "",
+                                                    p.exit_reason, wait)
+                cash += self._sell_net(shares, price)
                 sold.add(j)
-                self._submit(idx, self.sell(data=d, size=shares, **order_kw))
-            # Step 4: entries, score descending then code ascending.
             held = {j for j in self.pos if j not in sold}
             target = (P["fixed_cash"] if P["fixed_cash"] > 0
                       else P["position_size"] * self.equity_prev)
             for j in c["marks"].get(i, ()):
                 if j in held and P["skip_held"]:
                     continue
-                d = self.datas[c["feed_of"][j]]
-                if not d.has_bar[0]:
-                    self._record(i, j, "buy", 0, np.nan, REJECTED, SUSPENDED)
-                    continue
-                if len(held) >= P["max_positions"] and j not in held:
-                    self._record(i, j, "buy", 0, np.nan, REJECTED, MAX_POSITIONS)
-                    continue
-                o, h, lo, cl = d.open[0], d.high[0], d.low[0], d.close[0]
-                lu = d.limit_up[0]
-                has_limit = lu == lu
-                touched = True
-                if P["entry"] == "open":
-                    if has_limit and o >= lu:
-                        if lo >= lu or P["at_limit_open"] == "reject":
-                            self._record(i, j, "buy", 0, lu, REJECTED, LIMIT_UP_SEALED)
-                            continue
-                        price = lu
-                    else:
-                        price = max(min(o + slip, h), lo)
-                else:
-                    if not has_limit:
-                        self._record(i, j, "buy", 0, np.nan, REJECTED, NO_LIMIT)
-                        continue
-                    touched = h >= lu
-                    if touched and (lo >= lu or (P["limit_fill"] == "broken" and cl >= lu)):
-                        self._record(i, j, "buy", 0, lu, REJECTED, LIMIT_UP_SEALED)
-                        continue
-                    price = lu
-                min_lot, step = c["lots"][j]
-                shares = _lot_round(_floor(target / price), min_lot, step)
-                if shares == 0:
-                    self._record(i, j, "buy", 0, price, REJECTED, BELOW_MIN_LOT)
-                    continue
-                if P["volume_cap"] > 0:
-                    shares = min(shares, _lot_round(_floor(P["volume_cap"] * d.volume[0]),
-                                                    min_lot, step))
-                    if shares == 0:
-                        self._record(i, j, "buy", 0, price, REJECTED, VOLUME_CAP)
-                        continue
-                # Start at the most shares whose value alone fits (same answer, fewer steps).
-                shares = min(shares, max(_lot_round(_floor(cash / price), min_lot, step),
-                                         min_lot))
-                cost = self._buy_cost(shares, price)
-                while cost > cash and shares > min_lot:
-                    shares -= step
-                    cost = self._buy_cost(shares, price)
-                if cost > cash:
-                    self._record(i, j, "buy", shares, price, REJECTED, INSUFFICIENT_CASH)
-                    continue
-                if not touched:
-                    # The queue at the limit-up is placed; backtrader expires it (the session
-                    # never reached the limit), confirming the prediction in notify_order.
-                    idx = self._record(i, j, "buy", shares, price, EXPIRED, NOT_TOUCHED)
-                else:
-                    idx = self._record(i, j, "buy", shares, price, FILLED, "")
-                    cash -= cost
-                    held.add(j)
-                valid = _dt.datetime.combine(c["sessions_py"][i], _OPEN_TIME)
-                if P["entry"] == "limit":
-                    order = self.buy(data=d, size=shares, exectype=bt.Order.StopLimit,
-                                     price=lu, plimit=lu, valid=valid)
-                elif has_limit:
-                    order = self.buy(data=d, size=shares, exectype=bt.Order.Limit, price=lu)
-                else:
-                    order = self.buy(data=d, size=shares, exectype=bt.Order.Market)
-                self._submit(idx, order)
+                cash = self._entry(i, j, held, target, cash)
             self.expected_cash = cash
 
-        def _buy_cost(self, shares, price):
-            commission, _, transfer = self.comm.breakdown(shares, price)
-            return price * shares + commission + transfer
+        def _entry(self, i, j, held, target, cash):
+            """One mark's buy: the checks in the spec's order, then a backtrader order.
+            Returns the projected cash after it."""
+            c, P = self.c, self.P
+            d = self.datas[c["feed_of"][j]]
+            if not d.has_bar[0]:
+                self._record(i, j, "buy", 0, np.nan, REJECTED, SUSPENDED)
+                return cash
+            if j not in held and len(held) >= P["max_positions"]:
+                self._record(i, j, "buy", 0, np.nan, REJECTED, MAX_POSITIONS)
+                return cash
+            o, h, lo, cl, lu = d.open[0], d.high[0], d.low[0], d.close[0], d.limit_up[0]
+            has_limit = lu == lu
+            min_lot, step = c["lots"][j]
+            if P["entry"] == "open":
+                if has_limit and o >= lu - TOL:
+                    if lo >= lu - TOL or P["at_limit_open"] == "reject":
+                        self._record(i, j, "buy", 0, lu, REJECTED, LIMIT_UP_SEALED)
+                        return cash
+                    price = lu
+                else:
+                    price = max(min(o + self.slip, h), lo)
+            else:
+                if not has_limit:
+                    self._record(i, j, "buy", 0, np.nan, REJECTED, NO_LIMIT)
+                    return cash
+                if h < lu - TOL:
+                    # The queue at the limit-up is placed (the smallest order) and backtrader
+                    # expires it at the end of the opening bar: the price never got there.
+                    order = self.buy(data=d, size=min_lot, exectype=bt.Order.StopLimit,
+                                     price=lu, plimit=lu, valid=self._valid(i))
+                    self.live[order.ref] = self._record(i, j, "buy", 0, lu, EXPIRED,
+                                                        NOT_TOUCHED)
+                    return cash
+                if lo >= lu - TOL or (P["limit_fill"] == "broken" and cl >= lu - TOL):
+                    self._record(i, j, "buy", 0, lu, REJECTED, LIMIT_UP_SEALED)
+                    return cash
+                price = lu
+            shares = _lot_round(_floor(target / price), min_lot, step)
+            if shares == 0:
+                self._record(i, j, "buy", 0, price, REJECTED, BELOW_MIN_LOT)
+                return cash
+            if P["volume_cap"] > 0:
+                shares = min(shares, _lot_round(_floor(P["volume_cap"] * d.volume[0]),
+                                                min_lot, step))
+                if shares == 0:
+                    self._record(i, j, "buy", 0, price, REJECTED, VOLUME_CAP)
+                    return cash
+            # Start at the most shares whose value alone fits (same answer, fewer steps).
+            shares = min(shares, max(_lot_round(_floor(cash / price), min_lot, step), min_lot))
+            cost = self._buy_cost(shares, price)
+            while cost > cash and shares > min_lot:
+                shares -= step
+                cost = self._buy_cost(shares, price)
+            if cost > cash:
+                self._record(i, j, "buy", min_lot, price, REJECTED, INSUFFICIENT_CASH)
+                return cash
+            if P["entry"] == "limit":
+                # 打板: stop and limit at the limit-up; triggers when touched, fills at it.
+                order = self.buy(data=d, size=shares, exectype=bt.Order.StopLimit, price=lu,
+                                 plimit=lu, valid=self._valid(i))
+            elif has_limit:
+                # A buy never pays above the limit-up: a limit order there fills at the open
+                # (plus slippage, within the bar) or, opening at the limit, at the limit.
+                order = self.buy(data=d, size=shares, exectype=bt.Order.Limit, price=lu)
+            else:
+                order = self.buy(data=d, size=shares, exectype=bt.Order.Market)
+            self.live[order.ref] = self._record(i, j, "buy", shares, price, FILLED, "")
+            held.add(j)
+            return cash - cost
+
+        def _valid(self, i):
+            return _dt.datetime.combine(self.c["sessions_py"][i], _OPEN_TIME)
 
         def _closing(self, i):
+            """Step 5: exits on the close, code order, first matching rule; with ``exit_at =
+            "close"`` the sell goes to the closing bar (fills at the close, cheat-on-open)."""
             c, P = self.c, self.P
             cash = self.broker.getcash()
-            slip = self._slip()
             exit_now = P["exit_at"] == "close"
             for j in sorted(self.pos):
                 p = self.pos[j]
                 d = self.datas[c["feed_of"][j]]
-                if p.exit_reason:
-                    continue
-                bar = bool(d.has_bar[0])
+                if p.exit_reason or not d.has_bar[0]:
+                    continue  # pending exits are not re-evaluated; no bar, no close
                 cl, lu = d.close[0], d.limit_up[0]
-                # backtrader's Position.price is the average entry price (top-ups included).
-                entry = self.getposition(d).price
                 reason = ""
-                if bar and P["stop_loss"] > 0 and cl <= entry * (1.0 - P["stop_loss"]):
+                if P["stop_loss"] > 0 and cl <= p.entry_price * (1.0 - P["stop_loss"]):
                     reason = "stop_loss"
-                elif bar and P["take_profit"] > 0 and cl >= entry * (1.0 + P["take_profit"]):
+                elif P["take_profit"] > 0 and cl >= p.entry_price * (1.0 + P["take_profit"]):
                     reason = "take_profit"
-                elif bar and P["exit_on_break"] and not (lu == lu and cl >= lu):
+                elif P["exit_on_break"] and not (lu == lu and cl >= lu - TOL):
                     reason = "break"
                 elif P["max_hold"] > 0 and i - p.entry_session >= P["max_hold"]:
-                    # A time rule needs no price: it fires on a suspended session too.
                     reason = "hold_n" if P["name"] == "hold_n" else "max_hold"
                 if not reason:
                     continue
-                p.exit_reason, p.exit_first = reason, i
+                p.exit_reason = reason
                 if not exit_now:
+                    p.first_try = i + 1
                     continue
+                p.first_try = i
                 shares = int(self.getposition(d).size)
                 ld = d.limit_down[0]
                 if p.last_buy_session == i:
                     self._record(i, j, "sell", shares, cl, REJECTED, T_PLUS_1, reason)
                     continue
-                if not bar:
-                    self._record(i, j, "sell", shares, np.nan, REJECTED, SUSPENDED, reason)
-                    continue
-                if ld == ld and cl <= ld:
+                if ld == ld and cl <= ld + TOL:
                     self._record(i, j, "sell", shares, cl, REJECTED, LIMIT_DOWN_SEALED, reason)
                     continue
-                price = min(max(cl - slip, d.low[0]), d.high[0])
-                idx = self._record(i, j, "sell", shares, price, FILLED, "", reason)
-                commission, stamp, transfer = self.comm.breakdown(-shares, price)
-                cash += shares * price - commission - stamp - transfer
-                self._submit(idx, self.sell(data=d, size=shares, exectype=bt.Order.Market))
+                price = min(max(cl - self.slip, d.low[0]), d.high[0])
+                order = self.sell(data=d, size=shares, exectype=bt.Order.Market)
+                self.live[order.ref] = self._record(i, j, "sell", shares, price, FILLED, "",
+                                                    reason)
+                cash += self._sell_net(shares, price)
             self.expected_cash = cash
 
     return ThemeHypeReference
@@ -602,15 +612,14 @@ def _frames(strat, sessions, codes) -> ReferenceResult:
     eq = np.array(strat.equity_rows, dtype=float).reshape(-1, 4)
     equity = pd.DataFrame({"date": dates[eq[:, 0].astype(int)], "cash": eq[:, 1],
                            "market_value": eq[:, 2], "equity": eq[:, 3]})
-    rec = pd.DataFrame(strat.records, columns=["session", "stock", "side", "shares", "price",
-                                               "status", "reject_reason", "commission",
-                                               "stamp_duty", "transfer_fee", "exit_reason"])
+    rec = pd.DataFrame(strat.records, columns=["session", "stock"] + ORDER_COLUMNS[2:])
     orders = pd.DataFrame({
         "date": dates[rec["session"].to_numpy(dtype=int)],
         "code": codes[rec["stock"].to_numpy(dtype=int)],
         **{k: rec[k].to_numpy() for k in ORDER_COLUMNS[2:]},
     })
     orders["shares"] = orders["shares"].astype(np.int64)
+    orders["wait"] = orders["wait"].astype(np.int64)
     for k in ("price", "commission", "stamp_duty", "transfer_fee"):
         orders[k] = orders[k].astype(float)
     filled = orders[orders["status"] == FILLED]
