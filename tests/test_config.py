@@ -1,0 +1,220 @@
+"""Run configs: parsing, validation messages, paths, resolved TOML, marks files, shipped configs."""
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.config import (check_marks_codes, load_config, parse_config, read_marks,
+                              resolved_toml)
+from backtests.errors import ConfigError
+from strategies import resolve_params
+from tests.conftest import NEWS, REAL_NAMES
+
+REPO = Path(__file__).resolve().parents[1]
+MINIMAL = '[data]\npath = "demo"\n\n[signals]\nmarks = "marks.csv"\n'
+
+
+def _write(folder: Path, text: str, marks: str = "date,code\n2024-03-04,600000\n") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "marks.csv").write_text(marks, encoding="utf-8")
+    path = folder / "run.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as exc:
+        load_config(_write(tmp_path, text))
+    return str(exc.value)
+
+
+def test_minimal_config_fills_defaults(tmp_path):
+    cfg = load_config(_write(tmp_path / "a", MINIMAL))
+    assert cfg.data.path == "demo" and cfg.data.names == () and cfg.data.drop_bad is False
+    assert cfg.data.start is None and cfg.data.end is None
+    assert cfg.signals.marks == str(tmp_path / "a" / "marks.csv")
+    assert cfg.params == resolve_params({})
+    assert cfg.params["cash"] == 1_000_000.0 and cfg.params["entry"] == "open"
+    assert cfg.stem == "run"
+
+
+def test_values_paths_and_dates(tmp_path):
+    sub = tmp_path / "cfg"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "names.csv").write_text("code,name\n600000,浦发银行\n", encoding="utf-8")
+    (tmp_path / "data" / "panel.csv").write_text("x\n", encoding="utf-8")
+    text = ('[data]\npath = "../data/panel.csv"\nnames = "../data/names.csv"\n'
+            'start = 2024-03-01\nend = "20240329"\ndrop_bad = true\n'
+            '[signals]\nmarks = "marks.csv"\n'
+            '[strategy]\nentry = "limit"\nmax_hold = 5\n'
+            '[portfolio]\ncash = 200000\n[costs]\nslippage_ticks = 2\n[fill]\nvolume_cap = 0.05\n')
+    cfg = load_config(_write(sub, text))
+    assert cfg.data.path == str(tmp_path / "data" / "panel.csv")
+    assert cfg.data.names == (str(tmp_path / "data" / "names.csv"),)
+    assert cfg.data.start == dt.date(2024, 3, 1) and cfg.data.end == dt.date(2024, 3, 29)
+    assert cfg.data.drop_bad is True
+    p = cfg.params
+    assert (p["entry"], p["max_hold"], p["cash"], p["slippage_ticks"], p["volume_cap"]) == \
+        ("limit", 5, 200000.0, 2, 0.05)
+    assert isinstance(p["cash"], float)
+
+
+@pytest.mark.parametrize("text, expected", [
+    (MINIMAL + "[stratgy]\nentry = 'open'\n",
+     'unknown section [stratgy] (did you mean "strategy"?)'),
+    (MINIMAL + "[strategy]\nentyr = 'open'\n",
+     'unknown key [strategy] entyr (did you mean "entry"?)'),
+    (MINIMAL + "[costs]\ncash = 5.0\n", "[costs] cash: this key belongs in [portfolio]"),
+    (MINIMAL + "[portfolio]\ncash = 'lots'\n", "[portfolio] cash = 'lots': expected a number"),
+    (MINIMAL + "[portfolio]\nposition_size = 1.5\n",
+     "[portfolio] position_size = 1.5: expected a value in 0.0 .. 1.0"),
+    (MINIMAL + "[strategy]\nentry = 'opne'\n",
+     "[strategy] entry = 'opne': expected one of 'open', 'limit' (did you mean \"open\"?)"),
+    (MINIMAL + "[strategy]\nmax_positions = 2.5\n",
+     "[strategy] max_positions = 2.5: expected an integer"),
+    (MINIMAL + "[strategy]\nskip_held = 1\n", "[strategy] skip_held = 1: expected true or false"),
+    (MINIMAL + "[strategy]\nname = 'hold_n'\n", "[strategy] hold is required by strategy 'hold_n'"),
+    (MINIMAL + "[strategy]\nname = 'hold_n'\nhold = 3\nstop_loss = 0.1\n",
+     "[strategy] stop_loss = 0.1 is not a parameter of strategy 'hold_n'"),
+    ('[signals]\nmarks = "marks.csv"\n', "[data] path is missing"),
+    ('[data]\npath = "demo"\nnames = 3\n[signals]\nmarks = "marks.csv"\n',
+     "[data] names = 3: expected a list"),
+    ('[data]\npath = "demo"\nsart = "2024-01-02"\n[signals]\nmarks = "marks.csv"\n',
+     'unknown key [data] sart (did you mean "start"?)'),
+    ('[data]\npath = "demo"\nstart = "2024-13-45"\n[signals]\nmarks = "marks.csv"\n',
+     "[data] start = '2024-13-45': expected a date YYYY-MM-DD"),
+    ('[data]\npath = "demo"\nstart = 2024-03-01\nend = 2024-02-01\n[signals]\nmarks = "marks.csv"\n',
+     "[data] end = 2024-02-01 is before start = 2024-03-01"),
+    ('[data]\npath = "nope.csv"\n[signals]\nmarks = "marks.csv"\n',
+     "[data] path = 'nope.csv': file not found"),
+    ('[data]\npath = "demo"\n[signals]\nmarks = "other.csv"\n',
+     "[signals] marks = 'other.csv': file not found"),
+    ('[data]\npath = "demo"\n[signals]\n', "[signals] needs exactly one of marks"),
+    ('[data]\npath = "demo"\n[signals]\nmarks = "marks.csv"\narticles = ["a.json"]\n',
+     "needs exactly one of marks (a CSV date,code[,score]) and articles (a list of article "
+     "files), not both"),
+    ('[data]\npath = "demo"\n[signals]\nmark = "marks.csv"\n',
+     'unknown key [signals] mark (did you mean "marks"?)'),
+    ('data = 3\n[signals]\nmarks = "marks.csv"\n', "[data] must be a table"),
+])
+def test_errors_name_the_key_and_value(tmp_path, text, expected):
+    msg = _error(tmp_path, text)
+    assert expected in msg
+    assert msg.startswith(str(tmp_path / "run.toml"))
+
+
+def test_missing_file_and_syntax_error(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found: .*nothere.toml"):
+        load_config(tmp_path / "nothere.toml")
+    msg = _error(tmp_path, '[data]\npath = "demo"\nstart = = 3\n')
+    assert msg.startswith(f"{tmp_path / 'run.toml'}: TOML syntax error")
+    assert "line 3" in msg
+
+
+def test_resolved_toml_is_a_runnable_config_relative_to_its_folder(tmp_path):
+    src = tmp_path / "cfg"
+    cfg = load_config(_write(src, MINIMAL + "[strategy]\nmax_hold = 4\n"))
+    out = tmp_path / "runs" / "x"
+    text = resolved_toml(cfg, relative_to=out)
+    assert text == resolved_toml(cfg, relative_to=out)
+    doc = tomllib.loads(text)
+    assert doc["signals"] == {"marks": "../../cfg/marks.csv"}
+    assert doc["data"] == {"path": "demo", "drop_bad": False}
+    assert doc["strategy"]["max_hold"] == 4 and doc["portfolio"]["cash"] == 1_000_000.0
+    assert set(doc) == {"data", "signals", "strategy", "portfolio", "costs", "fill"}
+    out.mkdir(parents=True)
+    (out / "config.toml").write_text(text, encoding="utf-8")
+    again = load_config(out / "config.toml")
+    assert again.params == cfg.params and again.data == cfg.data
+    assert again.signals == cfg.signals
+    # without a base folder, paths are absolute
+    assert tomllib.loads(resolved_toml(cfg))["signals"]["marks"] == (src / "marks.csv").as_posix()
+
+
+def test_parse_config_from_dict(tmp_path):
+    (tmp_path / "m.csv").write_text("date,code\n", encoding="utf-8")
+    cfg = parse_config({"data": {"path": "demo", "start": dt.date(2024, 1, 2)},
+                        "signals": {"marks": "m.csv"}, "strategy": {"name": "hold_n", "hold": 2}},
+                       base_dir=tmp_path)
+    assert cfg.params["hold"] == 2 and cfg.source is None and cfg.stem == "run"
+
+
+# ---------------------------------------------------------------- marks files
+
+def _marks(tmp_path: Path, text: str):
+    p = tmp_path / "m.csv"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_read_marks(tmp_path):
+    df = read_marks(_marks(tmp_path, "date,code,score\n2024-12-16,002354,3\n20241217,000785,1.5\n"))
+    assert df["date"].tolist() == [pd.Timestamp("2024-12-16"), pd.Timestamp("2024-12-17")]
+    assert df["code"].tolist() == ["002354", "000785"]
+    assert df["score"].tolist() == [3.0, 1.5]
+    plain = read_marks(_marks(tmp_path, "code,date\n600000,2024-03-04\n"))
+    assert plain["score"].tolist() == [1.0]
+    assert len(read_marks(_marks(tmp_path, "date,code\n"))) == 0
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("date,code\n2024-03-04,600000\n2024-03-09,600000\n",
+     "row 3: date 2024-03-09 is not a trading session (previous 2024-03-08, next 2024-03-11)"),
+    ("date,code\nsoon,600000\n", "row 2: date 'soon' is not a date"),
+    ("date,code\n2024-03-04,60000\n", "row 2: code '60000' is not a 6-digit stock code"),
+    ("date,code,score\n2024-03-04,600000,high\n", "row 2: score 'high' is not a finite number"),
+    ("date,code,score\n2024-03-04,600000,nan\n", "row 2: score 'nan' is not a finite number"),
+    ("date,code\n2024-03-04,600000\n2024-03-04,600000\n",
+     "row 3: duplicate mark for 600000 on 2024-03-04"),
+    ("date,stock\n2024-03-04,600000\n", "marks file has no 'code' column"),
+    ("date,code,scor\n2024-03-04,600000,1\n", "unknown column 'scor' in marks file (did you mean"),
+])
+def test_bad_marks_name_the_row(tmp_path, text, expected):
+    with pytest.raises(ConfigError) as exc:
+        read_marks(_marks(tmp_path, text))
+    assert expected in str(exc.value)
+    assert str(tmp_path / "m.csv") in str(exc.value)
+
+
+def test_unknown_codes(tmp_path):
+    df = read_marks(_marks(tmp_path, "date,code\n2024-03-04,600000\n2024-03-04,999999\n"))
+    check_marks_codes(df, np.array(["600000", "999999"]))
+    with pytest.raises(ConfigError, match=r"m.csv row 3: code 999999 is not in the market data "
+                                          r"\(1 unknown mark\(s\), rows 3\)"):
+        check_marks_codes(df, np.array(["000001", "600000"]), source=str(tmp_path / "m.csv"))
+
+
+# ---------------------------------------------------------------- shipped configs
+
+def test_demo_config_parses():
+    cfg = load_config(REPO / "configs" / "demo.toml")
+    assert cfg.data.path == "demo" and cfg.stem == "demo"
+    marks = read_marks(cfg.signals.marks)
+    from backtests.demo import DEMO_THEMES
+
+    expected = {(t["event_dates"][0], c) for t in DEMO_THEMES.values() for c in t["codes"]}
+    assert {(str(d.date()), c) for d, c in zip(marks["date"], marks["code"])} == expected
+    leaders = {t["leader"] for t in DEMO_THEMES.values()}
+    assert set(marks.loc[marks["score"] == 1.0, "code"]) == leaders
+
+
+def test_real_doubao_config_parses(shared_data):
+    cfg = load_config(REPO / "configs" / "real_doubao.toml")
+    assert Path(cfg.data.path) == (shared_data / "ashare_daily_20240719_20250523.csv.gz").resolve()
+    assert cfg.data.start == dt.date(2024, 11, 1) and cfg.data.end == dt.date(2025, 2, 28)
+    marks = read_marks(cfg.signals.marks)
+    assert set(marks["date"]) == {pd.Timestamp("2024-12-16")}
+    names = pd.read_csv(REAL_NAMES, dtype=str).set_index("code")["name"]
+    article = (NEWS / "doubao_concept_20241216.md").read_text(encoding="utf-8")
+    # every marked code is a listed company the article names, and the three movers lead
+    for code in marks["code"]:
+        assert names[code] in article
+    assert set(marks["code"]) >= {"002354", "000785", "301382"}
+    assert len(marks) == 13
+    top = marks.loc[marks["score"] == marks["score"].max(), "code"]
+    assert set(top) == {"002354", "000785", "301382"}
