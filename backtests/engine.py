@@ -68,6 +68,8 @@ def toy_market(sessions, codes, open, high, low, close, volume=None, *, prev_clo
     """
     sessions = np.asarray(sessions, dtype="datetime64[D]")
     codes = np.asarray(codes).astype(str)
+    if len(codes) > 1 and not (codes[1:] > codes[:-1]).all():
+        raise DataError(f"toy_market: codes must be unique and sorted (got {list(codes)})")
     arr = [np.asarray(a, dtype=np.float64).reshape(len(sessions), len(codes))
            for a in (open, high, low, close)]
     o, h, lo, c = arr
