@@ -30,6 +30,10 @@ def _num(x, why: str | None = None) -> str:
     return f"n/a ({why})" if x is None else f"{x:.2f}"
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def summary_lines(m: dict, *, out: Path, marks: int, outside: int, synthetic: bool) -> list[str]:
     """The printed summary of a run from its ``metrics.json`` dict."""
     und = m.get("undefined", {})
@@ -43,8 +47,9 @@ def summary_lines(m: dict, *, out: Path, marks: int, outside: int, synthetic: bo
     lines += [
         f"period        {m['start']} .. {m['end']} ({m['sessions']} sessions)",
         f"marks         {marks} used" + (f", {outside} outside the period (ignored)" if outside else ""),
-        f"trades        {m['trades']} round trips{win}; {m['filled_orders']} fills of "
-        f"{m['orders']} orders (fill rate {fill}); {m['open_positions']} position(s) open at the end",
+        f"trades        {_n(m['trades'], 'round trip')}{win}; {_n(m['filled_orders'], 'fill')} "
+        f"of {_n(m['orders'], 'order')} (fill rate {fill}); "
+        f"{_n(m['open_positions'], 'position')} open at the end",
         f"total return  {_pct(m['total_return'])} (final equity {m['final_equity']:,.2f} CNY)",
         f"Sharpe        {_num(m['sharpe'], und.get('sharpe'))}",
         f"max drawdown  {_pct(m['max_drawdown'])}",

@@ -1,0 +1,198 @@
+"""``hypebt backtest``: a hand-computed ledger through the whole CLI, exact output, byte-identical
+run folders, error exits, default folder, shipped configs."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backtests.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Two main-board stocks over five real sessions (2024-03-01 Fri .. 03-07 Thu). The panel has no
+# prev_close, so the first session has no limit; 03-04 limits come from the 03-01 closes.
+PANEL = """code,date,open,high,low,close,volume,amount
+600000,2024-03-01,10.00,10.00,10.00,10.00,1000000,10000000
+600000,2024-03-04,10.20,11.00,10.10,11.00,1000000,10600000
+600000,2024-03-05,11.50,12.10,11.30,11.80,1000000,11800000
+600000,2024-03-06,11.60,11.90,11.40,11.50,1000000,11500000
+600000,2024-03-07,11.50,11.60,11.40,11.50,1000000,11500000
+000001,2024-03-01,5.00,5.00,5.00,5.00,1000000,5000000
+000001,2024-03-04,5.50,5.50,5.50,5.50,1000000,5500000
+000001,2024-03-05,5.60,5.80,5.40,5.50,1000000,5500000
+000001,2024-03-06,5.50,5.60,5.40,5.50,1000000,5500000
+000001,2024-03-07,5.50,5.60,5.40,5.50,1000000,5500000
+"""
+MARKS = "date,code,score\n2024-03-04,600000,2\n2024-03-04,000001,1\n"
+CONFIG = """[data]
+path = "panel.csv"
+[signals]
+marks = "marks.csv"
+[portfolio]
+cash = 100000
+position_size = 0.5
+"""
+
+# The ledger by hand (fees 2024: commission max(0.025%, 5), stamp duty 0.05% on sells,
+# transfer fee 0.001% both sides, each rounded half-up to the cent):
+# 03-04 buy 600000 at the open 10.20: target 0.5 x 100,000 = 50,000 -> 4,900 shares, value
+#       49,980; commission 12.495 -> 12.50; transfer 0.4998 -> 0.50; cash 50,007.00.
+#       000001 opens at its limit-up 5.50 and never trades below it (一字板): rejected.
+#       Close 11.00 = limit-up (10.00 x 1.1): no exit. Equity 50,007 + 4,900 x 11 = 103,907.
+# 03-05 close 11.80 < limit-up 12.10: the board broke -> sell at the next open.
+#       Equity 50,007 + 4,900 x 11.80 = 107,827.
+# 03-06 sell 4,900 at 11.60 = 56,840; commission 14.21, stamp duty 28.42, transfer 0.5684 ->
+#       0.57; cash 50,007 + 56,840 - 43.20 = 106,803.80.
+EQUITY = [100000.0, 103907.0, 107827.0, 106803.8, 106803.8]
+EQUITY_CSV = """date,cash,market_value,equity
+2024-03-01,100000.00,0.00,100000.00
+2024-03-04,50007.00,53900.00,103907.00
+2024-03-05,50007.00,57820.00,107827.00
+2024-03-06,106803.80,0.00,106803.80
+2024-03-07,106803.80,0.00,106803.80
+"""
+TRADES_CSV = """date,code,side,shares,price,value,commission,stamp_duty,transfer_fee,reason
+2024-03-04,600000,buy,4900,10.20,49980.00,12.50,0.00,0.50,entry
+2024-03-06,600000,sell,4900,11.60,56840.00,14.21,28.42,0.57,break
+"""
+ORDERS_CSV = """date,code,side,shares,price,status,reject_reason
+2024-03-04,600000,buy,4900,10.20,filled,
+2024-03-04,000001,buy,0,5.50,rejected,limit_up_sealed
+2024-03-06,600000,sell,4900,11.60,filled,
+"""
+FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json", "signals.csv",
+         "benchmark.csv", "tearsheet.html")
+
+
+@pytest.fixture()
+def toy(tmp_path) -> Path:
+    (tmp_path / "panel.csv").write_text(PANEL, encoding="utf-8")
+    (tmp_path / "marks.csv").write_text(MARKS, encoding="utf-8")
+    (tmp_path / "toy.toml").write_text(CONFIG, encoding="utf-8")
+    return tmp_path / "toy.toml"
+
+
+def _sharpe() -> float:
+    r = np.array(EQUITY) / np.r_[100000.0, EQUITY[:-1]] - 1
+    return r.mean() / r.std(ddof=1) * math.sqrt(252)
+
+
+def test_toy_ledger_exact_output_and_files(toy, capsys):
+    out = toy.parent / "out"
+    assert main(["backtest", str(toy), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out == (
+        f"Backtest {toy}\n"
+        "  period        2024-03-01 .. 2024-03-07 (5 sessions)\n"
+        "  marks         2 used\n"
+        "  trades        1 round trip, win rate 100.0%; 2 fills of 3 orders (fill rate 66.7%); "
+        "0 positions open at the end\n"
+        "  total return  +6.80% (final equity 106,803.80 CNY)\n"
+        f"  Sharpe        {_sharpe():.2f}\n"
+        "  max drawdown  -0.95%\n"
+        "  rejections    limit_up_sealed 1\n"
+        "  fees          56.20 CNY\n"
+        f"  outputs       {out}/ (config.toml equity.csv trades.csv orders.csv metrics.json "
+        "signals.csv benchmark.csv tearsheet.html)\n")
+    assert _sharpe() == pytest.approx(9.2523, abs=1e-4)
+    for name in FILES:
+        assert (out / name).is_file(), name
+    assert (out / "equity.csv").read_text(encoding="utf-8") == EQUITY_CSV
+    assert (out / "trades.csv").read_text(encoding="utf-8") == TRADES_CSV
+    assert (out / "orders.csv").read_text(encoding="utf-8") == ORDERS_CSV
+    assert (out / "signals.csv").read_text(encoding="utf-8") == (
+        "date,code,name,score\n2024-03-04,600000,,2.000000\n2024-03-04,000001,,1.000000\n")
+    m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert m["total_return"] == pytest.approx(0.068038, abs=1e-10)
+    assert m["max_drawdown"] == pytest.approx(106803.8 / 107827 - 1, abs=1e-10)
+    assert m["trades"] == 1 and m["win_rate"] == 1.0 and m["avg_holding_sessions"] == 2.0
+    assert m["fees"] == {"commission": 26.71, "stamp_duty": 28.42, "transfer_fee": 1.07,
+                         "total": 56.2}
+    assert m["rejections"]["limit_up_sealed"] == 1 and m["fill_rate"] == pytest.approx(2 / 3)
+    assert m["profit_factor"] is None
+    assert m["undefined"] == {"profit_factor": "no losing round trip"}
+    cfg = (out / "config.toml").read_text(encoding="utf-8")
+    assert 'path = "../panel.csv"' in cfg and 'marks = "../marks.csv"' in cfg
+    html = (out / "tearsheet.html").read_text(encoding="utf-8")
+    assert "limit_up_sealed" in html
+
+
+def test_outputs_are_byte_identical_across_runs(toy, capsys):
+    a, b = toy.parent / "a", toy.parent / "b"
+    assert main(["backtest", str(toy), "--out", str(a)]) == 0
+    assert main(["backtest", str(toy), "--out", str(b)]) == 0
+    for name in FILES:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    # the resolved config re-runs to the same results
+    c = toy.parent / "c"
+    assert main(["backtest", str(a / "config.toml"), "--out", str(c)]) == 0
+    for name in ("equity.csv", "trades.csv", "orders.csv", "metrics.json"):
+        assert (a / name).read_bytes() == (c / name).read_bytes(), name
+
+
+def test_default_out_dir(toy, capsys, monkeypatch):
+    monkeypatch.chdir(toy.parent)
+    assert main(["backtest", "toy.toml"]) == 0
+    assert (toy.parent / "runs" / "toy" / "equity.csv").read_text(encoding="utf-8") == EQUITY_CSV
+    assert "  outputs       runs/toy/ (" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("patch, expected", [
+    (("position_size = 0.5", "position_sise = 0.5"),
+     'unknown key [portfolio] position_sise (did you mean "position_size"?)'),
+    (("position_size = 0.5", "position_size = 2"),
+     "[portfolio] position_size = 2.0: expected a value in 0.0 .. 1.0"),
+    (("marks.csv", "bad_marks.csv"), "bad_marks.csv row 2: code 600001 is not in the market data"),
+    (("[portfolio]", "[portfolio\n"), "TOML syntax error"),
+])
+def test_bad_config_exits_2_naming_the_key(toy, capsys, patch, expected):
+    (toy.parent / "bad_marks.csv").write_text("date,code\n2024-03-04,600001\n", encoding="utf-8")
+    toy.write_text(CONFIG.replace(*patch), encoding="utf-8")
+    out = toy.parent / "out"
+    assert main(["backtest", str(toy), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("Error: ") and captured.err.count("\n") == 1
+    assert expected in captured.err
+    assert not out.exists()
+
+
+def test_missing_config_exits_2(tmp_path, capsys):
+    assert main(["backtest", str(tmp_path / "none.toml")]) == 2
+    assert capsys.readouterr().err == f"Error: config file not found: {tmp_path / 'none.toml'}\n"
+
+
+def test_demo_config_runs(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["backtest", str(REPO / "configs" / "demo.toml"), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0] == f"Backtest {REPO / 'configs' / 'demo.toml'}"
+    assert lines[1] == "  SYNTHETIC demo market: invented companies and prices, not real data."
+    assert lines[2] == "  period        2024-01-02 .. 2024-12-31 (242 sessions)"
+    assert lines[3] == "  marks         32 used"
+    m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert m["trades"] > 0 and m["rejections"]["limit_up_sealed"] > 0
+    assert f"total return  {m['total_return'] * 100:+.2f}%" in text
+    assert "SYNTHETIC" in (out / "tearsheet.html").read_text(encoding="utf-8")
+
+
+def test_real_doubao_config_runs(shared_data, tmp_path, capsys):
+    out = tmp_path / "doubao"
+    assert main(["backtest", str(REPO / "configs" / "real_doubao.toml"), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "SYNTHETIC" not in text
+    assert "  period        2024-11-01 .. 2025-02-28 (79 sessions)\n" in text
+    assert "  marks         13 used\n" in text
+    orders = (out / "orders.csv").read_text(encoding="utf-8").splitlines()
+    first_day = [line for line in orders[1:] if line.startswith("2024-12-16,")]
+    assert len(first_day) == 13 and all(",buy," in line for line in first_day)
+    # 居然智家 opened sealed at its limit-up on 2024-12-16 (一字板): the buy is rejected
+    assert "2024-12-16,000785,buy,0,5.21,rejected,limit_up_sealed" in orders
+    assert any(line.startswith("2024-12-16,002354,buy,") and ",filled," in line
+               for line in first_day)
