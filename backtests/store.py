@@ -114,28 +114,49 @@ def _covered(sessions: np.ndarray, ranges) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- the store
+# One stock's bars in memory: {"date": datetime64[D], "open": float64, ...} (BAR_COLUMNS but code).
+Arrays = dict[str, np.ndarray]
+VALUE_COLUMNS = BAR_COLUMNS[2:]
+
+
+def _empty_arrays() -> Arrays:
+    return {"date": np.array([], dtype="datetime64[D]"),
+            **{c: np.array([], dtype="float64") for c in VALUE_COLUMNS}}
+
+
+def _arrays_from_frame(frame: pd.DataFrame) -> Arrays:
+    """Store columns of a bars frame as arrays; ``prev_close`` is NaN when absent."""
+    n = len(frame)
+    out = {"date": pd.to_datetime(frame["date"]).to_numpy().astype("datetime64[D]")}
+    for c in VALUE_COLUMNS:
+        out[c] = (pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+                  if c in frame.columns else np.full(n, np.nan))
+    return out
+
+
+def _take(arrays: Arrays, index) -> Arrays:
+    return {k: v[index] for k, v in arrays.items()}
+
+
 @dataclass
 class StockBars:
     """One stock's stored rows (sorted by date) and the date ranges already covered."""
     code: str
-    frame: pd.DataFrame
+    arrays: Arrays
     coverage: list[list[str]] = field(default_factory=list)
 
+    @property
+    def dates(self) -> np.ndarray:
+        return self.arrays["date"]
 
-def _empty_bars() -> pd.DataFrame:
-    return pd.DataFrame({"code": pd.Series([], dtype="str"),
-                         "date": pd.Series([], dtype="datetime64[ns]"),
-                         **{c: pd.Series([], dtype="float64") for c in BAR_COLUMNS[2:]}})
-
-
-def _conform(frame: pd.DataFrame) -> pd.DataFrame:
-    """Keep the store's columns, add ``prev_close`` as NaN if absent, fix dtypes."""
-    out = pd.DataFrame({"code": frame["code"].astype(str),
-                        "date": pd.to_datetime(frame["date"]).astype("datetime64[ns]").dt.normalize()})
-    for c in BAR_COLUMNS[2:]:
-        out[c] = (pd.to_numeric(frame[c], errors="coerce").astype("float64") if c in frame.columns
-                  else np.nan)
-    return out.reset_index(drop=True)
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame with the store's columns (``date`` datetime64[ns])."""
+        frame = pd.DataFrame({"code": pd.Series([self.code] * len(self.dates), dtype="str"),
+                              "date": self.dates.astype("datetime64[ns]")})
+        for c in VALUE_COLUMNS:
+            frame[c] = self.arrays[c]
+        return frame
 
 
 class Store:
@@ -186,7 +207,7 @@ class Store:
         """One stock's rows and coverage (empty when the stock is not stored)."""
         path = self.bar_path(code)
         if not path.exists():
-            return StockBars(code, _empty_bars(), [])
+            return StockBars(code, _empty_arrays(), [])
         _, pq = _pa()
         try:
             table = pq.read_table(path)
@@ -194,38 +215,46 @@ class Store:
             raise DataError(f"store file {path} cannot be read ({exc}); delete it and fetch or "
                             f"import that stock again") from None
         meta = json.loads((table.schema.metadata or {}).get(META_KEY, b"{}"))
-        return StockBars(code, _table_to_frame(table), meta.get("coverage", []))
+        arrays = {"date": table.column("date").to_numpy().astype("datetime64[D]")}
+        for c in VALUE_COLUMNS:
+            arrays[c] = table.column(c).to_numpy()
+        return StockBars(code, arrays, meta.get("coverage", []))
 
-    def write_bars(self, code: str, frame: pd.DataFrame, coverage) -> None:
+    def write_bars(self, code: str, bars: pd.DataFrame | Arrays, coverage) -> None:
         """Replace one stock's file (rows sorted by date, coverage merged) atomically."""
         pa, pq = _pa()
-        frame = _conform(frame).sort_values("date", kind="stable").reset_index(drop=True)
-        if frame["date"].duplicated().any():
-            raise DataError(f"stock {code}: duplicate dates {frame['date'][frame['date'].duplicated()].iloc[0]:%Y-%m-%d}")
-        schema = _bar_schema()
-        arrays = [pa.array(frame["code"].tolist(), pa.string()),
-                  pa.array(frame["date"].to_numpy().astype("datetime64[D]"), pa.date32())]
-        arrays += [pa.array(frame[c].to_numpy(dtype="float64"), pa.float64()) for c in BAR_COLUMNS[2:]]
+        arrays = _arrays_from_frame(bars) if isinstance(bars, pd.DataFrame) else bars
+        arrays = _take(arrays, np.argsort(arrays["date"], kind="stable"))
+        dates = arrays["date"]
+        if len(dates) > 1 and (dup := dates[1:] == dates[:-1]).any():
+            raise DataError(f"stock {code}: two rows dated {dates[1:][dup][0]}")
+        cols = [pa.array(np.full(len(dates), code, dtype=object), pa.string()),
+                pa.array(dates, pa.date32())]
+        cols += [pa.array(arrays[c], pa.float64()) for c in VALUE_COLUMNS]
         meta = json.dumps({"code": code, "coverage": _merge_ranges(coverage)}, sort_keys=True)
-        table = pa.Table.from_arrays(arrays, schema=schema.with_metadata({META_KEY: meta.encode()}))
+        table = pa.Table.from_arrays(cols, schema=_bar_schema().with_metadata({META_KEY: meta.encode()}))
         with atomic_path(self.bar_path(code)) as tmp:
             pq.write_table(table, tmp)
 
-    def merge_bars(self, code: str, new: pd.DataFrame, covered) -> tuple[int, int]:
-        """Merge ``new`` rows into a stock's file; return (rows added, rows replaced)."""
+    def merge_bars(self, code: str, new: pd.DataFrame | Arrays, covered) -> tuple[int, int]:
+        """Merge ``new`` rows into a stock's file; return (rows added, rows replaced).
+
+        A stored row on a date that ``new`` has is replaced; other stored rows are kept.
+        """
         old = self.read_bars(code)
-        new = _conform(new)
-        replaced = int(old.frame["date"].isin(new["date"]).sum())
-        kept = old.frame[~old.frame["date"].isin(new["date"])]
-        merged = pd.concat([kept, new], ignore_index=True) if len(kept) else new
-        self.write_bars(code, merged, old.coverage + list(covered))
-        return len(new) - replaced, replaced
+        new = _arrays_from_frame(new) if isinstance(new, pd.DataFrame) else new
+        clash = np.isin(old.dates, new["date"])
+        replaced = int(clash.sum())
+        if len(old.dates) > replaced:
+            keep = _take(old.arrays, ~clash)
+            new = {k: np.concatenate([keep[k], new[k]]) for k in new}
+        self.write_bars(code, new, old.coverage + list(covered))
+        return len(new["date"]) - len(old.dates), replaced  # merged rows - old rows = added
 
     def missing_sessions(self, code: str, sessions: np.ndarray) -> np.ndarray:
         """The sessions neither stored nor inside a covered range for ``code``."""
         stock = self.read_bars(code)
-        have = _covered(sessions, stock.coverage)
-        have |= np.isin(sessions, stock.frame["date"].to_numpy().astype("datetime64[D]"))
+        have = _covered(sessions, stock.coverage) | np.isin(sessions, stock.dates)
         return sessions[~have]
 
     # ---- names
@@ -312,8 +341,6 @@ def _article_record(art: dict) -> dict:
 
 def _table_to_frame(table) -> pd.DataFrame:
     frame = table.to_pandas(date_as_object=False)
-    if len(frame) == 0:
-        return _empty_bars()
     frame["code"] = frame["code"].astype("str")
     frame["date"] = frame["date"].astype("datetime64[ns]")
     return frame
@@ -423,8 +450,13 @@ def import_panel(file: str | os.PathLike, store: str | os.PathLike | None = None
     first = f"{panel['date'].min():%Y-%m-%d}"
     last = f"{panel['date'].max():%Y-%m-%d}"
     added = replaced = 0
-    for code, rows in panel.groupby("code", sort=True):
-        a, r = st.merge_bars(str(code), rows, [[first, last]])
+    codes = panel["code"].to_numpy(dtype=object)
+    order = np.argsort(codes, kind="stable")
+    arrays = _take(_arrays_from_frame(panel), order)
+    uniq, starts = np.unique(codes[order], return_index=True)
+    bounds = list(starts[1:]) + [len(order)]
+    for code, lo, hi in zip(uniq, starts, bounds):
+        a, r = st.merge_bars(str(code), {k: v[lo:hi] for k, v in arrays.items()}, [[first, last]])
         added += a
         replaced += r
     if "name" in panel.columns:
