@@ -188,7 +188,10 @@ def _read_table(path: Path, kind: str):
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"panel {path}: not a readable Parquet file ({exc})") from None
         mapping = _map_columns(list(schema.names), str(path))
-        table = pq.read_table(path, columns=list(mapping))
+        textual = [c for c in mapping if mapping[c] in ("code", "date", "name")
+                   and (pa.types.is_string(schema.field(c).type)
+                        or pa.types.is_large_string(schema.field(c).type))]
+        table = pq.read_table(path, columns=list(mapping), read_dictionary=textual)
         # Parquet has no header line: rows are counted from 1.
         return table.rename_columns([mapping[c] for c in table.column_names]), mapping, "row", 1
 
@@ -262,6 +265,15 @@ def _float_column(table, name: str) -> np.ndarray:
         except pa.ArrowInvalid as exc:
             raise DataError(f"column {name!r} is not numeric ({exc})") from None
     return col.to_numpy()
+
+
+def _text_column(values: list[str], idx: np.ndarray):
+    """Strings ``values[idx]`` ('' for -1) as pandas' default string type, built in Arrow
+    (much faster than materialising a million Python objects)."""
+    import pyarrow as pa
+
+    idx = np.where(idx < 0, len(values), idx)
+    return pa.array(values + [""], pa.string()).take(pa.array(idx)).to_pandas()
 
 
 def _fmt(value) -> str:
@@ -382,7 +394,7 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
 
     keep = slice(None) if not bad.any() else ~bad
     out = {
-        "code": np.asarray(code_vals + [""], dtype=object)[code_idx[keep]],
+        "code": _text_column(code_vals, code_idx[keep]),
         "date": np.append(days, np.datetime64("NaT"))[date_idx[keep]].astype("datetime64[ns]"),
     }
     for k in ("open", "high", "low", "close", "volume", "amount"):
@@ -391,7 +403,7 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
         out["prev_close"] = num["prev_close"][keep]
     if "name" in cols:
         nm_idx, nm_vals = _dict_column(table, "name")
-        out["name"] = np.asarray(nm_vals + [""], dtype=object)[nm_idx[keep]]
+        out["name"] = _text_column(nm_vals, nm_idx[keep])
     if is_st is not None:
         out["is_st"] = pd.array(np.where(np.isnan(is_st[keep]), None, is_st[keep] > 0), dtype="boolean")
     if list_days is not None:
@@ -399,9 +411,6 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
     if "adj_factor" in num:
         out["adj_factor"] = num["adj_factor"][keep]
     frame = pd.DataFrame(out, copy=False)
-    frame["code"] = frame["code"].astype(str)
-    if "name" in frame:
-        frame["name"] = frame["name"].astype(str)
     frame.attrs["source"] = source
     frame.attrs["dropped"] = dropped
     return frame
@@ -592,7 +601,7 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
 
     row_sess = (pos - base)[date_idx]
     in_range = row_sess < S
-    code_idx, codes = _factorize_sorted(panel["code"].to_numpy(dtype=object))
+    code_idx, codes = _factorize_sorted(panel["code"])    # hashes Arrow strings, no objects
     codes = codes.astype(str)
     # stocks kept: a row in the window and a known board
     has_row = np.zeros(len(codes), bool)
