@@ -99,7 +99,8 @@ class GridResult:
     market: object = None
     marks: dict = field(default_factory=dict)    # signal-parameter tuple -> marks frame
     split: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0          # whole run_grid call (loading included)
+    kernel_seconds: float = 0.0   # the kernel calls (or the Dask round trip)
 
 
 # ---------------------------------------------------------------- config
@@ -377,7 +378,8 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = Fal
     """Run every set of ``spec``; returns a ranked :class:`GridResult`.
 
     ``workers``: numba threads (default: all cores numba sees). ``progress``: a tqdm bar on
-    stderr. ``dask``: a scheduler address or ``"local"`` (see :mod:`backtests.dask_grid`).
+    stderr. ``dask``: a scheduler address, ``"local"`` or a ``distributed.Client`` (see
+    :mod:`backtests.dask_grid`).
     ``market``: an already loaded market for ``spec.cfg`` (tests, benchmarks).
     """
     import numba
@@ -400,11 +402,16 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = Fal
 
     columns = grid_columns(bool(split))
     out = np.full((len(spec.sets), len(columns)), np.nan)
-    if dask:
+    kernel_start = time.perf_counter()
+    if dask is not None:
         from backtests.dask_grid import run_grid_dask
 
-        run_grid_dask(spec, rows, marks_by_group, group_of, split, out, address=dask,
-                      workers=workers, progress=progress)
+        if isinstance(dask, str):
+            run_grid_dask(spec, rows, marks_by_group, group_of, split, out, address=dask,
+                          workers=workers, progress=progress)
+        else:
+            run_grid_dask(spec, rows, marks_by_group, group_of, split, out, address=None,
+                          workers=workers, progress=progress, client=dask)
     else:
         threads = workers or numba.config.NUMBA_NUM_THREADS
         if threads < 1 or threads > numba.config.NUMBA_NUM_THREADS:
@@ -424,9 +431,10 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = Fal
             bar.close()
         finally:
             numba.set_num_threads(previous)
+    kernel_seconds = time.perf_counter() - kernel_start
     frame = _frame(spec, out, columns, split)
     return GridResult(spec=spec, frame=frame, market=market, marks=marks_by_group, split=split,
-                      seconds=time.perf_counter() - start)
+                      seconds=time.perf_counter() - start, kernel_seconds=kernel_seconds)
 
 
 def _progress(total: int, enabled: bool):
@@ -537,9 +545,12 @@ def heatmap_figure(result: GridResult):
         table = heatmap_frame(result.frame, a, b, metric)
         values = table.to_numpy(dtype=float)
         finite = values[np.isfinite(values)]
-        vmax = float(np.abs(finite).max()) if finite.size else 1.0
-        im = ax.imshow(values, cmap="RdYlGn", vmin=-vmax if metric not in LOWER_IS_BETTER else None,
-                       vmax=vmax, aspect="auto")
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if hi <= lo:
+            lo, hi = lo - 1.0, hi + 1.0
+        cmap = "RdYlGn_r" if spec.rank_by in LOWER_IS_BETTER else "RdYlGn"
+        ax.grid(False)
+        im = ax.imshow(values, cmap=cmap, vmin=lo, vmax=hi, aspect="auto")
         ax.set_xticks(range(len(table.columns)), [_fmt(v) for v in table.columns])
         ax.set_yticks(range(len(table.index)), [_fmt(v) for v in table.index])
         ax.set_xlabel(b)
@@ -547,8 +558,10 @@ def heatmap_figure(result: GridResult):
         title = metric.replace("is_", "in-sample ").replace("oos_", "out-of-sample ")
         ax.set_title(f"{title} (mean over other parameters)", fontsize=9)
         for (r, c), v in np.ndenumerate(values):
-            ax.text(c, r, "" if not np.isfinite(v) else f"{v:.2f}", ha="center", va="center",
-                    fontsize=8)
+            if np.isfinite(v):
+                x = (v - lo) / (hi - lo)
+                ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if x < 0.15 or x > 0.85 else "black")
         fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
     return fig
