@@ -25,6 +25,7 @@ _CODE_FORMS = re.compile(r"^(?:(?:sh|sz|bj)\.?)?(\d{6})(?:\.(?:sh|sz|bj|ss))?$",
 def parse_codes(text: str) -> list[str]:
     """``"002354,sz000785 301382.SZ"`` -> ``["000785", "002354", "301382"]`` (sorted, unique)."""
     from backtests.errors import DataError
+    from backtests.rules import BOARD_UNKNOWN, board_of
     codes = set()
     for item in re.split(r"[,\s，]+", text.strip()):
         if not item:
@@ -33,6 +34,9 @@ def parse_codes(text: str) -> list[str]:
         if not m:
             raise DataError(f"--codes: {item!r} is not a stock code; expected 6 digits like 002354 "
                             f"(002354.SZ and sz002354 are accepted too)")
+        if board_of(m.group(1)) == BOARD_UNKNOWN:
+            raise DataError(f"--codes: {item!r} is not an A-share stock code (funds, ETFs, B shares "
+                            f"and indices are not stocks); expected 00/30/60/68/8/4/920 codes")
         codes.add(m.group(1))
     if not codes:
         raise DataError("--codes: no codes given; expected e.g. --codes 002354,000785")

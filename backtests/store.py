@@ -178,6 +178,10 @@ class Store:
         """
         root = resolve_store(path)
         if is_store(root):
+            version = json.loads((root / MANIFEST).read_text(encoding="utf-8")).get("version")
+            if version != VERSION:
+                raise DataError(f"store {root} has format version {version!r}; this hypebt reads "
+                                f"version {VERSION}")
             return cls(root)
         if root.exists() and not root.is_dir():
             raise DataError(f"store {root} is a file, not a directory; pass a directory to --store")

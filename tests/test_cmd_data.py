@@ -168,6 +168,9 @@ def test_unknown_concept(capsys, store, fake):
     (["--names", "--start", "2024-12-02"], "Error: data fetch: --start/--end need --codes or --concept"),
     (["--codes", "002354", "--start", "1980-01-02"],
      "Error: start 1980-01-02 is outside the trading calendar (1990-12-19 .. 2026-12-31)"),
+    (["--codes", "002354,510300", "--start", "2024-12-02"],
+     "Error: --codes: '510300' is not an A-share stock code (funds, ETFs, B shares and indices are "
+     "not stocks); expected 00/30/60/68/8/4/920 codes"),
     (["--codes", "002354", "--start", "2024-12-02", "--retries", "0"],
      "Error: retries/attempts 0 must be >= 1"),
 ])
@@ -206,10 +209,19 @@ def test_fetch_interrupted_exit_130_then_resumes(capsys, store, fake):
         "bars: 2 fetched (20 rows), 1 up to date, 0 failed; sessions 2024-12-02 .. 2024-12-13")
 
 
-def test_progress_bar_goes_to_stderr_only_on_a_tty(capsys, store, fake):
+def test_progress_bar_goes_to_stderr_only_on_a_tty(capsys, store, fake, monkeypatch):
     code, out, err = run(capsys, "data", "fetch", "--codes", "002354", "--start", "2024-12-02",
-                         "--interval", "0")
+                         "--end", "2024-12-03", "--interval", "0")
     assert code == 0 and err == []  # captured stderr is not a TTY: no bar
+    import sys
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run(capsys, "data", "fetch", "--codes", "002354,000785", "--start", "2024-12-02",
+                         "--end", "2024-12-04", "--interval", "0")
+    assert code == 0 and "fetch: 100%" in "".join(err) and "2/2" in "".join(err)
+    assert out[0].startswith("bars: 2 fetched (4 rows)")  # 002354: 12-04 only; 000785: 3
+    code, out, err = run(capsys, "data", "fetch", "--codes", "002354", "--start", "2024-12-02",
+                         "--end", "2024-12-05", "--interval", "0", "--quiet")
+    assert code == 0 and err == []
 
 
 def test_every_data_action_has_help(capsys):

@@ -69,6 +69,13 @@ def test_open_creates_only_empty_or_new_directories(tmp_path):
     assert not S.is_store(tmp_path / "mine")
 
 
+def test_newer_store_format_is_refused(tmp_path):
+    st = S.Store.open(tmp_path / "s", create=True)
+    (st.root / "manifest.json").write_text('{"format": "hypebt-store", "version": 2}')
+    with pytest.raises(DataError, match="has format version 2; this hypebt reads version 1"):
+        S.Store.open(st.root)
+
+
 # ---------------------------------------------------------------- bars files
 def test_merge_replaces_same_dates_keeps_others_and_unions_coverage(tmp_path):
     st = S.Store.open(tmp_path / "s", create=True)
