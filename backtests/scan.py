@@ -28,6 +28,9 @@ Definitions (``docs/scan.md`` is the user's version):
 """
 from __future__ import annotations
 
+import csv
+import io
+import unicodedata
 from typing import NamedTuple
 
 import numpy as np
@@ -203,13 +206,13 @@ def scan_day(market, date, *, max_gap: int = MAX_GAP) -> ScanResult:
     """
     t = _session_index(market, date)
     panel = _analyse(market, max_gap)
-    st8 = panel.state
-    hit = np.flatnonzero(st8.touched_up[t] | st8.sealed_up[t])
+    state = panel.state
+    hit = np.flatnonzero(state.touched_up[t] | state.sealed_up[t])
     names = np.asarray(market.names, dtype=object)
     ratio = np.asarray(market.limit_ratio[t], dtype=np.float64)
     boards_run = panel.boards[t, hit]
     days_run = panel.days[t, hit]
-    touched = st8.touched_up[t, hit]
+    touched = state.touched_up[t, hit]
     frame = pd.DataFrame({
         "code": np.asarray(market.codes, dtype=object)[hit],
         "name": names[hit],
@@ -219,8 +222,8 @@ def scan_day(market, date, *, max_gap: int = MAX_GAP) -> ScanResult:
         "close": np.asarray(market.close[t], dtype=np.float64)[hit],
         "limit_up": np.asarray(market.limit_up[t], dtype=np.float64)[hit],
         "touched": touched,
-        "sealed": st8.sealed_up[t, hit],
-        "one_word": st8.one_word_up[t, hit],
+        "sealed": state.sealed_up[t, hit],
+        "one_word": state.one_word_up[t, hit],
         "streak": panel.streak[t, hit].astype(np.int64),
         "label": [run_label(int(d), int(b), touched=bool(x))
                   for d, b, x in zip(days_run, boards_run, touched)],
@@ -228,7 +231,7 @@ def scan_day(market, date, *, max_gap: int = MAX_GAP) -> ScanResult:
     order = np.lexsort((frame["code"].to_numpy(dtype=str), -boards_run,
                         -frame["streak"].to_numpy(), ~frame["sealed"].to_numpy()))
     frame = frame.iloc[order].reset_index(drop=True)
-    counts = _counts_matrix(st8, market, slice(t, t + 1))
+    counts = _counts_matrix(state, market, slice(t, t + 1))
     count_frame = pd.DataFrame(
         {"limit_up": [int(v[0][0]) for v in counts.values()],
          "limit_down": [int(v[1][0]) for v in counts.values()],
@@ -278,7 +281,6 @@ def scan_summary(market, start, end, *, max_gap: int = MAX_GAP) -> pd.DataFrame:
 # ---------------------------------------------------------------- text output
 def _width(text: str) -> int:
     """Display width in a terminal: CJK and full-width characters take two columns."""
-    import unicodedata
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -326,14 +328,12 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 def format_csv(frame: pd.DataFrame) -> str:
     """CSV with a header, prices with two decimals, booleans ``true``/``false``."""
-    import csv
-    import io
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(frame.columns)
     for row in frame.itertuples(index=False):
-        writer.writerow(["true" if v is True or v is np.True_ else
-                         "false" if v is False or v is np.False_ else _cell(v) for v in row])
+        writer.writerow([("true" if v else "false") if isinstance(v, (bool, np.bool_)) else _cell(v)
+                         for v in row])
     return buf.getvalue()
 
 

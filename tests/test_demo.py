@@ -203,3 +203,15 @@ def test_themes_contract(wide, names):
             assert s.touched_up[t, cols].sum() >= len(cols) - 1, theme   # the group hits the limit
             assert s.touched_up[t:t + 3, cols].any(axis=0).all(), theme   # every member within 3
             assert not s.touched_up[t - 1, cols].any(), theme            # and none the day before
+
+
+def test_market_loader_sees_the_same_limits(wide):
+    from backtests.market import load_market
+
+    market = load_market("demo")
+    assert market.synthetic and market.close.shape == (242, 300)
+    np.testing.assert_array_equal(market.codes, wide["codes"])
+    traded = np.isfinite(market.close)
+    np.testing.assert_array_equal(market.limit_up[traded], wide["lu"][traded])
+    np.testing.assert_array_equal(market.limit_down[traded], wide["ld"][traded])
+    assert int(market.is_st.sum()) == 6
