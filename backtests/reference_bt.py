@@ -262,6 +262,12 @@ def _strategy_class():
             return shares * price - commission - stamp - transfer
 
         # ------------------------------------------------------------ backtrader hooks
+        def prenext_open(self):
+            # backtrader refreshes its minimum-period status only in _next, after next_open,
+            # so the very first bar's cheat-on-open call arrives here; all feeds are aligned
+            # and need one bar, so it is a regular session open.
+            self.next_open()
+
         def next_open(self):
             d0 = self.datas[0]
             i = int(d0.session[0])
