@@ -99,6 +99,12 @@ def _clamp(x, lo, hi):
 
 
 @njit(cache=True)
+def _slipped(price, slip, lo, hi):
+    """``price + slip`` on the 0.01 tick grid, clamped to the session's [low, high]."""
+    return _clamp(np.rint((price + slip) * 100.0) / 100.0, lo, hi)
+
+
+@njit(cache=True)
 def _emit(recs, n, session, stock, side, shares, price, status, reason, commission, stamp_duty,
           transfer_fee, exit_reason, wait):
     """Write one order record at ``n`` (doubling the array when full); return the array."""
@@ -205,7 +211,7 @@ def simulate_nb(mk, mi, prow, record):
                     n += 1
                 continue
             op, hi, ld = o_[t, j], h_[t, j], ld_[t, j]
-            price = _clamp(op - slip, l_[t, j], hi)
+            price = _slipped(op, -slip, l_[t, j], hi)
             if not np.isnan(ld) and op <= ld + PRICE_TOL:
                 if hi <= ld + PRICE_TOL or not at_limit_fill:
                     # 一字跌停, or the reject policy for an open at the limit: carried.
@@ -281,7 +287,7 @@ def simulate_nb(mk, mi, prow, record):
                     if lo >= lu - PRICE_TOL or not at_limit_fill:
                         reason = REJECT_LIMIT_UP_SEALED
                 else:
-                    price = _clamp(op + slip, lo, hi)
+                    price = _slipped(op, slip, lo, hi)
                 if reason == REJECT_NONE:
                     mlot, step = min_lot[j], lot_step[j]
                     want = lot_round_nb(np.int64(np.floor(target / price + SIZE_EPS)), mlot, step)
@@ -388,7 +394,7 @@ def simulate_nb(mk, mi, prow, record):
                                  0.0, 0.0, 0.0, why, 0)
                     n += 1
                 continue
-            price = _clamp(cl - slip, l_[t, j], h_[t, j])
+            price = _slipped(cl, -slip, l_[t, j], h_[t, j])
             value = price * sh
             com, duty, fee = sell_costs_nb(value, com_rate, com_min, stamp, transfer)
             net = value - com - duty - fee
