@@ -179,8 +179,9 @@ def _session_index(market, date) -> int:
     return i
 
 
-def _counts_matrix(state: LimitState, market, rows: slice) -> dict[str, np.ndarray]:
-    """Counts per session (``[T]`` arrays) for the rows of ``rows``, whole-array operations."""
+def _counts_matrix(state: LimitState, market, rows: slice) -> dict[str, tuple[np.ndarray, ...]]:
+    """Per board (and ``ST``, ``total``): ``(limit_up, limit_down, broken)`` counts as ``[T]``
+    arrays over the sessions ``rows``, whole-array operations."""
     boards = np.asarray(market.boards)
     st = np.asarray(market.is_st, dtype=bool)
     up, down = state.sealed_up[rows], state.sealed_down[rows]
