@@ -1,0 +1,366 @@
+"""Read news articles from JSON, JSON Lines, CSV or Markdown into :class:`Article` records.
+
+Fields: ``id``, ``published``, ``title``, ``body``, ``source``, ``url`` (DESIGN.md). Readers:
+
+- ``.json``: one article object, a list of them, or ``{"articles": [...]}``.
+- ``.jsonl`` / ``.ndjson``: one object a line (blank lines ignored). The news archive that
+  ``hypebt news fetch`` writes is this format.
+- ``.csv``: a header row with the field names (akshare's ``新闻标题, 新闻内容, 发布时间, 文章来源,
+  新闻链接`` are accepted too).
+- ``.md`` / ``.markdown``: ``# title``, then header lines ``**发布日期**: 2024年12月16号 2:58``,
+  ``**新闻链接**: [text](url)``, ``**来源**: ...`` (English keys ``published``/``date``, ``url``,
+  ``source``, ``id`` work as well), then the body (after an optional ``## 内容``/``## 正文`` heading).
+- A directory: every file of those types under it, in sorted path order.
+
+Time policy (all results are timezone-aware ``Asia/Shanghai`` timestamps):
+
+- a time without an offset is Beijing time; an explicit offset (``Z``, ``+00:00``, ...) is
+  converted to ``+08:00`` and the article gets a note saying so;
+- a **bare date** (no time of day, common in reposts and aggregator pages) follows
+  ``bare_date``: ``"next_open"`` (default) assumes the article may have appeared after that
+  day's close, so its first usable session is the next one — it can never look ahead, at the
+  price of sometimes entering a session late; ``"same_day_open"`` treats it as published at
+  00:00 (before the open; optimistic, can look ahead on intraday or evening news);
+  ``"error"`` refuses it;
+- a missing or unparseable time is a :class:`DataError` naming the file and record, or, with
+  ``skip_bad=True``, the record is skipped and counted in :attr:`ReadResult.skipped`.
+
+Bodies are cleaned: HTML tags, ``<script>``/``<style>`` blocks and entities are removed
+(``&nbsp;`` → space, ``&amp;`` → ``&``), Markdown images are dropped. An article with neither
+title nor body text is bad input (error or skip, as above). Duplicates (same ``id`` or same
+``url``) keep the first occurrence and are counted in :attr:`ReadResult.duplicates`.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+
+from backtests.errors import ConfigError, DataError
+
+TZ = "Asia/Shanghai"
+BARE_DATE_POLICIES = ("next_open", "same_day_open", "error")
+FIELDS = ("id", "published", "title", "body", "source", "url")
+SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".md", ".markdown")
+
+# Alternative column / key names -> field (akshare's stock_news_em columns, Markdown headers).
+FIELD_ALIASES = {
+    "id": "id", "article_id": "id", "编号": "id",
+    "published": "published", "published_at": "published", "time": "published",
+    "date": "published", "datetime": "published", "发布时间": "published", "发布日期": "published",
+    "时间": "published", "日期": "published",
+    "title": "title", "标题": "title", "新闻标题": "title",
+    "body": "body", "content": "body", "text": "body", "内容": "body", "新闻内容": "body",
+    "正文": "body",
+    "source": "source", "来源": "source", "文章来源": "source", "media": "source",
+    "url": "url", "link": "url", "链接": "url", "新闻链接": "url", "原文链接": "url",
+}
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article. ``published`` is a tz-aware Asia/Shanghai timestamp;
+    ``bare_date`` is True when the source gave only a date (``published`` is then 00:00)."""
+
+    id: str
+    published: pd.Timestamp
+    title: str
+    body: str
+    source: str = ""
+    url: str = ""
+    bare_date: bool = False
+    origin: str = ""                      # "file:record" for messages
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class ReadResult:
+    """Articles read plus the counts a user should see."""
+
+    articles: list[Article] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)      # messages of skipped records
+    duplicates: int = 0
+
+
+# ------------------------------------------------------------------ text cleaning
+_TAG_BLOCK_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+_BR_RE = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6])\b[^>]*>", re.I)
+_TAG_RE = re.compile(r"<[^<>]{0,500}>")
+_HTML_HINT_RE = re.compile(r"<[A-Za-z/!][^<>]{0,500}>|&(#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);")
+_MD_IMAGE_RE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_BLANKS_RE = re.compile(r"[ \t\u00a0]+")
+_MANY_NL_RE = re.compile(r"\n{3,}")
+
+
+def clean_text(text: str) -> tuple[str, bool]:
+    """Strip HTML tags/entities and Markdown images; return ``(clean, had_html)``."""
+    had_html = bool(_HTML_HINT_RE.search(text))
+    if had_html:
+        text = _TAG_BLOCK_RE.sub("", text)
+        text = _BR_RE.sub("\n", text)
+        text = _TAG_RE.sub("", text)
+        text = html.unescape(text)
+    text = _MD_IMAGE_RE.sub("", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = "\n".join(_BLANKS_RE.sub(" ", line).strip() for line in text.split("\n"))
+    return _MANY_NL_RE.sub("\n\n", text).strip(), had_html
+
+
+# ------------------------------------------------------------------ time parsing
+_CN_DT_RE = re.compile(
+    r"^\s*(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*[日号]?"
+    r"(?:[\sT]*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2}))?\s*秒?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$")
+_COMPACT_RE = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})(?:[\sT]?(\d{2})(\d{2})(\d{2})?)?\s*$")
+
+
+def parse_published(value, *, bare_date: str = "next_open") -> tuple[pd.Timestamp, bool, str]:
+    """Parse a publication time; return ``(timestamp in Asia/Shanghai, is_bare_date, note)``.
+
+    Accepts ISO 8601 (``2024-12-16T02:58:00+08:00``, ``2024-12-16 02:58``), Chinese
+    (``2024年12月16号 2:58``, ``2024年12月16日``), compact (``20241216``, ``20241216 0258``),
+    epoch seconds or milliseconds (numbers), and ``datetime``/``date`` objects.
+    Raises :class:`ValueError` with the reason on anything else (the reader adds file/record).
+    """
+    if bare_date not in BARE_DATE_POLICIES:
+        raise ConfigError(f"bare_date {bare_date!r} is not one of {', '.join(BARE_DATE_POLICIES)}")
+    note = ""
+    if value is None or (isinstance(value, float) and value != value) or str(value).strip() == "":
+        raise ValueError("no publication time")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        unit = "ms" if value > 1e11 else "s"
+        return pd.Timestamp(value, unit=unit, tz="UTC").tz_convert(TZ), False, ""
+    if isinstance(value, dt.datetime) or isinstance(value, pd.Timestamp):
+        ts, bare = pd.Timestamp(value), False
+    elif isinstance(value, dt.date):
+        ts, bare = pd.Timestamp(value), True
+    else:
+        text = str(value).strip()
+        m = _CN_DT_RE.match(text) or _COMPACT_RE.match(text)
+        if m:
+            parts = m.groups()
+            y, mo, d = int(parts[0]), int(parts[1]), int(parts[2])
+            bare = parts[3] is None
+            h = 0 if bare else int(parts[3])
+            mi = 0 if bare else int(parts[4] or 0)
+            s = int(parts[5] or 0) if not bare else 0
+            try:
+                ts = pd.Timestamp(dt.datetime(y, mo, d, h, mi, s))
+            except ValueError as exc:
+                raise ValueError(f"{text!r} is not a valid date/time ({exc})") from None
+            if len(parts) > 6 and parts[6]:
+                off = parts[6]
+                ts = ts.tz_localize("UTC") if off == "Z" else pd.Timestamp(
+                    ts.isoformat() + (off if ":" in off else off[:3] + ":" + off[3:]))
+        else:
+            try:
+                ts = pd.Timestamp(text)
+            except (ValueError, TypeError):
+                raise ValueError(f"{text!r} is not a date/time; expected e.g. "
+                                 f"2024-12-16T02:58:00+08:00 or 2024年12月16日 02:58") from None
+            if ts is pd.NaT:
+                raise ValueError(f"{text!r} is not a date/time")
+            bare = not re.search(r"\d[:：]\d", text) and ts == ts.normalize() and ts.tzinfo is None
+    if bare and bare_date == "error":
+        raise ValueError(f"{value!s} has no time of day and bare_date = \"error\"")
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(TZ)
+    else:
+        off = ts.utcoffset()
+        if off != dt.timedelta(hours=8):
+            note = f"time zone {ts.strftime('%z')[:3]}:{ts.strftime('%z')[3:]} converted to +08:00"
+        ts = ts.tz_convert(TZ)
+    return ts, bare, note
+
+
+# ------------------------------------------------------------------ readers
+def _records_json(path: Path) -> Iterator[tuple[str, dict]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except ValueError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("articles"), list):
+        data = data["articles"]
+    if isinstance(data, dict):
+        yield "record 1", data
+    elif isinstance(data, list):
+        for i, rec in enumerate(data, 1):
+            yield f"record {i}", rec
+    else:
+        raise DataError(f"{path}: expected a JSON object or a list of objects, got {type(data).__name__}")
+
+
+def _records_jsonl(path: Path) -> Iterator[tuple[str, dict]]:
+    with open(path, encoding="utf-8-sig") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield f"line {n}", json.loads(line)
+            except ValueError as exc:
+                raise DataError(f"{path}: line {n} is not valid JSON ({exc})") from None
+
+
+def _records_csv(path: Path) -> Iterator[tuple[str, dict]]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames:
+            raise DataError(f"{path}: empty CSV; expected a header with {', '.join(FIELDS)}")
+        for n, row in enumerate(reader, 2):
+            yield f"row {n}", row
+
+
+_MD_HEADER_RE = re.compile(r"^\s*(?:[-*]\s*)?\*\*([^*]+)\*\*\s*[:：]\s*(.*?)\s*$")
+_MD_LINK_RE = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+_MD_BODY_HEADINGS = {"内容", "正文", "body", "content", "text"}
+
+
+def _records_markdown(path: Path) -> Iterator[tuple[str, dict]]:
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    rec: dict = {}
+    body_start = None
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if "title" not in rec and stripped.startswith("# "):
+            rec["title"] = stripped[2:].strip()
+            continue
+        m = _MD_HEADER_RE.match(line)
+        if m and body_start is None:
+            key = FIELD_ALIASES.get(m.group(1).strip().lower(), FIELD_ALIASES.get(m.group(1).strip()))
+            if key:
+                value = m.group(2)
+                link = _MD_LINK_RE.search(value)
+                rec[key] = link.group(1) if (key == "url" and link) else value
+            continue
+        if stripped.startswith("## ") and stripped[3:].strip().lower() in _MD_BODY_HEADINGS:
+            body_start = i + 1
+            break
+    if body_start is None:  # no body heading: the body is what follows the last header line
+        body_start = 0
+        for i, line in enumerate(lines):
+            if line.strip().startswith("# ") or _MD_HEADER_RE.match(line) or not line.strip():
+                body_start = i + 1
+            else:
+                break
+    rec["body"] = "\n".join(lines[body_start:])
+    rec.setdefault("id", rec.get("url") or path.stem)
+    yield "article", rec
+
+
+_READERS = {".json": _records_json, ".jsonl": _records_jsonl, ".ndjson": _records_jsonl,
+            ".csv": _records_csv, ".md": _records_markdown, ".markdown": _records_markdown}
+
+
+def _expand(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(q for q in path.rglob("*") if q.suffix.lower() in SUFFIXES and q.is_file())
+            if not found:
+                raise DataError(f"{path}: no article files ({', '.join(SUFFIXES)}) in this folder")
+            out.extend(found)
+        elif not path.exists():
+            raise DataError(f"{path}: article file not found")
+        elif path.suffix.lower() not in _READERS:
+            raise DataError(f"{path}: unknown article format {path.suffix!r}; expected one of "
+                            f"{', '.join(SUFFIXES)}")
+        else:
+            out.append(path)
+    return out
+
+
+def make_article(rec: dict, *, origin: str, bare_date: str = "next_open", index: int = 0) -> Article:
+    """Build an :class:`Article` from a mapping; raise :class:`DataError` naming ``origin``."""
+    if not isinstance(rec, dict):
+        raise DataError(f"{origin}: expected an object with fields {', '.join(FIELDS)}, "
+                        f"got {type(rec).__name__}")
+    fields: dict = {}
+    for key, value in rec.items():
+        name = FIELD_ALIASES.get(str(key).strip().lower(), FIELD_ALIASES.get(str(key).strip()))
+        if name and name not in fields and value is not None:
+            fields[name] = value
+    if "published" not in fields:
+        raise DataError(f"{origin}: no publication time (field 'published'); every article needs "
+                        f"one to be placed on a trading session")
+    try:
+        ts, bare, tz_note = parse_published(fields["published"], bare_date=bare_date)
+    except ValueError as exc:
+        raise DataError(f"{origin}: field 'published': {exc}") from None
+    notes = []
+    if tz_note:
+        notes.append(tz_note)
+    if bare:
+        notes.append(f"bare date {ts.date()}: bare_date = {bare_date}")
+    title, t_html = clean_text(str(fields.get("title", "") or ""))
+    body, b_html = clean_text(str(fields.get("body", "") or ""))
+    if t_html or b_html:
+        notes.append("HTML tags/entities removed")
+    if not title and not body:
+        raise DataError(f"{origin}: empty article (no title and no body text)")
+    url = str(fields.get("url", "") or "").strip()
+    art_id = str(fields.get("id", "") or "").strip() or url or f"{origin}#{index}"
+    return Article(id=art_id, published=ts, title=title, body=body,
+                   source=str(fields.get("source", "") or "").strip(), url=url,
+                   bare_date=bare, origin=origin, notes=tuple(notes))
+
+
+def read_articles(items, *, bare_date: str = "next_open", skip_bad: bool = False) -> ReadResult:
+    """Read articles from paths (files or folders), :class:`Article` objects or dicts (mixed),
+    deduplicated by id and by url (first occurrence kept).
+
+    With ``skip_bad=False`` (default) the first bad record raises :class:`DataError`
+    (``"news.jsonl: line 3: field 'published': 'soon' is not a date/time ..."``); with
+    ``skip_bad=True`` it is skipped and its message kept in ``result.skipped``.
+    """
+    if bare_date not in BARE_DATE_POLICIES:
+        raise ConfigError(f"bare_date {bare_date!r} is not one of {', '.join(BARE_DATE_POLICIES)}")
+    if isinstance(items, (str, os.PathLike, Article, dict)):
+        items = [items]
+    result = ReadResult()
+    seen: set[str] = set()
+    for art in _iter_articles(list(items), bare_date, skip_bad, result):
+        keys = {"id:" + art.id} | ({"url:" + art.url} if art.url else set())
+        if keys & seen:
+            result.duplicates += 1
+            continue
+        seen |= keys
+        result.articles.append(art)
+    return result
+
+
+def _iter_articles(items: list, bare_date: str, skip_bad: bool, result: ReadResult) -> Iterator[Article]:
+    def attempt(rec, origin, n):
+        try:
+            return make_article(rec, origin=origin, bare_date=bare_date, index=n)
+        except DataError as exc:
+            if not skip_bad:
+                raise
+            result.skipped.append(str(exc))
+            return None
+
+    for n, item in enumerate(items):
+        if isinstance(item, Article):
+            yield item
+        elif isinstance(item, dict):
+            art = attempt(item, f"article {n + 1}", n)
+            if art is not None:
+                yield art
+        elif isinstance(item, (str, os.PathLike)):
+            files = _expand([item])
+            for path in files:
+                for k, (where, rec) in enumerate(_READERS[path.suffix.lower()](path)):
+                    art = attempt(rec, f"{path}: {where}", k)
+                    if art is not None:
+                        yield art
+        else:
+            raise DataError(f"article {n + 1}: expected a path, a dict or an Article, "
+                            f"got {type(item).__name__}")

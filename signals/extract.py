@@ -1,0 +1,103 @@
+"""Per-article extraction: stock mentions with their theme, role and weight, plus unknown names.
+
+:class:`Extractor` bundles the three rule sets (names, themes, roles) and turns one
+:class:`~signals.articles.Article` into an :class:`ArticleSignals`. The text analysed is the
+title, a line break, then the body, normalised once (:mod:`signals.normalize`); a mention in the
+title has ``in_title = True``.
+
+A mention's **theme** is the theme named in its own clause (the text between ，,:; or sentence
+ends; a 、 list is one clause), the nearest hit, else the article's primary theme (:meth:`signals.themes.ThemeLexicon.primary`). Its **role** and
+**weight** come from :class:`signals.roles.RoleRules`.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+from signals.articles import Article
+from signals.mentions import MatchRules, NameMatcher, load_matching
+from signals.normalize import normalize_text, original_span
+from signals.roles import RoleRules, load_roles, sentence_spans
+from signals.themes import ThemeLexicon, load_themes
+
+
+_THEME_CLAUSE_END = re.compile(r"[。!?;\n，,:]")
+
+
+def clause_span(text: str, start: int, end: int, sentence: tuple[int, int]) -> tuple[int, int]:
+    """The clause around ``text[start:end]`` within ``sentence``; a 、 list stays one clause."""
+    lo, hi = sentence
+    m = _THEME_CLAUSE_END.search(text, end, hi)
+    stop = m.end() if m else hi
+    back = start
+    while back > lo and not _THEME_CLAUSE_END.match(text[back - 1]):
+        back -= 1
+    return back, stop
+
+
+@dataclass(frozen=True)
+class Mention:
+    code: str
+    matched_text: str      # as written in the article
+    kind: str              # name | former | alias | code
+    in_title: bool
+    theme: str
+    role: str
+    weight: float
+    sentence: str          # normalised sentence, for display and debugging
+
+
+@dataclass(frozen=True)
+class ArticleSignals:
+    article: Article
+    mentions: tuple[Mention, ...]
+    unknown: tuple[tuple[str, str], ...]     # (text as written, reason)
+    themes: tuple[str, ...]                  # every theme named, in order of first appearance
+    primary_theme: str
+
+
+class Extractor:
+    """Names + themes + roles, compiled once, applied to many articles."""
+
+    def __init__(self, master, *, themes: ThemeLexicon | None = None,
+                 roles: RoleRules | None = None, matching: MatchRules | None = None):
+        self.matcher = NameMatcher(master, matching or load_matching())
+        self.themes = themes or load_themes()
+        self.roles = roles or load_roles()
+
+    def extract(self, article: Article) -> ArticleSignals:
+        raw = f"{article.title}\n{article.body}"
+        text, index = normalize_text(raw)
+        title_end = text.find("\n")
+        title_end = len(text) if title_end < 0 else title_end
+        hits, unknown = self.matcher.find(text)
+        theme_hits = self.themes.find(text)
+        primary = self.themes.primary(theme_hits, title_end)
+        spans = sentence_spans(text)
+        starts = [s for s, _e in spans]
+        theme_pos = [h.start for h in theme_hits]
+        cache: dict = {}
+        mentions = []
+        for h in hits:
+            k = bisect.bisect_right(starts, h.start) - 1
+            sent = spans[k]
+            role, weight = self.roles.decide(text, h.start, h.end, sent, cache)
+            theme = primary
+            clause = clause_span(text, h.start, h.end, sent)
+            lo = bisect.bisect_left(theme_pos, clause[0])
+            hi = bisect.bisect_left(theme_pos, clause[1])
+            if hi > lo:
+                near = min(theme_hits[lo:hi], key=lambda t: abs(t.start - h.start))
+                theme = near.theme
+            a, b = original_span(index, h.start, h.end)
+            mentions.append(Mention(h.code, raw[a:b], h.kind, h.start < title_end, theme, role,
+                                    weight, text[sent[0]:sent[1]].strip()))
+        unk = []
+        for u in unknown:
+            a, b = original_span(index, u.start, u.end)
+            unk.append((raw[a:b], u.reason))
+        seen: dict[str, None] = {}
+        for t in theme_hits:
+            seen.setdefault(t.theme, None)
+        return ArticleSignals(article, tuple(mentions), tuple(unk), tuple(seen), primary)

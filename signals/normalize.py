@@ -1,0 +1,108 @@
+"""Text normalisation shared by the name dictionary and the articles it is matched against.
+
+One rule set, applied identically to both sides, so that ``万  科Ａ`` (the exchange's own
+spelling, with padding spaces and a full-width letter), ``萬科A`` and ``万科a`` all meet as
+``万科A``:
+
+1. **Character map** (``str.translate``, one character in, one character out): full-width ASCII
+   ``！``..``～`` → ``!``..``~``, the ideographic space and no-break spaces → ``' '``, ASCII
+   lower case → upper case, and a small table of traditional characters common in company
+   names → simplified (``華→华``, ``電→电``, ``國→国`` ...). Characters that are also valid in
+   simplified names (``乾``, ``壹``, ``後``'s simplified twin, ...) are deliberately absent.
+2. **Spaces**: a run of white space (line breaks excepted) next to a non-ASCII character is removed (``TCL 科技`` →
+   ``TCL科技``, ``20CM 涨停`` → ``20CM涨停``); white space between two ASCII characters is
+   kept, so ``002354 600000`` stays two codes.
+
+Because step 1 keeps the length, :func:`normalize_text` can return, with the normalised text,
+the index of every normalised character in the original; matches found in the normalised text
+are reported with the exact original spelling (``matched_text``).
+
+No external converter (OpenCC) is used: the table covers the characters that occur in listed
+companies' short names and in the finance vocabulary the role rules look for, and keeps the
+dependency list short. Unknown traditional characters pass through unchanged (documented limit).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+# Traditional -> simplified, character for character. Only unambiguous pairs: every character on
+# the left is not used in simplified Chinese company names (checked against the real names file
+# in tests/test_signals_normalize.py).
+_TRAD = (
+    "華電國业業發銀團設車醫藥機東陽長寶聯達訊網實興風億萬鋼鐵廣產營運開資證號學創動豐樂體門際雲傳視聲"
+    "藝島鳳龍氣燈紡織環礦優錦濟農漁貿線測檢軟數據圖書閣灣臺員葉蘭齊頭飛鴻鏡詩紅綠藍黃錢顧問題漲減詢險薦"
+    "調報會議佈連協製裝備腦點鋰鈷銅鋁熱溫濤滬項順頤馬魚鳥麥時間歷進遠還邊鄉陳隨雙離雜靈韓響顯驗廠倫偉們"
+    "個價區廈縣參變吳啟園圓壓夢獎婦孫寧對導屬岡峽嶺巖幣幫廟張彈後復徵總恆愛態慶應戰擁擇攜斷曉條來楊極構"
+    "標樣橋檔權歐殼氫決沒沖湯滿潔潤瀋無煉爾牽狀獨現瑪畫當療盤眾確碼禮種稱穩筆節築簡糧紀約紙級結絡給統經"
+    "維綜緯編練縱績續義習聖肅膠臨與舊艦莊萊蓋蘇處衛補裡見規覽觀計訂認討記許診話該語誠說課請諾識譽護讀"
+    "貝負財貨販貴買費賀賓賣質購贏趙軍軌軸載輕輝輪輸轉遊過選遼郵鄭釀針鈞鈦銷鋒錄鍵鎮鏈閃閩關陸陰靜韻頂預"
+    "領頻顏類飲飯館驅髮鬥魯鮮鹽麗齒龜滙匯嶽廬遙鑽觸邁傑碩鵬鳴鑄鋪潛瀾蕪韋陝濱雞鋅鎳鉬艙啓範壽"
+)
+_SIMP = (
+    "华电国业业发银团设车医药机东阳长宝联达讯网实兴风亿万钢铁广产营运开资证号学创动丰乐体门际云传视声"
+    "艺岛凤龙气灯纺织环矿优锦济农渔贸线测检软数据图书阁湾台员叶兰齐头飞鸿镜诗红绿蓝黄钱顾问题涨减询险荐"
+    "调报会议布连协制装备脑点锂钴铜铝热温涛沪项顺颐马鱼鸟麦时间历进远还边乡陈随双离杂灵韩响显验厂伦伟们"
+    "个价区厦县参变吴启园圆压梦奖妇孙宁对导属冈峡岭岩币帮庙张弹后复征总恒爱态庆应战拥择携断晓条来杨极构"
+    "标样桥档权欧壳氢决没冲汤满洁润沈无炼尔牵状独现玛画当疗盘众确码礼种称稳笔节筑简粮纪约纸级结络给统经"
+    "维综纬编练纵绩续义习圣肃胶临与旧舰庄莱盖苏处卫补里见规览观计订认讨记许诊话该语诚说课请诺识誉护读"
+    "贝负财货贩贵买费贺宾卖质购赢赵军轨轴载轻辉轮输转游过选辽邮郑酿针钧钛销锋录键镇链闪闽关陆阴静韵顶预"
+    "领频颜类饮饭馆驱发斗鲁鲜盐丽齿龟汇汇岳庐遥钻触迈杰硕鹏鸣铸铺潜澜芜韦陕滨鸡锌镍钼舱启范寿"
+)
+assert len(_TRAD) == len(_SIMP), "traditional/simplified tables out of step"
+
+TRAD_TO_SIMP: dict[str, str] = {t: s for t, s in zip(_TRAD, _SIMP) if t != s}
+
+_MAP: dict[int, int] = {}
+for _c in range(0xFF01, 0xFF5F):                       # full-width ASCII block
+    _MAP[_c] = _c - 0xFEE0
+for _c in (0x3000, 0x00A0, 0x2002, 0x2003, 0x2009, 0x200B, 0xFEFF):  # odd spaces -> ' '
+    _MAP[_c] = 0x20
+for _c in range(ord("a"), ord("z") + 1):
+    _MAP[_c] = _c - 32
+for _t, _s in TRAD_TO_SIMP.items():
+    _MAP[ord(_t)] = ord(_s)
+# full-width lower-case letters end up upper case too
+for _c in range(0xFF41, 0xFF5B):
+    _MAP[_c] = _c - 0xFEE0 - 32
+CHAR_MAP = _MAP
+
+# a run of white space (not line breaks: they end sentences) touching a non-ASCII character
+_SPACE_RE = re.compile(r"(?<=[^\x00-\x7f])[^\S\n]+|[^\S\n]+(?=[^\x00-\x7f])")
+_ALL_SPACE_RE = re.compile(r"\s+")
+
+
+def normalize_name(name: str) -> str:
+    """Normalise a company name for the dictionary: character map, then every space removed.
+
+    >>> normalize_name("万  科Ａ")
+    '万科A'
+    >>> normalize_name("華 電 國際")
+    '华电国际'
+    """
+    return _ALL_SPACE_RE.sub("", str(name).translate(CHAR_MAP))
+
+
+def normalize_text(text: str) -> tuple[str, np.ndarray | None]:
+    """Normalise article text; return ``(normalised, index)``.
+
+    ``index[i]`` is the position in ``text`` of normalised character ``i`` (an ``int64``
+    array); it is ``None`` when no character was removed, i.e. positions are unchanged.
+    """
+    mapped = text.translate(CHAR_MAP)
+    spans = [m.span() for m in _SPACE_RE.finditer(mapped)]
+    if not spans:
+        return mapped, None
+    keep = np.ones(len(mapped), dtype=bool)
+    for a, b in spans:
+        keep[a:b] = False
+    index = np.flatnonzero(keep)
+    return _SPACE_RE.sub("", mapped), index
+
+
+def original_span(index: np.ndarray | None, start: int, end: int) -> tuple[int, int]:
+    """Map the normalised half-open span ``[start, end)`` back to the original text."""
+    if index is None:
+        return start, end
+    return int(index[start]), int(index[end - 1]) + 1

@@ -1,0 +1,141 @@
+"""Themes named in an article: from the lexicon in ``themes.toml`` and from ``X概念`` patterns.
+
+A theme hit is ``(start, end, theme, matched_text, how)`` in normalised text, ``how`` being
+``"lexicon"`` or ``"pattern"``:
+
+- **lexicon**: every keyword of every theme (longest keyword first, so ``谷子经济`` beats
+  ``谷子``), e.g. 豆包 ← 豆包, 字节跳动, 火山引擎, 云雀;
+- **quoted pattern** ``“X”概念股`` / ``“X”概念`` / ``“X”板块`` / ``“X”题材``: X of 1..12
+  characters, so the empty quotes ``“”概念股`` (a real artefact in the Doubao article) are
+  ignored rather than turned into a nameless theme;
+- **unquoted pattern** ``X概念股`` / ``X概念`` / ``X板块``: X is the run of letters, digits and
+  Chinese characters right before the marker (``max_unquoted`` at most), cut after its last
+  ``stop_chars`` character (``今日固态电池概念`` → ``固态电池``) and at least two long.
+
+A pattern X that is a lexicon keyword is reported as that keyword's theme (``“谷子”概念`` → 谷子经济);
+any other X becomes a theme of its own (one the lexicon does not know yet, e.g. ``“镜湖AI眼镜”概念股``
+→ 镜湖AI眼镜), and lexicon keywords inside it (``AI眼镜``) are not counted separately there.
+
+:meth:`ThemeLexicon.primary` picks an article's main theme: the first theme in the title, else
+the most frequent one in the text (earliest on ties).
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from backtests.errors import ConfigError
+from signals.config import load_toml, string_list
+from signals.normalize import normalize_name
+
+THEME_KEYS = ("themes", "patterns")
+PATTERN_KEYS = ("quoted", "unquoted_markers", "max_unquoted", "stop_chars")
+_RUN_CHAR = re.compile(r"[\u4e00-\u9fffA-Z0-9]")
+
+
+@dataclass(frozen=True)
+class ThemeHit:
+    start: int
+    end: int
+    theme: str
+    matched: str
+    how: str            # lexicon | pattern
+
+
+class ThemeLexicon:
+    """Compiled theme rules. Build with :func:`load_themes`."""
+
+    def __init__(self, themes: dict[str, tuple[str, ...]], quoted: tuple[str, ...],
+                 markers: tuple[str, ...], max_unquoted: int, stop_chars: str, source: str = ""):
+        self.themes = themes
+        self.source = source
+        self.keyword_theme: dict[str, str] = {}
+        for theme, words in themes.items():
+            for w in words:
+                key = normalize_name(w)
+                if key:
+                    self.keyword_theme.setdefault(key, theme)
+        keys = sorted(self.keyword_theme, key=lambda k: (-len(k), k))
+        self._kw_re = re.compile("|".join(map(re.escape, keys))) if keys else None
+        try:
+            self._quoted = [re.compile(p) for p in quoted]
+        except re.error as exc:
+            raise ConfigError(f"{source}: [patterns] quoted: bad regex ({exc})") from None
+        marks = sorted((normalize_name(m) for m in markers), key=len, reverse=True)
+        self._marker_re = re.compile("|".join(map(re.escape, marks))) if marks else None
+        self.max_unquoted = int(max_unquoted)
+        self.stop_chars = frozenset(stop_chars)
+
+    def _canonical(self, x: str) -> str:
+        return self.keyword_theme.get(x, x)
+
+    def find(self, text: str) -> list[ThemeHit]:
+        """Theme hits in normalised ``text``, sorted by position."""
+        hits: list[ThemeHit] = []
+        if self._kw_re is not None:
+            for m in self._kw_re.finditer(text):
+                hits.append(ThemeHit(m.start(), m.end(), self.keyword_theme[m.group(0)],
+                                     m.group(0), "lexicon"))
+        for rx in self._quoted:
+            for m in rx.finditer(text):
+                x = m.group(1).strip()
+                if x:
+                    hits.append(ThemeHit(m.start(1), m.end(1), self._canonical(x), x, "pattern"))
+        if self._marker_re is not None:
+            covered = [(h.start, h.end) for h in hits]
+            for m in self._marker_re.finditer(text):
+                end = m.start()
+                start = end
+                while start > 0 and end - start < self.max_unquoted and _RUN_CHAR.match(text[start - 1]):
+                    start -= 1
+                cut = max((i + 1 for i in range(start, end) if text[i] in self.stop_chars),
+                          default=start)
+                x = text[cut:end]
+                if len(x) < 2 or any(cut < e and s < end for s, e in covered):
+                    continue
+                hits.append(ThemeHit(cut, end, self._canonical(x), x, "pattern"))
+        patterns = [h for h in hits if h.how == "pattern"]
+        if patterns:   # a keyword inside a more specific pattern name belongs to that name
+            hits = [h for h in hits if h.how == "pattern" or not any(
+                p.start <= h.start and h.end <= p.end and p.theme != h.theme for p in patterns)]
+        hits.sort(key=lambda h: (h.start, h.end))
+        return hits
+
+    @staticmethod
+    def primary(hits: list[ThemeHit], title_end: int) -> str:
+        """Main theme: first theme in the title (``start < title_end``), else the most frequent."""
+        for h in hits:
+            if h.start < title_end:
+                return h.theme
+        if not hits:
+            return ""
+        counts = Counter(h.theme for h in hits)
+        first = {}
+        for h in hits:
+            first.setdefault(h.theme, h.start)
+        return min(counts, key=lambda t: (-counts[t], first[t]))
+
+
+def load_themes(path: str | os.PathLike | None = None) -> ThemeLexicon:
+    """Read ``themes.toml`` (the packaged default when ``path`` is None)."""
+    doc, label = load_toml(path, "themes", THEME_KEYS)
+    raw = doc.get("themes", {})
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"{label}: [themes] must map theme names to keyword lists")
+    themes = {str(t): string_list(raw, t, f"{label} [themes]") for t in raw}
+    pat = doc.get("patterns", {})
+    for key in pat:
+        if key not in PATTERN_KEYS:
+            from backtests.errors import did_you_mean
+
+            raise ConfigError(f"{label}: unknown key [patterns] {key}{did_you_mean(key, PATTERN_KEYS)}")
+    max_unquoted = pat.get("max_unquoted", 8)
+    if not isinstance(max_unquoted, int) or max_unquoted < 2:
+        raise ConfigError(f"{label}: [patterns] max_unquoted = {max_unquoted!r}: expected an integer >= 2")
+    stop_chars = pat.get("stop_chars", "")
+    if not isinstance(stop_chars, str):
+        raise ConfigError(f"{label}: [patterns] stop_chars = {stop_chars!r}: expected a string")
+    return ThemeLexicon(themes, string_list(pat, "quoted", label),
+                        string_list(pat, "unquoted_markers", label), max_unquoted, stop_chars, label)
