@@ -211,10 +211,35 @@ def _read_table(path: Path, kind: str):
                 strings_can_be_null=False),
         )
     except pa.ArrowInvalid as exc:
-        raise DataError(f"panel {path}: {exc} (every price, volume and amount cell must be a "
-                        "number; row numbers count data rows after the header)") from None
+        if "conversion error" in str(exc):
+            raise DataError(_non_numeric_message(path, names, types)) from None
+        raise DataError(f"panel {path}: cannot parse it as CSV ({exc}); every row must have "
+                        "as many comma-separated fields as the header") from None
     # CSV line numbers: the header is line 1, the first data row line 2.
     return table, mapping, "line", 2
+
+
+def _non_numeric_message(path: Path, names: list[str], types: dict) -> str:
+    """Error path only: re-read the numeric columns as text to name the offending cells."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    numeric = [n for n in names if n in NUMERIC]
+    table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+                           convert_options=pacsv.ConvertOptions(
+                               column_types={n: pa.string() for n in numeric},
+                               include_columns=numeric, strings_can_be_null=False))
+    found = []
+    for n in numeric:
+        text = table.column(n).to_pandas().str.strip()
+        bad = (text != "") & pd.to_numeric(text, errors="coerce").isna()
+        found += [(int(r), names.index(n), n, text.iloc[r])
+                  for r in np.flatnonzero(bad.to_numpy())[:_SHOW_ROWS]]
+    found.sort()                                   # file order: by line, then by column
+    shown = "; ".join(f"line {r + 2} {n}={v!r}" for r, _, n, v in found[:_SHOW_ROWS])
+    return (f"panel {path}: price, volume and amount cells must be numbers (or empty): {shown} "
+            "(line numbers count the header as line 1)")
 
 
 def _dict_column(table, name: str):
@@ -242,8 +267,7 @@ def _date_column(table, name: str):
 
     col = table.column(name)
     if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
-        col = pc.cast(pc.cast(col, pa.timestamp("s")) if pa.types.is_timestamp(col.type) else col,
-                      pa.date32()) if not pa.types.is_date32(col.type) else col
+        col = pc.cast(col, pa.date32())
         enc = col.dictionary_encode()
         arr = enc.combine_chunks() if enc.num_chunks != 1 else enc.chunk(0)
         idx = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)

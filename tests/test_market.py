@@ -186,9 +186,13 @@ def test_five_digit_code_is_an_error_not_padded(tmp_path):
     assert "'002354'" in msg and "leading zeros" in msg
 
 
-def test_non_numeric_price(tmp_path):
-    with pytest.raises(DataError, match=r"panel\.csv: .*abc.*must be a number"):
-        read_panel(write(tmp_path, "000001,20241209,abc,10.5,9.9,10.2,1000,10200\n"))
+def test_non_numeric_cells_and_short_rows(tmp_path):
+    body = "000001,20241209,10,10.5,9.9,10.2,1000,10200\n000001,20241210,abc,10.5,9.9,10.2,1000,1e3x\n"
+    with pytest.raises(DataError, match=r"panel\.csv: price, volume and amount cells must be numbers "
+                       r"\(or empty\): line 3 open='abc'; line 3 amount='1e3x'"):
+        read_panel(write(tmp_path, body))
+    with pytest.raises(DataError, match=r"cannot parse it as CSV .*Expected 8 columns, got 7"):
+        read_panel(write(tmp_path, "000001,20241209,10,10.5,9.9,10.2,1000\n"))
 
 
 def test_first_rows_only_and_count(tmp_path):
