@@ -48,7 +48,7 @@ def add_store_argument(p: argparse.ArgumentParser) -> None:
                    help="store directory (default: $HYPEBT_STORE, else <user data dir>/store)")
 
 
-def add_network_arguments(p: argparse.ArgumentParser) -> None:
+def add_network_arguments(p: argparse.ArgumentParser, *, progress: bool = True) -> None:
     g = p.add_argument_group("network pacing and retries")
     g.add_argument("--interval", type=float, default=0.5, metavar="S",
                    help="minimum seconds between two akshare calls (default 0.5)")
@@ -57,7 +57,8 @@ def add_network_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--backoff", type=float, default=1.0, metavar="S",
                    help="wait after the first failed attempt, doubled after each further one "
                         "(default 1.0)")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    if progress:
+        g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def policy_from_args(args):
@@ -88,7 +89,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     what = fet.add_mutually_exclusive_group()
     what.add_argument("--codes", metavar="C,C", help="comma-separated 6-digit codes")
     what.add_argument("--concept", metavar="NAME",
-                      help="East Money concept board (its constituents today), e.g. 豆包")
+                      help="East Money concept board name (its constituents today); an unknown "
+                           "name gets the closest board names")
     fet.add_argument("--start", metavar="D", help="first date, YYYY-MM-DD or YYYYMMDD")
     fet.add_argument("--end", metavar="D",
                      help="last date (default: the latest session whose bar is final)")

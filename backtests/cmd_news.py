@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     fet.add_argument("--important", action="store_true",
                      help="with --cls: only telegraphs marked important (levels A, B)")
     add_store_argument(fet)
-    add_network_arguments(fet)
+    add_network_arguments(fet, progress=False)
     inf = sub.add_parser("info", help="count the archived articles",
                          description="Articles in the store's news archive, their date range "
                                      "(Beijing time) and counts per source.")
@@ -70,7 +70,7 @@ def _fetch(args) -> int:
         try:
             articles = policy.call(fn, *a, **kw)
         except Exception as exc:  # noqa: BLE001 - reported per query, others go on
-            failed.append((label, f"{type(exc).__name__}: {exc}"))
+            failed.append((label, f"{type(exc).__name__}: {' '.join(str(exc).split())}"))
             continue
         n, d, total = st.add_articles(articles)  # committed per query, as it completes
         fetched += len(articles)

@@ -471,7 +471,7 @@ def import_panel(file: str | os.PathLike, store: str | os.PathLike | None = None
             merged = latest[["code", "name"]] if old is None else pd.concat(
                 [old, latest[["code", "name"]]], ignore_index=True)
             st.write_names(merged)
-    return ImportResult(file=str(file), store=st.root, stocks=int(panel["code"].nunique()), rows=len(panel),
+    return ImportResult(file=str(file), store=st.root, stocks=len(uniq), rows=len(panel),
                         added=added, replaced=replaced, first=first, last=last,
                         dropped=dict(panel.attrs.get("dropped") or {}))
 
@@ -557,7 +557,7 @@ def fetch_bars(store: Store, codes, start, end, *, source=None, policy=None,
             try:
                 frame = check_bars(policy.call(source.daily_bars, code, a, b), code, a, b)
             except Exception as exc:  # noqa: BLE001 - reported per stock, others go on
-                result.failed.append((code, f"{type(exc).__name__}: {exc}"))
+                result.failed.append((code, f"{type(exc).__name__}: {' '.join(str(exc).split())}"))
                 continue
             store.merge_bars(code, frame, [[str(a), str(b)]])
             result.fetched.append(code)
