@@ -14,7 +14,7 @@ from backtests import scan
 from backtests.cli import main
 from backtests.market import build_market, load_market, validate_panel
 from backtests.master import StockMaster
-from tests.conftest import NEWS, REAL_NAMES, REAL_PANEL
+from conftest import NEWS, REAL_NAMES, REAL_PANEL
 
 T, F = True, False
 
