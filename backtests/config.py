@@ -408,3 +408,42 @@ def check_marks_codes(marks, codes, *, source: str = "marks") -> None:
         raise ConfigError(f"{source} row {rows[0]}: code {bad[0]} is not in the market data "
                           f"({len(bad)} unknown mark(s), rows {', '.join(map(str, rows[:5]))}"
                           f"{' ...' if len(rows) > 5 else ''})")
+
+
+# ---------------------------------------------------------------- documentation
+
+def _fmt_default(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (tuple, list)):
+        return "all" if value else "[]"
+    return "required" if value is None else repr(value)
+
+
+def _fmt_allowed(typ, allowed) -> str:
+    if allowed is None:
+        return "true / false" if typ is bool else ""
+    if all(isinstance(c, str) for c in allowed):
+        return " \\| ".join(f"`{c}`" for c in allowed)
+    lo, hi = allowed
+    return f"{'-inf' if lo is None else lo} .. {'inf' if hi is None else hi}"
+
+
+def params_markdown() -> str:
+    """The parameter tables of ``docs/config.md`` (``[signals]`` thresholds and the engine
+    sections), generated from ``SIGNAL_PARAMS`` and ``ENGINE_PARAMS`` so the two cannot drift
+    (``tests/test_config.py`` checks the page contains this text)."""
+    lines = []
+    for section, table in [("signals", signals_params())] + [
+            (s, engine_params()) for s in ENGINE_SECTIONS]:
+        rows = [(name, spec) for name, spec in table.items() if spec[0] == section]
+        lines += [f"#### `[{section}]`" + (" thresholds (with `articles` only)"
+                                           if section == "signals" else ""), "",
+                  "| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
+        for name, (_s, typ, default, allowed, doc) in rows:
+            lines.append(f"| `{name}` | {typ.__name__} | {_fmt_default(default)} | "
+                         f"{_fmt_allowed(typ, allowed)} | {doc.replace('|', '/')} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -218,3 +218,11 @@ def test_real_doubao_config_parses(shared_data):
     assert len(marks) == 13
     top = marks.loc[marks["score"] == marks["score"].max(), "code"]
     assert set(top) == {"002354", "000785", "301382"}
+
+
+def test_docs_list_every_key():
+    from backtests.config import DATA_KEYS, engine_params, signals_params
+
+    doc = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    for key in DATA_KEYS + tuple(engine_params()) + tuple(signals_params()):
+        assert f"| `{key}` |" in doc, key

@@ -201,3 +201,17 @@ def test_json_rounding():
                          "fees": {"total": 0.1 + 0.2}, "x": float("nan")})
     assert json.loads(text) == {"sharpe": 0.3333333333, "final_equity": 1234.57,
                                 "max_drawdown": 0.0, "fees": {"total": 0.3}, "x": None}
+
+
+def test_docs_define_every_metric():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text(encoding="utf-8")
+    eq = pd.DataFrame({"date": pd.to_datetime(SESSIONS[:3]), "cash": 0.0, "market_value": 0.0,
+                       "equity": [1e6, 1.01e6, 1e6]})
+    m = compute_metrics(_Result(_Market(SESSIONS), {"cash": 1e6}, eq, ORDERS, TRADES))
+    for key in m:
+        assert f"`{key}`" in doc, key
+    for reason in ("zero volatility", "no losing session", "fewer than two sessions",
+                   "no round trip", "no losing round trip", "no order"):
+        assert f"`{reason}`" in doc, reason
