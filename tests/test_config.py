@@ -226,3 +226,21 @@ def test_docs_list_every_key():
     doc = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
     for key in DATA_KEYS + tuple(engine_params()) + tuple(signals_params()):
         assert f"| `{key}` |" in doc, key
+
+
+def test_real_doubao_articles_config_gives_the_same_marks(shared_data):
+    from backtests.market import load_market
+    from backtests.run import load_marks
+
+    cfg = load_config(REPO / "configs" / "real_doubao_articles.toml")
+    assert cfg.signals.articles == (str((NEWS / "doubao_concept_20241216.json").resolve()),)
+    assert cfg.signals.options["min_score"] == 0.5
+    hand = read_marks(load_config(REPO / "configs" / "real_doubao.toml").signals.marks)
+    # two sessions of the real market are enough to check the marks the article gives
+    market = load_market(cfg.data.path, names=list(cfg.data.names), start="2024-12-16",
+                         end="2024-12-17")
+    marks = load_marks(cfg, market)
+    assert set(marks.frame["code"]) == set(hand["code"])
+    assert set(marks.frame["date"]) == {pd.Timestamp("2024-12-16")}
+    top = marks.frame.loc[marks.frame["score"] == marks.frame["score"].max(), "code"]
+    assert set(top) == {"002354", "000785", "301382"}
