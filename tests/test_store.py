@@ -9,6 +9,8 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 from test_akshare_adapter import DEC, FakeAkshare, hist_frame
 
 from backtests import store as S
@@ -365,3 +367,33 @@ def test_real_panel_slice_round_trips_through_the_store(shared_data, tmp_path):
     expected = read_panel(tmp_path / "head.csv").sort_values(["code", "date"]).reset_index(drop=True)
     got = S.read_store(tmp_path / "s")
     pd.testing.assert_frame_equal(got, expected[list(got.columns)], check_dtype=False)
+
+
+# ---------------------------------------------------------------- invariants and integration
+@settings(max_examples=25, deadline=None)
+@given(st_.lists(st_.lists(st_.integers(0, 9), min_size=0, max_size=10, unique=True),
+                 min_size=1, max_size=4))
+def test_merges_are_last_writer_wins_per_date(tmp_path_factory, batches):
+    st = S.Store.open(tmp_path_factory.mktemp("prop") / "s", create=True)
+    expected: dict[str, float] = {}
+    for k, idx in enumerate(batches):
+        days = DEC[sorted(idx)]
+        frame = bars("002354", days, base=10.0 + 100 * k)
+        before = len(expected)
+        added, replaced = st.merge_bars("002354", frame, [])
+        for day, close in zip(days, frame["close"]):
+            expected[str(day)] = close
+        assert added == len(expected) - before and added + replaced == len(idx)
+    got = st.read_bars("002354").frame
+    assert got["date"].dt.strftime("%Y-%m-%d").tolist() == sorted(expected)
+    assert got["close"].tolist() == [expected[d] for d in sorted(expected)]
+
+
+def test_load_market_reads_a_store(tmp_path):
+    from backtests.market import load_market
+    S.import_panel(write_panel_csv(tmp_path / "p.csv", pd.concat(
+        [bars("002354", DEC[:4]), bars("600000", DEC[1:4], base=8.0)])), tmp_path / "s")
+    m = load_market(tmp_path / "s")
+    assert m.codes.tolist() == ["002354", "600000"] and m.close.shape == (4, 2)
+    assert np.isnan(m.close[0, 1]) and m.close[3, 1] == 8.2
+    assert m.prev_close[1, 0] == 10.0
