@@ -109,12 +109,7 @@ def run(args) -> int:
 
 
 def _import(args) -> int:
-    from pathlib import Path
-
-    from backtests.errors import DataError
     from backtests.store import import_panel
-    if not Path(args.file).is_file():
-        raise DataError(f"{args.file}: no such file")
     res = import_panel(args.file, args.store, drop_bad=args.drop_bad)
     if res.dropped:
         detail = ", ".join(f"{rule} {n}" for rule, n in res.dropped.items())

@@ -90,7 +90,7 @@ def test_import_drop_bad_prints_the_count(capsys, store, tmp_path):
 
 
 @pytest.mark.parametrize("content, expect", [
-    (None, "no such file"),
+    (None, "not found"),
     ("", "is empty"),
     ("code,date,open\n002354,20241202,1\n", "high"),
     ("code,date,open,high,low,close,volume,amount\n2354,20241202,1,1,1,1,1,1\n", "6 digits"),
