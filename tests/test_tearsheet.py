@@ -1,0 +1,317 @@
+"""Tearsheet: the analyses on hand-built run folders (hand-computed values), the HTML page
+(sections, escaping, self-contained, deterministic, quiet), ``hypebt report``, and the page
+opened in headless Chromium (no console errors, sections in the DOM, a screenshot)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests import tearsheet as ts
+from backtests.cli import main
+from backtests.errors import DataError
+
+SECTION_IDS = ("hypebt-metrics", "hypebt-pnl", "hypebt-trades", "hypebt-rejections",
+               "hypebt-stuck", "hypebt-signals", "hypebt-config")
+
+EVIL_TITLE = '豆包概念股<script>alert(1)</script> 天娱数科“10天6板” & <b>x</b>'
+
+
+def make_run(folder: Path, *, benchmark: bool = True, signals: bool = True) -> Path:
+    """A small run folder written by hand: 2 round trips, a sealed buy, a sell stuck two
+    sessions at a sealed limit-down, four signals (one with markup in its title)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(
+        '[data]\npath = "panel.csv"\nnames = ["names.csv"]\n\n[signals]\nmarks = "marks.csv"\n\n'
+        '[strategy]\nname = "theme_hype"\nentry = "open"\n\n[portfolio]\ncash = 1000000.0\n',
+        encoding="utf-8")
+    (folder / "names.csv").write_text(
+        "code,name\n002354,天娱数科\n000785,居然智家\n301382,蜂助手\n600000,浦发银行\n",
+        encoding="utf-8")
+    days = pd.bdate_range("2024-12-02", periods=30)
+    eq = 1_000_000 * np.cumprod(1 + np.sin(np.arange(30)) / 100)
+    lines = ["date,cash,market_value,equity"] + [
+        f"{d:%Y-%m-%d},{e / 2:.2f},{e / 2:.2f},{e:.2f}" for d, e in zip(days, eq)]
+    (folder / "equity.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if benchmark:
+        lines = ["date,return"] + [f"{d:%Y-%m-%d},{math.cos(i) / 200:.10f}"
+                                   for i, d in enumerate(days)]
+        (folder / "benchmark.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "trades.csv").write_text(
+        "date,code,side,shares,price,value,commission,stamp_duty,transfer_fee,reason\n"
+        "2024-12-03,002354,buy,10000,5.00,50000.00,12.50,0.00,0.50,entry\n"
+        "2024-12-03,000785,buy,20000,3.00,60000.00,15.00,0.00,0.60,entry\n"
+        "2024-12-05,002354,sell,10000,6.00,60000.00,15.00,30.00,0.60,break\n"
+        "2024-12-10,000785,sell,20000,2.70,54000.00,13.50,27.00,0.54,stop_loss\n",
+        encoding="utf-8")
+    (folder / "orders.csv").write_text(
+        "date,code,side,shares,price,status,reject_reason\n"
+        "2024-12-03,002354,buy,10000,5.00,filled,\n"
+        "2024-12-03,000785,buy,20000,3.00,filled,\n"
+        "2024-12-03,301382,buy,0,,rejected,limit_up_sealed\n"
+        "2024-12-05,002354,sell,10000,6.00,filled,\n"
+        "2024-12-06,000785,sell,20000,2.70,rejected,limit_down_sealed\n"
+        "2024-12-09,000785,sell,20000,2.70,rejected,limit_down_sealed\n"
+        "2024-12-10,000785,sell,20000,2.70,filled,\n",
+        encoding="utf-8")
+    if signals:
+        pd.DataFrame({
+            "date": ["2024-12-03", "2024-12-03", "2024-12-03", "2024-12-04"],
+            "code": ["002354", "000785", "301382", "600000"],
+            "name": ["天娱数科", "居然智家", "蜂助手", "浦发银行"],
+            "score": [3.0, 3.0, 2.0, 1.0],
+            "title": [EVIL_TITLE, "居然智家 6天5板", "蜂助手触及20%涨停", "无关新闻"],
+            "published": ["2024-12-02T20:00:00+08:00"] * 3 + ["2024-12-03T18:00:00+08:00"],
+        }).to_csv(folder / "signals.csv", index=False)
+    (folder / "metrics.json").write_text(json.dumps(
+        {"total_return": 0.0123, "sharpe": 1.23, "trades": 2,
+         "rejections": {"limit_up_sealed": 1, "limit_down_sealed": 2}}), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return make_run(tmp_path_factory.mktemp("run") / "r")
+
+
+@pytest.fixture(scope="module")
+def page(run_dir) -> str:
+    ts.write_tearsheet(run_dir)
+    return (run_dir / "tearsheet.html").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- analyses
+
+
+def test_per_stock_pnl_hand_computed(run_dir):
+    run = ts.load_run(run_dir)
+    pnl = ts.per_stock_pnl(run.trades).set_index("code")
+    # 002354: sold 60,000 - fees 45.60, cost 50,000 + 13.00 -> +9,941.40
+    assert pnl.loc["002354", "realized"] == pytest.approx(9941.40, abs=1e-9)
+    # 000785: 54,000 - 41.04 - (60,000 + 15.60) -> -6,056.64
+    assert pnl.loc["000785", "realized"] == pytest.approx(-6056.64, abs=1e-9)
+    assert pnl.loc["000785", "fees"] == pytest.approx(15.60 + 41.04)
+    assert (pnl["open_shares"] == 0).all()
+
+
+def test_per_stock_pnl_partial_and_open():
+    trades = pd.DataFrame({
+        "date": pd.to_datetime(["2024-12-02", "2024-12-03", "2024-12-04"]),
+        "code": ["000001"] * 3, "side": ["buy", "buy", "sell"], "shares": [100, 300, 200],
+        "price": [10.0, 12.0, 13.0], "value": [1000.0, 3600.0, 2600.0],
+        "commission": [5.0, 5.0, 5.0], "stamp_duty": [0.0, 0.0, 1.3],
+        "transfer_fee": [0.0, 0.0, 0.0], "reason": ["entry", "entry", "max_hold"]})
+    row = ts.per_stock_pnl(trades).iloc[0]
+    avg = (1005.0 + 3605.0) / 400  # average cost per share, buy fees included
+    assert row["realized"] == pytest.approx(2600.0 - 6.3 - 200 * avg)
+    assert row["open_shares"] == 200
+    assert row["open_cost"] == pytest.approx(200 * avg)
+
+
+def test_stuck_positions_count_sessions(run_dir):
+    run = ts.load_run(run_dir)
+    stuck = ts.stuck_positions(run.orders, pd.DatetimeIndex(run.equity["date"]))
+    assert len(stuck) == 1
+    row = stuck.iloc[0]
+    assert row["code"] == "000785" and row["shares"] == 20000
+    assert row["first_blocked"] == pd.Timestamp("2024-12-06")
+    assert row["sold"] == pd.Timestamp("2024-12-10")
+    assert row["sessions_blocked"] == 2  # 12-06 and 12-09 (a weekend in between)
+    assert row["refusals"] == "limit_down_sealed×2"
+
+
+def test_stuck_position_never_sold():
+    orders = pd.DataFrame({
+        "date": pd.to_datetime(["2024-12-03", "2024-12-04"]), "code": ["000001"] * 2,
+        "side": ["sell"] * 2, "shares": [100, 100], "price": [9.0, 9.0],
+        "status": ["rejected"] * 2, "reject_reason": ["limit_down_sealed", "suspended"]})
+    sessions = pd.bdate_range("2024-12-02", periods=5)
+    row = ts.stuck_positions(orders, sessions).iloc[0]
+    assert pd.isna(row["sold"])
+    assert row["sessions_blocked"] == 4  # 12-03 .. 12-06, the end of the run
+    assert row["refusals"] == "limit_down_sealed×1, suspended×1"
+
+
+def test_rejections_by_reason(run_dir):
+    run = ts.load_run(run_dir)
+    rej = ts.rejections_by_reason(run.orders)
+    assert rej[["side", "reason", "orders", "stocks"]].values.tolist() == [
+        ["sell", "limit_down_sealed", 2, 1], ["buy", "limit_up_sealed", 1, 1]]
+
+
+def test_signal_timeline_outcomes(run_dir):
+    run = ts.load_run(run_dir)
+    tl = ts.signal_timeline(run.signals, run.orders).set_index("code")
+    assert tl.loc["002354", "outcome"] == "filled"
+    assert tl.loc["002354", "detail"] == "10,000 @ 5.00"
+    assert tl.loc["301382", "outcome"] == "rejected"
+    assert tl.loc["301382", "detail"].startswith("limit_up_sealed: sealed at limit-up")
+    assert tl.loc["600000", "outcome"] == "no order"
+
+
+def test_daily_returns_first_day_against_cash(run_dir):
+    run = ts.load_run(run_dir)
+    r = ts.daily_returns(run)
+    eq = run.equity["equity"].to_numpy()
+    assert r.iloc[0] == pytest.approx(eq[0] / 1_000_000 - 1)
+    assert r.iloc[5] == pytest.approx(eq[5] / eq[4] - 1)
+    assert r.index.tz is None
+
+
+def test_equal_weight_returns_hand_computed():
+    from backtests.engine import toy_market
+
+    nan = np.nan
+    close = np.array([[10.0, 20.0], [11.0, nan], [11.0, 22.0]])
+    m = toy_market(np.array(["2024-12-02", "2024-12-03", "2024-12-04"], dtype="datetime64[D]"),
+                   ["000001", "000002"], close, close, close, close, prev_close=[10.0, 20.0])
+    s = ts.equal_weight_returns(m)
+    # day 1: both flat; day 2: only 000001 traded (+10%); day 3: 0% and 22/20-1 = +10%
+    assert s.tolist() == pytest.approx([0.0, 0.1, 0.05])
+
+
+def test_benchmark_sources(run_dir, tmp_path):
+    levels = tmp_path / "idx.csv"
+    levels.write_text("date,close\n2024-12-02,100\n2024-12-03,110\n2024-12-04,99\n")
+    s = ts._read_benchmark(levels, what="benchmark")
+    assert s.tolist() == pytest.approx([0.0, 0.1, -0.1])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,foo\n2024-12-02,1\n")
+    with pytest.raises(DataError, match=r"bad\.csv.*'return'.*'close'"):
+        ts._read_benchmark(bad, what="benchmark")
+    run = ts.load_run(run_dir, benchmark=pd.Series([0.01], index=[pd.Timestamp("2024-12-02")]))
+    assert run.benchmark.tolist() == [0.01]
+
+
+def test_bad_run_folders(tmp_path):
+    with pytest.raises(DataError, match="not a run folder"):
+        ts.load_run(tmp_path / "nope")
+    folder = make_run(tmp_path / "r")
+    (folder / "trades.csv").write_text("date,code,side\n2024-12-03,002354,buy\n")
+    with pytest.raises(DataError, match=r"trades\.csv: missing column\(s\) shares, price"):
+        ts.load_run(folder)
+    (folder / "equity.csv").unlink()
+    with pytest.raises(DataError, match=r"equity\.csv: file not found"):
+        ts.load_run(folder)
+
+
+# ---------------------------------------------------------------- the page
+
+
+def test_page_has_every_section_and_names(page):
+    for sid in SECTION_IDS:
+        assert f'id="{sid}"' in page
+    assert "Key Performance Metrics" in page            # quantstats' report is in
+    assert "天娱数科" in page and "居然智家" in page
+    assert page.count("<svg") >= 10                     # quantstats charts + P&L chart
+
+
+def test_page_escapes_article_text(page):
+    assert "<script>" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page
+
+
+def test_page_is_self_contained(page):
+    assert "http" not in page.lower()   # no URL at all: no link, favicon, font or namespace URL
+    targets = re.findall(r"\b(?:src|href)\s*=\s*[\"']([^\"']*)", page)
+    assert targets and all(t.startswith("#") for t in targets)  # only in-page SVG references
+    assert "@import" not in page and not re.search(r"url\((?!#)", page)
+    assert "onload" not in page
+
+
+def test_page_is_byte_identical(run_dir, page, tmp_path):
+    copy = tmp_path / "again"
+    shutil.copytree(run_dir, copy)
+    (copy / "tearsheet.html").unlink()
+    ts.write_tearsheet(copy)
+    assert (copy / "tearsheet.html").read_bytes() == page.encode("utf-8")
+
+
+def test_cjk_font_found():
+    from matplotlib import font_manager as fm
+
+    if not any("cjk" in Path(f).name.lower() for f in fm.findSystemFonts()):
+        pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk)")
+    assert ts.cjk_font() in ts.CJK_FAMILIES
+
+
+def test_report_command_quiet_and_benchmark(run_dir, tmp_path, capfd):
+    folder = make_run(tmp_path / "r", benchmark=False, signals=False)
+    levels = tmp_path / "idx.csv"
+    rows = ["date,close"] + [f"{d:%Y-%m-%d},{100 + i}" for i, d in
+                             enumerate(pd.bdate_range("2024-12-02", periods=30))]
+    levels.write_text("\n".join(rows) + "\n")
+    capfd.readouterr()
+    assert main(["report", str(folder), "--benchmark", str(levels)]) == 0
+    out, err = capfd.readouterr()
+    assert out == f"Tearsheet {folder / 'tearsheet.html'}\n"
+    assert err == ""                    # no font or quantstats warnings leak out
+    text = (folder / "tearsheet.html").read_text(encoding="utf-8")
+    assert "EQUAL-WEIGHT MARKET" in text
+    assert "No signals file in this run folder." in text
+
+
+def test_report_command_errors(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.startswith("Error: ")
+
+
+def test_flat_run_without_trades(tmp_path):
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    (folder / "equity.csv").write_text("date,cash,market_value,equity\n"
+                                       "2024-12-02,1000.00,0.00,1000.00\n"
+                                       "2024-12-03,1000.00,0.00,1000.00\n"
+                                       "2024-12-04,1000.00,0.00,1000.00\n")
+    text = ts.render_tearsheet(folder)
+    assert "No fills." in text and "No order was rejected." in text
+
+
+# ---------------------------------------------------------------- headless Chromium
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("chromium not installed (Debian: apt-get install chromium fonts-noto-cjk; "
+                ".ci/run installs it)")
+
+
+def _browse(page_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory(prefix="hypebt-chromium-") as profile:
+        cmd = [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+               "--enable-logging=stderr", "--v=0", *extra, page_path.resolve().as_uri()]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "LANG": "C.UTF-8"})
+
+
+def test_tearsheet_in_headless_chromium(run_dir, page, tmp_path):
+    path = run_dir / "tearsheet.html"
+    dom = _browse(path, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == []                                 # no console message at all
+    for sid in SECTION_IDS:
+        assert f'id="{sid}"' in dom.stdout
+    assert "天娱数科" in dom.stdout
+    shot = tmp_path / "tearsheet.png"
+    res = _browse(path, "--window-size=1200,2400", f"--screenshot={shot}")
+    assert res.returncode == 0, res.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
