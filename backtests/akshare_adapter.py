@@ -281,7 +281,7 @@ class AkshareSource:
         """
         try:
             frame = self.api.stock_board_concept_cons_em(symbol=name)
-        except (IndexError, KeyError):
+        except IndexError:
             try:
                 hint = did_you_mean(name, self.concept_names())
             except Exception:  # noqa: BLE001 - the hint is optional, the error is not
