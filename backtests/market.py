@@ -177,7 +177,8 @@ def _map_columns(header: list[str], source: str) -> dict[str, str]:
 
 
 def _read_table(path: Path, kind: str):
-    """(pyarrow Table with contract column names, volume multiplier, row label, row offset)."""
+    """(Arrow table with contract column names, source -> contract column mapping, row label,
+    number of the first data row)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -191,7 +192,10 @@ def _read_table(path: Path, kind: str):
         textual = [c for c in mapping if mapping[c] in ("code", "date", "name")
                    and (pa.types.is_string(schema.field(c).type)
                         or pa.types.is_large_string(schema.field(c).type))]
-        table = pq.read_table(path, columns=list(mapping), read_dictionary=textual)
+        try:
+            table = pq.read_table(path, columns=list(mapping), read_dictionary=textual)
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(f"panel {path}: cannot read the Parquet data ({exc})") from None
         # Parquet has no header line: rows are counted from 1.
         return table.rename_columns([mapping[c] for c in table.column_names]), mapping, "row", 1
 
@@ -212,14 +216,14 @@ def _read_table(path: Path, kind: str):
         )
     except pa.ArrowInvalid as exc:
         if "conversion error" in str(exc):
-            raise DataError(_non_numeric_message(path, names, types)) from None
+            raise DataError(_non_numeric_message(path, names)) from None
         raise DataError(f"panel {path}: cannot parse it as CSV ({exc}); every row must have "
                         "as many comma-separated fields as the header") from None
     # CSV line numbers: the header is line 1, the first data row line 2.
     return table, mapping, "line", 2
 
 
-def _non_numeric_message(path: Path, names: list[str], types: dict) -> str:
+def _non_numeric_message(path: Path, names: list[str]) -> str:
     """Error path only: re-read the numeric columns as text to name the offending cells."""
     import pandas as pd
     import pyarrow as pa
@@ -252,9 +256,9 @@ def _dict_column(table, name: str):
         if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
             col = pc.cast(col, pa.string())
         col = col.dictionary_encode()
-    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     if col.num_chunks == 0:
         return np.zeros(0, np.int32), []
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     idx = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     values = [str(v) for v in arr.dictionary.to_pylist()]
     return idx, values
@@ -278,7 +282,7 @@ def _date_column(table, name: str):
     return idx, days, texts
 
 
-def _float_column(table, name: str) -> np.ndarray:
+def _float_column(table, name: str, source: str) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -287,7 +291,7 @@ def _float_column(table, name: str) -> np.ndarray:
         try:
             col = pc.cast(col, pa.float64())
         except pa.ArrowInvalid as exc:
-            raise DataError(f"column {name!r} is not numeric ({exc})") from None
+            raise DataError(f"panel {source}: column {name!r} is not numeric ({exc})") from None
     return col.to_numpy()
 
 
@@ -302,7 +306,7 @@ def _text_column(values: list[str], idx: np.ndarray):
 
 def _fmt(value) -> str:
     if isinstance(value, float):
-        return "empty" if np.isnan(value) else f"{value:g}"
+        return "empty" if np.isnan(value) else f"{value:.10g}"
     return repr(value) if isinstance(value, str) else str(value)
 
 
@@ -313,7 +317,8 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
 
     n = table.num_rows
     if n == 0:
-        raise DataError(f"panel {source} has a header but no data rows")
+        what = "a header but no data rows" if row_label == "line" else "no data rows"
+        raise DataError(f"panel {source} has {what}")
     cal = trading_calendar()
     cols = set(table.column_names)
     rule_of = np.full(n, len(RULES), dtype=np.int16)   # first broken rule; len(RULES) = none
@@ -337,7 +342,7 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
     flag("outside_calendar", outside[date_idx])
     flag("not_session", not_session[date_idx])
 
-    num = {c: _float_column(table, c) for c in NUMERIC if c in cols}
+    num = {c: _float_column(table, c, source) for c in NUMERIC if c in cols}
     vol_col = next(src for src, key in mapping.items() if key == "volume")
     if vol_col in VOLUME_MULTIPLIER:
         num["volume"] = num["volume"] * VOLUME_MULTIPLIER[vol_col]

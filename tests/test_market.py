@@ -195,6 +195,29 @@ def test_non_numeric_cells_and_short_rows(tmp_path):
         read_panel(write(tmp_path, "000001,20241209,10,10.5,9.9,10.2,1000\n"))
 
 
+def test_parquet_bad_inputs(tmp_path):
+    ints = tmp_path / "ints.parquet"              # codes saved as numbers lose their zeros
+    pd.DataFrame({"code": [2354], "date": [20241209], "open": [7.0], "high": [7.2], "low": [6.9],
+                  "close": [7.1], "volume": [100], "amount": [710]}).to_parquet(ints)
+    with pytest.raises(DataError, match=r"(?s)ints\.parquet has 1 bad row .*row 1 \(code='2354'\)"):
+        read_panel(ints)
+    empty = tmp_path / "empty.parquet"
+    pd.DataFrame({c: pd.Series([], dtype=float) for c in HEADER.split(",")}).to_parquet(empty)
+    with pytest.raises(DataError, match=r"empty\.parquet has no data rows"):
+        read_panel(empty)
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(DataError, match=r"broken\.parquet: not a readable Parquet file"):
+        read_panel(broken)
+
+
+def test_two_columns_for_one_field(tmp_path):
+    path = write(tmp_path, "000001,000001,20241209,10,10.5,9.9,10.2,1000,10200\n",
+                 header="code,股票代码," + HEADER.split(",", 1)[1])
+    with pytest.raises(DataError, match=r"columns 'code' and '股票代码' both give 'code'"):
+        read_panel(path)
+
+
 def test_first_rows_only_and_count(tmp_path):
     body = "".join(f"000001,202412{d:02d},10.0,9.0,9.5,9.5,100,950\n" for d in (9, 10, 11, 12, 13))
     with pytest.raises(DataError) as exc:
