@@ -99,7 +99,7 @@ class ThemeLexicon:
         patterns = [h for h in hits if h.how == "pattern"]
         if patterns:   # a keyword inside a more specific pattern name belongs to that name
             hits = [h for h in hits if h.how == "pattern" or not any(
-                p.start <= h.start and h.end <= p.end and p.theme != h.theme for p in patterns)]
+                p.start <= h.start and h.end <= p.end for p in patterns)]
         hits.sort(key=lambda h: (h.start, h.end))
         return hits
 

@@ -1,0 +1,138 @@
+"""Reading articles: formats, time parsing and policies, cleaning, duplicates, bad input."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from backtests.errors import ConfigError, DataError
+from signals.articles import clean_text, parse_published, read_articles
+
+REC = {"id": "a1", "published": "2024-12-16T02:58:00+08:00", "title": "天娱数科涨停",
+       "body": "天娱数科10天6板。", "source": "test", "url": "https://example.invalid/a1"}
+
+
+def write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_json_object_list_and_wrapper(tmp_path):
+    one = write(tmp_path / "one.json", json.dumps(REC, ensure_ascii=False))
+    many = write(tmp_path / "many.json", json.dumps([REC, {**REC, "id": "a2", "url": ""}]))
+    wrapped = write(tmp_path / "w.json", json.dumps({"articles": [{**REC, "id": "a3", "url": ""}]}))
+    res = read_articles([one, many, wrapped])
+    assert [a.id for a in res.articles] == ["a1", "a2", "a3"]
+    assert res.duplicates == 1                       # a1 twice
+    a = res.articles[0]
+    assert a.published == pd.Timestamp("2024-12-16 02:58", tz="Asia/Shanghai")
+    assert (a.title, a.body, a.source, a.url, a.bare_date) == (
+        "天娱数科涨停", "天娱数科10天6板。", "test", "https://example.invalid/a1", False)
+
+
+def test_jsonl_csv_and_akshare_columns(tmp_path):
+    jl = write(tmp_path / "n.jsonl", json.dumps(REC, ensure_ascii=False) + "\n\n"
+               + json.dumps({**REC, "id": "b", "url": "u-b"}, ensure_ascii=False) + "\n")
+    cs = write(tmp_path / "n.csv", "新闻标题,新闻内容,发布时间,文章来源,新闻链接\n"
+               "蜂助手涨停,蜂助手盘中20CM涨停,2024-12-13 10:15:00,东方财富,https://x.invalid/c\n")
+    res = read_articles([jl, cs])
+    assert [a.id for a in res.articles] == ["a1", "b", "https://x.invalid/c"]
+    c = res.articles[2]
+    assert (c.title, c.source, str(c.published)) == ("蜂助手涨停", "东方财富", "2024-12-13 10:15:00+08:00")
+
+
+def test_markdown_with_header(tmp_path):
+    md = write(tmp_path / "a.md", "# “豆包”概念股狂飙\n\n**发布日期**: 2024年12月16号 2:58\n\n"
+               "![新闻图片](https://pic.invalid/x.jpg)\n\n**新闻链接**: [点击查看原文](https://ex.invalid/1)\n\n"
+               "## 内容\n\n天娱数科、居然智家涨停。\n")
+    (a,) = read_articles(md).articles
+    assert a.title == "“豆包”概念股狂飙"
+    assert a.url == a.id == "https://ex.invalid/1"
+    assert a.body == "天娱数科、居然智家涨停。"
+    assert a.published == pd.Timestamp("2024-12-16 02:58", tz="Asia/Shanghai")
+
+
+def test_folder_is_read_in_sorted_order(tmp_path):
+    write(tmp_path / "b.jsonl", json.dumps({**REC, "id": "b", "url": ""}) + "\n")
+    write(tmp_path / "a.json", json.dumps({**REC, "id": "a", "url": ""}))
+    write(tmp_path / "notes.txt", "ignored")
+    assert [a.id for a in read_articles(tmp_path).articles] == ["a", "b"]
+
+
+def test_duplicates_by_url_keep_the_first(tmp_path):
+    res = read_articles([REC, {**REC, "id": "other"}, {**REC, "id": "a1", "url": "different"}])
+    assert [a.id for a in res.articles] == ["a1"] and res.duplicates == 2
+
+
+@pytest.mark.parametrize("value, expected, bare", [
+    ("2024-12-16T02:58:00+08:00", "2024-12-16 02:58:00", False),
+    ("2024-12-16 02:58", "2024-12-16 02:58:00", False),                 # naive = Beijing
+    ("2024年12月16号 2:58", "2024-12-16 02:58:00", False),
+    ("2024年12月16日 14时05分", "2024-12-16 14:05:00", False),
+    ("2024/12/16 14:05:09", "2024-12-16 14:05:09", False),
+    ("20241216 1405", "2024-12-16 14:05:00", False),
+    ("2024-12-16", "2024-12-16 00:00:00", True),
+    ("2024年12月16日", "2024-12-16 00:00:00", True),
+    ("20241216", "2024-12-16 00:00:00", True),
+    ("2024-12-15T18:58:00Z", "2024-12-16 02:58:00", False),             # converted
+    ("2024-12-15T13:58:00-05:00", "2024-12-16 02:58:00", False),
+])
+def test_parse_published(value, expected, bare):
+    ts, is_bare, note = parse_published(value)
+    assert str(ts.tz) == "Asia/Shanghai"
+    assert ts.strftime("%Y-%m-%d %H:%M:%S") == expected and is_bare == bare
+    assert ("converted to +08:00" in note) == value.endswith(("Z", "-05:00"))
+
+
+def test_other_zone_gets_a_note():
+    (a,) = read_articles([{**REC, "published": "2024-12-15T18:58:00+00:00"}]).articles
+    assert a.notes == ("time zone +00:00 converted to +08:00",)
+
+
+def test_bare_date_policy_error():
+    with pytest.raises(DataError, match=r"article 1: field 'published': 2024-12-16 has no time of day"):
+        read_articles([{**REC, "published": "2024-12-16"}], bare_date="error")
+    with pytest.raises(ConfigError, match="bare_date"):
+        read_articles([REC], bare_date="guess")
+
+
+def test_missing_and_bad_times_name_file_and_record(tmp_path):
+    p = write(tmp_path / "news.jsonl", json.dumps(REC) + "\n" + json.dumps({**REC, "id": "x", "url": "",
+              "published": "soon"}) + "\n" + json.dumps({"id": "y", "title": "t"}) + "\n")
+    with pytest.raises(DataError, match=r"news.jsonl: line 2: field 'published': 'soon' is not a date/time"):
+        read_articles(p)
+    res = read_articles(p, skip_bad=True)
+    assert [a.id for a in res.articles] == ["a1"]
+    assert len(res.skipped) == 2
+    assert "line 3: no publication time" in res.skipped[1]
+
+
+def test_empty_article_is_bad_input(tmp_path):
+    p = write(tmp_path / "e.csv", "id,published,title,body\ne1,2024-12-16 08:00,,   \n")
+    with pytest.raises(DataError, match=r"e.csv: row 2: empty article \(no title and no body text\)"):
+        read_articles(p)
+    assert read_articles(p, skip_bad=True).articles == []
+
+
+def test_html_body_is_cleaned():
+    body = ("<div><p>天娱数科&nbsp;涨停</p><script>var x = '居然智家';</script>"
+            "<style>p{}</style>蜂助手&amp;居然智家<br/>第二行</div>")
+    (a,) = read_articles([{**REC, "body": body}]).articles
+    assert a.body == "天娱数科 涨停\n蜂助手&居然智家\n第二行"
+    assert "HTML tags/entities removed" in a.notes
+    assert clean_text("plain 1 < 2 text") == ("plain 1 < 2 text", False)
+
+
+def test_unreadable_inputs(tmp_path):
+    with pytest.raises(DataError, match="article file not found"):
+        read_articles(tmp_path / "missing.jsonl")
+    with pytest.raises(DataError, match="unknown article format '.txt'"):
+        read_articles(write(tmp_path / "a.txt", "x"))
+    with pytest.raises(DataError, match="line 1 is not valid JSON"):
+        read_articles(write(tmp_path / "b.jsonl", "{oops\n"))
+    with pytest.raises(DataError, match="expected a JSON object or a list"):
+        read_articles(write(tmp_path / "c.json", "3"))
+    with pytest.raises(DataError, match="no article files"):
+        (tmp_path / "empty").mkdir()
+        read_articles(tmp_path / "empty")

@@ -1,0 +1,189 @@
+"""Stock mentions: names, former names, codes, guards; themes; roles."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from backtests.master import StockMaster
+from signals.mentions import NameMatcher, classify_code
+from signals.normalize import normalize_text
+from signals.roles import load_roles, sentence_spans
+from signals.themes import load_themes
+
+# Small master built in code. Some names are invented to exercise a rule (marked "test").
+NAMES = pd.DataFrame([
+    ("000001", "平安银行", ""),
+    ("000002", "万  科Ａ", ""),
+    ("601318", "中国平安", ""),
+    ("002354", "天娱数科", ""),
+    ("000785", "居然智家", "居然之家"),
+    ("301382", "蜂助手", ""),
+    ("000528", "柳    工", ""),             # two characters once spaces are folded
+    ("000591", "太阳能", ""),               # a common word
+    ("300024", "机器人", ""),               # a common word
+    ("601633", "长城汽车", ""),
+    ("600001", "长城", ""),                 # test: a two-character name inside a longer one
+    ("600002", "节跳动", ""),               # test: lies inside the non-stock 字节跳动
+    ("600360", "ST华微", "华微电子"),
+    ("688608", "恒玄科技", ""),
+], columns=["code", "name", "former_names"])
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    return NameMatcher(StockMaster.from_frame(NAMES))
+
+
+def found(matcher, text):
+    norm, _ = normalize_text(text)
+    hits, unknown = matcher.find(norm)
+    return [(h.code, h.kind) for h in hits], [(u.text, u.reason.split(" ")[0]) for u in unknown]
+
+
+@pytest.mark.parametrize("text", [
+    "代码002354。", "002354.SZ涨停", "(sz002354)", "SZ002354", "002354.XSHE", "ｓｚ００２３５４",
+    "SZ.002354", "代码 002354 收涨",
+])
+def test_code_formats(matcher, text):
+    assert found(matcher, text) == ([("002354", "code")], [])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("上证指数000001.SH收跌", []),                  # SSE composite index, not 平安银行
+    ("上证指数(000001)收跌", []),                   # bare code after an index word
+    ("沪深300ETF(510300)与创业板ETF(159915)", []),   # funds
+    ("深证成指399001.SZ", []),
+    ("平安银行(000001)", [("000001", "name"), ("000001", "code")]),
+    ("000001.SZ", [("000001", "code")]),
+    ("sh600000", []),                                # a stock code the names do not know -> unknown
+    ("600000元", []),                                # an amount, not a code
+    ("2024年12月16日", []),
+])
+def test_index_fund_and_amount_codes_are_not_stocks(matcher, text, expected):
+    assert found(matcher, text)[0] == expected
+
+
+def test_unknown_stock_codes_are_listed_not_guessed(matcher):
+    assert found(matcher, "慧为智能(832876)、sh600000") == (
+        [], [("慧为智能", "company-like"), ("832876", "stock"), ("SH600000", "stock")])
+
+
+@pytest.mark.parametrize("code, exchange, what", [
+    ("000001", "SH", "index"), ("000001", "SZ", "stock"), ("600000", "SH", "stock"),
+    ("688608", "SH", "stock"), ("510300", "SH", "fund"), ("159915", "SZ", "fund"),
+    ("399006", "SZ", "index"), ("830799", "BJ", "stock"), ("510300", None, "other"),
+    ("300024", None, "stock"), ("000300", None, "stock"),
+])
+def test_classify_code(code, exchange, what):
+    assert classify_code(code, exchange) == what
+
+
+def test_names_former_names_and_variants(matcher):
+    assert found(matcher, "居然之家6天5板，萬  科A、万科a跟涨")[0] == [
+        ("000785", "former"), ("000002", "name"), ("000002", "name")]
+    # aliases: without the ST prefix and without the share-class A (both guarded if short)
+    assert found(matcher, "华微电子、万科等")[0] == [("600360", "former"), ("000002", "alias")]
+
+
+def test_longest_match_wins(matcher):
+    assert found(matcher, "中国平安涨停，长城汽车大涨")[0] == [("601318", "name"), ("601633", "name")]
+
+
+def test_non_stocks_hide_names_inside_them_and_are_never_unknown(matcher):
+    assert found(matcher, "字节跳动、火山引擎与OpenAI合作") == ([], [])
+    assert found(matcher, "，节跳动涨停")[0] == [("600002", "name")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("柳工、长城涨停", [("000528", "name"), ("600001", "name")]),
+    ("柳工集团发布公告", []),                 # 2 characters glued to other words
+    ("长城宽带", []),
+    ("太阳能发电量创新高", []),               # a common word used as a word
+    ("，太阳能涨停", [("000591", "name")]),
+    ("工业机器人销量", []),
+    ("机器人(300024)涨停", [("300024", "name"), ("300024", "code")]),
+])
+def test_short_and_common_word_guard(matcher, text, expected):
+    assert found(matcher, text)[0] == expected
+
+
+def test_unknown_company_like_names(matcher):
+    assert found(matcher, "北交所上市公司慧为智能涨超11%，星火科技、天娱数科涨停") == (
+        [("002354", "name")], [("慧为智能", "company-like"), ("星火科技", "company-like")])
+
+
+# ---------------------------------------------------------------- themes
+@pytest.mark.parametrize("text, expected", [
+    ("“豆包”概念股狂飙", ["豆包"]),
+    ("“”概念股成为资本市场的新宠", []),                 # empty quotes: no theme
+    ("“谷子经济”概念的最大赢家", ["谷子经济"]),
+    ("“镜湖AI眼镜”概念股走强", ["镜湖AI眼镜"]),          # unknown to the lexicon; no AI眼镜 inside
+    ("今日固态电池概念股走强", ["固态电池"]),
+    ("多只AI眼镜概念股跌超10%", ["AI眼镜"]),
+    ("算电协同板块异动", ["算电协同"]),
+    ("字节跳动旗下豆包，火山引擎大会", ["豆包", "豆包", "豆包"]),
+])
+def test_themes(text, expected):
+    lex = load_themes()
+    norm, _ = normalize_text(text)
+    assert [h.theme for h in lex.find(norm)] == expected
+
+
+def test_primary_theme_prefers_the_title():
+    lex = load_themes()
+    norm, _ = normalize_text("小红书美国爆红\n鸿蒙、鸿蒙、鸿蒙")
+    hits = lex.find(norm)
+    assert lex.primary(hits, norm.index("\n")) == "小红书"
+    assert lex.primary(hits, 0) == "鸿蒙"
+
+
+# ---------------------------------------------------------------- roles
+@pytest.mark.parametrize("sentence, name, role", [
+    ("天娱数科在周五收盘时实现10天6板。", "天娱数科", "momentum"),
+    ("蜂助手盘中一度20CM 涨停。", "蜂助手", "momentum"),
+    ("包括居然智家在内的公司近期发布机构调研或互动平台回复，披露了与豆包合作的相关情况。", "居然智家", "cooperation"),
+    ("研报推荐了AISoC方面的恒玄科技。", "恒玄科技", "broker"),
+    ("相关受益标的：恒玄科技。", "恒玄科技", "broker"),
+    ("火山引擎大会将于12月18日举行，天娱数科参会。", "天娱数科", "catalyst"),
+    ("广博股份直接由涨停转至跌停。", "广博股份", "risk"),        # risk before momentum
+    ("居然智家股东拟减持。", "居然智家", "risk"),
+    ("天娱数科收到深交所问询函。", "天娱数科", "risk"),
+    ("公司发布股票交易风险提示公告，天娱数科。", "天娱数科", "risk"),
+    ("国海证券刘熹在12月12日的研报中表示，看好豆包。", "国海证券", "source"),
+    ("据同花顺数据，豆包概念走强。", "同花顺", "source"),
+    ("天娱数科是一家公司。", "天娱数科", "mention"),
+])
+def test_roles(sentence, name, role):
+    rules = load_roles()
+    text, _ = normalize_text(sentence)
+    start = text.index(name)
+    span = sentence_spans(text)[0]
+    got, weight = rules.decide(text, start, start + len(name), span, {})
+    assert got == role
+    assert weight == rules.weights[role]
+
+
+def test_role_weights_come_from_the_rules_file(tmp_path):
+    p = tmp_path / "roles.toml"
+    p.write_text('default_role = "plain"\ndefault_weight = 0.1\n'
+                 '[[role]]\nname = "hot"\nweight = 2.5\npatterns = ["涨停"]\n', encoding="utf-8")
+    rules = load_roles(p)
+    text = "天娱数科涨停。"
+    assert rules.decide(text, 0, 4, (0, len(text)), {}) == ("hot", 2.5)
+    assert rules.decide("天娱数科。", 0, 4, (0, 5), {}) == ("plain", 0.1)
+    assert rules.names == ("hot", "plain")
+
+
+def test_bad_rule_files(tmp_path):
+    from backtests.errors import ConfigError
+
+    p = tmp_path / "r.toml"
+    p.write_text('[[role]]\nname = "x"\nweight = 1\nscope = "sentense"\npatterns = ["a"]\n')
+    with pytest.raises(ConfigError, match=r'scope = .sentense.*did you mean "sentence"'):
+        load_roles(p)
+    p.write_text('[[role]]\nname = "x"\nweight = 1\npatterns = ["("]\n')
+    with pytest.raises(ConfigError, match="bad regex"):
+        load_roles(p)
+    p.write_text('[themes]\nx = ["y"]\n[patern]\n')
+    with pytest.raises(ConfigError, match=r"unknown key 'patern'.*did you mean \"patterns\""):
+        load_themes(p)
