@@ -3,12 +3,16 @@
     hypebt demo                       # -> ./hypebt-demo/
     hypebt demo --out /tmp/demo
 
-Marks for the demo market's five invented theme events -> the ``theme_hype`` backtest ->
-the run folder of ``hypebt backtest`` (config.toml, equity.csv, trades.csv, orders.csv,
-metrics.json, signals.csv, benchmark.csv, tearsheet.html) and a summary. Everything is synthetic
-(invented companies named 演示…, generated prices) and labelled so. The default folder is
-``./hypebt-demo`` in the current directory; the resolved ``config.toml`` in it can be re-run with
-``hypebt backtest DIR/config.toml``.
+The eleven SYNTHETIC demo articles (``signals/demo_articles.jsonl``) -> mentions, roles and entry
+sessions -> marks -> the ``theme_hype`` backtest on the SYNTHETIC demo market
+(``backtests.demo``) -> the run folder of ``hypebt backtest`` (config.toml, equity.csv,
+trades.csv, orders.csv, metrics.json, signals.csv, benchmark.csv, tearsheet.html) and a
+summary. Everything is invented (companies named 演示…, generated prices, made-up news) and
+labelled SYNTHETIC. The default folder is ``./hypebt-demo`` in the current directory; its
+``config.toml`` re-runs with ``hypebt backtest DIR/config.toml``.
+
+The config is embedded here (:data:`DEMO_TOML`), so the demo needs no file outside the
+package; ``configs/demo.toml`` is the same config (a test keeps them equal).
 """
 from __future__ import annotations
 
@@ -16,7 +20,39 @@ from pathlib import Path
 
 HELP = "whole pipeline on the embedded SYNTHETIC demo data; prints where the report is"
 DEFAULT_OUT = "hypebt-demo"
-DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"
+
+DEMO_TOML = """
+[data]
+path = "demo"
+start = "2024-01-02"
+end = "2024-12-31"
+
+[signals]
+articles = ["demo"]
+min_score = 0.5
+
+[strategy]
+name = "theme_hype"
+entry = "open"
+exit_on_break = true
+exit_at = "next_open"
+stop_loss = 0.08
+max_hold = 10
+max_positions = 8
+
+[portfolio]
+cash = 1_000_000.0
+position_size = 0.12
+
+[costs]
+commission_rate = 0.00025
+commission_min = 5.0
+slippage_ticks = 1
+
+[fill]
+at_limit_open = "fill"
+volume_cap = 0.0
+"""
 
 
 def add_arguments(p) -> None:
@@ -25,17 +61,26 @@ def add_arguments(p) -> None:
 
 
 def demo_config():
-    """The demo's :class:`~backtests.config.RunConfig`."""
-    from backtests.config import load_config
+    """The demo's :class:`~backtests.config.RunConfig` (from :data:`DEMO_TOML`)."""
+    import tomllib
 
-    return load_config(DEMO_CONFIG)
+    from backtests.config import parse_config
+
+    return parse_config(tomllib.loads(DEMO_TOML))
 
 
 def run(args) -> int:
     from backtests.cmd_backtest import execute
+    from signals.articles import read_articles
+    from signals.demo import DEMO_ARTICLES
 
     out = Path(args.out)
-    lines = execute(demo_config(), out, title="hypebt demo (SYNTHETIC data)")
-    lines.append(f"Open {out / 'tearsheet.html'} in a browser for the report.")
+    n_articles = len(read_articles(DEMO_ARTICLES).articles)
+    lines = execute(demo_config(), out,
+                    title="hypebt demo: SYNTHETIC data (invented companies, prices and news)")
+    lines.insert(2, f"  articles      {n_articles} SYNTHETIC demo articles "
+                    f"(signals/demo_articles.jsonl)")
+    lines += [f"Report: open {out / 'tearsheet.html'} in a browser.",
+              f"Re-run: hypebt backtest {out / 'config.toml'}"]
     print("\n".join(lines))
     return 0

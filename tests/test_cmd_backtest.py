@@ -167,12 +167,12 @@ def test_missing_config_exits_2(tmp_path, capsys):
     assert capsys.readouterr().err == f"Error: config file not found: {tmp_path / 'none.toml'}\n"
 
 
-def test_demo_config_runs(tmp_path, capsys):
+def test_demo_marks_config_runs(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["backtest", str(REPO / "configs" / "demo.toml"), "--out", str(out)]) == 0
+    assert main(["backtest", str(REPO / "configs" / "demo_marks.toml"), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     lines = text.splitlines()
-    assert lines[0] == f"Backtest {REPO / 'configs' / 'demo.toml'}"
+    assert lines[0] == f"Backtest {REPO / 'configs' / 'demo_marks.toml'}"
     assert lines[1] == "  SYNTHETIC demo market: invented companies and prices, not real data."
     assert lines[2] == "  period        2024-01-02 .. 2024-12-31 (242 sessions)"
     assert lines[3] == "  marks         32 used"

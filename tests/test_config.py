@@ -191,9 +191,11 @@ def test_unknown_codes(tmp_path):
 
 # ---------------------------------------------------------------- shipped configs
 
-def test_demo_config_parses():
+def test_demo_configs_parse():
     cfg = load_config(REPO / "configs" / "demo.toml")
-    assert cfg.data.path == "demo" and cfg.stem == "demo"
+    assert cfg.data.path == "demo" and cfg.stem == "demo" and cfg.signals.articles == ("demo",)
+    cfg = load_config(REPO / "configs" / "demo_marks.toml")
+    assert cfg.data.path == "demo" and cfg.stem == "demo_marks"
     marks = read_marks(cfg.signals.marks)
     from backtests.demo import DEMO_THEMES
 
