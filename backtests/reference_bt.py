@@ -36,8 +36,8 @@ How the fill model maps onto backtrader (docs/crosscheck.md has the long version
   lots nor A-share fees, so the strategy sizes each order against its projection of cash (sells
   at the open add their proceeds, earlier buys of the session subtract theirs) and, after the
   broker has matched the bar, asserts that the broker's cash equals that projection to 1e-6 CNY.
-  A disagreement — or any order backtrader refuses on its own (margin) — raises ``RuntimeError``:
-  it means the two halves of the reference disagree, which is a bug, not a result.
+  A disagreement — or any order backtrader refuses on its own (margin) — raises
+  ``RuntimeError``: it means the two halves of the reference disagree, which is a bug, not a result.
 * **T+1, exits, carry-over.** backtrader positions have no notion of sellable shares; the
   strategy keeps the entry session of each position and refuses a same-session sell
   (``t_plus_1``), carries sealed (``limit_down_sealed``) and suspended sells to the next open,
