@@ -570,6 +570,20 @@ def _fill_along(values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(out), out, np.where(back >= 0, values[np.maximum(back, 0), cols], np.nan))
 
 
+def _row_per_stock(ri: np.ndarray, ci: np.ndarray, S: int, N: int, mask: np.ndarray, *,
+                   last: bool) -> np.ndarray:
+    """Per stock, the position (into ``ri``/``ci``) of its first or last row among ``mask``,
+    -1 if none. Relies on (session, stock) pairs being unique, as validation guarantees."""
+    session = np.full(N, -1 if last else S, dtype=np.int64)
+    (np.maximum if last else np.minimum).at(session, ci[mask], ri[mask])
+    found = np.flatnonzero((session >= 0) & (session < S))
+    position = np.full((S, N), -1, dtype=np.int64)
+    position[ri, ci] = np.arange(len(ri))
+    out = np.full(N, -1, dtype=np.int64)
+    out[found] = position[session[found], found]
+    return out
+
+
 def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = False) -> Market:
     """Align a long-form panel (as :func:`read_panel` returns it) to ``[sessions, stocks]``.
 
@@ -701,17 +715,16 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     names = master_names.copy()
     if "name" in panel.columns:
         name_rows = panel["name"].to_numpy(dtype=object)[rows]
-        last_name = np.full(N, "", dtype=object)
-        order = np.argsort(ri, kind="stable")
-        last_name[ci[order]] = name_rows[order]            # later sessions overwrite earlier
+        j = _row_per_stock(ri, ci, S, N, name_rows != "", last=True)
+        last_name = np.where(j >= 0, name_rows[np.maximum(j, 0)], "")
         names = np.where(names == "", last_name, names)
 
     # listing date: panel, master, else inferred from a first row after the panel's first session
     list_day = np.full(N, np.datetime64("NaT"), dtype="datetime64[D]")
     if "list_date" in panel.columns:
         ld = panel["list_date"].to_numpy().astype("datetime64[D]")[rows]
-        ok = ~np.isnat(ld)
-        list_day[ci[ok][::-1]] = ld[ok][::-1]              # first given value per stock wins
+        j = _row_per_stock(ri, ci, S, N, ~np.isnat(ld), last=False)
+        list_day = np.where(j >= 0, ld[np.maximum(j, 0)], list_day)
     list_day = np.where(np.isnat(list_day), master_ld, list_day)
     first_row = np.full(N, S, dtype=np.int64)
     np.minimum.at(first_row, ci, ri)

@@ -325,6 +325,21 @@ def test_new_listing_free_window_then_limits(tmp_path):
     assert m.limit_ratio[1, col(m, "000001")] == 0.1
 
 
+def test_list_date_and_name_from_panel_columns(tmp_path):
+    # STAR stock listed 2024-12-03 per its list_date column (first non-empty value wins); its
+    # name comes from the latest non-empty name.
+    days = ["20241202", "20241203", "20241204", "20241205", "20241206", "20241209", "20241210",
+            "20241211"]
+    body = "".join(f"000001,{d},10,10,10,10,100,1000,,平安银行\n" for d in days)
+    body += "".join(f"688999,{d},50,50,50,50,100,5000,{'' if d == '20241203' else '2024-12-03'},"
+                    f"{'' if d == '20241211' else 'N新股'}\n" for d in days[1:])
+    m = build_market(read_panel(write(tmp_path, body, header=HEADER + ",list_date,name")))
+    j = col(m, "688999")
+    assert np.isnan(m.limit_up[1:6, j]).all()         # 12-03 .. 12-09: 5 free sessions
+    assert m.limit_up[6, j] == 60.0                   # 12-10: STAR 20%
+    assert m.names.tolist() == ["平安银行", "N新股"]
+
+
 def test_listing_inferred_from_first_row_without_list_date(tmp_path):
     # ChiNext stock first seen on 12-04 with no list date anywhere: a new listing, 5 free sessions.
     days = ["20241202", "20241203", "20241204", "20241205", "20241206", "20241209", "20241210",
