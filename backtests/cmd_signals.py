@@ -130,11 +130,11 @@ def _items(args):
         if not is_store(args.data):
             raise DataError(f"--data {args.data}: not a hypebt store (no manifest.json); give "
                             "article files instead")
-        arts = Store.open(args.data).read_articles()
-        if not arts:
-            raise DataError(f"--data {args.data}: the store's news archive is empty; run "
+        news = Store.open(args.data).news_path
+        if not news.exists() or not news.read_text(encoding="utf-8").strip():
+            raise DataError(f"--data {args.data}: the store's news archive {news} is empty; run "
                             "`hypebt news fetch` first")
-        return arts
+        return [news]
     raise ConfigError('give article files (or "demo"), or --data STORE to read its news archive')
 
 
