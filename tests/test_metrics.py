@@ -8,12 +8,14 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backtests.metrics import (compute_metrics, metrics_json, return_stats, round_trips,
                                trade_stats)
 from backtests.metrics_nb import RETURN_STATS, returns_stats_cols_nb, returns_stats_nb
 
-SESSIONS = np.array(pd.bdate_range("2024-03-01", periods=40).values, dtype="datetime64[D]")
+SESSIONS = np.array(pd.bdate_range("2024-03-01", periods=60).values, dtype="datetime64[D]")
 
 
 def _curve(values) -> pd.Series:
@@ -215,3 +217,18 @@ def test_docs_define_every_metric():
     for reason in ("zero volatility", "no losing session", "fewer than two sessions",
                    "no round trip", "no losing round trip", "no order"):
         assert f"`{reason}`" in doc, reason
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-0.2, 0.2, allow_nan=False), min_size=1, max_size=60),
+       st.floats(1e4, 1e8))
+def test_numba_equals_quantstats_on_random_curves(returns, initial):
+    eq = initial * np.cumprod(1.0 + np.array(returns))
+    stats, _undefined = return_stats(_curve(eq), initial)
+    nb = returns_stats_nb(eq, initial)
+    for i, key in enumerate(RETURN_STATS):
+        got = _nan_to_none(float(nb[i]))
+        if stats[key] is None:
+            assert got is None, key
+        else:
+            assert got == pytest.approx(stats[key], rel=1e-9, abs=1e-12), key
