@@ -120,3 +120,29 @@ class Strategy(ABC):
     def kernel_flags(self, params: dict[str, Any]) -> dict[str, float]:
         """Values of the strategy fields of ``PARAM_FIELDS`` (``entry_limit`` ...
         ``skip_held``) for a resolved parameter dict."""
+
+
+def params_markdown() -> str:
+    """The ``ENGINE_PARAMS`` table as Markdown (docs/engine.md embeds it; a test keeps the two
+    in step)."""
+    lines = ["| key | section | type | default | allowed | meaning |",
+             "|---|---|---|---|---|---|"]
+    for name, (section, typ, default, allowed, doc) in ENGINE_PARAMS.items():
+        if allowed is None:
+            allowed_text = "true, false" if typ is bool else ""
+        elif typ is str:
+            allowed_text = ", ".join(allowed)
+        else:
+            lo, hi = allowed
+            allowed_text = f"{lo if lo is not None else '-inf'} .. {hi if hi is not None else 'inf'}"
+        if default is None:
+            default_text = "(none; required by hold_n)"
+        elif isinstance(default, bool):
+            default_text = str(default).lower()
+        elif isinstance(default, str):
+            default_text = f'"{default}"'
+        else:
+            default_text = repr(default)
+        lines.append(f"| `{name}` | [{section}] | {typ.__name__} | {default_text} | "
+                     f"{allowed_text} | {doc.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"

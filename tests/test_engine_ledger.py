@@ -447,3 +447,21 @@ def test_records_dtype_and_no_record_mode_agree():
     assert bare.equity.equals(full.equity)
     assert bare.stats == full.stats
     assert full.stats["round_trips"] == 1 and full.stats["fills"] == 2
+
+
+def test_docs_params_table_in_step_with_code():
+    from pathlib import Path
+
+    from strategies.base import params_markdown
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "engine.md").read_text("utf-8")
+    assert params_markdown() in doc
+
+
+def test_every_strategy_maps_every_strategy_field():
+    from backtests.records import PARAM_FIELDS
+    from strategies import STRATEGIES, resolve_params
+    strategy_fields = set(PARAM_FIELDS[:10])
+    for name, strategy in STRATEGIES.items():
+        params = resolve_params({"name": name, **({"hold": 3} if "hold" in strategy.uses else {})})
+        assert set(strategy.kernel_flags(params)) == strategy_fields
+        assert set(strategy.uses) <= set(ENGINE_PARAMS)
