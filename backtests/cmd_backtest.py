@@ -34,7 +34,8 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def summary_lines(m: dict, *, out: Path, marks: int, outside: int, synthetic: bool) -> list[str]:
+def summary_lines(m: dict, *, out: Path, marks: int, outside: int, synthetic: bool,
+                  not_in_market: int = 0) -> list[str]:
     """The printed summary of a run from its ``metrics.json`` dict."""
     und = m.get("undefined", {})
     rejected = {k: v for k, v in m["rejections"].items() if v}
@@ -46,7 +47,9 @@ def summary_lines(m: dict, *, out: Path, marks: int, outside: int, synthetic: bo
         lines.append("SYNTHETIC demo market: invented companies and prices, not real data.")
     lines += [
         f"period        {m['start']} .. {m['end']} ({m['sessions']} sessions)",
-        f"marks         {marks} used" + (f", {outside} outside the period (ignored)" if outside else ""),
+        f"marks         {marks} used"
+        + (f", {outside} outside the period (ignored)" if outside else "")
+        + (f", {not_in_market} on stocks not in the market data (ignored)" if not_in_market else ""),
         f"trades        {_n(m['trades'], 'round trip')}{win}; {_n(m['filled_orders'], 'fill')} "
         f"of {_n(m['orders'], 'order')} (fill rate {fill}); "
         f"{_n(m['open_positions'], 'position')} open at the end",
@@ -82,7 +85,7 @@ def execute(cfg, out: Path, *, title: str) -> list[str]:
     m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     return [title] + ["  " + line for line in summary_lines(
         m, out=out, marks=len(marks.frame), outside=marks.outside_window,
-        synthetic=bool(market.synthetic))]
+        synthetic=bool(market.synthetic), not_in_market=marks.not_in_market)]
 
 
 def run(args) -> int:

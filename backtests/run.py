@@ -34,10 +34,13 @@ ORDER_COLUMNS = ("date", "code", "side", "shares", "price", "status", "reject_re
 
 
 class Marks(NamedTuple):
-    """The marks a run uses (``frame``: date, code, score[, name, article columns]) and how many
-    were dropped for lying outside the market's sessions."""
+    """The marks a run uses (``frame``: date, code, score[, name, article columns]), how many
+    were dropped for lying outside the market's sessions, and how many marks built from
+    articles named a stock absent from the market data (a marks CSV with such a code is an
+    error instead)."""
     frame: pd.DataFrame
     outside_window: int
+    not_in_market: int = 0
 
 
 def default_out_dir(cfg: RunConfig) -> Path:
@@ -59,23 +62,28 @@ def load_marks(cfg: RunConfig, market) -> Marks:
     the articles with the signals package. Codes must be in the market (ConfigError naming the
     row otherwise); marks on dates outside the market's sessions are dropped and counted."""
     s = cfg.signals
+    missing = 0
     if s.marks:
         frame = read_marks(s.marks)
         check_marks_codes(frame, market.codes, source=s.marks)
     else:
         frame = marks_from_articles(cfg, market)
+        known = frame["code"].isin(set(map(str, market.codes)))
+        missing = int((~known).sum())
+        frame = frame.loc[known].reset_index(drop=True)
     days = frame["date"].to_numpy().astype("datetime64[D]")
     inside = np.isin(days, np.asarray(market.sessions, dtype="datetime64[D]"))
     frame = frame.loc[inside].reset_index(drop=True)
     if "name" not in frame.columns:
         names = dict(zip(map(str, market.codes), map(str, market.names)))
         frame.insert(2, "name", [names.get(c, "") for c in frame["code"]])
-    return Marks(frame, int((~inside).sum()))
+    return Marks(frame, int((~inside).sum()), missing)
 
 
 def marks_from_articles(cfg: RunConfig, market) -> pd.DataFrame:
     """Marks built by :func:`signals.marks.build_marks` from ``[signals] articles`` (``"demo"``
-    = the embedded demo articles of :mod:`signals.demo`) with the ``[signals]`` thresholds."""
+    = the embedded demo articles of :mod:`signals.demo`) with the ``[signals]`` thresholds;
+    the stock names come from ``[data] names`` or else from the market."""
     from backtests.calendar import trading_calendar
     from backtests.master import StockMaster, load_master
     from signals.marks import build_marks
@@ -89,9 +97,7 @@ def marks_from_articles(cfg: RunConfig, market) -> pd.DataFrame:
         master = load_master(*cfg.data.names)
     else:
         master = StockMaster.from_frame(pd.DataFrame({"code": market.codes, "name": market.names}))
-    frame = build_marks(arts, master, trading_calendar(), **cfg.signals.options)
-    known = set(map(str, market.codes))
-    return frame.loc[frame["code"].isin(known)].reset_index(drop=True)
+    return build_marks(arts, master, trading_calendar(), **cfg.signals.options)
 
 
 def prepare_run(cfg: RunConfig):

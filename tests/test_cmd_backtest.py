@@ -196,3 +196,32 @@ def test_real_doubao_config_runs(shared_data, tmp_path, capsys):
     assert "2024-12-16,000785,buy,0,5.21,rejected,limit_up_sealed" in orders
     assert any(line.startswith("2024-12-16,002354,buy,") and ",filled," in line
                for line in first_day)
+
+
+def test_articles_config_reports_ignored_marks(toy, capsys):
+    """Marks from articles: one outside the period and one on a stock the panel lacks are
+    ignored and counted; the remaining mark replays the hand ledger above."""
+    folder = toy.parent
+    (folder / "names.csv").write_text("code,name\n600000,浦发银行\n000001,平安银行\n"
+                                      "600519,贵州茅台\n", encoding="utf-8")
+    (folder / "news.jsonl").write_text(
+        '{"id": "t1", "published": "2024-03-03T20:00:00+08:00", "title": "银行股异动", '
+        '"body": "3月1日，浦发银行、贵州茅台涨停，市场情绪高涨。", "source": "test"}\n'
+        '{"id": "t2", "published": "2024-03-08T20:00:00+08:00", "title": "平安银行涨停", '
+        '"body": "平安银行涨停。", "source": "test"}\n', encoding="utf-8")
+    cfg = folder / "art.toml"
+    cfg.write_text(CONFIG.replace('marks = "marks.csv"', 'articles = "news.jsonl"')
+                   .replace('path = "panel.csv"', 'path = "panel.csv"\nnames = "names.csv"'),
+                   encoding="utf-8")
+    out = folder / "art"
+    assert main(["backtest", str(cfg), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert ("  marks         1 used, 1 outside the period (ignored), 1 on stocks not in the "
+            "market data (ignored)\n") in text
+    assert "  rejections    none\n" in text
+    assert (out / "equity.csv").read_text(encoding="utf-8") == EQUITY_CSV
+    assert (out / "trades.csv").read_text(encoding="utf-8") == TRADES_CSV
+    signals = (out / "signals.csv").read_text(encoding="utf-8").splitlines()
+    assert signals[0].startswith("date,code,name,score,")
+    assert signals[1].startswith("2024-03-04,600000,浦发银行,")
+    assert ",t1,银行股异动," in signals[1] and len(signals) == 2
