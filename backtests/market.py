@@ -667,17 +667,20 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     N = len(codes)
 
     rows = in_range & keep_stock[code_idx]
+    if rows.all():
+        rows = slice(None)                      # the usual case: no copy of every column
     ri = row_sess[rows]
     ci = new_col[code_idx[rows]]
-    vol = panel["volume"].to_numpy(dtype=np.float64)[rows]
-    traded = vol > 0
+    flat = ri * N + ci                          # position in the C-ordered [S, N] arrays
+    traded = panel["volume"].to_numpy(dtype=np.float64)[rows] > 0
+    flat_traded = flat[traded]
 
     def scatter(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         out = np.full((S, N), np.nan)
         if mask is None:
-            out[ri, ci] = values
+            out.ravel()[flat] = values
         else:
-            out[ri[mask], ci[mask]] = values[mask]
+            out.ravel()[flat_traded] = values[mask]
         return out
 
     arrays = {k: scatter(panel[k].to_numpy(dtype=np.float64)[rows], traded)
