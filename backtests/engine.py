@@ -29,9 +29,9 @@ from backtests.records import (
 )
 from strategies import ENGINE_PARAMS, STRATEGIES, pack_grid, pack_params, resolve_params
 
-__all__ = ["ENGINE_PARAMS", "STRATEGIES", "BacktestResult", "check_params", "market_arrays",
-           "marks_array", "orders_frame", "pack_grid", "pack_params", "resolve_params",
-           "run_backtest", "toy_market", "trades_frame"]
+__all__ = ["ENGINE_PARAMS", "STRATEGIES", "BacktestResult", "check_params", "mark_index",
+           "market_arrays", "marks_array", "orders_frame", "pack_grid", "pack_params",
+           "resolve_params", "run_backtest", "toy_market", "trades_frame"]
 
 
 class BacktestResult(NamedTuple):

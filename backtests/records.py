@@ -17,7 +17,7 @@ order_dt = np.dtype([
     ("stock", np.int32),        # stock index j (codes are sorted, so j order = code order)
     ("side", np.int8),          # +1 buy, -1 sell
     ("shares", np.int64),
-    ("price", np.float64),      # fill price; for a rejected order the price it aimed at (NaN: no bar)
+    ("price", np.float64),      # fill price; rejected: the price aimed at (NaN: none reached)
     ("status", np.int8),        # STATUS_*
     ("reason", np.int8),        # REJECT_* (0 for a fill)
     ("commission", np.float64),

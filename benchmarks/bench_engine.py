@@ -33,7 +33,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from backtests import rules  # noqa: E402
+from backtests import rules  # noqa: E402  (after the sys.path line: runnable as a script)
 from backtests.engine_nb import MarketArrays, MarkIndex, mark_index_nb, simulate_nb  # noqa: E402
 from backtests.records import (  # noqa: E402
     P_AT_LIMIT_OPEN_FILL, P_CASH, P_COMMISSION_MIN, P_COMMISSION_RATE, P_ENTRY_LIMIT,
@@ -106,7 +106,8 @@ def simulate_py(mk: MarketArrays, mi: MarkIndex, prow: np.ndarray):
                 continue
             wait = t - q["first"]
             if math.isnan(c[j]):
-                orders.append((t, j, -1, q["shares"], nan, 1, SUSP, 0.0, 0.0, 0.0, q["exit"], wait))
+                orders.append((t, j, -1, q["shares"], nan, 1, SUSP, 0.0, 0.0, 0.0, q["exit"],
+                               wait))
                 continue
             ld = ld_row[j]
             price = _slipped(o[j], -slip, lw[j], h[j])
@@ -137,9 +138,9 @@ def simulate_py(mk: MarketArrays, mi: MarkIndex, prow: np.ndarray):
                 elif h[j] < lu - TOL:
                     reason, status = NOTTOUCH, 2
                 elif lw[j] >= lu - TOL:
-                    reason = LU_SEALED
+                    reason = LU_SEALED  # 一字板
                 elif not p[P_LIMIT_FILL_TOUCHED] and c[j] >= lu - TOL:
-                    reason = LU_SEALED
+                    reason = LU_SEALED  # closed sealed, the board never broke
             elif not math.isnan(lu) and o[j] >= lu - TOL:
                 price = lu
                 if lw[j] >= lu - TOL or not p[P_AT_LIMIT_OPEN_FILL]:
@@ -152,7 +153,8 @@ def simulate_py(mk: MarketArrays, mi: MarkIndex, prow: np.ndarray):
                 if want == 0:
                     reason = MINLOT
                 elif p[P_VOLUME_CAP] > 0:
-                    want = min(want, _lot(int(math.floor(p[P_VOLUME_CAP] * v[j] + EPS)), mlot, step))
+                    cap = _lot(int(math.floor(p[P_VOLUME_CAP] * v[j] + EPS)), mlot, step)
+                    want = min(want, cap)
                     if want == 0:
                         reason = VOLCAP
             if reason == 0:
@@ -273,7 +275,8 @@ def synthetic_inputs(n_stocks: int, n_sessions: int, seed: int = 7):
         op = np.clip(np.round(last * (1 + rng.normal(0, 0.01, n_stocks)), 2), down, up)
         op = np.where(u < 0.004, up, op)  # 一字板 when also the close is up
         hi = np.minimum(np.maximum(op, cl) + np.round(rng.uniform(0, 0.02, n_stocks) * last, 2), up)
-        low = np.maximum(np.minimum(op, cl) - np.round(rng.uniform(0, 0.02, n_stocks) * last, 2), down)
+        dip = np.round(rng.uniform(0, 0.02, n_stocks) * last, 2)
+        low = np.maximum(np.minimum(op, cl) - dip, down)
         low = np.where(u < 0.004, up, low)
         susp = rng.random(n_stocks) < 0.01
         for arr, val in ((o, op), (h, hi), (lo, low), (c, cl)):
@@ -299,7 +302,7 @@ def rules_calendar_sessions(n: int) -> np.ndarray:
 
 
 def subset(mk: MarketArrays, marks: np.ndarray, n_sessions: int, n_stocks: int):
-    cut = lambda a: np.ascontiguousarray(a[:n_sessions, :n_stocks])  # noqa: E731
+    cut = lambda a: np.ascontiguousarray(a[:n_sessions, :n_stocks])
     return MarketArrays(*(cut(a) for a in mk[:7]), mk.min_lot[:n_stocks], mk.lot_step[:n_stocks],
                         mk.stamp_rate[:n_sessions], mk.transfer_rate[:n_sessions]), cut(marks)
 

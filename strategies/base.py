@@ -13,6 +13,7 @@ against it; a grid may sweep any of these names.
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -87,7 +88,8 @@ def check_param(name: str, value: Any) -> Any:
                               f"{', '.join(map(repr, allowed))}{hint}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{key} = {value!r}: expected {'an integer' if typ is int else 'a number'}")
+        kind = "an integer" if typ is int else "a number"
+        raise ConfigError(f"{key} = {value!r}: expected {kind}")
     if typ is int:
         if isinstance(value, float):
             if not value.is_integer():
@@ -95,7 +97,7 @@ def check_param(name: str, value: Any) -> Any:
             value = int(value)
     else:
         value = float(value)
-        if value != value:
+        if math.isnan(value):
             raise ConfigError(f"{key} = nan: expected a number")
     lo, hi = allowed
     if (lo is not None and value < lo) or (hi is not None and value > hi):
@@ -134,7 +136,8 @@ def params_markdown() -> str:
             allowed_text = ", ".join(allowed)
         else:
             lo, hi = allowed
-            allowed_text = f"{lo if lo is not None else '-inf'} .. {hi if hi is not None else 'inf'}"
+            allowed_text = (f"{lo if lo is not None else '-inf'} .. "
+                            f"{hi if hi is not None else 'inf'}")
         if default is None:
             default_text = "(none; required by hold_n)"
         elif isinstance(default, bool):
