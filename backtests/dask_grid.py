@@ -9,8 +9,9 @@ keyed by the recipe (:data:`_MARKET_CACHE`), so a worker reads the panel once ho
 chunks it runs; the kernel is :func:`backtests.grid_nb.grid_nb`, the same as a local run, so
 the rows are bit-identical to a local run's.
 
-A chunk whose worker dies is rescheduled by the scheduler, and a task that raises is retried
-(``retries=2`` on submit). Every worker must see the data at the same path as the client (a
+A chunk whose worker dies is rescheduled by the scheduler on another worker (its inputs travel
+inside the task — marks are small — so nothing is lost with the worker), and a task that raises
+is retried (``retries=2`` on submit). Every worker must see the data at the same path as the client (a
 shared file system or the same layout on each machine) and have hypebt installed.
 
 Dask is an optional extra: ``pip install hypebt[dask]``. ``address = "local"`` starts a
@@ -24,6 +25,7 @@ import numpy as np
 from backtests.errors import HypebtError
 
 RETRIES = 2
+CONNECT_TIMEOUT = "20s"
 #: Per worker process: market recipe -> (Market, MarketArrays); marks key -> MarkIndex.
 _MARKET_CACHE: dict = {}
 _MARKS_CACHE: dict = {}
@@ -94,10 +96,10 @@ def _client(address: str, workers: int | None):
     distributed = _require_dask()
     if address == "local":
         cluster = distributed.LocalCluster(n_workers=workers or 2, threads_per_worker=1,
-                                           processes=True, dashboard_address=None)
+                                           processes=True, dashboard_address=":0")
         return distributed.Client(cluster), cluster
     try:
-        return distributed.Client(address, timeout="20s"), None
+        return distributed.Client(address, timeout=CONNECT_TIMEOUT), None
     except (OSError, TimeoutError, ValueError) as exc:
         raise HypebtError(f"--dask {address}: cannot connect to the Dask scheduler ({exc}); "
                           f"expected an address like tcp://host:8786 or 'local'") from None
@@ -129,10 +131,9 @@ def run_grid_dask(spec, rows: np.ndarray, marks_by_group: dict, group_of: dict, 
         for key, members in group_of.items():
             marks = marks_by_group[key]
             mkey = _marks_key(marks)
-            marks_f = client.scatter(marks, broadcast=False)
             idx = np.asarray(members)
             for a, b in chunk_bounds(len(idx), n_workers):
-                fut = client.submit(run_chunk_task, recipe, mkey, marks_f, rows[idx[a:b]], split,
+                fut = client.submit(run_chunk_task, recipe, mkey, marks, rows[idx[a:b]], split,
                                     1, retries=RETRIES, pure=False)
                 futures[fut] = idx[a:b]
         bar = _progress(len(rows), progress)

@@ -1,0 +1,149 @@
+"""Grids on Dask: the same rows as a local run (LocalCluster, threads and processes), a chunk
+that fails is retried, a dead worker's chunk is rerun, the market is loaded once per worker,
+and a clear message when Dask is not installed."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from backtests import dask_grid
+from backtests.errors import HypebtError
+from backtests.grid import load_grid_config, run_grid
+
+distributed = pytest.importorskip("distributed", reason="Dask extra not installed "
+                                                        "(pip install hypebt[dask])")
+
+REPO = Path(__file__).resolve().parents[1]
+GRID = f"""
+[data]
+path = "demo"
+start = "2024-01-02"
+end = "2024-12-31"
+
+[signals]
+marks = "{(REPO / 'configs' / 'demo_marks.csv').as_posix()}"
+
+[strategy]
+max_positions = 8
+
+[grid]
+max_hold = [2, 5, 10]
+entry = ["open", "limit"]
+stop_loss = [0.0, 0.05]
+exit_at = ["next_open", "close"]
+"""
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dask") / "grid.toml"
+    path.write_text(GRID, encoding="utf-8")
+    return load_grid_config(path, train_end="2024-08-30")
+
+
+@pytest.fixture(scope="module")
+def local(spec):
+    return run_grid(spec, workers=2)
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                       dashboard_address=":0")
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def test_dask_equals_local(spec, local, client):
+    remote = run_grid(spec, dask=client)
+    pd.testing.assert_frame_equal(remote.frame, local.frame, check_exact=True)
+
+
+def test_failed_chunk_is_retried(spec, local, client, monkeypatch, tmp_path):
+    log = tmp_path / "calls.log"        # tasks are pickled: count calls in a file
+    real = dask_grid.run_chunk_task
+
+    def flaky(*args):
+        with open(log, "a") as fh:
+            fh.write("call\n")
+        if log.read_text().count("call") == 1:
+            raise OSError("worker lost its disk for a moment")
+        return real(*args)
+
+    monkeypatch.setattr(dask_grid, "run_chunk_task", flaky)
+    remote = run_grid(spec, dask=client)
+    assert log.read_text().count("call") == 3 + 1   # 3 chunks of 8 sets, one ran twice
+    pd.testing.assert_frame_equal(remote.frame, local.frame, check_exact=True)
+
+
+def test_market_loaded_once_per_worker(spec, monkeypatch):
+    loads = []
+    import backtests.market as market_mod
+
+    real = market_mod.load_market
+
+    def counting(*args, **kwargs):
+        loads.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(market_mod, "load_market", counting)
+    dask_grid._MARKET_CACHE.clear()
+    recipe = dask_grid.market_recipe(spec.cfg)
+    first = dask_grid.worker_market(recipe)
+    second = dask_grid.worker_market(recipe)
+    assert first is second and loads == ["demo"]
+
+
+def test_lost_worker_chunk_is_rerun(spec, local, tmp_path):
+    """A worker process that dies mid-chunk: the scheduler reruns the chunk elsewhere."""
+    marker = tmp_path / "killed-once"
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0")
+    c = distributed.Client(cluster)
+    try:
+        c.run(_install_killer, str(marker))
+        remote = run_grid(spec, dask=c)
+    finally:
+        c.close()
+        cluster.close()
+    assert marker.exists()
+    pd.testing.assert_frame_equal(remote.frame, local.frame, check_exact=True)
+
+
+def _install_killer(marker: str) -> None:
+    """On a worker: the first chunk any worker runs kills its process (os._exit)."""
+    import os
+
+    from backtests import dask_grid as dg
+
+    real = dg.run_chunk_task
+    if getattr(real, "_killer", False):
+        return
+
+    def killer(*args):
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return real(*args)
+        os.close(fd)
+        os._exit(1)
+
+    killer._killer = True
+    dg.run_chunk_task = killer
+
+
+def test_missing_dask_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(HypebtError, match=r"pip install hypebt\[dask\]"):
+        dask_grid._require_dask()
+
+
+def test_bad_address_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(dask_grid, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(HypebtError, match="cannot connect to the Dask scheduler"):
+        dask_grid._client("tcp://127.0.0.1:9", None)
