@@ -245,3 +245,32 @@ def format_report(result: CrosscheckResult, *, max_rows: int = MAX_ROWS) -> str:
         parts.append(format_table(result.differences, max_rows=max_rows))
     parts.append(verdict(result))
     return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- grids
+def grid_verdict(results, tolerance: float = TOLERANCE) -> str:
+    """One line over ``[(set_number, params, CrosscheckResult), ...]``."""
+    bad = [n for n, _p, r in results if not r.ok]
+    trades = sum(r.trades for _n, _p, r in results)
+    orders = sum(r.orders for _n, _p, r in results)
+    if not bad:
+        return (f"crosscheck OK: {len(results)} parameter set(s); engine and backtrader agree "
+                f"on {trades} trades and {orders} orders in all (within {tolerance:g} CNY)")
+    return (f"crosscheck FAILED: {len(bad)} of {len(results)} parameter set(s) differ "
+            f"(first: set {bad[0]})")
+
+
+def format_grid_report(results, *, max_rows: int = MAX_ROWS,
+                       tolerance: float = TOLERANCE) -> str:
+    """For each differing set (the first ``max_rows`` differences in all): a header naming the
+    set and its swept values, then its difference table; last, the verdict line."""
+    parts, left = [], max_rows
+    for number, params, res in results:
+        if res.ok or left <= 0:
+            continue
+        swept = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        parts.append(f"set {number} ({swept}): {len(res.differences)} difference(s)")
+        parts.append(format_table(res.differences, max_rows=left))
+        left -= min(left, len(res.differences))
+    parts.append(grid_verdict(results, tolerance))
+    return "\n".join(parts)

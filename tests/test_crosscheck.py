@@ -192,11 +192,36 @@ def test_property_random_panels_agree(seed, n_sessions, n_stocks, start, density
 
 
 # ---------------------------------------------------------------- CLI
-def test_cli_demo_config_agrees(capsys):
-    assert cli.main(["crosscheck", str(REPO / "configs" / "demo.toml")]) == 0
+def shipped_configs():
+    """Every run or grid config in configs/ (the lexicons there have no [data] table)."""
+    import tomllib
+
+    out = []
+    for path in sorted((REPO / "configs").glob("*.toml")):
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        if "data" in doc:
+            out.append(pytest.param(path, "grid" in doc, doc["data"]["path"] != "demo",
+                                    id=path.stem))
+    return out
+
+
+@pytest.mark.parametrize("path, grid, real", shipped_configs())
+def test_cli_every_shipped_config_agrees(path, grid, real, request, capsys):
+    if real:
+        request.getfixturevalue("shared_data")
+    argv = ["crosscheck", str(path)] + (["--sample", "6"] if grid else [])
+    assert cli.main(argv) == 0, capsys.readouterr().out
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 1 and out[0].startswith("crosscheck OK: engine and backtrader agree on ")
-    assert out[0].endswith("sessions (within 0.01 CNY)")
+    assert len(out) == 1 and out[0].startswith("crosscheck OK: ")
+    if grid:
+        assert out[0].startswith("crosscheck OK: 6 parameter set(s); engine and backtrader agree")
+    else:
+        assert out[0].endswith("sessions (within 0.01 CNY)")
+
+
+def test_shipped_configs_include_the_demo_and_a_grid():
+    names = {p.id for p in shipped_configs()}
+    assert {"demo", "demo_grid", "real_doubao"} <= names
 
 
 def test_cli_reports_a_difference_with_exit_1(capsys, monkeypatch, tmp_path):
@@ -226,14 +251,13 @@ def test_cli_bad_input_exits_2(capsys, tmp_path):
     assert cli.main(["crosscheck", str(bad)]) == 2
     assert capsys.readouterr().err.startswith("Error: ")
     assert cli.main(["crosscheck", str(REPO / "configs" / "demo.toml"), "--max-rows", "0"]) == 2
+    err = capsys.readouterr().err
+    assert cli.main(["crosscheck", str(REPO / "configs" / "demo.toml"), "--sample", "3"]) == 2
+    assert "has no [grid] table" in capsys.readouterr().err
+    assert err.startswith("Error: --max-rows must be >= 1")
 
 
 # ---------------------------------------------------------------- real data
-def test_cli_real_doubao_config_agrees(shared_data, capsys):
-    assert cli.main(["crosscheck", str(REPO / "configs" / "real_doubao.toml")]) == 0
-    assert capsys.readouterr().out.startswith("crosscheck OK")
-
-
 @pytest.fixture(scope="module")
 def real_window(shared_data):
     """A concept-sized slice of the real panel: 80 sessions, the 30 stocks with the most
