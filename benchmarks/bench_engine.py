@@ -172,7 +172,6 @@ def simulate_py(mk: MarketArrays, mi: MarkIndex, prow: np.ndarray):
                     orders.append((t, j, 1, shares, price, 0, 0, com, 0.0, fee, 0, 0))
                     if held:
                         pos[j]["shares"] += shares
-                        pos[j]["cost"] += value + com + fee
                         pos[j]["bought"] = t
                     else:
                         pos[j] = dict(shares=shares, entry=price, since=t, bought=t,

@@ -5,6 +5,7 @@ against the kernel's own bookkeeping.
 """
 from __future__ import annotations
 
+import functools
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
@@ -208,3 +209,34 @@ def test_record_false_gives_the_same_equity_and_stats(seed, strat, common):
     assert full.stats == bare.stats
     assert full.stats["orders"] == len(full.records)
     assert full.stats["fills"] == int((full.records["status"] == 0).sum())
+
+
+@functools.cache
+def _python_reference():
+    """``simulate_py`` and ``same_ledger`` of benchmarks/bench_engine.py: the fill model written
+    independently as a plain-Python loop."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_engine.py"
+    spec = importlib.util.spec_from_file_location("bench_engine", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.simulate_py, module.same_ledger
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), n_stocks=st.integers(1, 5),
+       n_sessions=st.integers(1, 12), strat=st.one_of(theme_params, hold_params),
+       common=common_params)
+def test_kernel_equals_plain_python_reference(seed, n_stocks, n_sessions, strat, common):
+    from backtests.engine import mark_index, market_arrays, marks_array
+    from backtests.engine_nb import simulate_nb
+    from strategies import pack_params
+
+    simulate_py, same_ledger = _python_reference()
+    mkt, marks = random_panel(seed, n_stocks, n_sessions)
+    mk, mi = market_arrays(mkt), mark_index(marks_array(mkt, marks))
+    prow = pack_params({**strat, **common})
+    same_ledger(simulate_nb(mk, mi, prow, True), simulate_py(mk, mi, prow))
