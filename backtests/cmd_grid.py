@@ -66,7 +66,8 @@ def run(args) -> int:
     lines += ["  " + line for line in summary_text(result).splitlines()]
     k = result.kernel_seconds
     rate = f" ({len(result.frame) / k:,.0f} sets/s)" if k > 0 else ""
-    lines.append(f"  {len(result.frame)} sets: kernel {k:.2f} s{rate}, "
+    where = "on Dask" if args.dask else f"kernel, {args.workers or 'all'} thread(s)"
+    lines.append(f"  {len(result.frame)} sets: {k:.2f} s {where}{rate}; "
                  f"{result.seconds:.2f} s with loading")
     lines.append(f"  outputs  {out}/ ({', '.join(sorted(paths))})")
     print("\n".join(lines))
