@@ -465,3 +465,14 @@ def test_every_strategy_maps_every_strategy_field():
         params = resolve_params({"name": name, **({"hold": 3} if "hold" in strategy.uses else {})})
         assert set(strategy.kernel_flags(params)) == strategy_fields
         assert set(strategy.uses) <= set(ENGINE_PARAMS)
+
+
+def test_toy_market_and_marks_array_shape_errors():
+    with pytest.raises(DataError, match="codes must be unique and sorted"):
+        toy_market(["2024-12-16"], ["000002", "000001"], [[1, 1]], [[1, 1]], [[1, 1]], [[1, 1]])
+    mkt = market("2024-12-16", ["000001"], [[FLAT]], 10.00)
+    with pytest.raises(DataError, match=r"marks array has shape \(2, 1\); expected \(1, 1\)"):
+        run_backtest(mkt, np.ones((2, 1)))
+    # An [S, N] score array is accepted as it is (NaN = no mark).
+    res = run_backtest(mkt, np.ones((1, 1)), {"fixed_cash": 10_000.0})
+    assert rows(res)[0][:6] == ("2024-12-16", "000001", "buy", 1000, 10.00, "filled")
