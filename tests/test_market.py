@@ -70,6 +70,12 @@ def test_akshare_chinese_columns_lots_to_shares_and_extras_ignored(tmp_path):
     assert df["close"].tolist() == [7.1, 7.81]
 
 
+def test_excel_style_bom_and_crlf(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (HEADER + "\r\n" + GOOD.replace("\n", "\r\n")).encode())
+    pd.testing.assert_frame_equal(read_panel(path), read_panel(write(tmp_path, GOOD)))
+
+
 def test_code_column_named_daima(tmp_path):
     body = "000001,2024-12-09,10,10.5,9.9,10.2,1000,10200\n"
     df = read_panel(write(tmp_path, body, header="代码,date,open,high,low,close,volume,amount"))
