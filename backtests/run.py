@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.config import DEMO, RunConfig, check_marks_codes, read_marks, resolved_toml
+from backtests.errors import ConfigError
 from backtests.io import write_text_atomic
 
 OUTPUT_FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json",
@@ -230,10 +231,15 @@ def write_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike | None = No
     failure never leaves a truncated file; other files in the folder are left alone.
     """
     out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output folder {out} exists and is not a folder; choose another --out")
     texts = render_outputs(result, cfg, out, marks=marks)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in texts.items():
-        write_text_atomic(out / name, text)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            write_text_atomic(out / name, text)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the run folder {out}: {exc.strerror or exc}") from None
     if tearsheet:
         from backtests.tearsheet import write_tearsheet
 

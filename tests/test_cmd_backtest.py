@@ -225,3 +225,12 @@ def test_articles_config_reports_ignored_marks(toy, capsys):
     assert signals[0].startswith("date,code,name,score,")
     assert signals[1].startswith("2024-03-04,600000,浦发银行,")
     assert ",t1,银行股异动," in signals[1] and len(signals) == 2
+
+
+def test_out_is_a_file_exits_2(toy, capsys):
+    target = toy.parent / "taken"
+    target.write_text("mine\n", encoding="utf-8")
+    assert main(["backtest", str(toy), "--out", str(target)]) == 2
+    assert capsys.readouterr().err == (f"Error: output folder {target} exists and is not a "
+                                       "folder; choose another --out\n")
+    assert target.read_text(encoding="utf-8") == "mine\n"
