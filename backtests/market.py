@@ -201,7 +201,7 @@ def _read_table(path: Path, kind: str):
 
     header = _read_header(path, kind)
     mapping = _map_columns(header, str(path))
-    names = [f"_ignored_{i}" if h not in mapping else mapping[h] for i, h in enumerate(header)]
+    names = [mapping.get(h, f"_ignored_{i}") for i, h in enumerate(header)]
     text = pa.dictionary(pa.int32(), pa.string())
     types = {c: text for c in ("code", "date", "name", "is_st", "list_date")}
     types.update({c: pa.float64() for c in NUMERIC})
@@ -452,8 +452,9 @@ def _summary(dropped: dict[str, int]) -> str:
 def _bad_rows_message(source, row_label, row_offset, rule_of, counts, code_vals, code_idx,
                       date_texts, date_idx, num, table, first_line, cal, days) -> str:
     total = int(counts.sum())
-    lines = [f"panel {source} has {total} bad row{'s' if total != 1 else ''} "
-             f"({row_label} numbers count {'the header as line 1' if row_label == 'line' else 'data rows from 1'}):"]
+    counting = "the header as line 1" if row_label == "line" else "data rows from 1"
+    lines = [(f"panel {source} has {total} bad row{'s' if total != 1 else ''} "
+              f"({row_label} numbers count {counting}):")]
     for i, (key, rule, shown) in enumerate(RULES):
         if not counts[i]:
             continue

@@ -103,7 +103,7 @@ class StockMaster:
 
     # ------------------------------------------------------------ construction
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, *, source: str = "<frame>") -> "StockMaster":
+    def from_frame(cls, df: pd.DataFrame, *, source: str = "<frame>") -> StockMaster:
         """Build from a frame with ``code, name[, list_date][, former_names]``.
 
         Accepts akshare's ``stock_info_a_code_name()`` frame as it is (``code, name``) and the
@@ -144,7 +144,7 @@ class StockMaster:
             return ()
 
     # ------------------------------------------------------------ merging
-    def merged_with(self, older: "StockMaster") -> "StockMaster":
+    def merged_with(self, older: StockMaster) -> StockMaster:
         """This master (current names) completed by an older one: list dates missing here are
         taken from it; its names that differ from the current one become former names; codes
         only it knows (delisted since, or absent from the current list) are added as they were."""

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from backtests.calendar import trading_calendar
 from backtests.errors import DataError
-from backtests.market import DataWarning, build_market, load_market, read_panel, validate_panel
+from backtests.market import (
+    DataWarning,
+    build_market,
+    load_market,
+    read_panel,
+    validate_panel,
+)
 from backtests.master import StockMaster, load_master
 from tests.conftest import REAL_NAMES, REAL_NAMES_2023, REAL_PANEL
 
