@@ -449,11 +449,11 @@ def signal_timeline(signals: pd.DataFrame | None, orders: pd.DataFrame) -> pd.Da
     ``no order`` (the engine skipped the mark: already held, below a threshold, or outside the
     backtest window).
     """
-    cols = ["published", "title", "date", "code", "score", "outcome", "detail"]
+    cols = ["published", "title", "date", "code", "role", "score", "outcome", "detail"]
     if signals is None or signals.empty:
         return pd.DataFrame(columns=cols)
     s = signals.copy()
-    for c in ("published", "title", "score"):
+    for c in ("published", "title", "score", "role"):
         if c not in s.columns:
             s[c] = ""
     buys = orders.assign(side=_norm_side(orders["side"]), status=_norm_status(orders["status"]),
@@ -491,11 +491,20 @@ _CSS = """
 .hypebt table{margin:0 0 20px;font-size:12px}
 .hypebt table td,.hypebt table th{text-align:right}
 .hypebt table td.t,.hypebt table th.t{text-align:left}
+.hypebt table td{white-space:nowrap !important}.hypebt table td.w{white-space:normal !important}
 .hypebt .filled{color:#070}.hypebt .rejected{color:#b00}.hypebt .expired{color:#a60}
 .hypebt pre{background:#f6f6f6;padding:10px;font-size:12px;overflow-x:auto}
 .hypebt .scroll{max-height:520px;overflow-y:auto}
+.hypebt p.nav{margin:6px 0 0}.hypebt p.nav a{color:#069;text-decoration:none}
 body,p,table,td,th{font-family:Arial,"Noto Sans CJK SC","Noto Sans CJK JP","WenQuanYi Zen Hei","Microsoft YaHei","PingFang SC",sans-serif}
 """
+
+
+_NAV = ('<p class="nav">hypebt sections: <a href="#hypebt-metrics">metrics</a> · '
+        '<a href="#hypebt-pnl">per-stock P&amp;L</a> · <a href="#hypebt-trades">trades</a> · '
+        '<a href="#hypebt-rejections">rejected orders</a> · '
+        '<a href="#hypebt-stuck">could not sell</a> · '
+        '<a href="#hypebt-signals">signal timeline</a> · <a href="#hypebt-config">config</a></p>')
 
 
 def _e(value) -> str:
@@ -516,14 +525,15 @@ def _num(value, fmt: str = ",.2f") -> str:
 
 def _table(headers: list[tuple[str, bool]], rows: list[list[str]], *, css: str = "",
            scroll: bool = False) -> str:
-    """``headers``: (label, is_text). Cells are already escaped/formatted strings."""
-    head = "".join(f'<th class="t">{_e(h)}</th>' if t else f"<th>{_e(h)}</th>"
-                   for h, t in headers)
+    """``headers``: (label, kind) with kind ``False`` (number, right-aligned), ``True`` (short
+    text, one line) or ``"wrap"`` (long text). Cells are already escaped/formatted strings."""
+    css_of = {False: "", True: ' class="t"', "wrap": ' class="t w"'}
+    head = "".join(f"<th{css_of[t]}>{_e(h)}</th>" for h, t in headers)
     body = []
     for row in rows:
         cells = []
-        for (_, is_text), cell in zip(headers, row):
-            cells.append(f'<td class="t">{cell}</td>' if is_text else f"<td>{cell}</td>")
+        for (_, kind), cell in zip(headers, row):
+            cells.append(f"<td{css_of[kind]}>{cell}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     table = (f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>'
              + "\n".join(body) + "</tbody></table>")
@@ -603,7 +613,7 @@ def _quantstats_html(returns: pd.Series, bench: pd.Series | None, title: str) ->
 
 def _section_metrics(run: RunFolder) -> str:
     if not run.metrics:
-        return ""
+        return '<h2 id="hypebt-metrics">Run metrics</h2><p class="note">No metrics.json.</p>'
     rows = []
 
     def add(key, value):
@@ -668,7 +678,7 @@ def _section_rejections(run: RunFolder) -> str:
         return head + '<p class="note">No order was rejected.</p>'
     rows = [[_e(r.side), _e(r.reason), _e(REASON_TEXT.get(r.reason, "")), str(r.orders),
              str(r.stocks)] for r in rej.itertuples()]
-    table = _table([("side", True), ("reason", True), ("meaning", True), ("orders", False),
+    table = _table([("side", True), ("reason", True), ("meaning", "wrap"), ("orders", False),
                     ("stocks", False)], rows)
     o = run.orders.assign(side=_norm_side(run.orders["side"]),
                           status=_norm_status(run.orders["status"]),
@@ -698,7 +708,7 @@ def _section_stuck(run: RunFolder) -> str:
             'first refusal to the sale.</p>')
     return head + note + _table([("code", True), ("name", True), ("shares", False),
                                  ("first blocked", True), ("sold", True), ("sold at", False),
-                                 ("sessions blocked", False), ("refusals", True)], rows)
+                                 ("sessions blocked", False), ("refusals", "wrap")], rows)
 
 
 def _section_signals(run: RunFolder) -> str:
@@ -706,20 +716,28 @@ def _section_signals(run: RunFolder) -> str:
     tl = signal_timeline(run.signals, run.orders)
     if tl.empty:
         return head + '<p class="note">No signals file in this run folder.</p>'
-    rows = [[_e(r.published), _e(r.title), _e(r.date), _e(r.code), _name(run, r.code),
-             _num(r.score, ".3g") if r.score != "" else "",
+    rows = [[_e(_when(r.published)), _e(r.title), _e(r.date), _e(r.code), _name(run, r.code),
+             _e(r.role), _num(r.score, ".3g") if r.score != "" else "",
              f'<span class="{_e(r.outcome.replace(" ", "-"))}">{_e(r.outcome)}</span>',
              _e(r.detail)] for r in tl.itertuples()]
     note = ('<p class="note">Article → first tradable session → what the order became. "no order": '
             'the strategy skipped the mark.</p>')
-    return head + note + _table([("published", True), ("article", True), ("session", True),
-                                 ("code", True), ("name", True), ("score", False),
-                                 ("outcome", True), ("detail", True)], rows, scroll=True)
+    return head + note + _table([("published", True), ("article", "wrap"), ("session", True),
+                                 ("code", True), ("name", True), ("role", True),
+                                 ("score", False), ("outcome", True), ("detail", "wrap")], rows,
+                                scroll=True)
+
+
+def _when(value) -> str:
+    """``2024-12-16 02:58`` (the article's own clock) from an ISO timestamp; other text as is."""
+    text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    m = re.match(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})", text)
+    return f"{m.group(1)} {m.group(2)}" if m else text
 
 
 def _section_config(run: RunFolder) -> str:
     if not run.config_text:
-        return ""
+        return '<h2 id="hypebt-config">Config</h2><p class="note">No config.toml.</p>'
     return f'<h2 id="hypebt-config">Config</h2><pre>{_e(run.config_text)}</pre>'
 
 
@@ -757,7 +775,7 @@ def render_tearsheet(run_dir, *, benchmark=None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_e(title)} tearsheet</title>\n"
         f"<style>{style}\n{_CSS}</style>\n</head>\n<body>\n"
-        f'<div class="hypebt"><h1>{_e(title)} — tearsheet</h1>{banner}{qs_note}</div>\n'
+        f'<div class="hypebt"><h1>{_e(title)} — tearsheet</h1>{banner}{qs_note}{_NAV}</div>\n'
         f'<div class="quantstats">{body}</div>\n'
         f'<div class="hypebt">\n{sections}\n</div>\n</body>\n</html>\n')
 
