@@ -384,29 +384,29 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
 
     # duplicates among otherwise good rows: an exact copy of an earlier row is redundant (the
     # later copy is bad); copies that disagree are all bad (we cannot tell which one is right).
-    good = rule_of == len(RULES)
-    rows = np.flatnonzero(good)
+    rows = np.flatnonzero(rule_of == len(RULES))
     key = code_idx[rows].astype(np.int64) * (len(days) + 1) + date_idx[rows]
-    order = np.argsort(key, kind="stable")
-    same_key = key[order][1:] == key[order][:-1]
-    first_line = {}
-    if same_key.any():
-        a, b = rows[order][1:][same_key], rows[order][:-1][same_key]
-        fields = [x for x in (o, h, lo, c, v, num["amount"]) ]
+    first_line: dict[int, int] = {}
+    space = (len(code_vals) + 1) * (len(days) + 1)
+    # cheap exit for the usual case: one count per (code, date) cell, no sort needed
+    maybe_dup = space > 1 << 26 or (len(key) and np.bincount(key, minlength=1).max() > 1)
+    if maybe_dup:
+        order = np.argsort(key, kind="stable")
+        same_key = key[order][1:] == key[order][:-1]
+    if maybe_dup and same_key.any():
+        sorted_rows = rows[order]
+        a, b = sorted_rows[1:][same_key], sorted_rows[:-1][same_key]
         equal = np.ones(len(a), bool)
-        for x in fields:
+        for x in (o, h, lo, c, v, num["amount"]):
             equal &= (x[a] == x[b]) | (np.isnan(x[a]) & np.isnan(x[b]))
         group = np.cumsum(np.r_[True, ~same_key])            # group id per sorted position
-        conflict_groups = np.unique(group[1:][same_key][~equal])
-        sorted_rows = rows[order]
-        in_conflict = np.isin(group, conflict_groups)
+        in_conflict = np.isin(group, np.unique(group[1:][same_key][~equal]))
+        is_dup = in_conflict | np.r_[False, same_key]        # per sorted position
         dup = np.zeros(n, bool)
-        dup[a] = True
-        dup[sorted_rows[in_conflict]] = True
+        dup[sorted_rows[is_dup]] = True
         flag("duplicate", dup)
-        firsts = sorted_rows[np.r_[True, ~same_key]]
-        first_of_group = firsts[group - 1]
-        first_line = dict(zip(sorted_rows.tolist(), first_of_group.tolist()))
+        first_of_group = sorted_rows[np.r_[True, ~same_key]][group - 1]
+        first_line = dict(zip(sorted_rows[is_dup].tolist(), first_of_group[is_dup].tolist()))
 
     bad = rule_of < len(RULES)
     dropped: dict[str, int] = {}

@@ -458,6 +458,26 @@ def test_prev_close_is_previous_traded_close(rows):
             assert np.isclose(m.prev_close[i, j], expect, equal_nan=True)
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), st.integers(100, 103)),
+                min_size=1, max_size=20))
+def test_duplicates_keep_one_identical_copy_drop_conflicts(rows):
+    """After drop_bad: one row per (code, date), kept exactly when all its copies agree."""
+    sessions = trading_calendar().between("2024-12-09", "2024-12-12")
+    frame = pd.DataFrame([{"code": f"00000{s + 1}", "date": pd.Timestamp(sessions[d]),
+                           "open": c / 10, "high": c / 10, "low": c / 10, "close": c / 10,
+                           "volume": 1.0, "amount": 1.0} for s, d, c in rows])
+    agree = frame.groupby(["code", "date"])["close"].nunique() == 1
+    if not agree.any():
+        with pytest.raises(DataError, match="every row is bad"):
+            validate_panel(frame, drop_bad=True)
+        return
+    out = validate_panel(frame, drop_bad=True)
+    assert not out.duplicated(["code", "date"]).any()
+    assert set(out.set_index(["code", "date"]).index) == set(agree[agree].index)
+    assert out.attrs["dropped"].get("duplicate", 0) == len(frame) - len(out)
+
+
 # ---------------------------------------------------------------- real data
 @pytest.fixture(scope="module")
 def real(shared_data):
