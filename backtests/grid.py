@@ -440,7 +440,7 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = Fal
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="set", desc="grid", disable=not enabled, leave=False,
+    return tqdm(total=total, unit="set", desc="grid", disable=not enabled, leave=True,
                 dynamic_ncols=True)
 
 

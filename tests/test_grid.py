@@ -332,3 +332,9 @@ def test_resolved_set_config_is_a_run_config(grid_result, tmp_path):
     text = resolved_toml(set_config(spec, params), relative_to=tmp_path)
     cfg = load_config(_write(tmp_path, text, "set.toml"))
     assert cfg.params == set_config(spec, params).params
+
+
+def test_progress_bar_counts_sets(grid_result, demo_market, capsys):
+    run_grid(grid_result.spec, workers=1, market=demo_market, progress=True)
+    err = capsys.readouterr().err
+    assert "grid" in err and "24/24" in err
