@@ -234,3 +234,19 @@ def test_out_is_a_file_exits_2(toy, capsys):
     assert capsys.readouterr().err == (f"Error: output folder {target} exists and is not a "
                                        "folder; choose another --out\n")
     assert target.read_text(encoding="utf-8") == "mine\n"
+
+
+def test_no_marks_runs_flat_with_documented_nulls(toy, capsys):
+    (toy.parent / "marks.csv").write_text("date,code\n", encoding="utf-8")
+    out = toy.parent / "flat"
+    assert main(["backtest", str(toy), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert ("  trades        0 round trips; 0 fills of 0 orders (fill rate n/a); "
+            "0 positions open at the end\n") in text
+    assert "  Sharpe        n/a (zero volatility)\n" in text
+    m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert (m["total_return"], m["cagr"], m["volatility"], m["max_drawdown"]) == (0, 0, 0, 0)
+    assert m["undefined"] == {"avg_holding_sessions": "no round trip", "fill_rate": "no order",
+                              "profit_factor": "no round trip", "sharpe": "zero volatility",
+                              "sortino": "no losing session", "win_rate": "no round trip"}
+    assert (out / "orders.csv").read_text(encoding="utf-8") == ORDERS_CSV.splitlines()[0] + "\n"
