@@ -105,13 +105,19 @@ def _slipped(price, slip, lo, hi):
 
 
 @njit(cache=True)
+def _reserve(recs, n, extra):
+    """``recs`` with room for ``extra`` more records after the first ``n`` (doubling)."""
+    if n + extra <= recs.shape[0]:
+        return recs
+    grown = np.empty(max(2 * recs.shape[0], n + extra), order_dt)
+    grown[:n] = recs[:n]
+    return grown
+
+
+@njit(cache=True, inline="always")
 def _emit(recs, n, session, stock, side, shares, price, status, reason, commission, stamp_duty,
           transfer_fee, exit_reason, wait):
-    """Write one order record at ``n`` (doubling the array when full); return the array."""
-    if n >= recs.shape[0]:
-        grown = np.empty(max(16, 2 * recs.shape[0]), order_dt)
-        grown[:n] = recs[:n]
-        recs = grown
+    """Write one order record at ``n`` (room reserved by the caller, see ``_reserve``)."""
     r = recs[n]
     r["session"] = session
     r["stock"] = stock
@@ -125,7 +131,6 @@ def _emit(recs, n, session, stock, side, shares, price, status, reason, commissi
     r["transfer_fee"] = transfer_fee
     r["exit_reason"] = exit_reason
     r["wait"] = wait
-    return recs
 
 
 @njit(cache=True)
@@ -191,6 +196,10 @@ def simulate_nb(mk, mi, prow, record):
     cash = prow[P_CASH]
     equity_prev = cash
     for t in range(n_sessions):
+        if record:
+            # A session writes at most one sell per position held at its start or bought in
+            # it, plus one buy per mark: reserve once, then write without checks.
+            recs = _reserve(recs, n, 2 * (npos + mi.ptr[t + 1] - mi.ptr[t]))
         stamp = mk.stamp_rate[t]
         transfer = mk.transfer_rate[t]
         # 1. T+1 release is implicit: shares of buy_session < t are all sellable.
@@ -206,8 +215,8 @@ def simulate_nb(mk, mi, prow, record):
             if np.isnan(c_[t, j]):
                 stats[S_REJECTED0 + REJECT_SUSPENDED] += 1
                 if record:
-                    recs = _emit(recs, n, t, j, SIDE_SELL, sh, np.nan, STATUS_REJECTED,
-                                 REJECT_SUSPENDED, 0.0, 0.0, 0.0, pending[j], wait)
+                    _emit(recs, n, t, j, SIDE_SELL, sh, np.nan, STATUS_REJECTED,
+                          REJECT_SUSPENDED, 0.0, 0.0, 0.0, pending[j], wait)
                     n += 1
                 continue
             op, hi, ld = o_[t, j], h_[t, j], ld_[t, j]
@@ -217,8 +226,8 @@ def simulate_nb(mk, mi, prow, record):
                     # 一字跌停, or the reject policy for an open at the limit: carried.
                     stats[S_REJECTED0 + REJECT_LIMIT_DOWN_SEALED] += 1
                     if record:
-                        recs = _emit(recs, n, t, j, SIDE_SELL, sh, ld, STATUS_REJECTED,
-                                     REJECT_LIMIT_DOWN_SEALED, 0.0, 0.0, 0.0, pending[j], wait)
+                        _emit(recs, n, t, j, SIDE_SELL, sh, ld, STATUS_REJECTED,
+                              REJECT_LIMIT_DOWN_SEALED, 0.0, 0.0, 0.0, pending[j], wait)
                         n += 1
                     continue
                 price = ld
@@ -238,8 +247,8 @@ def simulate_nb(mk, mi, prow, record):
             else:
                 stats[S_GROSS_LOSS] -= pnl
             if record:
-                recs = _emit(recs, n, t, j, SIDE_SELL, sh, price, STATUS_FILLED, REJECT_NONE,
-                             com, duty, fee, pending[j], wait)
+                _emit(recs, n, t, j, SIDE_SELL, sh, price, STATUS_FILLED, REJECT_NONE,
+                      com, duty, fee, pending[j], wait)
                 n += 1
             shares[j] = 0
             pending[j] = 0
@@ -323,8 +332,8 @@ def simulate_nb(mk, mi, prow, record):
                         stats[S_BUYS] += 1
                         stats[S_FEES] += com + fee
                         if record:
-                            recs = _emit(recs, n, t, j, SIDE_BUY, sh, price, STATUS_FILLED,
-                                         REJECT_NONE, com, 0.0, fee, 0, 0)
+                            _emit(recs, n, t, j, SIDE_BUY, sh, price, STATUS_FILLED,
+                                  REJECT_NONE, com, 0.0, fee, 0, 0)
                             n += 1
                         if held:
                             # Top-up (skip_held = false): entry price and session stay those
@@ -346,8 +355,8 @@ def simulate_nb(mk, mi, prow, record):
                         continue
             stats[S_REJECTED0 + reason] += 1
             if record:
-                recs = _emit(recs, n, t, j, SIDE_BUY, want, price, status, reason,
-                             0.0, 0.0, 0.0, 0, 0)
+                _emit(recs, n, t, j, SIDE_BUY, want, price, status, reason,
+                      0.0, 0.0, 0.0, 0, 0)
                 n += 1
 
         # 5. Exits on the close, first matching rule wins. A stock without a bar has no close:
@@ -390,8 +399,8 @@ def simulate_nb(mk, mi, prow, record):
                 # Carried to the next session's open (step 3); the record shows the close.
                 stats[S_REJECTED0 + reason] += 1
                 if record:
-                    recs = _emit(recs, n, t, j, SIDE_SELL, sh, cl, STATUS_REJECTED, reason,
-                                 0.0, 0.0, 0.0, why, 0)
+                    _emit(recs, n, t, j, SIDE_SELL, sh, cl, STATUS_REJECTED, reason,
+                          0.0, 0.0, 0.0, why, 0)
                     n += 1
                 continue
             price = _slipped(cl, -slip, l_[t, j], h_[t, j])
@@ -411,8 +420,8 @@ def simulate_nb(mk, mi, prow, record):
             else:
                 stats[S_GROSS_LOSS] -= pnl
             if record:
-                recs = _emit(recs, n, t, j, SIDE_SELL, sh, price, STATUS_FILLED, REJECT_NONE,
-                             com, duty, fee, why, 0)
+                _emit(recs, n, t, j, SIDE_SELL, sh, price, STATUS_FILLED, REJECT_NONE,
+                      com, duty, fee, why, 0)
                 n += 1
             shares[j] = 0
             pending[j] = 0

@@ -476,3 +476,16 @@ def test_toy_market_and_marks_array_shape_errors():
     # An [S, N] score array is accepted as it is (NaN = no mark).
     res = run_backtest(mkt, np.ones((1, 1)), {"fixed_cash": 10_000.0})
     assert rows(res)[0][:6] == ("2024-12-16", "000001", "buy", 1000, 10.00, "filled")
+
+
+def test_long_waits_grow_the_record_array():
+    # 20 positions whose sells wait through 30 suspended sessions: 620 records, more than the
+    # initial capacity (2 x marks + 4 x sessions = 164), so the array grows mid-run.
+    codes = [f"{i:06d}" for i in range(1, 21)]
+    bars = [[FLAT] * 20] + [[SUSP] * 20] * 30 + [[(10.30, 10.40, 10.10, 10.20)] * 20]
+    mkt = market("2024-11-01", codes, bars, [10.00] * 20)
+    res = run(mkt, [("2024-11-01", c) for c in codes], max_positions=20, cash=1_000_000.0)
+    assert len(res.records) == 20 + 20 * 30 + 20
+    last = res.orders[res.orders["date"] == res.orders["date"].max()]
+    assert (last["status"] == "filled").all() and (last["wait"] == 30).all()
+    assert res.stats["rejected_suspended"] == 600
