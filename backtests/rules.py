@@ -30,13 +30,14 @@ BOARD_PREFIXES: tuple[tuple[str, int], ...] = (
     ("920", BOARD_BSE), ("43", BOARD_BSE), ("83", BOARD_BSE), ("87", BOARD_BSE),
     ("88", BOARD_BSE), ("82", BOARD_BSE), ("4", BOARD_BSE), ("8", BOARD_BSE),
 )
+_PREFIXES_LONGEST_FIRST = sorted(BOARD_PREFIXES, key=lambda p: -len(p[0]))
 
 
 def board_of(code: str) -> int:
     """Board of a 6-digit A-share code, or ``BOARD_UNKNOWN`` (funds, B shares, indices)."""
     if len(code) != 6 or not code.isdigit():
         return BOARD_UNKNOWN
-    for prefix, board in sorted(BOARD_PREFIXES, key=lambda p: -len(p[0])):
+    for prefix, board in _PREFIXES_LONGEST_FIRST:
         if code.startswith(prefix):
             return board
     return BOARD_UNKNOWN
