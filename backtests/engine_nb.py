@@ -133,6 +133,24 @@ def _emit(recs, n, session, stock, side, shares, price, status, reason, commissi
     r["wait"] = wait
 
 
+@njit(cache=True, inline="always")
+def _book_sell(stats, value, commission, stamp_duty, transfer_fee, cost, held_sessions):
+    """Count a filled sell (a closed round trip) in ``stats``; return the net cash it brings."""
+    net = value - commission - stamp_duty - transfer_fee
+    pnl = net - cost
+    stats[S_FILLS] += 1
+    stats[S_SELLS] += 1
+    stats[S_ROUND_TRIPS] += 1
+    stats[S_FEES] += commission + stamp_duty + transfer_fee
+    stats[S_HOLD_SESSIONS] += held_sessions
+    if pnl > 0:
+        stats[S_WINS] += 1
+        stats[S_GROSS_PROFIT] += pnl
+    else:
+        stats[S_GROSS_LOSS] -= pnl
+    return net
+
+
 @njit(cache=True)
 def _compact(pos, npos, shares):
     """Drop sold positions (shares == 0) from the sorted position list; return the new count."""
@@ -231,21 +249,8 @@ def simulate_nb(mk, mi, prow, record):
                         n += 1
                     continue
                 price = ld
-            value = price * sh
-            com, duty, fee = sell_costs_nb(value, com_rate, com_min, stamp, transfer)
-            net = value - com - duty - fee
-            cash += net
-            pnl = net - cost[j]
-            stats[S_FILLS] += 1
-            stats[S_SELLS] += 1
-            stats[S_ROUND_TRIPS] += 1
-            stats[S_FEES] += com + duty + fee
-            stats[S_HOLD_SESSIONS] += t - entry_session[j]
-            if pnl > 0:
-                stats[S_WINS] += 1
-                stats[S_GROSS_PROFIT] += pnl
-            else:
-                stats[S_GROSS_LOSS] -= pnl
+            com, duty, fee = sell_costs_nb(price * sh, com_rate, com_min, stamp, transfer)
+            cash += _book_sell(stats, price * sh, com, duty, fee, cost[j], t - entry_session[j])
             if record:
                 _emit(recs, n, t, j, SIDE_SELL, sh, price, STATUS_FILLED, REJECT_NONE,
                       com, duty, fee, pending[j], wait)
@@ -404,21 +409,8 @@ def simulate_nb(mk, mi, prow, record):
                     n += 1
                 continue
             price = _slipped(cl, -slip, l_[t, j], h_[t, j])
-            value = price * sh
-            com, duty, fee = sell_costs_nb(value, com_rate, com_min, stamp, transfer)
-            net = value - com - duty - fee
-            cash += net
-            pnl = net - cost[j]
-            stats[S_FILLS] += 1
-            stats[S_SELLS] += 1
-            stats[S_ROUND_TRIPS] += 1
-            stats[S_FEES] += com + duty + fee
-            stats[S_HOLD_SESSIONS] += t - entry_session[j]
-            if pnl > 0:
-                stats[S_WINS] += 1
-                stats[S_GROSS_PROFIT] += pnl
-            else:
-                stats[S_GROSS_LOSS] -= pnl
+            com, duty, fee = sell_costs_nb(price * sh, com_rate, com_min, stamp, transfer)
+            cash += _book_sell(stats, price * sh, com, duty, fee, cost[j], t - entry_session[j])
             if record:
                 _emit(recs, n, t, j, SIDE_SELL, sh, price, STATUS_FILLED, REJECT_NONE,
                       com, duty, fee, why, 0)
