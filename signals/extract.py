@@ -18,22 +18,11 @@ from dataclasses import dataclass
 from signals.articles import Article
 from signals.mentions import MatchRules, NameMatcher, load_matching
 from signals.normalize import normalize_text, original_span
-from signals.roles import RoleRules, load_roles, sentence_spans
+from signals.roles import RoleRules, TextSpans, load_roles
 from signals.themes import ThemeLexicon, load_themes
 
 
-_THEME_CLAUSE_END = re.compile(r"[。!?;\n，,:]")
-
-
-def clause_span(text: str, start: int, end: int, sentence: tuple[int, int]) -> tuple[int, int]:
-    """The clause around ``text[start:end]`` within ``sentence``; a 、 list stays one clause."""
-    lo, hi = sentence
-    m = _THEME_CLAUSE_END.search(text, end, hi)
-    stop = m.end() if m else hi
-    back = start
-    while back > lo and not _THEME_CLAUSE_END.match(text[back - 1]):
-        back -= 1
-    return back, stop
+THEME_CLAUSE_RE = re.compile("[。!?;！？；\n，,:：]")     # a 、 list stays one clause
 
 
 @dataclass(frozen=True)
@@ -74,17 +63,15 @@ class Extractor:
         hits, unknown = self.matcher.find(text)
         theme_hits = self.themes.find(text)
         primary = self.themes.primary(theme_hits, title_end)
-        spans = sentence_spans(text)
-        starts = [s for s, _e in spans]
         theme_pos = [h.start for h in theme_hits]
         cache: dict = {}
         mentions = []
+        spans = TextSpans(text)
         for h in hits:
-            k = bisect.bisect_right(starts, h.start) - 1
-            sent = spans[k]
-            role, weight = self.roles.decide(text, h.start, h.end, sent, cache)
+            sent = spans.sentence(h.start, h.end)
+            role, weight = self.roles.decide(spans, h.start, h.end, sent, cache)
             theme = primary
-            clause = clause_span(text, h.start, h.end, sent)
+            clause = spans.around(h.start, h.end, THEME_CLAUSE_RE, *sent)
             lo = bisect.bisect_left(theme_pos, clause[0])
             hi = bisect.bisect_left(theme_pos, clause[1])
             if hi > lo:

@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 
 from backtests.errors import CalendarError, ConfigError, DataError
-from backtests.master import normalize_name as display_name
 from signals.articles import BARE_DATE_POLICIES, read_articles
 from signals.extract import ArticleSignals, Extractor
 from signals.roles import load_roles
@@ -141,14 +140,14 @@ def analyze(items, master, calendar=None, *, min_score: float = 0.5,
         notes.extend((art.id, n) for n in art.notes)
         if not sig.mentions:
             notes.append((art.id, "names no listed stock"))
+        names = ex.matcher.display
         for m in sig.mentions:
-            rows.append((art.id, art.published, session, entry, m.code,
-                         display_name(master.name_of(m.code)), m.matched_text, m.kind,
-                         m.in_title, m.theme, m.role, m.weight))
+            rows.append((art.id, art.published, session, entry, m.code, names[m.code],
+                         m.matched_text, m.kind, m.in_title, m.theme, m.role, m.weight))
         unknown.extend((art.id, text, reason) for text, reason in sig.unknown)
     mentions = pd.DataFrame(rows, columns=list(MENTION_COLUMNS))
     mentions["session"] = pd.to_datetime(mentions["session"].astype("datetime64[ns]"))
-    marks = score_marks(results, sessions, calendar, master, min_score=min_score,
+    marks = score_marks(results, sessions, calendar, ex.matcher.display, min_score=min_score,
                         roles=role_set, half_life=half_life, title_multiplier=title_multiplier)
     return SignalResult(results, sessions, mentions,
                         pd.DataFrame(unknown, columns=list(UNKNOWN_COLUMNS)), marks, notes,
@@ -176,10 +175,11 @@ def _empty_marks() -> pd.DataFrame:
     return frame
 
 
-def score_marks(results: list[ArticleSignals], sessions: dict, calendar, master, *,
+def score_marks(results: list[ArticleSignals], sessions: dict, calendar, names: dict, *,
                 min_score: float, roles: set[str] | None, half_life: float,
                 title_multiplier: float) -> pd.DataFrame:
-    """The marks of already extracted articles (see the module docstring)."""
+    """The marks of already extracted articles (see the module docstring); ``names`` maps a
+    code to its display name."""
     heat: Counter = Counter()                     # (session, theme) -> articles
     contrib: dict[tuple, list] = {}               # (session, code) -> [(value, role, theme, art)]
     for sig in sorted(results, key=lambda s: (s.article.published, s.article.id)):
@@ -205,29 +205,30 @@ def score_marks(results: list[ArticleSignals], sessions: dict, calendar, master,
     pos = {s: i for i, s in enumerate(calendar.sessions)}
     rows = []
     for code, days in by_code.items():
-        days = sorted(days)
-        idx = np.array([pos[d] for d in days], dtype=np.float64)
-        raw = np.array([sum(c[0] for c in contrib[(d, code)]) for d in days])
+        days.sort()
+        idx = [pos[d] for d in days]
+        raw = [sum(c[0] for c in contrib[(d, code)]) for d in days]
         for j, day in enumerate(days):
             if half_life > 0:
-                score = float(np.sum(raw[:j + 1] * 0.5 ** ((idx[j] - idx[:j + 1]) / half_life)))
+                score = sum(raw[k] * 0.5 ** ((idx[j] - idx[k]) / half_life) for k in range(j + 1))
             else:
-                score = float(raw[j])
+                score = raw[j]
+            if score < min_score:
+                continue
             items = contrib[(day, code)]
             themes = Counter(c[2] for c in items if c[2])
             theme = min(themes, key=lambda t: (-themes[t], t)) if themes else ""
             strongest = max(items, key=lambda c: abs(c[0]))
             first = items[0][3]
-            rows.append((np.datetime64(day, "ns"), code, display_name(master.name_of(code)),
+            rows.append((np.datetime64(day, "ns"), code, names[code],
                          round(score, 10), j == 0, len(items), theme,
                          heat.get((day, theme), 0) if theme else 0, strongest[1],
                          "open" if any(c[4] == "open" for c in items) else "close",
                          ";".join(c[3].id for c in items), first.title,
                          first.published.isoformat()))
-    frame = pd.DataFrame(rows, columns=list(MARK_COLUMNS))
-    frame = frame.loc[frame["score"] >= min_score]
-    if frame.empty:
+    if not rows:
         return _empty_marks()
+    frame = pd.DataFrame(rows, columns=list(MARK_COLUMNS))
     frame = frame.sort_values(["date", "score", "code"], ascending=[True, False, True])
     frame["date"] = frame["date"].astype("datetime64[ns]")
     frame["n_articles"] = frame["n_articles"].astype(np.int64)

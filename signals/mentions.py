@@ -2,7 +2,7 @@
 
 :class:`NameMatcher` is built once from a :class:`~backtests.master.StockMaster` and then scans
 normalised text (:mod:`signals.normalize`) in one Aho-Corasick pass (``pyahocorasick``) over every
-name, whatever the size of the dictionary. Rules, in the order they are applied:
+name, whatever the size of the dictionary (on the text's UTF-16 bytes, see :func:`_encode`). Rules, in the order they are applied:
 
 1. **Dictionary.** Every current name and former name of the master (``居然之家`` → 000785), plus
    derived aliases: the name without an ST/XD/XR/DR/N/C prefix (``*ST华微`` → ``华微``) and
@@ -40,6 +40,7 @@ import ahocorasick
 from backtests import rules
 from backtests.errors import ConfigError
 from signals.config import load_toml, string_list
+from backtests.master import normalize_name as _display
 from signals.normalize import normalize_name
 
 KIND_NAME, KIND_FORMER, KIND_ALIAS, KIND_CODE = "name", "former", "alias", "code"
@@ -57,11 +58,32 @@ EXCHANGE_CODES: tuple[tuple[str, str, str], ...] = (
 )
 _EXCHANGE_ALIASES = {"SH": "SH", "SS": "SH", "XSHG": "SH", "SZ": "SZ", "XSHE": "SZ",
                      "BJ": "BJ", "BSE": "BJ"}
-_CODE_RE = re.compile(
-    r"(?<![0-9A-Z.])(?:(SH|SZ|BJ)\.?)?(\d{6})(?:\.(SH|SZ|BJ|SS|XSHG|XSHE|BSE)(?![A-Z]))?(?![0-9])")
+# Codes: a run of exactly six digits, optionally with an exchange before (SZ002354, sz.002354)
+# or after (002354.SZ, 600000.XSHG); not right after another letter, digit or dot.
+_DIGITS_RE = re.compile(r"\d+")
+_PREFIX_RE_CODE = re.compile(r"(?<![0-9A-Z.])(SH|SZ|BJ)\.?$")
+_SUFFIX_RE_CODE = re.compile(r"\.(SH|SZ|BJ|SS|XSHG|XSHE|BSE)(?![A-Z])")
+_NOT_BEFORE_CODE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.")
 _PREFIX_RE = re.compile(r"^(?:\*ST|S\*ST|SST|ST|XD|XR|DR|N|C|S)(?=[\u4e00-\u9fff])")
 _CLASS_SUFFIX_RE = re.compile(r"(?<=[\u4e00-\u9fff])A$")
 _BLOCKER = "-"
+_ASTRAL_RE = re.compile("[\U00010000-\U0010FFFF]")
+
+
+def _encode(text: str) -> str:
+    """Two code units per character (UTF-16 bytes as Latin-1 characters).
+
+    pyahocorasick finds a node's child by a linear scan; over Chinese text the root would have
+    thousands of children (one per first character of a name). Splitting every character into
+    its two bytes keeps every node's fan-out below 256 and makes the scan about 7x faster.
+    Characters outside the BMP (emoji) become U+FFFD first so that character ``i`` is always
+    bytes ``2i, 2i+1``; no name contains one.
+    """
+    data = text.encode("utf-16-be")
+    if len(data) != 2 * len(text):
+        data = _ASTRAL_RE.sub("\ufffd", text).encode("utf-16-be")
+    return data.decode("latin-1")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 
 def classify_code(code: str, exchange: str | None) -> str:
@@ -84,35 +106,37 @@ class MatchRules:
     common_words: frozenset[str]
     guard_left: re.Pattern
     guard_right: re.Pattern
+    common_right: re.Pattern
     index_context: tuple[str, ...]
     number_units: frozenset[str]
-    unknown_re: re.Pattern
+    unknown_suffixes: tuple[str, ...]
+    unknown_left: re.Pattern
     source: str = ""
 
 
-MATCHING_KEYS = ("not_stocks", "common_words", "guard_left", "guard_right", "index_context",
-                 "number_units", "unknown_suffixes", "unknown_left")
+MATCHING_KEYS = ("not_stocks", "common_words", "guard_left", "guard_right", "common_right",
+                 "index_context", "number_units", "unknown_suffixes", "unknown_left")
 
 
 def load_matching(path: str | os.PathLike | None = None) -> MatchRules:
     """Read ``matching.toml`` (the packaged default when ``path`` is None)."""
     doc, label = load_toml(path, "matching", MATCHING_KEYS)
     get = lambda key: string_list(doc, key, label)  # noqa: E731
-    left, right = get("guard_left"), get("guard_right")
-    suffixes, unknown_left = get("unknown_suffixes"), get("unknown_left")
     try:
-        guard_left = re.compile("(?:" + "|".join(left) + ")$")
-        guard_right = re.compile("(?:" + "|".join(right) + ")")
-        unknown_re = re.compile("(?:" + "|".join(unknown_left) + ")([\u4e00-\u9fff]{2,4}(?:"
-                                + "|".join(map(re.escape, suffixes)) + "))")
+        guard_left = re.compile("(?:" + "|".join(get("guard_left")) + ")$")
+        guard_right = re.compile("(?:" + "|".join(get("guard_right")) + ")")
+        common_right = re.compile("(?:" + "|".join(get("common_right")) + ")")
+        unknown_left = re.compile("(?:" + "|".join(get("unknown_left")) + ")$")
     except re.error as exc:
         raise ConfigError(f"{label}: bad regex in guard/unknown patterns ({exc})") from None
     return MatchRules(
         not_stocks=tuple(normalize_name(w) for w in get("not_stocks")),
         common_words=frozenset(normalize_name(w) for w in get("common_words")),
-        guard_left=guard_left, guard_right=guard_right,
+        guard_left=guard_left, guard_right=guard_right, common_right=common_right,
         index_context=tuple(normalize_name(w) for w in get("index_context")),
-        number_units=frozenset(get("number_units")), unknown_re=unknown_re, source=label)
+        number_units=frozenset(get("number_units")),
+        unknown_suffixes=tuple(normalize_name(w) for w in get("unknown_suffixes")),
+        unknown_left=unknown_left, source=label)
 
 
 @dataclass(frozen=True)
@@ -137,13 +161,16 @@ class Unknown:
 
 
 def _aliases(name: str) -> list[str]:
+    """Derived aliases: without an ST/XD/... prefix (kept only when 3+ characters remain:
+    ``*ST工智`` must not make ``工智`` a name) and without a trailing share-class ``A``
+    (``万科A`` → ``万科``, two characters allowed, guarded)."""
     out = []
     base = _PREFIX_RE.sub("", name)
-    if base != name and len(base) >= 2:
+    if base != name and len(base) >= 3:
         out.append(base)
     for cand in (name, base):
         stripped = _CLASS_SUFFIX_RE.sub("", cand)
-        if stripped != cand and len(stripped) >= 2:
+        if stripped != cand and len(stripped) >= 2 and (cand == name or len(stripped) >= 3):
             out.append(stripped)
     return out
 
@@ -161,6 +188,8 @@ class NameMatcher:
         self.master = master
         frame = master.frame
         self.codes = frozenset(map(str, frame.index))
+        # display names: full-width folded, spaces removed (万  科Ａ -> 万科A), as the master does
+        self.display = {str(c): _display(n) for c, n in zip(frame.index, frame["name"])}
         entries: dict[str, tuple[int, set[str]]] = {}   # key -> (priority, codes)
 
         def put(key: str, code: str, kind: str) -> None:
@@ -193,84 +222,108 @@ class NameMatcher:
                 self.ambiguous[key] = tuple(sorted(codes))
                 continue
             code = next(iter(codes))
-            guarded = len(key) <= 2 or key in self.rules.common_words
+            guard = 2 if key in self.rules.common_words else 1 if len(key) <= 2 else 0
             self.keys[key] = (code, kinds[pri])
-            automaton.add_word(key, (len(key), code, kinds[pri], guarded))
+            automaton.add_word(_encode(key), (len(key), code, kinds[pri], guard))
         for word in self.rules.not_stocks:
             if word and word not in self.keys:
-                automaton.add_word(word, (len(word), _BLOCKER, _BLOCKER, False))
+                automaton.add_word(_encode(word), (len(word), _BLOCKER, _BLOCKER, 0))
         automaton.make_automaton()
         self._automaton = automaton
         self.n_names = len(self.keys)
+        suffixes = ahocorasick.Automaton()
+        for suf in self.rules.unknown_suffixes:
+            suffixes.add_word(suf, len(suf))
+        suffixes.make_automaton()
+        self._suffixes = suffixes if self.rules.unknown_suffixes else None
 
     # ------------------------------------------------------------ matching
-    def _guard_ok(self, text: str, start: int, end: int) -> bool:
+    def _guard_ok(self, text: str, start: int, end: int, guard: int) -> bool:
         r = self.rules
+        right = r.common_right if guard == 2 else r.guard_right
         return (r.guard_left.search(text, max(0, start - 4), start) is not None
-                and r.guard_right.match(text, end) is not None)
+                and right.match(text, end) is not None)
 
     def find(self, text: str) -> tuple[list[Hit], list[Unknown]]:
         """Stocks named in normalised ``text`` (sorted by position) and unknown candidates."""
         cands = []
-        for end_idx, (length, code, kind, guarded) in self._automaton.iter(text):
-            start = end_idx - length + 1
-            if guarded and not self._guard_ok(text, start, end_idx + 1):
+        for end_b, (length, code, kind, guard) in self._automaton.iter(_encode(text)):
+            if end_b & 1 == 0:
+                continue                      # straddles two characters of the text
+            end = (end_b + 1) >> 1
+            start = end - length
+            if guard and not self._guard_ok(text, start, end, guard):
                 continue
-            cands.append((start, end_idx + 1, code, kind))
-        taken: list[tuple[int, int]] = []
+            cands.append((start, end, code, kind))
+        taken = bytearray(len(text))        # 1 where a kept match (or blocker) lies
         hits: list[Hit] = []
-        blocked: list[tuple[int, int]] = []
         # longest first, then leftmost; a candidate overlapping a kept one is dropped
-        for start, end, code, kind in sorted(cands, key=lambda c: (c[0] - c[1], c[0])):
-            if any(start < e and s < end for s, e in taken):
+        cands.sort(key=lambda c: (c[0] - c[1], c[0]))
+        for start, end, code, kind in cands:
+            if taken.find(1, start, end) >= 0:
                 continue
-            taken.append((start, end))
-            if code == _BLOCKER:
-                blocked.append((start, end))
-            else:
+            taken[start:end] = b"\x01" * (end - start)
+            if code != _BLOCKER:
                 hits.append(Hit(start, end, code, kind, text[start:end]))
         unknown: list[Unknown] = []
         self._codes(text, hits, unknown, taken)
-        self._unknown_names(text, unknown, taken)
+        if self._suffixes is not None:
+            self._unknown_names(text, unknown, taken)
         hits.sort(key=lambda h: h.start)
         unknown.sort(key=lambda u: u.start)
         return hits, unknown
 
-    def _codes(self, text: str, hits: list[Hit], unknown: list[Unknown], taken) -> None:
+    def _codes(self, text: str, hits: list[Hit], unknown: list[Unknown], taken: bytearray) -> None:
         r = self.rules
-        for m in _CODE_RE.finditer(text):
+        n = len(text)
+        for m in _DIGITS_RE.finditer(text):
             start, end = m.span()
-            code = m.group(2)
-            if end < len(text) and text[end] in r.number_units:
+            if end - start != 6:
+                continue                      # a longer number is not a code
+            code = m.group(0)
+            if end < n and text[end] in r.number_units:
                 continue                      # an amount: 600000元, 300000股
-            ex = m.group(1) or m.group(3)
+            pre = _PREFIX_RE_CODE.search(text, max(0, start - 5), start)
+            if pre is None and start > 0 and text[start - 1] in _NOT_BEFORE_CODE:
+                continue
+            suf = _SUFFIX_RE_CODE.match(text, end)
+            ex = (pre.group(1) if pre else None) or (suf.group(1) if suf else None)
             exchange = _EXCHANGE_ALIASES[ex] if ex else None
-            what = classify_code(code, exchange)
-            if what != "stock":
+            if classify_code(code, exchange) != "stock":
                 continue
             if exchange is None:
                 before = text[max(0, start - 8):start]
-                after = text[end:end + 4]
-                if any(w in before for w in r.index_context) or "指数" in after:
+                if any(w in before for w in r.index_context) or "指数" in text[end:end + 4]:
                     continue                  # 上证指数(000001), 沪深300ETF(510300) ...
+            if pre:
+                start = pre.start()
+            if suf:
+                end = suf.end()
+            taken[start:end] = b"\x01" * (end - start)
             if code in self.codes:
-                hits.append(Hit(start, end, code, KIND_CODE, m.group(0)))
-                taken.append((start, end))
+                hits.append(Hit(start, end, code, KIND_CODE, text[start:end]))
             else:
                 board = rules.BOARD_NAMES.get(rules.board_of(code), "unknown board")
-                unknown.append(Unknown(start, end, m.group(0),
+                unknown.append(Unknown(start, end, text[start:end],
                                        f"stock code ({board}) not in the names file"))
-                taken.append((start, end))
 
-    def _unknown_names(self, text: str, unknown: list[Unknown], taken) -> None:
+    def _unknown_names(self, text: str, unknown: list[Unknown], taken: bytearray) -> None:
         r = self.rules
-        for m in r.unknown_re.finditer(text):
-            start, end = m.span(1)
-            word = m.group(1)
-            if any(start < e and s < end for s, e in taken):
-                continue
-            if word in self.keys or word in r.not_stocks:
-                continue
-            if r.guard_right.match(text, end) is None:
-                continue
-            unknown.append(Unknown(start, end, word, "company-like name not in the names file"))
+        for suf_end, length in self._suffixes.iter(text):
+            end = suf_end + 1
+            if not r.guard_right.match(text, end):
+                continue                              # not followed by a separator/context
+            suf_start = end - length
+            for n in (4, 3, 2):                       # the longest well-delimited word wins
+                start = suf_start - n
+                if start < 0 or not _CJK_RUN.fullmatch(text, start, suf_start):
+                    continue
+                if r.unknown_left.search(text, max(0, start - 4), start) is None:
+                    continue
+                word = text[start:end]
+                if (taken.find(1, start, end) < 0 and word not in self.keys
+                        and word not in r.not_stocks):
+                    unknown.append(Unknown(start, end, word,
+                                           "company-like name not in the names file"))
+                    taken[start:end] = b"\x01" * (end - start)
+                break

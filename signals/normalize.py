@@ -4,9 +4,10 @@ One rule set, applied identically to both sides, so that ``万  科Ａ`` (the ex
 spelling, with padding spaces and a full-width letter), ``萬科A`` and ``万科a`` all meet as
 ``万科A``:
 
-1. **Character map** (``str.translate``, one character in, one character out): full-width ASCII
-   ``！``..``～`` → ``!``..``~``, the ideographic space and no-break spaces → ``' '``, ASCII
-   lower case → upper case, and a small table of traditional characters common in company
+1. **Character map** (one character in, one character out): full-width ASCII ``！``..``～`` →
+   ``!``..``~`` (except the everyday punctuation ``，：；！？（）``, which every rule accepts in both
+   forms), every white-space character but the line break → ``' '``, ASCII lower case → upper
+   case, and a small table of traditional characters common in company
    names → simplified (``華→华``, ``電→电``, ``國→国`` ...). Characters that are also valid in
    simplified names (``乾``, ``壹``, ``後``'s simplified twin, ...) are deliberately absent.
 2. **Spaces**: a run of white space (line breaks excepted) next to a non-ASCII character is removed (``TCL 科技`` →
@@ -54,10 +55,17 @@ assert len(_TRAD) == len(_SIMP), "traditional/simplified tables out of step"
 
 TRAD_TO_SIMP: dict[str, str] = {t: s for t, s in zip(_TRAD, _SIMP) if t != s}
 
+# Full-width punctuation that Chinese text uses on every line stays as it is (the rules match
+# both forms: "，" and ","); folding it would cost time on every article for nothing.
+KEEP_FULL_WIDTH = "，：；！？（）"
+
 _MAP: dict[int, int] = {}
 for _c in range(0xFF01, 0xFF5F):                       # full-width ASCII block
-    _MAP[_c] = _c - 0xFEE0
-for _c in (0x3000, 0x00A0, 0x2002, 0x2003, 0x2009, 0x200B, 0xFEFF):  # odd spaces -> ' '
+    if chr(_c) not in KEEP_FULL_WIDTH:
+        _MAP[_c] = _c - 0xFEE0
+# every white-space character but the line break (ideographic, no-break, thin, tab ...) and the
+# zero-width ones -> ' '
+for _c in [c for c in range(0x3001) if chr(c).isspace() and c not in (0x0A, 0x20)] + [0x200B, 0xFEFF]:
     _MAP[_c] = 0x20
 for _c in range(ord("a"), ord("z") + 1):
     _MAP[_c] = _c - 32
@@ -67,6 +75,12 @@ for _t, _s in TRAD_TO_SIMP.items():
 for _c in range(0xFF41, 0xFF5B):
     _MAP[_c] = _c - 0xFEE0 - 32
 CHAR_MAP = _MAP
+
+# Characters the map changes once ASCII is upper-cased (str.upper, C speed): in most articles
+# none or a few, so the text is only translated when one occurs.
+_MAPPED_RE = re.compile("[" + re.escape("".join(
+    chr(c) for c in sorted(CHAR_MAP) if not ord("a") <= c <= ord("z"))) + "]")
+
 
 # a run of white space (not line breaks: they end sentences) touching a non-ASCII character
 _SPACE_RE = re.compile(r"(?<=[^\x00-\x7f])[^\S\n]+|[^\S\n]+(?=[^\x00-\x7f])")
@@ -90,7 +104,12 @@ def normalize_text(text: str) -> tuple[str, np.ndarray | None]:
     ``index[i]`` is the position in ``text`` of normalised character ``i`` (an ``int64``
     array); it is ``None`` when no character was removed, i.e. positions are unchanged.
     """
-    mapped = text.translate(CHAR_MAP)
+    upper = text.upper()
+    if len(upper) != len(text):          # 'ß' -> 'SS' and the like: fall back to the map
+        upper = text
+    mapped = upper.translate(CHAR_MAP) if _MAPPED_RE.search(upper) or upper is text else upper
+    if " " not in mapped:               # every other space became ' ' in the map
+        return mapped, None
     spans = [m.span() for m in _SPACE_RE.finditer(mapped)]
     if not spans:
         return mapped, None

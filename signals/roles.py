@@ -32,8 +32,6 @@ ROLE_KEYS = ("default_role", "default_weight", "role")
 RULE_KEYS = ("name", "weight", "scope", "patterns")
 SCOPES = ("sentence", "after", "before")
 
-_SENTENCE_END = re.compile(r"[。!?;\n]")
-_CLAUSE_END = re.compile(r"[。!?;\n，,、:]")
 
 
 @dataclass(frozen=True)
@@ -63,12 +61,12 @@ class RoleRules:
         """Role names in rule order, the default last."""
         return tuple(self.weights)
 
-    def decide(self, text: str, start: int, end: int, sentence: tuple[int, int],
+    def decide(self, spans: "TextSpans", start: int, end: int, sentence: tuple[int, int],
                cache: dict) -> tuple[str, float]:
-        """Role of the mention ``text[start:end]`` inside ``sentence`` (a ``(lo, hi)`` span).
-
-        ``cache`` memoises sentence-scope results per (rule, sentence) within one article.
-        """
+        """Role of the mention ``[start, end)`` of ``spans.text`` inside ``sentence`` (a
+        ``(lo, hi)`` span). ``cache`` memoises sentence-scope results per (rule, sentence)
+        within one article."""
+        text = spans.text
         lo, hi = sentence
         for i, rule in enumerate(self.rules):
             if rule.scope == "sentence":
@@ -77,28 +75,48 @@ class RoleRules:
                 if hit is None:
                     hit = cache[key] = rule.pattern.search(text, lo, hi) is not None
             elif rule.scope == "after":
-                m = _CLAUSE_END.search(text, end, hi)
-                stop = m.start() if m else hi
+                stop = spans.around(end, end, CLAUSE_RE, lo, hi)[1]
                 hit = rule.pattern.search(text[end:stop]) is not None
             else:
-                back = start
-                while back > lo and not _CLAUSE_END.match(text[back - 1]):
-                    back -= 1
+                back = spans.around(start, start, CLAUSE_RE, lo, hi)[0]
                 hit = rule.pattern.search(text[back:start]) is not None
             if hit:
                 return rule.name, rule.weight
         return self.default_role, self.default_weight
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each sentence of normalised text (split at 。!?; and newlines)."""
-    spans, lo = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        spans.append((lo, m.end()))
-        lo = m.end()
-    if lo < len(text):
-        spans.append((lo, len(text)))
-    return spans
+SENTENCE_STOPS = "。!?;！？；\n"
+SENTENCE_RE = re.compile("[。!?;！？；\n]")
+CLAUSE_RE = re.compile("[。!?;！？；\n，,、:：]")
+
+
+class TextSpans:
+    """Sentence and clause look-ups in one normalised text: a regex search forward on the text
+    and backward on its reverse (computed once)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.rtext = text[::-1]
+        self.n = len(text)
+
+    def around(self, start: int, end: int, stops: re.Pattern, lo: int = 0,
+               hi: int | None = None) -> tuple[int, int]:
+        """The span of ``text[lo:hi]`` around ``[start, end)`` delimited by ``stops`` (a
+        character class): from just after the last stop before ``start`` to the first stop at or
+        after ``end`` -- included when it ends a sentence (。!?; line break), excluded otherwise."""
+        n = self.n
+        hi = n if hi is None else hi
+        back = stops.search(self.rtext, n - start, n - lo)
+        a = n - back.start() if back else lo
+        fwd = stops.search(self.text, end, hi)
+        if fwd is None:
+            return a, hi
+        return a, (fwd.end() if fwd.group() in SENTENCE_STOPS else fwd.start())
+
+    def sentence(self, start: int, end: int) -> tuple[int, int]:
+        """``(lo, hi)`` of the sentence holding ``[start, end)`` (split after 。!?; and line
+        breaks)."""
+        return self.around(start, end, SENTENCE_RE)
 
 
 def load_roles(path: str | os.PathLike | None = None) -> RoleRules:

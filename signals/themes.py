@@ -26,13 +26,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+import ahocorasick
+
 from backtests.errors import ConfigError
 from signals.config import load_toml, string_list
 from signals.normalize import normalize_name
 
 THEME_KEYS = ("themes", "patterns")
 PATTERN_KEYS = ("quoted", "unquoted_markers", "max_unquoted", "stop_chars")
-_RUN_CHAR = re.compile(r"[\u4e00-\u9fffA-Z0-9]")
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,12 @@ class ThemeLexicon:
                 key = normalize_name(w)
                 if key:
                     self.keyword_theme.setdefault(key, theme)
-        keys = sorted(self.keyword_theme, key=lambda k: (-len(k), k))
-        self._kw_re = re.compile("|".join(map(re.escape, keys))) if keys else None
+        self._kw = None
+        if self.keyword_theme:
+            self._kw = ahocorasick.Automaton()
+            for key, theme in self.keyword_theme.items():
+                self._kw.add_word(key, (len(key), theme))
+            self._kw.make_automaton()
         try:
             self._quoted = [re.compile(p) for p in quoted]
         except re.error as exc:
@@ -66,6 +71,7 @@ class ThemeLexicon:
         marks = sorted((normalize_name(m) for m in markers), key=len, reverse=True)
         self._marker_re = re.compile("|".join(map(re.escape, marks))) if marks else None
         self.max_unquoted = int(max_unquoted)
+        self._run_re = re.compile(r"[\u4e00-\u9fffA-Z0-9]+$")
         self.stop_chars = frozenset(stop_chars)
 
     def _canonical(self, x: str) -> str:
@@ -74,32 +80,39 @@ class ThemeLexicon:
     def find(self, text: str) -> list[ThemeHit]:
         """Theme hits in normalised ``text``, sorted by position."""
         hits: list[ThemeHit] = []
-        if self._kw_re is not None:
-            for m in self._kw_re.finditer(text):
-                hits.append(ThemeHit(m.start(), m.end(), self.keyword_theme[m.group(0)],
-                                     m.group(0), "lexicon"))
+        if self._kw is not None:       # longest keyword first, left to right, no overlaps
+            for end, (length, theme) in self._kw.iter_long(text):
+                hits.append(ThemeHit(end + 1 - length, end + 1, theme,
+                                     text[end + 1 - length:end + 1], "lexicon"))
         for rx in self._quoted:
             for m in rx.finditer(text):
                 x = m.group(1).strip()
                 if x:
                     hits.append(ThemeHit(m.start(1), m.end(1), self._canonical(x), x, "pattern"))
         if self._marker_re is not None:
-            covered = [(h.start, h.end) for h in hits]
+            covered = bytearray(len(text))
+            for h in hits:
+                covered[h.start:h.end] = b"\x01" * (h.end - h.start)
             for m in self._marker_re.finditer(text):
                 end = m.start()
-                start = end
-                while start > 0 and end - start < self.max_unquoted and _RUN_CHAR.match(text[start - 1]):
-                    start -= 1
-                cut = max((i + 1 for i in range(start, end) if text[i] in self.stop_chars),
-                          default=start)
+                run = self._run_re.search(text, max(0, end - self.max_unquoted), end)
+                if run is None:
+                    continue
+                start = cut = run.start()
+                for i in range(end - 1, start - 1, -1):
+                    if text[i] in self.stop_chars:
+                        cut = i + 1
+                        break
                 x = text[cut:end]
-                if len(x) < 2 or any(cut < e and s < end for s, e in covered):
+                if len(x) < 2 or covered.find(1, cut, end) >= 0:
                     continue
                 hits.append(ThemeHit(cut, end, self._canonical(x), x, "pattern"))
-        patterns = [h for h in hits if h.how == "pattern"]
-        if patterns:   # a keyword inside a more specific pattern name belongs to that name
-            hits = [h for h in hits if h.how == "pattern" or not any(
-                p.start <= h.start and h.end <= p.end for p in patterns)]
+        n_lex = len(hits) - sum(1 for h in hits if h.how == "pattern")
+        if n_lex < len(hits):   # a keyword inside a more specific pattern name belongs to it
+            inside = bytearray(len(text))
+            for p in hits[n_lex:]:
+                inside[p.start:p.end] = b"\x01" * (p.end - p.start)
+            hits = hits[n_lex:] + [h for h in hits[:n_lex] if inside.find(0, h.start, h.end) >= 0]
         hits.sort(key=lambda h: (h.start, h.end))
         return hits
 

@@ -7,7 +7,7 @@ import pytest
 from backtests.master import StockMaster
 from signals.mentions import NameMatcher, classify_code
 from signals.normalize import normalize_text
-from signals.roles import load_roles, sentence_spans
+from signals.roles import CLAUSE_RE, TextSpans, load_roles
 from signals.themes import load_themes
 
 # Small master built in code. Some names are invented to exercise a rule (marked "test").
@@ -157,8 +157,9 @@ def test_roles(sentence, name, role):
     rules = load_roles()
     text, _ = normalize_text(sentence)
     start = text.index(name)
-    span = sentence_spans(text)[0]
-    got, weight = rules.decide(text, start, start + len(name), span, {})
+    spans = TextSpans(text)
+    span = spans.sentence(start, start + len(name))
+    got, weight = rules.decide(spans, start, start + len(name), span, {})
     assert got == role
     assert weight == rules.weights[role]
 
@@ -169,8 +170,8 @@ def test_role_weights_come_from_the_rules_file(tmp_path):
                  '[[role]]\nname = "hot"\nweight = 2.5\npatterns = ["涨停"]\n', encoding="utf-8")
     rules = load_roles(p)
     text = "天娱数科涨停。"
-    assert rules.decide(text, 0, 4, (0, len(text)), {}) == ("hot", 2.5)
-    assert rules.decide("天娱数科。", 0, 4, (0, 5), {}) == ("plain", 0.1)
+    assert rules.decide(TextSpans(text), 0, 4, (0, len(text)), {}) == ("hot", 2.5)
+    assert rules.decide(TextSpans("天娱数科。"), 0, 4, (0, 5), {}) == ("plain", 0.1)
     assert rules.names == ("hot", "plain")
 
 
@@ -187,3 +188,31 @@ def test_bad_rule_files(tmp_path):
     p.write_text('[themes]\nx = ["y"]\n[patern]\n')
     with pytest.raises(ConfigError, match=r"unknown key 'patern'.*did you mean \"patterns\""):
         load_themes(p)
+
+
+def test_sentence_and_clause_spans():
+    text = "早报。天娱数科、蜂助手涨停，居然智家跟涨!下一句"
+    spans = TextSpans(text)
+    s = text.index("蜂助手")
+    assert spans.sentence(s, s + 3) == (3, 21)
+    assert text[slice(*spans.sentence(s, s + 3))] == "天娱数科、蜂助手涨停，居然智家跟涨!"
+    assert spans.around(s, s + 3, CLAUSE_RE, 3, 21) == (8, 13)           # 蜂助手涨停
+    assert spans.sentence(len(text) - 1, len(text)) == (21, len(text))
+    assert spans.sentence(0, 2) == (0, 3)
+
+
+def test_characters_outside_the_bmp_keep_positions(matcher):
+    text = "😀天娱数科涨停，😀蜂助手(301382)"
+    norm, _ = normalize_text(text)
+    hits, _ = matcher.find(norm)
+    assert [(norm[h.start:h.end], h.code) for h in hits] == [
+        ("天娱数科", "002354"), ("蜂助手", "301382"), ("301382", "301382")]
+
+
+def test_configs_copies_match_the_packaged_defaults():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    for name in ("themes", "roles", "matching"):
+        assert (repo / "configs" / f"{name}.toml").read_bytes() == \
+            (repo / "signals" / f"{name}.toml").read_bytes(), f"configs/{name}.toml is out of step"
