@@ -551,7 +551,10 @@ def heatmap_figure(result: GridResult):
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         if hi <= lo:
             lo, hi = lo - 1.0, hi + 1.0
-        cmap = "RdYlGn_r" if spec.rank_by in LOWER_IS_BETTER else "RdYlGn"
+        import matplotlib as mpl
+
+        cmap = mpl.colormaps["RdYlGn_r" if spec.rank_by in LOWER_IS_BETTER else "RdYlGn"].copy()
+        cmap.set_bad("#e8e8e8")
         ax.grid(False)
         im = ax.imshow(values, cmap=cmap, vmin=lo, vmax=hi, aspect="auto")
         ax.set_xticks(range(len(table.columns)), [_fmt(v) for v in table.columns])
@@ -565,8 +568,12 @@ def heatmap_figure(result: GridResult):
                 x = (v - lo) / (hi - lo)
                 ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=8,
                         color="white" if x < 0.15 or x > 0.85 else "black")
+            else:
+                ax.text(c, r, "n/a", ha="center", va="center", fontsize=8, color="#666666")
         fig.colorbar(im, ax=ax, shrink=0.8)
-    fig.tight_layout()
+    fig.text(0.01, 0.01, "n/a: undefined for every set of the cell (e.g. no trade, zero "
+             "volatility)", fontsize=7, color="#666666")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
 
@@ -671,10 +678,8 @@ def write_grid(result: GridResult, out_dir, *, top: int | None = None) -> dict[s
     the same grid."""
     import io
 
-    import matplotlib as mpl
-
     from backtests.io import write_bytes_atomic, write_text_atomic
-    from backtests.tearsheet import _clean_svg, _quiet, _rc
+    from backtests.tearsheet import _clean_svg, _quiet, plain_style
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -683,7 +688,7 @@ def write_grid(result: GridResult, out_dir, *, top: int | None = None) -> dict[s
     k = result.spec.top if top is None else top
     top_dirs = write_top(result, out, k) if k else []
     svg = ""
-    with _quiet(), mpl.rc_context(_rc()):
+    with _quiet(), plain_style():
         fig = heatmap_figure(result)
         if fig is not None:
             buf = io.BytesIO()

@@ -139,6 +139,20 @@ def _rc() -> dict:
 
 
 @contextlib.contextmanager
+def plain_style():
+    """matplotlib's default style plus :data:`_RC` and the CJK fallback, whatever other code
+    (quantstats sets a seaborn-like style on import) did to the global rcParams; restored on
+    exit. Charts drawn inside look the same in every process."""
+    import matplotlib as mpl
+
+    rc = _rc()
+    with mpl.rc_context():
+        mpl.rcdefaults()
+        mpl.rcParams.update(rc)
+        yield
+
+
+@contextlib.contextmanager
 def _quiet():
     """Capture warnings, matplotlib font-manager log lines and stray prints of plotting code."""
     logger = logging.getLogger("matplotlib.font_manager")
@@ -560,21 +574,22 @@ def _pnl_chart(pnl: pd.DataFrame, names: dict[str, str]) -> str:
     if pnl.empty:
         return ""
     from matplotlib.figure import Figure
+
     top = pnl.reindex(pnl["realized"].abs().sort_values(ascending=False, kind="stable").index)
     top = top.head(20).iloc[::-1]
     labels = [f"{c} {names.get(c, '')}".strip() for c in top["code"]]
-    with _quiet():
-        import matplotlib as mpl
-        with mpl.rc_context(_rc()):
-            fig = Figure(figsize=(8, max(1.6, 0.32 * len(top) + 0.8)))
-            ax = fig.add_subplot()
-            vals = top["realized"].to_numpy(dtype=float)
-            ax.barh(range(len(top)), vals, color=["#2a9d4b" if v >= 0 else "#c0392b" for v in vals])
-            ax.set_yticks(range(len(top)), labels)
-            ax.axvline(0, color="#333", lw=0.8)
-            ax.set_xlabel("realised P&L (CNY)")
-            ax.set_title("Per-stock realised P&L 个股盈亏")
-            svg = _svg_of(fig)
+    with _quiet(), plain_style():
+        fig = Figure(figsize=(8, max(1.6, 0.32 * len(top) + 0.8)))
+        ax = fig.add_subplot()
+        vals = top["realized"].to_numpy(dtype=float)
+        ax.barh(range(len(top)), vals, color=["#2a9d4b" if v >= 0 else "#c0392b" for v in vals])
+        ax.set_yticks(range(len(top)), labels)
+        ax.axvline(0, color="#333", lw=0.8)
+        ax.grid(axis="x", color="#dddddd", lw=0.6)
+        ax.set_axisbelow(True)
+        ax.set_xlabel("realised P&L (CNY)")
+        ax.set_title("Per-stock realised P&L 个股盈亏")
+        svg = _svg_of(fig)
     return svg
 
 

@@ -338,3 +338,13 @@ def test_progress_bar_counts_sets(grid_result, demo_market, capsys):
     run_grid(grid_result.spec, workers=1, market=demo_market, progress=True)
     err = capsys.readouterr().err
     assert "grid" in err and "24/24" in err
+
+
+def test_heatmap_ignores_global_matplotlib_style(grid_result, tmp_path):
+    import matplotlib as mpl
+    import quantstats  # noqa: F401 - sets its own style globally on import
+
+    with mpl.rc_context({"axes.grid": True, "font.family": ["serif"], "axes.facecolor": "#abc"}):
+        write_grid(grid_result, tmp_path / "a", top=0)
+    write_grid(grid_result, tmp_path / "b", top=0)
+    assert (tmp_path / "a" / "heatmap.png").read_bytes() == (tmp_path / "b" / "heatmap.png").read_bytes()
