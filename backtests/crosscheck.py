@@ -220,7 +220,7 @@ def format_table(differences, *, max_rows: int = MAX_ROWS) -> str:
     rows = [(d.ledger, d.date, d.code, d.side, d.field, _fmt(d.engine), _fmt(d.reference))
             for d in differences[:max_rows]]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
     out = [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
     if len(differences) > max_rows:
         out.append(f"... and {len(differences) - max_rows} more")

@@ -214,7 +214,7 @@ class _Pos:
     """Strategy-side facts about a position that backtrader's ``Position`` does not keep: the
     first buy's price and session (a top-up keeps both; backtrader's ``Position.price`` would
     average), the last buy session (T+1) and the pending exit."""
-    __slots__ = ("entry_price", "entry_session", "last_buy_session", "exit_reason", "first_try")
+    __slots__ = ("entry_price", "entry_session", "exit_reason", "first_try", "last_buy_session")
 
     def __init__(self, entry_price, entry_session):
         self.entry_price = entry_price
@@ -344,7 +344,7 @@ def _strategy_class():
                                  p.exit_reason, wait)
                     continue
                 o, h, lo, ld = d.open[0], d.high[0], d.low[0], d.limit_down[0]
-                at_limit = ld == ld and o <= ld + TOL
+                at_limit = not math.isnan(ld) and o <= ld + TOL
                 if at_limit and (h <= ld + TOL or P["at_limit_open"] == "reject"):
                     self._record(i, j, "sell", shares, ld, REJECTED, LIMIT_DOWN_SEALED,
                                  p.exit_reason, wait)
@@ -381,7 +381,7 @@ def _strategy_class():
                 self._record(i, j, "buy", 0, np.nan, REJECTED, MAX_POSITIONS)
                 return cash
             o, h, lo, cl, lu = d.open[0], d.high[0], d.low[0], d.close[0], d.limit_up[0]
-            has_limit = lu == lu
+            has_limit = not math.isnan(lu)
             min_lot, step = c["lots"][j]
             if P["entry"] == "open":
                 if has_limit and o >= lu - TOL:
@@ -460,7 +460,7 @@ def _strategy_class():
                     reason = "stop_loss"
                 elif P["take_profit"] > 0 and cl >= p.entry_price * (1.0 + P["take_profit"]):
                     reason = "take_profit"
-                elif P["exit_on_break"] and not (lu == lu and cl >= lu - TOL):
+                elif P["exit_on_break"] and (math.isnan(lu) or cl < lu - TOL):
                     reason = "break"
                 elif P["max_hold"] > 0 and i - p.entry_session >= P["max_hold"]:
                     reason = "hold_n" if P["name"] == "hold_n" else "max_hold"
@@ -476,7 +476,7 @@ def _strategy_class():
                 if p.last_buy_session == i:
                     self._record(i, j, "sell", shares, cl, REJECTED, T_PLUS_1, reason)
                     continue
-                if ld == ld and cl <= ld + TOL:
+                if not math.isnan(ld) and cl <= ld + TOL:
                     self._record(i, j, "sell", shares, cl, REJECTED, LIMIT_DOWN_SEALED, reason)
                     continue
                 price = min(max(cl - self.slip, d.low[0]), d.high[0])
@@ -492,7 +492,7 @@ def _strategy_class():
 def _floor(x: float) -> int:
     """``floor(x)`` for a share count computed in floats; the 1e-9 absorbs binary error in a
     quotient that is mathematically whole (100000 / 10.00 must be 10000, not 9999)."""
-    return int(math.floor(x + 1e-9))
+    return math.floor(x + 1e-9)
 
 
 def _lot_round(shares: int, min_lot: int, step: int) -> int:
@@ -548,7 +548,7 @@ def _feed_arrays(market, j: int, dnums_open, dnums_close) -> dict[str, np.ndarra
     h = np.where(has, market.high[:, j], last)
     lo = np.where(has, market.low[:, j], last)
     v = np.where(has, np.nan_to_num(market.volume[:, j]), 0.0)
-    two = lambda a, b: np.column_stack([a, b]).ravel()  # noqa: E731
+    two = lambda a, b: np.column_stack([a, b]).ravel()
     return {
         "datetime": two(dnums_open, dnums_close),
         "open": two(o, last), "high": two(h, h), "low": two(lo, lo), "close": two(last, last),

@@ -48,12 +48,12 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from backtests.crosscheck import compare  # noqa: E402  (after sys.path: runnable as a script)
-from backtests.engine import market_arrays, marks_array, mark_index, run_backtest  # noqa: E402
-from backtests.engine_nb import simulate_nb  # noqa: E402
-from backtests.reference_bt import run_reference  # noqa: E402
-from backtests.rules import lot_arrays  # noqa: E402
-from strategies import pack_params  # noqa: E402
+from backtests.crosscheck import compare
+from backtests.engine import mark_index, market_arrays, marks_array, run_backtest
+from backtests.engine_nb import simulate_nb
+from backtests.reference_bt import run_reference
+from backtests.rules import lot_arrays
+from strategies import pack_params
 
 SHARED = Path(os.environ.get("HYPEBT_SHARED_DATA", REPO.parent / "shared" / "data"))
 REAL_PANEL = SHARED / "ashare_daily_20240719_20250523.csv.gz"
@@ -178,7 +178,7 @@ def bench_vectorbt(full, repeat):
     exits[HOLD + 1:] = entries[:-(HOLD + 1)]
     index = pd.DatetimeIndex(np.asarray(full.sessions, dtype="datetime64[ns]"))
     columns = pd.Index(full.codes)
-    frame = lambda a: pd.DataFrame(a, index=index, columns=columns)  # noqa: E731
+    frame = lambda a: pd.DataFrame(a, index=index, columns=columns)
     close = frame(full.close).ffill().bfill()
     price = frame(full.open).ffill().bfill()
     min_lot, step = lot_arrays(full.boards)

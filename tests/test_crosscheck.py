@@ -13,7 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backtests import cli
-from backtests.crosscheck import Difference, compare, crosscheck, format_report, format_table
+from backtests.crosscheck import (
+    Difference,
+    compare,
+    crosscheck,
+    format_report,
+    format_table,
+)
 from backtests.engine import run_backtest, toy_market
 from backtests.rules import boards_of, limit_prices, limit_ratios
 from tests.conftest import NEWS, REAL_NAMES, REAL_NAMES_2023, REAL_PANEL, REPO
@@ -118,7 +124,10 @@ def random_market(seed: int, n_sessions: int, n_stocks: int, start: str):
                                "down_open", "none"], p=[.35, .1, .1, .08, .1, .12, .05, .05, .05])
             u, d = up[j], down[j]
             grid = np.round(np.arange(d, u + 0.005, 0.01), 2)
-            pick = lambda: float(rng.choice(grid))  # noqa: E731
+
+            def pick(grid=grid):
+                return float(rng.choice(grid))
+
             if kind == "none":
                 continue
             if kind == "up_seal":
