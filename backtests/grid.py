@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import itertools
 import math
 import time
 import tomllib
@@ -114,10 +113,11 @@ def _signal_params() -> dict:
 
 def _check_axis(key: str, values, table: dict, kind: str) -> tuple:
     where = f"[grid] {key}"
+    if isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a list of values, not a table")
     if not isinstance(values, list):
         raise ConfigError(f"{where} = {values!r}: expected a list of values, e.g. "
-                          f"{key} = [{values!r}]" if not isinstance(values, dict)
-                          else f"{where}: expected a list of values, not a table")
+                          f"{key} = [{values!r}]")
     if not values:
         raise ConfigError(f"{where} = []: expected at least one value")
     out = []
