@@ -435,7 +435,7 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = Fal
         finally:
             numba.set_num_threads(previous)
     kernel_seconds = time.perf_counter() - kernel_start
-    frame = _frame(spec, out, columns, split)
+    frame = results_frame(spec.sets, spec.axes, out, columns, split, spec.rank_by)
     return GridResult(spec=spec, frame=frame, market=market, marks=marks_by_group, split=split,
                       seconds=time.perf_counter() - start, kernel_seconds=kernel_seconds)
 
@@ -447,12 +447,15 @@ def _progress(total: int, enabled: bool):
                 dynamic_ncols=True)
 
 
-def _frame(spec: GridSpec, out: np.ndarray, columns: tuple, split: int) -> pd.DataFrame:
-    """Kernel rows -> the grid.csv frame (derived trade metrics, ranking)."""
+def results_frame(sets, axes, out: np.ndarray, columns: tuple, split: int,
+                  rank_by: str = "sharpe") -> pd.DataFrame:
+    """Kernel rows (``out``, one per ``(set_number, params)`` of ``sets``) -> the ranked
+    grid.csv frame: ``set``, the ``axes`` parameters, the metrics (trade metrics derived from
+    the kernel's counters)."""
     raw = pd.DataFrame(out, columns=list(columns))
-    data: dict = {"set": [n for n, _p in spec.sets]}
-    for key in spec.axes:
-        data[key] = [p[key] for _n, p in spec.sets]
+    data: dict = {"set": [n for n, _p in sets]}
+    for key in axes:
+        data[key] = [p[key] for _n, p in sets]
     for m in RETURN_METRICS:
         data[m] = raw[m].to_numpy()
     data["final_equity"] = raw["final_equity"].to_numpy()
@@ -479,7 +482,7 @@ def _frame(spec: GridSpec, out: np.ndarray, columns: tuple, split: int) -> pd.Da
             for m in RETURN_METRICS:
                 data[prefix + m] = raw[prefix + m].to_numpy()
     frame = pd.DataFrame(data)
-    return rank_frame(frame, spec.rank_by, split=bool(split))
+    return rank_frame(frame, rank_by, split=bool(split))
 
 
 def rank_key(rank_by: str, split: bool) -> str:

@@ -348,3 +348,41 @@ def test_heatmap_ignores_global_matplotlib_style(grid_result, tmp_path):
         write_grid(grid_result, tmp_path / "a", top=0)
     write_grid(grid_result, tmp_path / "b", top=0)
     assert (tmp_path / "a" / "heatmap.png").read_bytes() == (tmp_path / "b" / "heatmap.png").read_bytes()
+
+
+# ---------------------------------------------------------------- property: any parameters
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PARAM_SETS = st.fixed_dictionaries({
+    "entry": st.sampled_from(["open", "limit"]),
+    "limit_fill": st.sampled_from(["broken", "touched"]),
+    "exit_on_break": st.booleans(),
+    "exit_at": st.sampled_from(["next_open", "close"]),
+    "stop_loss": st.sampled_from([0.0, 0.03, 0.08]),
+    "take_profit": st.sampled_from([0.0, 0.1, 0.3]),
+    "max_hold": st.integers(0, 12),
+    "max_positions": st.integers(1, 10),
+    "position_size": st.sampled_from([0.05, 0.2, 0.5]),
+    "slippage_ticks": st.integers(0, 3),
+    "at_limit_open": st.sampled_from(["fill", "reject"]),
+    "volume_cap": st.sampled_from([0.0, 0.001]),
+})
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sets=st.lists(PARAM_SETS, min_size=1, max_size=4))
+def test_any_parameter_sets_equal_single_backtests(sets, demo_market):
+    from backtests.engine import market_arrays, mark_index, marks_array, run_backtest
+    from backtests.grid import results_frame, run_chunk
+    from backtests.grid_nb import grid_columns
+    from strategies import pack_grid
+
+    marks = load_marks(load_config(_write_module_config()), demo_market).frame
+    out = run_chunk(market_arrays(demo_market), mark_index(marks_array(demo_market, marks)),
+                    pack_grid(sets), 0)
+    frame = results_frame(list(enumerate(sets)), {}, out, grid_columns(False), 0).set_index("set")
+    for number, params in enumerate(sets):
+        metrics = compute_metrics(run_backtest(demo_market, marks, params))
+        _assert_row_equals_backtest(frame.loc[number], metrics)
