@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from signals.articles import Article
 from signals.mentions import MatchRules, NameMatcher, load_matching
@@ -25,8 +25,7 @@ from signals.themes import ThemeLexicon, load_themes
 THEME_CLAUSE_RE = re.compile("[。!?;！？；\n，,:：]")     # a 、 list stays one clause
 
 
-@dataclass(frozen=True)
-class Mention:
+class Mention(NamedTuple):
     code: str
     matched_text: str      # as written in the article
     kind: str              # name | former | alias | code
@@ -37,8 +36,7 @@ class Mention:
     sentence: str          # normalised sentence, for display and debugging
 
 
-@dataclass(frozen=True)
-class ArticleSignals:
+class ArticleSignals(NamedTuple):
     article: Article
     mentions: tuple[Mention, ...]
     unknown: tuple[tuple[str, str], ...]     # (text as written, reason)

@@ -2,7 +2,8 @@
 
 :class:`NameMatcher` is built once from a :class:`~backtests.master.StockMaster` and then scans
 normalised text (:mod:`signals.normalize`) in one Aho-Corasick pass (``pyahocorasick``) over every
-name, whatever the size of the dictionary (on the text's UTF-16 bytes, see :func:`_encode`). Rules, in the order they are applied:
+name, whatever the size of the dictionary (on the text's UTF-16 bytes, see :func:`utf16_units`).
+Rules, in the order they are applied:
 
 1. **Dictionary.** Every current name and former name of the master (``居然之家`` → 000785), plus
    derived aliases: the name without an ST/XD/XR/DR/N/C prefix (``*ST华微`` → ``华微``) and
@@ -34,6 +35,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -70,7 +72,7 @@ _BLOCKER = "-"
 _ASTRAL_RE = re.compile("[\U00010000-\U0010FFFF]")
 
 
-def _encode(text: str) -> str:
+def utf16_units(text: str) -> str:
     """Two code units per character (UTF-16 bytes as Latin-1 characters).
 
     pyahocorasick finds a node's child by a linear scan; over Chinese text the root would have
@@ -139,8 +141,7 @@ def load_matching(path: str | os.PathLike | None = None) -> MatchRules:
         unknown_left=unknown_left, source=label)
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """A stock named in normalised text ``[start, end)``."""
 
     start: int
@@ -150,8 +151,7 @@ class Hit:
     matched: str       # the normalised text matched
 
 
-@dataclass(frozen=True)
-class Unknown:
+class Unknown(NamedTuple):
     """A name-like word or stock code not in the names file (listed, not guessed)."""
 
     start: int
@@ -224,10 +224,10 @@ class NameMatcher:
             code = next(iter(codes))
             guard = 2 if key in self.rules.common_words else 1 if len(key) <= 2 else 0
             self.keys[key] = (code, kinds[pri])
-            automaton.add_word(_encode(key), (len(key), code, kinds[pri], guard))
+            automaton.add_word(utf16_units(key), (len(key), code, kinds[pri], guard))
         for word in self.rules.not_stocks:
             if word and word not in self.keys:
-                automaton.add_word(_encode(word), (len(word), _BLOCKER, _BLOCKER, 0))
+                automaton.add_word(utf16_units(word), (len(word), _BLOCKER, _BLOCKER, 0))
         automaton.make_automaton()
         self._automaton = automaton
         self.n_names = len(self.keys)
@@ -247,7 +247,7 @@ class NameMatcher:
     def find(self, text: str) -> tuple[list[Hit], list[Unknown]]:
         """Stocks named in normalised ``text`` (sorted by position) and unknown candidates."""
         cands = []
-        for end_b, (length, code, kind, guard) in self._automaton.iter(_encode(text)):
+        for end_b, (length, code, kind, guard) in self._automaton.iter(utf16_units(text)):
             if end_b & 1 == 0:
                 continue                      # straddles two characters of the text
             end = (end_b + 1) >> 1

@@ -68,18 +68,18 @@ class RoleRules:
         within one article."""
         text = spans.text
         lo, hi = sentence
+        clause = None
         for i, rule in enumerate(self.rules):
             if rule.scope == "sentence":
                 key = (i, lo)
                 hit = cache.get(key)
                 if hit is None:
                     hit = cache[key] = rule.pattern.search(text, lo, hi) is not None
-            elif rule.scope == "after":
-                stop = spans.around(end, end, CLAUSE_RE, lo, hi)[1]
-                hit = rule.pattern.search(text[end:stop]) is not None
             else:
-                back = spans.around(start, start, CLAUSE_RE, lo, hi)[0]
-                hit = rule.pattern.search(text[back:start]) is not None
+                if clause is None:
+                    clause = spans.around(start, end, CLAUSE_RE, lo, hi)
+                part = text[end:clause[1]] if rule.scope == "after" else text[clause[0]:start]
+                hit = rule.pattern.search(part) is not None
             if hit:
                 return rule.name, rule.weight
         return self.default_role, self.default_weight

@@ -24,20 +24,20 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick
 
 from backtests.errors import ConfigError
 from signals.config import load_toml, string_list
+from signals.mentions import utf16_units
 from signals.normalize import normalize_name
 
 THEME_KEYS = ("themes", "patterns")
 PATTERN_KEYS = ("quoted", "unquoted_markers", "max_unquoted", "stop_chars")
 
 
-@dataclass(frozen=True)
-class ThemeHit:
+class ThemeHit(NamedTuple):
     start: int
     end: int
     theme: str
@@ -62,7 +62,7 @@ class ThemeLexicon:
         if self.keyword_theme:
             self._kw = ahocorasick.Automaton()
             for key, theme in self.keyword_theme.items():
-                self._kw.add_word(key, (len(key), theme))
+                self._kw.add_word(utf16_units(key), (len(key), theme))
             self._kw.make_automaton()
         try:
             self._quoted = [re.compile(p) for p in quoted]
@@ -80,10 +80,18 @@ class ThemeLexicon:
     def find(self, text: str) -> list[ThemeHit]:
         """Theme hits in normalised ``text``, sorted by position."""
         hits: list[ThemeHit] = []
-        if self._kw is not None:       # longest keyword first, left to right, no overlaps
-            for end, (length, theme) in self._kw.iter_long(text):
-                hits.append(ThemeHit(end + 1 - length, end + 1, theme,
-                                     text[end + 1 - length:end + 1], "lexicon"))
+        if self._kw is not None:       # leftmost, then longest keyword; no overlaps
+            found = []
+            for end_b, (length, theme) in self._kw.iter(utf16_units(text)):
+                if end_b & 1:             # aligned on a character boundary
+                    end = (end_b + 1) >> 1
+                    found.append((end - length, end, theme))
+            found.sort(key=lambda f: (f[0], f[0] - f[1]))
+            last = 0
+            for start, end, theme in found:
+                if start >= last:
+                    hits.append(ThemeHit(start, end, theme, text[start:end], "lexicon"))
+                    last = end
         for rx in self._quoted:
             for m in rx.finditer(text):
                 x = m.group(1).strip()
