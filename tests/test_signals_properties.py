@@ -1,0 +1,63 @@
+"""Invariants of normalisation, matching and session mapping (hypothesis)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backtests.calendar import trading_calendar
+from backtests.master import StockMaster
+from signals.mentions import NameMatcher
+from signals.normalize import normalize_name, normalize_text, original_span
+from signals.sessions import entry_session
+
+CAL = trading_calendar()
+ALPHABET = st.sampled_from(list("天娱数科蜂助手居然智家萬華電國 　Ａａb1２,，。、\n\t涨停😀"))
+MATCHER = NameMatcher(StockMaster.from_frame(pd.DataFrame({
+    "code": ["002354", "301382", "000785", "600001"],
+    "name": ["天娱数科", "蜂助手", "居然智家", "华电国际"]})))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(ALPHABET, max_size=60))
+def test_normalised_characters_map_back_to_their_originals(text):
+    norm, index = normalize_text(text)
+    assert "\n" not in normalize_name(text)
+    assert norm.count("\n") == text.count("\n")          # line breaks survive
+    for i, ch in enumerate(norm):
+        a, b = original_span(index, i, i + 1)
+        assert b == a + 1
+        assert normalize_text(text[a])[0] in (ch, "")     # the original character normalises to it
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(ALPHABET, max_size=60))
+def test_hits_are_disjoint_known_and_spelled_as_in_the_text(text):
+    norm, _ = normalize_text(text)
+    hits, unknown = MATCHER.find(norm)
+    spans = sorted((h.start, h.end) for h in hits)
+    assert all(e1 <= s2 for (_s1, e1), (s2, _e2) in zip(spans, spans[1:]))
+    for h in hits:
+        assert h.code in MATCHER.codes
+        assert norm[h.start:h.end] == h.matched
+        assert h.kind == "code" or MATCHER.keys[h.matched][0] == h.code
+
+
+minutes = st.integers(0, 60 * 24 * 400 - 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(minutes, minutes, st.sampled_from(["next_open", "same_close"]))
+def test_sessions_are_trading_days_never_before_publication_and_monotone(m1, m2, intraday):
+    base = pd.Timestamp("2024-01-01", tz="Asia/Shanghai")
+    t1, t2 = sorted((base + pd.Timedelta(minutes=m1), base + pd.Timedelta(minutes=m2)))
+    s1, e1 = entry_session(t1, CAL, intraday=intraday)
+    s2, e2 = entry_session(t2, CAL, intraday=intraday)
+    assert CAL.is_session(s1) and CAL.is_session(s2)
+    assert s1 >= np.datetime64(t1.date(), "D")
+    assert (s1, e1 == "close") <= (s2, e2 == "close")         # later news never enters earlier
+    if e1 == "open" and s1 == np.datetime64(t1.date(), "D"):
+        assert t1.time() < dt.time(9, 30)                     # same-day open only before 09:30
