@@ -119,6 +119,8 @@ _CN_DT_RE = re.compile(
     r"^\s*(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*[日号]?"
     r"(?:[\sT]*(\d{1,2})\s*[:：时]\s*(\d{1,2})\s*分?(?:\s*[:：]?\s*(\d{1,2})\s*秒?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$")
+_EPOCH_RE = re.compile(r"^\d{10}(?:\d{3})?$")          # epoch seconds or milliseconds
+_YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 _COMPACT_RE = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})(?:[\sT]?(\d{2})(\d{2})(\d{2})?)?\s*$")
 
 
@@ -144,6 +146,8 @@ def parse_published(value, *, bare_date: str = "next_open") -> tuple[pd.Timestam
         ts, bare = pd.Timestamp(value), True
     else:
         text = str(value).strip()
+        if _EPOCH_RE.match(text):
+            return parse_published(int(text), bare_date=bare_date)
         m = _CN_DT_RE.match(text) or _COMPACT_RE.match(text)
         if m:
             parts = m.groups()
@@ -161,6 +165,9 @@ def parse_published(value, *, bare_date: str = "next_open") -> tuple[pd.Timestam
                 ts = ts.tz_localize("UTC") if off == "Z" else pd.Timestamp(
                     ts.isoformat() + (off if ":" in off else off[:3] + ":" + off[3:]))
         else:
+            if not _YEAR_RE.search(text):
+                raise ValueError(f"{text!r} is not a date/time with a year; expected e.g. 2024-12-16T02:58:00+08:00 "
+                                 f"or 2024年12月16日 02:58")
             try:
                 ts = pd.Timestamp(text)
             except (ValueError, TypeError):

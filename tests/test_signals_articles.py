@@ -85,6 +85,25 @@ def test_parse_published(value, expected, bare):
     assert ("converted to +08:00" in note) == value.endswith(("Z", "-05:00"))
 
 
+@pytest.mark.parametrize("value, message", [
+    ("Dec 3 20:03", "not a date/time with a year"),    # would silently become year 1
+    ("12月16日 10:00", "not a date/time with a year"),
+    ("2024-12-16 25:00", "hour must be in 0..23"),
+    ("2024-13-01", "month must be in 1..12"),
+    ("soon", "is not a date/time"),
+    ("", "no publication time"),
+])
+def test_unparseable_times(value, message):
+    with pytest.raises(ValueError, match=message):
+        parse_published(value)
+
+
+def test_epoch_seconds_and_milliseconds():
+    expected = pd.Timestamp("2024-12-16 02:40", tz="Asia/Shanghai")
+    assert parse_published(1734288000)[0] == expected
+    assert parse_published("1734288000000")[0] == expected
+
+
 def test_other_zone_gets_a_note():
     (a,) = read_articles([{**REC, "published": "2024-12-15T18:58:00+00:00"}]).articles
     assert a.notes == ("time zone +00:00 converted to +08:00",)

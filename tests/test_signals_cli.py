@@ -88,7 +88,8 @@ def test_roles_filter_and_notes(files, tmp_path, capsys):
         "  n3: bare date 2024-12-14: bare_date = next_open\n"
         "  n3: HTML tags/entities removed\n"
         "  n3: names no listed stock\n"
-        f"  skipped: {extra}: record 2: field 'published': 'later' is not a date/time; expected "
+        f"  skipped: {extra}: record 2: field 'published': 'later' is not a date/time with a year; "
+        "expected "
         "e.g. 2024-12-16T02:58:00+08:00 or 2024年12月16日 02:58\n")
 
 
