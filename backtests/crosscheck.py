@@ -205,10 +205,13 @@ def crosscheck(market, marks_df: pd.DataFrame, params: dict, *,
 
 # ---------------------------------------------------------------- report
 def _fmt(v) -> str:
+    """Cents for money-like floats (float noise and -0 folded away), more digits otherwise."""
     if isinstance(v, (float, np.floating)):
         if np.isnan(v):
             return "NaN"
-        return f"{v:.6f}".rstrip("0").rstrip(".") if v != int(v) else f"{v:.2f}"
+        if abs(v * 100.0 - round(v * 100.0)) < 1e-6:
+            return f"{round(v, 2) + 0.0:.2f}"
+        return f"{v:.6f}".rstrip("0")
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     return str(v)

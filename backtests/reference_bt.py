@@ -22,7 +22,8 @@ How the fill model maps onto backtrader (docs/crosscheck.md has the long version
   last traded close in open/high/low/close, volume 0 and ``has_bar = 0``; the strategy refuses
   orders there (``suspended``) and the broker values the position at the last close.
 * **Prices.** Slippage is the broker's ``slip_fixed`` (ticks x 0.01) with ``slip_open`` and
-  ``slip_match`` (clamped to the bar's high/low, never outside). A buy at the open is an
+  ``slip_match`` (clamped to the bar's high/low, never outside); a ``BackBroker`` subclass
+  quotes the slipped price on the 0.01 tick grid. A buy at the open is an
   ``Order.Limit`` at the limit-up price (an A-share buy never pays more), so a session opening at
   the limit fills at the limit; 打板 (``entry = "limit"``) is an ``Order.StopLimit`` with stop and
   limit at the limit-up price: it triggers only when the session touches the limit and then
@@ -93,6 +94,12 @@ _CHOICES = {"name": ("theme_hype", "hold_n"), "entry": ("open", "limit"),
 
 # Limit comparisons tolerate binary noise in a data file's prices (docs/interfaces.md).
 TOL = 1e-6
+# Every true amount is a whole number of cents; a float sum of them is off by ~1e-10. The cash
+# check "value + fees > cash" therefore treats a difference below CASH_TOL as equality (an
+# order that costs exactly the cash left fills), and the broker holds CUSHION CNY more than the
+# strategy reports, so backtrader's own ``cash < 0`` margin test never trips on that noise.
+CASH_TOL = 1e-6
+CUSHION = 1e-5
 _OPEN_TIME = _dt.time(9, 30)
 _CLOSE_TIME = _dt.time(15, 0)
 
@@ -173,6 +180,29 @@ def _feed_class():
             return True
 
     return SessionPhaseFeed
+
+
+def _tick(x: float) -> float:
+    """A price on the 0.01 CNY grid (slipped prices are quoted in ticks)."""
+    return round(x * 100.0) / 100.0
+
+
+def _broker_class():
+    bt = _bt()
+
+    class AShareBroker(bt.brokers.BackBroker):
+        """backtrader's broker with slipped prices quoted on the 0.01 tick grid (``open +
+        0.01`` is 10.08, not 10.080000000000002); everything else is ``BackBroker``."""
+
+        def _slip_up(self, pmax, price, doslip=True, lim=False):
+            p = super()._slip_up(pmax, price, doslip, lim)
+            return p if p is None else _tick(p)
+
+        def _slip_down(self, pmin, price, doslip=True, lim=False):
+            p = super()._slip_down(pmin, price, doslip, lim)
+            return p if p is None else _tick(p)
+
+    return AShareBroker
 
 
 def _commission_class():
@@ -280,14 +310,14 @@ def _strategy_class():
         def next(self):
             d0 = self.datas[0]
             i = int(d0.session[0])
-            cash = self.broker.getcash()
+            cash = self.broker.getcash() - CUSHION
             if self.expected_cash is not None and abs(cash - self.expected_cash) > 1e-6:
                 raise RuntimeError(
                     f"reference self-check: broker cash {cash!r} != strategy projection "
                     f"{self.expected_cash!r} at session {self.c['sessions'][i]}")
             self.expected_cash = None
             if d0.phase[0] == 1:
-                value = self.broker.getvalue()
+                value = self.broker.getvalue() - CUSHION
                 self.equity_rows.append((i, cash, value - cash, value))
                 self.equity_prev = value
 
@@ -332,7 +362,7 @@ def _strategy_class():
             """Steps 1-4 of the fill model: T+1 release (implicit: only ``last_buy_session ==
             t`` blocks a sale), open sells by code, then entries by priority."""
             c, P = self.c, self.P
-            cash = self.broker.getcash()
+            cash = self.broker.getcash() - CUSHION
             sold = set()
             for j in sorted(k for k, p in self.pos.items() if p.exit_reason):
                 p = self.pos[j]
@@ -354,7 +384,7 @@ def _strategy_class():
                     price = ld
                     order = self.sell(data=d, size=shares, exectype=bt.Order.Limit, price=ld)
                 else:
-                    price = min(max(o - self.slip, lo), h)
+                    price = min(max(_tick(o - self.slip), lo), h)
                     order = self.sell(data=d, size=shares, exectype=bt.Order.Market)
                 self.live[order.ref] = self._record(i, j, "sell", shares, price, FILLED, "",
                                                     p.exit_reason, wait)
@@ -390,7 +420,7 @@ def _strategy_class():
                         return cash
                     price = lu
                 else:
-                    price = max(min(o + self.slip, h), lo)
+                    price = max(min(_tick(o + self.slip), h), lo)
             else:
                 if not has_limit:
                     self._record(i, j, "buy", 0, np.nan, REJECTED, NO_LIMIT)
@@ -420,10 +450,10 @@ def _strategy_class():
             # Start at the most shares whose value alone fits (same answer, fewer steps).
             shares = min(shares, max(_lot_round(_floor(cash / price), min_lot, step), min_lot))
             cost = self._buy_cost(shares, price)
-            while cost > cash and shares > min_lot:
+            while cost > cash + CASH_TOL and shares > min_lot:
                 shares -= step
                 cost = self._buy_cost(shares, price)
-            if cost > cash:
+            if cost > cash + CASH_TOL:
                 self._record(i, j, "buy", min_lot, price, REJECTED, INSUFFICIENT_CASH)
                 return cash
             if P["entry"] == "limit":
@@ -447,7 +477,7 @@ def _strategy_class():
             """Step 5: exits on the close, code order, first matching rule; with ``exit_at =
             "close"`` the sell goes to the closing bar (fills at the close, cheat-on-open)."""
             c, P = self.c, self.P
-            cash = self.broker.getcash()
+            cash = self.broker.getcash() - CUSHION
             exit_now = P["exit_at"] == "close"
             for j in sorted(self.pos):
                 p = self.pos[j]
@@ -456,9 +486,12 @@ def _strategy_class():
                     continue  # pending exits are not re-evaluated; no bar, no close
                 cl, lu = d.close[0], d.limit_up[0]
                 reason = ""
-                if P["stop_loss"] > 0 and cl <= p.entry_price * (1.0 - P["stop_loss"]):
+                # Thresholds are compared as exact numbers: 10.00 x (1 + 0.10) is 11.00, which a
+                # limit-up close of 11.00 reaches, although the float product is 11.000...002.
+                if P["stop_loss"] > 0 and cl <= p.entry_price * (1.0 - P["stop_loss"]) + TOL:
                     reason = "stop_loss"
-                elif P["take_profit"] > 0 and cl >= p.entry_price * (1.0 + P["take_profit"]):
+                elif (P["take_profit"] > 0
+                      and cl >= p.entry_price * (1.0 + P["take_profit"]) - TOL):
                     reason = "take_profit"
                 elif P["exit_on_break"] and (math.isnan(lu) or cl < lu - TOL):
                     reason = "break"
@@ -479,7 +512,7 @@ def _strategy_class():
                 if not math.isnan(ld) and cl <= ld + TOL:
                     self._record(i, j, "sell", shares, cl, REJECTED, LIMIT_DOWN_SEALED, reason)
                     continue
-                price = min(max(cl - self.slip, d.low[0]), d.high[0])
+                price = min(max(_tick(cl - self.slip), d.low[0]), d.high[0])
                 order = self.sell(data=d, size=shares, exectype=bt.Order.Market)
                 self.live[order.ref] = self._record(i, j, "sell", shares, price, FILLED, "",
                                                     reason)
@@ -590,7 +623,8 @@ def run_reference(market, marks_df: pd.DataFrame, params: dict, *,
 
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=False,
                          quicknotify=False)
-    cerebro.broker.setcash(float(P["cash"]))
+    cerebro.broker = _broker_class()()
+    cerebro.broker.setcash(float(P["cash"]) + CUSHION)
     cerebro.broker.set_checksubmit(False)
     cerebro.broker.set_slippage_fixed(float(P["slippage_ticks"]) * 0.01, slip_open=True,
                                       slip_limit=True, slip_match=True, slip_out=False)

@@ -312,3 +312,20 @@ def test_no_marks_replays_every_session_flat():
 def test_bad_parameters_raise_config_error(params, key):
     with pytest.raises(ConfigError, match=key):
         resolve_params(params)
+
+
+def test_stop_and_take_profit_thresholds_are_exact_not_float_products():
+    # 5.20 x (1 + 0.10) = 5.72 exactly (the float product is 5.720000000000001) and
+    # 10.00 x (1 - 0.07) = 9.30 exactly (float: 9.299999999999999): both closes reach them.
+    m = market(["000001", "000002"], DAYS[:2], [
+        [(5.20, 5.72, 5.15, 5.72), (10.00, 10.00, 9.20, 9.30)],
+        [(5.80, 6.00, 5.70, 5.90), (9.40, 9.60, 9.20, 9.50)],
+    ], prev_close=[5.20, 10.00])
+    mk = marks((DAYS[0], "000001", 2.0), (DAYS[0], "000002", 1.0))
+    res = run_reference(m, mk, {"fixed_cash": 10_000.0, "take_profit": 0.10,
+                                "stop_loss": 0.07, "exit_on_break": False})
+    assert orders_list(res, ("date", "code", "side", "price", "exit_reason")) == [
+        ("2024-09-02", "000001", "buy", 5.20, ""), ("2024-09-02", "000002", "buy", 10.00, ""),
+        ("2024-09-03", "000001", "sell", 5.80, "take_profit"),
+        ("2024-09-03", "000002", "sell", 9.40, "stop_loss"),
+    ]
