@@ -607,7 +607,8 @@ def _quantstats_html(returns: pd.Series, bench: pd.Series | None, title: str) ->
             out = Path(tmp) / "quantstats.html"
             try:
                 qs.reports.html(returns, benchmark=bench, output=str(out), title=title,
-                                strategy_title="Strategy", figfmt="svg", **kwargs)
+                                strategy_title="Strategy", figfmt="svg", match_dates=False,
+                                **kwargs)
             finally:
                 plt.close("all")
             page = out.read_text(encoding="utf-8")

@@ -315,3 +315,20 @@ def test_tearsheet_in_headless_chromium(run_dir, page, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_quantstats_drawdown_when_first_active_day_loses(tmp_path):
+    """Flat, then a loss that never recovers: quantstats' own date matching would cut the
+    leading flat days and lose its drawdown table; the whole window is kept instead."""
+    folder = tmp_path / "loss"
+    folder.mkdir()
+    days = pd.bdate_range("2024-12-02", periods=12)
+    equity = [1000.0] * 4 + [950.0, 940.0] + [940.0] * 6
+    (folder / "equity.csv").write_text("date,cash,market_value,equity\n" + "".join(
+        f"{d:%Y-%m-%d},{e:.2f},0.00,{e:.2f}\n" for d, e in zip(days, equity)))
+    (folder / "config.toml").write_text("[portfolio]\ncash = 1000.0\n")
+    (folder / "benchmark.csv").write_text("date,return\n" + "".join(
+        f"{d:%Y-%m-%d},{0.01 * (-1) ** i:.4f}\n" for i, d in enumerate(days)))
+    text = ts.render_tearsheet(folder)
+    assert re.search(r"Max Drawdown</td><td>-[\d.]+%</td><td>-6\.0%</td>", text)
+    assert " 2 Dec, 2024 - 17 Dec, 2024" in text
