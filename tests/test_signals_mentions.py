@@ -26,6 +26,8 @@ NAMES = pd.DataFrame([
     ("600002", "节跳动", ""),               # test: lies inside the non-stock 字节跳动
     ("600360", "ST华微", "华微电子"),
     ("688608", "恒玄科技", ""),
+    ("600617", "国新能源", ""),             # inside 中国新能源 (common_words)
+    ("300152", "新动力", ""),               # inside 注入新动力 (common_words)
 ], columns=["code", "name", "former_names"])
 
 
@@ -102,6 +104,8 @@ def test_non_stocks_hide_names_inside_them_and_are_never_unknown(matcher):
     ("，太阳能涨停", [("000591", "name")]),
     ("工业机器人销量", []),
     ("机器人(300024)涨停", [("300024", "name"), ("300024", "code")]),
+    ("中国新能源汽车销量，注入新动力。", []),     # names across a word boundary
+    ("国新能源涨停，新动力、机器人", [("600617", "name"), ("300152", "name")]),
 ])
 def test_short_and_common_word_guard(matcher, text, expected):
     assert found(matcher, text)[0] == expected
