@@ -311,7 +311,7 @@ def metric_names(split: bool = False) -> tuple[str, ...]:
     rej = tuple(f"rejected_{REJECT_REASONS[k]}" for k in sorted(REJECT_REASONS) if k)
     names = RETURN_METRICS + ("final_equity",) + TRADE_METRICS + rej
     if split:
-        names += tuple(f"is_{m}" for m in RETURN_METRICS) + tuple(f"oos_{m}" for m in RETURN_METRICS)
+        names = tuple(f"{p}{m}" for m in RETURN_METRICS for p in ("is_", "oos_")) + names
     return names
 
 
@@ -456,6 +456,10 @@ def results_frame(sets, axes, out: np.ndarray, columns: tuple, split: int,
     data: dict = {"set": [n for n, _p in sets]}
     for key in axes:
         data[key] = [p[key] for _n, p in sets]
+    if split:  # in/out-of-sample pairs first, next to the parameters: read them side by side
+        for m in RETURN_METRICS:
+            data["is_" + m] = raw["is_" + m].to_numpy()
+            data["oos_" + m] = raw["oos_" + m].to_numpy()
     for m in RETURN_METRICS:
         data[m] = raw[m].to_numpy()
     data["final_equity"] = raw["final_equity"].to_numpy()
@@ -477,10 +481,6 @@ def results_frame(sets, axes, out: np.ndarray, columns: tuple, split: int,
     for c in columns:
         if c.startswith("rejected_"):
             data[c] = raw[c].to_numpy().astype(np.int64)
-    if split:
-        for prefix in ("is_", "oos_"):
-            for m in RETURN_METRICS:
-                data[prefix + m] = raw[prefix + m].to_numpy()
     frame = pd.DataFrame(data)
     return rank_frame(frame, rank_by, split=bool(split))
 
