@@ -504,6 +504,8 @@ def rank_frame(frame: pd.DataFrame, rank_by: str, *, split: bool) -> pd.DataFram
 
 
 def _fmt(value) -> str:
+    if isinstance(value, (tuple, list)):  # a list-valued parameter (roles): a;b;c
+        return ";".join(_fmt(v) for v in value)
     if isinstance(value, (bool, np.bool_)):
         return "true" if value else "false"
     if isinstance(value, (int, np.integer)):
@@ -519,7 +521,7 @@ def _fmt(value) -> str:
 
 def grid_csv(frame: pd.DataFrame) -> str:
     """grid.csv text: floats rounded to 10 decimals (as metrics.json), NaN empty, booleans
-    ``true``/``false``."""
+    ``true``/``false``, list values (``roles``) joined with ``;``."""
     lines = [",".join(frame.columns)]
     for row in frame.itertuples(index=False):
         lines.append(",".join(_fmt(v) for v in row))
@@ -615,6 +617,8 @@ def summary_text(result: GridResult, n: int = 10) -> str:
 
 
 def _short(v) -> str:
+    if isinstance(v, (tuple, list)):
+        return ";".join(map(str, v))
     if isinstance(v, (float, np.floating)):
         return "nan" if not math.isfinite(v) else f"{float(v):.4f}"
     if isinstance(v, (bool, np.bool_)):

@@ -259,8 +259,10 @@ def test_train_end_split(tmp_path, demo_market):
 
 def test_grid_csv_format():
     frame = pd.DataFrame({"rank": [1], "set": [3], "entry": ["open"], "skip_held": [True],
+                          "roles": [("momentum", "broker")],
                           "sharpe": [1.23456789012345], "sortino": [float("nan")]})
-    assert grid_csv(frame) == "rank,set,entry,skip_held,sharpe,sortino\n1,3,open,true,1.2345678901,\n"
+    assert grid_csv(frame) == ("rank,set,entry,skip_held,roles,sharpe,sortino\n"
+                               "1,3,open,true,momentum;broker,1.2345678901,\n")
 
 
 # ---------------------------------------------------------------- command line
