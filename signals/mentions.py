@@ -311,9 +311,9 @@ class NameMatcher:
         r = self.rules
         for suf_end, length in self._suffixes.iter(text):
             end = suf_end + 1
-            if not r.guard_right.match(text, end):
-                continue                              # not followed by a separator/context
             suf_start = end - length
+            if taken[suf_start] or not r.guard_right.match(text, end):
+                continue                # inside a name already found, or not followed by a separator
             for n in (4, 3, 2):                       # the longest well-delimited word wins
                 start = suf_start - n
                 if start < 0 or not _CJK_RUN.fullmatch(text, start, suf_start):

@@ -72,7 +72,8 @@ class ThemeLexicon:
         self._marker_re = re.compile("|".join(map(re.escape, marks))) if marks else None
         self.max_unquoted = int(max_unquoted)
         self._run_re = re.compile(r"[\u4e00-\u9fffA-Z0-9]+$")
-        self.stop_chars = frozenset(stop_chars)
+        self.stop_chars = stop_chars
+        self._tail_re = re.compile(f"[^{re.escape(stop_chars)}]+$" if stop_chars else ".+$")
 
     def _canonical(self, x: str) -> str:
         return self.keyword_theme.get(x, x)
@@ -106,12 +107,11 @@ class ThemeLexicon:
                 run = self._run_re.search(text, max(0, end - self.max_unquoted), end)
                 if run is None:
                     continue
-                start = cut = run.start()
-                for i in range(end - 1, start - 1, -1):
-                    if text[i] in self.stop_chars:
-                        cut = i + 1
-                        break
-                x = text[cut:end]
+                tail = self._tail_re.search(run.group())   # the part after the last stop char
+                if tail is None:
+                    continue
+                cut = run.start() + tail.start()
+                x = tail.group()
                 if len(x) < 2 or covered.find(1, cut, end) >= 0:
                     continue
                 hits.append(ThemeHit(cut, end, self._canonical(x), x, "pattern"))
