@@ -38,11 +38,15 @@ How the fill model maps onto backtrader (docs/crosscheck.md has the long version
   at the open add their proceeds, earlier buys of the session subtract theirs) and, after the
   broker has matched the bar, asserts that the broker's cash equals that projection to 1e-6 CNY.
   A disagreement — or any order backtrader refuses on its own (margin) — raises
-  ``RuntimeError``: it means the two halves of the reference disagree, which is a bug, not a result.
+  ``RuntimeError``: it means the two halves of the reference disagree, a bug, not a result.
+  Amounts are whole cents, float sums of them are not: an order costing the cash left to within
+  1e-6 CNY fills (``CASH_TOL``), and the broker holds ``CUSHION`` (1e-5 CNY) more than the
+  strategy reports so backtrader's ``cash < 0`` margin test never trips on float noise.
 * **T+1, exits, carry-over.** backtrader positions have no notion of sellable shares; the
-  strategy keeps the entry session of each position and refuses a same-session sell
+  strategy keeps the last buy session of each position and refuses a same-session sell
   (``t_plus_1``), carries sealed (``limit_down_sealed``) and suspended sells to the next open,
-  and evaluates the exit rules at the close in the spec's order.
+  and evaluates the exit rules at the close in the spec's order against the first buy's price
+  (backtrader's ``Position.price`` averages top-ups; the spec keeps the first entry).
 
 ``run_reference(market, marks_df, params)`` returns a :class:`ReferenceResult` whose ``equity``,
 ``orders`` and ``trades`` frames have the columns of the engine's ``BacktestResult``.
@@ -53,6 +57,7 @@ import datetime as _dt
 import math
 from typing import NamedTuple
 
+import backtrader as bt
 import numpy as np
 import pandas as pd
 
@@ -132,54 +137,42 @@ def resolve_params(params: dict) -> dict:
 
 
 # ---------------------------------------------------------------- backtrader pieces
-def _bt():
-    import backtrader as bt
-    return bt
+class SessionPhaseFeed(bt.feed.DataBase):
+    """A feed over prepared per-bar numpy arrays (two bars per session) with the extra lines
+    the fill model reads: limit prices, bar flag, phase (0 opening, 1 closing), session index.
+    backtrader's ``PandasData`` would do, but needs a DataFrame per stock."""
+    lines = ("limit_up", "limit_down", "has_bar", "phase", "session")
+    params = (("arrays", None),)
 
+    def start(self):
+        super().start()
+        self._k = 0
+        a = self.p.arrays
+        self._cols = (a["datetime"], a["open"], a["high"], a["low"], a["close"],
+                      a["volume"], a["limit_up"], a["limit_down"], a["has_bar"],
+                      a["phase"], a["session"])
+        self._n = len(a["datetime"])
 
-def _feed_class():
-    """A backtrader feed over prepared per-bar numpy arrays (two bars per session).
-
-    backtrader's ``PandasData`` would do, but a plain ``DataBase`` over arrays needs no DataFrame
-    per stock and carries the extra lines (limit prices, bar flag, phase, session index).
-    """
-    bt = _bt()
-
-    class SessionPhaseFeed(bt.feed.DataBase):
-        lines = ("limit_up", "limit_down", "has_bar", "phase", "session")
-        params = (("arrays", None),)
-
-        def start(self):
-            super().start()
-            self._k = 0
-            a = self.p.arrays
-            self._cols = (a["datetime"], a["open"], a["high"], a["low"], a["close"],
-                          a["volume"], a["limit_up"], a["limit_down"], a["has_bar"],
-                          a["phase"], a["session"])
-            self._n = len(a["datetime"])
-
-        def _load(self):
-            k = self._k
-            if k >= self._n:
-                return False
-            (dt, o, h, lo, c, v, lu, ld, hb, ph, s) = self._cols
-            ln = self.lines
-            ln.datetime[0] = dt[k]
-            ln.open[0] = o[k]
-            ln.high[0] = h[k]
-            ln.low[0] = lo[k]
-            ln.close[0] = c[k]
-            ln.volume[0] = v[k]
-            ln.openinterest[0] = 0.0
-            ln.limit_up[0] = lu[k]
-            ln.limit_down[0] = ld[k]
-            ln.has_bar[0] = hb[k]
-            ln.phase[0] = ph[k]
-            ln.session[0] = s[k]
-            self._k = k + 1
-            return True
-
-    return SessionPhaseFeed
+    def _load(self):
+        k = self._k
+        if k >= self._n:
+            return False
+        (dt, o, h, lo, c, v, lu, ld, hb, ph, s) = self._cols
+        ln = self.lines
+        ln.datetime[0] = dt[k]
+        ln.open[0] = o[k]
+        ln.high[0] = h[k]
+        ln.low[0] = lo[k]
+        ln.close[0] = c[k]
+        ln.volume[0] = v[k]
+        ln.openinterest[0] = 0.0
+        ln.limit_up[0] = lu[k]
+        ln.limit_down[0] = ld[k]
+        ln.has_bar[0] = hb[k]
+        ln.phase[0] = ph[k]
+        ln.session[0] = s[k]
+        self._k = k + 1
+        return True
 
 
 def _tick(x: float) -> float:
@@ -187,57 +180,47 @@ def _tick(x: float) -> float:
     return round(x * 100.0) / 100.0
 
 
-def _broker_class():
-    bt = _bt()
+class AShareBroker(bt.brokers.BackBroker):
+    """backtrader's broker with slipped prices quoted on the 0.01 tick grid (``open +
+    0.01`` is 10.08, not 10.080000000000002); everything else is ``BackBroker``."""
 
-    class AShareBroker(bt.brokers.BackBroker):
-        """backtrader's broker with slipped prices quoted on the 0.01 tick grid (``open +
-        0.01`` is 10.08, not 10.080000000000002); everything else is ``BackBroker``."""
+    def _slip_up(self, pmax, price, doslip=True, lim=False):
+        p = super()._slip_up(pmax, price, doslip, lim)
+        return p if p is None else _tick(p)
 
-        def _slip_up(self, pmax, price, doslip=True, lim=False):
-            p = super()._slip_up(pmax, price, doslip, lim)
-            return p if p is None else _tick(p)
-
-        def _slip_down(self, pmin, price, doslip=True, lim=False):
-            p = super()._slip_down(pmin, price, doslip, lim)
-            return p if p is None else _tick(p)
-
-    return AShareBroker
+    def _slip_down(self, pmin, price, doslip=True, lim=False):
+        p = super()._slip_down(pmin, price, doslip, lim)
+        return p if p is None else _tick(p)
 
 
-def _commission_class():
-    bt = _bt()
+class AShareCommission(bt.CommInfoBase):
+    """A-share costs: commission ``max(rate x value, min)`` on both sides, stamp duty on
+    sells, transfer fee on both sides; each rounded half-up to 0.01 CNY. The stamp and
+    transfer rates are the session's (``set_session``), from the shared ``FEES`` table."""
+    params = (("stocklike", True), ("commtype", bt.CommInfoBase.COMM_FIXED),
+              ("percabs", True), ("commission", 0.00025), ("min_commission", 5.0))
 
-    class AShareCommission(bt.CommInfoBase):
-        """A-share costs: commission ``max(rate x value, min)`` on both sides, stamp duty on
-        sells, transfer fee on both sides; each rounded half-up to 0.01 CNY. The stamp and
-        transfer rates are the session's (``set_session``), from the shared ``FEES`` table."""
-        params = (("stocklike", True), ("commtype", bt.CommInfoBase.COMM_FIXED),
-                  ("percabs", True), ("commission", 0.00025), ("min_commission", 5.0))
+    def __init__(self):
+        super().__init__()
+        self.stamp_rate = 0.0
+        self.transfer_rate = 0.0
 
-        def __init__(self):
-            super().__init__()
-            self.stamp_rate = 0.0
-            self.transfer_rate = 0.0
+    def set_session(self, stamp_rate: float, transfer_rate: float) -> None:
+        self.stamp_rate = float(stamp_rate)
+        self.transfer_rate = float(transfer_rate)
 
-        def set_session(self, stamp_rate: float, transfer_rate: float) -> None:
-            self.stamp_rate = float(stamp_rate)
-            self.transfer_rate = float(transfer_rate)
+    def breakdown(self, size: float, price: float) -> tuple[float, float, float]:
+        """(commission, stamp duty, transfer fee) of ``size`` shares at ``price``;
+        ``size < 0`` is a sell."""
+        value = abs(size) * price
+        commission = float(round_fee_nb(max(value * self.p.commission, self.p.min_commission)))
+        stamp = float(round_fee_nb(value * self.stamp_rate)) if size < 0 else 0.0
+        transfer = float(round_fee_nb(value * self.transfer_rate))
+        return commission, stamp, transfer
 
-        def breakdown(self, size: float, price: float) -> tuple[float, float, float]:
-            """(commission, stamp duty, transfer fee) of ``size`` shares at ``price``;
-            ``size < 0`` is a sell."""
-            value = abs(size) * price
-            commission = float(round_fee_nb(max(value * self.p.commission, self.p.min_commission)))
-            stamp = float(round_fee_nb(value * self.stamp_rate)) if size < 0 else 0.0
-            transfer = float(round_fee_nb(value * self.transfer_rate))
-            return commission, stamp, transfer
-
-        def _getcommission(self, size, price, pseudoexec):
-            commission, stamp, transfer = self.breakdown(size, price)
-            return commission + stamp + transfer
-
-    return AShareCommission
+    def _getcommission(self, size, price, pseudoexec):
+        commission, stamp, transfer = self.breakdown(size, price)
+        return commission + stamp + transfer
 
 
 class _Pos:
@@ -254,272 +237,267 @@ class _Pos:
         self.first_try = -1         # session of the pending sell's first attempt
 
 
-def _strategy_class():
-    bt = _bt()
+class ThemeHypeReference(bt.Strategy):
+    """``theme_hype`` / ``hold_n`` on backtrader; see the module docstring for the mapping."""
+    params = (("ctx", None),)
 
-    class ThemeHypeReference(bt.Strategy):
-        """``theme_hype`` / ``hold_n`` on backtrader; see the module docstring for the mapping."""
-        params = (("ctx", None),)
+    def __init__(self):
+        c = self.p.ctx
+        self.c = c
+        self.P = c["params"]
+        self.pos = {}                 # stock index -> _Pos
+        self.records = []             # order rows (dicts) in decision order
+        self.live = {}                # backtrader order ref -> record index
+        self.equity_rows = []
+        self.equity_prev = float(self.P["cash"])
+        self.expected_cash = None
+        self.comm = c["comminfo"]
+        self.slip = self.P["slippage_ticks"] * 0.01
 
-        def __init__(self):
-            c = self.p.ctx
-            self.c = c
-            self.P = c["params"]
-            self.pos = {}                 # stock index -> _Pos
-            self.records = []             # order rows (dicts) in decision order
-            self.live = {}                # backtrader order ref -> record index
-            self.equity_rows = []
-            self.equity_prev = float(self.P["cash"])
-            self.expected_cash = None
-            self.comm = c["comminfo"]
-            self.slip = self.P["slippage_ticks"] * 0.01
+    # ------------------------------------------------------------ helpers
+    def _record(self, i, j, side, shares, price, status, reason, exit_reason="", wait=0):
+        self.records.append({"session": i, "stock": j, "side": side, "shares": int(shares),
+                             "price": float(price), "status": status,
+                             "reject_reason": reason, "commission": 0.0,
+                             "stamp_duty": 0.0, "transfer_fee": 0.0,
+                             "exit_reason": exit_reason, "wait": int(wait)})
+        return len(self.records) - 1
 
-        # ------------------------------------------------------------ helpers
-        def _record(self, i, j, side, shares, price, status, reason, exit_reason="", wait=0):
-            self.records.append({"session": i, "stock": j, "side": side, "shares": int(shares),
-                                 "price": float(price), "status": status,
-                                 "reject_reason": reason, "commission": 0.0,
-                                 "stamp_duty": 0.0, "transfer_fee": 0.0,
-                                 "exit_reason": exit_reason, "wait": int(wait)})
-            return len(self.records) - 1
+    def _buy_cost(self, shares, price):
+        commission, _, transfer = self.comm.breakdown(shares, price)
+        return price * shares + commission + transfer
 
-        def _buy_cost(self, shares, price):
-            commission, _, transfer = self.comm.breakdown(shares, price)
-            return price * shares + commission + transfer
+    def _sell_net(self, shares, price):
+        commission, stamp, transfer = self.comm.breakdown(-shares, price)
+        return shares * price - commission - stamp - transfer
 
-        def _sell_net(self, shares, price):
-            commission, stamp, transfer = self.comm.breakdown(-shares, price)
-            return shares * price - commission - stamp - transfer
+    # ------------------------------------------------------------ backtrader hooks
+    def prenext_open(self):
+        # backtrader refreshes its minimum-period status only in _next, after next_open,
+        # so the very first bar's cheat-on-open call arrives here; all feeds are aligned
+        # and need one bar, so it is a regular session open.
+        self.next_open()
 
-        # ------------------------------------------------------------ backtrader hooks
-        def prenext_open(self):
-            # backtrader refreshes its minimum-period status only in _next, after next_open,
-            # so the very first bar's cheat-on-open call arrives here; all feeds are aligned
-            # and need one bar, so it is a regular session open.
-            self.next_open()
+    def next_open(self):
+        d0 = self.datas[0]
+        i = int(d0.session[0])
+        self.comm.set_session(self.c["stamp"][i], self.c["transfer"][i])
+        if d0.phase[0] == 0:
+            self._opening(i)
+        else:
+            self._closing(i)
 
-        def next_open(self):
-            d0 = self.datas[0]
-            i = int(d0.session[0])
-            self.comm.set_session(self.c["stamp"][i], self.c["transfer"][i])
-            if d0.phase[0] == 0:
-                self._opening(i)
-            else:
-                self._closing(i)
+    def next(self):
+        d0 = self.datas[0]
+        i = int(d0.session[0])
+        cash = self.broker.getcash() - CUSHION
+        if self.expected_cash is not None and abs(cash - self.expected_cash) > 1e-6:
+            raise RuntimeError(
+                f"reference self-check: broker cash {cash!r} != strategy projection "
+                f"{self.expected_cash!r} at session {self.c['sessions'][i]}")
+        self.expected_cash = None
+        if d0.phase[0] == 1:
+            value = self.broker.getvalue() - CUSHION
+            self.equity_rows.append((i, cash, value - cash, value))
+            self.equity_prev = value
 
-        def next(self):
-            d0 = self.datas[0]
-            i = int(d0.session[0])
-            cash = self.broker.getcash() - CUSHION
-            if self.expected_cash is not None and abs(cash - self.expected_cash) > 1e-6:
+    def notify_order(self, order):
+        idx = self.live.get(order.ref)
+        if idx is None or order.status in (order.Submitted, order.Accepted):
+            return
+        rec = self.records[idx]
+        del self.live[order.ref]
+        i, j = rec["session"], rec["stock"]
+        if order.status == order.Completed and rec["status"] == FILLED:
+            size = order.executed.size
+            price = order.executed.price
+            commission, stamp, transfer = self.comm.breakdown(size, price)
+            if abs(order.executed.comm - (commission + stamp + transfer)) > 1e-9:
+                raise RuntimeError("reference self-check: broker commission differs")
+            if abs(price - rec["price"]) > 1e-9 or abs(size) != rec["shares"]:
                 raise RuntimeError(
-                    f"reference self-check: broker cash {cash!r} != strategy projection "
-                    f"{self.expected_cash!r} at session {self.c['sessions'][i]}")
-            self.expected_cash = None
-            if d0.phase[0] == 1:
-                value = self.broker.getvalue() - CUSHION
-                self.equity_rows.append((i, cash, value - cash, value))
-                self.equity_prev = value
-
-        def notify_order(self, order):
-            idx = self.live.get(order.ref)
-            if idx is None or order.status in (order.Submitted, order.Accepted):
-                return
-            rec = self.records[idx]
-            del self.live[order.ref]
-            i, j = rec["session"], rec["stock"]
-            if order.status == order.Completed and rec["status"] == FILLED:
-                size = order.executed.size
-                price = order.executed.price
-                commission, stamp, transfer = self.comm.breakdown(size, price)
-                if abs(order.executed.comm - (commission + stamp + transfer)) > 1e-9:
-                    raise RuntimeError("reference self-check: broker commission differs")
-                if abs(price - rec["price"]) > 1e-9 or abs(size) != rec["shares"]:
-                    raise RuntimeError(
-                        f"reference self-check: backtrader filled {self.c['codes'][j]} "
-                        f"{size} @ {price!r}, the strategy expected {rec['shares']} @ "
-                        f"{rec['price']!r} at session {self.c['sessions'][i]}")
-                rec.update(price=price, commission=commission, stamp_duty=stamp,
-                           transfer_fee=transfer)
-                if size > 0:
-                    p = self.pos.get(j)
-                    if p is None:
-                        self.pos[j] = _Pos(price, i)
-                    else:
-                        p.last_buy_session = i
+                    f"reference self-check: backtrader filled {self.c['codes'][j]} "
+                    f"{size} @ {price!r}, the strategy expected {rec['shares']} @ "
+                    f"{rec['price']!r} at session {self.c['sessions'][i]}")
+            rec.update(price=price, commission=commission, stamp_duty=stamp,
+                       transfer_fee=transfer)
+            if size > 0:
+                p = self.pos.get(j)
+                if p is None:
+                    self.pos[j] = _Pos(price, i)
                 else:
-                    del self.pos[j]
-            elif order.status == order.Expired and rec["status"] == EXPIRED:
-                pass  # the 打板 queue was never reached: predicted, and backtrader agrees
+                    p.last_buy_session = i
             else:
-                raise RuntimeError(
-                    f"reference self-check: backtrader order for {self.c['codes'][j]} ended "
-                    f"{order.getstatusname()} at session {self.c['sessions'][i]}; the strategy "
-                    f"expected {rec['status']}")
+                del self.pos[j]
+        elif order.status == order.Expired and rec["status"] == EXPIRED:
+            pass  # the 打板 queue was never reached: predicted, and backtrader agrees
+        else:
+            raise RuntimeError(
+                f"reference self-check: backtrader order for {self.c['codes'][j]} ended "
+                f"{order.getstatusname()} at session {self.c['sessions'][i]}; the strategy "
+                f"expected {rec['status']}")
 
-        # ------------------------------------------------------------ session phases
-        def _opening(self, i):
-            """Steps 1-4 of the fill model: T+1 release (implicit: only ``last_buy_session ==
-            t`` blocks a sale), open sells by code, then entries by priority."""
-            c, P = self.c, self.P
-            cash = self.broker.getcash() - CUSHION
-            sold = set()
-            for j in sorted(k for k, p in self.pos.items() if p.exit_reason):
-                p = self.pos[j]
-                d = self.datas[c["feed_of"][j]]
-                shares = int(self.getposition(d).size)
-                wait = i - p.first_try
-                if not d.has_bar[0]:
-                    self._record(i, j, "sell", shares, np.nan, REJECTED, SUSPENDED,
-                                 p.exit_reason, wait)
-                    continue
-                o, h, lo, ld = d.open[0], d.high[0], d.low[0], d.limit_down[0]
-                at_limit = not math.isnan(ld) and o <= ld + TOL
-                if at_limit and (h <= ld + TOL or P["at_limit_open"] == "reject"):
-                    self._record(i, j, "sell", shares, ld, REJECTED, LIMIT_DOWN_SEALED,
-                                 p.exit_reason, wait)
-                    continue
-                if at_limit:
-                    # Opened at the limit-down but traded above it: a limit sell at the limit.
-                    price = ld
-                    order = self.sell(data=d, size=shares, exectype=bt.Order.Limit, price=ld)
-                else:
-                    price = min(max(_tick(o - self.slip), lo), h)
-                    order = self.sell(data=d, size=shares, exectype=bt.Order.Market)
-                self.live[order.ref] = self._record(i, j, "sell", shares, price, FILLED, "",
-                                                    p.exit_reason, wait)
-                cash += self._sell_net(shares, price)
-                sold.add(j)
-            held = {j for j in self.pos if j not in sold}
-            target = (P["fixed_cash"] if P["fixed_cash"] > 0
-                      else P["position_size"] * self.equity_prev)
-            for j in c["marks"].get(i, ()):
-                if j in held and P["skip_held"]:
-                    continue
-                cash = self._entry(i, j, held, target, cash)
-            self.expected_cash = cash
-
-        def _entry(self, i, j, held, target, cash):
-            """One mark's buy: the checks in the spec's order, then a backtrader order.
-            Returns the projected cash after it."""
-            c, P = self.c, self.P
+    # ------------------------------------------------------------ session phases
+    def _opening(self, i):
+        """Steps 1-4 of the fill model: T+1 release (implicit: only ``last_buy_session ==
+        t`` blocks a sale), open sells by code, then entries by priority."""
+        c, P = self.c, self.P
+        cash = self.broker.getcash() - CUSHION
+        sold = set()
+        for j in sorted(k for k, p in self.pos.items() if p.exit_reason):
+            p = self.pos[j]
             d = self.datas[c["feed_of"][j]]
+            shares = int(self.getposition(d).size)
+            wait = i - p.first_try
             if not d.has_bar[0]:
-                self._record(i, j, "buy", 0, np.nan, REJECTED, SUSPENDED)
-                return cash
-            if j not in held and len(held) >= P["max_positions"]:
-                self._record(i, j, "buy", 0, np.nan, REJECTED, MAX_POSITIONS)
-                return cash
-            o, h, lo, cl, lu = d.open[0], d.high[0], d.low[0], d.close[0], d.limit_up[0]
-            has_limit = not math.isnan(lu)
-            min_lot, step = c["lots"][j]
-            if P["entry"] == "open":
-                if has_limit and o >= lu - TOL:
-                    if lo >= lu - TOL or P["at_limit_open"] == "reject":
-                        self._record(i, j, "buy", 0, lu, REJECTED, LIMIT_UP_SEALED)
-                        return cash
-                    price = lu
-                else:
-                    price = max(min(_tick(o + self.slip), h), lo)
+                self._record(i, j, "sell", shares, np.nan, REJECTED, SUSPENDED,
+                             p.exit_reason, wait)
+                continue
+            o, h, lo, ld = d.open[0], d.high[0], d.low[0], d.limit_down[0]
+            at_limit = not math.isnan(ld) and o <= ld + TOL
+            if at_limit and (h <= ld + TOL or P["at_limit_open"] == "reject"):
+                self._record(i, j, "sell", shares, ld, REJECTED, LIMIT_DOWN_SEALED,
+                             p.exit_reason, wait)
+                continue
+            if at_limit:
+                # Opened at the limit-down but traded above it: a limit sell at the limit.
+                price = ld
+                order = self.sell(data=d, size=shares, exectype=bt.Order.Limit, price=ld)
             else:
-                if not has_limit:
-                    self._record(i, j, "buy", 0, np.nan, REJECTED, NO_LIMIT)
-                    return cash
-                if h < lu - TOL:
-                    # The queue at the limit-up is placed (the smallest order) and backtrader
-                    # expires it at the end of the opening bar: the price never got there.
-                    order = self.buy(data=d, size=min_lot, exectype=bt.Order.StopLimit,
-                                     price=lu, plimit=lu, valid=self._valid(i))
-                    self.live[order.ref] = self._record(i, j, "buy", 0, lu, EXPIRED,
-                                                        NOT_TOUCHED)
-                    return cash
-                if lo >= lu - TOL or (P["limit_fill"] == "broken" and cl >= lu - TOL):
+                price = min(max(_tick(o - self.slip), lo), h)
+                order = self.sell(data=d, size=shares, exectype=bt.Order.Market)
+            self.live[order.ref] = self._record(i, j, "sell", shares, price, FILLED, "",
+                                                p.exit_reason, wait)
+            cash += self._sell_net(shares, price)
+            sold.add(j)
+        held = {j for j in self.pos if j not in sold}
+        target = (P["fixed_cash"] if P["fixed_cash"] > 0
+                  else P["position_size"] * self.equity_prev)
+        for j in c["marks"].get(i, ()):
+            if j in held and P["skip_held"]:
+                continue
+            cash = self._entry(i, j, held, target, cash)
+        self.expected_cash = cash
+
+    def _entry(self, i, j, held, target, cash):
+        """One mark's buy: the checks in the spec's order, then a backtrader order.
+        Returns the projected cash after it."""
+        c, P = self.c, self.P
+        d = self.datas[c["feed_of"][j]]
+        if not d.has_bar[0]:
+            self._record(i, j, "buy", 0, np.nan, REJECTED, SUSPENDED)
+            return cash
+        if j not in held and len(held) >= P["max_positions"]:
+            self._record(i, j, "buy", 0, np.nan, REJECTED, MAX_POSITIONS)
+            return cash
+        o, h, lo, cl, lu = d.open[0], d.high[0], d.low[0], d.close[0], d.limit_up[0]
+        has_limit = not math.isnan(lu)
+        min_lot, step = c["lots"][j]
+        if P["entry"] == "open":
+            if has_limit and o >= lu - TOL:
+                if lo >= lu - TOL or P["at_limit_open"] == "reject":
                     self._record(i, j, "buy", 0, lu, REJECTED, LIMIT_UP_SEALED)
                     return cash
                 price = lu
-            shares = _lot_round(_floor(target / price), min_lot, step)
-            if shares == 0:
-                self._record(i, j, "buy", 0, price, REJECTED, BELOW_MIN_LOT)
-                return cash
-            if P["volume_cap"] > 0:
-                shares = min(shares, _lot_round(_floor(P["volume_cap"] * d.volume[0]),
-                                                min_lot, step))
-                if shares == 0:
-                    self._record(i, j, "buy", 0, price, REJECTED, VOLUME_CAP)
-                    return cash
-            # Start at the most shares whose value alone fits (same answer, fewer steps).
-            shares = min(shares, max(_lot_round(_floor(cash / price), min_lot, step), min_lot))
-            cost = self._buy_cost(shares, price)
-            while cost > cash + CASH_TOL and shares > min_lot:
-                shares -= step
-                cost = self._buy_cost(shares, price)
-            if cost > cash + CASH_TOL:
-                self._record(i, j, "buy", min_lot, price, REJECTED, INSUFFICIENT_CASH)
-                return cash
-            if P["entry"] == "limit":
-                # 打板: stop and limit at the limit-up; triggers when touched, fills at it.
-                order = self.buy(data=d, size=shares, exectype=bt.Order.StopLimit, price=lu,
-                                 plimit=lu, valid=self._valid(i))
-            elif has_limit:
-                # A buy never pays above the limit-up: a limit order there fills at the open
-                # (plus slippage, within the bar) or, opening at the limit, at the limit.
-                order = self.buy(data=d, size=shares, exectype=bt.Order.Limit, price=lu)
             else:
-                order = self.buy(data=d, size=shares, exectype=bt.Order.Market)
-            self.live[order.ref] = self._record(i, j, "buy", shares, price, FILLED, "")
-            held.add(j)
-            return cash - cost
+                price = max(min(_tick(o + self.slip), h), lo)
+        else:
+            if not has_limit:
+                self._record(i, j, "buy", 0, np.nan, REJECTED, NO_LIMIT)
+                return cash
+            if h < lu - TOL:
+                # The queue at the limit-up is placed (the smallest order) and backtrader
+                # expires it at the end of the opening bar: the price never got there.
+                order = self.buy(data=d, size=min_lot, exectype=bt.Order.StopLimit,
+                                 price=lu, plimit=lu, valid=self._valid(i))
+                self.live[order.ref] = self._record(i, j, "buy", 0, lu, EXPIRED,
+                                                    NOT_TOUCHED)
+                return cash
+            if lo >= lu - TOL or (P["limit_fill"] == "broken" and cl >= lu - TOL):
+                self._record(i, j, "buy", 0, lu, REJECTED, LIMIT_UP_SEALED)
+                return cash
+            price = lu
+        shares = _lot_round(_floor(target / price), min_lot, step)
+        if shares == 0:
+            self._record(i, j, "buy", 0, price, REJECTED, BELOW_MIN_LOT)
+            return cash
+        if P["volume_cap"] > 0:
+            shares = min(shares, _lot_round(_floor(P["volume_cap"] * d.volume[0]),
+                                            min_lot, step))
+            if shares == 0:
+                self._record(i, j, "buy", 0, price, REJECTED, VOLUME_CAP)
+                return cash
+        # Start at the most shares whose value alone fits (same answer, fewer steps).
+        shares = min(shares, max(_lot_round(_floor(cash / price), min_lot, step), min_lot))
+        cost = self._buy_cost(shares, price)
+        while cost > cash + CASH_TOL and shares > min_lot:
+            shares -= step
+            cost = self._buy_cost(shares, price)
+        if cost > cash + CASH_TOL:
+            self._record(i, j, "buy", min_lot, price, REJECTED, INSUFFICIENT_CASH)
+            return cash
+        if P["entry"] == "limit":
+            # 打板: stop and limit at the limit-up; triggers when touched, fills at it.
+            order = self.buy(data=d, size=shares, exectype=bt.Order.StopLimit, price=lu,
+                             plimit=lu, valid=self._valid(i))
+        elif has_limit:
+            # A buy never pays above the limit-up: a limit order there fills at the open
+            # (plus slippage, within the bar) or, opening at the limit, at the limit.
+            order = self.buy(data=d, size=shares, exectype=bt.Order.Limit, price=lu)
+        else:
+            order = self.buy(data=d, size=shares, exectype=bt.Order.Market)
+        self.live[order.ref] = self._record(i, j, "buy", shares, price, FILLED, "")
+        held.add(j)
+        return cash - cost
 
-        def _valid(self, i):
-            return _dt.datetime.combine(self.c["sessions_py"][i], _OPEN_TIME)
+    def _valid(self, i):
+        return _dt.datetime.combine(self.c["sessions_py"][i], _OPEN_TIME)
 
-        def _closing(self, i):
-            """Step 5: exits on the close, code order, first matching rule; with ``exit_at =
-            "close"`` the sell goes to the closing bar (fills at the close, cheat-on-open)."""
-            c, P = self.c, self.P
-            cash = self.broker.getcash() - CUSHION
-            exit_now = P["exit_at"] == "close"
-            for j in sorted(self.pos):
-                p = self.pos[j]
-                d = self.datas[c["feed_of"][j]]
-                if p.exit_reason or not d.has_bar[0]:
-                    continue  # pending exits are not re-evaluated; no bar, no close
-                cl, lu = d.close[0], d.limit_up[0]
-                reason = ""
-                # Thresholds are compared as exact numbers: 10.00 x (1 + 0.10) is 11.00, which a
-                # limit-up close of 11.00 reaches, although the float product is 11.000...002.
-                if P["stop_loss"] > 0 and cl <= p.entry_price * (1.0 - P["stop_loss"]) + TOL:
-                    reason = "stop_loss"
-                elif (P["take_profit"] > 0
-                      and cl >= p.entry_price * (1.0 + P["take_profit"]) - TOL):
-                    reason = "take_profit"
-                elif P["exit_on_break"] and (math.isnan(lu) or cl < lu - TOL):
-                    reason = "break"
-                elif P["max_hold"] > 0 and i - p.entry_session >= P["max_hold"]:
-                    reason = "hold_n" if P["name"] == "hold_n" else "max_hold"
-                if not reason:
-                    continue
-                p.exit_reason = reason
-                if not exit_now:
-                    p.first_try = i + 1
-                    continue
-                p.first_try = i
-                shares = int(self.getposition(d).size)
-                ld = d.limit_down[0]
-                if p.last_buy_session == i:
-                    self._record(i, j, "sell", shares, cl, REJECTED, T_PLUS_1, reason)
-                    continue
-                if not math.isnan(ld) and cl <= ld + TOL:
-                    self._record(i, j, "sell", shares, cl, REJECTED, LIMIT_DOWN_SEALED, reason)
-                    continue
-                price = min(max(_tick(cl - self.slip), d.low[0]), d.high[0])
-                order = self.sell(data=d, size=shares, exectype=bt.Order.Market)
-                self.live[order.ref] = self._record(i, j, "sell", shares, price, FILLED, "",
-                                                    reason)
-                cash += self._sell_net(shares, price)
-            self.expected_cash = cash
-
-    return ThemeHypeReference
+    def _closing(self, i):
+        """Step 5: exits on the close, code order, first matching rule; with ``exit_at =
+        "close"`` the sell goes to the closing bar (fills at the close, cheat-on-open)."""
+        c, P = self.c, self.P
+        cash = self.broker.getcash() - CUSHION
+        exit_now = P["exit_at"] == "close"
+        for j in sorted(self.pos):
+            p = self.pos[j]
+            d = self.datas[c["feed_of"][j]]
+            if p.exit_reason or not d.has_bar[0]:
+                continue  # pending exits are not re-evaluated; no bar, no close
+            cl, lu = d.close[0], d.limit_up[0]
+            reason = ""
+            # Thresholds are compared as exact numbers: 10.00 x (1 + 0.10) is 11.00, which a
+            # limit-up close of 11.00 reaches, although the float product is 11.000...002.
+            if P["stop_loss"] > 0 and cl <= p.entry_price * (1.0 - P["stop_loss"]) + TOL:
+                reason = "stop_loss"
+            elif (P["take_profit"] > 0
+                  and cl >= p.entry_price * (1.0 + P["take_profit"]) - TOL):
+                reason = "take_profit"
+            elif P["exit_on_break"] and (math.isnan(lu) or cl < lu - TOL):
+                reason = "break"
+            elif P["max_hold"] > 0 and i - p.entry_session >= P["max_hold"]:
+                reason = "hold_n" if P["name"] == "hold_n" else "max_hold"
+            if not reason:
+                continue
+            p.exit_reason = reason
+            if not exit_now:
+                p.first_try = i + 1
+                continue
+            p.first_try = i
+            shares = int(self.getposition(d).size)
+            ld = d.limit_down[0]
+            if p.last_buy_session == i:
+                self._record(i, j, "sell", shares, cl, REJECTED, T_PLUS_1, reason)
+                continue
+            if not math.isnan(ld) and cl <= ld + TOL:
+                self._record(i, j, "sell", shares, cl, REJECTED, LIMIT_DOWN_SEALED, reason)
+                continue
+            price = min(max(_tick(cl - self.slip), d.low[0]), d.high[0])
+            order = self.sell(data=d, size=shares, exectype=bt.Order.Market)
+            self.live[order.ref] = self._record(i, j, "sell", shares, price, FILLED, "",
+                                                reason)
+            cash += self._sell_net(shares, price)
+        self.expected_cash = cash
 
 
 def _floor(x: float) -> int:
@@ -606,7 +584,6 @@ def run_reference(market, marks_df: pd.DataFrame, params: dict, *,
     ledger is the same and backtrader runs far faster. Every session of ``market`` is replayed;
     the equity curve has one row per session.
     """
-    bt = _bt()
     P = resolve_params(params)
     sessions = np.asarray(market.sessions, dtype="datetime64[D]")
     S = len(sessions)
@@ -623,26 +600,25 @@ def run_reference(market, marks_df: pd.DataFrame, params: dict, *,
 
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True, preload=True, runonce=False,
                          quicknotify=False)
-    cerebro.broker = _broker_class()()
+    cerebro.broker = AShareBroker()
     cerebro.broker.setcash(float(P["cash"]) + CUSHION)
     cerebro.broker.set_checksubmit(False)
     cerebro.broker.set_slippage_fixed(float(P["slippage_ticks"]) * 0.01, slip_open=True,
                                       slip_limit=True, slip_match=True, slip_out=False)
-    comminfo = _commission_class()(commission=float(P["commission_rate"]),
-                                   min_commission=float(P["commission_min"]))
+    comminfo = AShareCommission(commission=float(P["commission_rate"]),
+                                min_commission=float(P["commission_min"]))
     cerebro.broker.addcommissioninfo(comminfo)
-    feed_cls = _feed_class()
     feed_of = {}
     # A feed for the first stock always exists so the session clock runs even without marks.
     for k, j in enumerate(stocks or [0]):
         feed_of[j] = k
-        cerebro.adddata(feed_cls(arrays=_feed_arrays(market, j, dn_open, dn_close)),
+        cerebro.adddata(SessionPhaseFeed(arrays=_feed_arrays(market, j, dn_open, dn_close)),
                         name=codes[j])
     lots = {j: LOT.get(int(market.boards[j]), (100, 100)) for j in feed_of}
     ctx = {"params": P, "marks": marks, "feed_of": feed_of, "lots": lots, "codes": codes,
            "sessions": sessions, "sessions_py": sessions_py, "stamp": stamp,
            "transfer": transfer, "comminfo": comminfo}
-    cerebro.addstrategy(_strategy_class(), ctx=ctx)
+    cerebro.addstrategy(ThemeHypeReference, ctx=ctx)
     strat = cerebro.run()[0]
     return _frames(strat, sessions, codes)
 
