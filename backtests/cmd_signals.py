@@ -51,6 +51,8 @@ def add_arguments(p) -> None:
                    help="skip articles with a missing/bad time or no text (counted in the notes)")
     p.add_argument("--themes", default=None, metavar="TOML", help="theme lexicon (default: built in)")
     p.add_argument("--role-rules", default=None, metavar="TOML", help="role rules (default: built in)")
+    p.add_argument("--matching", default=None, metavar="TOML",
+                   help="name-matching guards (default: built in)")
 
 
 def _width(text: str) -> int:
@@ -141,11 +143,13 @@ def _items(args):
 def run(args) -> int:
     from signals.extract import Extractor
     from signals.marks import analyze
+    from signals.mentions import load_matching
     from signals.roles import load_roles
     from signals.themes import load_themes
 
     master, synthetic = _master(args)
-    extractor = Extractor(master, themes=load_themes(args.themes), roles=load_roles(args.role_rules))
+    extractor = Extractor(master, themes=load_themes(args.themes), roles=load_roles(args.role_rules),
+                          matching=load_matching(args.matching))
     result = analyze(_items(args), master, min_score=args.min_score, roles=args.roles,
                      intraday=args.intraday, bare_date=args.bare_date, skip_bad=args.skip_bad,
                      extractor=extractor)

@@ -10,7 +10,8 @@ Rules, in the order they are applied:
    without a trailing share-class ``A`` (``万科A`` → ``万科``). A current name beats a former
    name, which beats an alias; a former name or alias claimed by two stocks is dropped
    (``ambiguous``). ``not_stocks`` (``matching.toml``: 字节跳动, 火山引擎, OpenAI, 华为, ...)
-   enter the automaton as blockers: they are matched like names but never become stocks.
+   enter the automaton as blockers: they are matched like names but never become stocks (a
+   listed name declared there is taken out of the dictionary).
 2. **Guard for short and generic names.** A name of two characters or one listed in
    ``common_words`` (太阳能, 机器人, 农产品, 老百姓 ...) counts only with a boundary on both sides:
    before it the start of the text, a separator (``、，,。;:（“``) or a list word (和 与 及 如
@@ -217,7 +218,10 @@ class NameMatcher:
         self.ambiguous: dict[str, tuple[str, ...]] = {}
         self.keys: dict[str, tuple[str, str]] = {}
         automaton = ahocorasick.Automaton()
+        blockers = set(self.rules.not_stocks)
         for key, (pri, codes) in entries.items():
+            if key in blockers:
+                continue                     # declared not a stock: it becomes a blocker below
             if len(codes) > 1:
                 self.ambiguous[key] = tuple(sorted(codes))
                 continue
@@ -225,8 +229,8 @@ class NameMatcher:
             guard = 2 if key in self.rules.common_words else 1 if len(key) <= 2 else 0
             self.keys[key] = (code, kinds[pri])
             automaton.add_word(utf16_units(key), (len(key), code, kinds[pri], guard))
-        for word in self.rules.not_stocks:
-            if word and word not in self.keys:
+        for word in sorted(blockers):
+            if word:
                 automaton.add_word(utf16_units(word), (len(word), _BLOCKER, _BLOCKER, 0))
         automaton.make_automaton()
         self._automaton = automaton

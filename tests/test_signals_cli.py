@@ -114,6 +114,26 @@ def test_store_news_archive(files, tmp_path, capsys):
     assert "n2,2024-12-16 02:58,2024-12-16,301382,蜂助手,301382,,momentum,1.00" in out
 
 
+def test_custom_rule_files(files, tmp_path, capsys):
+    news, names = files
+    themes = tmp_path / "themes.toml"
+    themes.write_text('[themes]\n"游戏" = ["天娱"]\n', encoding="utf-8")
+    roles = tmp_path / "roles.toml"
+    roles.write_text('[[role]]\nname = "hot"\nweight = 2.0\npatterns = ["板"]\n', encoding="utf-8")
+    matching = tmp_path / "matching.toml"
+    matching.write_text('not_stocks = ["居然智家"]\n', encoding="utf-8")
+    assert main(["signals", news, "--names", names, "--format", "csv", "--themes", str(themes),
+                 "--role-rules", str(roles), "--matching", str(matching)]) == 0
+    out = capsys.readouterr().out
+    assert "n1,2024-12-16 02:58,2024-12-16,002354,天娱数科,天娱数科,游戏,hot,2.00" in out
+    assert "000785" not in out                       # declared not a stock
+    assert "n2,2024-12-16 10:30,2024-12-17,301382,蜂助手,蜂助手,,mention,0.00" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('not_stock = ["x"]\n', encoding="utf-8")
+    assert main(["signals", news, "--names", names, "--matching", str(bad)]) == 2
+    assert "unknown key 'not_stock' (did you mean \"not_stocks\"?)" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["signals"], 'Error: give article files (or "demo"), or --data STORE'),
     (["signals", "nope.jsonl"], "Error: nope.jsonl: article file not found"),
