@@ -26,11 +26,11 @@ import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from backtests.master import load_master  # noqa: E402
-from signals.articles import Article  # noqa: E402
-from signals.extract import Extractor  # noqa: E402
-from signals.marks import analyze  # noqa: E402
-from signals.normalize import normalize_text  # noqa: E402
+from backtests.master import load_master
+from signals.articles import Article
+from signals.extract import Extractor
+from signals.marks import analyze
+from signals.normalize import normalize_text
 
 DATA = os.environ.get("HYPEBT_SHARED_DATA",
                       os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))

@@ -12,5 +12,12 @@ from signals.articles import Article, read_articles
 from signals.marks import SIGNAL_PARAMS, SignalResult, analyze, build_marks
 from signals.sessions import entry_session
 
-__all__ = ["Article", "SIGNAL_PARAMS", "SignalResult", "analyze", "build_marks", "entry_session",
-           "read_articles"]
+__all__ = [
+           "SIGNAL_PARAMS",
+           "Article",
+           "SignalResult",
+           "analyze",
+           "build_marks",
+           "entry_session",
+           "read_articles",
+]

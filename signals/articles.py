@@ -36,11 +36,12 @@ import csv
 import datetime as dt
 import html
 import json
+import math
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import pandas as pd
 
@@ -91,8 +92,8 @@ class ReadResult:
 
 
 # ------------------------------------------------------------------ text cleaning
-_TAG_BLOCK_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.S | re.I)
-_BR_RE = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6])\b[^>]*>", re.I)
+_TAG_BLOCK_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
+_BR_RE = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6])\b[^>]*>", re.IGNORECASE)
 _TAG_RE = re.compile(r"<[^<>]{0,500}>")
 _HTML_HINT_RE = re.compile(r"<[A-Za-z/!][^<>]{0,500}>|&(#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);")
 _MD_IMAGE_RE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
@@ -135,12 +136,12 @@ def parse_published(value, *, bare_date: str = "next_open") -> tuple[pd.Timestam
     if bare_date not in BARE_DATE_POLICIES:
         raise ConfigError(f"bare_date {bare_date!r} is not one of {', '.join(BARE_DATE_POLICIES)}")
     note = ""
-    if value is None or (isinstance(value, float) and value != value) or str(value).strip() == "":
+    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == "":
         raise ValueError("no publication time")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         unit = "ms" if value > 1e11 else "s"
         return pd.Timestamp(value, unit=unit, tz="UTC").tz_convert(TZ), False, ""
-    if isinstance(value, dt.datetime) or isinstance(value, pd.Timestamp):
+    if isinstance(value, (dt.datetime, pd.Timestamp)):
         ts, bare = pd.Timestamp(value), False
     elif isinstance(value, dt.date):
         ts, bare = pd.Timestamp(value), True

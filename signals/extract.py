@@ -21,7 +21,6 @@ from signals.normalize import normalize_text, original_span
 from signals.roles import RoleRules, TextSpans, load_roles
 from signals.themes import ThemeLexicon, load_themes
 
-
 THEME_CLAUSE_RE = re.compile("[。!?;！？；\n，,:：]")     # a 、 list stays one clause
 
 

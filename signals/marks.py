@@ -33,8 +33,9 @@ its first article that session). Sorted by date, score descending, code.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,16 +60,16 @@ def _role_names() -> tuple[str, ...]:
 # name -> (section, type, default, allowed, doc); the layout of strategies.ENGINE_PARAMS.
 SIGNAL_PARAMS: dict[str, tuple[str, type, Any, Any, str]] = {
     "min_score": ("signals", float, 0.5, (None, None),
-                  "marks scoring below this are dropped (momentum 1.0, cooperation 0.8, broker "
-                  "0.6, catalyst 0.5, plain mention 0.3, risk -1.0)"),
+                  ("marks scoring below this are dropped (momentum 1.0, cooperation 0.8, broker "
+                   "0.6, catalyst 0.5, plain mention 0.3, risk -1.0)")),
     "roles": ("signals", list, _role_names(), _role_names(),
               "roles whose mentions count towards the score"),
     "intraday": ("signals", str, "next_open", INTRADAY_POLICIES,
-                 "news published 09:30-15:00: enter at the next open, or mark that session "
-                 "for a close/limit entry (entry = close)"),
+                 ("news published 09:30-15:00: enter at the next open, or mark that session "
+                  "for a close/limit entry (entry = close)")),
     "bare_date": ("signals", str, "next_open", BARE_DATE_POLICIES,
-                  "an article dated without a time: next session after the date (no look-ahead), "
-                  "that date's open, or an error"),
+                  ("an article dated without a time: next session after the date (no "
+                   "look-ahead), that date's open, or an error")),
     "half_life": ("signals", float, 2.0, (0.0, None),
                   "decay half-life of earlier news in trading sessions; 0 = no carry"),
     "title_multiplier": ("signals", float, 1.5, (0.0, None),
@@ -236,5 +237,13 @@ def score_marks(results: list[ArticleSignals], sessions: dict, calendar, names: 
     return frame.reset_index(drop=True)
 
 
-__all__ = ["SIGNAL_PARAMS", "SignalResult", "analyze", "build_marks", "score_marks",
-           "MENTION_COLUMNS", "MARK_COLUMNS", "UNKNOWN_COLUMNS"]
+__all__ = [
+    "MARK_COLUMNS",
+    "MENTION_COLUMNS",
+    "SIGNAL_PARAMS",
+    "UNKNOWN_COLUMNS",
+    "SignalResult",
+    "analyze",
+    "build_marks",
+    "score_marks",
+]

@@ -42,8 +42,8 @@ import ahocorasick
 
 from backtests import rules
 from backtests.errors import ConfigError
-from signals.config import load_toml, string_list
 from backtests.master import normalize_name as _display
+from signals.config import load_toml, string_list
 from signals.normalize import normalize_name
 
 KIND_NAME, KIND_FORMER, KIND_ALIAS, KIND_CODE = "name", "former", "alias", "code"
@@ -124,7 +124,10 @@ MATCHING_KEYS = ("not_stocks", "common_words", "guard_left", "guard_right", "com
 def load_matching(path: str | os.PathLike | None = None) -> MatchRules:
     """Read ``matching.toml`` (the packaged default when ``path`` is None)."""
     doc, label = load_toml(path, "matching", MATCHING_KEYS)
-    get = lambda key: string_list(doc, key, label)  # noqa: E731
+
+    def get(key: str) -> tuple[str, ...]:
+        return string_list(doc, key, label)
+
     try:
         guard_left = re.compile("(?:" + "|".join(get("guard_left")) + ")$")
         guard_right = re.compile("(?:" + "|".join(get("guard_right")) + ")")

@@ -61,7 +61,7 @@ class RoleRules:
         """Role names in rule order, the default last."""
         return tuple(self.weights)
 
-    def decide(self, spans: "TextSpans", start: int, end: int, sentence: tuple[int, int],
+    def decide(self, spans: TextSpans, start: int, end: int, sentence: tuple[int, int],
                cache: dict) -> tuple[str, float]:
         """Role of the mention ``[start, end)`` of ``spans.text`` inside ``sentence`` (a
         ``(lo, hi)`` span). ``cache`` memoises sentence-scope results per (rule, sentence)

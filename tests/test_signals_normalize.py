@@ -5,7 +5,12 @@ import csv
 
 import pytest
 
-from signals.normalize import TRAD_TO_SIMP, normalize_name, normalize_text, original_span
+from signals.normalize import (
+    TRAD_TO_SIMP,
+    normalize_name,
+    normalize_text,
+    original_span,
+)
 from tests.conftest import REAL_NAMES, REAL_NAMES_2023
 
 
@@ -48,8 +53,10 @@ def test_matched_text_is_recovered_from_the_original():
 
 def test_traditional_table_never_touches_simplified_company_names(shared_data):
     """No character the table rewrites occurs in a real (simplified) A-share name."""
-    names = [row["name"] for path in (REAL_NAMES, REAL_NAMES_2023)
-             for row in csv.DictReader(open(path, encoding="utf-8"))]
+    names = []
+    for path in (REAL_NAMES, REAL_NAMES_2023):
+        with open(path, encoding="utf-8") as fh:
+            names += [row["name"] for row in csv.DictReader(fh)]
     assert len(names) > 10_000
     clashes = {ch: n for n in names for ch in n if ch in TRAD_TO_SIMP}
     assert clashes == {}

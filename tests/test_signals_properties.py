@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -37,9 +38,9 @@ def test_normalised_characters_map_back_to_their_originals(text):
 @given(st.text(ALPHABET, max_size=60))
 def test_hits_are_disjoint_known_and_spelled_as_in_the_text(text):
     norm, _ = normalize_text(text)
-    hits, unknown = MATCHER.find(norm)
+    hits, _unknown = MATCHER.find(norm)
     spans = sorted((h.start, h.end) for h in hits)
-    assert all(e1 <= s2 for (_s1, e1), (s2, _e2) in zip(spans, spans[1:]))
+    assert all(e1 <= s2 for (_s1, e1), (s2, _e2) in itertools.pairwise(spans))
     for h in hits:
         assert h.code in MATCHER.codes
         assert norm[h.start:h.end] == h.matched

@@ -145,7 +145,10 @@ position_size = 0.07
     orders = pd.read_csv(out / "orders.csv", dtype={"code": str})
     first = orders[(orders["date"] == "2024-12-16") & (orders["side"] == "buy")]
     assert set(first["code"]) == SUBJECTS
-    row = lambda code: first.loc[first["code"] == code].iloc[0]  # noqa: E731
+
+    def row(code):
+        return first.loc[first["code"] == code].iloc[0]
+
     assert (row("000785")["status"], row("000785")["reject_reason"]) == ("rejected", "limit_up_sealed")
     assert (row("002354")["status"], row("002354")["price"]) == ("filled", 8.80)
     signals = pd.read_csv(out / "signals.csv", dtype={"code": str})
