@@ -12,12 +12,5 @@ from signals.articles import Article, read_articles
 from signals.marks import SIGNAL_PARAMS, SignalResult, analyze, build_marks
 from signals.sessions import entry_session
 
-__all__ = [
-           "SIGNAL_PARAMS",
-           "Article",
-           "SignalResult",
-           "analyze",
-           "build_marks",
-           "entry_session",
-           "read_articles",
-]
+__all__ = ["SIGNAL_PARAMS", "Article", "SignalResult", "analyze", "build_marks", "entry_session",
+           "read_articles"]
