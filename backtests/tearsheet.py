@@ -246,7 +246,7 @@ def _names_from_config(cfg: dict, config_path: Path) -> dict[str, str]:
             df = pd.read_csv(p, dtype=str, usecols=["code", "name"])
         except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
             continue
-        for code, name in zip(df["code"].str.zfill(6), df["name"].fillna("")):
+        for code, name in zip(df["code"].str.zfill(6), _texts(df["name"])):
             out.setdefault(code, name)
     if not out and data.get("path") == "demo":
         try:
@@ -300,7 +300,7 @@ def load_run(run_dir, *, benchmark=None) -> RunFolder:
     names = _names_from_config(config, path / "config.toml")
     for frame in (signals, trades):
         if frame is not None and "name" in frame.columns:
-            for code, name in zip(frame["code"], frame["name"].fillna("")):
+            for code, name in zip(frame["code"], _texts(frame["name"])):
                 if name:
                     names.setdefault(code, str(name))
     return RunFolder(path, equity, trades, orders, metrics, config, config_text, signals, bench,
@@ -345,6 +345,13 @@ def write_benchmark(market, run_dir) -> Path:
 # ---------------------------------------------------------------- analyses (pure pandas)
 
 
+def _texts(series: pd.Series) -> list[str]:
+    """Cell texts of a column of any dtype, ``""`` for missing values (an all-empty CSV column
+    is read as float NaN)."""
+    return ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+            for v in series]
+
+
 def _norm_side(series: pd.Series) -> pd.Series:
     text = series.astype(str).str.strip().str.lower()
     return text.replace({"1": "buy", "+1": "buy", "-1": "sell", "b": "buy", "s": "sell"})
@@ -356,7 +363,7 @@ def _norm_status(series: pd.Series) -> pd.Series:
 
 
 def _reason(series: pd.Series) -> pd.Series:
-    return series.fillna("").astype(str).str.strip()
+    return pd.Series(_texts(series), index=series.index, dtype=object).str.strip()
 
 
 def per_stock_pnl(trades: pd.DataFrame) -> pd.DataFrame:
