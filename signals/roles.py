@@ -2,8 +2,9 @@
 
 The rules are data (``roles.toml``): an ordered list of ``[[role]]`` tables, each with a
 ``name``, a ``weight``, a ``scope`` (``sentence``, ``after`` or ``before``) and regex
-``patterns``. The first rule that matches decides; no match gives ``default_role`` with
-``default_weight``. Built-in roles:
+``patterns``, and optionally ``names``: regexes on the mention itself (``^...$`` is the whole
+mention), so that a rule applies only to some companies (brokers, data vendors). The first rule
+that matches decides; no match gives ``default_role`` with ``default_weight``. Built-in roles:
 
 =============  ======  ====================================================================
 role           weight  what the sentence says
@@ -29,7 +30,7 @@ from backtests.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
 
 ROLE_KEYS = ("default_role", "default_weight", "role")
-RULE_KEYS = ("name", "weight", "scope", "patterns")
+RULE_KEYS = ("name", "weight", "scope", "patterns", "names")
 SCOPES = ("sentence", "after", "before")
 
 
@@ -40,6 +41,7 @@ class RoleRule:
     weight: float
     scope: str
     pattern: re.Pattern
+    names: re.Pattern | None = None      # the rule applies only to mentions matching this
 
 
 class RoleRules:
@@ -70,6 +72,8 @@ class RoleRules:
         lo, hi = sentence
         clause = None
         for i, rule in enumerate(self.rules):
+            if rule.names is not None and not rule.names.search(text[start:end]):
+                continue
             if rule.scope == "sentence":
                 key = (i, lo)
                 hit = cache.get(key)
@@ -148,9 +152,11 @@ def load_roles(path: str | os.PathLike | None = None) -> RoleRules:
         patterns = string_list(tab, "patterns", f"{where} ({name})")
         if not patterns:
             raise ConfigError(f"{where} ({name}): patterns is empty")
+        names = string_list(tab, "names", f"{where} ({name})")
         try:
             rx = re.compile("|".join(f"(?:{p})" for p in patterns))
+            names_rx = re.compile("|".join(f"(?:{p})" for p in names)) if names else None
         except re.error as exc:
-            raise ConfigError(f"{where} ({name}): bad regex in patterns ({exc})") from None
-        out.append(RoleRule(name, float(weight), scope, rx))
+            raise ConfigError(f"{where} ({name}): bad regex in patterns/names ({exc})") from None
+        out.append(RoleRule(name, float(weight), scope, rx, names_rx))
     return RoleRules(out, default_role, default_weight, label)

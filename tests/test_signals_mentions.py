@@ -156,6 +156,9 @@ def test_primary_theme_prefers_the_title():
     ("国海证券刘熹在12月12日的研报中表示，看好豆包。", "国海证券", "source"),
     ("据同花顺数据，豆包概念走强。", "同花顺", "source"),
     ("天娱数科是一家公司。", "天娱数科", "mention"),
+    ("国泰君安舒迪等人12月11日研报指出，未来可期。", "国泰君安", "source"),
+    ("天娱数科获券商研报推荐。", "天娱数科", "broker"),          # a subject, not a source
+    ("据天娱数科公告，公司与豆包合作。", "天娱数科", "cooperation"),
 ])
 def test_roles(sentence, name, role):
     rules = load_roles()
