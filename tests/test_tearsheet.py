@@ -243,6 +243,17 @@ def test_cjk_font_found():
     if not any("cjk" in Path(f).name.lower() for f in fm.findSystemFonts()):
         pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk)")
     assert ts.cjk_font() in ts.CJK_FAMILIES
+    import io
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    with warnings.catch_warnings(record=True) as caught, ts.plain_style():
+        warnings.simplefilter("always")
+        fig = Figure()
+        fig.add_subplot().set_title("天娱数科 居然智家 蜂助手 个股盈亏")
+        fig.savefig(io.BytesIO(), format="svg")
+    assert not [w for w in caught if "missing from font" in str(w.message)]  # no empty boxes
 
 
 def test_report_command_quiet_and_benchmark(run_dir, tmp_path, capfd):
