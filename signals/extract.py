@@ -53,7 +53,7 @@ class Extractor:
         self.roles = roles or load_roles()
 
     def extract(self, article: Article) -> ArticleSignals:
-        raw = f"{article.title}\n{article.body}"
+        raw = f"{' '.join(article.title.splitlines())}\n{article.body}"     # title = first line
         text, index = normalize_text(raw)
         title_end = text.find("\n")
         title_end = len(text) if title_end < 0 else title_end
