@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.errors import CalendarError, ConfigError, DataError
+from backtests.errors import CalendarError, ConfigError, DataError, did_you_mean
 from signals.articles import BARE_DATE_POLICIES, read_articles
 from signals.extract import ArticleSignals, Extractor
 from signals.roles import load_roles
@@ -95,8 +95,6 @@ class SignalResult:
 
 def _check_choice(name: str, value, choices) -> None:
     if value not in choices:
-        from backtests.errors import did_you_mean
-
         raise ConfigError(f"{name} = {value!r}: expected one of {', '.join(choices)}"
                           f"{did_you_mean(str(value), choices)}")
 
@@ -163,6 +161,11 @@ def build_marks(items, master, calendar=None, **options) -> pd.DataFrame:
     :data:`SIGNAL_PARAMS` (``min_score``, ``roles``, ``intraday``, ``bare_date``, ``half_life``,
     ``title_multiplier``, ``skip_bad``) plus ``open_cutoff`` and ``extractor``.
     """
+    known = (*SIGNAL_PARAMS, "open_cutoff", "extractor")
+    for key in options:
+        if key not in known:
+            raise ConfigError(f"unknown signals option {key!r}{did_you_mean(key, known)}; "
+                              f"known: {', '.join(known)}")
     return analyze(items, master, calendar, **options).marks
 
 

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from backtests.errors import ConfigError
+from backtests.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
 from signals.mentions import utf16_units
 from signals.normalize import normalize_name
@@ -149,8 +149,6 @@ def load_themes(path: str | os.PathLike | None = None) -> ThemeLexicon:
     pat = doc.get("patterns", {})
     for key in pat:
         if key not in PATTERN_KEYS:
-            from backtests.errors import did_you_mean
-
             raise ConfigError(f"{label}: unknown key [patterns] {key}{did_you_mean(key, PATTERN_KEYS)}")
     max_unquoted = pat.get("max_unquoted", 8)
     if not isinstance(max_unquoted, int) or max_unquoted < 2:

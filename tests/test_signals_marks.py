@@ -54,6 +54,8 @@ def test_min_score_half_life_and_roles_are_parameters():
     assert [(r.code, r.score, r.first_mention) for r in m.itertuples()] == [("002354", 0.8, True)]
     with pytest.raises(ConfigError, match=r"roles = 'momentun'.*did you mean \"momentum\""):
         build_marks(ARTS, MASTER, roles=["momentun"])
+    with pytest.raises(ConfigError, match=r"unknown signals option 'min_scor'.*did you mean \"min_score\""):
+        build_marks(ARTS, MASTER, min_scor=1.0)
 
 
 def test_decay_over_several_sessions():
