@@ -267,8 +267,12 @@ def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
     return SignalsConfig(articles=arts, options=options)
 
 
-def load_config(path: str | os.PathLike) -> RunConfig:
-    """Read and validate a TOML config file (paths in it relative to its folder)."""
+def read_toml_config(path: str | os.PathLike, parse, **kwargs):
+    """Read a TOML config file and hand it to ``parse(doc, base_dir=..., source=..., **kwargs)``.
+
+    Unreadable files and TOML syntax errors become :class:`ConfigError`; every message names
+    the file once.
+    """
     p = Path(path)
     try:
         text = p.read_bytes().decode("utf-8")
@@ -281,10 +285,15 @@ def load_config(path: str | os.PathLike) -> RunConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: TOML syntax error: {exc}") from None
     try:
-        return parse_config(doc, base_dir=p.resolve().parent, source=p)
+        return parse(doc, base_dir=p.resolve().parent, source=p, **kwargs)
     except ConfigError as exc:
         msg = str(exc)
         raise ConfigError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from None
+
+
+def load_config(path: str | os.PathLike) -> RunConfig:
+    """Read and validate a TOML config file (paths in it relative to its folder)."""
+    return read_toml_config(path, parse_config)
 
 
 # ---------------------------------------------------------------- writing

@@ -45,13 +45,13 @@ import dataclasses
 import datetime as dt
 import math
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from backtests.config import read_toml_config
 from backtests.errors import ConfigError, HypebtError, did_you_mean
 
 OPTION_KEYS = ("rank_by", "sample", "seed", "train_end", "heatmap", "top")
@@ -241,22 +241,7 @@ def _heatmap_axes(value, axes: dict) -> tuple[str, str]:
 def load_grid_config(path, **overrides) -> GridSpec:
     """Read and validate a grid config file (see the module docstring); ``overrides`` as in
     :func:`parse_grid`."""
-    p = Path(path)
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config {p}: {exc}") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: TOML syntax error: {exc}") from None
-    try:
-        return parse_grid(doc, base_dir=p.resolve().parent, source=p, **overrides)
-    except ConfigError as exc:
-        msg = str(exc)
-        raise ConfigError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from None
+    return read_toml_config(path, parse_grid, **overrides)
 
 
 def expand(axes: dict, *, sample: int | None = None, seed: int = 0) -> tuple[list, int]:
