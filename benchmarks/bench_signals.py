@@ -12,6 +12,9 @@ fixed seed) and times:
 2. ``analyze`` end to end on the same articles (sessions and marks included);
 3. two naive baselines on ``--baseline`` articles in the same process: ``str.find`` of every
    name, and one compiled regex per name — and the speed-up against each.
+
+Rates are reported in wall time and in CPU time of this process; the ratios and the target use
+CPU time, which stays meaningful when the machine is shared.
 """
 from __future__ import annotations
 
@@ -113,7 +116,7 @@ def main(argv=None) -> int:
 
     sub = articles[:args.baseline]
     texts = [normalize_text(f"{a.title}\n{a.body}")[0] for a in sub]
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     naive_find = 0
     for text in texts:
         for name in names:
@@ -121,23 +124,23 @@ def main(argv=None) -> int:
             while start >= 0:
                 naive_find += 1
                 start = text.find(name, start + 1)
-    t_find = (time.perf_counter() - t0) / len(sub)
+    t_find = (time.process_time() - t0) / len(sub)
     regexes = [re.compile(re.escape(n)) for n in names]
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     naive_re = 0
     for text in texts:
         for rx in regexes:
             naive_re += sum(1 for _ in rx.finditer(text))
-    t_re = (time.perf_counter() - t0) / len(sub)
-    per = t_ex / len(articles)
-    print(f"baseline str.find per name ({len(sub)} articles): {1 / t_find:,.0f} articles/s "
+    t_re = (time.process_time() - t0) / len(sub)
+    per = c_ex / len(articles)          # CPU time per article: comparable on a shared machine
+    print(f"baseline str.find per name ({len(sub)} articles): {1 / t_find:,.0f} articles/s CPU "
           f"-> Aho-Corasick pipeline is {t_find / per:.1f}x faster")
-    print(f"baseline one regex per name ({len(sub)} articles): {1 / t_re:,.0f} articles/s "
+    print(f"baseline one regex per name ({len(sub)} articles): {1 / t_re:,.0f} articles/s CPU "
           f"-> Aho-Corasick pipeline is {t_re / per:.1f}x faster")
-    target = "above" if rate > 2_000 else "BELOW"
-    print(f"target 2,000 articles/s: {target} ({rate:,.0f} wall, "
-          f"{len(articles) / c_ex:,.0f} CPU; load average {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} cores)")
+    cpu_rate = len(articles) / c_ex
+    target = "above" if cpu_rate > 2_000 else "BELOW"
+    print(f"target 2,000 articles/s (CPU time): {target} ({cpu_rate:,.0f}; wall {rate:,.0f}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     return 0
 
 
