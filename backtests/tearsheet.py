@@ -190,10 +190,14 @@ def _read_csv(path: Path, required: tuple[str, ...], *, optional: bool) -> pd.Da
             return pd.DataFrame({c: pd.Series(dtype=object) for c in required})
         raise DataError(f"{path}: file not found; a run folder needs {path.name} "
                         f"(written by `hypebt backtest`)")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; expected a CSV file")
     try:
         df = pd.read_csv(path, dtype={"code": str}, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{path}: cannot read as CSV ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected columns "
@@ -201,12 +205,25 @@ def _read_csv(path: Path, required: tuple[str, ...], *, optional: bool) -> pd.Da
     if "code" in df.columns:
         df["code"] = df["code"].astype(str).str.zfill(6)
     if "date" in df.columns and len(df):
-        try:
-            df["date"] = pd.to_datetime(df["date"].astype(str), format="mixed").dt.normalize()
-        except (ValueError, TypeError):
-            raise DataError(f"{path}: column date has a value that is not a date "
-                            f"(expected YYYY-MM-DD)") from None
+        text = df["date"].astype(str)
+        dates = pd.to_datetime(text, format="mixed", errors="coerce")
+        bad = dates.isna()
+        if bad.any():
+            i = int(bad.to_numpy().argmax())
+            raise DataError(f"{path} row {i + 2}: date {text.iloc[i]!r} is not a date "
+                            f"(expected YYYY-MM-DD)")
+        df["date"] = dates.dt.normalize()
     return df
+
+
+def _numbers(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """``df[column]`` as floats; a value that is not a number names its row (header = row 1)."""
+    values = pd.to_numeric(df[column], errors="coerce")
+    bad = values.isna() & df[column].notna()
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise DataError(f"{path} row {i + 2}: {column} {df[column].iloc[i]!r} is not a number")
+    return values.astype(float)
 
 
 def _read_benchmark(source, *, what: str) -> pd.Series:
@@ -216,15 +233,19 @@ def _read_benchmark(source, *, what: str) -> pd.Series:
         s.index = pd.DatetimeIndex(pd.to_datetime(s.index)).tz_localize(None).normalize()
         return s.rename("benchmark")
     path = Path(source)
+    if not path.exists():
+        raise DataError(f"{what} file {path} not found; expected a CSV date,return or "
+                        f"date,close")
     df = _read_csv(path, ("date",), optional=False)
     if "return" in df.columns:
-        s = df.set_index("date")["return"].astype(float)
+        s = pd.Series(_numbers(df, "return", path).to_numpy(), index=df["date"])
     else:
         level = next((c for c in ("close", "value", "level", "equity") if c in df.columns), None)
         if level is None:
             raise DataError(f"{what} {path}: needs a column 'return' (daily simple returns) or "
                             f"'close' (index levels); found {','.join(map(str, df.columns))}")
-        s = df.set_index("date")[level].astype(float).pct_change().fillna(0.0)
+        s = pd.Series(_numbers(df, level, path).to_numpy(), index=df["date"])
+        s = s.pct_change().fillna(0.0)
     s.index = pd.DatetimeIndex(s.index).tz_localize(None)
     return s.rename("benchmark")
 
@@ -775,6 +796,13 @@ def render_tearsheet(run_dir, *, benchmark=None) -> str:
     returns = daily_returns(run)
     bench = run.benchmark
     if bench is not None:
+        if len(returns) and not bench.index.isin(returns.index).any():
+            source = (Path(run_dir) / BENCHMARK_FILE if benchmark is None
+                      else benchmark if isinstance(benchmark, (str, Path)) else "series")
+            span = (f"{bench.index.min():%Y-%m-%d} .. {bench.index.max():%Y-%m-%d}"
+                    if len(bench) else "no dates")
+            raise DataError(f"benchmark {source}: covers {span}, no session of the run "
+                            f"({returns.index.min():%Y-%m-%d} .. {returns.index.max():%Y-%m-%d})")
         bench = bench.reindex(returns.index).fillna(0.0)
     title = _title(run)
     qs_note = ""

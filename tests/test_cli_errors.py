@@ -1,0 +1,117 @@
+"""Bad input through the whole CLI: every case must end in one ``Error: ...`` line naming the
+file, row, field or option and exit code 2 -- never a traceback (exit 1) or a silent wrong answer.
+
+Each test drives ``backtests.cli.main`` in-process with small inputs built in code.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from backtests import cli
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_user_error(code: int, err: str, *needles: str) -> None:
+    """Exit 2, no traceback, and every needle in the one ``Error:`` message."""
+    assert "Traceback" not in err, err
+    assert code == 2, err
+    assert err.startswith("Error: "), err
+    for needle in needles:
+        assert needle in err, f"{needle!r} not in {err!r}"
+
+
+# ---------------------------------------------------------------- every command documented
+
+def test_every_command_has_help_and_is_documented():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    helps = {a.dest: a.help for a in sub._choices_actions}
+    readme = README.read_text(encoding="utf-8")
+    assert set(sub.choices) == set(cli.COMMANDS)
+    for name in cli.COMMANDS:
+        module = cli._load(name)
+        assert isinstance(module.HELP, str) and module.HELP.strip(), name
+        assert helps[name] == module.HELP
+        documented = (re.search(rf"^### .*\b{name}\b", readme, re.M)
+                      or f"`hypebt {name}" in readme or f"`{name}`" in readme)
+        assert documented, f"command {name} is not documented in README.md"
+
+
+# ---------------------------------------------------------------- hypebt report
+
+def _run_folder(path: Path) -> Path:
+    """The smallest run folder the tearsheet reads: three sessions of equity."""
+    path.mkdir()
+    (path / "equity.csv").write_text(
+        "date,cash,market_value,equity\n2024-01-02,100.0,0.0,100.0\n"
+        "2024-01-03,50.0,52.0,102.0\n2024-01-04,50.0,51.0,101.0\n", encoding="utf-8")
+    return path
+
+
+def test_report_benchmark_missing_names_the_option(tmp_path, capsys):
+    run = _run_folder(tmp_path / "run")
+    code, _, err = run_cli(capsys, "report", run, "--benchmark", tmp_path / "nope.csv")
+    assert_user_error(code, err, "benchmark", "nope.csv", "not found")
+    assert "run folder needs" not in err
+
+
+def test_report_benchmark_is_a_directory(tmp_path, capsys):
+    run = _run_folder(tmp_path / "run")
+    (tmp_path / "bdir").mkdir()
+    code, _, err = run_cli(capsys, "report", run, "--benchmark", tmp_path / "bdir")
+    assert_user_error(code, err, "bdir", "directory")
+
+
+def test_report_benchmark_non_numeric_names_row_and_value(tmp_path, capsys):
+    run = _run_folder(tmp_path / "run")
+    bench = tmp_path / "b.csv"
+    bench.write_text("date,close\n2024-01-02,100\n2024-01-03,abc\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "report", run, "--benchmark", bench)
+    assert_user_error(code, err, "b.csv", "row 3", "close", "'abc'")
+
+
+def test_report_benchmark_bad_date_names_row(tmp_path, capsys):
+    run = _run_folder(tmp_path / "run")
+    bench = tmp_path / "b.csv"
+    bench.write_text("date,return\n2024-01-02,0.0\n2024-13-01,0.1\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "report", run, "--benchmark", bench)
+    assert_user_error(code, err, "b.csv", "row 3", "'2024-13-01'")
+
+
+def test_report_benchmark_without_overlap_is_an_error_not_a_flat_line(tmp_path, capsys):
+    run = _run_folder(tmp_path / "run")
+    bench = tmp_path / "b.csv"
+    bench.write_text("date,close\n2020-01-02,100\n2020-01-03,101\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "report", run, "--benchmark", bench)
+    assert_user_error(code, err, "b.csv", "2020-01-02", "2024-01-02")
+    assert not (run / "tearsheet.html").exists()
+
+
+def test_report_on_a_file(tmp_path, capsys):
+    f = tmp_path / "f.txt"
+    f.write_text("x", encoding="utf-8")
+    code, _, err = run_cli(capsys, "report", f)
+    assert_user_error(code, err, "f.txt", "not a run folder")
+
+
+def test_report_on_a_folder_that_is_not_a_run(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli(capsys, "report", tmp_path / "empty")
+    assert_user_error(code, err, "equity.csv", "not found")
+
+
+def test_report_run_file_that_is_a_directory(tmp_path, capsys):
+    run = _run_folder(tmp_path / "run")
+    (run / "trades.csv").mkdir()
+    code, _, err = run_cli(capsys, "report", run)
+    assert_user_error(code, err, "trades.csv", "directory")
