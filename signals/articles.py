@@ -191,8 +191,9 @@ def parse_published(value, *, bare_date: str = "next_open") -> tuple[pd.Timestam
 
 # ------------------------------------------------------------------ readers
 def _records_json(path: Path) -> Iterator[tuple[str, dict]]:
+    text = path.read_text(encoding="utf-8-sig")
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = json.loads(text)
     except ValueError as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from None
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
@@ -365,10 +366,15 @@ def _iter_articles(items: list, bare_date: str, skip_bad: bool, result: ReadResu
         elif isinstance(item, (str, os.PathLike)):
             files = _expand([item])
             for path in files:
-                for k, (where, rec) in enumerate(_READERS[path.suffix.lower()](path)):
-                    art = attempt(rec, f"{path}: {where}", k)
-                    if art is not None:
-                        yield art
+                try:
+                    for k, (where, rec) in enumerate(_READERS[path.suffix.lower()](path)):
+                        art = attempt(rec, f"{path}: {where}", k)
+                        if art is not None:
+                            yield art
+                except UnicodeDecodeError as exc:
+                    raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 "
+                                    "(a GBK/GB18030 file: re-save it as UTF-8, Excel 'CSV UTF-8')"
+                                    ) from None
         else:
             raise DataError(f"article {n + 1}: expected a path, a dict or an Article, "
                             f"got {type(item).__name__}")

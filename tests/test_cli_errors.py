@@ -115,3 +115,49 @@ def test_report_run_file_that_is_a_directory(tmp_path, capsys):
     (run / "trades.csv").mkdir()
     code, _, err = run_cli(capsys, "report", run)
     assert_user_error(code, err, "trades.csv", "directory")
+
+
+# ---------------------------------------------------------------- hypebt signals
+
+ARTICLE = '{"title": "演示", "published": "2024-02-26 08:00", "body": "演示科技 涨停"}'
+
+
+@pytest.mark.parametrize("suffix, text", [
+    (".jsonl", ARTICLE + "\n"),
+    (".json", ARTICLE),
+    (".csv", "published,title,body\n2024-02-26 08:00,演示,演示科技 涨停\n"),
+    (".md", "# 演示\n**时间**: 2024-02-26 08:00\n\n演示科技 涨停\n"),
+], ids=["jsonl", "json", "csv", "md"])
+def test_signals_gbk_article_file_is_a_clear_error(tmp_path, capsys, suffix, text):
+    f = tmp_path / f"gbk{suffix}"
+    f.write_bytes(text.encode("gbk"))
+    code, _, err = run_cli(capsys, "signals", f)
+    assert_user_error(code, err, f"gbk{suffix}", "not UTF-8", "save it as UTF-8")
+
+
+@pytest.mark.parametrize("option", ["--themes", "--role-rules", "--matching"])
+def test_signals_rule_file_not_utf8_or_a_directory(tmp_path, capsys, option):
+    f = tmp_path / "rules.toml"
+    f.write_bytes("[themes]\n算力 = [\"服务器\"]\n".encode("gbk"))
+    code, _, err = run_cli(capsys, "signals", "demo", option, f)
+    assert_user_error(code, err, "rules.toml", "not UTF-8")
+    code, _, err = run_cli(capsys, "signals", "demo", option, tmp_path)
+    assert_user_error(code, err, str(tmp_path), "directory")
+
+
+@pytest.mark.parametrize("what", ["missing", "file", "empty dir"])
+def test_signals_data_that_is_not_a_store_is_not_silently_ignored(tmp_path, capsys, what):
+    path = tmp_path / "store"
+    if what == "file":
+        path.write_text("x", encoding="utf-8")
+    elif what == "empty dir":
+        path.mkdir()
+    code, out, err = run_cli(capsys, "signals", "demo", "--data", path)
+    assert_user_error(code, err, "--data", str(path), "not a hypebt store")
+    assert out == ""
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_signals_min_score_not_finite(capsys, value):
+    code, _, err = run_cli(capsys, "signals", "demo", f"--min-score={value}")
+    assert_user_error(code, err, "--min-score", value)
