@@ -31,6 +31,11 @@ def load_toml(path: str | os.PathLike | None, name: str, known: tuple[str, ...])
             doc = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{name} rules file {p} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{name} rules file {p} is a directory; expected a TOML file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start}); save the {name} rules file "
+                          "as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
     for key in doc:
