@@ -106,12 +106,16 @@ def _rows(result):
 
 def _master(args):
     from backtests.demo import demo_names
+    from backtests.errors import DataError
     from backtests.master import StockMaster, load_master
     from backtests.store import Store, is_store
 
+    if args.data and not is_store(args.data):
+        raise DataError(f"--data {args.data}: not a hypebt store (no manifest.json); create one "
+                        "with `hypebt data import FILE`, or give --names FILE")
     if args.names:
         return load_master(*args.names), False
-    if args.data and is_store(args.data):
+    if args.data:
         names = Store.open(args.data).read_names()
         if names is not None:
             return StockMaster.from_frame(names, source=f"{args.data} names"), False
@@ -141,12 +145,17 @@ def _items(args):
 
 
 def run(args) -> int:
+    import math
+
+    from backtests.errors import ConfigError
     from signals.extract import Extractor
     from signals.marks import analyze
     from signals.mentions import load_matching
     from signals.roles import load_roles
     from signals.themes import load_themes
 
+    if not math.isfinite(args.min_score):
+        raise ConfigError(f"--min-score {args.min_score}: expected a finite number (default 0.5)")
     master, synthetic = _master(args)
     extractor = Extractor(master, themes=load_themes(args.themes), roles=load_roles(args.role_rules),
                           matching=load_matching(args.matching))
