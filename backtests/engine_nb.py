@@ -36,8 +36,18 @@ TICK = 0.01
 # Prices sit on the 0.01 grid and limit prices are computed exactly in cents, so "at the
 # limit" is an equality; the tolerance only absorbs binary noise in a data file's prices.
 PRICE_TOL = 1e-6
+# Money is whole cents (prices on the 0.01 grid, fees rounded to the cent) but held in binary
+# floats: cash 42,199.97 may be 42,199.96999999997. Comparisons of money and of exit thresholds
+# (entry x (1 +- r)) allow this much so "exactly the cash left" and "exactly -5%" count.
+MONEY_TOL = 1e-6
 # floor(target / price) guard against 999.9999999 for an exact 1000 (docs/engine.md, sizing).
 SIZE_EPS = 1e-9
+
+
+@njit(cache=True)
+def _cents(x):
+    """Cash back onto whole cents after a fill, so float error never accumulates over trades."""
+    return np.rint(x * 100.0) / 100.0
 
 
 class MarketArrays(NamedTuple):
@@ -250,7 +260,8 @@ def simulate_nb(mk, mi, prow, record):
                     continue
                 price = ld
             com, duty, fee = sell_costs_nb(price * sh, com_rate, com_min, stamp, transfer)
-            cash += _book_sell(stats, price * sh, com, duty, fee, cost[j], t - entry_session[j])
+            cash = _cents(cash + _book_sell(stats, price * sh, com, duty, fee, cost[j],
+                                            t - entry_session[j]))
             if record:
                 _emit(recs, n, t, j, SIDE_SELL, sh, price, STATUS_FILLED, REJECT_NONE,
                       com, duty, fee, pending[j], wait)
@@ -324,7 +335,7 @@ def simulate_nb(mk, mi, prow, record):
                     fee = 0.0
                     while sh > 0:
                         com, _duty, fee = buy_costs_nb(price * sh, com_rate, com_min, transfer)
-                        if price * sh + com + fee <= cash:
+                        if price * sh + com + fee <= cash + MONEY_TOL:
                             break
                         sh = sh - step if sh - step >= mlot else 0
                     if sh == 0:
@@ -332,7 +343,7 @@ def simulate_nb(mk, mi, prow, record):
                         want = mlot  # the smallest order, which did not fit either
                     else:
                         value = price * sh
-                        cash -= value + com + fee
+                        cash = _cents(cash - (value + com + fee))
                         stats[S_FILLS] += 1
                         stats[S_BUYS] += 1
                         stats[S_FEES] += com + fee
@@ -377,9 +388,9 @@ def simulate_nb(mk, mi, prow, record):
                 continue
             lu = lu_[t, j]
             why = np.int8(0)
-            if stop_loss > 0.0 and cl <= entry_price[j] * (1.0 - stop_loss):
+            if stop_loss > 0.0 and cl <= entry_price[j] * (1.0 - stop_loss) + PRICE_TOL:
                 why = EXIT_STOP_LOSS
-            elif take_profit > 0.0 and cl >= entry_price[j] * (1.0 + take_profit):
+            elif take_profit > 0.0 and cl >= entry_price[j] * (1.0 + take_profit) - PRICE_TOL:
                 why = EXIT_TAKE_PROFIT
             elif exit_on_break and (np.isnan(lu) or cl < lu - PRICE_TOL):
                 why = EXIT_BREAK
@@ -410,7 +421,8 @@ def simulate_nb(mk, mi, prow, record):
                 continue
             price = _slipped(cl, -slip, l_[t, j], h_[t, j])
             com, duty, fee = sell_costs_nb(price * sh, com_rate, com_min, stamp, transfer)
-            cash += _book_sell(stats, price * sh, com, duty, fee, cost[j], t - entry_session[j])
+            cash = _cents(cash + _book_sell(stats, price * sh, com, duty, fee, cost[j],
+                                            t - entry_session[j]))
             if record:
                 _emit(recs, n, t, j, SIDE_SELL, sh, price, STATUS_FILLED, REJECT_NONE,
                       com, duty, fee, why, 0)

@@ -96,7 +96,7 @@ def simulate_py(mk: MarketArrays, mi: MarkIndex, prow: np.ndarray):
             value = price * q["shares"]
             com = _fee(max(value * cr, cmin))
             duty, fee = _fee(value * stamp), _fee(value * transfer)
-            cash += value - com - duty - fee
+            cash = round((cash + (value - com - duty - fee)) * 100.0) / 100.0
             orders.append((t, j, -1, q["shares"], price, 0, 0, com, duty, fee, why, wait))
             del pos[j]
 
@@ -162,13 +162,13 @@ def simulate_py(mk: MarketArrays, mi: MarkIndex, prow: np.ndarray):
                 while True:  # the spec's loop, literally: step down from the wanted size
                     value = price * shares
                     com, fee = _fee(max(value * cr, cmin)), _fee(value * transfer)
-                    if value + com + fee <= cash or shares <= mlot:
+                    if value + com + fee <= cash + 1e-6 or shares <= mlot:
                         break
                     shares -= step
-                if value + com + fee > cash:
+                if value + com + fee > cash + 1e-6:
                     reason, want = CASH, mlot
                 else:
-                    cash -= value + com + fee
+                    cash = round((cash - (value + com + fee)) * 100.0) / 100.0
                     orders.append((t, j, 1, shares, price, 0, 0, com, 0.0, fee, 0, 0))
                     if held:
                         pos[j]["shares"] += shares
@@ -189,9 +189,9 @@ def simulate_py(mk: MarketArrays, mi: MarkIndex, prow: np.ndarray):
                 continue
             lu, cl = lu_row[j], c[j]
             why = 0
-            if p[P_STOP_LOSS] > 0 and cl <= q["entry"] * (1.0 - p[P_STOP_LOSS]):
+            if p[P_STOP_LOSS] > 0 and cl <= q["entry"] * (1.0 - p[P_STOP_LOSS]) + TOL:
                 why = STOP
-            elif p[P_TAKE_PROFIT] > 0 and cl >= q["entry"] * (1.0 + p[P_TAKE_PROFIT]):
+            elif p[P_TAKE_PROFIT] > 0 and cl >= q["entry"] * (1.0 + p[P_TAKE_PROFIT]) - TOL:
                 why = TAKE
             elif p[P_EXIT_ON_BREAK] and (math.isnan(lu) or cl < lu - TOL):
                 why = BREAK

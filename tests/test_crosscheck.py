@@ -361,11 +361,6 @@ def test_reference_fills_an_order_that_costs_exactly_the_cash_left():
     assert abs(ref.equity["cash"].iloc[0]) < 1e-6
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine_nb.simulate_nb cash check `price * sh + com + fee <= cash` compares float sums: "
-    "the cash left is exactly 42,199.97 but accumulates as 42,199.96999999997, so an order "
-    "costing exactly 42,199.97 (2100 x 20.09 + 10.55 + 0.42) is stepped down to 2000 shares; "
-    "docs/interfaces.md step 4 lowers shares only while value + fees > cash"))
 def test_engine_fills_an_order_that_costs_exactly_the_cash_left():
     m, marks, params = exact_cash_case()
     res = crosscheck(m, marks, params)
@@ -384,13 +379,6 @@ def exact_threshold_case():
                       "exit_on_break": False}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine_nb.simulate_nb exit rules compare `cl >= entry_price[j] * (1.0 + take_profit)` "
-    "and `cl <= entry_price[j] * (1.0 - stop_loss)` with float products: 5.20 x 1.1 = "
-    "5.720000000000001, so a +10% limit-up close (5.72) does not take profit at "
-    "take_profit = 0.10 (134 of the entry prices 5.00..29.99 miss it so), and 10.00 x 0.93 = "
-    "9.299999999999999, so a close at 9.30 does not stop out at stop_loss = 0.07; "
-    "docs/interfaces.md step 5: close >= entry x (1 + tp), close <= entry x (1 - sl)"))
 def test_engine_take_profit_and_stop_loss_fire_at_the_exact_threshold():
     m, marks, params = exact_threshold_case()
     res = crosscheck(m, marks, params)
@@ -426,11 +414,6 @@ def test_reference_stops_out_600410_at_the_exact_threshold(real_600410):
     assert ref.trades["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-09-02", "2024-09-03"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "real data, same engine bug as the test above: 600410 bought at 4.20 on 2024-09-02 closes "
-    "at 3.99 = 4.20 x (1 - 0.05), but 4.20 * 0.95 = 3.9899999999999998 in floats, so the "
-    "engine's stop_loss = 0.05 does not fire; in a random sweep of 97 parameter sets on 120 "
-    "real limit-up stocks, 15 differed, every one first at such a stop/take-profit threshold"))
 def test_engine_stops_out_600410_at_the_exact_threshold(real_600410):
     m, marks, params = real_600410
     res = crosscheck(m, marks, params)
