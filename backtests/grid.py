@@ -667,31 +667,62 @@ def write_top(result: GridResult, out_dir, k: int) -> list[str]:
 def write_grid(result: GridResult, out_dir, *, top: int | None = None) -> dict[str, Path]:
     """Write ``grid.csv``, ``heatmap.png``, ``grid.html`` (and the top run folders) into
     ``out_dir``; returns name -> path. Files are written atomically and are byte-identical for
-    the same grid."""
-    import io
+    the same grid.
 
+    Everything is first written to a hidden staging folder beside ``out_dir`` (same depth, so the
+    relative paths in the top folders' ``config.toml`` hold), then moved in: a failure leaves the
+    previous outputs untouched, and a re-run replaces them whole -- the ``top/`` folders and a
+    ``heatmap.png`` of an earlier grid do not survive next to the new ``grid.html``. Other files
+    in ``out_dir`` are left alone.
+    """
+    import io
+    import os
+    import shutil
+    import tempfile
+
+    from backtests.errors import ConfigError
     from backtests.io import write_bytes_atomic, write_text_atomic
     from backtests.tearsheet import _clean_svg, _quiet, plain_style
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"grid.csv": out / "grid.csv"}
-    write_text_atomic(paths["grid.csv"], grid_csv(result.frame))
-    k = result.spec.top if top is None else top
-    top_dirs = write_top(result, out, k) if k else []
-    svg = ""
-    with _quiet(), plain_style():
-        fig = heatmap_figure(result)
-        if fig is not None:
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-            paths["heatmap.png"] = out / "heatmap.png"
-            write_bytes_atomic(paths["heatmap.png"], buf.getvalue())
-            sbuf = io.StringIO()
-            fig.savefig(sbuf, format="svg", metadata={"Date": None, "Creator": None})
-            svg = _clean_svg(sbuf.getvalue())
-    paths["grid.html"] = out / "grid.html"
-    write_text_atomic(paths["grid.html"], grid_html(result, svg, top_dirs))
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output folder {out} exists and is not a folder; choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.resolve().name}.", suffix=".tmp",
+                                      dir=out.resolve().parent))
+    except OSError as exc:
+        raise ConfigError(f"cannot write the grid folder {out}: {exc.strerror or exc}") from None
+    try:
+        write_text_atomic(stage / "grid.csv", grid_csv(result.frame))
+        k = result.spec.top if top is None else top
+        top_dirs = write_top(result, stage, k) if k else []
+        svg = ""
+        with _quiet(), plain_style():
+            fig = heatmap_figure(result)
+            if fig is not None:
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+                write_bytes_atomic(stage / "heatmap.png", buf.getvalue())
+                sbuf = io.StringIO()
+                fig.savefig(sbuf, format="svg", metadata={"Date": None, "Creator": None})
+                svg = _clean_svg(sbuf.getvalue())
+        write_text_atomic(stage / "grid.html", grid_html(result, svg, top_dirs))
+        if (out / "top").exists():
+            os.replace(out / "top", stage / ".previous_top")
+        if (stage / "top").exists():
+            os.replace(stage / "top", out / "top")
+        paths = {}
+        for name in ("grid.csv", "heatmap.png", "grid.html"):
+            if (stage / name).exists():
+                os.replace(stage / name, out / name)
+                paths[name] = out / name
+            elif (out / name).exists():
+                (out / name).unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write the grid folder {out}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     for d in top_dirs:
         paths[d] = out / d
     return paths

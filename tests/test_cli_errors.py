@@ -161,3 +161,64 @@ def test_signals_data_that_is_not_a_store_is_not_silently_ignored(tmp_path, caps
 def test_signals_min_score_not_finite(capsys, value):
     code, _, err = run_cli(capsys, "signals", "demo", f"--min-score={value}")
     assert_user_error(code, err, "--min-score", value)
+
+
+# ---------------------------------------------------------------- hypebt grid --out
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def _grid_config(tmp_path: Path, grid: str) -> Path:
+    text = (CONFIGS / "demo_grid.toml").read_text(encoding="utf-8")
+    path = tmp_path / "g.toml"
+    path.write_text(text[:text.index("[grid]")] + "[grid]\n" + grid, encoding="utf-8")
+    return path
+
+
+def test_grid_out_is_a_file(tmp_path, capsys):
+    cfg = _grid_config(tmp_path, "max_hold = [2, 5]\n")
+    (tmp_path / "taken").write_text("mine", encoding="utf-8")
+    code, _, err = run_cli(capsys, "grid", cfg, "--out", tmp_path / "taken", "--no-progress")
+    assert_user_error(code, err, "taken", "not a folder")
+    assert (tmp_path / "taken").read_text(encoding="utf-8") == "mine"
+
+
+def test_grid_out_cannot_be_created(tmp_path, capsys):
+    cfg = _grid_config(tmp_path, "max_hold = [2, 5]\n")
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    code, _, err = run_cli(capsys, "grid", cfg, "--out", tmp_path / "file" / "sub",
+                           "--no-progress")
+    assert_user_error(code, err, "cannot write", "sub")
+
+
+def test_grid_rerun_replaces_the_outputs_of_an_earlier_grid(tmp_path, capsys):
+    out = tmp_path / "out"
+    two = _grid_config(tmp_path, "max_hold = [2, 5]\nstop_loss = [0.0, 0.08]\n")
+    assert run_cli(capsys, "grid", two, "--out", out, "--top", "2", "--no-progress")[0] == 0
+    assert (out / "heatmap.png").exists() and len(list((out / "top").iterdir())) == 2
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    one = _grid_config(tmp_path, "max_hold = [3, 4]\n")
+    assert run_cli(capsys, "grid", one, "--out", out, "--top", "1", "--no-progress")[0] == 0
+    # one parameter: no heatmap; the earlier grid's heatmap and top folders must not linger
+    assert not (out / "heatmap.png").exists()
+    assert len(list((out / "top").iterdir())) == 1
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_grid_failing_rerun_keeps_the_previous_outputs(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    cfg = _grid_config(tmp_path, "max_hold = [2, 5]\nstop_loss = [0.0, 0.08]\n")
+    assert run_cli(capsys, "grid", cfg, "--out", out, "--top", "1", "--no-progress")[0] == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    from backtests import grid
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(grid, "grid_html", boom)
+    code, _, err = run_cli(capsys, "grid", cfg, "--out", out, "--top", "2", "--no-progress")
+    assert_user_error(code, err, "cannot write", "No space left on device")
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
