@@ -5,7 +5,8 @@ A config has six sections (see ``docs/config.md`` for every key)::
     [data]       where the market comes from: path ("demo" or a panel file / store directory),
                  names (str or list of names files), start, end, drop_bad
     [signals]    the entry marks: marks = "marks.csv" (date,code[,score]) or articles = [...]
-                 with the thresholds of the signals package
+                 with the thresholds of the signals package and, optionally, the user's own
+                 rule files themes_file, role_rules, matching_file (default: the packaged ones)
     [strategy] [portfolio] [costs] [fill]
                  engine parameters, validated against ``strategies.ENGINE_PARAMS`` by
                  ``strategies.resolve_params`` (defaults filled, strategy-specific keys checked)
@@ -36,7 +37,15 @@ DEMO = "demo"
 ENGINE_SECTIONS = ("strategy", "portfolio", "costs", "fill")
 SECTIONS = ("data", "signals") + ENGINE_SECTIONS
 DATA_KEYS = ("path", "names", "start", "end", "drop_bad")
-SIGNALS_KEYS = ("marks", "articles")
+# [signals] key -> (rule file kind of signals.config.load_toml, what it holds); the keys
+# follow the `hypebt signals` options --themes, --role-rules, --matching. They end in _file /
+# _rules so they cannot be mistaken for the `roles` threshold (a list of role names).
+RULE_FILES = {
+    "themes_file": ("themes", "theme lexicon"),
+    "role_rules": ("roles", "role rules"),
+    "matching_file": ("matching", "name-matching rules"),
+}
+SIGNALS_KEYS = ("marks", "articles") + tuple(RULE_FILES)
 
 
 @dataclass(frozen=True)
@@ -52,10 +61,15 @@ class DataConfig:
 @dataclass(frozen=True)
 class SignalsConfig:
     """``[signals]``: exactly one of ``marks`` (absolute path) and ``articles`` (absolute paths,
-    or ``("demo",)`` for the embedded demo articles); ``options`` are the signals thresholds."""
+    or ``("demo",)`` for the embedded demo articles); ``options`` are the signals thresholds.
+    ``themes_file``, ``role_rules``, ``matching_file``: absolute paths of the user's rule files
+    (articles only), None for the packaged defaults; :func:`signal_rules` loads them."""
     marks: str | None = None
     articles: tuple[str, ...] = ()
     options: dict = field(default_factory=dict)
+    themes_file: str | None = None
+    role_rules: str | None = None
+    matching_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,14 +97,26 @@ def engine_params() -> dict:
     return ENGINE_PARAMS
 
 
-def signals_params() -> dict:
+def signals_params(signals: SignalsConfig | None = None) -> dict:
     """The signals thresholds accepted in ``[signals]`` (same layout as :func:`engine_params`),
-    from ``signals.marks.SIGNAL_PARAMS`` once the signals package provides it."""
+    from ``signals.marks.SIGNAL_PARAMS`` once the signals package provides it.
+
+    For a ``signals`` config with ``role_rules``, the ``roles`` threshold allows (and defaults
+    to) the role names of that file instead of the packaged ones."""
     try:
         from signals.marks import SIGNAL_PARAMS
     except ImportError:
         return {}
-    return SIGNAL_PARAMS
+    if signals is None or signals.role_rules is None:
+        return SIGNAL_PARAMS
+    return _with_role_names(SIGNAL_PARAMS, _load_rule_file("role_rules", signals.role_rules).names)
+
+
+def _with_role_names(table: dict, names: tuple[str, ...]) -> dict:
+    if "roles" not in table:
+        return table
+    section, typ, _default, _allowed, doc = table["roles"]
+    return {**table, "roles": (section, typ, tuple(names), tuple(names), doc)}
 
 
 _TYPE_NAMES = {bool: "a boolean (true/false)", int: "an integer", float: "a number",
@@ -252,7 +278,7 @@ def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
                           f"and articles (a list of article files)"
                           + (", not both" if has_marks else ""))
     if has_marks:
-        for key in extra:
+        for key in (*RULE_FILES, *extra):
             if key in sec:
                 raise ConfigError(f"[signals] {key} applies to articles, not to a marks file")
         return SignalsConfig(marks=_path(base, "[signals] marks", sec["marks"]))
@@ -260,11 +286,51 @@ def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
     if not arts:
         raise ConfigError("[signals] articles = []: expected at least one article file")
     arts = (DEMO,) if arts == (DEMO,) else tuple(_path(base, "[signals] articles", a) for a in arts)
+    files = {key: _path(base, f"[signals] {key}", sec[key]) for key in RULE_FILES if key in sec}
+    rules = {key: _load_rule_file(key, path, shown=sec[key]) for key, path in files.items()}
+    if "role_rules" in rules:                  # `roles` then names roles of the user's file
+        extra = _with_role_names(extra, rules["role_rules"].names)
     options = {}
     for name, (_section_name, typ, default, limits, _doc) in extra.items():
+        if name == "roles" and isinstance(sec.get(name), str) and sec[name].endswith(".toml"):
+            raise ConfigError(f"[signals] roles = {sec[name]!r}: expected a list of role names; "
+                              f"a role rules file is given as role_rules = {sec[name]!r}")
         options[name] = (check_value(f"[signals] {name}", sec[name], typ, limits)
                          if name in sec else default)
-    return SignalsConfig(articles=arts, options=options)
+    return SignalsConfig(articles=arts, options=options, **files)
+
+
+def _load_rule_file(key: str, path: str, *, shown=None):
+    """Load one ``[signals]`` rule file (``key`` in :data:`RULE_FILES`); ConfigError naming
+    ``[signals] key``, the value as written (``shown``, default ``path``) and the problem."""
+    from signals.mentions import load_matching
+    from signals.roles import load_roles
+    from signals.themes import load_themes
+
+    loader = {"themes": load_themes, "roles": load_roles, "matching": load_matching}
+    kind, what = RULE_FILES[key]
+    where = f"[signals] {key} = {(path if shown is None else shown)!r}"
+    try:
+        return loader[kind](path)
+    except HypebtError as exc:
+        detail = str(exc)
+    except OSError as exc:
+        detail = f"cannot read {path}: {exc.strerror or exc}"
+    except (TypeError, ValueError, AttributeError) as exc:   # a table where a list belongs...
+        detail = f"{path}: unexpected layout ({exc})"
+    raise ConfigError(f"{where}: not a valid {what} file (the layout of signals/{kind}.toml): "
+                      f"{detail}")
+
+
+def signal_rules(signals: SignalsConfig) -> dict:
+    """The rule files of ``[signals]`` loaded, as keyword arguments of
+    :class:`signals.extract.Extractor`: ``themes``, ``roles``, ``matching`` (None = packaged
+    default). Raises ConfigError naming the key and the file."""
+    out = {}
+    for key, (kind, _what) in RULE_FILES.items():
+        path = getattr(signals, key)
+        out[kind] = None if path is None else _load_rule_file(key, path)
+    return out
 
 
 def read_toml_config(path: str | os.PathLike, parse, **kwargs):
@@ -324,6 +390,8 @@ def config_dict(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None)
         signals: dict = {"marks": _rel(s.marks, base)}
     else:
         signals = {"articles": [a if a == DEMO else _rel(a, base) for a in s.articles]}
+        signals.update({key: _rel(getattr(s, key), base) for key in RULE_FILES
+                        if getattr(s, key) is not None})
         signals.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in s.options.items()})
     out = {"data": data, "signals": signals}
     table = engine_params()

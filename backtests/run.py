@@ -22,7 +22,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from backtests.config import DEMO, RunConfig, check_marks_codes, read_marks, resolved_toml
+from backtests.config import (DEMO, RunConfig, check_marks_codes, read_marks, resolved_toml,
+                              signal_rules)
 from backtests.errors import ConfigError
 from backtests.io import write_text_atomic
 
@@ -83,10 +84,12 @@ def load_marks(cfg: RunConfig, market) -> Marks:
 
 def marks_from_articles(cfg: RunConfig, market) -> pd.DataFrame:
     """Marks built by :func:`signals.marks.build_marks` from ``[signals] articles`` (``"demo"``
-    = the embedded demo articles of :mod:`signals.demo`) with the ``[signals]`` thresholds;
-    the stock names come from ``[data] names`` or else from the market."""
+    = the embedded demo articles of :mod:`signals.demo`) with the ``[signals]`` thresholds and
+    rule files (``themes_file``, ``role_rules``, ``matching_file``; the packaged rules for any
+    not given); the stock names come from ``[data] names`` or else from the market."""
     from backtests.calendar import trading_calendar
     from backtests.master import StockMaster, load_master
+    from signals.extract import Extractor
     from signals.marks import build_marks
 
     arts = list(cfg.signals.articles)
@@ -98,7 +101,9 @@ def marks_from_articles(cfg: RunConfig, market) -> pd.DataFrame:
         master = load_master(*cfg.data.names)
     else:
         master = StockMaster.from_frame(pd.DataFrame({"code": market.codes, "name": market.names}))
-    return build_marks(arts, master, trading_calendar(), **cfg.signals.options)
+    extractor = Extractor(master, **signal_rules(cfg.signals))
+    return build_marks(arts, master, trading_calendar(), extractor=extractor,
+                       **cfg.signals.options)
 
 
 def prepare_run(cfg: RunConfig):

@@ -250,3 +250,136 @@ def test_no_marks_runs_flat_with_documented_nulls(toy, capsys):
                               "profit_factor": "no round trip", "sharpe": "zero volatility",
                               "sortino": "no losing session", "win_rate": "no round trip"}
     assert (out / "orders.csv").read_text(encoding="utf-8") == ORDERS_CSV.splitlines()[0] + "\n"
+
+
+# ---------------------------------------------------------------- [signals] rule files
+
+NEWS_T1 = ('{"id": "t1", "published": "2024-03-03T20:00:00+08:00", "title": "银行股异动", '
+           '"body": "3月1日，浦发银行涨停，市场情绪高涨。", "source": "test"}\n')
+# "银行股" in the title makes 银行 the article's theme (the packaged lexicon has no bank theme)
+USER_THEMES = '[themes]\n"银行" = ["银行股"]\n'
+# 涨停 is worth 0.2 instead of the packaged momentum 1.0: below the default min_score 0.5
+USER_ROLES = ('default_role = "plain"\ndefault_weight = 0.1\n'
+              '[[role]]\nname = "hype"\nweight = 0.2\npatterns = ["涨停"]\n')
+
+
+def _rules_config(toy, extra: str) -> Path:
+    """The toy market with marks from one article (t1: 浦发银行涨停, entry session 03-04),
+    the rule files under rules/ and ``extra`` lines in [signals]."""
+    folder = toy.parent
+    (folder / "names.csv").write_text("code,name\n600000,浦发银行\n000001,平安银行\n",
+                                      encoding="utf-8")
+    (folder / "news.jsonl").write_text(NEWS_T1, encoding="utf-8")
+    (folder / "rules").mkdir(exist_ok=True)
+    (folder / "rules" / "themes.toml").write_text(USER_THEMES, encoding="utf-8")
+    (folder / "rules" / "roles.toml").write_text(USER_ROLES, encoding="utf-8")
+    (folder / "cfg").mkdir(exist_ok=True)
+    cfg = folder / "cfg" / "rules.toml"
+    cfg.write_text(CONFIG.replace('marks = "marks.csv"', 'articles = "../news.jsonl"\n' + extra)
+                   .replace('path = "panel.csv"', 'path = "../panel.csv"\nnames = "../names.csv"'),
+                   encoding="utf-8")
+    return cfg
+
+
+def _signals(out: Path) -> list[dict[str, str]]:
+    lines = (out / "signals.csv").read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    return [dict(zip(header, line.split(","))) for line in lines[1:]]
+
+
+def test_user_themes_file_sets_the_theme_column(toy, capsys):
+    out = toy.parent / "packaged"
+    assert main(["backtest", str(_rules_config(toy, "")), "--out", str(out)]) == 0
+    [mark] = _signals(out)
+    assert (mark["code"], mark["theme"], mark["theme_heat"], mark["role"], mark["score"]) == \
+        ("600000", "", "0", "momentum", "1.000000")
+    mine = toy.parent / "mine"
+    cfg = _rules_config(toy, 'themes_file = "../rules/themes.toml"\n')
+    assert main(["backtest", str(cfg), "--out", str(mine)]) == 0
+    [mark] = _signals(mine)
+    assert (mark["code"], mark["theme"], mark["theme_heat"], mark["role"], mark["score"]) == \
+        ("600000", "银行", "1", "momentum", "1.000000")
+    # only the marks' theme changed: the ledger is the hand ledger
+    assert (mine / "trades.csv").read_text(encoding="utf-8") == TRADES_CSV
+    assert 'themes_file = "../rules/themes.toml"' in (mine / "config.toml").read_text("utf-8")
+
+
+def test_user_role_rules_move_a_mark_across_min_score(toy, capsys):
+    weak = toy.parent / "weak"
+    cfg = _rules_config(toy, 'role_rules = "../rules/roles.toml"\n')
+    assert main(["backtest", str(cfg), "--out", str(weak)]) == 0
+    assert "  marks         0 used\n" in capsys.readouterr().out
+    assert _signals(weak) == []
+    assert (weak / "trades.csv").read_text(encoding="utf-8") == TRADES_CSV.splitlines()[0] + "\n"
+    # the same mark passes a threshold of 0.2 (0.2 = the file's hype weight; not in the title)
+    passed = toy.parent / "passed"
+    cfg = _rules_config(toy, 'role_rules = "../rules/roles.toml"\nmin_score = 0.2\n'
+                             'roles = ["hype"]\n')
+    assert main(["backtest", str(cfg), "--out", str(passed)]) == 0
+    [mark] = _signals(passed)
+    assert (mark["date"], mark["code"], mark["role"], mark["score"]) == \
+        ("2024-03-04", "600000", "hype", "0.200000")
+    assert (passed / "trades.csv").read_text(encoding="utf-8") == TRADES_CSV
+
+
+def test_rule_files_round_trip_through_the_run_folder(toy, capsys):
+    cfg = _rules_config(toy, 'themes_file = "../rules/themes.toml"\n'
+                             'role_rules = "../rules/roles.toml"\nmin_score = 0.2\n')
+    a, b, c = (toy.parent / "runs" / n for n in "abc")
+    assert main(["backtest", str(cfg), "--out", str(a)]) == 0
+    assert main(["backtest", str(cfg), "--out", str(b)]) == 0
+    assert main(["backtest", str(a / "config.toml"), "--out", str(c)]) == 0
+    text = (a / "config.toml").read_text(encoding="utf-8")
+    assert ('articles = [\n    "../../news.jsonl",\n]\nthemes_file = "../../rules/themes.toml"\n'
+            'role_rules = "../../rules/roles.toml"\nmin_score = 0.2\nroles = [\n    "hype",\n'
+            '    "plain",\n]\n') in text
+    assert "matching_file" not in text
+    for name in FILES:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+        assert (a / name).read_bytes() == (c / name).read_bytes(), name
+    [mark] = _signals(c)
+    assert (mark["theme"], mark["role"], mark["score"]) == ("银行", "hype", "0.200000")
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ('themes_file = "../rules/nothere.toml"\n',
+     "[signals] themes_file = '../rules/nothere.toml': file not found ("),
+    ('role_rules = "../rules/themes.toml"\n',
+     "[signals] role_rules = '../rules/themes.toml': not a valid role rules file (the layout of "
+     "signals/roles.toml): {rules}/themes.toml: unknown key 'themes'"),
+    ('matching_file = "../rules/roles.toml"\n',
+     "[signals] matching_file = '../rules/roles.toml': not a valid name-matching rules file"),
+    ('themes = "../rules/themes.toml"\n',
+     'unknown key [signals] themes (did you mean "themes_file"?)'),
+    ('role_rules = "../rules/roles.toml"\nroles = ["momentum"]\n',
+     "[signals] roles = 'momentum': expected one of 'hype', 'plain'"),
+])
+def test_bad_rule_file_exits_2_naming_the_key(toy, capsys, extra, expected):
+    cfg = _rules_config(toy, extra)
+    out = toy.parent / "out"
+    assert main(["backtest", str(cfg), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"Error: {cfg}: ") and captured.err.count("\n") == 1
+    assert expected.format(rules=toy.parent / "rules") in captured.err
+    assert not out.exists()
+
+
+def test_grid_and_crosscheck_use_the_rule_files(toy, capsys):
+    """A grid config's [signals] rule files reach every signal group (load_marks), and
+    crosscheck runs both engines on the marks they give."""
+    import csv
+
+    cfg = _rules_config(toy, 'role_rules = "../rules/roles.toml"\n')
+    cfg.write_text(cfg.read_text(encoding="utf-8") + "[grid]\nmin_score = [0.2, 0.5]\n",
+                   encoding="utf-8")
+    out = toy.parent / "grid"
+    assert main(["grid", str(cfg), "--out", str(out)]) == 0
+    with open(out / "grid.csv", encoding="utf-8") as fh:
+        rows = {float(r["min_score"]): r for r in csv.DictReader(fh)}
+    # the hype mark scores 0.2: traded at min_score 0.2 (the hand ledger), dropped at 0.5
+    assert rows[0.2]["trades"] == "1" and rows[0.2]["final_equity"] == "106803.8"
+    assert rows[0.5]["trades"] == "0" and rows[0.5]["final_equity"] == "100000.0"
+    capsys.readouterr()
+    assert main(["crosscheck", str(cfg)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("crosscheck OK: 2 parameter set(s)")

@@ -144,6 +144,117 @@ def test_parse_config_from_dict(tmp_path):
     assert cfg.params["hold"] == 2 and cfg.source is None and cfg.stem == "run"
 
 
+# ---------------------------------------------------------------- [signals] rule files
+
+THEMES = '[themes]\n"银行" = ["银行股"]\n'
+ROLES = ('default_role = "plain"\ndefault_weight = 0.1\n'
+         '[[role]]\nname = "hype"\nweight = 0.2\npatterns = ["涨停"]\n')
+MATCHING = 'not_stocks = ["银行股"]\n'
+ARTICLES = ('[data]\npath = "demo"\n[signals]\narticles = "../news/a.jsonl"\n'
+            'themes_file = "../rules/themes.toml"\nrole_rules = "../rules/roles.toml"\n'
+            'matching_file = "../rules/matching.toml"\n')
+
+
+def _rules(tmp_path: Path, text: str = ARTICLES) -> Path:
+    for folder, name, body in (("rules", "themes.toml", THEMES), ("rules", "roles.toml", ROLES),
+                               ("rules", "matching.toml", MATCHING), ("news", "a.jsonl", "\n")):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / name).write_text(body, encoding="utf-8")
+    return _write(tmp_path / "cfg", text)
+
+
+def test_rule_files_are_paths_relative_to_the_config_and_round_trip(tmp_path):
+    from backtests.config import signal_rules, signals_params
+
+    cfg = load_config(_rules(tmp_path))
+    s = cfg.signals
+    assert (s.themes_file, s.role_rules, s.matching_file) == tuple(
+        str(tmp_path / "rules" / f) for f in ("themes.toml", "roles.toml", "matching.toml"))
+    # without `roles`, every role of the user's file counts (rule order, the default last)
+    assert s.options["roles"] == ("hype", "plain")
+    assert signals_params(s)["roles"][3] == ("hype", "plain")
+    assert "hype" not in signals_params()["roles"][3]
+    rules = signal_rules(s)
+    assert rules["themes"].themes == {"银行": ("银行股",)}
+    assert rules["roles"].weights == {"hype": 0.2, "plain": 0.1}
+    assert rules["matching"].not_stocks == ("银行股",)
+    assert signal_rules(load_config(REPO / "configs" / "demo.toml").signals) == {
+        "themes": None, "roles": None, "matching": None}
+    out = tmp_path / "runs" / "x"
+    text = resolved_toml(cfg, relative_to=out)
+    assert text == resolved_toml(cfg, relative_to=out)
+    doc = tomllib.loads(text)["signals"]
+    assert list(doc)[:4] == ["articles", "themes_file", "role_rules", "matching_file"]
+    assert (doc["themes_file"], doc["role_rules"], doc["matching_file"]) == (
+        "../../rules/themes.toml", "../../rules/roles.toml", "../../rules/matching.toml")
+    assert doc["roles"] == ["hype", "plain"]
+    out.mkdir(parents=True)
+    (out / "config.toml").write_text(text, encoding="utf-8")
+    again = load_config(out / "config.toml")
+    assert again.signals == cfg.signals
+    assert resolved_toml(again, relative_to=out) == text
+    # a subset of the user's roles is accepted; a packaged role the file lacks is not
+    picked = load_config(_rules(tmp_path, ARTICLES + 'roles = ["hype"]\n'))
+    assert picked.signals.options["roles"] == ("hype",)
+    msg = _error(tmp_path / "cfg", ARTICLES + 'roles = ["momentum"]\n')
+    assert "[signals] roles = 'momentum': expected one of 'hype', 'plain'" in msg
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("themes_file", "../rules/nothere.toml", "[signals] themes_file = '../rules/nothere.toml': "
+                                             "file not found ("),
+    ("role_rules", "../rules/themes.toml",
+     "[signals] role_rules = '../rules/themes.toml': not a valid role rules file (the layout of "
+     "signals/roles.toml): {rules}/themes.toml: unknown key 'themes'"),
+    ("themes_file", "../rules/roles.toml",
+     "[signals] themes_file = '../rules/roles.toml': not a valid theme lexicon file (the layout "
+     "of signals/themes.toml): {rules}/roles.toml: unknown key 'default_role'"),
+    ("matching_file", "../rules", "[signals] matching_file = '../rules': not a valid "
+                                  "name-matching rules file (the layout of signals/matching.toml): "
+                                  "matching rules file {rules} is a directory"),
+    ("role_rules", "../rules/broken.toml", "[signals] role_rules = '../rules/broken.toml': not a "
+                                           "valid role rules file (the layout of "
+                                           "signals/roles.toml): {rules}/broken.toml: not valid TOML"),
+    ("role_rules", "../rules/badregex.toml", "[signals] role_rules = '../rules/badregex.toml': "
+                                             "not a valid role rules file (the layout of "
+                                             "signals/roles.toml): {rules}/badregex.toml: "
+                                             "[[role]] #1 (hype): bad regex"),
+    ("role_rules", "../rules/layout.toml", "[signals] role_rules = '../rules/layout.toml': not "
+                                           "a valid role rules file (the layout of "
+                                           "signals/roles.toml): {rules}/layout.toml: unexpected "
+                                           "layout ("),
+    ("themes_file", 3, "[signals] themes_file = 3: expected a file path (a string)"),
+    ("themes", "../rules/themes.toml", 'unknown key [signals] themes (did you mean "themes_file"?)'),
+    ("roles_file", "../rules/roles.toml",
+     'unknown key [signals] roles_file (did you mean "role_rules"?)'),
+    ("matching", "../rules/matching.toml",
+     'unknown key [signals] matching (did you mean "matching_file"?)'),
+    ("roles", "../rules/roles.toml", "[signals] roles = '../rules/roles.toml': expected a list of "
+                                     "role names; a role rules file is given as role_rules = "
+                                     "'../rules/roles.toml'"),
+])
+def test_bad_rule_files_name_the_key_and_the_file(tmp_path, key, value, expected):
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "broken.toml").write_text("role = [\n", encoding="utf-8")
+    (tmp_path / "rules" / "layout.toml").write_text("role = [1]\n", encoding="utf-8")
+    (tmp_path / "rules" / "badregex.toml").write_text(ROLES.replace("涨停", "涨停("),
+                                                      encoding="utf-8")
+    text = ('[data]\npath = "demo"\n[signals]\narticles = "../news/a.jsonl"\n'
+            f"{key} = {value!r}\n".replace("'", '"'))
+    with pytest.raises(ConfigError) as exc:
+        load_config(_rules(tmp_path, text))
+    msg = str(exc.value)
+    assert msg.startswith(str(tmp_path / "cfg" / "run.toml") + ": ")
+    assert expected.format(rules=tmp_path / "rules") in msg
+
+
+def test_rule_files_need_articles(tmp_path):
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "themes.toml").write_text(THEMES, encoding="utf-8")
+    msg = _error(tmp_path, MINIMAL + 'themes_file = "rules/themes.toml"\n')
+    assert "[signals] themes_file applies to articles, not to a marks file" in msg
+
+
 # ---------------------------------------------------------------- marks files
 
 def _marks(tmp_path: Path, text: str):
@@ -223,10 +334,10 @@ def test_real_doubao_config_parses(shared_data):
 
 
 def test_docs_list_every_key():
-    from backtests.config import DATA_KEYS, engine_params, signals_params
+    from backtests.config import DATA_KEYS, RULE_FILES, engine_params, signals_params
 
     doc = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
-    for key in DATA_KEYS + tuple(engine_params()) + tuple(signals_params()):
+    for key in DATA_KEYS + tuple(RULE_FILES) + tuple(engine_params()) + tuple(signals_params()):
         assert f"| `{key}` |" in doc, key
 
 
