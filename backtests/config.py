@@ -99,14 +99,12 @@ def engine_params() -> dict:
 
 def signals_params(signals: SignalsConfig | None = None) -> dict:
     """The signals thresholds accepted in ``[signals]`` (same layout as :func:`engine_params`),
-    from ``signals.marks.SIGNAL_PARAMS`` once the signals package provides it.
+    from ``signals.marks.SIGNAL_PARAMS``.
 
     For a ``signals`` config with ``role_rules``, the ``roles`` threshold allows (and defaults
     to) the role names of that file instead of the packaged ones."""
-    try:
-        from signals.marks import SIGNAL_PARAMS
-    except ImportError:
-        return {}
+    from signals.marks import SIGNAL_PARAMS
+
     if signals is None or signals.role_rules is None:
         return SIGNAL_PARAMS
     return _with_role_names(SIGNAL_PARAMS, _load_rule_file("role_rules", signals.role_rules).names)

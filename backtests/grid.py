@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtests.config import read_toml_config
+from backtests.config import parse_config, read_toml_config, signals_params
 from backtests.errors import ConfigError, HypebtError, did_you_mean
 
 OPTION_KEYS = ("rank_by", "sample", "seed", "train_end", "heatmap", "top")
@@ -105,12 +105,6 @@ class GridResult:
 # ---------------------------------------------------------------- config
 
 
-def _signal_params() -> dict:
-    from backtests.config import signals_params
-
-    return signals_params()
-
-
 def _check_axis(key: str, values, table: dict, kind: str) -> tuple:
     where = f"[grid] {key}"
     if isinstance(values, dict):
@@ -147,7 +141,6 @@ def parse_grid(doc: dict, *, base_dir=".", source: Path | None = None, rank_by=N
                sample=None, seed=None, train_end=None, heatmap=None, top=None) -> GridSpec:
     """Validate a parsed grid config (a dict with a ``[grid]`` table); keyword arguments
     override the ``[grid]`` options (``None`` = keep the file's value)."""
-    from backtests.config import parse_config
     from strategies import ENGINE_PARAMS
 
     doc = dict(doc)
@@ -157,7 +150,8 @@ def parse_grid(doc: dict, *, base_dir=".", source: Path | None = None, rank_by=N
         raise ConfigError(f"{src}: no [grid] table; a grid config lists values per parameter, "
                           f"e.g. [grid] stop_loss = [0.0, 0.05]")
     cfg = parse_config(doc, base_dir=base_dir, source=source)
-    signal_table = _signal_params()
+    # With [signals] role_rules, a roles axis names the roles of the user's file.
+    signal_table = signals_params(cfg.signals)
     options = {k: grid[k] for k in OPTION_KEYS if k in grid}
     axes, engine_axes, signal_axes = {}, {}, {}
     for key, values in grid.items():

@@ -383,3 +383,23 @@ def test_grid_and_crosscheck_use_the_rule_files(toy, capsys):
     capsys.readouterr()
     assert main(["crosscheck", str(cfg)]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("crosscheck OK: 2 parameter set(s)")
+
+
+def test_grid_roles_axis_names_roles_of_the_users_role_rules(toy, capsys):
+    """With [signals] role_rules, a [grid] roles axis is checked against that file's roles:
+    ["hype"] is a valid set, a packaged-only role is refused with the key named."""
+    import csv
+
+    cfg = _rules_config(toy, 'role_rules = "../rules/roles.toml"\nmin_score = 0.2\n')
+    base = cfg.read_text(encoding="utf-8")
+    cfg.write_text(base + '[grid]\nroles = [["hype"], ["plain"]]\n', encoding="utf-8")
+    out = toy.parent / "grid-roles"
+    assert main(["grid", str(cfg), "--out", str(out)]) == 0
+    with open(out / "grid.csv", encoding="utf-8") as fh:
+        trades = sorted(r["trades"] for r in csv.DictReader(fh))
+    assert trades == ["0", "1"]  # the hype mark trades; with only "plain" there is no mark
+    capsys.readouterr()
+    cfg.write_text(base + '[grid]\nroles = [["momentum"]]\n', encoding="utf-8")
+    assert main(["grid", str(cfg), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "roles" in err and "momentum" in err
