@@ -97,6 +97,8 @@ RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("date", "date must be YYYYMMDD or YYYY-MM-DD", ("date",)),
     ("outside_calendar", "date must lie inside the trading calendar", ("date",)),
     ("not_session", "date must be a trading session", ("date",)),
+    ("number", "price, volume and amount cells must be numbers (or empty)",
+     ("open", "high", "low", "close", "volume", "amount")),
     ("missing", "open, high, low, close and volume must not be empty", ("open", "high", "low", "close", "volume")),
     ("volume", "volume must not be negative", ("volume",)),
     ("price", "prices must be positive", ("open", "high", "low", "close")),
@@ -176,9 +178,13 @@ def _map_columns(header: list[str], source: str) -> dict[str, str]:
     return mapping
 
 
-def _read_table(path: Path, kind: str):
+def _read_table(path: Path, kind: str, drop_bad: bool = False):
     """(Arrow table with contract column names, source -> contract column mapping, row label,
-    number of the first data row)."""
+    number of the first data row, per-row mask of cells that are not numbers or None).
+
+    A CSV cell in a numeric column that is not a number raises, naming the cells; with
+    ``drop_bad`` such cells are read as empty and their rows are flagged by the mask instead
+    (rule ``number``)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -197,7 +203,8 @@ def _read_table(path: Path, kind: str):
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"panel {path}: cannot read the Parquet data ({exc})") from None
         # Parquet has no header line: rows are counted from 1.
-        return table.rename_columns([mapping[c] for c in table.column_names]), mapping, "row", 1
+        return (table.rename_columns([mapping[c] for c in table.column_names]), mapping, "row", 1,
+                None)
 
     header = _read_header(path, kind)
     mapping = _map_columns(header, str(path))
@@ -215,12 +222,42 @@ def _read_table(path: Path, kind: str):
                 strings_can_be_null=False),
         )
     except pa.ArrowInvalid as exc:
-        if "conversion error" in str(exc):
+        if "conversion error" not in str(exc):
+            raise DataError(f"panel {path}: cannot parse it as CSV ({exc}); every row must have "
+                            "as many comma-separated fields as the header") from None
+        if not drop_bad:
             raise DataError(_non_numeric_message(path, names)) from None
-        raise DataError(f"panel {path}: cannot parse it as CSV ({exc}); every row must have "
-                        "as many comma-separated fields as the header") from None
+        table, not_number = _read_numbers_as_text(path, names, types)
+        return table, mapping, "line", 2, not_number
     # CSV line numbers: the header is line 1, the first data row line 2.
-    return table, mapping, "line", 2
+    return table, mapping, "line", 2, None
+
+
+def _read_numbers_as_text(path: Path, names: list[str], types: dict):
+    """``drop_bad`` path only: read the CSV with the numeric columns as text, turn cells that
+    are not numbers into empty ones; return (table, per-row mask of such cells)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    types = {n: (pa.string() if n in NUMERIC else t) for n, t in types.items()}
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: types[n] for n in names if n in types},
+            include_columns=[n for n in names if not n.startswith("_ignored_")],
+            strings_can_be_null=False))
+    not_number = np.zeros(table.num_rows, bool)
+    for n in table.column_names:
+        if n not in NUMERIC:
+            continue
+        text = table.column(n).to_pandas().str.strip()
+        values = pd.to_numeric(text, errors="coerce")
+        not_number |= ((text != "") & values.isna()).to_numpy()
+        i = table.column_names.index(n)
+        table = table.set_column(i, n, pa.array(values.to_numpy(float), pa.float64()))
+    return table, not_number
 
 
 def _non_numeric_message(path: Path, names: list[str]) -> str:
@@ -311,7 +348,7 @@ def _fmt(value) -> str:
 
 
 def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: str,
-                      row_offset: int, drop_bad: bool):
+                      row_offset: int, drop_bad: bool, not_number: np.ndarray | None = None):
     """Validate an Arrow table with contract column names and return the long-form frame."""
     import pandas as pd
 
@@ -341,6 +378,8 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
     flag("date", bad_parse[date_idx])
     flag("outside_calendar", outside[date_idx])
     flag("not_session", not_session[date_idx])
+    if not_number is not None:
+        flag("number", not_number)
 
     num = {c: _float_column(table, c, source) for c in NUMERIC if c in cols}
     vol_col = next(src for src, key in mapping.items() if key == "volume")
@@ -519,14 +558,15 @@ def read_panel(path, *, drop_bad: bool = False):
     if not p.exists():
         raise DataError(f"panel file {p} not found")
     if p.is_dir():
-        raise DataError(f"panel {p} is a directory; load_market reads store directories, "
-                        "read_panel reads one CSV, CSV.GZ or Parquet file")
+        raise DataError(f"panel {p} is a directory; expected one CSV, CSV.GZ or Parquet file "
+                        "(a hypebt store directory is read where the option says so, e.g. "
+                        "--data or [data] path)")
     if p.stat().st_size == 0:
         raise DataError(f"panel {p} is empty (0 bytes): expected a header line "
                         f"{','.join(REQUIRED)} and one row per stock and session")
     kind = _sniff(p)
-    table, mapping, label, offset = _read_table(p, kind)
-    return _panel_from_table(table, mapping, str(p), label, offset, drop_bad)
+    table, mapping, label, offset, not_number = _read_table(p, kind, drop_bad)
+    return _panel_from_table(table, mapping, str(p), label, offset, drop_bad, not_number)
 
 
 def validate_panel(frame, *, source: str = "<frame>", drop_bad: bool = False):

@@ -222,3 +222,31 @@ def test_grid_failing_rerun_keeps_the_previous_outputs(tmp_path, capsys, monkeyp
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+# ---------------------------------------------------------------- hypebt data import
+
+PANEL_HEADER = "code,date,open,high,low,close,volume,amount\n"
+PANEL_ROWS = ("002354,20240719,5.0,5.2,4.9,5.1,1000,5100\n"
+              "002354,20240722,5.1,5.3,5.0,5.2,1000,5200\n")
+
+
+def test_data_import_drop_bad_skips_a_cell_that_is_not_a_number(tmp_path, capsys):
+    panel = tmp_path / "p.csv"
+    panel.write_text(PANEL_HEADER + PANEL_ROWS + "002354,20240723,abc,5.3,5.0,5.2,1000,5200\n",
+                     encoding="utf-8")
+    store = tmp_path / "store"
+    code, _, err = run_cli(capsys, "data", "import", panel, "--store", store)
+    assert_user_error(code, err, "p.csv", "line 4", "open='abc'")
+    code, out, err = run_cli(capsys, "data", "import", panel, "--store", store, "--drop-bad")
+    assert code == 0, err
+    assert "dropped 1 bad rows: number 1" in out + err
+    from backtests.store import Store
+    frame = Store.open(store).read_bars("002354").frame
+    assert [str(d)[:10] for d in frame["date"]] == ["2024-07-19", "2024-07-22"]
+
+
+def test_data_import_a_directory(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "data", "import", tmp_path, "--store", tmp_path / "s")
+    assert_user_error(code, err, str(tmp_path), "is a directory", "CSV")
+    assert "read_panel" not in err and "load_market" not in err
