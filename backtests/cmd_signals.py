@@ -48,7 +48,8 @@ def add_arguments(p) -> None:
     p.add_argument("--roles", nargs="+", default=None, metavar="ROLE",
                    help="roles that count towards the score (default: all)")
     p.add_argument("--skip-bad", action="store_true",
-                   help="skip articles with a missing/bad time or no text (counted in the notes)")
+                   help="skip articles with a missing/bad time or no text, and JSON Lines lines "
+                        "that are not JSON (counted in the notes)")
     p.add_argument("--themes", default=None, metavar="TOML", help="theme lexicon (default: built in)")
     p.add_argument("--role-rules", default=None, metavar="TOML", help="role rules (default: built in)")
     p.add_argument("--matching", default=None, metavar="TOML",

@@ -22,8 +22,9 @@ Time policy (all results are timezone-aware ``Asia/Shanghai`` timestamps):
   price of sometimes entering a session late; ``"same_day_open"`` treats it as published at
   00:00 (before the open; optimistic, can look ahead on intraday or evening news);
   ``"error"`` refuses it;
-- a missing or unparseable time is a :class:`DataError` naming the file and record, or, with
-  ``skip_bad=True``, the record is skipped and counted in :attr:`ReadResult.skipped`.
+- a missing or unparseable time, or a JSON Lines line that is not JSON, is a
+  :class:`DataError` naming the file and record, or, with ``skip_bad=True``, the record is
+  skipped and counted in :attr:`ReadResult.skipped`.
 
 Bodies are cleaned: HTML tags, ``<script>``/``<style>`` blocks and entities are removed
 (``&nbsp;`` → space, ``&amp;`` → ``&``), Markdown images are dropped. An article with neither
@@ -207,15 +208,21 @@ def _records_json(path: Path) -> Iterator[tuple[str, dict]]:
         raise DataError(f"{path}: expected a JSON object or a list of objects, got {type(data).__name__}")
 
 
+class _Unreadable(str):
+    """A record a reader could not parse (its error message); an error, or skipped with
+    ``skip_bad``, while the reader goes on with the next record."""
+
+
 def _records_jsonl(path: Path) -> Iterator[tuple[str, dict]]:
     with open(path, encoding="utf-8-sig") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                yield f"line {n}", json.loads(line)
+                rec = json.loads(line)
             except ValueError as exc:
-                raise DataError(f"{path}: line {n} is not valid JSON ({exc})") from None
+                rec = _Unreadable(f"{path}: line {n} is not valid JSON ({exc})")
+            yield f"line {n}", rec
 
 
 def _records_csv(path: Path) -> Iterator[tuple[str, dict]]:
@@ -349,6 +356,8 @@ def read_articles(items, *, bare_date: str = "next_open", skip_bad: bool = False
 def _iter_articles(items: list, bare_date: str, skip_bad: bool, result: ReadResult) -> Iterator[Article]:
     def attempt(rec, origin, n):
         try:
+            if isinstance(rec, _Unreadable):
+                raise DataError(str(rec))
             return make_article(rec, origin=origin, bare_date=bare_date, index=n)
         except DataError as exc:
             if not skip_bad:

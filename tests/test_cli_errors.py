@@ -250,3 +250,19 @@ def test_data_import_a_directory(tmp_path, capsys):
     code, _, err = run_cli(capsys, "data", "import", tmp_path, "--store", tmp_path / "s")
     assert_user_error(code, err, str(tmp_path), "is a directory", "CSV")
     assert "read_panel" not in err and "load_market" not in err
+
+
+def test_signals_jsonl_with_one_bad_line(tmp_path, capsys):
+    f = tmp_path / "a.jsonl"
+    f.write_text(ARTICLE + "\n{bad\n" + ARTICLE.replace("演示\"", "演示二\"") + "\n",
+                 encoding="utf-8")
+    code, _, err = run_cli(capsys, "signals", f)
+    assert_user_error(code, err, "a.jsonl", "line 2", "not valid JSON")
+    # --skip-bad skips the unreadable line, reads the others and says so in the notes
+    code, out, err = run_cli(capsys, "signals", f, "--skip-bad", "--format", "json")
+    assert code == 0, err
+    import json
+    doc = json.loads(out)
+    assert any("line 2 is not valid JSON" in n for n in doc["notes"])
+    code, out, err = run_cli(capsys, "signals", f, "--skip-bad")
+    assert code == 0 and " in 2 article(s)" in out, out + err
