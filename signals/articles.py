@@ -140,6 +140,9 @@ def parse_published(value, *, bare_date: str = "next_open") -> tuple[pd.Timestam
     if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == "":
         raise ValueError("no publication time")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        digits = str(int(value)) if math.isfinite(value) and value == int(value) else ""
+        if len(digits) == 8 and _YEAR_RE.match(digits[:4]):
+            return parse_published(digits, bare_date=bare_date)   # 20241216 is a date
         unit = "ms" if value > 1e11 else "s"
         return pd.Timestamp(value, unit=unit, tz="UTC").tz_convert(TZ), False, ""
     if isinstance(value, (dt.datetime, pd.Timestamp)):

@@ -266,3 +266,17 @@ def test_signals_jsonl_with_one_bad_line(tmp_path, capsys):
     assert any("line 2 is not valid JSON" in n for n in doc["notes"])
     code, out, err = run_cli(capsys, "signals", f, "--skip-bad")
     assert code == 0 and " in 2 article(s)" in out, out + err
+
+
+def test_signals_published_as_a_yyyymmdd_number_is_that_date(tmp_path, capsys):
+    # a JSON number 20240226 (spreadsheet/pandas exports) is the date, as the text "20240226"
+    # is -- not 20,240,226 seconds after 1970
+    f = tmp_path / "a.json"
+    f.write_text('{"title": "演示", "published": 20240226, "body": "演示"}', encoding="utf-8")
+    code, out, err = run_cli(capsys, "signals", f, "--format", "json")
+    assert code == 0, err
+    assert "1970" not in out + err
+    g = tmp_path / "b.json"
+    g.write_text('{"title": "演示", "published": "20240226", "body": "演示"}', encoding="utf-8")
+    assert run_cli(capsys, "signals", g, "--format", "json")[1] == out.replace("a.json", "b.json")
+    assert "bare date 2024-02-26" in out
