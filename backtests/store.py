@@ -185,6 +185,10 @@ class Store:
             return cls(root)
         if root.exists() and not root.is_dir():
             raise DataError(f"store {root} is a file, not a directory; pass a directory to --store")
+        if (root / MANIFEST).is_file():
+            raise DataError(f"{root / MANIFEST} is not a hypebt store manifest (expected "
+                            f'{{"format": "{FORMAT}", "version": {VERSION}}}); repair it, or pass '
+                            f"another --store")
         if not create:
             raise DataError(f"no hypebt store at {root} (no {MANIFEST}); create one with "
                             f"`hypebt data import FILE` or `hypebt data fetch`, or pass --store DIR "
@@ -408,7 +412,12 @@ def info(path: str | os.PathLike | None = None) -> StoreInfo:
     rows, dates = 0, set()
     _, pq = _pa()
     for code in codes:
-        dcol = pq.read_table(store.bar_path(code), columns=["date"]).column("date").to_numpy()
+        try:
+            table = pq.read_table(store.bar_path(code), columns=["date"])
+        except Exception as exc:  # noqa: BLE001 - any parquet failure is a damaged store file
+            raise DataError(f"store file {store.bar_path(code)} cannot be read ({exc}); delete "
+                            f"it and fetch or import that stock again") from None
+        dcol = table.column("date").to_numpy()
         rows += len(dcol)
         dates.update(dcol.astype("datetime64[D]").tolist())
     boards = {name: 0 for name in BOARD_NAMES.values()}

@@ -280,3 +280,31 @@ def test_signals_published_as_a_yyyymmdd_number_is_that_date(tmp_path, capsys):
     g.write_text('{"title": "演示", "published": "20240226", "body": "演示"}', encoding="utf-8")
     assert run_cli(capsys, "signals", g, "--format", "json")[1] == out.replace("a.json", "b.json")
     assert "bare date 2024-02-26" in out
+
+
+# ---------------------------------------------------------------- hypebt data info: damaged store
+
+def _store(tmp_path: Path, capsys) -> Path:
+    panel = tmp_path / "p.csv"
+    panel.write_text(PANEL_HEADER + PANEL_ROWS, encoding="utf-8")
+    store = tmp_path / "store"
+    assert run_cli(capsys, "data", "import", panel, "--store", store)[0] == 0
+    return store
+
+
+@pytest.mark.parametrize("damage", [b"", b"not parquet at all"], ids=["empty", "garbage"])
+def test_data_info_damaged_bars_file(tmp_path, capsys, damage):
+    store = _store(tmp_path, capsys)
+    (store / "bars" / "002354.parquet").write_bytes(damage)
+    code, _, err = run_cli(capsys, "data", "info", "--store", store)
+    assert_user_error(code, err, "002354.parquet", "cannot be read")
+
+
+@pytest.mark.parametrize("manifest", ["{bad", '{"format": "other"}', "[]"],
+                         ids=["not json", "other format", "a list"])
+def test_data_info_damaged_manifest_says_so(tmp_path, capsys, manifest):
+    store = _store(tmp_path, capsys)
+    (store / "manifest.json").write_text(manifest, encoding="utf-8")
+    code, _, err = run_cli(capsys, "data", "info", "--store", store)
+    assert_user_error(code, err, "manifest.json", "not a hypebt store manifest")
+    assert "no manifest.json" not in err
