@@ -318,7 +318,7 @@ def test_demo_configs_parse():
 
 def test_real_doubao_config_parses(shared_data):
     cfg = load_config(REPO / "configs" / "real_doubao.toml")
-    assert Path(cfg.data.path) == (shared_data / "ashare_daily_20240719_20250523.csv.gz").resolve()
+    assert Path(cfg.data.path).resolve() == (shared_data / "ashare_daily_20240719_20250523.csv.gz").resolve()
     assert cfg.data.start == dt.date(2024, 11, 1) and cfg.data.end == dt.date(2025, 2, 28)
     marks = read_marks(cfg.signals.marks)
     assert set(marks["date"]) == {pd.Timestamp("2024-12-16")}
@@ -346,7 +346,8 @@ def test_real_doubao_articles_config_gives_the_same_marks(shared_data):
     from backtests.run import load_marks
 
     cfg = load_config(REPO / "configs" / "real_doubao_articles.toml")
-    assert cfg.signals.articles == (str((NEWS / "doubao_concept_20241216.json").resolve()),)
+    assert [Path(a).resolve() for a in cfg.signals.articles] == [
+        (NEWS / "doubao_concept_20241216.json").resolve()]
     assert cfg.signals.options["min_score"] == 0.5
     hand = read_marks(load_config(REPO / "configs" / "real_doubao.toml").signals.marks)
     # two sessions of the real market are enough to check the marks the article gives
