@@ -42,7 +42,7 @@ def test_every_command_has_help_and_is_documented():
         module = cli._load(name)
         assert isinstance(module.HELP, str) and module.HELP.strip(), name
         assert helps[name] == module.HELP
-        documented = (re.search(rf"^### .*\b{name}\b", readme, re.M)
+        documented = (re.search(rf"^### .*\b{name}\b", readme, re.MULTILINE)
                       or f"`hypebt {name}" in readme or f"`{name}`" in readme)
         assert documented, f"command {name} is not documented in README.md"
 
