@@ -186,8 +186,8 @@ def parse_grid(doc: dict, *, base_dir=".", source: Path | None = None, rank_by=N
                                  or n_sample < 1):
         raise ConfigError(f"[grid] sample = {n_sample!r}: expected a positive integer")
     n_seed = opt("seed", seed, 0)
-    if isinstance(n_seed, bool) or not isinstance(n_seed, int):
-        raise ConfigError(f"[grid] seed = {n_seed!r}: expected an integer")
+    if isinstance(n_seed, bool) or not isinstance(n_seed, int) or n_seed < 0:
+        raise ConfigError(f"[grid] seed = {n_seed!r}: expected an integer >= 0")
     n_top = opt("top", top, 0)
     if isinstance(n_top, bool) or not isinstance(n_top, int) or n_top < 0:
         raise ConfigError(f"[grid] top = {n_top!r}: expected an integer >= 0")

@@ -308,3 +308,16 @@ def test_data_info_damaged_manifest_says_so(tmp_path, capsys, manifest):
     code, _, err = run_cli(capsys, "data", "info", "--store", store)
     assert_user_error(code, err, "manifest.json", "not a hypebt store manifest")
     assert "no manifest.json" not in err
+
+
+@pytest.mark.parametrize("where", ["option", "config"])
+def test_grid_negative_seed(tmp_path, capsys, where):
+    if where == "option":
+        cfg = _grid_config(tmp_path, "max_hold = [2, 5]\n")
+        argv = ["--sample", "1", "--seed=-1"]
+    else:
+        cfg = _grid_config(tmp_path, "max_hold = [2, 5]\nsample = 1\nseed = -1\n")
+        argv = []
+    code, _, err = run_cli(capsys, "grid", cfg, *argv, "--out", tmp_path / "o", "--no-progress")
+    assert_user_error(code, err, "seed", "-1", ">= 0")
+    assert not (tmp_path / "o").exists()
