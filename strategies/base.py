@@ -19,6 +19,9 @@ from typing import Any, ClassVar
 
 from backtests.errors import ConfigError, did_you_mean
 
+# Upper bound of integer parameters without one of their own (counts of sessions/positions).
+INT_MAX = 2**31 - 1
+
 ENGINE_PARAMS: dict[str, tuple[str, type, Any, Any, str]] = {
     # [strategy]
     "name": ("strategy", str, "theme_hype", ("theme_hype", "hold_n"),
@@ -47,7 +50,7 @@ ENGINE_PARAMS: dict[str, tuple[str, type, Any, Any, str]] = {
     "hold": ("strategy", int, None, (1, None),
              "hold_n: sessions after the entry session before the exit (required)"),
     # [portfolio]
-    "cash": ("portfolio", float, 1_000_000.0, (0.0, None), "starting cash, CNY"),
+    "cash": ("portfolio", float, 1_000_000.0, (0.01, None), "starting cash, CNY (at least a cent)"),
     "position_size": ("portfolio", float, 0.1, (0.0, 1.0),
                       "fraction of the previous session's equity per entry"),
     "fixed_cash": ("portfolio", float, 0.0, (0.0, None),
@@ -97,9 +100,11 @@ def check_param(name: str, value: Any) -> Any:
             value = int(value)
     else:
         value = float(value)
-        if math.isnan(value):
-            raise ConfigError(f"{key} = nan: expected a number")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} = {value!r}: expected a finite number")
     lo, hi = allowed
+    if typ is int and hi is None:
+        hi = INT_MAX  # the kernel packs parameters into float64 and counts in int64
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         span = f"{lo if lo is not None else '-inf'} .. {hi if hi is not None else 'inf'}"
         raise ConfigError(f"{key} = {value!r}: expected a value in {span}")

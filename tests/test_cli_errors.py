@@ -321,3 +321,28 @@ def test_grid_negative_seed(tmp_path, capsys, where):
     code, _, err = run_cli(capsys, "grid", cfg, *argv, "--out", tmp_path / "o", "--no-progress")
     assert_user_error(code, err, "seed", "-1", ">= 0")
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------- hypebt backtest: parameter ranges
+
+@pytest.mark.parametrize("line, needle", [
+    ("cash = inf", "[portfolio] cash = inf: expected a finite number"),
+    ("cash = 0.0", "[portfolio] cash = 0.0: expected a value in 0.01 .. inf"),
+    ("fixed_cash = nan", "[portfolio] fixed_cash = nan: expected a finite number"),
+])
+def test_backtest_portfolio_money_must_be_finite_and_positive(tmp_path, capsys, line, needle):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[data]\npath = "demo"\n[signals]\narticles = ["demo"]\n[portfolio]\n{line}\n',
+                   encoding="utf-8")
+    code, _out, err = run_cli(capsys, "backtest", cfg, "--out", tmp_path / "out")
+    assert_user_error(code, err, str(cfg), needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_backtest_integer_parameter_beyond_the_engine_range(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[data]\npath = "demo"\n[signals]\narticles = ["demo"]\n'
+                   '[strategy]\nmax_positions = 100000000000000000000\n', encoding="utf-8")
+    code, _out, err = run_cli(capsys, "backtest", cfg, "--out", tmp_path / "out")
+    assert_user_error(code, err, "[strategy] max_positions = 100000000000000000000: "
+                                 "expected a value in 1 .. 2147483647")
