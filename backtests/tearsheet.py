@@ -655,6 +655,22 @@ def _quantstats_html(returns: pd.Series, bench: pd.Series | None, title: str) ->
 # ---------------------------------------------------------------- sections
 
 
+# How metrics.json values read in the page: fractions as percentages, CNY with separators,
+# ratios to two decimals, counts as integers (metrics.json itself keeps full precision).
+_PERCENT_METRICS = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "fill_rate"}
+_MONEY_METRICS = {"final_equity", "initial_cash"}
+
+
+def _metric_format(key: str) -> str:
+    if key in _PERCENT_METRICS:
+        return ".2%"
+    if key in _MONEY_METRICS or key.startswith("fees."):
+        return ",.2f"
+    if key in {"sharpe", "sortino", "profit_factor", "avg_holding_sessions"}:
+        return ".2f"
+    return ",.6g"
+
+
 def _section_metrics(run: RunFolder) -> str:
     if not run.metrics:
         return '<h2 id="hypebt-metrics">Run metrics</h2><p class="note">No metrics.json.</p>'
@@ -664,8 +680,8 @@ def _section_metrics(run: RunFolder) -> str:
         if isinstance(value, dict):
             for k, v in value.items():
                 add(f"{key}.{k}", v)
-        elif isinstance(value, float):
-            rows.append([_e(key), _num(value, ",.6g")])
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows.append([_e(key), _num(value, _metric_format(key))])
         else:
             rows.append([_e(key), _e(value)])
 

@@ -73,7 +73,8 @@ def make_run(folder: Path, *, benchmark: bool = True, signals: bool = True) -> P
             "published": ["2024-12-02T20:00:00+08:00"] * 3 + ["2024-12-03T18:00:00+08:00"],
         }).to_csv(folder / "signals.csv", index=False)
     (folder / "metrics.json").write_text(json.dumps(
-        {"total_return": 0.0123, "sharpe": 1.23, "trades": 2,
+        {"total_return": 0.0123, "sharpe": 1.23456, "trades": 2, "final_equity": 1012300.0,
+         "fees": {"total": 1234.5},
          "rejections": {"limit_up_sealed": 1, "limit_down_sealed": 2}}), encoding="utf-8")
     return folder
 
@@ -343,3 +344,11 @@ def test_quantstats_drawdown_when_first_active_day_loses(tmp_path):
     text = ts.render_tearsheet(folder)
     assert re.search(r"Max Drawdown</td><td>-[\d.]+%</td><td>-6\.0%</td>", text)
     assert " 2 Dec, 2024 - 17 Dec, 2024" in text
+
+
+def test_run_metrics_read_as_percent_money_ratio_and_count(page):
+    section = page[page.index('id="hypebt-metrics"'):page.index('id="hypebt-pnl"')]
+    for key, shown in [("total_return", "1.23%"), ("sharpe", "1.23"), ("trades", "2"),
+                       ("final_equity", "1,012,300.00"), ("fees.total", "1,234.50"),
+                       ("rejections.limit_down_sealed", "2")]:
+        assert re.search(rf">{re.escape(key)}</td><td[^>]*>{re.escape(shown)}</td>", section), key
