@@ -54,6 +54,7 @@ import pandas as pd
 from backtests.config import parse_config, read_toml_config, signals_params
 from backtests.errors import ConfigError, HypebtError, did_you_mean
 
+GRID_OUTPUTS = ("grid.csv", "heatmap.png", "grid.html", "top")
 OPTION_KEYS = ("rank_by", "sample", "seed", "train_end", "heatmap", "top")
 RETURN_METRICS = ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown")
 TRADE_METRICS = ("trades", "win_rate", "profit_factor", "avg_holding_sessions", "orders",
@@ -663,31 +664,21 @@ def write_grid(result: GridResult, out_dir, *, top: int | None = None) -> dict[s
     ``out_dir``; returns name -> path. Files are written atomically and are byte-identical for
     the same grid.
 
-    Everything is first written to a hidden staging folder beside ``out_dir`` (same depth, so the
-    relative paths in the top folders' ``config.toml`` hold), then moved in: a failure leaves the
-    previous outputs untouched, and a re-run replaces them whole -- the ``top/`` folders and a
-    ``heatmap.png`` of an earlier grid do not survive next to the new ``grid.html``. Other files
-    in ``out_dir`` are left alone.
+    The folder is updated all or nothing (:func:`backtests.io.atomic_dir`, as a run folder):
+    everything is written into a hidden staging folder beside ``out_dir`` (same depth, so the
+    relative paths in the top folders' ``config.toml`` hold), which then takes the place of the
+    old folder. A failure leaves the previous outputs untouched, and a re-run replaces them
+    whole -- the ``top/`` folders and a ``heatmap.png`` of an earlier grid do not survive next
+    to the new ``grid.html``. Other files in ``out_dir`` are carried over; a non-empty folder
+    holding none of the grid outputs is refused.
     """
     import io
-    import os
-    import shutil
-    import tempfile
 
-    from backtests.errors import ConfigError
-    from backtests.io import write_bytes_atomic, write_text_atomic
+    from backtests.io import atomic_dir, write_bytes_atomic, write_text_atomic
     from backtests.tearsheet import _clean_svg, _quiet, plain_style
 
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"output folder {out} exists and is not a folder; choose another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.resolve().name}.", suffix=".tmp",
-                                      dir=out.resolve().parent))
-    except OSError as exc:
-        raise ConfigError(f"cannot write the grid folder {out}: {exc.strerror or exc}") from None
-    try:
+    with atomic_dir(out, owned=GRID_OUTPUTS, what="grid folder") as stage:
         write_text_atomic(stage / "grid.csv", grid_csv(result.frame))
         k = result.spec.top if top is None else top
         top_dirs = write_top(result, stage, k) if k else []
@@ -702,21 +693,9 @@ def write_grid(result: GridResult, out_dir, *, top: int | None = None) -> dict[s
                 fig.savefig(sbuf, format="svg", metadata={"Date": None, "Creator": None})
                 svg = _clean_svg(sbuf.getvalue())
         write_text_atomic(stage / "grid.html", grid_html(result, svg, top_dirs))
-        if (out / "top").exists():
-            os.replace(out / "top", stage / ".previous_top")
-        if (stage / "top").exists():
-            os.replace(stage / "top", out / "top")
-        paths = {}
-        for name in ("grid.csv", "heatmap.png", "grid.html"):
-            if (stage / name).exists():
-                os.replace(stage / name, out / name)
-                paths[name] = out / name
-            elif (out / name).exists():
-                (out / name).unlink()
-    except OSError as exc:
-        raise ConfigError(f"cannot write the grid folder {out}: {exc.strerror or exc}") from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        written = {p.name for p in stage.iterdir()}
+    paths = {name: out / name for name in ("grid.csv", "heatmap.png", "grid.html")
+             if name in written}
     for d in top_dirs:
         paths[d] = out / d
     return paths

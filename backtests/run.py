@@ -9,9 +9,10 @@
 The run folder (``docs/config.md`` has the formats) holds ``config.toml`` (the resolved config,
 paths relative to the folder), ``equity.csv``, ``trades.csv``, ``orders.csv``, ``metrics.json``,
 ``signals.csv`` (the marks the run used), ``benchmark.csv`` (equal-weight index of the loaded
-market) and ``tearsheet.html``. Every file is rendered in memory first and then written
-atomically, so an error leaves no half-written file; all are byte-identical across runs (fixed
-float formats, sorted keys, no timestamps), the tearsheet included.
+market) and ``tearsheet.html``. Every file is rendered in memory first and the folder is
+replaced as a whole (:func:`backtests.io.atomic_dir`), so an error leaves the previous run folder
+as it was; all are byte-identical across runs (fixed float formats, sorted keys, no
+timestamps), the tearsheet included.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import pandas as pd
 from backtests.config import (DEMO, RunConfig, check_marks_codes, read_marks, resolved_toml,
                               signal_rules)
 from backtests.errors import ConfigError
-from backtests.io import write_text_atomic
+from backtests.io import atomic_dir, write_text_atomic
 
 OUTPUT_FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json",
                 "signals.csv", "benchmark.csv", "tearsheet.html")
@@ -232,21 +233,22 @@ def write_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike | None = No
 
     ``marks``: the marks frame the run used, with article columns when built from articles
     (default: rebuilt from the result's score array); it becomes ``signals.csv``.
-    All texts are rendered before the first write and each file is replaced atomically, so a
-    failure never leaves a truncated file; other files in the folder are left alone.
+    All texts are rendered before the first write, and the folder is updated all or nothing
+    (:func:`backtests.io.atomic_dir`): every file, the tearsheet included, is written into a
+    hidden staging folder beside ``out_dir``, which then takes the place of the old folder. A
+    failure anywhere leaves the previous run folder as it was; a re-run replaces all outputs.
+    Files in the folder that hypebt did not write are carried over; a non-empty folder that
+    holds no run outputs is refused (``ConfigError``), as is a path that is a file.
     """
     out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output folder {out} exists and is not a folder; choose another --out")
     texts = render_outputs(result, cfg, out, marks=marks)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
+    with atomic_dir(out, owned=OUTPUT_FILES, what="run folder") as stage:
         for name, text in texts.items():
-            write_text_atomic(out / name, text)
-    except OSError as exc:
-        raise ConfigError(f"cannot write the run folder {out}: {exc.strerror or exc}") from None
-    if tearsheet:
-        from backtests.tearsheet import write_tearsheet
+            write_text_atomic(stage / name, text)
+        if tearsheet:
+            from backtests.tearsheet import write_tearsheet
 
-        write_tearsheet(out)
+            write_tearsheet(stage)
     return out

@@ -236,6 +236,81 @@ def test_out_is_a_file_exits_2(toy, capsys):
     assert target.read_text(encoding="utf-8") == "mine\n"
 
 
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_failing_rerun_leaves_the_previous_run_folder_byte_identical(toy, capsys, monkeypatch):
+    out = toy.parent / "out"
+    assert main(["backtest", str(toy), "--out", str(out)]) == 0
+    before = _tree(out)
+    from backtests import tearsheet
+
+    def half_written(run_dir, **kwargs):
+        (Path(run_dir) / "tearsheet.html").write_text("<html>partial", encoding="utf-8")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tearsheet, "write_tearsheet", half_written)
+    (toy.parent / "marks.csv").write_text("date,code\n", encoding="utf-8")   # other results
+    capsys.readouterr()
+    assert main(["backtest", str(toy), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"Error: cannot write the run folder {out}: "
+                                       "No space left on device\n")
+    assert _tree(out) == before
+    assert _hidden(toy.parent) == []
+
+
+def test_rerun_replaces_every_output_and_keeps_other_files(toy, capsys):
+    out, fresh = toy.parent / "out", toy.parent / "fresh"
+    assert main(["backtest", str(toy), "--out", str(out)]) == 0
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    (out / "sub").mkdir()
+    (out / "sub" / "x.txt").write_text("x", encoding="utf-8")
+    (toy.parent / "marks.csv").write_text("date,code\n", encoding="utf-8")   # a flat run now
+    assert main(["backtest", str(toy), "--out", str(out)]) == 0
+    assert main(["backtest", str(toy), "--out", str(fresh)]) == 0
+    got = _tree(out)
+    assert got.pop("notes.txt") == b"mine" and got.pop("sub/x.txt") == b"x"
+    assert got == _tree(fresh)
+    assert (out / "trades.csv").read_text(encoding="utf-8") == TRADES_CSV.splitlines()[0] + "\n"
+    assert _hidden(toy.parent) == []
+
+
+def test_rerun_into_the_same_folder_is_byte_identical(toy, capsys):
+    out = toy.parent / "out"
+    assert main(["backtest", str(toy), "--out", str(out)]) == 0
+    first = _tree(out)
+    assert main(["backtest", str(toy), "--out", str(out)]) == 0
+    assert _tree(out) == first and sorted(first) == sorted(FILES)
+
+
+def test_out_is_a_folder_of_other_files_exits_2(toy, capsys):
+    target = toy.parent / "docs"
+    target.mkdir()
+    (target / "report.docx").write_text("mine", encoding="utf-8")
+    assert main(["backtest", str(toy), "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"Error: output folder {target} is not empty and holds no hypebt "
+                          "outputs (none of benchmark.csv, config.toml"), err
+    assert "choose a new or empty folder for --out" in err
+    assert [p.name for p in target.iterdir()] == ["report.docx"]
+    assert _hidden(toy.parent) == []
+
+
+def test_out_may_be_an_empty_folder_or_a_link_to_a_run_folder(toy, capsys):
+    empty = toy.parent / "empty"
+    empty.mkdir()
+    assert main(["backtest", str(toy), "--out", str(empty)]) == 0
+    link = toy.parent / "link"
+    link.symlink_to(empty, target_is_directory=True)
+    assert main(["backtest", str(toy), "--out", str(link)]) == 0
+    assert link.is_symlink() and sorted(_tree(link)) == sorted(FILES)
+
+
 def test_no_marks_runs_flat_with_documented_nulls(toy, capsys):
     (toy.parent / "marks.csv").write_text("date,code\n", encoding="utf-8")
     out = toy.parent / "flat"
