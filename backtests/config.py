@@ -410,6 +410,20 @@ def resolved_toml(cfg: RunConfig, *, relative_to: str | os.PathLike | None = Non
 
 # ---------------------------------------------------------------- marks files
 
+def _bad_utf8_byte(path: Path, exc: UnicodeDecodeError) -> int:
+    """Offset (0-based, from the start of the file) of the first byte that is not UTF-8.
+
+    pandas decodes in chunks, so the offset in ``exc`` may be relative to a chunk: the file is
+    decoded again here to report the offset in the file itself.
+    """
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as whole:
+        return whole.start
+    return exc.start
+
+
 def read_marks(path: str | os.PathLike, *, calendar=None):
     """Read a marks CSV ``date,code[,score]`` into a DataFrame ``date`` (datetime64), ``code``
     (6-digit text), ``score`` (float, 1.0 when the column is absent).
@@ -428,7 +442,12 @@ def read_marks(path: str | os.PathLike, *, calendar=None):
         df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"marks file not found: {p}") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"marks file {p} is not UTF-8 text (byte {_bad_utf8_byte(p, exc)}); "
+                          "save it as UTF-8") from None
+    except pd.errors.EmptyDataError:
+        raise ConfigError(f"marks file {p} is empty: expected a header date,code[,score]") from None
+    except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read marks file {p}: {exc}") from None
     df.columns = [c.strip().lower() for c in df.columns]
     for col in ("date", "code"):

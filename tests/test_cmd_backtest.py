@@ -311,6 +311,34 @@ def test_out_may_be_an_empty_folder_or_a_link_to_a_run_folder(toy, capsys):
     assert link.is_symlink() and sorted(_tree(link)) == sorted(FILES)
 
 
+def test_marks_file_not_utf8_names_the_byte(toy, capsys):
+    marks = toy.parent / "marks.csv"
+    marks.write_bytes("date,code,score,名称\n2024-03-04,600000,2,浦发银行\n".encode("gbk"))
+    assert main(["backtest", str(toy), "--out", str(toy.parent / "out")]) == 2
+    # "date,code,score," is 16 bytes: the first GBK byte is byte 16 (counting from 0)
+    assert capsys.readouterr().err == (f"Error: marks file {marks} is not UTF-8 text (byte 16); "
+                                       "save it as UTF-8\n")
+    assert not (toy.parent / "out").exists()
+
+
+def test_marks_file_not_utf8_late_in_a_large_file(toy, capsys):
+    """pandas decodes in chunks; the byte is still counted from the start of the file."""
+    marks = toy.parent / "marks.csv"
+    head = "date,code,score\n" + "2024-03-04,600000,2\n" * 20000
+    marks.write_bytes(head.encode() + "2024-03-04,000001,1,银行\n".encode("gbk"))
+    assert main(["backtest", str(toy), "--out", str(toy.parent / "out")]) == 2
+    offset = len(head) + len("2024-03-04,000001,1,")
+    assert f"is not UTF-8 text (byte {offset}); save it as UTF-8" in capsys.readouterr().err
+
+
+def test_marks_file_empty(toy, capsys):
+    marks = toy.parent / "marks.csv"
+    marks.write_bytes(b"")
+    assert main(["backtest", str(toy), "--out", str(toy.parent / "out")]) == 2
+    assert capsys.readouterr().err == (f"Error: marks file {marks} is empty: expected a header "
+                                       "date,code[,score]\n")
+
+
 def test_no_marks_runs_flat_with_documented_nulls(toy, capsys):
     (toy.parent / "marks.csv").write_text("date,code\n", encoding="utf-8")
     out = toy.parent / "flat"
