@@ -141,7 +141,8 @@ def _check_axis(key: str, values, table: dict, kind: str) -> tuple:
 def parse_grid(doc: dict, *, base_dir=".", source: Path | None = None, rank_by=None,
                sample=None, seed=None, train_end=None, heatmap=None, top=None) -> GridSpec:
     """Validate a parsed grid config (a dict with a ``[grid]`` table); keyword arguments
-    override the ``[grid]`` options (``None`` = keep the file's value)."""
+    override the ``[grid]`` options (``None`` = keep the file's value). They are the command
+    line's options, and a bad ``rank_by`` override is reported as ``--rank-by``."""
     from strategies import ENGINE_PARAMS
 
     doc = dict(doc)
@@ -177,11 +178,14 @@ def parse_grid(doc: dict, *, base_dir=".", source: Path | None = None, rank_by=N
     def opt(name, given, default):
         return given if given is not None else options.get(name, default)
 
+    if rank_by is not None:
+        check_rank_by_option(rank_by)
     rank = opt("rank_by", rank_by, "sharpe")
     known_metrics = metric_names()
     if rank not in known_metrics:
-        raise ConfigError(f"rank_by = {rank!r}: not a metric{did_you_mean(str(rank), known_metrics)}"
-                          f"; expected one of {', '.join(known_metrics)}")
+        raise ConfigError(f"[grid] rank_by = {rank!r}: not a metric"
+                          f"{did_you_mean(str(rank), known_metrics)}; expected one of "
+                          f"{', '.join(known_metrics)}")
     n_sample = opt("sample", sample, None)
     if n_sample is not None and (isinstance(n_sample, bool) or not isinstance(n_sample, int)
                                  or n_sample < 1):
@@ -233,9 +237,22 @@ def _heatmap_axes(value, axes: dict) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+def check_rank_by_option(value) -> None:
+    """A ``rank_by`` given on the command line (``--rank-by``, the ``rank_by=`` override of
+    :func:`parse_grid` / :func:`load_grid_config`) must be a metric; the error names the option,
+    not the config file, since the value did not come from the file."""
+    known = metric_names()
+    if value not in known:
+        raise ConfigError(f"--rank-by {value}: not a metric{did_you_mean(str(value), known)}; "
+                          f"expected one of {', '.join(known)}")
+
+
 def load_grid_config(path, **overrides) -> GridSpec:
     """Read and validate a grid config file (see the module docstring); ``overrides`` as in
-    :func:`parse_grid`."""
+    :func:`parse_grid`. A bad ``rank_by`` override is reported as ``--rank-by`` before the file
+    is read (its message does not name the file); a bad ``[grid] rank_by`` names file and key."""
+    if overrides.get("rank_by") is not None:
+        check_rank_by_option(overrides["rank_by"])
     return read_toml_config(path, parse_grid, **overrides)
 
 

@@ -224,6 +224,33 @@ def test_grid_failing_rerun_keeps_the_previous_outputs(tmp_path, capsys, monkeyp
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_grid_rank_by_option_names_the_option(tmp_path, capsys):
+    cfg = _grid_config(tmp_path, "max_hold = [2, 5]\n")
+    code, _, err = run_cli(capsys, "grid", cfg, "--rank-by", "sharp", "--out", tmp_path / "o",
+                           "--no-progress")
+    assert_user_error(code, err, "--rank-by sharp: not a metric", 'did you mean "sharpe"',
+                      "expected one of total_return, cagr")
+    assert "g.toml" not in err and "rank_by =" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_grid_rank_by_key_names_the_file_and_key(tmp_path, capsys):
+    cfg = _grid_config(tmp_path, 'max_hold = [2, 5]\nrank_by = "sortin"\n')
+    code, _, err = run_cli(capsys, "grid", cfg, "--out", tmp_path / "o", "--no-progress")
+    assert_user_error(code, err, f"{cfg}: [grid] rank_by = 'sortin': not a metric",
+                      'did you mean "sortino"', "expected one of total_return, cagr")
+    assert "--rank-by" not in err
+
+
+def test_grid_out_folder_of_other_files_is_refused(tmp_path, capsys):
+    cfg = _grid_config(tmp_path, "max_hold = [2, 5]\n")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "thesis.tex").write_text("mine", encoding="utf-8")
+    code, _, err = run_cli(capsys, "grid", cfg, "--out", tmp_path / "o", "--no-progress")
+    assert_user_error(code, err, "is not empty and holds no hypebt outputs", "grid.csv")
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["thesis.tex"]
+
+
 # ---------------------------------------------------------------- hypebt data import
 
 PANEL_HEADER = "code,date,open,high,low,close,volume,amount\n"

@@ -155,7 +155,7 @@ def test_set_that_cannot_run_is_named(tmp_path):
 def test_options_validated(tmp_path):
     text = GRID
     msg = _error(tmp_path, text, rank_by="sharp")
-    assert "rank_by = 'sharp'" in msg and 'did you mean "sharpe"' in msg
+    assert msg.startswith("--rank-by sharp: not a metric") and 'did you mean "sharpe"' in msg
     msg = _error(tmp_path, text, heatmap="max_hold,stop_los")
     assert "heatmap parameter 'stop_los'" in msg and 'did you mean "stop_loss"' in msg
     assert "two different grid parameters" in _error(tmp_path, text, heatmap="max_hold")
