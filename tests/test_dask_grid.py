@@ -3,7 +3,10 @@ that fails is retried, a dead worker's chunk is rerun, the market is loaded once
 and a clear message when Dask is not installed."""
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +20,7 @@ distributed = pytest.importorskip("distributed", reason="Dask extra not installe
                                                         "(pip install hypebt[dask])")
 
 REPO = Path(__file__).resolve().parents[1]
+WAIT = 60                                 # s: generous for a loaded 2-core CI box, bounded
 GRID = f"""
 [data]
 path = "demo"
@@ -50,10 +54,12 @@ def local(spec):
 
 
 @pytest.fixture(scope="module")
-def client():
+def client(tmp_path_factory):
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                       dashboard_address=":0")
+                                       dashboard_address=":0",
+                                       local_directory=tmp_path_factory.mktemp("dask-threads"))
     c = distributed.Client(cluster)
+    c.wait_for_workers(2, timeout=WAIT)     # the chunking follows the number of workers
     yield c
     c.close()
     cluster.close()
@@ -65,19 +71,33 @@ def test_dask_equals_local(spec, local, client):
 
 
 def test_failed_chunk_is_retried(spec, local, client, monkeypatch, tmp_path):
-    log = tmp_path / "calls.log"        # tasks are pickled: count calls in a file
+    """Exactly one attempt fails, whichever worker runs first: the marker file is created
+    atomically (O_EXCL) by the first call and by no other. Every call appends its chunk's id to
+    a log in one O_APPEND write, so concurrent workers cannot lose or interleave lines."""
+    log, marker = tmp_path / "calls.log", tmp_path / "failed-once"
     real = dask_grid.run_chunk_task
 
-    def flaky(*args):
-        with open(log, "a") as fh:
-            fh.write("call\n")
-        if log.read_text().count("call") == 1:
-            raise OSError("worker lost its disk for a moment")
-        return real(*args)
+    def flaky(recipe, marks_key, marks, rows, split, threads):
+        chunk = hashlib.sha1(rows.tobytes()).hexdigest()
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(fd, f"{chunk}\n".encode())
+        finally:
+            os.close(fd)
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        except FileExistsError:
+            return real(recipe, marks_key, marks, rows, split, threads)
+        os.write(fd, chunk.encode())
+        os.close(fd)
+        raise OSError("worker lost its disk for a moment")
 
     monkeypatch.setattr(dask_grid, "run_chunk_task", flaky)
     remote = run_grid(spec, dask=client)
-    assert log.read_text().count("call") == 3 + 1   # 3 chunks of 8 sets, one ran twice
+    calls = Counter(log.read_text().split())
+    failed = marker.read_text()
+    # 24 sets on 2 workers: 3 chunks of 8 sets (grid.chunk_bounds); the failed one ran twice.
+    assert calls[failed] == 2 and sorted(calls.values()) == [1, 1, 2]
     pd.testing.assert_frame_equal(remote.frame, local.frame, check_exact=True)
 
 
@@ -103,9 +123,10 @@ def test_lost_worker_chunk_is_rerun(spec, local, tmp_path):
     """A worker process that dies mid-chunk: the scheduler reruns the chunk elsewhere."""
     marker = tmp_path / "killed-once"
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0")
+                                       dashboard_address=":0", local_directory=tmp_path)
     c = distributed.Client(cluster)
     try:
+        c.wait_for_workers(2, timeout=WAIT)  # every worker gets the killer below
         c.run(_install_killer, str(marker))
         remote = run_grid(spec, dask=c)
     finally:
