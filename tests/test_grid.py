@@ -85,17 +85,10 @@ def _assert_row_equals_backtest(row: pd.Series, metrics: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_market():
-    return load_run_market(load_config(_write_module_config()))
-
-
-def _write_module_config() -> Path:
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(prefix="hypebt-grid-"))
-    path = folder / "base.toml"
+def demo_market(tmp_path_factory):
+    path = tmp_path_factory.mktemp("base") / "base.toml"
     path.write_text(BASE, encoding="utf-8")
-    return path
+    return load_run_market(load_config(path))
 
 
 @pytest.fixture(scope="module")
