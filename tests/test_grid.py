@@ -85,10 +85,15 @@ def _assert_row_equals_backtest(row: pd.Series, metrics: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_market(tmp_path_factory):
+def base_config(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("base") / "base.toml"
     path.write_text(BASE, encoding="utf-8")
-    return load_run_market(load_config(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_market(base_config):
+    return load_run_market(load_config(base_config))
 
 
 @pytest.fixture(scope="module")
@@ -368,13 +373,13 @@ PARAM_SETS = st.fixed_dictionaries({
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sets=st.lists(PARAM_SETS, min_size=1, max_size=4))
-def test_any_parameter_sets_equal_single_backtests(sets, demo_market):
+def test_any_parameter_sets_equal_single_backtests(sets, demo_market, base_config):
     from backtests.engine import market_arrays, mark_index, marks_array, run_backtest
     from backtests.grid import results_frame, run_chunk
     from backtests.grid_nb import grid_columns
     from strategies import pack_grid
 
-    marks = load_marks(load_config(_write_module_config()), demo_market).frame
+    marks = load_marks(load_config(base_config), demo_market).frame
     out = run_chunk(market_arrays(demo_market), mark_index(marks_array(demo_market, marks)),
                     pack_grid(sets), 0)
     frame = results_frame(list(enumerate(sets)), {}, out, grid_columns(False), 0).set_index("set")
