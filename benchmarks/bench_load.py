@@ -46,9 +46,10 @@ def _load_steps(path: Path, repeat: int) -> dict:
     best = None
     for _ in range(repeat):
         t0 = time.perf_counter()
-        table, mapping, label, offset = market._read_table(path, market._sniff(path))
+        table, mapping, label, offset, not_number = market._read_table(path, market._sniff(path))
         t1 = time.perf_counter()
-        panel = market._panel_from_table(table, mapping, str(path), label, offset, False)
+        panel = market._panel_from_table(table, mapping, str(path), label, offset, False,
+                                         not_number)
         t2 = time.perf_counter()
         m = market.build_market(panel)
         t3 = time.perf_counter()
