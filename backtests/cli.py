@@ -12,9 +12,10 @@ import importlib
 import os
 import sys
 import traceback
+import warnings
 
 from backtests import __version__
-from backtests.errors import HypebtError
+from backtests.errors import DataWarning, HypebtError
 
 # Order is the order shown in ``hypebt --help``.
 COMMANDS = ("demo", "backtest", "grid", "report", "signals", "scan", "data", "news", "crosscheck")
@@ -43,6 +44,17 @@ def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
     return parser
 
 
+_DEFAULT_SHOWWARNING = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """DataWarnings are for users: one ``Warning: ...`` line, no source location."""
+    if issubclass(category, DataWarning):
+        print(f"Warning: {message}", file=sys.stderr)
+    else:
+        _DEFAULT_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hypebt`` console script; returns the exit code."""
     parser = build_parser()
@@ -51,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args._run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", DataWarning)
+            warnings.showwarning = _show_warning
+            return int(args._run(args) or 0)
     except HypebtError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,6 @@ The default ``DIR`` is ``runs/<config file stem>`` under the current directory.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 HELP = "run one backtest config; write equity, trades, orders, metrics and a tearsheet"
@@ -67,19 +66,10 @@ def summary_lines(m: dict, *, out: Path, marks: int, outside: int, synthetic: bo
 def execute(cfg, out: Path, *, title: str) -> list[str]:
     """Run ``cfg``, write ``out`` and return the summary lines (title first)."""
     import json
-    import warnings
 
-    from backtests.market import DataWarning
     from backtests.run import prepare_run, run_config, write_outputs
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DataWarning)
-        market, marks = prepare_run(cfg)
-    for w in caught:
-        if issubclass(w.category, DataWarning):
-            print(f"Warning: {w.message}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    market, marks = prepare_run(cfg)
     result = run_config(cfg, prepared=(market, marks))
     write_outputs(result, cfg, out, marks=marks.frame)
     m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))

@@ -25,6 +25,12 @@ class CalendarError(DataError):
     """A date is not a trading session or lies outside the calendar."""
 
 
+class DataWarning(UserWarning):
+    """Something in the data the user should know about but that does not stop the run (dropped
+    bad rows, stocks of an unknown board, bars outside their computed price limits). The CLI
+    prints these as ``Warning: ...`` lines on stderr."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``' (did you mean "x"?)'`` for the closest choice, or ``''`` when none is close."""
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

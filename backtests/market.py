@@ -36,7 +36,7 @@ import numpy as np
 
 from backtests import rules
 from backtests.calendar import to_date, trading_calendar
-from backtests.errors import CalendarError, DataError, did_you_mean
+from backtests.errors import CalendarError, DataError, DataWarning, did_you_mean
 from backtests.master import StockMaster, load_master, name_is_st
 
 
@@ -59,11 +59,6 @@ class Market(NamedTuple):
     limit_up: np.ndarray      # [S, N]
     limit_down: np.ndarray    # [S, N]
     synthetic: bool           # True for the embedded demo market
-
-
-class DataWarning(UserWarning):
-    """Something was left out of the data on the user's request or by rule (dropped bad rows,
-    stocks of an unknown board). The CLI prints these as ``Warning: ...`` lines."""
 
 
 # ---------------------------------------------------------------- columns
@@ -789,6 +784,8 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     limit_up, limit_down = rules.limit_prices(prev_close, ratio)
 
     sl = slice(w0, None)
+    _warn_outside_limits(codes, sessions[sl], arrays["high"][sl], arrays["low"][sl],
+                         limit_up[sl], limit_down[sl], panel.attrs.get("source", "<frame>"))
     return Market(
         sessions=sessions[sl].copy(),
         codes=codes,
@@ -800,6 +797,31 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
         prev_close=prev_close[sl], limit_ratio=ratio[sl], limit_up=limit_up[sl],
         limit_down=limit_down[sl], synthetic=bool(synthetic),
     )
+
+
+def _warn_outside_limits(codes, sessions, high, low, limit_up, limit_down, source) -> None:
+    """Warn when bars trade beyond the limit prices computed for them: the exchange would not
+    have printed them, so that stock's ST status, listing date or reference price is wrong for
+    the session (ex-rights days, ST changes; docs/data.md). The engine still applies the
+    computed limits, so the user should know which stocks are affected."""
+    half_tick = rules.TICK / 2
+    with np.errstate(invalid="ignore"):
+        above = high > limit_up + half_tick
+        below = low < limit_down - half_tick
+    bad = above | below
+    if not bad.any():
+        return
+    t, j = np.argwhere(bad)[0]
+    if above[t, j]:
+        example = f"high {high[t, j]:.2f} above limit-up {limit_up[t, j]:.2f}"
+    else:
+        example = f"low {low[t, j]:.2f} below limit-down {limit_down[t, j]:.2f}"
+    warnings.warn(DataWarning(
+        f"{source}: {int(bad.sum())} bar(s) on {int(bad.any(axis=0).sum())} stock(s) trade outside "
+        f"the price limits computed for them (first: {codes[j]} on {sessions[t]}, {example}); "
+        f"their ST status, listing date or reference price is probably wrong on those sessions "
+        f"(ex-rights days, ST changes: see docs/data.md) and fills there follow the computed "
+        f"limits"), stacklevel=3)
 
 
 def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = False) -> Market:

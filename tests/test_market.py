@@ -3,6 +3,7 @@ limit prices; plus real-data checks on the shared panel."""
 from __future__ import annotations
 
 import gzip
+import re
 import warnings
 
 import numpy as np
@@ -12,9 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backtests.calendar import trading_calendar
-from backtests.errors import DataError
+from backtests.errors import DataError, DataWarning
 from backtests.market import (
-    DataWarning,
     build_market,
     load_market,
     read_panel,
@@ -481,11 +481,16 @@ def test_duplicates_keep_one_identical_copy_drop_conflicts(rows):
 # ---------------------------------------------------------------- real data
 @pytest.fixture(scope="module")
 def real(shared_data):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", DataWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
         panel = read_panel(REAL_PANEL)
         master = load_master(REAL_NAMES, REAL_NAMES_2023)
-        return panel, build_market(panel), build_market(panel, master=master)
+        out = panel, build_market(panel), build_market(panel, master=master)
+    # The only warnings: bars outside their computed limits (docs/data.md) -- 90 ex-rights days
+    # without names; 814 with the 2025-04-18 names' ST flags applied to the whole window.
+    assert [re.search(r": (\d+) bar\(s\) on \d+ stock\(s\) trade outside", str(w.message))[1]
+            for w in caught] == ["90", "814"]
+    return out
 
 
 def test_real_panel_shape(real):
@@ -514,3 +519,18 @@ def test_real_st_names_five_percent(real):
     _, _, mm = real
     j = col(mm, "600811")                        # *ST东方 in the 2025-04-18 names
     assert mm.is_st[j] and np.nanmax(mm.limit_ratio[:, j]) == 0.05
+
+
+def test_bars_outside_their_computed_limits_are_a_warning_naming_the_first(tmp_path):
+    """A 15% jump on a main-board stock cannot print under a 10% limit: the user is told which
+    stock and session, and the market still loads."""
+    path = tmp_path / "panel.csv"
+    path.write_text("code,date,open,high,low,close,volume,amount\n"
+                    "600000,20240102,10.00,10.00,10.00,10.00,100,1000\n"
+                    "600000,20240103,10.50,11.50,10.50,11.50,100,1000\n"
+                    "600000,20240104,11.50,11.60,11.40,11.50,100,1000\n", encoding="utf-8")
+    with pytest.warns(DataWarning, match=r"1 bar\(s\) on 1 stock\(s\) trade outside the price "
+                                         r"limits computed for them \(first: 600000 on "
+                                         r"2024-01-03, high 11.50 above limit-up 11.00\)"):
+        m = load_market(str(path))
+    assert m.limit_up[1, 0] == 11.00
