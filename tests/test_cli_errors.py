@@ -373,3 +373,19 @@ def test_backtest_integer_parameter_beyond_the_engine_range(tmp_path, capsys):
     code, _out, err = run_cli(capsys, "backtest", cfg, "--out", tmp_path / "out")
     assert_user_error(code, err, "[strategy] max_positions = 100000000000000000000: "
                                  "expected a value in 1 .. 2147483647")
+
+
+# ---------------------------------------------------------------- data warnings
+
+def test_data_warning_is_one_warning_line_for_any_command(tmp_path, capsys):
+    """A bar beyond its computed limit does not stop `scan`, but the user is told, once, in
+    plain words (no source location, no Python warning format)."""
+    panel = tmp_path / "panel.csv"
+    panel.write_text("code,date,open,high,low,close,volume,amount\n"
+                     "600000,20240102,10.00,10.00,10.00,10.00,100,1000\n"
+                     "600000,20240103,10.50,11.50,10.50,11.50,100,1000\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "scan", "--date", "2024-01-03", "--data", panel)
+    assert code == 0, err
+    assert err.count("Warning: ") == 1 and "UserWarning" not in err and "warnings.warn" not in err
+    assert "1 bar(s) on 1 stock(s) trade outside the price limits" in err
+    assert "Limit-up board 2024-01-03" in out
