@@ -81,6 +81,10 @@ def run(args) -> int:
     lines.insert(2, f"  articles      {n_articles} SYNTHETIC demo articles "
                     f"(signals/demo_articles.jsonl)")
     lines += [f"Report: open {out / 'tearsheet.html'} in a browser.",
-              f"Re-run: hypebt backtest {out / 'config.toml'}"]
+              f"Re-run: hypebt backtest {out / 'config.toml'}",
+              # The scripted demo rallies flatter the strategy; say where honest numbers are.
+              "These returns come from scripted synthetic rallies and say nothing about real "
+              "markets; for a real case run configs/real_doubao_articles.toml on the data in "
+              "../shared/data (see README)."]
     print("\n".join(lines))
     return 0
