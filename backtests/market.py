@@ -181,7 +181,6 @@ def _read_table(path: Path, kind: str, drop_bad: bool = False):
     ``drop_bad`` such cells are read as empty and their rows are flagged by the mask instead
     (rule ``number``)."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     if kind == "parquet":
@@ -208,14 +207,7 @@ def _read_table(path: Path, kind: str, drop_bad: bool = False):
     types = {c: text for c in ("code", "date", "name", "is_st", "list_date")}
     types.update({c: pa.float64() for c in NUMERIC})
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: types[n] for n in names if n in types},
-                include_columns=[n for n in names if not n.startswith("_ignored_")],
-                strings_can_be_null=False),
-        )
+        table = _arrow_csv(path, names, types)
     except pa.ArrowInvalid as exc:
         if "conversion error" not in str(exc):
             raise DataError(f"panel {path}: cannot parse it as CSV ({exc}); every row must have "
@@ -228,21 +220,28 @@ def _read_table(path: Path, kind: str, drop_bad: bool = False):
     return table, mapping, "line", 2, None
 
 
-def _read_numbers_as_text(path: Path, names: list[str], types: dict):
-    """``drop_bad`` path only: read the CSV with the numeric columns as text, turn cells that
-    are not numbers into empty ones; return (table, per-row mask of such cells)."""
-    import pandas as pd
-    import pyarrow as pa
+def _arrow_csv(path: Path, names: list[str], types: dict):
+    """Read the CSV with pyarrow under our column ``names`` (header skipped), with ``types`` per
+    column and the ``_ignored_*`` columns left out."""
     import pyarrow.csv as pacsv
 
-    types = {n: (pa.string() if n in NUMERIC else t) for n, t in types.items()}
-    table = pacsv.read_csv(
+    return pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22),
         convert_options=pacsv.ConvertOptions(
             column_types={n: types[n] for n in names if n in types},
             include_columns=[n for n in names if not n.startswith("_ignored_")],
             strings_can_be_null=False))
+
+
+def _read_numbers_as_text(path: Path, names: list[str], types: dict):
+    """``drop_bad`` path only: read the CSV with the numeric columns as text, turn cells that
+    are not numbers into empty ones; return (table, per-row mask of such cells)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    types = {n: (pa.string() if n in NUMERIC else t) for n, t in types.items()}
+    table = _arrow_csv(path, names, types)
     not_number = np.zeros(table.num_rows, bool)
     for n in table.column_names:
         if n not in NUMERIC:
