@@ -40,6 +40,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from backtests.errors import DataWarning
 from backtests.crosscheck import compare
 from backtests.engine import mark_index, market_arrays, marks_array, run_backtest
 from backtests.engine_nb import simulate_nb
@@ -211,6 +213,8 @@ def bench_vectorbt(full, repeat):
 
 
 def main(argv=None) -> int:
+    # The real panel's known data caveats (docs/data.md) are not what is measured here.
+    warnings.filterwarnings("ignore", category=DataWarning)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=5, help="timed engine runs (median)")
     ap.add_argument("--bt-budget", type=float, default=45.0,
