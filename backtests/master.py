@@ -25,7 +25,6 @@ COLUMN_ALIASES = {
     "list_date": "list_date", "上市日期": "list_date", "a股上市日期": "list_date",
     "former_names": "former_names", "曾用名": "former_names",
 }
-_CODE_RE = re.compile(r"^\d{6}$")
 _FORMER_SPLIT = re.compile(r"[|;；]")
 _SHOW = 3
 
