@@ -53,7 +53,6 @@ BAR_COLUMNS = {
     "收盘": "close", "成交量": "volume", "成交额": "amount",
 }
 BAR_FIELDS = ("code", "date", "open", "high", "low", "close", "volume", "amount")
-ARTICLE_FIELDS = ("id", "published", "title", "body", "source", "url")
 # stock_news_em's links look like http://finance.eastmoney.com/a/202412163271234567.html
 _EM_URL_ID = re.compile(r"/a/(\w+)\.html$")
 _CLS_HEADLINE = re.compile(r"^【([^】]+)】")
