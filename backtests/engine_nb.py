@@ -30,9 +30,8 @@ from backtests.records import (
     S_ROUND_TRIPS, S_SELLS, S_WINS, SIDE_BUY, SIDE_SELL, STATUS_EXPIRED, STATUS_FILLED,
     STATUS_REJECTED, order_dt,
 )
-from backtests.rules import buy_costs_nb, lot_round_nb, sell_costs_nb
+from backtests.rules import TICK, buy_costs_nb, lot_round_nb, sell_costs_nb
 
-TICK = 0.01
 # Prices sit on the 0.01 grid and limit prices are computed exactly in cents, so "at the
 # limit" is an equality; the tolerance only absorbs binary noise in a data file's prices.
 PRICE_TOL = 1e-6
