@@ -354,15 +354,6 @@ def equal_weight_returns(market) -> pd.Series:
     return pd.Series(mean, index=idx, name="benchmark")
 
 
-def write_benchmark(market, run_dir) -> Path:
-    """Write ``run_dir/benchmark.csv`` (``date,return``) with :func:`equal_weight_returns`."""
-    s = equal_weight_returns(market)
-    lines = ["date,return"] + [f"{d:%Y-%m-%d},{v:.10f}" for d, v in zip(s.index, s.to_numpy())]
-    target = Path(run_dir) / BENCHMARK_FILE
-    write_text_atomic(target, "\n".join(lines) + "\n")
-    return target
-
-
 # ---------------------------------------------------------------- analyses (pure pandas)
 
 
