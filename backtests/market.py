@@ -589,7 +589,7 @@ def _factorize_sorted(values: np.ndarray):
 
 def _ffill_index(valid: np.ndarray) -> np.ndarray:
     """Per column, the row index of the last valid row at or before each row (-1 if none)."""
-    idx = np.where(valid, np.arange(valid.shape[0])[:, None], -1)
+    idx = np.where(valid, np.arange(valid.shape[0], dtype=np.int64)[:, None], -1)
     np.maximum.accumulate(idx, axis=0, out=idx)
     return idx
 

@@ -39,11 +39,12 @@ import pandas as pd
 from backtests import rules
 from backtests.calendar import to_date, trading_calendar
 from backtests.errors import ConfigError, DataError
+from backtests.market import _ffill_index
 
 MAX_GAP = 2
 """Most consecutive traded sessions without a limit-up close that stay inside one run."""
 
-HALF_CENT = 0.005
+HALF_CENT = rules.TICK / 2
 
 BOARD_ORDER = (rules.BOARD_MAIN, rules.BOARD_CHINEXT, rules.BOARD_STAR, rules.BOARD_BSE)
 
@@ -85,12 +86,6 @@ def limit_state(high, low, close, limit_up, limit_down) -> LimitState:
         one_word_down = sealed_down & (high <= ld + HALF_CENT)
     return LimitState(traded, has_limit, touched_up, sealed_up, one_word_up,
                       touched_down, sealed_down, one_word_down)
-
-
-def _ffill_index(mask: np.ndarray) -> np.ndarray:
-    """Row index of the last True at or above each cell of a ``[S, N]`` mask (-1 if none)."""
-    rows = np.arange(mask.shape[0], dtype=np.int64)[:, None]
-    return np.maximum.accumulate(np.where(mask, rows, -1), axis=0)
 
 
 def _take(values: np.ndarray, index: np.ndarray, default) -> np.ndarray:
