@@ -53,8 +53,7 @@ MARK_COLUMNS = ("date", "code", "name", "score", "first_mention", "n_articles", 
 UNKNOWN_COLUMNS = ("article_id", "text", "reason")
 
 
-def _role_names() -> tuple[str, ...]:
-    return load_roles().names
+_ROLE_NAMES = load_roles().names          # the packaged roles.toml: default and allowed values
 
 
 # name -> (section, type, default, allowed, doc); the layout of strategies.ENGINE_PARAMS.
@@ -62,7 +61,7 @@ SIGNAL_PARAMS: dict[str, tuple[str, type, Any, Any, str]] = {
     "min_score": ("signals", float, 0.5, (None, None),
                   ("marks scoring below this are dropped (momentum 1.0, cooperation 0.8, broker "
                    "0.6, catalyst 0.5, plain mention 0.3, risk -1.0)")),
-    "roles": ("signals", list, _role_names(), _role_names(),
+    "roles": ("signals", list, _ROLE_NAMES, _ROLE_NAMES,
               "roles whose mentions count towards the score"),
     "intraday": ("signals", str, "next_open", INTRADAY_POLICIES,
                  ("news published 09:30-15:00: enter at the next open, or mark that session "
