@@ -23,10 +23,10 @@ import time
 import warnings
 from pathlib import Path
 
-from backtests.errors import DataWarning
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from backtests.errors import DataWarning  # noqa: E402  (after the sys.path line: runnable as a script)
 
 DEFAULT = Path(os.environ.get("HYPEBT_SHARED_DATA", REPO.parent / "shared" / "data")) / \
     "ashare_daily_20240719_20250523.csv.gz"
