@@ -45,7 +45,8 @@ SIZE_EPS = 1e-9
 
 @njit(cache=True)
 def _cents(x):
-    """Cash back onto whole cents after a fill, so float error never accumulates over trades."""
+    """``x`` on whole cents (the 0.01 grid): cash after each fill, so float error never
+    accumulates over trades, and slipped prices."""
     return np.rint(x * 100.0) / 100.0
 
 
@@ -110,7 +111,7 @@ def _clamp(x, lo, hi):
 @njit(cache=True)
 def _slipped(price, slip, lo, hi):
     """``price + slip`` on the 0.01 tick grid, clamped to the session's [low, high]."""
-    return _clamp(np.rint((price + slip) * 100.0) / 100.0, lo, hi)
+    return _clamp(_cents(price + slip), lo, hi)
 
 
 @njit(cache=True)
