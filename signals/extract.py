@@ -18,10 +18,10 @@ from typing import NamedTuple
 from signals.articles import Article
 from signals.mentions import MatchRules, NameMatcher, load_matching
 from signals.normalize import normalize_text, original_span
-from signals.roles import RoleRules, TextSpans, load_roles
+from signals.roles import SENTENCE_STOPS, RoleRules, TextSpans, load_roles
 from signals.themes import ThemeLexicon, load_themes
 
-THEME_CLAUSE_RE = re.compile("[。!?;！？；\n，,:：]")     # a 、 list stays one clause
+THEME_CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,:：]")     # a 、 list stays one clause
 
 
 class Mention(NamedTuple):

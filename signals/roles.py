@@ -34,7 +34,6 @@ RULE_KEYS = ("name", "weight", "scope", "patterns", "names")
 SCOPES = ("sentence", "after", "before")
 
 
-
 @dataclass(frozen=True)
 class RoleRule:
     name: str
@@ -89,9 +88,11 @@ class RoleRules:
         return self.default_role, self.default_weight
 
 
+# TextSpans.around keeps a sentence stop inside the span and leaves any other stop out, so every
+# stop class is built from these characters.
 SENTENCE_STOPS = "。!?;！？；\n"
-SENTENCE_RE = re.compile("[。!?;！？；\n]")
-CLAUSE_RE = re.compile("[。!?;！？；\n，,、:：]")
+SENTENCE_RE = re.compile(f"[{SENTENCE_STOPS}]")
+CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,、:：]")
 
 
 class TextSpans:
