@@ -125,7 +125,7 @@ def _master(args):
 
 def _items(args):
     from backtests.errors import ConfigError, DataError
-    from backtests.store import Store, is_store
+    from backtests.store import Store
 
     if args.files == ["demo"]:
         from signals.demo import demo_articles_path
@@ -133,10 +133,7 @@ def _items(args):
         return [demo_articles_path()]
     if args.files:
         return list(args.files)
-    if args.data:
-        if not is_store(args.data):
-            raise DataError(f"--data {args.data}: not a hypebt store (no manifest.json); give "
-                            "article files instead")
+    if args.data:                       # a store: _master has refused anything else
         news = Store.open(args.data).news_path
         if not news.exists() or not news.read_text(encoding="utf-8").strip():
             raise DataError(f"--data {args.data}: the store's news archive {news} is empty; run "
