@@ -113,6 +113,16 @@ def _covered(sessions: np.ndarray, ranges) -> np.ndarray:
     return mask
 
 
+def _read_bar_table(path: Path, columns=None):
+    """One stock's bars file as an Arrow table; a file that cannot be read is a DataError."""
+    _, pq = _pa()
+    try:
+        return pq.read_table(path, columns=columns)
+    except Exception as exc:  # noqa: BLE001 - any parquet failure is a damaged store file
+        raise DataError(f"store file {path} cannot be read ({exc}); delete it and fetch or "
+                        f"import that stock again") from None
+
+
 # ---------------------------------------------------------------- the store
 # One stock's bars in memory: {"date": datetime64[D], "open": float64, ...} (BAR_COLUMNS but code).
 Arrays = dict[str, np.ndarray]
@@ -216,12 +226,7 @@ class Store:
         path = self.bar_path(code)
         if not path.exists():
             return StockBars(code, _empty_arrays(), [])
-        _, pq = _pa()
-        try:
-            table = pq.read_table(path)
-        except Exception as exc:  # noqa: BLE001 - any parquet failure is a damaged store file
-            raise DataError(f"store file {path} cannot be read ({exc}); delete it and fetch or "
-                            f"import that stock again") from None
+        table = _read_bar_table(path)
         meta = json.loads((table.schema.metadata or {}).get(META_KEY, b"{}"))
         arrays = {"date": table.column("date").to_numpy().astype("datetime64[D]")}
         for c in VALUE_COLUMNS:
@@ -410,14 +415,8 @@ def info(path: str | os.PathLike | None = None) -> StoreInfo:
     store = Store.open(path)
     codes = store.codes()
     rows, dates = 0, set()
-    _, pq = _pa()
     for code in codes:
-        try:
-            table = pq.read_table(store.bar_path(code), columns=["date"])
-        except Exception as exc:  # noqa: BLE001 - any parquet failure is a damaged store file
-            raise DataError(f"store file {store.bar_path(code)} cannot be read ({exc}); delete "
-                            f"it and fetch or import that stock again") from None
-        dcol = table.column("date").to_numpy()
+        dcol = _read_bar_table(store.bar_path(code), columns=["date"]).column("date").to_numpy()
         rows += len(dcol)
         dates.update(dcol.astype("datetime64[D]").tolist())
     boards = {name: 0 for name in BOARD_NAMES.values()}
