@@ -123,6 +123,15 @@ def _master(args):
     return StockMaster.from_frame(demo_names(), source="demo names"), True
 
 
+def _has_text(path) -> bool:
+    """The file exists and holds more than white space (read up to its first such line)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return any(line.strip() for line in fh)
+    except FileNotFoundError:
+        return False
+
+
 def _items(args):
     from backtests.errors import ConfigError, DataError
     from backtests.store import Store
@@ -135,7 +144,7 @@ def _items(args):
         return list(args.files)
     if args.data:                       # a store: _master has refused anything else
         news = Store.open(args.data).news_path
-        if not news.exists() or not news.read_text(encoding="utf-8").strip():
+        if not _has_text(news):
             raise DataError(f"--data {args.data}: the store's news archive {news} is empty; run "
                             "`hypebt news fetch` first")
         return [news]
