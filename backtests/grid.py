@@ -51,8 +51,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtests.config import parse_config, read_toml_config, signals_params
-from backtests.errors import ConfigError, HypebtError, did_you_mean
+from backtests.config import _date, parse_config, read_toml_config, signals_params
+from backtests.errors import ConfigError, did_you_mean
 
 GRID_OUTPUTS = ("grid.csv", "heatmap.png", "grid.html", "top")
 OPTION_KEYS = ("rank_by", "sample", "seed", "train_end", "heatmap", "top")
@@ -198,7 +198,7 @@ def parse_grid(doc: dict, *, base_dir=".", source: Path | None = None, rank_by=N
         raise ConfigError(f"[grid] top = {n_top!r}: expected an integer >= 0")
     split_day = opt("train_end", train_end, None)
     if split_day is not None:
-        split_day = _as_date(split_day)
+        split_day = _date("train_end", split_day)
     hm = opt("heatmap", heatmap, None)
     if hm is not None:
         hm = _heatmap_axes(hm, axes)
@@ -209,19 +209,6 @@ def parse_grid(doc: dict, *, base_dir=".", source: Path | None = None, rank_by=N
     return GridSpec(cfg=cfg, axes=axes, engine_axes=engine_axes, signal_axes=signal_axes,
                     sets=tuple(sets), total=total, rank_by=rank, train_end=split_day,
                     heatmap=hm, top=n_top, sample=n_sample, seed=n_seed, source=source)
-
-
-def _as_date(value) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    from backtests.calendar import to_date
-
-    try:
-        return to_date(str(value), what="train_end").astype(dt.date)
-    except HypebtError:
-        raise ConfigError(f"train_end = {value!r}: expected a date YYYY-MM-DD") from None
 
 
 def _heatmap_axes(value, axes: dict) -> tuple[str, str]:
