@@ -17,14 +17,14 @@ import numpy as np
 
 from backtests.errors import ConfigError
 from backtests.records import N_PARAMS, PARAM_FIELDS
-from strategies.base import ENGINE_PARAMS, SECTIONS, Strategy, check_param
+from strategies.base import ENGINE_PARAMS, Strategy, check_param
 from strategies.hold_n import HoldN
 from strategies.theme_hype import ThemeHype
 
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (ThemeHype(), HoldN())}
 
-__all__ = ["ENGINE_PARAMS", "SECTIONS", "STRATEGIES", "Strategy", "check_param", "pack_grid",
-           "pack_params", "resolve_params", "strategy_of"]
+__all__ = ["ENGINE_PARAMS", "STRATEGIES", "Strategy", "check_param", "pack_grid", "pack_params",
+           "resolve_params", "strategy_of"]
 
 
 def strategy_of(params: Mapping[str, Any]) -> Strategy:

@@ -69,8 +69,6 @@ ENGINE_PARAMS: dict[str, tuple[str, type, Any, Any, str]] = {
                    "max buy shares as a fraction of the session's volume; 0 = no cap"),
 }
 
-SECTIONS = ("strategy", "portfolio", "costs", "fill")
-
 
 def check_param(name: str, value: Any) -> Any:
     """Check one parameter against ``ENGINE_PARAMS``; return it normalised (int -> float for
