@@ -51,15 +51,11 @@ import pandas as pd
 
 from backtests.errors import DataError
 from backtests.io import write_text_atomic
+from backtests.run import EQUITY_COLUMNS, ORDER_COLUMNS, TRADE_COLUMNS
 
 TEARSHEET = "tearsheet.html"
 BENCHMARK_FILE = "benchmark.csv"
 SIGNALS_FILE = "signals.csv"
-
-EQUITY_COLUMNS = ("date", "cash", "market_value", "equity")
-TRADE_COLUMNS = ("date", "code", "side", "shares", "price", "value", "commission", "stamp_duty",
-                 "transfer_fee", "reason")
-ORDER_COLUMNS = ("date", "code", "side", "shares", "price", "status", "reject_reason")
 
 # Reason names (docs/interfaces.md, "Records") -> what a reader of the page should understand.
 REASON_TEXT = {
