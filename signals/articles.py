@@ -67,6 +67,11 @@ FIELD_ALIASES = {
 }
 
 
+def _field_name(key) -> str | None:
+    """The field a column or key name stands for (case and outer spaces ignored), else None."""
+    return FIELD_ALIASES.get(str(key).strip().lower())
+
+
 @dataclass(frozen=True)
 class Article:
     """One news article. ``published`` is a tz-aware Asia/Shanghai timestamp;
@@ -253,7 +258,7 @@ def _records_markdown(path: Path) -> Iterator[tuple[str, dict]]:
             continue
         m = _MD_HEADER_RE.match(line)
         if m and body_start is None:
-            key = FIELD_ALIASES.get(m.group(1).strip().lower(), FIELD_ALIASES.get(m.group(1).strip()))
+            key = _field_name(m.group(1))
             if key:
                 value = m.group(2)
                 link = _MD_LINK_RE.search(value)
@@ -304,7 +309,7 @@ def make_article(rec: dict, *, origin: str, bare_date: str = "next_open", index:
                         f"got {type(rec).__name__}")
     fields: dict = {}
     for key, value in rec.items():
-        name = FIELD_ALIASES.get(str(key).strip().lower(), FIELD_ALIASES.get(str(key).strip()))
+        name = _field_name(key)
         if name and name not in fields and value is not None:
             fields[name] = value
     if "published" not in fields:
