@@ -93,6 +93,7 @@ class ThemeLexicon:
                 if start >= last:
                     hits.append(ThemeHit(start, end, theme, text[start:end], "lexicon"))
                     last = end
+        n_lex = len(hits)               # lexicon hits first, pattern hits after them
         for rx in self._quoted:
             for m in rx.finditer(text):
                 x = m.group(1).strip()
@@ -115,7 +116,6 @@ class ThemeLexicon:
                 if len(x) < 2 or covered.find(1, cut, end) >= 0:
                     continue
                 hits.append(ThemeHit(cut, end, self._canonical(x), x, "pattern"))
-        n_lex = len(hits) - sum(1 for h in hits if h.how == "pattern")
         if n_lex < len(hits):   # a keyword inside a more specific pattern name belongs to it
             inside = bytearray(len(text))
             for p in hits[n_lex:]:
