@@ -212,10 +212,10 @@ def _read_table(path: Path, kind: str, drop_bad: bool = False):
         if "conversion error" not in str(exc):
             raise DataError(f"panel {path}: cannot parse it as CSV ({exc}); every row must have "
                             "as many comma-separated fields as the header") from None
+        table, bad = _read_numbers_as_text(path, names, types)
         if not drop_bad:
-            raise DataError(_non_numeric_message(path, names)) from None
-        table, not_number = _read_numbers_as_text(path, names, types)
-        return table, mapping, "line", 2, not_number
+            raise DataError(_non_numeric_message(path, names, bad)) from None
+        return table, mapping, "line", 2, np.logical_or.reduce([mask for mask, _ in bad.values()])
     # CSV line numbers: the header is line 1, the first data row line 2.
     return table, mapping, "line", 2, None
 
@@ -235,42 +235,33 @@ def _arrow_csv(path: Path, names: list[str], types: dict):
 
 
 def _read_numbers_as_text(path: Path, names: list[str], types: dict):
-    """``drop_bad`` path only: read the CSV with the numeric columns as text, turn cells that
-    are not numbers into empty ones; return (table, per-row mask of such cells)."""
+    """After a conversion error only: read the CSV with the numeric columns as text and turn
+    cells that are not numbers into empty ones. Returns (table, {numeric column: (mask of the
+    cells that are not numbers, the column's stripped text)})."""
     import pandas as pd
     import pyarrow as pa
 
     types = {n: (pa.string() if n in NUMERIC else t) for n, t in types.items()}
     table = _arrow_csv(path, names, types)
-    not_number = np.zeros(table.num_rows, bool)
+    bad = {}
     for n in table.column_names:
         if n not in NUMERIC:
             continue
         text = table.column(n).to_pandas().str.strip()
         values = pd.to_numeric(text, errors="coerce")
-        not_number |= ((text != "") & values.isna()).to_numpy()
+        bad[n] = (((text != "") & values.isna()).to_numpy(), text)
         i = table.column_names.index(n)
         table = table.set_column(i, n, pa.array(values.to_numpy(float), pa.float64()))
-    return table, not_number
+    return table, bad
 
 
-def _non_numeric_message(path: Path, names: list[str]) -> str:
-    """Error path only: re-read the numeric columns as text to name the offending cells."""
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    numeric = [n for n in names if n in NUMERIC]
-    table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-                           convert_options=pacsv.ConvertOptions(
-                               column_types={n: pa.string() for n in numeric},
-                               include_columns=numeric, strings_can_be_null=False))
+def _non_numeric_message(path: Path, names: list[str], bad: dict) -> str:
+    """Error path only: name the first cells that are not numbers (``bad`` as
+    :func:`_read_numbers_as_text` returns it)."""
     found = []
-    for n in numeric:
-        text = table.column(n).to_pandas().str.strip()
-        bad = (text != "") & pd.to_numeric(text, errors="coerce").isna()
+    for n, (mask, text) in bad.items():
         found += [(int(r), names.index(n), n, text.iloc[r])
-                  for r in np.flatnonzero(bad.to_numpy())[:_SHOW_ROWS]]
+                  for r in np.flatnonzero(mask)[:_SHOW_ROWS]]
     found.sort()                                   # file order: by line, then by column
     shown = "; ".join(f"line {r + 2} {n}={v!r}" for r, _, n, v in found[:_SHOW_ROWS])
     return (f"panel {path}: price, volume and amount cells must be numbers (or empty): {shown} "
