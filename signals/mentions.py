@@ -182,14 +182,13 @@ def _aliases(name: str) -> list[str]:
 class NameMatcher:
     """Aho-Corasick matcher over a stock master's names (see the module docstring).
 
-    ``master`` needs ``frame`` (indexed by code, columns ``name`` and ``former_names``) and
-    ``name_of(code)``; :class:`backtests.master.StockMaster` provides both. ``rules`` defaults to
-    the packaged ``matching.toml``.
+    ``master`` needs ``frame`` (indexed by code, columns ``name`` and ``former_names``), as
+    :class:`backtests.master.StockMaster` provides. ``rules`` defaults to the packaged
+    ``matching.toml``.
     """
 
     def __init__(self, master, rules: MatchRules | None = None):
         self.rules = rules or load_matching()
-        self.master = master
         frame = master.frame
         self.codes = frozenset(map(str, frame.index))
         # display names: full-width folded, spaces removed (万  科Ａ -> 万科A), as the master does
