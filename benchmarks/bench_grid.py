@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from backtests.errors import DataWarning
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from backtests.errors import DataWarning  # noqa: E402  (after sys.path: runnable as a script)
 
 SHARED = Path(os.environ.get("HYPEBT_SHARED_DATA", REPO.parent / "shared" / "data"))
 REAL_PANEL = SHARED / "ashare_daily_20240719_20250523.csv.gz"
