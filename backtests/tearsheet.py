@@ -569,13 +569,17 @@ def _table(headers: list[tuple[str, bool]], rows: list[list[str]], *, css: str =
     return f'<div class="scroll">{table}</div>' if scroll else table
 
 
+def _strip_svg_noise(text: str) -> str:
+    """``text`` without XML prologs, DOCTYPEs, SVG metadata or namespace URLs."""
+    text = re.sub(r"<\?xml[^>]*\?>", "", text)
+    text = re.sub(r"<!DOCTYPE[^>]*>", "", text)
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+    return re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", text)
+
+
 def _clean_svg(svg: str) -> str:
     """Inline-ready SVG without XML prolog, DOCTYPE, metadata or namespace URLs."""
-    svg = re.sub(r"<\?xml[^>]*\?>", "", svg)
-    svg = re.sub(r"<!DOCTYPE[^>]*>", "", svg)
-    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
-    svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
-    return svg.strip()
+    return _strip_svg_noise(svg).strip()
 
 
 def _svg_of(fig) -> str:
@@ -631,10 +635,7 @@ def _quantstats_html(returns: pd.Series, bench: pd.Series | None, title: str) ->
     m = re.search(r"<body[^>]*>(.*)</body>", page, flags=re.S)
     body = m.group(1) if m else ""
     body = re.sub(r"<style>.*?</style>", "", body, flags=re.S)
-    body = re.sub(r"<svg\b.*?</svg>", lambda mm: _clean_svg(mm.group(0)), body, flags=re.S)
-    body = re.sub(r"<\?xml[^>]*\?>|<!DOCTYPE[^>]*>", "", body)
-    body = re.sub(r"<metadata>.*?</metadata>", "", body, flags=re.S)
-    body = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", body)
+    body = _strip_svg_noise(body)
     body = re.sub(r"<a\s[^>]*>(.*?)</a>", r"\1", body, flags=re.S)  # quantstats.io link
     return style, body
 
