@@ -240,17 +240,22 @@ def same_ledger(nb_out, py_out) -> None:
 
 # ---------------------------------------------------------------- inputs
 
-def real_inputs():
-    """MarketArrays of the real panel and marks: every limit-up close marks the next session."""
-    from backtests.engine import market_arrays
-    from backtests.market import load_market
-
-    market = load_market(REAL_PANEL)
+def limit_up_marks(market) -> np.ndarray:
+    """``[S, N]`` marks: every limit-up close marks the next session (score 1)."""
     lu = market.limit_up
     marks = np.full(lu.shape, np.nan)
     sealed = np.isfinite(lu) & (market.close >= lu - 1e-6)
     marks[1:][sealed[:-1]] = 1.0
-    return market_arrays(market), marks
+    return marks
+
+
+def real_inputs():
+    """MarketArrays of the real panel and :func:`limit_up_marks`."""
+    from backtests.engine import market_arrays
+    from backtests.market import load_market
+
+    market = load_market(REAL_PANEL)
+    return market_arrays(market), limit_up_marks(market)
 
 
 def synthetic_inputs(n_stocks: int, n_sessions: int, seed: int = 7):

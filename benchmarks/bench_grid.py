@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from backtests.errors import DataWarning  # noqa: E402  (after sys.path: runnable as a script)
+from bench_engine import limit_up_marks, synthetic_inputs  # noqa: E402  (this script's folder)
 
 SHARED = Path(os.environ.get("HYPEBT_SHARED_DATA", REPO.parent / "shared" / "data"))
 REAL_PANEL = SHARED / "ashare_daily_20240719_20250523.csv.gz"
@@ -72,14 +73,6 @@ def subset_market(market, codes):
             arr = value[idx]
         fields[name] = arr
     return type(market)(**fields)
-
-
-def limit_up_marks(market) -> np.ndarray:
-    lu = market.limit_up
-    marks = np.full(lu.shape, np.nan)
-    sealed = np.isfinite(lu) & (market.close >= lu - 1e-6)
-    marks[1:][sealed[:-1]] = 1.0
-    return marks
 
 
 def doubao_marks(market):
@@ -154,9 +147,6 @@ def main(argv=None) -> int:
     if not REAL_PANEL.exists():
         print(f"real data not found at {SHARED} (set HYPEBT_SHARED_DATA): real parts skipped; "
               f"running a synthetic 5,000 x 203 panel instead")
-        sys.path.insert(0, str(REPO / "benchmarks"))
-        from bench_engine import synthetic_inputs
-
         from backtests.engine_nb import mark_index_nb
         from backtests.grid_nb import grid_nb
 
