@@ -41,6 +41,7 @@ import pandas as pd
 
 from backtests import rules
 from backtests.calendar import trading_calendar
+from backtests.master import name_is_st
 
 SEED = 20240101
 YEAR_START, YEAR_END = "2024-01-02", "2024-12-31"
@@ -197,7 +198,7 @@ def _generate() -> tuple[pd.DataFrame, pd.DataFrame]:
     col = {c: j for j, c in enumerate(codes)}
     names = _names(codes)
     boards = rules.boards_of(codes)
-    is_st = np.array(["ST" in n for n in names])
+    is_st = np.array([name_is_st(n) for n in names])
     day = {str(d): i for i, d in enumerate(sessions)}
 
     rng = np.random.Generator(np.random.PCG64(SEED))
