@@ -374,6 +374,13 @@ def _reason(series: pd.Series) -> pd.Series:
     return pd.Series(_texts(series), index=series.index, dtype=object).str.strip()
 
 
+def _normalised(orders: pd.DataFrame) -> pd.DataFrame:
+    """``orders`` with ``side`` buy/sell, ``status`` filled/rejected/expired (codes accepted)
+    and a stripped text ``reason`` from ``reject_reason``."""
+    return orders.assign(side=_norm_side(orders["side"]), status=_norm_status(orders["status"]),
+                         reason=_reason(orders["reject_reason"]))
+
+
 def per_stock_pnl(trades: pd.DataFrame) -> pd.DataFrame:
     """Realised P&L per stock from the fills (average cost, fees included), plus open shares.
 
@@ -417,8 +424,7 @@ def rejections_by_reason(orders: pd.DataFrame) -> pd.DataFrame:
     """Counts of rejected/expired orders per (side, reason), most frequent first."""
     if orders.empty:
         return pd.DataFrame(columns=["side", "reason", "orders", "stocks"])
-    o = orders.assign(side=_norm_side(orders["side"]), status=_norm_status(orders["status"]),
-                      reason=_reason(orders["reject_reason"]))
+    o = _normalised(orders)
     o = o[o["status"] != "filled"]
     if o.empty:
         return pd.DataFrame(columns=["side", "reason", "orders", "stocks"])
@@ -440,8 +446,7 @@ def stuck_positions(orders: pd.DataFrame, sessions: pd.DatetimeIndex) -> pd.Data
             "refusals"]
     if orders.empty:
         return pd.DataFrame(columns=cols)
-    o = orders.assign(side=_norm_side(orders["side"]), status=_norm_status(orders["status"]),
-                      reason=_reason(orders["reject_reason"]))
+    o = _normalised(orders)
     o = o[o["side"] == "sell"].sort_values(["code", "date"], kind="stable")
     pos = {d: i for i, d in enumerate(sessions)}
     rows = []
@@ -485,8 +490,7 @@ def signal_timeline(signals: pd.DataFrame | None, orders: pd.DataFrame) -> pd.Da
     for c in ("published", "title", "score", "role"):
         if c not in s.columns:
             s[c] = ""
-    buys = orders.assign(side=_norm_side(orders["side"]), status=_norm_status(orders["status"]),
-                         reason=_reason(orders["reject_reason"]))
+    buys = _normalised(orders)
     buys = buys[buys["side"] == "buy"]
     first = {}
     for date, code, status, reason, shares, price in zip(buys["date"], buys["code"],
@@ -728,9 +732,7 @@ def _section_rejections(run: RunFolder) -> str:
              str(r.stocks)] for r in rej.itertuples()]
     table = _table([("side", True), ("reason", True), ("meaning", "wrap"), ("orders", False),
                     ("stocks", False)], rows)
-    o = run.orders.assign(side=_norm_side(run.orders["side"]),
-                          status=_norm_status(run.orders["status"]),
-                          reason=_reason(run.orders["reject_reason"]))
+    o = _normalised(run.orders)
     o = o[o["status"] != "filled"].sort_values(["date", "code"], kind="stable")
     detail = [[_e(r.date), _e(r.code), _name(run, r.code), _e(r.side), _num(r.shares, ",.0f"),
                _num(r.price), f'<span class="{_e(r.status)}">{_e(r.status)}</span>',
