@@ -206,7 +206,6 @@ class Store:
         if root.exists() and any(root.iterdir()):
             raise DataError(f"{root} is not empty and not a hypebt store (no {MANIFEST}); pass an "
                             f"empty or new directory to --store")
-        root.mkdir(parents=True, exist_ok=True)
         write_text_atomic(root / MANIFEST,
                           json.dumps({"format": FORMAT, "version": VERSION}, sort_keys=True) + "\n")
         return cls(root)
@@ -335,7 +334,6 @@ class Store:
         if added:
             archive.sort(key=lambda a: (dt.datetime.fromisoformat(a["published"]), a["id"]))
             text = "".join(json.dumps(a, sort_keys=True, ensure_ascii=False) + "\n" for a in archive)
-            self.news_path.parent.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.news_path, text)
         return added, dupes, len(archive)
 
