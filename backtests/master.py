@@ -258,13 +258,14 @@ def _read_names_file(path: Path) -> tuple[pd.DataFrame, str, int]:
     if path.stat().st_size == 0:
         raise DataError(f"names file {path} is empty (0 bytes): expected a header "
                         "code,name[,list_date][,former_names] and one row per stock")
-    with open(path, "rb") as fh:
-        head = fh.read(4)
+    from backtests.market import _sniff  # a lazy import: market imports this module
+
+    kind = _sniff(path)
     try:
-        if head == b"PAR1":
+        if kind == "parquet":
             return pd.read_parquet(path), "row", 1
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                           compression="gzip" if head[:2] == b"\x1f\x8b" else None), "line", 2
+                           compression="gzip" if kind == "csv.gz" else None), "line", 2
     except UnicodeDecodeError:
         raise DataError(f"names file {path} is not UTF-8 text; save it as UTF-8") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
