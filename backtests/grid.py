@@ -370,14 +370,14 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = Fal
 
     from backtests.engine import market_arrays, mark_index, marks_array
     from backtests.run import load_marks, load_run_market
-    from strategies import pack_params
+    from strategies import pack_grid
 
     start = time.perf_counter()
     if market is None:
         market = load_run_market(spec.cfg)
     split = split_index(market.sessions, spec.train_end) if spec.train_end else 0
     group_of = groups(spec)
-    rows = np.vstack([pack_params(set_params(spec, p)) for _n, p in spec.sets])
+    rows = pack_grid(set_params(spec, p) for _n, p in spec.sets)
     marks_by_group = {}
     for key, members in group_of.items():
         cfg_g = set_config(spec, spec.sets[members[0]][1])
