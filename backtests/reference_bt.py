@@ -6,7 +6,8 @@ backtrader's own machinery doing the bookkeeping — broker, positions, cash, co
 order execution types, cheat-on-open, order expiry — and the A-share rules of
 docs/interfaces.md ("The fill model, exactly") written as checks in the strategy. It shares only
 the rule *tables* with the numba engine (``rules.fee_rates``, ``rules.round_fee_nb``, ``LOT``,
-limit prices already in the :class:`~backtests.market.Market`); none of the engine's logic.
+limit prices already in the :class:`~backtests.market.Market`, the defaults and choices of
+``strategies.ENGINE_PARAMS``); none of the engine's logic.
 
 How the fill model maps onto backtrader (docs/crosscheck.md has the long version):
 
@@ -63,6 +64,7 @@ import pandas as pd
 
 from backtests.errors import ConfigError, DataError
 from backtests.rules import LOT, fee_rates, round_fee_nb
+from strategies import ENGINE_PARAMS
 
 # Reason names (docs/interfaces.md "Records"); the reference speaks in names, not codes.
 SUSPENDED = "suspended"
@@ -84,18 +86,10 @@ TRADE_COLUMNS = ["date", "code", "side", "shares", "price", "value", "commission
                  "stamp_duty", "transfer_fee", "reason"]
 EQUITY_COLUMNS = ["date", "cash", "market_value", "equity"]
 
-# Defaults of the flat parameter dict (docs/interfaces.md, [strategy] [portfolio] [costs] [fill]).
-DEFAULTS: dict[str, object] = {
-    "name": "theme_hype", "entry": "open", "limit_fill": "broken", "exit_on_break": True,
-    "exit_at": "next_open", "stop_loss": 0.0, "take_profit": 0.0, "max_hold": 0,
-    "max_positions": 10, "skip_held": True, "hold": 0,
-    "cash": 1_000_000.0, "position_size": 0.1, "fixed_cash": 0.0,
-    "commission_rate": 0.00025, "commission_min": 5.0, "slippage_ticks": 0,
-    "at_limit_open": "fill", "volume_cap": 0.0,
-}
-_CHOICES = {"name": ("theme_hype", "hold_n"), "entry": ("open", "limit"),
-            "limit_fill": ("broken", "touched"), "exit_at": ("next_open", "close"),
-            "at_limit_open": ("fill", "reject")}
+# Defaults of the flat parameter dict and the choices of its text parameters: the one parameter
+# table, ENGINE_PARAMS ([strategy] [portfolio] [costs] [fill]; ``hold`` has no default).
+DEFAULTS: dict[str, object] = {name: spec[2] for name, spec in ENGINE_PARAMS.items()}
+_CHOICES = {name: spec[3] for name, spec in ENGINE_PARAMS.items() if spec[1] is str}
 
 # Limit comparisons tolerate binary noise in a data file's prices (docs/interfaces.md).
 TOL = 1e-6
@@ -129,8 +123,9 @@ def resolve_params(params: dict) -> dict:
         if p[key] not in choices:
             raise ConfigError(f"parameter {key} = {p[key]!r}; expected one of {', '.join(choices)}")
     if p["name"] == "hold_n":
-        if int(p["hold"]) <= 0:
-            raise ConfigError(f"parameter hold = {p['hold']!r}; hold_n needs hold >= 1 session")
+        hold = 0 if p["hold"] is None else p["hold"]
+        if int(hold) <= 0:
+            raise ConfigError(f"parameter hold = {hold!r}; hold_n needs hold >= 1 session")
         p.update(entry="open", exit_on_break=False, stop_loss=0.0, take_profit=0.0,
                  max_hold=int(p["hold"]))
     return p
