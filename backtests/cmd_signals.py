@@ -137,9 +137,9 @@ def _items(args):
     from backtests.store import Store
 
     if args.files == ["demo"]:
-        from signals.demo import demo_articles_path
+        from signals.demo import DEMO_ARTICLES
 
-        return [demo_articles_path()]
+        return [DEMO_ARTICLES]
     if args.files:
         return list(args.files)
     if args.data:                       # a store: _master has refused anything else

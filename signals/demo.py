@@ -29,9 +29,5 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Path of the SYNTHETIC demo articles (JSON Lines).
 DEMO_ARTICLES = str(Path(__file__).resolve().parent / "demo_articles.jsonl")
-
-
-def demo_articles_path() -> str:
-    """Path of the SYNTHETIC demo articles (JSON Lines)."""
-    return DEMO_ARTICLES
