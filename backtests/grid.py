@@ -447,20 +447,18 @@ def results_frame(sets, axes, out: np.ndarray, columns: tuple, split: int,
     for m in RETURN_METRICS:
         data[m] = raw[m].to_numpy()
     data["final_equity"] = raw["final_equity"].to_numpy()
-    rt = raw["round_trips"].to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        data["trades"] = rt.astype(np.int64)
-        data["win_rate"] = np.where(rt > 0, raw["wins"] / np.where(rt > 0, rt, 1), np.nan)
-        loss = raw["gross_loss"].to_numpy()
-        data["profit_factor"] = np.where(loss > 0, raw["gross_profit"] / np.where(loss > 0, loss, 1),
-                                         np.nan)
-        data["avg_holding_sessions"] = np.where(
-            rt > 0, raw["hold_sessions"] / np.where(rt > 0, rt, 1), np.nan)
-        orders = raw["orders"].to_numpy()
-        data["orders"] = orders.astype(np.int64)
-        data["filled_orders"] = raw["fills"].to_numpy().astype(np.int64)
-        data["fill_rate"] = np.where(orders > 0, raw["fills"] / np.where(orders > 0, orders, 1),
-                                     np.nan)
+
+    def ratio(num: str, den: str) -> np.ndarray:  # NaN where undefined, as metrics.json's null
+        d = raw[den].to_numpy()
+        return np.where(d > 0, raw[num].to_numpy() / np.where(d > 0, d, 1), np.nan)
+
+    data["trades"] = raw["round_trips"].to_numpy().astype(np.int64)
+    data["win_rate"] = ratio("wins", "round_trips")
+    data["profit_factor"] = ratio("gross_profit", "gross_loss")
+    data["avg_holding_sessions"] = ratio("hold_sessions", "round_trips")
+    data["orders"] = raw["orders"].to_numpy().astype(np.int64)
+    data["filled_orders"] = raw["fills"].to_numpy().astype(np.int64)
+    data["fill_rate"] = ratio("fills", "orders")
     data["fees"] = raw["fees"].to_numpy()
     for c in columns:
         if c.startswith("rejected_"):
