@@ -12,38 +12,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtests.engine import toy_market
 from backtests.errors import ConfigError
 from backtests.market import Market
 from backtests.reference_bt import resolve_params, run_reference
-from backtests.rules import boards_of, limit_prices, limit_ratios
 
 NAN = math.nan
 
 
 def market(codes, sessions, bars, *, prev_close, volume=1e9) -> Market:
-    """Market from ``bars[s][n] = (open, high, low, close)`` (None = no bar); limits from the
-    shared rule tables (previous traded close x ratio, half-up)."""
-    sessions = np.array(sessions, dtype="datetime64[D]")
-    S, N = len(sessions), len(codes)
-    ohlc = np.full((4, S, N), NAN)
+    """Market from ``bars[s][n] = (open, high, low, close)`` (None = no bar) via
+    :func:`backtests.engine.toy_market`: limits from the shared rule tables (previous traded
+    close x ratio, half-up)."""
+    ohlc = np.full((4, len(sessions), len(codes)), NAN)
     for s, row in enumerate(bars):
         for n, bar in enumerate(row):
             if bar is not None:
                 ohlc[:, s, n] = bar
-    o, h, lo, c = ohlc
-    vol = np.where(np.isnan(c), NAN, volume)
-    prev = np.empty((S, N))
-    last = np.broadcast_to(np.asarray(prev_close, float), (N,)).copy()
-    for s in range(S):
-        prev[s] = last
-        last = np.where(np.isnan(c[s]), last, c[s])
-    codes = np.array(codes)
-    boards = boards_of(codes)
-    st = np.zeros(N, bool)
-    ratio = limit_ratios(boards, st, sessions)
-    up, down = limit_prices(prev, ratio)
-    return Market(sessions, codes, np.array([""] * N, dtype=object), boards, st, o, h, lo, c,
-                  vol, vol * c, prev, ratio, up, down, True)
+    return toy_market(sessions, codes, *ohlc, np.broadcast_to(volume, ohlc.shape[1:]),
+                      prev_close=prev_close)
 
 
 DAYS = ["2024-09-02", "2024-09-03", "2024-09-04", "2024-09-05", "2024-09-06"]
