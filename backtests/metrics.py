@@ -46,7 +46,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from backtests.metrics_nb import PERIODS, RETURN_STATS
+from backtests.metrics_nb import PERIODS, RETURN_STATS, ZERO_VOL
 
 FEE_KINDS = ("commission", "stamp_duty", "transfer_fee")
 
@@ -81,7 +81,7 @@ def return_stats(equity: pd.Series, initial: float) -> tuple[dict, dict]:
         else:
             stats["volatility"] = float(qs.stats.volatility(r, periods=PERIODS))
             std, mean = float(r.std(ddof=1)), float(r.mean())
-            if std > 1e-12 * abs(mean):
+            if std > ZERO_VOL * abs(mean):
                 stats["sharpe"] = float(qs.stats.sharpe(r, rf=0.0, periods=PERIODS))
             else:
                 undefined["sharpe"] = "zero volatility"

@@ -32,6 +32,9 @@ import numpy as np
 from numba import njit, prange
 
 PERIODS = 252
+#: Sharpe is undefined when ``std <= ZERO_VOL * |mean|`` (see the module doc); shared with
+#: ``backtests.metrics`` so the two agree.
+ZERO_VOL = 1e-12
 #: Field order of the vectors returned by :func:`returns_stats_nb`.
 RETURN_STATS = ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown")
 N_STATS = len(RETURN_STATS)
@@ -79,7 +82,7 @@ def returns_stats_nb(equity, initial):
             ss += d * d
         std = np.sqrt(ss / (n - 1))
         out[2] = std * np.sqrt(PERIODS)
-        if std > 1e-12 * abs(mean):
+        if std > ZERO_VOL * abs(mean):
             out[3] = mean / std * np.sqrt(PERIODS)
     downside = np.sqrt(down / n)
     if downside > 0.0:
