@@ -25,7 +25,6 @@ import pandas as pd
 
 from backtests.config import (DEMO, RunConfig, check_marks_codes, read_marks, resolved_toml,
                               signal_rules)
-from backtests.errors import ConfigError
 from backtests.io import atomic_dir, write_text_atomic
 
 OUTPUT_FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json",
@@ -241,8 +240,6 @@ def write_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike | None = No
     holds no run outputs is refused (``ConfigError``), as is a path that is a file.
     """
     out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"output folder {out} exists and is not a folder; choose another --out")
     texts = render_outputs(result, cfg, out, marks=marks)
     with atomic_dir(out, owned=OUTPUT_FILES, what="run folder") as stage:
         for name, text in texts.items():
