@@ -29,7 +29,7 @@ from backtests.records import (
 )
 from strategies import ENGINE_PARAMS, STRATEGIES, pack_grid, pack_params, resolve_params
 
-__all__ = ["ENGINE_PARAMS", "STRATEGIES", "BacktestResult", "check_params", "mark_index",
+__all__ = ["ENGINE_PARAMS", "STRATEGIES", "BacktestResult", "mark_index",
            "market_arrays", "marks_array", "orders_frame", "pack_grid", "pack_params",
            "resolve_params", "run_backtest", "toy_market", "trades_frame"]
 
@@ -91,12 +91,6 @@ def toy_market(sessions, codes, open, high, low, close, volume=None, *, prev_clo
                   boards=boards, is_st=st, open=o, high=h, low=lo, close=c, volume=vol,
                   amount=vol * c, prev_close=pc, limit_ratio=ratio, limit_up=up,
                   limit_down=down, synthetic=True)
-
-
-def check_params(params: Mapping[str, Any]) -> None:
-    """Raise :class:`~backtests.errors.ConfigError` when ``params`` cannot run (cross-key
-    checks included); the config loader calls this after checking each key."""
-    resolve_params(params)
 
 
 def market_arrays(market: Market) -> MarketArrays:

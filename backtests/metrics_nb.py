@@ -29,7 +29,7 @@ when no return is negative. A curve that is empty or does not start from a posit
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 PERIODS = 252
 #: Sharpe is undefined when ``std <= ZERO_VOL * |mean|`` (see the module doc); shared with
@@ -87,15 +87,4 @@ def returns_stats_nb(equity, initial):
     downside = np.sqrt(down / n)
     if downside > 0.0:
         out[4] = mean / downside * np.sqrt(PERIODS)
-    return out
-
-
-@njit(cache=True, parallel=True)
-def returns_stats_cols_nb(equity, initial):
-    """float64[K, 6] statistics of ``K`` curves ``equity[S, K]`` starting at ``initial[K]``
-    (one row per column, fields in :data:`RETURN_STATS` order)."""
-    k = equity.shape[1]
-    out = np.empty((k, 6))
-    for j in prange(k):
-        out[j] = returns_stats_nb(np.ascontiguousarray(equity[:, j]), initial[j])
     return out

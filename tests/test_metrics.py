@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from backtests.metrics import (compute_metrics, metrics_json, return_stats, round_trips,
                                trade_stats)
-from backtests.metrics_nb import RETURN_STATS, returns_stats_cols_nb, returns_stats_nb
+from backtests.metrics_nb import RETURN_STATS, returns_stats_nb
 
 SESSIONS = np.array(pd.bdate_range("2024-03-01", periods=60).values, dtype="datetime64[D]")
 
@@ -82,15 +82,6 @@ def test_edge_cases_are_null_with_reason():
     empty, why = return_stats(_curve([]), 1e6)
     assert all(v is None for v in empty.values()) and set(why) == set(RETURN_STATS)
     assert np.isnan(returns_stats_nb(np.empty(0), 1e6)).all()
-
-
-def test_columns_kernel_matches_single():
-    curves = _curves()
-    eq = np.column_stack([curves["walk"][0][:20], curves["all_down"][0][:20],
-                          curves["flat"][0][:20]])
-    out = returns_stats_cols_nb(eq, np.array([1e6, 1e6, 1e6]))
-    for j in range(3):
-        np.testing.assert_array_equal(out[j], returns_stats_nb(eq[:, j].copy(), 1e6))
 
 
 def _trades(rows):
