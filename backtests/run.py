@@ -23,8 +23,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from backtests.config import (DEMO, RunConfig, check_marks_codes, read_marks, resolved_toml,
-                              signal_rules)
+from backtests.config import (DEMO, STORE_ARCHIVE, RunConfig, check_marks_codes, read_marks,
+                              resolved_toml, signal_rules)
+from backtests.errors import ConfigError
 from backtests.io import atomic_dir, write_text_atomic
 
 OUTPUT_FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json",
@@ -92,6 +93,8 @@ def marks_from_articles(cfg: RunConfig, market) -> pd.DataFrame:
     from signals.extract import Extractor
     from signals.marks import build_marks
 
+    if cfg.signals.archive:
+        return marks_from_archive(cfg, market)
     arts = list(cfg.signals.articles)
     if arts == [DEMO]:
         from signals.demo import DEMO_ARTICLES
@@ -104,6 +107,37 @@ def marks_from_articles(cfg: RunConfig, market) -> pd.DataFrame:
     extractor = Extractor(master, **signal_rules(cfg.signals))
     return build_marks(arts, master, trading_calendar(), extractor=extractor,
                        **cfg.signals.options)
+
+
+def run_master(cfg: RunConfig, market):
+    """The stock names of a run: ``[data] names`` if given, else the market's names."""
+    from backtests.master import StockMaster, load_master
+
+    if cfg.data.names:
+        return load_master(*cfg.data.names)
+    return StockMaster.from_frame(pd.DataFrame({"code": market.codes, "name": market.names}))
+
+
+def marks_from_archive(cfg: RunConfig, market) -> pd.DataFrame:
+    """Marks of ``[signals] archive`` for the market's sessions, from the store's mention index
+    (:func:`backtests.news.archive_marks`; articles not yet extracted with these rules and names
+    are extracted and stored first)."""
+    from backtests.calendar import trading_calendar
+    from backtests.news import archive_marks, open_archive
+    from backtests.store import is_store, resolve_store
+    from signals.extract import Extractor
+
+    where = cfg.signals.archive
+    if where == STORE_ARCHIVE:
+        where = cfg.data.path if cfg.data.path != DEMO and is_store(cfg.data.path) else resolve_store()
+    if not is_store(where):
+        raise ConfigError(f"[signals] archive = {cfg.signals.archive!r}: {where} is not a hypebt "
+                          "store; import articles with `hypebt news import FILE --store DIR`")
+    extractor = Extractor(run_master(cfg, market), **signal_rules(cfg.signals))
+    sessions = np.asarray(market.sessions, dtype="datetime64[D]")
+    with open_archive(where) as archive:
+        return archive_marks(archive, extractor, trading_calendar(), sessions[0], sessions[-1],
+                             **cfg.signals.options)
 
 
 def prepare_run(cfg: RunConfig):

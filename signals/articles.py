@@ -36,12 +36,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import html
+import io
 import json
 import math
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -199,8 +200,21 @@ def parse_published(value, *, bare_date: str = "next_open") -> tuple[pd.Timestam
 
 
 # ------------------------------------------------------------------ readers
-def _records_json(path: Path) -> Iterator[tuple[str, dict]]:
-    text = path.read_text(encoding="utf-8-sig")
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """``(text, encoding)``: UTF-8 (a BOM is dropped) when the bytes are valid UTF-8, else GBK
+    (read as its superset GB18030, the encoding of Excel's "CSV" on Chinese Windows). Valid
+    Chinese UTF-8 is almost never valid GB18030 of the same length and vice versa, so trying
+    UTF-8 first is safe. Raises :class:`UnicodeDecodeError` (of UTF-8) when neither fits."""
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        try:
+            return data.decode("gb18030"), "gbk"
+        except UnicodeDecodeError:
+            raise exc from None
+
+
+def _records_json(path: Path, text: str) -> Iterator[tuple[str, dict]]:
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -221,25 +235,23 @@ class _Unreadable(str):
     ``skip_bad``, while the reader goes on with the next record."""
 
 
-def _records_jsonl(path: Path) -> Iterator[tuple[str, dict]]:
-    with open(path, encoding="utf-8-sig") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError as exc:
-                rec = _Unreadable(f"{path}: line {n} is not valid JSON ({exc})")
-            yield f"line {n}", rec
+def _records_jsonl(path: Path, text: str) -> Iterator[tuple[str, dict]]:
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            rec = _Unreadable(f"{path}: line {n} is not valid JSON ({exc})")
+        yield f"line {n}", rec
 
 
-def _records_csv(path: Path) -> Iterator[tuple[str, dict]]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames:
-            raise DataError(f"{path}: empty CSV; expected a header with {', '.join(FIELDS)}")
-        for n, row in enumerate(reader, 2):
-            yield f"row {n}", row
+def _records_csv(path: Path, text: str) -> Iterator[tuple[str, dict]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames:
+        raise DataError(f"{path}: empty CSV; expected a header with {', '.join(FIELDS)}")
+    for n, row in enumerate(reader, 2):
+        yield f"row {n}", row
 
 
 _MD_HEADER_RE = re.compile(r"^\s*(?:[-*]\s*)?\*\*([^*]+)\*\*\s*[:：]\s*(.*?)\s*$")
@@ -247,8 +259,8 @@ _MD_LINK_RE = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 _MD_BODY_HEADINGS = {"内容", "正文", "body", "content", "text"}
 
 
-def _records_markdown(path: Path) -> Iterator[tuple[str, dict]]:
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+def _records_markdown(path: Path, text: str) -> Iterator[tuple[str, dict]]:
+    lines = text.splitlines()
     rec: dict = {}
     body_start = None
     for i, line in enumerate(lines):
@@ -384,14 +396,35 @@ def _iter_articles(items: list, bare_date: str, skip_bad: bool, result: ReadResu
             files = _expand([item])
             for path in files:
                 try:
-                    for k, (where, rec) in enumerate(_READERS[path.suffix.lower()](path)):
-                        art = attempt(rec, f"{path}: {where}", k)
-                        if art is not None:
-                            yield art
+                    text, encoding = decode_bytes(path.read_bytes())
                 except UnicodeDecodeError as exc:
-                    raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 "
-                                    "(a GBK/GB18030 file: re-save it as UTF-8, Excel 'CSV UTF-8')"
-                                    ) from None
+                    raise DataError(f"{path}: neither UTF-8 nor GBK text (byte {exc.start}); "
+                                    "save it as UTF-8") from None
+                for k, (where, rec) in enumerate(_READERS[path.suffix.lower()](path, text)):
+                    art = attempt(rec, f"{path}: {where}", k)
+                    if art is not None:
+                        if encoding != "utf-8":
+                            art = replace(art, notes=art.notes + ("GBK text (decoded as GB18030)",))
+                        yield art
         else:
             raise DataError(f"article {n + 1}: expected a path, a dict or an Article, "
                             f"got {type(item).__name__}")
+
+
+def iter_records(items, *, bare_date: str = "next_open", skip_bad: bool = False,
+                 skipped: list | None = None, notes: list | None = None) -> Iterator[Article]:
+    """Articles of ``items`` (as :func:`read_articles` takes them) one at a time, without the
+    in-memory deduplication (the archive deduplicates); messages of skipped records go to
+    ``skipped``, article notes to ``notes`` as ``"id: note"``."""
+    result = ReadResult()
+    if isinstance(items, (str, os.PathLike, Article, dict)):
+        items = [items]
+    for art in _iter_articles(list(items), bare_date, skip_bad, result):
+        if notes is not None:
+            notes.extend(f"{art.id}: {n}" for n in art.notes)
+        if skipped is not None and result.skipped:
+            skipped.extend(result.skipped)
+            result.skipped.clear()
+        yield art
+    if skipped is not None:
+        skipped.extend(result.skipped)

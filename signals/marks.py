@@ -32,6 +32,7 @@ its first article that session). Sorted by date, score descending, code.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,10 +42,10 @@ import numpy as np
 import pandas as pd
 
 from backtests.errors import CalendarError, ConfigError, DataError, did_you_mean
-from signals.articles import BARE_DATE_POLICIES, read_articles
-from signals.extract import ArticleSignals, Extractor
+from signals.articles import BARE_DATE_POLICIES, Article, read_articles
+from signals.extract import ArticleSignals, Extractor, Mention
 from signals.roles import load_roles
-from signals.sessions import INTRADAY_POLICIES, entry_session
+from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
 MENTION_COLUMNS = ("article_id", "published", "session", "entry", "code", "name", "matched_text",
                    "kind", "in_title", "theme", "role", "weight")
@@ -180,9 +181,10 @@ def _empty_marks() -> pd.DataFrame:
 
 def score_marks(results: list[ArticleSignals], sessions: dict, calendar, names: dict, *,
                 min_score: float, roles: set[str] | None, half_life: float,
-                title_multiplier: float) -> pd.DataFrame:
+                title_multiplier: float, seen_before: frozenset = frozenset()) -> pd.DataFrame:
     """The marks of already extracted articles (see the module docstring); ``names`` maps a
-    code to its display name."""
+    code to its display name; codes in ``seen_before`` were named by earlier articles (not
+    given), so none of their marks is a ``first_mention``."""
     heat: Counter = Counter()                     # (session, theme) -> articles
     contrib: dict[tuple, list] = {}               # (session, code) -> [(value, role, theme, art)]
     for sig in sorted(results, key=lambda s: (s.article.published, s.article.id)):
@@ -224,7 +226,7 @@ def score_marks(results: list[ArticleSignals], sessions: dict, calendar, names: 
             strongest = max(items, key=lambda c: abs(c[0]))
             first = items[0][3]
             rows.append((np.datetime64(day, "ns"), code, names[code],
-                         round(score, 10), j == 0, len(items), theme,
+                         round(score, 10), j == 0 and code not in seen_before, len(items), theme,
                          heat.get((day, theme), 0) if theme else 0, strongest[1],
                          "open" if any(c[4] == "open" for c in items) else "close",
                          ";".join(c[3].id for c in items), first.title,
@@ -239,6 +241,46 @@ def score_marks(results: list[ArticleSignals], sessions: dict, calendar, names: 
     return frame.reset_index(drop=True)
 
 
+def score_index_rows(articles: list, mentions: dict, calendar, names: dict, *,
+                     min_score: float = 0.5, roles: Iterable[str] | None = None,
+                     intraday: str = "next_open", bare_date: str = "next_open",
+                     half_life: float = 2.0, title_multiplier: float = 1.5,
+                     skip_bad: bool = False, open_cutoff: str = "09:30",
+                     seen_before: frozenset = frozenset()) -> pd.DataFrame:
+    """Marks from a stored mention index (:meth:`backtests.news.NewsArchive.signals`):
+    ``articles`` rows ``(key, id, epoch_seconds, bare, title, themes_json)`` and ``mentions`` by
+    key, rows ``(code, matched, kind, in_title, theme, role, weight)``. The same scoring as
+    :func:`analyze` on the same articles (tests check it); an article outside the calendar
+    raises :class:`DataError` unless ``skip_bad``."""
+    _check_choice("intraday", intraday, INTRADAY_POLICIES)
+    _check_choice("bare_date", bare_date, BARE_DATE_POLICIES)
+    role_set = None if roles is None else set([roles] if isinstance(roles, str) else roles)
+    if not articles:
+        return _empty_marks()
+    epoch = np.fromiter((a[2] for a in articles), dtype=np.int64, count=len(articles))
+    bare = np.fromiter((a[3] for a in articles), dtype=bool, count=len(articles))
+    days, close, ok = entry_sessions(epoch, bare, calendar, intraday=intraday,
+                                     bare_date=bare_date, open_cutoff=open_cutoff)
+    stamps = pd.to_datetime(epoch, unit="s", utc=True).tz_convert("Asia/Shanghai")
+    if not ok.all() and not skip_bad:
+        k = int(np.flatnonzero(~ok)[0])
+        raise DataError(f"article {articles[k][1]}: published {stamps[k].isoformat()} is outside "
+                        f"the trading calendar ({calendar.first} .. {calendar.last})")
+    results, sessions = [], {}
+    for k, (key, aid, _, bare_k, title, themes_json) in enumerate(articles):
+        if not ok[k]:
+            continue
+        themes, primary = json.loads(themes_json)
+        art = Article(id=aid, published=stamps[k], title=title, body="", bare_date=bool(bare_k))
+        ms = tuple(Mention(code, matched, kind, bool(in_title), theme, role, weight, "")
+                   for code, matched, kind, in_title, theme, role, weight in mentions.get(key, ()))
+        results.append(ArticleSignals(art, ms, (), tuple(themes), primary))
+        sessions[aid] = (days[k], "close" if close[k] else "open")
+    return score_marks(results, sessions, calendar, names, min_score=min_score, roles=role_set,
+                       half_life=half_life, title_multiplier=title_multiplier,
+                       seen_before=seen_before)
+
+
 __all__ = [
     "MARK_COLUMNS",
     "MENTION_COLUMNS",
@@ -247,5 +289,6 @@ __all__ = [
     "SignalResult",
     "analyze",
     "build_marks",
+    "score_index_rows",
     "score_marks",
 ]

@@ -116,6 +116,12 @@ class MatchRules:
     unknown_left: re.Pattern
     source: str = ""
 
+    def fingerprint(self) -> tuple:
+        """Every rule as plain values (patterns as their text), for rules versions."""
+        return tuple((k, v.pattern if isinstance(v, re.Pattern) else
+                      sorted(v) if isinstance(v, frozenset) else v)
+                     for k, v in self.__dict__.items() if k != "source")
+
 
 MATCHING_KEYS = ("not_stocks", "common_words", "guard_left", "guard_right", "common_right",
                  "index_context", "number_units", "unknown_suffixes", "unknown_left")

@@ -57,6 +57,12 @@ class RoleRules:
             self.weights.setdefault(r.name, r.weight)
         self.weights.setdefault(default_role, self.default_weight)
 
+    def fingerprint(self) -> tuple:
+        """Everything that decides :meth:`decide`, as plain values (for rules versions)."""
+        return ([(r.name, r.weight, r.scope, r.pattern.pattern,
+                  r.names.pattern if r.names else None) for r in self.rules],
+                self.default_role, self.default_weight)
+
     @property
     def names(self) -> tuple[str, ...]:
         """Role names in rule order, the default last."""

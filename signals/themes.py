@@ -75,6 +75,12 @@ class ThemeLexicon:
         self.stop_chars = stop_chars
         self._tail_re = re.compile(f"[^{re.escape(stop_chars)}]+$" if stop_chars else ".+$")
 
+    def fingerprint(self) -> tuple:
+        """Everything that decides :meth:`find`, as plain values (for rules versions)."""
+        return (sorted((t, list(w)) for t, w in self.themes.items()),
+                [p.pattern for p in self._quoted], getattr(self._marker_re, "pattern", None),
+                self.max_unquoted, self.stop_chars)
+
     def _canonical(self, x: str) -> str:
         return self.keyword_theme.get(x, x)
 
