@@ -404,7 +404,7 @@ __all__ = ["ARCHIVE_FILE", "ImportCounts", "NewsArchive", "archive_marks", "arti
 
 
 def archive_marks(archive: NewsArchive, extractor, calendar, start, end, *,
-                  workers: int = 1, **options) -> pd.DataFrame:
+                  workers: int = 1, board=None, **options) -> pd.DataFrame:
     """Entry marks for sessions ``start``..``end`` from the archive's mention index (brought up
     to date first for ``extractor``'s rules version). ``options``: the signals thresholds of
     :data:`signals.marks.SIGNAL_PARAMS` (``skip_bad`` ignored: archived articles are valid).
@@ -412,7 +412,7 @@ def archive_marks(archive: NewsArchive, extractor, calendar, start, end, *,
     The same marks as :func:`signals.marks.analyze` over the whole archive, restricted to the
     range: articles are read from ``40 × half_life`` sessions before ``start`` (earlier news would
     add less than 2**-40 to a score) and a stock named by any earlier article is not a
-    ``first_mention``."""
+    ``first_mention``. ``board``: market-confirmed roles, as in :func:`signals.marks.analyze`."""
     from signals.marks import SIGNAL_PARAMS, score_index_rows
 
     opts = {k: v for k, v in options.items() if k in SIGNAL_PARAMS or k == "open_cutoff"}
@@ -436,7 +436,7 @@ def archive_marks(archive: NewsArchive, extractor, calendar, start, end, *,
         "SELECT DISTINCT m.code FROM mentions m JOIN articles a ON a.rowid = m.article "
         f"WHERE m.version = ? AND a.ts < ?{role_sql}", [version, _epoch(lo, "start"), *role_args]))
     marks = score_index_rows(arts, ments, calendar, extractor.matcher.display, skip_bad=True,
-                             seen_before=seen, **opts)
+                             seen_before=seen, role_rules=extractor.roles, board=board, **opts)
     day = marks["date"].to_numpy().astype("datetime64[D]")
     keep = (day >= np.datetime64(pd.Timestamp(start).date(), "D")) & (
         day <= np.datetime64(pd.Timestamp(end).date(), "D"))

@@ -87,9 +87,10 @@ def marks_from_articles(cfg: RunConfig, market) -> pd.DataFrame:
     """Marks built by :func:`signals.marks.build_marks` from ``[signals] articles`` (``"demo"``
     = the embedded demo articles of :mod:`signals.demo`) with the ``[signals]`` thresholds and
     rule files (``themes_file``, ``role_rules``, ``matching_file``; the packaged rules for any
-    not given); the stock names come from ``[data] names`` or else from the market."""
+    not given); the stock names come from ``[data] names`` or else from the market. Mentions
+    get the market-confirmed board state and role (:class:`backtests.scan.BoardStates`)."""
     from backtests.calendar import trading_calendar
-    from backtests.master import StockMaster, load_master
+    from backtests.scan import BoardStates
     from signals.extract import Extractor
     from signals.marks import build_marks
 
@@ -100,13 +101,10 @@ def marks_from_articles(cfg: RunConfig, market) -> pd.DataFrame:
         from signals.demo import DEMO_ARTICLES
 
         arts = [DEMO_ARTICLES]
-    if cfg.data.names:
-        master = load_master(*cfg.data.names)
-    else:
-        master = StockMaster.from_frame(pd.DataFrame({"code": market.codes, "name": market.names}))
+    master = run_master(cfg, market)
     extractor = Extractor(master, **signal_rules(cfg.signals))
     return build_marks(arts, master, trading_calendar(), extractor=extractor,
-                       **cfg.signals.options)
+                       board=BoardStates(market), **cfg.signals.options)
 
 
 def run_master(cfg: RunConfig, market):
@@ -124,6 +122,7 @@ def marks_from_archive(cfg: RunConfig, market) -> pd.DataFrame:
     are extracted and stored first)."""
     from backtests.calendar import trading_calendar
     from backtests.news import archive_marks, open_archive
+    from backtests.scan import BoardStates
     from backtests.store import is_store, resolve_store
     from signals.extract import Extractor
 
@@ -137,7 +136,7 @@ def marks_from_archive(cfg: RunConfig, market) -> pd.DataFrame:
     sessions = np.asarray(market.sessions, dtype="datetime64[D]")
     with open_archive(where) as archive:
         return archive_marks(archive, extractor, trading_calendar(), sessions[0], sessions[-1],
-                             **cfg.signals.options)
+                             board=BoardStates(market), **cfg.signals.options)
 
 
 def prepare_run(cfg: RunConfig):

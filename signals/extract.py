@@ -24,7 +24,7 @@ from signals.themes import ThemeLexicon, load_themes
 
 # Bump when a change to the extraction code changes its output: stored mention indexes
 # (backtests.news) are then rebuilt.
-EXTRACT_VERSION = "extract-2"
+EXTRACT_VERSION = "extract-3"
 
 THEME_CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,:：]")     # a 、 list stays one clause
 
@@ -38,6 +38,7 @@ class Mention(NamedTuple):
     role: str
     weight: float
     sentence: str          # normalised sentence, for display and debugging
+    board_state: str = ""  # market-confirmed state at the last close before publication
 
 
 class ArticleSignals(NamedTuple):
@@ -91,7 +92,7 @@ class Extractor:
         theme_pos = [h.start for h in theme_hits]
         cache: dict = {}
         mentions = []
-        spans = TextSpans(text)
+        spans = TextSpans(text, (title_end,))
         for h in hits:
             sent = spans.sentence(h.start, h.end)
             role, weight = self.roles.decide(spans, h.start, h.end, sent, cache)

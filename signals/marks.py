@@ -48,7 +48,7 @@ from signals.roles import load_roles
 from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
 MENTION_COLUMNS = ("article_id", "published", "session", "entry", "code", "name", "matched_text",
-                   "kind", "in_title", "theme", "role", "weight")
+                   "kind", "in_title", "theme", "role", "weight", "board_state")
 MARK_COLUMNS = ("date", "code", "name", "score", "first_mention", "n_articles", "theme",
                 "theme_heat", "role", "entry", "article_id", "title", "published")
 UNKNOWN_COLUMNS = ("article_id", "text", "reason")
@@ -103,10 +103,15 @@ def analyze(items, master, calendar=None, *, min_score: float = 0.5,
             roles: Iterable[str] | None = None, intraday: str = "next_open",
             bare_date: str = "next_open", half_life: float = 2.0, title_multiplier: float = 1.5,
             skip_bad: bool = False, open_cutoff: str = "09:30",
-            extractor: Extractor | None = None) -> SignalResult:
+            extractor: Extractor | None = None, board=None) -> SignalResult:
     """Read ``items`` (paths, folders, :class:`Article` objects or dicts), find mentions and
     build marks. ``master`` is a :class:`~backtests.master.StockMaster`; ``calendar`` defaults to
-    :func:`backtests.calendar.trading_calendar`. See the module docstring for the scoring."""
+    :func:`backtests.calendar.trading_calendar`. See the module docstring for the scoring.
+
+    ``board``: an object with ``at(code, epoch_seconds) -> state``
+    (:class:`backtests.scan.BoardStates` of the run's market); each mention then carries the
+    stock's ``board_state`` known at publication, and a mention the text leaves at the default
+    role takes the role ``[board_roles]`` gives that state (:meth:`RoleRules.confirm`)."""
     from backtests.calendar import trading_calendar
 
     _check_choice("intraday", intraday, INTRADAY_POLICIES)
@@ -134,6 +139,8 @@ def analyze(items, master, calendar=None, *, min_score: float = 0.5,
             read.skipped.append(msg)
             continue
         sig = ex.extract(art)
+        if board is not None:
+            sig = confirm_roles(sig, ex.roles, board, int(art.published.timestamp()))
         results.append(sig)
         sessions[art.id] = (session, entry)
         notes.extend((art.id, n) for n in art.notes)
@@ -142,7 +149,8 @@ def analyze(items, master, calendar=None, *, min_score: float = 0.5,
         names = ex.matcher.display
         for m in sig.mentions:
             rows.append((art.id, art.published, session, entry, m.code, names[m.code],
-                         m.matched_text, m.kind, m.in_title, m.theme, m.role, m.weight))
+                         m.matched_text, m.kind, m.in_title, m.theme, m.role, m.weight,
+                         m.board_state))
         unknown.extend((art.id, text, reason) for text, reason in sig.unknown)
     mentions = pd.DataFrame(rows, columns=list(MENTION_COLUMNS))
     mentions["session"] = pd.to_datetime(mentions["session"].astype("datetime64[ns]"))
@@ -153,15 +161,25 @@ def analyze(items, master, calendar=None, *, min_score: float = 0.5,
                         read.skipped, read.duplicates)
 
 
+def confirm_roles(sig: ArticleSignals, roles, board, epoch: int) -> ArticleSignals:
+    """``sig`` with each mention's ``board_state`` at ``epoch`` and its market-confirmed role."""
+    out = []
+    for m in sig.mentions:
+        state = board.at(m.code, epoch)
+        role, weight = roles.confirm(m.role, m.weight, state)
+        out.append(m._replace(role=role, weight=weight, board_state=state))
+    return sig._replace(mentions=tuple(out))
+
+
 def build_marks(items, master, calendar=None, **options) -> pd.DataFrame:
     """Entry marks from articles: ``date, code, name, score, first_mention, n_articles, theme,
     theme_heat, role, entry, article_id, title, published`` (see the module docstring).
 
     ``items``: article files/folders, :class:`Article` objects or dicts. ``options``:
     :data:`SIGNAL_PARAMS` (``min_score``, ``roles``, ``intraday``, ``bare_date``, ``half_life``,
-    ``title_multiplier``, ``skip_bad``) plus ``open_cutoff`` and ``extractor``.
+    ``title_multiplier``, ``skip_bad``) plus ``open_cutoff``, ``extractor`` and ``board``.
     """
-    known = (*SIGNAL_PARAMS, "open_cutoff", "extractor")
+    known = (*SIGNAL_PARAMS, "open_cutoff", "extractor", "board")
     for key in options:
         if key not in known:
             raise ConfigError(f"unknown signals option {key!r}{did_you_mean(key, known)}; "
@@ -246,12 +264,14 @@ def score_index_rows(articles: list, mentions: dict, calendar, names: dict, *,
                      intraday: str = "next_open", bare_date: str = "next_open",
                      half_life: float = 2.0, title_multiplier: float = 1.5,
                      skip_bad: bool = False, open_cutoff: str = "09:30",
-                     seen_before: frozenset = frozenset()) -> pd.DataFrame:
+                     seen_before: frozenset = frozenset(), role_rules=None,
+                     board=None) -> pd.DataFrame:
     """Marks from a stored mention index (:meth:`backtests.news.NewsArchive.signals`):
     ``articles`` rows ``(key, id, epoch_seconds, bare, title, themes_json)`` and ``mentions`` by
     key, rows ``(code, matched, kind, in_title, theme, role, weight)``. The same scoring as
     :func:`analyze` on the same articles (tests check it); an article outside the calendar
-    raises :class:`DataError` unless ``skip_bad``."""
+    raises :class:`DataError` unless ``skip_bad``. ``board`` and ``role_rules`` (both or
+    neither): the market-confirmed roles, as in :func:`analyze`."""
     _check_choice("intraday", intraday, INTRADAY_POLICIES)
     _check_choice("bare_date", bare_date, BARE_DATE_POLICIES)
     role_set = None if roles is None else set([roles] if isinstance(roles, str) else roles)
@@ -274,7 +294,10 @@ def score_index_rows(articles: list, mentions: dict, calendar, names: dict, *,
         art = Article(id=aid, published=stamps[k], title=title, body="", bare_date=bool(bare_k))
         ms = tuple(Mention(code, matched, kind, bool(in_title), theme, role, weight, "")
                    for code, matched, kind, in_title, theme, role, weight in mentions.get(key, ()))
-        results.append(ArticleSignals(art, ms, (), tuple(themes), primary))
+        sig = ArticleSignals(art, ms, (), tuple(themes), primary)
+        if board is not None:
+            sig = confirm_roles(sig, role_rules, board, int(epoch[k]))
+        results.append(sig)
         sessions[aid] = (days[k], "close" if close[k] else "open")
     return score_marks(results, sessions, calendar, names, min_score=min_score, roles=role_set,
                        half_life=half_life, title_multiplier=title_multiplier,

@@ -63,7 +63,8 @@ _EXCHANGE_ALIASES = {"SH": "SH", "SS": "SH", "XSHG": "SH", "SZ": "SZ", "XSHE": "
                      "BJ": "BJ", "BSE": "BJ"}
 # Codes: a run of exactly six digits, optionally with an exchange before (SZ002354, sz.002354)
 # or after (002354.SZ, 600000.XSHG); not right after another letter, digit or dot.
-_DIGITS_RE = re.compile(r"\d+")
+# a run of exactly six (a code) or seven (a code typo, reported) digits; longer runs are numbers
+_DIGITS_RE = re.compile(r"(?<!\d)\d{6,7}(?!\d)")
 _PREFIX_RE_CODE = re.compile(r"(?<![0-9A-Z.])(SH|SZ|BJ)\.?$")
 _SUFFIX_RE_CODE = re.compile(r"\.(SH|SZ|BJ|SS|XSHG|XSHE|BSE)(?![A-Z])")
 _NOT_BEFORE_CODE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.")
@@ -290,8 +291,9 @@ class NameMatcher:
         n = len(text)
         for m in _DIGITS_RE.finditer(text):
             start, end = m.span()
-            if end - start != 6:
-                continue                      # a longer number is not a code
+            if end - start == 7:
+                self._typo(text, start, end, unknown)
+                continue
             code = m.group(0)
             if end < n and text[end] in r.number_units:
                 continue                      # an amount: 600000元, 300000股
@@ -318,6 +320,20 @@ class NameMatcher:
                 board = rules.BOARD_NAMES.get(rules.board_of(code), "unknown board")
                 unknown.append(Unknown(start, end, text[start:end],
                                        f"stock code ({board}) not in the names file"))
+
+    def _typo(self, text: str, start: int, end: int, unknown: list[Unknown]) -> None:
+        """A 7-digit number where a code stands -- with an exchange (``SZ0023541``,
+        ``0023541.SZ``) or alone in brackets after a name (``天娱数科(0023541)``) -- is reported,
+        never cut down to a 6-digit code."""
+        pre = _PREFIX_RE_CODE.search(text, max(0, start - 5), start)
+        suf = _SUFFIX_RE_CODE.match(text, end)
+        bracketed = (start > 0 and text[start - 1] in "(（" and end < len(text)
+                     and text[end] in ")）")
+        if pre or suf or bracketed:
+            a = pre.start() if pre else start
+            b = suf.end() if suf else end
+            unknown.append(Unknown(a, b, text[a:b], "7-digit code (a typo?): stock codes have "
+                                                     "6 digits; not matched"))
 
     def _unknown_names(self, text: str, unknown: list[Unknown], taken: bytearray) -> None:
         r = self.rules

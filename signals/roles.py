@@ -29,9 +29,12 @@ from dataclasses import dataclass
 from backtests.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
 
-ROLE_KEYS = ("default_role", "default_weight", "role")
+ROLE_KEYS = ("default_role", "default_weight", "role", "board_roles")
 RULE_KEYS = ("name", "weight", "scope", "patterns", "names")
-SCOPES = ("sentence", "after", "before")
+SCOPES = ("sentence", "after", "before", "after_list")
+# Board states a market gives a mention (signals.marks: board_state), in the order they are
+# checked; docs/signals.md "Market-confirmed roles".
+BOARD_STATES = ("limit_down", "streak", "limit_up", "broken")
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,9 @@ class RoleRules:
     """Compiled role rules; :meth:`decide` gives ``(role, weight)`` for one mention."""
 
     def __init__(self, rules: list[RoleRule], default_role: str, default_weight: float,
-                 source: str = ""):
+                 source: str = "", board_roles: dict[str, str] | None = None):
         self.rules = rules
+        self.board_roles = dict(board_roles or {})
         self.default_role = default_role
         self.default_weight = float(default_weight)
         self.source = source
@@ -61,37 +65,63 @@ class RoleRules:
         """Everything that decides :meth:`decide`, as plain values (for rules versions)."""
         return ([(r.name, r.weight, r.scope, r.pattern.pattern,
                   r.names.pattern if r.names else None) for r in self.rules],
-                self.default_role, self.default_weight)
+                self.default_role, self.default_weight, sorted(self.board_roles.items()))
 
     @property
     def names(self) -> tuple[str, ...]:
         """Role names in rule order, the default last."""
-        return tuple(self.weights)
+        return tuple(n for n in self.weights if n != self.default_role) + (self.default_role,)
 
     def decide(self, spans: TextSpans, start: int, end: int, sentence: tuple[int, int],
                cache: dict) -> tuple[str, float]:
         """Role of the mention ``[start, end)`` of ``spans.text`` inside ``sentence`` (a
-        ``(lo, hi)`` span). ``cache`` memoises sentence-scope results per (rule, sentence)
+        ``(lo, hi)`` span).
+
+        Two passes: first every rule on the mention's own **clause** (the text between ，,:; or
+        line breaks around it; a 、 list is one clause), so that "甲涨停，乙跌停" gives each its
+        own role; only when no rule matches there, the ``sentence`` rules on the whole sentence
+        ("甲、乙\n等多股涨停"). ``cache`` memoises sentence-scope results per (rule, span)
         within one article."""
         text = spans.text
         lo, hi = sentence
-        clause = None
+        mention = text[start:end]
+        clause = spans.around(start, end, ROLE_CLAUSE_RE, lo, hi)
         for i, rule in enumerate(self.rules):
-            if rule.names is not None and not rule.names.search(text[start:end]):
+            if rule.names is not None and not rule.names.search(mention):
                 continue
             if rule.scope == "sentence":
-                key = (i, lo)
+                key = (i, clause)
+                hit = cache.get(key)
+                if hit is None:
+                    hit = cache[key] = rule.pattern.search(text, *clause) is not None
+            elif rule.scope == "after_list":
+                hit = rule.pattern.match(text, end, clause[1]) is not None
+            else:
+                part = spans.around(start, end, CLAUSE_RE, lo, hi)
+                seg = text[end:part[1]] if rule.scope == "after" else text[part[0]:start]
+                hit = rule.pattern.search(seg) is not None
+            if hit:
+                return rule.name, rule.weight
+        if clause != (lo, hi):
+            for i, rule in enumerate(self.rules):
+                if rule.scope != "sentence" or (rule.names is not None
+                                                and not rule.names.search(mention)):
+                    continue
+                key = (i, sentence)
                 hit = cache.get(key)
                 if hit is None:
                     hit = cache[key] = rule.pattern.search(text, lo, hi) is not None
-            else:
-                if clause is None:
-                    clause = spans.around(start, end, CLAUSE_RE, lo, hi)
-                part = text[end:clause[1]] if rule.scope == "after" else text[clause[0]:start]
-                hit = rule.pattern.search(part) is not None
-            if hit:
-                return rule.name, rule.weight
+                if hit:
+                    return rule.name, rule.weight
         return self.default_role, self.default_weight
+
+    def confirm(self, role: str, weight: float, board_state: str) -> tuple[str, float]:
+        """The market-confirmed role: a mention the text leaves at the default role takes
+        ``board_roles[board_state]`` (``roles.toml`` [board_roles]) when there is one."""
+        if role == self.default_role and board_state in self.board_roles:
+            name = self.board_roles[board_state]
+            return name, self.weights[name]
+        return role, weight
 
 
 # TextSpans.around keeps a sentence stop inside the span and leaves any other stop out, so every
@@ -99,35 +129,53 @@ class RoleRules:
 SENTENCE_STOPS = "。!?;！？；\n"
 SENTENCE_RE = re.compile(f"[{SENTENCE_STOPS}]")
 CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,、:：]")
+ROLE_CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,:：]")          # a 、 list stays one clause
+# A line break ends a sentence only after a sentence stop, before or after another line break,
+# or at the end of the title; any other is a line wrapped in the middle of a sentence
+# ("天娱数科、居然智家\n等多股涨停"), or a list under a heading ("涨停个股：\n天娱数科\n...").
+_SOFT_BREAK_RE = re.compile(r"(?<=[^。!?;！？；\n])\n(?=[^\n])")
 
 
 class TextSpans:
     """Sentence and clause look-ups in one normalised text: a regex search forward on the text
-    and backward on its reverse (computed once)."""
+    and backward on its reverse (computed once). Sentences are split on a copy where line
+    breaks inside a sentence (see ``_SOFT_BREAK_RE``) are spaces; ``hard`` positions (the end
+    of the title) always split."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, hard: tuple[int, ...] = ()):
         self.text = text
         self.rtext = text[::-1]
         self.n = len(text)
+        stext = _SOFT_BREAK_RE.sub(" ", text) if "\n" in text else text
+        if hard and stext is not text:
+            chars = list(stext)
+            for i in hard:
+                if 0 <= i < self.n and text[i] == "\n":
+                    chars[i] = "\n"
+            stext = "".join(chars)
+        self.stext = stext
+        self.rstext = stext[::-1] if stext is not text else self.rtext
 
     def around(self, start: int, end: int, stops: re.Pattern, lo: int = 0,
-               hi: int | None = None) -> tuple[int, int]:
+               hi: int | None = None, *, sentences: bool = False) -> tuple[int, int]:
         """The span of ``text[lo:hi]`` around ``[start, end)`` delimited by ``stops`` (a
         character class): from just after the last stop before ``start`` to the first stop at or
-        after ``end`` -- included when it ends a sentence (。!?; line break), excluded otherwise."""
+        after ``end`` -- included when it ends a sentence (。!?; line break), excluded otherwise.
+        ``sentences``: search the copy with soft line breaks removed."""
         n = self.n
         hi = n if hi is None else hi
-        back = stops.search(self.rtext, n - start, n - lo)
+        text, rtext = (self.stext, self.rstext) if sentences else (self.text, self.rtext)
+        back = stops.search(rtext, n - start, n - lo)
         a = n - back.start() if back else lo
-        fwd = stops.search(self.text, end, hi)
+        fwd = stops.search(text, end, hi)
         if fwd is None:
             return a, hi
         return a, (fwd.end() if fwd.group() in SENTENCE_STOPS else fwd.start())
 
     def sentence(self, start: int, end: int) -> tuple[int, int]:
         """``(lo, hi)`` of the sentence holding ``[start, end)`` (split after 。!?; and line
-        breaks)."""
-        return self.around(start, end, SENTENCE_RE)
+        breaks that end a sentence)."""
+        return self.around(start, end, SENTENCE_RE, sentences=True)
 
 
 def load_roles(path: str | os.PathLike | None = None) -> RoleRules:
@@ -166,4 +214,16 @@ def load_roles(path: str | os.PathLike | None = None) -> RoleRules:
         except re.error as exc:
             raise ConfigError(f"{where} ({name}): bad regex in patterns/names ({exc})") from None
         out.append(RoleRule(name, float(weight), scope, rx, names_rx))
-    return RoleRules(out, default_role, default_weight, label)
+    board = doc.get("board_roles", {})
+    if not isinstance(board, dict):
+        raise ConfigError(f"{label}: [board_roles] must map board states to role names")
+    known = {r.name for r in out} | {default_role}
+    for state, role in board.items():
+        if state not in BOARD_STATES:
+            raise ConfigError(f"{label}: [board_roles] {state}: unknown board state"
+                              f"{did_you_mean(state, BOARD_STATES)}; expected one of "
+                              f"{', '.join(BOARD_STATES)}")
+        if role not in known:
+            raise ConfigError(f"{label}: [board_roles] {state} = {role!r}: not a role of this "
+                              f"file{did_you_mean(str(role), sorted(known))}")
+    return RoleRules(out, default_role, default_weight, label, board)
