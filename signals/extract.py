@@ -82,8 +82,9 @@ class Extractor:
     def extract_text(self, title: str, body: str):
         """``(mentions, unknown, themes, primary_theme)`` of one title and body (see
         :meth:`extract`)."""
-        raw = f"{' '.join(title.splitlines())}\n{body}"     # title = first line
-        text, index = normalize_text(raw)
+        head = ' '.join(title.splitlines())
+        raw = f"{head}\n{body}"                               # title = first line
+        text, index = normalize_text(raw, keep_break=len(head))
         title_end = text.find("\n")
         title_end = len(text) if title_end < 0 else title_end
         hits, unknown = self.matcher.find(text)

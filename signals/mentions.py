@@ -70,6 +70,8 @@ _SUFFIX_RE_CODE = re.compile(r"\.(SH|SZ|BJ|SS|XSHG|XSHE|BSE)(?![A-Z])")
 _NOT_BEFORE_CODE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.")
 _PREFIX_RE = re.compile(r"^(?:\*ST|S\*ST|SST|ST|XD|XR|DR|N|C|S)(?=[\u4e00-\u9fff])")
 _CLASS_SUFFIX_RE = re.compile(r"(?<=[\u4e00-\u9fff])A$")
+# STAR/ChiNext special-voting-rights and unprofitable suffixes: 寒武纪-U, 优刻得-W, 九号公司-WD
+_SUFFIX_UW_RE = re.compile(r"-(?:U|W|UW|WD|UWD|D)$")
 _BLOCKER = "-"
 _ASTRAL_RE = re.compile("[\U00010000-\U0010FFFF]")
 
@@ -176,6 +178,10 @@ def _aliases(name: str) -> list[str]:
     ``*ST工智`` must not make ``工智`` a name) and without a trailing share-class ``A``
     (``万科A`` → ``万科``, two characters allowed, guarded)."""
     out = []
+    plain = _SUFFIX_UW_RE.sub("", name)
+    if plain != name and len(plain) >= 2:
+        out.append(plain)                     # 寒武纪-U -> 寒武纪 (the suffix is often dropped)
+        name = plain
     base = _PREFIX_RE.sub("", name)
     if base != name and len(base) >= 3:
         out.append(base)
