@@ -77,11 +77,12 @@ class RoleRules:
         """Role of the mention ``[start, end)`` of ``spans.text`` inside ``sentence`` (a
         ``(lo, hi)`` span).
 
-        Two passes: first every rule on the mention's own **clause** (the text between ，,:; or
-        line breaks around it; a 、 list is one clause), so that "甲涨停，乙跌停" gives each its
-        own role; only when no rule matches there, the ``sentence`` rules on the whole sentence
-        ("甲、乙\n等多股涨停"). ``cache`` memoises sentence-scope results per (rule, span)
-        within one article."""
+        Two passes: first every rule, in order, on the mention's own **clause** (the text
+        between ，,:; or line breaks around it; a 、 list is one clause), so that "甲涨停，乙跌停"
+        gives each its own role; only when no rule matches there, the ``sentence`` rules on the
+        whole sentence ("甲、乙 / 等多股涨停" broken across lines), where the match **nearest**
+        the mention wins, ties by rule order ("除了甲，多只个股涨停，而在跌停股中，乙…" is
+        momentum for 甲). ``cache`` memoises sentence-scope results per (rule, span) within one article."""
         text = spans.text
         lo, hi = sentence
         mention = text[start:end]
@@ -102,17 +103,22 @@ class RoleRules:
                 hit = rule.pattern.search(seg) is not None
             if hit:
                 return rule.name, rule.weight
-        if clause != (lo, hi):
+        if clause != (lo, hi):        # the nearest sentence-rule match wins, ties by rule order
+            best = None
             for i, rule in enumerate(self.rules):
                 if rule.scope != "sentence" or (rule.names is not None
                                                 and not rule.names.search(mention)):
                     continue
-                key = (i, sentence)
-                hit = cache.get(key)
-                if hit is None:
-                    hit = cache[key] = rule.pattern.search(text, lo, hi) is not None
-                if hit:
-                    return rule.name, rule.weight
+                key = (i, sentence, "all")
+                found = cache.get(key)
+                if found is None:
+                    found = cache[key] = [m.span() for m in rule.pattern.finditer(text, lo, hi)]
+                for a, b in found:
+                    dist = a - end if a >= end else start - b if b <= start else 0
+                    if best is None or dist < best[0]:
+                        best = (dist, rule)
+            if best is not None:
+                return best[1].name, best[1].weight
         return self.default_role, self.default_weight
 
     def confirm(self, role: str, weight: float, board_state: str) -> tuple[str, float]:
