@@ -56,28 +56,46 @@ def _fill(rng, template: str, names: list[str], codes: list[str]) -> str:
 def make_records(stock_names: list[str], stock_codes: list[str], n: int, *, chars: int = 2000,
                  names: int = 10, seed: int = 7, start: str = "2020-01-02") -> list[dict]:
     """``n`` SYNTHETIC article records (id, published, source, url, title, body); published times
-    spread over the years from ``start`` (about 1,000 a day, at any hour)."""
+    spread from ``start`` on (about 1,000 articles a day, at any hour).
+
+    Sentences come from a pool (4,000 filled templates, names left as ``{}`` slots) so that a
+    million articles take seconds; each article draws its own sentences and names, and ends with
+    its serial number, so no two are the same text."""
     rng = np.random.default_rng(seed)
+    pool_rng = np.random.default_rng(seed + 1)
+    events, neutral = [], []
+    for k in range(2000):
+        t = EVENTS[k % len(EVENTS)]
+        slots = sum(("{" + x + "}") in t for x in "abcd")
+        filled = _fill(pool_rng, t, ["\x00"] * slots, stock_codes)
+        events.append((filled.replace("{", "{{").replace("}", "}}").replace("\x00", "{}"), slots))
+        neutral.append(_fill(pool_rng, NEUTRAL[k % len(NEUTRAL)], [], stock_codes))
     t0 = np.datetime64(start + "T00:00:00")
-    minutes = np.sort(rng.integers(0, max(1, n) * 2 // 2, n))       # ~1,000 articles a day
     out = []
+    name_arr = np.asarray(stock_names, dtype=object)
     for i in range(n):
-        pick = [stock_names[int(k)] for k in rng.integers(0, len(stock_names), names)]
+        pick = list(name_arr[rng.integers(0, len(stock_names), names)])
         parts: list[str] = []
         size = 0
+        draws = rng.random(64)
+        idx = rng.integers(0, 2000, 64)
+        k = 0
         while size < chars:
-            if pick and rng.random() < 0.35:
-                t = EVENTS[int(rng.integers(len(EVENTS)))]
+            if pick and draws[k % 64] < 0.35:
+                tpl, slots = events[idx[k % 64]]
+                use = [pick.pop() if pick else "相关公司" for _ in range(slots)]
+                sent = tpl.format(*use)
             else:
-                t = NEUTRAL[int(rng.integers(len(NEUTRAL)))]
-            s = _fill(rng, t, pick, stock_codes)
-            parts.append(s)
-            size += len(s)
-            if rng.random() < 0.15:
+                sent = neutral[idx[k % 64]]
+            parts.append(sent)
+            size += len(sent)
+            if draws[(k + 7) % 64] < 0.15:
                 parts.append("\n")
+            k += 1
+        parts.append(f"（第{i}号）")
         body = "".join(parts)
-        when = (t0 + np.timedelta64(int(minutes[i] * 1.44), "m")).astype(str)[:16]
-        out.append({"id": f"SYNTHETIC-{seed}-{i}", "published": when.replace("T", " ") + ":00+08:00",
+        when = str(t0 + np.timedelta64(int(i * 1.44 * 60), "s"))
+        out.append({"id": f"SYNTHETIC-{seed}-{i}", "published": when.replace("T", " ") + "+08:00",
                     "source": "SYNTHETIC benchmark", "url": f"https://example.invalid/{seed}/{i}",
                     "title": body[:24], "body": body})
     return out

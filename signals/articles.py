@@ -108,8 +108,16 @@ _BLANKS_RE = re.compile(r"[ \t\u00a0]+")
 _MANY_NL_RE = re.compile(r"\n{3,}")
 
 
+# Anything clean_text could change. Text with none of it (most scraped or archived articles)
+# is returned as it is, without the per-line pass.
+_ODD_SPACE_RE = re.compile(r"[^\S \n]|  | \n|\n |\n\n\n")
+
+
 def clean_text(text: str) -> tuple[str, bool]:
     """Strip HTML tags/entities and Markdown images; return ``(clean, had_html)``."""
+    if ("<" not in text and "&" not in text and "![" not in text and text[:1] != " "
+            and text[-1:] not in (" ", "\n") and text[:1] != "\n" and not _ODD_SPACE_RE.search(text)):
+        return text, False
     had_html = bool(_HTML_HINT_RE.search(text))
     if had_html:
         text = _TAG_BLOCK_RE.sub("", text)
@@ -127,6 +135,8 @@ _CN_DT_RE = re.compile(
     r"^\s*(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*[日号]?"
     r"(?:[\sT]*(\d{1,2})\s*[:：时]\s*(\d{1,2})\s*分?(?:\s*[:：]?\s*(\d{1,2})\s*秒?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$")
+_ISO_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?[+-]\d{2}:\d{2}$")
+_BEIJING = dt.timedelta(hours=8)
 _EPOCH_RE = re.compile(r"^\d{10}(?:\d{3})?$")          # epoch seconds or milliseconds
 _YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 _COMPACT_RE = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})(?:[\sT]?(\d{2})(\d{2})(\d{2})?)?\s*$")
@@ -151,6 +161,10 @@ def parse_published(value, *, bare_date: str = "next_open") -> tuple[pd.Timestam
             return parse_published(digits, bare_date=bare_date)   # 20241216 is a date
         unit = "ms" if value > 1e11 else "s"
         return pd.Timestamp(value, unit=unit, tz="UTC").tz_convert(TZ), False, ""
+    if isinstance(value, str) and _ISO_RE.match(value):          # the archive's own format
+        ts = pd.Timestamp(dt.datetime.fromisoformat(value))
+        if ts.utcoffset() == _BEIJING:
+            return ts.tz_convert(TZ), False, ""
     if isinstance(value, (dt.datetime, pd.Timestamp)):
         ts, bare = pd.Timestamp(value), False
     elif isinstance(value, dt.date):
@@ -244,6 +258,39 @@ def _records_jsonl(path: Path, text: str) -> Iterator[tuple[str, dict]]:
         except ValueError as exc:
             rec = _Unreadable(f"{path}: line {n} is not valid JSON ({exc})")
         yield f"line {n}", rec
+
+
+def _stream_jsonl(path: Path):
+    """``(records, encoding)`` of a JSON Lines file read line by line (an archive may not fit in
+    memory); ``encoding`` is a one-item list filled in as the lines are read: UTF-8 unless a line
+    is not, then GBK (GB18030) for the whole file."""
+    encoding = ["utf-8"]
+
+    def records():
+        with open(path, "rb") as fh:
+            for n, raw in enumerate(fh, 1):
+                if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                try:
+                    line = raw.decode(encoding[0])
+                except UnicodeDecodeError as exc:
+                    if encoding[0] != "utf-8":
+                        raise DataError(f"{path}: line {n} is neither UTF-8 nor GBK text") from None
+                    try:
+                        line = raw.decode("gb18030")
+                    except UnicodeDecodeError:
+                        raise DataError(f"{path}: line {n}: neither UTF-8 nor GBK text (byte "
+                                        f"{exc.start}); save it as UTF-8") from None
+                    encoding[0] = "gb18030"
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except ValueError as exc:
+                    rec = _Unreadable(f"{path}: line {n} is not valid JSON ({exc})")
+                yield f"line {n}", rec
+
+    return records(), encoding
 
 
 def _records_csv(path: Path, text: str) -> Iterator[tuple[str, dict]]:
@@ -395,15 +442,20 @@ def _iter_articles(items: list, bare_date: str, skip_bad: bool, result: ReadResu
         elif isinstance(item, (str, os.PathLike)):
             files = _expand([item])
             for path in files:
-                try:
-                    text, encoding = decode_bytes(path.read_bytes())
-                except UnicodeDecodeError as exc:
-                    raise DataError(f"{path}: neither UTF-8 nor GBK text (byte {exc.start}); "
-                                    "save it as UTF-8") from None
-                for k, (where, rec) in enumerate(_READERS[path.suffix.lower()](path, text)):
+                if path.suffix.lower() in (".jsonl", ".ndjson"):
+                    records, encoding = _stream_jsonl(path)
+                else:
+                    try:
+                        text, enc = decode_bytes(path.read_bytes())
+                    except UnicodeDecodeError as exc:
+                        raise DataError(f"{path}: neither UTF-8 nor GBK text (byte {exc.start}); "
+                                        "save it as UTF-8") from None
+                    encoding = [enc]
+                    records = _READERS[path.suffix.lower()](path, text)
+                for k, (where, rec) in enumerate(records):
                     art = attempt(rec, f"{path}: {where}", k)
                     if art is not None:
-                        if encoding != "utf-8":
+                        if encoding[0] != "utf-8":
                             art = replace(art, notes=art.notes + ("GBK text (decoded as GB18030)",))
                         yield art
         else:

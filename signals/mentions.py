@@ -38,13 +38,12 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import ahocorasick
-
 from backtests import rules
 from backtests.errors import ConfigError
 from backtests.master import normalize_name as _display
 from signals.config import load_toml, string_list
 from signals.normalize import normalize_name
+from signals.trie_nb import Trie
 
 KIND_NAME, KIND_FORMER, KIND_ALIAS, KIND_CODE = "name", "former", "alias", "code"
 _PRIORITY = {KIND_NAME: 0, KIND_FORMER: 1, KIND_ALIAS: 2}
@@ -232,7 +231,8 @@ class NameMatcher:
         kinds = {v: k for k, v in _PRIORITY.items()}
         self.ambiguous: dict[str, tuple[str, ...]] = {}
         self.keys: dict[str, tuple[str, str]] = {}
-        automaton = ahocorasick.Automaton()
+        trie = Trie()
+        payload: dict[int, tuple] = {}
         blockers = set(self.rules.not_stocks)
         for key, (pri, codes) in entries.items():
             if key in blockers:
@@ -243,17 +243,16 @@ class NameMatcher:
             code = next(iter(codes))
             guard = 2 if key in self.rules.common_words else 1 if len(key) <= 2 else 0
             self.keys[key] = (code, kinds[pri])
-            automaton.add_word(utf16_units(key), (len(key), code, kinds[pri], guard))
+            payload[trie.add(key)] = (code, kinds[pri], guard)
         for word in sorted(blockers):
             if word:
-                automaton.add_word(utf16_units(word), (len(word), _BLOCKER, _BLOCKER, 0))
-        automaton.make_automaton()
-        self._automaton = automaton
+                payload[trie.add(word)] = (_BLOCKER, _BLOCKER, 0)
+        self._trie = trie
+        self._payload = payload
         self.n_names = len(self.keys)
-        suffixes = ahocorasick.Automaton()
+        suffixes = Trie()
         for suf in self.rules.unknown_suffixes:
-            suffixes.add_word(suf, len(suf))
-        suffixes.make_automaton()
+            suffixes.add(suf)
         self._suffixes = suffixes if self.rules.unknown_suffixes else None
 
     # ------------------------------------------------------------ matching
@@ -266,11 +265,9 @@ class NameMatcher:
     def find(self, text: str) -> tuple[list[Hit], list[Unknown]]:
         """Stocks named in normalised ``text`` (sorted by position) and unknown candidates."""
         cands = []
-        for end_b, (length, code, kind, guard) in self._automaton.iter(utf16_units(text)):
-            if end_b & 1 == 0:
-                continue                      # straddles two characters of the text
-            end = (end_b + 1) >> 1
-            start = end - length
+        payload = self._payload
+        for start, end, node in self._trie.find(text).tolist():
+            code, kind, guard = payload[node]
             if guard and not self._guard_ok(text, start, end, guard):
                 continue
             cands.append((start, end, code, kind))
@@ -343,9 +340,9 @@ class NameMatcher:
 
     def _unknown_names(self, text: str, unknown: list[Unknown], taken: bytearray) -> None:
         r = self.rules
-        for suf_end, length in self._suffixes.iter(text):
-            end = suf_end + 1
-            suf_start = end - length
+        # by end, longest first (the order an Aho-Corasick automaton reports them in)
+        for suf_start, end in sorted(((a, b) for a, b, _ in self._suffixes.find(text).tolist()),
+                                     key=lambda h: (h[1], h[0])):
             if taken[suf_start] or not r.guard_right.match(text, end):
                 continue                # inside a name already found, or not followed by a separator
             for n in (4, 3, 2):                       # the longest well-delimited word wins

@@ -88,11 +88,12 @@ _SPACE_RE = re.compile(r"(?<=[^\x00-\x7f])[^\S\n]+|[^\S\n]+(?=[^\x00-\x7f])")
 # - pinyin in brackets right after a Chinese character, with at least one tone mark
 #   (偉創(chuàng)電氣 -> 伟创电气); "人工智能(AI)" has none and stays;
 _TONES = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜĀÁǍÀĒÉĚÈĪÍǏÌŌÓǑÒŪÚǓÙǕǗǙǛ"    # ü/Ü alone is no tone
-_PINYIN_RE = re.compile(f"(?<=[\u4e00-\u9fff])[(（][A-Za-züÜ{_TONES}]*[{_TONES}][A-Za-züÜ{_TONES}]*[)）]")
+_PINYIN_RE = re.compile(f"[(（](?<=[\u4e00-\u9fff][(（])[A-Za-züÜ{_TONES}]*[{_TONES}]"
+                        f"[A-Za-züÜ{_TONES}]*[)）]")        # the bracket first: a fast scan
 # - a line break between two Chinese characters inside a long wrapped line (the line before it
 #   holds WRAP_MIN characters or more and does not end a sentence): 天娱\n数科 -> 天娱数科.
 #   Short lines (headings, table rows, the title) keep their breaks.
-_WRAP_RE = re.compile(r"(?<=[\u4e00-\u9fff])\n(?=[\u4e00-\u9fff])")
+_WRAP_RE = re.compile(r"\n(?<=[\u4e00-\u9fff]\n)(?=[\u4e00-\u9fff])")
 WRAP_MIN = 24
 _ALL_SPACE_RE = re.compile(r"\s+")
 
