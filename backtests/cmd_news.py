@@ -15,7 +15,6 @@ run; it is what ``hypebt signals --data STORE`` and ``[signals] archive = "store
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 
 HELP = "news archive: import, fetch (akshare: East Money, 财联社), search and count articles"
 

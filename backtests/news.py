@@ -40,26 +40,24 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pandas as pd
 
 from backtests.errors import DataError
-from signals.articles import Article, iter_records, make_article
+from signals.articles import Article, iter_records
 
 ARCHIVE_FILE = os.path.join("news", "archive.sqlite")
 LEGACY_FILE = os.path.join("news", "articles.jsonl")
 FORMAT = 2
 BATCH = 5_000
 BUSY_TIMEOUT_MS = 60_000
-_WS_RE = re.compile(r"\s+")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -106,7 +104,7 @@ def has_fts5() -> bool:
 def content_hash(title: str, body: str) -> str:
     """sha1 of title and body with all white space removed: the same text re-scraped with other
     line breaks or padding is a duplicate."""
-    text = _WS_RE.sub("", title) + "\x00" + _WS_RE.sub("", body)
+    text = "".join(title.split()) + "\x00" + "".join(body.split())      # str.split: any white space
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
@@ -161,7 +159,7 @@ class NewsArchive:
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> NewsArchive:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -309,7 +307,7 @@ class NewsArchive:
         version = extractor.version
         with self.transaction():
             self.con.execute("INSERT OR IGNORE INTO rules VALUES (?, ?)",
-                             (version, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
+                             (version, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
         done = 0
         while True:
             rows = self.con.execute(

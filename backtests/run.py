@@ -23,8 +23,15 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from backtests.config import (DEMO, STORE_ARCHIVE, RunConfig, check_marks_codes, read_marks,
-                              resolved_toml, signal_rules)
+from backtests.config import (
+    DEMO,
+    STORE_ARCHIVE,
+    RunConfig,
+    check_marks_codes,
+    read_marks,
+    resolved_toml,
+    signal_rules,
+)
 from backtests.errors import ConfigError
 from backtests.io import atomic_dir, write_text_atomic
 

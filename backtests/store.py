@@ -182,7 +182,7 @@ class Store:
         self.news_path = self.root / NEWS_FILE
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, *, create: bool = False) -> "Store":
+    def open(cls, path: str | os.PathLike | None = None, *, create: bool = False) -> Store:
         """Open the store at ``path`` (resolved by :func:`resolve_store`).
 
         With ``create``, a missing or empty directory becomes a new store; a non-empty directory

@@ -110,13 +110,15 @@ _MANY_NL_RE = re.compile(r"\n{3,}")
 
 # Anything clean_text could change. Text with none of it (most scraped or archived articles)
 # is returned as it is, without the per-line pass.
-_ODD_SPACE_RE = re.compile(r"[^\S \n]|  | \n|\n |\n\n\n")
+_ODD_SPACE_RE = re.compile(r"[^\S \n]")          # white space other than ' ' and line breaks
 
 
 def clean_text(text: str) -> tuple[str, bool]:
     """Strip HTML tags/entities and Markdown images; return ``(clean, had_html)``."""
-    if ("<" not in text and "&" not in text and "![" not in text and text[:1] != " "
-            and text[-1:] not in (" ", "\n") and text[:1] != "\n" and not _ODD_SPACE_RE.search(text)):
+    if ("<" not in text and "&" not in text and "![" not in text and "  " not in text
+            and " \n" not in text and "\n " not in text and "\n\n\n" not in text
+            and text[:1] not in (" ", "\n") and text[-1:] not in (" ", "\n")
+            and not _ODD_SPACE_RE.search(text)):
         return text, False
     had_html = bool(_HTML_HINT_RE.search(text))
     if had_html:

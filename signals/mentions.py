@@ -63,7 +63,7 @@ _EXCHANGE_ALIASES = {"SH": "SH", "SS": "SH", "XSHG": "SH", "SZ": "SZ", "XSHE": "
 # Codes: a run of exactly six digits, optionally with an exchange before (SZ002354, sz.002354)
 # or after (002354.SZ, 600000.XSHG); not right after another letter, digit or dot.
 # a run of exactly six (a code) or seven (a code typo, reported) digits; longer runs are numbers
-_DIGITS_RE = re.compile(r"(?<!\d)\d{6,7}(?!\d)")
+_DIGITS_RE = re.compile(r"\d{6,}")        # whole runs of 6+ digits (a run is tried from its start)
 _PREFIX_RE_CODE = re.compile(r"(?<![0-9A-Z.])(SH|SZ|BJ)\.?$")
 _SUFFIX_RE_CODE = re.compile(r"\.(SH|SZ|BJ|SS|XSHG|XSHE|BSE)(?![A-Z])")
 _NOT_BEFORE_CODE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.")
@@ -294,6 +294,8 @@ class NameMatcher:
         n = len(text)
         for m in _DIGITS_RE.finditer(text):
             start, end = m.span()
+            if end - start > 7:
+                continue                      # a longer number is not a code
             if end - start == 7:
                 self._typo(text, start, end, unknown)
                 continue

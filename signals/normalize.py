@@ -143,8 +143,7 @@ def normalize_text(text: str, keep_break: int = -1) -> tuple[str, np.ndarray | N
 def _cut(text: str, spans: list[tuple[int, int]]) -> str:
     out, last = [], 0
     for a, b in sorted(spans):
-        if a < last:
-            a = last
+        a = max(a, last)
         out.append(text[last:a])
         last = max(last, b)
     out.append(text[last:])

@@ -139,7 +139,7 @@ ROLE_CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,:：]")          # a 、 list
 # A line break ends a sentence only after a sentence stop, before or after another line break,
 # or at the end of the title; any other is a line wrapped in the middle of a sentence
 # ("天娱数科、居然智家\n等多股涨停"), or a list under a heading ("涨停个股：\n天娱数科\n...").
-_SOFT_BREAK_RE = re.compile(r"(?<=[^。!?;！？；\n])\n(?=[^\n])")
+_SOFT_BREAK_RE = re.compile(r"\n(?<=[^。!?;！？；\n]\n)(?=[^\n])")      # the break first: fast
 
 
 class TextSpans:

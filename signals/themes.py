@@ -28,8 +28,8 @@ from typing import NamedTuple
 
 from backtests.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
-from signals.trie_nb import Trie
 from signals.normalize import normalize_name
+from signals.trie_nb import Trie
 
 THEME_KEYS = ("themes", "patterns")
 PATTERN_KEYS = ("quoted", "unquoted_markers", "max_unquoted", "stop_chars")

@@ -158,8 +158,8 @@ def test_unreadable_inputs(tmp_path):
 
 
 def test_clean_text_fast_path_equals_the_full_pass():
-    from signals.articles import _ODD_SPACE_RE  # noqa: F401 - the fast path exists
     import signals.articles as A
+    from signals.articles import _ODD_SPACE_RE  # noqa: F401 - the fast path exists
     samples = ["天娱数科涨停。\n居然智家", " 前导", "尾随 ", "a  b", "x\n\n\ny", "行\u3000首", "\u3000　缩进",
                "tab\there", "a\r\nb", "<p>html</p>", "&amp;", "![img](u)正文", "line \nnext", "a\n b",
                "", "\n开头", "结尾\n", "正常 文本 with single spaces"]

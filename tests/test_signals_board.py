@@ -3,6 +3,8 @@ session that closed before publication (never a later one), and [board_roles] li
 mention to momentum/risk from it."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,8 +68,7 @@ def test_plain_mention_takes_the_confirmed_role_text_role_kept(market):
 def test_board_roles_must_name_known_states_and_roles(tmp_path):
     from backtests.errors import ConfigError
 
-    src = (load_roles().source)
-    text = open(src, encoding="utf-8").read()
+    text = Path(load_roles().source).read_text(encoding="utf-8")
     bad = tmp_path / "roles.toml"
     bad.write_text(text.replace("limit_up = \"momentum\"", "limit_upp = \"momentum\""), encoding="utf-8")
     with pytest.raises(ConfigError, match="limit_upp: unknown board state"):

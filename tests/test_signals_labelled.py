@@ -19,7 +19,8 @@ def evaluate(master, path) -> dict:
     """Counts: mentions found/expected/right, and role right/total (all roles, and only the
     companies labelled momentum or risk). A company's predicted role is the role of its article
     contribution (signals.marks: the most negative weight if any, else the largest)."""
-    recs = [json.loads(line) for line in open(path, encoding="utf-8")]
+    with open(path, encoding="utf-8") as fh:
+        recs = [json.loads(line) for line in fh]
     codes = set(master.frame.index)
     r = analyze([path], master)
     found = r.mentions.groupby("article_id")["code"].agg(set).to_dict()
@@ -27,7 +28,8 @@ def evaluate(master, path) -> dict:
     for (aid, code), g in r.mentions.groupby(["article_id", "code"]):
         low = g.loc[g["weight"].idxmin()]
         role[(aid, code)] = (low if low["weight"] < 0 else g.loc[g["weight"].idxmax()])["role"]
-    out = dict(tp=0, key=0, found=0, roles_ok=0, roles=0, mr_ok=0, mr=0, wrong=[])
+    out = {"tp": 0, "key": 0, "found": 0, "roles_ok": 0, "roles": 0, "mr_ok": 0, "mr": 0,
+           "wrong": []}
     for rec in recs:
         key = {c["code"] for c in rec["companies"] if c["code"] in codes}
         got = found.get(rec["id"], set())
@@ -55,7 +57,7 @@ def master(shared_data):
 
 def test_labelled_set_is_well_formed():
     roles = {"source", "risk", "momentum", "cooperation", "broker", "catalyst", "mention"}
-    for line in open(LABELLED, encoding="utf-8"):
+    for line in LABELLED.read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)
         assert rec["url"].startswith("http") and rec["published"] and rec["companies"]
         for c in rec["companies"]:
