@@ -73,9 +73,9 @@ def main(argv=None) -> int:
         ["git", "-C", REPO, "merge-base", "HEAD", "main"], capture_output=True, text=True,
         check=True).stdout.strip()
 
-    from backtests.calendar import trading_calendar
-    from backtests.master import load_master
-    from backtests.news import NewsArchive, archive_marks
+    from backtests.core.calendar import trading_calendar
+    from backtests.data.master import load_master
+    from backtests.data.news import NewsArchive, archive_marks
     from signals.articles import make_article
     from signals.extract import Extractor
 

@@ -23,7 +23,7 @@ from signals.roles import SENTENCE_STOPS, RoleRules, TextSpans, load_roles
 from signals.themes import ThemeLexicon, load_themes
 
 # Bump when a change to the extraction code changes its output: stored mention indexes
-# (backtests.news) are then rebuilt.
+# (backtests.data.news) are then rebuilt.
 EXTRACT_VERSION = "extract-3"
 
 THEME_CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,:：]")     # a 、 list stays one clause
@@ -63,7 +63,7 @@ class Extractor:
     def version(self) -> str:
         """The rules version: a hash of everything that decides what :meth:`extract` returns
         (the theme, role and matching rules as loaded, the name dictionary and
-        :data:`EXTRACT_VERSION`). The mention index of :mod:`backtests.news` is keyed by it."""
+        :data:`EXTRACT_VERSION`). The mention index of :mod:`backtests.data.news` is keyed by it."""
         if self._version is None:
             h = hashlib.sha256(EXTRACT_VERSION.encode())
             parts = [sorted(self.matcher.keys.items()), sorted(self.matcher.ambiguous.items()),

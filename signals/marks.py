@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.errors import CalendarError, ConfigError, DataError, did_you_mean
+from backtests.core.calendar import trading_calendar
+from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
 from signals.articles import BARE_DATE_POLICIES, Article, read_articles
 from signals.extract import ArticleSignals, Extractor, Mention
 from signals.roles import load_roles
@@ -105,15 +106,13 @@ def analyze(items, master, calendar=None, *, min_score: float = 0.5,
             skip_bad: bool = False, open_cutoff: str = "09:30",
             extractor: Extractor | None = None, board=None) -> SignalResult:
     """Read ``items`` (paths, folders, :class:`Article` objects or dicts), find mentions and
-    build marks. ``master`` is a :class:`~backtests.master.StockMaster`; ``calendar`` defaults to
-    :func:`backtests.calendar.trading_calendar`. See the module docstring for the scoring.
+    build marks. ``master`` is a :class:`~backtests.data.master.StockMaster`; ``calendar`` defaults to
+    :func:`backtests.core.calendar.trading_calendar`. See the module docstring for the scoring.
 
     ``board``: an object with ``at(code, epoch_seconds) -> state``
-    (:class:`backtests.scan.BoardStates` of the run's market); each mention then carries the
-    stock's ``board_state`` known at publication, and a mention the text leaves at the default
+    (:class:`backtests.features.scan.BoardStates` of the run's market); each mention then carries
+    the stock's ``board_state`` known at publication, and a mention the text leaves at the default
     role takes the role ``[board_roles]`` gives that state (:meth:`RoleRules.confirm`)."""
-    from backtests.calendar import trading_calendar
-
     _check_choice("intraday", intraday, INTRADAY_POLICIES)
     _check_choice("bare_date", bare_date, BARE_DATE_POLICIES)
     if half_life < 0:
@@ -266,7 +265,7 @@ def score_index_rows(articles: list, mentions: dict, calendar, names: dict, *,
                      skip_bad: bool = False, open_cutoff: str = "09:30",
                      seen_before: frozenset = frozenset(), role_rules=None,
                      board=None) -> pd.DataFrame:
-    """Marks from a stored mention index (:meth:`backtests.news.NewsArchive.signals`):
+    """Marks from a stored mention index (:meth:`backtests.data.news.NewsArchive.signals`):
     ``articles`` rows ``(key, id, epoch_seconds, bare, title, themes_json)`` and ``mentions`` by
     key, rows ``(code, matched, kind, in_title, theme, role, weight)``. The same scoring as
     :func:`analyze` on the same articles (tests check it); an article outside the calendar

@@ -1,7 +1,7 @@
 """Extraction of many articles at once, in this process or in a pool of processes.
 
 :func:`extract_rows` turns ``(key, title, body)`` items into plain rows (the mention index of
-:mod:`backtests.news` stores them as they are). With ``workers > 1`` the items are cut into
+:mod:`backtests.data.news` stores them as they are). With ``workers > 1`` the items are cut into
 chunks and extracted by that many forked processes, each holding the same compiled
 :class:`~signals.extract.Extractor` (inherited at the fork, never pickled); the rows come back in
 input order, identical to ``workers = 1`` (tests/test_news_archive.py checks it).

@@ -26,7 +26,7 @@ import re
 from collections import Counter
 from typing import NamedTuple
 
-from backtests.errors import ConfigError, did_you_mean
+from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
 from signals.normalize import normalize_name
 from signals.trie_nb import Trie

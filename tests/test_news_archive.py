@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.calendar import trading_calendar
-from backtests.master import StockMaster
-from backtests.news import NewsArchive, archive_marks, content_hash
+from backtests.core.calendar import trading_calendar
+from backtests.data.master import StockMaster
+from backtests.data.news import NewsArchive, archive_marks, content_hash
 from signals.articles import Article
 from signals.extract import Extractor
 from signals.marks import analyze
@@ -63,7 +63,7 @@ def test_dedup_by_id_url_and_content(tmp_path):
 IMPORTER = """
 import sys, json
 sys.path.insert(0, {repo!r})
-from backtests.news import NewsArchive
+from backtests.data.news import NewsArchive
 from signals.articles import Article
 import pandas as pd
 arch = NewsArchive({db!r})
@@ -159,7 +159,7 @@ def test_marks_from_index_equal_marks_from_articles(tmp_path, master, opts):
 
 
 def test_backtest_with_archive_store(tmp_path, master, capsys):
-    from backtests.cli import main
+    from backtests.cli.main import main
 
     store = tmp_path / "store"
     src = tmp_path / "arts.jsonl"

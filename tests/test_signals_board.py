@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.engine import toy_market
-from backtests.master import StockMaster
-from backtests.scan import BoardStates
+from backtests.engine.backtest import toy_market
+from backtests.data.master import StockMaster
+from backtests.features.scan import BoardStates
 from signals.articles import Article
 from signals.marks import analyze
 from signals.roles import load_roles
@@ -66,7 +66,7 @@ def test_plain_mention_takes_the_confirmed_role_text_role_kept(market):
 
 
 def test_board_roles_must_name_known_states_and_roles(tmp_path):
-    from backtests.errors import ConfigError
+    from backtests.core.errors import ConfigError
 
     text = Path(load_roles().source).read_text(encoding="utf-8")
     bad = tmp_path / "roles.toml"

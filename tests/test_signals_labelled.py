@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backtests.master import load_master
+from backtests.data.master import load_master
 from signals.marks import analyze
 from tests.conftest import REAL_NAMES, REAL_NAMES_2023
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from backtests.master import StockMaster
+from backtests.data.master import StockMaster
 from signals.articles import Article
 from signals.extract import Extractor
 from signals.normalize import normalize_text
