@@ -1,8 +1,8 @@
 """Find listed companies named in a text: by current name, former name, or code.
 
 :class:`NameMatcher` is built once from a :class:`~backtests.data.master.StockMaster` and then scans
-normalised text (:mod:`signals.normalize`) in one Aho-Corasick pass (``pyahocorasick``) over every
-name, whatever the size of the dictionary (on the text's UTF-16 bytes, see :func:`utf16_units`).
+normalised text (:mod:`signals.normalize`) in one dictionary pass (:mod:`signals.trie_nb`) over every
+name, whatever the size of the dictionary (on the text's UTF-16 code units).
 Rules, in the order they are applied:
 
 1. **Dictionary.** Every current name and former name of the master (``居然之家`` → 000785), plus
@@ -72,22 +72,8 @@ _CLASS_SUFFIX_RE = re.compile(r"(?<=[\u4e00-\u9fff])A$")
 # STAR/ChiNext special-voting-rights and unprofitable suffixes: 寒武纪-U, 优刻得-W, 九号公司-WD
 _SUFFIX_UW_RE = re.compile(r"-(?:U|W|UW|WD|UWD|D)$")
 _BLOCKER = "-"
-_ASTRAL_RE = re.compile("[\U00010000-\U0010FFFF]")
 
 
-def utf16_units(text: str) -> str:
-    """Two code units per character (UTF-16 bytes as Latin-1 characters).
-
-    pyahocorasick finds a node's child by a linear scan; over Chinese text the root would have
-    thousands of children (one per first character of a name). Splitting every character into
-    its two bytes keeps every node's fan-out below 256 and makes the scan about 7x faster.
-    Characters outside the BMP (emoji) become U+FFFD first so that character ``i`` is always
-    bytes ``2i, 2i+1``; no name contains one.
-    """
-    data = text.encode("utf-16-be")
-    if len(data) != 2 * len(text):
-        data = _ASTRAL_RE.sub("\ufffd", text).encode("utf-16-be")
-    return data.decode("latin-1")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 

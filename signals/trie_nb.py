@@ -7,7 +7,7 @@ from every position whose first code unit starts some key (``first`` table), so 
 number of positions times the depth actually walked -- a few steps in Chinese text.
 
 Positions are UTF-16 code units; :class:`Trie` replaces characters outside the BMP by U+FFFD
-first (as :func:`signals.mentions.utf16_units` does), so unit ``i`` is character ``i``. Results are
+first, so unit ``i`` is character ``i`` (no name or keyword holds one). Results are
 all ``(start, end, node)`` triples -- the same set pyahocorasick's ``iter`` reports -- ordered by
 start, then end.
 """
@@ -19,7 +19,6 @@ import numpy as np
 from numba import njit
 
 _ASTRAL_RE = re.compile("[\U00010000-\U0010FFFF]")
-_MUL = np.uint64(0x9E3779B97F4A7C15)
 
 
 @njit(cache=True)
