@@ -77,7 +77,7 @@ class SignalsConfig:
     archive of the ``[data] path`` store, else of the default store; or a store directory's
     absolute path); ``options`` are the signals thresholds.
     ``themes_file``, ``role_rules``, ``matching_file``: absolute paths of the user's rule files
-    (articles only), None for the packaged defaults; :func:`signal_rules` loads them."""
+    (articles or archive), None for the packaged defaults; :func:`signal_rules` loads them."""
     marks: str | None = None
     articles: tuple[str, ...] = ()
     archive: str | None = None
