@@ -297,8 +297,8 @@ class NewsArchive:
     def pending(self, version: str) -> int:
         """Articles without mentions for rules ``version``."""
         return self.con.execute(
-            "SELECT COUNT(*) FROM articles WHERE rowid NOT IN "
-            "(SELECT article FROM extracted WHERE version = ?)", (version,)).fetchone()[0]
+            "SELECT COUNT(*) FROM articles a LEFT JOIN extracted e ON e.version = ? "
+            "AND e.article = a.rowid WHERE e.article IS NULL", (version,)).fetchone()[0]
 
     def index(self, extractor, *, batch: int = BATCH, workers: int = 1, progress=None) -> int:
         """Extract the articles not yet extracted with ``extractor``'s rules version and store
@@ -308,14 +308,16 @@ class NewsArchive:
         with self.transaction():
             self.con.execute("INSERT OR IGNORE INTO rules VALUES (?, ?)",
                              (version, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
-        done = 0
-        while True:
+        done, last = 0, 0
+        while True:                 # in rowid order, each batch after the last one seen
             rows = self.con.execute(
-                "SELECT rowid, id, published, bare, title, body FROM articles WHERE rowid NOT IN "
-                "(SELECT article FROM extracted WHERE version = ?) ORDER BY rowid LIMIT ?",
-                (version, batch)).fetchall()
+                "SELECT a.rowid, a.id, a.published, a.bare, a.title, a.body FROM articles a "
+                "LEFT JOIN extracted e ON e.version = ? AND e.article = a.rowid "
+                "WHERE a.rowid > ? AND e.article IS NULL ORDER BY a.rowid LIMIT ?",
+                (version, last, batch)).fetchall()
             if not rows:
                 return done
+            last = rows[-1][0]
             items = [(r[0], r[4], r[5]) for r in rows]
             out = extract_rows(extractor, items, workers=workers)
             with self.transaction():
