@@ -60,6 +60,18 @@ class RoleRules:
         for r in rules:
             self.weights.setdefault(r.name, r.weight)
         self.weights.setdefault(default_role, self.default_weight)
+        # any sentence-rule keyword at all: an exact pre-filter (an alternation tries every
+        # pattern at every position), so a clause without one skips the rule-by-rule searches
+        sentence = [f"(?:{r.pattern.pattern})" for r in rules if r.scope == "sentence"]
+        self._any = re.compile("|".join(sentence)) if sentence else None
+        self._applies: dict[str, tuple[bool, ...]] = {}     # mention text -> rule applies
+
+    def _rules_for(self, mention: str) -> tuple[bool, ...]:
+        got = self._applies.get(mention)
+        if got is None:
+            got = self._applies[mention] = tuple(r.names is None or r.names.search(mention) is not None
+                                                 for r in self.rules)
+        return got
 
     def fingerprint(self) -> tuple:
         """Everything that decides :meth:`decide`, as plain values (for rules versions)."""
@@ -87,10 +99,17 @@ class RoleRules:
         lo, hi = sentence
         mention = text[start:end]
         clause = spans.around(start, end, ROLE_CLAUSE_RE, lo, hi)
+        applies = self._rules_for(mention)
+        key = (-1, clause)
+        keyword = cache.get(key)
+        if keyword is None:
+            keyword = cache[key] = self._any is not None and self._any.search(text, *clause) is not None
         for i, rule in enumerate(self.rules):
-            if rule.names is not None and not rule.names.search(mention):
+            if not applies[i]:
                 continue
             if rule.scope == "sentence":
+                if not keyword:
+                    continue
                 key = (i, clause)
                 hit = cache.get(key)
                 if hit is None:
@@ -106,8 +125,7 @@ class RoleRules:
         if clause != (lo, hi):        # the nearest sentence-rule match wins, ties by rule order
             best = None
             for i, rule in enumerate(self.rules):
-                if rule.scope != "sentence" or (rule.names is not None
-                                                and not rule.names.search(mention)):
+                if rule.scope != "sentence" or not applies[i]:
                     continue
                 key = (i, sentence, "all")
                 found = cache.get(key)
