@@ -80,9 +80,10 @@ def execute(cfg, out: Path, *, title: str) -> list[str]:
 
 def run(args) -> int:
     from backtests.config import load_config
-    from backtests.run import default_out_dir
+    from backtests.run import default_out_dir, refuse_own_config
 
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg)
+    refuse_own_config(cfg, out)  # before the run, not after it
     print("\n".join(execute(cfg, out, title=f"Backtest {args.config}")))
     return 0

@@ -31,8 +31,8 @@ def _is_grid(path) -> bool:
 
     try:
         with open(path, "rb") as fh:
-            return "grid" in tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError):
+            return "grid" in tomllib.loads(fh.read().decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False  # load_config reports the problem with the file's name
 
 

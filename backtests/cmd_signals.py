@@ -117,7 +117,7 @@ def _master(args):
     if args.names:
         return load_master(*args.names), False
     if args.data:
-        names = Store.open(args.data).read_names()
+        names = Store.open(args.data, option="--data").read_names()
         if names is not None:
             return StockMaster.from_frame(names, source=f"{args.data} names"), False
     return StockMaster.from_frame(demo_names(), source="demo names"), True
@@ -143,7 +143,7 @@ def _items(args):
     if args.files:
         return list(args.files)
     if args.data:                       # a store: _master has refused anything else
-        news = Store.open(args.data).news_path
+        news = Store.open(args.data, option="--data").news_path
         if not _has_text(news):
             raise DataError(f"--data {args.data}: the store's news archive {news} is empty; run "
                             "`hypebt news fetch` first")

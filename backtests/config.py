@@ -339,7 +339,7 @@ def read_toml_config(path: str | os.PathLike, parse, **kwargs):
     """
     p = Path(path)
     try:
-        text = p.read_bytes().decode("utf-8")
+        text = p.read_bytes().decode("utf-8-sig")  # a BOM (Notepad saves one) is no TOML
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {p}") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -36,7 +36,7 @@ import numpy as np
 
 from backtests import rules
 from backtests.calendar import to_date, trading_calendar
-from backtests.errors import CalendarError, DataError, DataWarning, did_you_mean
+from backtests.errors import CalendarError, DataError, DataWarning, did_you_mean, reading
 from backtests.master import StockMaster, load_master, name_is_st
 
 
@@ -187,7 +187,8 @@ def _read_table(path: Path, kind: str, drop_bad: bool = False):
         try:
             schema = pq.read_schema(path)
         except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"panel {path}: not a readable Parquet file ({exc})") from None
+            raise DataError(f"panel {path}: not a readable Parquet file "
+                            f"({' '.join(str(exc).split())})") from None
         mapping = _map_columns(list(schema.names), str(path))
         textual = [c for c in mapping if mapping[c] in ("code", "date", "name")
                    and (pa.types.is_string(schema.field(c).type)
@@ -195,7 +196,8 @@ def _read_table(path: Path, kind: str, drop_bad: bool = False):
         try:
             table = pq.read_table(path, columns=list(mapping), read_dictionary=textual)
         except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"panel {path}: cannot read the Parquet data ({exc})") from None
+            raise DataError(f"panel {path}: cannot read the Parquet data "
+                            f"({' '.join(str(exc).split())})") from None
         # Parquet has no header line: rows are counted from 1.
         return (table.rename_columns([mapping[c] for c in table.column_names]), mapping, "row", 1,
                 None)
@@ -549,9 +551,10 @@ def read_panel(path, *, drop_bad: bool = False):
     if p.stat().st_size == 0:
         raise DataError(f"panel {p} is empty (0 bytes): expected a header line "
                         f"{','.join(REQUIRED)} and one row per stock and session")
-    kind = _sniff(p)
-    table, mapping, label, offset, not_number = _read_table(p, kind, drop_bad)
-    return _panel_from_table(table, mapping, str(p), label, offset, drop_bad, not_number)
+    with reading(p, "panel"):  # damaged gzip, bytes that are not UTF-8, no permission, ...
+        kind = _sniff(p)
+        table, mapping, label, offset, not_number = _read_table(p, kind, drop_bad)
+        return _panel_from_table(table, mapping, str(p), label, offset, drop_bad, not_number)
 
 
 def validate_panel(frame, *, source: str = "<frame>", drop_bad: bool = False):
@@ -840,7 +843,7 @@ def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fals
 
         panel = validate_panel(read_store(p), source=f"store {p}", drop_bad=drop_bad)
         if master is None:
-            stored = Store.open(p).read_names()
+            stored = Store.open(p, option=None).read_names()
             if stored is not None and len(stored):
                 master = StockMaster.from_frame(stored, source=f"store {p} names")
     else:

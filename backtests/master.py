@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from backtests import rules
-from backtests.errors import DataError, did_you_mean
+from backtests.errors import DataError, did_you_mean, reading
 
 # Source column -> master column (akshare's name tables use code/name or 代码/名称).
 COLUMN_ALIASES = {
@@ -287,7 +287,8 @@ def load_master(*paths) -> StockMaster:
     master = None
     for raw in paths:
         path = Path(raw)
-        df, label, offset = _read_names_file(path)
-        m = StockMaster(_clean(df, str(path), label, offset))
+        with reading(path, "names file"):
+            df, label, offset = _read_names_file(path)
+            m = StockMaster(_clean(df, str(path), label, offset))
         master = m if master is None else master.merged_with(m)
     return master

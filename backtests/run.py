@@ -226,6 +226,25 @@ def render_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike, *,
     }
 
 
+def refuse_own_config(cfg: RunConfig, out: str | os.PathLike) -> None:
+    """Refuse an ``out`` folder whose ``config.toml`` is the config file the run started from:
+    the run would replace it with the resolved config (the user's comments and layout lost).
+    Raises :class:`~backtests.errors.ConfigError` naming both."""
+    from backtests.errors import ConfigError
+
+    if cfg.source is None:
+        return
+    written = Path(out) / "config.toml"
+    try:
+        same = written.exists() and os.path.samefile(written, cfg.source)
+    except OSError:
+        same = False
+    if same:
+        raise ConfigError(f"--out {out} holds the config this run was started from "
+                          f"({cfg.source}); the run would replace it with the resolved config "
+                          f"{written}. Choose another --out, or copy the config out of {out}")
+
+
 def write_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike | None = None, *,
                   marks: pd.DataFrame | None = None, tearsheet: bool = True) -> Path:
     """Write the run folder (default :func:`default_out_dir`) and return its path.
@@ -240,8 +259,11 @@ def write_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike | None = No
     holds no run outputs is refused (``ConfigError``), as is a path that is a file.
     """
     out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
+    refuse_own_config(cfg, out)
     texts = render_outputs(result, cfg, out, marks=marks)
-    with atomic_dir(out, owned=OUTPUT_FILES, what="run folder") as stage:
+    # config.toml alone does not make a folder a run folder: it may be the user's own config.
+    with atomic_dir(out, owned=OUTPUT_FILES, markers=set(OUTPUT_FILES) - {"config.toml"},
+                    what="run folder") as stage:
         for name, text in texts.items():
             write_text_atomic(stage / name, text)
         if tearsheet:

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtests.errors import DataError
+from backtests.errors import DataError, reading
 from backtests.io import write_text_atomic
 from backtests.run import EQUITY_COLUMNS, ORDER_COLUMNS, TRADE_COLUMNS
 
@@ -209,13 +209,21 @@ def _read_csv(path: Path, required: tuple[str, ...], *, optional: bool) -> pd.Da
             raise DataError(f"{path} row {i + 2}: date {text.iloc[i]!r} is not a date "
                             f"(expected YYYY-MM-DD)")
         df["date"] = dates.dt.normalize()
+    for column in _NUMERIC_COLUMNS.intersection(df.columns):
+        df[column] = _numbers(df, column, path)
     return df
+
+
+# Columns of the run-folder CSVs that must hold numbers (or be empty): a hand-edited value
+# such as "abc" is named with its row instead of failing deep inside the report.
+_NUMERIC_COLUMNS = frozenset({"cash", "market_value", "equity", "shares", "price", "value",
+                              "commission", "stamp_duty", "transfer_fee"})
 
 
 def _numbers(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
     """``df[column]`` as floats; a value that is not a number names its row (header = row 1)."""
     values = pd.to_numeric(df[column], errors="coerce")
-    bad = values.isna() & df[column].notna()
+    bad = (values.isna() & df[column].notna()) | np.isinf(values.astype(float))
     if bad.any():
         i = int(bad.to_numpy().argmax())
         raise DataError(f"{path} row {i + 2}: {column} {df[column].iloc[i]!r} is not a number")
@@ -798,7 +806,8 @@ def _title(run: RunFolder) -> str:
 
 def render_tearsheet(run_dir, *, benchmark=None) -> str:
     """The tearsheet of ``run_dir`` as an HTML string (see the module docstring)."""
-    run = load_run(run_dir, benchmark=benchmark)
+    with reading(run_dir, "run folder"):  # a file that is not UTF-8, unreadable, ...
+        run = load_run(run_dir, benchmark=benchmark)
     returns = daily_returns(run)
     bench = run.benchmark
     if bench is not None:
