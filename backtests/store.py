@@ -574,13 +574,17 @@ def fetch_bars(store: Store, codes, start, end, *, source=None, policy=None,
     from the first to the last missing session, the rows are checked (:func:`check_bars`) and
     merged, the span is recorded as covered, and the stock's file is replaced atomically.
     A stock whose calls still fail after the policy's retries is recorded in ``failed`` and the
-    others go on. Ctrl-C raises :class:`FetchInterrupted` after the last completed stock;
+    others go on -- unless the failure is the network's (:class:`~backtests.errors.NetworkError`)
+    and no stock has come through yet, or two stocks in a row failed so: then the fetch stops
+    with that error (offline, the other stocks would only fail the same way, one by one). Ctrl-C raises :class:`FetchInterrupted` after the last completed stock;
     running the same fetch again resumes with the stocks (and sessions) still missing.
     """
     from backtests.akshare_adapter import CallPolicy, get_source
+    from backtests.errors import NetworkError
     source = source or get_source()
     policy = policy or CallPolicy()
     cal = trading_calendar()
+    offline = 0  # stocks in a row that failed for network reasons
     lo = to_date(start, what="start")
     hi = min(to_date(end, what="end"), last_final_session(now))
     result = FetchResult(total=len(codes), end=str(hi))
@@ -595,9 +599,18 @@ def fetch_bars(store: Store, codes, start, end, *, source=None, policy=None,
             a, b = missing[0], missing[-1]
             try:
                 frame = check_bars(policy.call(source.daily_bars, code, a, b), code, a, b)
+            except NetworkError as exc:
+                offline += 1
+                if offline >= 2 or not result.fetched:
+                    raise NetworkError(f"{exc}; stopped at stock {code}: {len(result.fetched)} "
+                                       f"stocks stored, run the same command again to resume"
+                                       ) from None
+                result.failed.append((code, f"NetworkError: {exc}"))
+                continue
             except Exception as exc:  # noqa: BLE001 - reported per stock, others go on
                 result.failed.append((code, f"{type(exc).__name__}: {' '.join(str(exc).split())}"))
                 continue
+            offline = 0
             store.merge_bars(code, frame, [[str(a), str(b)]])
             result.fetched.append(code)
             result.rows += len(frame)
