@@ -216,9 +216,11 @@ class Store:
             hint = f"pass {option} DIR" + (f" (or set {STORE_ENV})" if option == "--store" else "")
             raise DataError(f"no hypebt store at {root} (no {MANIFEST}); create one with "
                             f"`hypebt data import FILE` or `hypebt data fetch`, or {hint}")
-        if root.exists() and any(root.iterdir()):
+        stale = leftovers(root)  # a store killed while its manifest was being written
+        if root.exists() and any(p not in stale for p in root.iterdir()):
             raise DataError(f"{root} is not empty and not a hypebt store (no {MANIFEST}); pass an "
                             f"empty or new directory to --store")
+        clean_leftovers(root)
         write_text_atomic(root / MANIFEST,
                           json.dumps({"format": FORMAT, "version": VERSION}, sort_keys=True) + "\n")
         return cls(root)
