@@ -24,6 +24,8 @@ def add_arguments(p) -> None:
                    help="money figures agree when they differ by less than this (default 0.01)")
     p.add_argument("--sample", type=int, default=None, metavar="N",
                    help="grid config: check N sets drawn with the grid's seed (default: all)")
+    p.add_argument("--max-sets", type=int, default=None, metavar="N",
+                   help="grid config: refuse more than N sets to check (default 100,000)")
 
 
 def _is_grid(path) -> bool:
@@ -49,9 +51,12 @@ def run(args) -> int:
     if args.sample is not None and args.sample < 1:
         raise ConfigError(f"--sample must be >= 1, got {args.sample}")
     if _is_grid(args.config):
-        from backtests.grid import load_grid_config, set_config
+        from backtests.grid import MAX_SETS, load_grid_config, set_config
 
-        spec = load_grid_config(args.config, sample=args.sample)
+        if args.max_sets is not None and args.max_sets < 1:
+            raise ConfigError(f"--max-sets must be >= 1, got {args.max_sets}")
+        spec = load_grid_config(args.config, sample=args.sample,
+                                max_sets=args.max_sets or MAX_SETS)
         market = load_run_market(spec.cfg)
         marks, results = {}, []
         for number, params in spec.sets:

@@ -40,6 +40,9 @@ def add_arguments(p) -> None:
     p.add_argument("--dask", metavar="ADDRESS", default=None,
                    help="run on a Dask cluster: a scheduler address or 'local' "
                         "(needs pip install hypebt[dask])")
+    p.add_argument("--max-sets", metavar="N", type=int, default=None,
+                   help="refuse a grid of more than N sets to run (default 100,000): use "
+                        "--sample for a random subset")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -47,14 +50,17 @@ def run(args) -> int:
     from backtests.errors import ConfigError
     from backtests.grid import default_out_dir, load_grid_config, run_grid, summary_text, write_grid
 
-    for flag, value in (("--workers", args.workers), ("--sample", args.sample)):
+    from backtests.grid import MAX_SETS
+
+    for flag, value in (("--workers", args.workers), ("--sample", args.sample),
+                        ("--max-sets", args.max_sets)):
         if value is not None and value < 1:
             raise ConfigError(f"{flag} {value}: expected a positive integer")
     if args.top is not None and args.top < 0:
         raise ConfigError(f"--top {args.top}: expected an integer >= 0")
     spec = load_grid_config(args.config, rank_by=args.rank_by, sample=args.sample,
                             seed=args.seed, train_end=args.train_end, heatmap=args.heatmap,
-                            top=args.top)
+                            top=args.top, max_sets=args.max_sets or MAX_SETS)
     out = Path(args.out) if args.out else default_out_dir(spec)
     progress = not args.no_progress and sys.stderr.isatty()
     result = run_grid(spec, workers=args.workers, progress=progress, dask=args.dask)

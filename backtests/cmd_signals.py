@@ -126,7 +126,7 @@ def _master(args):
 def _has_text(path) -> bool:
     """The file exists and holds more than white space (read up to its first such line)."""
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, "rb") as fh:  # bytes: the article reader reports text that is not UTF-8
             return any(line.strip() for line in fh)
     except FileNotFoundError:
         return False

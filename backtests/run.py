@@ -100,7 +100,16 @@ def marks_from_articles(cfg: RunConfig, market) -> pd.DataFrame:
     if cfg.data.names:
         master = load_master(*cfg.data.names)
     else:
-        master = StockMaster.from_frame(pd.DataFrame({"code": market.codes, "name": market.names}))
+        names = pd.DataFrame({"code": market.codes, "name": market.names})
+        named = names["name"].fillna("").astype(str).str.strip() != ""
+        if not named.any():
+            from backtests.errors import ConfigError
+            raise ConfigError(f"[signals] articles: finding the companies an article names needs "
+                              f"stock names, and the market data {cfg.data.path} has none; add "
+                              f'[data] names = ["names.csv"] (a code,name file)')
+        # stocks without a name can still be found by their code
+        master = StockMaster.from_frame(names[named].reset_index(drop=True),
+                                        source=f"market data {cfg.data.path}")
     extractor = Extractor(master, **signal_rules(cfg.signals))
     return build_marks(arts, master, trading_calendar(), extractor=extractor,
                        **cfg.signals.options)

@@ -297,15 +297,15 @@ def load_run(run_dir, *, benchmark=None) -> RunFolder:
     if (path / "metrics.json").exists():
         try:
             metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{path / 'metrics.json'}: not valid JSON ({exc})") from None
     config: dict = {}
     config_text = ""
     if (path / "config.toml").exists():
-        config_text = (path / "config.toml").read_text(encoding="utf-8")
         try:
+            config_text = (path / "config.toml").read_text(encoding="utf-8-sig")
             config = tomllib.loads(config_text)
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{path / 'config.toml'}: not valid TOML ({exc})") from None
     signals = None
     if (path / SIGNALS_FILE).exists():

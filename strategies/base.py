@@ -21,6 +21,7 @@ from backtests.errors import ConfigError, did_you_mean
 
 # Upper bound of integer parameters without one of their own (counts of sessions/positions).
 INT_MAX = 2**31 - 1
+FLOAT_MAX = 1e12  # upper bound of an unbounded float parameter (cash, fixed_cash, fees, take_profit)
 
 ENGINE_PARAMS: dict[str, tuple[str, type, Any, Any, str]] = {
     # [strategy]
@@ -103,6 +104,8 @@ def check_param(name: str, value: Any) -> Any:
     lo, hi = allowed
     if typ is int and hi is None:
         hi = INT_MAX  # the kernel packs parameters into float64 and counts in int64
+    if typ is float and hi is None:
+        hi = FLOAT_MAX  # a trillion CNY: larger cash overflows the kernel's int64 share counts
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         span = f"{lo if lo is not None else '-inf'} .. {hi if hi is not None else 'inf'}"
         raise ConfigError(f"{key} = {value!r}: expected a value in {span}")
