@@ -107,7 +107,8 @@ def check_param(name: str, value: Any) -> Any:
     if typ is float and hi is None:
         hi = FLOAT_MAX  # a trillion CNY: larger cash overflows the kernel's int64 share counts
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        span = f"{lo if lo is not None else '-inf'} .. {hi if hi is not None else 'inf'}"
+        shown = f"{hi:g}" if hi == FLOAT_MAX else hi
+        span = f"{lo if lo is not None else '-inf'} .. {shown if hi is not None else 'inf'}"
         raise ConfigError(f"{key} = {value!r}: expected a value in {span}")
     return value
 
