@@ -8,8 +8,8 @@ import zlib
 
 import pytest
 
-from backtests import cli
-from backtests.errors import DataError, describe_failure, reading
+from backtests.cli import main as cli
+from backtests.core.errors import DataError, describe_failure, reading
 
 
 def _expected():
@@ -50,7 +50,7 @@ def _expected():
 @pytest.mark.parametrize("case", sorted(_expected()))
 def test_expected_failure_is_one_error_line_exit_2(monkeypatch, capsys, case):
     exc, needles = _expected()[case]
-    from backtests import cmd_scan
+    from backtests.cli import scan as cmd_scan
 
     def boom(args):
         raise exc
@@ -66,7 +66,7 @@ def test_expected_failure_is_one_error_line_exit_2(monkeypatch, capsys, case):
 
 
 def test_a_bug_is_exit_1_with_a_trace_and_where_to_report(monkeypatch, capsys):
-    from backtests import cmd_scan
+    from backtests.cli import scan as cmd_scan
 
     def bug(args):
         return {}["missing"]

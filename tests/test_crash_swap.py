@@ -1,8 +1,8 @@
 """Kill the writer at every step of a folder swap or file write and check what a user finds.
 
-A child process replaces an output folder with :func:`backtests.io.atomic_dir` and dies with
+A child process replaces an output folder with :func:`backtests.core.io.atomic_dir` and dies with
 ``os._exit`` (no ``finally``, no cleanup: like ``kill -9``) just before step k, for every k the
-swap has (:data:`backtests.io.FAULT_HOOK`); with ``strace -e inject`` (when strace is there and
+swap has (:data:`backtests.core.io.FAULT_HOOK`); with ``strace -e inject`` (when strace is there and
 may trace) the kill lands on the k-th rename system call instead. After each kill:
 
 * the output folder exists and holds *either* the complete old *or* the complete new outputs
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from backtests import io as bio
+from backtests.core import io as bio
 
 REPO = Path(__file__).resolve().parents[1]
 OWNED = ("a.csv", "b.json", "top")
@@ -33,7 +33,7 @@ USER = {"notes.txt": "我的笔记\n".encode(), "mine/deep/plot.png": b"\x89PNG 
 CHILD = r"""
 import os, sys
 from pathlib import Path
-from backtests import io as bio
+from backtests.core import io as bio
 mode, kill_at, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 steps = []
 def hook(step):
@@ -236,8 +236,8 @@ def _dead_pid() -> int:
 # ---------------------------------------------------------------- store temp files
 STORE_CHILD = r"""
 import os, sys
-from backtests import io as bio
-from backtests.store import import_panel
+from backtests.core import io as bio
+from backtests.data.store import import_panel
 seen = []
 def hook(step):
     seen.append(step)
@@ -251,8 +251,8 @@ import_panel(sys.argv[1], sys.argv[2])
 @pytest.mark.parametrize("kill_at,folder", [(1, "store"), (2, "bars")])
 def test_killed_import_leaves_a_temp_file_that_info_lists_and_the_next_import_removes(
         tmp_path, capsys, kill_at, folder):
-    from backtests import cli
-    from backtests.store import Store
+    from backtests.cli import main as cli
+    from backtests.data.store import Store
 
     panel = tmp_path / "p.csv"
     panel.write_text("code,date,open,high,low,close,volume,amount\n"

@@ -16,9 +16,9 @@ import pytest
 
 pytest.importorskip("akshare")
 
-from backtests import cli  # noqa: E402
-from backtests.akshare_adapter import AkshareSource, CallPolicy, network_guard  # noqa: E402
-from backtests.errors import NetworkError  # noqa: E402
+from backtests.cli import main as cli  # noqa: E402
+from backtests.data.akshare import AkshareSource, CallPolicy, network_guard  # noqa: E402
+from backtests.core.errors import NetworkError  # noqa: E402
 
 CALLS = {
     "cls_telegraph": ((), "www.cls.cn"),
@@ -126,7 +126,7 @@ def _cli(capsys, *argv):
 def test_offline_cli_fetch_is_one_error_line_and_keeps_the_store(offline, tmp_path, capsys, argv):
     store = tmp_path / "store"
     assert _cli(capsys, "data", "info", "--store", store)[0] == 2   # no store yet
-    from backtests.store import Store
+    from backtests.data.store import Store
     Store.open(store, create=True)
     before = {p.name: p.read_bytes() for p in store.rglob("*") if p.is_file()}
     t0 = time.monotonic()
