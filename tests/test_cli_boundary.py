@@ -89,9 +89,7 @@ def test_reading_names_the_file_and_passes_bugs_and_user_errors_through(tmp_path
     with pytest.raises(DataError, match=r"^names file n\.csv: cannot read it: Permission denied$"):
         with reading("n.csv", "names file"):
             raise PermissionError(errno.EACCES, "Permission denied", "n.csv")
-    with pytest.raises(KeyError):
-        with reading("n.csv", "names file"):
-            raise KeyError("bug")
-    with pytest.raises(DataError, match="^precise$"):
-        with reading("n.csv", "names file"):
-            raise DataError("precise")
+    with pytest.raises(KeyError), reading("n.csv", "names file"):
+        raise KeyError("bug")
+    with pytest.raises(DataError, match="^precise$"), reading("n.csv", "names file"):
+        raise DataError("precise")

@@ -159,13 +159,13 @@ BAD_PANELS = {
                        ["one row per (code, date)"]),
     "ragged_row": ((H + "000001,2024-12-02,10,10.5,9.9,10.2,100,1000,extra,more\n").encode(),
                    ["CSV"]),
-    "prev_close_negative": (("code,date,open,high,low,close,volume,amount,prev_close\n"
-                             "000001,2024-12-02,10,10.5,9.9,10.2,100,1000,-3\n").encode(),
+    "prev_close_negative": ((b"code,date,open,high,low,close,volume,amount,prev_close\n"
+                             b"000001,2024-12-02,10,10.5,9.9,10.2,100,1000,-3\n"),
                             ["prev_close"]),
-    "is_st_maybe": (("code,date,open,high,low,close,volume,amount,is_st\n"
-                     "000001,2024-12-02,10,10.5,9.9,10.2,100,1000,maybe\n").encode(), ["is_st"]),
-    "list_date_bad": (("code,date,open,high,low,close,volume,amount,list_date\n"
-                       "000001,2024-12-02,10,10.5,9.9,10.2,100,1000,someday\n").encode(),
+    "is_st_maybe": ((b"code,date,open,high,low,close,volume,amount,is_st\n"
+                     b"000001,2024-12-02,10,10.5,9.9,10.2,100,1000,maybe\n"), ["is_st"]),
+    "list_date_bad": ((b"code,date,open,high,low,close,volume,amount,list_date\n"
+                       b"000001,2024-12-02,10,10.5,9.9,10.2,100,1000,someday\n"),
                       ["list_date"]),
     "two_code_columns": (("code,代码,date,open,high,low,close,volume,amount\n"
                           "000001,000001,2024-12-02,10,10.5,9.9,10.2,100,1000\n").encode(),

@@ -16,9 +16,9 @@ import pytest
 
 pytest.importorskip("akshare")
 
-from backtests.cli import main as cli  # noqa: E402
-from backtests.data.akshare import AkshareSource, CallPolicy, network_guard  # noqa: E402
-from backtests.core.errors import NetworkError  # noqa: E402
+from backtests.cli import main as cli
+from backtests.core.errors import NetworkError
+from backtests.data.akshare import AkshareSource, CallPolicy, network_guard
 
 CALLS = {
     "cls_telegraph": ((), "www.cls.cn"),
@@ -94,10 +94,9 @@ def test_guard_cuts_akshare_waits_and_restores_the_patches():
 
     real_request, real_sleep = requests.Session.request, time.sleep
     t0 = time.monotonic()
-    with pytest.raises(Exception) as info:
-        with network_guard(0.3):
-            time.sleep(5)          # akshare's backoff wait: cut to the time left ...
-            time.sleep(5)          # ... and at none left the attempt ends
+    with pytest.raises(Exception) as info, network_guard(0.3):
+        time.sleep(5)          # akshare's backoff wait: cut to the time left ...
+        time.sleep(5)          # ... and at none left the attempt ends
     assert type(info.value).__name__ == "Unreachable"
     assert time.monotonic() - t0 < 1.5
     assert requests.Session.request is real_request and time.sleep is real_sleep

@@ -83,15 +83,13 @@ def atomic_path(path: str | os.PathLike, *, what: str = "") -> Iterator[Path]:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write UTF-8 text with ``\\n`` line endings atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
 
 
 # ---------------------------------------------------------------- leftovers
