@@ -154,22 +154,32 @@ def _strace_works() -> bool:
 
 @pytest.mark.skipif(not _strace_works(), reason="strace is not installed or may not trace here")
 @pytest.mark.parametrize("mode", ["exchange", "fallback"])
-def test_sigkill_at_every_rename_syscall(tmp_path, mode):
-    calls = "rename,renameat,renameat2"
-    k = 0
-    while True:
-        k += 1
-        out = _setup(tmp_path / f"k{k}")
-        prefix = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={calls}",
-                  "-e", f"inject={calls}:signal=SIGKILL:when={k}"]
-        res = _child(mode, 10**6, out, prefix=prefix)
-        if res.returncode == 0:
-            break                      # fewer than k renames: every one was tried
-        assert res.returncode in (137, -9), (k, res.returncode, res.stderr)
-        _check_after_kill(out, mode)
-        _check_rerun(out)
-        assert k < 50
-    assert k > 3  # the files written into the stage, then the swap itself
+def test_sigkill_at_every_rename_and_link_syscall(tmp_path, mode):
+    """strace counts ``when=`` per system call, so each call is walked on its own: SIGKILL at
+    its 1st, 2nd, ... occurrence until the writer survives (no k-th call left)."""
+    killed = {}
+    for syscall in ("rename", "renameat", "renameat2", "link", "linkat"):
+        k = 0
+        while True:
+            k += 1
+            out = _setup(tmp_path / f"{syscall}{k}")
+            prefix = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={syscall}",
+                      "-e", f"inject={syscall}:signal=SIGKILL:when={k}"]
+            res = _child(mode, 10**6, out, prefix=prefix)
+            if res.returncode == 0:
+                break                      # fewer than k such calls: every one was tried
+            assert res.returncode in (137, -9), (syscall, k, res.returncode, res.stderr)
+            _check_after_kill(out, mode)
+            _check_rerun(out)
+            assert k < 50
+        killed[syscall] = k - 1
+    # the files written into the stage, the links of the user's files, then the swap itself
+    assert killed["rename"] + killed["renameat"] >= 3, killed
+    assert killed["link"] + killed["linkat"] >= 3, killed
+    if mode == "exchange":
+        assert killed["renameat2"] == 1, killed
+    else:
+        assert killed["rename"] + killed["renameat"] >= 5, killed
 
 
 def test_user_edits_during_the_run_are_not_lost(tmp_path):
