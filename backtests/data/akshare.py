@@ -208,6 +208,22 @@ def _host(url) -> str:
         return str(url)
 
 
+_POOL_PREFIX = re.compile(r"^\w+ConnectionPool\([^)]*\): Max retries exceeded with url: \S+ "
+                          r"\(Caused by (.*)\)$")
+
+
+def _reason(exc) -> str:
+    """The cause of a failed request in one short line: urllib3's pool wrapper and the query
+    string (long, and no help to a user) left out."""
+    text = " ".join(str(exc).split())
+    m = _POOL_PREFIX.match(text)
+    if m:
+        text = m.group(1)
+    text = re.sub(r"(https?://[^\s?'\"]+)\?[^\s'\"]*", r"\1", text)
+    text = re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>: ", "", text)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def _bounded(timeout, left: float):
     if isinstance(timeout, tuple):
         return tuple(left if t is None else min(t, left) for t in timeout)
@@ -244,8 +260,7 @@ def network_guard(timeout: float, *, clock: Callable[[], float] = time.monotonic
             try:
                 return real(self, method, url, *args, **kwargs)
             except errors as exc:
-                raise Unreachable(f"{_host(url)}: {type(exc).__name__}: "
-                                  f"{' '.join(str(exc).split())[:300]}") from exc
+                raise Unreachable(f"{_host(url)}: {type(exc).__name__}: {_reason(exc)}") from exc
         return request
 
     def sleep(seconds):
