@@ -51,13 +51,15 @@ class NetworkError(HypebtError):
     retries hypebt's call policy allows."""
 
 
-def _one_line(text: str) -> str:
+def one_line(text) -> str:
+    """``text`` (an exception's message, say) with every run of white space one space: a
+    library's multi-line message becomes part of one ``Error:`` line."""
     return " ".join(str(text).split())
 
 
 def _os_cause(exc: OSError) -> str:
     """``OSError`` -> ``"<file>: <cause>"`` with the common causes spelled out."""
-    cause = _one_line(exc.strerror or exc) or type(exc).__name__
+    cause = one_line(exc.strerror or exc) or type(exc).__name__
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         cause += " (disk full: free some space and run again)"
     names = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
@@ -78,17 +80,17 @@ def describe_failure(exc: BaseException) -> str | None:
     mods = sys.modules
     if "requests" in mods and isinstance(exc, mods["requests"].RequestException):
         url = getattr(getattr(exc, "request", None), "url", None)
-        return f"network: {url + ': ' if url else ''}{kind}: {_one_line(exc)}"
+        return f"network: {url + ': ' if url else ''}{kind}: {one_line(exc)}"
     curl = mods.get("curl_cffi.requests.exceptions")
     if curl is not None and isinstance(exc, curl.RequestException):
-        return f"network: {kind}: {_one_line(exc)}"
+        return f"network: {kind}: {one_line(exc)}"
     ak = mods.get("akshare.exceptions")
     if ak is not None and isinstance(exc, getattr(ak, "AkshareException", ())):
-        return f"network (akshare): {kind}: {_one_line(exc)}"
+        return f"network (akshare): {kind}: {one_line(exc)}"
     if isinstance(exc, UnicodeDecodeError):
         return (f"text is not UTF-8 ({exc.encoding} cannot decode byte "
                 f"0x{exc.object[exc.start]:02x} at offset {exc.start}); save the file as UTF-8")
-    text = _one_line(exc)
+    text = one_line(exc)
     if isinstance(exc, zlib.error) or (isinstance(exc, (EOFError, OSError)) and (
             "compressed" in text or "gzip" in text.lower() or "zlib" in text)):
         return f"damaged compressed (gzip) data: {text}"

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from backtests.core.calendar import to_date, trading_calendar
-from backtests.core.errors import DataError, NetworkError, reading
+from backtests.core.errors import DataError, NetworkError, one_line, reading
 from backtests.core.io import atomic_path, clean_leftovers, leftovers, write_text_atomic
 from backtests.core.rules import BOARD_NAMES, board_of
 from backtests.data.akshare import SHANGHAI, CallPolicy, get_source
@@ -127,8 +127,8 @@ def _read_bar_table(path: Path, columns=None):
     try:
         return pq.read_table(path, columns=columns)
     except Exception as exc:  # noqa: BLE001 - any parquet failure is a damaged store file
-        raise DataError(f"store file {path} cannot be read ({exc}); delete it and fetch or "
-                        f"import that stock again") from None
+        raise DataError(f"store file {path} cannot be read ({one_line(exc)}); delete it and "
+                        f"fetch or import that stock again") from None
 
 
 # ---------------------------------------------------------------- the store
@@ -412,7 +412,7 @@ def read_store(path: str | os.PathLike) -> pd.DataFrame:
     try:
         table = ds.dataset(files, schema=_bar_schema(), format="parquet").to_table()
     except Exception as exc:  # noqa: BLE001 - a damaged file anywhere in the store
-        raise DataError(f"store {store.root}: a bars file cannot be read ({exc})") from None
+        raise DataError(f"store {store.root}: a bars file cannot be read ({one_line(exc)})") from None
     frame = _table_to_frame(table)
     frame = frame.sort_values(["code", "date"], kind="stable").reset_index(drop=True)
     if frame["prev_close"].isna().all():
