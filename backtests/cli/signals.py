@@ -133,7 +133,7 @@ def _items(args):
     if args.files:
         return list(args.files)
     if args.data:                       # a store: _master has refused anything else
-        st = Store.open(args.data)
+        st = Store.open(args.data, option="--data")
         arts = []
         if st.has_news():
             with st.news(readonly=True) as arch:

@@ -50,7 +50,7 @@ from typing import Self
 import numpy as np
 import pandas as pd
 
-from backtests.core.errors import DataError
+from backtests.core.errors import DataError, reading
 from signals.articles import Article, iter_records
 from signals.marks import SIGNAL_PARAMS, score_index_rows
 from signals.parallel import extract_rows
@@ -146,16 +146,26 @@ class NewsArchive:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                        isolation_level=None)
-            self.con.execute("PRAGMA journal_mode=WAL")
-            self.con.execute("PRAGMA synchronous=NORMAL")   # WAL: durable against process crashes
+        try:
+            self._setup(readonly)
+        except sqlite3.DatabaseError as exc:
+            self.con.close()
+            raise DataError(f"{self.path}: not a readable news archive ({exc}); move it away and "
+                            f"import the articles again") from None
+        self.fts = has_fts5()
+
+    def _setup(self, readonly: bool) -> None:
         self.con.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         if not readonly:
+            self.con.execute("PRAGMA journal_mode=WAL")
+            self.con.execute("PRAGMA synchronous=NORMAL")   # WAL: durable against process crashes
             with self.transaction():
                 for stmt in SCHEMA.split(";"):
                     if stmt.strip():
                         self.con.execute(stmt)
                 self.con.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (str(FORMAT),))
-        self.fts = has_fts5()
+        else:
+            self.con.execute("SELECT COUNT(*) FROM articles").fetchone()
 
     # ------------------------------------------------------------ plumbing
     def close(self) -> None:
@@ -210,16 +220,16 @@ class NewsArchive:
                  batch=batch, counts=counts)
         return counts
 
-    def migrate_jsonl(self, store_root: str | os.PathLike) -> int | None:
-        """Import the format-1 JSON Lines archive of ``store_root`` if there is one, then rename
-        it to ``articles.jsonl.migrated``; the number of articles migrated (None: nothing to do)."""
+    def migrate_jsonl(self, store_root: str | os.PathLike, rows: list[tuple] | None = None
+                      ) -> int | None:
+        """Import the format-1 JSON Lines archive of ``store_root`` if there is one (``rows``:
+        its rows already read by :func:`legacy_rows`), then rename it to
+        ``articles.jsonl.migrated``; the number of articles migrated (None: nothing to do)."""
         legacy = Path(store_root) / LEGACY_FILE
         if not legacy.exists():
             return None
+        rows = legacy_rows(legacy) if rows is None else rows
         counts = ImportCounts()
-        arts = iter_records([legacy], bare_date="next_open", skip_bad=False,
-                            skipped=counts.skipped, notes=counts.notes)
-        rows = [article_row(a) for a in arts]
         self._insert(rows, counts)       # one transaction: all or nothing
         os.replace(legacy, legacy.with_name(legacy.name + ".migrated"))
         return counts.new
@@ -387,15 +397,25 @@ def _range_sql(start, end, prefix: str = "") -> tuple[str, list]:
     return (" WHERE " + " AND ".join(conds)) if conds else "", args
 
 
+def legacy_rows(legacy: Path) -> list[tuple]:
+    """The ``articles`` rows of a format-1 JSON Lines archive; a damaged one is a
+    :class:`DataError` naming the file and line (nothing is written)."""
+    with reading(legacy, "news archive"):
+        return [article_row(a) for a in iter_records([legacy], bare_date="next_open")]
+
+
 def open_archive(store_root: str | os.PathLike, *, readonly: bool = False) -> NewsArchive:
-    """The archive of a store; opening it for writing migrates a format-1 JSON Lines archive."""
+    """The archive of a store; opening it migrates a format-1 JSON Lines archive, which is read
+    whole first, so that a damaged one stops with an error before any file is created."""
     root = Path(store_root)
     path = root / ARCHIVE_FILE
-    if readonly and not path.exists() and (root / LEGACY_FILE).exists():
+    legacy = root / LEGACY_FILE
+    rows = legacy_rows(legacy) if legacy.exists() else None
+    if readonly and rows is not None:
         readonly = False                 # a JSON Lines archive to migrate first
     arch = NewsArchive(path, readonly=readonly)
-    if not readonly:
-        arch.migrate_jsonl(root)
+    if rows is not None:
+        arch.migrate_jsonl(root, rows)
     return arch
 
 
