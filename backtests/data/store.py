@@ -48,8 +48,8 @@ from backtests.core.errors import DataError, NetworkError, one_line, reading
 from backtests.core.io import atomic_path, clean_leftovers, leftovers, write_text_atomic
 from backtests.core.rules import BOARD_NAMES, board_of
 from backtests.data.akshare import SHANGHAI, CallPolicy, get_source
-from backtests.data.panel import read_panel, validate_panel
 from backtests.data.news import ARCHIVE_FILE, open_archive
+from backtests.data.panel import read_panel, validate_panel
 from signals.articles import Article
 
 STORE_ENV = "HYPEBT_STORE"
