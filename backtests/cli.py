@@ -18,7 +18,8 @@ from backtests import __version__
 from backtests.errors import DataWarning, HypebtError
 
 # Order is the order shown in ``hypebt --help``.
-COMMANDS = ("demo", "backtest", "grid", "report", "signals", "scan", "data", "news", "crosscheck")
+COMMANDS = ("demo", "backtest", "grid", "report", "study", "signals", "scan", "data", "news",
+            "crosscheck")
 
 
 def _load(name: str):

@@ -1,0 +1,85 @@
+"""The study folder: ``study.csv`` (mark x horizon), ``summary.csv`` and ``study.html``.
+
+CSV files are rendered by pyarrow's writer from columns rounded first (returns to 6 decimals,
+prices to 4, t-statistics to 4), so the bytes depend only on the inputs; a missing value is an
+empty cell. The folder is replaced whole (:func:`backtests.io.atomic_dir`).
+"""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from backtests.io import atomic_dir, write_text_atomic
+from backtests.study.events import MEASURES, Events
+from backtests.study.summary import SUMMARY_COLUMNS
+
+STUDY_FILES = ("study.csv", "summary.csv", "study.html")
+MARK_COLUMNS = ("date", "code", "name", "board", "role", "theme", "first_mention",
+                "publication", "streak", "fill", "prev_close", "entry_price", "paid")
+STUDY_COLUMNS = MARK_COLUMNS + ("horizon",) + MEASURES
+
+
+def _num(values, digits: int) -> pa.Array:
+    x = np.round(np.asarray(values, dtype=np.float64), digits) + 0.0   # no "-0"
+    return pa.array(x, type=pa.float64(), from_pandas=True)            # NaN -> empty cell
+
+
+def _csv(columns: dict[str, pa.Array]) -> str:
+    table = pa.table(columns)
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, write_options=pacsv.WriteOptions(
+        quoting_style="needed", delimiter=","))
+    return buf.getvalue().decode("utf-8").replace("\r\n", "\n")
+
+
+def study_csv(events: Events) -> str:
+    """One row per mark and horizon 0..H (:data:`STUDY_COLUMNS`), marks in session, code
+    order."""
+    f = events.frame
+    k = events.horizon + 1
+    rep = lambda a: np.repeat(np.asarray(a), k)  # noqa: E731
+    cols: dict[str, pa.Array] = {
+        "date": pa.array(rep(f["date"].dt.strftime("%Y-%m-%d").to_numpy(dtype=object))),
+    }
+    for c in ("code", "name", "board", "role", "theme", "first_mention", "publication",
+              "streak", "fill"):
+        cols[c] = pa.array(rep(f[c].astype(str).to_numpy(dtype=object)), type=pa.string())
+    cols["prev_close"] = _num(rep(f["prev_close"]), 4)
+    cols["entry_price"] = _num(rep(f["entry_price"]), 4)
+    cols["paid"] = _num(rep(f["paid"]), 6)
+    cols["horizon"] = pa.array(np.tile(np.arange(k, dtype=np.int64), len(f)))
+    for i, m in enumerate(MEASURES):
+        cols[m] = _num(events.paths[:, :, i].ravel(), 6)
+    return _csv(cols)
+
+
+def summary_csv(summary: pd.DataFrame) -> str:
+    """The summary frame (:data:`backtests.study.summary.SUMMARY_COLUMNS`) as CSV."""
+    cols: dict[str, pa.Array] = {}
+    for c in SUMMARY_COLUMNS:
+        v = summary[c]
+        if c in ("group", "value", "measure"):
+            cols[c] = pa.array(v.astype(str).to_numpy(dtype=object), type=pa.string())
+        elif c in ("horizon", "count"):
+            cols[c] = pa.array(v.to_numpy(dtype=np.int64))
+        elif c == "thin":
+            cols[c] = pa.array(np.where(v.to_numpy(dtype=bool), "true", "false"))
+        else:
+            cols[c] = _num(v, 4 if c == "t_stat" else 6)
+    return _csv(cols)
+
+
+def write_study(out_dir: str | os.PathLike, texts: dict[str, str]) -> Path:
+    """Write ``texts`` (file name -> text, names of :data:`STUDY_FILES`) as the study folder
+    ``out_dir``, all or nothing, and return its path."""
+    out = Path(out_dir)
+    with atomic_dir(out, owned=STUDY_FILES, what="study folder") as stage:
+        for name, text in texts.items():
+            write_text_atomic(stage / name, text)
+    return out
