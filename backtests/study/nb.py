@@ -204,7 +204,7 @@ def group_stats_nb(values, order, starts):
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def boot_counts_nb(n, first, n_rows, seed, key):
     """``[n_rows, n]`` bootstrap counts for resamples ``first .. first + n_rows - 1`` of a
     group of ``n`` marks: row b counts how often each mark is drawn in ``n`` draws with
@@ -214,7 +214,7 @@ def boot_counts_nb(n, first, n_rows, seed, key):
     out = np.zeros((n_rows, n))
     base = _mix64(np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(key))
     nn = np.uint64(n)
-    for r in prange(n_rows):
+    for r in range(n_rows):      # serial: a parallel launch costs more than a small group
         b = np.uint64(first + r)
         for d in range(n):
             x = _mix64(base + b * nn + np.uint64(d))
@@ -223,13 +223,13 @@ def boot_counts_nb(n, first, n_rows, seed, key):
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def column_quantiles_nb(values, lo, hi):
     """``[2, K]``: numpy's linear quantiles ``lo`` and ``hi`` of each column of ``values``,
     NaN skipped (NaN where a column has no value)."""
     n, k_all = values.shape
     out = np.full((2, k_all), np.nan)
-    for k in prange(k_all):
+    for k in range(k_all):
         col = np.sort(values[:, k])          # NaN sorts last
         m = 0
         for r in range(n):
