@@ -28,7 +28,7 @@ from backtests.config import (DEMO, RunConfig, check_marks_codes, read_marks, re
 from backtests.io import atomic_dir, write_text_atomic
 
 OUTPUT_FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json",
-                "signals.csv", "benchmark.csv", "tearsheet.html")
+                "signals.csv", "benchmark.csv", "study_marks.csv", "tearsheet.html")
 EQUITY_COLUMNS = ("date", "cash", "market_value", "equity")
 TRADE_COLUMNS = ("date", "code", "side", "shares", "price", "value", "commission", "stamp_duty",
                  "transfer_fee", "reason")
@@ -211,6 +211,7 @@ def render_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike, *,
     """File name -> text of every output except the tearsheet (rendered from these files);
     ``marks``: the marks frame used (default: rebuilt from ``result.marks``)."""
     from backtests.metrics import compute_metrics, metrics_json
+    from backtests.study.outputs import run_marks_study
     from backtests.tearsheet import equal_weight_returns
 
     bench = equal_weight_returns(result.market)
@@ -223,6 +224,7 @@ def render_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike, *,
         "signals.csv": signals_csv(marks_of(result) if marks is None else marks),
         "benchmark.csv": _csv(("date", "return"), [
             _day(bench.index), [f"{v:.10f}" for v in bench.to_numpy() + 0.0]]),
+        "study_marks.csv": run_marks_study(result, marks),
     }
 
 

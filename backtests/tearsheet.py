@@ -537,7 +537,8 @@ _NAV = ('<p class="nav">hypebt sections: <a href="#hypebt-metrics">metrics</a> �
         '<a href="#hypebt-pnl">per-stock P&amp;L</a> · <a href="#hypebt-trades">trades</a> · '
         '<a href="#hypebt-rejections">rejected orders</a> · '
         '<a href="#hypebt-stuck">could not sell</a> · '
-        '<a href="#hypebt-signals">signal timeline</a> · <a href="#hypebt-config">config</a></p>')
+        '<a href="#hypebt-signals">signal timeline</a> · '
+        '<a href="#hypebt-marks">what the marks did</a> · <a href="#hypebt-config">config</a></p>')
 
 
 def _e(value) -> str:
@@ -778,6 +779,54 @@ def _section_signals(run: RunFolder) -> str:
                                 scroll=True)
 
 
+MARKS_STUDY_FILE = "study_marks.csv"
+_FILL_STATES = ("buyable", "opened_at_limit", "sealed", "suspended")
+
+
+def marks_did(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean and count of the ``car_open_hK`` / ``car_close_hK`` columns of ``study_marks.csv``
+    for all marks, those the run bought and the others: one row per (subset, measure), columns
+    ``subset, measure, n`` and ``hK`` (mean, NaN when no mark has a value)."""
+    traded = frame["traded"].astype(str).str.lower().eq("true")
+    rows = []
+    for subset, mask in (("all marks", np.ones(len(frame), bool)), ("bought by the run", traded),
+                         ("not bought", ~traded)):
+        for measure in ("car_open", "car_close"):
+            cols = [c for c in frame.columns if c.startswith(measure + "_h")]
+            sub = frame.loc[mask, cols].apply(pd.to_numeric, errors="coerce")
+            row = {"subset": subset, "measure": measure,
+                   "n": int(sub[cols[0]].notna().sum()) if cols else 0}
+            row.update({c[len(measure) + 1:]: float(sub[c].mean()) if sub[c].notna().any()
+                        else float("nan") for c in cols})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _section_marks(run: RunFolder) -> str:
+    head = '<h2 id="hypebt-marks">What the marks did</h2>'
+    path = run.path / MARKS_STUDY_FILE
+    if not path.exists():
+        return head + f'<p class="note">No {MARKS_STUDY_FILE} in this run folder.</p>'
+    frame = _read_csv(path, ("date", "code", "fill", "traded"), optional=False)
+    if frame.empty:
+        return head + '<p class="note">The run had no marks.</p>'
+    counts = frame["fill"].astype(str).value_counts()
+    fills = ", ".join(f"{k} {int(counts.get(k, 0))}" for k in _FILL_STATES)
+    did = marks_did(frame)
+    hcols = [c for c in did.columns if c.startswith("h")]
+    rows = [[_e(r["subset"]), _e(r["measure"]), str(int(r["n"]))]
+            + ["" if not np.isfinite(r[c]) else f"{r[c] * 100:+.2f}%" for c in hcols]
+            for _, r in did.iterrows()]
+    note = ('<p class="note">Every mark the run used, traded or not: its fill state at the entry '
+            f'open ({_e(fills)}) and the mean cumulative return against the equal-weight market '
+            'to the close of sessions h after the mark — <i>car_open</i> from the entry open '
+            '(fillable marks only), <i>car_close</i> from the previous close (every mark). '
+            'Computed after the run from its market; never used by its decisions. '
+            '<code>hypebt study CONFIG</code> gives the full study by group with intervals.</p>')
+    return head + note + _table([("marks", True), ("measure", True), ("n", False)]
+                                + [(c, False) for c in hcols], rows)
+
+
 def _when(value) -> str:
     """``2024-12-16 02:58`` (the article's own clock) from an ISO timestamp; other text as is."""
     text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
@@ -823,7 +872,7 @@ def render_tearsheet(run_dir, *, benchmark=None) -> str:
     sections = "\n".join(s for s in (
         _section_metrics(run), _section_pnl(run), _section_trades(run),
         _section_rejections(run), _section_stuck(run), _section_signals(run),
-        _section_config(run)) if s)
+        _section_marks(run), _section_config(run)) if s)
     synthetic = (run.config.get("data", {}).get("path") == "demo") if run.config else False
     banner = ('<p class="note"><b>SYNTHETIC demo data</b>: the companies and prices are '
               'generated.</p>') if synthetic else ""

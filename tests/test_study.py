@@ -289,3 +289,26 @@ def test_real_doubao_study(shared_data, tmp_path, capsys):
     assert np.isnan(h0.loc["000785", "car_open"])
     assert (h0["publication"] == "pre_open").all()      # published 02:58 on a trading day
     assert (h0.drop("000785")["fill"] == "buyable").all()
+
+
+# ---------------------------------------------------------------- the backtest's run folder
+
+def test_run_folder_study_marks_and_tearsheet_section(tmp_path, capsys):
+    from backtests import tearsheet as ts
+
+    out = tmp_path / "run"
+    assert _run(["backtest", "configs/demo.toml", "--out", str(out)], capsys)[0] == 0
+    marks = pd.read_csv(out / "study_marks.csv", dtype={"code": str})
+    signals = pd.read_csv(out / "signals.csv", dtype={"code": str})
+    trades = pd.read_csv(out / "trades.csv", dtype={"code": str})
+    assert len(marks) == len(signals.drop_duplicates(["date", "code"]))
+    buys = set(zip(trades.loc[trades["side"] == "buy", "date"],
+                   trades.loc[trades["side"] == "buy", "code"]))
+    assert set(zip(marks.loc[marks["traded"], "date"], marks.loc[marks["traded"], "code"])) \
+        == buys & set(zip(marks["date"], marks["code"]))
+    assert marks.loc[marks["fill"] == "sealed", "car_open_h1"].isna().all()
+    did = ts.marks_did(marks)
+    row = did[(did["subset"] == "all marks") & (did["measure"] == "car_close")].iloc[0]
+    assert row["n"] == len(marks) and row["h1"] == pytest.approx(marks["car_close_h1"].mean())
+    page = (out / "tearsheet.html").read_text(encoding="utf-8")
+    assert 'id="hypebt-marks"' in page and "never used by its decisions" in page

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from backtests.io import atomic_dir, write_text_atomic
-from backtests.study.events import MEASURES, Events
+from backtests.study.events import MEASURES, Events, event_table
 from backtests.study.summary import SUMMARY_COLUMNS
 
 STUDY_FILES = ("study.csv", "summary.csv", "study.html")
@@ -83,3 +83,50 @@ def write_study(out_dir: str | os.PathLike, texts: dict[str, str]) -> Path:
         for name, text in texts.items():
             write_text_atomic(stage / name, text)
     return out
+
+
+MARKS_STUDY_FILE = "study_marks.csv"
+MARKS_STUDY_HORIZONS = (0, 1, 2, 5, 10)
+"""Horizons of the run folder's ``study_marks.csv`` (the tearsheet's "what the marks did")."""
+
+
+def marks_study_csv(events: Events, traded: np.ndarray) -> str:
+    """``study_marks.csv`` of a run folder: one row per mark — ``date, code, fill,
+    entry_price, paid, traded`` (the run bought it that session) and ``car_open_hK``,
+    ``car_close_hK`` for K in :data:`MARKS_STUDY_HORIZONS` up to the events' horizon."""
+    f = events.frame
+    cols: dict[str, pa.Array] = {
+        "date": pa.array(f["date"].dt.strftime("%Y-%m-%d").to_numpy(dtype=object),
+                         type=pa.string()),
+        "code": pa.array(f["code"].astype(str).to_numpy(dtype=object), type=pa.string()),
+        "fill": pa.array(f["fill"].astype(str).to_numpy(dtype=object), type=pa.string()),
+        "entry_price": _num(f["entry_price"], 4),
+        "paid": _num(f["paid"], 6),
+        "traded": pa.array(np.where(np.asarray(traded, dtype=bool), "true", "false")),
+    }
+    for measure in ("car_open", "car_close"):
+        i = MEASURES.index(measure)
+        for h in MARKS_STUDY_HORIZONS:
+            if h <= events.horizon:
+                cols[f"{measure}_h{h}"] = _num(events.paths[:, h, i], 6)
+    return _csv(cols)
+
+
+def run_marks_study(result, marks: pd.DataFrame | None = None) -> str:
+    """``study_marks.csv`` of a backtest: the events of the marks it used (``marks``: its marks
+    frame; default: from its score array) on its market, horizon 10, and whether it bought
+    each one in that session (a filled buy in ``result.orders``)."""
+    m = result.market
+    if marks is None:
+        t, j = np.nonzero(np.isfinite(result.marks))
+        marks = pd.DataFrame({"date": pd.to_datetime(np.asarray(m.sessions)[t]),
+                              "code": np.asarray(m.codes)[j].astype(str)})
+    events = event_table(m, marks.loc[:, ["date", "code"]], horizon=max(MARKS_STUDY_HORIZONS))
+    o = result.orders
+    bought = o[(o["side"] == "buy") & (o["status"] == "filled")]
+    keys = set(zip(pd.to_datetime(bought["date"]).dt.strftime("%Y-%m-%d"),
+                   bought["code"].astype(str)))
+    f = events.frame
+    traded = np.array([k in keys for k in zip(f["date"].dt.strftime("%Y-%m-%d"),
+                                              f["code"].astype(str))], dtype=bool)
+    return marks_study_csv(events, traded)
