@@ -168,9 +168,10 @@ def test_bootstrap_is_seeded_and_close_to_normal():
 def test_publication_buckets():
     got = publication_bucket(["2024-12-16T02:58:00+08:00", "2024-12-16T10:00:00+08:00",
                               "2024-12-16T15:00:00+08:00", "2024-12-15T10:00:00+08:00",
-                              "2024-12-16T01:00:00+00:00", "", None, "soon"])
+                              "2024-12-16T01:00:00+00:00", "2024-12-16T00:00:00+08:00", "",
+                              None, "soon"])
     assert list(got) == ["pre_open", "intraday", "post_close", "non_trading_day",
-                         "pre_open", "n/a", "n/a", "n/a"]
+                         "pre_open", "date_only", "n/a", "n/a", "n/a"]
 
 
 def test_parse_by_and_bad_options():

@@ -20,7 +20,7 @@ is rejected ``limit_up_sealed``), ``suspended`` (no bar). ``paid`` is the entry 
 previous close − 1.
 
 Groups (columns of the frame, all text): ``role``, ``theme``, ``first_mention``, ``publication``
-(from the marks' own columns, ``n/a`` when the marks do not carry them), ``board`` (from the
+(:func:`publication_bucket`; from the marks' own columns, ``n/a`` when the marks do not carry them), ``board`` (from the
 code), ``streak`` (limit-up closes in a row ending the session before the mark: ``0``, ``1``,
 ``2``, ``3``, ``4+``; computed here by :func:`backtests.study.nb.event_paths_nb`, the way
 ``hypebt scan`` counts 连板) and ``fill``. Forward returns appear only in study outputs; nothing
@@ -44,7 +44,8 @@ MEASURES = ("ret_close", "ret_open", "car_close", "car_open", "carb_close", "car
 DIMENSIONS = ("role", "theme", "board", "first_mention", "streak", "publication", "fill")
 """Columns a study can group by (and pair with ``+``)."""
 
-PUBLICATION_BUCKETS = ("pre_open", "intraday", "post_close", "non_trading_day", "n/a")
+PUBLICATION_BUCKETS = ("pre_open", "intraday", "post_close", "non_trading_day", "date_only",
+                       "n/a")
 STREAK_BUCKETS = ("0", "1", "2", "3", "4+")
 NA = "n/a"
 MAX_HORIZON = 250
@@ -79,10 +80,10 @@ def publication_bucket(published, calendar=None, *, open_cutoff: str = "09:30",
                        close: str = "15:00") -> np.ndarray:
     """Bucket of each publication time on the article's own clock (Asia/Shanghai):
     ``pre_open`` (a trading day before ``open_cutoff``), ``intraday``, ``post_close`` (from
-    ``close`` on), ``non_trading_day``; ``n/a`` for a missing or unreadable time.
-
-    An article given as a bare date is stored at 00:00 and so counts as ``pre_open`` of that
-    day when it is a trading day (its entry session was chosen by the ``bare_date`` policy).
+    ``close`` on), ``non_trading_day``; ``date_only`` for a time of exactly 00:00:00 — how
+    the signals package stores an article that gave only a date (its entry session followed
+    the ``bare_date`` policy; an article really stamped at midnight lands here too); ``n/a``
+    for a missing or unreadable time.
     """
     cal = calendar or trading_calendar()
     text = pd.Series(published, dtype=object).map(lambda v: "" if v is None or v != v else str(v))
@@ -97,6 +98,7 @@ def publication_bucket(published, calendar=None, *, open_cutoff: str = "09:30",
     ts = ts[good]
     day = ts.dt.tz_localize(None).to_numpy().astype("datetime64[D]")
     minutes = (ts.dt.hour * 60 + ts.dt.minute).to_numpy()
+    midnight = (minutes == 0) & (ts.dt.second == 0).to_numpy()
     h0, m0 = map(int, open_cutoff.split(":"))
     h1, m1 = map(int, close.split(":"))
     pos = np.searchsorted(cal.sessions, day)
@@ -104,7 +106,7 @@ def publication_bucket(published, calendar=None, *, open_cutoff: str = "09:30",
                                            == day)
     bucket = np.where(minutes < h0 * 60 + m0, "pre_open",
                       np.where(minutes < h1 * 60 + m1, "intraday", "post_close"))
-    out[idx] = np.where(trading, bucket, "non_trading_day")
+    out[idx] = np.where(midnight, "date_only", np.where(trading, bucket, "non_trading_day"))
     return out
 
 
