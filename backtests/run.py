@@ -28,7 +28,8 @@ from backtests.config import (DEMO, RunConfig, check_marks_codes, read_marks, re
 from backtests.io import atomic_dir, write_text_atomic
 
 OUTPUT_FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json",
-                "signals.csv", "benchmark.csv", "study_marks.csv", "tearsheet.html")
+                "signals.csv", "benchmark.csv", "study_marks.csv", "trade_bars.csv",
+                "tearsheet.html")
 EQUITY_COLUMNS = ("date", "cash", "market_value", "equity")
 TRADE_COLUMNS = ("date", "code", "side", "shares", "price", "value", "commission", "stamp_duty",
                  "transfer_fee", "reason")
@@ -213,6 +214,7 @@ def render_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike, *,
     from backtests.metrics import compute_metrics, metrics_json
     from backtests.study.outputs import run_marks_study
     from backtests.tearsheet import equal_weight_returns
+    from backtests.trade_charts import trade_bars_csv
 
     bench = equal_weight_returns(result.market)
     return {
@@ -225,6 +227,7 @@ def render_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike, *,
         "benchmark.csv": _csv(("date", "return"), [
             _day(bench.index), [f"{v:.10f}" for v in bench.to_numpy() + 0.0]]),
         "study_marks.csv": run_marks_study(result, marks),
+        "trade_bars.csv": trade_bars_csv(result.market, result.trades),
     }
 
 

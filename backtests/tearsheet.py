@@ -52,6 +52,7 @@ import pandas as pd
 from backtests.errors import DataError
 from backtests.io import write_text_atomic
 from backtests.run import EQUITY_COLUMNS, ORDER_COLUMNS, TRADE_COLUMNS
+from backtests.trade_charts import section_html as trade_charts_section
 
 TEARSHEET = "tearsheet.html"
 BENCHMARK_FILE = "benchmark.csv"
@@ -528,6 +529,7 @@ _CSS = """
 .hypebt .filled{color:#070}.hypebt .rejected{color:#b00}.hypebt .expired{color:#a60}
 .hypebt pre{background:#f6f6f6;padding:10px;font-size:12px;overflow-x:auto}
 .hypebt .scroll{max-height:520px;overflow-y:auto}
+.hypebt .trip{display:inline-block;vertical-align:top;margin:4px 12px 4px 0;max-width:540px}
 .hypebt p.nav{margin:6px 0 0}.hypebt p.nav a{color:#069;text-decoration:none}
 body,p,table,td,th{font-family:Arial,"Noto Sans CJK SC","Noto Sans CJK JP","WenQuanYi Zen Hei","Microsoft YaHei","PingFang SC",sans-serif}
 """
@@ -538,7 +540,9 @@ _NAV = ('<p class="nav">hypebt sections: <a href="#hypebt-metrics">metrics</a> �
         '<a href="#hypebt-rejections">rejected orders</a> · '
         '<a href="#hypebt-stuck">could not sell</a> · '
         '<a href="#hypebt-signals">signal timeline</a> · '
-        '<a href="#hypebt-marks">what the marks did</a> · <a href="#hypebt-config">config</a></p>')
+        '<a href="#hypebt-marks">what the marks did</a> · '
+        '<a href="#hypebt-trade-charts">each trade, drawn</a> · '
+        '<a href="#hypebt-config">config</a></p>')
 
 
 def _e(value) -> str:
@@ -872,7 +876,9 @@ def render_tearsheet(run_dir, *, benchmark=None) -> str:
     sections = "\n".join(s for s in (
         _section_metrics(run), _section_pnl(run), _section_trades(run),
         _section_rejections(run), _section_stuck(run), _section_signals(run),
-        _section_marks(run), _section_config(run)) if s)
+        _section_marks(run),
+        trade_charts_section(run.path, run.trades, run.orders, run.signals, run.names),
+        _section_config(run)) if s)
     synthetic = (run.config.get("data", {}).get("path") == "demo") if run.config else False
     banner = ('<p class="note"><b>SYNTHETIC demo data</b>: the companies and prices are '
               'generated.</p>') if synthetic else ""
