@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from backtests.io import atomic_dir, write_text_atomic
+from backtests.io import atomic_dir, write_bytes_atomic, write_text_atomic
 from backtests.study.events import MEASURES, Events, event_table
 from backtests.study.summary import SUMMARY_COLUMNS
 
@@ -30,33 +30,41 @@ def _num(values, digits: int) -> pa.Array:
     return pa.array(x, type=pa.float64(), from_pandas=True)            # NaN -> empty cell
 
 
-def _csv(columns: dict[str, pa.Array]) -> str:
-    table = pa.table(columns)
+def _csv_bytes(columns: dict[str, pa.Array]) -> bytes:
     buf = io.BytesIO()
-    pacsv.write_csv(table, buf, write_options=pacsv.WriteOptions(
+    pacsv.write_csv(pa.table(columns), buf, write_options=pacsv.WriteOptions(
         quoting_style="needed", delimiter=","))
-    return buf.getvalue().decode("utf-8").replace("\r\n", "\n")
+    return buf.getvalue()          # pyarrow writes "\n" line ends
 
 
-def study_csv(events: Events) -> str:
+def _csv(columns: dict[str, pa.Array]) -> str:
+    return _csv_bytes(columns).decode("utf-8")
+
+
+def _repeated_text(values, k: int) -> pa.DictionaryArray:
+    # each mark's text k times, dictionary-encoded: no per-row Python string is built
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object).astype(str), sort=True)
+    return pa.DictionaryArray.from_arrays(pa.array(np.repeat(codes.astype(np.int32), k)),
+                                          pa.array(list(uniques), type=pa.string()))
+
+
+def study_csv(events: Events) -> bytes:
     """One row per mark and horizon 0..H (:data:`STUDY_COLUMNS`), marks in session, code
-    order."""
+    order; UTF-8 bytes (the file can be 100 MB: no decoded copy is made)."""
     f = events.frame
     k = events.horizon + 1
     rep = lambda a: np.repeat(np.asarray(a), k)  # noqa: E731
-    cols: dict[str, pa.Array] = {
-        "date": pa.array(rep(f["date"].dt.strftime("%Y-%m-%d").to_numpy(dtype=object))),
-    }
+    cols: dict[str, pa.Array] = {"date": _repeated_text(f["date"].dt.strftime("%Y-%m-%d"), k)}
     for c in ("code", "name", "board", "role", "theme", "first_mention", "publication",
               "streak", "fill"):
-        cols[c] = pa.array(rep(f[c].astype(str).to_numpy(dtype=object)), type=pa.string())
+        cols[c] = _repeated_text(f[c], k)
     cols["prev_close"] = _num(rep(f["prev_close"]), 4)
     cols["entry_price"] = _num(rep(f["entry_price"]), 4)
     cols["paid"] = _num(rep(f["paid"]), 6)
     cols["horizon"] = pa.array(np.tile(np.arange(k, dtype=np.int64), len(f)))
     for i, m in enumerate(MEASURES):
         cols[m] = _num(events.paths[:, :, i].ravel(), 6)
-    return _csv(cols)
+    return _csv_bytes(cols)
 
 
 def summary_csv(summary: pd.DataFrame) -> str:
@@ -75,13 +83,16 @@ def summary_csv(summary: pd.DataFrame) -> str:
     return _csv(cols)
 
 
-def write_study(out_dir: str | os.PathLike, texts: dict[str, str]) -> Path:
-    """Write ``texts`` (file name -> text, names of :data:`STUDY_FILES`) as the study folder
-    ``out_dir``, all or nothing, and return its path."""
+def write_study(out_dir: str | os.PathLike, texts: dict[str, str | bytes]) -> Path:
+    """Write ``texts`` (file name -> text or UTF-8 bytes, names of :data:`STUDY_FILES`) as the
+    study folder ``out_dir``, all or nothing, and return its path."""
     out = Path(out_dir)
     with atomic_dir(out, owned=STUDY_FILES, what="study folder") as stage:
         for name, text in texts.items():
-            write_text_atomic(stage / name, text)
+            if isinstance(text, bytes):
+                write_bytes_atomic(stage / name, text)
+            else:
+                write_text_atomic(stage / name, text)
     return out
 
 
