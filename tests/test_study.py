@@ -120,7 +120,8 @@ def test_summary_by_hand():
     assert row["median"] == pytest.approx(np.median(x))
     assert row["hit_rate"] == pytest.approx((x > 0).mean())
     assert row["t_stat"] == pytest.approx(x.mean() / (x.std(ddof=1) / math.sqrt(3)))
-    assert x.min() - 1e-12 <= row["ci_low"] <= row["mean"] <= row["ci_high"] <= x.max() + 1e-12
+    # the bootstrap sums in float32: its bounds are within 1e-7 of the sample's extremes
+    assert x.min() - 1e-7 <= row["ci_low"] <= row["mean"] <= row["ci_high"] <= x.max() + 1e-7
     # car_open of main at h0: only the buyable mark -> n = 1, thin, no t, a point interval
     one = s[(s.group == "board") & (s.value == "main") & (s.measure == "car_open")
             & (s.horizon == 0)].iloc[0]

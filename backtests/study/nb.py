@@ -205,21 +205,42 @@ def group_stats_nb(values, order, starts):
 
 
 @njit(cache=True)
-def boot_counts_nb(n, first, n_rows, seed, key):
-    """``[n_rows, n]`` bootstrap counts for resamples ``first .. first + n_rows - 1`` of a
-    group of ``n`` marks: row b counts how often each mark is drawn in ``n`` draws with
-    replacement. Draw d of resample b is ``splitmix64(seed, key, b, d)`` scaled to ``0..n-1``: the same on
-    any thread count and for any blocking of the resamples. The mean of resample b is then
-    ``counts[b] @ values / counts[b] @ finite`` (one matrix product for all horizons)."""
-    out = np.zeros((n_rows, n))
-    base = _mix64(np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(key))
+def _boot_counts_row(out, r, n, b, base):
     nn = np.uint64(n)
-    for r in range(n_rows):      # serial: a parallel launch costs more than a small group
-        b = np.uint64(first + r)
-        for d in range(n):
-            x = _mix64(base + b * nn + np.uint64(d))
-            # top 32 bits scaled to [0, n) (Lemire's multiply-shift; a 64-bit modulo is slow)
-            out[r, int(((x >> np.uint64(32)) * nn) >> np.uint64(32))] += 1.0
+    for d in range(n):
+        x = _mix64(base + np.uint64(b) * nn + np.uint64(d))
+        # top 32 bits scaled to [0, n) (Lemire's multiply-shift; a 64-bit modulo is slow)
+        out[r, int(((x >> np.uint64(32)) * nn) >> np.uint64(32))] += 1.0
+
+
+@njit(cache=True)
+def _boot_base(seed, key):
+    return _mix64(np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(key))
+
+
+@njit(cache=True)
+def boot_counts_nb(n, first, n_rows, seed, key):
+    """``[n_rows, n]`` float32 bootstrap counts for resamples ``first .. first + n_rows - 1``
+    of a group of ``n`` marks: row b counts how often each mark is drawn in ``n`` draws with
+    replacement. Draw d of resample b is ``splitmix64(seed, key, b, d)`` scaled to
+    ``0..n-1``: the same on any thread count and for any blocking of the resamples. The mean
+    of resample b is then ``counts[b] @ values / counts[b] @ finite`` (one matrix product for
+    all horizons; counts are exact in float32 up to 2**24 marks)."""
+    out = np.zeros((n_rows, n), np.float32)
+    base = _boot_base(seed, key)
+    for r in range(n_rows):
+        _boot_counts_row(out, r, n, first + r, base)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def boot_counts_par_nb(n, first, n_rows, seed, key):
+    """:func:`boot_counts_nb` with the resamples spread over threads (same counts); for large
+    groups, where the work outweighs starting the threads."""
+    out = np.zeros((n_rows, n), np.float32)
+    base = _boot_base(seed, key)
+    for r in prange(n_rows):
+        _boot_counts_row(out, r, n, first + r, base)
     return out
 
 

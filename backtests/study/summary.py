@@ -14,7 +14,8 @@ import pandas as pd
 
 from backtests.errors import ConfigError, did_you_mean
 from backtests.study.events import DIMENSIONS, MEASURES, Events
-from backtests.study.nb import boot_counts_nb, column_quantiles_nb, group_stats_nb
+from backtests.study.nb import (boot_counts_nb, boot_counts_par_nb, column_quantiles_nb,
+                                group_stats_nb)
 
 SUMMARY_MEASURES = ("car_open", "car_close", "carb_open", "carb_close")
 """The measures summarised (see :mod:`backtests.study.events`)."""
@@ -26,7 +27,9 @@ DEFAULT_BY = ("role", "theme", "board", "first_mention", "streak", "publication"
 MIN_COUNT = 30
 N_BOOT = 1000
 BOOT_BLOCK = 4_000_000
-"""Largest bootstrap count matrix built at once (resamples x marks), 32 MB."""
+"""Largest bootstrap count matrix built at once (resamples x marks), 16 MB."""
+PARALLEL_DRAWS = 2_000_000
+"""Draws per block from which the counts are generated on all threads."""
 
 
 def bootstrap_interval(values: np.ndarray, *, n_boot: int, seed: int, key: int,
@@ -34,12 +37,14 @@ def bootstrap_interval(values: np.ndarray, *, n_boot: int, seed: int, key: int,
     """``[2, K]`` percentile interval (numpy's linear quantiles) of the mean of each column of
     ``values[n, K]`` (NaN = no value, skipped in a resample's mean) over ``n_boot`` resamples of
     the rows with replacement, drawn by :func:`~backtests.study.nb.boot_counts_nb` from
-    ``(seed, key)``. Each block of resamples is one matrix product of counts and values."""
+    ``(seed, key)``. Each block of resamples is one matrix product of counts and values, in
+    float32: counts are exact, and the error of a float32 sum of returns (about 1e-7 of the
+    sum of their sizes) is far below the 1e-6 the CSV shows."""
     n, k = values.shape
     if n == 0 or n_boot <= 0:
         return np.full((2, k), np.nan)
     finite = np.isfinite(values)
-    x = np.where(finite, values, 0.0)
+    x = np.where(finite, values, 0.0).astype(np.float32)
     # Columns share a NaN pattern (every horizon of a measure, mostly): count each pattern once.
     packed = np.packbits(finite, axis=0)
     first_of: dict[bytes, int] = {}
@@ -47,14 +52,16 @@ def bootstrap_interval(values: np.ndarray, *, n_boot: int, seed: int, key: int,
                         for c in range(k)], dtype=np.int64)
     cols = np.zeros(len(first_of), dtype=np.int64)
     cols[inverse[::-1]] = np.arange(k)[::-1]
-    pattern = finite[:, cols].astype(np.float64)
+    pattern = finite[:, cols].astype(np.float32)
     means = np.empty((n_boot, k))
     step = max(1, BOOT_BLOCK // n)
     for first in range(0, n_boot, step):
         rows = min(step, n_boot - first)
-        w = boot_counts_nb(n, first, rows, seed, key)
+        counts = boot_counts_par_nb if rows * n >= PARALLEL_DRAWS else boot_counts_nb
+        w = counts(n, first, rows, seed, key)
         with np.errstate(invalid="ignore", divide="ignore"):
-            means[first:first + rows] = (w @ x) / (w @ pattern)[:, inverse]
+            means[first:first + rows] = ((w @ x).astype(np.float64)
+                                         / (w @ pattern).astype(np.float64)[:, inverse])
     tail = (1.0 - level) / 2.0
     return column_quantiles_nb(means, tail, 1.0 - tail)
 
