@@ -157,25 +157,18 @@ def study_pandas(df: pd.DataFrame, marks: pd.DataFrame, sessions, horizon: int,
     pub_t = pd.to_datetime(m["published"], utc=True).dt.tz_convert("Asia/Shanghai")
     mins = pub_t.dt.hour * 60 + pub_t.dt.minute
     trading = pd.to_datetime(pub_t.dt.date).isin(pd.to_datetime(trading_calendar().sessions))
-    pub = np.where(~trading, "non_trading_day", np.where(
-        mins < 570, "pre_open", np.where(mins < 900, "intraday", "post_close")))
+    pub = np.where(mins == 0, "date_only", np.where(~trading, "non_trading_day", np.where(
+        mins < 570, "pre_open", np.where(mins < 900, "intraday", "post_close"))))
     boards = m["board"].map(lambda b: rules.BOARD_NAMES.get(int(b), "unknown"))
-    sealed = (df["close"] >= df["limit_up"] - 0.005).to_numpy()
-    streak = np.zeros(len(m), np.int64)       # walk back over limit-up closes, skip suspensions
-    key = df.set_index(["t", "code"]).index
-    pos = pd.Series(np.arange(len(df)), index=key)
-    closes = df["close"].to_numpy()
-    for i, (ti, code) in enumerate(zip(t, m["code"])):
-        s = ti - 1
-        while s >= 0:
-            k = pos[(s, code)]
-            if np.isnan(closes[k]):
-                s -= 1
-                continue
-            if not sealed[k]:
-                break
-            streak[i] += 1
-            s -= 1
+    # streak: limit-up closes in a row ending the last traded session before the mark
+    traded = df[df["close"].notna()]
+    sealed = traded["close"] >= traded["limit_up"] - 0.005
+    run = (~sealed).groupby(traded["code"]).cumsum()
+    count = sealed.groupby([traded["code"], run]).cumcount() + (run == 0)
+    df["streak"] = pd.Series(np.where(sealed, count, 0), index=traded.index)
+    df["streak"] = df.groupby("code")["streak"].ffill()
+    df["streak_prev"] = df.groupby("code")["streak"].shift(1).fillna(0)
+    streak = df["streak_prev"].to_numpy()[m["index"].to_numpy()].astype(np.int64)
     frame = pd.DataFrame({
         "role": m["role"], "theme": m["theme"], "board": boards,
         "first_mention": np.where(m["first_mention"], "true", "false"),
@@ -183,31 +176,35 @@ def study_pandas(df: pd.DataFrame, marks: pd.DataFrame, sessions, horizon: int,
         "publication": pub, "fill": fill, "all": "all"})
     rows = []
     rng = np.random.default_rng(seed)
+    stacked = np.concatenate([values[mm] for mm in SUMMARY_MEASURES], axis=1)   # [M, 4 (H+1)]
     for dim in ("all",) + DEFAULT_BY:
-        for measure in SUMMARY_MEASURES:
+        ci = {}
+        if n_boot:       # one set of resamples per group for every measure and horizon
+            for g, idx in frame.groupby(dim).indices.items():
+                n = len(idx)
+                draws = rng.integers(0, n, (n_boot, n)) + np.arange(n_boot)[:, None] * n
+                w = np.bincount(draws.ravel(), minlength=n_boot * n).reshape(n_boot, n)
+                x = stacked[idx]
+                fin = np.isfinite(x)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    means = (w @ np.where(fin, x, 0.0)) / (w @ fin)
+                with warnings.catch_warnings():     # all-NaN columns: no interval
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    ci[g] = np.nanquantile(means, [0.025, 0.975], axis=0)
+        for mi, measure in enumerate(SUMMARY_MEASURES):
             v = pd.DataFrame(values[measure], columns=h)
             long = v.assign(g=frame[dim].to_numpy()).melt(id_vars="g", var_name="horizon")
             long = long.dropna(subset=["value"])
-            gb = long.groupby(["g", "horizon"])["value"]
-            agg = gb.agg(["count", "mean", "median", "std"])
-            agg["hit_rate"] = gb.apply(lambda x: (x > 0).mean())
+            long["hit"] = long["value"] > 0
+            gb = long.groupby(["g", "horizon"])
+            agg = gb["value"].agg(["count", "mean", "median", "std"])
+            agg["hit_rate"] = gb["hit"].mean()
             agg["t_stat"] = agg["mean"] / (agg["std"] / np.sqrt(agg["count"]))
             agg = agg.reset_index().assign(group=dim, measure=measure)
             if n_boot:
-                lo, hi = {}, {}
-                for g, idx in frame.groupby(dim).indices.items():
-                    x = values[measure][idx]
-                    fin = np.isfinite(x)
-                    w = rng.multinomial(len(idx), np.full(len(idx), 1 / len(idx)), size=n_boot)
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        means = (w @ np.where(fin, x, 0.0)) / (w @ fin)
-                    with warnings.catch_warnings():     # all-NaN columns: no interval
-                        warnings.simplefilter("ignore", RuntimeWarning)
-                        q = np.nanquantile(means, [0.025, 0.975], axis=0)
-                    for k in h:
-                        lo[(g, k)], hi[(g, k)] = q[0, k], q[1, k]
-                agg["ci_low"] = [lo.get((g, k), np.nan) for g, k in zip(agg["g"], agg["horizon"])]
-                agg["ci_high"] = [hi.get((g, k), np.nan) for g, k in zip(agg["g"], agg["horizon"])]
+                col = mi * (horizon + 1) + agg["horizon"].to_numpy(dtype=np.int64)
+                agg["ci_low"] = [ci[g][0, c] for g, c in zip(agg["g"], col)]
+                agg["ci_high"] = [ci[g][1, c] for g, c in zip(agg["g"], col)]
             rows.append(agg)
     return pd.concat(rows, ignore_index=True)
 
