@@ -34,13 +34,13 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from backtests import rules  # noqa: E402  (after the sys.path line: runnable as a script)
-from backtests.calendar import trading_calendar  # noqa: E402
-from backtests.engine import toy_market  # noqa: E402
+from backtests.core import rules  # noqa: E402  (after the sys.path line: runnable as a script)
+from backtests.core.calendar import trading_calendar  # noqa: E402
+from backtests.engine.backtest import toy_market  # noqa: E402
 from backtests.study import run_study  # noqa: E402
 from backtests.study.events import MEASURES  # noqa: E402
 from backtests.study.summary import DEFAULT_BY, SUMMARY_MEASURES  # noqa: E402
-from backtests.study_page import study_texts  # noqa: E402
+from backtests.report.study_page import study_texts  # noqa: E402
 
 ROLES = ("momentum", "cooperation", "broker", "catalyst")
 THEMES = tuple(f"theme{i:02d}" for i in range(40))

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.cli import main
-from backtests.engine import toy_market
-from backtests.errors import ConfigError, DataError
+from backtests.cli.main import main
+from backtests.core.errors import ConfigError, DataError
+from backtests.engine.backtest import toy_market
 from backtests.study import event_table, parse_by, run_study, summarize
 from backtests.study.events import MEASURES, publication_bucket
 from backtests.study.nb import group_stats_nb
@@ -296,7 +296,7 @@ def test_real_doubao_study(shared_data, tmp_path, capsys):
 # ---------------------------------------------------------------- the backtest's run folder
 
 def test_run_folder_study_marks_and_tearsheet_section(tmp_path, capsys):
-    from backtests import tearsheet as ts
+    from backtests.report.analyses import marks_did
 
     out = tmp_path / "run"
     assert _run(["backtest", "configs/demo.toml", "--out", str(out)], capsys)[0] == 0
@@ -309,7 +309,7 @@ def test_run_folder_study_marks_and_tearsheet_section(tmp_path, capsys):
     assert set(zip(marks.loc[marks["traded"], "date"], marks.loc[marks["traded"], "code"])) \
         == buys & set(zip(marks["date"], marks["code"]))
     assert marks.loc[marks["fill"] == "sealed", "car_open_h1"].isna().all()
-    did = ts.marks_did(marks)
+    did = marks_did(marks)
     row = did[(did["subset"] == "all marks") & (did["measure"] == "car_close")].iloc[0]
     assert row["n"] == len(marks) and row["h1"] == pytest.approx(marks["car_close_h1"].mean())
     page = (out / "tearsheet.html").read_text(encoding="utf-8")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backtests.engine import toy_market
-from backtests.trade_charts import round_trips, section_html, trade_bars_csv
+from backtests.engine.backtest import toy_market
+from backtests.report.trade_charts import round_trips, section_html, trade_bars_csv
 
 TRADES = pd.DataFrame({
     "date": ["2024-12-03", "2024-12-04", "2024-12-05", "2024-12-05", "2024-12-10"],

@@ -33,9 +33,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from backtests import rules
-from backtests.calendar import trading_calendar
-from backtests.errors import ConfigError, DataError
+from backtests.core import rules
+from backtests.core.calendar import trading_calendar
+from backtests.core.errors import ConfigError, DataError
 from backtests.study.nb import FILL_NAMES, event_paths_nb, index_returns_nb
 
 MEASURES = ("ret_close", "ret_open", "car_close", "car_open", "carb_close", "carb_open")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from backtests.engine.nb import PRICE_TOL
+from backtests.features.scan import HALF_CENT
+
 # Fill states at the entry open. The comparisons use the engine's 1e-6 CNY tolerance
-# (engine_nb.PRICE_TOL), so "buyable" here is exactly what the engine would fill at the open.
+# (PRICE_TOL), so "buyable" here is exactly what the engine would fill at the open; a
+# limit-up close for the streak is counted as hypebt scan counts it (HALF_CENT).
 FILL_BUYABLE, FILL_AT_LIMIT, FILL_SEALED, FILL_SUSPENDED = 0, 1, 2, 3
 FILL_NAMES = ("buyable", "opened_at_limit", "sealed", "suspended")
-PRICE_TOL = 1e-6
-# A limit-up close for the streak, as scan.py counts it: half a tick (prices are on the 0.01 grid).
-HALF_CENT = 0.005
 
 # Measures of a path, the last axis of event_paths_nb's output.
 M_RET_CLOSE, M_RET_OPEN, M_CAR_CLOSE, M_CAR_OPEN, M_CARB_CLOSE, M_CARB_OPEN = range(6)

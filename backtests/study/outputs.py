@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from backtests.io import atomic_dir, write_bytes_atomic, write_text_atomic
+from backtests.core.io import atomic_dir, write_bytes_atomic, write_text_atomic
 from backtests.study.events import MEASURES, Events, event_table
 from backtests.study.summary import SUMMARY_COLUMNS
 

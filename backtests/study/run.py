@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from backtests.errors import ConfigError
+from backtests.core.errors import ConfigError
 from backtests.study.events import NA, Events, event_table
 from backtests.study.summary import DEFAULT_BY, MIN_COUNT, N_BOOT, parse_by, summarize
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backtests.errors import ConfigError, did_you_mean
+from backtests.core.errors import ConfigError, did_you_mean
 from backtests.study.events import DIMENSIONS, MEASURES, Events
 from backtests.study.nb import (boot_counts_nb, boot_counts_par_nb, column_quantiles_nb,
                                 group_stats_nb)
