@@ -314,3 +314,16 @@ def test_run_folder_study_marks_and_tearsheet_section(tmp_path, capsys):
     assert row["n"] == len(marks) and row["h1"] == pytest.approx(marks["car_close_h1"].mean())
     page = (out / "tearsheet.html").read_text(encoding="utf-8")
     assert 'id="hypebt-marks"' in page and "never used by its decisions" in page
+
+
+def test_api_study_equals_cli(tmp_path, capsys):
+    import hypebt
+
+    market = hypebt.load_market("demo", start="2024-01-02", end="2024-12-31")
+    marks = hypebt.marks_from_articles(["demo"], market=market)
+    res = hypebt.study(market, marks, horizon=5, bootstrap=100, out=tmp_path / "api")
+    assert _run(["study", "configs/demo.toml", "--out", str(tmp_path / "cli"), "--horizon", "5",
+                 "--bootstrap", "100"], capsys)[0] == 0
+    for name in ("study.csv", "summary.csv"):
+        assert (tmp_path / "api" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
+    assert len(res.events.frame) == pd.read_csv(tmp_path / "cli" / "study.csv")["code"].count() / 6
