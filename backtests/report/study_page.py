@@ -23,17 +23,20 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 FILL_COLORS = {"buyable": "#2ca02c", "opened_at_limit": "#ff7f0e", "sealed": "#d62728",
                "suspended": "#7f7f7f"}
 MAX_LINES = len(PALETTE)
-CHART_MEASURE = "car_open"
+CHART_MEASURES = (("car_open", "from the entry open (fillable marks)"),
+                  ("car_close", "from the previous close (every mark)"))
 TABLE_MEASURES = ("car_open", "car_close")
 
 _CSS = """
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",
-sans-serif;margin:24px;color:#222;max-width:1200px}
+sans-serif;margin:24px;color:#222;max-width:1240px}
 h1{font-size:22px}h2{font-size:18px;margin-top:28px}h3{font-size:15px;margin:16px 0 4px}
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}
 td.n{text-align:right;font-variant-numeric:tabular-nums}tr.thin td{color:#999}
 .note{color:#555;font-size:13px}.warn{background:#fff3cd;padding:6px 10px}
 svg text{font-size:11px;fill:#333}.scroll{max-height:640px;overflow:auto}
+.pair{display:flex;flex-wrap:wrap;gap:12px}.pair figure{margin:0}
+figcaption{font-size:12px;color:#555}
 """
 
 
@@ -88,7 +91,7 @@ def _fill_bars(frame: pd.DataFrame) -> str:
 def _car_chart(sub: pd.DataFrame, horizon: int, title: str) -> str:
     """Mean CAR per group (lines) with bootstrap bands, horizons 0..H."""
     groups = list(dict.fromkeys(sub["value"]))
-    w, h, ml, mr, mt, mb = 760, 300, 60, 200, 20, 36
+    w, h, ml, mr, mt, mb = 550, 260, 52, 170, 20, 36
     vals = sub[["mean", "ci_low", "ci_high"]].to_numpy(dtype=float)
     finite = vals[np.isfinite(vals)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-0.01, 0.01)
@@ -206,21 +209,24 @@ def render_study_page(events: Events, summary: pd.DataFrame, *, title: str,
         + (f"; price paid vs the previous close (fillable marks): median {_pct(float(np.median(paid)))}, "
            f"mean {_pct(float(paid.mean()))}" if paid.size else "") + ".</p>")
     parts.append(_fill_bars(f) if n else '<p class="note">No marks.</p>')
-    parts.append(f'<h2 id="car">Mean {CHART_MEASURE} by group, with 95% bands</h2>')
-    chart_rows = summary[summary["measure"] == CHART_MEASURE]
-    for group in dict.fromkeys(chart_rows["group"]):
-        sub = chart_rows[chart_rows["group"] == group]
-        order = (sub[sub["horizon"] == 0].sort_values(["count", "value"],
-                                                      ascending=[False, True])["value"])
-        shown = list(order)[:MAX_LINES]
-        more = len(order) - len(shown)
+    parts.append('<h2 id="car">Mean CAR against the market by group, with 95% bands</h2>')
+    for group in dict.fromkeys(summary["group"]):
+        sub_all = summary[summary["group"] == group]
+        first = sub_all[(sub_all["measure"] == "car_close") & (sub_all["horizon"] == 0)]
+        order = list(first.sort_values(["count", "value"], ascending=[False, True])["value"])
+        shown = order[:MAX_LINES]
         parts.append(f"<h3>{_e(group)}</h3>")
-        if more:
+        if len(order) > len(shown):
             parts.append(f'<p class="note">The {MAX_LINES} largest of {len(order)} groups; '
                          f'all are in the table and summary.csv.</p>')
-        parts.append(_car_chart(sub[sub["value"].isin(shown)]
-                                .assign(_o=lambda d: d["value"].map(shown.index))
-                                .sort_values(["_o", "horizon"]), H, f"{group}: mean CAR"))
+        figures = []
+        for measure, what in CHART_MEASURES:
+            sub = sub_all[(sub_all["measure"] == measure) & sub_all["value"].isin(shown)]
+            sub = (sub.assign(_o=sub["value"].map(shown.index))
+                   .sort_values(["_o", "horizon"]).drop(columns="_o"))
+            figures.append(f"<figure><figcaption>{measure}: {_e(what)}</figcaption>"
+                           + _car_chart(sub, H, f"{group}: mean {measure}") + "</figure>")
+        parts.append('<div class="pair">' + "".join(figures) + "</div>")
     horizons = sorted({h for h in (0, 1, 2, 5, 10, H) if h <= H})
     parts.append(f'<h2 id="table">Summary at horizons {", ".join(map(str, horizons))}</h2>')
     parts.append('<p class="note">All horizons and the board measures are in summary.csv; '
