@@ -56,9 +56,10 @@ def round_trips(trades: pd.DataFrame) -> pd.DataFrame:
 
 
 def trade_bars_csv(market, trades: pd.DataFrame) -> str:
-    """``trade_bars.csv``: :data:`BAR_COLUMNS` for the sessions around every round trip of
-    ``trades`` (prices with 2 decimals, empty = no bar / no limit)."""
-    trips = round_trips(trades)
+    """``trade_bars.csv``: :data:`BAR_COLUMNS` for the sessions around the round trips of
+    ``trades`` that the tearsheet draws (the first :data:`MAX_CHARTS`; prices with 2
+    decimals, empty = no bar / no limit)."""
+    trips = round_trips(trades).iloc[:MAX_CHARTS]
     sessions = np.asarray(market.sessions, dtype="datetime64[D]")
     codes = np.asarray(market.codes).astype(str)
     wanted: dict[int, set[int]] = {}
