@@ -327,3 +327,12 @@ def test_api_study_equals_cli(tmp_path, capsys):
     for name in ("study.csv", "summary.csv"):
         assert (tmp_path / "api" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
     assert len(res.events.frame) == pd.read_csv(tmp_path / "cli" / "study.csv")["code"].count() / 6
+
+
+def test_study_leaves_marks_untouched():
+    """Forward returns stay in the study: the marks frame given is not changed, and no layer
+    below the study (signals, strategies, engine) can import it (tests/test_layers.py)."""
+    m = marks()
+    before = m.copy()
+    run_study(toy(), m, horizon=2, n_boot=10)
+    pd.testing.assert_frame_equal(m, before)
