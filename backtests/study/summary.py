@@ -14,8 +14,7 @@ import pandas as pd
 
 from backtests.core.errors import ConfigError, did_you_mean
 from backtests.study.events import DIMENSIONS, MEASURES, Events
-from backtests.study.nb import (boot_counts_nb, boot_counts_par_nb, column_quantiles_nb,
-                                group_stats_nb)
+from backtests.study.nb import boot_counts_nb, column_quantiles_nb, group_stats_nb
 
 SUMMARY_MEASURES = ("car_open", "car_close", "carb_open", "carb_close")
 """The measures summarised (see :mod:`backtests.study.events`)."""
@@ -28,8 +27,6 @@ MIN_COUNT = 30
 N_BOOT = 1000
 BOOT_BLOCK = 4_000_000
 """Largest bootstrap count matrix built at once (resamples x marks), 16 MB."""
-PARALLEL_DRAWS = 2_000_000
-"""Draws per block from which the counts are generated on all threads."""
 
 
 def bootstrap_interval(values: np.ndarray, *, n_boot: int, seed: int, key: int,
@@ -57,8 +54,7 @@ def bootstrap_interval(values: np.ndarray, *, n_boot: int, seed: int, key: int,
     step = max(1, BOOT_BLOCK // n)
     for first in range(0, n_boot, step):
         rows = min(step, n_boot - first)
-        counts = boot_counts_par_nb if rows * n >= PARALLEL_DRAWS else boot_counts_nb
-        w = counts(n, first, rows, seed, key)
+        w = boot_counts_nb(n, first, rows, seed, key)
         with np.errstate(invalid="ignore", divide="ignore"):
             means[first:first + rows] = ((w @ x).astype(np.float64)
                                          / (w @ pattern).astype(np.float64)[:, inverse])
