@@ -8,7 +8,7 @@ codes, dates or group names (the pandas-facing side in :mod:`backtests.study.eve
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from backtests.engine.nb import PRICE_TOL
 from backtests.features.scan import HALF_CENT
@@ -170,7 +170,7 @@ def _median(x):
     return 0.5 * (x[h] + x[:h].max())
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def group_stats_nb(values, order, starts):
     """Statistics of ``values[M, K]`` (NaN = no value) per group; group g holds the marks
     ``order[starts[g]:starts[g + 1]]``. Returns ``[G, K, 5]``: count, mean, median (numpy's
@@ -179,7 +179,8 @@ def group_stats_nb(values, order, starts):
     n_groups = starts.shape[0] - 1
     k_all = values.shape[1]
     out = np.full((n_groups, k_all, 5), np.nan)
-    for g in prange(n_groups):
+    for g in range(n_groups):       # serial: as fast on 2 cores, and no spinning threads
+        #                             left to slow the bootstrap's matrix products after it
         rows = order[starts[g]:starts[g + 1]]
         n = rows.shape[0]
         buf = np.empty(n)
