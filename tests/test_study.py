@@ -336,3 +336,17 @@ def test_study_leaves_marks_untouched():
     before = m.copy()
     run_study(toy(), m, horizon=2, n_boot=10)
     pd.testing.assert_frame_equal(m, before)
+
+
+def test_column_quantiles_match_numpy():
+    from backtests.study.nb import column_quantiles_nb
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 7, 1000):
+        a = rng.normal(size=(n, 5))
+        a[rng.random(a.shape) < 0.2] = np.nan
+        got = column_quantiles_nb(a, 0.025, 0.975)
+        for k in range(5):
+            x = a[:, k][np.isfinite(a[:, k])]
+            want = np.quantile(x, [0.025, 0.975]) if x.size else [np.nan, np.nan]
+            np.testing.assert_allclose(got[:, k], want, equal_nan=True)

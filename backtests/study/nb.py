@@ -238,18 +238,34 @@ def boot_counts_nb(n, first, n_rows, seed, key):
 
 
 @njit(cache=True)
+def _quantile_select(x, q):
+    # numpy's linear quantile of x (finite values) by selection, not a full sort; x is reordered
+    m = x.shape[0]
+    pos = q * (m - 1)
+    lo = int(np.floor(pos))
+    x[:] = np.partition(x, lo)
+    a = x[lo]
+    if lo + 1 >= m:
+        return a
+    b = x[lo + 1:].min()
+    return a + (b - a) * (pos - lo)
+
+
+@njit(cache=True)
 def column_quantiles_nb(values, lo, hi):
     """``[2, K]``: numpy's linear quantiles ``lo`` and ``hi`` of each column of ``values``,
     NaN skipped (NaN where a column has no value)."""
     n, k_all = values.shape
     out = np.full((2, k_all), np.nan)
+    buf = np.empty(n)
     for k in range(k_all):
-        col = np.sort(values[:, k])          # NaN sorts last
         m = 0
         for r in range(n):
-            if not np.isnan(col[r]):
+            v = values[r, k]
+            if not np.isnan(v):
+                buf[m] = v
                 m += 1
         if m > 0:
-            out[0, k] = _quantile_sorted(col, m, lo)
-            out[1, k] = _quantile_sorted(col, m, hi)
+            out[0, k] = _quantile_select(buf[:m], lo)
+            out[1, k] = _quantile_select(buf[:m], hi)
     return out
