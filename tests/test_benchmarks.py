@@ -20,6 +20,8 @@ CASES = [
     ("bench_news.py", ["--articles", "2000", "--sample", "200"], "mention index"),
     ("bench_engines.py", ["--repeat", "1", "--bt-budget", "1", "--no-vectorbt"],
      "whole-market ratio"),
+    ("bench_study.py", ["--stocks", "60", "--sessions", "120", "--marks", "300", "--repeat", "1",
+                        "--bootstrap", "50"], "ratio pandas / hypebt study"),
 ]
 
 
