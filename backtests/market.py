@@ -34,10 +34,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from backtests import rules
+from backtests import rules, status
 from backtests.calendar import to_date, trading_calendar
 from backtests.errors import CalendarError, DataError, DataWarning, did_you_mean
-from backtests.master import StockMaster, load_master, name_is_st
+from backtests.master import StockMaster, load_master, name_is_delisting, name_is_s_share, name_is_st
 
 
 class Market(NamedTuple):
@@ -54,18 +54,23 @@ class Market(NamedTuple):
     close: np.ndarray
     volume: np.ndarray        # shares
     amount: np.ndarray        # CNY
-    prev_close: np.ndarray    # [S, N] previous traded close (or the file's prev_close)
+    prev_close: np.ndarray    # [S, N] the exchange's reference previous close (ex-rights adjusted)
     limit_ratio: np.ndarray   # [S, N] NaN = no limit
     limit_up: np.ndarray      # [S, N]
     limit_down: np.ndarray    # [S, N]
     synthetic: bool           # True for the embedded demo market
+    # [S, N] uint8 status bits per session (backtests.status: ST, S_SHARE, DELISTING and where
+    # they came from); None = the last-session ``is_st`` holds for every session
+    status: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------- columns
 REQUIRED = ("code", "date", "open", "high", "low", "close", "volume", "amount")
-OPTIONAL = ("prev_close", "name", "is_st", "list_date", "adj_factor")
+OPTIONAL = ("prev_close", "name", "is_st", "s_share", "delisting_period", "list_date",
+            "adj_factor", "change")
+FLAGS = ("is_st", "s_share", "delisting_period")
 PRICES = ("open", "high", "low", "close")
-NUMERIC = ("open", "high", "low", "close", "volume", "amount", "prev_close", "adj_factor")
+NUMERIC = ("open", "high", "low", "close", "volume", "amount", "prev_close", "adj_factor", "change")
 
 # Source column name -> contract column. akshare's stock_zh_a_hist returns 日期 股票代码 开盘 收盘
 # 最高 最低 成交量 成交额 振幅 涨跌幅 涨跌额 换手率 (akshare/stock_feature/stock_hist_em.py); its spot and
@@ -75,6 +80,9 @@ COLUMN_ALIASES: dict[str, str] = {
     "股票代码": "code", "代码": "code", "日期": "date", "开盘": "open", "最高": "high", "最低": "low",
     "收盘": "close", "成交量": "volume", "成交额": "amount", "昨收": "prev_close", "名称": "name",
     "股票名称": "name", "上市日期": "list_date",
+    # 涨跌额 = close - the exchange's reference previous close (ex-rights adjusted), so the
+    # reference is close - 涨跌额; baostock's preclose/isST are the same two facts.
+    "涨跌额": "change", "preclose": "prev_close", "isST": "is_st",
 }
 # akshare's 成交量 counts 手 (board lots of 100 shares); the contract's volume is shares.
 VOLUME_MULTIPLIER: dict[str, float] = {"成交量": 100.0}
@@ -103,6 +111,9 @@ RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("amount", "amount must not be negative", ("amount",)),
     ("prev_close", "prev_close must be positive when given", ("prev_close",)),
     ("is_st", "is_st must be a yes/no value (1/0, true/false, 是/否)", ("is_st",)),
+    ("s_share", "s_share must be a yes/no value (1/0, true/false, 是/否)", ("s_share",)),
+    ("delisting_period", "delisting_period must be a yes/no value (1/0, true/false, 是/否)",
+     ("delisting_period",)),
     ("list_date", "list_date must be YYYYMMDD or YYYY-MM-DD", ("list_date",)),
     ("duplicate", "one row per (code, date)", ("code", "date")),
 )
@@ -204,7 +215,7 @@ def _read_table(path: Path, kind: str, drop_bad: bool = False):
     mapping = _map_columns(header, str(path))
     names = [mapping.get(h, f"_ignored_{i}") for i, h in enumerate(header)]
     text = pa.dictionary(pa.int32(), pa.string())
-    types = {c: text for c in ("code", "date", "name", "is_st", "list_date")}
+    types = {c: text for c in ("code", "date", "name", "list_date") + FLAGS}
     types.update({c: pa.float64() for c in NUMERIC})
     try:
         table = _arrow_csv(path, names, types)
@@ -386,19 +397,21 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
         if "prev_close" in num:
             flag("prev_close", num["prev_close"] <= 0)
 
-    is_st = None
-    if "is_st" in cols:
+    flags = {}
+    for fcol in FLAGS:
+        if fcol not in cols:
+            continue
         import pyarrow as pa
-        if pa.types.is_boolean(table.column("is_st").type):
-            raw = table.column("is_st").to_numpy(zero_copy_only=False)
-            is_st = np.where(pd.isna(raw), np.nan, raw.astype(float))
+        if pa.types.is_boolean(table.column(fcol).type):
+            raw = table.column(fcol).to_numpy(zero_copy_only=False)
+            flags[fcol] = np.where(pd.isna(raw), np.nan, raw.astype(float))
         else:
-            st_idx, st_vals = _dict_column(table, "is_st")
+            st_idx, st_vals = _dict_column(table, fcol)
             # empty = unknown: build_market carries the last known flag over it
             lut = np.array([1.0 if s.strip().lower() in _TRUE else 0.0 if s.strip().lower() in _FALSE
                             else np.nan if not s.strip() else -1.0 for s in st_vals] + [np.nan])
-            is_st = lut[st_idx]
-            flag("is_st", is_st < 0)
+            flags[fcol] = lut[st_idx]
+            flag(fcol, flags[fcol] < 0)
     list_days = None
     if "list_date" in cols:
         ld_idx, ld_days, ld_texts = _date_column(table, "list_date")
@@ -454,11 +467,16 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
         out[k] = num[k][keep]
     if "prev_close" in num:
         out["prev_close"] = num["prev_close"][keep]
+    elif "change" in num:
+        # akshare's 涨跌额: the reference previous close is close - change, on the cent grid
+        with np.errstate(invalid="ignore"):
+            ref = np.round(num["close"][keep] - num["change"][keep], 2)
+        out["prev_close"] = np.where(ref > 0, ref, np.nan)
     if "name" in cols:
         nm_idx, nm_vals = _dict_column(table, "name")
         out["name"] = _text_column(nm_vals, nm_idx[keep])
-    if is_st is not None:
-        out["is_st"] = pd.array(np.where(np.isnan(is_st[keep]), None, is_st[keep] > 0), dtype="boolean")
+    for fcol, fval in flags.items():
+        out[fcol] = pd.array(np.where(np.isnan(fval[keep]), None, fval[keep] > 0), dtype="boolean")
     if list_days is not None:
         out["list_date"] = list_days[keep].astype("datetime64[ns]")
     if "adj_factor" in num:
@@ -610,7 +628,8 @@ def _row_per_stock(ri: np.ndarray, ci: np.ndarray, S: int, N: int, mask: np.ndar
     return out
 
 
-def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = False) -> Market:
+def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = False,
+                 status_file=None, infer: bool = True) -> Market:
     """Align a long-form panel (as :func:`read_panel` returns it) to ``[sessions, stocks]``.
 
     Sessions are the calendar's trading sessions from the first date in the panel (or ``start``
@@ -716,17 +735,7 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     last_idx = _ffill_index(np.isfinite(close))
     prev_idx = np.vstack([np.full((1, N), -1), last_idx[:-1]])
     prev_close = np.where(prev_idx >= 0, close[np.maximum(prev_idx, 0), cols], np.nan)
-    if "prev_close" in panel.columns:
-        given = scatter(panel["prev_close"].to_numpy(dtype=np.float64)[rows])
-        prev_close = np.where(np.isfinite(given), given, prev_close)
 
-    # ST status per session
-    st_rows = None
-    if "is_st" in panel.columns:
-        st_rows = pd.array(panel["is_st"], dtype="boolean").to_numpy(dtype=np.float64, na_value=np.nan)[rows]
-    elif "name" in panel.columns:
-        nm_idx, nm_vals = pd.factorize(panel["name"].to_numpy(dtype=object)[rows])
-        st_rows = np.array([name_is_st(str(x)) for x in nm_vals], dtype=np.float64)[nm_idx]
     master_st = np.zeros(N, bool)
     master_names = np.full(N, "", dtype=object)
     master_ld = np.full(N, np.datetime64("NaT"), dtype="datetime64[D]")
@@ -735,11 +744,37 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
         master_st = mf["is_st"].fillna(False).to_numpy(dtype=bool)
         master_names = mf["name"].fillna("").to_numpy(dtype=object)
         master_ld = mf["list_date"].to_numpy().astype("datetime64[D]")
-    if st_rows is not None:
-        st = _fill_along(scatter(st_rows))
-        st = np.where(np.isnan(st), master_st[None, :], st > 0)
-    else:
-        st = np.broadcast_to(master_st, (S, N))
+
+    def flag_rows(col: str):
+        """[S, N] 0/1 float of a per-row flag column, carried forward over sessions without a
+        row (NaN before the first known value)."""
+        v = pd.array(panel[col], dtype="boolean").to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+        return _fill_along(scatter(v))
+
+    # Status per session, in order of precedence: the panel's flag columns per row, a ``name``
+    # column per row (ST / S / 退 in the name), the master's current name; without is_st or name
+    # columns, ST is inferred from the bars (backtests.status).
+    name_flags = None
+    if "name" in panel.columns:
+        nm_idx, nm_vals = pd.factorize(panel["name"].to_numpy(dtype=object)[rows])
+        name_flags = {
+            "is_st": np.array([name_is_st(str(x)) for x in nm_vals], dtype=np.float64)[nm_idx],
+            "s_share": np.array([name_is_s_share(str(x)) for x in nm_vals], np.float64)[nm_idx],
+            "delisting_period": np.array([name_is_delisting(str(x)) for x in nm_vals],
+                                         np.float64)[nm_idx]}
+    master_flag = {"is_st": master_st,
+                   "s_share": np.array([name_is_s_share(str(x)) for x in master_names], bool),
+                   "delisting_period": np.zeros(N, bool)}
+    per_session = {}
+    for col in ("is_st", "s_share", "delisting_period"):
+        if col in panel.columns:
+            v = flag_rows(col)
+        elif name_flags is not None:
+            v = _fill_along(scatter(name_flags[col]))
+        else:
+            v = np.full((S, N), np.nan)
+        per_session[col] = np.where(np.isnan(v), master_flag[col][None, :], v > 0)
+    st_known = "is_st" in panel.columns or name_flags is not None
 
     names = master_names.copy()
     if "name" in panel.columns:
@@ -760,7 +795,6 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     inferred = np.isnat(list_day) & (first_row > 0) & (first_row < S)
     list_day[inferred] = sessions[first_row[inferred]]
 
-    ratio = rules.limit_ratios(boards, st, sessions)
     known = ~np.isnat(list_day)
     list_pos = np.full(N, -(10 ** 9), dtype=np.int64)
     list_pos[known] = np.searchsorted(cal.sessions, list_day[known]) - base
@@ -769,9 +803,35 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     for j in np.flatnonzero(recent):
         free[j] = max(1, rules.free_sessions_after_listing(int(boards[j]), list_day[j]))
     rel = np.arange(S)[:, None] - list_pos[None, :]
-    ratio[(rel >= 0) & (rel < free[None, :])] = np.nan
+    free_cell = (rel >= 0) & (rel < free[None, :])
+
+    # reference previous close and ST: the data's where given, else inferred from the bars
+    given = (scatter(panel["prev_close"].to_numpy(dtype=np.float64)[rows])
+             if "prev_close" in panel.columns else None)
+    inference = status.infer_status(
+        prev_close, arrays["open"], arrays["high"], arrays["low"], close, boards, sessions,
+        per_session["is_st"], free_cell, infer_st_bits=infer and not st_known,
+        given_ref=given, infer_ref=infer, skip_st=per_session["s_share"].any(axis=0))
+    flags = inference.flags
+    flags |= np.where(per_session["s_share"], status.S_SHARE, 0).astype(np.uint8)
+    flags |= np.where(per_session["delisting_period"], status.DELISTING, 0).astype(np.uint8)
+    prev_close = inference.prev_close
+    if status_file is not None:
+        flags, prev_close = status.apply_status_file(status_file, codes, sessions, flags,
+                                                     prev_close)
+    src = panel.attrs.get("source", "<frame>")
+    message = status.inference_message(src, inference.counts)
+    if message:
+        warnings.warn(DataWarning(message), stacklevel=2)
+
+    kind = rules.status_kind((flags & status.ST) != 0, (flags & status.S_SHARE) != 0,
+                             (flags & status.DELISTING) != 0)
+    ratio = rules.limit_ratios(boards, kind, sessions)
+    ratio[free_cell] = np.nan
+    ratio[status.delisting_first_sessions(flags, close)] = np.nan
     ratio[~np.isfinite(prev_close)] = np.nan
     limit_up, limit_down = rules.limit_prices(prev_close, ratio)
+    st = (flags & status.ST) != 0
 
     sl = slice(w0, None)
     _warn_outside_limits(codes, sessions[sl], arrays["high"][sl], arrays["low"][sl],
@@ -785,7 +845,7 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
         open=arrays["open"][sl], high=arrays["high"][sl], low=arrays["low"][sl],
         close=close[sl], volume=arrays["volume"][sl], amount=arrays["amount"][sl],
         prev_close=prev_close[sl], limit_ratio=ratio[sl], limit_up=limit_up[sl],
-        limit_down=limit_down[sl], synthetic=bool(synthetic),
+        limit_down=limit_down[sl], synthetic=bool(synthetic), status=flags[sl].copy(),
     )
 
 
@@ -814,7 +874,8 @@ def _warn_outside_limits(codes, sessions, high, low, limit_up, limit_down, sourc
         f"limits"), stacklevel=3)
 
 
-def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = False) -> Market:
+def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = False,
+                status=None) -> Market:
     """Read, validate and align a market in one call.
 
     ``path`` is ``"demo"`` (the embedded SYNTHETIC demo market, ``synthetic=True``), a store
@@ -833,7 +894,9 @@ def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fals
         panel = validate_panel(demo_panel(), source="demo (synthetic)")
         if master is None:
             master = StockMaster.from_frame(demo_names())
-        return build_market(panel, master=master, start=start, end=end, synthetic=True)
+        # the demo's status is exact (its names say it): nothing to infer
+        return build_market(panel, master=master, start=start, end=end, synthetic=True,
+                            status_file=status, infer=False)
     p = Path(path)
     if p.is_dir():
         from backtests.store import Store, read_store
@@ -850,4 +913,4 @@ def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fals
         warnings.warn(DataWarning(
             f"dropped {sum(dropped.values())} bad row(s) from {panel.attrs.get('source', p)}: "
             f"{_summary(dropped)}"), stacklevel=2)
-    return build_market(panel, master=master, start=start, end=end)
+    return build_market(panel, master=master, start=start, end=end, status_file=status)

@@ -39,6 +39,19 @@ def name_is_st(name: str) -> bool:
     return "ST" in normalize_name(name).upper()
 
 
+def name_is_s_share(name: str) -> bool:
+    """A name starting with S (S佳通, S*ST…, SST…) marks a share that has not completed the
+    2005-2006 split-share reform (未股改): 5% band on the main board."""
+    text = normalize_name(name).upper()
+    return text.startswith("S") and not text.startswith("ST")
+
+
+def name_is_delisting(name: str) -> bool:
+    """A name ending in 退 (e.g. 金刚退) marks the delisting period (退市整理期), as the
+    exchanges rename a stock for it."""
+    return normalize_name(name).endswith("退")
+
+
 def _split_former(value) -> tuple[str, ...]:
     """``'A|B'``, ``'A;B'`` or a sequence of names -> tuple of non-empty names."""
     if isinstance(value, (list, tuple, np.ndarray)):
