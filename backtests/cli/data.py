@@ -5,11 +5,14 @@
     hypebt data fetch (--codes C[,C...] | --concept NAME) --start D [--end D] [--names]
                       [--store DIR] [--interval S] [--retries N] [--backoff S] [--quiet]
     hypebt data fetch --names [--store DIR]
+    hypebt data status --data PATH [--names FILE...] [--status FILE] [--out FILE]
 
 The store is ``--store DIR``, else ``$HYPEBT_STORE``, else ``<user data dir>/store``; see
 ``docs/store.md``. ``fetch`` asks akshare only for the sessions a stock is missing, commits each
 stock as it completes, and lists the stocks that failed after their retries (exit 2, the others
-kept); running it again resumes.
+kept); running it again resumes. ``status`` writes the status table of a market: every
+session whose ST / S-share / delisting-period status or reference price is not the default,
+with where it came from (``docs/status.md``); the table is a valid ``[data] status`` file.
 """
 from __future__ import annotations
 
@@ -19,8 +22,11 @@ import sys
 
 from backtests.core.calendar import to_date
 from backtests.core.errors import DataError
+from backtests.core.io import write_text_atomic
 from backtests.core.rules import BOARD_UNKNOWN, board_of
 from backtests.data.akshare import CallPolicy, get_source
+from backtests.data.load import load_market
+from backtests.data.status import status_frame
 from backtests.data.store import (
     FetchInterrupted,
     Store,
@@ -110,13 +116,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_store_argument(fet)
     add_network_arguments(fet)
 
+    sta = sub.add_parser("status", help="write the status table: ST, S share, delisting period "
+                                        "and reference price per session",
+                         description="Load a market and write one row per (code, session) whose "
+                                     "status or reference previous close is not the default, with "
+                                     "its source (data, inferred, file). Edit it and pass it back "
+                                     "as [data] status or --status.")
+    sta.add_argument("--data", required=True, metavar="PATH",
+                     help="panel file or store directory")
+    sta.add_argument("--names", nargs="+", metavar="FILE", help="names file(s); first = current")
+    sta.add_argument("--status", metavar="FILE", help="a status file laid over the inference")
+    sta.add_argument("--out", metavar="FILE", help="CSV to write (default: standard output)")
+
 
 def run(args) -> int:
     action = getattr(args, "data_command", None)
     if action is None:
         args._data_parser.print_help()
         return 2
-    return {"import": _import, "info": _info, "fetch": _fetch}[action](args)
+    return {"import": _import, "info": _info, "fetch": _fetch, "status": _status}[action](args)
 
 
 def _import(args) -> int:
@@ -180,4 +198,18 @@ def _fetch(args) -> int:
                             f"run the same command again to retry the failed ones")
     else:
         print(f"store: {st.root}")
+    return 0
+
+
+def _status(args) -> int:
+    market = load_market(args.data, names=args.names, status=args.status)
+    table = status_frame(market)
+    text = table.to_csv(index=False, lineterminator="\n")
+    if args.out:
+        write_text_atomic(args.out, text)
+        counts = table["source"].value_counts()
+        print(f"wrote {args.out}: {len(table)} rows ("
+              + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("data", "inferred", "file")) + ")")
+    else:
+        sys.stdout.write(text)
     return 0
