@@ -262,3 +262,56 @@ def test_real_status_table(real):
         1, 0, "data"]
     assert table.loc[("300532", "2024-09-19"), ["prev_close", "source"]].tolist() == [
         9.26, "inferred"]
+
+
+# ---------------------------------------------------------------- config and command line
+def test_config_status_key_is_a_path_relative_to_the_config(tmp_path):
+    from backtests.data.config import config_dict, load_config
+
+    (tmp_path / "status.csv").write_text("code,date,is_st\n", encoding="utf-8")
+    (tmp_path / "marks.csv").write_text("date,code\n", encoding="utf-8")
+    cfg_path = tmp_path / "run.toml"
+    cfg_path.write_text('[data]\npath = "demo"\nstatus = "status.csv"\n'
+                        '[signals]\nmarks = "marks.csv"\n', encoding="utf-8")
+    cfg = load_config(cfg_path)
+    assert cfg.data.status == str(tmp_path / "status.csv")
+    assert config_dict(cfg, relative_to=tmp_path)["data"]["status"] == "status.csv"
+    cfg_path.write_text('[data]\npath = "demo"\nstatus = "nope.csv"\n', encoding="utf-8")
+    with pytest.raises(Exception, match=r"\[data\] status = 'nope.csv': file not found"):
+        load_config(cfg_path)
+
+
+def test_cli_data_status_writes_the_table(tmp_path, capsys):
+    from backtests.cli.main import main
+
+    days = [d.strftime("%Y%m%d") for d in pd.DatetimeIndex(_sessions(3))]
+    panel = tmp_path / "panel.csv"
+    panel.write_text("code,date,open,high,low,close,volume,amount,is_st\n"
+                     f"600001,{days[0]},10,10,10,10,100,1000,0\n"
+                     f"600001,{days[1]},10.5,10.5,10.5,10.5,100,1000,1\n"
+                     f"600001,{days[2]},10.4,10.6,10.3,10.5,100,1000,1\n", encoding="utf-8")
+    out = tmp_path / "status.csv"
+    assert main(["data", "status", "--data", str(panel), "--out", str(out)]) == 0
+    assert capsys.readouterr().out == f"wrote {out}: 2 rows (data 2, inferred 0, file 0)\n"
+    d1, d2 = (f"{d[:4]}-{d[4:6]}-{d[6:]}" for d in days[1:])
+    assert out.read_text(encoding="utf-8") == (
+        "code,date,is_st,s_share,delisting_period,prev_close,raw_prev_close,source\n"
+        f"600001,{d1},1,0,0,10.0,10.0,data\n600001,{d2},1,0,0,10.5,10.5,data\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,date,is_st\n600001,2024-09-02,maybe\n", encoding="utf-8")
+    assert main(["data", "status", "--data", str(panel), "--status", str(bad)]) == 2
+    assert "is_st 'maybe' is not a yes/no value" in capsys.readouterr().err
+
+
+def test_real_delisting_period_row_explains_the_last_bar(shared_data, tmp_path):
+    """300630 (*ST普利) reopened on 2025-04-28 at 0.56 after 2.49: its delisting period's first
+    session, which has no limit. One status-file row explains it."""
+    path = tmp_path / "status.csv"
+    path.write_text("code,date,delisting_period\n300630,2025-04-28,1\n", encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        m = load_market(REAL_PANEL, names=[REAL_NAMES], status=path)
+    t, j = _cell(m, "300630", "2025-04-28")
+    assert np.isnan(m.limit_ratio[t, j]) and m.status[t, j] & status.FROM_FILE
+    outside = [str(w.message) for w in caught if "trade outside" in str(w.message)]
+    assert outside and outside[0].split(": ")[1].startswith("19 bar(s)")
