@@ -8,8 +8,9 @@ method                                     akshare call -> hypebt contract
 =========================================  ==========================================================
 ``daily_bars(code, start, end)``           ``stock_zh_a_hist(symbol=code, period="daily",
                                            start_date=YYYYMMDD, end_date=YYYYMMDD, adjust="")``
-                                           -> ``code, date, open, high, low, close, volume, amount``
-                                           (raw prices; 成交量 is in 手 and becomes shares x100)
+                                           -> ``code, date, open, high, low, close, volume, amount,
+                                           prev_close`` (raw prices; 成交量 is in 手 and becomes
+                                           shares x100; prev_close = 收盘 - 涨跌额, the reference)
 ``stock_names()``                          ``stock_info_a_code_name()`` -> ``code, name``
 ``concept_constituents(name)``             ``stock_board_concept_cons_em(symbol=name)`` -> codes
 ``stock_news(code_or_keyword)``            ``stock_news_em(symbol=...)`` -> article records
@@ -89,6 +90,12 @@ def bars_from_akshare(frame: pd.DataFrame, code: str) -> pd.DataFrame:
         if en not in ("code", "date"):
             out[en] = pd.to_numeric(frame[zh], errors="coerce").astype("float64")
     out["volume"] = out["volume"] * SHARES_PER_LOT
+    if "涨跌额" in frame.columns:
+        # 涨跌额 = 收盘 - the exchange's reference previous close (ex-rights adjusted): the
+        # reference the limits of that session come from
+        change = pd.to_numeric(frame["涨跌额"], errors="coerce").to_numpy(dtype="float64")
+        ref = (out["close"].to_numpy() - change).round(2)
+        out["prev_close"] = pd.Series(ref, index=out.index).where(lambda x: x > 0)
     wrong = out[out["code"] != code]
     if len(wrong):
         raise DataError(f"akshare stock_zh_a_hist for {code} returned rows of stock "
