@@ -525,7 +525,11 @@ def test_real_002354_limit_up_on_2024_12_13(real):
 def test_real_st_names_five_percent(real):
     _, _, mm = real
     j = col(mm, "600811")                        # *ST东方 in the 2025-04-18 names
-    assert mm.is_st[j] and np.nanmax(mm.limit_ratio[:, j]) == 0.05
+    assert mm.is_st[j] and mm.limit_ratio[-1, j] == 0.05
+    # ... but not in 2024: it rose 10% on 2024-07-29 (1.05 from 0.95), so the status inferred
+    # per session gives 10% there (docs/status.md)
+    i = row(mm, "2024-07-29")
+    assert (mm.prev_close[i, j], mm.close[i, j], mm.limit_ratio[i, j]) == (0.95, 1.05, 0.10)
 
 
 def test_bars_outside_their_computed_limits_are_a_warning_naming_the_first(tmp_path):

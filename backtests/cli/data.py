@@ -3,6 +3,7 @@
     hypebt data import FILE [--store DIR] [--drop-bad]
     hypebt data info [--store DIR]
     hypebt data fetch (--codes C[,C...] | --concept NAME) --start D [--end D] [--names]
+                      [--source akshare|baostock]
                       [--store DIR] [--interval S] [--retries N] [--backoff S] [--quiet]
     hypebt data fetch --names [--store DIR]
     hypebt data status --data PATH [--names FILE...] [--status FILE] [--out FILE]
@@ -25,6 +26,7 @@ from backtests.core.errors import DataError
 from backtests.core.io import write_text_atomic
 from backtests.core.rules import BOARD_UNKNOWN, board_of
 from backtests.data.akshare import CallPolicy, get_source
+from backtests.data.baostock import BaostockSource
 from backtests.data.load import load_market
 from backtests.data.status import status_frame
 from backtests.data.store import (
@@ -113,6 +115,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="last date (default: the latest session whose bar is final)")
     fet.add_argument("--names", action="store_true",
                      help="also fetch every A-share's current name (stock_info_a_code_name)")
+    fet.add_argument("--source", choices=("akshare", "baostock"), default="akshare",
+                     help="where the bars come from: akshare (stock_zh_a_hist; the reference "
+                          "previous close from 涨跌额) or baostock (query_history_k_data_plus "
+                          "with preclose and isST; pip install -e \".[baostock]\"). Names and "
+                          "concepts always come from akshare")
     add_store_argument(fet)
     add_network_arguments(fet)
 
@@ -171,6 +178,7 @@ def _fetch(args) -> int:
         raise DataError("data fetch: --start/--end need --codes or --concept")
     policy = policy_from_args(args)
     source = get_source()
+    bars_source = BaostockSource() if args.source == "baostock" else source
     st = Store.open(args.store, create=True)
     if args.concept:
         codes = policy.call(source.concept_constituents, args.concept)
@@ -181,7 +189,7 @@ def _fetch(args) -> int:
         print(f"names: {fetch_names(st, source=source, policy=policy)} stored")
     if codes:
         try:
-            res = fetch_bars(st, codes, start, end, source=source, policy=policy,
+            res = fetch_bars(st, codes, start, end, source=bars_source, policy=policy,
                              progress=not args.quiet)
         except FetchInterrupted as exc:
             r = exc.result

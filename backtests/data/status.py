@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from backtests.core import rules
 from backtests.core.errors import DataError
@@ -302,12 +303,10 @@ def apply_status_file(path_or_frame, codes, sessions, flags, prev_close):
     return flags, prev_close
 
 
-def read_status_file(path) -> "object":
+def read_status_file(path) -> pd.DataFrame:
     """Read a status file: ``code,date`` and any of ``is_st, s_share, delisting_period,
     prev_close`` (empty = not given). Returns a frame with those columns, codes as 6-digit
     text, dates as datetime64[D], flags as float (1/0/NaN), prev_close as float."""
-    import pandas as pd
-
     p = Path(path)
     try:
         frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
@@ -358,12 +357,10 @@ def read_status_file(path) -> "object":
     return out
 
 
-def status_frame(market) -> "object":
+def status_frame(market) -> pd.DataFrame:
     """The readable status table of a market: one row per (code, session) whose status is not
     the default (ST, S share, delisting period) or whose reference differs from the previous
     traded close, with where it came from. Same columns :func:`read_status_file` reads."""
-    import pandas as pd
-
     flags = market.status
     S, N = market.close.shape
     if flags is None:
