@@ -315,3 +315,33 @@ def test_real_delisting_period_row_explains_the_last_bar(shared_data, tmp_path):
     assert np.isnan(m.limit_ratio[t, j]) and m.status[t, j] & status.FROM_FILE
     outside = [str(w.message) for w in caught if "trade outside" in str(w.message)]
     assert outside and outside[0].split(": ")[1].startswith("19 bar(s)")
+
+
+# ---------------------------------------------------------------- corporate actions
+@pytest.mark.parametrize("prev, kw, expected", [
+    (13.89, {"transfer": 0.5}, 9.26),                  # 今天国际 300532, 10转5: 13.89 / 1.5
+    (10.00, {"cash": 0.3}, 9.70),                      # 10派3
+    (10.00, {"cash": 0.2, "bonus": 0.2, "transfer": 0.3}, 6.53),   # (10 - 0.2) / 1.5 = 6.5333
+    (10.00, {"rights": 0.3, "rights_price": 5.0}, 8.85),  # 10配3 at 5: (10 + 1.5) / 1.3 = 8.846
+    (10.05, {"cash": 0.1}, 9.95),
+])
+def test_ex_reference_by_hand(prev, kw, expected):
+    assert status.ex_reference(prev, **kw) == expected
+
+
+def test_actions_file_sets_the_ex_date_reference(tmp_path):
+    """An ordinary cash dividend (10派5 on a 10.00 stock) is inside the band, so the bars do not
+    reveal it: the actions table gives the reference 9.50, and the sealed limit-up 10.45
+    (9.50 x 1.1) is one."""
+    days = [str(d) for d in _sessions(2)]
+    rows = [("600001", days[0], 10.0, 10.0, 10.0, 10.0), ("600001", days[1], 10.45, 10.45, 10.45, 10.45)]
+    plain = build_market(_panel(rows))
+    assert (plain.prev_close[1, 0], plain.limit_up[1, 0]) == (10.0, 11.0)
+    path = tmp_path / "actions.csv"
+    path.write_text(f"code,ex_date,cash,bonus,transfer\n600001,{days[1]},0.5,,\n", encoding="utf-8")
+    m = build_market(_panel(rows), actions=path)
+    assert (m.prev_close[1, 0], m.limit_up[1, 0], m.limit_down[1, 0]) == (9.50, 10.45, 8.55)
+    assert status.status_frame(m)[["prev_close", "raw_prev_close"]].values.tolist() == [[9.5, 10.0]]
+    path.write_text("code,ex_date,cash\n600001,2024-09-03,-1\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"line 2: cash '-1' is not a number >= 0"):
+        status.read_actions_file(path)

@@ -38,7 +38,7 @@ def stock_master(names=(), *, store=None, market=None, demo: bool = False) -> St
 
 
 def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = False,
-                status=None) -> Market:
+                status=None, actions=None) -> Market:
     """Read, validate and align a market in one call.
 
     ``path`` is ``"demo"`` (the embedded SYNTHETIC demo market, ``synthetic=True``), a store
@@ -47,14 +47,16 @@ def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fals
     (first = current names); :func:`stock_master` picks the master. Rows dropped with
     ``drop_bad`` are reported as a :class:`DataWarning`. ``status`` is a status file
     (``[data] status``; :func:`backtests.data.status.read_status_file`) laid over the status
-    and reference prices from the data and from inference.
+    and reference prices from the data and from inference; ``actions`` a corporate-actions
+    file (``[data] actions``; :func:`backtests.data.status.read_actions_file`) whose ex-dates
+    get the exchanges' reference price.
     """
     if str(path) == "demo":
         panel = validate_panel(demo_panel(), source="demo (synthetic)")
         master = stock_master(names or (), demo=True)
         # the demo's status is exact (its names say it): nothing to infer
         return build_market(panel, master=master, start=start, end=end, synthetic=True,
-                            status_file=status, infer=False)
+                            status_file=status, actions=actions, infer=False)
     p = Path(path)
     if p.is_dir():
         panel = validate_panel(read_store(p), source=f"store {p}", drop_bad=drop_bad)
@@ -67,4 +69,5 @@ def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fals
         warnings.warn(DataWarning(
             f"dropped {sum(dropped.values())} bad row(s) from {panel.attrs.get('source', p)}: "
             f"{dropped_summary(dropped)}"), stacklevel=2)
-    return build_market(panel, master=master, start=start, end=end, status_file=status)
+    return build_market(panel, master=master, start=start, end=end, status_file=status,
+                        actions=actions)

@@ -85,7 +85,7 @@ def _row_per_stock(ri: np.ndarray, ci: np.ndarray, S: int, N: int, mask: np.ndar
 
 
 def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = False,
-                 status_file=None, infer: bool = True) -> Market:
+                 status_file=None, actions=None, infer: bool = True) -> Market:
     """Align a long-form panel (as :func:`read_panel` returns it) to ``[sessions, stocks]``.
 
     Sessions are the calendar's trading sessions from the first date in the panel (or ``start``
@@ -97,7 +97,9 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     A row with zero volume is a no-trade placeholder: treated as no bar (NaN). ``prev_close`` is
     the exchange's reference previous close: the file's ``prev_close`` where given, else the
     previous traded close, carried across suspensions (NaN before a stock's first bar), except
-    on ex-rights days that the bars reveal (``backtests.data.status.infer_reference``).
+    on the ex-dates of an ``actions`` table (a corporate-actions file or frame:
+    ``status.ex_reference``) and on ex-rights days that the bars reveal
+    (``backtests.data.status.infer_reference``).
 
     Status per session (``Market.status`` bits; ``backtests.data.status``), in order of
     precedence: a ``status_file`` row; the panel's ``is_st``/``s_share``/``delisting_period``
@@ -267,6 +269,7 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     # reference previous close and ST: the data's where given, else inferred from the bars
     given = (scatter(panel["prev_close"].to_numpy(dtype=np.float64)[rows])
              if "prev_close" in panel.columns else None)
+    raw_prev = prev_close
     inference = status.infer_status(
         prev_close, arrays["open"], arrays["high"], arrays["low"], close, boards, sessions,
         per_session["is_st"], free_cell, infer_st_bits=infer and not st_known,
@@ -275,6 +278,14 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     flags |= np.where(per_session["s_share"], status.S_SHARE, 0).astype(np.uint8)
     flags |= np.where(per_session["delisting_period"], status.DELISTING, 0).astype(np.uint8)
     prev_close = inference.prev_close
+    if actions is not None:
+        table = actions if hasattr(actions, "columns") else status.read_actions_file(actions)
+        if given is not None:                   # the data's own reference stays first
+            keep_given = np.isfinite(given)
+        prev_close, flags = status.apply_actions(table, codes, sessions, raw_prev, prev_close,
+                                                 flags)
+        if given is not None:
+            prev_close = np.where(keep_given, given, prev_close)
     if status_file is not None:
         flags, prev_close = status.apply_status_file(status_file, codes, sessions, flags,
                                                      prev_close)

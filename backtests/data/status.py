@@ -269,6 +269,86 @@ def delisting_first_sessions(flags, close) -> np.ndarray:
     return dl & ~prev_dl
 
 
+# ---------------------------------------------------------------- corporate actions
+ACTION_COLUMNS = ("code", "ex_date", "cash", "bonus", "transfer", "rights", "rights_price")
+
+
+def read_actions_file(path) -> pd.DataFrame:
+    """Read a corporate-actions table: ``code, ex_date`` and per share (not per 10 shares)
+    ``cash`` (pre-tax dividend, CNY), ``bonus`` (送股), ``transfer`` (转增), ``rights`` (配股
+    ratio) and ``rights_price``; empty = 0. One row per (code, ex_date)."""
+    p = Path(path)
+    try:
+        frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"actions file {p}: cannot read it ({exc})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for col in ("code", "ex_date"):
+        if col not in frame.columns:
+            raise DataError(f"actions file {p}: no {col!r} column; expected "
+                            f"{','.join(ACTION_COLUMNS)}")
+    out = pd.DataFrame({"code": frame["code"].str.strip()})
+    bad = ~out["code"].str.fullmatch(r"\d{6}")
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"actions file {p} line {i + 2}: code {frame['code'].iloc[i]!r} is not "
+                        "6 digits")
+    days = pd.to_datetime(frame["ex_date"].str.strip(), format="mixed", errors="coerce")
+    if days.isna().any():
+        i = int(np.flatnonzero(days.isna())[0])
+        raise DataError(f"actions file {p} line {i + 2}: ex_date {frame['ex_date'].iloc[i]!r} is "
+                        "not YYYYMMDD or YYYY-MM-DD")
+    out["ex_date"] = days.to_numpy().astype("datetime64[D]")
+    for col in ACTION_COLUMNS[2:]:
+        text = frame[col].str.strip() if col in frame.columns else pd.Series([""] * len(frame))
+        num = pd.to_numeric(text.where(text != "", "0"), errors="coerce")
+        bad = num.isna() | (num < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"actions file {p} line {i + 2}: {col} {text.iloc[i]!r} is not a "
+                            "number >= 0 (per share: 10送3 is bonus 0.3)")
+        out[col] = num.to_numpy(dtype=np.float64)
+    if out.duplicated(["code", "ex_date"]).any():
+        i = int(np.flatnonzero(out.duplicated(["code", "ex_date"]))[0])
+        raise DataError(f"actions file {p} line {i + 2}: a second row for {out['code'].iloc[i]} "
+                        f"on {out['ex_date'].iloc[i]}; put both actions in one row")
+    out.attrs["source"] = str(p)
+    return out
+
+
+def ex_reference(prev_close, cash=0.0, bonus=0.0, transfer=0.0, rights=0.0, rights_price=0.0):
+    """The exchanges' ex-rights/ex-dividend reference price (除权除息参考价):
+    ``(prev_close - cash + rights_price x rights) / (1 + bonus + transfer + rights)``, rounded
+    half-up to the cent (SSE 交易规则 §4.3.2 / SZSE 交易规则 §4.4.2)."""
+    raw = (np.asarray(prev_close, dtype=np.float64) - cash + np.multiply(rights_price, rights)) \
+        / (1.0 + np.add(np.add(bonus, transfer), rights))
+    return np.floor(raw * 100.0 + 0.5 + 1e-9) / 100.0
+
+
+def apply_actions(actions, codes, sessions, raw_prev, prev_close, flags):
+    """Reference prices of the ex-dates in ``actions`` (a frame as :func:`read_actions_file`
+    returns it), computed from the raw previous close; replaces inferred references there."""
+    codes = np.asarray(codes).astype(str)
+    sessions = np.asarray(sessions, dtype="datetime64[D]")
+    c = actions["code"].to_numpy().astype(str)
+    d = actions["ex_date"].to_numpy().astype("datetime64[D]")
+    j = np.searchsorted(codes, c)
+    t = np.searchsorted(sessions, d)
+    ok = (j < len(codes)) & (t < len(sessions))
+    ok &= codes[np.minimum(j, len(codes) - 1)] == c
+    ok &= sessions[np.minimum(t, len(sessions) - 1)] == d
+    t, j = t[ok], j[ok]
+    a = {k: actions[k].to_numpy(dtype=np.float64)[ok] for k in ACTION_COLUMNS[2:]}
+    ref = ex_reference(raw_prev[t, j], a["cash"], a["bonus"], a["transfer"], a["rights"],
+                       a["rights_price"])
+    prev_close = prev_close.copy()
+    flags = flags.copy()
+    good = np.isfinite(ref) & (ref > 0)
+    prev_close[t[good], j[good]] = ref[good]
+    flags[t[good], j[good]] &= np.uint8(~INFERRED_REF & 0xFF)
+    return prev_close, flags
+
+
 # ---------------------------------------------------------------- the status file
 def apply_status_file(path_or_frame, codes, sessions, flags, prev_close):
     """Overlay a status file (:func:`read_status_file`) on ``flags``/``prev_close``: each row
