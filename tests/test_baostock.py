@@ -10,8 +10,8 @@ from backtests.cli import data as cli_data
 from backtests.cli.main import main
 from backtests.core.errors import DataError
 from backtests.data import baostock as B
-from backtests.data import store as S
 from backtests.data import status
+from backtests.data import store as S
 from backtests.data.load import load_market
 
 FIELDS = B.FIELDS.split(",")

@@ -216,7 +216,7 @@ def _cell(m, code, day):
 
 
 def test_real_load_warning_counts_what_stays_unexplained(real):
-    m, text = real
+    _, text = real
     assert any("inferred from the bars" in t for t in text)
     outside = [t for t in text if "trade outside the price limits" in t]
     assert len(outside) == 1
