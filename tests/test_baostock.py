@@ -106,3 +106,51 @@ def test_fetch_source_baostock_stores_reference_and_st(monkeypatch, tmp_path, ca
     t = int(np.searchsorted(m.sessions, np.datetime64("2025-05-14")))
     assert (m.limit_ratio[t, 0], m.limit_up[t, 0], m.low[t, 0]) == (0.05, 3.74, 3.74)
     assert m.status[t, 0] & status.ST and not m.status[t, 0] & status.INFERRED_ST
+
+
+# ---------------------------------------------------------------- delisted stocks (akshare)
+SH_DELIST = pd.DataFrame({"公司代码": ["600087", "600225", "900955"],
+                          "公司简称": ["退市长油", "退市天马", "退市B股"],
+                          "上市日期": ["1997-06-12", "2003-02-14", "1997-01-01"],
+                          "暂停上市日期": ["2014-06-05", "2024-12-20", "2024-10-01"]})
+SZ_DELIST = pd.DataFrame({"证券代码": [2260, 300630], "证券简称": ["德奥退", "普利退"],
+                          "上市日期": ["2010-01-01", "2017-03-28"],
+                          "终止上市日期": ["2021-07-01", "2025-05-20"]})
+
+
+def test_delisted_codes_in_range_from_the_exchanges_lists():
+    from backtests.data.akshare import delisted_from_akshare
+
+    # delisted on/after the start: traded inside the range; 2014/2021 are long gone; 900955 is a
+    # B share
+    assert delisted_from_akshare(SH_DELIST, SZ_DELIST, "2024-07-19", "2025-05-23") == [
+        "300630", "600225"]
+    assert delisted_from_akshare(SH_DELIST, SZ_DELIST, "2025-01-01", "2025-05-23") == ["300630"]
+
+
+def test_fetch_delisted_adds_them(monkeypatch, tmp_path, capsys):
+    from test_akshare_adapter import FakeAkshare, hist_frame
+
+    from backtests.data.akshare import AkshareSource, use_source
+
+    class Fake(FakeAkshare):
+        def stock_info_sh_delist(self, symbol):
+            self.calls.append(("stock_info_sh_delist", {"symbol": symbol}))
+            return SH_DELIST
+
+        def stock_info_sz_delist(self, symbol):
+            self.calls.append(("stock_info_sz_delist", {"symbol": symbol}))
+            return SZ_DELIST
+
+    days = ["2025-05-06", "2025-05-07"]
+    fake = Fake(bars={"300630": hist_frame("300630", days, base=0.7),
+                      "600225": hist_frame("600225", days, base=1.0)})
+    monkeypatch.setattr(S, "last_final_session", lambda now=None: np.datetime64("2025-05-23"))
+    with use_source(AkshareSource(api=fake)):
+        assert main(["data", "fetch", "--delisted", "--start", "2025-05-06", "--end",
+                     "2025-05-07", "--store", str(tmp_path / "st"), "--interval", "0",
+                     "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "delisted in range: 1 stocks"
+    assert out[1].startswith("bars: 1 fetched (2 rows)")
+    assert ("stock_info_sz_delist", {"symbol": "终止上市公司"}) in fake.calls

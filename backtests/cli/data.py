@@ -3,7 +3,7 @@
     hypebt data import FILE [--store DIR] [--drop-bad]
     hypebt data info [--store DIR]
     hypebt data fetch (--codes C[,C...] | --concept NAME) --start D [--end D] [--names]
-                      [--source akshare|baostock]
+                      [--delisted] [--source akshare|baostock]
                       [--store DIR] [--interval S] [--retries N] [--backoff S] [--quiet]
     hypebt data fetch --names [--store DIR]
     hypebt data status --data PATH [--names FILE...] [--status FILE] [--out FILE]
@@ -115,6 +115,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="last date (default: the latest session whose bar is final)")
     fet.add_argument("--names", action="store_true",
                      help="also fetch every A-share's current name (stock_info_a_code_name)")
+    fet.add_argument("--delisted", action="store_true",
+                     help="also fetch every A-share delisted inside the range (the SSE/SZSE "
+                          "delisting lists), so a whole-market panel keeps them")
     fet.add_argument("--source", choices=("akshare", "baostock"), default="akshare",
                      help="where the bars come from: akshare (stock_zh_a_hist; the reference "
                           "previous close from 涨跌额) or baostock (query_history_k_data_plus "
@@ -162,14 +165,14 @@ def _info(args) -> int:
 
 
 def _fetch(args) -> int:
-    if not (args.codes or args.concept or args.names):
+    if not (args.codes or args.concept or args.names or args.delisted):
         raise DataError("data fetch: nothing to fetch; give --codes C,C or --concept NAME "
                         "(with --start), and/or --names")
     codes = parse_codes(args.codes) if args.codes else None
     start = end = None
-    if args.codes or args.concept:
+    if args.codes or args.concept or args.delisted:
         if not args.start:
-            raise DataError("data fetch: --start D is required with --codes/--concept")
+            raise DataError("data fetch: --start D is required with --codes/--concept/--delisted")
         start = to_date(args.start, what="--start")
         end = to_date(args.end, what="--end") if args.end else last_final_session()
         if end < start:
@@ -185,6 +188,10 @@ def _fetch(args) -> int:
         print(f"concept {args.concept}: {len(codes)} stocks")
         if not codes:
             raise DataError(f'concept "{args.concept}" has no constituents')
+    if args.delisted:
+        gone = policy.call(source.delisted_codes, start, end)
+        print(f"delisted in range: {len(gone)} stocks")
+        codes = sorted(set(codes or []) | set(gone))
     if args.names:
         print(f"names: {fetch_names(st, source=source, policy=policy)} stored")
     if codes:
