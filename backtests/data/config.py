@@ -3,7 +3,9 @@
 A config has six sections (see ``docs/config.md`` for every key)::
 
     [data]       where the market comes from: path ("demo" or a panel file / store directory),
-                 names (str or list of names files), start, end, drop_bad
+                 names (str or list of names files), start, end, drop_bad, status
+                 (a status file: code,date,is_st,prev_close per session; docs/status.md),
+                 actions (corporate actions: code,ex_date,cash,bonus,transfer,rights,...)
     [signals]    the entry marks: marks = "marks.csv" (date,code[,score]) or articles = [...]
                  with the thresholds of the signals package and, optionally, the user's own
                  rule files themes_file, role_rules, matching_file (default: the packaged ones)
@@ -47,7 +49,7 @@ DEMO = "demo"
 IN_MEMORY = "<in-memory>"
 ENGINE_SECTIONS = ("strategy", "portfolio", "costs", "fill")
 SECTIONS = ("data", "signals") + ENGINE_SECTIONS
-DATA_KEYS = ("path", "names", "start", "end", "drop_bad")
+DATA_KEYS = ("path", "names", "start", "end", "drop_bad", "status", "actions")
 # [signals] key -> (rule file kind of signals.config.load_toml, what it holds); the keys
 # follow the `hypebt signals` options --themes, --role-rules, --matching. They end in _file /
 # _rules so they cannot be mistaken for the `roles` threshold (a list of role names).
@@ -67,6 +69,8 @@ class DataConfig:
     start: dt.date | None = None
     end: dt.date | None = None
     drop_bad: bool = False
+    status: str | None = None
+    actions: str | None = None
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,11 @@ def _parse_data(sec: dict, base: Path, src: str) -> DataConfig:
     if start and end and end < start:
         raise ConfigError(f"[data] end = {end} is before start = {start}")
     drop_bad = check_value("[data] drop_bad", sec.get("drop_bad", False), bool, None)
-    return DataConfig(path=path, names=names, start=start, end=end, drop_bad=drop_bad)
+    status = (_path(base, "[data] status", sec["status"])
+              if "status" in sec else None)
+    actions = _path(base, "[data] actions", sec["actions"]) if "actions" in sec else None
+    return DataConfig(path=path, names=names, start=start, end=end, drop_bad=drop_bad,
+                      status=status, actions=actions)
 
 
 def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
@@ -332,6 +340,10 @@ def config_dict(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None)
     if d.end:
         data["end"] = d.end
     data["drop_bad"] = d.drop_bad
+    if d.status:
+        data["status"] = _rel(d.status, base)
+    if d.actions:
+        data["actions"] = _rel(d.actions, base)
     s = cfg.signals
     if s.marks:
         signals: dict = {"marks": _rel(s.marks, base)}

@@ -45,19 +45,26 @@ def stock_master(names=(), *, store=None, market=None, demo: bool = False) -> St
     return None
 
 
-def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = False) -> Market:
+def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = False,
+                status=None, actions=None) -> Market:
     """Read, validate and align a market in one call.
 
     ``path`` is ``"demo"`` (the embedded SYNTHETIC demo market, ``synthetic=True``), a store
     directory (``backtests.data.store.read_store``; its stored names serve when ``names`` is not
     given) or a panel file (:func:`read_panel`). ``names`` is a names file or a list of them
     (first = current names); :func:`stock_master` picks the master. Rows dropped with
-    ``drop_bad`` are reported as a :class:`DataWarning`.
+    ``drop_bad`` are reported as a :class:`DataWarning`. ``status`` is a status file
+    (``[data] status``; :func:`backtests.data.status.read_status_file`) laid over the status
+    and reference prices from the data and from inference; ``actions`` a corporate-actions
+    file (``[data] actions``; :func:`backtests.data.status.read_actions_file`) whose ex-dates
+    get the exchanges' reference price.
     """
     if str(path) == "demo":
         panel = validate_panel(demo_panel(), source="demo (synthetic)")
         master = stock_master(names or (), demo=True)
-        return build_market(panel, master=master, start=start, end=end, synthetic=True)
+        # the demo's status is exact (its names say it): nothing to infer
+        return build_market(panel, master=master, start=start, end=end, synthetic=True,
+                            status_file=status, actions=actions, infer=False)
     p = Path(path)
     if p.is_dir():
         panel = validate_panel(read_store(p), source=f"store {p}", drop_bad=drop_bad)
@@ -70,4 +77,5 @@ def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fals
         warnings.warn(DataWarning(
             f"dropped {sum(dropped.values())} bad row(s) from {panel.attrs.get('source', p)}: "
             f"{dropped_summary(dropped)}"), stacklevel=2)
-    return build_market(panel, master=master, start=start, end=end)
+    return build_market(panel, master=master, start=start, end=end, status_file=status,
+                        actions=actions)

@@ -46,7 +46,7 @@ def load_run_market(cfg: RunConfig):
     """The :class:`~backtests.data.market.Market` of ``[data]``."""
     d = cfg.data
     return load_market(d.path, names=list(d.names) or None, start=d.start, end=d.end,
-                       drop_bad=d.drop_bad)
+                       drop_bad=d.drop_bad, status=d.status, actions=d.actions)
 
 
 def load_marks(cfg: RunConfig, market) -> Marks:
