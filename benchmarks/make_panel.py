@@ -60,10 +60,12 @@ def _import(*names):
 
 
 def make_codes(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` distinct 6-digit codes: 60% main board (600/601/603/000/002), 25% ChiNext (300),
+    """``n`` distinct 6-digit codes: 60% main board (600/601/603/000/002), 25% ChiNext (300/301),
     15% STAR (688); sorted. Returns ``(codes, board_kind)``."""
-    prefixes = ("600", "601", "603", "000", "002", "300", "688")
-    weights = np.array([0.14, 0.12, 0.10, 0.12, 0.12, 0.25, 0.15])
+    prefixes = ("600", "601", "603", "000", "002", "300", "301", "688")
+    weights = np.array([0.14, 0.12, 0.10, 0.12, 0.12, 0.15, 0.10, 0.15])
+    if n > 6600:
+        raise SystemExit("--stocks: at most 6,600 (1,000 codes per prefix)")
     counts = np.floor(weights * n).astype(int)
     counts[0] += n - counts.sum()
     codes = []
