@@ -656,7 +656,7 @@ def write_top(result: GridResult, out_dir, k: int) -> list[str]:
         marks = result.marks[tuple(params[key] for key in spec.signal_axes)]
         res = run_backtest(result.market, marks, cfg.params)
         rel = f"top/{row.rank:02d}_set{row.set}"
-        write_outputs(res, cfg, Path(out_dir) / rel, marks=marks)
+        write_outputs(res, cfg, Path(out_dir) / rel, marks=marks, tearsheet=cfg.report.tearsheet)
         written.append(rel)
     return written
 

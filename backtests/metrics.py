@@ -3,9 +3,12 @@
 :func:`compute_metrics` returns a flat dict (JSON-ready: floats, ints, ``None`` and a nested
 ``rejections`` / ``fees`` / ``undefined`` dict). Definitions:
 
-Return statistics, computed with quantstats (``quantstats.stats``; ``periods=252``, ``rf=0``) from
-the daily returns of the equity curve, the first return measured against the starting cash
-(so fees and price moves of the first session count):
+Return statistics, computed by the numba kernel :func:`backtests.metrics_nb.returns_stats_nb`
+(quantstats' definitions, ``periods=252``, ``rf=0``; :func:`return_stats_quantstats` computes
+them with ``quantstats.stats`` and ``tests/test_metrics.py`` checks the two agree, so a run
+imports quantstats only to draw its report) from the daily returns of the equity curve, the
+first return measured against the starting cash (so fees and price moves of the first session
+count):
 
 - ``total_return``: compounded return over the run (``equity[-1] / cash - 1``).
 - ``cagr``: ``(1 + total_return) ** (252 / sessions) - 1`` (trading sessions, not calendar days).
@@ -35,8 +38,8 @@ Positions still open at the end are not round trips (``open_positions`` counts t
 Undefined values are ``null`` in JSON, never NaN, and ``undefined`` says why: ``sharpe`` with
 zero volatility, ``sortino`` with no losing session, ``volatility``/``sharpe`` with fewer than
 two sessions, ``win_rate``/``avg_holding_sessions`` with no round trip, ``profit_factor`` with
-no losing round trip (or none at all), ``fill_rate`` with no order. The numba twin for grids is
-:mod:`backtests.metrics_nb` (same definitions, same nulls as NaN).
+no losing round trip (or none at all), ``fill_rate`` with no order. Grids call the same numba
+kernel per parameter set (:mod:`backtests.metrics_nb`).
 """
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from backtests.metrics_nb import PERIODS, RETURN_STATS, ZERO_VOL
+from backtests.metrics_nb import PERIODS, RETURN_STATS, ZERO_VOL, returns_stats_nb
 
 FEE_KINDS = ("commission", "stamp_duty", "transfer_fee")
 
@@ -61,13 +64,39 @@ def daily_returns(equity: pd.Series, initial: float) -> pd.Series:
 
 def return_stats(equity: pd.Series, initial: float) -> tuple[dict, dict]:
     """``(stats, undefined)``: the :data:`~backtests.metrics_nb.RETURN_STATS` of an equity curve
-    computed with quantstats, and the reason for each one that is undefined (value ``None``)."""
+    (numba, :func:`~backtests.metrics_nb.returns_stats_nb`) and the reason for each one that is
+    undefined (value ``None``); the same numbers and reasons as :func:`return_stats_quantstats`."""
+    values = np.ascontiguousarray(equity.to_numpy(dtype=float))
+    n = len(values)
+    if n == 0 or not initial > 0:
+        return dict.fromkeys(RETURN_STATS), dict.fromkeys(RETURN_STATS, "empty equity curve")
+    nb = returns_stats_nb(values, float(initial))
+    stats = {key: (None if math.isnan(v) else float(v)) for key, v in zip(RETURN_STATS, nb)}
+    undefined: dict = {}
+    r = values / np.concatenate([[float(initial)], values[:-1]]) - 1.0
+    if n < 2:
+        for key in ("volatility", "sharpe"):
+            undefined[key] = "fewer than two sessions"
+    elif stats["sharpe"] is None and not float(r.std(ddof=1)) > ZERO_VOL * abs(float(r.mean())):
+        undefined["sharpe"] = "zero volatility"
+    if stats["sortino"] is None and not (r < 0).any():
+        undefined["sortino"] = "no losing session"
+    for key, value in stats.items():
+        if value is None or not math.isfinite(value):
+            stats[key] = None
+            undefined.setdefault(key, "not finite")
+    return stats, undefined
+
+
+def return_stats_quantstats(equity: pd.Series, initial: float) -> tuple[dict, dict]:
+    """:func:`return_stats` computed with ``quantstats.stats`` instead of numba: the reference
+    the tests compare the numba numbers (and undefined reasons) with."""
     stats: dict = dict.fromkeys(RETURN_STATS)
     undefined: dict = {}
     n = len(equity)
     if n == 0 or not initial > 0:
         return stats, dict.fromkeys(RETURN_STATS, "empty equity curve")
-    import quantstats as qs
+    import quantstats as qs  # heavy (about a second): only this reference needs it
 
     r = daily_returns(equity, initial)
     with warnings.catch_warnings(), np.errstate(all="ignore"):

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtests.metrics import (compute_metrics, metrics_json, return_stats, round_trips,
-                               trade_stats)
+from backtests.metrics import (compute_metrics, metrics_json, return_stats,
+                               return_stats_quantstats, round_trips, trade_stats)
 from backtests.metrics_nb import RETURN_STATS, returns_stats_nb
 
 SESSIONS = np.array(pd.bdate_range("2024-03-01", periods=60).values, dtype="datetime64[D]")
@@ -32,7 +32,8 @@ def _curves() -> dict[str, tuple[np.ndarray, float]]:
     return {"walk": (walk, 1e6), "all_down": (down, 1e6), "all_up": (up, 1e6),
             "flat": (np.full(20, 1e6), 1e6), "crash": (crash, 1e6),
             "first_day_loss": (np.array([9.9e5, 1e6, 1.01e6]), 1e6),
-            "single": (np.array([1.02e6]), 1e6)}
+            "single": (np.array([1.02e6]), 1e6),
+            "steady_fall": (1e6 * 0.99 ** np.arange(1, 21), 1e6)}
 
 
 def _nan_to_none(x):
@@ -41,16 +42,21 @@ def _nan_to_none(x):
 
 @pytest.mark.parametrize("name", list(_curves()))
 def test_numba_stats_equal_quantstats(name):
+    """metrics.json's numbers (numba) equal quantstats' own, with the same undefined reasons."""
     eq, initial = _curves()[name]
-    stats, undefined = return_stats(_curve(eq), initial)
+    stats, undefined = return_stats_quantstats(_curve(eq), initial)
+    ours, our_undefined = return_stats(_curve(eq), initial)
     nb = returns_stats_nb(eq, initial)
+    assert our_undefined == undefined
     for i, key in enumerate(RETURN_STATS):
         got = _nan_to_none(float(nb[i]))
         if stats[key] is None:
             assert got is None, (key, got)
+            assert ours[key] is None
             assert key in undefined
         else:
             assert got == pytest.approx(stats[key], rel=1e-9, abs=1e-12), key
+            assert ours[key] == pytest.approx(stats[key], rel=1e-9, abs=1e-12), key
 
 
 def test_hand_computed_stats():
@@ -215,7 +221,8 @@ def test_docs_define_every_metric():
        st.floats(1e4, 1e8))
 def test_numba_equals_quantstats_on_random_curves(returns, initial):
     eq = initial * np.cumprod(1.0 + np.array(returns))
-    stats, _undefined = return_stats(_curve(eq), initial)
+    stats, undefined = return_stats_quantstats(_curve(eq), initial)
+    assert return_stats(_curve(eq), initial)[1] == undefined
     nb = returns_stats_nb(eq, initial)
     for i, key in enumerate(RETURN_STATS):
         got = _nan_to_none(float(nb[i]))
