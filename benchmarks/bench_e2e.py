@@ -4,8 +4,8 @@
         [--only NAME,NAME]
 
 Each case is one fresh ``hypebt`` process (``python -m backtests`` after the layout move,
-``backtests.cli.main`` before); its CPU time (user + system), wall time and peak resident
-memory come from ``os.wait4``. Every case runs ``--repeat`` times and the median is printed.
+``backtests.cli.main`` before); its CPU time (user + system) and peak resident memory come from
+GNU ``/usr/bin/time`` (Debian package ``time``), its wall time from this process. Every case runs ``--repeat`` times and the median is printed.
 ``cold`` runs start with an empty market cache (a fresh ``HYPEBT_CACHE_DIR``), ``warm`` runs
 reuse the cache the cold run built (before the cache existed, both are the same work).
 
@@ -49,19 +49,22 @@ def hypebt_argv() -> list[str]:
 
 
 def run_once(argv: list[str], *, cwd: Path, env: dict) -> dict:
-    """One process: ``cpu`` (user+sys s), ``wall`` (s), ``rss`` (peak MiB), ``rc``."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    err = proc.stderr.read()
-    _, status, ru = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    """One process: ``cpu`` (user+sys s), ``wall`` (s), ``rss`` (peak MiB), ``rc``.
+
+    Measured by GNU ``/usr/bin/time``: a child's peak RSS counts the memory of the process it
+    was forked from, so the case must not be forked from this (large) benchmark process."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        t0 = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", report.name, *argv],
+                              cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        wall = time.perf_counter() - t0
+        user, system, rss_kb = report.read().split()[-3:]
     rc = proc.returncode
     if rc != 0:
         print(f"    ! exit {rc}: {' '.join(map(str, argv[3:]))}\n      "
-              + err.decode(errors="replace").strip().replace("\n", "\n      ")[-1500:])
-    return {"cpu": ru.ru_utime + ru.ru_stime, "wall": wall, "rss": ru.ru_maxrss / 1024, "rc": rc}
+              + proc.stderr.decode(errors="replace").strip().replace("\n", "\n      ")[-1500:])
+    return {"cpu": float(user) + float(system), "wall": wall, "rss": int(rss_kb) / 1024, "rc": rc}
 
 
 def measure(name: str, args: list[str], *, cwd: Path, repeat: int, cache: str,
