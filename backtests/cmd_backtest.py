@@ -22,6 +22,8 @@ def add_arguments(p) -> None:
     p.add_argument("config", metavar="CONFIG", help="TOML run config (see docs/config.md)")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="run folder to write (default: runs/<config stem>)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="read and align the market files even when the market cache has them")
     p.add_argument("--no-report", action="store_true",
                    help="do not draw tearsheet.html (same as [report] tearsheet = false; "
                         "`hypebt report DIR` draws it later)")
@@ -69,14 +71,14 @@ def summary_lines(m: dict, *, out: Path, marks: int, outside: int, synthetic: bo
     return lines
 
 
-def execute(cfg, out: Path, *, title: str, report: bool = True) -> list[str]:
+def execute(cfg, out: Path, *, title: str, report: bool = True, cache: bool = True) -> list[str]:
     """Run ``cfg``, write ``out`` and return the summary lines (title first); the tearsheet
     is drawn when ``report`` and the config's ``[report] tearsheet`` both allow it."""
     import json
 
     from backtests.run import prepare_run, run_config, write_outputs
 
-    market, marks = prepare_run(cfg)
+    market, marks = prepare_run(cfg, cache=cache)
     result = run_config(cfg, prepared=(market, marks))
     tearsheet = bool(report and cfg.report.tearsheet)
     write_outputs(result, cfg, out, marks=marks.frame, tearsheet=tearsheet)
@@ -94,5 +96,5 @@ def run(args) -> int:
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg)
     print("\n".join(execute(cfg, out, title=f"Backtest {args.config}",
-                             report=not args.no_report)))
+                             report=not args.no_report, cache=not args.no_cache)))
     return 0

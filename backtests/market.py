@@ -814,8 +814,14 @@ def _warn_outside_limits(codes, sessions, high, low, limit_up, limit_down, sourc
         f"limits"), stacklevel=3)
 
 
-def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = False) -> Market:
+def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = False,
+                cache: bool = True) -> Market:
     """Read, validate and align a market in one call.
+
+    A panel file or store directory goes through the market cache
+    (:mod:`backtests.market_cache`: the aligned arrays stored on disk keyed by the content of
+    the inputs, memory-mapped on the next load with the same inputs); ``cache=False`` (the
+    CLI's ``--no-cache``) reads and aligns the files every time.
 
     ``path`` is ``"demo"`` (the embedded SYNTHETIC demo market, ``synthetic=True``), a store
     directory (``backtests.store.read_store``; its stored names serve when ``names`` is not
@@ -823,6 +829,18 @@ def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fals
     for :func:`backtests.master.load_master` (first = current names). Rows dropped with
     ``drop_bad`` are reported as a :class:`DataWarning`.
     """
+    paths = [] if names is None else [names] if isinstance(names, (str, os.PathLike)) \
+        else list(names)
+    if str(path) != "demo" and Path(path).exists():
+        from backtests.market_cache import cached_market
+
+        return cached_market(
+            lambda: _load_market(path, names=names, start=start, end=end, drop_bad=drop_bad),
+            path, names=paths, start=start, end=end, drop_bad=drop_bad, use_cache=cache)
+    return _load_market(path, names=names, start=start, end=end, drop_bad=drop_bad)
+
+
+def _load_market(path, *, names=None, start=None, end=None, drop_bad: bool = False) -> Market:
     master = None
     if names is not None:
         paths = [names] if isinstance(names, (str, os.PathLike)) else list(names)
