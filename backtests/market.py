@@ -833,10 +833,13 @@ def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fals
         else list(names)
     if str(path) != "demo" and Path(path).exists():
         from backtests.market_cache import cached_market
+        from backtests.progress import step
 
-        return cached_market(
-            lambda: _load_market(path, names=names, start=start, end=end, drop_bad=drop_bad),
-            path, names=paths, start=start, end=end, drop_bad=drop_bad, use_cache=cache)
+        with step(f"loading market {Path(path).name}"):
+            return cached_market(
+                lambda: _load_market(path, names=names, start=start, end=end,
+                                     drop_bad=drop_bad),
+                path, names=paths, start=start, end=end, drop_bad=drop_bad, use_cache=cache)
     return _load_market(path, names=names, start=start, end=end, drop_bad=drop_bad)
 
 

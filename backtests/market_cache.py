@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from backtests.progress import step
+
 #: Bump when the layout of an entry or the meaning of a Market field changes.
 FORMAT_VERSION = 1
 #: Most entries kept; older ones (by last use) are removed after a new entry is stored.
@@ -228,7 +230,8 @@ def cached_market(build, path, *, names=(), start=None, end=None, drop_bad=False
     finally:                                   # issued as they would have been, error or not
         _reissue([(w.category, str(w.message)) for w in records])
     try:
-        _write(root, key, market, [(w.category.__name__, str(w.message)) for w in records])
+        with step("storing the market cache"):
+            _write(root, key, market, [(w.category.__name__, str(w.message)) for w in records])
     except OSError:
         pass                                   # read-only or full cache folder: run uncached
     return market

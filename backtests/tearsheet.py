@@ -55,6 +55,7 @@ import pandas as pd
 
 from backtests.errors import DataError
 from backtests.io import write_text_atomic
+from backtests.progress import step
 from backtests.run import EQUITY_COLUMNS, ORDER_COLUMNS, TRADE_COLUMNS
 
 TEARSHEET = "tearsheet.html"
@@ -880,7 +881,8 @@ def write_tearsheet(run_dir, *, benchmark=None) -> Path:
     ``benchmark``: ``None`` (use ``run_dir/benchmark.csv`` when present), a CSV path with
     ``date,return`` or ``date,close``, or a ``pd.Series`` of daily returns.
     """
-    text = render_tearsheet(run_dir, benchmark=benchmark)
+    with step(f"drawing {TEARSHEET}"):
+        text = render_tearsheet(run_dir, benchmark=benchmark)
     target = Path(run_dir) / TEARSHEET
     write_text_atomic(target, text)
     return target
