@@ -130,41 +130,67 @@ def round_trips(trades: pd.DataFrame, sessions: np.ndarray) -> pd.DataFrame:
 
     ``trades`` are filled orders in execution order (columns ``date, code, side, shares, value,
     commission, stamp_duty, transfer_fee``; side ``buy``/``sell`` or +1/-1). Returns one row per
-    matched chunk: ``code, buy_date, sell_date, shares, cost, proceeds, pnl, holding_sessions``
-    (cost and proceeds include the fees of the matched shares). Shares sold beyond the recorded
+    matched chunk, in the order of the sells and, within a sell, of the buys it consumed:
+    ``code, buy_date, sell_date, shares, cost, proceeds, pnl, holding_sessions`` (cost and
+    proceeds include the fees of the matched shares, pro rata). Shares sold beyond the recorded
     buys (impossible from the engine) raise ``ValueError``.
+
+    Vectorised: on one line per stock, buy ``k`` covers shares ``[B[k-1], B[k])`` and sell ``m``
+    covers ``[S[m-1], S[m])`` (running totals); FIFO matching is the overlap of the two, so
+    every chunk is one segment between consecutive interval ends (no loop over trades).
     """
     cols = ["code", "buy_date", "sell_date", "shares", "cost", "proceeds", "pnl",
             "holding_sessions"]
     if trades is None or len(trades) == 0:
         return pd.DataFrame(columns=cols)
     sess = np.asarray(sessions, dtype="datetime64[D]")
-    lots: dict[str, list] = {}
-    rows = []
-    for t in trades.itertuples(index=False):
-        day = np.datetime64(pd.Timestamp(t.date).date(), "D")
-        shares = int(t.shares)
-        fees = float(t.commission) + float(t.stamp_duty) + float(t.transfer_fee)
-        if _is_buy(t.side):
-            lots.setdefault(t.code, []).append([day, shares, float(t.value) + fees, shares])
-            continue
-        net = float(t.value) - fees
-        left = shares
-        queue = lots.get(t.code, [])
-        while left > 0:
-            if not queue:
-                raise ValueError(f"sell of {shares} {t.code} on {day} exceeds the shares bought")
-            lot = queue[0]
-            q = min(left, lot[1])
-            cost = lot[2] * q / lot[3]
-            proceeds = net * q / shares
-            held = int(np.searchsorted(sess, day) - np.searchsorted(sess, lot[0]))
-            rows.append((t.code, lot[0], day, q, cost, proceeds, proceeds - cost, held))
-            lot[1] -= q
-            left -= q
-            if lot[1] == 0:
-                queue.pop(0)
-    return pd.DataFrame(rows, columns=cols)
+    n = len(trades)
+    side = trades["side"].to_numpy()
+    is_buy = np.array([_is_buy(v) for v in pd.unique(side)])[pd.factorize(side)[0]] \
+        if n else np.zeros(0, bool)
+    code_idx, code_vals = pd.factorize(trades["code"].to_numpy(dtype=object))
+    shares = trades["shares"].to_numpy().astype(np.int64)
+    value = trades["value"].to_numpy(dtype=float)
+    fees = (trades["commission"].to_numpy(dtype=float) + trades["stamp_duty"].to_numpy(dtype=float)
+            + trades["transfer_fee"].to_numpy(dtype=float))
+    day = pd.to_datetime(trades["date"]).to_numpy().astype("datetime64[D]")
+
+    # running shares bought / sold per stock, in execution order
+    bought = np.where(is_buy, shares, 0)
+    sold = np.where(is_buy, 0, shares)
+    cum_b = pd.Series(bought).groupby(code_idx).cumsum().to_numpy()
+    cum_s = pd.Series(sold).groupby(code_idx).cumsum().to_numpy()
+    over = ~is_buy & (cum_s > cum_b)
+    if over.any():
+        i = int(np.argmax(over))
+        raise ValueError(f"sell of {shares[i]} {code_vals[code_idx[i]]} on {day[i]} exceeds "
+                         f"the shares bought")
+    # one line for all stocks: stock j starts after every share bought by stocks < j
+    total_b = np.bincount(code_idx, weights=bought, minlength=len(code_vals)).astype(np.int64)
+    offset = np.concatenate([[0], np.cumsum(total_b)[:-1]])[code_idx]
+    b = np.flatnonzero(is_buy)
+    s = np.flatnonzero(~is_buy & (shares > 0))
+    b_end, s_end = offset[b] + cum_b[b], offset[s] + cum_s[s]
+    b_order, s_order = np.argsort(b_end, kind="stable"), np.argsort(s_end, kind="stable")
+    b, b_end = b[b_order], b_end[b_order]
+    s, s_end = s[s_order], s_end[s_order]
+    points = np.unique(np.concatenate([b_end - shares[b], b_end, s_end - shares[s], s_end]))
+    lo, hi = points[:-1], points[1:]
+    k = np.searchsorted(b_end, lo, side="right")          # the buy covering [lo, hi)
+    m = np.searchsorted(s_end, lo, side="right")          # the sell covering [lo, hi)
+    inside = m < len(s)
+    inside[inside] &= lo[inside] >= s_end[m[inside]] - shares[s[m[inside]]]
+    k, m, lo, q = k[inside], m[inside], lo[inside], (hi - lo)[inside]
+    bi, si = b[k], s[m]
+    order = np.lexsort((lo, si))                          # by sell, then FIFO within it
+    bi, si, q = bi[order], si[order], q[order]
+    cost = (value[bi] + fees[bi]) * q / shares[bi]
+    proceeds = (value[si] - fees[si]) * q / shares[si]
+    held = np.searchsorted(sess, day[si]) - np.searchsorted(sess, day[bi])
+    return pd.DataFrame({
+        "code": code_vals[code_idx[si]], "buy_date": day[bi], "sell_date": day[si],
+        "shares": q.astype(np.int64), "cost": cost, "proceeds": proceeds,
+        "pnl": proceeds - cost, "holding_sessions": held.astype(np.int64)}, columns=cols)
 
 
 def _is_buy(side) -> bool:
