@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from backtests.errors import DataError
 from backtests.io import write_text_atomic
@@ -407,32 +408,46 @@ def per_stock_pnl(trades: pd.DataFrame) -> pd.DataFrame:
             "open_cost"]
     if trades.empty:
         return pd.DataFrame(columns=cols)
-    t = trades.copy()
-    t["side"] = _norm_side(t["side"])
-    t["fee"] = t[["commission", "stamp_duty", "transfer_fee"]].astype(float).sum(axis=1)
-    rows = []
-    for code, g in t.sort_values(["date"], kind="stable").groupby("code", sort=True):
-        shares = cost = realized = 0.0
-        buys = sells = 0
-        bought = sold = 0.0
-        for side, n, value, fee in zip(g["side"], g["shares"].astype(float),
-                                       g["value"].astype(float), g["fee"]):
-            if side == "buy":
-                buys += 1
-                bought += value
-                shares += n
-                cost += value + fee
-            else:
-                sells += 1
-                sold += value
-                avg = cost / shares if shares > 0 else 0.0
-                take = min(n, shares)
-                realized += value - fee - avg * take
-                cost -= avg * take
-                shares -= take
-        rows.append((code, buys, sells, bought, sold, float(g["fee"].sum()), realized, shares,
-                     cost if shares > 0 else 0.0))
-    return pd.DataFrame(rows, columns=cols)
+    t = trades.sort_values(["date"], kind="stable")
+    code_idx, codes = pd.factorize(t["code"].to_numpy(dtype=object), sort=True)
+    fee = t[["commission", "stamp_duty", "transfer_fee"]].astype(float).sum(axis=1)
+    buys, sells, bought, sold, fees, realized, shares, cost = _avg_cost_nb(
+        code_idx.astype(np.int64), (_norm_side(t["side"]) == "buy").to_numpy(),
+        t["shares"].to_numpy(dtype=float), t["value"].to_numpy(dtype=float),
+        fee.to_numpy(dtype=float), len(codes))
+    return pd.DataFrame({"code": codes, "buys": buys, "sells": sells, "bought": bought,
+                         "sold": sold, "fees": fees, "realized": realized, "open_shares": shares,
+                         "open_cost": np.where(shares > 0, cost, 0.0)}, columns=cols)
+
+
+@njit(cache=True)
+def _avg_cost_nb(code_idx, is_buy, n, value, fee, n_codes):
+    """Per-stock average-cost accounting of fills in execution order (see per_stock_pnl)."""
+    buys = np.zeros(n_codes, np.int64)
+    sells = np.zeros(n_codes, np.int64)
+    bought = np.zeros(n_codes)
+    sold = np.zeros(n_codes)
+    fees = np.zeros(n_codes)
+    realized = np.zeros(n_codes)
+    shares = np.zeros(n_codes)
+    cost = np.zeros(n_codes)
+    for i in range(code_idx.shape[0]):
+        j = code_idx[i]
+        fees[j] += fee[i]
+        if is_buy[i]:
+            buys[j] += 1
+            bought[j] += value[i]
+            shares[j] += n[i]
+            cost[j] += value[i] + fee[i]
+        else:
+            sells[j] += 1
+            sold[j] += value[i]
+            avg = cost[j] / shares[j] if shares[j] > 0 else 0.0
+            take = min(n[i], shares[j])
+            realized[j] += value[i] - fee[i] - avg * take
+            cost[j] -= avg * take
+            shares[j] -= take
+    return buys, sells, bought, sold, fees, realized, shares, cost
 
 
 def rejections_by_reason(orders: pd.DataFrame) -> pd.DataFrame:
