@@ -539,3 +539,21 @@ def test_grid_roles_axis_names_roles_of_the_users_role_rules(toy, capsys):
     assert main(["grid", str(cfg), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and "roles" in err and "momentum" in err
+
+
+def test_no_report_never_imports_quantstats_or_matplotlib(toy, tmp_path):
+    """metrics.json comes from the numba statistics: a run without a tearsheet does not pay
+    for importing the plotting stack."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom backtests.cli import main\n"
+            f"assert main(['backtest', {str(toy)!r}, '--out', {str(tmp_path / 'o')!r}, "
+            "'--no-report']) == 0\n"
+            "print(sorted(m for m in ('quantstats', 'matplotlib', 'scipy.stats') "
+            "if m in sys.modules))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "[]"
