@@ -106,10 +106,10 @@ def simulate(sessions: np.ndarray, codes: np.ndarray, rng, rules):
         u = rng.random(N)
         ended = was_hype & (streak == 0)
         start = (streak == 0) & (u < 0.006)
-        streak[start] = rng.geometric(0.45, int(start.sum()))
+        streak[start] = rng.geometric(0.55, int(start.sum()))
         hype = streak > 0
         ret = rng.normal(0.0003, 0.022, N) + np.where(rng.random(N) < 0.01, -0.12, 0.0)
-        ret += np.where(ended, -0.04, 0.0)                         # the day after a streak
+        ret += np.where(ended, -0.05, 0.0)                         # the day after a streak
         close = np.round(price * (1 + ret), 2).clip(down, up)
         close = np.where(hype, up, close)
         sealed = hype & (rng.random(N) < 0.35)                     # 一字板: one price all day
@@ -117,7 +117,7 @@ def simulate(sessions: np.ndarray, codes: np.ndarray, rng, rules):
         gap = rng.normal(0.0, 0.01, N)
         open_ = np.round(price * (1 + gap), 2).clip(down, up)
         # a streak day that is not sealed opens near the limit (the gap traders chase)
-        open_ = np.where(hype, np.round(up * (1 - rng.uniform(0.0, 0.05, N)), 2).clip(down, up),
+        open_ = np.where(hype, np.round(up * (1 - rng.uniform(0.0, 0.02, N)), 2).clip(down, up),
                          open_)
         open_ = np.where(sealed, up, open_)
         hi = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.008, N)))
@@ -238,11 +238,11 @@ entry = "open"
 exit_on_break = true
 exit_at = "next_open"
 max_hold = 5
-max_positions = 20
+max_positions = 50
 
 [portfolio]
 cash = 10_000_000.0
-position_size = 0.05
+fixed_cash = 500_000.0      # no compounding: the synthetic edge must not blow equity up
 """
     (out / "backtest.toml").write_text(base, encoding="utf-8")
     grid = base + """
