@@ -394,3 +394,18 @@ def test_run_metrics_read_as_percent_money_ratio_and_count(page):
                        ("final_equity", "1,012,300.00"), ("fees.total", "1,234.50"),
                        ("rejections.limit_down_sealed", "2")]:
         assert re.search(rf">{re.escape(key)}</td><td[^>]*>{re.escape(shown)}</td>", section), key
+
+
+def test_long_page_in_headless_chromium(tmp_path):
+    """12,000 fills: the page stays small, opens without console messages, and its capped
+    tables link the run folder's CSVs (which the browser can open beside it)."""
+    folder = _long_run(tmp_path / "long", 6000)
+    ts.write_tearsheet(folder)
+    page = folder / "tearsheet.html"
+    assert page.stat().st_size < 2_000_000
+    dom = _browse(page, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert [line for line in dom.stderr.splitlines() if ":CONSOLE" in line] == []
+    assert "The first 500 of 12,004 trades" in dom.stdout
+    assert '<a href="trades.csv">trades.csv</a>' in dom.stdout
+    assert (folder / "trades.csv").exists()
