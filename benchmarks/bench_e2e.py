@@ -53,6 +53,8 @@ def run_once(argv: list[str], *, cwd: Path, env: dict) -> dict:
 
     Measured by GNU ``/usr/bin/time``: a child's peak RSS counts the memory of the process it
     was forked from, so the case must not be forked from this (large) benchmark process."""
+    if not os.path.exists("/usr/bin/time"):           # no GNU time: os.wait4 (its peak RSS
+        return _run_wait4(argv, cwd=cwd, env=env)     # may include this process's)
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         t0 = time.perf_counter()
         proc = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", report.name, *argv],
@@ -65,6 +67,16 @@ def run_once(argv: list[str], *, cwd: Path, env: dict) -> dict:
         print(f"    ! exit {rc}: {' '.join(map(str, argv[3:]))}\n      "
               + proc.stderr.decode(errors="replace").strip().replace("\n", "\n      ")[-1500:])
     return {"cpu": float(user) + float(system), "wall": wall, "rss": int(rss_kb) / 1024, "rc": rc}
+
+
+def _run_wait4(argv: list[str], *, cwd: Path, env: dict) -> dict:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"cpu": ru.ru_utime + ru.ru_stime, "wall": time.perf_counter() - t0,
+            "rss": ru.ru_maxrss / 1024, "rc": proc.returncode}
 
 
 def measure(name: str, args: list[str], *, cwd: Path, repeat: int, cache: str,
