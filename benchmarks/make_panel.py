@@ -40,6 +40,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 END = np.datetime64("2025-05-23")   # last session of the real panel
+# How far below the limit a streak day that is not sealed opens (at most), and the mean return
+# the session after a streak ends: together they make chasing a limit-up about break-even.
+EDGE_GAP = float(os.environ.get("MAKE_PANEL_GAP", 0.04))
+EDGE_DROP = float(os.environ.get("MAKE_PANEL_DROP", -0.03))
 
 
 def _import(*names):
@@ -82,7 +86,9 @@ def simulate(sessions: np.ndarray, codes: np.ndarray, rng, rules):
     is_st = (rng.random(N) < 0.03) & (boards == rules.BOARD_MAIN)
     # new listings: 20% of stocks list inside the window (no row before), the rest before it
     list_pos = np.where(rng.random(N) < 0.20, rng.integers(1, max(2, S - 5), N), 0)
-    free = np.array([1 if b == rules.BOARD_MAIN else 5 for b in boards])
+    # free sessions (no limit) after listing, by the rules of the listing date
+    free = np.array([max(1, rules.free_sessions_after_listing(int(b), sessions[min(p, S - 1)]))
+                     for b, p in zip(boards, list_pos)])
     ratio = rules.limit_ratios(boards, np.broadcast_to(is_st, (S, N)), sessions)
     tick = 0.01
 
@@ -109,7 +115,7 @@ def simulate(sessions: np.ndarray, codes: np.ndarray, rng, rules):
         streak[start] = rng.geometric(0.55, int(start.sum()))
         hype = streak > 0
         ret = rng.normal(0.0003, 0.022, N) + np.where(rng.random(N) < 0.01, -0.12, 0.0)
-        ret += np.where(ended, -0.05, 0.0)                         # the day after a streak
+        ret += np.where(ended, EDGE_DROP, 0.0)                         # the day after a streak
         close = np.round(price * (1 + ret), 2).clip(down, up)
         close = np.where(hype, up, close)
         sealed = hype & (rng.random(N) < 0.35)                     # 一字板: one price all day
@@ -117,7 +123,7 @@ def simulate(sessions: np.ndarray, codes: np.ndarray, rng, rules):
         gap = rng.normal(0.0, 0.01, N)
         open_ = np.round(price * (1 + gap), 2).clip(down, up)
         # a streak day that is not sealed opens near the limit (the gap traders chase)
-        open_ = np.where(hype, np.round(up * (1 - rng.uniform(0.0, 0.02, N)), 2).clip(down, up),
+        open_ = np.where(hype, np.round(up * (1 - rng.uniform(0.0, EDGE_GAP, N)), 2).clip(down, up),
                          open_)
         open_ = np.where(sealed, up, open_)
         hi = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.008, N)))
@@ -241,7 +247,7 @@ max_hold = 5
 max_positions = 50
 
 [portfolio]
-cash = 10_000_000.0
+cash = 100_000_000.0
 fixed_cash = 500_000.0      # no compounding: the synthetic edge must not blow equity up
 """
     (out / "backtest.toml").write_text(base, encoding="utf-8")
