@@ -101,10 +101,11 @@ def peers(config: Path, panel: Path) -> dict:
     """In-process ``kernel`` (run_backtest on the loaded market) and ``read_table`` seconds."""
     import pyarrow.parquet as pq
 
-    from backtests.config import load_config   # noqa: F401  (either layout below)
-    try:
+    try:                                        # the layered package (issue 9) ...
+        from backtests.data.config import load_config
         from backtests.engine.run import prepare_run, run_config
-    except ModuleNotFoundError:
+    except ModuleNotFoundError:                 # ... or the flat one before it
+        from backtests.config import load_config
         from backtests.run import prepare_run, run_config
     out = {}
     if panel.suffix == ".parquet":
