@@ -15,16 +15,28 @@ from typing import Any
 
 import numpy as np
 
-from backtests.errors import ConfigError
-from backtests.records import N_PARAMS, PARAM_FIELDS
-from strategies.base import ENGINE_PARAMS, Strategy, check_param
+from backtests.core.errors import ConfigError
+from backtests.core.params import check_param as check_in
+from backtests.core.records import N_PARAMS, PARAM_FIELDS
+from strategies.base import ENGINE_PARAMS, Strategy
 from strategies.hold_n import HoldN
 from strategies.theme_hype import ThemeHype
 
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (ThemeHype(), HoldN())}
 
-__all__ = ["ENGINE_PARAMS", "STRATEGIES", "Strategy", "check_param", "pack_grid", "pack_params",
-           "resolve_params", "strategy_of"]
+__all__ = ["ENGINE_PARAMS", "STRATEGIES", "ResolvedParams", "Strategy", "check_param", "pack_grid",
+           "pack_params", "resolve_params", "strategy_of"]
+
+
+class ResolvedParams(dict):
+    """A flat parameter dict that :func:`resolve_params` validated and completed; resolving it
+    again returns it as it is, so a run resolves its parameters once."""
+
+
+def check_param(name: str, value: Any) -> Any:
+    """Check one engine parameter against ``ENGINE_PARAMS`` with the one validator
+    (:func:`backtests.core.params.check_value`); return it normalised."""
+    return check_in(ENGINE_PARAMS, name, value)
 
 
 def strategy_of(params: Mapping[str, Any]) -> Strategy:
@@ -41,8 +53,11 @@ def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
     checked for type and range. A ``[strategy]`` key the chosen strategy does not use must keep
     its default (so a config or a grid cannot set a parameter that changes nothing), and a
     required one (``hold`` for ``hold_n``) must be given. Raises
-    :class:`~backtests.errors.ConfigError` naming the key, the value and what is expected.
+    :class:`~backtests.core.errors.ConfigError` naming the key, the value and what is expected.
+    A :class:`ResolvedParams` is returned unchanged.
     """
+    if isinstance(params, ResolvedParams):
+        return params
     strategy = strategy_of(params)
     out: dict[str, Any] = {}
     for key, (section, _typ, default, _allowed, _doc) in ENGINE_PARAMS.items():
@@ -66,11 +81,11 @@ def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
     if out["fixed_cash"] <= 0.0 and out["position_size"] <= 0.0:
         raise ConfigError("[portfolio] position_size = 0 and fixed_cash = 0: every entry would "
                           "be empty; set position_size in (0, 1] or fixed_cash > 0")
-    return out
+    return ResolvedParams(out)
 
 
 def pack_params(params: Mapping[str, Any]) -> np.ndarray:
-    """The packed float64 kernel row (layout ``backtests.records.PARAM_FIELDS``) of a flat
+    """The packed float64 kernel row (layout ``backtests.core.records.PARAM_FIELDS``) of a flat
     parameter dict; validates it with :func:`resolve_params` first."""
     full = resolve_params(params)
     values = dict(STRATEGIES[full["name"]].kernel_flags(full))

@@ -35,7 +35,7 @@ def test_make_panel_is_deterministic_and_valid(tmp_path):
     (limit-up streaks, sealed boards, suspensions and listings follow the engine's rules)."""
     import warnings
 
-    from backtests.market import load_market
+    from backtests.data.load import load_market
 
     outs = []
     for name in ("a", "b"):

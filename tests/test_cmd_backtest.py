@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backtests.cli import main
+from backtests.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -281,13 +281,13 @@ def test_failing_rerun_leaves_the_previous_run_folder_byte_identical(toy, capsys
     out = toy.parent / "out"
     assert main(["backtest", str(toy), "--out", str(out)]) == 0
     before = _tree(out)
-    from backtests import tearsheet
+    from backtests.report import outputs
 
     def half_written(run_dir, **kwargs):
         (Path(run_dir) / "tearsheet.html").write_text("<html>partial", encoding="utf-8")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tearsheet, "write_tearsheet", half_written)
+    monkeypatch.setattr(outputs, "write_tearsheet", half_written)
     (toy.parent / "marks.csv").write_text("date,code\n", encoding="utf-8")   # other results
     capsys.readouterr()
     assert main(["backtest", str(toy), "--out", str(out)]) == 2
@@ -548,7 +548,7 @@ def test_no_report_never_imports_quantstats_or_matplotlib(toy, tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys\nfrom backtests.cli import main\n"
+    code = ("import sys\nfrom backtests.cli.main import main\n"
             f"assert main(['backtest', {str(toy)!r}, '--out', {str(tmp_path / 'o')!r}, "
             "'--no-report']) == 0\n"
             "print(sorted(m for m in ('quantstats', 'matplotlib', 'scipy.stats') "

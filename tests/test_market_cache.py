@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backtests import market as market_mod
-from backtests import market_cache as mc
-from backtests.errors import DataWarning
-from backtests.market import load_market
+from backtests.core import rules
+from backtests.cli.main import main
+from backtests.core.errors import DataWarning, HypebtError
+from backtests.data import cache as mc
+from backtests.data import load as load_mod
+from backtests.data.load import load_market
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -77,7 +79,7 @@ def test_hit_equals_a_fresh_build_with_the_same_warnings(cache, panel, monkeypat
     assert not cache.exists()                                  # --no-cache writes nothing
     first, w1 = _load(panel)
     assert len(_entries(cache)) == 1
-    monkeypatch.setattr(market_mod, "_load_market", _no_build)
+    monkeypatch.setattr(load_mod, "_load_market", _no_build)
     hit, w2 = _load(panel)
     _same(fresh, first)
     _same(fresh, hit)
@@ -105,8 +107,8 @@ def test_any_change_misses(cache, panel, tmp_path, monkeypatch, change):
     elif change == "drop_bad":
         kw["drop_bad"] = True
     else:
-        monkeypatch.setattr(market_mod.rules, "LIMIT_RATIO",
-                            market_mod.rules.LIMIT_RATIO + ((0, False, "2024-03-05", 0.2),))
+        monkeypatch.setattr(rules, "LIMIT_RATIO",
+                            rules.LIMIT_RATIO + ((0, False, "2024-03-05", 0.2),))
         monkeypatch.setattr(mc, "_rules_version", [])
     changed, _ = _load(panel, **kw)
     assert len(_entries(cache)) == 2
@@ -123,8 +125,6 @@ def test_no_cache_env_and_unreadable_inputs(cache, panel, tmp_path, monkeypatch,
     _load(panel)
     assert not cache.exists()
     monkeypatch.delenv("HYPEBT_NO_CACHE")
-    from backtests.errors import HypebtError
-
     with pytest.raises(HypebtError):           # a missing names file: the loader's own error
         _load(panel, names=[tmp_path / "missing.csv"])
 
@@ -151,7 +151,7 @@ def test_second_builder_keeps_the_first_entry(cache, panel):
 _BUILDER = """
 import os, sys, time, warnings
 warnings.simplefilter("ignore")
-from backtests.market import load_market
+from backtests.data.load import load_market
 go = sys.argv[2]
 while not os.path.exists(go):
     time.sleep(0.005)
@@ -182,7 +182,7 @@ _KILLED = """
 import os, signal, sys, warnings
 warnings.simplefilter("ignore")
 import numpy as np
-from backtests import market_cache
+from backtests.data import cache as market_cache
 saved = []
 real_save = np.save
 def save(path, arr, **kw):
@@ -191,7 +191,7 @@ def save(path, arr, **kw):
     if len(saved) == 5:
         os.kill(os.getpid(), signal.SIGKILL)     # killed mid-way through writing the entry
 market_cache.np.save = save
-from backtests.market import load_market
+from backtests.data.load import load_market
 load_market(sys.argv[1])
 """
 
@@ -223,8 +223,6 @@ def test_keep_evicts_the_least_recently_used(cache, panel, monkeypatch):
 
 
 def test_cli_no_cache_flags(cache, panel, tmp_path, capsys):
-    from backtests.cli import main
-
     (tmp_path / "marks.csv").write_text("date,code\n2024-03-04,600000\n", encoding="utf-8")
     cfg = tmp_path / "c.toml"
     cfg.write_text('[data]\npath = "panel.csv"\n[signals]\nmarks = "marks.csv"\n',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from backtests import progress
+from backtests.core import progress
 
 
 def test_slow_step_is_announced_and_timed(monkeypatch, capsys):
