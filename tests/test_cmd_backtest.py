@@ -179,7 +179,7 @@ def test_default_out_dir(toy, capsys, monkeypatch):
     (("marks.csv", "bad_marks.csv"), "bad_marks.csv row 2: code 600001 is not in the market data"),
     (("[portfolio]", "[portfolio\n"), "TOML syntax error"),
     (("[portfolio]", "[report]\ntearsheet = 1\n[portfolio]"),
-     "[report] tearsheet = 1: expected a boolean (true/false)"),
+     "[report] tearsheet = 1: expected true or false"),
     (("[portfolio]", "[report]\ntearsheets = false\n[portfolio]"),
      'unknown key [report] tearsheets (did you mean "tearsheet"?)'),
 ])
