@@ -109,7 +109,6 @@ def test_any_change_misses(cache, panel, tmp_path, monkeypatch, change):
     else:
         monkeypatch.setattr(rules, "LIMIT_RATIO",
                             rules.LIMIT_RATIO + ((0, False, "2024-03-05", 0.2),))
-        monkeypatch.setattr(mc, "_rules_version", [])
     changed, _ = _load(panel, **kw)
     assert len(_entries(cache)) == 2
     uncached, _ = _load(panel, cache=False, **kw)

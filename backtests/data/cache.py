@@ -88,26 +88,27 @@ def _hash_input(h, path: Path) -> None:
 SOURCES = ("core/calendar.py", "core/rules.py", "core/names.py", "data/panel.py",
            "data/market.py", "data/master.py", "data/store.py", "data/load.py", "data/cache.py")
 
-_rules_version: list[str] = []
+_sources_digest: list[str] = []
 
 
 def rules_version() -> str:
     """Fingerprint of everything besides the inputs that decides a market's arrays: the rule
-    tables of :mod:`backtests.core.rules` (limits, boards, listings), the source of the modules
-    that read, validate and align a panel, and the trading calendar file."""
-    if _rules_version:
-        return _rules_version[0]
-    package = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256(repr((rules.LIMIT_RATIO, rules.BOARD_PREFIXES, rules.NO_LIMIT_AFTER_LISTING,
-                             rules.IPO_DAY_BAND, rules.TICK)).encode())
-    for name in SOURCES:
-        h.update(name.encode() + b"\n" + (package / name).read_bytes())
-    try:
-        h.update(Path(calendar_path()).read_bytes())
-    except (OSError, errors.HypebtError):
-        h.update(b"no calendar")          # the build itself will say what is missing
-    _rules_version.append(h.hexdigest())
-    return _rules_version[0]
+    tables of :mod:`backtests.core.rules` as they are now (limits, boards, listings), the source
+    of the modules that read, validate and align a panel, and the trading calendar file (those
+    two read once per process)."""
+    if not _sources_digest:
+        package = Path(__file__).resolve().parents[1]
+        h = hashlib.sha256()
+        for name in SOURCES:
+            h.update(name.encode() + b"\n" + (package / name).read_bytes())
+        try:
+            h.update(Path(calendar_path()).read_bytes())
+        except (OSError, errors.HypebtError):
+            h.update(b"no calendar")          # the build itself will say what is missing
+        _sources_digest.append(h.hexdigest())
+    tables = repr((rules.LIMIT_RATIO, rules.BOARD_PREFIXES, rules.NO_LIMIT_AFTER_LISTING,
+                   rules.IPO_DAY_BAND, rules.TICK, rules.LOT, rules.FEES))
+    return hashlib.sha256((_sources_digest[0] + tables).encode()).hexdigest()
 
 
 def market_key(path, *, names=(), start=None, end=None, drop_bad=False) -> str:
