@@ -18,7 +18,7 @@ from pathlib import Path
 
 from backtests.data.config import load_config
 from backtests.engine.run import default_out_dir, prepare_run, run_config
-from backtests.report.outputs import write_outputs
+from backtests.report.outputs import refuse_own_config, write_outputs
 
 HELP = "run one backtest config; write equity, trades, orders, metrics and a tearsheet"
 
@@ -94,6 +94,7 @@ def execute(cfg, out: Path, *, title: str, report: bool = True, cache: bool = Tr
 def run(args) -> int:
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg)
+    refuse_own_config(cfg, out)  # before the run, not after it
     print("\n".join(execute(cfg, out, title=f"Backtest {args.config}",
                              report=not args.no_report, cache=not args.no_cache)))
     return 0
