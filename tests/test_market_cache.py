@@ -126,6 +126,10 @@ def test_no_cache_env_and_unreadable_inputs(cache, panel, tmp_path, monkeypatch,
     monkeypatch.delenv("HYPEBT_NO_CACHE")
     with pytest.raises(HypebtError):           # a missing names file: the loader's own error
         _load(panel, names=[tmp_path / "missing.csv"])
+    fifo = tmp_path / "names.fifo"                 # never read by the hash (it would block)
+    os.mkfifo(fifo)
+    with pytest.raises(OSError):
+        mc.market_key(panel, names=[fifo])
 
 
 def test_damaged_entry_is_rebuilt(cache, panel):

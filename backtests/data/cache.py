@@ -75,7 +75,10 @@ def _hash_file(h, path: Path) -> None:
 
 
 def _hash_input(h, path: Path) -> None:
-    """The content of a file, or of every file under a directory (sorted relative paths)."""
+    """The content of a file, or of every file under a directory (sorted relative paths).
+    Anything else (a pipe, a device) raises ``OSError``: such a load bypasses the cache."""
+    if not (path.is_dir() or path.is_file()):
+        raise OSError(f"{path}: not a regular file or directory")
     if path.is_dir():
         for p in sorted(q for q in path.rglob("*") if q.is_file()):
             h.update(f"member {p.relative_to(path).as_posix()}\n".encode())

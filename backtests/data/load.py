@@ -62,7 +62,7 @@ def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fals
     next load with the same inputs); ``cache=False`` (the CLI's ``--no-cache``) reads and
     aligns the files every time.
     """
-    if str(path) != "demo" and Path(path).exists():
+    if str(path) != "demo" and (Path(path).is_file() or Path(path).is_dir()):
         paths = [names] if isinstance(names, (str, os.PathLike)) else list(names or ())
         with step(f"loading market {Path(path).name}"):
             return cached_market(
