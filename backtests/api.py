@@ -46,14 +46,17 @@ from backtests.grid.local import run_grid
 from backtests.grid.spec import check_run_options, load_grid_config
 from backtests.report.metrics import compute_metrics
 from backtests.report.outputs import write_outputs
+from backtests.report.study_page import study_texts
 from backtests.report.tearsheet import TEARSHEET
+from backtests.study import StudyResult, run_study
+from backtests.study.outputs import write_study
 from signals.demo import DEMO_ARTICLES
 from signals.extract import Extractor
 from signals.marks import SIGNAL_PARAMS, build_marks
 from strategies import resolve_params
 
 __all__ = ["Result", "backtest", "grid", "load_market", "marks_from_articles", "read_marks",
-           "scan"]
+           "scan", "study"]
 
 
 class Result:
@@ -185,3 +188,20 @@ def scan(market: Market, date, *, max_gap: int = MAX_GAP) -> pd.DataFrame:
     stock that touched or closed at its limit-up (docs/scan.md has the columns)."""
     check_value("max_gap", max_gap, int, (0, None))
     return scan_day(market, date, max_gap=max_gap).stocks
+
+
+def study(market: Market, marks: pd.DataFrame, *, horizon: int = 20, by=None,
+          bootstrap: int = 1000, seed: int = 0, min_count: int = 30,
+          out: str | os.PathLike | None = None) -> StudyResult:
+    """What the marks did, as ``hypebt study`` computes it (docs/study.md): ``result.events``
+    (one row per mark: groups, fill state at the entry open, entry price; ``.paths`` the
+    mark x horizon x measure array) and ``result.summary`` (count, mean, median, hit rate,
+    t-statistic and bootstrap 95% interval per group, measure and horizon). ``by``: groupings
+    like ``"role,board,role+board"`` (default: every one the marks carry); ``out``: also write
+    ``study.csv``, ``summary.csv`` and ``study.html`` there."""
+    result = run_study(market, marks, horizon=horizon, by=by, n_boot=bootstrap, seed=seed,
+                       min_count=min_count)
+    if out is not None:
+        write_study(out, study_texts(result, title="hypebt study",
+                                     synthetic=bool(market.synthetic)))
+    return result

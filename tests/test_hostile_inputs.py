@@ -178,6 +178,7 @@ PANEL_COMMANDS = {
     "backtest": lambda f: ["backtest", f"cfg-{f}.toml", "--out", "prev-run"],
     "grid": lambda f: ["grid", f"gcfg-{f}.toml", "--out", "prev-grid", "--no-progress"],
     "crosscheck": lambda f: ["crosscheck", f"cfg-{f}.toml"],
+    "study": lambda f: ["study", f"cfg-{f}.toml", "--out", "prev-study"],
 }
 
 
@@ -336,6 +337,7 @@ CONFIG_COMMANDS = {
     "backtest": lambda c: ["backtest", c, "--out", "prev-run"],
     "crosscheck": lambda c: ["crosscheck", c],
     "grid": lambda c: ["grid", c, "--out", "prev-grid", "--no-progress"],
+    "study": lambda c: ["study", c, "--out", "prev-study"],
 }
 
 

@@ -22,7 +22,8 @@ from backtests.report import analyses, charts, run_folder
 from backtests.report import tearsheet as ts
 
 SECTION_IDS = ("hypebt-metrics", "hypebt-pnl", "hypebt-trades", "hypebt-rejections",
-               "hypebt-stuck", "hypebt-signals", "hypebt-config")
+               "hypebt-stuck", "hypebt-signals", "hypebt-marks", "hypebt-trade-charts",
+               "hypebt-config")
 
 EVIL_TITLE = '豆包概念股<script>alert(1)</script> 天娱数科“10天6板” & <b>x</b>'
 

@@ -6,10 +6,10 @@
 The eleven SYNTHETIC demo articles (``signals/demo_articles.jsonl``) -> mentions, roles and entry
 sessions -> marks -> the ``theme_hype`` backtest on the SYNTHETIC demo market
 (``backtests.data.demo``) -> the run folder of ``hypebt backtest`` (config.toml, equity.csv,
-trades.csv, orders.csv, metrics.json, signals.csv, benchmark.csv, tearsheet.html) and a
-summary. Everything is invented (companies named 演示…, generated prices, made-up news) and
-labelled SYNTHETIC. The default folder is ``./hypebt-demo`` in the current directory; its
-``config.toml`` re-runs with ``hypebt backtest DIR/config.toml``.
+trades.csv, orders.csv, metrics.json, signals.csv, benchmark.csv, study_marks.csv,
+trade_bars.csv, tearsheet.html) and a summary. Everything is invented (companies named 演示…,
+generated prices, made-up news) and labelled SYNTHETIC. The default folder is ``./hypebt-demo``
+in the current directory; its ``config.toml`` re-runs with ``hypebt backtest DIR/config.toml``.
 
 The config is embedded here (:data:`DEMO_TOML`), so the demo needs no file outside the
 package; ``configs/demo.toml`` is the same config (a test keeps them equal).

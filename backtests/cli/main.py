@@ -28,6 +28,7 @@ COMMANDS = {
     "backtest": "run one backtest config; write equity, trades, orders, metrics and a tearsheet",
     "grid": "run a parameter grid: grid.csv, ranked summary, heatmap, run folders of the best sets",
     "report": "redraw the HTML tearsheet of a run folder (optionally against another benchmark)",
+    "study": "event study of a config's marks: forward returns, abnormal returns, fillability by group",
     "signals": "stocks, themes and roles named in news articles, their sessions and entry marks",
     "scan": 'limit-up board of a session: touched/sealed, streak, "N天M板", counts per board',
     "data": "local store: import a panel, fetch bars/names with akshare, show what is stored",

@@ -30,3 +30,22 @@ def equal_weight_returns(market) -> pd.Series:
     mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
     idx = pd.DatetimeIndex(np.asarray(market.sessions).astype("datetime64[ns]"))
     return pd.Series(mean, index=idx, name="benchmark")
+
+
+def marks_did(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean and count of the ``car_open_hK`` / ``car_close_hK`` columns of ``study_marks.csv``
+    for all marks, those the run bought and the others: one row per (subset, measure), columns
+    ``subset, measure, n`` and ``hK`` (mean, NaN when no mark has a value)."""
+    traded = frame["traded"].astype(str).str.lower().eq("true")
+    rows = []
+    for subset, mask in (("all marks", np.ones(len(frame), bool)), ("bought by the run", traded),
+                         ("not bought", ~traded)):
+        for measure in ("car_open", "car_close"):
+            cols = [c for c in frame.columns if c.startswith(measure + "_h")]
+            sub = frame.loc[mask, cols].apply(pd.to_numeric, errors="coerce")
+            row = {"subset": subset, "measure": measure,
+                   "n": int(sub[cols[0]].notna().sum()) if cols else 0}
+            row.update({c[len(measure) + 1:]: float(sub[c].mean()) if sub[c].notna().any()
+                        else float("nan") for c in cols})
+            rows.append(row)
+    return pd.DataFrame(rows)

@@ -34,6 +34,8 @@ from backtests.report.run_folder import (
     trades_csv,
 )
 from backtests.report.tearsheet import write_tearsheet
+from backtests.report.trade_charts import trade_bars_csv
+from backtests.study.outputs import run_marks_study
 
 
 def render_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike, *,
@@ -50,6 +52,8 @@ def render_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike, *,
         "signals.csv": signals_csv(marks_of(result) if marks is None else marks),
         "benchmark.csv": csv_text(("date", "return"), [
             day_texts(bench.index), [f"{v:.10f}" for v in bench.to_numpy() + 0.0]]),
+        "study_marks.csv": run_marks_study(result, marks),
+        "trade_bars.csv": trade_bars_csv(result.market, result.trades),
     }
 
 

@@ -21,7 +21,8 @@ from backtests.core.errors import DataError
 from backtests.data.demo import demo_names
 
 OUTPUT_FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json",
-                "signals.csv", "benchmark.csv", "tearsheet.html")
+                "signals.csv", "benchmark.csv", "study_marks.csv", "trade_bars.csv",
+                "tearsheet.html")
 EQUITY_COLUMNS = ("date", "cash", "market_value", "equity")
 TRADE_COLUMNS = ("date", "code", "side", "shares", "price", "value", "commission", "stamp_duty",
                  "transfer_fee", "reason")

@@ -51,9 +51,12 @@ from numba import njit
 from backtests.core.errors import DataError, reading
 from backtests.core.io import write_text_atomic
 from backtests.core.progress import step
-from backtests.report.analyses import daily_returns
+from backtests.report.analyses import daily_returns, marks_did
 from backtests.report.charts import pnl_chart, quantstats_html
 from backtests.report.run_folder import BENCHMARK_FILE, RunFolder, load_run, texts
+from backtests.report.trade_charts import section_html as trade_charts_section
+from backtests.study.nb import FILL_NAMES
+from backtests.study.outputs import MARKS_STUDY_FILE
 
 TEARSHEET = "tearsheet.html"
 #: Long tables (trades, refused orders, signals, per-stock P&L) show at most this many rows; the
@@ -267,6 +270,7 @@ _CSS = """
 .hypebt .filled{color:#070}.hypebt .rejected{color:#b00}.hypebt .expired{color:#a60}
 .hypebt pre{background:#f6f6f6;padding:10px;font-size:12px;overflow-x:auto}
 .hypebt .scroll{max-height:520px;overflow-y:auto}
+.hypebt .trip{display:inline-block;vertical-align:top;margin:4px 12px 4px 0;max-width:540px}
 .hypebt p.nav{margin:6px 0 0}.hypebt p.nav a{color:#069;text-decoration:none}
 body,p,table,td,th{font-family:Arial,"Noto Sans CJK SC","Noto Sans CJK JP","WenQuanYi Zen Hei","Microsoft YaHei","PingFang SC",sans-serif}
 """
@@ -276,7 +280,10 @@ _NAV = ('<p class="nav">hypebt sections: <a href="#hypebt-metrics">metrics</a> �
         '<a href="#hypebt-pnl">per-stock P&amp;L</a> · <a href="#hypebt-trades">trades</a> · '
         '<a href="#hypebt-rejections">rejected orders</a> · '
         '<a href="#hypebt-stuck">could not sell</a> · '
-        '<a href="#hypebt-signals">signal timeline</a> · <a href="#hypebt-config">config</a></p>')
+        '<a href="#hypebt-signals">signal timeline</a> · '
+        '<a href="#hypebt-marks">what the marks did</a> · '
+        '<a href="#hypebt-trade-charts">each trade, drawn</a> · '
+        '<a href="#hypebt-config">config</a></p>')
 
 
 def _e(value) -> str:
@@ -469,6 +476,37 @@ def _section_signals(run: RunFolder) -> str:
                                 scroll=True)
 
 
+
+
+def _section_marks(run: RunFolder) -> str:
+    head = '<h2 id="hypebt-marks">What the marks did</h2>'
+    path = run.path / MARKS_STUDY_FILE
+    if not path.exists():
+        return head + f'<p class="note">No {MARKS_STUDY_FILE} in this run folder.</p>'
+    frame = pd.read_csv(path, dtype={"date": str, "code": str, "fill": str, "traded": str})
+    missing = [c for c in ("date", "code", "fill", "traded") if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: no column(s) {', '.join(missing)}; expected date,code,fill,"
+                        f"traded,car_open_hK...,car_close_hK... (docs/config.md)")
+    if frame.empty:
+        return head + '<p class="note">The run had no marks.</p>'
+    counts = frame["fill"].astype(str).value_counts()
+    fills = ", ".join(f"{k} {int(counts.get(k, 0))}" for k in FILL_NAMES)
+    did = marks_did(frame)
+    hcols = [c for c in did.columns if c.startswith("h")]
+    rows = [[_e(r["subset"]), _e(r["measure"]), str(int(r["n"]))]
+            + ["" if not np.isfinite(r[c]) else f"{r[c] * 100:+.2f}%" for c in hcols]
+            for _, r in did.iterrows()]
+    note = ('<p class="note">Every mark the run used, traded or not: its fill state at the entry '
+            f'open ({_e(fills)}) and the mean cumulative return against the equal-weight market '
+            'to the close of sessions h after the mark — <i>car_open</i> from the entry open '
+            '(fillable marks only), <i>car_close</i> from the previous close (every mark). '
+            'Computed after the run from its market; never used by its decisions. '
+            '<code>hypebt study CONFIG</code> gives the full study by group with intervals.</p>')
+    return head + note + _table([("marks", True), ("measure", True), ("n", False)]
+                                + [(c, False) for c in hcols], rows)
+
+
 def _when(value) -> str:
     """``2024-12-16 02:58`` (the article's own clock) from an ISO timestamp; other text as is."""
     text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
@@ -522,6 +560,8 @@ def render_tearsheet(run_dir, *, benchmark=None) -> str:
     sections = "\n".join(s for s in (
         _section_metrics(run), _section_pnl(run), _section_trades(run),
         _section_rejections(run), _section_stuck(run), _section_signals(run),
+        _section_marks(run),
+        trade_charts_section(run.path, run.trades, run.orders, run.signals, run.names),
         _section_config(run)) if s)
     synthetic = (run.config.get("data", {}).get("path") == "demo") if run.config else False
     banner = ('<p class="note"><b>SYNTHETIC demo data</b>: the companies and prices are '
