@@ -1,6 +1,6 @@
 """Run configs: a TOML file -> a validated :class:`RunConfig`, and back to resolved TOML.
 
-A config has six sections (see ``docs/config.md`` for every key)::
+A config has seven sections (see ``docs/config.md`` for every key)::
 
     [data]       where the market comes from: path ("demo" or a panel file / store directory),
                  names (str or list of names files), start, end, drop_bad, status
@@ -12,6 +12,7 @@ A config has six sections (see ``docs/config.md`` for every key)::
     [strategy] [portfolio] [costs] [fill]
                  engine parameters, validated against ``strategies.ENGINE_PARAMS`` by
                  ``strategies.resolve_params`` (defaults filled, strategy-specific keys checked)
+    [report]     tearsheet = true|false: draw tearsheet.html (default true; ``--no-report``)
 
 Every relative path is relative to the config file's folder. Every problem is a
 :class:`~backtests.core.errors.ConfigError` naming the file, ``[section] key``, the bad value and what
@@ -48,7 +49,8 @@ DEMO = "demo"
 # the run folder's config.toml as is; running that config names it as not found.
 IN_MEMORY = "<in-memory>"
 ENGINE_SECTIONS = ("strategy", "portfolio", "costs", "fill")
-SECTIONS = ("data", "signals") + ENGINE_SECTIONS
+SECTIONS = ("data", "signals") + ENGINE_SECTIONS + ("report",)
+REPORT_KEYS = ("tearsheet",)
 DATA_KEYS = ("path", "names", "start", "end", "drop_bad", "status", "actions")
 # [signals] key -> (rule file kind of signals.config.load_toml, what it holds); the keys
 # follow the `hypebt signals` options --themes, --role-rules, --matching. They end in _file /
@@ -88,6 +90,12 @@ class SignalsConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """``[report]``: ``tearsheet`` = draw ``tearsheet.html`` in the run folder."""
+    tearsheet: bool = True
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A validated run config. ``params`` maps every engine parameter name to its value
     (defaults filled in); ``source`` is the config file (None for a config built in code)."""
@@ -95,6 +103,7 @@ class RunConfig:
     signals: SignalsConfig
     params: dict
     source: Path | None = None
+    report: ReportConfig = ReportConfig()
 
     @property
     def stem(self) -> str:
@@ -177,7 +186,16 @@ def parse_config(doc: dict, *, base_dir: str | os.PathLike = ".", source: Path |
     data = _parse_data(_section(doc, "data", src), base, src)
     signals = _parse_signals(_section(doc, "signals", src), base, src)
     params = _parse_engine(doc, src)
-    return RunConfig(data=data, signals=signals, params=params, source=source)
+    report = _parse_report(_section(doc, "report", src))
+    return RunConfig(data=data, signals=signals, params=params, source=source, report=report)
+
+
+def _parse_report(sec: dict) -> ReportConfig:
+    for key in sec:
+        if key not in REPORT_KEYS:
+            raise _unknown("[report]", key, REPORT_KEYS)
+    return ReportConfig(tearsheet=check_value("[report] tearsheet", sec.get("tearsheet", True),
+                                              bool, None))
 
 
 def _parse_engine(doc: dict, src: str) -> dict:
@@ -358,6 +376,8 @@ def config_dict(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None)
         out[section] = {name: (list(v) if isinstance(v := cfg.params[name], tuple) else v)
                         for name, (sec, *_r) in table.items()
                         if sec == section and cfg.params.get(name) is not None}
+    if cfg.report != ReportConfig():     # written only when not the default (older run
+        out["report"] = {"tearsheet": cfg.report.tearsheet}   # folders stay byte-identical)
     return out
 
 
