@@ -28,3 +28,16 @@ def shared_data() -> Path:
     if not REAL_PANEL.exists():
         pytest.skip(f"real data not found at {SHARED_DATA} (set HYPEBT_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _market_cache_dir(tmp_path_factory):
+    """Tests never write into the user's market cache: one fresh cache folder per session
+    (shared by the tests, as a user's cache is shared by runs)."""
+    old = os.environ.get("HYPEBT_CACHE_DIR")
+    os.environ["HYPEBT_CACHE_DIR"] = str(tmp_path_factory.mktemp("market-cache"))
+    yield
+    if old is None:
+        os.environ.pop("HYPEBT_CACHE_DIR", None)
+    else:
+        os.environ["HYPEBT_CACHE_DIR"] = old

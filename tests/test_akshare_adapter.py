@@ -127,8 +127,11 @@ DEC = trading_calendar().between("2024-12-02", "2024-12-13")  # 10 sessions
 # ---------------------------------------------------------------- bars
 def test_bars_convert_real_columns_and_lots_to_shares():
     out = ak.bars_from_akshare(hist_frame("002354", DEC[:2]), "002354")
-    assert list(out.columns) == ["code", "date", "open", "high", "low", "close", "volume", "amount"]
+    assert list(out.columns) == ["code", "date", "open", "high", "low", "close", "volume", "amount",
+                                 "prev_close"]
     assert out["code"].tolist() == ["002354", "002354"]
+    # 涨跌额 is 0.1 in the fixture: the reference previous close is 收盘 - 涨跌额
+    assert out["prev_close"].tolist() == [9.9, 10.0]
     assert out["date"].dtype == "datetime64[ns]"
     assert out["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-12-02", "2024-12-03"]
     assert out.iloc[1][["open", "high", "low", "close"]].tolist() == [10.05, 10.2, 9.95, 10.1]
@@ -301,3 +304,12 @@ def test_config_error_is_not_retried_either():
     with pytest.raises(ConfigError):
         ak.CallPolicy(interval=0, attempts=5, backoff=0).call(bad)
     assert calls == [1]
+
+
+def test_bars_reference_close_from_the_change_column_on_an_ex_date():
+    """今天国际 300532 on 2024-09-19 (10 转 5): akshare's 涨跌额 is measured from the exchange's
+    ex-rights reference (9.26), not from the raw previous close 13.89, and so gives it back."""
+    frame = hist_frame("300532", ["2024-09-19"])
+    frame.loc[0, ["开盘", "收盘", "最高", "最低", "涨跌额", "涨跌幅"]] = [9.29, 9.38, 9.44, 9.09, 0.12, 1.30]
+    out = ak.bars_from_akshare(frame, "300532")
+    assert out["prev_close"].tolist() == [9.26]

@@ -135,6 +135,35 @@ def test_outputs_are_byte_identical_across_runs(toy, capsys):
         assert (a / name).read_bytes() == (c / name).read_bytes(), name
 
 
+def test_no_report_writes_everything_but_the_tearsheet(toy, capsys):
+    """--no-report and [report] tearsheet = false: the same files, byte for byte, without
+    tearsheet.html (a tearsheet left from an earlier run is removed with the old outputs)."""
+    full, lean, cfg_off = toy.parent / "full", toy.parent / "lean", toy.parent / "off"
+    assert main(["backtest", str(toy), "--out", str(full)]) == 0
+    assert main(["backtest", str(toy), "--out", str(lean)]) == 0       # an earlier full run
+    assert (lean / "tearsheet.html").exists()
+    capsys.readouterr()
+    assert main(["backtest", str(toy), "--out", str(lean), "--no-report"]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("benchmark.csv study_marks.csv trade_bars.csv)\n")
+    assert not (lean / "tearsheet.html").exists()
+    for name in FILES[:-1]:
+        assert (lean / name).read_bytes() == (full / name).read_bytes(), name
+    off = toy.parent / "off.toml"
+    off.write_text(CONFIG + "[report]\ntearsheet = false\n", encoding="utf-8")
+    assert main(["backtest", str(off), "--out", str(cfg_off)]) == 0
+    assert not (cfg_off / "tearsheet.html").exists()
+    resolved = (cfg_off / "config.toml").read_text(encoding="utf-8")
+    assert "[report]\ntearsheet = false\n" in resolved
+    assert "[report]" not in (full / "config.toml").read_text(encoding="utf-8")
+    for name in ("equity.csv", "trades.csv", "orders.csv", "metrics.json", "signals.csv"):
+        assert (cfg_off / name).read_bytes() == (full / name).read_bytes(), name
+    # the resolved config keeps the setting when re-run
+    again = toy.parent / "again"
+    assert main(["backtest", str(cfg_off / "config.toml"), "--out", str(again)]) == 0
+    assert not (again / "tearsheet.html").exists()
+
+
 def test_default_out_dir(toy, capsys, monkeypatch):
     monkeypatch.chdir(toy.parent)
     assert main(["backtest", "toy.toml"]) == 0
@@ -149,6 +178,10 @@ def test_default_out_dir(toy, capsys, monkeypatch):
      "[portfolio] position_size = 2.0: expected a value in 0.0 .. 1.0"),
     (("marks.csv", "bad_marks.csv"), "bad_marks.csv row 2: code 600001 is not in the market data"),
     (("[portfolio]", "[portfolio\n"), "TOML syntax error"),
+    (("[portfolio]", "[report]\ntearsheet = 1\n[portfolio]"),
+     "[report] tearsheet = 1: expected true or false"),
+    (("[portfolio]", "[report]\ntearsheets = false\n[portfolio]"),
+     'unknown key [report] tearsheets (did you mean "tearsheet"?)'),
 ])
 def test_bad_config_exits_2_naming_the_key(toy, capsys, patch, expected):
     (toy.parent / "bad_marks.csv").write_text("date,code\n2024-03-04,600001\n", encoding="utf-8")
@@ -507,3 +540,21 @@ def test_grid_roles_axis_names_roles_of_the_users_role_rules(toy, capsys):
     assert main(["grid", str(cfg), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and "roles" in err and "momentum" in err
+
+
+def test_no_report_never_imports_quantstats_or_matplotlib(toy, tmp_path):
+    """metrics.json comes from the numba statistics: a run without a tearsheet does not pay
+    for importing the plotting stack."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom backtests.cli.main import main\n"
+            f"assert main(['backtest', {str(toy)!r}, '--out', {str(tmp_path / 'o')!r}, "
+            "'--no-report']) == 0\n"
+            "print(sorted(m for m in ('quantstats', 'matplotlib', 'scipy.stats') "
+            "if m in sys.modules))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "[]"

@@ -159,7 +159,7 @@ def test_unknown_concept(capsys, store, fake):
      "Error: --start '2024-13-01' is not a date; expected YYYY-MM-DD or YYYYMMDD"),
     (["--codes", "002354", "--start", "2024-12-10", "--end", "2024-12-02"],
      "Error: data fetch: --end 2024-12-02 is before --start 2024-12-10"),
-    (["--codes", "002354"], "Error: data fetch: --start D is required with --codes/--concept"),
+    (["--codes", "002354"], "Error: data fetch: --start D is required with --codes/--concept/--delisted"),
     (["--codes", "2354", "--start", "2024-12-02"],
      "Error: --codes: '2354' is not a stock code; expected 6 digits like 002354 "
      "(002354.SZ and sz002354 are accepted too)"),

@@ -67,10 +67,12 @@ def test_akshare_chinese_columns_lots_to_shares_and_extras_ignored(tmp_path):
     path = tmp_path / "ak.csv"
     ak.to_csv(path, index=False)
     df = read_panel(path)
-    assert list(df.columns) == HEADER.split(",")
+    assert list(df.columns) == HEADER.split(",") + ["prev_close"]
     assert df["volume"].tolist() == [1234500.0, 2000000.0]      # 手 x 100
     assert df["code"].tolist() == ["002354", "002354"]
     assert df["close"].tolist() == [7.1, 7.81]
+    # 涨跌额 is close minus the exchange's reference previous close: 7.1 - 0.1, 7.81 - 0.71
+    assert df["prev_close"].tolist() == [7.0, 7.1]
 
 
 def test_excel_style_bom_and_crlf(tmp_path):
@@ -446,7 +448,9 @@ def test_prev_close_is_previous_traded_close(rows):
     frame = pd.DataFrame([{"code": f"00000{s + 1}", "date": pd.Timestamp(sessions[d]),
                            "open": c, "high": c, "low": c, "close": c, "volume": 1.0, "amount": c}
                           for (s, d), c in sorted(seen.items())])
-    m = build_market(validate_panel(frame))
+    # without inference: random closes jump beyond any band, which inference would read as
+    # ex-rights days (tests/test_status.py covers that)
+    m = build_market(validate_panel(frame), infer=False)
     for j, code in enumerate(m.codes):
         mine = frame[frame["code"] == code].set_index("date")["close"]
         for i, day in enumerate(m.sessions):
@@ -483,10 +487,16 @@ def real(shared_data):
         panel = read_panel(REAL_PANEL)
         master = load_master(REAL_NAMES, REAL_NAMES_2023)
         out = panel, build_market(panel), build_market(panel, master=master)
-    # The only warnings: bars outside their computed limits (docs/data.md) -- 90 ex-rights days
-    # without names; 814 with the 2025-04-18 names' ST flags applied to the whole window.
-    assert [re.search(r": (\d+) bar\(s\) on \d+ stock\(s\) trade outside", str(w.message))[1]
-            for w in caught] == ["90", "814"]
+    # The only warnings, per market: what was inferred from the bars (docs/status.md), then the
+    # bars that stay outside their limits. Before inference these were 90 without names and 814
+    # with the 2025-04-18 names' ST flags applied to the whole window; now 20 either way.
+    text = [str(w.message) for w in caught]
+    assert len(text) == 4
+    assert "inferred from the bars: ST status differs from the names on 20,222" in text[0]
+    assert "inferred from the bars: ST status differs from the names on 3,666" in text[2]
+    assert "an ex-rights reference price on 70 session(s) of 69 stock(s)" in text[2]
+    assert [re.search(r": (\d+) bar\(s\) on \d+ stock\(s\) trade outside", t)[1]
+            for t in text[1::2]] == ["20", "20"]
     return out
 
 
@@ -515,7 +525,11 @@ def test_real_002354_limit_up_on_2024_12_13(real):
 def test_real_st_names_five_percent(real):
     _, _, mm = real
     j = col(mm, "600811")                        # *ST东方 in the 2025-04-18 names
-    assert mm.is_st[j] and np.nanmax(mm.limit_ratio[:, j]) == 0.05
+    assert mm.is_st[j] and mm.limit_ratio[-1, j] == 0.05
+    # ... but not in 2024: it rose 10% on 2024-07-29 (1.05 from 0.95), so the status inferred
+    # per session gives 10% there (docs/status.md)
+    i = row(mm, "2024-07-29")
+    assert (mm.prev_close[i, j], mm.close[i, j], mm.limit_ratio[i, j]) == (0.95, 1.05, 0.10)
 
 
 def test_bars_outside_their_computed_limits_are_a_warning_naming_the_first(tmp_path):

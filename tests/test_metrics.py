@@ -16,6 +16,7 @@ from backtests.report.metrics import (
     compute_metrics,
     metrics_json,
     return_stats,
+    return_stats_quantstats,
     round_trips,
     trade_stats,
 )
@@ -37,7 +38,8 @@ def _curves() -> dict[str, tuple[np.ndarray, float]]:
     return {"walk": (walk, 1e6), "all_down": (down, 1e6), "all_up": (up, 1e6),
             "flat": (np.full(20, 1e6), 1e6), "crash": (crash, 1e6),
             "first_day_loss": (np.array([9.9e5, 1e6, 1.01e6]), 1e6),
-            "single": (np.array([1.02e6]), 1e6)}
+            "single": (np.array([1.02e6]), 1e6),
+            "steady_fall": (1e6 * 0.99 ** np.arange(1, 21), 1e6)}
 
 
 def _nan_to_none(x):
@@ -46,16 +48,21 @@ def _nan_to_none(x):
 
 @pytest.mark.parametrize("name", list(_curves()))
 def test_numba_stats_equal_quantstats(name):
+    """metrics.json's numbers (numba) equal quantstats' own, with the same undefined reasons."""
     eq, initial = _curves()[name]
-    stats, undefined = return_stats(_curve(eq), initial)
+    stats, undefined = return_stats_quantstats(_curve(eq), initial)
+    ours, our_undefined = return_stats(_curve(eq), initial)
     nb = returns_stats_nb(eq, initial)
+    assert our_undefined == undefined
     for i, key in enumerate(RETURN_STATS):
         got = _nan_to_none(float(nb[i]))
         if stats[key] is None:
             assert got is None, (key, got)
+            assert ours[key] is None
             assert key in undefined
         else:
             assert got == pytest.approx(stats[key], rel=1e-9, abs=1e-12), key
+            assert ours[key] == pytest.approx(stats[key], rel=1e-9, abs=1e-12), key
 
 
 def test_hand_computed_stats():
@@ -220,7 +227,8 @@ def test_docs_define_every_metric():
        st.floats(1e4, 1e8))
 def test_numba_equals_quantstats_on_random_curves(returns, initial):
     eq = initial * np.cumprod(1.0 + np.array(returns))
-    stats, _undefined = return_stats(_curve(eq), initial)
+    stats, undefined = return_stats_quantstats(_curve(eq), initial)
+    assert return_stats(_curve(eq), initial)[1] == undefined
     nb = returns_stats_nb(eq, initial)
     for i, key in enumerate(RETURN_STATS):
         got = _nan_to_none(float(nb[i]))
@@ -228,3 +236,55 @@ def test_numba_equals_quantstats_on_random_curves(returns, initial):
             assert got is None, key
         else:
             assert got == pytest.approx(stats[key], rel=1e-9, abs=1e-12), key
+
+
+def _round_trips_loop(trades, sessions):
+    """The plain FIFO loop ``round_trips`` replaced: the reference for the vectorised one."""
+    sess = np.asarray(sessions, dtype="datetime64[D]")
+    lots, rows = {}, []
+    for t in trades.itertuples(index=False):
+        day = np.datetime64(pd.Timestamp(t.date).date(), "D")
+        shares = int(t.shares)
+        fees = float(t.commission) + float(t.stamp_duty) + float(t.transfer_fee)
+        if t.side == "buy":
+            lots.setdefault(t.code, []).append([day, shares, float(t.value) + fees, shares])
+            continue
+        net, left, queue = float(t.value) - fees, shares, lots.get(t.code, [])
+        while left > 0:
+            lot = queue[0]
+            q = min(left, lot[1])
+            cost, proceeds = lot[2] * q / lot[3], net * q / shares
+            held = int(np.searchsorted(sess, day) - np.searchsorted(sess, lot[0]))
+            rows.append((t.code, q, cost, proceeds, proceeds - cost, held))
+            lot[1] -= q
+            left -= q
+            if lot[1] == 0:
+                queue.pop(0)
+    return rows
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 9), st.booleans(),
+                          st.floats(1.0, 100.0)), min_size=1, max_size=60))
+def test_vectorised_round_trips_equal_the_fifo_loop(steps):
+    """Random fill sequences over four stocks (sells never exceed the holding): the same
+    chunks in the same order, bit for bit."""
+    held = {}
+    rows = []
+    for i, (stock, lots, sell, price) in enumerate(steps):
+        code = f"60000{stock}"
+        n = lots * 100
+        if sell and held.get(code, 0) == 0:
+            sell = False
+        if sell:
+            n = min(n, held[code])
+        held[code] = held.get(code, 0) + (-n if sell else n)
+        value = round(n * price, 2)
+        rows.append((str(SESSIONS[min(i // 3, len(SESSIONS) - 1)]), code,
+                     "sell" if sell else "buy", n, price, value, max(5.0, round(value * 2.5e-4, 2)),
+                     round(value * 5e-4, 2) if sell else 0.0, round(value * 1e-5, 2), "x"))
+    trades = _trades(rows)
+    got = round_trips(trades, SESSIONS)
+    want = _round_trips_loop(trades, SESSIONS)
+    assert list(zip(got["code"], got["shares"], got["cost"], got["proceeds"], got["pnl"],
+                    got["holding_sessions"])) == want

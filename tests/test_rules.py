@@ -16,6 +16,8 @@ from backtests.core import rules
 from backtests.core.errors import DataError
 from backtests.core.rules import BOARD_BSE, BOARD_CHINEXT, BOARD_MAIN, BOARD_STAR, BOARD_UNKNOWN
 
+S, DL = rules.KIND_S, rules.KIND_DELISTING
+
 MAIN, GEM, STAR, BSE = BOARD_MAIN, BOARD_CHINEXT, BOARD_STAR, BOARD_BSE
 
 
@@ -70,13 +72,24 @@ RATIO_CASES = [
     (BSE, False, "2021-11-14", None), (BSE, False, "2021-11-15", 0.30),
     (BSE, True, "2021-11-14", None), (BSE, True, "2021-11-15", 0.30),
     (BSE, True, "2026-07-06", 0.30),
+    # S shares (unreformed): 5% on the main board from 2006-10-09 (as ST, 10% from 2026-07-06);
+    # on other boards there are none, so the ST row answers
+    (MAIN, S, "2006-10-08", None), (MAIN, S, "2006-10-09", 0.05),
+    (MAIN, S, "2024-11-18", 0.05), (MAIN, S, "2026-07-06", 0.10),
+    (GEM, S, "2024-11-18", 0.20),
+    # delisting period after its first session: 10% main board, 20% ChiNext (from the
+    # registration reform) and STAR, 30% BSE
+    (MAIN, DL, "1996-12-16", 0.10), (MAIN, DL, "2024-11-18", 0.10),
+    (GEM, DL, "2009-10-30", 0.10), (GEM, DL, "2020-08-24", 0.20),
+    (STAR, DL, "2019-07-22", 0.20), (BSE, DL, "2021-11-15", 0.30),
 ]
 
 
 @pytest.mark.parametrize("board, is_st, date, expected", RATIO_CASES)
 def test_limit_ratio_rows_and_boundaries(board, is_st, date, expected):
     if expected is None:
-        with pytest.raises(DataError, match=rf"no price-limit rule for board .* \(ST={is_st}\) on {date}"):
+        kind = rules.KIND_NAMES[int(is_st)]
+        with pytest.raises(DataError, match=rf"no price-limit rule for board .* \({kind}\) on {date}"):
             rules.limit_ratio(board, is_st, date)
     else:
         assert rules.limit_ratio(board, is_st, date) == expected
@@ -257,3 +270,14 @@ def test_commission_minimum_and_fees():
     # exactly at the minimum
     assert rules.sell_costs_nb(20_000.0, 0.00025, 5.0, 0.0005, 0.00001) == (5.0, 10.0, 0.2)
     assert rules.DEFAULT_COMMISSION_RATE == 0.00025 and rules.DEFAULT_COMMISSION_MIN == 5.0
+
+
+def test_status_kind_precedence():
+    """Delisting period over ST over S share over normal, element-wise."""
+    kind = rules.status_kind([False, True, False, True, True], [False, False, True, True, False],
+                             [False, False, False, False, True])
+    assert kind.tolist() == [rules.KIND_NORMAL, rules.KIND_ST, rules.KIND_S, rules.KIND_ST,
+                             rules.KIND_DELISTING]
+    sessions = np.array(["2024-11-18"], dtype="datetime64[D]")
+    boards = np.full(5, MAIN, dtype=np.int8)
+    assert rules.limit_ratios(boards, kind, sessions)[0].tolist() == [0.10, 0.05, 0.05, 0.05, 0.10]

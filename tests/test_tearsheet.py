@@ -227,7 +227,8 @@ def test_page_escapes_article_text(page):
 def test_page_is_self_contained(page):
     assert "http" not in page.lower()   # no URL at all: no link, favicon, font or namespace URL
     targets = re.findall(r"\b(?:src|href)\s*=\s*[\"']([^\"']*)", page)
-    assert targets and all(t.startswith("#") for t in targets)  # only in-page SVG references
+    # only in-page SVG references, and the run folder's own CSVs beside the page
+    assert targets and all(t.startswith("#") or t in ts.LINKED_FILES for t in targets)
     assert "@import" not in page and not re.search(r"url\((?!#)", page)
     assert "onload" not in page
 
@@ -257,6 +258,47 @@ def test_cjk_font_found():
         fig.add_subplot().set_title("天娱数科 居然智家 蜂助手 个股盈亏")
         fig.savefig(io.BytesIO(), format="svg")
     assert not [w for w in caught if "missing from font" in str(w.message)]  # no empty boxes
+
+
+def _long_run(folder: Path, n: int) -> Path:
+    """``make_run`` plus ``n`` round trips over ``n`` stocks (2n fills, n refused orders)."""
+    make_run(folder)
+    codes = [f"{600000 + i:06d}" for i in range(n)]
+    fills = "".join(f"2024-12-03,{c},buy,100,10.00,1000.00,5.00,0.00,0.01,entry\n"
+                    f"2024-12-05,{c},sell,100,{10 + (i % 7 - 3) / 10:.2f},"
+                    f"{1000 + (i % 7 - 3) * 10:.2f},5.00,0.50,0.01,break\n"
+                    for i, c in enumerate(codes))
+    with open(folder / "trades.csv", "a", encoding="utf-8") as f:
+        f.write(fills)
+    with open(folder / "orders.csv", "a", encoding="utf-8") as f:
+        f.write("".join(f"2024-12-04,{c},buy,0,,rejected,limit_up_sealed\n" for c in codes))
+    return folder
+
+
+def test_long_tables_are_capped_and_link_the_csv(tmp_path):
+    text = ts.render_tearsheet(_long_run(tmp_path / "long", 1200))
+    trades = text[text.index('id="hypebt-trades"'):text.index('id="hypebt-rejections"')]
+    assert f"The first {ts.TABLE_ROWS} of 2,404 trades" in trades
+    assert '<a href="trades.csv">trades.csv</a>' in trades
+    assert trades.count("<tr>") == ts.TABLE_ROWS + 1                # header + the cap
+    pnl = text[text.index('id="hypebt-pnl"'):text.index('id="hypebt-trades"')]
+    assert "1,202 stocks" in pnl and pnl.count("<tr>") == ts.TABLE_ROWS + 2   # + total row
+    rej = text[text.index('id="hypebt-rejections"'):text.index('id="hypebt-stuck"')]
+    assert '<a href="orders.csv">orders.csv</a>' in rej and "of 1,203 refused orders" in rej
+
+
+def test_page_size_grows_sublinearly_with_trades(tmp_path):
+    small = len(ts.render_tearsheet(_long_run(tmp_path / "a", 600)))
+    large = len(ts.render_tearsheet(_long_run(tmp_path / "b", 6000)))
+    assert large < 1.2 * small          # ten times the trades, about the same page
+
+
+def test_chart_text_stays_text(page):
+    """Chinese names in charts are SVG text the browser draws with the reader's fonts (not
+    glyph paths, which come out as boxes where the drawing machine had no CJK font)."""
+    charts = re.findall(r"<svg.*?</svg>", page, flags=re.S)
+    assert any("天娱数科" in c and "<text" in c for c in charts)
+    assert not any("<use xlink:href=\"#DejaVuSans" in c for c in charts)
 
 
 def test_report_command_quiet_and_benchmark(run_dir, tmp_path, capfd):
@@ -354,3 +396,18 @@ def test_run_metrics_read_as_percent_money_ratio_and_count(page):
                        ("final_equity", "1,012,300.00"), ("fees.total", "1,234.50"),
                        ("rejections.limit_down_sealed", "2")]:
         assert re.search(rf">{re.escape(key)}</td><td[^>]*>{re.escape(shown)}</td>", section), key
+
+
+def test_long_page_in_headless_chromium(tmp_path):
+    """12,000 fills: the page stays small, opens without console messages, and its capped
+    tables link the run folder's CSVs (which the browser can open beside it)."""
+    folder = _long_run(tmp_path / "long", 6000)
+    ts.write_tearsheet(folder)
+    page = folder / "tearsheet.html"
+    assert page.stat().st_size < 2_000_000
+    dom = _browse(page, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert [line for line in dom.stderr.splitlines() if ":CONSOLE" in line] == []
+    assert "The first 500 of 12,004 trades" in dom.stdout
+    assert '<a href="trades.csv">trades.csv</a>' in dom.stdout
+    assert (folder / "trades.csv").exists()

@@ -2,12 +2,15 @@
 
     hypebt backtest configs/demo.toml                 # -> runs/demo/
     hypebt backtest configs/real_doubao.toml --out /tmp/doubao
+    hypebt backtest configs/real_doubao.toml --no-report   # no tearsheet.html (faster)
 
 Writes ``DIR/config.toml equity.csv trades.csv orders.csv metrics.json signals.csv
 benchmark.csv study_marks.csv trade_bars.csv tearsheet.html`` (``docs/config.md``) and prints a
 short summary: period, marks, round trips, total return, Sharpe, max drawdown, rejections by
 reason, fees, where the files are.
-The default ``DIR`` is ``runs/<config file stem>`` under the current directory.
+The default ``DIR`` is ``runs/<config file stem>`` under the current directory. ``--no-report``
+(or ``[report] tearsheet = false`` in the config) skips ``tearsheet.html``; ``hypebt report DIR``
+draws it later from the files.
 """
 from __future__ import annotations
 
@@ -25,6 +28,11 @@ def add_arguments(p) -> None:
     p.add_argument("config", metavar="CONFIG", help="TOML run config (see docs/config.md)")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="run folder to write (default: runs/<config stem>)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="read and align the market files even when the market cache has them")
+    p.add_argument("--no-report", action="store_true",
+                   help="do not draw tearsheet.html (same as [report] tearsheet = false; "
+                        "`hypebt report DIR` draws it later)")
 
 
 def _pct(x) -> str:
@@ -40,7 +48,7 @@ def _n(count: int, noun: str) -> str:
 
 
 def summary_lines(m: dict, *, out: Path, marks: int, outside: int, synthetic: bool,
-                  not_in_market: int = 0) -> list[str]:
+                  not_in_market: int = 0, tearsheet: bool = True) -> list[str]:
     """The printed summary of a run from its ``metrics.json`` dict."""
     und = m.get("undefined", {})
     rejected = {k: v for k, v in m["rejections"].items() if v}
@@ -64,26 +72,31 @@ def summary_lines(m: dict, *, out: Path, marks: int, outside: int, synthetic: bo
         f"rejections    {rej or 'none'}",
         f"fees          {m['fees']['total']:,.2f} CNY",
         f"outputs       {out}/ (config.toml equity.csv trades.csv orders.csv metrics.json "
-        f"signals.csv benchmark.csv study_marks.csv trade_bars.csv tearsheet.html)",
+        f"signals.csv benchmark.csv study_marks.csv trade_bars.csv"
+        f"{' tearsheet.html' if tearsheet else ''})",
     ]
     return lines
 
 
-def execute(cfg, out: Path, *, title: str) -> list[str]:
-    """Run ``cfg``, write ``out`` and return the summary lines (title first)."""
+def execute(cfg, out: Path, *, title: str, report: bool = True, cache: bool = True) -> list[str]:
+    """Run ``cfg``, write ``out`` and return the summary lines (title first); the tearsheet
+    is drawn when ``report`` and the config's ``[report] tearsheet`` both allow it."""
 
-    market, marks = prepare_run(cfg)
+    market, marks = prepare_run(cfg, cache=cache)
     result = run_config(cfg, prepared=(market, marks))
-    write_outputs(result, cfg, out, marks=marks.frame)
+    tearsheet = bool(report and cfg.report.tearsheet)
+    write_outputs(result, cfg, out, marks=marks.frame, tearsheet=tearsheet)
     m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     return [title] + ["  " + line for line in summary_lines(
         m, out=out, marks=len(marks.frame), outside=marks.outside_window,
-        synthetic=bool(market.synthetic), not_in_market=marks.not_in_market)]
+        synthetic=bool(market.synthetic), not_in_market=marks.not_in_market,
+        tearsheet=tearsheet)]
 
 
 def run(args) -> int:
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg)
     refuse_own_config(cfg, out)  # before the run, not after it
-    print("\n".join(execute(cfg, out, title=f"Backtest {args.config}")))
+    print("\n".join(execute(cfg, out, title=f"Backtest {args.config}",
+                             report=not args.no_report, cache=not args.no_cache)))
     return 0

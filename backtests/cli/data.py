@@ -3,13 +3,17 @@
     hypebt data import FILE [--store DIR] [--drop-bad]
     hypebt data info [--store DIR]
     hypebt data fetch (--codes C[,C...] | --concept NAME) --start D [--end D] [--names]
+                      [--delisted] [--source akshare|baostock]
                       [--store DIR] [--interval S] [--retries N] [--backoff S] [--quiet]
     hypebt data fetch --names [--store DIR]
+    hypebt data status --data PATH [--names FILE...] [--status FILE] [--out FILE]
 
 The store is ``--store DIR``, else ``$HYPEBT_STORE``, else ``<user data dir>/store``; see
 ``docs/store.md``. ``fetch`` asks akshare only for the sessions a stock is missing, commits each
 stock as it completes, and lists the stocks that failed after their retries (exit 2, the others
-kept); running it again resumes.
+kept); running it again resumes. ``status`` writes the status table of a market: every
+session whose ST / S-share / delisting-period status or reference price is not the default,
+with where it came from (``docs/status.md``); the table is a valid ``[data] status`` file.
 """
 from __future__ import annotations
 
@@ -20,8 +24,12 @@ import sys
 
 from backtests.core.calendar import to_date
 from backtests.core.errors import ConfigError, DataError
+from backtests.core.io import write_text_atomic
 from backtests.core.rules import BOARD_UNKNOWN, board_of
 from backtests.data.akshare import CallPolicy, get_source
+from backtests.data.baostock import BaostockSource
+from backtests.data.load import load_market
+from backtests.data.status import status_frame
 from backtests.data.store import (
     FetchInterrupted,
     Store,
@@ -116,8 +124,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="last date (default: the latest session whose bar is final)")
     fet.add_argument("--names", action="store_true",
                      help="also fetch every A-share's current name (stock_info_a_code_name)")
+    fet.add_argument("--delisted", action="store_true",
+                     help="also fetch every A-share delisted inside the range (the SSE/SZSE "
+                          "delisting lists), so a whole-market panel keeps them")
+    fet.add_argument("--source", choices=("akshare", "baostock"), default="akshare",
+                     help="where the bars come from: akshare (stock_zh_a_hist; the reference "
+                          "previous close from 涨跌额) or baostock (query_history_k_data_plus "
+                          "with preclose and isST; pip install -e \".[baostock]\"). Names and "
+                          "concepts always come from akshare")
     add_store_argument(fet)
     add_network_arguments(fet)
+
+    sta = sub.add_parser("status", help="write the status table: ST, S share, delisting period "
+                                        "and reference price per session",
+                         description="Load a market and write one row per (code, session) whose "
+                                     "status or reference previous close is not the default, with "
+                                     "its source (data, inferred, file). Edit it and pass it back "
+                                     "as [data] status or --status.")
+    sta.add_argument("--data", required=True, metavar="PATH",
+                     help="panel file or store directory")
+    sta.add_argument("--names", nargs="+", metavar="FILE", help="names file(s); first = current")
+    sta.add_argument("--status", metavar="FILE", help="a status file laid over the inference")
+    sta.add_argument("--out", metavar="FILE", help="CSV to write (default: standard output)")
 
 
 def run(args) -> int:
@@ -125,7 +153,7 @@ def run(args) -> int:
     if action is None:
         args._data_parser.print_help()
         return 2
-    return {"import": _import, "info": _info, "fetch": _fetch}[action](args)
+    return {"import": _import, "info": _info, "fetch": _fetch, "status": _status}[action](args)
 
 
 def _import(args) -> int:
@@ -146,14 +174,14 @@ def _info(args) -> int:
 
 
 def _fetch(args) -> int:
-    if not (args.codes or args.concept or args.names):
+    if not (args.codes or args.concept or args.names or args.delisted):
         raise DataError("data fetch: nothing to fetch; give --codes C,C or --concept NAME "
                         "(with --start), and/or --names")
     codes = parse_codes(args.codes) if args.codes else None
     start = end = None
-    if args.codes or args.concept:
+    if args.codes or args.concept or args.delisted:
         if not args.start:
-            raise DataError("data fetch: --start D is required with --codes/--concept")
+            raise DataError("data fetch: --start D is required with --codes/--concept/--delisted")
         start = to_date(args.start, what="--start")
         end = to_date(args.end, what="--end") if args.end else last_final_session()
         if end < start:
@@ -162,17 +190,22 @@ def _fetch(args) -> int:
         raise DataError("data fetch: --start/--end need --codes or --concept")
     policy = policy_from_args(args)
     source = get_source()
+    bars_source = BaostockSource() if args.source == "baostock" else source
     st = Store.open(args.store, create=True)
     if args.concept:
         codes = policy.call(source.concept_constituents, args.concept)
         print(f"concept {args.concept}: {len(codes)} stocks")
         if not codes:
             raise DataError(f'concept "{args.concept}" has no constituents')
+    if args.delisted:
+        gone = policy.call(source.delisted_codes, start, end)
+        print(f"delisted in range: {len(gone)} stocks")
+        codes = sorted(set(codes or []) | set(gone))
     if args.names:
         print(f"names: {fetch_names(st, source=source, policy=policy)} stored")
     if codes:
         try:
-            res = fetch_bars(st, codes, start, end, source=source, policy=policy,
+            res = fetch_bars(st, codes, start, end, source=bars_source, policy=policy,
                              progress=not args.quiet)
         except FetchInterrupted as exc:
             r = exc.result
@@ -189,4 +222,18 @@ def _fetch(args) -> int:
                             f"run the same command again to retry the failed ones")
     else:
         print(f"store: {st.root}")
+    return 0
+
+
+def _status(args) -> int:
+    market = load_market(args.data, names=args.names, status=args.status)
+    table = status_frame(market)
+    text = table.to_csv(index=False, lineterminator="\n")
+    if args.out:
+        write_text_atomic(args.out, text)
+        counts = table["source"].value_counts()
+        print(f"wrote {args.out}: {len(table)} rows ("
+              + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("data", "inferred", "file")) + ")")
+    else:
+        sys.stdout.write(text)
     return 0

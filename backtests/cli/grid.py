@@ -48,6 +48,8 @@ def add_arguments(p) -> None:
                    help="refuse a grid of more than N sets to run (default 100,000): use "
                         "--sample for a random subset")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-cache", action="store_true",
+                   help="read and align the market files even when the market cache has them")
 
 
 def run(args) -> int:
@@ -58,7 +60,8 @@ def run(args) -> int:
                             top=args.top, max_sets=args.max_sets or MAX_SETS)
     out = Path(args.out) if args.out else default_out_dir(spec)
     progress = not args.no_progress and sys.stderr.isatty()
-    result = run_grid(spec, workers=args.workers, progress=progress, dask=args.dask)
+    result = run_grid(spec, workers=args.workers, progress=progress, dask=args.dask,
+                      cache=not args.no_cache)
     paths = write_grid(result, out)
     synthetic = bool(getattr(result.market, "synthetic", False))
     lines = [f"Grid {args.config}"]

@@ -28,6 +28,8 @@ def add_arguments(p) -> None:
     p.add_argument("--names", nargs="+", default=None, metavar="FILE",
                    help="names file(s), code,name[,list_date]; the first gives current names")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="read and align the market files even when the market cache has them")
     p.add_argument("--summary", action="store_true",
                    help="per-session counts for --start..--end instead of one session's board")
     p.add_argument("--start", help="first session of --summary")
@@ -50,7 +52,7 @@ def run(args) -> int:
     elif not args.date:
         raise ConfigError("give --date D (one session) or --summary --start D1 --end D2")
 
-    market = load_market(args.data, names=args.names)
+    market = load_market(args.data, names=args.names, cache=not args.no_cache)
     out = sys.stdout
     if args.summary:
         frame = scan.scan_summary(market, args.start, args.end, max_gap=max_gap)

@@ -21,7 +21,8 @@ from backtests.core.errors import CalendarError, DataError
 DateLike = str | dt.date | np.datetime64 | pd.Timestamp
 
 
-def _calendar_path() -> str:
+def calendar_path() -> str:
+    """Path of the SSE/SZSE trading calendar file akshare ships (``file_fold/calendar.json``)."""
     spec = importlib.util.find_spec("akshare")
     if spec is None or not spec.submodule_search_locations:
         raise DataError("the trading calendar needs the akshare package: pip install akshare")
@@ -113,7 +114,7 @@ class TradingCalendar:
 @lru_cache(maxsize=1)
 def trading_calendar() -> TradingCalendar:
     """The SSE/SZSE calendar shipped with akshare (offline)."""
-    path = _calendar_path()
+    path = calendar_path()
     try:
         with open(path, encoding="utf-8") as fh:
             days = json.load(fh)

@@ -49,22 +49,40 @@ def boards_of(codes) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- price limits
-# (board, is_st, effective_from, ratio). The latest row on or before a date applies.
-# Sources: SSE/SZSE trading rules; ChiNext registration reform 2020-08-24 (20%, ST included);
-# STAR market opened 2019-07-22 at 20%; BSE opened 2021-11-15 at 30%; main-board ST 5% until
-# the 2026-07-06 rule change to 10%.
-LIMIT_RATIO: tuple[tuple[int, bool, str, float], ...] = (
-    (BOARD_MAIN, False, "1996-12-16", 0.10),
-    (BOARD_MAIN, True, "1998-04-22", 0.05),
-    (BOARD_MAIN, True, "2026-07-06", 0.10),
-    (BOARD_CHINEXT, False, "2009-10-30", 0.10),
-    (BOARD_CHINEXT, False, "2020-08-24", 0.20),
-    (BOARD_CHINEXT, True, "2009-10-30", 0.05),
-    (BOARD_CHINEXT, True, "2020-08-24", 0.20),
-    (BOARD_STAR, False, "2019-07-22", 0.20),
-    (BOARD_STAR, True, "2019-07-22", 0.20),
-    (BOARD_BSE, False, "2021-11-15", 0.30),
-    (BOARD_BSE, True, "2021-11-15", 0.30),
+# Status kinds a limit ratio depends on, in precedence order (a delisting-period stock that is
+# also *ST trades under the delisting-period band). ``True``/``False`` passed as a kind mean
+# ST/normal, so a plain is_st flag still works.
+KIND_NORMAL, KIND_ST, KIND_S, KIND_DELISTING = 0, 1, 2, 3
+KIND_NAMES = {KIND_NORMAL: "normal", KIND_ST: "ST", KIND_S: "S share",
+              KIND_DELISTING: "delisting period"}
+
+# (board, kind, effective_from, ratio). The latest row on or before a date applies.
+# Sources: SSE/SZSE trading rules (SSE 交易规则 3.4.13, SZSE 交易规则 3.4.13: 10%, ST/*ST 5%);
+# ChiNext registration reform 2020-08-24 (20%, ST included); STAR market opened 2019-07-22 at
+# 20%; BSE opened 2021-11-15 at 30%; main-board ST 5% until the 2026-07-06 rule change to 10%.
+# S shares (unreformed, 未完成股改): 5% since the exchanges' share-reform notices took effect
+# on 2006-10-09. Delisting period (退市整理期): no limit on its first session (applied in
+# market building), then 10% on the main board and 20% on ChiNext/STAR (SSE/SZSE 股票上市规则
+# 退市整理期 sections; SSE 科创板/SZSE 创业板 rules) - see docs/rules.md.
+LIMIT_RATIO: tuple[tuple[int, int, str, float], ...] = (
+    (BOARD_MAIN, KIND_NORMAL, "1996-12-16", 0.10),
+    (BOARD_MAIN, KIND_ST, "1998-04-22", 0.05),
+    (BOARD_MAIN, KIND_ST, "2026-07-06", 0.10),
+    (BOARD_MAIN, KIND_S, "2006-10-09", 0.05),
+    (BOARD_MAIN, KIND_S, "2026-07-06", 0.10),
+    (BOARD_MAIN, KIND_DELISTING, "1996-12-16", 0.10),
+    (BOARD_CHINEXT, KIND_NORMAL, "2009-10-30", 0.10),
+    (BOARD_CHINEXT, KIND_NORMAL, "2020-08-24", 0.20),
+    (BOARD_CHINEXT, KIND_ST, "2009-10-30", 0.05),
+    (BOARD_CHINEXT, KIND_ST, "2020-08-24", 0.20),
+    (BOARD_CHINEXT, KIND_DELISTING, "2009-10-30", 0.10),
+    (BOARD_CHINEXT, KIND_DELISTING, "2020-08-24", 0.20),
+    (BOARD_STAR, KIND_NORMAL, "2019-07-22", 0.20),
+    (BOARD_STAR, KIND_ST, "2019-07-22", 0.20),
+    (BOARD_STAR, KIND_DELISTING, "2019-07-22", 0.20),
+    (BOARD_BSE, KIND_NORMAL, "2021-11-15", 0.30),
+    (BOARD_BSE, KIND_ST, "2021-11-15", 0.30),
+    (BOARD_BSE, KIND_DELISTING, "2021-11-15", 0.30),
 )
 
 # (board, listed_on_or_after, free_sessions): a stock listed on/after the date has no price
@@ -82,34 +100,54 @@ NO_LIMIT_AFTER_LISTING: tuple[tuple[int, str, int], ...] = (
 IPO_DAY_BAND = (0.44, 0.36)
 
 
-def limit_ratio(board: int, is_st: bool, date) -> float:
-    """Daily price-limit ratio for one stock on one date (no listing-day exceptions)."""
+def status_kind(is_st, s_share=False, delisting=False):
+    """Status kind (``KIND_*``) from flags, scalars or arrays: delisting period > ST > S."""
+    st = np.asarray(is_st, dtype=bool)
+    s = np.asarray(s_share, dtype=bool)
+    d = np.asarray(delisting, dtype=bool)
+    return np.where(d, KIND_DELISTING, np.where(st, KIND_ST, np.where(s, KIND_S, KIND_NORMAL)))
+
+
+def _rows_for(board: int, kind: int):
+    rows = [r for r in LIMIT_RATIO if r[0] == board and r[1] == kind]
+    if not rows and kind == KIND_S:     # S shares exist on the main board only; elsewhere as ST
+        rows = [r for r in LIMIT_RATIO if r[0] == board and r[1] == KIND_ST]
+    return rows
+
+
+def limit_ratio(board: int, is_st, date) -> float:
+    """Daily price-limit ratio for one stock on one date (no listing-day exceptions).
+    ``is_st`` is a bool (ST or not) or a ``KIND_*`` status kind."""
     day = to_date(date)
+    kind = int(is_st)
     best = None
-    for b, st, since, ratio in LIMIT_RATIO:
-        if b == board and st == bool(is_st) and np.datetime64(since, "D") <= day:
+    for _, _, since, ratio in _rows_for(board, kind):
+        if np.datetime64(since, "D") <= day:
             if best is None or np.datetime64(since, "D") >= best[0]:
                 best = (np.datetime64(since, "D"), ratio)
     if best is None:
         raise DataError(f"no price-limit rule for board {BOARD_NAMES.get(board, board)} "
-                        f"(ST={bool(is_st)}) on {day}")
+                        f"({KIND_NAMES.get(kind, kind)}) on {day}")
     return best[1]
 
 
 def limit_ratios(boards: np.ndarray, is_st: np.ndarray, sessions: np.ndarray) -> np.ndarray:
     """``[sessions, stocks]`` limit ratios; NaN where no rule applies (e.g. unknown board).
 
-    ``is_st`` may be ``[stocks]`` (one status for the whole window) or ``[sessions, stocks]``.
+    ``is_st`` may be ``[stocks]`` (one status for the whole window) or ``[sessions, stocks]``,
+    bool (ST or not) or ``KIND_*`` status kinds (:func:`status_kind`).
     """
     sessions = np.asarray(sessions, dtype="datetime64[D]")
     boards = np.asarray(boards)
-    st = np.broadcast_to(np.asarray(is_st, dtype=bool), (len(sessions), len(boards)))
+    kind = np.broadcast_to(np.asarray(is_st).astype(np.int8), (len(sessions), len(boards)))
     out = np.full((len(sessions), len(boards)), np.nan)
-    # Rows sorted by date so later rows overwrite earlier ones.
-    for b, flag, since, ratio in sorted(LIMIT_RATIO, key=lambda r: r[2]):
-        active = sessions >= np.datetime64(since, "D")
-        mask = active[:, None] & (boards == b)[None, :] & (st == flag)
-        out[mask] = ratio
+    for b in np.unique(boards):
+        for k in np.unique(kind[:, boards == b]) if (boards == b).any() else ():
+            # Rows sorted by date so later rows overwrite earlier ones.
+            for _, _, since, ratio in sorted(_rows_for(int(b), int(k)), key=lambda r: r[2]):
+                active = sessions >= np.datetime64(since, "D")
+                mask = active[:, None] & (boards == b)[None, :] & (kind == k)
+                out[mask] = ratio
     return out
 
 

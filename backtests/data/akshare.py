@@ -8,8 +8,9 @@ method                                     akshare call -> hypebt contract
 =========================================  ==========================================================
 ``daily_bars(code, start, end)``           ``stock_zh_a_hist(symbol=code, period="daily",
                                            start_date=YYYYMMDD, end_date=YYYYMMDD, adjust="")``
-                                           -> ``code, date, open, high, low, close, volume, amount``
-                                           (raw prices; 成交量 is in 手 and becomes shares x100)
+                                           -> ``code, date, open, high, low, close, volume, amount,
+                                           prev_close`` (raw prices; 成交量 is in 手 and becomes
+                                           shares x100; prev_close = 收盘 - 涨跌额, the reference)
 ``stock_names()``                          ``stock_info_a_code_name()`` -> ``code, name``
 ``concept_constituents(name)``             ``stock_board_concept_cons_em(symbol=name)`` -> codes
 ``stock_news(code_or_keyword)``            ``stock_news_em(symbol=...)`` -> article records
@@ -98,6 +99,12 @@ def bars_from_akshare(frame: pd.DataFrame, code: str) -> pd.DataFrame:
         if en not in ("code", "date"):
             out[en] = pd.to_numeric(frame[zh], errors="coerce").astype("float64")
     out["volume"] = out["volume"] * SHARES_PER_LOT
+    if "涨跌额" in frame.columns:
+        # 涨跌额 = 收盘 - the exchange's reference previous close (ex-rights adjusted): the
+        # reference the limits of that session come from
+        change = pd.to_numeric(frame["涨跌额"], errors="coerce").to_numpy(dtype="float64")
+        ref = (out["close"].to_numpy() - change).round(2)
+        out["prev_close"] = pd.Series(ref, index=out.index).where(lambda x: x > 0)
     wrong = out[out["code"] != code]
     if len(wrong):
         raise DataError(f"akshare stock_zh_a_hist for {code} returned rows of stock "
@@ -106,6 +113,27 @@ def bars_from_akshare(frame: pd.DataFrame, code: str) -> pd.DataFrame:
         bad = frame["日期"][out["date"].isna()].iloc[0]
         raise DataError(f"akshare stock_zh_a_hist for {code}: 日期 {bad!r} is not a date")
     return out.reset_index(drop=True)
+
+
+def delisted_from_akshare(sh: pd.DataFrame, sz: pd.DataFrame, start, end) -> list[str]:
+    """Codes delisted on or after ``start`` and listed on or before ``end`` (so they traded
+    inside the range), from ``stock_info_sh_delist`` (公司代码, 上市日期, 暂停上市日期 — akshare's
+    name for the SSE's delisting date) and ``stock_info_sz_delist(symbol="终止上市公司")``
+    (证券代码, 上市日期, 终止上市日期). A-share codes only."""
+    lo, hi = to_date(start, what="start"), to_date(end, what="end")
+    codes = set()
+    for frame, code_col, out_col, what in (
+            (sh, "公司代码", "暂停上市日期", "stock_info_sh_delist"),
+            (sz, "证券代码", "终止上市日期", "stock_info_sz_delist")):
+        if frame is None or len(frame) == 0:
+            continue
+        _require_columns(frame, [code_col, "上市日期", out_col], what)
+        code = frame[code_col].astype(str).str.strip().str.zfill(6)
+        listed = pd.to_datetime(frame["上市日期"], errors="coerce").to_numpy().astype("datetime64[D]")
+        gone = pd.to_datetime(frame[out_col], errors="coerce").to_numpy().astype("datetime64[D]")
+        ok = ~pd.isna(gone) & (gone >= lo) & (pd.isna(listed) | (listed <= hi))
+        codes |= {c for c in code[ok] if CODE_RE.match(c) and c[0] in "036"}
+    return sorted(codes)
 
 
 def names_from_akshare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -380,6 +408,13 @@ class AkshareSource:
     def stock_names(self) -> pd.DataFrame:
         """Current ``code, name`` of every SSE/SZSE/BSE A-share."""
         return names_from_akshare(self.api.stock_info_a_code_name())
+
+    def delisted_codes(self, start, end) -> list[str]:
+        """A-shares delisted inside or after ``start..end`` (SSE and SZSE delisting lists), so
+        a fetch over the range includes them (survivorship)."""
+        return delisted_from_akshare(self.api.stock_info_sh_delist(symbol="全部"),
+                                     self.api.stock_info_sz_delist(symbol="终止上市公司"),
+                                     start, end)
 
     def concept_names(self) -> list[str]:
         """Names of East Money's concept boards (for did-you-mean on an unknown concept)."""

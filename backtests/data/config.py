@@ -1,15 +1,18 @@
 """Run configs: a TOML file -> a validated :class:`RunConfig`, and back to resolved TOML.
 
-A config has six sections (see ``docs/config.md`` for every key)::
+A config has seven sections (see ``docs/config.md`` for every key)::
 
     [data]       where the market comes from: path ("demo" or a panel file / store directory),
-                 names (str or list of names files), start, end, drop_bad
+                 names (str or list of names files), start, end, drop_bad, status
+                 (a status file: code,date,is_st,prev_close per session; docs/status.md),
+                 actions (corporate actions: code,ex_date,cash,bonus,transfer,rights,...)
     [signals]    the entry marks: marks = "marks.csv" (date,code[,score]) or articles = [...]
                  with the thresholds of the signals package and, optionally, the user's own
                  rule files themes_file, role_rules, matching_file (default: the packaged ones)
     [strategy] [portfolio] [costs] [fill]
                  engine parameters, validated against ``strategies.ENGINE_PARAMS`` by
                  ``strategies.resolve_params`` (defaults filled, strategy-specific keys checked)
+    [report]     tearsheet = true|false: draw tearsheet.html (default true; ``--no-report``)
 
 Every relative path is relative to the config file's folder. Every problem is a
 :class:`~backtests.core.errors.ConfigError` naming the file, ``[section] key``, the bad value and what
@@ -46,8 +49,9 @@ DEMO = "demo"
 # the run folder's config.toml as is; running that config names it as not found.
 IN_MEMORY = "<in-memory>"
 ENGINE_SECTIONS = ("strategy", "portfolio", "costs", "fill")
-SECTIONS = ("data", "signals") + ENGINE_SECTIONS
-DATA_KEYS = ("path", "names", "start", "end", "drop_bad")
+SECTIONS = ("data", "signals") + ENGINE_SECTIONS + ("report",)
+REPORT_KEYS = ("tearsheet",)
+DATA_KEYS = ("path", "names", "start", "end", "drop_bad", "status", "actions")
 # [signals] key -> (rule file kind of signals.config.load_toml, what it holds); the keys
 # follow the `hypebt signals` options --themes, --role-rules, --matching. They end in _file /
 # _rules so they cannot be mistaken for the `roles` threshold (a list of role names).
@@ -68,6 +72,8 @@ class DataConfig:
     start: dt.date | None = None
     end: dt.date | None = None
     drop_bad: bool = False
+    status: str | None = None
+    actions: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,12 @@ class SignalsConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """``[report]``: ``tearsheet`` = draw ``tearsheet.html`` in the run folder."""
+    tearsheet: bool = True
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A validated run config. ``params`` maps every engine parameter name to its value
     (defaults filled in); ``source`` is the config file (None for a config built in code)."""
@@ -95,6 +107,7 @@ class RunConfig:
     signals: SignalsConfig
     params: dict
     source: Path | None = None
+    report: ReportConfig = ReportConfig()
 
     @property
     def stem(self) -> str:
@@ -177,7 +190,16 @@ def parse_config(doc: dict, *, base_dir: str | os.PathLike = ".", source: Path |
     data = _parse_data(_section(doc, "data", src), base, src)
     signals = _parse_signals(_section(doc, "signals", src), base, src)
     params = _parse_engine(doc, src)
-    return RunConfig(data=data, signals=signals, params=params, source=source)
+    report = _parse_report(_section(doc, "report", src))
+    return RunConfig(data=data, signals=signals, params=params, source=source, report=report)
+
+
+def _parse_report(sec: dict) -> ReportConfig:
+    for key in sec:
+        if key not in REPORT_KEYS:
+            raise _unknown("[report]", key, REPORT_KEYS)
+    return ReportConfig(tearsheet=check_value("[report] tearsheet", sec.get("tearsheet", True),
+                                              bool, None))
 
 
 def _parse_engine(doc: dict, src: str) -> dict:
@@ -215,7 +237,11 @@ def _parse_data(sec: dict, base: Path, src: str) -> DataConfig:
     if start and end and end < start:
         raise ConfigError(f"[data] end = {end} is before start = {start}")
     drop_bad = check_value("[data] drop_bad", sec.get("drop_bad", False), bool, None)
-    return DataConfig(path=path, names=names, start=start, end=end, drop_bad=drop_bad)
+    status = (_path(base, "[data] status", sec["status"])
+              if "status" in sec else None)
+    actions = _path(base, "[data] actions", sec["actions"]) if "actions" in sec else None
+    return DataConfig(path=path, names=names, start=start, end=end, drop_bad=drop_bad,
+                      status=status, actions=actions)
 
 
 def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
@@ -343,6 +369,10 @@ def config_dict(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None)
     if d.end:
         data["end"] = d.end
     data["drop_bad"] = d.drop_bad
+    if d.status:
+        data["status"] = _rel(d.status, base)
+    if d.actions:
+        data["actions"] = _rel(d.actions, base)
     s = cfg.signals
     if s.marks:
         signals: dict = {"marks": _rel(s.marks, base)}
@@ -359,6 +389,8 @@ def config_dict(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None)
         out[section] = {name: (list(v) if isinstance(v := cfg.params[name], tuple) else v)
                         for name, (sec, *_r) in table.items()
                         if sec == section and cfg.params.get(name) is not None}
+    if cfg.report != ReportConfig():     # written only when not the default (older run
+        out["report"] = {"tearsheet": cfg.report.tearsheet}   # folders stay byte-identical)
     return out
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from backtests.core.errors import ConfigError, DataWarning
+from backtests.core.progress import step
+from backtests.data.cache import cached_market
 from backtests.data.demo import demo_names, demo_panel
 from backtests.data.market import Market, build_market
 from backtests.data.master import StockMaster, load_master
@@ -45,19 +47,49 @@ def stock_master(names=(), *, store=None, market=None, demo: bool = False) -> St
     return None
 
 
-def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = False) -> Market:
+def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = False,
+                status=None, actions=None, cache: bool = True) -> Market:
     """Read, validate and align a market in one call.
 
     ``path`` is ``"demo"`` (the embedded SYNTHETIC demo market, ``synthetic=True``), a store
     directory (``backtests.data.store.read_store``; its stored names serve when ``names`` is not
     given) or a panel file (:func:`read_panel`). ``names`` is a names file or a list of them
     (first = current names); :func:`stock_master` picks the master. Rows dropped with
-    ``drop_bad`` are reported as a :class:`DataWarning`.
+    ``drop_bad`` are reported as a :class:`DataWarning`. ``status`` is a status file
+    (``[data] status``; :func:`backtests.data.status.read_status_file`) laid over the status
+    and reference prices from the data and from inference; ``actions`` a corporate-actions
+    file (``[data] actions``; :func:`backtests.data.status.read_actions_file`) whose ex-dates
+    get the exchanges' reference price.
+
+    A panel file or store directory goes through the market cache (:mod:`backtests.data.cache`:
+    the aligned arrays stored on disk, keyed by the content of the inputs, the status and
+    actions files included, memory-mapped on the next load with the same inputs);
+    ``cache=False`` (the CLI's ``--no-cache``) reads and aligns the files every time, and so
+    does a status or actions table given as a frame instead of a file.
     """
+    def build():
+        return _load_market(path, names=names, start=start, end=end, drop_bad=drop_bad,
+                            status=status, actions=actions)
+
+    as_files = all(x is None or isinstance(x, (str, os.PathLike)) for x in (status, actions))
+    if str(path) != "demo" and (Path(path).is_file() or Path(path).is_dir()):
+        paths = [names] if isinstance(names, (str, os.PathLike)) else list(names or ())
+        with step(f"loading market {Path(path).name}"):
+            return cached_market(build, path, names=paths, start=start, end=end,
+                                 drop_bad=drop_bad, status=status, actions=actions,
+                                 use_cache=cache and as_files)
+    return build()
+
+
+def _load_market(path, *, names=None, start=None, end=None, drop_bad: bool = False,
+                 status=None, actions=None) -> Market:
+    """:func:`load_market` without the cache."""
     if str(path) == "demo":
         panel = validate_panel(demo_panel(), source="demo (synthetic)")
         master = stock_master(names or (), demo=True)
-        return build_market(panel, master=master, start=start, end=end, synthetic=True)
+        # the demo's status is exact (its names say it): nothing to infer
+        return build_market(panel, master=master, start=start, end=end, synthetic=True,
+                            status_file=status, actions=actions, infer=False)
     p = Path(path)
     if p.is_dir():
         panel = validate_panel(read_store(p), source=f"store {p}", drop_bad=drop_bad)
@@ -70,4 +102,5 @@ def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fals
         warnings.warn(DataWarning(
             f"dropped {sum(dropped.values())} bad row(s) from {panel.attrs.get('source', p)}: "
             f"{dropped_summary(dropped)}"), stacklevel=2)
-    return build_market(panel, master=master, start=start, end=end)
+    return build_market(panel, master=master, start=start, end=end, status_file=status,
+                        actions=actions)

@@ -17,7 +17,8 @@ import pandas as pd
 from backtests.core import rules
 from backtests.core.calendar import to_date, trading_calendar
 from backtests.core.errors import CalendarError, DataError, DataWarning
-from backtests.core.names import name_is_st
+from backtests.core.names import name_is_delisting, name_is_s_share, name_is_st
+from backtests.data import status
 from backtests.data.panel import REQUIRED
 
 
@@ -35,11 +36,14 @@ class Market(NamedTuple):
     close: np.ndarray
     volume: np.ndarray        # shares
     amount: np.ndarray        # CNY
-    prev_close: np.ndarray    # [S, N] previous traded close (or the file's prev_close)
+    prev_close: np.ndarray    # [S, N] the exchange's reference previous close (ex-rights adjusted)
     limit_ratio: np.ndarray   # [S, N] NaN = no limit
     limit_up: np.ndarray      # [S, N]
     limit_down: np.ndarray    # [S, N]
     synthetic: bool           # True for the embedded demo market
+    # [S, N] uint8 status bits per session (backtests.data.status: ST, S_SHARE, DELISTING and
+    # where they came from); None = the last-session ``is_st`` holds for every session
+    status: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------- aligning
@@ -80,7 +84,8 @@ def _row_per_stock(ri: np.ndarray, ci: np.ndarray, S: int, N: int, mask: np.ndar
     return out
 
 
-def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = False) -> Market:
+def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = False,
+                 status_file=None, actions=None, infer: bool = True) -> Market:
     """Align a long-form panel (as :func:`read_panel` returns it) to ``[sessions, stocks]``.
 
     Sessions are the calendar's trading sessions from the first date in the panel (or ``start``
@@ -90,14 +95,21 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     shares; a :class:`DataWarning` gives the count) are left out; codes come out sorted.
 
     A row with zero volume is a no-trade placeholder: treated as no bar (NaN). ``prev_close`` is
-    the file's ``prev_close`` where given, else the previous traded close, carried across
-    suspensions (NaN before a stock's first bar).
+    the exchange's reference previous close: the file's ``prev_close`` where given, else the
+    previous traded close, carried across suspensions (NaN before a stock's first bar), except
+    on the ex-dates of an ``actions`` table (a corporate-actions file or frame:
+    ``status.ex_reference``) and on ex-rights days that the bars reveal
+    (``backtests.data.status.infer_reference``).
 
-    ST status, in order of precedence: the panel's ``is_st`` per row, a ``name`` column per row
-    (a name containing ST), the master's current name; per-row flags are carried forward over
-    sessions without a row. ``Market.is_st`` is the status on the last session. Limit ratios
-    come from :func:`rules.limit_ratios`; they are NaN (no limit) where ``prev_close`` is
-    unknown and on the free sessions after listing (``rules.NO_LIMIT_AFTER_LISTING``; the
+    Status per session (``Market.status`` bits; ``backtests.data.status``), in order of
+    precedence: a ``status_file`` row; the panel's ``is_st``/``s_share``/``delisting_period``
+    per row; a ``name`` column per row (ST, a leading S, a trailing 退); the master's current
+    name (ST, S). Per-row flags are carried forward over sessions without a row. Without an
+    ``is_st`` or ``name`` column, main-board ST is inferred per session from the bars
+    (``infer=False`` turns both inferences off). ``Market.is_st`` is the status on the last
+    session. Limit ratios come from :func:`rules.limit_ratios` by status kind; they are NaN (no
+    limit) where ``prev_close`` is unknown, on the first session of a delisting period and on
+    the free sessions after listing (``rules.NO_LIMIT_AFTER_LISTING``; the
     listing session itself is always free). The listing date comes from the panel's
     ``list_date``, else the master's, else — for a stock whose first row comes after the
     panel's first session — its first row (a new listing; see docs/data.md for the caveat).
@@ -184,17 +196,7 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     last_idx = ffill_index(np.isfinite(close))
     prev_idx = np.vstack([np.full((1, N), -1), last_idx[:-1]])
     prev_close = np.where(prev_idx >= 0, close[np.maximum(prev_idx, 0), cols], np.nan)
-    if "prev_close" in panel.columns:
-        given = scatter(panel["prev_close"].to_numpy(dtype=np.float64)[rows])
-        prev_close = np.where(np.isfinite(given), given, prev_close)
 
-    # ST status per session
-    st_rows = None
-    if "is_st" in panel.columns:
-        st_rows = pd.array(panel["is_st"], dtype="boolean").to_numpy(dtype=np.float64, na_value=np.nan)[rows]
-    elif "name" in panel.columns:
-        nm_idx, nm_vals = pd.factorize(panel["name"].to_numpy(dtype=object)[rows])
-        st_rows = np.array([name_is_st(str(x)) for x in nm_vals], dtype=np.float64)[nm_idx]
     master_st = np.zeros(N, bool)
     master_names = np.full(N, "", dtype=object)
     master_ld = np.full(N, np.datetime64("NaT"), dtype="datetime64[D]")
@@ -203,11 +205,37 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
         master_st = mf["is_st"].fillna(False).to_numpy(dtype=bool)
         master_names = mf["name"].fillna("").to_numpy(dtype=object)
         master_ld = mf["list_date"].to_numpy().astype("datetime64[D]")
-    if st_rows is not None:
-        st = _fill_along(scatter(st_rows))
-        st = np.where(np.isnan(st), master_st[None, :], st > 0)
-    else:
-        st = np.broadcast_to(master_st, (S, N))
+
+    def flag_rows(col: str):
+        """[S, N] 0/1 float of a per-row flag column, carried forward over sessions without a
+        row (NaN before the first known value)."""
+        v = pd.array(panel[col], dtype="boolean").to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+        return _fill_along(scatter(v))
+
+    # Status per session, in order of precedence: the panel's flag columns per row, a ``name``
+    # column per row (ST / S / 退 in the name), the master's current name; without is_st or name
+    # columns, ST is inferred from the bars (backtests.status).
+    name_flags = None
+    if "name" in panel.columns:
+        nm_idx, nm_vals = pd.factorize(panel["name"].to_numpy(dtype=object)[rows])
+        name_flags = {
+            "is_st": np.array([name_is_st(str(x)) for x in nm_vals], dtype=np.float64)[nm_idx],
+            "s_share": np.array([name_is_s_share(str(x)) for x in nm_vals], np.float64)[nm_idx],
+            "delisting_period": np.array([name_is_delisting(str(x)) for x in nm_vals],
+                                         np.float64)[nm_idx]}
+    master_flag = {"is_st": master_st,
+                   "s_share": np.array([name_is_s_share(str(x)) for x in master_names], bool),
+                   "delisting_period": np.zeros(N, bool)}
+    per_session = {}
+    for col in ("is_st", "s_share", "delisting_period"):
+        if col in panel.columns:
+            v = flag_rows(col)
+        elif name_flags is not None:
+            v = _fill_along(scatter(name_flags[col]))
+        else:
+            v = np.full((S, N), np.nan)
+        per_session[col] = np.where(np.isnan(v), master_flag[col][None, :], v > 0)
+    st_known = "is_st" in panel.columns or name_flags is not None
 
     names = master_names.copy()
     if "name" in panel.columns:
@@ -228,7 +256,6 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     inferred = np.isnat(list_day) & (first_row > 0) & (first_row < S)
     list_day[inferred] = sessions[first_row[inferred]]
 
-    ratio = rules.limit_ratios(boards, st, sessions)
     known = ~np.isnat(list_day)
     list_pos = np.full(N, -(10 ** 9), dtype=np.int64)
     list_pos[known] = np.searchsorted(cal.sessions, list_day[known]) - base
@@ -237,9 +264,44 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     for j in np.flatnonzero(recent):
         free[j] = max(1, rules.free_sessions_after_listing(int(boards[j]), list_day[j]))
     rel = np.arange(S)[:, None] - list_pos[None, :]
-    ratio[(rel >= 0) & (rel < free[None, :])] = np.nan
+    free_cell = (rel >= 0) & (rel < free[None, :])
+
+    # reference previous close and ST: the data's where given, else inferred from the bars
+    given = (scatter(panel["prev_close"].to_numpy(dtype=np.float64)[rows])
+             if "prev_close" in panel.columns else None)
+    raw_prev = prev_close
+    inference = status.infer_status(
+        prev_close, arrays["open"], arrays["high"], arrays["low"], close, boards, sessions,
+        per_session["is_st"], free_cell, infer_st_bits=infer and not st_known,
+        given_ref=given, infer_ref=infer, skip_st=per_session["s_share"].any(axis=0))
+    flags = inference.flags
+    flags |= np.where(per_session["s_share"], status.S_SHARE, 0).astype(np.uint8)
+    flags |= np.where(per_session["delisting_period"], status.DELISTING, 0).astype(np.uint8)
+    prev_close = inference.prev_close
+    if actions is not None:
+        table = actions if hasattr(actions, "columns") else status.read_actions_file(actions)
+        if given is not None:                   # the data's own reference stays first
+            keep_given = np.isfinite(given)
+        prev_close, flags = status.apply_actions(table, codes, sessions, raw_prev, prev_close,
+                                                 flags)
+        if given is not None:
+            prev_close = np.where(keep_given, given, prev_close)
+    if status_file is not None:
+        flags, prev_close = status.apply_status_file(status_file, codes, sessions, flags,
+                                                     prev_close)
+    src = panel.attrs.get("source", "<frame>")
+    message = status.inference_message(src, inference.counts)
+    if message:
+        warnings.warn(DataWarning(message), stacklevel=2)
+
+    kind = rules.status_kind((flags & status.ST) != 0, (flags & status.S_SHARE) != 0,
+                             (flags & status.DELISTING) != 0)
+    ratio = rules.limit_ratios(boards, kind, sessions)
+    ratio[free_cell] = np.nan
+    ratio[status.delisting_first_sessions(flags, close)] = np.nan
     ratio[~np.isfinite(prev_close)] = np.nan
     limit_up, limit_down = rules.limit_prices(prev_close, ratio)
+    st = (flags & status.ST) != 0
 
     sl = slice(w0, None)
     _warn_outside_limits(codes, sessions[sl], arrays["high"][sl], arrays["low"][sl],
@@ -253,7 +315,7 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
         open=arrays["open"][sl], high=arrays["high"][sl], low=arrays["low"][sl],
         close=close[sl], volume=arrays["volume"][sl], amount=arrays["amount"][sl],
         prev_close=prev_close[sl], limit_ratio=ratio[sl], limit_up=limit_up[sl],
-        limit_down=limit_down[sl], synthetic=bool(synthetic),
+        limit_down=limit_down[sl], synthetic=bool(synthetic), status=flags[sl].copy(),
     )
 
 

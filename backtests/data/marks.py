@@ -65,28 +65,38 @@ def read_marks(path: str | os.PathLike, *, calendar=None):
                              f"{did_you_mean(col, ('date', 'code', 'score'))}; "
                              "expected date,code[,score]")
     cal = calendar or trading_calendar()
-    dates, scores = [], []
+    # Each check runs once per distinct text (a few thousand dates and codes), then maps back
+    # to the rows; the first bad row gets the message of the row-by-row checks.
     codes = df["code"].str.strip().tolist()
-    for i, (d, code) in enumerate(zip(df["date"].tolist(), codes)):
+    date_idx, date_vals = pd.factorize(df["date"].str.strip())
+    days = np.full(len(date_vals), np.datetime64("NaT"), dtype="datetime64[D]")
+    for k, text in enumerate(date_vals):
+        try:
+            days[k] = cal.require_session(text, what="date")
+        except HypebtError:
+            pass
+    code_idx, code_vals = pd.factorize(pd.Series(codes, dtype=object))
+    code_ok = np.array([len(c) == 6 and c.isdigit() for c in code_vals], dtype=bool)
+    bad = np.isnat(days)[date_idx] | ~code_ok[code_idx]
+    if "score" in df.columns:
+        score_idx, score_vals = pd.factorize(df["score"].str.strip())
+        scores = np.array([_finite_or_nan(t) for t in score_vals], dtype=float)[score_idx]
+        bad |= ~np.isfinite(scores)
+    else:
+        scores = np.ones(len(df))
+    if bad.any():
+        i = int(np.argmax(bad))
         row = i + 2
         try:
-            day = cal.require_session(d.strip(), what="date")
+            cal.require_session(df["date"].iloc[i].strip(), what="date")
         except HypebtError as exc:
             raise MarksError(f"{p} row {row}: {exc}") from None
+        code = codes[i]
         if not (len(code) == 6 and code.isdigit()):
             raise MarksError(f"{p} row {row}: code {code!r} is not a 6-digit stock code")
-        dates.append(day)
-        if "score" in df.columns:
-            text = df["score"].iloc[i].strip()
-            try:
-                value = float(text)
-            except ValueError:
-                value = float("nan")
-            if not np.isfinite(value):
-                raise MarksError(f"{p} row {row}: score {text!r} is not a finite number")
-            scores.append(value)
-        else:
-            scores.append(1.0)
+        raise MarksError(f"{p} row {row}: score {df['score'].iloc[i].strip()!r} is not a "
+                         "finite number")
+    dates = days[date_idx]
     out = pd.DataFrame({"date": pd.to_datetime(np.array(dates, dtype="datetime64[D]")),
                         "code": pd.Series(codes, dtype=object),
                         "score": np.array(scores, dtype=float)})
@@ -155,3 +165,12 @@ def locate_marks(sessions, codes, marks: pd.DataFrame):
     else:
         score = np.ones(len(marks))
     return t, j, score
+
+
+def _finite_or_nan(text: str) -> float:
+    """``float(text)`` when it is a finite number, else NaN."""
+    try:
+        value = float(text)
+    except ValueError:
+        return float("nan")
+    return value if np.isfinite(value) else float("nan")

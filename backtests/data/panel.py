@@ -31,9 +31,11 @@ from backtests.core.errors import DataError, did_you_mean, reading
 
 # ---------------------------------------------------------------- columns
 REQUIRED = ("code", "date", "open", "high", "low", "close", "volume", "amount")
-OPTIONAL = ("prev_close", "name", "is_st", "list_date", "adj_factor")
+OPTIONAL = ("prev_close", "name", "is_st", "s_share", "delisting_period", "list_date",
+            "adj_factor", "change")
+FLAGS = ("is_st", "s_share", "delisting_period")
 PRICES = ("open", "high", "low", "close")
-NUMERIC = ("open", "high", "low", "close", "volume", "amount", "prev_close", "adj_factor")
+NUMERIC = ("open", "high", "low", "close", "volume", "amount", "prev_close", "adj_factor", "change")
 
 # Source column name -> contract column. akshare's stock_zh_a_hist returns 日期 股票代码 开盘 收盘
 # 最高 最低 成交量 成交额 振幅 涨跌幅 涨跌额 换手率 (akshare/stock_feature/stock_hist_em.py); its spot and
@@ -43,6 +45,9 @@ COLUMN_ALIASES: dict[str, str] = {
     "股票代码": "code", "代码": "code", "日期": "date", "开盘": "open", "最高": "high", "最低": "low",
     "收盘": "close", "成交量": "volume", "成交额": "amount", "昨收": "prev_close", "名称": "name",
     "股票名称": "name", "上市日期": "list_date",
+    # 涨跌额 = close - the exchange's reference previous close (ex-rights adjusted), so the
+    # reference is close - 涨跌额; baostock's preclose/isST are the same two facts.
+    "涨跌额": "change", "preclose": "prev_close", "isST": "is_st",
 }
 # akshare's 成交量 counts 手 (board lots of 100 shares); the contract's volume is shares.
 VOLUME_MULTIPLIER: dict[str, float] = {"成交量": 100.0}
@@ -81,6 +86,9 @@ RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("amount", "amount must not be negative", ("amount",)),
     ("prev_close", "prev_close must be positive (and at most 1,000,000) when given", ("prev_close",)),
     ("is_st", "is_st must be a yes/no value (1/0, true/false, 是/否)", ("is_st",)),
+    ("s_share", "s_share must be a yes/no value (1/0, true/false, 是/否)", ("s_share",)),
+    ("delisting_period", "delisting_period must be a yes/no value (1/0, true/false, 是/否)",
+     ("delisting_period",)),
     ("list_date", "list_date must be YYYYMMDD or YYYY-MM-DD", ("list_date",)),
     ("duplicate", "one row per (code, date)", ("code", "date")),
 )
@@ -181,7 +189,7 @@ def _read_table(path: Path, kind: str, drop_bad: bool = False):
     mapping = _map_columns(header, str(path))
     names = [mapping.get(h, f"_ignored_{i}") for i, h in enumerate(header)]
     text = pa.dictionary(pa.int32(), pa.string())
-    types = {c: text for c in ("code", "date", "name", "is_st", "list_date")}
+    types = {c: text for c in ("code", "date", "name", "list_date") + FLAGS}
     types.update({c: pa.float64() for c in NUMERIC})
     try:
         table = _arrow_csv(path, names, types)
@@ -348,18 +356,20 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
         if "prev_close" in num:
             flag("prev_close", (num["prev_close"] <= 0) | (num["prev_close"] > MAX_PRICE))
 
-    is_st = None
-    if "is_st" in cols:
-        if pa.types.is_boolean(table.column("is_st").type):
-            raw = table.column("is_st").to_numpy(zero_copy_only=False)
-            is_st = np.where(pd.isna(raw), np.nan, raw.astype(float))
+    flags = {}
+    for fcol in FLAGS:
+        if fcol not in cols:
+            continue
+        if pa.types.is_boolean(table.column(fcol).type):
+            raw = table.column(fcol).to_numpy(zero_copy_only=False)
+            flags[fcol] = np.where(pd.isna(raw), np.nan, raw.astype(float))
         else:
-            st_idx, st_vals = _dict_column(table, "is_st")
+            st_idx, st_vals = _dict_column(table, fcol)
             # empty = unknown: build_market carries the last known flag over it
             lut = np.array([1.0 if s.strip().lower() in _TRUE else 0.0 if s.strip().lower() in _FALSE
                             else np.nan if not s.strip() else -1.0 for s in st_vals] + [np.nan])
-            is_st = lut[st_idx]
-            flag("is_st", is_st < 0)
+            flags[fcol] = lut[st_idx]
+            flag(fcol, flags[fcol] < 0)
     list_days = None
     if "list_date" in cols:
         ld_idx, ld_days, ld_texts = _date_column(table, "list_date")
@@ -415,11 +425,16 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
         out[k] = num[k][keep]
     if "prev_close" in num:
         out["prev_close"] = num["prev_close"][keep]
+    elif "change" in num:
+        # akshare's 涨跌额: the reference previous close is close - change, on the cent grid
+        with np.errstate(invalid="ignore"):
+            ref = np.round(num["close"][keep] - num["change"][keep], 2)
+        out["prev_close"] = np.where(ref > 0, ref, np.nan)
     if "name" in cols:
         nm_idx, nm_vals = _dict_column(table, "name")
         out["name"] = _text_column(nm_vals, nm_idx[keep])
-    if is_st is not None:
-        out["is_st"] = pd.array(np.where(np.isnan(is_st[keep]), None, is_st[keep] > 0), dtype="boolean")
+    for fcol, fval in flags.items():
+        out[fcol] = pd.array(np.where(np.isnan(fval[keep]), None, fval[keep] > 0), dtype="boolean")
     if list_days is not None:
         out["list_date"] = list_days[keep].astype("datetime64[ns]")
     if "adj_factor" in num:

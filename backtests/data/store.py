@@ -60,7 +60,10 @@ BARS_DIR = "bars"
 NAMES_FILE = "names.parquet"
 NEWS_FILE = os.path.join("news", "articles.jsonl")
 META_KEY = b"hypebt"
-BAR_COLUMNS = ("code", "date", "open", "high", "low", "close", "volume", "amount", "prev_close")
+# prev_close is the exchange's reference (akshare's 收盘 - 涨跌额, baostock's preclose, or an
+# imported file's); is_st is 1/0 (NaN = unknown; baostock's isST or an imported file's).
+BAR_COLUMNS = ("code", "date", "open", "high", "low", "close", "volume", "amount", "prev_close",
+               "is_st")
 ARTICLE_FIELDS = ("id", "published", "title", "body", "source", "url")
 # A session's daily bar is final once the exchanges have closed (15:00) and published (~15:30).
 BARS_FINAL_AFTER = dt.time(15, 30)
@@ -151,8 +154,13 @@ def _arrays_from_frame(frame: pd.DataFrame) -> Arrays:
     n = len(frame)
     out = {"date": pd.to_datetime(frame["date"]).to_numpy().astype("datetime64[D]")}
     for c in VALUE_COLUMNS:
-        out[c] = (pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-                  if c in frame.columns else np.full(n, np.nan))
+        if c not in frame.columns:
+            out[c] = np.full(n, np.nan)
+        elif c == "is_st":
+            out[c] = pd.array(frame[c], dtype="boolean").to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            out[c] = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64",
+                                                                       na_value=np.nan)
     return out
 
 
@@ -388,8 +396,8 @@ def _table_to_frame(table) -> pd.DataFrame:
 def read_store(path: str | os.PathLike) -> pd.DataFrame:
     """All stored bars as one long-form panel, sorted by code then date.
 
-    Columns ``code, date, open, high, low, close, volume, amount`` plus ``prev_close`` when any
-    imported file gave one (NaN on the rows it did not cover). This is what
+    Columns ``code, date, open, high, low, close, volume, amount`` plus ``prev_close`` and
+    ``is_st`` when any import or fetch gave them (NaN / NA on the rows it did not cover). This is what
     ``market.load_market`` reads when its path is a store directory.
     """
     store = Store.open(path, option=None)
@@ -407,6 +415,11 @@ def read_store(path: str | os.PathLike) -> pd.DataFrame:
     frame = frame.sort_values(["code", "date"], kind="stable").reset_index(drop=True)
     if frame["prev_close"].isna().all():
         frame = frame.drop(columns="prev_close")
+    if frame["is_st"].isna().all():
+        frame = frame.drop(columns="is_st")
+    else:
+        st = frame["is_st"].to_numpy(dtype="float64")
+        frame["is_st"] = pd.array(np.where(np.isnan(st), None, st > 0), dtype="boolean")
     return frame
 
 

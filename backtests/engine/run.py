@@ -46,11 +46,12 @@ def default_out_dir(cfg: RunConfig) -> Path:
     return Path("runs") / cfg.stem
 
 
-def load_run_market(cfg: RunConfig):
-    """The :class:`~backtests.data.market.Market` of ``[data]``."""
+def load_run_market(cfg: RunConfig, *, cache: bool = True):
+    """The :class:`~backtests.data.market.Market` of ``[data]`` (``cache=False``: bypass the
+    market cache, :mod:`backtests.data.cache`)."""
     d = cfg.data
     return load_market(d.path, names=list(d.names) or None, start=d.start, end=d.end,
-                       drop_bad=d.drop_bad)
+                       drop_bad=d.drop_bad, status=d.status, actions=d.actions, cache=cache)
 
 
 def load_marks(cfg: RunConfig, market) -> Marks:
@@ -112,9 +113,9 @@ def marks_from_archive(cfg: RunConfig, market) -> pd.DataFrame:
                              board=BoardStates(market), **cfg.signals.options)
 
 
-def prepare_run(cfg: RunConfig):
+def prepare_run(cfg: RunConfig, *, cache: bool = True):
     """``(market, marks)``: the loaded market and the :class:`Marks` of a config."""
-    market = load_run_market(cfg)
+    market = load_run_market(cfg, cache=cache)
     return market, load_marks(cfg, market)
 
 

@@ -40,6 +40,7 @@ from backtests.core import rules
 from backtests.core.calendar import to_date, trading_calendar
 from backtests.core.errors import ConfigError, DataError
 from backtests.data.market import ffill_index
+from backtests.data.status import st_by_session
 
 MAX_GAP = 2
 """Most consecutive traded sessions without a limit-up close that stay inside one run."""
@@ -178,18 +179,18 @@ def _counts_matrix(state: LimitState, market, rows: slice) -> dict[str, tuple[np
     """Per board (and ``ST``, ``total``): ``(limit_up, limit_down, broken)`` counts as ``[T]``
     arrays over the sessions ``rows``, whole-array operations."""
     boards = np.asarray(market.boards)
-    st = np.asarray(market.is_st, dtype=bool)
+    st = st_by_session(market)[rows]
     up, down = state.sealed_up[rows], state.sealed_down[rows]
     broken = state.touched_up[rows] & ~up
     out = {}
     for b in BOARD_ORDER:
-        sel = (boards == b) & ~st
-        out[rules.BOARD_NAMES[b]] = (up[:, sel].sum(axis=1), down[:, sel].sum(axis=1),
-                                     broken[:, sel].sum(axis=1))
-    out["ST"] = (up[:, st].sum(axis=1), down[:, st].sum(axis=1), broken[:, st].sum(axis=1))
-    known = np.isin(boards, BOARD_ORDER) & ~st
-    out["total"] = (up[:, known].sum(axis=1), down[:, known].sum(axis=1),
-                    broken[:, known].sum(axis=1))
+        sel = (boards == b)[None, :] & ~st
+        out[rules.BOARD_NAMES[b]] = ((up & sel).sum(axis=1), (down & sel).sum(axis=1),
+                                     (broken & sel).sum(axis=1))
+    out["ST"] = ((up & st).sum(axis=1), (down & st).sum(axis=1), (broken & st).sum(axis=1))
+    known = np.isin(boards, BOARD_ORDER)[None, :] & ~st
+    out["total"] = ((up & known).sum(axis=1), (down & known).sum(axis=1),
+                    (broken & known).sum(axis=1))
     return out
 
 
@@ -253,9 +254,9 @@ def scan_summary(market, start, end, *, max_gap: int = MAX_GAP) -> pd.DataFrame:
     panel = _analyse(market, max_gap)
     rows = slice(i0, i1)
     counts = _counts_matrix(panel.state, market, rows)
-    st = np.asarray(market.is_st, dtype=bool)
-    known = np.isin(np.asarray(market.boards), BOARD_ORDER) & ~st
-    streak = np.where(known[None, :], panel.streak[rows], 0)
+    st = st_by_session(market)[rows]
+    known = np.isin(np.asarray(market.boards), BOARD_ORDER)[None, :] & ~st
+    streak = np.where(known, panel.streak[rows], 0)
     out = {"date": pd.DatetimeIndex(sessions[rows]).strftime("%Y-%m-%d")}
     for b in BOARD_ORDER:
         out[f"up_{rules.BOARD_NAMES[b]}"] = counts[rules.BOARD_NAMES[b]][0]

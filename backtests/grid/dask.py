@@ -50,16 +50,16 @@ def market_recipe(cfg) -> tuple:
     """Hashable description of ``[data]``: what a worker needs to load the same market."""
     d = cfg.data
     return (d.path, tuple(d.names), str(d.start) if d.start else None,
-            str(d.end) if d.end else None, bool(d.drop_bad))
+            str(d.end) if d.end else None, bool(d.drop_bad), d.status, d.actions)
 
 
 def worker_market(recipe: tuple):
     """The ``(Market, MarketArrays)`` of ``recipe``, loaded once per process."""
     hit = _MARKET_CACHE.get(recipe)
     if hit is None:
-        path, names, start, end, drop_bad = recipe
+        path, names, start, end, drop_bad, status, actions = recipe
         market = load_market(path, names=list(names) or None, start=start, end=end,
-                             drop_bad=drop_bad)
+                             drop_bad=drop_bad, status=status, actions=actions)
         hit = (market, market_arrays(market))
         _MARKET_CACHE.clear()  # one market per worker: a new grid replaces the old one
         _MARKET_CACHE[recipe] = hit

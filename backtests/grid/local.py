@@ -19,17 +19,18 @@ from strategies import pack_grid
 
 
 def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = False,
-             dask: str | None = None, market=None) -> GridResult:
+             dask: str | None = None, market=None, cache: bool = True) -> GridResult:
     """Run every set of ``spec``; returns a ranked :class:`GridResult`.
 
     ``workers``: numba threads (default: all cores numba sees). ``progress``: a tqdm bar on
     stderr. ``dask``: a scheduler address, ``"local"`` or a ``distributed.Client`` (see
     :mod:`backtests.grid.dask`).
-    ``market``: an already loaded market for ``spec.cfg`` (tests, benchmarks).
+    ``market``: an already loaded market for ``spec.cfg`` (tests, benchmarks); ``cache=False``
+    bypasses the market cache when loading it.
     """
     start = time.perf_counter()
     if market is None:
-        market = load_run_market(spec.cfg)
+        market = load_run_market(spec.cfg, cache=cache)
     split = split_index(market.sessions, spec.train_end) if spec.train_end else 0
     group_of = groups(spec)
     rows = pack_grid(set_params(spec, p) for _n, p in spec.sets)

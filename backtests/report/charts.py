@@ -30,7 +30,10 @@ _CJK_FILE_HINTS = ("notosanscjk", "sourcehansans", "wqy", "simhei", "msyh", "pin
                    "droidsansfallback", "uming", "notoserifcjk")
 
 # A fixed salt makes matplotlib's SVG element ids (clip paths, glyph defs) reproducible.
-_RC = {"svg.hashsalt": "hypebt", "svg.fonttype": "path", "figure.max_open_warning": 0}
+# ``svg.fonttype = none`` keeps chart text as SVG <text>: the reader's browser renders it with its
+# own fonts (Chinese included, whatever fonts the machine that drew the page had), and the page
+# is smaller than with every glyph drawn as a path.
+_RC = {"svg.hashsalt": "hypebt", "svg.fonttype": "none", "figure.max_open_warning": 0}
 
 _cjk_state: dict[str, object] = {}
 

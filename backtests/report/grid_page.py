@@ -68,7 +68,8 @@ def grid_html(result: GridResult, heatmap_svg: str, top_dirs: list[str]) -> str:
         body_rows.append("<tr>" + "".join(f"<td>{_html.escape(_short(v))}</td>" for v in row)
                          + "</tr>")
     head = "".join(f"<th>{_html.escape(c)}</th>" for c in cols)
-    links = "".join(f'<li><a href="{_html.escape(d)}/tearsheet.html">{_html.escape(d)}</a></li>'
+    page = "/tearsheet.html" if spec.cfg.report.tearsheet else "/"   # [report] tearsheet = false
+    links = "".join(f'<li><a href="{_html.escape(d)}{page}">{_html.escape(d)}</a></li>'
                     for d in top_dirs)
     key = rank_key(spec.rank_by, bool(result.split))
     split_note = (f"<p>In-sample: sessions up to {spec.train_end}; ranked on {key}. Compare the "
@@ -102,7 +103,8 @@ def write_top(result: GridResult, out_dir, k: int) -> list[str]:
         marks = result.marks[tuple(params[key] for key in spec.signal_axes)]
         res = run_backtest(result.market, marks, cfg.params)
         rel = f"top/{row.rank:02d}_set{row.set}"
-        write_outputs(res, cfg, Path(out_dir) / rel, marks=marks)
+        write_outputs(res, cfg, Path(out_dir) / rel, marks=marks,
+                      tearsheet=cfg.report.tearsheet)
         written.append(rel)
     return written
 

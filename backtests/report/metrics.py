@@ -3,9 +3,12 @@
 :func:`compute_metrics` returns a flat dict (JSON-ready: floats, ints, ``None`` and a nested
 ``rejections`` / ``fees`` / ``undefined`` dict). Definitions:
 
-Return statistics, computed with quantstats (``quantstats.stats``; ``periods=252``, ``rf=0``) from
-the daily returns of the equity curve, the first return measured against the starting cash
-(so fees and price moves of the first session count):
+Return statistics, computed by the numba kernel
+:func:`backtests.engine.metrics_nb.returns_stats_nb` (quantstats' definitions, ``periods=252``,
+``rf=0``; :func:`return_stats_quantstats` computes them with ``quantstats.stats`` and
+``tests/test_metrics.py`` checks the two agree, so a run imports quantstats only to draw its
+report) from the daily returns of the equity curve, the first return measured against the
+starting cash (so fees and price moves of the first session count):
 
 - ``total_return``: compounded return over the run (``equity[-1] / cash - 1``).
 - ``cagr``: ``(1 + total_return) ** (252 / sessions) - 1`` (trading sessions, not calendar days).
@@ -35,8 +38,8 @@ Positions still open at the end are not round trips (``open_positions`` counts t
 Undefined values are ``null`` in JSON, never NaN, and ``undefined`` says why: ``sharpe`` with
 zero volatility, ``sortino`` with no losing session, ``volatility``/``sharpe`` with fewer than
 two sessions, ``win_rate``/``avg_holding_sessions`` with no round trip, ``profit_factor`` with
-no losing round trip (or none at all), ``fill_rate`` with no order. The numba twin for grids is
-:mod:`backtests.engine.metrics_nb` (same definitions, same nulls as NaN).
+no losing round trip (or none at all), ``fill_rate`` with no order. Grids call the same numba
+kernel per parameter set (:mod:`backtests.engine.metrics_nb`).
 """
 from __future__ import annotations
 
@@ -48,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.core.records import REJECT_REASONS
-from backtests.engine.metrics_nb import PERIODS, RETURN_STATS, ZERO_VOL
+from backtests.engine.metrics_nb import PERIODS, RETURN_STATS, ZERO_VOL, returns_stats_nb
 from backtests.report.analyses import daily_returns
 
 FEE_KINDS = ("commission", "stamp_duty", "transfer_fee")
@@ -56,13 +59,39 @@ FEE_KINDS = ("commission", "stamp_duty", "transfer_fee")
 
 def return_stats(equity: pd.Series, initial: float) -> tuple[dict, dict]:
     """``(stats, undefined)``: the :data:`~backtests.engine.metrics_nb.RETURN_STATS` of an equity curve
-    computed with quantstats, and the reason for each one that is undefined (value ``None``)."""
+    (numba, :func:`~backtests.engine.metrics_nb.returns_stats_nb`) and the reason for each one that is
+    undefined (value ``None``); the same numbers and reasons as :func:`return_stats_quantstats`."""
+    values = np.ascontiguousarray(equity.to_numpy(dtype=float))
+    n = len(values)
+    if n == 0 or not initial > 0:
+        return dict.fromkeys(RETURN_STATS), dict.fromkeys(RETURN_STATS, "empty equity curve")
+    nb = returns_stats_nb(values, float(initial))
+    stats = {key: (None if math.isnan(v) else float(v)) for key, v in zip(RETURN_STATS, nb)}
+    undefined: dict = {}
+    r = values / np.concatenate([[float(initial)], values[:-1]]) - 1.0
+    if n < 2:
+        for key in ("volatility", "sharpe"):
+            undefined[key] = "fewer than two sessions"
+    elif stats["sharpe"] is None and not float(r.std(ddof=1)) > ZERO_VOL * abs(float(r.mean())):
+        undefined["sharpe"] = "zero volatility"
+    if stats["sortino"] is None and not (r < 0).any():
+        undefined["sortino"] = "no losing session"
+    for key, value in stats.items():
+        if value is None or not math.isfinite(value):
+            stats[key] = None
+            undefined.setdefault(key, "not finite")
+    return stats, undefined
+
+
+def return_stats_quantstats(equity: pd.Series, initial: float) -> tuple[dict, dict]:
+    """:func:`return_stats` computed with ``quantstats.stats`` instead of numba: the reference
+    the tests compare the numba numbers (and undefined reasons) with."""
     stats: dict = dict.fromkeys(RETURN_STATS)
     undefined: dict = {}
     n = len(equity)
     if n == 0 or not initial > 0:
         return stats, dict.fromkeys(RETURN_STATS, "empty equity curve")
-    import quantstats as qs  # heavy: only when metrics are computed with quantstats
+    import quantstats as qs  # heavy (about 3 s with seaborn and scipy): the reference only
 
     r = daily_returns(equity, initial)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -96,41 +125,67 @@ def round_trips(trades: pd.DataFrame, sessions: np.ndarray) -> pd.DataFrame:
 
     ``trades`` are filled orders in execution order (columns ``date, code, side, shares, value,
     commission, stamp_duty, transfer_fee``; side ``buy``/``sell`` or +1/-1). Returns one row per
-    matched chunk: ``code, buy_date, sell_date, shares, cost, proceeds, pnl, holding_sessions``
-    (cost and proceeds include the fees of the matched shares). Shares sold beyond the recorded
+    matched chunk, in the order of the sells and, within a sell, of the buys it consumed:
+    ``code, buy_date, sell_date, shares, cost, proceeds, pnl, holding_sessions`` (cost and
+    proceeds include the fees of the matched shares, pro rata). Shares sold beyond the recorded
     buys (impossible from the engine) raise ``ValueError``.
+
+    Vectorised: on one line per stock, buy ``k`` covers shares ``[B[k-1], B[k])`` and sell ``m``
+    covers ``[S[m-1], S[m])`` (running totals); FIFO matching is the overlap of the two, so
+    every chunk is one segment between consecutive interval ends (no loop over trades).
     """
     cols = ["code", "buy_date", "sell_date", "shares", "cost", "proceeds", "pnl",
             "holding_sessions"]
     if trades is None or len(trades) == 0:
         return pd.DataFrame(columns=cols)
     sess = np.asarray(sessions, dtype="datetime64[D]")
-    lots: dict[str, list] = {}
-    rows = []
-    for t in trades.itertuples(index=False):
-        day = np.datetime64(pd.Timestamp(t.date).date(), "D")
-        shares = int(t.shares)
-        fees = float(t.commission) + float(t.stamp_duty) + float(t.transfer_fee)
-        if _is_buy(t.side):
-            lots.setdefault(t.code, []).append([day, shares, float(t.value) + fees, shares])
-            continue
-        net = float(t.value) - fees
-        left = shares
-        queue = lots.get(t.code, [])
-        while left > 0:
-            if not queue:
-                raise ValueError(f"sell of {shares} {t.code} on {day} exceeds the shares bought")
-            lot = queue[0]
-            q = min(left, lot[1])
-            cost = lot[2] * q / lot[3]
-            proceeds = net * q / shares
-            held = int(np.searchsorted(sess, day) - np.searchsorted(sess, lot[0]))
-            rows.append((t.code, lot[0], day, q, cost, proceeds, proceeds - cost, held))
-            lot[1] -= q
-            left -= q
-            if lot[1] == 0:
-                queue.pop(0)
-    return pd.DataFrame(rows, columns=cols)
+    n = len(trades)
+    side = trades["side"].to_numpy()
+    is_buy = np.array([_is_buy(v) for v in pd.unique(side)])[pd.factorize(side)[0]] \
+        if n else np.zeros(0, bool)
+    code_idx, code_vals = pd.factorize(trades["code"].to_numpy(dtype=object))
+    shares = trades["shares"].to_numpy().astype(np.int64)
+    value = trades["value"].to_numpy(dtype=float)
+    fees = (trades["commission"].to_numpy(dtype=float) + trades["stamp_duty"].to_numpy(dtype=float)
+            + trades["transfer_fee"].to_numpy(dtype=float))
+    day = pd.to_datetime(trades["date"]).to_numpy().astype("datetime64[D]")
+
+    # running shares bought / sold per stock, in execution order
+    bought = np.where(is_buy, shares, 0)
+    sold = np.where(is_buy, 0, shares)
+    cum_b = pd.Series(bought).groupby(code_idx).cumsum().to_numpy()
+    cum_s = pd.Series(sold).groupby(code_idx).cumsum().to_numpy()
+    over = ~is_buy & (cum_s > cum_b)
+    if over.any():
+        i = int(np.argmax(over))
+        raise ValueError(f"sell of {shares[i]} {code_vals[code_idx[i]]} on {day[i]} exceeds "
+                         f"the shares bought")
+    # one line for all stocks: stock j starts after every share bought by stocks < j
+    total_b = np.bincount(code_idx, weights=bought, minlength=len(code_vals)).astype(np.int64)
+    offset = np.concatenate([[0], np.cumsum(total_b)[:-1]])[code_idx]
+    b = np.flatnonzero(is_buy)
+    s = np.flatnonzero(~is_buy & (shares > 0))
+    b_end, s_end = offset[b] + cum_b[b], offset[s] + cum_s[s]
+    b_order, s_order = np.argsort(b_end, kind="stable"), np.argsort(s_end, kind="stable")
+    b, b_end = b[b_order], b_end[b_order]
+    s, s_end = s[s_order], s_end[s_order]
+    points = np.unique(np.concatenate([b_end - shares[b], b_end, s_end - shares[s], s_end]))
+    lo, hi = points[:-1], points[1:]
+    k = np.searchsorted(b_end, lo, side="right")          # the buy covering [lo, hi)
+    m = np.searchsorted(s_end, lo, side="right")          # the sell covering [lo, hi)
+    inside = m < len(s)
+    inside[inside] &= lo[inside] >= s_end[m[inside]] - shares[s[m[inside]]]
+    k, m, lo, q = k[inside], m[inside], lo[inside], (hi - lo)[inside]
+    bi, si = b[k], s[m]
+    order = np.lexsort((lo, si))                          # by sell, then FIFO within it
+    bi, si, q = bi[order], si[order], q[order]
+    cost = (value[bi] + fees[bi]) * q / shares[bi]
+    proceeds = (value[si] - fees[si]) * q / shares[si]
+    held = np.searchsorted(sess, day[si]) - np.searchsorted(sess, day[bi])
+    return pd.DataFrame({
+        "code": code_vals[code_idx[si]], "buy_date": day[bi], "sell_date": day[si],
+        "shares": q.astype(np.int64), "cost": cost, "proceeds": proceeds,
+        "pnl": proceeds - cost, "holding_sessions": held.astype(np.int64)}, columns=cols)
 
 
 def _is_buy(side) -> bool:

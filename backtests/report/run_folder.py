@@ -60,13 +60,14 @@ def csv_text(header, columns) -> str:
 
 
 def _text(values) -> list[str]:
-    out = []
-    for v in values:
-        s = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-        if any(c in s for c in ',"\n'):
-            s = '"' + s.replace('"', '""') + '"'
-        out.append(s)
-    return out
+    """CSV cells: empty for missing values, quoted when a cell holds a comma, quote or newline
+    (one scan of the joined column decides whether any cell needs quoting at all)."""
+    out = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+    joined = "".join(out)
+    if "," not in joined and '"' not in joined and "\n" not in joined:
+        return out
+    return ['"' + s.replace('"', '""') + '"' if ("," in s or '"' in s or "\n" in s) else s
+            for s in out]
 
 
 def _side(values) -> list[str]:

@@ -27,9 +27,14 @@ Input files (``docs/tearsheet.md`` has the full description):
 
 Guarantees: one self-contained file (no external fetch: quantstats' favicon, link and the SVG
 namespace/metadata URLs are removed, so the page contains no ``http`` at all unless the user's
-own texts do); every text from the inputs is HTML-escaped; Chinese names render (a CJK font is
-found for matplotlib, see :func:`backtests.report.charts.cjk_font`, and the page asks the browser for CJK fonts);
-the bytes are identical for identical inputs (SVG metadata dropped, ``svg.hashsalt`` fixed).
+own texts do); every text from the inputs is HTML-escaped; Chinese names render (chart text
+stays SVG text, ``svg.fonttype = none``, drawn by the browser with the reader's fonts; the page
+asks for CJK fonts; matplotlib lays it out with a CJK font when it finds one, see
+:func:`backtests.report.charts.cjk_font`); the bytes are identical for identical inputs (SVG
+metadata dropped, ``svg.hashsalt`` fixed). Long tables stop at :data:`TABLE_ROWS` rows and link
+the full CSV of the run folder (``trades.csv``, ``orders.csv``, ``signals.csv``), the only links
+that leave the page, to files beside it; so the page's size grows with the number of trades
+only up to that.
 quantstats' own warnings and matplotlib's font messages are captured, not printed.
 """
 from __future__ import annotations
@@ -41,9 +46,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from backtests.core.errors import DataError, reading
 from backtests.core.io import write_text_atomic
+from backtests.core.progress import step
 from backtests.report.analyses import daily_returns, marks_did
 from backtests.report.charts import pnl_chart, quantstats_html
 from backtests.report.run_folder import BENCHMARK_FILE, RunFolder, load_run, texts
@@ -52,6 +59,12 @@ from backtests.study.nb import FILL_NAMES
 from backtests.study.outputs import MARKS_STUDY_FILE
 
 TEARSHEET = "tearsheet.html"
+#: Long tables (trades, refused orders, signals, per-stock P&L) show at most this many rows; the
+#: note under the heading says how many there are and links the full CSV beside the page, so
+#: the page grows with the number of trades only up to this cap.
+TABLE_ROWS = 500
+#: The run-folder files a long table may link to (relative links to files beside the page).
+LINKED_FILES = ("trades.csv", "orders.csv", "signals.csv")
 
 # Reason names (docs/interfaces.md, "Records") -> what a reader of the page should understand.
 REASON_TEXT = {
@@ -107,32 +120,46 @@ def per_stock_pnl(trades: pd.DataFrame) -> pd.DataFrame:
             "open_cost"]
     if trades.empty:
         return pd.DataFrame(columns=cols)
-    t = trades.copy()
-    t["side"] = _norm_side(t["side"])
-    t["fee"] = t[["commission", "stamp_duty", "transfer_fee"]].astype(float).sum(axis=1)
-    rows = []
-    for code, g in t.sort_values(["date"], kind="stable").groupby("code", sort=True):
-        shares = cost = realized = 0.0
-        buys = sells = 0
-        bought = sold = 0.0
-        for side, n, value, fee in zip(g["side"], g["shares"].astype(float),
-                                       g["value"].astype(float), g["fee"]):
-            if side == "buy":
-                buys += 1
-                bought += value
-                shares += n
-                cost += value + fee
-            else:
-                sells += 1
-                sold += value
-                avg = cost / shares if shares > 0 else 0.0
-                take = min(n, shares)
-                realized += value - fee - avg * take
-                cost -= avg * take
-                shares -= take
-        rows.append((code, buys, sells, bought, sold, float(g["fee"].sum()), realized, shares,
-                     cost if shares > 0 else 0.0))
-    return pd.DataFrame(rows, columns=cols)
+    t = trades.sort_values(["date"], kind="stable")
+    code_idx, codes = pd.factorize(t["code"].to_numpy(dtype=object), sort=True)
+    fee = t[["commission", "stamp_duty", "transfer_fee"]].astype(float).sum(axis=1)
+    buys, sells, bought, sold, fees, realized, shares, cost = _avg_cost_nb(
+        code_idx.astype(np.int64), (_norm_side(t["side"]) == "buy").to_numpy(),
+        t["shares"].to_numpy(dtype=float), t["value"].to_numpy(dtype=float),
+        fee.to_numpy(dtype=float), len(codes))
+    return pd.DataFrame({"code": codes, "buys": buys, "sells": sells, "bought": bought,
+                         "sold": sold, "fees": fees, "realized": realized, "open_shares": shares,
+                         "open_cost": np.where(shares > 0, cost, 0.0)}, columns=cols)
+
+
+@njit(cache=True)
+def _avg_cost_nb(code_idx, is_buy, n, value, fee, n_codes):
+    """Per-stock average-cost accounting of fills in execution order (see per_stock_pnl)."""
+    buys = np.zeros(n_codes, np.int64)
+    sells = np.zeros(n_codes, np.int64)
+    bought = np.zeros(n_codes)
+    sold = np.zeros(n_codes)
+    fees = np.zeros(n_codes)
+    realized = np.zeros(n_codes)
+    shares = np.zeros(n_codes)
+    cost = np.zeros(n_codes)
+    for i in range(code_idx.shape[0]):
+        j = code_idx[i]
+        fees[j] += fee[i]
+        if is_buy[i]:
+            buys[j] += 1
+            bought[j] += value[i]
+            shares[j] += n[i]
+            cost[j] += value[i] + fee[i]
+        else:
+            sells[j] += 1
+            sold[j] += value[i]
+            avg = cost[j] / shares[j] if shares[j] > 0 else 0.0
+            take = min(n[i], shares[j])
+            realized[j] += value[i] - fee[i] - avg * take
+            cost[j] -= avg * take
+            shares[j] -= take
+    return buys, sells, bought, sold, fees, realized, shares, cost
 
 
 def rejections_by_reason(orders: pd.DataFrame) -> pd.DataFrame:
@@ -301,6 +328,17 @@ _PERCENT_METRICS = {"total_return", "cagr", "volatility", "max_drawdown", "win_r
 _MONEY_METRICS = {"final_equity", "initial_cash"}
 
 
+def _capped(frame: pd.DataFrame, what: str, csv_name: str, order: str
+            ) -> tuple[pd.DataFrame, str]:
+    """The first :data:`TABLE_ROWS` rows of ``frame`` and a note linking ``csv_name`` (the full
+    list, a file beside the page) when there are more; ``(frame, "")`` otherwise."""
+    if len(frame) <= TABLE_ROWS:
+        return frame, ""
+    return frame.head(TABLE_ROWS), (
+        f'<p class="note">The first {TABLE_ROWS:,} of {len(frame):,} {_e(what)} ({_e(order)}); '
+        f'all of them are in <a href="{_e(csv_name)}">{_e(csv_name)}</a> beside this page.</p>')
+
+
 def _metric_format(key: str) -> str:
     if key in _PERCENT_METRICS:
         return ".2%"
@@ -341,6 +379,13 @@ def _section_pnl(run: RunFolder) -> str:
     if pnl.empty:
         return head + '<p class="note">No fills.</p>'
     order = pnl.sort_values(["realized", "code"], ascending=[False, True], kind="stable")
+    more = ""
+    if len(order) > TABLE_ROWS:
+        half = TABLE_ROWS // 2
+        more = (f'<p class="note">{len(order):,} stocks: the {half} best and the {half} worst '
+                f'are shown (the total row counts all); every fill is in '
+                f'<a href="trades.csv">trades.csv</a>.</p>')
+        order = pd.concat([order.head(half), order.tail(half)])
     rows = [[_e(r.code), _name(run, r.code), str(r.buys), str(r.sells), _num(r.bought),
              _num(r.sold), _num(r.fees), _num(r.realized), _num(r.open_shares, ",.0f"),
              _num(r.open_cost)] for r in order.itertuples()]
@@ -351,7 +396,7 @@ def _section_pnl(run: RunFolder) -> str:
     note = ('<p class="note">Realised P&amp;L at average cost, all fees included. Positions still '
             'open at the end keep their cost in "open cost"; their value is in the equity curve.'
             '</p>')
-    return (head + note + pnl_chart(pnl, run.names)
+    return (head + note + more + pnl_chart(pnl, run.names)
             + _table([("code", True), ("name", True), ("buys", False), ("sells", False),
                       ("bought", False), ("sold", False), ("fees", False), ("realised", False),
                       ("open shares", False), ("open cost", False)], rows, scroll=True))
@@ -362,10 +407,12 @@ def _section_trades(run: RunFolder) -> str:
     if run.trades.empty:
         return head + '<p class="note">No fills.</p>'
     t = run.trades.sort_values(["date"], kind="stable")
-    rows = [[_e(r.date), _e(r.code), _name(run, r.code), _e(_norm_side(pd.Series([r.side]))[0]),
+    t, note = _capped(t, "trades", "trades.csv", "in date order")
+    t = t.assign(side=_norm_side(t["side"]))
+    rows = [[_e(r.date), _e(r.code), _name(run, r.code), _e(r.side),
              _num(r.shares, ",.0f"), _num(r.price), _num(r.value), _num(r.commission),
              _num(r.stamp_duty), _num(r.transfer_fee), _e(r.reason)] for r in t.itertuples()]
-    return head + _table([("date", True), ("code", True), ("name", True), ("side", True),
+    return head + note + _table([("date", True), ("code", True), ("name", True), ("side", True),
                           ("shares", False), ("price", False), ("value", False),
                           ("commission", False), ("stamp duty", False), ("transfer fee", False),
                           ("reason", True)], rows, scroll=True)
@@ -382,10 +429,11 @@ def _section_rejections(run: RunFolder) -> str:
                     ("stocks", False)], rows)
     o = _normalised(run.orders)
     o = o[o["status"] != "filled"].sort_values(["date", "code"], kind="stable")
+    o, more = _capped(o, "refused orders", "orders.csv", "in date order")
     detail = [[_e(r.date), _e(r.code), _name(run, r.code), _e(r.side), _num(r.shares, ",.0f"),
                _num(r.price), f'<span class="{_e(r.status)}">{_e(r.status)}</span>',
                _e(r.reason)] for r in o.itertuples()]
-    return (head + table + '<p class="note">Every refused order:</p>'
+    return (head + table + '<p class="note">Every refused order:</p>' + more
             + _table([("date", True), ("code", True), ("name", True), ("side", True),
                       ("shares", False), ("price", False), ("status", True), ("reason", True)],
                      detail, scroll=True))
@@ -397,6 +445,7 @@ def _section_stuck(run: RunFolder) -> str:
     stuck = stuck_positions(run.orders, sessions)
     if stuck.empty:
         return head + '<p class="note">Every sell was filled when first sent.</p>'
+    stuck, more = _capped(stuck, "episodes", "orders.csv", "by code")
     rows = [[_e(r.code), _name(run, r.code), _num(r.shares, ",.0f"), _e(r.first_blocked),
              _e(r.sold) if r.sold is not None and not pd.isna(r.sold) else "still held at the end",
              _num(r.sold_price), str(r.sessions_blocked), _e(r.refusals)]
@@ -404,7 +453,7 @@ def _section_stuck(run: RunFolder) -> str:
     note = ('<p class="note">A sell refused at a sealed limit-down (一字跌停), during a suspension '
             'or by T+1 is sent again each session; "sessions blocked" counts the sessions from the '
             'first refusal to the sale.</p>')
-    return head + note + _table([("code", True), ("name", True), ("shares", False),
+    return head + note + more + _table([("code", True), ("name", True), ("shares", False),
                                  ("first blocked", True), ("sold", True), ("sold at", False),
                                  ("sessions blocked", False), ("refusals", "wrap")], rows)
 
@@ -414,13 +463,14 @@ def _section_signals(run: RunFolder) -> str:
     tl = signal_timeline(run.signals, run.orders)
     if tl.empty:
         return head + '<p class="note">No signals file in this run folder.</p>'
+    tl, more = _capped(tl, "signals", "signals.csv", "in session order")
     rows = [[_e(_when(r.published)), _e(r.title), _e(r.date), _e(r.code), _name(run, r.code),
              _e(r.role), _num(r.score, ".3g") if r.score != "" else "",
              f'<span class="{_e(r.outcome.replace(" ", "-"))}">{_e(r.outcome)}</span>',
              _e(r.detail)] for r in tl.itertuples()]
     note = ('<p class="note">Article → first tradable session → what the order became. "no order": '
             'the strategy skipped the mark.</p>')
-    return head + note + _table([("published", True), ("article", "wrap"), ("session", True),
+    return head + note + more + _table([("published", True), ("article", "wrap"), ("session", True),
                                  ("code", True), ("name", True), ("role", True),
                                  ("score", False), ("outcome", True), ("detail", "wrap")], rows,
                                 scroll=True)
@@ -532,7 +582,8 @@ def write_tearsheet(run_dir, *, benchmark=None) -> Path:
     ``benchmark``: ``None`` (use ``run_dir/benchmark.csv`` when present), a CSV path with
     ``date,return`` or ``date,close``, or a ``pd.Series`` of daily returns.
     """
-    text = render_tearsheet(run_dir, benchmark=benchmark)
+    with step(f"drawing {TEARSHEET}"):
+        text = render_tearsheet(run_dir, benchmark=benchmark)
     target = Path(run_dir) / TEARSHEET
     write_text_atomic(target, text)
     return target
