@@ -36,12 +36,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import html
+import io
 import json
 import math
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -107,8 +108,18 @@ _BLANKS_RE = re.compile(r"[ \t\u00a0]+")
 _MANY_NL_RE = re.compile(r"\n{3,}")
 
 
+# Anything clean_text could change. Text with none of it (most scraped or archived articles)
+# is returned as it is, without the per-line pass.
+_ODD_SPACE_RE = re.compile(r"[^\S \n]")          # white space other than ' ' and line breaks
+
+
 def clean_text(text: str) -> tuple[str, bool]:
     """Strip HTML tags/entities and Markdown images; return ``(clean, had_html)``."""
+    if ("<" not in text and "&" not in text and "![" not in text and "  " not in text
+            and " \n" not in text and "\n " not in text and "\n\n\n" not in text
+            and text[:1] not in (" ", "\n") and text[-1:] not in (" ", "\n")
+            and not _ODD_SPACE_RE.search(text)):
+        return text, False
     had_html = bool(_HTML_HINT_RE.search(text))
     if had_html:
         text = _TAG_BLOCK_RE.sub("", text)
@@ -126,6 +137,8 @@ _CN_DT_RE = re.compile(
     r"^\s*(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*[日号]?"
     r"(?:[\sT]*(\d{1,2})\s*[:：时]\s*(\d{1,2})\s*分?(?:\s*[:：]?\s*(\d{1,2})\s*秒?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$")
+_ISO_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?[+-]\d{2}:\d{2}$")
+_BEIJING = dt.timedelta(hours=8)
 _EPOCH_RE = re.compile(r"^\d{10}(?:\d{3})?$")          # epoch seconds or milliseconds
 _YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 _COMPACT_RE = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})(?:[\sT]?(\d{2})(\d{2})(\d{2})?)?\s*$")
@@ -150,6 +163,10 @@ def parse_published(value, *, bare_date: str = "next_open") -> tuple[pd.Timestam
             return parse_published(digits, bare_date=bare_date)   # 20241216 is a date
         unit = "ms" if value > 1e11 else "s"
         return pd.Timestamp(value, unit=unit, tz="UTC").tz_convert(TZ), False, ""
+    if isinstance(value, str) and _ISO_RE.match(value):          # the archive's own format
+        ts = pd.Timestamp(dt.datetime.fromisoformat(value))
+        if ts.utcoffset() == _BEIJING:
+            return ts.tz_convert(TZ), False, ""
     if isinstance(value, (dt.datetime, pd.Timestamp)):
         ts, bare = pd.Timestamp(value), False
     elif isinstance(value, dt.date):
@@ -199,8 +216,21 @@ def parse_published(value, *, bare_date: str = "next_open") -> tuple[pd.Timestam
 
 
 # ------------------------------------------------------------------ readers
-def _records_json(path: Path) -> Iterator[tuple[str, dict]]:
-    text = path.read_text(encoding="utf-8-sig")
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """``(text, encoding)``: UTF-8 (a BOM is dropped) when the bytes are valid UTF-8, else GBK
+    (read as its superset GB18030, the encoding of Excel's "CSV" on Chinese Windows). Valid
+    Chinese UTF-8 is almost never valid GB18030 of the same length and vice versa, so trying
+    UTF-8 first is safe. Raises :class:`UnicodeDecodeError` (of UTF-8) when neither fits."""
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        try:
+            return data.decode("gb18030"), "gbk"
+        except UnicodeDecodeError:
+            raise exc from None
+
+
+def _records_json(path: Path, text: str) -> Iterator[tuple[str, dict]]:
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -232,25 +262,56 @@ class _Unreadable(str):
     ``skip_bad``, while the reader goes on with the next record."""
 
 
-def _records_jsonl(path: Path) -> Iterator[tuple[str, dict]]:
-    with open(path, encoding="utf-8-sig") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError as exc:
-                rec = _Unreadable(f"{path}: line {n} is not valid JSON ({exc})")
-            yield f"line {n}", rec
+def _records_jsonl(path: Path, text: str) -> Iterator[tuple[str, dict]]:
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            rec = _Unreadable(f"{path}: line {n} is not valid JSON ({exc})")
+        yield f"line {n}", rec
 
 
-def _records_csv(path: Path) -> Iterator[tuple[str, dict]]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames:
-            raise DataError(f"{path}: empty CSV; expected a header with {', '.join(FIELDS)}")
-        for n, row in enumerate(reader, 2):
-            yield f"row {n}", row
+def _stream_jsonl(path: Path):
+    """``(records, encoding)`` of a JSON Lines file read line by line (an archive may not fit in
+    memory); ``encoding`` is a one-item list filled in as the lines are read: UTF-8 unless a line
+    is not, then GBK (GB18030) for the whole file."""
+    encoding = ["utf-8"]
+
+    def records():
+        with open(path, "rb") as fh:
+            for n, raw in enumerate(fh, 1):
+                if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                try:
+                    line = raw.decode(encoding[0])
+                except UnicodeDecodeError as exc:
+                    if encoding[0] != "utf-8":
+                        raise DataError(f"{path}: line {n} is neither UTF-8 nor GBK text") from None
+                    try:
+                        line = raw.decode("gb18030")
+                    except UnicodeDecodeError:
+                        raise DataError(f"{path}: line {n}: neither UTF-8 nor GBK text (byte "
+                                        f"{exc.start}); save it as UTF-8") from None
+                    encoding[0] = "gb18030"
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except ValueError as exc:
+                    rec = _Unreadable(f"{path}: line {n} is not valid JSON ({exc})")
+                yield f"line {n}", rec
+
+    return records(), encoding
+
+
+def _records_csv(path: Path, text: str) -> Iterator[tuple[str, dict]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames:
+        raise DataError(f"{path}: empty CSV; expected a header with {', '.join(FIELDS)}")
+    for n, row in enumerate(reader, 2):
+        yield f"row {n}", row
 
 
 _MD_HEADER_RE = re.compile(r"^\s*(?:[-*]\s*)?\*\*([^*]+)\*\*\s*[:：]\s*(.*?)\s*$")
@@ -258,8 +319,8 @@ _MD_LINK_RE = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 _MD_BODY_HEADINGS = {"内容", "正文", "body", "content", "text"}
 
 
-def _records_markdown(path: Path) -> Iterator[tuple[str, dict]]:
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+def _records_markdown(path: Path, text: str) -> Iterator[tuple[str, dict]]:
+    lines = text.splitlines()
     rec: dict = {}
     body_start = None
     for i, line in enumerate(lines):
@@ -403,15 +464,41 @@ def _iter_articles(items: list, bare_date: str, skip_bad: bool, result: ReadResu
         elif isinstance(item, (str, os.PathLike)):
             files = _expand([item])
             for path in files:
-                try:
-                    for k, (where, rec) in enumerate(_READERS[path.suffix.lower()](path)):
-                        art = attempt(rec, f"{path}: {where}", k)
-                        if art is not None:
-                            yield art
-                except UnicodeDecodeError as exc:
-                    raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 "
-                                    "(a GBK/GB18030 file: re-save it as UTF-8, Excel 'CSV UTF-8')"
-                                    ) from None
+                if path.suffix.lower() in (".jsonl", ".ndjson"):
+                    records, encoding = _stream_jsonl(path)
+                else:
+                    try:
+                        text, enc = decode_bytes(path.read_bytes())
+                    except UnicodeDecodeError as exc:
+                        raise DataError(f"{path}: neither UTF-8 nor GBK text (byte {exc.start}); "
+                                        "save it as UTF-8") from None
+                    encoding = [enc]
+                    records = _READERS[path.suffix.lower()](path, text)
+                for k, (where, rec) in enumerate(records):
+                    art = attempt(rec, f"{path}: {where}", k)
+                    if art is not None:
+                        if encoding[0] != "utf-8":
+                            art = replace(art, notes=art.notes + ("GBK text (decoded as GB18030)",))
+                        yield art
         else:
             raise DataError(f"article {n + 1}: expected a path, a dict or an Article, "
                             f"got {type(item).__name__}")
+
+
+def iter_records(items, *, bare_date: str = "next_open", skip_bad: bool = False,
+                 skipped: list | None = None, notes: list | None = None) -> Iterator[Article]:
+    """Articles of ``items`` (as :func:`read_articles` takes them) one at a time, without the
+    in-memory deduplication (the archive deduplicates); messages of skipped records go to
+    ``skipped``, article notes to ``notes`` as ``"id: note"``."""
+    result = ReadResult()
+    if isinstance(items, (str, os.PathLike, Article, dict)):
+        items = [items]
+    for art in _iter_articles(list(items), bare_date, skip_bad, result):
+        if notes is not None:
+            notes.extend(f"{art.id}: {n}" for n in art.notes)
+        if skipped is not None and result.skipped:
+            skipped.extend(result.skipped)
+            result.skipped.clear()
+        yield art
+    if skipped is not None:
+        skipped.extend(result.skipped)

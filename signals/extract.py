@@ -12,6 +12,7 @@ ends; a 、 list is one clause), the nearest hit, else the article's primary the
 from __future__ import annotations
 
 import bisect
+import hashlib
 import re
 from typing import NamedTuple
 
@@ -20,6 +21,10 @@ from signals.mentions import MatchRules, NameMatcher, load_matching
 from signals.normalize import normalize_text, original_span
 from signals.roles import SENTENCE_STOPS, RoleRules, TextSpans, load_roles
 from signals.themes import ThemeLexicon, load_themes
+
+# Bump when a change to the extraction code changes its output: stored mention indexes
+# (backtests.data.news) are then rebuilt.
+EXTRACT_VERSION = "extract-3"
 
 THEME_CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,:：]")     # a 、 list stays one clause
 
@@ -33,6 +38,7 @@ class Mention(NamedTuple):
     role: str
     weight: float
     sentence: str          # normalised sentence, for display and debugging
+    board_state: str = ""  # market-confirmed state at the last close before publication
 
 
 class ArticleSignals(NamedTuple):
@@ -51,10 +57,34 @@ class Extractor:
         self.matcher = NameMatcher(master, matching or load_matching())
         self.themes = themes or load_themes()
         self.roles = roles or load_roles()
+        self._version: str | None = None
+
+    @property
+    def version(self) -> str:
+        """The rules version: a hash of everything that decides what :meth:`extract` returns
+        (the theme, role and matching rules as loaded, the name dictionary and
+        :data:`EXTRACT_VERSION`). The mention index of :mod:`backtests.data.news` is keyed by it."""
+        if self._version is None:
+            h = hashlib.sha256(EXTRACT_VERSION.encode())
+            parts = [sorted(self.matcher.keys.items()), sorted(self.matcher.ambiguous.items()),
+                     sorted(self.matcher.display.items()), self.matcher.rules.fingerprint(),
+                     self.themes.fingerprint(), self.roles.fingerprint()]
+            for part in parts:
+                h.update(repr(part).encode())
+                h.update(b"\x00")
+            self._version = h.hexdigest()[:16]
+        return self._version
 
     def extract(self, article: Article) -> ArticleSignals:
-        raw = f"{' '.join(article.title.splitlines())}\n{article.body}"     # title = first line
-        text, index = normalize_text(raw)
+        mentions, unk, themes, primary = self.extract_text(article.title, article.body)
+        return ArticleSignals(article, mentions, unk, themes, primary)
+
+    def extract_text(self, title: str, body: str):
+        """``(mentions, unknown, themes, primary_theme)`` of one title and body (see
+        :meth:`extract`)."""
+        head = ' '.join(title.splitlines())
+        raw = f"{head}\n{body}"                               # title = first line
+        text, index = normalize_text(raw, keep_break=len(head))
         title_end = text.find("\n")
         title_end = len(text) if title_end < 0 else title_end
         hits, unknown = self.matcher.find(text)
@@ -63,7 +93,7 @@ class Extractor:
         theme_pos = [h.start for h in theme_hits]
         cache: dict = {}
         mentions = []
-        spans = TextSpans(text)
+        spans = TextSpans(text, (title_end,))
         for h in hits:
             sent = spans.sentence(h.start, h.end)
             role, weight = self.roles.decide(spans, h.start, h.end, sent, cache)
@@ -84,4 +114,4 @@ class Extractor:
         seen: dict[str, None] = {}
         for t in theme_hits:
             seen.setdefault(t.theme, None)
-        return ArticleSignals(article, tuple(mentions), tuple(unk), tuple(seen), primary)
+        return tuple(mentions), tuple(unk), tuple(seen), primary

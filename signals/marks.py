@@ -32,6 +32,7 @@ its first article that session). Sorted by date, score descending, code.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,13 +43,13 @@ import pandas as pd
 
 from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
-from signals.articles import BARE_DATE_POLICIES, read_articles
-from signals.extract import ArticleSignals, Extractor
+from signals.articles import BARE_DATE_POLICIES, Article, read_articles
+from signals.extract import ArticleSignals, Extractor, Mention
 from signals.roles import load_roles
-from signals.sessions import INTRADAY_POLICIES, entry_session
+from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
 MENTION_COLUMNS = ("article_id", "published", "session", "entry", "code", "name", "matched_text",
-                   "kind", "in_title", "theme", "role", "weight")
+                   "kind", "in_title", "theme", "role", "weight", "board_state")
 MARK_COLUMNS = ("date", "code", "name", "score", "first_mention", "n_articles", "theme",
                 "theme_heat", "role", "entry", "article_id", "title", "published")
 UNKNOWN_COLUMNS = ("article_id", "text", "reason")
@@ -103,10 +104,15 @@ def analyze(items, master, calendar=None, *, min_score: float = 0.5,
             roles: Iterable[str] | None = None, intraday: str = "next_open",
             bare_date: str = "next_open", half_life: float = 2.0, title_multiplier: float = 1.5,
             skip_bad: bool = False, open_cutoff: str = "09:30",
-            extractor: Extractor | None = None) -> SignalResult:
+            extractor: Extractor | None = None, board=None) -> SignalResult:
     """Read ``items`` (paths, folders, :class:`Article` objects or dicts), find mentions and
     build marks. ``master`` is a :class:`~backtests.data.master.StockMaster`; ``calendar`` defaults to
-    :func:`backtests.core.calendar.trading_calendar`. See the module docstring for the scoring."""
+    :func:`backtests.core.calendar.trading_calendar`. See the module docstring for the scoring.
+
+    ``board``: an object with ``at(code, epoch_seconds) -> state``
+    (:class:`backtests.features.scan.BoardStates` of the run's market); each mention then carries
+    the stock's ``board_state`` known at publication, and a mention the text leaves at the default
+    role takes the role ``[board_roles]`` gives that state (:meth:`RoleRules.confirm`)."""
     _check_choice("intraday", intraday, INTRADAY_POLICIES)
     _check_choice("bare_date", bare_date, BARE_DATE_POLICIES)
     if half_life < 0:
@@ -132,6 +138,8 @@ def analyze(items, master, calendar=None, *, min_score: float = 0.5,
             read.skipped.append(msg)
             continue
         sig = ex.extract(art)
+        if board is not None:
+            sig = confirm_roles(sig, ex.roles, board, int(art.published.timestamp()))
         results.append(sig)
         sessions[art.id] = (session, entry)
         notes.extend((art.id, n) for n in art.notes)
@@ -140,7 +148,8 @@ def analyze(items, master, calendar=None, *, min_score: float = 0.5,
         names = ex.matcher.display
         for m in sig.mentions:
             rows.append((art.id, art.published, session, entry, m.code, names[m.code],
-                         m.matched_text, m.kind, m.in_title, m.theme, m.role, m.weight))
+                         m.matched_text, m.kind, m.in_title, m.theme, m.role, m.weight,
+                         m.board_state))
         unknown.extend((art.id, text, reason) for text, reason in sig.unknown)
     mentions = pd.DataFrame(rows, columns=list(MENTION_COLUMNS))
     mentions["session"] = pd.to_datetime(mentions["session"].astype("datetime64[ns]"))
@@ -151,15 +160,25 @@ def analyze(items, master, calendar=None, *, min_score: float = 0.5,
                         read.skipped, read.duplicates)
 
 
+def confirm_roles(sig: ArticleSignals, roles, board, epoch: int) -> ArticleSignals:
+    """``sig`` with each mention's ``board_state`` at ``epoch`` and its market-confirmed role."""
+    out = []
+    for m in sig.mentions:
+        state = board.at(m.code, epoch)
+        role, weight = roles.confirm(m.role, m.weight, state)
+        out.append(m._replace(role=role, weight=weight, board_state=state))
+    return sig._replace(mentions=tuple(out))
+
+
 def build_marks(items, master, calendar=None, **options) -> pd.DataFrame:
     """Entry marks from articles: ``date, code, name, score, first_mention, n_articles, theme,
     theme_heat, role, entry, article_id, title, published`` (see the module docstring).
 
     ``items``: article files/folders, :class:`Article` objects or dicts. ``options``:
     :data:`SIGNAL_PARAMS` (``min_score``, ``roles``, ``intraday``, ``bare_date``, ``half_life``,
-    ``title_multiplier``, ``skip_bad``) plus ``open_cutoff`` and ``extractor``.
+    ``title_multiplier``, ``skip_bad``) plus ``open_cutoff``, ``extractor`` and ``board``.
     """
-    known = (*SIGNAL_PARAMS, "open_cutoff", "extractor")
+    known = (*SIGNAL_PARAMS, "open_cutoff", "extractor", "board")
     for key in options:
         if key not in known:
             raise ConfigError(f"unknown signals option {key!r}{did_you_mean(key, known)}; "
@@ -179,9 +198,10 @@ def _empty_marks() -> pd.DataFrame:
 
 def score_marks(results: list[ArticleSignals], sessions: dict, calendar, names: dict, *,
                 min_score: float, roles: set[str] | None, half_life: float,
-                title_multiplier: float) -> pd.DataFrame:
+                title_multiplier: float, seen_before: frozenset = frozenset()) -> pd.DataFrame:
     """The marks of already extracted articles (see the module docstring); ``names`` maps a
-    code to its display name."""
+    code to its display name; codes in ``seen_before`` were named by earlier articles (not
+    given), so none of their marks is a ``first_mention``."""
     heat: Counter = Counter()                     # (session, theme) -> articles
     contrib: dict[tuple, list] = {}               # (session, code) -> [(value, role, theme, art)]
     for sig in sorted(results, key=lambda s: (s.article.published, s.article.id)):
@@ -223,7 +243,7 @@ def score_marks(results: list[ArticleSignals], sessions: dict, calendar, names: 
             strongest = max(items, key=lambda c: abs(c[0]))
             first = items[0][3]
             rows.append((np.datetime64(day, "ns"), code, names[code],
-                         round(score, 10), j == 0, len(items), theme,
+                         round(score, 10), j == 0 and code not in seen_before, len(items), theme,
                          heat.get((day, theme), 0) if theme else 0, strongest[1],
                          "open" if any(c[4] == "open" for c in items) else "close",
                          ";".join(c[3].id for c in items), first.title,
@@ -238,6 +258,51 @@ def score_marks(results: list[ArticleSignals], sessions: dict, calendar, names: 
     return frame.reset_index(drop=True)
 
 
+def score_index_rows(articles: list, mentions: dict, calendar, names: dict, *,
+                     min_score: float = 0.5, roles: Iterable[str] | None = None,
+                     intraday: str = "next_open", bare_date: str = "next_open",
+                     half_life: float = 2.0, title_multiplier: float = 1.5,
+                     skip_bad: bool = False, open_cutoff: str = "09:30",
+                     seen_before: frozenset = frozenset(), role_rules=None,
+                     board=None) -> pd.DataFrame:
+    """Marks from a stored mention index (:meth:`backtests.data.news.NewsArchive.signals`):
+    ``articles`` rows ``(key, id, epoch_seconds, bare, title, themes_json)`` and ``mentions`` by
+    key, rows ``(code, matched, kind, in_title, theme, role, weight)``. The same scoring as
+    :func:`analyze` on the same articles (tests check it); an article outside the calendar
+    raises :class:`DataError` unless ``skip_bad``. ``board`` and ``role_rules`` (both or
+    neither): the market-confirmed roles, as in :func:`analyze`."""
+    _check_choice("intraday", intraday, INTRADAY_POLICIES)
+    _check_choice("bare_date", bare_date, BARE_DATE_POLICIES)
+    role_set = None if roles is None else set([roles] if isinstance(roles, str) else roles)
+    if not articles:
+        return _empty_marks()
+    epoch = np.fromiter((a[2] for a in articles), dtype=np.int64, count=len(articles))
+    bare = np.fromiter((a[3] for a in articles), dtype=bool, count=len(articles))
+    days, close, ok = entry_sessions(epoch, bare, calendar, intraday=intraday,
+                                     bare_date=bare_date, open_cutoff=open_cutoff)
+    stamps = pd.to_datetime(epoch, unit="s", utc=True).tz_convert("Asia/Shanghai")
+    if not ok.all() and not skip_bad:
+        k = int(np.flatnonzero(~ok)[0])
+        raise DataError(f"article {articles[k][1]}: published {stamps[k].isoformat()} is outside "
+                        f"the trading calendar ({calendar.first} .. {calendar.last})")
+    results, sessions = [], {}
+    for k, (key, aid, _, bare_k, title, themes_json) in enumerate(articles):
+        if not ok[k]:
+            continue
+        themes, primary = json.loads(themes_json)
+        art = Article(id=aid, published=stamps[k], title=title, body="", bare_date=bool(bare_k))
+        ms = tuple(Mention(code, matched, kind, bool(in_title), theme, role, weight, "")
+                   for code, matched, kind, in_title, theme, role, weight in mentions.get(key, ()))
+        sig = ArticleSignals(art, ms, (), tuple(themes), primary)
+        if board is not None:
+            sig = confirm_roles(sig, role_rules, board, int(epoch[k]))
+        results.append(sig)
+        sessions[aid] = (days[k], "close" if close[k] else "open")
+    return score_marks(results, sessions, calendar, names, min_score=min_score, roles=role_set,
+                       half_life=half_life, title_multiplier=title_multiplier,
+                       seen_before=seen_before)
+
+
 __all__ = [
     "MARK_COLUMNS",
     "MENTION_COLUMNS",
@@ -246,5 +311,6 @@ __all__ = [
     "SignalResult",
     "analyze",
     "build_marks",
+    "score_index_rows",
     "score_marks",
 ]

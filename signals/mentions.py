@@ -1,8 +1,8 @@
 """Find listed companies named in a text: by current name, former name, or code.
 
 :class:`NameMatcher` is built once from a :class:`~backtests.data.master.StockMaster` and then scans
-normalised text (:mod:`signals.normalize`) in one Aho-Corasick pass (``pyahocorasick``) over every
-name, whatever the size of the dictionary (on the text's UTF-16 bytes, see :func:`utf16_units`).
+normalised text (:mod:`signals.normalize`) in one dictionary pass (:mod:`signals.trie_nb`) over every
+name, whatever the size of the dictionary (on the text's UTF-16 code units).
 Rules, in the order they are applied:
 
 1. **Dictionary.** Every current name and former name of the master (``居然之家`` → 000785), plus
@@ -38,13 +38,12 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import ahocorasick
-
 from backtests.core import rules
 from backtests.core.errors import ConfigError
 from backtests.core.names import normalize_name as _display
 from signals.config import load_toml, string_list
 from signals.normalize import normalize_name
+from signals.trie_nb import Trie
 
 KIND_NAME, KIND_FORMER, KIND_ALIAS, KIND_CODE = "name", "former", "alias", "code"
 _PRIORITY = {KIND_NAME: 0, KIND_FORMER: 1, KIND_ALIAS: 2}
@@ -63,29 +62,18 @@ _EXCHANGE_ALIASES = {"SH": "SH", "SS": "SH", "XSHG": "SH", "SZ": "SZ", "XSHE": "
                      "BJ": "BJ", "BSE": "BJ"}
 # Codes: a run of exactly six digits, optionally with an exchange before (SZ002354, sz.002354)
 # or after (002354.SZ, 600000.XSHG); not right after another letter, digit or dot.
-_DIGITS_RE = re.compile(r"\d+")
+# a run of exactly six (a code) or seven (a code typo, reported) digits; longer runs are numbers
+_DIGITS_RE = re.compile(r"\d{6,}")        # whole runs of 6+ digits (a run is tried from its start)
 _PREFIX_RE_CODE = re.compile(r"(?<![0-9A-Z.])(SH|SZ|BJ)\.?$")
 _SUFFIX_RE_CODE = re.compile(r"\.(SH|SZ|BJ|SS|XSHG|XSHE|BSE)(?![A-Z])")
 _NOT_BEFORE_CODE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.")
 _PREFIX_RE = re.compile(r"^(?:\*ST|S\*ST|SST|ST|XD|XR|DR|N|C|S)(?=[\u4e00-\u9fff])")
 _CLASS_SUFFIX_RE = re.compile(r"(?<=[\u4e00-\u9fff])A$")
+# STAR/ChiNext special-voting-rights and unprofitable suffixes: 寒武纪-U, 优刻得-W, 九号公司-WD
+_SUFFIX_UW_RE = re.compile(r"-(?:U|W|UW|WD|UWD|D)$")
 _BLOCKER = "-"
-_ASTRAL_RE = re.compile("[\U00010000-\U0010FFFF]")
 
 
-def utf16_units(text: str) -> str:
-    """Two code units per character (UTF-16 bytes as Latin-1 characters).
-
-    pyahocorasick finds a node's child by a linear scan; over Chinese text the root would have
-    thousands of children (one per first character of a name). Splitting every character into
-    its two bytes keeps every node's fan-out below 256 and makes the scan about 7x faster.
-    Characters outside the BMP (emoji) become U+FFFD first so that character ``i`` is always
-    bytes ``2i, 2i+1``; no name contains one.
-    """
-    data = text.encode("utf-16-be")
-    if len(data) != 2 * len(text):
-        data = _ASTRAL_RE.sub("\ufffd", text).encode("utf-16-be")
-    return data.decode("latin-1")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 
@@ -115,6 +103,12 @@ class MatchRules:
     unknown_suffixes: tuple[str, ...]
     unknown_left: re.Pattern
     source: str = ""
+
+    def fingerprint(self) -> tuple:
+        """Every rule as plain values (patterns as their text), for rules versions."""
+        return tuple((k, v.pattern if isinstance(v, re.Pattern) else
+                      sorted(v) if isinstance(v, frozenset) else v)
+                     for k, v in self.__dict__.items() if k != "source")
 
 
 MATCHING_KEYS = ("not_stocks", "common_words", "guard_left", "guard_right", "common_right",
@@ -169,6 +163,10 @@ def _aliases(name: str) -> list[str]:
     ``*ST工智`` must not make ``工智`` a name) and without a trailing share-class ``A``
     (``万科A`` → ``万科``, two characters allowed, guarded)."""
     out = []
+    plain = _SUFFIX_UW_RE.sub("", name)
+    if plain != name and len(plain) >= 2:
+        out.append(plain)                     # 寒武纪-U -> 寒武纪 (the suffix is often dropped)
+        name = plain
     base = _PREFIX_RE.sub("", name)
     if base != name and len(base) >= 3:
         out.append(base)
@@ -219,7 +217,8 @@ class NameMatcher:
         kinds = {v: k for k, v in _PRIORITY.items()}
         self.ambiguous: dict[str, tuple[str, ...]] = {}
         self.keys: dict[str, tuple[str, str]] = {}
-        automaton = ahocorasick.Automaton()
+        trie = Trie()
+        payload: dict[int, tuple] = {}
         blockers = set(self.rules.not_stocks)
         for key, (pri, codes) in entries.items():
             if key in blockers:
@@ -230,17 +229,16 @@ class NameMatcher:
             code = next(iter(codes))
             guard = 2 if key in self.rules.common_words else 1 if len(key) <= 2 else 0
             self.keys[key] = (code, kinds[pri])
-            automaton.add_word(utf16_units(key), (len(key), code, kinds[pri], guard))
+            payload[trie.add(key)] = (code, kinds[pri], guard)
         for word in sorted(blockers):
             if word:
-                automaton.add_word(utf16_units(word), (len(word), _BLOCKER, _BLOCKER, 0))
-        automaton.make_automaton()
-        self._automaton = automaton
+                payload[trie.add(word)] = (_BLOCKER, _BLOCKER, 0)
+        self._trie = trie
+        self._payload = payload
         self.n_names = len(self.keys)
-        suffixes = ahocorasick.Automaton()
+        suffixes = Trie()
         for suf in self.rules.unknown_suffixes:
-            suffixes.add_word(suf, len(suf))
-        suffixes.make_automaton()
+            suffixes.add(suf)
         self._suffixes = suffixes if self.rules.unknown_suffixes else None
 
     # ------------------------------------------------------------ matching
@@ -253,11 +251,9 @@ class NameMatcher:
     def find(self, text: str) -> tuple[list[Hit], list[Unknown]]:
         """Stocks named in normalised ``text`` (sorted by position) and unknown candidates."""
         cands = []
-        for end_b, (length, code, kind, guard) in self._automaton.iter(utf16_units(text)):
-            if end_b & 1 == 0:
-                continue                      # straddles two characters of the text
-            end = (end_b + 1) >> 1
-            start = end - length
+        payload = self._payload
+        for start, end, node in self._trie.find(text).tolist():
+            code, kind, guard = payload[node]
             if guard and not self._guard_ok(text, start, end, guard):
                 continue
             cands.append((start, end, code, kind))
@@ -284,8 +280,11 @@ class NameMatcher:
         n = len(text)
         for m in _DIGITS_RE.finditer(text):
             start, end = m.span()
-            if end - start != 6:
+            if end - start > 7:
                 continue                      # a longer number is not a code
+            if end - start == 7:
+                self._typo(text, start, end, unknown)
+                continue
             code = m.group(0)
             if end < n and text[end] in r.number_units:
                 continue                      # an amount: 600000元, 300000股
@@ -313,11 +312,25 @@ class NameMatcher:
                 unknown.append(Unknown(start, end, text[start:end],
                                        f"stock code ({board}) not in the names file"))
 
+    def _typo(self, text: str, start: int, end: int, unknown: list[Unknown]) -> None:
+        """A 7-digit number where a code stands -- with an exchange (``SZ0023541``,
+        ``0023541.SZ``) or alone in brackets after a name (``天娱数科(0023541)``) -- is reported,
+        never cut down to a 6-digit code."""
+        pre = _PREFIX_RE_CODE.search(text, max(0, start - 5), start)
+        suf = _SUFFIX_RE_CODE.match(text, end)
+        bracketed = (start > 0 and text[start - 1] in "(（" and end < len(text)
+                     and text[end] in ")）")
+        if pre or suf or bracketed:
+            a = pre.start() if pre else start
+            b = suf.end() if suf else end
+            unknown.append(Unknown(a, b, text[a:b], "7-digit code (a typo?): stock codes have "
+                                                     "6 digits; not matched"))
+
     def _unknown_names(self, text: str, unknown: list[Unknown], taken: bytearray) -> None:
         r = self.rules
-        for suf_end, length in self._suffixes.iter(text):
-            end = suf_end + 1
-            suf_start = end - length
+        # by end, longest first (the order an Aho-Corasick automaton reports them in)
+        for suf_start, end in sorted(((a, b) for a, b, _ in self._suffixes.find(text).tolist()),
+                                     key=lambda h: (h[1], h[0])):
             if taken[suf_start] or not r.guard_right.match(text, end):
                 continue                # inside a name already found, or not followed by a separator
             for n in (4, 3, 2):                       # the longest well-delimited word wins

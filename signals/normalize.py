@@ -84,6 +84,17 @@ _MAPPED_RE = re.compile("[" + re.escape("".join(
 
 # a run of white space (not line breaks: they end sentences) touching a non-ASCII character
 _SPACE_RE = re.compile(r"(?<=[^\x00-\x7f])[^\S\n]+|[^\S\n]+(?=[^\x00-\x7f])")
+# Scraper artefacts removed from article text (not from names):
+# - pinyin in brackets right after a Chinese character, with at least one tone mark
+#   (偉創(chuàng)電氣 -> 伟创电气); "人工智能(AI)" has none and stays;
+_TONES = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜĀÁǍÀĒÉĚÈĪÍǏÌŌÓǑÒŪÚǓÙǕǗǙǛ"    # ü/Ü alone is no tone
+_PINYIN_RE = re.compile(f"[(（](?<=[\u4e00-\u9fff][(（])[A-Za-züÜ{_TONES}]*[{_TONES}]"
+                        f"[A-Za-züÜ{_TONES}]*[)）]")        # the bracket first: a fast scan
+# - a line break between two Chinese characters inside a long wrapped line (the line before it
+#   holds WRAP_MIN characters or more and does not end a sentence): 天娱\n数科 -> 天娱数科.
+#   Short lines (headings, table rows, the title) keep their breaks.
+_WRAP_RE = re.compile(r"\n(?<=[\u4e00-\u9fff]\n)(?=[\u4e00-\u9fff])")
+WRAP_MIN = 24
 _ALL_SPACE_RE = re.compile(r"\s+")
 
 
@@ -98,26 +109,45 @@ def normalize_name(name: str) -> str:
     return _ALL_SPACE_RE.sub("", str(name).translate(CHAR_MAP))
 
 
-def normalize_text(text: str) -> tuple[str, np.ndarray | None]:
+def normalize_text(text: str, keep_break: int = -1) -> tuple[str, np.ndarray | None]:
     """Normalise article text; return ``(normalised, index)``.
 
     ``index[i]`` is the position in ``text`` of normalised character ``i`` (an ``int64``
     array); it is ``None`` when no character was removed, i.e. positions are unchanged.
+    ``keep_break``: the position of a line break never joined (the end of the title).
     """
     upper = text.upper()
     if len(upper) != len(text):          # 'ß' -> 'SS' and the like: fall back to the map
         upper = text
     mapped = upper.translate(CHAR_MAP) if _MAPPED_RE.search(upper) or upper is text else upper
-    if " " not in mapped:               # every other space became ' ' in the map
-        return mapped, None
-    spans = [m.span() for m in _SPACE_RE.finditer(mapped)]
+    spans = []
+    if " " in mapped:                   # every other space became ' ' in the map
+        spans = [m.span() for m in _SPACE_RE.finditer(mapped)]
+    if "(" in mapped or "（" in mapped:
+        spans += [m.span() for m in _PINYIN_RE.finditer(mapped)]
+    if "\n" in mapped:
+        for m in _WRAP_RE.finditer(mapped):
+            i = m.start()
+            line_start = mapped.rfind("\n", 0, i) + 1
+            if i != keep_break and i - line_start >= WRAP_MIN:
+                spans.append((i, i + 1))
     if not spans:
         return mapped, None
     keep = np.ones(len(mapped), dtype=bool)
     for a, b in spans:
         keep[a:b] = False
     index = np.flatnonzero(keep)
-    return _SPACE_RE.sub("", mapped), index
+    return _cut(mapped, spans), index
+
+
+def _cut(text: str, spans: list[tuple[int, int]]) -> str:
+    out, last = [], 0
+    for a, b in sorted(spans):
+        a = max(a, last)
+        out.append(text[last:a])
+        last = max(last, b)
+    out.append(text[last:])
+    return "".join(out)
 
 
 def original_span(index: np.ndarray | None, start: int, end: int) -> tuple[int, int]:

@@ -29,9 +29,12 @@ from dataclasses import dataclass
 from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
 
-ROLE_KEYS = ("default_role", "default_weight", "role")
+ROLE_KEYS = ("default_role", "default_weight", "role", "board_roles")
 RULE_KEYS = ("name", "weight", "scope", "patterns", "names")
-SCOPES = ("sentence", "after", "before")
+SCOPES = ("sentence", "after", "before", "after_list")
+# Board states a market gives a mention (signals.marks: board_state), in the order they are
+# checked; docs/signals.md "Market-confirmed roles".
+BOARD_STATES = ("limit_down", "streak", "limit_up", "broken")
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,9 @@ class RoleRules:
     """Compiled role rules; :meth:`decide` gives ``(role, weight)`` for one mention."""
 
     def __init__(self, rules: list[RoleRule], default_role: str, default_weight: float,
-                 source: str = ""):
+                 source: str = "", board_roles: dict[str, str] | None = None):
         self.rules = rules
+        self.board_roles = dict(board_roles or {})
         self.default_role = default_role
         self.default_weight = float(default_weight)
         self.source = source
@@ -56,36 +60,92 @@ class RoleRules:
         for r in rules:
             self.weights.setdefault(r.name, r.weight)
         self.weights.setdefault(default_role, self.default_weight)
+        # any sentence-rule keyword at all: an exact pre-filter (an alternation tries every
+        # pattern at every position), so a clause without one skips the rule-by-rule searches
+        sentence = [f"(?:{r.pattern.pattern})" for r in rules if r.scope == "sentence"]
+        self._any = re.compile("|".join(sentence)) if sentence else None
+        self._applies: dict[str, tuple[bool, ...]] = {}     # mention text -> rule applies
+
+    def _rules_for(self, mention: str) -> tuple[bool, ...]:
+        got = self._applies.get(mention)
+        if got is None:
+            got = self._applies[mention] = tuple(r.names is None or r.names.search(mention) is not None
+                                                 for r in self.rules)
+        return got
+
+    def fingerprint(self) -> tuple:
+        """Everything that decides :meth:`decide`, as plain values (for rules versions)."""
+        return ([(r.name, r.weight, r.scope, r.pattern.pattern,
+                  r.names.pattern if r.names else None) for r in self.rules],
+                self.default_role, self.default_weight, sorted(self.board_roles.items()))
 
     @property
     def names(self) -> tuple[str, ...]:
         """Role names in rule order, the default last."""
-        return tuple(self.weights)
+        return tuple(n for n in self.weights if n != self.default_role) + (self.default_role,)
 
     def decide(self, spans: TextSpans, start: int, end: int, sentence: tuple[int, int],
                cache: dict) -> tuple[str, float]:
         """Role of the mention ``[start, end)`` of ``spans.text`` inside ``sentence`` (a
-        ``(lo, hi)`` span). ``cache`` memoises sentence-scope results per (rule, sentence)
-        within one article."""
+        ``(lo, hi)`` span).
+
+        Two passes: first every rule, in order, on the mention's own **clause** (the text
+        between ，,:; or line breaks around it; a 、 list is one clause), so that "甲涨停，乙跌停"
+        gives each its own role; only when no rule matches there, the ``sentence`` rules on the
+        whole sentence ("甲、乙 / 等多股涨停" broken across lines), where the match **nearest**
+        the mention wins, ties by rule order ("除了甲，多只个股涨停，而在跌停股中，乙…" is
+        momentum for 甲). ``cache`` memoises sentence-scope results per (rule, span) within one article."""
         text = spans.text
         lo, hi = sentence
-        clause = None
+        mention = text[start:end]
+        clause = spans.around(start, end, ROLE_CLAUSE_RE, lo, hi)
+        applies = self._rules_for(mention)
+        key = (-1, clause)
+        keyword = cache.get(key)
+        if keyword is None:
+            keyword = cache[key] = self._any is not None and self._any.search(text, *clause) is not None
         for i, rule in enumerate(self.rules):
-            if rule.names is not None and not rule.names.search(text[start:end]):
+            if not applies[i]:
                 continue
             if rule.scope == "sentence":
-                key = (i, lo)
+                if not keyword:
+                    continue
+                key = (i, clause)
                 hit = cache.get(key)
                 if hit is None:
-                    hit = cache[key] = rule.pattern.search(text, lo, hi) is not None
+                    hit = cache[key] = rule.pattern.search(text, *clause) is not None
+            elif rule.scope == "after_list":
+                hit = rule.pattern.match(text, end, clause[1]) is not None
             else:
-                if clause is None:
-                    clause = spans.around(start, end, CLAUSE_RE, lo, hi)
-                part = text[end:clause[1]] if rule.scope == "after" else text[clause[0]:start]
-                hit = rule.pattern.search(part) is not None
+                part = spans.around(start, end, CLAUSE_RE, lo, hi)
+                seg = text[end:part[1]] if rule.scope == "after" else text[part[0]:start]
+                hit = rule.pattern.search(seg) is not None
             if hit:
                 return rule.name, rule.weight
+        if clause != (lo, hi):        # the nearest sentence-rule match wins, ties by rule order
+            best = None
+            for i, rule in enumerate(self.rules):
+                if rule.scope != "sentence" or not applies[i]:
+                    continue
+                key = (i, sentence, "all")
+                found = cache.get(key)
+                if found is None:
+                    found = cache[key] = [m.span() for m in rule.pattern.finditer(text, lo, hi)]
+                for a, b in found:
+                    dist = a - end if a >= end else start - b if b <= start else 0
+                    if best is None or dist < best[0]:
+                        best = (dist, rule)
+            if best is not None:
+                return best[1].name, best[1].weight
         return self.default_role, self.default_weight
+
+    def confirm(self, role: str, weight: float, board_state: str) -> tuple[str, float]:
+        """The market-confirmed role: a mention the text leaves at the default role takes
+        ``board_roles[board_state]`` (``roles.toml`` [board_roles]) when there is one."""
+        if role == self.default_role and board_state in self.board_roles:
+            name = self.board_roles[board_state]
+            return name, self.weights[name]
+        return role, weight
 
 
 # TextSpans.around keeps a sentence stop inside the span and leaves any other stop out, so every
@@ -93,35 +153,53 @@ class RoleRules:
 SENTENCE_STOPS = "。!?;！？；\n"
 SENTENCE_RE = re.compile(f"[{SENTENCE_STOPS}]")
 CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,、:：]")
+ROLE_CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,:：]")          # a 、 list stays one clause
+# A line break ends a sentence only after a sentence stop, before or after another line break,
+# or at the end of the title; any other is a line wrapped in the middle of a sentence
+# ("天娱数科、居然智家\n等多股涨停"), or a list under a heading ("涨停个股：\n天娱数科\n...").
+_SOFT_BREAK_RE = re.compile(r"\n(?<=[^。!?;！？；\n]\n)(?=[^\n])")      # the break first: fast
 
 
 class TextSpans:
     """Sentence and clause look-ups in one normalised text: a regex search forward on the text
-    and backward on its reverse (computed once)."""
+    and backward on its reverse (computed once). Sentences are split on a copy where line
+    breaks inside a sentence (see ``_SOFT_BREAK_RE``) are spaces; ``hard`` positions (the end
+    of the title) always split."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, hard: tuple[int, ...] = ()):
         self.text = text
         self.rtext = text[::-1]
         self.n = len(text)
+        stext = _SOFT_BREAK_RE.sub(" ", text) if "\n" in text else text
+        if hard and stext is not text:
+            chars = list(stext)
+            for i in hard:
+                if 0 <= i < self.n and text[i] == "\n":
+                    chars[i] = "\n"
+            stext = "".join(chars)
+        self.stext = stext
+        self.rstext = stext[::-1] if stext is not text else self.rtext
 
     def around(self, start: int, end: int, stops: re.Pattern, lo: int = 0,
-               hi: int | None = None) -> tuple[int, int]:
+               hi: int | None = None, *, sentences: bool = False) -> tuple[int, int]:
         """The span of ``text[lo:hi]`` around ``[start, end)`` delimited by ``stops`` (a
         character class): from just after the last stop before ``start`` to the first stop at or
-        after ``end`` -- included when it ends a sentence (。!?; line break), excluded otherwise."""
+        after ``end`` -- included when it ends a sentence (。!?; line break), excluded otherwise.
+        ``sentences``: search the copy with soft line breaks removed."""
         n = self.n
         hi = n if hi is None else hi
-        back = stops.search(self.rtext, n - start, n - lo)
+        text, rtext = (self.stext, self.rstext) if sentences else (self.text, self.rtext)
+        back = stops.search(rtext, n - start, n - lo)
         a = n - back.start() if back else lo
-        fwd = stops.search(self.text, end, hi)
+        fwd = stops.search(text, end, hi)
         if fwd is None:
             return a, hi
         return a, (fwd.end() if fwd.group() in SENTENCE_STOPS else fwd.start())
 
     def sentence(self, start: int, end: int) -> tuple[int, int]:
         """``(lo, hi)`` of the sentence holding ``[start, end)`` (split after 。!?; and line
-        breaks)."""
-        return self.around(start, end, SENTENCE_RE)
+        breaks that end a sentence)."""
+        return self.around(start, end, SENTENCE_RE, sentences=True)
 
 
 def load_roles(path: str | os.PathLike | None = None) -> RoleRules:
@@ -160,4 +238,16 @@ def load_roles(path: str | os.PathLike | None = None) -> RoleRules:
         except re.error as exc:
             raise ConfigError(f"{where} ({name}): bad regex in patterns/names ({exc})") from None
         out.append(RoleRule(name, float(weight), scope, rx, names_rx))
-    return RoleRules(out, default_role, default_weight, label)
+    board = doc.get("board_roles", {})
+    if not isinstance(board, dict):
+        raise ConfigError(f"{label}: [board_roles] must map board states to role names")
+    known = {r.name for r in out} | {default_role}
+    for state, role in board.items():
+        if state not in BOARD_STATES:
+            raise ConfigError(f"{label}: [board_roles] {state}: unknown board state"
+                              f"{did_you_mean(state, BOARD_STATES)}; expected one of "
+                              f"{', '.join(BOARD_STATES)}")
+        if role not in known:
+            raise ConfigError(f"{label}: [board_roles] {state} = {role!r}: not a role of this "
+                              f"file{did_you_mean(str(role), sorted(known))}")
+    return RoleRules(out, default_role, default_weight, label, board)

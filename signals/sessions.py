@@ -74,3 +74,45 @@ def entry_session(published: pd.Timestamp, calendar, *, bare: bool = False,
     if t < CLOSE_TIME:
         return (day, "close") if intraday == "same_close" else (calendar.next(day), "open")
     return calendar.next(day), "open"
+
+
+def entry_sessions(epoch_seconds, bare, calendar, *, intraday: str = "next_open",
+                   bare_date: str = "next_open", open_cutoff: str | dt.time = "09:30"):
+    """:func:`entry_session` for many articles at once: ``epoch_seconds`` (publication, int64
+    seconds since 1970 UTC) and ``bare`` (bool) arrays -> ``(sessions datetime64[D], close bool,
+    ok bool)``; ``close`` marks ``entry = "close"``, ``ok`` is False where the date lies outside
+    the calendar (:func:`entry_session` raises there). Same rules, checked against it in tests."""
+    if intraday not in INTRADAY_POLICIES:
+        raise ConfigError(f"intraday = {intraday!r}: expected one of {', '.join(INTRADAY_POLICIES)}")
+    local = np.asarray(epoch_seconds, dtype=np.int64) + 8 * 3600      # Beijing has no DST
+    bare = np.asarray(bare, dtype=bool)
+    day = (local // 86400).astype("datetime64[D]")
+    tod = local % 86400
+    cut = _time(open_cutoff, "open_cutoff")
+    cut_s = cut.hour * 3600 + cut.minute * 60 + cut.second
+    close_s = CLOSE_TIME.hour * 3600
+    s = calendar.sessions
+    n = len(s)
+    i_in = np.searchsorted(s, day, side="left")
+    i_after = np.searchsorted(s, day, side="right")
+    is_sess = (i_in < n) & (s[np.minimum(i_in, n - 1)] == day)
+    inside = (day >= calendar.first) & (day <= calendar.last)
+    same = np.zeros(len(day), dtype=bool)          # True: that day, else the next session
+    close = np.zeros(len(day), dtype=bool)
+    timed = ~bare & is_sess
+    same |= timed & (tod < cut_s)
+    intra = timed & (tod >= cut_s) & (tod < close_s)
+    if intraday == "same_close":
+        same |= intra
+        close |= intra
+    if bare_date == "same_day_open":
+        idx = np.where(bare, i_in, np.where(same, i_in, i_after))
+    elif bare_date == "next_open":
+        idx = np.where(same, i_in, i_after)
+    else:
+        if bare.any():
+            raise ConfigError(f"bare_date = {bare_date!r}: a bare date cannot be placed on a session")
+        idx = np.where(same, i_in, i_after)
+    ok = inside & (idx < n)
+    out = s[np.minimum(idx, n - 1)]
+    return out, close, ok

@@ -26,12 +26,10 @@ import re
 from collections import Counter
 from typing import NamedTuple
 
-import ahocorasick
-
 from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
-from signals.mentions import utf16_units
 from signals.normalize import normalize_name
+from signals.trie_nb import Trie
 
 THEME_KEYS = ("themes", "patterns")
 PATTERN_KEYS = ("quoted", "unquoted_markers", "max_unquoted", "stop_chars")
@@ -60,10 +58,8 @@ class ThemeLexicon:
                     self.keyword_theme.setdefault(key, theme)
         self._kw = None
         if self.keyword_theme:
-            self._kw = ahocorasick.Automaton()
-            for key, theme in self.keyword_theme.items():
-                self._kw.add_word(utf16_units(key), (len(key), theme))
-            self._kw.make_automaton()
+            self._kw = Trie()
+            self._kw_theme = {self._kw.add(key): theme for key, theme in self.keyword_theme.items()}
         try:
             self._quoted = [re.compile(p) for p in quoted]
         except re.error as exc:
@@ -75,6 +71,12 @@ class ThemeLexicon:
         self.stop_chars = stop_chars
         self._tail_re = re.compile(f"[^{re.escape(stop_chars)}]+$" if stop_chars else ".+$")
 
+    def fingerprint(self) -> tuple:
+        """Everything that decides :meth:`find`, as plain values (for rules versions)."""
+        return (sorted((t, list(w)) for t, w in self.themes.items()),
+                [p.pattern for p in self._quoted], getattr(self._marker_re, "pattern", None),
+                self.max_unquoted, self.stop_chars)
+
     def _canonical(self, x: str) -> str:
         return self.keyword_theme.get(x, x)
 
@@ -82,11 +84,8 @@ class ThemeLexicon:
         """Theme hits in normalised ``text``, sorted by position."""
         hits: list[ThemeHit] = []
         if self._kw is not None:       # leftmost, then longest keyword; no overlaps
-            found = []
-            for end_b, (length, theme) in self._kw.iter(utf16_units(text)):
-                if end_b & 1:             # aligned on a character boundary
-                    end = (end_b + 1) >> 1
-                    found.append((end - length, end, theme))
+            kw_theme = self._kw_theme
+            found = [(a, b, kw_theme[node]) for a, b, node in self._kw.find(text).tolist()]
             found.sort(key=lambda f: (f[0], f[0] - f[1]))
             last = 0
             for start, end, theme in found:

@@ -128,11 +128,15 @@ ARTICLE = '{"title": "演示", "published": "2024-02-26 08:00", "body": "演示�
     (".csv", "published,title,body\n2024-02-26 08:00,演示,演示科技 涨停\n"),
     (".md", "# 演示\n**时间**: 2024-02-26 08:00\n\n演示科技 涨停\n"),
 ], ids=["jsonl", "json", "csv", "md"])
-def test_signals_gbk_article_file_is_a_clear_error(tmp_path, capsys, suffix, text):
+def test_signals_gbk_article_file_is_read_other_bytes_a_clear_error(tmp_path, capsys, suffix,
+                                                                      text):
     f = tmp_path / f"gbk{suffix}"
     f.write_bytes(text.encode("gbk"))
+    code, out, err = run_cli(capsys, "signals", f)
+    assert code == 0 and "GBK text (decoded as GB18030)" in out
+    f.write_bytes(text.encode("utf-8").replace("演示".encode("utf-8"), b"\xff\xfe", 1))
     code, _, err = run_cli(capsys, "signals", f)
-    assert_user_error(code, err, f"gbk{suffix}", "not UTF-8", "save it as UTF-8")
+    assert_user_error(code, err, f"gbk{suffix}", "neither UTF-8 nor GBK", "save it as UTF-8")
 
 
 @pytest.mark.parametrize("option", ["--themes", "--role-rules", "--matching"])

@@ -58,12 +58,12 @@ def test_archive_grows_deduplicated(capsys, store, fake):
                           ("stock_news_em", {"symbol": "002354"}),
                           ("stock_news_em", {"symbol": "豆包"}),
                           ("stock_info_global_cls", {"symbol": "全部"})]
-    lines = (store / "news" / "articles.jsonl").read_text(encoding="utf-8").splitlines()
-    assert lines[0] == ('{"body": "豆包概念股持续走强，天娱数科收获10天6板", "id": "em-202412133271234567", '
-                        '"published": "2024-12-13T20:05:11+08:00", "source": "证券时报", '
-                        '"title": "天娱数科10天6板", '
-                        '"url": "http://finance.eastmoney.com/a/202412133271234567.html"}')
-    assert [json.loads(x)["published"] for x in lines] == [
+    recs = S.Store.open(store).read_articles()
+    assert recs[0] == {"body": "豆包概念股持续走强，天娱数科收获10天6板", "id": "em-202412133271234567",
+                       "published": "2024-12-13T20:05:11+08:00", "source": "证券时报",
+                       "title": "天娱数科10天6板",
+                       "url": "http://finance.eastmoney.com/a/202412133271234567.html"}
+    assert [r["published"] for r in recs] == [
         "2024-12-13T20:05:11+08:00", "2024-12-16T08:10:00+08:00", "2024-12-18T10:00:00+08:00",
         "2024-12-18T10:31:02+08:00"]
     assert run(capsys, "news", "info") == (0, [
@@ -72,13 +72,34 @@ def test_archive_grows_deduplicated(capsys, store, fake):
 
 
 def test_archive_is_what_the_signals_reader_reads(capsys, store, fake):
-    from signals.articles import read_articles
     run(capsys, "news", "fetch", "--codes", "002354", "--cls", *FAST)
-    res = read_articles([store / "news" / "articles.jsonl"])
-    assert [a.id for a in res.articles][:2] == ["em-202412133271234567", "em-202412163272000001"]
-    assert str(res.articles[0].published) == "2024-12-13 20:05:11+08:00"
-    assert res.articles[2].source == "财联社" and res.articles[2].title == "豆包视觉理解模型发布"
-    assert (res.duplicates, res.skipped) == (0, [])
+    with S.Store.open(store).news(readonly=True) as arch:
+        arts = list(arch.articles())
+    assert [a.id for a in arts][:2] == ["em-202412133271234567", "em-202412163272000001"]
+    assert str(arts[0].published) == "2024-12-13 20:05:11+08:00"
+    assert arts[2].source == "财联社" and arts[2].title == "豆包视觉理解模型发布"
+
+
+def test_import_search_info(capsys, store, tmp_path):
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes("标题,内容,发布时间,链接\n天娱数科涨停,豆包概念股走强,2024-12-16 09:40,http://a/1\n"
+                    "居然智家,互动平台回复合作,2024-12-17 20:00,http://a/2\n".encode("gbk"))
+    utf = tmp_path / "more.jsonl"
+    utf.write_text(json.dumps({"id": "x", "published": "2024-12-18T08:00:00+08:00",
+                               "title": "豆包大模型", "body": "天娱数科", "url": "http://a/1"},
+                              ensure_ascii=False) + "\n" +
+                   json.dumps({"id": "y", "published": "soon", "title": "t", "body": "b"}) + "\n",
+                   encoding="utf-8")
+    code, out, err = run(capsys, "news", "import", str(gbk), str(utf), "--skip-bad")
+    assert (code, err) == (0, [])
+    assert out[0] == "news: 2 new, 1 duplicates, 1 skipped; archive 2 articles"
+    assert out[1].startswith("skipped: ") and "line 2: field 'published'" in out[1]
+    assert run(capsys, "news", "search", "豆包概念") == (0, [
+        "2024-12-16 09:40  http://a/1  天娱数科涨停", "1 article(s)"], [])
+    assert run(capsys, "news", "search", "合作", "--start", "2024-12-17")[1] == [
+        "2024-12-17 20:00  http://a/2  居然智家", "1 article(s)"]
+    assert run(capsys, "news", "search", "豆包", "--end", "2024-12-15")[1] == ["0 article(s)"]
+    assert run(capsys, "news", "info")[1][1:3] == ["articles: 2", "dates: 2024-12-16 .. 2024-12-17"]
 
 
 def test_important_telegraphs(capsys, store, fake):

@@ -96,8 +96,9 @@ def test_values_paths_and_dates(tmp_path):
      "[signals] marks = 'other.csv': file not found"),
     ('[data]\npath = "demo"\n[signals]\n', "[signals] needs exactly one of marks"),
     ('[data]\npath = "demo"\n[signals]\nmarks = "marks.csv"\narticles = ["a.json"]\n',
-     "needs exactly one of marks (a CSV date,code[,score]) and articles (a list of article "
-     "files), not both"),
+     "needs exactly one of marks (a CSV date,code[,score]), articles (a list of article "
+     "files) and archive (\"store\": the store's news archive), not marks and articles"),
+    ('[data]\npath = "demo"\n[signals]\narchive = 3\n', "[signals] archive"),
     ('[data]\npath = "demo"\n[signals]\nmark = "marks.csv"\n',
      'unknown key [signals] mark (did you mean "marks"?)'),
     ('data = 3\n[signals]\nmarks = "marks.csv"\n', "[data] must be a table"),

@@ -388,3 +388,19 @@ def test_any_parameter_sets_equal_single_backtests(sets, demo_market, base_confi
     for number, params in enumerate(sets):
         metrics = compute_metrics(run_backtest(demo_market, marks, params))
         _assert_row_equals_backtest(frame.loc[number], metrics)
+
+
+def test_grid_from_the_archive_equals_grid_from_the_articles(tmp_path, demo_market):
+    from signals.demo import DEMO_ARTICLES
+
+    store = tmp_path / "store"
+    assert main(["news", "import", str(DEMO_ARTICLES), "--store", str(store)]) == 0
+    axes = "[grid]\nmin_score = [0.5, 1.5]\nmax_hold = [3, 10]\n"
+    files = BASE.replace(f'marks = "{DEMO_MARKS}"', 'articles = ["demo"]') + axes
+    archive = BASE.replace(f'marks = "{DEMO_MARKS}"', f'archive = "{store.as_posix()}"') + axes
+    a = run_grid(load_grid_config(_write(tmp_path, files)), workers=1, market=demo_market)
+    b = run_grid(load_grid_config(_write(tmp_path, archive)), workers=1, market=demo_market)
+    pd.testing.assert_frame_equal(a.frame, b.frame, check_exact=True)
+    assert a.marks.keys() == b.marks.keys()
+    for key in a.marks:
+        pd.testing.assert_frame_equal(a.marks[key], b.marks[key])

@@ -155,3 +155,37 @@ def test_unreadable_inputs(tmp_path):
     with pytest.raises(DataError, match="no article files"):
         (tmp_path / "empty").mkdir()
         read_articles(tmp_path / "empty")
+
+
+def test_clean_text_fast_path_equals_the_full_pass():
+    import signals.articles as A
+    from signals.articles import _ODD_SPACE_RE  # noqa: F401 - the fast path exists
+    samples = ["天娱数科涨停。\n居然智家", " 前导", "尾随 ", "a  b", "x\n\n\ny", "行\u3000首", "\u3000　缩进",
+               "tab\there", "a\r\nb", "<p>html</p>", "&amp;", "![img](u)正文", "line \nnext", "a\n b",
+               "", "\n开头", "结尾\n", "正常 文本 with single spaces"]
+    slow = A._MANY_NL_RE
+
+    def full(text):
+        had = bool(A._HTML_HINT_RE.search(text))
+        if had:
+            text = A._TAG_BLOCK_RE.sub("", text)
+            text = A._BR_RE.sub("\n", text)
+            text = A._TAG_RE.sub("", text)
+            text = A.html.unescape(text)
+        text = A._MD_IMAGE_RE.sub("", text)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = "\n".join(A._BLANKS_RE.sub(" ", line).strip() for line in text.split("\n"))
+        return slow.sub("\n\n", text).strip(), had
+
+    for text in samples:
+        assert A.clean_text(text) == full(text), text
+
+
+def test_jsonl_streamed_gbk_detected(tmp_path):
+    p = tmp_path / "g.jsonl"
+    p.write_bytes(b'{"id": "a", "published": "2024-12-16 09:00", "title": "t", "body": "b"}\n'
+                  + json.dumps({"id": "b", "published": "2024-12-16 09:00", "title": "天娱数科",
+                                "body": "涨停"}, ensure_ascii=False).encode("gbk") + b"\n")
+    res = read_articles([p])
+    assert [a.title for a in res.articles] == ["t", "天娱数科"]
+    assert res.articles[1].notes[-1] == "GBK text (decoded as GB18030)"

@@ -153,3 +153,31 @@ position_size = 0.07
     assert (row("002354")["status"], row("002354")["price"]) == ("filled", 8.80)
     signals = pd.read_csv(out / "signals.csv", dtype={"code": str})
     assert set(signals["code"]) == SUBJECTS
+
+
+def test_backtest_from_the_archive_equals_backtest_from_the_file(shared_data, tmp_path, capsys):
+    from backtests.cli.main import main
+
+    store = tmp_path / "store"
+    art = NEWS / "doubao_concept_20241216.json"
+    assert main(["news", "import", str(art), str(NEWS / "articles_public.jsonl"),
+                 "--store", str(store)]) == 0
+    base = f"""
+[data]
+path = "{REAL_PANEL}"
+names = ["{REAL_NAMES}", "{REAL_NAMES_2023}"]
+start = "2024-09-02"
+end = "2025-01-31"
+[strategy]
+max_positions = 13
+[portfolio]
+position_size = 0.07
+"""
+    files = f'[signals]\narticles = ["{art}", "{NEWS / "articles_public.jsonl"}"]\n'
+    (tmp_path / "a.toml").write_text(base + files, encoding="utf-8")
+    (tmp_path / "b.toml").write_text(base + f'[signals]\narchive = "{store}"\n', encoding="utf-8")
+    for name in "ab":
+        assert main(["backtest", str(tmp_path / f"{name}.toml"), "--out", str(tmp_path / name)]) == 0
+    for f in ("signals.csv", "orders.csv", "equity.csv"):
+        assert (tmp_path / "a" / f).read_text() == (tmp_path / "b" / f).read_text()
+    assert len(pd.read_csv(tmp_path / "b" / "signals.csv")) > 13

@@ -220,22 +220,24 @@ def test_import_of_akshare_columns_converts_lots(tmp_path):
 
 
 # ---------------------------------------------------------------- news archive
-def art(ident, when, url="", title="t", source="东方财富"):
-    return {"id": ident, "published": dt.datetime.fromisoformat(when), "title": title, "body": "正文",
-            "source": source, "url": url}
+def art(ident, when, url="", title="t", source="东方财富", body=None):
+    return {"id": ident, "published": dt.datetime.fromisoformat(when), "title": title,
+            "body": f"正文{ident}" if body is None else body, "source": source, "url": url}
 
 
-def test_articles_deduplicated_by_id_and_url_sorted_jsonl(tmp_path):
+def test_articles_deduplicated_by_id_url_and_content_sorted(tmp_path):
     st = S.Store.open(tmp_path / "s", create=True)
     assert st.add_articles([art("b", "2024-12-16T09:00:00+08:00", "http://x/b"),
                             art("a", "2024-12-16T02:58:00+08:00"),
                             art("b", "2024-12-16T09:00:00+08:00")]) == (2, 1, 2)
     assert st.add_articles([art("c", "2024-12-15T01:00:00+00:00", "http://x/b"),   # same url
-                            art("d", "2024-12-15T20:00:00+08:00", title="豆包")]) == (1, 1, 3)
-    lines = st.news_path.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == ('{"body": "正文", "id": "d", "published": "2024-12-15T20:00:00+08:00", '
-                        '"source": "东方财富", "title": "豆包", "url": ""}')
-    assert [json.loads(x)["id"] for x in lines] == ["d", "a", "b"]
+                            art("e", "2024-12-15T01:00:00+08:00", body=" 正 文a\n"),  # same text
+                            art("d", "2024-12-15T20:00:00+08:00", title="豆包")]) == (1, 2, 3)
+    recs = st.read_articles()
+    assert recs[0] == {"body": "正文d", "id": "d", "published": "2024-12-15T20:00:00+08:00",
+                       "source": "东方财富", "title": "豆包", "url": ""}
+    assert [r["id"] for r in recs] == ["d", "a", "b"]
+    assert (tmp_path / "s" / "news" / "archive.sqlite").exists() and not st.news_path.exists()
     assert S.info(st.root).news == 3
 
 
@@ -245,12 +247,27 @@ def test_naive_published_time_is_refused(tmp_path):
         st.add_articles([art("x", "2024-12-16T09:00:00")])
 
 
-def test_corrupt_archive_line_is_named(tmp_path):
+def test_format1_jsonl_archive_migrated_once(tmp_path):
+    st = S.Store.open(tmp_path / "s", create=True)
+    st.news_path.parent.mkdir()
+    lines = [json.dumps({"id": i, "published": f"2024-12-1{n}T09:00:00+08:00", "title": "t",
+                         "body": f"正文{i}", "source": "", "url": ""}, ensure_ascii=False)
+             for n, i in enumerate("ab")]
+    st.news_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert S.info(st.root).news == 2
+    assert not st.news_path.exists()
+    assert st.news_path.with_name("articles.jsonl.migrated").read_text(encoding="utf-8").count("\n") == 2
+    assert [r["id"] for r in st.read_articles()] == ["a", "b"]
+    assert st.add_articles([art("c", "2024-12-16T09:00:00+08:00")]) == (1, 0, 3)
+
+
+def test_corrupt_format1_archive_line_is_named_and_nothing_migrated(tmp_path):
     st = S.Store.open(tmp_path / "s", create=True)
     st.news_path.parent.mkdir()
     st.news_path.write_text('{"id": "a"}\n', encoding="utf-8")
-    with pytest.raises(DataError, match=r"articles.jsonl line 1: missing fields \['published'"):
+    with pytest.raises(DataError, match=r"articles.jsonl: line 1: no publication time"):
         st.read_articles()
+    assert st.news_path.exists()
 
 
 # ---------------------------------------------------------------- fetch

@@ -32,7 +32,7 @@ COMMANDS = {
     "signals": "stocks, themes and roles named in news articles, their sessions and entry marks",
     "scan": 'limit-up board of a session: touched/sealed, streak, "N天M板", counts per board',
     "data": "local store: import a panel, fetch bars/names with akshare, show what is stored",
-    "news": "news archive: fetch articles with akshare (East Money, 财联社) into the store",
+    "news": "news archive: import, fetch (akshare: East Money, 财联社), search and count articles",
     "crosscheck": "run a config through the backtrader reference too; exit 1 on any difference",
 }
 

@@ -1,19 +1,21 @@
-"""``hypebt news fetch|info``: grow the store's news archive from akshare.
+"""``hypebt news import|fetch|search|info``: the store's news archive (SQLite, :mod:`backtests.data.news`).
 
+    hypebt news import FILE|DIR ... [--store DIR] [--bare-date P] [--skip-bad]
     hypebt news fetch [--codes C[,C...]] [--keyword W ...] [--cls [--important]] [--store DIR]
                       [--interval S] [--retries N] [--backoff S]
+    hypebt news search TEXT [--start D] [--end D] [--limit N] [--store DIR]
     hypebt news info [--store DIR]
 
-``--codes``/``--keyword`` call East Money's ``stock_news_em`` (its latest articles for each code
-or keyword), ``--cls`` the 财联社 telegraph ``stock_info_global_cls``. New articles are appended to
-``news/articles.jsonl`` in the store, deduplicated by id and by url, so the archive grows with
-each fetch; the file is what ``hypebt signals`` and ``[signals] articles`` read.
+``import`` reads article files and folders (JSON, JSON Lines, CSV, Markdown; UTF-8 or GBK).
+``fetch``: ``--codes``/``--keyword`` call East Money's ``stock_news_em`` (its latest articles for
+each code or keyword), ``--cls`` the 财联社 telegraph ``stock_info_global_cls``. Both add only new
+articles (deduplicated by id, url and content), in transactions, so the archive grows with each
+run; it is what ``hypebt signals --data STORE`` and ``[signals] archive = "store"`` read.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections import Counter
 
 from backtests.cli.data import (
     add_network_arguments,
@@ -21,11 +23,12 @@ from backtests.cli.data import (
     parse_codes,
     policy_from_args,
 )
-from backtests.core.errors import DataError, NetworkError
-from backtests.data.akshare import SHANGHAI, get_source
+from backtests.core.calendar import to_date
+from backtests.core.errors import ConfigError, DataError, NetworkError
+from backtests.data.akshare import get_source
 from backtests.data.store import Store
 
-HELP = "news archive: fetch articles with akshare (East Money, 财联社) into the store"
+HELP = "news archive: import, fetch (akshare: East Money, 财联社), search and count articles"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="news_command", metavar="ACTION")
     fet = sub.add_parser("fetch", help="fetch the latest articles into the store's archive",
                          description="Fetch articles with akshare and append the new ones to the "
-                                     "store's news archive (deduplicated by id and url).")
+                                     "store's news archive (deduplicated by id, url and content).")
     fet.add_argument("--codes", metavar="C,C", help="East Money news of these stocks (stock_news_em)")
     fet.add_argument("--keyword", action="append", default=[], metavar="W",
                      help="East Money news search for a keyword (repeatable)")
@@ -42,6 +45,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="with --cls: only telegraphs marked important (levels A, B)")
     add_store_argument(fet)
     add_network_arguments(fet, progress=False)
+    imp = sub.add_parser("import", help="import article files or folders into the archive",
+                         description="Import articles (JSON, JSON Lines, CSV, Markdown files or "
+                                     "folders of them; UTF-8 or GBK) into the store's news "
+                                     "archive, deduplicated by id, url and content.")
+    imp.add_argument("files", nargs="+", metavar="FILE", help="article files or folders")
+    imp.add_argument("--bare-date", choices=("next_open", "same_day_open", "error"),
+                     default="next_open", help="articles dated without a time: kept as bare "
+                                               "dates (default), or refused with 'error'")
+    imp.add_argument("--skip-bad", action="store_true",
+                     help="skip (and count) bad records instead of stopping at the first")
+    add_store_argument(imp)
+    sea = sub.add_parser("search", help="archived articles containing a text",
+                         description="Archived articles whose title or body contains TEXT, newest "
+                                     "first (full-text index, trigram FTS5, for 3+ characters).")
+    sea.add_argument("text", metavar="TEXT")
+    sea.add_argument("--start", default=None, metavar="DATE", help="published on or after (Beijing)")
+    sea.add_argument("--end", default=None, metavar="DATE", help="published on or before (Beijing)")
+    sea.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    add_store_argument(sea)
     inf = sub.add_parser("info", help="count the archived articles",
                          description="Articles in the store's news archive, their date range "
                                      "(Beijing time) and counts per source.")
@@ -53,7 +75,41 @@ def run(args) -> int:
     if action is None:
         args._news_parser.print_help()
         return 2
-    return {"fetch": _fetch, "info": _info}[action](args)
+    return {"import": _import, "fetch": _fetch, "search": _search, "info": _info}[action](args)
+
+
+def _import(args) -> int:
+    st = Store.open(args.store, create=True)
+    with st.news() as arch:
+        counts = arch.import_files(args.files, bare_date=args.bare_date, skip_bad=args.skip_bad)
+    print(f"news: {counts.new} new, {counts.duplicates} duplicates, {len(counts.skipped)} skipped; "
+          f"archive {counts.total} articles")
+    for msg in counts.skipped:
+        print(f"skipped: {msg}")
+    print(f"store: {st.root}")
+    return 0
+
+
+def _day(value: str | None, what: str, end: bool = False):
+    if value is None:
+        return None
+    day = to_date(value, what=what).astype(object)
+    return dt.datetime.combine(day + dt.timedelta(days=1) if end else day, dt.time())
+
+
+def _search(args) -> int:
+    if not args.text.strip():
+        raise ConfigError("news search: TEXT must not be empty")
+    if args.limit < 1:
+        raise ConfigError(f"news search: --limit {args.limit}: expected a positive number")
+    st = Store.open(args.store)
+    start, end = _day(args.start, "--start"), _day(args.end, "--end", end=True)
+    with st.news() as arch:
+        rows = arch.search(args.text.strip(), start, end, limit=args.limit)
+    for r in rows:
+        print(f"{r['published'][:16].replace('T', ' ')}  {r['id']}  {r['title']}")
+    print(f"{len(rows)} article(s)" + (f" (--limit {args.limit} reached)" if len(rows) == args.limit else ""))
+    return 0
 
 
 def _fetch(args) -> int:
@@ -89,7 +145,8 @@ def _fetch(args) -> int:
         new += n
         dupes += d
     if total is None:
-        total = len(st.read_articles())
+        with st.news() as arch:
+            total = arch.count()
     print(f"news: {fetched} fetched, {new} new, {dupes} duplicates; archive {total} articles")
     print(f"store: {st.root}")
     if failed:
@@ -100,18 +157,20 @@ def _fetch(args) -> int:
 
 
 def _info(args) -> int:
-
     st = Store.open(args.store)
-    articles = st.read_articles()
     print(f"store: {st.root}")
-    print(f"articles: {len(articles)}")
-    if articles:
-        days = sorted(dt.datetime.fromisoformat(a["published"]).astimezone(SHANGHAI).date()
-                      for a in articles)
-        print(f"dates: {days[0]} .. {days[-1]}")
-        counts = Counter(a["source"] or "-" for a in articles)
-        print("sources: " + ", ".join(f"{s} {n}" for s, n in
-                                      sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))))
+    if not st.has_news():
+        print("articles: 0")
+        print("dates: -")
+        return 0
+    with st.news(readonly=True) as arch:
+        info = arch.info()
+    print(f"articles: {info['articles']}")
+    if info["articles"]:
+        print(f"dates: {info['first']} .. {info['last']}")
+        print("sources: " + ", ".join(f"{s} {n}" for s, n in info["sources"]))
     else:
         print("dates: -")
+    for version, n in info["indexed"].items():
+        print(f"mention index {version}: {n} articles")
     return 0

@@ -4,7 +4,7 @@ maps to, and the entry marks they make.
     hypebt signals ../shared/data/news/doubao_concept_20241216.json \\
         --names ../shared/data/ashare_names_20250418.csv ../shared/data/ashare_codes_names_listdates_2023.csv
     hypebt signals demo                      # the SYNTHETIC demo articles on the demo names
-    hypebt signals --data STORE              # the store's news archive (news/articles.jsonl)
+    hypebt signals --data STORE              # the store's news archive (news/archive.sqlite)
 
 Prints, in order: one row per mention (``article_id, published, session, code, name,
 matched_text, theme, role, weight``), the marks (``date, code, name, score, first_mention,
@@ -127,26 +127,21 @@ def _master(args):
     return stock_master(demo=True), True
 
 
-def _has_text(path) -> bool:
-    """The file exists and holds more than white space (read up to its first such line)."""
-    try:
-        with open(path, "rb") as fh:  # bytes: the article reader reports text that is not UTF-8
-            return any(line.strip() for line in fh)
-    except FileNotFoundError:
-        return False
-
-
 def _items(args):
     if args.files == ["demo"]:
         return [DEMO_ARTICLES]
     if args.files:
         return list(args.files)
     if args.data:                       # a store: _master has refused anything else
-        news = Store.open(args.data, option="--data").news_path
-        if not _has_text(news):
-            raise DataError(f"--data {args.data}: the store's news archive {news} is empty; run "
-                            "`hypebt news fetch` first")
-        return [news]
+        st = Store.open(args.data, option="--data")
+        arts = []
+        if st.has_news():
+            with st.news(readonly=True) as arch:
+                arts = list(arch.articles())
+        if not arts:
+            raise DataError(f"--data {args.data}: the store's news archive is empty; run "
+                            "`hypebt news import FILE` or `hypebt news fetch` first")
+        return arts
     raise ConfigError('give article files (or "demo"), or --data STORE to read its news archive')
 
 

@@ -132,7 +132,7 @@ def params_markdown(tables: list[tuple[str, dict[str, Param]]]) -> str:
     lines = []
     for section, table in tables:
         rows = [(name, spec) for name, spec in table.items() if spec[0] == section]
-        lines += [f"#### `[{section}]`" + (" thresholds (with `articles` only)"
+        lines += [f"#### `[{section}]`" + (" thresholds (with `articles` or `archive`)"
                                            if section == "signals" else ""), "",
                   "| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
         for name, (_s, typ, default, allowed, doc) in rows:

@@ -60,7 +60,8 @@ RULE_FILES = {
     "role_rules": ("roles", "role rules"),
     "matching_file": ("matching", "name-matching rules"),
 }
-SIGNALS_KEYS = ("marks", "articles") + tuple(RULE_FILES)
+SIGNALS_KEYS = ("marks", "articles", "archive") + tuple(RULE_FILES)
+STORE_ARCHIVE = "store"
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,15 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class SignalsConfig:
-    """``[signals]``: exactly one of ``marks`` (absolute path) and ``articles`` (absolute paths,
-    or ``("demo",)`` for the embedded demo articles); ``options`` are the signals thresholds.
+    """``[signals]``: exactly one of ``marks`` (absolute path), ``articles`` (absolute paths,
+    or ``("demo",)`` for the embedded demo articles) and ``archive`` (``"store"``: the news
+    archive of the ``[data] path`` store, else of the default store; or a store directory's
+    absolute path); ``options`` are the signals thresholds.
     ``themes_file``, ``role_rules``, ``matching_file``: absolute paths of the user's rule files
-    (articles only), None for the packaged defaults; :func:`signal_rules` loads them."""
+    (articles or archive), None for the packaged defaults; :func:`signal_rules` loads them."""
     marks: str | None = None
     articles: tuple[str, ...] = ()
+    archive: str | None = None
     options: dict = field(default_factory=dict)
     themes_file: str | None = None
     role_rules: str | None = None
@@ -246,20 +250,27 @@ def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
     for key in sec:
         if key not in known:
             raise _unknown("[signals]", key, known)
-    has_marks, has_articles = "marks" in sec, "articles" in sec
-    if has_marks == has_articles:
-        raise ConfigError(f"{src}: [signals] needs exactly one of marks (a CSV date,code[,score]) "
-                          f"and articles (a list of article files)"
-                          + (", not both" if has_marks else ""))
+    given = [k for k in ("marks", "articles", "archive") if k in sec]
+    if len(given) != 1:
+        raise ConfigError(f"{src}: [signals] needs exactly one of marks (a CSV date,code[,score]), "
+                          f"articles (a list of article files) and archive (\"store\": the "
+                          f"store's news archive)" + (f", not {' and '.join(given)}" if given else ""))
+    has_marks = given == ["marks"]
     if has_marks:
         for key in (*RULE_FILES, *extra):
             if key in sec:
                 raise ConfigError(f"[signals] {key} applies to articles, not to a marks file")
         return SignalsConfig(marks=_path(base, "[signals] marks", sec["marks"]))
-    arts = check_value("[signals] articles", sec["articles"], list, None)
-    if not arts:
-        raise ConfigError("[signals] articles = []: expected at least one article file")
-    arts = (DEMO,) if arts == (DEMO,) else tuple(_path(base, "[signals] articles", a) for a in arts)
+    arts, archive = (), None
+    if "archive" in sec:
+        raw = check_value("[signals] archive", sec["archive"], str, None)
+        archive = STORE_ARCHIVE if raw == STORE_ARCHIVE else _path(base, "[signals] archive", raw)
+    else:
+        arts = check_value("[signals] articles", sec["articles"], list, None)
+        if not arts:
+            raise ConfigError("[signals] articles = []: expected at least one article file")
+        arts = (DEMO,) if arts == (DEMO,) else tuple(_path(base, "[signals] articles", a)
+                                                     for a in arts)
     files = {key: _path(base, f"[signals] {key}", sec[key]) for key in RULE_FILES if key in sec}
     rules = {key: _load_rule_file(key, path, shown=sec[key]) for key, path in files.items()}
     if "role_rules" in rules:                  # `roles` then names roles of the user's file
@@ -271,7 +282,7 @@ def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
                               f"a role rules file is given as role_rules = {sec[name]!r}")
         options[name] = (check_value(f"[signals] {name}", sec[name], typ, limits)
                          if name in sec else default)
-    return SignalsConfig(articles=arts, options=options, **files)
+    return SignalsConfig(articles=arts, archive=archive, options=options, **files)
 
 
 def _load_rule_file(key: str, path: str, *, shown=None):
@@ -366,7 +377,9 @@ def config_dict(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None)
     if s.marks:
         signals: dict = {"marks": _rel(s.marks, base)}
     else:
-        signals = {"articles": [a if a == DEMO else _rel(a, base) for a in s.articles]}
+        signals = ({"archive": s.archive if s.archive == STORE_ARCHIVE else _rel(s.archive, base)}
+                   if s.archive else
+                   {"articles": [a if a == DEMO else _rel(a, base) for a in s.articles]})
         signals.update({key: _rel(getattr(s, key), base) for key in RULE_FILES
                         if getattr(s, key) is not None})
         signals.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in s.options.items()})

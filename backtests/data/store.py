@@ -12,14 +12,16 @@ Layout (format version 1)::
                             date ranges already asked for ("coverage"), so a session with no row
                             inside a covered range is known to be a suspension, not a gap.
     names.parquet           code, name (current names, from akshare or an import)
-    news/articles.jsonl     the news archive: one article a line, fields id, published (ISO 8601
-                            with offset), title, body, source, url; sorted by published then id
+    news/archive.sqlite     the news archive and its mention index (:mod:`backtests.data.news`); a
+                            format-1 news/articles.jsonl (one article a line) is migrated into it
+                            when the archive is first opened, and kept as articles.jsonl.migrated
 
-Every file is written whole to a temporary file and renamed over the old one
-(:mod:`backtests.core.io`), so an interrupted import or fetch leaves each file either as it was or
-complete; a stock's rows and its coverage live in the same file and change together. The
-temporary files of a killed import or fetch (``.NAME.PID.XXXX.tmp``) are removed by the next
-command that writes the store (:meth:`Store.open` with ``create``) and listed by ``info``.
+Every file but the news archive (a SQLite database written in transactions) is written whole
+to a temporary file and renamed over the old one (:mod:`backtests.core.io`), so an interrupted
+import or fetch leaves each file either as it was or complete; a stock's rows and its coverage
+live in the same file and change together. The temporary files of a killed import or fetch
+(``.NAME.PID.XXXX.tmp``) are removed by the next command that writes the store
+(:meth:`Store.open` with ``create``) and listed by ``info``.
 
 Merging: stored rows and new rows of the same (code, date) -> the new row wins; other stored
 rows are kept. Coverage is the union of the ranges imported or fetched.
@@ -46,7 +48,9 @@ from backtests.core.errors import DataError, NetworkError, one_line, reading
 from backtests.core.io import atomic_path, clean_leftovers, leftovers, write_text_atomic
 from backtests.core.rules import BOARD_NAMES, board_of
 from backtests.data.akshare import SHANGHAI, CallPolicy, get_source
+from backtests.data.news import ARCHIVE_FILE, open_archive
 from backtests.data.panel import read_panel, validate_panel
+from signals.articles import Article
 
 STORE_ENV = "HYPEBT_STORE"
 FORMAT = "hypebt-store"
@@ -328,59 +332,38 @@ class Store:
         return len(frame)
 
     # ---- news
+    def news(self, *, readonly: bool = False):
+        """The store's news archive (:class:`backtests.data.news.NewsArchive`, SQLite); opening it
+        migrates a format-1 ``news/articles.jsonl`` into it."""
+        return open_archive(self.root, readonly=readonly)
+
+    def has_news(self) -> bool:
+        """Whether the store has a news archive (SQLite, or a JSON Lines one to migrate)."""
+        return (self.root / ARCHIVE_FILE).exists() or self.news_path.exists()
+
     def read_articles(self) -> list[dict]:
         """The news archive as records (``published`` kept as its ISO 8601 text)."""
-        if not self.news_path.exists():
+        if not self.has_news():
             return []
-        with reading(self.news_path, "news archive"):  # not UTF-8, unreadable
-            return self._read_articles()
-
-    def _read_articles(self) -> list[dict]:
-        out = []
-        with open(self.news_path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except ValueError as exc:
-                    raise DataError(f"{self.news_path} line {n}: not JSON ({exc})") from None
-                if not isinstance(rec, dict):
-                    raise DataError(f"{self.news_path} line {n}: expected a JSON object with "
-                                    f"fields {list(ARTICLE_FIELDS)}, got {type(rec).__name__}")
-                missing = [f for f in ARTICLE_FIELDS if f not in rec]
-                if missing:
-                    raise DataError(f"{self.news_path} line {n}: missing fields {missing}; "
-                                    f"expected {list(ARTICLE_FIELDS)}")
-                out.append(rec)
-        return out
+        with self.news(readonly=True) as arch:
+            return arch.records()
 
     def add_articles(self, articles) -> tuple[int, int, int]:
-        """Append new articles to the archive, deduplicated by id and by url.
+        """Add articles to the archive, deduplicated by id, url and content.
 
-        An article whose id, or non-empty url, is already archived (or appeared earlier in
-        ``articles``) is a duplicate and the archived copy is kept. ``published`` must be a
+        An article whose id, non-empty url or content is already archived (or appeared earlier
+        in ``articles``) is a duplicate and the archived copy is kept. ``published`` must be a
         timezone-aware datetime or ISO 8601 text with an offset. Returns (new, duplicates, total).
         """
-        archive = self.read_articles()
-        ids = {a["id"] for a in archive}
-        urls = {a["url"] for a in archive if a["url"]}
-        added = dupes = 0
+        arts = []
         for art in articles:
             rec = _article_record(art)
-            if rec["id"] in ids or (rec["url"] and rec["url"] in urls):
-                dupes += 1
-                continue
-            archive.append(rec)
-            ids.add(rec["id"])
-            if rec["url"]:
-                urls.add(rec["url"])
-            added += 1
-        if added:
-            archive.sort(key=lambda a: (dt.datetime.fromisoformat(a["published"]), a["id"]))
-            text = "".join(json.dumps(a, sort_keys=True, ensure_ascii=False) + "\n" for a in archive)
-            write_text_atomic(self.news_path, text)
-        return added, dupes, len(archive)
+            arts.append(Article(id=rec["id"], published=pd.Timestamp(rec["published"]),
+                                title=rec["title"], body=rec["body"], source=rec["source"],
+                                url=rec["url"]))
+        with self.news() as arch:
+            counts = arch.add(arts)
+        return counts.new, counts.duplicates, counts.total
 
 
 def _article_record(art: dict) -> dict:
@@ -393,6 +376,13 @@ def _article_record(art: dict) -> dict:
     rec = {f: "" if art.get(f) is None else str(art.get(f)) for f in ARTICLE_FIELDS}
     rec["published"] = published.isoformat()
     return rec
+
+
+def _news_count(store: Store) -> int:
+    if not store.has_news():
+        return 0
+    with store.news(readonly=True) as arch:
+        return arch.count()
 
 
 def _table_to_frame(table) -> pd.DataFrame:
@@ -477,7 +467,7 @@ def info(path: str | os.PathLike | None = None) -> StoreInfo:
     return StoreInfo(path=store.root, stocks=len(codes), rows=rows, sessions=len(dates),
                      first=str(min(dates)) if dates else None, last=str(max(dates)) if dates else None,
                      boards=boards, names=0 if names is None else len(names),
-                     news=len(store.read_articles()), leftovers=store.leftovers())
+                     news=_news_count(store), leftovers=store.leftovers())
 
 
 # ---------------------------------------------------------------- import

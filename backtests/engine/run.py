@@ -18,10 +18,14 @@ import numpy as np
 import pandas as pd
 
 from backtests.core.calendar import trading_calendar
-from backtests.data.config import DEMO, RunConfig, signal_rules
+from backtests.core.errors import ConfigError
+from backtests.data.config import DEMO, STORE_ARCHIVE, RunConfig, signal_rules
 from backtests.data.load import load_market, stock_master
 from backtests.data.marks import check_marks_codes, read_marks
+from backtests.data.news import archive_marks, open_archive
+from backtests.data.store import is_store, resolve_store
 from backtests.engine.backtest import run_backtest
+from backtests.features.scan import BoardStates
 from signals.demo import DEMO_ARTICLES
 from signals.extract import Extractor
 from signals.marks import build_marks
@@ -77,14 +81,36 @@ def marks_from_articles(cfg: RunConfig, market) -> pd.DataFrame:
     """Marks built by :func:`signals.marks.build_marks` from ``[signals] articles`` (``"demo"``
     = the embedded demo articles of :mod:`signals.demo`) with the ``[signals]`` thresholds and
     rule files (``themes_file``, ``role_rules``, ``matching_file``; the packaged rules for any
-    not given); the stock names come from ``[data] names`` or else from the market."""
+    not given); the stock names come from ``[data] names`` or else from the market. Mentions
+    get the market-confirmed board state and role (:class:`backtests.features.scan.BoardStates`).
+    With ``[signals] archive`` the marks come from the store's mention index instead
+    (:func:`marks_from_archive`)."""
+    if cfg.signals.archive:
+        return marks_from_archive(cfg, market)
     arts = list(cfg.signals.articles)
     if arts == [DEMO]:
         arts = [DEMO_ARTICLES]
     master = stock_master(cfg.data.names, market=market)
     extractor = Extractor(master, **signal_rules(cfg.signals))
     return build_marks(arts, master, trading_calendar(), extractor=extractor,
-                       **cfg.signals.options)
+                       board=BoardStates(market), **cfg.signals.options)
+
+
+def marks_from_archive(cfg: RunConfig, market) -> pd.DataFrame:
+    """Marks of ``[signals] archive`` for the market's sessions, from the store's mention index
+    (:func:`backtests.data.news.archive_marks`; articles not yet extracted with these rules and
+    names are extracted and stored first)."""
+    where = cfg.signals.archive
+    if where == STORE_ARCHIVE:
+        where = cfg.data.path if cfg.data.path != DEMO and is_store(cfg.data.path) else resolve_store()
+    if not is_store(where):
+        raise ConfigError(f"[signals] archive = {cfg.signals.archive!r}: {where} is not a hypebt "
+                          "store; import articles with `hypebt news import FILE --store DIR`")
+    extractor = Extractor(stock_master(cfg.data.names, market=market), **signal_rules(cfg.signals))
+    sessions = np.asarray(market.sessions, dtype="datetime64[D]")
+    with open_archive(where) as archive:
+        return archive_marks(archive, extractor, trading_calendar(), sessions[0], sessions[-1],
+                             board=BoardStates(market), **cfg.signals.options)
 
 
 def prepare_run(cfg: RunConfig, *, cache: bool = True):

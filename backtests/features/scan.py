@@ -338,3 +338,43 @@ def format_counts(counts: pd.DataFrame) -> str:
     """The footer of a scan: closes at the limits per board, ST apart."""
     frame = counts.reset_index()
     return format_table(frame)
+
+
+# ---------------------------------------------------------------- board states for news roles
+BOARD_STATE_NAMES = ("", "limit_down", "streak", "limit_up", "broken")   # index = the code
+
+
+class BoardStates:
+    """Each stock's board state at each session's close, for the market-confirmed roles of
+    :mod:`signals.roles` (``[board_roles]``): ``limit_down`` (closed at the limit-down),
+    ``streak`` (a 2nd or later limit-up close in a row), ``limit_up`` (a limit-up close),
+    ``broken`` (touched the limit-up, closed below: 炸板), else ``""``.
+
+    :meth:`at` answers for a publication time: the state at the close of the **last session
+    that closed (15:00 Beijing) at or before publication** -- an article published after
+    session t's close, or before t+1's open, sees t's state; one published during t's session
+    sees t-1's; never a later session's."""
+
+    def __init__(self, market):
+        st = limit_state(market.high, market.low, market.close, market.limit_up,
+                         market.limit_down)
+        streak = streaks(st.sealed_up, st.traded)
+        code = np.zeros(st.traded.shape, dtype=np.int8)
+        code[st.touched_up & ~st.sealed_up] = 4
+        code[st.sealed_up] = 3
+        code[streak >= 2] = 2
+        code[st.sealed_down] = 1
+        self.codes = code
+        self.column = {str(c): j for j, c in enumerate(market.codes)}
+        days = np.asarray(market.sessions, dtype="datetime64[D]").astype(np.int64)
+        self.close_epochs = days * 86400 + (15 - 8) * 3600          # 15:00 +08:00 in UTC seconds
+
+    def at(self, code: str, epoch_seconds: int) -> str:
+        """The board state of ``code`` known at ``epoch_seconds`` (see the class docstring)."""
+        j = self.column.get(code)
+        if j is None:
+            return ""
+        i = int(np.searchsorted(self.close_epochs, epoch_seconds, side="right")) - 1
+        if i < 0:
+            return ""
+        return BOARD_STATE_NAMES[self.codes[i, j]]

@@ -151,7 +151,8 @@ def parse_grid(doc: dict, *, base_dir=".", source: Path | None = None, rank_by=N
             engine_axes[key] = axes[key] = _check_axis(key, values, ENGINE_PARAMS, "engine")
         elif key in signal_table:
             if cfg.signals.marks:
-                raise ConfigError(f"[grid] {key}: a signal threshold needs [signals] articles; "
+                raise ConfigError(f"[grid] {key}: a signal threshold needs [signals] articles "
+                                  f"or archive; "
                                   f"this config reads a marks file ({cfg.signals.marks})")
             signal_axes[key] = axes[key] = _check_axis(key, values, signal_table, "signal")
         else:

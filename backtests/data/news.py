@@ -1,0 +1,461 @@
+"""The news archive: one SQLite database of articles and of the mentions extracted from them.
+
+File: ``news/archive.sqlite`` inside a store (:mod:`backtests.data.store`). The standard library's
+``sqlite3`` in WAL mode: readers never block the writer, a writer takes the lock for one batch
+at a time (``BEGIN IMMEDIATE``), and a second writer waits for it (``busy_timeout``) instead of
+failing, so two imports or fetches at once are safe. Every batch is one transaction: a process
+killed (even ``kill -9``) in the middle of an import keeps every batch committed before the kill
+and nothing of the batch in flight; the next import simply goes on (the articles already in are
+duplicates).
+
+Tables::
+
+    articles   rowid, id (unique), published (ISO 8601 with offset), ts (epoch seconds),
+               bare (1 = the source gave a date only), source, url (unique when not empty),
+               title, body, hash (unique: sha1 of title and body with white space removed)
+    fts        FTS5 (trigram tokenizer) over title and body, brought up to date by
+               :meth:`NewsArchive.search` (so imports stay fast); LIKE when the build has no FTS5
+    rules      one row per rules version (see below)
+    extracted  (version, article) pairs already extracted, with the article's themes
+    mentions   version, article, seq, code, matched, kind, in_title, theme, role, weight
+    unknown    version, article, text, reason
+    meta       key/value: format version, fts_rowid (last article indexed for search)
+
+Deduplication: an article is new only if its ``id``, its (non-empty) ``url`` and its content
+hash are all new; any match keeps the archived copy and counts a duplicate.
+
+The mention index: mentions are extracted once per article per **rules version**, the
+:attr:`signals.extract.Extractor.version` hash of the theme, role and matching rule files, the
+names (current and former) and the extractor's own version. :meth:`NewsArchive.index` extracts
+only the articles that have no row for the version (new articles, or all after a rule change);
+:meth:`NewsArchive.marks` builds entry marks for a date range from the stored mentions by SQL,
+with the scoring of :func:`signals.marks.score_marks`.
+
+The JSON Lines archive of format 1 (``news/articles.jsonl``) is migrated the first time the
+archive is opened for writing: imported in one transaction, then renamed to
+``articles.jsonl.migrated`` (the rename happens only after the commit, so a crash in between
+re-runs an import of duplicates, nothing is lost or doubled).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import pandas as pd
+
+from backtests.core.errors import DataError, reading
+from signals.articles import Article, iter_records
+from signals.marks import SIGNAL_PARAMS, score_index_rows
+from signals.parallel import extract_rows
+
+ARCHIVE_FILE = os.path.join("news", "archive.sqlite")
+LEGACY_FILE = os.path.join("news", "articles.jsonl")
+FORMAT = 2
+BATCH = 5_000
+BUSY_TIMEOUT_MS = 60_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    published TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    bare INTEGER NOT NULL DEFAULT 0,
+    source TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL DEFAULT '',
+    body TEXT NOT NULL DEFAULT '',
+    hash TEXT NOT NULL UNIQUE
+);
+CREATE UNIQUE INDEX IF NOT EXISTS articles_url ON articles(url) WHERE url <> '';
+CREATE INDEX IF NOT EXISTS articles_ts ON articles(ts);
+CREATE TABLE IF NOT EXISTS rules (version TEXT PRIMARY KEY, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS extracted (
+    version TEXT NOT NULL, article INTEGER NOT NULL, themes TEXT NOT NULL,
+    PRIMARY KEY (version, article)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mentions (
+    version TEXT NOT NULL, article INTEGER NOT NULL, seq INTEGER NOT NULL,
+    code TEXT NOT NULL, matched TEXT NOT NULL, kind TEXT NOT NULL, in_title INTEGER NOT NULL,
+    theme TEXT NOT NULL, role TEXT NOT NULL, weight REAL NOT NULL,
+    PRIMARY KEY (version, article, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS unknown (
+    version TEXT NOT NULL, article INTEGER NOT NULL, text TEXT NOT NULL, reason TEXT NOT NULL);
+"""
+ARTICLE_COLUMNS = ("id", "published", "source", "url", "title", "body")
+
+
+def has_fts5() -> bool:
+    """Whether this Python's SQLite has FTS5 with the trigram tokenizer (SQLite >= 3.34)."""
+    try:
+        con = sqlite3.connect(":memory:")
+        con.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='trigram')")
+        con.close()
+        return True
+    except sqlite3.OperationalError:
+        return False
+
+
+def content_hash(title: str, body: str) -> str:
+    """sha1 of title and body with all white space removed: the same text re-scraped with other
+    line breaks or padding is a duplicate."""
+    text = "".join(title.split()) + "\x00" + "".join(body.split())      # str.split: any white space
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def article_row(art: Article) -> tuple:
+    """The ``articles`` row of an :class:`Article` (without rowid)."""
+    pub = art.published
+    return (art.id, pub.isoformat(), int(pub.timestamp()), int(art.bare_date), art.source,
+            art.url, art.title, art.body, content_hash(art.title, art.body))
+
+
+@dataclass
+class ImportCounts:
+    """What an import did: ``new`` articles, ``duplicates`` (id, url or content already
+    archived), ``skipped`` messages of bad records (with ``skip_bad``), ``total`` after."""
+
+    new: int = 0
+    duplicates: int = 0
+    total: int = 0
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class NewsArchive:
+    """An open archive database. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: str | os.PathLike, *, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            if not self.path.exists():
+                raise DataError(f"{self.path}: no news archive; import articles with "
+                                f"`hypebt news import FILE` or `hypebt news fetch`")
+            uri = f"file:{self.path}?mode=ro"
+            self.con = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                                       isolation_level=None)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                       isolation_level=None)
+        try:
+            self._setup(readonly)
+        except sqlite3.DatabaseError as exc:
+            self.con.close()
+            raise DataError(f"{self.path}: not a readable news archive ({exc}); move it away and "
+                            f"import the articles again") from None
+        self.fts = has_fts5()
+
+    def _setup(self, readonly: bool) -> None:
+        self.con.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if not readonly:
+            self.con.execute("PRAGMA journal_mode=WAL")
+            self.con.execute("PRAGMA synchronous=NORMAL")   # WAL: durable against process crashes
+            with self.transaction():
+                for stmt in SCHEMA.split(";"):
+                    if stmt.strip():
+                        self.con.execute(stmt)
+                self.con.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (str(FORMAT),))
+        else:
+            self.con.execute("SELECT COUNT(*) FROM articles").fetchone()
+
+    # ------------------------------------------------------------ plumbing
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def transaction(self):
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on an exception): the write lock is
+        taken at the start, so two writers queue instead of deadlocking."""
+        return _Transaction(self.con)
+
+    def count(self) -> int:
+        return self.con.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    # ------------------------------------------------------------ writing
+    def add(self, articles: Iterable[Article], *, batch: int = BATCH,
+            counts: ImportCounts | None = None) -> ImportCounts:
+        """Insert articles in transactions of ``batch``; duplicates are left out and counted."""
+        counts = counts or ImportCounts()
+        rows: list[tuple] = []
+        for art in articles:
+            rows.append(article_row(art))
+            if len(rows) >= batch:
+                self._insert(rows, counts)
+                rows = []
+        if rows:
+            self._insert(rows, counts)
+        counts.total = self.count()
+        return counts
+
+    def _insert(self, rows: list[tuple], counts: ImportCounts) -> None:
+        with self.transaction():
+            before = self.con.total_changes
+            self.con.executemany(
+                "INSERT OR IGNORE INTO articles (id, published, ts, bare, source, url, title, "
+                "body, hash) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            new = self.con.total_changes - before
+        counts.new += new
+        counts.duplicates += len(rows) - new
+
+    def import_files(self, paths: Iterable[str | os.PathLike], *, bare_date: str = "next_open",
+                     skip_bad: bool = False, batch: int = BATCH) -> ImportCounts:
+        """Import article files or folders (JSON, JSON Lines, CSV, Markdown; UTF-8 or GBK)."""
+        counts = ImportCounts()
+        self.add(iter_records(list(paths), bare_date=bare_date, skip_bad=skip_bad,
+                              skipped=counts.skipped, notes=counts.notes),
+                 batch=batch, counts=counts)
+        return counts
+
+    def migrate_jsonl(self, store_root: str | os.PathLike, rows: list[tuple] | None = None
+                      ) -> int | None:
+        """Import the format-1 JSON Lines archive of ``store_root`` if there is one (``rows``:
+        its rows already read by :func:`legacy_rows`), then rename it to
+        ``articles.jsonl.migrated``; the number of articles migrated (None: nothing to do)."""
+        legacy = Path(store_root) / LEGACY_FILE
+        if not legacy.exists():
+            return None
+        rows = legacy_rows(legacy) if rows is None else rows
+        counts = ImportCounts()
+        self._insert(rows, counts)       # one transaction: all or nothing
+        os.replace(legacy, legacy.with_name(legacy.name + ".migrated"))
+        return counts.new
+
+    # ------------------------------------------------------------ reading
+    def articles(self, start=None, end=None) -> Iterator[Article]:
+        """Archived articles published in ``[start, end)`` (datetimes or ISO texts; Beijing
+        time when naive), in order of publication then id."""
+        where, args = _range_sql(start, end)
+        cur = self.con.execute(
+            "SELECT id, published, bare, source, url, title, body FROM articles" + where +
+            " ORDER BY ts, id", args)
+        for aid, pub, bare, source, url, title, body in cur:
+            yield Article(id=aid, published=pd.Timestamp(pub).tz_convert("Asia/Shanghai"),
+                          title=title, body=body, source=source, url=url, bare_date=bool(bare),
+                          origin=f"{self.path}: {aid}")
+
+    def records(self) -> list[dict]:
+        """Every article as a record of :data:`ARTICLE_COLUMNS` (the format-1 JSONL fields)."""
+        cur = self.con.execute(f"SELECT {', '.join(ARTICLE_COLUMNS)} FROM articles ORDER BY ts, id")
+        return [dict(zip(ARTICLE_COLUMNS, row)) for row in cur]
+
+    def search(self, text: str, start=None, end=None, limit: int = 50) -> list[dict]:
+        """Articles whose title or body contains ``text`` (newest first), through FTS5 when the
+        text has 3+ characters and the build has FTS5, else a LIKE scan."""
+        where, args = _range_sql(start, end, prefix="a.")
+        cols = "a.id, a.published, a.source, a.url, a.title"
+        if self.fts and len(text) >= 3 and not self.readonly:
+            self.update_fts()
+        if self.fts and len(text) >= 3 and self._fts_exists():
+            query = '"' + text.replace('"', '""') + '"'
+            sql = (f"SELECT {cols} FROM fts JOIN articles a ON a.rowid = fts.rowid "
+                   f"WHERE fts MATCH ?" + where.replace(" WHERE ", " AND ") +
+                   " ORDER BY a.ts DESC, a.id LIMIT ?")
+            rows = self.con.execute(sql, [query, *args, limit]).fetchall()
+        else:
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            cond = "(a.title LIKE ? ESCAPE '\\' OR a.body LIKE ? ESCAPE '\\')"
+            sql = (f"SELECT {cols} FROM articles a WHERE {cond}" + where.replace(" WHERE ", " AND ")
+                   + " ORDER BY a.ts DESC, a.id LIMIT ?")
+            rows = self.con.execute(sql, [like, like, *args, limit]).fetchall()
+        return [dict(zip(("id", "published", "source", "url", "title"), r)) for r in rows]
+
+    def _fts_exists(self) -> bool:
+        return self.con.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'fts'").fetchone() is not None
+
+    def update_fts(self) -> int:
+        """Index the articles added since the last search; the number indexed."""
+        with self.transaction():
+            self.con.execute("CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, "
+                             "content='articles', content_rowid='rowid', tokenize='trigram')")
+            row = self.con.execute("SELECT value FROM meta WHERE key = 'fts_rowid'").fetchone()
+            last = int(row[0]) if row else 0
+            top = self.con.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles").fetchone()[0]
+            if top > last:
+                self.con.execute("INSERT INTO fts (rowid, title, body) SELECT rowid, title, body "
+                                 "FROM articles WHERE rowid > ?", (last,))
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('fts_rowid', ?)", (str(top),))
+        return top - last
+
+    def info(self) -> dict:
+        """Counts for ``hypebt news info``."""
+        con = self.con
+        n, lo, hi = con.execute("SELECT COUNT(*), MIN(ts), MAX(ts) FROM articles").fetchone()
+        sources = con.execute("SELECT CASE source WHEN '' THEN '-' ELSE source END, COUNT(*) "
+                              "FROM articles GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
+        versions = con.execute("SELECT version, COUNT(*) FROM extracted GROUP BY version "
+                               "ORDER BY version").fetchall()
+        day = (lambda t: dt.datetime.fromtimestamp(t, SHANGHAI).date()) if n else None
+        return {"articles": n, "first": day(lo) if n else None, "last": day(hi) if n else None,
+                "sources": sources, "indexed": dict(versions)}
+
+    # ------------------------------------------------------------ mention index
+    def pending(self, version: str) -> int:
+        """Articles without mentions for rules ``version``."""
+        return self.con.execute(
+            "SELECT COUNT(*) FROM articles a LEFT JOIN extracted e ON e.version = ? "
+            "AND e.article = a.rowid WHERE e.article IS NULL", (version,)).fetchone()[0]
+
+    def index(self, extractor, *, batch: int = BATCH, workers: int = 1, progress=None) -> int:
+        """Extract the articles not yet extracted with ``extractor``'s rules version and store
+        their mentions; returns the number extracted. ``workers > 1`` extracts in that many
+        processes (:func:`signals.parallel.extract_rows`), with identical rows."""
+        version = extractor.version
+        with self.transaction():
+            self.con.execute("INSERT OR IGNORE INTO rules VALUES (?, ?)",
+                             (version, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
+        done, last = 0, 0
+        while True:                 # in rowid order, each batch after the last one seen
+            rows = self.con.execute(
+                "SELECT a.rowid, a.id, a.published, a.bare, a.title, a.body FROM articles a "
+                "LEFT JOIN extracted e ON e.version = ? AND e.article = a.rowid "
+                "WHERE a.rowid > ? AND e.article IS NULL ORDER BY a.rowid LIMIT ?",
+                (version, last, batch)).fetchall()
+            if not rows:
+                return done
+            last = rows[-1][0]
+            items = [(r[0], r[4], r[5]) for r in rows]
+            out = extract_rows(extractor, items, workers=workers)
+            with self.transaction():
+                self.con.executemany("INSERT OR REPLACE INTO extracted VALUES (?, ?, ?)",
+                                     [(version, rid, themes) for rid, themes, _, _ in out])
+                self.con.executemany(
+                    "INSERT OR REPLACE INTO mentions VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [(version, rid, seq, *m) for rid, _, ms, _ in out for seq, m in enumerate(ms)])
+                self.con.executemany("INSERT INTO unknown VALUES (?,?,?,?)",
+                                     [(version, rid, *u) for rid, _, _, us in out for u in us])
+            done += len(rows)
+            if progress:
+                progress(done)
+
+    def signals(self, version: str, start=None, end=None) -> tuple[list, dict]:
+        """``(articles, mentions)`` of the index for ``version`` in ``[start, end)``: articles as
+        ``(rowid, id, published, bare, title, themes)``, mentions by rowid as tuples
+        ``(code, matched, kind, in_title, theme, role, weight)``."""
+        where, args = _range_sql(start, end, prefix="a.")
+        cond = "e.version = ?" + where.replace(" WHERE ", " AND ")
+        arts = self.con.execute(
+            "SELECT a.rowid, a.id, a.ts, a.bare, a.title, e.themes FROM articles a "
+            f"JOIN extracted e ON e.article = a.rowid WHERE {cond} ORDER BY a.ts, a.id",
+            [version, *args]).fetchall()
+        ments: dict[int, list] = {}
+        cur = self.con.execute(
+            "SELECT m.article, m.code, m.matched, m.kind, m.in_title, m.theme, m.role, m.weight "
+            "FROM mentions m JOIN articles a ON a.rowid = m.article "
+            f"WHERE m.version = ?{where.replace(' WHERE ', ' AND ')} ORDER BY m.article, m.seq",
+            [version, *args])
+        for rid, *rest in cur:
+            ments.setdefault(rid, []).append(tuple(rest))
+        return arts, ments
+
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+class _Transaction:
+    def __init__(self, con: sqlite3.Connection):
+        self.con = con
+
+    def __enter__(self):
+        self.con.execute("BEGIN IMMEDIATE")
+        return self.con
+
+    def __exit__(self, exc_type, exc, tb):
+        self.con.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
+
+
+def _epoch(value, what: str) -> int:
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("Asia/Shanghai")
+    return int(ts.timestamp())
+
+
+def _range_sql(start, end, prefix: str = "") -> tuple[str, list]:
+    conds, args = [], []
+    if start is not None:
+        conds.append(f"{prefix}ts >= ?")
+        args.append(_epoch(start, "start"))
+    if end is not None:
+        conds.append(f"{prefix}ts < ?")
+        args.append(_epoch(end, "end"))
+    return (" WHERE " + " AND ".join(conds)) if conds else "", args
+
+
+def legacy_rows(legacy: Path) -> list[tuple]:
+    """The ``articles`` rows of a format-1 JSON Lines archive; a damaged one is a
+    :class:`DataError` naming the file and line (nothing is written)."""
+    with reading(legacy, "news archive"):
+        return [article_row(a) for a in iter_records([legacy], bare_date="next_open")]
+
+
+def open_archive(store_root: str | os.PathLike, *, readonly: bool = False) -> NewsArchive:
+    """The archive of a store; opening it migrates a format-1 JSON Lines archive, which is read
+    whole first, so that a damaged one stops with an error before any file is created."""
+    root = Path(store_root)
+    path = root / ARCHIVE_FILE
+    legacy = root / LEGACY_FILE
+    rows = legacy_rows(legacy) if legacy.exists() else None
+    if readonly and rows is not None:
+        readonly = False                 # a JSON Lines archive to migrate first
+    arch = NewsArchive(path, readonly=readonly)
+    if rows is not None:
+        arch.migrate_jsonl(root, rows)
+    return arch
+
+
+def archive_marks(archive: NewsArchive, extractor, calendar, start, end, *,
+                  workers: int = 1, board=None, **options) -> pd.DataFrame:
+    """Entry marks for sessions ``start``..``end`` from the archive's mention index (brought up
+    to date first for ``extractor``'s rules version). ``options``: the signals thresholds of
+    :data:`signals.marks.SIGNAL_PARAMS` (``skip_bad`` ignored: archived articles are valid).
+
+    The same marks as :func:`signals.marks.analyze` over the whole archive, restricted to the
+    range: articles are read from ``40 × half_life`` sessions before ``start`` (earlier news would
+    add less than 2**-40 to a score) and a stock named by any earlier article is not a
+    ``first_mention``. ``board``: market-confirmed roles, as in :func:`signals.marks.analyze`."""
+    opts = {k: v for k, v in options.items() if k in SIGNAL_PARAMS or k == "open_cutoff"}
+    opts.pop("skip_bad", None)
+    if not archive.readonly and archive.pending(extractor.version):
+        archive.index(extractor, workers=workers)
+    version = extractor.version
+    lo_day = calendar.previous(start, inclusive=True) if start > calendar.first else calendar.first
+    back = int(np.ceil(40 * float(opts.get("half_life", 2.0)))) + 1
+    i = max(0, int(np.searchsorted(calendar.sessions, lo_day)) - back)
+    lo = pd.Timestamp(calendar.sessions[i])
+    hi = pd.Timestamp(end) + pd.Timedelta(days=1)
+    arts, ments = archive.signals(version, lo, hi)
+    roles = opts.get("roles")
+    role_sql, role_args = "", []
+    if roles is not None:
+        role_list = [roles] if isinstance(roles, str) else list(roles)
+        role_sql = f" AND m.role IN ({', '.join('?' * len(role_list))})"
+        role_args = role_list
+    seen = frozenset(r[0] for r in archive.con.execute(
+        "SELECT DISTINCT m.code FROM mentions m JOIN articles a ON a.rowid = m.article "
+        f"WHERE m.version = ? AND a.ts < ?{role_sql}", [version, _epoch(lo, "start"), *role_args]))
+    marks = score_index_rows(arts, ments, calendar, extractor.matcher.display, skip_bad=True,
+                             seen_before=seen, role_rules=extractor.roles, board=board, **opts)
+    day = marks["date"].to_numpy().astype("datetime64[D]")
+    keep = (day >= np.datetime64(pd.Timestamp(start).date(), "D")) & (
+        day <= np.datetime64(pd.Timestamp(end).date(), "D"))
+    return marks.loc[keep].reset_index(drop=True)
+
+
+__all__ = ["ARCHIVE_FILE", "ImportCounts", "NewsArchive", "archive_marks", "article_row",
+           "content_hash", "has_fts5", "open_archive"]

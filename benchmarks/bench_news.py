@@ -1,0 +1,175 @@
+"""Benchmark: the news archive at scale -- import, extraction into the mention index, marks.
+
+    .venv/bin/python benchmarks/bench_news.py [--articles 1000000] [--sample 5000] [--workers 2]
+                                              [--baseline-commit REV]
+
+SYNTHETIC articles of ~2,000 characters with realistic name densities
+(:mod:`benchmarks.news_corpus`, ~12 mentions each, ~1,000 a day) are written as JSON Lines
+files (untimed), then timed in one process:
+
+1. ``hypebt news import`` of all of them into a fresh SQLite archive -> articles/s;
+2. **today's extractor** -- the ``Extractor`` of ``--baseline-commit`` (default: the commit this
+   branch started from), loaded from ``git archive`` into this same process -- on ``--sample``
+   articles: what every backtest, grid group and ``signals`` call paid per article before the
+   mention index;
+3. this branch's extractor on the same sample, one process (the rules changed too: clause-first
+   roles, soft line breaks, board states -- not only speed);
+4. the mention index built for all articles with ``--workers`` processes -> articles/s (wall);
+5. marks from the index for the first year of sessions (or the whole span when shorter) ->
+   seconds, against re-extracting that window with today's extractor (extrapolated from 2.).
+
+Every line prints the ratio to today's extractor. Rates are wall time unless marked CPU; the
+machine may be shared (load average printed).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+DATA = os.environ.get("HYPEBT_SHARED_DATA", os.path.join(REPO, "..", "shared", "data"))
+sys.path.insert(0, REPO)
+
+from benchmarks.news_corpus import make_records
+
+
+def load_baseline(commit: str, where: str):
+    """``(Extractor class, load_master)`` of ``commit``, imported into this process under the
+    usual module names, then the names released so that this tree's modules import next."""
+    subprocess.run(f"git -C {REPO} archive {commit} | tar -x -C {where}", shell=True, check=True)
+    saved = {k: v for k, v in sys.modules.items() if k.split(".")[0] in ("signals", "backtests")}
+    for k in saved:
+        del sys.modules[k]
+    sys.path.insert(0, where)
+    try:
+        extract = importlib.import_module("signals.extract")
+        try:                                    # the package layout before and after v0.2
+            master = importlib.import_module("backtests.data.master")
+        except ModuleNotFoundError:
+            master = importlib.import_module("backtests.master")
+        articles = importlib.import_module("signals.articles")
+        out = extract.Extractor, master.load_master, articles.make_article
+    finally:
+        sys.path.remove(where)
+        for k in [k for k in sys.modules if k.split(".")[0] in ("signals", "backtests")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--articles", type=int, default=1_000_000)
+    ap.add_argument("--sample", type=int, default=5_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--baseline-commit", default=None)
+    args = ap.parse_args(argv)
+    base_rev = args.baseline_commit or subprocess.run(
+        ["git", "-C", REPO, "merge-base", "HEAD", "main"], capture_output=True, text=True
+    ).stdout.strip()
+
+    from backtests.core.calendar import trading_calendar
+    from backtests.data.master import load_master
+    from backtests.data.news import NewsArchive, archive_marks
+    from signals.articles import make_article
+    from signals.extract import Extractor
+
+    names = (os.path.join(DATA, "ashare_names_20250418.csv"),
+             os.path.join(DATA, "ashare_codes_names_listdates_2023.csv"))
+    master = load_master(*names)
+    codes = list(master.frame.index)
+    stock_names = [master.name_of(c) for c in codes]
+    with tempfile.TemporaryDirectory(prefix="hypebt-bench-news-") as tmp:
+        src = os.path.join(tmp, "src")
+        os.makedirs(src)
+        t0 = time.perf_counter()
+        chunk, n_chars = 50_000, 0
+        sample_recs = []
+        import json
+        for k in range(0, args.articles, chunk):
+            recs = make_records(stock_names, codes, min(chunk, args.articles - k), seed=7 + k)
+            n_chars += sum(len(r["body"]) for r in recs)
+            if not sample_recs:
+                sample_recs = recs[:args.sample]
+            with open(os.path.join(src, f"part{k // chunk:04d}.jsonl"), "w", encoding="utf-8") as fh:
+                fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in recs)
+        print(f"corpus: {args.articles:,} SYNTHETIC articles, mean {n_chars / args.articles:,.0f} "
+              f"characters, written in {time.perf_counter() - t0:.0f} s (untimed)")
+
+        arch = NewsArchive(os.path.join(tmp, "archive.sqlite"))
+        t0 = time.perf_counter()
+        counts = arch.import_files([src])
+        t_imp = time.perf_counter() - t0
+        imp_rate = counts.new / t_imp
+        print(f"import:   {counts.new:,} new in {t_imp:.1f} s = {imp_rate:,.0f} articles/s "
+              f"(target 20,000: {'met' if imp_rate >= 20_000 else 'NOT met'})")
+
+        base_dir = os.path.join(tmp, "baseline")
+        os.makedirs(base_dir)
+        try:
+            BaseExtractor, base_load_master, base_make_article = load_baseline(base_rev, base_dir)
+        except (subprocess.CalledProcessError, ImportError) as exc:
+            print(f"today's extractor: not available ({type(exc).__name__}; no git history with "
+                  f"a 'main' branch?): this extractor is the reference")
+            BaseExtractor, base_load_master, base_make_article = Extractor, load_master, make_article
+        base_ex = BaseExtractor(base_load_master(*names))
+        base_arts = [base_make_article(r, origin="bench") for r in sample_recs]
+        base_ex.extract(base_arts[0])
+        t0, c0 = time.perf_counter(), time.process_time()
+        for a in base_arts:
+            base_ex.extract(a)
+        t_base, c_base = time.perf_counter() - t0, time.process_time() - c0
+        base_rate = len(base_arts) / t_base
+        print(f"today's extractor ({base_rev[:10]}), 1 process: {base_rate:,.0f} articles/s "
+              f"({len(base_arts) / c_base:,.0f} CPU)  = 1.00x")
+
+        ex = Extractor(master)
+        arts = [make_article(r, origin="bench") for r in sample_recs]
+        ex.extract(arts[0])
+        t0, c0 = time.perf_counter(), time.process_time()
+        for a in arts:
+            ex.extract(a)
+        t_new, c_new = time.perf_counter() - t0, time.process_time() - c0
+        new_rate = len(arts) / t_new
+        print(f"this extractor, 1 process:                  {new_rate:,.0f} articles/s "
+              f"({len(arts) / c_new:,.0f} CPU) = {new_rate / base_rate:.2f}x")
+
+        t0 = time.perf_counter()
+        n_idx = arch.index(ex, workers=args.workers)
+        t_idx = time.perf_counter() - t0
+        idx_rate = n_idx / t_idx
+        print(f"mention index, {args.workers} processes: {n_idx:,} articles in {t_idx:.1f} s = "
+              f"{idx_rate:,.0f} articles/s = {idx_rate / base_rate:.2f}x today "
+              f"(target 20,000: {'met' if idx_rate >= 20_000 else 'NOT met'}); "
+              f"one-off per rules version")
+
+        cal = trading_calendar()
+        first = cal.next(np.datetime64("2020-01-02"), inclusive=True)
+        i0 = int(np.searchsorted(cal.sessions, first))
+        last_pub = np.datetime64("2020-01-02") + np.timedelta64(int(args.articles * 1.44 / 1440), "D")
+        end = min(cal.sessions[min(i0 + 243, len(cal.sessions) - 1)], cal.previous(last_pub))
+        n_window = arch.con.execute("SELECT COUNT(*) FROM articles WHERE ts < ?",
+                                    (int((end - np.datetime64("1970-01-01")).astype(int)) * 86400,)
+                                    ).fetchone()[0]
+        t0 = time.perf_counter()
+        marks = archive_marks(arch, ex, cal, first, end)
+        t_marks = time.perf_counter() - t0
+        t_today = n_window / base_rate
+        print(f"marks {first}..{end} ({n_window:,} articles): {t_marks:.2f} s from the index "
+              f"({len(marks):,} marks) vs {t_today:,.0f} s re-extracting with today's extractor "
+              f"= {t_today / t_marks:,.0f}x (target <= 1 s: {'met' if t_marks <= 1 else 'NOT met'})")
+        arch.close()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
