@@ -40,11 +40,7 @@ from backtests import rules
 from backtests.calendar import to_date, trading_calendar
 from backtests.errors import ConfigError, DataError
 from backtests.market import _ffill_index
-
-MAX_GAP = 2
-"""Most consecutive traded sessions without a limit-up close that stay inside one run."""
-
-HALF_CENT = rules.TICK / 2
+from backtests.state import HALF_CENT, MAX_GAP, market_state
 
 BOARD_ORDER = (rules.BOARD_MAIN, rules.BOARD_CHINEXT, rules.BOARD_STAR, rules.BOARD_BSE)
 
@@ -159,9 +155,14 @@ class _Panel(NamedTuple):
 
 
 def _analyse(market, max_gap: int) -> _Panel:
-    state = limit_state(market.high, market.low, market.close, market.limit_up, market.limit_down)
-    days, boards = board_runs(state.sealed_up, state.traded, max_gap=max_gap)
-    return _Panel(state, streaks(state.sealed_up, state.traded), days, boards)
+    """The scan's view of the market-state features (:func:`backtests.state.market_state`,
+    the numba pass the engine's filters read too; ``tests/test_scan.py`` checks it against the
+    array definitions :func:`limit_state`, :func:`streaks` and :func:`board_runs` above)."""
+    if max_gap < 0:
+        raise ConfigError(f"max_gap must be >= 0, got {max_gap}")
+    ms = market_state(market, max_gap=max_gap, tol=HALF_CENT)
+    state = LimitState(*(ms.flag(name) for name in LimitState._fields))
+    return _Panel(state, ms.streak, ms.run_days, ms.run_boards)
 
 
 def _session_index(market, date) -> int:
@@ -250,24 +251,15 @@ def scan_summary(market, start, end, *, max_gap: int = MAX_GAP) -> pd.DataFrame:
     if i1 <= i0:
         span = f"{sessions[0]} .. {sessions[-1]}" if len(sessions) else "no sessions"
         raise DataError(f"no session of the data lies in {lo} .. {hi} (data covers {span})")
-    panel = _analyse(market, max_gap)
-    rows = slice(i0, i1)
-    counts = _counts_matrix(panel.state, market, rows)
-    st = np.asarray(market.is_st, dtype=bool)
-    known = np.isin(np.asarray(market.boards), BOARD_ORDER) & ~st
-    streak = np.where(known[None, :], panel.streak[rows], 0)
-    out = {"date": pd.DatetimeIndex(sessions[rows]).strftime("%Y-%m-%d")}
-    for b in BOARD_ORDER:
-        out[f"up_{rules.BOARD_NAMES[b]}"] = counts[rules.BOARD_NAMES[b]][0]
-    out["up_total"] = counts["total"][0]
-    out["up_st"] = counts["ST"][0]
-    out["down_total"] = counts["total"][1]
-    out["down_st"] = counts["ST"][1]
-    out["broken"] = counts["total"][2]
-    out["board1"] = (streak == 1).sum(axis=1)
-    out["board2"] = (streak == 2).sum(axis=1)
-    out["board3"] = (streak == 3).sum(axis=1)
-    out["board4plus"] = (streak >= 4).sum(axis=1)
+    if max_gap < 0:
+        raise ConfigError(f"max_gap must be >= 0, got {max_gap}")
+    # The per-session features count exactly these columns (non-ST stocks of a known board,
+    # ST apart): read them off instead of counting again.
+    ms = market_state(market, max_gap=max_gap, tol=HALF_CENT)
+    per_session = ms.session_frame().iloc[i0:i1]
+    out = {"date": pd.DatetimeIndex(sessions[i0:i1]).strftime("%Y-%m-%d")}
+    for c in SUMMARY_COLUMNS[1:]:
+        out[c] = per_session[c].to_numpy()
     frame = pd.DataFrame(out)
     for c in SUMMARY_COLUMNS[1:]:
         frame[c] = frame[c].astype(np.int64)
