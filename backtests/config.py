@@ -32,9 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from backtests.errors import ConfigError, HypebtError, did_you_mean
+from strategies.base import WRITTEN_WHEN_SET
 
 DEMO = "demo"
-ENGINE_SECTIONS = ("strategy", "portfolio", "costs", "fill")
+ENGINE_SECTIONS = ("strategy", "portfolio", "costs", "fill", "filters", "gate")
+# Engine sections a resolved config writes only when one of their keys is set.
+OPTIONAL_SECTIONS = ("filters", "gate")
 SECTIONS = ("data", "signals") + ENGINE_SECTIONS
 DATA_KEYS = ("path", "names", "start", "end", "drop_bad")
 # [signals] key -> (rule file kind of signals.config.load_toml, what it holds); the keys
@@ -394,9 +397,12 @@ def config_dict(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None)
     out = {"data": data, "signals": signals}
     table = engine_params()
     for section in ENGINE_SECTIONS:
-        out[section] = {name: (list(v) if isinstance(v := cfg.params[name], tuple) else v)
-                        for name, (sec, *_r) in table.items()
-                        if sec == section and cfg.params.get(name) is not None}
+        values = {name: (list(v) if isinstance(v := cfg.params[name], tuple) else v)
+                  for name, (sec, _t, default, *_r) in table.items()
+                  if sec == section and cfg.params.get(name) is not None
+                  and not (name in WRITTEN_WHEN_SET and cfg.params[name] == default)}
+        if values or section not in OPTIONAL_SECTIONS:
+            out[section] = values
     return out
 
 
@@ -537,7 +543,9 @@ def params_markdown() -> str:
                                            if section == "signals" else ""), "",
                   "| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
         for name, (_s, typ, default, allowed, doc) in rows:
-            lines.append(f"| `{name}` | {typ.__name__} | {_fmt_default(default)} | "
+            shown = ("unset (off)" if default is None and name != "hold"
+                     else _fmt_default(default))
+            lines.append(f"| `{name}` | {typ.__name__} | {shown} | "
                          f"{_fmt_allowed(typ, allowed)} | {doc.replace('|', '/')} |")
         lines.append("")
     return "\n".join(lines)

@@ -24,13 +24,14 @@ from backtests import rules
 from backtests.engine_nb import MarketArrays, MarkIndex, mark_index_nb, simulate_nb
 from backtests.errors import DataError
 from backtests.market import Market
+from backtests.state import MarketState, market_state, theme_heat
 from backtests.records import (
     EXIT_REASONS, REJECT_REASONS, SIDE_NAMES, STAT_FIELDS, STATUS_FILLED, STATUS_NAMES, order_dt,
 )
 from strategies import ENGINE_PARAMS, STRATEGIES, pack_grid, pack_params, resolve_params
 
 __all__ = ["ENGINE_PARAMS", "STRATEGIES", "BacktestResult", "mark_index",
-           "market_arrays", "marks_array", "orders_frame", "pack_grid", "pack_params",
+           "exits_array", "long_signals", "market_arrays", "marks_array", "orders_frame", "pack_grid", "pack_params",
            "resolve_params", "run_backtest", "toy_market", "trades_frame"]
 
 
@@ -93,8 +94,11 @@ def toy_market(sessions, codes, open, high, low, close, volume=None, *, prev_clo
                   limit_down=down, synthetic=True)
 
 
-def market_arrays(market: Market) -> MarketArrays:
-    """The kernel's view of ``market``: bars, limits, lot rules by board, fee rates by date."""
+def market_arrays(market: Market, state: MarketState | None = None) -> MarketArrays:
+    """The kernel's view of ``market``: bars, limits, lot rules by board, fee rates by date, and
+    the market-state features the entry filters and the gate read (``state``: a
+    :func:`backtests.state.market_state` of ``market`` to reuse; computed when None)."""
+    ms = market_state(market) if state is None else state
     min_lot, lot_step = rules.lot_arrays(market.boards)
     stamp, transfer = rules.fee_rates(market.sessions)
     f8 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
@@ -103,7 +107,65 @@ def market_arrays(market: Market) -> MarketArrays:
         volume=f8(market.volume), limit_up=f8(market.limit_up), limit_down=f8(market.limit_down),
         min_lot=min_lot.astype(np.int64), lot_step=lot_step.astype(np.int64),
         stamp_rate=f8(stamp), transfer_rate=f8(transfer),
+        prev_close=f8(market.prev_close), amount=f8(market.amount), streak=ms.streak,
+        session=ms.session, board=np.asarray(market.boards, dtype=np.int64),
+        is_st=np.asarray(market.is_st, dtype=np.bool_),
     )
+
+
+def _cells(market: Market, frame: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(t, j)`` session and stock indices of a ``date, code`` frame; DataError naming the
+    first bad row (row 2 = the first data row, as in the CSV file)."""
+    n_sessions, n_stocks = len(market.sessions), len(market.codes)
+    for col in ("date", "code"):
+        if col not in frame.columns:
+            raise DataError(f"{what} have no {col!r} column; expected date,code[,score] "
+                            f"(found {', '.join(map(str, frame.columns))})")
+    try:
+        days = pd.to_datetime(frame["date"]).to_numpy().astype("datetime64[D]")
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{what}: cannot read the date column as dates ({exc})") from None
+    sessions = np.asarray(market.sessions, dtype="datetime64[D]")
+    t = np.searchsorted(sessions, days)
+    t_ok = (t < n_sessions) & (sessions[np.minimum(t, n_sessions - 1)] == days)
+    if not t_ok.all():
+        i = int(np.flatnonzero(~t_ok)[0])
+        raise DataError(f"{what} row {i + 2}: date {days[i]} is not a session of the market "
+                        f"({sessions[0]} .. {sessions[-1]}); expected the session whose open "
+                        f"is the earliest entry")
+    codes = frame["code"].astype(str).str.strip().to_numpy()
+    known = np.asarray(market.codes).astype(str)
+    j = np.searchsorted(known, codes)
+    j_ok = (j < n_stocks) & (known[np.minimum(j, n_stocks - 1)] == codes)
+    if not j_ok.all():
+        i = int(np.flatnonzero(~j_ok)[0])
+        raise DataError(f"{what} row {i + 2}: code {codes[i]!r} is not in the market data "
+                        f"({int((~j_ok).sum())} unknown code(s)); expected a 6-digit code of "
+                        f"a stock in the panel")
+    return t, j
+
+
+def long_signals(frame: pd.DataFrame, value: str = "score") -> pd.DataFrame:
+    """A wide frame of user signals (index: dates, columns: codes; NaN or False = none) as the
+    long ``date, code, <value>`` frame :func:`marks_array` reads, ordered by date then column.
+    A frame that already has ``date`` and ``code`` columns is returned as it is."""
+    if "date" in frame.columns and "code" in frame.columns:
+        return frame
+    values = frame.to_numpy()
+    if values.dtype == bool:
+        hit = values
+        values = values.astype(np.float64)
+    else:
+        try:
+            values = values.astype(np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{value}s: a wide frame (dates x codes) must hold numbers "
+                            f"(NaN = no signal)") from None
+        hit = ~np.isnan(values)
+    t, j = np.nonzero(hit)
+    codes = np.array([str(c).strip() for c in frame.columns], dtype=object)
+    return pd.DataFrame({"date": np.asarray(frame.index)[t], "code": codes[j],
+                         value: values[t, j]})
 
 
 def marks_array(market: Market, marks: pd.DataFrame) -> np.ndarray:
@@ -123,27 +185,7 @@ def marks_array(market: Market, marks: pd.DataFrame) -> np.ndarray:
                             f"(found {', '.join(map(str, marks.columns))})")
     if len(marks) == 0:
         return out
-    try:
-        days = pd.to_datetime(marks["date"]).to_numpy().astype("datetime64[D]")
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"marks: cannot read the date column as dates ({exc})") from None
-    sessions = np.asarray(market.sessions, dtype="datetime64[D]")
-    t = np.searchsorted(sessions, days)
-    t_ok = (t < n_sessions) & (sessions[np.minimum(t, n_sessions - 1)] == days)
-    if not t_ok.all():
-        i = int(np.flatnonzero(~t_ok)[0])
-        raise DataError(f"marks row {i + 2}: date {days[i]} is not a session of the market "
-                        f"({sessions[0]} .. {sessions[-1]}); expected the session whose open "
-                        f"is the earliest entry")
-    codes = marks["code"].astype(str).str.strip().to_numpy()
-    known = np.asarray(market.codes).astype(str)
-    j = np.searchsorted(known, codes)
-    j_ok = (j < n_stocks) & (known[np.minimum(j, n_stocks - 1)] == codes)
-    if not j_ok.all():
-        i = int(np.flatnonzero(~j_ok)[0])
-        raise DataError(f"marks row {i + 2}: code {codes[i]!r} is not in the market data "
-                        f"({int((~j_ok).sum())} unknown code(s)); expected a 6-digit code of "
-                        f"a stock in the panel")
+    t, j = _cells(market, marks, "marks")
     if "score" in marks.columns:
         score = pd.to_numeric(marks["score"], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(score)
@@ -162,9 +204,56 @@ def marks_array(market: Market, marks: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def mark_index(marks: np.ndarray) -> MarkIndex:
-    """CSR priority index of an ``[S, N]`` score array (kernel input, built once per marks)."""
-    return mark_index_nb(np.ascontiguousarray(marks, dtype=np.float64))
+def exits_array(market: Market, exits) -> np.ndarray:
+    """``[S, N]`` uint8 user exit signals (1 = sell the position at that session's close or the
+    next open, per ``exit_at``) from a frame ``date, code``, a wide boolean frame (dates x
+    codes) or an ``[S, N]`` array; the same checks on dates and codes as the marks."""
+    shape = (len(market.sessions), len(market.codes))
+    if isinstance(exits, pd.DataFrame):
+        frame = long_signals(exits, "exit")
+        out = np.zeros(shape, np.uint8)
+        if len(frame):
+            if "exit" in frame.columns:
+                frame = frame.loc[frame["exit"].astype(bool).to_numpy()]
+            t, j = _cells(market, frame, "exits")
+            out[t, j] = 1
+        return out
+    arr = np.asarray(exits)
+    if arr.shape != shape:
+        raise DataError(f"exits array has shape {arr.shape}; expected {shape} (sessions, stocks)")
+    return (np.nan_to_num(arr.astype(np.float64)) != 0).astype(np.uint8)
+
+
+def mark_index(marks: np.ndarray, themes: pd.DataFrame | None = None, *, market=None,
+               exits: np.ndarray | None = None) -> MarkIndex:
+    """CSR priority index of an ``[S, N]`` score array (kernel input, built once per marks).
+
+    ``themes``: the marks frame when its marks carry a ``theme`` (and ``theme_heat``) column,
+    with ``market``: fills each mark's theme id and the per-session theme heat
+    (:func:`backtests.state.theme_heat`). ``exits``: an ``[S, N]`` uint8 array of user exit
+    signals (:func:`exits_array`)."""
+    mi = mark_index_nb(np.ascontiguousarray(marks, dtype=np.float64))
+    if themes is not None and "theme" in themes.columns and len(themes):
+        names, heat = theme_heat(market.sessions, themes)
+        theme = themes["theme"].fillna("").astype(str).to_numpy()
+        keep = theme != ""
+        if names:
+            t, j = _cells(market, themes.loc[keep], "marks")
+            n_stocks = marks.shape[1]
+            keys = t.astype(np.int64) * n_stocks + j
+            ids = np.searchsorted(np.array(names), theme[keep]).astype(np.int64)
+            order = np.argsort(keys, kind="stable")
+            keys, ids = keys[order], ids[order]
+            sessions_of = np.repeat(np.arange(marks.shape[0]), np.diff(mi.ptr))
+            want = sessions_of * n_stocks + mi.stock
+            theme_ids = np.full(len(want), -1, np.int64)
+            if len(keys):
+                pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+                theme_ids = np.where(keys[pos] == want, ids[pos], -1).astype(np.int64)
+            mi = mi._replace(theme=theme_ids, heat=np.ascontiguousarray(heat))
+    if exits is not None:
+        mi = mi._replace(exits=np.ascontiguousarray(exits, dtype=np.uint8))
+    return mi
 
 
 def orders_frame(market: Market, records: np.ndarray) -> pd.DataFrame:
@@ -206,26 +295,36 @@ def trades_frame(market: Market, records: np.ndarray) -> pd.DataFrame:
 
 
 def run_backtest(market: Market, marks, params: Mapping[str, Any] | None = None, *,
-                 record: bool = True) -> BacktestResult:
+                 record: bool = True, exits=None, state: MarketState | None = None
+                 ) -> BacktestResult:
     """Replay a strategy on ``market`` and return a :class:`BacktestResult`.
 
-    ``marks``: a frame ``date, code[, score]`` (see :func:`marks_array`) or an ``[S, N]`` score
-    array (NaN = no mark). ``params``: flat engine parameters (``ENGINE_PARAMS`` names; missing
+    ``marks``: the entries — a frame ``date, code[, score][, theme[, theme_heat]]`` (see
+    :func:`marks_array`; a ``theme`` column feeds the theme filters and exits), a wide frame of
+    scores (index: dates, columns: codes, NaN = none: an idea computed in pandas) or an
+    ``[S, N]`` score array (NaN = no mark). ``exits``: optional user exit signals — a frame
+    ``date, code``, a wide boolean frame or an ``[S, N]`` array (:func:`exits_array`); a held
+    position with a signal at session ``t`` sells at ``t``'s close or the next open per
+    ``exit_at``. ``state``: the market's :func:`~backtests.state.market_state` to reuse. ``params``: flat engine parameters (``ENGINE_PARAMS`` names; missing
     keys take defaults; validated, ``ConfigError`` on a bad one). ``record=False`` skips the
     order records (empty ``orders``/``trades``) — equity and ``stats`` are still complete.
     Positions still open at the end are valued at their last close, not liquidated.
     """
     full = resolve_params(dict(params or {}))
     prow = pack_params(full)
+    frame = None
     if isinstance(marks, pd.DataFrame):
-        score = marks_array(market, marks)
+        frame = long_signals(marks)
+        score = marks_array(market, frame)
     else:
         score = np.asarray(marks, dtype=np.float64)
         if score.shape != market.close.shape:
             raise DataError(f"marks array has shape {score.shape}; expected "
                             f"{market.close.shape} (sessions, stocks)")
-    mk = market_arrays(market)
-    cash, mv, eq, recs, stats = simulate_nb(mk, mark_index(score), prow, record)
+    mk = market_arrays(market, state)
+    mi = mark_index(score, frame, market=market,
+                    exits=None if exits is None else exits_array(market, exits))
+    cash, mv, eq, recs, stats = simulate_nb(mk, mi, prow, record)
     equity = pd.DataFrame({
         "date": pd.to_datetime(np.asarray(market.sessions, dtype="datetime64[D]")),
         "cash": cash, "market_value": mv, "equity": eq,

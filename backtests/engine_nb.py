@@ -18,16 +18,21 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from backtests.features_nb import N_SESSION
+from backtests.filters_nb import (entry_filter_nb, filters_active_nb, gate_active_nb,
+                                  gate_reason_nb, window_heat_nb)
 from backtests.records import (
-    EXIT_BREAK, EXIT_STOP_LOSS, EXIT_TAKE_PROFIT, N_STATS, P_AT_LIMIT_OPEN_FILL, P_CASH,
+    EXIT_BREAK, EXIT_SIGNAL, EXIT_STOP_LOSS, EXIT_TAKE_PROFIT, EXIT_THEME_COOL,
+    EXIT_TRAILING_STOP, N_STATS, P_AT_LIMIT_OPEN_FILL, P_CASH,
     P_COMMISSION_MIN, P_COMMISSION_RATE, P_ENTRY_LIMIT, P_EXIT_AT_CLOSE, P_EXIT_ON_BREAK,
     P_FIXED_CASH, P_LIMIT_FILL_TOUCHED, P_MAX_HOLD, P_MAX_HOLD_REASON, P_MAX_POSITIONS,
-    P_POSITION_SIZE, P_SKIP_HELD, P_SLIPPAGE_TICKS, P_STOP_LOSS, P_TAKE_PROFIT, P_VOLUME_CAP,
+    P_EXIT_THEME_HEAT, P_MAX_PER_THEME, P_POSITION_SIZE, P_SKIP_HELD, P_SLIPPAGE_TICKS,
+    P_STOP_LOSS, P_TAKE_PROFIT, P_THEME_WINDOW, P_TRAILING_STOP, P_VOLUME_CAP,
     REJECT_BELOW_MIN_LOT, REJECT_INSUFFICIENT_CASH, REJECT_LIMIT_DOWN_SEALED,
     REJECT_LIMIT_UP_SEALED, REJECT_MAX_POSITIONS, REJECT_NO_LIMIT, REJECT_NONE,
     REJECT_NOT_TOUCHED, REJECT_SUSPENDED, REJECT_T_PLUS_1, REJECT_VOLUME_CAP, S_BUYS, S_FEES,
     S_FILLS, S_GROSS_LOSS, S_GROSS_PROFIT, S_HOLD_SESSIONS, S_ORDERS, S_REJECTED0,
-    S_ROUND_TRIPS, S_SELLS, S_WINS, SIDE_BUY, SIDE_SELL, STATUS_EXPIRED, STATUS_FILLED,
+    S_ROUND_TRIPS, S_SELLS, S_SKIPPED0, S_WINS, SIDE_BUY, SKIP_MAX_PER_THEME, SKIP_NONE, SIDE_SELL, STATUS_EXPIRED, STATUS_FILLED,
     STATUS_REJECTED, order_dt,
 )
 from backtests.rules import TICK, buy_costs_nb, lot_round_nb, sell_costs_nb
@@ -64,6 +69,14 @@ class MarketArrays(NamedTuple):
     lot_step: np.ndarray       # [N] int64
     stamp_rate: np.ndarray     # [S] float64, sell side (rules.FEES)
     transfer_rate: np.ndarray  # [S] float64, both sides
+    # Market state read by the entry filters and the sentiment gate (backtests.state); empty
+    # by default, which a run without filters never reads.
+    prev_close: np.ndarray = np.empty((0, 0))             # [S, N] reference previous close
+    amount: np.ndarray = np.empty((0, 0))                 # [S, N] CNY
+    streak: np.ndarray = np.empty((0, 0), np.int32)       # [S, N] 连板数
+    session: np.ndarray = np.empty((0, N_SESSION))        # [S, N_SESSION] features_nb.SF_*
+    board: np.ndarray = np.empty(0, np.int64)             # [N] rules.BOARD_*
+    is_st: np.ndarray = np.empty(0, np.bool_)             # [N]
 
 
 class MarkIndex(NamedTuple):
@@ -72,6 +85,9 @@ class MarkIndex(NamedTuple):
     ptr: np.ndarray    # [S + 1] int64
     stock: np.ndarray  # [M] int64
     score: np.ndarray  # [M] float64
+    theme: np.ndarray  # [M] int64 theme id of the mark, -1 = none
+    heat: np.ndarray   # [S, K] float64 heat of each theme per session (state.theme_heat)
+    exits: np.ndarray  # [S, N] uint8 user exit signals at the close of t, or (0, 0): none
 
 
 @njit(cache=True)
@@ -100,7 +116,8 @@ def mark_index_nb(marks):
             order = np.argsort(-score[lo:hi], kind="mergesort")
             stock[lo:hi] = stock[lo:hi][order]
             score[lo:hi] = score[lo:hi][order]
-    return MarkIndex(ptr, stock, score)
+    return MarkIndex(ptr, stock, score, np.full(ptr[n_sessions], -1, np.int64),
+                     np.zeros((n_sessions, 0)), np.zeros((0, 0), np.uint8))
 
 
 @njit(cache=True)
@@ -172,6 +189,15 @@ def _compact(pos, npos, shares):
     return w
 
 
+@njit(cache=True, inline="always")
+def _release_theme(pos_theme, theme_count, j):
+    """A position in stock ``j`` was sold: it no longer counts towards its theme."""
+    k = pos_theme[j]
+    if k >= 0:
+        theme_count[k] -= 1
+        pos_theme[j] = -1
+
+
 @njit(cache=True)
 def simulate_nb(mk, mi, prow, record):
     """Run one backtest. ``mk``: MarketArrays; ``mi``: MarkIndex; ``prow``: packed parameters
@@ -201,6 +227,13 @@ def simulate_nb(mk, mi, prow, record):
     slip = prow[P_SLIPPAGE_TICKS] * TICK
     at_limit_fill = prow[P_AT_LIMIT_OPEN_FILL] != 0.0
     volume_cap = prow[P_VOLUME_CAP]
+    trailing_stop = prow[P_TRAILING_STOP]
+    exit_theme_heat = prow[P_EXIT_THEME_HEAT]
+    theme_window = np.int64(prow[P_THEME_WINDOW])
+    max_per_theme = np.int64(prow[P_MAX_PER_THEME])
+    gate_on = gate_active_nb(prow)
+    filters_on = filters_active_nb(prow)
+    signals_on = mi.exits.shape[0] > 0
 
     cash_out = np.empty(n_sessions)
     mv_out = np.empty(n_sessions)
@@ -220,6 +253,9 @@ def simulate_nb(mk, mi, prow, record):
     first_try = np.zeros(n_stocks, np.int64)      # session of the pending sell's first attempt
     pos = np.empty(n_stocks, np.int64)            # held stocks, sorted by index (= code)
     npos = 0
+    high_close = np.zeros(n_stocks)               # highest close since entry (trailing stop)
+    pos_theme = np.full(n_stocks, -1, np.int64)   # theme of the mark that opened the position
+    theme_count = np.zeros(mi.heat.shape[1], np.int64)  # positions held per theme
 
     cash = prow[P_CASH]
     equity_prev = cash
@@ -268,16 +304,29 @@ def simulate_nb(mk, mi, prow, record):
                 n += 1
             shares[j] = 0
             pending[j] = 0
+            _release_theme(pos_theme, theme_count, j)
             sold = True
         if sold:
             npos = _compact(pos, npos, shares)
 
         # 4. Entries for the marks of session t, in priority order.
         target = fixed_cash if fixed_cash > 0.0 else position_size * equity_prev
+        # The sentiment gate reads the previous session: one verdict for all marks of t.
+        gate = gate_reason_nb(mk.session, t, prow) if gate_on else SKIP_NONE
         for m in range(mi.ptr[t], mi.ptr[t + 1]):
             j = mi.stock[m]
             held = shares[j] > 0
             if held and skip_held:
+                continue
+            # Skipped marks place no order; they are counted by reason (records.SKIP_*).
+            skip = gate
+            if skip == SKIP_NONE and filters_on:
+                skip = entry_filter_nb(mk, mi, prow, t, m)
+            if (skip == SKIP_NONE and max_per_theme > 0 and not held and mi.theme[m] >= 0
+                    and theme_count[mi.theme[m]] >= max_per_theme):
+                skip = SKIP_MAX_PER_THEME
+            if skip != SKIP_NONE:
+                stats[S_SKIPPED0 + skip] += 1
                 continue
             stats[S_ORDERS] += 1
             cl = c_[t, j]
@@ -365,6 +414,11 @@ def simulate_nb(mk, mi, prow, record):
                             entry_price[j] = price
                             entry_session[j] = t
                             cost[j] = value + com + fee
+                            high_close[j] = cl
+                            k = mi.theme[m]
+                            if k >= 0:
+                                pos_theme[j] = k
+                                theme_count[k] += 1
                         buy_session[j] = t
                         shares[j] += sh
                         last_close[j] = cl
@@ -384,6 +438,8 @@ def simulate_nb(mk, mi, prow, record):
             if np.isnan(cl):
                 continue
             last_close[j] = cl
+            if cl > high_close[j]:
+                high_close[j] = cl
             if pending[j] != 0:
                 continue
             lu = lu_[t, j]
@@ -392,8 +448,16 @@ def simulate_nb(mk, mi, prow, record):
                 why = EXIT_STOP_LOSS
             elif take_profit > 0.0 and cl >= entry_price[j] * (1.0 + take_profit) - PRICE_TOL:
                 why = EXIT_TAKE_PROFIT
+            elif (trailing_stop > 0.0
+                  and cl <= high_close[j] * (1.0 - trailing_stop) + PRICE_TOL):
+                why = EXIT_TRAILING_STOP
             elif exit_on_break and (np.isnan(lu) or cl < lu - PRICE_TOL):
                 why = EXIT_BREAK
+            elif (not np.isnan(exit_theme_heat) and pos_theme[j] >= 0
+                  and window_heat_nb(mi.heat, t, pos_theme[j], theme_window) < exit_theme_heat):
+                why = EXIT_THEME_COOL
+            elif signals_on and mi.exits[t, j] != 0:
+                why = EXIT_SIGNAL
             elif max_hold > 0 and t - entry_session[j] >= max_hold:
                 why = max_hold_reason
             if why == 0:
@@ -429,6 +493,7 @@ def simulate_nb(mk, mi, prow, record):
                 n += 1
             shares[j] = 0
             pending[j] = 0
+            _release_theme(pos_theme, theme_count, j)
             sold = True
         if sold:
             npos = _compact(pos, npos, shares)
