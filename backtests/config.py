@@ -49,6 +49,9 @@ RULE_FILES = {
     "matching_file": ("matching", "name-matching rules"),
 }
 SIGNALS_KEYS = ("marks", "articles") + tuple(RULE_FILES)
+# Keys of every [signals] source: where the marks come from besides the news, and the user's
+# exit signals (docs/strategies.md).
+LADDER_KEYS = ("source", "streak", "first_board", "exits")
 
 
 @dataclass(frozen=True)
@@ -66,13 +69,20 @@ class SignalsConfig:
     """``[signals]``: exactly one of ``marks`` (absolute path) and ``articles`` (absolute paths,
     or ``("demo",)`` for the embedded demo articles); ``options`` are the signals thresholds.
     ``themes_file``, ``role_rules``, ``matching_file``: absolute paths of the user's rule files
-    (articles only), None for the packaged defaults; :func:`signal_rules` loads them."""
+    (articles only), None for the packaged defaults; :func:`signal_rules` loads them.
+    ``source``, ``streak``, ``first_board``: ladder marks and how they combine with the news
+    (:mod:`backtests.ladder`; ``source = "ladder"`` needs neither marks nor articles);
+    ``exits``: a CSV ``date,code`` of user exit signals."""
     marks: str | None = None
     articles: tuple[str, ...] = ()
     options: dict = field(default_factory=dict)
     themes_file: str | None = None
     role_rules: str | None = None
     matching_file: str | None = None
+    source: str = "news"           # backtests.ladder.SOURCES
+    streak: tuple = ()             # ladder streaks: ints and "N+" strings
+    first_board: bool = False
+    exits: str | None = None       # absolute path of an exits CSV date,code
 
 
 @dataclass(frozen=True)
@@ -267,13 +277,47 @@ def _parse_data(sec: dict, base: Path, src: str) -> DataConfig:
     return DataConfig(path=path, names=names, start=start, end=end, drop_bad=drop_bad)
 
 
+def _parse_ladder(sec: dict, base: Path, has_news: bool) -> dict:
+    """The ladder and exits keys of ``[signals]`` as SignalsConfig fields."""
+    from backtests.ladder import SOURCES, parse_streaks
+
+    source = check_value("[signals] source", sec.get("source", "news"), str, SOURCES)
+    out: dict = {"source": source}
+    if source == "news":
+        for key in ("streak", "first_board"):
+            if key in sec:
+                raise ConfigError(f"[signals] {key} applies to ladder marks; set source = "
+                                  f'"ladder", "news_and_ladder" or "news_or_ladder"')
+    else:
+        streak = sec.get("streak", [])
+        parse_streaks(streak)                   # raises naming [signals] streak
+        out["streak"] = tuple(streak) if isinstance(streak, list) else (streak,)
+        out["first_board"] = check_value("[signals] first_board", sec.get("first_board", False),
+                                         bool, None)
+        if not out["streak"] and not out["first_board"]:
+            raise ConfigError(f"[signals] source = {source!r} needs streak (e.g. streak = [1] "
+                              f"for 一进二) or first_board = true")
+    if source == "ladder" and has_news:
+        raise ConfigError('[signals] source = "ladder" uses no news: remove marks/articles or '
+                          'set source = "news_and_ladder" or "news_or_ladder"')
+    if source != "ladder" and not has_news:
+        raise ConfigError(f"[signals] source = {source!r} needs marks (a CSV date,code[,score]) "
+                          f"or articles (a list of article files)")
+    if "exits" in sec:
+        out["exits"] = _path(base, "[signals] exits", sec["exits"])
+    return out
+
+
 def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
     extra = signals_params()
-    known = SIGNALS_KEYS + tuple(extra)
+    known = SIGNALS_KEYS + LADDER_KEYS + tuple(extra)
     for key in sec:
         if key not in known:
             raise _unknown("[signals]", key, known)
     has_marks, has_articles = "marks" in sec, "articles" in sec
+    ladder = _parse_ladder(sec, base, has_marks or has_articles)
+    if ladder["source"] == "ladder":
+        return SignalsConfig(**ladder)
     if has_marks == has_articles:
         raise ConfigError(f"{src}: [signals] needs exactly one of marks (a CSV date,code[,score]) "
                           f"and articles (a list of article files)"
@@ -282,7 +326,7 @@ def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
         for key in (*RULE_FILES, *extra):
             if key in sec:
                 raise ConfigError(f"[signals] {key} applies to articles, not to a marks file")
-        return SignalsConfig(marks=_path(base, "[signals] marks", sec["marks"]))
+        return SignalsConfig(marks=_path(base, "[signals] marks", sec["marks"]), **ladder)
     arts = check_value("[signals] articles", sec["articles"], list, None)
     if not arts:
         raise ConfigError("[signals] articles = []: expected at least one article file")
@@ -298,7 +342,7 @@ def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
                               f"a role rules file is given as role_rules = {sec[name]!r}")
         options[name] = (check_value(f"[signals] {name}", sec[name], typ, limits)
                          if name in sec else default)
-    return SignalsConfig(articles=arts, options=options, **files)
+    return SignalsConfig(articles=arts, options=options, **files, **ladder)
 
 
 def _load_rule_file(key: str, path: str, *, shown=None):
@@ -387,13 +431,19 @@ def config_dict(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None)
         data["end"] = d.end
     data["drop_bad"] = d.drop_bad
     s = cfg.signals
-    if s.marks:
-        signals: dict = {"marks": _rel(s.marks, base)}
+    if s.source == "ladder":
+        signals: dict = {}
+    elif s.marks:
+        signals = {"marks": _rel(s.marks, base)}
     else:
         signals = {"articles": [a if a == DEMO else _rel(a, base) for a in s.articles]}
         signals.update({key: _rel(getattr(s, key), base) for key in RULE_FILES
                         if getattr(s, key) is not None})
         signals.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in s.options.items()})
+    if s.source != "news":                    # written only when used: older configs unchanged
+        signals.update(source=s.source, streak=list(s.streak), first_board=s.first_board)
+    if s.exits:
+        signals["exits"] = _rel(s.exits, base)
     out = {"data": data, "signals": signals}
     table = engine_params()
     for section in ENGINE_SECTIONS:
@@ -461,10 +511,10 @@ def read_marks(path: str | os.PathLike, *, calendar=None):
             raise ConfigError(f"{p}: marks file has no {col!r} column; expected columns "
                               f"date,code[,score] (found {', '.join(df.columns)})")
     for col in df.columns:
-        if col not in ("date", "code", "score"):
+        if col not in ("date", "code", "score", "theme"):
             raise ConfigError(f"{p}: unknown column {col!r} in marks file"
-                              f"{did_you_mean(col, ('date', 'code', 'score'))}; "
-                              "expected date,code[,score]")
+                              f"{did_you_mean(col, ('date', 'code', 'score', 'theme'))}; "
+                              "expected date,code[,score][,theme]")
     cal = calendar or trading_calendar()
     dates, scores = [], []
     codes = df["code"].str.strip().tolist()
@@ -491,12 +541,49 @@ def read_marks(path: str | os.PathLike, *, calendar=None):
     out = pd.DataFrame({"date": pd.to_datetime(np.array(dates, dtype="datetime64[D]")),
                         "code": pd.Series(codes, dtype=object),
                         "score": np.array(scores, dtype=float)})
+    if "theme" in df.columns:                  # the theme filters and exits read it
+        out["theme"] = df["theme"].str.strip().to_numpy(dtype=object)
     dup = out.duplicated(["date", "code"])
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         raise ConfigError(f"{p} row {i + 2}: duplicate mark for {out['code'].iloc[i]} on "
                           f"{out['date'].iloc[i].date()}")
     return out
+
+
+def read_exits(path: str | os.PathLike, *, calendar=None):
+    """Read an exits CSV ``date,code`` (user exit signals: sell a held position at that
+    session's close or the next open, per ``exit_at``) into a frame ``date, code``; the checks
+    and messages of :func:`read_marks`."""
+    import pandas as pd
+
+    from backtests.calendar import trading_calendar
+
+    p = Path(path)
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"exits file not found: {p}") from None
+    except pd.errors.EmptyDataError:
+        raise ConfigError(f"exits file {p} is empty: expected a header date,code") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read exits file {p}: {exc}") from None
+    df.columns = [c.strip().lower() for c in df.columns]
+    if list(df.columns) != ["date", "code"]:
+        raise ConfigError(f"{p}: an exits file has the columns date,code (found "
+                          f"{', '.join(df.columns)})")
+    cal = calendar or trading_calendar()
+    dates = []
+    codes = df["code"].str.strip().tolist()
+    for i, (d, code) in enumerate(zip(df["date"].tolist(), codes)):
+        try:
+            dates.append(cal.require_session(d.strip(), what="date"))
+        except HypebtError as exc:
+            raise ConfigError(f"{p} row {i + 2}: {exc}") from None
+        if not (len(code) == 6 and code.isdigit()):
+            raise ConfigError(f"{p} row {i + 2}: code {code!r} is not a 6-digit stock code")
+    return pd.DataFrame({"date": pd.to_datetime(np.array(dates, dtype="datetime64[D]")),
+                         "code": pd.Series(codes, dtype=object)})
 
 
 def check_marks_codes(marks, codes, *, source: str = "marks") -> None:

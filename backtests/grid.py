@@ -368,20 +368,25 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = Fal
     """
     import numba
 
-    from backtests.engine import market_arrays, mark_index, marks_array
+    from backtests.engine import exits_array, market_arrays, mark_index, marks_array
     from backtests.run import load_marks, load_run_market
-    from strategies import pack_grid
+    from strategies import filters_active, pack_grid
 
     start = time.perf_counter()
     if market is None:
         market = load_run_market(spec.cfg)
     split = split_index(market.sessions, spec.train_end) if spec.train_end else 0
     group_of = groups(spec)
-    rows = pack_grid(set_params(spec, p) for _n, p in spec.sets)
+    full_sets = [set_params(spec, p) for _n, p in spec.sets]
+    rows = pack_grid(full_sets)
+    skips = any(filters_active(p) for p in full_sets)
     marks_by_group = {}
+    exits = None
     for key, members in group_of.items():
         cfg_g = set_config(spec, spec.sets[members[0]][1])
-        marks_by_group[key] = load_marks(cfg_g, market).frame
+        loaded = load_marks(cfg_g, market)
+        marks_by_group[key] = loaded.frame
+        exits = loaded.exits
     from backtests.grid_nb import grid_columns
 
     columns = grid_columns(bool(split))
@@ -392,17 +397,20 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = Fal
         kernel_start = time.perf_counter()
         if isinstance(dask, str):
             run_grid_dask(spec, rows, marks_by_group, group_of, split, out, address=dask,
-                          workers=workers, progress=progress)
+                          workers=workers, progress=progress, exits=exits)
         else:
             run_grid_dask(spec, rows, marks_by_group, group_of, split, out, address=None,
-                          workers=workers, progress=progress, client=dask)
+                          workers=workers, progress=progress, client=dask, exits=exits)
     else:
         threads = workers or numba.config.NUMBA_NUM_THREADS
         if threads < 1 or threads > numba.config.NUMBA_NUM_THREADS:
             raise ConfigError(f"--workers {threads}: expected 1 .. "
                               f"{numba.config.NUMBA_NUM_THREADS} (the threads numba can use)")
         mk = market_arrays(market)
-        indices = {key: mark_index(marks_array(market, marks_by_group[key])) for key in group_of}
+        ex = None if exits is None else exits_array(market, exits)
+        indices = {key: mark_index(marks_array(market, marks_by_group[key]),
+                                   marks_by_group[key], market=market, exits=ex)
+                   for key in group_of}
         previous = numba.get_num_threads()
         numba.set_num_threads(threads)
         try:
@@ -419,7 +427,7 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = Fal
         finally:
             numba.set_num_threads(previous)
     kernel_seconds = time.perf_counter() - kernel_start
-    frame = results_frame(spec.sets, spec.axes, out, columns, split, spec.rank_by)
+    frame = results_frame(spec.sets, spec.axes, out, columns, split, spec.rank_by, skips=skips)
     return GridResult(spec=spec, frame=frame, market=market, marks=marks_by_group, split=split,
                       seconds=time.perf_counter() - start, kernel_seconds=kernel_seconds)
 
@@ -432,10 +440,11 @@ def _progress(total: int, enabled: bool):
 
 
 def results_frame(sets, axes, out: np.ndarray, columns: tuple, split: int,
-                  rank_by: str = "sharpe") -> pd.DataFrame:
+                  rank_by: str = "sharpe", *, skips: bool = False) -> pd.DataFrame:
     """Kernel rows (``out``, one per ``(set_number, params)`` of ``sets``) -> the ranked
     grid.csv frame: ``set``, the ``axes`` parameters, the metrics (trade metrics derived from
-    the kernel's counters)."""
+    the kernel's counters); with ``skips`` (some set uses an entry filter or the gate) also the
+    marks skipped by reason, ``skipped_<reason>``."""
     raw = pd.DataFrame(out, columns=list(columns))
     data: dict = {"set": [n for n, _p in sets]}
     for key in axes:
@@ -461,7 +470,7 @@ def results_frame(sets, axes, out: np.ndarray, columns: tuple, split: int,
     data["fill_rate"] = ratio("fills", "orders")
     data["fees"] = raw["fees"].to_numpy()
     for c in columns:
-        if c.startswith("rejected_"):
+        if c.startswith("rejected_") or (skips and c.startswith("skipped_")):
             data[c] = raw[c].to_numpy().astype(np.int64)
     frame = pd.DataFrame(data)
     return rank_frame(frame, rank_by, split=bool(split))

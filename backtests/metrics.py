@@ -194,7 +194,8 @@ def trade_stats(trades: pd.DataFrame, orders: pd.DataFrame, sessions: np.ndarray
 
 def compute_metrics(result) -> dict:
     """All metrics of a :class:`backtests.engine.BacktestResult` as a JSON-ready dict."""
-    from backtests.records import REJECT_REASONS
+    from backtests.records import REJECT_REASONS, SKIP_REASONS
+    from strategies import filters_active
 
     reasons = tuple(name for code, name in sorted(REJECT_REASONS.items()) if code)
     eq = result.equity
@@ -211,6 +212,11 @@ def compute_metrics(result) -> dict:
     out["initial_cash"] = initial
     out["final_equity"] = float(eq["equity"].iloc[-1]) if len(eq) else initial
     out["undefined"] = dict(sorted(undefined.items()))
+    if filters_active(result.params):
+        # Marks set aside by an entry filter or the sentiment gate (no order), by reason;
+        # present only for runs that use one, so other runs keep their metrics.json.
+        out["skipped"] = {name: int(result.stats.get(f"skipped_{name}", 0))
+                          for code, name in sorted(SKIP_REASONS.items()) if code}
     return out
 
 

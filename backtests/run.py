@@ -23,8 +23,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from backtests.config import (DEMO, RunConfig, check_marks_codes, read_marks, resolved_toml,
-                              signal_rules)
+from backtests.config import (DEMO, RunConfig, check_marks_codes, read_exits, read_marks,
+                              resolved_toml, signal_rules)
+from backtests.ladder import combine_marks, ladder_marks
 from backtests.io import atomic_dir, write_text_atomic
 
 OUTPUT_FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json",
@@ -39,10 +40,12 @@ class Marks(NamedTuple):
     """The marks a run uses (``frame``: date, code, score[, name, article columns]), how many
     were dropped for lying outside the market's sessions, and how many marks built from
     articles named a stock absent from the market data (a marks CSV with such a code is an
-    error instead)."""
+    error instead). ``exits``: the user exit signals of ``[signals] exits`` (``date, code``,
+    those outside the market's sessions dropped) or None."""
     frame: pd.DataFrame
     outside_window: int
     not_in_market: int = 0
+    exits: pd.DataFrame | None = None
 
 
 def default_out_dir(cfg: RunConfig) -> Path:
@@ -65,7 +68,11 @@ def load_marks(cfg: RunConfig, market) -> Marks:
     row otherwise); marks on dates outside the market's sessions are dropped and counted."""
     s = cfg.signals
     missing = 0
-    if s.marks:
+    sessions = np.asarray(market.sessions, dtype="datetime64[D]")
+    if s.source == "ladder":
+        frame = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"),
+                              "code": pd.Series(dtype=object)})
+    elif s.marks:
         frame = read_marks(s.marks)
         check_marks_codes(frame, market.codes, source=s.marks)
     else:
@@ -74,12 +81,20 @@ def load_marks(cfg: RunConfig, market) -> Marks:
         missing = int((~known).sum())
         frame = frame.loc[known].reset_index(drop=True)
     days = frame["date"].to_numpy().astype("datetime64[D]")
-    inside = np.isin(days, np.asarray(market.sessions, dtype="datetime64[D]"))
+    inside = np.isin(days, sessions)
     frame = frame.loc[inside].reset_index(drop=True)
     if "name" not in frame.columns:
         names = dict(zip(map(str, market.codes), map(str, market.names)))
         frame.insert(2, "name", [names.get(c, "") for c in frame["code"]])
-    return Marks(frame, int((~inside).sum()), missing)
+    if s.source != "news":
+        frame = combine_marks(frame, ladder_marks(market, s.streak, s.first_board), s.source)
+    exits = None
+    if s.exits:
+        exits = read_exits(s.exits)
+        check_marks_codes(exits, market.codes, source=s.exits)
+        on = np.isin(exits["date"].to_numpy().astype("datetime64[D]"), sessions)
+        exits = exits.loc[on].reset_index(drop=True)
+    return Marks(frame, int((~inside).sum()), missing, exits)
 
 
 def marks_from_articles(cfg: RunConfig, market) -> pd.DataFrame:
@@ -118,7 +133,7 @@ def run_config(cfg: RunConfig, *, prepared=None):
     from backtests.engine import run_backtest
 
     market, marks = prepared or prepare_run(cfg)
-    return run_backtest(market, marks.frame, cfg.params)
+    return run_backtest(market, marks.frame, cfg.params, exits=marks.exits)
 
 
 def marks_of(result) -> pd.DataFrame:
