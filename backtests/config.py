@@ -300,7 +300,7 @@ def _parse_ladder(sec: dict, base: Path, has_news: bool) -> dict:
     if source == "ladder" and has_news:
         raise ConfigError('[signals] source = "ladder" uses no news: remove marks/articles or '
                           'set source = "news_and_ladder" or "news_or_ladder"')
-    if source != "ladder" and not has_news:
+    if source in ("news_and_ladder", "news_or_ladder") and not has_news:
         raise ConfigError(f"[signals] source = {source!r} needs marks (a CSV date,code[,score]) "
                           f"or articles (a list of article files)")
     if "exits" in sec:
