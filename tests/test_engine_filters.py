@@ -262,7 +262,8 @@ ALL_RULES = dict(exclude_st=True, min_price=5.0, max_price=30.0, min_amount=1.0,
                  max_open_gap=0.09, min_open_gap=-0.09, max_streak=5, min_theme_heat=1.0,
                  dragon_head=2, max_per_theme=2, min_limit_ups=0, max_limit_downs=20,
                  min_height=0, max_broken_rate=1.0, trailing_stop=0.05, exit_theme_heat=1.0,
-                 theme_window=2, stop_loss=0.08, take_profit=0.3, max_hold=6)
+                 theme_window=2, stop_loss=0.08, take_profit=0.3, max_hold=6,
+                 exit_on_break=False)
 
 
 @pytest.mark.parametrize("seed", [1, 4])
