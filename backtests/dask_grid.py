@@ -136,8 +136,9 @@ def run_grid_dask(spec, rows: np.ndarray, marks_by_group: dict, group_of: dict, 
             mkey = _marks_key(marks)
             idx = np.asarray(members)
             for a, b in chunk_bounds(len(idx), n_workers):
+                extra = {} if exits is None else {"exits": exits}
                 fut = client.submit(run_chunk_task, recipe, mkey, marks, rows[idx[a:b]], split,
-                                    1, exits, retries=RETRIES, pure=False)
+                                    1, retries=RETRIES, pure=False, **extra)
                 futures[fut] = idx[a:b]
         bar = _progress(len(rows), progress)
         for fut in as_completed(list(futures)):
