@@ -1,4 +1,4 @@
-"""Benchmark of the numba engine kernel (``backtests.engine_nb.simulate_nb``).
+"""Benchmark of the numba engine kernel (``backtests.engine.nb.simulate_nb``).
 
     .venv/bin/python benchmarks/bench_engine.py [--stocks 5000] [--sessions 2500] [--no-cold]
 
@@ -34,10 +34,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from backtests.errors import DataWarning  # noqa: E402
-from backtests import rules  # noqa: E402  (after the sys.path line: runnable as a script)
-from backtests.engine_nb import MarketArrays, MarkIndex, mark_index_nb, simulate_nb  # noqa: E402
-from backtests.records import (  # noqa: E402
+from backtests.core.errors import DataWarning  # noqa: E402
+from backtests.core import rules  # noqa: E402  (after the sys.path line: runnable as a script)
+from backtests.engine.nb import MarketArrays, MarkIndex, mark_index_nb, simulate_nb  # noqa: E402
+from backtests.core.records import (  # noqa: E402
     P_AT_LIMIT_OPEN_FILL, P_CASH, P_COMMISSION_MIN, P_COMMISSION_RATE, P_ENTRY_LIMIT,
     P_EXIT_AT_CLOSE, P_EXIT_ON_BREAK, P_FIXED_CASH, P_LIMIT_FILL_TOUCHED, P_MAX_HOLD,
     P_MAX_HOLD_REASON, P_MAX_POSITIONS, P_POSITION_SIZE, P_SKIP_HELD, P_SLIPPAGE_TICKS,
@@ -251,8 +251,8 @@ def limit_up_marks(market) -> np.ndarray:
 
 def real_inputs():
     """MarketArrays of the real panel and :func:`limit_up_marks`."""
-    from backtests.engine import market_arrays
-    from backtests.market import load_market
+    from backtests.engine.backtest import market_arrays
+    from backtests.data.load import load_market
 
     market = load_market(REAL_PANEL)
     return market_arrays(market), limit_up_marks(market)
@@ -300,7 +300,7 @@ def synthetic_inputs(n_stocks: int, n_sessions: int, seed: int = 7):
 
 
 def rules_calendar_sessions(n: int) -> np.ndarray:
-    from backtests.calendar import trading_calendar
+    from backtests.core.calendar import trading_calendar
 
     s = trading_calendar().sessions
     end = int(np.searchsorted(s, np.datetime64("2025-05-23"), "right"))
@@ -334,7 +334,7 @@ COLD_SCRIPT = r"""
 import json, time
 t0 = time.perf_counter()
 import numpy as np
-from backtests.engine_nb import MarketArrays, mark_index_nb, simulate_nb
+from backtests.engine.nb import MarketArrays, mark_index_nb, simulate_nb
 from strategies import pack_params
 t1 = time.perf_counter()
 S, N = 3, 2

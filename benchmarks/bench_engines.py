@@ -11,9 +11,9 @@ absent), with marks on the session after every limit-up close (追涨, about 16,
    at the next open, 10 % of equity per entry, max 10 positions, real fees) for a concept-sized
    universe (15 stocks x 200 sessions), 300 stocks (x 203) and the whole panel. backtrader gets
    a feed for *every* stock of the universe, as a user loading that universe would. Engine time
-   is :func:`backtests.engine.run_backtest` (pandas edge included) and the kernel alone, warm
+   is :func:`backtests.engine.backtest.run_backtest` (pandas edge included) and the kernel alone, warm
    (compiled), median of ``--repeat`` runs; backtrader runs once (seconds, not milliseconds).
-   The two ledgers are compared with :func:`backtests.crosscheck.compare` on every case
+   The two ledgers are compared with :func:`backtests.reference.crosscheck.compare` on every case
    backtrader ran, so the ratio is between two runs that produced the same trades.
    **The whole panel**: when the per stock-session cost measured on 300 stocks predicts more
    than ``--bt-budget`` seconds, backtrader is *not* run on it; its time is extrapolated from
@@ -49,12 +49,12 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from backtests.errors import DataWarning
-from backtests.crosscheck import compare
-from backtests.engine import mark_index, market_arrays, marks_array, run_backtest
-from backtests.engine_nb import simulate_nb
-from backtests.reference_bt import run_reference
-from backtests.rules import lot_arrays
+from backtests.core.errors import DataWarning
+from backtests.reference.crosscheck import compare
+from backtests.engine.backtest import mark_index, market_arrays, marks_array, run_backtest
+from backtests.engine.nb import simulate_nb
+from backtests.reference.backtrader import run_reference
+from backtests.core.rules import lot_arrays
 from strategies import pack_params
 
 SHARED = Path(os.environ.get("HYPEBT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -229,7 +229,7 @@ def main(argv=None) -> int:
     import backtrader
     import numba
 
-    from backtests.market import load_market
+    from backtests.data.load import load_market
 
     print(f"python {platform.python_version()}, numpy {np.__version__}, pandas "
           f"{pd.__version__}, numba {numba.__version__}, backtrader {backtrader.__version__}; "

@@ -1,4 +1,4 @@
-"""Benchmark of parameter grids (``backtests.grid_nb.grid_nb``, ``prange`` over the sets).
+"""Benchmark of parameter grids (``backtests.grid.nb.grid_nb``, ``prange`` over the sets).
 
     .venv/bin/python benchmarks/bench_grid.py [--sets 1000] [--repeat 3] [--threads 1,2]
 
@@ -36,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from backtests.errors import DataWarning  # noqa: E402  (after sys.path: runnable as a script)
+from backtests.core.errors import DataWarning  # noqa: E402  (after sys.path: runnable as a script)
 from bench_engine import limit_up_marks, synthetic_inputs  # noqa: E402  (this script's folder)
 
 SHARED = Path(os.environ.get("HYPEBT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -77,9 +77,9 @@ def subset_market(market, codes):
 
 def doubao_marks(market):
     """The Doubao article's marks on ``market`` (signals package, default thresholds)."""
-    from backtests.calendar import trading_calendar
-    from backtests.engine import marks_array
-    from backtests.master import load_master
+    from backtests.core.calendar import trading_calendar
+    from backtests.engine.backtest import marks_array
+    from backtests.data.master import load_master
     from signals.marks import build_marks
 
     frame = build_marks([ARTICLE], load_master(*NAMES), trading_calendar(), min_score=0.5)
@@ -92,8 +92,8 @@ def doubao_marks(market):
 def bench(label: str, market, marks: np.ndarray, rows: np.ndarray, threads_list, repeat: int):
     import numba
 
-    from backtests.engine import market_arrays, mark_index
-    from backtests.grid_nb import grid_nb
+    from backtests.engine.backtest import market_arrays, mark_index
+    from backtests.grid.nb import grid_nb
 
     mk = market_arrays(market)
     mi = mark_index(marks)
@@ -147,8 +147,8 @@ def main(argv=None) -> int:
     if not REAL_PANEL.exists():
         print(f"real data not found at {SHARED} (set HYPEBT_SHARED_DATA): real parts skipped; "
               f"running a synthetic 5,000 x 203 panel instead")
-        from backtests.engine_nb import mark_index_nb
-        from backtests.grid_nb import grid_nb
+        from backtests.engine.nb import mark_index_nb
+        from backtests.grid.nb import grid_nb
 
         mk, marks = synthetic_inputs(5000, 203)
         mi = mark_index_nb(marks)
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
             dt = time.perf_counter() - t0
             print(f"  synthetic, {t} thread(s): {dt:.3f} s, {len(rows) / dt:,.0f} sets/s")
         return 0
-    from backtests.market import load_market
+    from backtests.data.load import load_market
 
     t0 = time.perf_counter()
     market = load_market(REAL_PANEL, names=[str(p) for p in NAMES])

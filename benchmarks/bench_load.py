@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from backtests.errors import DataWarning  # noqa: E402  (after the sys.path line: runnable as a script)
+from backtests.core.errors import DataWarning  # noqa: E402  (after the sys.path line: runnable as a script)
 
 DEFAULT = Path(os.environ.get("HYPEBT_SHARED_DATA", REPO.parent / "shared" / "data")) / \
     "ashare_daily_20240719_20250523.csv.gz"
@@ -44,14 +44,14 @@ def _best(fn, repeat: int):
 def _load_steps(path: Path, repeat: int) -> dict:
     """Step times of the run with the best total (the same three calls ``load_market`` makes:
     read_panel = parse + validate, then build_market)."""
-    from backtests import market
+    from backtests.data import market, panel as panel_mod
 
     best = None
     for _ in range(repeat):
         t0 = time.perf_counter()
-        table, mapping, label, offset, not_number = market._read_table(path, market._sniff(path))
+        table, mapping, label, offset, not_number = panel_mod._read_table(path, panel_mod.sniff_format(path))
         t1 = time.perf_counter()
-        panel = market._panel_from_table(table, mapping, str(path), label, offset, False,
+        panel = panel_mod._panel_from_table(table, mapping, str(path), label, offset, False,
                                          not_number)
         t2 = time.perf_counter()
         m = market.build_market(panel)
@@ -78,8 +78,9 @@ def main(argv=None) -> int:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from backtests.calendar import trading_calendar
-    from backtests.market import build_market, read_panel
+    from backtests.core.calendar import trading_calendar
+    from backtests.data.market import build_market
+    from backtests.data.panel import read_panel
 
     # warm-up: imports, calendar, numba caches, OS file cache
     trading_calendar()

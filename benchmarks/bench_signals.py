@@ -29,7 +29,7 @@ import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from backtests.master import load_master
+from backtests.data.master import load_master
 from signals.articles import Article
 from signals.extract import Extractor
 from signals.marks import analyze

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtests.errors import ConfigError, DataError
+from backtests.core.errors import ConfigError, DataError
 
 TZ = "Asia/Shanghai"
 BARE_DATE_POLICIES = ("next_open", "same_day_open", "error")

@@ -10,7 +10,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from backtests.errors import ConfigError, did_you_mean
+from backtests.core.errors import ConfigError, did_you_mean
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 

@@ -1,8 +1,8 @@
-"""SYNTHETIC demo articles for the SYNTHETIC demo market (:mod:`backtests.demo`).
+"""SYNTHETIC demo articles for the SYNTHETIC demo market (:mod:`backtests.data.demo`).
 
 ``demo_articles.jsonl`` holds eleven invented news items (ids ``SYNTHETIC-demo-NN``, source
 "SYNTHETIC demo article", titles starting 【演示·虚构】) about the demo themes of
-:data:`backtests.demo.DEMO_THEMES`, timed around each theme's event date so that ``hypebt demo``
+:data:`backtests.data.demo.DEMO_THEMES`, timed around each theme's event date so that ``hypebt demo``
 exercises every timing rule and produces real trades and rejections:
 
 ====  ==========================  ===============================  ==========================

@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backtests.errors import CalendarError, ConfigError, DataError, did_you_mean
+from backtests.core.calendar import trading_calendar
+from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
 from signals.articles import BARE_DATE_POLICIES, read_articles
 from signals.extract import ArticleSignals, Extractor
 from signals.roles import load_roles
@@ -104,10 +105,8 @@ def analyze(items, master, calendar=None, *, min_score: float = 0.5,
             skip_bad: bool = False, open_cutoff: str = "09:30",
             extractor: Extractor | None = None) -> SignalResult:
     """Read ``items`` (paths, folders, :class:`Article` objects or dicts), find mentions and
-    build marks. ``master`` is a :class:`~backtests.master.StockMaster`; ``calendar`` defaults to
-    :func:`backtests.calendar.trading_calendar`. See the module docstring for the scoring."""
-    from backtests.calendar import trading_calendar
-
+    build marks. ``master`` is a :class:`~backtests.data.master.StockMaster`; ``calendar`` defaults to
+    :func:`backtests.core.calendar.trading_calendar`. See the module docstring for the scoring."""
     _check_choice("intraday", intraday, INTRADAY_POLICIES)
     _check_choice("bare_date", bare_date, BARE_DATE_POLICIES)
     if half_life < 0:

@@ -1,6 +1,6 @@
 """Find listed companies named in a text: by current name, former name, or code.
 
-:class:`NameMatcher` is built once from a :class:`~backtests.master.StockMaster` and then scans
+:class:`NameMatcher` is built once from a :class:`~backtests.data.master.StockMaster` and then scans
 normalised text (:mod:`signals.normalize`) in one Aho-Corasick pass (``pyahocorasick``) over every
 name, whatever the size of the dictionary (on the text's UTF-16 bytes, see :func:`utf16_units`).
 Rules, in the order they are applied:
@@ -22,7 +22,7 @@ Rules, in the order they are applied:
 4. **Codes.** ``002354``, ``002354.SZ``, ``sz002354``, ``SZ002354``, ``002354.XSHE``,
    ``600000.SS``/``.XSHG``, ``BJ830799``. With an exchange the code is classified by
    :data:`EXCHANGE_CODES` (``000001.SH`` is the SSE Composite index, ``399006.SZ`` an index,
-   ``510300``/``159915`` funds); without one by :func:`backtests.rules.board_of` (funds, bonds
+   ``510300``/``159915`` funds); without one by :func:`backtests.core.rules.board_of` (funds, bonds
    and index codes have no board). A bare main-board code right after an index word
    (``上证指数(000001)``, ``沪深300``, ``ETF``; ``index_context``) is an index, not 平安银行. A
    6-digit number followed by a unit (元 万 亿 股 % ...) is an amount. A stock code that the
@@ -40,9 +40,9 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from backtests import rules
-from backtests.errors import ConfigError
-from backtests.master import normalize_name as _display
+from backtests.core import rules
+from backtests.core.errors import ConfigError
+from backtests.core.names import normalize_name as _display
 from signals.config import load_toml, string_list
 from signals.normalize import normalize_name
 
@@ -183,7 +183,7 @@ class NameMatcher:
     """Aho-Corasick matcher over a stock master's names (see the module docstring).
 
     ``master`` needs ``frame`` (indexed by code, columns ``name`` and ``former_names``), as
-    :class:`backtests.master.StockMaster` provides. ``rules`` defaults to the packaged
+    :class:`backtests.data.master.StockMaster` provides. ``rules`` defaults to the packaged
     ``matching.toml``.
     """
 

@@ -26,7 +26,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from backtests.errors import ConfigError, did_you_mean
+from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
 
 ROLE_KEYS = ("default_role", "default_weight", "role")

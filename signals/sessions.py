@@ -31,7 +31,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from backtests.errors import ConfigError
+from backtests.core.errors import ConfigError
 
 INTRADAY_POLICIES = ("next_open", "same_close")
 CLOSE_TIME = dt.time(15, 0)
@@ -52,7 +52,7 @@ def entry_session(published: pd.Timestamp, calendar, *, bare: bool = False,
     """``(session, "open" | "close")``: the first session an article can be traded on.
 
     ``published`` must be timezone-aware (Asia/Shanghai; other zones are converted) or naive
-    Beijing time. Raises :class:`~backtests.errors.CalendarError` outside the calendar.
+    Beijing time. Raises :class:`~backtests.core.errors.CalendarError` outside the calendar.
     """
     if intraday not in INTRADAY_POLICIES:
         raise ConfigError(f"intraday = {intraday!r}: expected one of {', '.join(INTRADAY_POLICIES)}")

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from backtests.errors import ConfigError, did_you_mean
+from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
 from signals.mentions import utf16_units
 from signals.normalize import normalize_name

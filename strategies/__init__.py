@@ -15,16 +15,28 @@ from typing import Any
 
 import numpy as np
 
-from backtests.errors import ConfigError
-from backtests.records import N_PARAMS, PARAM_FIELDS
-from strategies.base import BOARDS, ENGINE_PARAMS, OFF_FIELDS, Strategy, check_param
+from backtests.core.errors import ConfigError
+from backtests.core.params import check_param as check_in
+from backtests.core.records import N_PARAMS, PARAM_FIELDS
+from strategies.base import BOARDS, ENGINE_PARAMS, OFF_FIELDS, Strategy
 from strategies.hold_n import HoldN
 from strategies.theme_hype import ThemeHype
 
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (ThemeHype(), HoldN())}
 
-__all__ = ["BOARDS", "ENGINE_PARAMS", "STRATEGIES", "Strategy", "check_param", "filters_active", "pack_grid", "pack_params",
-           "resolve_params", "strategy_of"]
+__all__ = ["BOARDS", "ENGINE_PARAMS", "STRATEGIES", "ResolvedParams", "Strategy", "check_param",
+           "filters_active", "pack_grid", "pack_params", "resolve_params", "strategy_of"]
+
+
+class ResolvedParams(dict):
+    """A flat parameter dict that :func:`resolve_params` validated and completed; resolving it
+    again returns it as it is, so a run resolves its parameters once."""
+
+
+def check_param(name: str, value: Any) -> Any:
+    """Check one engine parameter against ``ENGINE_PARAMS`` with the one validator
+    (:func:`backtests.core.params.check_value`); return it normalised."""
+    return check_in(ENGINE_PARAMS, name, value)
 
 
 def strategy_of(params: Mapping[str, Any]) -> Strategy:
@@ -41,8 +53,11 @@ def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
     checked for type and range. A ``[strategy]`` key the chosen strategy does not use must keep
     its default (so a config or a grid cannot set a parameter that changes nothing), and a
     required one (``hold`` for ``hold_n``) must be given. Raises
-    :class:`~backtests.errors.ConfigError` naming the key, the value and what is expected.
+    :class:`~backtests.core.errors.ConfigError` naming the key, the value and what is expected.
+    A :class:`ResolvedParams` is returned unchanged.
     """
+    if isinstance(params, ResolvedParams):
+        return params
     strategy = strategy_of(params)
     out: dict[str, Any] = {}
     for key, (section, _typ, default, _allowed, _doc) in ENGINE_PARAMS.items():
@@ -63,14 +78,17 @@ def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
         if out[key] is None:
             raise ConfigError(f"[strategy] {key} is required by strategy {strategy.name!r} "
                               f"({ENGINE_PARAMS[key][4]})")
+    if not out["boards"]:
+        raise ConfigError(f"[filters] boards = []: expected at least one of "
+                          f"{', '.join(map(repr, BOARDS))}")
     if out["fixed_cash"] <= 0.0 and out["position_size"] <= 0.0:
         raise ConfigError("[portfolio] position_size = 0 and fixed_cash = 0: every entry would "
                           "be empty; set position_size in (0, 1] or fixed_cash > 0")
-    return out
+    return ResolvedParams(out)
 
 
 def pack_params(params: Mapping[str, Any]) -> np.ndarray:
-    """The packed float64 kernel row (layout ``backtests.records.PARAM_FIELDS``) of a flat
+    """The packed float64 kernel row (layout ``backtests.core.records.PARAM_FIELDS``) of a flat
     parameter dict; validates it with :func:`resolve_params` first."""
     full = resolve_params(params)
     values = dict(STRATEGIES[full["name"]].kernel_flags(full))
@@ -84,7 +102,7 @@ def pack_params(params: Mapping[str, Any]) -> np.ndarray:
         at_limit_open_fill=float(full["at_limit_open"] == "fill"),
         volume_cap=full["volume_cap"],
         theme_window=full["theme_window"],
-        boards_mask=sum(1 << BOARDS.index(b) for b in full["boards"]),
+        boards_mask=sum(1 << BOARDS.index(b) for b in set(full["boards"])),
         exclude_st=float(full["exclude_st"]),
         dragon_head=full["dragon_head"],
         max_per_theme=full["max_per_theme"],

@@ -1,32 +1,27 @@
 """Engine parameters and the strategy interface.
 
 A strategy is a name, the parameters it reads, and a mapping of those parameters onto the
-engine's rule flags (``backtests.records.PARAM_FIELDS``). The engine kernel knows rules — enter
+engine's rule flags (``backtests.core.records.PARAM_FIELDS``). The engine kernel knows rules — enter
 at the open or at the limit, exit on a break, a stop, a take-profit, after N sessions — never
 strategy names, so a new strategy is a new mapping, not a new branch in the kernel.
 
 ``ENGINE_PARAMS`` is the one table of every parameter of the ``[strategy]``, ``[portfolio]``,
-``[costs]``, ``[fill]``, ``[filters]`` and ``[gate]`` config sections:
-``name -> (section, type, default, allowed, doc)`` where ``allowed`` is a tuple of choices (str
-parameters, and list parameters: a list of those choices), ``(min, max)`` inclusive bounds with
-``None`` for an open end (numbers), or ``None`` (bool). A number whose default is ``None`` is
-off until set (the filters and the gate). The config loader validates TOML against it; a grid
-may sweep any of these names.
+``[costs]``, ``[fill]``, ``[filters]`` and ``[gate]`` config sections (a number whose default is
+``None`` is off until set): ``name -> (section, type, default, allowed, doc)``
+in the one parameter schema of :mod:`backtests.core.params`, whose ``check_value`` validates
+every value; a grid may sweep any of these names.
 """
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from backtests.errors import ConfigError, did_you_mean
+from backtests.core.params import Param
 
-# Upper bound of integer parameters without one of their own (counts of sessions/positions).
-INT_MAX = 2**31 - 1
 # Board names of the `boards` filter, in rules.BOARD_* order (bit 1 << index when packed).
 BOARDS = ("main", "chinext", "star", "bse")
 
-ENGINE_PARAMS: dict[str, tuple[str, type, Any, Any, str]] = {
+ENGINE_PARAMS: dict[str, Param] = {
     # [strategy]
     "name": ("strategy", str, "theme_hype", ("theme_hype", "hold_n"),
              "strategy: theme_hype (enter marks, exit on break/stop/take-profit/max_hold) "
@@ -136,7 +131,7 @@ WRITTEN_WHEN_SET = frozenset(
     ["trailing_stop", "exit_theme_heat"]
     + [k for k, spec in ENGINE_PARAMS.items() if spec[0] in ("filters", "gate")])
 
-# Packed field of each [filters]/[gate] threshold whose default None (off) packs as NaN.
+# Packed field of each threshold whose default None (off) packs as NaN.
 OFF_FIELDS = {"exit_theme_heat": "exit_theme_heat", "min_price": "min_price",
               "max_price": "max_price", "min_amount": "min_amount", "max_amount": "max_amount",
               "min_streak": "min_streak", "max_streak": "max_streak",
@@ -146,56 +141,6 @@ OFF_FIELDS = {"exit_theme_heat": "exit_theme_heat", "min_price": "min_price",
               "min_promotion_1": "gate_min_promotion_1",
               "min_promotion_2plus": "gate_min_promotion_2plus",
               "max_broken_rate": "gate_max_broken_rate"}
-
-
-def check_param(name: str, value: Any) -> Any:
-    """Check one parameter against ``ENGINE_PARAMS``; return it normalised (int -> float for
-    float parameters). Raises :class:`ConfigError` naming the key, the value and what is
-    expected; an unknown name gets a "did you mean"."""
-    if name not in ENGINE_PARAMS:
-        raise ConfigError(f"unknown parameter {name!r}{did_you_mean(name, ENGINE_PARAMS)}")
-    section, typ, _default, allowed, _doc = ENGINE_PARAMS[name]
-    key = f"[{section}] {name}"
-    if typ is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key} = {value!r}: expected true or false")
-        return value
-    if typ is list:
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or not items:
-            raise ConfigError(f"{key} = {value!r}: expected a non-empty list of "
-                              f"{', '.join(map(repr, allowed))}")
-        for item in items:
-            if not isinstance(item, str) or item not in allowed:
-                raise ConfigError(f"{key} = {value!r}: {item!r} is not one of "
-                                  f"{', '.join(map(repr, allowed))}"
-                                  f"{did_you_mean(str(item), allowed)}")
-        return tuple(a for a in allowed if a in items)   # canonical order, no repeats
-    if typ is str:
-        if not isinstance(value, str) or value not in allowed:
-            hint = did_you_mean(str(value), allowed)
-            raise ConfigError(f"{key} = {value!r}: expected one of "
-                              f"{', '.join(map(repr, allowed))}{hint}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        kind = "an integer" if typ is int else "a number"
-        raise ConfigError(f"{key} = {value!r}: expected {kind}")
-    if typ is int:
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise ConfigError(f"{key} = {value!r}: expected an integer")
-            value = int(value)
-    else:
-        value = float(value)
-        if not math.isfinite(value):
-            raise ConfigError(f"{key} = {value!r}: expected a finite number")
-    lo, hi = allowed
-    if typ is int and hi is None:
-        hi = INT_MAX  # the kernel packs parameters into float64 and counts in int64
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        span = f"{lo if lo is not None else '-inf'} .. {hi if hi is not None else 'inf'}"
-        raise ConfigError(f"{key} = {value!r}: expected a value in {span}")
-    return value
 
 
 class Strategy(ABC):
@@ -214,32 +159,3 @@ class Strategy(ABC):
     def kernel_flags(self, params: dict[str, Any]) -> dict[str, float]:
         """Values of the strategy fields of ``PARAM_FIELDS`` (``entry_limit`` ...
         ``skip_held``) for a resolved parameter dict."""
-
-
-def params_markdown() -> str:
-    """The ``ENGINE_PARAMS`` table as Markdown (docs/engine.md embeds it; a test keeps the two
-    in step)."""
-    lines = ["| key | section | type | default | allowed | meaning |",
-             "|---|---|---|---|---|---|"]
-    for name, (section, typ, default, allowed, doc) in ENGINE_PARAMS.items():
-        if allowed is None:
-            allowed_text = "true, false" if typ is bool else ""
-        elif typ in (str, list):
-            allowed_text = ", ".join(allowed)
-        else:
-            lo, hi = allowed
-            allowed_text = (f"{lo if lo is not None else '-inf'} .. "
-                            f"{hi if hi is not None else 'inf'}")
-        if default is None:
-            default_text = "(none; required by hold_n)" if name == "hold" else "unset (off)"
-        elif isinstance(default, tuple):
-            default_text = "all"
-        elif isinstance(default, bool):
-            default_text = str(default).lower()
-        elif isinstance(default, str):
-            default_text = f'"{default}"'
-        else:
-            default_text = repr(default)
-        lines.append(f"| `{name}` | [{section}] | {typ.__name__} | {default_text} | "
-                     f"{allowed_text} | {doc.replace('|', '/')} |")
-    return "\n".join(lines) + "\n"

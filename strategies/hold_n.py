@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backtests.records import EXIT_HOLD_N
+from backtests.core.records import EXIT_HOLD_N
 from strategies.base import Strategy
 
 

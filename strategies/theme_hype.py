@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backtests.records import EXIT_MAX_HOLD
+from backtests.core.records import EXIT_MAX_HOLD
 from strategies.base import Strategy
 
 

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests import akshare_adapter as ak
-from backtests.calendar import trading_calendar
-from backtests.errors import ConfigError, DataError
+from backtests.core.calendar import trading_calendar
+from backtests.core.errors import ConfigError, DataError
+from backtests.data import akshare as ak
 
 # Column order exactly as akshare 1.19 returns them (akshare/stock_feature/stock_hist_em.py).
 HIST_COLUMNS = ["日期", "股票代码", "开盘", "收盘", "最高", "最低", "成交量", "成交额", "振幅",
@@ -285,8 +285,8 @@ def test_use_source_swaps_and_restores():
 
 
 def test_akshare_is_not_imported_until_needed():
-    code = ("import sys, backtests.akshare_adapter, backtests.store, backtests.cmd_data, "
-            "backtests.cmd_news; print('akshare' in sys.modules)")
+    code = ("import sys, backtests.data.akshare, backtests.data.store, backtests.cli.data, "
+            "backtests.cli.news; print('akshare' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

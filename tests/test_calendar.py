@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.calendar import TradingCalendar, to_date, trading_calendar
-from backtests.errors import CalendarError, DataError
+from backtests.core.calendar import TradingCalendar, to_date, trading_calendar
+from backtests.core.errors import CalendarError, DataError
 
 D = np.datetime64
 

@@ -1,7 +1,7 @@
 """Bad input through the whole CLI: every case must end in one ``Error: ...`` line naming the
 file, row, field or option and exit code 2 -- never a traceback (exit 1) or a silent wrong answer.
 
-Each test drives ``backtests.cli.main`` in-process with small inputs built in code.
+Each test drives ``backtests.cli.main.main`` in-process with small inputs built in code.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backtests import cli
+from backtests.cli import main as cli
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -211,7 +211,7 @@ def test_grid_failing_rerun_keeps_the_previous_outputs(tmp_path, capsys, monkeyp
     cfg = _grid_config(tmp_path, "max_hold = [2, 5]\nstop_loss = [0.0, 0.08]\n")
     assert run_cli(capsys, "grid", cfg, "--out", out, "--top", "1", "--no-progress")[0] == 0
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    from backtests import grid
+    from backtests.report import grid_page as grid
 
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -268,7 +268,7 @@ def test_data_import_drop_bad_skips_a_cell_that_is_not_a_number(tmp_path, capsys
     code, out, err = run_cli(capsys, "data", "import", panel, "--store", store, "--drop-bad")
     assert code == 0, err
     assert "dropped 1 bad rows: number 1" in out + err
-    from backtests.store import Store
+    from backtests.data.store import Store
     frame = Store.open(store).read_bars("002354").frame
     assert [str(d)[:10] for d in frame["date"]] == ["2024-07-19", "2024-07-22"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backtests.cli import main
+from backtests.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -248,13 +248,13 @@ def test_failing_rerun_leaves_the_previous_run_folder_byte_identical(toy, capsys
     out = toy.parent / "out"
     assert main(["backtest", str(toy), "--out", str(out)]) == 0
     before = _tree(out)
-    from backtests import tearsheet
+    from backtests.report import outputs
 
     def half_written(run_dir, **kwargs):
         (Path(run_dir) / "tearsheet.html").write_text("<html>partial", encoding="utf-8")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tearsheet, "write_tearsheet", half_written)
+    monkeypatch.setattr(outputs, "write_tearsheet", half_written)
     (toy.parent / "marks.csv").write_text("date,code\n", encoding="utf-8")   # other results
     capsys.readouterr()
     assert main(["backtest", str(toy), "--out", str(out)]) == 2

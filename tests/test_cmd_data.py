@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from test_akshare_adapter import DEC, FakeAkshare, hist_frame
 
-from backtests import store as S
-from backtests.akshare_adapter import SHANGHAI, AkshareSource, use_source
-from backtests.cli import main
+from backtests.cli.main import main
+from backtests.data import store as S
+from backtests.data.akshare import SHANGHAI, AkshareSource, use_source
 
 FAST = ["--interval", "0", "--backoff", "0", "--quiet"]
 

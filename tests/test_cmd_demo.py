@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from backtests.cli import main
-from backtests.cmd_demo import DEFAULT_OUT, demo_config
-from backtests.config import load_config
+from backtests.cli.demo import DEFAULT_OUT, demo_config
+from backtests.cli.main import main
+from backtests.data.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json", "signals.csv",

@@ -7,9 +7,9 @@ import json
 import pytest
 from test_akshare_adapter import FakeAkshare, cls_frame, news_em_frame
 
-from backtests import store as S
-from backtests.akshare_adapter import AkshareSource, use_source
-from backtests.cli import main
+from backtests.cli.main import main
+from backtests.data import store as S
+from backtests.data.akshare import AkshareSource, use_source
 
 FAST = ["--interval", "0", "--backoff", "0"]
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.config import (check_marks_codes, load_config, parse_config, read_marks,
-                              resolved_toml)
-from backtests.errors import ConfigError
+from backtests.core.errors import ConfigError
+from backtests.data.config import load_config, parse_config, resolved_toml
+from backtests.data.marks import check_marks_codes, read_marks
 from strategies import resolve_params
 from tests.conftest import NEWS, REAL_NAMES
 
@@ -164,7 +164,7 @@ def _rules(tmp_path: Path, text: str = ARTICLES) -> Path:
 
 
 def test_rule_files_are_paths_relative_to_the_config_and_round_trip(tmp_path):
-    from backtests.config import signal_rules, signals_params
+    from backtests.data.config import signal_rules, signals_params
 
     cfg = load_config(_rules(tmp_path))
     s = cfg.signals
@@ -308,7 +308,7 @@ def test_demo_configs_parse():
     cfg = load_config(REPO / "configs" / "demo_marks.toml")
     assert cfg.data.path == "demo" and cfg.stem == "demo_marks"
     marks = read_marks(cfg.signals.marks)
-    from backtests.demo import DEMO_THEMES
+    from backtests.data.demo import DEMO_THEMES
 
     expected = {(t["event_dates"][0], c) for t in DEMO_THEMES.values() for c in t["codes"]}
     assert {(str(d.date()), c) for d, c in zip(marks["date"], marks["code"])} == expected
@@ -334,7 +334,7 @@ def test_real_doubao_config_parses(shared_data):
 
 
 def test_docs_list_every_key():
-    from backtests.config import DATA_KEYS, RULE_FILES, engine_params, signals_params
+    from backtests.data.config import DATA_KEYS, RULE_FILES, engine_params, signals_params
 
     doc = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
     for key in DATA_KEYS + tuple(RULE_FILES) + tuple(engine_params()) + tuple(signals_params()):
@@ -342,8 +342,8 @@ def test_docs_list_every_key():
 
 
 def test_real_doubao_articles_config_gives_the_same_marks(shared_data):
-    from backtests.market import load_market
-    from backtests.run import load_marks
+    from backtests.data.load import load_market
+    from backtests.engine.run import load_marks
 
     cfg = load_config(REPO / "configs" / "real_doubao_articles.toml")
     assert [Path(a).resolve() for a in cfg.signals.articles] == [

@@ -12,16 +12,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backtests import cli
-from backtests.crosscheck import (
+from backtests.cli import main as cli
+from backtests.core.rules import boards_of, limit_prices, limit_ratios
+from backtests.engine.backtest import run_backtest, toy_market
+from backtests.reference.crosscheck import (
     Difference,
     compare,
     crosscheck,
     format_report,
     format_table,
 )
-from backtests.engine import run_backtest, toy_market
-from backtests.rules import boards_of, limit_prices, limit_ratios
 from tests.conftest import NEWS, REAL_NAMES, REAL_NAMES_2023, REAL_PANEL, REPO
 
 DAYS = np.array(["2024-09-02", "2024-09-03", "2024-09-04", "2024-09-05"], dtype="datetime64[D]")
@@ -235,7 +235,7 @@ def test_shipped_configs_include_the_demo_and_a_grid():
 
 
 def test_cli_reports_a_difference_with_exit_1(capsys, monkeypatch, tmp_path):
-    import backtests.reference_bt as ref
+    import backtests.reference.crosscheck as ref  # where crosscheck() looks it up
 
     original = ref.run_reference
 
@@ -271,7 +271,7 @@ def test_cli_bad_input_exits_2(capsys, tmp_path):
 @pytest.fixture(scope="module")
 def real_full(shared_data):
     """The whole real panel as a Market (loaded once for this module)."""
-    from backtests.market import load_market
+    from backtests.data.load import load_market
 
     return load_market(REAL_PANEL, names=[REAL_NAMES])
 
@@ -351,7 +351,7 @@ def exact_cash_case():
 
 
 def test_reference_fills_an_order_that_costs_exactly_the_cash_left():
-    from backtests.reference_bt import run_reference
+    from backtests.reference.backtrader import run_reference
 
     m, marks, params = exact_cash_case()
     ref = run_reference(m, marks, params)
@@ -405,7 +405,7 @@ def real_600410(real_full):
 
 
 def test_reference_stops_out_600410_at_the_exact_threshold(real_600410):
-    from backtests.reference_bt import run_reference
+    from backtests.reference.backtrader import run_reference
 
     m, marks, params = real_600410
     ref = run_reference(m, marks, params)

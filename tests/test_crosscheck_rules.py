@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("backtrader")
 
-from backtests.crosscheck import crosscheck, format_report  # noqa: E402
+from backtests.reference.crosscheck import crosscheck, format_report  # noqa: E402
 from test_engine_filters import (ALL_RULES, MARKS3, THEMED, _ladder_market,  # noqa: E402
                                  _three_boards)
 from test_state import _hand_market, _random_market  # noqa: E402

@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from backtests import dask_grid
-from backtests.errors import HypebtError
-from backtests.grid import load_grid_config, run_grid
+from backtests.core.errors import HypebtError
+from backtests.grid import dask as dask_grid
+from backtests.grid.local import run_grid
+from backtests.grid.spec import load_grid_config
 
 distributed = pytest.importorskip("distributed", reason="Dask extra not installed "
                                                         "(pip install hypebt[dask])")
@@ -103,15 +104,13 @@ def test_failed_chunk_is_retried(spec, local, client, monkeypatch, tmp_path):
 
 def test_market_loaded_once_per_worker(spec, monkeypatch):
     loads = []
-    import backtests.market as market_mod
-
-    real = market_mod.load_market
+    real = dask_grid.load_market
 
     def counting(*args, **kwargs):
         loads.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(market_mod, "load_market", counting)
+    monkeypatch.setattr(dask_grid, "load_market", counting)
     dask_grid._MARKET_CACHE.clear()
     recipe = dask_grid.market_recipe(spec.cfg)
     first = dask_grid.worker_market(recipe)
@@ -140,7 +139,7 @@ def _install_killer(marker: str) -> None:
     """On a worker: the first chunk any worker runs kills its process (os._exit)."""
     import os
 
-    from backtests import dask_grid as dg
+    from backtests.grid import dask as dg
 
     real = dg.run_chunk_task
     if getattr(real, "_killer", False):

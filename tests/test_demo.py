@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests import demo, rules, scan
-from backtests.calendar import trading_calendar
-from backtests.demo import DEMO_THEMES, demo_names, demo_panel
+from backtests.core import rules
+from backtests.core.calendar import trading_calendar
+from backtests.data import demo
+from backtests.data.demo import DEMO_THEMES, demo_names, demo_panel
+from backtests.features import scan
 
 # sha256 of demo_panel().to_csv(index=False): changes only when the generator changes on purpose
 # (other modules' tests and the demo articles rely on these bars).
@@ -206,7 +208,7 @@ def test_themes_contract(wide, names):
 
 
 def test_market_loader_sees_the_same_limits(wide):
-    from backtests.market import load_market
+    from backtests.data.load import load_market
 
     market = load_market("demo")
     assert market.synthetic and market.close.shape == (242, 300)

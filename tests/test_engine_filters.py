@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.engine import run_backtest, toy_market
-from backtests.errors import ConfigError, DataError
-from backtests.market import Market
+from backtests.engine.backtest import run_backtest, toy_market
+from backtests.core.errors import ConfigError, DataError
+from backtests.data.market import Market
 from strategies import pack_params
 from test_engine_ledger import FLAT, SUSP, cash, market, rows
 from test_state import _hand_market, _random_market, _truncate
@@ -242,9 +242,11 @@ def test_gate_at_the_first_session_has_no_previous_session():
 # ---------------------------------------------------------------- parameters
 
 def test_filter_parameters_are_checked():
-    with pytest.raises(ConfigError, match=r"\[filters\] boards = \['mian'\]: 'mian' is not one "
-                                          r"of .*did you mean \"main\""):
+    with pytest.raises(ConfigError, match=r"\[filters\] boards = 'mian': expected one of "
+                                          r".*did you mean \"main\""):
         pack_params({"boards": ["mian"]})
+    with pytest.raises(ConfigError, match=r"\[filters\] boards = \[\]: expected at least one"):
+        pack_params({"boards": []})
     with pytest.raises(ConfigError, match=r"\[gate\] min_promotion_1 = 1.5: expected a value"):
         pack_params({"min_promotion_1": 1.5})
     with pytest.raises(ConfigError, match='did you mean "dragon_head"'):
@@ -252,7 +254,7 @@ def test_filter_parameters_are_checked():
     with pytest.raises(ConfigError, match="not a parameter of strategy 'hold_n'"):
         pack_params({"name": "hold_n", "hold": 2, "trailing_stop": 0.1})
     row = pack_params({"boards": ["star", "main"]})
-    from backtests.records import P_BOARDS_MASK, P_GATE_MIN_HEIGHT
+    from backtests.core.records import P_BOARDS_MASK, P_GATE_MIN_HEIGHT
     assert row[P_BOARDS_MASK] == 1 + 4 and np.isnan(row[P_GATE_MIN_HEIGHT])
 
 

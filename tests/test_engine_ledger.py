@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.calendar import trading_calendar
-from backtests.engine import run_backtest, toy_market
-from backtests.errors import ConfigError, DataError
-from backtests.records import order_dt
+from backtests.core.calendar import trading_calendar
+from backtests.core.errors import ConfigError, DataError
+from backtests.core.records import order_dt
+from backtests.engine.backtest import run_backtest, toy_market
 from strategies import ENGINE_PARAMS, pack_params
 
 SUSP = None  # a session without a bar
@@ -414,7 +414,7 @@ def test_marks_errors_name_row_and_value():
 
 
 def test_duplicate_marks_keep_the_highest_score():
-    from backtests.engine import marks_array
+    from backtests.engine.backtest import marks_array
     mkt = market("2024-12-16", ["000001"], [[FLAT]], 10.00)
     arr = marks_array(mkt, pd.DataFrame({"date": ["2024-12-16"] * 2,
                                          "code": ["000001"] * 2, "score": [0.5, 2.0]}))
@@ -454,13 +454,16 @@ def test_records_dtype_and_no_record_mode_agree():
 def test_docs_params_table_in_step_with_code():
     from pathlib import Path
 
-    from strategies.base import params_markdown
+    from backtests.core.params import params_markdown
+    from backtests.data.config import ENGINE_SECTIONS
+    from strategies import ENGINE_PARAMS
+
     doc = (Path(__file__).resolve().parents[1] / "docs" / "engine.md").read_text("utf-8")
-    assert params_markdown() in doc
+    assert params_markdown([(s, ENGINE_PARAMS) for s in ENGINE_SECTIONS]) in doc
 
 
 def test_every_strategy_maps_every_strategy_field():
-    from backtests.records import PARAM_FIELDS
+    from backtests.core.records import PARAM_FIELDS
     from strategies import STRATEGIES, resolve_params
     strategy_fields = set(PARAM_FIELDS[:10]) | {"trailing_stop"}
     for name, strategy in STRATEGIES.items():

@@ -13,9 +13,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backtests import rules
-from backtests.calendar import trading_calendar
-from backtests.engine import run_backtest, toy_market
+from backtests.core import rules
+from backtests.core.calendar import trading_calendar
+from backtests.engine.backtest import run_backtest, toy_market
 
 CODE_POOL = ("000001", "000002", "002354", "300001", "600001", "688001", "688002")
 START_CHOICES = ("2022-04-20", "2023-08-21", "2024-12-02")
@@ -231,8 +231,8 @@ def _python_reference():
        n_sessions=st.integers(1, 12), strat=st.one_of(theme_params, hold_params),
        common=common_params)
 def test_kernel_equals_plain_python_reference(seed, n_stocks, n_sessions, strat, common):
-    from backtests.engine import mark_index, market_arrays, marks_array
-    from backtests.engine_nb import simulate_nb
+    from backtests.engine.backtest import mark_index, market_arrays, marks_array
+    from backtests.engine.nb import simulate_nb
     from strategies import pack_params
 
     simulate_py, same_ledger = _python_reference()

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests import rules
-from backtests.engine import run_backtest
-from backtests.market import load_market
+from backtests.core import rules
+from backtests.data.load import load_market
+from backtests.engine.backtest import run_backtest
 from tests.conftest import REAL_NAMES, REAL_NAMES_2023, REAL_PANEL
 
 

@@ -12,14 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.cli import main
-from backtests.config import load_config, resolved_toml
-from backtests.errors import ConfigError
-from backtests.grid import (
-    expand, grid_csv, load_grid_config, metric_names, run_grid, set_config, write_grid,
-)
-from backtests.metrics import compute_metrics
-from backtests.run import load_marks, load_run_market, run_config
+from backtests.cli.main import main
+from backtests.core.errors import ConfigError
+from backtests.data.config import load_config, resolved_toml
+from backtests.engine.run import load_marks, load_run_market, run_config
+from backtests.grid.local import run_grid
+from backtests.grid.results import grid_csv
+from backtests.grid.spec import expand, load_grid_config, metric_names, set_config
+from backtests.report.grid_page import write_grid
+from backtests.report.metrics import compute_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_MARKS = (REPO / "configs" / "demo_marks.csv").as_posix()
@@ -374,9 +375,10 @@ PARAM_SETS = st.fixed_dictionaries({
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sets=st.lists(PARAM_SETS, min_size=1, max_size=4))
 def test_any_parameter_sets_equal_single_backtests(sets, demo_market, base_config):
-    from backtests.engine import market_arrays, mark_index, marks_array, run_backtest
-    from backtests.grid import results_frame, run_chunk
-    from backtests.grid_nb import grid_columns
+    from backtests.engine.backtest import mark_index, market_arrays, marks_array, run_backtest
+    from backtests.grid.chunks import run_chunk
+    from backtests.grid.nb import grid_columns
+    from backtests.grid.results import results_frame
     from strategies import pack_grid
 
     marks = load_marks(load_config(base_config), demo_market).frame

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.cli import main
-from backtests.config import parse_config
-from backtests.engine import run_backtest
-from backtests.errors import ConfigError
-from backtests.ladder import combine_marks, ladder_mask, ladder_marks, parse_streaks
-from backtests.state import market_state
+from backtests.cli.main import main
+from backtests.data.config import parse_config
+from backtests.engine.backtest import run_backtest
+from backtests.core.errors import ConfigError
+from backtests.features.ladder import combine_marks, ladder_mask, ladder_marks, parse_streaks
+from backtests.features.state import market_state
 from test_engine_filters import _ladder_market
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,8 +114,9 @@ def test_runs_without_the_new_keys_have_no_skipped_section(tmp_path, capsys):
 
 
 def test_grid_over_the_new_axes_equals_single_runs(tmp_path):
-    from backtests.grid import load_grid_config, run_grid, set_config
-    from backtests.run import load_marks
+    from backtests.grid.local import run_grid
+    from backtests.grid.spec import load_grid_config, set_config
+    from backtests.engine.run import load_marks
 
     cfg = tmp_path / "g.toml"
     cfg.write_text('[data]\npath = "demo"\nstart = "2024-01-02"\nend = "2024-12-31"\n'

@@ -12,15 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtests.calendar import trading_calendar
-from backtests.errors import DataError, DataWarning
-from backtests.market import (
-    build_market,
-    load_market,
-    read_panel,
-    validate_panel,
-)
-from backtests.master import StockMaster, load_master
+from backtests.core.calendar import trading_calendar
+from backtests.core.errors import DataError, DataWarning
+from backtests.data.load import load_market
+from backtests.data.market import build_market
+from backtests.data.master import StockMaster, load_master
+from backtests.data.panel import read_panel, validate_panel
 from tests.conftest import REAL_NAMES, REAL_NAMES_2023, REAL_PANEL
 
 HEADER = "code,date,open,high,low,close,volume,amount"
@@ -421,7 +418,7 @@ def test_demo_market_is_synthetic():
 
 
 def test_store_directory_round_trip(tmp_path):
-    from backtests.store import import_panel
+    from backtests.data.store import import_panel
 
     path = write(tmp_path, GOOD)
     import_panel(path, tmp_path / "store")

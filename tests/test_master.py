@@ -4,9 +4,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from backtests import rules
-from backtests.errors import DataError
-from backtests.master import StockMaster, load_master, name_is_st, normalize_name
+from backtests.core import rules
+from backtests.core.errors import DataError
+from backtests.core.names import name_is_st, normalize_name
+from backtests.data.master import StockMaster, load_master
 from tests.conftest import REAL_NAMES, REAL_NAMES_2023
 
 

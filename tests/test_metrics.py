@@ -11,9 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtests.metrics import (compute_metrics, metrics_json, return_stats, round_trips,
-                               trade_stats)
-from backtests.metrics_nb import RETURN_STATS, returns_stats_nb
+from backtests.engine.metrics_nb import RETURN_STATS, returns_stats_nb
+from backtests.report.metrics import (
+    compute_metrics,
+    metrics_json,
+    return_stats,
+    round_trips,
+    trade_stats,
+)
 
 SESSIONS = np.array(pd.bdate_range("2024-03-01", periods=60).values, dtype="datetime64[D]")
 

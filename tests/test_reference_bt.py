@@ -12,17 +12,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.engine import toy_market
-from backtests.errors import ConfigError
-from backtests.market import Market
-from backtests.reference_bt import resolve_params, run_reference
+from backtests.core.errors import ConfigError
+from backtests.data.market import Market
+from backtests.engine.backtest import toy_market
+from backtests.reference.backtrader import resolve_params, run_reference
 
 NAN = math.nan
 
 
 def market(codes, sessions, bars, *, prev_close, volume=1e9) -> Market:
     """Market from ``bars[s][n] = (open, high, low, close)`` (None = no bar) via
-    :func:`backtests.engine.toy_market`: limits from the shared rule tables (previous traded
+    :func:`backtests.engine.backtest.toy_market`: limits from the shared rule tables (previous traded
     close x ratio, half-up)."""
     ohlc = np.full((4, len(sessions), len(codes)), NAN)
     for s, row in enumerate(bars):

@@ -1,4 +1,4 @@
-"""Every row and every date boundary of the A-share rule tables in ``backtests/rules.py``.
+"""Every row and every date boundary of the A-share rule tables in ``backtests/core/rules.py``.
 
 Expected values are written out by hand from the exchanges' rules (DESIGN.md's table), not
 read back from the tables under test.
@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtests import rules
-from backtests.errors import DataError
-from backtests.rules import (BOARD_BSE, BOARD_CHINEXT, BOARD_MAIN, BOARD_STAR, BOARD_UNKNOWN)
+from backtests.core import rules
+from backtests.core.errors import DataError
+from backtests.core.rules import BOARD_BSE, BOARD_CHINEXT, BOARD_MAIN, BOARD_STAR, BOARD_UNKNOWN
 
 MAIN, GEM, STAR, BSE = BOARD_MAIN, BOARD_CHINEXT, BOARD_STAR, BOARD_BSE
 

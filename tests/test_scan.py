@@ -1,4 +1,4 @@
-"""``backtests.scan`` and ``hypebt scan``: limit states, streaks, the "N天M板" rule, counts,
+"""``backtests.features.scan`` and ``hypebt scan``: limit states, streaks, the "N天M板" rule, counts,
 the CLI's exact output on a hand-built market, and the motivating article on real data."""
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
-from backtests import scan
-from backtests.cli import main
-from backtests.market import build_market, load_market, validate_panel
-from backtests.master import StockMaster
 from conftest import NEWS, REAL_NAMES, REAL_PANEL
+
+from backtests.cli.main import main
+from backtests.data.load import load_market
+from backtests.data.market import build_market
+from backtests.data.master import StockMaster
+from backtests.data.panel import validate_panel
+from backtests.features import scan
 
 T, F = True, False
 

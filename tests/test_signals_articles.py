@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from backtests.errors import ConfigError, DataError
+from backtests.core.errors import ConfigError, DataError
 from signals.articles import clean_text, parse_published, read_articles
 
 REC = {"id": "a1", "published": "2024-12-16T02:58:00+08:00", "title": "天娱数科涨停",

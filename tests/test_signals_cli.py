@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from backtests.cli import main
+from backtests.cli.main import main
 
 NAMES = "code,name\n002354,天娱数科\n301382,蜂助手\n000785,居然智家\n"
 NEWS = [
@@ -102,7 +102,7 @@ def test_default_names_are_the_synthetic_demo(capsys):
 
 
 def test_store_news_archive(files, tmp_path, capsys):
-    from backtests.store import Store
+    from backtests.data.store import Store
 
     _news, names = files
     store = Store.open(tmp_path / "store", create=True)

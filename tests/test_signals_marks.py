@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.errors import ConfigError, DataError
-from backtests.master import StockMaster
+from backtests.core.errors import ConfigError, DataError
+from backtests.data.master import StockMaster
 from signals.marks import MARK_COLUMNS, SIGNAL_PARAMS, analyze, build_marks
 
 MASTER = StockMaster.from_frame(pd.DataFrame({

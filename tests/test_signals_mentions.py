@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from backtests.master import StockMaster
+from backtests.data.master import StockMaster
 from signals.mentions import NameMatcher, classify_code
 from signals.normalize import normalize_text
 from signals.roles import CLAUSE_RE, TextSpans, load_roles
@@ -183,7 +183,7 @@ def test_role_weights_come_from_the_rules_file(tmp_path):
 
 
 def test_bad_rule_files(tmp_path):
-    from backtests.errors import ConfigError
+    from backtests.core.errors import ConfigError
 
     p = tmp_path / "r.toml"
     p.write_text('[[role]]\nname = "x"\nweight = 1\nscope = "sentense"\npatterns = ["a"]\n')

@@ -9,8 +9,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtests.calendar import trading_calendar
-from backtests.master import StockMaster
+from backtests.core.calendar import trading_calendar
+from backtests.data.master import StockMaster
 from signals.mentions import NameMatcher
 from signals.normalize import normalize_name, normalize_text, original_span
 from signals.sessions import entry_session

@@ -13,7 +13,7 @@ import json
 import pandas as pd
 import pytest
 
-from backtests.master import load_master
+from backtests.data.master import load_master
 from signals.marks import analyze
 from tests.conftest import NEWS, REAL_NAMES, REAL_NAMES_2023, REAL_PANEL
 
@@ -120,7 +120,7 @@ def test_public_articles_sessions_follow_the_time_policies(master):
 
 
 def test_backtest_from_the_real_article_end_to_end(shared_data, tmp_path, capsys):
-    from backtests.cli import main
+    from backtests.cli.main import main
 
     cfg = tmp_path / "doubao_articles.toml"
     cfg.write_text(f"""

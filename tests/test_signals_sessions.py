@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests.calendar import trading_calendar
-from backtests.errors import CalendarError, ConfigError
+from backtests.core.calendar import trading_calendar
+from backtests.core.errors import CalendarError, ConfigError
 from signals.sessions import entry_session
 
 CAL = trading_calendar()

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests import scan
-from backtests.engine import toy_market
-from backtests.market import Market
-from backtests.state import SESSION_FIELDS, market_state, open_gap, theme_heat
+from backtests.features import scan
+from backtests.engine.backtest import toy_market
+from backtests.data.market import Market
+from backtests.features.state import SESSION_FIELDS, market_state, open_gap, theme_heat
 
 
 def _random_market(seed: int, n_sessions: int = 60, n_stocks: int = 12) -> Market:
@@ -140,7 +140,7 @@ def test_theme_heat_from_marks():
 
 def test_real_panel_2024_12_13(shared_data):
     from conftest import REAL_NAMES, REAL_PANEL
-    from backtests.market import load_market
+    from backtests.data.load import load_market
 
     m = load_market(str(REAL_PANEL), names=[str(REAL_NAMES)])
     ms = market_state(m)

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st_
 from test_akshare_adapter import DEC, FakeAkshare, hist_frame
 
-from backtests import store as S
-from backtests.akshare_adapter import SHANGHAI, AkshareSource, CallPolicy
-from backtests.calendar import trading_calendar
-from backtests.errors import DataError
+from backtests.core.calendar import trading_calendar
+from backtests.core.errors import DataError
+from backtests.data import store as S
+from backtests.data.akshare import SHANGHAI, AkshareSource, CallPolicy
 
 NOW = dt.datetime(2026, 1, 5, 18, 0, tzinfo=SHANGHAI)  # long after the test sessions
 FAST = dict(interval=0, attempts=3, backoff=0)
@@ -358,7 +358,7 @@ def test_fetch_names(tmp_path):
 
 
 def test_real_panel_slice_round_trips_through_the_store(shared_data, tmp_path):
-    from backtests.market import read_panel
+    from backtests.data.panel import read_panel
     head = pd.read_csv(shared_data / "ashare_daily_20240719_20250523.csv.gz",
                        dtype={"code": str}, nrows=2000)
     head.to_csv(tmp_path / "head.csv", index=False)
@@ -390,7 +390,7 @@ def test_merges_are_last_writer_wins_per_date(tmp_path_factory, batches):
 
 
 def test_load_market_reads_a_store(tmp_path):
-    from backtests.market import load_market
+    from backtests.data.load import load_market
     S.import_panel(write_panel_csv(tmp_path / "p.csv", pd.concat(
         [bars("002354", DEC[:4]), bars("600000", DEC[1:4], base=8.0)])), tmp_path / "s")
     m = load_market(tmp_path / "s")

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtests import tearsheet as ts
-from backtests.cli import main
-from backtests.errors import DataError
+from backtests.cli.main import main
+from backtests.core.errors import DataError
+from backtests.report import analyses, charts, run_folder
+from backtests.report import tearsheet as ts
 
 SECTION_IDS = ("hypebt-metrics", "hypebt-pnl", "hypebt-trades", "hypebt-rejections",
                "hypebt-stuck", "hypebt-signals", "hypebt-config")
@@ -161,7 +162,7 @@ def test_signal_timeline_outcomes(run_dir):
 
 def test_daily_returns_first_day_against_cash(run_dir):
     run = ts.load_run(run_dir)
-    r = ts.daily_returns(run)
+    r = ts.run_returns(run)
     eq = run.equity["equity"].to_numpy()
     assert r.iloc[0] == pytest.approx(eq[0] / 1_000_000 - 1)
     assert r.iloc[5] == pytest.approx(eq[5] / eq[4] - 1)
@@ -169,13 +170,13 @@ def test_daily_returns_first_day_against_cash(run_dir):
 
 
 def test_equal_weight_returns_hand_computed():
-    from backtests.engine import toy_market
+    from backtests.engine.backtest import toy_market
 
     nan = np.nan
     close = np.array([[10.0, 20.0], [11.0, nan], [11.0, 22.0]])
     m = toy_market(np.array(["2024-12-02", "2024-12-03", "2024-12-04"], dtype="datetime64[D]"),
                    ["000001", "000002"], close, close, close, close, prev_close=[10.0, 20.0])
-    s = ts.equal_weight_returns(m)
+    s = analyses.equal_weight_returns(m)
     # day 1: both flat; day 2: only 000001 traded (+10%); day 3: 0% and 22/20-1 = +10%
     assert s.tolist() == pytest.approx([0.0, 0.1, 0.05])
 
@@ -183,12 +184,12 @@ def test_equal_weight_returns_hand_computed():
 def test_benchmark_sources(run_dir, tmp_path):
     levels = tmp_path / "idx.csv"
     levels.write_text("date,close\n2024-12-02,100\n2024-12-03,110\n2024-12-04,99\n")
-    s = ts._read_benchmark(levels, what="benchmark")
+    s = run_folder._read_benchmark(levels, what="benchmark")
     assert s.tolist() == pytest.approx([0.0, 0.1, -0.1])
     bad = tmp_path / "bad.csv"
     bad.write_text("date,foo\n2024-12-02,1\n")
     with pytest.raises(DataError, match=r"bad\.csv.*'return'.*'close'"):
-        ts._read_benchmark(bad, what="benchmark")
+        run_folder._read_benchmark(bad, what="benchmark")
     run = ts.load_run(run_dir, benchmark=pd.Series([0.01], index=[pd.Timestamp("2024-12-02")]))
     assert run.benchmark.tolist() == [0.01]
 
@@ -243,13 +244,13 @@ def test_cjk_font_found():
 
     if not any("cjk" in Path(f).name.lower() for f in fm.findSystemFonts()):
         pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk)")
-    assert ts.cjk_font() in ts.CJK_FAMILIES
+    assert charts.cjk_font() in charts.CJK_FAMILIES
     import io
     import warnings
 
     from matplotlib.figure import Figure
 
-    with warnings.catch_warnings(record=True) as caught, ts.plain_style():
+    with warnings.catch_warnings(record=True) as caught, charts.plain_style():
         warnings.simplefilter("always")
         fig = Figure()
         fig.add_subplot().set_title("天娱数科 居然智家 蜂助手 个股盈亏")

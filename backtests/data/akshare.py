@@ -1,0 +1,326 @@
+"""The one place hypebt talks to akshare, and the one place akshare's columns are translated.
+
+Every network call hypebt makes goes through an :class:`AkshareSource`, which calls five akshare
+functions and turns what they return into hypebt's own contracts:
+
+=========================================  ==========================================================
+method                                     akshare call -> hypebt contract
+=========================================  ==========================================================
+``daily_bars(code, start, end)``           ``stock_zh_a_hist(symbol=code, period="daily",
+                                           start_date=YYYYMMDD, end_date=YYYYMMDD, adjust="")``
+                                           -> ``code, date, open, high, low, close, volume, amount``
+                                           (raw prices; 成交量 is in 手 and becomes shares x100)
+``stock_names()``                          ``stock_info_a_code_name()`` -> ``code, name``
+``concept_constituents(name)``             ``stock_board_concept_cons_em(symbol=name)`` -> codes
+``stock_news(code_or_keyword)``            ``stock_news_em(symbol=...)`` -> article records
+``cls_telegraph(important=False)``         ``stock_info_global_cls(symbol="全部"|"重点")`` -> articles
+=========================================  ==========================================================
+
+Article records are dicts with exactly the fields the article reader in ``signals`` expects:
+``id, published`` (timezone-aware ``datetime`` in Asia/Shanghai), ``title, body, source, url``.
+
+akshare is imported lazily, on the first call that needs it (importing it takes seconds).
+
+Tests never touch the network: either build ``AkshareSource(api=fake)`` where ``fake`` has
+akshare's function names and returns frames with akshare's real column names, or replace the
+source the commands use with :func:`use_source` / :func:`set_source`.
+
+Network calls are paced and retried by :class:`CallPolicy`: a minimum interval between calls
+(default 0.5 s) and exponential backoff on exceptions (default 3 attempts, waits of 1 s, 2 s).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from backtests.core.calendar import to_date
+from backtests.core.errors import DataError, HypebtError, did_you_mean
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHARES_PER_LOT = 100  # akshare's 成交量 is in 手 (lots of 100 shares)
+
+# akshare column -> hypebt column, for stock_zh_a_hist (akshare/stock_feature/stock_hist_em.py).
+BAR_COLUMNS = {
+    "股票代码": "code", "日期": "date", "开盘": "open", "最高": "high", "最低": "low",
+    "收盘": "close", "成交量": "volume", "成交额": "amount",
+}
+BAR_FIELDS = ("code", "date", "open", "high", "low", "close", "volume", "amount")
+# stock_news_em's links look like http://finance.eastmoney.com/a/202412163271234567.html
+_EM_URL_ID = re.compile(r"/a/(\w+)\.html$")
+_CLS_HEADLINE = re.compile(r"^【([^】]+)】")
+CODE_RE = re.compile(r"^\d{6}$")
+
+
+def _require_columns(frame: pd.DataFrame, columns, what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"akshare {what} returned columns {list(frame.columns)}; missing {missing} "
+            f"(has akshare changed its output? expected {list(columns)})")
+
+
+# ---------------------------------------------------------------- conversions
+def bars_from_akshare(frame: pd.DataFrame, code: str) -> pd.DataFrame:
+    """``stock_zh_a_hist`` output -> hypebt bars (English columns, volume in shares).
+
+    An empty frame (akshare returns ``pd.DataFrame()`` with no columns when a stock has no bars
+    in the range, e.g. not yet listed) becomes an empty frame with hypebt's columns.
+    Rows of a different ``股票代码`` are an error: they would be stored under the wrong stock.
+    """
+    if frame is None or len(frame) == 0:
+        return pd.DataFrame({
+            "code": pd.Series([], dtype="str"), "date": pd.Series([], dtype="datetime64[ns]"),
+            **{c: pd.Series([], dtype="float64") for c in BAR_FIELDS[2:]}})
+    _require_columns(frame, [c for c in BAR_COLUMNS if c != "股票代码"], "stock_zh_a_hist")
+    out = pd.DataFrame({
+        "code": (frame["股票代码"].astype(str).str.zfill(6) if "股票代码" in frame.columns
+                 else pd.Series(code, index=frame.index)),
+        "date": pd.to_datetime(frame["日期"].astype(str), errors="coerce").astype("datetime64[ns]"),
+    })
+    for zh, en in BAR_COLUMNS.items():
+        if en not in ("code", "date"):
+            out[en] = pd.to_numeric(frame[zh], errors="coerce").astype("float64")
+    out["volume"] = out["volume"] * SHARES_PER_LOT
+    wrong = out[out["code"] != code]
+    if len(wrong):
+        raise DataError(f"akshare stock_zh_a_hist for {code} returned rows of stock "
+                        f"{wrong['code'].iloc[0]!r}; expected only {code}")
+    if out["date"].isna().any():
+        bad = frame["日期"][out["date"].isna()].iloc[0]
+        raise DataError(f"akshare stock_zh_a_hist for {code}: 日期 {bad!r} is not a date")
+    return out.reset_index(drop=True)
+
+
+def names_from_akshare(frame: pd.DataFrame) -> pd.DataFrame:
+    """``stock_info_a_code_name`` output (columns ``code, name``) -> ``code, name`` sorted."""
+    _require_columns(frame, ["code", "name"], "stock_info_a_code_name")
+    out = pd.DataFrame({"code": frame["code"].astype(str).str.strip().str.zfill(6),
+                        "name": frame["name"].astype(str).str.strip()})
+    out = out[out["code"].str.fullmatch(r"\d{6}")]
+    return out.drop_duplicates("code", keep="last").sort_values("code").reset_index(drop=True)
+
+
+def codes_from_concept(frame: pd.DataFrame) -> list[str]:
+    """``stock_board_concept_cons_em`` output (``代码`` column) -> sorted 6-digit codes."""
+    _require_columns(frame, ["代码"], "stock_board_concept_cons_em")
+    codes = frame["代码"].astype(str).str.strip().str.zfill(6)
+    return sorted({c for c in codes if CODE_RE.match(c)})
+
+
+def _shanghai(ts: pd.Timestamp) -> dt.datetime:
+    """A naive time means Asia/Shanghai; an aware one is converted to it."""
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(SHANGHAI)
+    return ts.tz_convert(SHANGHAI).to_pydatetime()
+
+
+def _text(value) -> str:
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
+
+
+def articles_from_news_em(frame: pd.DataFrame) -> list[dict]:
+    """``stock_news_em`` output -> article records.
+
+    Columns used: 新闻标题, 新闻内容, 发布时间 (``YYYY-MM-DD HH:MM:SS``, Beijing time),
+    文章来源, 新闻链接. The id is ``em-`` plus the article number in the link. Items with neither
+    title nor text are left out.
+    """
+    if frame is None or len(frame) == 0:
+        return []
+    _require_columns(frame, ["新闻标题", "新闻内容", "发布时间", "文章来源", "新闻链接"], "stock_news_em")
+    out = []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        rec = dict(zip(frame.columns, row))
+        url = _text(rec["新闻链接"])
+        try:
+            published = _shanghai(pd.Timestamp(_text(rec["发布时间"])))
+        except ValueError:
+            raise DataError(f"akshare stock_news_em row {i}: 发布时间 {rec['发布时间']!r} is not a "
+                            f"time; expected YYYY-MM-DD HH:MM:SS") from None
+        m = _EM_URL_ID.search(url)
+        ident = f"em-{m.group(1)}" if m else "em-" + hashlib.sha1(
+            (url or f"{published.isoformat()}\n{_text(rec['新闻标题'])}").encode()).hexdigest()[:16]
+        title, body = _text(rec["新闻标题"]), _text(rec["新闻内容"])
+        if title or body:  # an item with no text is no article (the reader refuses those)
+            out.append({"id": ident, "published": published, "title": title, "body": body,
+                        "source": _text(rec["文章来源"]) or "东方财富", "url": url})
+    return out
+
+
+def articles_from_cls(frame: pd.DataFrame) -> list[dict]:
+    """``stock_info_global_cls`` output -> article records (source ``财联社``, no url).
+
+    Columns used: 标题, 内容, 发布日期 (date), 发布时间 (time of day, Beijing time). akshare drops
+    the telegraph's own id, so the id is ``cls-`` plus a hash of the time and the text. A
+    telegraph without a 标题 takes the 【headline】 its text starts with, if any. Items with
+    neither title nor text are left out.
+    """
+    if frame is None or len(frame) == 0:
+        return []
+    _require_columns(frame, ["标题", "内容", "发布日期", "发布时间"], "stock_info_global_cls")
+    out = []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        rec = dict(zip(frame.columns, row))
+        try:
+            published = _shanghai(pd.Timestamp(f"{rec['发布日期']} {rec['发布时间']}"))
+        except ValueError:
+            raise DataError(f"akshare stock_info_global_cls row {i}: 发布日期/发布时间 "
+                            f"{rec['发布日期']!r} {rec['发布时间']!r} is not a time") from None
+        body = _text(rec["内容"])
+        title = _text(rec["标题"])
+        if not title and (m := _CLS_HEADLINE.match(body)):
+            title = m.group(1)
+        digest = hashlib.sha1(f"{published.isoformat()}\n{title}\n{body}".encode()).hexdigest()
+        if title or body:
+            out.append({"id": f"cls-{digest[:16]}", "published": published, "title": title,
+                        "body": body, "source": "财联社", "url": ""})
+    return out
+
+
+# ---------------------------------------------------------------- pacing and retries
+@dataclass
+class CallPolicy:
+    """How network calls are paced and retried.
+
+    ``interval``: minimum seconds between the starts of two calls (0 = no pacing).
+    ``attempts``: tries per call (>= 1); after a failed try the wait is ``backoff * 2**k``
+    seconds (k = 0, 1, ...). :class:`~backtests.core.errors.HypebtError` (bad input, unknown
+    concept) and ``KeyboardInterrupt`` are never retried.
+    """
+    interval: float = 0.5
+    attempts: int = 3
+    backoff: float = 1.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    _last: float | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.interval < 0:
+            raise DataError(f"interval {self.interval} must be >= 0 seconds")
+        if self.attempts < 1:
+            raise DataError(f"retries/attempts {self.attempts} must be >= 1")
+        if self.backoff < 0:
+            raise DataError(f"backoff {self.backoff} must be >= 0 seconds")
+
+    def _pace(self) -> None:
+        if self.interval > 0 and self._last is not None:
+            wait = self._last + self.interval - self.clock()
+            if wait > 0:
+                self.sleep(wait)
+        self._last = self.clock()
+
+    def call(self, fn: Callable, *args, **kwargs):
+        """Call ``fn`` paced and retried; re-raise the last exception after the last attempt."""
+        for attempt in range(self.attempts):
+            self._pace()
+            try:
+                return fn(*args, **kwargs)
+            except HypebtError:
+                raise
+            except Exception:
+                if attempt + 1 == self.attempts:
+                    raise
+                if self.backoff > 0:
+                    self.sleep(self.backoff * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------- the source
+class AkshareSource:
+    """Market data and news from akshare, converted to hypebt's contracts.
+
+    ``api`` is the object whose functions are called (default: the ``akshare`` module, imported
+    on first use). Pass an object with the same function names to test without network.
+    """
+
+    def __init__(self, api=None):
+        self._api = api
+
+    @property
+    def api(self):
+        if self._api is None:
+            try:
+                import akshare  # heavy (and network): loaded only when a fetch runs
+            except ImportError as exc:  # pragma: no cover - akshare is a dependency
+                raise DataError(f"fetching needs the akshare package: pip install akshare ({exc})")
+            self._api = akshare
+        return self._api
+
+    def daily_bars(self, code: str, start, end) -> pd.DataFrame:
+        """Raw (unadjusted) daily bars of one stock for sessions ``start..end`` inclusive."""
+        lo = str(to_date(start, what="start")).replace("-", "")
+        hi = str(to_date(end, what="end")).replace("-", "")
+        frame = self.api.stock_zh_a_hist(symbol=code, period="daily", start_date=lo,
+                                         end_date=hi, adjust="")
+        return bars_from_akshare(frame, code)
+
+    def stock_names(self) -> pd.DataFrame:
+        """Current ``code, name`` of every SSE/SZSE/BSE A-share."""
+        return names_from_akshare(self.api.stock_info_a_code_name())
+
+    def concept_names(self) -> list[str]:
+        """Names of East Money's concept boards (for did-you-mean on an unknown concept)."""
+        frame = self.api.stock_board_concept_name_em()
+        _require_columns(frame, ["板块名称"], "stock_board_concept_name_em")
+        return [str(x) for x in frame["板块名称"]]
+
+    def concept_constituents(self, name: str) -> list[str]:
+        """Codes in East Money's concept board ``name`` *today* (a snapshot, not point-in-time).
+
+        akshare looks the name up in its board list and fails with an IndexError when the board
+        does not exist; that becomes a :class:`DataError` with the closest board names.
+        """
+        try:
+            frame = self.api.stock_board_concept_cons_em(symbol=name)
+        except IndexError:
+            try:
+                hint = did_you_mean(name, self.concept_names())
+            except Exception:  # noqa: BLE001 - the hint is optional, the error is not
+                hint = ""
+            raise DataError(f'unknown concept "{name}": East Money has no concept board of that '
+                            f"name{hint}") from None
+        return codes_from_concept(frame)
+
+    def stock_news(self, code_or_keyword: str) -> list[dict]:
+        """East Money's latest news for a stock code or keyword, as article records."""
+        return articles_from_news_em(self.api.stock_news_em(symbol=code_or_keyword))
+
+    def cls_telegraph(self, *, important: bool = False) -> list[dict]:
+        """The latest 财联社 telegraphs (``important``: only levels A and B), as articles."""
+        return articles_from_cls(self.api.stock_info_global_cls(symbol="重点" if important else "全部"))
+
+
+_source: AkshareSource | None = None
+
+
+def get_source():
+    """The source the commands use: the one set by :func:`set_source`, else akshare."""
+    global _source
+    if _source is None:
+        _source = AkshareSource()
+    return _source
+
+
+def set_source(source) -> object:
+    """Replace the source the commands use (``None`` restores akshare); returns the old one."""
+    global _source
+    previous, _source = _source, source
+    return previous
+
+
+@contextmanager
+def use_source(source) -> Iterator[object]:
+    """``with use_source(fake): ...`` — commands inside the block use ``fake``."""
+    previous = set_source(source)
+    try:
+        yield source
+    finally:
+        set_source(previous)

@@ -1,0 +1,65 @@
+"""One call that picks the market source (a panel file, a store, the demo) and the stock master."""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from backtests.core.errors import DataWarning
+from backtests.data.demo import demo_names, demo_panel
+from backtests.data.market import Market, build_market
+from backtests.data.master import StockMaster, load_master
+from backtests.data.panel import dropped_summary, read_panel, validate_panel
+from backtests.data.store import Store, read_store
+
+
+def stock_master(names=(), *, store=None, market=None, demo: bool = False) -> StockMaster | None:
+    """The one rule that picks the stock master (names, former names, list dates) of a run.
+
+    In order: the names files ``names`` (a path or a list; the first holds current names); a
+    store's stored names (``store``: a store directory); the SYNTHETIC demo names (``demo``);
+    the codes and names of a loaded ``market``; else None (the panel's own names, if any).
+    """
+    if isinstance(names, (str, os.PathLike)):
+        names = [names]
+    if names:
+        return load_master(*names)
+    if store is not None:
+        stored = Store.open(store).read_names()
+        if stored is not None and len(stored):
+            return StockMaster.from_frame(stored, source=f"store {store} names")
+    if demo:
+        return StockMaster.from_frame(demo_names(), source="demo names")
+    if market is not None:
+        return StockMaster.from_frame(pd.DataFrame({"code": market.codes, "name": market.names}))
+    return None
+
+
+def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = False) -> Market:
+    """Read, validate and align a market in one call.
+
+    ``path`` is ``"demo"`` (the embedded SYNTHETIC demo market, ``synthetic=True``), a store
+    directory (``backtests.data.store.read_store``; its stored names serve when ``names`` is not
+    given) or a panel file (:func:`read_panel`). ``names`` is a names file or a list of them
+    (first = current names); :func:`stock_master` picks the master. Rows dropped with
+    ``drop_bad`` are reported as a :class:`DataWarning`.
+    """
+    if str(path) == "demo":
+        panel = validate_panel(demo_panel(), source="demo (synthetic)")
+        master = stock_master(names or (), demo=True)
+        return build_market(panel, master=master, start=start, end=end, synthetic=True)
+    p = Path(path)
+    if p.is_dir():
+        panel = validate_panel(read_store(p), source=f"store {p}", drop_bad=drop_bad)
+        master = stock_master(names or (), store=p)
+    else:
+        panel = read_panel(p, drop_bad=drop_bad)
+        master = stock_master(names or ())
+    dropped = panel.attrs.get("dropped") or {}
+    if dropped:
+        warnings.warn(DataWarning(
+            f"dropped {sum(dropped.values())} bad row(s) from {panel.attrs.get('source', p)}: "
+            f"{dropped_summary(dropped)}"), stacklevel=2)
+    return build_market(panel, master=master, start=start, end=end)

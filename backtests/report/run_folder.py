@@ -1,0 +1,275 @@
+"""The run folder: its files, their columns and formats, written and read in one place.
+
+A run folder (``docs/config.md`` has the formats) holds ``config.toml`` (the resolved config,
+paths relative to the folder), ``equity.csv``, ``trades.csv``, ``orders.csv``, ``metrics.json``,
+``signals.csv`` (the marks the run used), ``benchmark.csv`` (equal-weight index of the loaded
+market) and ``tearsheet.html``. The CSV renderers here use fixed float formats so every file is
+byte-identical across runs; :func:`load_run` reads a folder back for the tearsheet.
+"""
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtests.core.errors import DataError
+from backtests.data.demo import demo_names
+
+OUTPUT_FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json",
+                "signals.csv", "benchmark.csv", "tearsheet.html")
+EQUITY_COLUMNS = ("date", "cash", "market_value", "equity")
+TRADE_COLUMNS = ("date", "code", "side", "shares", "price", "value", "commission", "stamp_duty",
+                 "transfer_fee", "reason")
+ORDER_COLUMNS = ("date", "code", "side", "shares", "price", "status", "reject_reason")
+BENCHMARK_FILE = "benchmark.csv"
+SIGNALS_FILE = "signals.csv"
+
+
+def texts(series: pd.Series) -> list[str]:
+    """Cell texts of a column of any dtype, ``""`` for missing values (an all-empty CSV column
+    is read as float NaN)."""
+    return ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+            for v in series]
+
+
+
+# ---------------------------------------------------------------- writing
+
+def day_texts(values) -> list[str]:
+    return [str(d) for d in pd.to_datetime(pd.Series(values)).dt.strftime("%Y-%m-%d")]
+
+
+def _money(values) -> list[str]:
+    return [f"{float(v):.2f}" for v in np.asarray(values, dtype=float) + 0.0]
+
+
+def _price(values) -> list[str]:
+    return ["" if not np.isfinite(v) else f"{v:.2f}" for v in np.asarray(values, dtype=float) + 0.0]
+
+
+def csv_text(header, columns) -> str:
+    lines = [",".join(header)]
+    lines += [",".join(row) for row in zip(*columns)]
+    return "\n".join(lines) + "\n"
+
+
+def _text(values) -> list[str]:
+    out = []
+    for v in values:
+        s = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+        if any(c in s for c in ',"\n'):
+            s = '"' + s.replace('"', '""') + '"'
+        out.append(s)
+    return out
+
+
+def _side(values) -> list[str]:
+    return [v if isinstance(v, str) else ("buy" if int(v) > 0 else "sell") for v in values]
+
+
+def equity_csv(equity: pd.DataFrame) -> str:
+    """``date,cash,market_value,equity``, money with two decimals."""
+    return csv_text(EQUITY_COLUMNS, [day_texts(equity["date"]), _money(equity["cash"]),
+                                 _money(equity["market_value"]), _money(equity["equity"])])
+
+
+def trades_csv(trades: pd.DataFrame) -> str:
+    """Filled orders in execution order: ``date,code,side,shares,price,value,commission,
+    stamp_duty,transfer_fee,reason`` (reason ``entry`` or the exit reason)."""
+    return csv_text(TRADE_COLUMNS, [
+        day_texts(trades["date"]), _text(trades["code"]), _side(trades["side"]),
+        [str(int(v)) for v in trades["shares"]], _price(trades["price"]),
+        _money(trades["value"]), _money(trades["commission"]), _money(trades["stamp_duty"]),
+        _money(trades["transfer_fee"]), _text(trades["reason"])])
+
+
+def orders_csv(orders: pd.DataFrame) -> str:
+    """Every order (filled, rejected, expired): ``date,code,side,shares,price,status,
+    reject_reason``; ``price`` is empty when the order had no price (no bar)."""
+    return csv_text(ORDER_COLUMNS, [
+        day_texts(orders["date"]), _text(orders["code"]), _side(orders["side"]),
+        [str(int(v)) for v in orders["shares"]], _price(orders["price"]),
+        _text(orders["status"]), _text(orders["reject_reason"])])
+
+
+def signals_csv(marks: pd.DataFrame) -> str:
+    """The marks used: ``date,code,name,score`` plus the article columns when built from
+    articles (score with six decimals)."""
+    cols = ["date", "code", "name", "score"] + [c for c in marks.columns
+                                                if c not in ("date", "code", "name", "score")]
+    rendered = []
+    for c in cols:
+        if c == "date":
+            rendered.append(day_texts(marks[c]))
+        elif c == "score":
+            rendered.append([f"{float(v):.6f}" for v in marks[c]])
+        else:
+            rendered.append(_text(marks[c]))
+    return csv_text(cols, rendered)
+
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass
+class RunFolder:
+    """The files of one run folder, as frames (empty frames for absent optional files)."""
+    path: Path
+    equity: pd.DataFrame
+    trades: pd.DataFrame
+    orders: pd.DataFrame
+    metrics: dict
+    config: dict
+    config_text: str
+    signals: pd.DataFrame | None
+    benchmark: pd.Series | None
+    names: dict[str, str]
+
+
+def _read_csv(path: Path, required: tuple[str, ...], *, optional: bool) -> pd.DataFrame:
+    if not path.exists():
+        if optional:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in required})
+        raise DataError(f"{path}: file not found; a run folder needs {path.name} "
+                        f"(written by `hypebt backtest`)")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; expected a CSV file")
+    try:
+        df = pd.read_csv(path, dtype={"code": str}, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{path}: cannot read as CSV ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected columns "
+                        f"{','.join(required)} (found {','.join(map(str, df.columns))})")
+    if "code" in df.columns:
+        df["code"] = df["code"].astype(str).str.zfill(6)
+    if "date" in df.columns and len(df):
+        text = df["date"].astype(str)
+        dates = pd.to_datetime(text, format="mixed", errors="coerce")
+        bad = dates.isna()
+        if bad.any():
+            i = int(bad.to_numpy().argmax())
+            raise DataError(f"{path} row {i + 2}: date {text.iloc[i]!r} is not a date "
+                            f"(expected YYYY-MM-DD)")
+        df["date"] = dates.dt.normalize()
+    return df
+
+
+def _numbers(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """``df[column]`` as floats; a value that is not a number names its row (header = row 1)."""
+    values = pd.to_numeric(df[column], errors="coerce")
+    bad = values.isna() & df[column].notna()
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise DataError(f"{path} row {i + 2}: {column} {df[column].iloc[i]!r} is not a number")
+    return values.astype(float)
+
+
+def _read_benchmark(source, *, what: str) -> pd.Series:
+    """Daily simple returns from a Series, or from a CSV ``date,return`` / ``date,close``."""
+    if isinstance(source, pd.Series):
+        s = source.astype(float).copy()
+        s.index = pd.DatetimeIndex(pd.to_datetime(s.index)).tz_localize(None).normalize()
+        return s.rename("benchmark")
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"{what} file {path} not found; expected a CSV date,return or "
+                        f"date,close")
+    df = _read_csv(path, ("date",), optional=False)
+    if "return" in df.columns:
+        s = pd.Series(_numbers(df, "return", path).to_numpy(), index=df["date"])
+    else:
+        level = next((c for c in ("close", "value", "level", "equity") if c in df.columns), None)
+        if level is None:
+            raise DataError(f"{what} {path}: needs a column 'return' (daily simple returns) or "
+                            f"'close' (index levels); found {','.join(map(str, df.columns))}")
+        s = pd.Series(_numbers(df, level, path).to_numpy(), index=df["date"])
+        s = s.pct_change().fillna(0.0)
+    s.index = pd.DatetimeIndex(s.index).tz_localize(None)
+    return s.rename("benchmark")
+
+
+def _names_from_config(cfg: dict, config_path: Path) -> dict[str, str]:
+    """code -> name from the names file(s) the config lists (first file wins), best effort."""
+    data = cfg.get("data", {}) if isinstance(cfg, dict) else {}
+    names = data.get("names", [])
+    if isinstance(names, str):
+        names = [names]
+    out: dict[str, str] = {}
+    for entry in names:
+        p = Path(entry)
+        if not p.is_absolute():
+            p = config_path.parent / p
+        if not p.exists():
+            continue
+        try:
+            df = pd.read_csv(p, dtype=str, usecols=["code", "name"])
+        except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
+            continue
+        for code, name in zip(df["code"].str.zfill(6), texts(df["name"])):
+            out.setdefault(code, name)
+    if not out and data.get("path") == "demo":
+        try:
+            frame = demo_names()
+            out = dict(zip(frame["code"].astype(str), frame["name"].astype(str)))
+        except (ImportError, AttributeError, KeyError, TypeError):
+            out = {}
+    return out
+
+
+def load_run(run_dir, *, benchmark=None) -> RunFolder:
+    """Read a run folder (see the module docstring for its files)."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise DataError(f"{path}: not a run folder (no such directory)")
+    equity = _read_csv(path / "equity.csv", EQUITY_COLUMNS, optional=False)
+    if equity.empty:
+        raise DataError(f"{path / 'equity.csv'}: no rows; a tearsheet needs at least one session")
+    trades = _read_csv(path / "trades.csv", TRADE_COLUMNS, optional=True)
+    orders = _read_csv(path / "orders.csv", ORDER_COLUMNS, optional=True)
+    metrics: dict = {}
+    if (path / "metrics.json").exists():
+        try:
+            metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path / 'metrics.json'}: not valid JSON ({exc})") from None
+    config: dict = {}
+    config_text = ""
+    if (path / "config.toml").exists():
+        config_text = (path / "config.toml").read_text(encoding="utf-8")
+        try:
+            config = tomllib.loads(config_text)
+        except tomllib.TOMLDecodeError as exc:
+            raise DataError(f"{path / 'config.toml'}: not valid TOML ({exc})") from None
+    signals = None
+    if (path / SIGNALS_FILE).exists():
+        signals = _read_csv(path / SIGNALS_FILE, ("date", "code"), optional=False)
+    else:
+        marks = config.get("signals", {}).get("marks") if config else None
+        if isinstance(marks, str):
+            p = Path(marks) if Path(marks).is_absolute() else path / marks
+            if p.exists():
+                signals = _read_csv(p, ("date", "code"), optional=False)
+    if benchmark is not None:
+        bench = _read_benchmark(benchmark, what="benchmark")
+    elif (path / BENCHMARK_FILE).exists():
+        bench = _read_benchmark(path / BENCHMARK_FILE, what="benchmark")
+    else:
+        bench = None
+    names = _names_from_config(config, path / "config.toml")
+    for frame in (signals, trades):
+        if frame is not None and "name" in frame.columns:
+            for code, name in zip(frame["code"], texts(frame["name"])):
+                if name:
+                    names.setdefault(code, str(name))
+    return RunFolder(path, equity, trades, orders, metrics, config, config_text, signals, bench,
+                     names)
