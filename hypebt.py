@@ -2,11 +2,23 @@
 
 A thin face over :mod:`backtests.api` (see there and the README's "Python API" section), so a
 notebook needs one import: ``load_market``, ``read_marks``, ``marks_from_articles``,
-``backtest`` (returns a :class:`Result`), ``grid`` and ``scan``.
+``backtest`` (returns a :class:`Result`), ``grid``, ``scan``, ``market_state`` and
+``ladder_marks``.
 """
 from backtests import __version__
-from backtests.api import Result, backtest, grid, load_market, marks_from_articles, read_marks, scan
+from backtests.api import (
+    Result,
+    backtest,
+    grid,
+    ladder_marks,
+    load_market,
+    market_state,
+    marks_from_articles,
+    read_marks,
+    scan,
+)
 from backtests.core.errors import ConfigError, DataError, HypebtError, MarksError
 
 __all__ = ["ConfigError", "DataError", "HypebtError", "MarksError", "Result", "__version__",
-           "backtest", "grid", "load_market", "marks_from_articles", "read_marks", "scan"]
+           "backtest", "grid", "ladder_marks", "load_market", "market_state",
+           "marks_from_articles", "read_marks", "scan"]

@@ -139,3 +139,25 @@ def test_grid_over_the_new_axes_equals_single_runs(tmp_path):
         assert row.final_equity == pytest.approx(single.equity["equity"].iloc[-1], abs=1e-6)
         assert row.orders == single.stats["orders"]
         assert row.skipped_dragon_head == single.stats["skipped_dragon_head"]
+
+
+def test_python_api_user_signals_and_features():
+    import hypebt
+
+    market = hypebt.load_market("demo", start="2024-01-02", end="2024-06-28")
+    ms = hypebt.market_state(market)
+    streak = ms.stock_frame("streak")
+    # an idea computed in pandas: yesterday's first boards, scored by yesterday's amount
+    amount = pd.DataFrame(market.amount, index=streak.index, columns=streak.columns)
+    entries = amount.where(streak == 1).shift(1)
+    exits = (streak == 0) & (streak.shift(1) == 0)
+    res = hypebt.backtest(market, entries, exits=exits, entry="limit", exit_on_break=False,
+                          max_hold=5, exclude_st=True)
+    assert res.metrics["trades"] > 0 and "skipped" in res.metrics
+    assert "signal" in set(res.trades["reason"])
+    ladder = hypebt.backtest(market, hypebt.ladder_marks(market, streak=[1]), entry="limit",
+                            exit_on_break=False, max_hold=5)
+    assert ladder.metrics["trades"] > 0
+    with pytest.raises(hypebt.MarksError, match="exits row 2: code '999999'"):
+        hypebt.backtest(market, entries, exits=pd.DataFrame({"date": ["2024-03-04"],
+                                                             "code": ["999999"]}))
