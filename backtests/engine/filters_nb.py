@@ -31,13 +31,13 @@ ALL_BOARDS = 15.0  # boards_mask with the four boards' bits (1 << rules.BOARD_*)
 GAP_TOL = 1e-9
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _below(value, lo):
     """``value < lo`` for a set threshold ``lo``; an unknown (NaN) value counts as failing."""
     return not np.isnan(lo) and (np.isnan(value) or value < lo)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _above(value, hi):
     return not np.isnan(hi) and (np.isnan(value) or value > hi)
 
@@ -62,7 +62,7 @@ def filters_active_nb(prow):
             or not np.isnan(prow[P_MIN_OPEN_GAP]) or not np.isnan(prow[P_MAX_OPEN_GAP]))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def gate_reason_nb(session, t, prow):
     """Skip reason of every mark of session ``t`` from the previous session's row of the
     per-session features (``session[t - 1]``), or 0 when the gate lets the session through."""
@@ -87,7 +87,7 @@ def gate_reason_nb(session, t, prow):
     return SKIP_NONE
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def window_heat_nb(heat, t, k, window):
     """Heat of theme ``k`` summed over sessions ``t - window + 1 .. t`` (0 without a theme)."""
     if k < 0:
@@ -99,64 +99,89 @@ def window_heat_nb(heat, t, k, window):
 
 
 @njit(cache=True)
-def prev_streak_nb(streak, t, j):
-    """Streak (连板数) of stock ``j`` at session ``t - 1``; 0 at the first session."""
-    return streak[t - 1, j] if t > 0 else 0
+def mark_skips_nb(mk, mi, prow):
+    """Skip reason of every mark (``int8 [M]``, 0 = none) from the sentiment gate and the entry
+    filters. They read the market and the marks only, never the portfolio, so they are
+    evaluated once per backtest in one pass and the session loop reads one byte per mark;
+    ``max_per_theme`` depends on the positions held and is checked in the session loop.
 
-
-@njit(cache=True)
-def dragon_rank_nb(mk, mi, t, m):
-    """Rank (0 = the dragon head) of mark ``m`` among the marks of session ``t`` with the same
-    theme: by previous streak descending, then by mark priority (score descending, code
-    ascending). Marks without a theme rank -1."""
-    k = mi.theme[m]
-    if k < 0:
-        return -1
-    s = prev_streak_nb(mk.streak, t, mi.stock[m])
-    rank = 0
-    for m2 in range(mi.ptr[t], mi.ptr[t + 1]):
-        if m2 == m or mi.theme[m2] != k:
-            continue
-        s2 = prev_streak_nb(mk.streak, t, mi.stock[m2])
-        if s2 > s or (s2 == s and m2 < m):
-            rank += 1
-    return rank
-
-
-@njit(cache=True)
-def entry_filter_nb(mk, mi, prow, t, m):
-    """Skip reason of mark ``m`` (stock ``mi.stock[m]``) at session ``t``, or 0. Rules in this
-    order, the first failing one counted: board, ST, price, amount, streak, theme heat, dragon
-    head, open gap."""
-    j = mi.stock[m]
+    Rules of a mark at session ``t`` in this order, the first failing one counted: the gate,
+    board, ST, price (reference previous close), amount (session ``t - 1``), streak (``t -
+    1``), theme heat (summed over ``theme_window`` sessions up to ``t``), dragon head (rank
+    among the session's marks of its theme by previous streak, then mark priority; a mark
+    without a theme fails), open gap (``open / prev_close - 1`` at ``t``; not checked without a
+    bar at ``t``: that order is rejected as suspended).
+    """
+    n_sessions = mi.ptr.shape[0] - 1
+    out = np.zeros(mi.stock.shape[0], np.int8)
+    gate_on = gate_active_nb(prow)
+    if not (gate_on or filters_active_nb(prow)):
+        return out
+    # Arrays as locals, read in the loops without touching the tuples again.
+    board, is_st, prev_close, amount = mk.board, mk.is_st, mk.prev_close, mk.amount
+    streak, open_, close, session = mk.streak, mk.open, mk.close, mk.session
+    ptr, stock, theme, heat = mi.ptr, mi.stock, mi.theme, mi.heat
     mask = np.int64(prow[P_BOARDS_MASK])
-    b = mk.board[j]
-    if mask != np.int64(ALL_BOARDS) and (b < 0 or (mask >> b) & 1 == 0):
-        return SKIP_BOARD
-    if prow[P_EXCLUDE_ST] != 0.0 and mk.is_st[j]:
-        return SKIP_ST
-    pc = mk.prev_close[t, j]
-    if _below(pc, prow[P_MIN_PRICE]) or _above(pc, prow[P_MAX_PRICE]):
-        return SKIP_PRICE
-    amount = mk.amount[t - 1, j] if t > 0 else np.nan
-    if _below(amount, prow[P_MIN_AMOUNT]) or _above(amount, prow[P_MAX_AMOUNT]):
-        return SKIP_AMOUNT
-    streak = np.float64(prev_streak_nb(mk.streak, t, j)) if t > 0 else np.nan
-    if _below(streak, prow[P_MIN_STREAK]) or _above(streak, prow[P_MAX_STREAK]):
-        return SKIP_STREAK
-    if not np.isnan(prow[P_MIN_THEME_HEAT]):
-        heat = window_heat_nb(mi.heat, t, mi.theme[m], np.int64(prow[P_THEME_WINDOW]))
-        if heat < prow[P_MIN_THEME_HEAT]:
-            return SKIP_THEME_HEAT
-    k = np.int64(prow[P_DRAGON_HEAD])
-    if k > 0:
-        rank = dragon_rank_nb(mk, mi, t, m)
-        if rank < 0 or rank >= k:
-            return SKIP_DRAGON_HEAD
-    lo, hi = prow[P_MIN_OPEN_GAP], prow[P_MAX_OPEN_GAP]
-    if (not np.isnan(lo) or not np.isnan(hi)) and not np.isnan(mk.close[t, j]):
-        # No bar at t: the order is recorded as rejected (suspended), not skipped here.
-        gap = mk.open[t, j] / pc - 1.0
-        if _below(gap, lo - GAP_TOL) or _above(gap, hi + GAP_TOL):
-            return SKIP_OPEN_GAP
-    return SKIP_NONE
+    all_boards = mask == np.int64(ALL_BOARDS)
+    exclude_st = prow[P_EXCLUDE_ST] != 0.0
+    min_price, max_price = prow[P_MIN_PRICE], prow[P_MAX_PRICE]
+    min_amount, max_amount = prow[P_MIN_AMOUNT], prow[P_MAX_AMOUNT]
+    min_streak, max_streak = prow[P_MIN_STREAK], prow[P_MAX_STREAK]
+    min_heat = prow[P_MIN_THEME_HEAT]
+    window = np.int64(prow[P_THEME_WINDOW])
+    dragon = np.int64(prow[P_DRAGON_HEAD])
+    min_gap, max_gap = prow[P_MIN_OPEN_GAP] - GAP_TOL, prow[P_MAX_OPEN_GAP] + GAP_TOL
+    gap_on = not (np.isnan(min_gap) and np.isnan(max_gap))
+    prev = np.zeros(stock.shape[0], np.int64)    # previous streak of each mark's stock
+    if dragon > 0:
+        for t in range(1, n_sessions):
+            for m in range(ptr[t], ptr[t + 1]):
+                prev[m] = streak[t - 1, stock[m]]
+    for t in range(n_sessions):
+        gate = gate_reason_nb(session, t, prow) if gate_on else SKIP_NONE
+        for m in range(ptr[t], ptr[t + 1]):
+            if gate != SKIP_NONE:
+                out[m] = gate
+                continue
+            j = stock[m]
+            b = board[j]
+            if not all_boards and (b < 0 or (mask >> b) & 1 == 0):
+                out[m] = SKIP_BOARD
+                continue
+            if exclude_st and is_st[j]:
+                out[m] = SKIP_ST
+                continue
+            pc = prev_close[t, j]
+            if _below(pc, min_price) or _above(pc, max_price):
+                out[m] = SKIP_PRICE
+                continue
+            value = amount[t - 1, j] if t > 0 else np.nan
+            if _below(value, min_amount) or _above(value, max_amount):
+                out[m] = SKIP_AMOUNT
+                continue
+            s = np.float64(streak[t - 1, j]) if t > 0 else np.nan
+            if _below(s, min_streak) or _above(s, max_streak):
+                out[m] = SKIP_STREAK
+                continue
+            k = theme[m]
+            if not np.isnan(min_heat) and window_heat_nb(heat, t, k, window) < min_heat:
+                out[m] = SKIP_THEME_HEAT
+                continue
+            if dragon > 0:
+                if k < 0:
+                    out[m] = SKIP_DRAGON_HEAD
+                    continue
+                mine = prev[m]
+                rank = 0
+                for m2 in range(ptr[t], ptr[t + 1]):
+                    if theme[m2] == k and m2 != m and (
+                            prev[m2] > mine or (prev[m2] == mine and m2 < m)):
+                        rank += 1
+                if rank >= dragon:
+                    out[m] = SKIP_DRAGON_HEAD
+                    continue
+            if gap_on and not np.isnan(close[t, j]):
+                gap = open_[t, j] / pc - 1.0
+                if _below(gap, min_gap) or _above(gap, max_gap):
+                    out[m] = SKIP_OPEN_GAP
+    return out
