@@ -35,7 +35,14 @@ from backtests.data.market import Market
 from backtests.data.marks import locate_marks
 from backtests.engine.nb import MarketArrays, MarkIndex, mark_index_nb, simulate_nb
 from backtests.features.state import MarketState, market_state, theme_heat
-from strategies import ENGINE_PARAMS, STRATEGIES, pack_grid, pack_params, resolve_params
+from strategies import (
+    ENGINE_PARAMS,
+    STRATEGIES,
+    filters_active,
+    pack_grid,
+    pack_params,
+    resolve_params,
+)
 
 __all__ = ["ENGINE_PARAMS", "STRATEGIES", "BacktestResult", "exits_array", "long_signals",
            "mark_index", "market_arrays", "marks_array", "orders_frame", "pack_grid",
@@ -101,14 +108,23 @@ def toy_market(sessions, codes, open, high, low, close, volume=None, *, prev_clo
                   limit_down=down, synthetic=True)
 
 
-def market_arrays(market: Market, state: MarketState | None = None) -> MarketArrays:
+def market_arrays(market: Market, state: MarketState | None = None, *,
+                  features: bool = True) -> MarketArrays:
     """The kernel's view of ``market``: bars, limits, lot rules by board, fee rates by date, and
     the market-state features the entry filters and the gate read (``state``: a
-    :func:`backtests.features.state.market_state` of ``market`` to reuse; computed when None)."""
-    ms = market_state(market) if state is None else state
+    :func:`backtests.features.state.market_state` of ``market`` to reuse; computed when None).
+    ``features=False`` leaves the features out (empty arrays): enough for parameters without
+    a filter or a gate, which never read them, and it saves computing them."""
     min_lot, lot_step = rules.lot_arrays(market.boards)
     stamp, transfer = rules.fee_rates(market.sessions)
     f8 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+    if not features and state is None:
+        return MarketArrays(
+            open=f8(market.open), high=f8(market.high), low=f8(market.low),
+            close=f8(market.close), volume=f8(market.volume), limit_up=f8(market.limit_up),
+            limit_down=f8(market.limit_down), min_lot=min_lot.astype(np.int64),
+            lot_step=lot_step.astype(np.int64), stamp_rate=f8(stamp), transfer_rate=f8(transfer))
+    ms = market_state(market) if state is None else state
     return MarketArrays(
         open=f8(market.open), high=f8(market.high), low=f8(market.low), close=f8(market.close),
         volume=f8(market.volume), limit_up=f8(market.limit_up), limit_down=f8(market.limit_down),
@@ -283,7 +299,7 @@ def run_backtest(market: Market, marks, params: Mapping[str, Any] | None = None,
         if score.shape != market.close.shape:
             raise MarksError(f"marks array has shape {score.shape}; expected "
                             f"{market.close.shape} (sessions, stocks)")
-    mk = market_arrays(market, state)
+    mk = market_arrays(market, state, features=filters_active(full))
     mi = mark_index(score, frame, market=market,
                     exits=None if exits is None else exits_array(market, exits))
     cash, mv, eq, recs, stats = simulate_nb(mk, mi, prow, record)
