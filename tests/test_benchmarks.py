@@ -19,6 +19,8 @@ CASES = [
     ("bench_signals.py", ["--articles", "200", "--baseline", "10"], "articles/s"),
     ("bench_engines.py", ["--repeat", "1", "--bt-budget", "1", "--no-vectorbt"],
      "whole-market ratio"),
+    ("bench_features.py", ["--stocks", "200", "--sessions", "300", "--repeat", "1"],
+     "never binding (same ledger)"),
 ]
 
 
