@@ -284,6 +284,7 @@ def simulate_nb(mk, mi, prow, record):
     skips = np.zeros(mi.stock.shape[0], np.int8)
     skips[:] = mark_skips_nb(mk, mi, prow)
     signals_on = mi.exits.shape[0] > 0
+    theme_of, heat, exit_signal = mi.theme, mi.heat, mi.exits   # locals: read in the loops
 
     cash_out = np.empty(n_sessions)
     mv_out = np.empty(n_sessions)
@@ -368,8 +369,8 @@ def simulate_nb(mk, mi, prow, record):
                 continue
             # Skipped marks place no order; they are counted by reason (records.SKIP_*).
             skip = skips[m]
-            if (skip == SKIP_NONE and max_per_theme > 0 and not held and mi.theme[m] >= 0
-                    and theme_count[mi.theme[m]] >= max_per_theme):
+            if (skip == SKIP_NONE and max_per_theme > 0 and not held and theme_of[m] >= 0
+                    and theme_count[theme_of[m]] >= max_per_theme):
                 skip = SKIP_MAX_PER_THEME
             if skip != SKIP_NONE:
                 stats[S_SKIPPED0 + skip] += 1
@@ -461,7 +462,7 @@ def simulate_nb(mk, mi, prow, record):
                             entry_session[j] = t
                             cost[j] = value + com + fee
                             high_close[j] = cl
-                            k = mi.theme[m]
+                            k = theme_of[m]
                             if k >= 0:
                                 pos_theme[j] = k
                                 theme_count[k] += 1
@@ -500,9 +501,9 @@ def simulate_nb(mk, mi, prow, record):
             elif exit_on_break and (np.isnan(lu) or cl < lu - PRICE_TOL):
                 why = EXIT_BREAK
             elif (not np.isnan(exit_theme_heat) and pos_theme[j] >= 0
-                  and window_heat_nb(mi.heat, t, pos_theme[j], theme_window) < exit_theme_heat):
+                  and window_heat_nb(heat, t, pos_theme[j], theme_window) < exit_theme_heat):
                 why = EXIT_THEME_COOL
-            elif signals_on and mi.exits[t, j] != 0:
+            elif signals_on and exit_signal[t, j] != 0:
                 why = EXIT_SIGNAL
             elif max_hold > 0 and t - entry_session[j] >= max_hold:
                 why = max_hold_reason
