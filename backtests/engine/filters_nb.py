@@ -99,6 +99,35 @@ def window_heat_nb(heat, t, k, window):
 
 
 @njit(cache=True)
+def dragon_ranks_nb(ptr, stock, theme, streak):
+    """Rank (0 = the dragon head) of every mark among the marks of its session with the same
+    theme: by previous streak descending, then by mark priority (the CSR order: score
+    descending, code ascending); -1 for a mark without a theme. One sort per session."""
+    n_sessions = ptr.shape[0] - 1
+    rank = np.full(stock.shape[0], -1, np.int64)
+    for t in range(n_sessions):
+        lo, hi = ptr[t], ptr[t + 1]
+        if hi == lo:
+            continue
+        # key = theme, then streak descending (capped: streaks beyond 1023 tie), then priority
+        keys = np.empty(hi - lo, np.int64)
+        for m in range(lo, hi):
+            s = min(np.int64(streak[t - 1, stock[m]]), 1023) if t > 0 else 0
+            keys[m - lo] = ((theme[m] * 1024 + (1023 - s)) << 21) + (m - lo)
+        order = np.argsort(keys)
+        current, r = np.int64(-2), 0
+        for i in range(hi - lo):
+            m = lo + order[i]
+            if theme[m] < 0:
+                continue
+            if theme[m] != current:
+                current, r = theme[m], 0
+            rank[m] = r
+            r += 1
+    return rank
+
+
+@njit(cache=True)
 def mark_skips_nb(mk, mi, prow):
     """Skip reason of every mark (``int8 [M]``, 0 = none) from the sentiment gate and the entry
     filters. They read the market and the marks only, never the portfolio, so they are
@@ -132,11 +161,7 @@ def mark_skips_nb(mk, mi, prow):
     dragon = np.int64(prow[P_DRAGON_HEAD])
     min_gap, max_gap = prow[P_MIN_OPEN_GAP] - GAP_TOL, prow[P_MAX_OPEN_GAP] + GAP_TOL
     gap_on = not (np.isnan(min_gap) and np.isnan(max_gap))
-    prev = np.zeros(stock.shape[0], np.int64)    # previous streak of each mark's stock
-    if dragon > 0:
-        for t in range(1, n_sessions):
-            for m in range(ptr[t], ptr[t + 1]):
-                prev[m] = streak[t - 1, stock[m]]
+    rank = dragon_ranks_nb(ptr, stock, theme, streak) if dragon > 0 else np.zeros(0, np.int64)
     for t in range(n_sessions):
         gate = gate_reason_nb(session, t, prow) if gate_on else SKIP_NONE
         for m in range(ptr[t], ptr[t + 1]):
@@ -171,13 +196,7 @@ def mark_skips_nb(mk, mi, prow):
                 if k < 0:
                     out[m] = SKIP_DRAGON_HEAD
                     continue
-                mine = prev[m]
-                rank = 0
-                for m2 in range(ptr[t], ptr[t + 1]):
-                    if theme[m2] == k and m2 != m and (
-                            prev[m2] > mine or (prev[m2] == mine and m2 < m)):
-                        rank += 1
-                if rank >= dragon:
+                if rank[m] >= dragon:
                     out[m] = SKIP_DRAGON_HEAD
                     continue
             if gap_on and not np.isnan(close[t, j]):
