@@ -161,6 +161,11 @@ def mark_skips_nb(mk, mi, prow):
     dragon = np.int64(prow[P_DRAGON_HEAD])
     min_gap, max_gap = prow[P_MIN_OPEN_GAP] - GAP_TOL, prow[P_MAX_OPEN_GAP] + GAP_TOL
     gap_on = not (np.isnan(min_gap) and np.isnan(max_gap))
+    # A rule that is off reads nothing.
+    price_on = not (np.isnan(min_price) and np.isnan(max_price))
+    amount_on = not (np.isnan(min_amount) and np.isnan(max_amount))
+    streak_on = not (np.isnan(min_streak) and np.isnan(max_streak))
+    heat_on = not np.isnan(min_heat)
     rank = dragon_ranks_nb(ptr, stock, theme, streak) if dragon > 0 else np.zeros(0, np.int64)
     for t in range(n_sessions):
         gate = gate_reason_nb(session, t, prow) if gate_on else SKIP_NONE
@@ -169,27 +174,28 @@ def mark_skips_nb(mk, mi, prow):
                 out[m] = gate
                 continue
             j = stock[m]
-            b = board[j]
-            if not all_boards and (b < 0 or (mask >> b) & 1 == 0):
+            if not all_boards and (board[j] < 0 or (mask >> board[j]) & 1 == 0):
                 out[m] = SKIP_BOARD
                 continue
             if exclude_st and is_st[j]:
                 out[m] = SKIP_ST
                 continue
-            pc = prev_close[t, j]
-            if _below(pc, min_price) or _above(pc, max_price):
+            pc = prev_close[t, j] if price_on or gap_on else np.nan
+            if price_on and (_below(pc, min_price) or _above(pc, max_price)):
                 out[m] = SKIP_PRICE
                 continue
-            value = amount[t - 1, j] if t > 0 else np.nan
-            if _below(value, min_amount) or _above(value, max_amount):
-                out[m] = SKIP_AMOUNT
-                continue
-            s = np.float64(streak[t - 1, j]) if t > 0 else np.nan
-            if _below(s, min_streak) or _above(s, max_streak):
-                out[m] = SKIP_STREAK
-                continue
+            if amount_on:
+                value = amount[t - 1, j] if t > 0 else np.nan
+                if _below(value, min_amount) or _above(value, max_amount):
+                    out[m] = SKIP_AMOUNT
+                    continue
+            if streak_on:
+                s = np.float64(streak[t - 1, j]) if t > 0 else np.nan
+                if _below(s, min_streak) or _above(s, max_streak):
+                    out[m] = SKIP_STREAK
+                    continue
             k = theme[m]
-            if not np.isnan(min_heat) and window_heat_nb(heat, t, k, window) < min_heat:
+            if heat_on and window_heat_nb(heat, t, k, window) < min_heat:
                 out[m] = SKIP_THEME_HEAT
                 continue
             if dragon > 0:
