@@ -205,7 +205,10 @@ def _records_json(path: Path) -> Iterator[tuple[str, dict]]:
         data = json.loads(text)
     except ValueError as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from None
-    if isinstance(data, dict) and isinstance(data.get("articles"), list):
+    if isinstance(data, dict) and "articles" in data:
+        if not isinstance(data["articles"], list):
+            raise DataError(f"{path}: \"articles\" must be a list of article objects, got "
+                            f"{_json_type(data['articles'])}")
         data = data["articles"]
     if isinstance(data, dict):
         yield "record 1", data
@@ -213,7 +216,15 @@ def _records_json(path: Path) -> Iterator[tuple[str, dict]]:
         for i, rec in enumerate(data, 1):
             yield f"record {i}", rec
     else:
-        raise DataError(f"{path}: expected a JSON object or a list of objects, got {type(data).__name__}")
+        raise DataError(f"{path}: expected a JSON object or a list of objects, got {_json_type(data)}")
+
+
+def _json_type(value) -> str:
+    """JSON's name for a parsed value's type, for messages."""
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
 class _Unreadable(str):
@@ -306,12 +317,21 @@ def make_article(rec: dict, *, origin: str, bare_date: str = "next_open", index:
     """Build an :class:`Article` from a mapping; raise :class:`DataError` naming ``origin``."""
     if not isinstance(rec, dict):
         raise DataError(f"{origin}: expected an object with fields {', '.join(FIELDS)}, "
-                        f"got {type(rec).__name__}")
+                        f"got {_json_type(rec)}")
     fields: dict = {}
     for key, value in rec.items():
         name = _field_name(key)
         if name and name not in fields and value is not None:
+            # Text fields take text (an id may be a number); a list or object there is a
+            # damaged record, not something to print with str().
+            if isinstance(value, (list, dict, tuple, set)) or (
+                    name != "published" and isinstance(value, bool)):
+                raise DataError(f"{origin}: field {name!r} must be text, got {_json_type(value)}")
             fields[name] = value
+    if not fields:
+        keys = ", ".join(repr(str(k)) for k in list(rec)[:6]) or "none"
+        raise DataError(f"{origin}: not an article: none of its keys ({keys}) is an article "
+                        f"field; expected {', '.join(FIELDS)}")
     if "published" not in fields:
         raise DataError(f"{origin}: no publication time (field 'published'); every article needs "
                         f"one to be placed on a trading session")

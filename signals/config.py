@@ -27,8 +27,8 @@ def load_toml(path: str | os.PathLike | None, name: str, known: tuple[str, ...])
     """
     p = Path(path) if path is not None else default_path(name)
     try:
-        with open(p, "rb") as fh:
-            doc = tomllib.load(fh)
+        # utf-8-sig: a BOM (Windows Notepad saves one) is not part of the TOML text
+        doc = tomllib.loads(p.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"{name} rules file {p} not found") from None
     except IsADirectoryError:
@@ -38,6 +38,9 @@ def load_toml(path: str | os.PathLike | None, name: str, known: tuple[str, ...])
                           "as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{name} rules file {p}: cannot read it "
+                          f"({exc.strerror or exc})") from None
     for key in doc:
         if key not in known:
             raise ConfigError(f"{p}: unknown key {key!r}{did_you_mean(key, known)}; "

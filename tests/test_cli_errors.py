@@ -354,7 +354,7 @@ def test_grid_negative_seed(tmp_path, capsys, where):
 
 @pytest.mark.parametrize("line, needle", [
     ("cash = inf", "[portfolio] cash = inf: expected a finite number"),
-    ("cash = 0.0", "[portfolio] cash = 0.0: expected a value in 0.01 .. inf"),
+    ("cash = 0.0", "[portfolio] cash = 0.0: expected a value in 0.01 .. 1e+12"),
     ("fixed_cash = nan", "[portfolio] fixed_cash = nan: expected a finite number"),
 ])
 def test_backtest_portfolio_money_must_be_finite_and_positive(tmp_path, capsys, line, needle):

@@ -259,7 +259,8 @@ def test_failing_rerun_leaves_the_previous_run_folder_byte_identical(toy, capsys
     capsys.readouterr()
     assert main(["backtest", str(toy), "--out", str(out)]) == 2
     assert capsys.readouterr().err == (f"Error: cannot write the run folder {out}: "
-                                       "No space left on device\n")
+                                       "No space left on device (disk full: free some space "
+                                       "and run again)\n")
     assert _tree(out) == before
     assert _hidden(toy.parent) == []
 
@@ -295,7 +296,7 @@ def test_out_is_a_folder_of_other_files_exits_2(toy, capsys):
     assert main(["backtest", str(toy), "--out", str(target)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"Error: output folder {target} is not empty and holds no hypebt "
-                          "outputs (none of benchmark.csv, config.toml"), err
+                          "outputs (none of benchmark.csv, equity.csv"), err
     assert "choose a new or empty folder for --out" in err
     assert [p.name for p in target.iterdir()] == ["report.docx"]
     assert _hidden(toy.parent) == []

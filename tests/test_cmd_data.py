@@ -66,7 +66,7 @@ def test_import_then_info(capsys, store, tmp_path):
     assert run(capsys, "data", "import", str(csv))[1][0].endswith("(0 new, 3 replaced)")
     assert run(capsys, "data", "info") == (0, [
         f"store: {store}", "stocks: 2", "sessions: 2", "dates: 2024-12-02 .. 2024-12-03", "rows: 3",
-        "boards: main 1, chinext 0, star 1, bse 0, other 0", "names: 0", "news: 0"], [])
+        "boards: main 1, chinext 0, star 1, bse 0, other 0", "names: 0", "news: 0", "leftovers: 0"], [])
 
 
 def test_store_flag_overrides_env(capsys, store, tmp_path):
@@ -139,7 +139,7 @@ def test_fetch_concept_and_names(capsys, store, fake):
                    f"store: {store}"]
     assert run(capsys, "data", "info")[1][1:] == [
         "stocks: 3", "sessions: 10", "dates: 2024-12-02 .. 2024-12-13", "rows: 30",
-        "boards: main 2, chinext 1, star 0, bse 0, other 0", "names: 3", "news: 0"]
+        "boards: main 2, chinext 1, star 0, bse 0, other 0", "names: 3", "news: 0", "leftovers: 0"]
 
 
 def test_fetch_names_only(capsys, store, fake):

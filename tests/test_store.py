@@ -190,7 +190,7 @@ def test_import_validates_merges_and_reports(tmp_path):
     i = S.info(tmp_path / "s")
     assert i.lines() == [f"store: {tmp_path / 's'}", "stocks: 2", "sessions: 6",
                          "dates: 2024-12-02 .. 2024-12-09", "rows: 10",
-                         "boards: main 1, chinext 0, star 1, bse 0, other 0", "names: 0", "news: 0"]
+                         "boards: main 1, chinext 0, star 1, bse 0, other 0", "names: 0", "news: 0", "leftovers: 0"]
 
 
 def test_import_names_column_updates_names(tmp_path):

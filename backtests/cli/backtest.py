@@ -15,7 +15,7 @@ from pathlib import Path
 
 from backtests.data.config import load_config
 from backtests.engine.run import default_out_dir, prepare_run, run_config
-from backtests.report.outputs import write_outputs
+from backtests.report.outputs import refuse_own_config, write_outputs
 
 HELP = "run one backtest config; write equity, trades, orders, metrics and a tearsheet"
 
@@ -89,5 +89,6 @@ def execute(cfg, out: Path, *, title: str) -> list[str]:
 def run(args) -> int:
     cfg = load_config(args.config)
     out = Path(args.out) if args.out else default_out_dir(cfg)
+    refuse_own_config(cfg, out)  # before the run, not after it
     print("\n".join(execute(cfg, out, title=f"Backtest {args.config}")))
     return 0

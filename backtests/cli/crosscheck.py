@@ -17,7 +17,7 @@ import tomllib
 from backtests.core.errors import ConfigError
 from backtests.data.config import load_config
 from backtests.engine.run import load_marks, load_run_market
-from backtests.grid.spec import load_grid_config, set_config
+from backtests.grid.spec import MAX_SETS, load_grid_config, set_config
 from backtests.reference.crosscheck import crosscheck, format_grid_report, format_report
 
 HELP = "run a config through the backtrader reference too; exit 1 on any difference"
@@ -32,13 +32,15 @@ def add_arguments(p) -> None:
                    help="money figures agree when they differ by less than this (default 0.01)")
     p.add_argument("--sample", type=int, default=None, metavar="N",
                    help="grid config: check N sets drawn with the grid's seed (default: all)")
+    p.add_argument("--max-sets", type=int, default=None, metavar="N",
+                   help="grid config: refuse more than N sets to check (default 100,000)")
 
 
 def _is_grid(path) -> bool:
     try:
         with open(path, "rb") as fh:
-            return "grid" in tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError):
+            return "grid" in tomllib.loads(fh.read().decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False  # load_config reports the problem with the file's name
 
 
@@ -50,7 +52,10 @@ def run(args) -> int:
     if args.sample is not None and args.sample < 1:
         raise ConfigError(f"--sample must be >= 1, got {args.sample}")
     if _is_grid(args.config):
-        spec = load_grid_config(args.config, sample=args.sample)
+        if args.max_sets is not None and args.max_sets < 1:
+            raise ConfigError(f"--max-sets must be >= 1, got {args.max_sets}")
+        spec = load_grid_config(args.config, sample=args.sample,
+                                max_sets=args.max_sets or MAX_SETS)
         market = load_run_market(spec.cfg)
         marks, results = {}, []
         for number, params in spec.sets:

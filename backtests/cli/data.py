@@ -14,11 +14,12 @@ kept); running it again resumes.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 
 from backtests.core.calendar import to_date
-from backtests.core.errors import DataError
+from backtests.core.errors import ConfigError, DataError
 from backtests.core.rules import BOARD_UNKNOWN, board_of
 from backtests.data.akshare import CallPolicy, get_source
 from backtests.data.store import (
@@ -69,12 +70,20 @@ def add_network_arguments(p: argparse.ArgumentParser, *, progress: bool = True) 
     g.add_argument("--backoff", type=float, default=1.0, metavar="S",
                    help="wait after the first failed attempt, doubled after each further one "
                         "(default 1.0)")
+    g.add_argument("--timeout", type=float, default=8.0, metavar="S",
+                   help="hard limit of one attempt in seconds, akshare's own retries included "
+                        "(default 8: offline, a call gives up within 27 s)")
     if progress:
         g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def policy_from_args(args):
-    return CallPolicy(interval=args.interval, attempts=args.retries, backoff=args.backoff)
+    for option in ("interval", "backoff", "timeout"):
+        value = getattr(args, option)
+        if not math.isfinite(value):  # nan passes every >= check
+            raise ConfigError(f"--{option} {value}: expected a finite number of seconds")
+    return CallPolicy(interval=args.interval, attempts=args.retries, backoff=args.backoff,
+                      timeout=args.timeout)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from backtests.grid.local import run_grid
-from backtests.grid.spec import check_run_options, default_out_dir, load_grid_config
+from backtests.grid.spec import MAX_SETS, check_run_options, default_out_dir, load_grid_config
 from backtests.report.grid_page import summary_text, write_grid
 
 HELP = "run a parameter grid: grid.csv, ranked summary, heatmap, run folders of the best sets"
@@ -44,14 +44,18 @@ def add_arguments(p) -> None:
     p.add_argument("--dask", metavar="ADDRESS", default=None,
                    help="run on a Dask cluster: a scheduler address or 'local' "
                         "(needs pip install hypebt[dask])")
+    p.add_argument("--max-sets", metavar="N", type=int, default=None,
+                   help="refuse a grid of more than N sets to run (default 100,000): use "
+                        "--sample for a random subset")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args) -> int:
-    check_run_options(workers=args.workers, sample=args.sample, top=args.top)
+    check_run_options(workers=args.workers, sample=args.sample, top=args.top,
+                      max_sets=args.max_sets)
     spec = load_grid_config(args.config, rank_by=args.rank_by, sample=args.sample,
                             seed=args.seed, train_end=args.train_end, heatmap=args.heatmap,
-                            top=args.top)
+                            top=args.top, max_sets=args.max_sets or MAX_SETS)
     out = Path(args.out) if args.out else default_out_dir(spec)
     progress = not args.no_progress and sys.stderr.isatty()
     result = run_grid(spec, workers=args.workers, progress=progress, dask=args.dask)

@@ -5,7 +5,10 @@ Each command lives in its own module ``backtests.cli.<name>`` exposing ``HELP`` 
 This module imports only the module of the command that runs (``COMMANDS`` holds the one-line
 help of every command, so ``hypebt --help`` imports none of them; a test keeps the two equal).
 Any :class:`~backtests.core.errors.HypebtError` becomes one ``Error: ...`` line on stderr and exit
-code 2; anything else is an internal error (exit 1).
+code 2, and so does every *expected* failure that is not one (I/O, permissions, disk full, text
+that is not UTF-8, damaged gzip or Parquet data, network errors:
+:func:`~backtests.core.errors.describe_failure`); anything else is an internal error (exit 1)
+that prints where to report it.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import traceback
 import warnings
 
 from backtests import __version__
-from backtests.core.errors import DataWarning, HypebtError
+from backtests.core.errors import DataWarning, HypebtError, describe_failure
 
 # name -> one-line help, in the order shown by ``hypebt --help`` (each equals the module's HELP).
 COMMANDS = {
@@ -90,9 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         # the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception:  # noqa: BLE001 - the one place internal errors are reported
+    except Exception as exc:  # noqa: BLE001 - the one place internal errors are reported
+        cause = describe_failure(exc)
+        if cause is not None:  # expected (I/O, decoding, network...) but not named further in
+            print(f"Error: hypebt {args.command}: {cause}", file=sys.stderr)
+            return 2
         traceback.print_exc()
-        print("Internal error: this is a bug in hypebt, please report it with the trace above.",
+        print(f"Internal error: this is a bug in hypebt {__version__}; please report it on the "
+              f"project's issue tracker with the command you ran and the trace above.",
               file=sys.stderr)
         return 1
 

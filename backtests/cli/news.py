@@ -21,7 +21,7 @@ from backtests.cli.data import (
     parse_codes,
     policy_from_args,
 )
-from backtests.core.errors import DataError
+from backtests.core.errors import DataError, NetworkError
 from backtests.data.akshare import SHANGHAI, get_source
 from backtests.data.store import Store
 
@@ -70,13 +70,20 @@ def _fetch(args) -> int:
     calls = [(q, source.stock_news, (q,), {}) for q in queries]
     if args.cls:
         calls.append(("cls", source.cls_telegraph, (), {"important": args.important}))
-    fetched, new, dupes, total, failed = 0, 0, 0, None, []
+    fetched, new, dupes, total, failed, answered = 0, 0, 0, None, [], 0
     for label, fn, a, kw in calls:
         try:
             articles = policy.call(fn, *a, **kw)
+        except NetworkError as exc:
+            if not answered:  # offline: the other queries would fail the same way
+                raise NetworkError(f"{exc}; news fetch stopped at {label}, the archive is "
+                                   f"unchanged") from None
+            failed.append((label, f"NetworkError: {exc}"))
+            continue
         except Exception as exc:  # noqa: BLE001 - reported per query, others go on
             failed.append((label, f"{type(exc).__name__}: {' '.join(str(exc).split())}"))
             continue
+        answered += 1
         n, d, total = st.add_articles(articles)  # committed per query, as it completes
         fetched += len(articles)
         new += n

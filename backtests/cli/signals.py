@@ -130,7 +130,7 @@ def _master(args):
 def _has_text(path) -> bool:
     """The file exists and holds more than white space (read up to its first such line)."""
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, "rb") as fh:  # bytes: the article reader reports text that is not UTF-8
             return any(line.strip() for line in fh)
     except FileNotFoundError:
         return False
@@ -142,7 +142,7 @@ def _items(args):
     if args.files:
         return list(args.files)
     if args.data:                       # a store: _master has refused anything else
-        news = Store.open(args.data).news_path
+        news = Store.open(args.data, option="--data").news_path
         if not _has_text(news):
             raise DataError(f"--data {args.data}: the store's news archive {news} is empty; run "
                             "`hypebt news fetch` first")

@@ -10,6 +10,7 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -27,6 +28,9 @@ def _calendar_path() -> str:
     return os.path.join(list(spec.submodule_search_locations)[0], "file_fold", "calendar.json")
 
 
+_DATE_TEXT = re.compile(r"^(\d{8}|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([ T].*)?)$")
+
+
 def to_date(value: DateLike, *, what: str = "date") -> np.datetime64:
     """Parse ``20241213``, ``2024-12-13``, a date or a timestamp into ``datetime64[D]``."""
     if isinstance(value, np.datetime64):
@@ -34,6 +38,8 @@ def to_date(value: DateLike, *, what: str = "date") -> np.datetime64:
     if isinstance(value, (dt.date, pd.Timestamp)):
         return np.datetime64(pd.Timestamp(value).date(), "D")
     text = str(value).strip()
+    if not _DATE_TEXT.match(text):  # pandas would read "12/03" as 0001-12-03
+        raise CalendarError(f"{what} {text!r} is not a date; expected YYYY-MM-DD or YYYYMMDD")
     try:
         if len(text) == 8 and text.isdigit():
             return np.datetime64(f"{text[:4]}-{text[4:6]}-{text[6:]}", "D")

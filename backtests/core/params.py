@@ -30,6 +30,9 @@ Param = tuple[str, type, Any, Any, str]
 # Upper bound of integer parameters without one of their own (counts of sessions/positions):
 # the kernel packs parameters into float64 and counts in int64.
 INT_MAX = 2**31 - 1
+# ... and of float parameters without one (cash, fixed_cash, commission_min, take_profit,
+# thresholds): a trillion. Larger cash would overflow the kernel's int64 share counts.
+FLOAT_MAX = 1e12
 
 
 def describe(value) -> str:
@@ -50,7 +53,7 @@ def check_value(where: str, value, typ: type, allowed=None):
 
     Ints are accepted for floats (and become floats); a float with an integral value is
     accepted for an int. Floats must be finite. An int without an upper bound is capped at
-    :data:`INT_MAX`. Raises :class:`ConfigError` naming the key, the value and what is expected,
+    :data:`INT_MAX`, a float at :data:`FLOAT_MAX`. Raises :class:`ConfigError` naming the key, the value and what is expected,
     with a "did you mean" for a misspelt choice.
     """
     if typ is bool:
@@ -86,9 +89,12 @@ def check_value(where: str, value, typ: type, allowed=None):
     lo, hi = allowed
     if typ is int and hi is None:
         hi = INT_MAX
+    if typ is float and hi is None:
+        hi = FLOAT_MAX
     if (lo is not None and value < lo) or (hi is not None and value > hi):
+        shown = f"{hi:g}" if hi == FLOAT_MAX else hi
         raise _fail(where, value, f"a value in {'-inf' if lo is None else lo} .. "
-                                  f"{'inf' if hi is None else hi}")
+                                  f"{'inf' if hi is None else shown}")
     return value
 
 

@@ -26,7 +26,15 @@ akshare's function names and returns frames with akshare's real column names, or
 source the commands use with :func:`use_source` / :func:`set_source`.
 
 Network calls are paced and retried by :class:`CallPolicy`: a minimum interval between calls
-(default 0.5 s) and exponential backoff on exceptions (default 3 attempts, waits of 1 s, 2 s).
+(default 0.5 s), a hard time limit per attempt (default 8 s) and exponential backoff on
+exceptions (default 3 attempts, waits of 1 s, 2 s). akshare retries internally too (up to 10
+times with waits doubling to 256 s in ``stock_info_global_cls``), which would make an offline
+fetch take minutes and ignore ``--retries``; :func:`network_guard` takes that over: inside an
+attempt every HTTP request (``requests`` and ``curl_cffi``, the two clients akshare uses) gets
+the attempt's remaining time as its timeout, a failed request ends the attempt at once with an
+exception akshare's retry loops do not catch, and akshare's waits are cut to the time left. So
+offline, a call gives up after at most ``attempts * timeout + backoff * (2**(attempts-1) - 1)``
+seconds (27 s with the defaults), with one ``Error:`` line naming the host.
 """
 from __future__ import annotations
 
@@ -37,12 +45,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from backtests.core.calendar import to_date
-from backtests.core.errors import DataError, HypebtError, did_you_mean
+from backtests.core.errors import DataError, HypebtError, NetworkError, did_you_mean
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SHARES_PER_LOT = 100  # akshare's 成交量 is in 手 (lots of 100 shares)
@@ -185,6 +194,100 @@ def articles_from_cls(frame: pd.DataFrame) -> list[dict]:
     return out
 
 
+# ---------------------------------------------------------------- the network guard
+class Unreachable(Exception):
+    """An HTTP request inside a guarded call failed or the call ran out of time. Deliberately
+    neither an ``OSError`` nor a ``requests``/``curl_cffi`` exception nor a ``ValueError``:
+    akshare's internal retry loops catch those, and this must end the attempt at once."""
+
+
+def _host(url) -> str:
+    try:
+        return urlsplit(str(url)).netloc or str(url)
+    except ValueError:
+        return str(url)
+
+
+_POOL_PREFIX = re.compile(r"^\w+ConnectionPool\([^)]*\): Max retries exceeded with url: \S+ "
+                          r"\(Caused by (.*)\)$")
+
+
+def _reason(exc) -> str:
+    """The cause of a failed request in one short line: urllib3's pool wrapper and the query
+    string (long, and no help to a user) left out."""
+    text = " ".join(str(exc).split())
+    m = _POOL_PREFIX.match(text)
+    if m:
+        text = m.group(1)
+    text = re.sub(r"(https?://[^\s?'\"]+)\?[^\s'\"]*", r"\1", text)
+    text = re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>: ", "", text)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _bounded(timeout, left: float):
+    if isinstance(timeout, tuple):
+        return tuple(left if t is None else min(t, left) for t in timeout)
+    return left if timeout is None else min(timeout, left)
+
+
+@contextmanager
+def network_guard(timeout: float, *, clock: Callable[[], float] = time.monotonic,
+                  ) -> Iterator[None]:
+    """Run the block (one akshare call) with a hard time limit and no retries of akshare's own.
+
+    Patches, for the block only, ``requests.Session.request`` and ``curl_cffi``'s
+    ``Session.request`` (every akshare download goes through one of them) and ``time.sleep``:
+    each request's timeout becomes the time left, a request that fails raises
+    :class:`Unreachable` naming the host, and a wait is cut to the time left (at none left:
+    :class:`Unreachable`). hypebt's CLI runs its downloads in one thread; the patches are
+    undone when the block ends.
+    """
+    import requests  # the HTTP client akshare uses: loaded only when a download runs
+
+    deadline = clock() + timeout
+    real_sleep = time.sleep
+
+    def left(url="") -> float:
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise Unreachable(f"{_host(url) + ': ' if url else ''}no answer within the "
+                              f"{timeout:g} s limit of one attempt")
+        return remaining
+
+    def guard(real, errors):
+        def request(self, method, url, *args, **kwargs):
+            kwargs["timeout"] = _bounded(kwargs.get("timeout"), left(url))
+            try:
+                return real(self, method, url, *args, **kwargs)
+            except errors as exc:
+                raise Unreachable(f"{_host(url)}: {type(exc).__name__}: {_reason(exc)}") from exc
+        return request
+
+    def sleep(seconds):
+        real_sleep(max(0.0, min(seconds, left())))
+
+    patches = [(requests.Session, "request", guard(requests.Session.request,
+                                                   requests.RequestException))]
+    try:
+        # akshare's other HTTP client (stock_news_em): loaded only when a download runs
+        from curl_cffi import requests as curl_requests
+        from curl_cffi.curl import CurlError  # (as above)
+    except ImportError:  # pragma: no cover - akshare depends on curl_cffi
+        pass
+    else:
+        patches.append((curl_requests.Session, "request",
+                        guard(curl_requests.Session.request, (CurlError, OSError))))
+    patches.append((time, "sleep", sleep))
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+    try:
+        for obj, name, new in patches:
+            setattr(obj, name, new)
+        yield
+    finally:
+        for obj, name, old in saved:
+            setattr(obj, name, old)
+
+
 # ---------------------------------------------------------------- pacing and retries
 @dataclass
 class CallPolicy:
@@ -192,12 +295,16 @@ class CallPolicy:
 
     ``interval``: minimum seconds between the starts of two calls (0 = no pacing).
     ``attempts``: tries per call (>= 1); after a failed try the wait is ``backoff * 2**k``
-    seconds (k = 0, 1, ...). :class:`~backtests.core.errors.HypebtError` (bad input, unknown
-    concept) and ``KeyboardInterrupt`` are never retried.
+    seconds (k = 0, 1, ...). ``timeout``: the hard limit of one try in seconds, enforced by
+    :func:`network_guard` (akshare's own retries and waits included). A call that still fails
+    for network reasons raises :class:`~backtests.core.errors.NetworkError`; another exception is
+    re-raised as it is. :class:`~backtests.core.errors.HypebtError` (bad input, unknown concept)
+    and ``KeyboardInterrupt`` are never retried.
     """
     interval: float = 0.5
     attempts: int = 3
     backoff: float = 1.0
+    timeout: float = 8.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     _last: float | None = field(default=None, repr=False)
@@ -209,6 +316,8 @@ class CallPolicy:
             raise DataError(f"retries/attempts {self.attempts} must be >= 1")
         if self.backoff < 0:
             raise DataError(f"backoff {self.backoff} must be >= 0 seconds")
+        if not self.timeout > 0:
+            raise DataError(f"timeout {self.timeout} must be > 0 seconds")
 
     def _pace(self) -> None:
         if self.interval > 0 and self._last is not None:
@@ -222,11 +331,17 @@ class CallPolicy:
         for attempt in range(self.attempts):
             self._pace()
             try:
-                return fn(*args, **kwargs)
+                with network_guard(self.timeout, clock=self.clock):
+                    return fn(*args, **kwargs)
             except HypebtError:
                 raise
-            except Exception:
+            except Exception as exc:
                 if attempt + 1 == self.attempts:
+                    if isinstance(exc, Unreachable):
+                        raise NetworkError(
+                            f"network: {exc} (after {self.attempts} attempt"
+                            f"{'s' if self.attempts != 1 else ''}, {self.timeout:g} s limit "
+                            f"each); check the connection, or raise --timeout/--retries") from None
                     raise
                 if self.backoff > 0:
                     self.sleep(self.backoff * 2 ** attempt)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtests.core.errors import DataWarning
+from backtests.core.errors import ConfigError, DataWarning
 from backtests.data.demo import demo_names, demo_panel
 from backtests.data.market import Market, build_market
 from backtests.data.master import StockMaster, load_master
@@ -27,13 +27,21 @@ def stock_master(names=(), *, store=None, market=None, demo: bool = False) -> St
     if names:
         return load_master(*names)
     if store is not None:
-        stored = Store.open(store).read_names()
+        stored = Store.open(store, option="--data").read_names()
         if stored is not None and len(stored):
             return StockMaster.from_frame(stored, source=f"store {store} names")
     if demo:
         return StockMaster.from_frame(demo_names(), source="demo names")
     if market is not None:
-        return StockMaster.from_frame(pd.DataFrame({"code": market.codes, "name": market.names}))
+        frame = pd.DataFrame({"code": market.codes, "name": market.names})
+        named = frame["name"].fillna("").astype(str).str.strip() != ""
+        if not named.any():
+            raise ConfigError("finding the companies an article names needs stock names, and "
+                              "the market data has none: give a names file ([data] names = "
+                              '["names.csv"] in a config, --names for hypebt signals)')
+        # stocks without a name can still be found by their code
+        return StockMaster.from_frame(frame[named].reset_index(drop=True),
+                                      source="the market data's names")
     return None
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.core import rules
-from backtests.core.errors import DataError, did_you_mean
+from backtests.core.errors import DataError, did_you_mean, reading
 from backtests.core.names import name_is_st, normalize_name
 from backtests.data.panel import sniff_format
 
@@ -276,7 +276,8 @@ def load_master(*paths) -> StockMaster:
     master = None
     for raw in paths:
         path = Path(raw)
-        df, label, offset = _read_names_file(path)
-        m = StockMaster(_clean(df, str(path), label, offset))
+        with reading(path, "names file"):
+            df, label, offset = _read_names_file(path)
+            m = StockMaster(_clean(df, str(path), label, offset))
         master = m if master is None else master.merged_with(m)
     return master

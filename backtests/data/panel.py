@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from backtests.core.calendar import trading_calendar
-from backtests.core.errors import DataError, did_you_mean
+from backtests.core.errors import DataError, did_you_mean, reading
 
 # ---------------------------------------------------------------- columns
 REQUIRED = ("code", "date", "open", "high", "low", "close", "volume", "amount")
@@ -53,6 +53,13 @@ _FALSE = {"0", "false", "f", "no", "n", "否"}
 _DATE_RE = re.compile(r"^(\d{4})[-/]?(\d{2})[-/]?(\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$")
 _CODE_RE = re.compile(r"^\d{6}$")
 
+# Sanity bounds. No A-share has traded above ~2,600 CNY; a price in the millions is a unit or
+# data error, and beyond ~9e16 it would overflow the engine's integer-cent limit arithmetic.
+# No stock trades 10**13 shares in a day (the largest A-share has ~3.6e11 shares in all).
+MAX_PRICE = 1e6
+MAX_VOLUME = 1e13
+MAX_AMOUNT = 1e15
+
 # (rule key, what it requires, fields shown in the error). A bad row is counted under the first
 # rule it breaks, in this order; ``frame.attrs["dropped"]`` uses these keys.
 RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -65,11 +72,14 @@ RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("missing", "open, high, low, close and volume must not be empty", ("open", "high", "low", "close", "volume")),
     ("volume", "volume must not be negative", ("volume",)),
     ("price", "prices must be positive", ("open", "high", "low", "close")),
+    ("too_large", f"prices at most {MAX_PRICE:,.0f} CNY, volume at most {MAX_VOLUME:.0e} shares, "
+                  f"amount at most {MAX_AMOUNT:.0e} CNY, all finite (larger is a unit or data error)",
+     ("open", "high", "low", "close", "volume", "amount")),
     ("high_low", "low <= high (this row has high < low)", ("high", "low")),
     ("open_range", "low <= open <= high", ("open", "low", "high")),
     ("close_range", "low <= close <= high", ("close", "low", "high")),
     ("amount", "amount must not be negative", ("amount",)),
-    ("prev_close", "prev_close must be positive when given", ("prev_close",)),
+    ("prev_close", "prev_close must be positive (and at most 1,000,000) when given", ("prev_close",)),
     ("is_st", "is_st must be a yes/no value (1/0, true/false, 是/否)", ("is_st",)),
     ("list_date", "list_date must be YYYYMMDD or YYYY-MM-DD", ("list_date",)),
     ("duplicate", "one row per (code, date)", ("code", "date")),
@@ -152,7 +162,8 @@ def _read_table(path: Path, kind: str, drop_bad: bool = False):
         try:
             schema = pq.read_schema(path)
         except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"panel {path}: not a readable Parquet file ({exc})") from None
+            raise DataError(f"panel {path}: not a readable Parquet file "
+                            f"({' '.join(str(exc).split())})") from None
         mapping = _map_columns(list(schema.names), str(path))
         textual = [c for c in mapping if mapping[c] in ("code", "date", "name")
                    and (pa.types.is_string(schema.field(c).type)
@@ -160,7 +171,8 @@ def _read_table(path: Path, kind: str, drop_bad: bool = False):
         try:
             table = pq.read_table(path, columns=list(mapping), read_dictionary=textual)
         except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"panel {path}: cannot read the Parquet data ({exc})") from None
+            raise DataError(f"panel {path}: cannot read the Parquet data "
+                            f"({' '.join(str(exc).split())})") from None
         # Parquet has no header line: rows are counted from 1.
         return (table.rename_columns([mapping[c] for c in table.column_names]), mapping, "row", 1,
                 None)
@@ -326,12 +338,15 @@ def _panel_from_table(table, mapping: dict[str, str], source: str, row_label: st
         flag("missing", np.isnan(v) | (traded & (np.isnan(o) | np.isnan(h) | np.isnan(lo) | np.isnan(c))))
         flag("volume", v < 0)
         flag("price", traded & ((o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0)))
+        flag("too_large", (traded & ((o > MAX_PRICE) | (h > MAX_PRICE) | (lo > MAX_PRICE)
+                                     | (c > MAX_PRICE))) | (v > MAX_VOLUME)
+             | (np.abs(num["amount"]) > MAX_AMOUNT))
         flag("high_low", traded & (h < lo))
         flag("open_range", traded & ((o < lo) | (o > h)))
         flag("close_range", traded & ((c < lo) | (c > h)))
         flag("amount", num["amount"] < 0)
         if "prev_close" in num:
-            flag("prev_close", num["prev_close"] <= 0)
+            flag("prev_close", (num["prev_close"] <= 0) | (num["prev_close"] > MAX_PRICE))
 
     is_st = None
     if "is_st" in cols:
@@ -495,9 +510,10 @@ def read_panel(path, *, drop_bad: bool = False):
     if p.stat().st_size == 0:
         raise DataError(f"panel {p} is empty (0 bytes): expected a header line "
                         f"{','.join(REQUIRED)} and one row per stock and session")
-    kind = sniff_format(p)
-    table, mapping, label, offset, not_number = _read_table(p, kind, drop_bad)
-    return _panel_from_table(table, mapping, str(p), label, offset, drop_bad, not_number)
+    with reading(p, "panel"):  # damaged gzip, bytes that are not UTF-8, no permission, ...
+        kind = sniff_format(p)
+        table, mapping, label, offset, not_number = _read_table(p, kind, drop_bad)
+        return _panel_from_table(table, mapping, str(p), label, offset, drop_bad, not_number)
 
 
 def validate_panel(frame, *, source: str = "<frame>", drop_bad: bool = False):

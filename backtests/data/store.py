@@ -17,7 +17,9 @@ Layout (format version 1)::
 
 Every file is written whole to a temporary file and renamed over the old one
 (:mod:`backtests.core.io`), so an interrupted import or fetch leaves each file either as it was or
-complete; a stock's rows and its coverage live in the same file and change together.
+complete; a stock's rows and its coverage live in the same file and change together. The
+temporary files of a killed import or fetch (``.NAME.PID.XXXX.tmp``) are removed by the next
+command that writes the store (:meth:`Store.open` with ``create``) and listed by ``info``.
 
 Merging: stored rows and new rows of the same (code, date) -> the new row wins; other stored
 rows are kept. Coverage is the union of the ranges imported or fetched.
@@ -40,8 +42,8 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from backtests.core.calendar import to_date, trading_calendar
-from backtests.core.errors import DataError
-from backtests.core.io import atomic_path, write_text_atomic
+from backtests.core.errors import DataError, NetworkError, one_line, reading
+from backtests.core.io import atomic_path, clean_leftovers, leftovers, write_text_atomic
 from backtests.core.rules import BOARD_NAMES, board_of
 from backtests.data.akshare import SHANGHAI, CallPolicy, get_source
 from backtests.data.panel import read_panel, validate_panel
@@ -125,8 +127,8 @@ def _read_bar_table(path: Path, columns=None):
     try:
         return pq.read_table(path, columns=columns)
     except Exception as exc:  # noqa: BLE001 - any parquet failure is a damaged store file
-        raise DataError(f"store file {path} cannot be read ({exc}); delete it and fetch or "
-                        f"import that stock again") from None
+        raise DataError(f"store file {path} cannot be read ({one_line(exc)}); delete it and "
+                        f"fetch or import that stock again") from None
 
 
 # ---------------------------------------------------------------- the store
@@ -185,12 +187,15 @@ class Store:
         self.news_path = self.root / NEWS_FILE
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, *, create: bool = False) -> "Store":
+    def open(cls, path: str | os.PathLike | None = None, *, create: bool = False,
+             option: str | None = "--store") -> "Store":
         """Open the store at ``path`` (resolved by :func:`resolve_store`).
 
         With ``create``, a missing or empty directory becomes a new store; a non-empty directory
         that is not a store is refused (so a mistyped ``--store`` never writes into a folder of
-        yours). Without ``create``, a missing store is a :class:`DataError`.
+        yours). Without ``create``, a missing store is a :class:`DataError`. ``option`` is
+        how the user gave the path (``--store``, ``--data``), named in the hints; ``None`` for a
+        path that may be a panel file or a store (``[data] path``).
         """
         root = resolve_store(path)
         if is_store(root):
@@ -198,7 +203,11 @@ class Store:
             if version != VERSION:
                 raise DataError(f"store {root} has format version {version!r}; this hypebt reads "
                                 f"version {VERSION}")
-            return cls(root)
+            store = cls(root)
+            if create:  # a writer owns the store: the temp files of killed runs go
+                for folder in store.folders():
+                    clean_leftovers(folder)
+            return store
         if root.exists() and not root.is_dir():
             raise DataError(f"store {root} is a file, not a directory; pass a directory to --store")
         if (root / MANIFEST).is_file():
@@ -206,15 +215,29 @@ class Store:
                             f'{{"format": "{FORMAT}", "version": {VERSION}}}); repair it, or pass '
                             f"another --store")
         if not create:
+            if option is None:
+                raise DataError(f"no hypebt store at {root} (no {MANIFEST}); "
+                                f"give a panel file (CSV, CSV.GZ, Parquet) or a store directory "
+                                f"made by `hypebt data import` or `hypebt data fetch`")
+            hint = f"pass {option} DIR" + (f" (or set {STORE_ENV})" if option == "--store" else "")
             raise DataError(f"no hypebt store at {root} (no {MANIFEST}); create one with "
-                            f"`hypebt data import FILE` or `hypebt data fetch`, or pass --store DIR "
-                            f"(or set {STORE_ENV})")
-        if root.exists() and any(root.iterdir()):
+                            f"`hypebt data import FILE` or `hypebt data fetch`, or {hint}")
+        stale = leftovers(root)  # a store killed while its manifest was being written
+        if root.exists() and any(p not in stale for p in root.iterdir()):
             raise DataError(f"{root} is not empty and not a hypebt store (no {MANIFEST}); pass an "
                             f"empty or new directory to --store")
+        clean_leftovers(root)
         write_text_atomic(root / MANIFEST,
                           json.dumps({"format": FORMAT, "version": VERSION}, sort_keys=True) + "\n")
         return cls(root)
+
+    def folders(self) -> list[Path]:
+        """The store's folders that hold files it writes (for leftovers)."""
+        return [self.root, self.bars_dir, self.news_path.parent]
+
+    def leftovers(self) -> list[Path]:
+        """Temporary files of killed imports/fetches (removed by the next writer)."""
+        return [p for folder in self.folders() for p in leftovers(folder)]
 
     # ---- bars
     def bar_path(self, code: str) -> Path:
@@ -280,7 +303,8 @@ class Store:
         """Stored ``code, name`` frame, or None when the store has no names."""
         if not self.names_path.exists():
             return None
-        frame = pd.read_parquet(self.names_path)
+        with reading(self.names_path, "store names file"):
+            frame = pd.read_parquet(self.names_path)
         return frame.astype({"code": "str", "name": "str"})
 
     def write_names(self, names: pd.DataFrame) -> int:
@@ -300,6 +324,10 @@ class Store:
         """The news archive as records (``published`` kept as its ISO 8601 text)."""
         if not self.news_path.exists():
             return []
+        with reading(self.news_path, "news archive"):  # not UTF-8, unreadable
+            return self._read_articles()
+
+    def _read_articles(self) -> list[dict]:
         out = []
         with open(self.news_path, encoding="utf-8") as fh:
             for n, line in enumerate(fh, 1):
@@ -309,6 +337,9 @@ class Store:
                     rec = json.loads(line)
                 except ValueError as exc:
                     raise DataError(f"{self.news_path} line {n}: not JSON ({exc})") from None
+                if not isinstance(rec, dict):
+                    raise DataError(f"{self.news_path} line {n}: expected a JSON object with "
+                                    f"fields {list(ARTICLE_FIELDS)}, got {type(rec).__name__}")
                 missing = [f for f in ARTICLE_FIELDS if f not in rec]
                 if missing:
                     raise DataError(f"{self.news_path} line {n}: missing fields {missing}; "
@@ -371,7 +402,7 @@ def read_store(path: str | os.PathLike) -> pd.DataFrame:
     imported file gave one (NaN on the rows it did not cover). This is what
     ``market.load_market`` reads when its path is a store directory.
     """
-    store = Store.open(path)
+    store = Store.open(path, option=None)
     codes = store.codes()
     if not codes:
         raise DataError(f"store {store.root} holds no bars; add some with `hypebt data import FILE` "
@@ -381,7 +412,7 @@ def read_store(path: str | os.PathLike) -> pd.DataFrame:
     try:
         table = ds.dataset(files, schema=_bar_schema(), format="parquet").to_table()
     except Exception as exc:  # noqa: BLE001 - a damaged file anywhere in the store
-        raise DataError(f"store {store.root}: a bars file cannot be read ({exc})") from None
+        raise DataError(f"store {store.root}: a bars file cannot be read ({one_line(exc)})") from None
     frame = _table_to_frame(table)
     frame = frame.sort_values(["code", "date"], kind="stable").reset_index(drop=True)
     if frame["prev_close"].isna().all():
@@ -401,6 +432,7 @@ class StoreInfo:
     boards: dict[str, int]
     names: int
     news: int
+    leftovers: list[Path] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """The lines ``hypebt data info`` prints."""
@@ -408,7 +440,10 @@ class StoreInfo:
         boards = ", ".join(f"{k} {v}" for k, v in self.boards.items())
         return [f"store: {self.path}", f"stocks: {self.stocks}", f"sessions: {self.sessions}",
                 f"dates: {dates}", f"rows: {self.rows}", f"boards: {boards}",
-                f"names: {self.names}", f"news: {self.news}"]
+                f"names: {self.names}", f"news: {self.news}",
+                f"leftovers: {len(self.leftovers)}"
+                + (f" (temporary files of killed runs, removed by the next import or fetch: "
+                   f"{', '.join(str(p) for p in self.leftovers)})" if self.leftovers else "")]
 
 
 def info(path: str | os.PathLike | None = None) -> StoreInfo:
@@ -429,7 +464,7 @@ def info(path: str | os.PathLike | None = None) -> StoreInfo:
     return StoreInfo(path=store.root, stocks=len(codes), rows=rows, sessions=len(dates),
                      first=str(min(dates)) if dates else None, last=str(max(dates)) if dates else None,
                      boards=boards, names=0 if names is None else len(names),
-                     news=len(store.read_articles()))
+                     news=len(store.read_articles()), leftovers=store.leftovers())
 
 
 # ---------------------------------------------------------------- import
@@ -542,12 +577,15 @@ def fetch_bars(store: Store, codes, start, end, *, source=None, policy=None,
     from the first to the last missing session, the rows are checked (:func:`check_bars`) and
     merged, the span is recorded as covered, and the stock's file is replaced atomically.
     A stock whose calls still fail after the policy's retries is recorded in ``failed`` and the
-    others go on. Ctrl-C raises :class:`FetchInterrupted` after the last completed stock;
+    others go on -- unless the failure is the network's (:class:`~backtests.errors.NetworkError`)
+    and no stock has come through yet, or two stocks in a row failed so: then the fetch stops
+    with that error (offline, the other stocks would only fail the same way, one by one). Ctrl-C raises :class:`FetchInterrupted` after the last completed stock;
     running the same fetch again resumes with the stocks (and sessions) still missing.
     """
     source = source or get_source()
     policy = policy or CallPolicy()
     cal = trading_calendar()
+    offline = 0  # stocks in a row that failed for network reasons
     lo = to_date(start, what="start")
     hi = min(to_date(end, what="end"), last_final_session(now))
     result = FetchResult(total=len(codes), end=str(hi))
@@ -562,9 +600,18 @@ def fetch_bars(store: Store, codes, start, end, *, source=None, policy=None,
             a, b = missing[0], missing[-1]
             try:
                 frame = check_bars(policy.call(source.daily_bars, code, a, b), code, a, b)
+            except NetworkError as exc:
+                offline += 1
+                if offline >= 2 or not result.fetched:
+                    raise NetworkError(f"{exc}; stopped at stock {code}: {len(result.fetched)} "
+                                       f"stocks stored, run the same command again to resume"
+                                       ) from None
+                result.failed.append((code, f"NetworkError: {exc}"))
+                continue
             except Exception as exc:  # noqa: BLE001 - reported per stock, others go on
                 result.failed.append((code, f"{type(exc).__name__}: {' '.join(str(exc).split())}"))
                 continue
+            offline = 0
             store.merge_bars(code, frame, [[str(a), str(b)]])
             result.fetched.append(code)
             result.rows += len(frame)

@@ -57,6 +57,9 @@ from strategies import ENGINE_PARAMS, check_param, resolve_params
 
 GRID_OUTPUTS = ("grid.csv", "heatmap.png", "grid.html", "top")
 OPTION_KEYS = ("rank_by", "sample", "seed", "train_end", "heatmap", "top")
+# More sets than this are refused unless sampled or allowed with --max-sets: a [grid] of ten
+# lists of ten values is 10**10 sets, which would silently grow to terabytes.
+MAX_SETS = 100_000
 RETURN_METRICS = ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown")
 TRADE_METRICS = ("trades", "win_rate", "profit_factor", "avg_holding_sessions", "orders",
                  "filled_orders", "fill_rate", "fees")
@@ -123,10 +126,13 @@ def _check_axis(key: str, values, table: dict, kind: str) -> tuple:
 
 
 def parse_grid(doc: dict, *, base_dir=".", source: Path | None = None, rank_by=None,
-               sample=None, seed=None, train_end=None, heatmap=None, top=None) -> GridSpec:
+               sample=None, seed=None, train_end=None, heatmap=None, top=None,
+               max_sets: int = MAX_SETS) -> GridSpec:
     """Validate a parsed grid config (a dict with a ``[grid]`` table); keyword arguments
     override the ``[grid]`` options (``None`` = keep the file's value). They are the command
-    line's options, and a bad ``rank_by`` override is reported as ``--rank-by``."""
+    line's options, and a bad ``rank_by`` override is reported as ``--rank-by``. More than
+    ``max_sets`` sets to run (the product of the lists, or ``sample``) is a
+    :class:`ConfigError` naming the product, before any set is built."""
     doc = dict(doc)
     grid = doc.pop("grid", None)
     src = str(source) if source else "config"
@@ -186,11 +192,27 @@ def parse_grid(doc: dict, *, base_dir=".", source: Path | None = None, rank_by=N
         hm = _heatmap_axes(hm, axes)
     elif len(axes) >= 2:
         hm = tuple(list(axes)[:2])
+    check_grid_size(axes, n_sample, max_sets)
     sets, total = expand(axes, sample=n_sample, seed=n_seed)
     _validate_sets(cfg, engine_axes, sets)
     return GridSpec(cfg=cfg, axes=axes, engine_axes=engine_axes, signal_axes=signal_axes,
                     sets=tuple(sets), total=total, rank_by=rank, train_end=split_day,
                     heatmap=hm, top=n_top, sample=n_sample, seed=n_seed, source=source)
+
+
+def check_grid_size(axes: dict, sample: int | None, max_sets: int) -> None:
+    """Refuse a grid that would run more than ``max_sets`` sets (see :data:`MAX_SETS`)."""
+    total = math.prod(len(v) for v in axes.values())
+    runs = total if sample is None else min(sample, total)
+    if runs <= max_sets:
+        return
+    product = " x ".join(f"{len(v)} {k}" for k, v in axes.items())
+    if sample is not None:
+        raise ConfigError(f"sample = {sample:,} sets is more than --max-sets {max_sets:,}; "
+                          f"sample fewer, or raise --max-sets if you mean it")
+    raise ConfigError(f"[grid] is {total:,} sets ({product}), more than --max-sets "
+                      f"{max_sets:,}; run a random subset with --sample N (e.g. --sample "
+                      f"{min(max_sets, 1000)}), narrow the lists, or raise --max-sets")
 
 
 def _heatmap_axes(value, axes: dict) -> tuple[str, str]:
@@ -217,9 +239,9 @@ def check_rank_by_option(value) -> None:
 
 
 def check_run_options(*, workers: int | None = None, sample: int | None = None,
-                      top: int | None = None) -> None:
+                      top: int | None = None, max_sets: int | None = None) -> None:
     """The options of a grid run that no config holds, named as the command line names them."""
-    for flag, value in (("--workers", workers), ("--sample", sample)):
+    for flag, value in (("--workers", workers), ("--sample", sample), ("--max-sets", max_sets)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
             raise ConfigError(f"{flag} {value}: expected a positive integer")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtests.core.errors import ConfigError
 from backtests.core.io import atomic_dir, write_text_atomic
 from backtests.data.config import RunConfig, resolved_toml
 from backtests.engine.run import default_out_dir, marks_of
@@ -52,6 +53,23 @@ def render_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike, *,
     }
 
 
+def refuse_own_config(cfg: RunConfig, out: str | os.PathLike) -> None:
+    """Refuse an ``out`` folder whose ``config.toml`` is the config file the run started from:
+    the run would replace it with the resolved config (the user's comments and layout lost).
+    Raises :class:`~backtests.core.errors.ConfigError` naming both."""
+    if cfg.source is None:
+        return
+    written = Path(out) / "config.toml"
+    try:
+        same = written.exists() and os.path.samefile(written, cfg.source)
+    except OSError:
+        same = False
+    if same:
+        raise ConfigError(f"--out {out} holds the config this run was started from "
+                          f"({cfg.source}); the run would replace it with the resolved config "
+                          f"{written}. Choose another --out, or copy the config out of {out}")
+
+
 def write_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike | None = None, *,
                   marks: pd.DataFrame | None = None, tearsheet: bool = True) -> Path:
     """Write the run folder (default :func:`default_out_dir`) and return its path.
@@ -62,12 +80,16 @@ def write_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike | None = No
     (:func:`backtests.core.io.atomic_dir`): every file, the tearsheet included, is written into a
     hidden staging folder beside ``out_dir``, which then takes the place of the old folder. A
     failure anywhere leaves the previous run folder as it was; a re-run replaces all outputs.
-    Files in the folder that hypebt did not write are carried over; a non-empty folder that
-    holds no run outputs is refused (``ConfigError``), as is a path that is a file.
+    Files in the folder that hypebt did not write stay in place; a non-empty folder that
+    holds no run outputs is refused (``ConfigError``), as is a path that is a file, and an
+    ``out_dir`` whose ``config.toml`` is ``cfg``'s own file (:func:`refuse_own_config`).
     """
     out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
+    refuse_own_config(cfg, out)
     texts = render_outputs(result, cfg, out, marks=marks)
-    with atomic_dir(out, owned=OUTPUT_FILES, what="run folder") as stage:
+    # config.toml alone does not make a folder a run folder: it may be the user's own config.
+    with atomic_dir(out, owned=OUTPUT_FILES, markers=set(OUTPUT_FILES) - {"config.toml"},
+                    what="run folder") as stage:
         for name, text in texts.items():
             write_text_atomic(stage / name, text)
         if tearsheet:

@@ -161,13 +161,21 @@ def _read_csv(path: Path, required: tuple[str, ...], *, optional: bool) -> pd.Da
             raise DataError(f"{path} row {i + 2}: date {text.iloc[i]!r} is not a date "
                             f"(expected YYYY-MM-DD)")
         df["date"] = dates.dt.normalize()
+    for column in _NUMERIC_COLUMNS.intersection(df.columns):
+        df[column] = _numbers(df, column, path)
     return df
+
+
+# Columns of the run-folder CSVs that must hold numbers (or be empty): a hand-edited value
+# such as "abc" is named with its row instead of failing deep inside the report.
+_NUMERIC_COLUMNS = frozenset({"cash", "market_value", "equity", "shares", "price", "value",
+                              "commission", "stamp_duty", "transfer_fee"})
 
 
 def _numbers(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
     """``df[column]`` as floats; a value that is not a number names its row (header = row 1)."""
     values = pd.to_numeric(df[column], errors="coerce")
-    bad = values.isna() & df[column].notna()
+    bad = (values.isna() & df[column].notna()) | np.isinf(values.astype(float))
     if bad.any():
         i = int(bad.to_numpy().argmax())
         raise DataError(f"{path} row {i + 2}: {column} {df[column].iloc[i]!r} is not a number")
@@ -240,15 +248,15 @@ def load_run(run_dir, *, benchmark=None) -> RunFolder:
     if (path / "metrics.json").exists():
         try:
             metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{path / 'metrics.json'}: not valid JSON ({exc})") from None
     config: dict = {}
     config_text = ""
     if (path / "config.toml").exists():
-        config_text = (path / "config.toml").read_text(encoding="utf-8")
         try:
+            config_text = (path / "config.toml").read_text(encoding="utf-8-sig")
             config = tomllib.loads(config_text)
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{path / 'config.toml'}: not valid TOML ({exc})") from None
     signals = None
     if (path / SIGNALS_FILE).exists():

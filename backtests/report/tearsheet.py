@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtests.core.errors import DataError
+from backtests.core.errors import DataError, reading
 from backtests.core.io import write_text_atomic
 from backtests.report.analyses import daily_returns
 from backtests.report.charts import pnl_chart, quantstats_html
@@ -462,7 +462,8 @@ def run_returns(run: RunFolder) -> pd.Series:
 
 def render_tearsheet(run_dir, *, benchmark=None) -> str:
     """The tearsheet of ``run_dir`` as an HTML string (see the module docstring)."""
-    run = load_run(run_dir, benchmark=benchmark)
+    with reading(run_dir, "run folder"):  # a file that is not UTF-8, unreadable, ...
+        run = load_run(run_dir, benchmark=benchmark)
     returns = run_returns(run)
     bench = run.benchmark
     if bench is not None:
