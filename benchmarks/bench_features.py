@@ -40,7 +40,7 @@ from strategies import pack_params  # noqa: E402
 
 TODAY = {"entry": "open", "exit_on_break": True, "max_hold": 10, "stop_loss": 0.08,
          "max_positions": 10, "position_size": 0.1}
-NEVER_BINDING = dict(TODAY, min_price=0.0, max_price=1e9, min_amount=0.0, max_amount=1e18,
+NEVER_BINDING = dict(TODAY, min_price=0.0, max_price=1e9, min_amount=0.0, max_amount=1e12,
                      min_streak=0, max_streak=10_000, max_open_gap=10.0, min_open_gap=-1.0,
                      min_theme_heat=0.0, dragon_head=1_000_000, max_per_theme=1_000_000,
                      min_limit_ups=0, max_limit_downs=10_000_000, min_height=0,
