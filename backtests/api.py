@@ -39,9 +39,12 @@ from backtests.data.config import (
 from backtests.data.load import load_market, stock_master
 from backtests.data.market import Market
 from backtests.data.marks import read_marks
-from backtests.engine.backtest import BacktestResult, run_backtest
+from backtests.engine.backtest import BacktestResult, long_signals, run_backtest
 from backtests.engine.run import prepare_run, run_config
+from backtests.features.ladder import ladder_marks
 from backtests.features.scan import MAX_GAP, scan_day
+from backtests.features.state import MarketState
+from backtests.features.state import market_state as compute_market_state
 from backtests.grid.local import run_grid
 from backtests.grid.spec import check_run_options, load_grid_config
 from backtests.report.metrics import compute_metrics
@@ -55,8 +58,8 @@ from signals.extract import Extractor
 from signals.marks import SIGNAL_PARAMS, build_marks
 from strategies import resolve_params
 
-__all__ = ["Result", "backtest", "grid", "load_market", "marks_from_articles", "read_marks",
-           "scan", "study"]
+__all__ = ["Result", "backtest", "grid", "ladder_marks", "load_market", "market_state",
+           "marks_from_articles", "read_marks", "scan", "study"]
 
 
 class Result:
@@ -140,18 +143,23 @@ def marks_from_articles(articles, *, market: Market | None = None, names=(),
                        **checked)
 
 
-def backtest(market_or_config, marks=None, **params) -> Result:
+def backtest(market_or_config, marks=None, *, exits=None, **params) -> Result:
     """Run one backtest and return a :class:`Result`.
 
     ``backtest("configs/demo.toml")`` runs a config file exactly as ``hypebt backtest`` does
     (no keyword may be given then: the config holds the parameters). ``backtest(market, marks,
     **params)`` runs a market from :func:`load_market` on marks: a frame ``date, code[, score]``
-    (from :func:`read_marks` or :func:`marks_from_articles`) or a marks CSV path; ``params``
-    are engine parameters (``entry``, ``stop_loss``, ``max_hold``, ``cash`` ...; docs/config.md),
-    missing ones take their defaults.
+    (from :func:`read_marks` or :func:`marks_from_articles`; a ``theme`` column feeds the
+    theme filters and exits), a marks CSV path, or user entries computed in pandas: a wide
+    frame of scores (index: dates, columns: codes, NaN = no entry). ``exits``: optional user
+    exit signals, a wide boolean frame (dates x codes) or a frame ``date, code``: a held
+    position with a signal sells at that session's close or the next open (``exit_at``).
+    Entries and exits get the checks of a marks file (sessions of the market, known codes).
+    ``params`` are engine parameters (``entry``, ``stop_loss``, ``max_hold``, the ``[filters]``
+    and ``[gate]`` keys, ``cash`` ...; docs/config.md), missing ones take their defaults.
     """
     if isinstance(market_or_config, (str, os.PathLike)):
-        if marks is not None or params:
+        if marks is not None or params or exits is not None:
             raise ConfigError("backtest(CONFIG) takes its marks and parameters from the config "
                               "file; pass a market instead to give them in Python")
         cfg = load_config(market_or_config)
@@ -163,11 +171,20 @@ def backtest(market_or_config, marks=None, **params) -> Result:
     if marks is None:
         raise ConfigError("backtest(market, marks): marks are missing (a frame date,code[,score] "
                           "or a marks CSV path)")
-    frame = read_marks(marks) if isinstance(marks, (str, os.PathLike)) else marks
+    frame = (read_marks(marks) if isinstance(marks, (str, os.PathLike))
+             else long_signals(marks) if isinstance(marks, pd.DataFrame) else marks)
     full = resolve_params(params)
     cfg = RunConfig(data=DataConfig(path=DEMO if market_or_config.synthetic else IN_MEMORY),
                     signals=SignalsConfig(), params=full)
-    return Result(run_backtest(market_or_config, frame, full), cfg, frame)
+    return Result(run_backtest(market_or_config, frame, full, exits=exits), cfg, frame)
+
+
+def market_state(market: Market, *, max_gap: int = MAX_GAP) -> MarketState:
+    """The market-state features of ``market`` (docs/features.md): per stock and session the
+    limit flags, streak (连板数) and "N天M板" run; per session the limit-up/-down counts, 炸板率,
+    连板高度 and 晋级率 (``.session_frame()``). Values of session ``t`` use bars up to ``t``."""
+    check_value("max_gap", max_gap, int, (0, None))
+    return compute_market_state(market, max_gap=max_gap)
 
 
 def grid(config, *, workers: int | None = None, sample: int | None = None,

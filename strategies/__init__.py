@@ -18,14 +18,14 @@ import numpy as np
 from backtests.core.errors import ConfigError
 from backtests.core.params import check_param as check_in
 from backtests.core.records import N_PARAMS, PARAM_FIELDS
-from strategies.base import ENGINE_PARAMS, Strategy
+from strategies.base import BOARDS, ENGINE_PARAMS, OFF_FIELDS, Strategy
 from strategies.hold_n import HoldN
 from strategies.theme_hype import ThemeHype
 
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (ThemeHype(), HoldN())}
 
-__all__ = ["ENGINE_PARAMS", "STRATEGIES", "ResolvedParams", "Strategy", "check_param", "pack_grid",
-           "pack_params", "resolve_params", "strategy_of"]
+__all__ = ["BOARDS", "ENGINE_PARAMS", "STRATEGIES", "ResolvedParams", "Strategy", "check_param",
+           "filters_active", "pack_grid", "pack_params", "resolve_params", "strategy_of"]
 
 
 class ResolvedParams(dict):
@@ -78,6 +78,9 @@ def resolve_params(params: Mapping[str, Any]) -> dict[str, Any]:
         if out[key] is None:
             raise ConfigError(f"[strategy] {key} is required by strategy {strategy.name!r} "
                               f"({ENGINE_PARAMS[key][4]})")
+    if not out["boards"]:
+        raise ConfigError(f"[filters] boards = []: expected at least one of "
+                          f"{', '.join(map(repr, BOARDS))}")
     if out["fixed_cash"] <= 0.0 and out["position_size"] <= 0.0:
         raise ConfigError("[portfolio] position_size = 0 and fixed_cash = 0: every entry would "
                           "be empty; set position_size in (0, 1] or fixed_cash > 0")
@@ -98,11 +101,25 @@ def pack_params(params: Mapping[str, Any]) -> np.ndarray:
         slippage_ticks=full["slippage_ticks"],
         at_limit_open_fill=float(full["at_limit_open"] == "fill"),
         volume_cap=full["volume_cap"],
+        theme_window=full["theme_window"],
+        boards_mask=sum(1 << BOARDS.index(b) for b in set(full["boards"])),
+        exclude_st=float(full["exclude_st"]),
+        dragon_head=full["dragon_head"],
+        max_per_theme=full["max_per_theme"],
     )
+    for key, field in OFF_FIELDS.items():
+        values[field] = np.nan if full[key] is None else full[key]
     missing = [f for f in PARAM_FIELDS if f not in values]
     if missing or len(values) != N_PARAMS:
         raise RuntimeError(f"strategy {full['name']!r} does not map kernel fields {missing}")
     return np.array([float(values[f]) for f in PARAM_FIELDS], dtype=np.float64)
+
+
+def filters_active(params: Mapping[str, Any]) -> bool:
+    """True when a resolved parameter dict sets any ``[filters]`` or ``[gate]`` key (then the
+    run reports its skipped marks by reason)."""
+    return any(params.get(key, spec[2]) != spec[2] for key, spec in ENGINE_PARAMS.items()
+               if spec[0] in ("filters", "gate") and key != "theme_window")
 
 
 def pack_grid(param_sets: Iterable[Mapping[str, Any]]) -> np.ndarray:

@@ -29,4 +29,5 @@ class HoldN(Strategy):
             "max_hold_reason": float(EXIT_HOLD_N),
             "max_positions": float(params["max_positions"]),
             "skip_held": float(params["skip_held"]),
+            "trailing_stop": 0.0,
         }

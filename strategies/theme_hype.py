@@ -2,8 +2,9 @@
 
 Entry at the marked session's open (``entry = "open"``) or as a queue at the limit-up price
 (``entry = "limit"``, 打板) filled per ``limit_fill``. Exits, evaluated on each close, first match
-wins: stop loss, take profit, break (the first close that is not a limit-up close, 断板),
-``max_hold`` sessions. Every exit sells the whole position at ``exit_at``.
+wins: stop loss, take profit, trailing stop (from the highest close since entry), break (the
+first close that is not a limit-up close, 断板), theme cooling (``exit_theme_heat``), a user exit
+signal, ``max_hold`` sessions. Every exit sells the whole position at ``exit_at``.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ class ThemeHype(Strategy):
     """The theme-hype (题材炒作) strategy; see the module docstring."""
     name = "theme_hype"
     uses = ("entry", "limit_fill", "exit_on_break", "exit_at", "stop_loss", "take_profit",
-            "max_hold", "max_positions", "skip_held")
+            "max_hold", "max_positions", "skip_held", "trailing_stop", "exit_theme_heat")
     required = ()
 
     def kernel_flags(self, params: dict[str, Any]) -> dict[str, float]:
@@ -32,4 +33,5 @@ class ThemeHype(Strategy):
             "max_hold_reason": float(EXIT_MAX_HOLD),
             "max_positions": float(params["max_positions"]),
             "skip_held": float(params["skip_held"]),
+            "trailing_stop": float(params["trailing_stop"]),
         }

@@ -22,6 +22,8 @@ CASES = [
      "whole-market ratio"),
     ("bench_study.py", ["--stocks", "60", "--sessions", "120", "--marks", "300", "--repeat", "1",
                         "--bootstrap", "50"], "ratio pandas / hypebt study"),
+    ("bench_features.py", ["--stocks", "200", "--sessions", "300", "--repeat", "1"],
+     "never binding (same ledger)"),
 ]
 
 

@@ -425,7 +425,9 @@ def test_params_table_covers_kernel_and_rejects_bad_values():
     assert {"name", "entry", "limit_fill", "exit_on_break", "exit_at", "stop_loss",
             "take_profit", "max_hold", "max_positions", "skip_held", "hold", "cash",
             "position_size", "fixed_cash", "commission_rate", "commission_min",
-            "slippage_ticks", "at_limit_open", "volume_cap"} == set(ENGINE_PARAMS)
+            "slippage_ticks", "at_limit_open", "volume_cap", "trailing_stop",
+            "exit_theme_heat"} == {k for k, spec in ENGINE_PARAMS.items()
+                                   if spec[0] not in ("filters", "gate")}
     with pytest.raises(ConfigError, match='did you mean "stop_loss"'):
         pack_params({"stop_los": 0.1})
     with pytest.raises(ConfigError, match="hold is required"):
@@ -463,7 +465,7 @@ def test_docs_params_table_in_step_with_code():
 def test_every_strategy_maps_every_strategy_field():
     from backtests.core.records import PARAM_FIELDS
     from strategies import STRATEGIES, resolve_params
-    strategy_fields = set(PARAM_FIELDS[:10])
+    strategy_fields = set(PARAM_FIELDS[:10]) | {"trailing_stop"}
     for name, strategy in STRATEGIES.items():
         params = resolve_params({"name": name, **({"hold": 3} if "hold" in strategy.uses else {})})
         assert set(strategy.kernel_flags(params)) == strategy_fields

@@ -70,6 +70,12 @@ def summary_lines(m: dict, *, out: Path, marks: int, outside: int, synthetic: bo
         f"Sharpe        {_num(m['sharpe'], und.get('sharpe'))}",
         f"max drawdown  {_pct(m['max_drawdown'])}",
         f"rejections    {rej or 'none'}",
+    ]
+    if "skipped" in m:                           # runs with entry filters or the gate
+        skipped = sorted(((k, v) for k, v in m["skipped"].items() if v),
+                         key=lambda kv: (-kv[1], kv[0]))
+        lines.append("skipped marks " + (", ".join(f"{k} {v}" for k, v in skipped) or "none"))
+    lines += [
         f"fees          {m['fees']['total']:,.2f} CNY",
         f"outputs       {out}/ (config.toml equity.csv trades.csv orders.csv metrics.json "
         f"signals.csv benchmark.csv study_marks.csv trade_bars.csv"

@@ -62,9 +62,10 @@ def run(args) -> int:
             cfg = set_config(spec, params)
             key = tuple(params[k] for k in spec.signal_axes)
             if key not in marks:
-                marks[key] = load_marks(cfg, market).frame
-            results.append((number, params, crosscheck(market, marks[key], cfg.params,
-                                                       tolerance=args.tolerance)))
+                marks[key] = load_marks(cfg, market)
+            results.append((number, params, crosscheck(market, marks[key].frame, cfg.params,
+                                                       tolerance=args.tolerance,
+                                                       exits=marks[key].exits)))
         print(format_grid_report(results, max_rows=args.max_rows, tolerance=args.tolerance))
         return 0 if all(r.ok for _n, _p, r in results) else 1
     if args.sample is not None:
@@ -72,6 +73,7 @@ def run(args) -> int:
     cfg = load_config(args.config)
     market = load_run_market(cfg)
     marks = load_marks(cfg, market)
-    result = crosscheck(market, marks.frame, cfg.params, tolerance=args.tolerance)
+    result = crosscheck(market, marks.frame, cfg.params, tolerance=args.tolerance,
+                        exits=marks.exits)
     print(format_report(result, max_rows=args.max_rows))
     return 0 if result.ok else 1

@@ -20,6 +20,7 @@ command line or the Python API; :func:`params_markdown` the one renderer of the 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from backtests.core.errors import ConfigError, did_you_mean
@@ -113,7 +114,7 @@ def _fmt_default(value) -> str:
         return f'"{value}"'
     if isinstance(value, (tuple, list)):
         return "all" if value else "[]"
-    return "required" if value is None else repr(value)
+    return "unset" if value is None else repr(value)
 
 
 def _fmt_allowed(typ, allowed) -> str:
@@ -140,3 +141,33 @@ def params_markdown(tables: list[tuple[str, dict[str, Param]]]) -> str:
                          f"{_fmt_allowed(typ, allowed)} | {doc.replace('|', '/')} |")
         lines.append("")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- ladder marks ([signals])
+# How a run combines the news marks with the limit-up ladder (backtests.features.ladder).
+LADDER_SOURCES = ("news", "ladder", "news_and_ladder", "news_or_ladder")
+
+
+def parse_streaks(values: Iterable, *, where: str = "[signals] streak"
+                  ) -> tuple[frozenset[int], int | None]:
+    """``(exact, at_least)`` of a streak list such as ``[1]``, ``[2, 3]`` or ``["3+"]``: the
+    streaks listed one by one and the lower end of an open range (None: none). Items are
+    integers >= 1 or strings ``"N+"``; ConfigError naming ``where`` otherwise."""
+    if isinstance(values, (int, str)):
+        values = [values]
+    exact: set[int] = set()
+    at_least = None
+    for v in values:
+        if isinstance(v, bool):
+            v = None
+        if isinstance(v, int) and v >= 1:
+            exact.add(v)
+            continue
+        if isinstance(v, str) and v.endswith("+") and v[:-1].isdigit() and int(v[:-1]) >= 1:
+            n = int(v[:-1])
+            at_least = n if at_least is None else min(at_least, n)
+            continue
+        raise ConfigError(f"{where} = {list(values)!r}: {v!r} is not a streak; expected "
+                          f'integers >= 1 (1 = 一进二) or "N+" for N boards or more, e.g. '
+                          f'[1] or ["3+"]')
+    return frozenset(exact), at_least

@@ -53,9 +53,10 @@ REJECT_REASONS = {
 }
 N_REJECT = len(REJECT_REASONS)  # including 0
 
-# Exit reasons 1..5; buys carry 0 and are labelled "entry" in trades.csv.
+# Exit reasons 1..8; buys carry 0 and are labelled "entry" in trades.csv.
 EXIT_NONE = 0
-EXIT_STOP_LOSS, EXIT_TAKE_PROFIT, EXIT_BREAK, EXIT_MAX_HOLD, EXIT_HOLD_N = range(1, 6)
+(EXIT_STOP_LOSS, EXIT_TAKE_PROFIT, EXIT_BREAK, EXIT_MAX_HOLD, EXIT_HOLD_N, EXIT_TRAILING_STOP,
+ EXIT_THEME_COOL, EXIT_SIGNAL) = range(1, 9)
 EXIT_REASONS = {
     EXIT_NONE: "",
     EXIT_STOP_LOSS: "stop_loss",
@@ -63,7 +64,36 @@ EXIT_REASONS = {
     EXIT_BREAK: "break",
     EXIT_MAX_HOLD: "max_hold",
     EXIT_HOLD_N: "hold_n",
+    EXIT_TRAILING_STOP: "trailing_stop",
+    EXIT_THEME_COOL: "theme_cool",
+    EXIT_SIGNAL: "signal",
 }
+
+# Skip reasons 1..15: a mark that an entry filter or the sentiment gate set aside places no
+# order; the kernel counts it under its first failing rule (docs/strategies.md, "Filters").
+SKIP_NONE = 0
+(SKIP_BOARD, SKIP_ST, SKIP_PRICE, SKIP_AMOUNT, SKIP_STREAK, SKIP_THEME_HEAT, SKIP_DRAGON_HEAD,
+ SKIP_OPEN_GAP, SKIP_MAX_PER_THEME, SKIP_GATE_LIMIT_UPS, SKIP_GATE_LIMIT_DOWNS, SKIP_GATE_HEIGHT,
+ SKIP_GATE_PROMOTION_1, SKIP_GATE_PROMOTION_2PLUS, SKIP_GATE_BROKEN_RATE) = range(1, 16)
+SKIP_REASONS = {
+    SKIP_NONE: "",
+    SKIP_BOARD: "board",
+    SKIP_ST: "st",
+    SKIP_PRICE: "price",
+    SKIP_AMOUNT: "amount",
+    SKIP_STREAK: "streak",
+    SKIP_THEME_HEAT: "theme_heat",
+    SKIP_DRAGON_HEAD: "dragon_head",
+    SKIP_OPEN_GAP: "open_gap",
+    SKIP_MAX_PER_THEME: "max_per_theme",
+    SKIP_GATE_LIMIT_UPS: "gate_limit_ups",
+    SKIP_GATE_LIMIT_DOWNS: "gate_limit_downs",
+    SKIP_GATE_HEIGHT: "gate_height",
+    SKIP_GATE_PROMOTION_1: "gate_promotion_1",
+    SKIP_GATE_PROMOTION_2PLUS: "gate_promotion_2plus",
+    SKIP_GATE_BROKEN_RATE: "gate_broken_rate",
+}
+N_SKIP = len(SKIP_REASONS)  # including 0
 
 # ---------------------------------------------------------------- packed parameter row
 # One float64 row per parameter set; the kernel reads flags by these indices. Strategies map
@@ -87,12 +117,33 @@ PARAM_FIELDS: tuple[str, ...] = (
     "slippage_ticks",      # 0.01 CNY ticks against the order, clamped to [low, high]
     "at_limit_open_fill",  # 1: an order opening AT its limit fills at the limit; 0: rejected
     "volume_cap",          # max buy shares as a fraction of the session volume, 0 = none
+    # Exits beyond break/stop/target/time (0 or NaN = off).
+    "trailing_stop",       # fraction below the highest close since entry
+    "exit_theme_heat",     # exit when the position's theme heat over theme_window is below
+    "theme_window",        # sessions summed for theme heat (entry filter and exit), >= 1
+    # Entry filters (NaN = off); "previous" = session t - 1 of an entry at session t.
+    "boards_mask",         # bit (1 << rules.BOARD_*) set = board allowed
+    "exclude_st",          # 1: skip ST stocks
+    "min_price", "max_price",            # reference previous close
+    "min_amount", "max_amount",          # previous session's amount, CNY
+    "min_streak", "max_streak",          # previous session's streak (连板数)
+    "min_theme_heat",                    # heat of the mark's theme (window theme_window)
+    "dragon_head",         # keep the k marks of a theme with the highest previous streak, 0 off
+    "min_open_gap", "max_open_gap",      # open / previous close - 1 at the entry session
+    "max_per_theme",       # most positions held at once in one theme, 0 = off
+    # Sentiment gate on the previous session (NaN = off).
+    "gate_min_limit_ups", "gate_max_limit_downs", "gate_min_height", "gate_min_promotion_1",
+    "gate_min_promotion_2plus", "gate_max_broken_rate",
 )
 N_PARAMS = len(PARAM_FIELDS)
 (P_ENTRY_LIMIT, P_LIMIT_FILL_TOUCHED, P_EXIT_ON_BREAK, P_EXIT_AT_CLOSE, P_STOP_LOSS,
  P_TAKE_PROFIT, P_MAX_HOLD, P_MAX_HOLD_REASON, P_MAX_POSITIONS, P_SKIP_HELD, P_CASH,
  P_POSITION_SIZE, P_FIXED_CASH, P_COMMISSION_RATE, P_COMMISSION_MIN, P_SLIPPAGE_TICKS,
- P_AT_LIMIT_OPEN_FILL, P_VOLUME_CAP) = range(N_PARAMS)
+ P_AT_LIMIT_OPEN_FILL, P_VOLUME_CAP, P_TRAILING_STOP, P_EXIT_THEME_HEAT, P_THEME_WINDOW,
+ P_BOARDS_MASK, P_EXCLUDE_ST, P_MIN_PRICE, P_MAX_PRICE, P_MIN_AMOUNT, P_MAX_AMOUNT, P_MIN_STREAK,
+ P_MAX_STREAK, P_MIN_THEME_HEAT, P_DRAGON_HEAD, P_MIN_OPEN_GAP, P_MAX_OPEN_GAP, P_MAX_PER_THEME,
+ P_GATE_MIN_LIMIT_UPS, P_GATE_MAX_LIMIT_DOWNS, P_GATE_MIN_HEIGHT, P_GATE_MIN_PROMOTION_1,
+ P_GATE_MIN_PROMOTION_2PLUS, P_GATE_MAX_BROKEN_RATE) = range(N_PARAMS)
 
 # ---------------------------------------------------------------- run statistics
 # A small float64 vector the kernel fills alongside the records, so a grid that does not keep
@@ -100,8 +151,10 @@ N_PARAMS = len(PARAM_FIELDS)
 STAT_FIELDS: tuple[str, ...] = (
     "orders", "fills", "buys", "sells", "round_trips", "wins",
     "gross_profit", "gross_loss", "hold_sessions", "fees",
-) + tuple(f"rejected_{REJECT_REASONS[k]}" for k in range(1, N_REJECT))
+) + tuple(f"rejected_{REJECT_REASONS[k]}" for k in range(1, N_REJECT)) + tuple(
+    f"skipped_{SKIP_REASONS[k]}" for k in range(1, N_SKIP))
 N_STATS = len(STAT_FIELDS)
 (S_ORDERS, S_FILLS, S_BUYS, S_SELLS, S_ROUND_TRIPS, S_WINS, S_GROSS_PROFIT, S_GROSS_LOSS,
  S_HOLD_SESSIONS, S_FEES) = range(10)
 S_REJECTED0 = 10 - 1  # stats[S_REJECTED0 + reason] counts rejections/expiries by reason
+S_SKIPPED0 = S_REJECTED0 + N_REJECT - 1  # stats[S_SKIPPED0 + reason] counts skipped marks

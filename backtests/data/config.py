@@ -36,19 +36,22 @@ import tomli_w
 
 from backtests.core.calendar import to_date
 from backtests.core.errors import ConfigError, HypebtError, did_you_mean
-from backtests.core.params import check_value, describe
+from backtests.core.params import LADDER_SOURCES, check_value, describe, parse_streaks
 from backtests.core.params import params_markdown as render_params
 from signals.marks import SIGNAL_PARAMS
 from signals.mentions import load_matching
 from signals.roles import load_roles
 from signals.themes import load_themes
 from strategies import ENGINE_PARAMS, resolve_params
+from strategies.base import WRITTEN_WHEN_SET
 
 DEMO = "demo"
 # [data] path of a run on a market loaded in Python (hypebt.backtest(market, ...)): written to
 # the run folder's config.toml as is; running that config names it as not found.
 IN_MEMORY = "<in-memory>"
-ENGINE_SECTIONS = ("strategy", "portfolio", "costs", "fill")
+ENGINE_SECTIONS = ("strategy", "portfolio", "costs", "fill", "filters", "gate")
+# Engine sections a resolved config writes only when one of their keys is set.
+OPTIONAL_SECTIONS = ("filters", "gate")
 SECTIONS = ("data", "signals") + ENGINE_SECTIONS + ("report",)
 REPORT_KEYS = ("tearsheet",)
 DATA_KEYS = ("path", "names", "start", "end", "drop_bad", "status", "actions")
@@ -62,6 +65,9 @@ RULE_FILES = {
 }
 SIGNALS_KEYS = ("marks", "articles", "archive") + tuple(RULE_FILES)
 STORE_ARCHIVE = "store"
+# Keys of every [signals] source: where the marks come from besides the news, and the user's
+# exit signals (docs/strategies.md).
+LADDER_KEYS = ("source", "streak", "first_board", "exits")
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,10 @@ class SignalsConfig:
     archive of the ``[data] path`` store, else of the default store; or a store directory's
     absolute path); ``options`` are the signals thresholds.
     ``themes_file``, ``role_rules``, ``matching_file``: absolute paths of the user's rule files
-    (articles or archive), None for the packaged defaults; :func:`signal_rules` loads them."""
+    (articles or archive), None for the packaged defaults; :func:`signal_rules` loads them.
+    ``source``, ``streak``, ``first_board``: ladder marks and how they combine with the news
+    (:mod:`backtests.features.ladder`; ``source = "ladder"`` needs no marks, articles or
+    archive); ``exits``: a CSV ``date,code`` of user exit signals."""
     marks: str | None = None
     articles: tuple[str, ...] = ()
     archive: str | None = None
@@ -91,6 +100,10 @@ class SignalsConfig:
     themes_file: str | None = None
     role_rules: str | None = None
     matching_file: str | None = None
+    source: str = "news"           # backtests.ladder.SOURCES
+    streak: tuple = ()             # ladder streaks: ints and "N+" strings
+    first_board: bool = False
+    exits: str | None = None       # absolute path of an exits CSV date,code
 
 
 @dataclass(frozen=True)
@@ -244,13 +257,45 @@ def _parse_data(sec: dict, base: Path, src: str) -> DataConfig:
                       status=status, actions=actions)
 
 
+def _parse_ladder(sec: dict, base: Path, has_news: bool) -> dict:
+    """The ladder and exits keys of ``[signals]`` as SignalsConfig fields."""
+    source = check_value("[signals] source", sec.get("source", "news"), str, LADDER_SOURCES)
+    out: dict = {"source": source}
+    if source == "news":
+        for key in ("streak", "first_board"):
+            if key in sec:
+                raise ConfigError(f"[signals] {key} applies to ladder marks; set source = "
+                                  f'"ladder", "news_and_ladder" or "news_or_ladder"')
+    else:
+        streak = sec.get("streak", [])
+        parse_streaks(streak)                   # raises naming [signals] streak
+        out["streak"] = tuple(streak) if isinstance(streak, list) else (streak,)
+        out["first_board"] = check_value("[signals] first_board", sec.get("first_board", False),
+                                         bool, None)
+        if not out["streak"] and not out["first_board"]:
+            raise ConfigError(f"[signals] source = {source!r} needs streak (e.g. streak = [1] "
+                              f"for 一进二) or first_board = true")
+    if source == "ladder" and has_news:
+        raise ConfigError('[signals] source = "ladder" uses no news: remove marks/articles or '
+                          'set source = "news_and_ladder" or "news_or_ladder"')
+    if source in ("news_and_ladder", "news_or_ladder") and not has_news:
+        raise ConfigError(f"[signals] source = {source!r} needs marks (a CSV date,code[,score]) "
+                          f"or articles (a list of article files)")
+    if "exits" in sec:
+        out["exits"] = _path(base, "[signals] exits", sec["exits"])
+    return out
+
+
 def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
     extra = signals_params()
-    known = SIGNALS_KEYS + tuple(extra)
+    known = SIGNALS_KEYS + LADDER_KEYS + tuple(extra)
     for key in sec:
         if key not in known:
             raise _unknown("[signals]", key, known)
     given = [k for k in ("marks", "articles", "archive") if k in sec]
+    ladder = _parse_ladder(sec, base, bool(given))
+    if ladder["source"] == "ladder":
+        return SignalsConfig(**ladder)
     if len(given) != 1:
         raise ConfigError(f"{src}: [signals] needs exactly one of marks (a CSV date,code[,score]), "
                           f"articles (a list of article files) and archive (\"store\": the "
@@ -260,7 +305,7 @@ def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
         for key in (*RULE_FILES, *extra):
             if key in sec:
                 raise ConfigError(f"[signals] {key} applies to articles, not to a marks file")
-        return SignalsConfig(marks=_path(base, "[signals] marks", sec["marks"]))
+        return SignalsConfig(marks=_path(base, "[signals] marks", sec["marks"]), **ladder)
     arts, archive = (), None
     if "archive" in sec:
         raw = check_value("[signals] archive", sec["archive"], str, None)
@@ -282,7 +327,7 @@ def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
                               f"a role rules file is given as role_rules = {sec[name]!r}")
         options[name] = (check_value(f"[signals] {name}", sec[name], typ, limits)
                          if name in sec else default)
-    return SignalsConfig(articles=arts, archive=archive, options=options, **files)
+    return SignalsConfig(articles=arts, archive=archive, options=options, **files, **ladder)
 
 
 def _load_rule_file(key: str, path: str, *, shown=None):
@@ -374,8 +419,10 @@ def config_dict(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None)
     if d.actions:
         data["actions"] = _rel(d.actions, base)
     s = cfg.signals
-    if s.marks:
-        signals: dict = {"marks": _rel(s.marks, base)}
+    if s.source == "ladder":
+        signals: dict = {}
+    elif s.marks:
+        signals = {"marks": _rel(s.marks, base)}
     else:
         signals = ({"archive": s.archive if s.archive == STORE_ARCHIVE else _rel(s.archive, base)}
                    if s.archive else
@@ -383,12 +430,19 @@ def config_dict(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None)
         signals.update({key: _rel(getattr(s, key), base) for key in RULE_FILES
                         if getattr(s, key) is not None})
         signals.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in s.options.items()})
+    if s.source != "news":                    # written only when used: older configs unchanged
+        signals.update(source=s.source, streak=list(s.streak), first_board=s.first_board)
+    if s.exits:
+        signals["exits"] = _rel(s.exits, base)
     out = {"data": data, "signals": signals}
     table = engine_params()
     for section in ENGINE_SECTIONS:
-        out[section] = {name: (list(v) if isinstance(v := cfg.params[name], tuple) else v)
-                        for name, (sec, *_r) in table.items()
-                        if sec == section and cfg.params.get(name) is not None}
+        values = {name: (list(v) if isinstance(v := cfg.params[name], tuple) else v)
+                  for name, (sec, _t, default, *_r) in table.items()
+                  if sec == section and cfg.params.get(name) is not None
+                  and not (name in WRITTEN_WHEN_SET and cfg.params[name] == default)}
+        if values or section not in OPTIONAL_SECTIONS:
+            out[section] = values
     if cfg.report != ReportConfig():     # written only when not the default (older run
         out["report"] = {"tearsheet": cfg.report.tearsheet}   # folders stay byte-identical)
     return out

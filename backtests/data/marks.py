@@ -33,9 +33,10 @@ def _bad_utf8_byte(path: Path, exc: UnicodeDecodeError) -> int:
 
 def read_marks(path: str | os.PathLike, *, calendar=None):
     """Read a marks CSV ``date,code[,score]`` into a DataFrame ``date`` (datetime64), ``code``
-    (6-digit text), ``score`` (float, 1.0 when the column is absent). The other columns of a
-    run folder's ``signals.csv`` (``name``, ``theme``, ``article_id`` ...) are accepted and left
-    out, so a run folder's ``config.toml`` can name its own ``signals.csv``.
+    (6-digit text), ``score`` (float, 1.0 when the column is absent), and ``theme`` (text) and
+    ``theme_heat`` when the file has them (the theme filters and exits read them). The other
+    columns of a run folder's ``signals.csv`` (``name``, ``article_id`` ...) are accepted and
+    left out, so a run folder's ``config.toml`` can name its own ``signals.csv``.
 
     ``date`` is the session whose open is the earliest entry; it must be a trading session of
     ``calendar`` (default: the SSE/SZSE calendar). Errors name the file and the row (the first
@@ -100,12 +101,47 @@ def read_marks(path: str | os.PathLike, *, calendar=None):
     out = pd.DataFrame({"date": pd.to_datetime(np.array(dates, dtype="datetime64[D]")),
                         "code": pd.Series(codes, dtype=object),
                         "score": np.array(scores, dtype=float)})
+    if "theme" in df.columns:
+        out["theme"] = df["theme"].str.strip().to_numpy(dtype=object)
+        if "theme_heat" in df.columns:
+            out["theme_heat"] = pd.to_numeric(df["theme_heat"], errors="coerce").fillna(0.0)
     dup = out.duplicated(["date", "code"])
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         raise MarksError(f"{p} row {i + 2}: duplicate mark for {out['code'].iloc[i]} on "
                          f"{out['date'].iloc[i].date()}")
     return out
+
+
+def read_exits(path: str | os.PathLike, *, calendar=None):
+    """Read an exits CSV ``date,code`` (user exit signals: sell a held position at that
+    session's close or the next open, per ``exit_at``) into a frame ``date, code``; the checks
+    and messages of :func:`read_marks`."""
+    p = Path(path)
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise MarksError(f"exits file not found: {p}") from None
+    except pd.errors.EmptyDataError:
+        raise MarksError(f"exits file {p} is empty: expected a header date,code") from None
+    except (OSError, ValueError) as exc:
+        raise MarksError(f"cannot read exits file {p}: {exc}") from None
+    df.columns = [c.strip().lower() for c in df.columns]
+    if list(df.columns) != ["date", "code"]:
+        raise MarksError(f"{p}: an exits file has the columns date,code (found "
+                         f"{', '.join(df.columns)})")
+    cal = calendar or trading_calendar()
+    dates = []
+    codes = df["code"].str.strip().tolist()
+    for i, (d, code) in enumerate(zip(df["date"].tolist(), codes)):
+        try:
+            dates.append(cal.require_session(d.strip(), what="date"))
+        except HypebtError as exc:
+            raise MarksError(f"{p} row {i + 2}: {exc}") from None
+        if not (len(code) == 6 and code.isdigit()):
+            raise MarksError(f"{p} row {i + 2}: code {code!r} is not a 6-digit stock code")
+    return pd.DataFrame({"date": pd.to_datetime(np.array(dates, dtype="datetime64[D]")),
+                         "code": pd.Series(codes, dtype=object)})
 
 
 def check_marks_codes(marks, codes, *, source: str = "marks") -> None:
@@ -119,17 +155,18 @@ def check_marks_codes(marks, codes, *, source: str = "marks") -> None:
                          f"{' ...' if len(rows) > 5 else ''})")
 
 
-def locate_marks(sessions, codes, marks: pd.DataFrame):
+def locate_marks(sessions, codes, marks: pd.DataFrame, *, what: str = "marks"):
     """``(t, j, score)``: the session index, stock index and score of every row of a marks frame
     ``date, code[, score]`` on a market with ``sessions`` (sorted dates) and ``codes`` (sorted).
 
     ``date`` must be a session of the market, ``code`` one of ``codes``, ``score`` (default 1.0)
-    finite; :class:`MarksError` names the row and the bad value otherwise.
+    finite; :class:`MarksError` names the row and the bad value otherwise (``what``: the name
+    of the frame in messages, ``marks`` or ``exits``).
     """
     n_sessions, n_stocks = len(sessions), len(codes)
     for col in ("date", "code"):
         if col not in marks.columns:
-            raise MarksError(f"marks have no {col!r} column; expected date,code[,score] "
+            raise MarksError(f"{what} have no {col!r} column; expected date,code[,score] "
                              f"(found {', '.join(map(str, marks.columns))})")
     if len(marks) == 0:
         empty = np.zeros(0, dtype=np.int64)
@@ -137,13 +174,13 @@ def locate_marks(sessions, codes, marks: pd.DataFrame):
     try:
         days = pd.to_datetime(marks["date"]).to_numpy().astype("datetime64[D]")
     except (ValueError, TypeError) as exc:
-        raise MarksError(f"marks: cannot read the date column as dates ({exc})") from None
+        raise MarksError(f"{what}: cannot read the date column as dates ({exc})") from None
     sessions = np.asarray(sessions, dtype="datetime64[D]")
     t = np.searchsorted(sessions, days)
     t_ok = (t < n_sessions) & (sessions[np.minimum(t, n_sessions - 1)] == days)
     if not t_ok.all():
         i = int(np.flatnonzero(~t_ok)[0])
-        raise MarksError(f"marks row {i + 2}: date {days[i]} is not a session of the market "
+        raise MarksError(f"{what} row {i + 2}: date {days[i]} is not a session of the market "
                          f"({sessions[0]} .. {sessions[-1]}); expected the session whose open "
                          f"is the earliest entry")
     wanted = marks["code"].astype(str).str.strip().to_numpy()
@@ -152,7 +189,7 @@ def locate_marks(sessions, codes, marks: pd.DataFrame):
     j_ok = (j < n_stocks) & (known[np.minimum(j, n_stocks - 1)] == wanted)
     if not j_ok.all():
         i = int(np.flatnonzero(~j_ok)[0])
-        raise MarksError(f"marks row {i + 2}: code {wanted[i]!r} is not in the market data "
+        raise MarksError(f"{what} row {i + 2}: code {wanted[i]!r} is not in the market data "
                          f"({int((~j_ok).sum())} unknown code(s)); expected a 6-digit code of "
                          f"a stock in the panel")
     if "score" in marks.columns:

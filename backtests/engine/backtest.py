@@ -34,11 +34,19 @@ from backtests.core.records import (
 from backtests.data.market import Market
 from backtests.data.marks import locate_marks
 from backtests.engine.nb import MarketArrays, MarkIndex, mark_index_nb, simulate_nb
-from strategies import ENGINE_PARAMS, STRATEGIES, pack_grid, pack_params, resolve_params
+from backtests.features.state import MarketState, market_state, theme_heat
+from strategies import (
+    ENGINE_PARAMS,
+    STRATEGIES,
+    filters_active,
+    pack_grid,
+    pack_params,
+    resolve_params,
+)
 
-__all__ = ["ENGINE_PARAMS", "STRATEGIES", "BacktestResult", "mark_index",
-           "market_arrays", "marks_array", "orders_frame", "pack_grid", "pack_params",
-           "resolve_params", "run_backtest", "toy_market", "trades_frame"]
+__all__ = ["ENGINE_PARAMS", "STRATEGIES", "BacktestResult", "exits_array", "long_signals",
+           "mark_index", "market_arrays", "marks_array", "orders_frame", "pack_grid",
+           "pack_params", "resolve_params", "run_backtest", "toy_market", "trades_frame"]
 
 
 class BacktestResult(NamedTuple):
@@ -100,17 +108,55 @@ def toy_market(sessions, codes, open, high, low, close, volume=None, *, prev_clo
                   limit_down=down, synthetic=True)
 
 
-def market_arrays(market: Market) -> MarketArrays:
-    """The kernel's view of ``market``: bars, limits, lot rules by board, fee rates by date."""
+def market_arrays(market: Market, state: MarketState | None = None, *,
+                  features: bool = True) -> MarketArrays:
+    """The kernel's view of ``market``: bars, limits, lot rules by board, fee rates by date, and
+    the market-state features the entry filters and the gate read (``state``: a
+    :func:`backtests.features.state.market_state` of ``market`` to reuse; computed when None).
+    ``features=False`` leaves the features out (empty arrays): enough for parameters without
+    a filter or a gate, which never read them, and it saves computing them."""
     min_lot, lot_step = rules.lot_arrays(market.boards)
     stamp, transfer = rules.fee_rates(market.sessions)
     f8 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+    if not features and state is None:
+        return MarketArrays(
+            open=f8(market.open), high=f8(market.high), low=f8(market.low),
+            close=f8(market.close), volume=f8(market.volume), limit_up=f8(market.limit_up),
+            limit_down=f8(market.limit_down), min_lot=min_lot.astype(np.int64),
+            lot_step=lot_step.astype(np.int64), stamp_rate=f8(stamp), transfer_rate=f8(transfer))
+    ms = market_state(market) if state is None else state
     return MarketArrays(
         open=f8(market.open), high=f8(market.high), low=f8(market.low), close=f8(market.close),
         volume=f8(market.volume), limit_up=f8(market.limit_up), limit_down=f8(market.limit_down),
         min_lot=min_lot.astype(np.int64), lot_step=lot_step.astype(np.int64),
         stamp_rate=f8(stamp), transfer_rate=f8(transfer),
+        prev_close=f8(market.prev_close), amount=f8(market.amount), streak=ms.streak,
+        session=ms.session, board=np.asarray(market.boards, dtype=np.int64),
+        is_st=np.asarray(market.is_st, dtype=np.bool_),
     )
+
+
+def long_signals(frame: pd.DataFrame, value: str = "score") -> pd.DataFrame:
+    """A wide frame of user signals (index: dates, columns: codes; NaN or False = none) as the
+    long ``date, code, <value>`` frame :func:`marks_array` reads, ordered by date then column.
+    A frame that already has ``date`` and ``code`` columns is returned as it is."""
+    if "date" in frame.columns and "code" in frame.columns:
+        return frame
+    values = frame.to_numpy()
+    if values.dtype == bool:
+        hit = values
+        values = values.astype(np.float64)
+    else:
+        try:
+            values = values.astype(np.float64)
+        except (TypeError, ValueError):
+            raise MarksError(f"{value}s: a wide frame (dates x codes) must hold numbers "
+                            f"(NaN = no signal)") from None
+        hit = ~np.isnan(values)
+    t, j = np.nonzero(hit)
+    codes = np.array([str(c).strip() for c in frame.columns], dtype=object)
+    return pd.DataFrame({"date": np.asarray(frame.index)[t], "code": codes[j],
+                         value: values[t, j]})
 
 
 def marks_array(market: Market, marks: pd.DataFrame) -> np.ndarray:
@@ -133,9 +179,58 @@ def marks_array(market: Market, marks: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def mark_index(marks: np.ndarray) -> MarkIndex:
-    """CSR priority index of an ``[S, N]`` score array (kernel input, built once per marks)."""
-    return mark_index_nb(np.ascontiguousarray(marks, dtype=np.float64))
+def exits_array(market: Market, exits) -> np.ndarray:
+    """``[S, N]`` uint8 user exit signals (1 = sell the position at that session's close or the
+    next open, per ``exit_at``) from a frame ``date, code``, a wide boolean frame (dates x
+    codes) or an ``[S, N]`` array; the same checks on dates and codes as the marks."""
+    shape = (len(market.sessions), len(market.codes))
+    if isinstance(exits, pd.DataFrame):
+        frame = long_signals(exits, "exit")
+        out = np.zeros(shape, np.uint8)
+        if len(frame):
+            if "exit" in frame.columns:
+                frame = frame.loc[frame["exit"].astype(bool).to_numpy()]
+            t, j, _score = locate_marks(market.sessions, market.codes, frame[["date", "code"]],
+                                        what="exits")
+            out[t, j] = 1
+        return out
+    arr = np.asarray(exits)
+    if arr.shape != shape:
+        raise MarksError(f"exits array has shape {arr.shape}; expected {shape} (sessions, stocks)")
+    return (np.nan_to_num(arr.astype(np.float64)) != 0).astype(np.uint8)
+
+
+def mark_index(marks: np.ndarray, themes: pd.DataFrame | None = None, *, market=None,
+               exits: np.ndarray | None = None) -> MarkIndex:
+    """CSR priority index of an ``[S, N]`` score array (kernel input, built once per marks).
+
+    ``themes``: the marks frame when its marks carry a ``theme`` (and ``theme_heat``) column,
+    with ``market``: fills each mark's theme id and the per-session theme heat
+    (:func:`backtests.features.state.theme_heat`). ``exits``: an ``[S, N]`` uint8 array of user exit
+    signals (:func:`exits_array`)."""
+    mi = mark_index_nb(np.ascontiguousarray(marks, dtype=np.float64))
+    if themes is not None and "theme" in themes.columns and len(themes):
+        names, heat = theme_heat(market.sessions, themes)
+        theme = themes["theme"].fillna("").astype(str).to_numpy()
+        keep = theme != ""
+        if names:
+            t, j, _score = locate_marks(market.sessions, market.codes,
+                                        themes.loc[keep, ["date", "code"]])
+            n_stocks = marks.shape[1]
+            keys = t.astype(np.int64) * n_stocks + j
+            ids = np.searchsorted(np.array(names), theme[keep]).astype(np.int64)
+            order = np.argsort(keys, kind="stable")
+            keys, ids = keys[order], ids[order]
+            sessions_of = np.repeat(np.arange(marks.shape[0]), np.diff(mi.ptr))
+            want = sessions_of * n_stocks + mi.stock
+            theme_ids = np.full(len(want), -1, np.int64)
+            if len(keys):
+                pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+                theme_ids = np.where(keys[pos] == want, ids[pos], -1).astype(np.int64)
+            mi = mi._replace(theme=theme_ids, heat=np.ascontiguousarray(heat))
+    if exits is not None:
+        mi = mi._replace(exits=np.ascontiguousarray(exits, dtype=np.uint8))
+    return mi
 
 
 def orders_frame(market: Market, records: np.ndarray) -> pd.DataFrame:
@@ -177,26 +272,37 @@ def trades_frame(market: Market, records: np.ndarray) -> pd.DataFrame:
 
 
 def run_backtest(market: Market, marks, params: Mapping[str, Any] | None = None, *,
-                 record: bool = True) -> BacktestResult:
+                 record: bool = True, exits=None, state: MarketState | None = None
+                 ) -> BacktestResult:
     """Replay a strategy on ``market`` and return a :class:`BacktestResult`.
 
-    ``marks``: a frame ``date, code[, score]`` (see :func:`marks_array`) or an ``[S, N]`` score
-    array (NaN = no mark). ``params``: flat engine parameters (``ENGINE_PARAMS`` names; missing
-    keys take defaults; validated, ``ConfigError`` on a bad one). ``record=False`` skips the
+    ``marks``: the entries — a frame ``date, code[, score][, theme[, theme_heat]]`` (see
+    :func:`marks_array`; a ``theme`` column feeds the theme filters and exits), a wide frame of
+    scores (index: dates, columns: codes, NaN = none: an idea computed in pandas) or an
+    ``[S, N]`` score array (NaN = no mark). ``exits``: optional user exit signals — a frame
+    ``date, code``, a wide boolean frame or an ``[S, N]`` array (:func:`exits_array`); a held
+    position with a signal at session ``t`` sells at ``t``'s close or the next open per
+    ``exit_at``. ``state``: the market's :func:`~backtests.features.state.market_state` to
+    reuse. ``params``: flat engine parameters (``ENGINE_PARAMS`` names; missing keys take
+    defaults; validated, ``ConfigError`` on a bad one). ``record=False`` skips the
     order records (empty ``orders``/``trades``) — equity and ``stats`` are still complete.
     Positions still open at the end are valued at their last close, not liquidated.
     """
     full = resolve_params(params or {})   # returns an already resolved dict as it is
     prow = pack_params(full)
+    frame = None
     if isinstance(marks, pd.DataFrame):
-        score = marks_array(market, marks)
+        frame = long_signals(marks)
+        score = marks_array(market, frame)
     else:
         score = np.asarray(marks, dtype=np.float64)
         if score.shape != market.close.shape:
             raise MarksError(f"marks array has shape {score.shape}; expected "
                             f"{market.close.shape} (sessions, stocks)")
-    mk = market_arrays(market)
-    cash, mv, eq, recs, stats = simulate_nb(mk, mark_index(score), prow, record)
+    mk = market_arrays(market, state, features=filters_active(full))
+    mi = mark_index(score, frame, market=market,
+                    exits=None if exits is None else exits_array(market, exits))
+    cash, mv, eq, recs, stats = simulate_nb(mk, mi, prow, record)
     equity = pd.DataFrame({
         "date": pd.to_datetime(np.asarray(market.sessions, dtype="datetime64[D]")),
         "cash": cash, "market_value": mv, "equity": eq,

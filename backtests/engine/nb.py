@@ -20,8 +20,11 @@ from numba import njit
 
 from backtests.core.records import (
     EXIT_BREAK,
+    EXIT_SIGNAL,
     EXIT_STOP_LOSS,
     EXIT_TAKE_PROFIT,
+    EXIT_THEME_COOL,
+    EXIT_TRAILING_STOP,
     N_STATS,
     P_AT_LIMIT_OPEN_FILL,
     P_CASH,
@@ -30,28 +33,39 @@ from backtests.core.records import (
     P_ENTRY_LIMIT,
     P_EXIT_AT_CLOSE,
     P_EXIT_ON_BREAK,
+    P_EXIT_THEME_HEAT,
     P_FIXED_CASH,
     P_LIMIT_FILL_TOUCHED,
     P_MAX_HOLD,
     P_MAX_HOLD_REASON,
+    P_MAX_PER_THEME,
     P_MAX_POSITIONS,
     P_POSITION_SIZE,
     P_SKIP_HELD,
     P_SLIPPAGE_TICKS,
     P_STOP_LOSS,
     P_TAKE_PROFIT,
+    P_THEME_WINDOW,
+    P_TRAILING_STOP,
     P_VOLUME_CAP,
     REJECT_BELOW_MIN_LOT,
     REJECT_INSUFFICIENT_CASH,
     REJECT_LIMIT_DOWN_SEALED,
     REJECT_LIMIT_UP_SEALED,
     REJECT_MAX_POSITIONS,
-    REJECT_NO_LIMIT,
     REJECT_NONE,
     REJECT_NOT_TOUCHED,
+    REJECT_NO_LIMIT,
     REJECT_SUSPENDED,
     REJECT_T_PLUS_1,
     REJECT_VOLUME_CAP,
+    SIDE_BUY,
+    SIDE_SELL,
+    SKIP_MAX_PER_THEME,
+    SKIP_NONE,
+    STATUS_EXPIRED,
+    STATUS_FILLED,
+    STATUS_REJECTED,
     S_BUYS,
     S_FEES,
     S_FILLS,
@@ -62,15 +76,13 @@ from backtests.core.records import (
     S_REJECTED0,
     S_ROUND_TRIPS,
     S_SELLS,
+    S_SKIPPED0,
     S_WINS,
-    SIDE_BUY,
-    SIDE_SELL,
-    STATUS_EXPIRED,
-    STATUS_FILLED,
-    STATUS_REJECTED,
     order_dt,
 )
 from backtests.core.rules import TICK, buy_costs_nb, lot_round_nb, sell_costs_nb
+from backtests.engine.filters_nb import mark_skips_nb, window_heat_nb
+from backtests.features.nb import N_SESSION
 
 # Prices sit on the 0.01 grid and limit prices are computed exactly in cents, so "at the
 # limit" is an equality; the tolerance only absorbs binary noise in a data file's prices.
@@ -104,6 +116,14 @@ class MarketArrays(NamedTuple):
     lot_step: np.ndarray       # [N] int64
     stamp_rate: np.ndarray     # [S] float64, sell side (rules.FEES)
     transfer_rate: np.ndarray  # [S] float64, both sides
+    # Market state read by the entry filters and the sentiment gate (backtests.state); empty
+    # by default, which a run without filters never reads.
+    prev_close: np.ndarray = np.empty((0, 0))             # [S, N] reference previous close
+    amount: np.ndarray = np.empty((0, 0))                 # [S, N] CNY
+    streak: np.ndarray = np.empty((0, 0), np.int32)       # [S, N] 连板数
+    session: np.ndarray = np.empty((0, N_SESSION))        # [S, N_SESSION] features_nb.SF_*
+    board: np.ndarray = np.empty(0, np.int64)             # [N] rules.BOARD_*
+    is_st: np.ndarray = np.empty(0, np.bool_)             # [N]
 
 
 class MarkIndex(NamedTuple):
@@ -112,6 +132,9 @@ class MarkIndex(NamedTuple):
     ptr: np.ndarray    # [S + 1] int64
     stock: np.ndarray  # [M] int64
     score: np.ndarray  # [M] float64
+    theme: np.ndarray  # [M] int64 theme id of the mark, -1 = none
+    heat: np.ndarray   # [S, K] float64 heat of each theme per session (state.theme_heat)
+    exits: np.ndarray  # [S, N] uint8 user exit signals at the close of t, or (0, 0): none
 
 
 @njit(cache=True)
@@ -140,7 +163,8 @@ def mark_index_nb(marks):
             order = np.argsort(-score[lo:hi], kind="mergesort")
             stock[lo:hi] = stock[lo:hi][order]
             score[lo:hi] = score[lo:hi][order]
-    return MarkIndex(ptr, stock, score)
+    return MarkIndex(ptr, stock, score, np.full(ptr[n_sessions], -1, np.int64),
+                     np.zeros((n_sessions, 0)), np.zeros((0, 0), np.uint8))
 
 
 @njit(cache=True)
@@ -212,6 +236,15 @@ def _compact(pos, npos, shares):
     return w
 
 
+@njit(cache=True, inline="always")
+def _release_theme(pos_theme, theme_count, j):
+    """A position in stock ``j`` was sold: it no longer counts towards its theme."""
+    k = pos_theme[j]
+    if k >= 0:
+        theme_count[k] -= 1
+        pos_theme[j] = -1
+
+
 @njit(cache=True)
 def simulate_nb(mk, mi, prow, record):
     """Run one backtest. ``mk``: MarketArrays; ``mi``: MarkIndex; ``prow``: packed parameters
@@ -241,6 +274,17 @@ def simulate_nb(mk, mi, prow, record):
     slip = prow[P_SLIPPAGE_TICKS] * TICK
     at_limit_fill = prow[P_AT_LIMIT_OPEN_FILL] != 0.0
     volume_cap = prow[P_VOLUME_CAP]
+    trailing_stop = prow[P_TRAILING_STOP]
+    exit_theme_heat = prow[P_EXIT_THEME_HEAT]
+    theme_window = np.int64(prow[P_THEME_WINDOW])
+    max_per_theme = np.int64(prow[P_MAX_PER_THEME])
+    # Gate and filters read the market and the marks only: one pass before the loop. Copied
+    # into a fresh local array, which the session loop reads several times faster than the
+    # callee's (measured in benchmarks/bench_features.py).
+    skips = np.zeros(mi.stock.shape[0], np.int8)
+    skips[:] = mark_skips_nb(mk, mi, prow)
+    signals_on = mi.exits.shape[0] > 0
+    theme_of, heat, exit_signal = mi.theme, mi.heat, mi.exits   # locals: read in the loops
 
     cash_out = np.empty(n_sessions)
     mv_out = np.empty(n_sessions)
@@ -260,6 +304,9 @@ def simulate_nb(mk, mi, prow, record):
     first_try = np.zeros(n_stocks, np.int64)      # session of the pending sell's first attempt
     pos = np.empty(n_stocks, np.int64)            # held stocks, sorted by index (= code)
     npos = 0
+    high_close = np.zeros(n_stocks)               # highest close since entry (trailing stop)
+    pos_theme = np.full(n_stocks, -1, np.int64)   # theme of the mark that opened the position
+    theme_count = np.zeros(mi.heat.shape[1], np.int64)  # positions held per theme
 
     cash = prow[P_CASH]
     equity_prev = cash
@@ -308,6 +355,7 @@ def simulate_nb(mk, mi, prow, record):
                 n += 1
             shares[j] = 0
             pending[j] = 0
+            _release_theme(pos_theme, theme_count, j)
             sold = True
         if sold:
             npos = _compact(pos, npos, shares)
@@ -318,6 +366,14 @@ def simulate_nb(mk, mi, prow, record):
             j = mi.stock[m]
             held = shares[j] > 0
             if held and skip_held:
+                continue
+            # Skipped marks place no order; they are counted by reason (records.SKIP_*).
+            skip = skips[m]
+            if (skip == SKIP_NONE and max_per_theme > 0 and not held and theme_of[m] >= 0
+                    and theme_count[theme_of[m]] >= max_per_theme):
+                skip = SKIP_MAX_PER_THEME
+            if skip != SKIP_NONE:
+                stats[S_SKIPPED0 + skip] += 1
                 continue
             stats[S_ORDERS] += 1
             cl = c_[t, j]
@@ -405,6 +461,11 @@ def simulate_nb(mk, mi, prow, record):
                             entry_price[j] = price
                             entry_session[j] = t
                             cost[j] = value + com + fee
+                            high_close[j] = cl
+                            k = theme_of[m]
+                            if k >= 0:
+                                pos_theme[j] = k
+                                theme_count[k] += 1
                         buy_session[j] = t
                         shares[j] += sh
                         last_close[j] = cl
@@ -424,6 +485,8 @@ def simulate_nb(mk, mi, prow, record):
             if np.isnan(cl):
                 continue
             last_close[j] = cl
+            if cl > high_close[j]:
+                high_close[j] = cl
             if pending[j] != 0:
                 continue
             lu = lu_[t, j]
@@ -432,8 +495,16 @@ def simulate_nb(mk, mi, prow, record):
                 why = EXIT_STOP_LOSS
             elif take_profit > 0.0 and cl >= entry_price[j] * (1.0 + take_profit) - PRICE_TOL:
                 why = EXIT_TAKE_PROFIT
+            elif (trailing_stop > 0.0
+                  and cl <= high_close[j] * (1.0 - trailing_stop) + PRICE_TOL):
+                why = EXIT_TRAILING_STOP
             elif exit_on_break and (np.isnan(lu) or cl < lu - PRICE_TOL):
                 why = EXIT_BREAK
+            elif (not np.isnan(exit_theme_heat) and pos_theme[j] >= 0
+                  and window_heat_nb(heat, t, pos_theme[j], theme_window) < exit_theme_heat):
+                why = EXIT_THEME_COOL
+            elif signals_on and exit_signal[t, j] != 0:
+                why = EXIT_SIGNAL
             elif max_hold > 0 and t - entry_session[j] >= max_hold:
                 why = max_hold_reason
             if why == 0:
@@ -469,6 +540,7 @@ def simulate_nb(mk, mi, prow, record):
                 n += 1
             shares[j] = 0
             pending[j] = 0
+            _release_theme(pos_theme, theme_count, j)
             sold = True
         if sold:
             npos = _compact(pos, npos, shares)

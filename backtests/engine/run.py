@@ -21,10 +21,11 @@ from backtests.core.calendar import trading_calendar
 from backtests.core.errors import ConfigError
 from backtests.data.config import DEMO, STORE_ARCHIVE, RunConfig, signal_rules
 from backtests.data.load import load_market, stock_master
-from backtests.data.marks import check_marks_codes, read_marks
+from backtests.data.marks import check_marks_codes, read_exits, read_marks
 from backtests.data.news import archive_marks, open_archive
 from backtests.data.store import is_store, resolve_store
 from backtests.engine.backtest import run_backtest
+from backtests.features.ladder import combine_marks, ladder_marks
 from backtests.features.scan import BoardStates
 from signals.demo import DEMO_ARTICLES
 from signals.extract import Extractor
@@ -35,10 +36,12 @@ class Marks(NamedTuple):
     """The marks a run uses (``frame``: date, code, score[, name, article columns]), how many
     were dropped for lying outside the market's sessions, and how many marks built from
     articles named a stock absent from the market data (a marks CSV with such a code is an
-    error instead)."""
+    error instead). ``exits``: the user exit signals of ``[signals] exits`` (``date, code``,
+    those outside the market's sessions dropped) or None."""
     frame: pd.DataFrame
     outside_window: int
     not_in_market: int = 0
+    exits: pd.DataFrame | None = None
 
 
 def default_out_dir(cfg: RunConfig) -> Path:
@@ -56,11 +59,17 @@ def load_run_market(cfg: RunConfig, *, cache: bool = True):
 
 def load_marks(cfg: RunConfig, market) -> Marks:
     """The entry marks of ``[signals]`` for ``market``: read from the marks CSV, or built from
-    the articles with the signals package. Codes must be in the market (ConfigError naming the
-    row otherwise); marks on dates outside the market's sessions are dropped and counted."""
+    the articles with the signals package, and combined with the ladder marks of ``[signals]
+    source`` (:mod:`backtests.features.ladder`). Codes must be in the market (ConfigError
+    naming the row otherwise); marks on dates outside the market's sessions are dropped and
+    counted. The exits CSV of ``[signals] exits`` gets the same checks."""
     s = cfg.signals
     missing = 0
-    if s.marks:
+    sessions = np.asarray(market.sessions, dtype="datetime64[D]")
+    if s.source == "ladder":
+        frame = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"),
+                              "code": pd.Series(dtype=object)})
+    elif s.marks:
         frame = read_marks(s.marks)
         check_marks_codes(frame, market.codes, source=s.marks)
     else:
@@ -69,12 +78,20 @@ def load_marks(cfg: RunConfig, market) -> Marks:
         missing = int((~known).sum())
         frame = frame.loc[known].reset_index(drop=True)
     days = frame["date"].to_numpy().astype("datetime64[D]")
-    inside = np.isin(days, np.asarray(market.sessions, dtype="datetime64[D]"))
+    inside = np.isin(days, sessions)
     frame = frame.loc[inside].reset_index(drop=True)
     if "name" not in frame.columns:
         names = dict(zip(map(str, market.codes), map(str, market.names)))
         frame.insert(2, "name", [names.get(c, "") for c in frame["code"]])
-    return Marks(frame, int((~inside).sum()), missing)
+    if s.source != "news":
+        frame = combine_marks(frame, ladder_marks(market, s.streak, s.first_board), s.source)
+    exits = None
+    if s.exits:
+        exits = read_exits(s.exits)
+        check_marks_codes(exits, market.codes, source=s.exits)
+        on = np.isin(exits["date"].to_numpy().astype("datetime64[D]"), sessions)
+        exits = exits.loc[on].reset_index(drop=True)
+    return Marks(frame, int((~inside).sum()), missing, exits)
 
 
 def marks_from_articles(cfg: RunConfig, market) -> pd.DataFrame:
@@ -123,7 +140,7 @@ def run_config(cfg: RunConfig, *, prepared=None):
     """Run the backtest a config describes and return the engine's ``BacktestResult``
     (``prepared``: a :func:`prepare_run` result to reuse)."""
     market, marks = prepared or prepare_run(cfg)
-    return run_backtest(market, marks.frame, cfg.params)
+    return run_backtest(market, marks.frame, cfg.params, exits=marks.exits)
 
 
 def marks_of(result) -> pd.DataFrame:

@@ -41,11 +41,7 @@ from backtests.core.calendar import to_date, trading_calendar
 from backtests.core.errors import ConfigError, DataError
 from backtests.data.market import ffill_index
 from backtests.data.status import st_by_session
-
-MAX_GAP = 2
-"""Most consecutive traded sessions without a limit-up close that stay inside one run."""
-
-HALF_CENT = rules.TICK / 2
+from backtests.features.state import HALF_CENT, MAX_GAP, market_state
 
 BOARD_ORDER = (rules.BOARD_MAIN, rules.BOARD_CHINEXT, rules.BOARD_STAR, rules.BOARD_BSE)
 
@@ -160,9 +156,14 @@ class _Panel(NamedTuple):
 
 
 def _analyse(market, max_gap: int) -> _Panel:
-    state = limit_state(market.high, market.low, market.close, market.limit_up, market.limit_down)
-    days, boards = board_runs(state.sealed_up, state.traded, max_gap=max_gap)
-    return _Panel(state, streaks(state.sealed_up, state.traded), days, boards)
+    """The scan's view of the market-state features (:func:`backtests.state.market_state`,
+    the numba pass the engine's filters read too; ``tests/test_scan.py`` checks it against the
+    array definitions :func:`limit_state`, :func:`streaks` and :func:`board_runs` above)."""
+    if max_gap < 0:
+        raise ConfigError(f"max_gap must be >= 0, got {max_gap}")
+    ms = market_state(market, max_gap=max_gap, tol=HALF_CENT)
+    state = LimitState(*(ms.flag(name) for name in LimitState._fields))
+    return _Panel(state, ms.streak, ms.run_days, ms.run_boards)
 
 
 def _session_index(market, date) -> int:

@@ -27,7 +27,7 @@ import numpy as np
 
 from backtests.core.errors import HypebtError
 from backtests.data.load import load_market
-from backtests.engine.backtest import mark_index, market_arrays, marks_array
+from backtests.engine.backtest import exits_array, mark_index, market_arrays, marks_array
 from backtests.grid.chunks import chunk_bounds, run_chunk
 from backtests.grid.chunks import progress as progress_bar
 
@@ -67,12 +67,14 @@ def worker_market(recipe: tuple):
 
 
 def run_chunk_task(recipe: tuple, marks_key: str, marks, rows: np.ndarray, split: int,
-                   threads: int) -> np.ndarray:
-    """Dask task: one chunk of packed rows through the grid kernel on the worker's market."""
+                   threads: int, exits=None) -> np.ndarray:
+    """Dask task: one chunk of packed rows through the grid kernel on the worker's market
+    (``exits``: the user exit signals frame, or None)."""
     market, mk = worker_market(recipe)
     mi = _MARKS_CACHE.get((recipe, marks_key))
     if mi is None:
-        mi = mark_index(marks_array(market, marks))
+        mi = mark_index(marks_array(market, marks), marks, market=market,
+                        exits=None if exits is None else exits_array(market, exits))
         if len(_MARKS_CACHE) > 64:
             _MARKS_CACHE.clear()
         _MARKS_CACHE[(recipe, marks_key)] = mi
@@ -85,7 +87,8 @@ def run_chunk_task(recipe: tuple, marks_key: str, marks, rows: np.ndarray, split
 
 
 def _marks_key(marks) -> str:
-    text = marks[["date", "code", "score"]].to_csv(index=False) if len(marks) else ""
+    cols = ["date", "code", "score"] + [c for c in ("theme", "theme_heat") if c in marks.columns]
+    text = marks[cols].to_csv(index=False) if len(marks) else ""
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
@@ -104,7 +107,7 @@ def _client(address: str, workers: int | None):
 
 def run_grid_dask(spec, rows: np.ndarray, marks_by_group: dict, group_of: dict, split: int,
                   out: np.ndarray, *, address, workers: int | None = None,
-                  progress: bool = False, client=None) -> None:
+                  progress: bool = False, client=None, exits=None) -> None:
     """Fill ``out`` (one row per set of ``spec``) by running the chunks on a Dask cluster.
 
     ``address``: ``"local"`` or a scheduler address; ``client``: an existing
@@ -128,8 +131,9 @@ def run_grid_dask(spec, rows: np.ndarray, marks_by_group: dict, group_of: dict, 
             mkey = _marks_key(marks)
             idx = np.asarray(members)
             for a, b in chunk_bounds(len(idx), n_workers):
+                extra = {} if exits is None else {"exits": exits}
                 fut = client.submit(run_chunk_task, recipe, mkey, marks, rows[idx[a:b]], split,
-                                    1, retries=RETRIES, pure=False)
+                                    1, retries=RETRIES, pure=False, **extra)
                 futures[fut] = idx[a:b]
         bar = progress_bar(len(rows), progress)
         for fut in as_completed(list(futures)):

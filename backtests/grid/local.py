@@ -7,7 +7,7 @@ import numba
 import numpy as np
 
 from backtests.core.errors import ConfigError
-from backtests.engine.backtest import mark_index, market_arrays, marks_array
+from backtests.engine.backtest import exits_array, mark_index, market_arrays, marks_array
 from backtests.engine.run import load_marks, load_run_market
 from backtests.grid.chunks import chunk_bounds, run_chunk
 from backtests.grid.chunks import progress as progress_bar
@@ -15,7 +15,7 @@ from backtests.grid.dask import run_grid_dask
 from backtests.grid.nb import grid_columns
 from backtests.grid.results import GridResult, results_frame
 from backtests.grid.spec import GridSpec, groups, set_config, set_params, split_index
-from strategies import pack_grid
+from strategies import filters_active, pack_grid
 
 
 def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = False,
@@ -33,28 +33,36 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = Fal
         market = load_run_market(spec.cfg, cache=cache)
     split = split_index(market.sessions, spec.train_end) if spec.train_end else 0
     group_of = groups(spec)
-    rows = pack_grid(set_params(spec, p) for _n, p in spec.sets)
+    full_sets = [set_params(spec, p) for _n, p in spec.sets]
+    rows = pack_grid(full_sets)
+    skips = any(filters_active(p) for p in full_sets)
+    exits = None
     marks_by_group = {}
     for key, members in group_of.items():
         cfg_g = set_config(spec, spec.sets[members[0]][1])
-        marks_by_group[key] = load_marks(cfg_g, market).frame
+        loaded = load_marks(cfg_g, market)
+        marks_by_group[key] = loaded.frame
+        exits = loaded.exits      # [signals] exits is not an axis: the same for every group
     columns = grid_columns(bool(split))
     out = np.full((len(spec.sets), len(columns)), np.nan)
     if dask is not None:
         kernel_start = time.perf_counter()
         if isinstance(dask, str):
             run_grid_dask(spec, rows, marks_by_group, group_of, split, out, address=dask,
-                          workers=workers, progress=progress)
+                          workers=workers, progress=progress, exits=exits)
         else:
             run_grid_dask(spec, rows, marks_by_group, group_of, split, out, address=None,
-                          workers=workers, progress=progress, client=dask)
+                          workers=workers, progress=progress, client=dask, exits=exits)
     else:
         threads = workers or numba.config.NUMBA_NUM_THREADS
         if threads < 1 or threads > numba.config.NUMBA_NUM_THREADS:
             raise ConfigError(f"--workers {threads}: expected 1 .. "
                               f"{numba.config.NUMBA_NUM_THREADS} (the threads numba can use)")
         mk = market_arrays(market)
-        indices = {key: mark_index(marks_array(market, marks_by_group[key])) for key in group_of}
+        ex = None if exits is None else exits_array(market, exits)
+        indices = {key: mark_index(marks_array(market, marks_by_group[key]),
+                                   marks_by_group[key], market=market, exits=ex)
+                   for key in group_of}
         previous = numba.get_num_threads()
         numba.set_num_threads(threads)
         try:
@@ -71,6 +79,6 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = Fal
         finally:
             numba.set_num_threads(previous)
     kernel_seconds = time.perf_counter() - kernel_start
-    frame = results_frame(spec.sets, spec.axes, out, columns, split, spec.rank_by)
+    frame = results_frame(spec.sets, spec.axes, out, columns, split, spec.rank_by, skips=skips)
     return GridResult(spec=spec, frame=frame, market=market, marks=marks_by_group, split=split,
                       seconds=time.perf_counter() - start, kernel_seconds=kernel_seconds)

@@ -24,10 +24,11 @@ class GridResult:
 
 
 def results_frame(sets, axes, out: np.ndarray, columns: tuple, split: int,
-                  rank_by: str = "sharpe") -> pd.DataFrame:
+                  rank_by: str = "sharpe", *, skips: bool = False) -> pd.DataFrame:
     """Kernel rows (``out``, one per ``(set_number, params)`` of ``sets``) -> the ranked
     grid.csv frame: ``set``, the ``axes`` parameters, the metrics (trade metrics derived from
-    the kernel's counters)."""
+    the kernel's counters); with ``skips`` (some set uses an entry filter or the gate) also the
+    marks skipped by reason, ``skipped_<reason>``."""
     raw = pd.DataFrame(out, columns=list(columns))
     data: dict = {"set": [n for n, _p in sets]}
     for key in axes:
@@ -53,7 +54,7 @@ def results_frame(sets, axes, out: np.ndarray, columns: tuple, split: int,
     data["fill_rate"] = ratio("fills", "orders")
     data["fees"] = raw["fees"].to_numpy()
     for c in columns:
-        if c.startswith("rejected_"):
+        if c.startswith("rejected_") or (skips and c.startswith("skipped_")):
             data[c] = raw[c].to_numpy().astype(np.int64)
     frame = pd.DataFrame(data)
     return rank_frame(frame, rank_by, split=bool(split))

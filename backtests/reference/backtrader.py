@@ -49,8 +49,15 @@ How the fill model maps onto backtrader (docs/crosscheck.md has the long version
   and evaluates the exit rules at the close in the spec's order against the first buy's price
   (backtrader's ``Position.price`` averages top-ups; the spec keeps the first entry).
 
+* **Filters, gate, new exits (issue 11).** The entry filters, the sentiment gate, the trailing
+  stop, the theme-cooling exit and user exit signals are checks in the strategy too. The
+  market-state values they read (streak, limit-up/-down counts, 炸板率, 连板高度, 晋级率) are
+  computed here from ``scan``'s whole-array numpy definitions, not from the engine's numba
+  feature kernels; theme heat is recounted from the marks frame with pandas.
+
 ``run_reference(market, marks_df, params)`` returns a :class:`ReferenceResult` whose ``equity``,
-``orders`` and ``trades`` frames have the columns of the engine's ``BacktestResult``.
+``orders`` and ``trades`` frames have the columns of the engine's ``BacktestResult``, plus the
+marks it skipped by reason.
 """
 from __future__ import annotations
 
@@ -63,8 +70,10 @@ import numpy as np
 import pandas as pd
 
 from backtests.core.errors import ConfigError, DataError
+from backtests.core.records import SKIP_REASONS
 from backtests.core.rules import LOT, fee_rates, round_fee_nb
-from strategies import ENGINE_PARAMS
+from backtests.features import scan
+from strategies import BOARDS, ENGINE_PARAMS
 
 # Reason names (docs/interfaces.md "Records"); the reference speaks in names, not codes.
 SUSPENDED = "suspended"
@@ -103,11 +112,17 @@ _OPEN_TIME = _dt.time(9, 30)
 _CLOSE_TIME = _dt.time(15, 0)
 
 
+# open / prev_close - 1 of cent prices in binary floats: a gap at a threshold is inside it.
+GAP_TOL = 1e-9
+
+
 class ReferenceResult(NamedTuple):
-    """Frames in the shapes of the engine's ``BacktestResult`` (equity, orders, trades)."""
+    """Frames in the shapes of the engine's ``BacktestResult`` (equity, orders, trades) and the
+    marks skipped by an entry filter or the gate, ``{reason: count}`` (every reason)."""
     equity: pd.DataFrame
     orders: pd.DataFrame
     trades: pd.DataFrame
+    skipped: dict
 
 
 def resolve_params(params: dict) -> dict:
@@ -127,7 +142,7 @@ def resolve_params(params: dict) -> dict:
         if int(hold) <= 0:
             raise ConfigError(f"parameter hold = {hold!r}; hold_n needs hold >= 1 session")
         p.update(entry="open", exit_on_break=False, stop_loss=0.0, take_profit=0.0,
-                 max_hold=int(p["hold"]))
+                 trailing_stop=0.0, max_hold=int(p["hold"]))
     return p
 
 
@@ -222,14 +237,17 @@ class _Pos:
     """Strategy-side facts about a position that backtrader's ``Position`` does not keep: the
     first buy's price and session (a top-up keeps both; backtrader's ``Position.price`` would
     average), the last buy session (T+1) and the pending exit."""
-    __slots__ = ("entry_price", "entry_session", "exit_reason", "first_try", "last_buy_session")
+    __slots__ = ("entry_price", "entry_session", "exit_reason", "first_try", "last_buy_session",
+                 "high_close", "theme")
 
-    def __init__(self, entry_price, entry_session):
+    def __init__(self, entry_price, entry_session, theme=None):
         self.entry_price = entry_price
         self.entry_session = entry_session
         self.last_buy_session = entry_session
         self.exit_reason = ""       # pending exit ("" = none)
         self.first_try = -1         # session of the pending sell's first attempt
+        self.high_close = -math.inf  # highest close since entry (trailing stop)
+        self.theme = theme          # theme of the mark that opened it (None = none)
 
 
 class ThemeHypeReference(bt.Strategy):
@@ -248,6 +266,8 @@ class ThemeHypeReference(bt.Strategy):
         self.expected_cash = None
         self.comm = c["comminfo"]
         self.slip = self.P["slippage_ticks"] * 0.01
+        self.skipped = dict.fromkeys((n for k, n in SKIP_REASONS.items() if k), 0)
+        self.new_theme = {}           # stock -> theme of an entry placed this session
 
     # ------------------------------------------------------------ helpers
     def _record(self, i, j, side, shares, price, status, reason, exit_reason="", wait=0):
@@ -319,7 +339,7 @@ class ThemeHypeReference(bt.Strategy):
             if size > 0:
                 p = self.pos.get(j)
                 if p is None:
-                    self.pos[j] = _Pos(price, i)
+                    self.pos[j] = _Pos(price, i, self.new_theme.get(j))
                 else:
                     p.last_buy_session = i
             else:
@@ -366,13 +386,103 @@ class ThemeHypeReference(bt.Strategy):
             cash += self._sell_net(shares, price)
             sold.add(j)
         held = {j for j in self.pos if j not in sold}
+        per_theme: dict = {}
+        for j in held:
+            if self.pos[j].theme is not None:
+                per_theme[self.pos[j].theme] = per_theme.get(self.pos[j].theme, 0) + 1
+        self.new_theme = {}
         target = (P["fixed_cash"] if P["fixed_cash"] > 0
                   else P["position_size"] * self.equity_prev)
-        for j in c["marks"].get(i, ()):
+        marks = c["marks"].get(i, ())
+        gate = self._gate(i)
+        for j in marks:
             if j in held and P["skip_held"]:
                 continue
+            theme = c["theme_of"].get((i, j))
+            skip = gate or self._filter(i, j, marks)
+            if (not skip and P["max_per_theme"] > 0 and j not in held and theme is not None
+                    and per_theme.get(theme, 0) >= P["max_per_theme"]):
+                skip = "max_per_theme"
+            if skip:
+                self.skipped[skip] += 1
+                continue
+            was_held = j in held
             cash = self._entry(i, j, held, target, cash)
+            if not was_held and j in held and theme is not None:
+                per_theme[theme] = per_theme.get(theme, 0) + 1
+                self.new_theme[j] = theme
         self.expected_cash = cash
+
+    # ------------------------------------------------------------ filters and the gate
+    def _gate(self, i):
+        """Skip reason of every mark of session ``i`` from the previous session's mood."""
+        P, mood = self.P, self.c["mood"]
+        nan = math.nan
+        row = {k: (mood[k][i - 1] if i > 0 else nan) for k in mood if k != "streak"}
+        checks = (("min_limit_ups", "up", -1, "gate_limit_ups"),
+                  ("max_limit_downs", "down", 1, "gate_limit_downs"),
+                  ("min_height", "height", -1, "gate_height"),
+                  ("min_promotion_1", "promotion_1", -1, "gate_promotion_1"),
+                  ("min_promotion_2plus", "promotion_2plus", -1, "gate_promotion_2plus"),
+                  ("max_broken_rate", "broken_rate", 1, "gate_broken_rate"))
+        for key, field, sign, reason in checks:
+            if _fails(row[field], P[key], sign):
+                return reason
+        return ""
+
+    def _prev_streak(self, i, j):
+        return int(self.c["mood"]["streak"][i - 1, j]) if i > 0 else 0
+
+    def _filter(self, i, j, marks):
+        """Skip reason of the mark on stock ``j`` at session ``i`` (rules in the engine's
+        order: board, ST, price, amount, streak, theme heat, dragon head, open gap)."""
+        P, c, m = self.P, self.c, self.c["market"]
+        if set(P["boards"]) != set(BOARDS) and (
+                int(m.boards[j]) not in {BOARDS.index(b) for b in P["boards"]}):
+            return "board"
+        if P["exclude_st"] and bool(m.is_st[j]):
+            return "st"
+        pc = float(m.prev_close[i, j])
+        if _fails(pc, P["min_price"], -1) or _fails(pc, P["max_price"], 1):
+            return "price"
+        amount = float(m.amount[i - 1, j]) if i > 0 else math.nan
+        if _fails(amount, P["min_amount"], -1) or _fails(amount, P["max_amount"], 1):
+            return "amount"
+        streak = float(self._prev_streak(i, j)) if i > 0 else math.nan
+        if _fails(streak, P["min_streak"], -1) or _fails(streak, P["max_streak"], 1):
+            return "streak"
+        theme = c["theme_of"].get((i, j))
+        if P["min_theme_heat"] is not None and self._heat(i, theme) < P["min_theme_heat"]:
+            return "theme_heat"
+        if P["dragon_head"] > 0:
+            if theme is None:
+                return "dragon_head"
+            mine = self._prev_streak(i, j)
+            ahead = 0
+            for k in marks:
+                if k == j:
+                    break
+                if c["theme_of"].get((i, k)) == theme and self._prev_streak(i, k) >= mine:
+                    ahead += 1
+            ahead += sum(1 for k in marks[marks.index(j) + 1:]
+                         if c["theme_of"].get((i, k)) == theme and self._prev_streak(i, k) > mine)
+            if ahead >= P["dragon_head"]:
+                return "dragon_head"
+        lo, hi = P["min_open_gap"], P["max_open_gap"]
+        d = self.datas[c["feed_of"][j]]
+        if (lo is not None or hi is not None) and d.has_bar[0]:
+            gap = float(m.open[i, j]) / pc - 1.0
+            if (_fails(gap, None if lo is None else lo - GAP_TOL, -1)
+                    or _fails(gap, None if hi is None else hi + GAP_TOL, 1)):
+                return "open_gap"
+        return ""
+
+    def _heat(self, i, theme):
+        """Heat of ``theme`` summed over the ``theme_window`` sessions up to ``i``."""
+        if theme is None:
+            return 0.0
+        w = int(self.P["theme_window"])
+        return sum(self.c["heat"].get((s, theme), 0.0) for s in range(max(0, i - w + 1), i + 1))
 
     def _entry(self, i, j, held, target, cash):
         """One mark's buy: the checks in the spec's order, then a backtrader order.
@@ -457,8 +567,11 @@ class ThemeHypeReference(bt.Strategy):
         for j in sorted(self.pos):
             p = self.pos[j]
             d = self.datas[c["feed_of"][j]]
-            if p.exit_reason or not d.has_bar[0]:
-                continue  # pending exits are not re-evaluated; no bar, no close
+            if not d.has_bar[0]:
+                continue  # no bar, no close
+            p.high_close = max(p.high_close, d.close[0])
+            if p.exit_reason:
+                continue  # pending exits are not re-evaluated
             cl, lu = d.close[0], d.limit_up[0]
             reason = ""
             # Thresholds are compared as exact numbers: 10.00 x (1 + 0.10) is 11.00, which a
@@ -468,8 +581,16 @@ class ThemeHypeReference(bt.Strategy):
             elif (P["take_profit"] > 0
                   and cl >= p.entry_price * (1.0 + P["take_profit"]) - TOL):
                 reason = "take_profit"
+            elif (P["trailing_stop"] > 0
+                  and cl <= p.high_close * (1.0 - P["trailing_stop"]) + TOL):
+                reason = "trailing_stop"
             elif P["exit_on_break"] and (math.isnan(lu) or cl < lu - TOL):
                 reason = "break"
+            elif (P["exit_theme_heat"] is not None and p.theme is not None
+                  and self._heat(i, p.theme) < P["exit_theme_heat"]):
+                reason = "theme_cool"
+            elif (i, j) in c["exits"]:
+                reason = "signal"
             elif P["max_hold"] > 0 and i - p.entry_session >= P["max_hold"]:
                 reason = "hold_n" if P["name"] == "hold_n" else "max_hold"
             if not reason:
@@ -493,6 +614,71 @@ class ThemeHypeReference(bt.Strategy):
                                                 reason)
             cash += self._sell_net(shares, price)
         self.expected_cash = cash
+
+
+def _fails(value: float, threshold, sign: int) -> bool:
+    """A set threshold (None = off) not met: ``value`` below it (``sign`` -1, a minimum) or
+    above it (+1, a maximum); an unknown (NaN) value fails."""
+    if threshold is None:
+        return False
+    if value is None or math.isnan(value):
+        return True
+    return value < threshold if sign < 0 else value > threshold
+
+
+def market_mood(market) -> dict:
+    """The market-state values the filters and the gate read, from ``scan``'s numpy array
+    definitions: ``streak`` ``[S, N]`` and per session (non-ST stocks of a known board) ``up``,
+    ``down``, ``height``, ``broken_rate``, ``promotion_1``, ``promotion_2plus`` (NaN when
+    undefined)."""
+    st = scan.limit_state(market.high, market.low, market.close, market.limit_up,
+                          market.limit_down)
+    streak = scan.streaks(st.sealed_up, st.traded)
+    known = np.isin(np.asarray(market.boards), (0, 1, 2, 3)) & ~np.asarray(market.is_st, bool)
+    up = (st.sealed_up & known).sum(axis=1).astype(float)
+    broken = (st.touched_up & ~st.sealed_up & known).sum(axis=1).astype(float)
+    prev = np.vstack([np.zeros((1, streak.shape[1]), streak.dtype), streak[:-1]])
+
+    def rate(num, den):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+    base1 = (prev == 1) & st.traded & known
+    base2 = (prev >= 2) & st.traded & known
+    return {
+        "streak": streak,
+        "up": up,
+        "down": (st.sealed_down & known).sum(axis=1).astype(float),
+        "height": np.where(known, streak, 0).max(axis=1).astype(float) if streak.size
+        else np.zeros(len(up)),
+        "broken_rate": rate(broken, broken + up),
+        "promotion_1": rate((base1 & st.sealed_up).sum(axis=1), base1.sum(axis=1)),
+        "promotion_2plus": rate((base2 & st.sealed_up).sum(axis=1), base2.sum(axis=1)),
+    }
+
+
+def themes_of(market, marks_df: pd.DataFrame) -> tuple[dict, dict]:
+    """``(theme_of, heat)``: the theme of each marked ``(session, stock)`` and the heat of each
+    ``(session, theme)`` — the largest ``theme_heat`` of the theme's marks that session when
+    the frame has that column, else their number (docs/strategies.md)."""
+    if marks_df is None or len(marks_df) == 0 or "theme" not in marks_df.columns:
+        return {}, {}
+    sessions = np.asarray(market.sessions, dtype="datetime64[D]")
+    codes = np.asarray(market.codes).astype(str)
+    df = pd.DataFrame({
+        "session": np.searchsorted(sessions, pd.to_datetime(marks_df["date"]).to_numpy()
+                                   .astype("datetime64[D]")),
+        "stock": np.searchsorted(codes, marks_df["code"].astype(str).to_numpy()),
+        "theme": marks_df["theme"].fillna("").astype(str).to_numpy(),
+        "heat": (pd.to_numeric(marks_df["theme_heat"], errors="coerce").fillna(0).to_numpy()
+                 if "theme_heat" in marks_df.columns else np.ones(len(marks_df))),
+    })
+    df = df[df["theme"] != ""]
+    theme_of = {}
+    for s, j, t in zip(df["session"], df["stock"], df["theme"]):
+        theme_of.setdefault((int(s), int(j)), t)
+    agg = "max" if "theme_heat" in marks_df.columns else "sum"
+    heat = df.groupby(["session", "theme"])["heat"].agg(agg)
+    return theme_of, {(int(s), t): float(v) for (s, t), v in heat.items()}
 
 
 def _floor(x: float) -> int:
@@ -569,7 +755,8 @@ def _feed_arrays(market, j: int, dnums_open, dnums_close) -> dict[str, np.ndarra
 
 # ---------------------------------------------------------------- entry point
 def run_reference(market, marks_df: pd.DataFrame, params: dict, *,
-                  only_marked: bool = True) -> ReferenceResult:
+                  only_marked: bool = True, exits: pd.DataFrame | None = None
+                  ) -> ReferenceResult:
     """Run the strategy of ``params`` through backtrader and return its ledger.
 
     ``market`` is a :class:`~backtests.data.market.Market`, ``marks_df`` the entry marks
@@ -577,7 +764,7 @@ def run_reference(market, marks_df: pd.DataFrame, params: dict, *,
     (``ENGINE_PARAMS`` keys; missing keys take the documented defaults). With ``only_marked``
     (default) only the marked stocks get a backtrader feed: the others can never trade, so the
     ledger is the same and backtrader runs far faster. Every session of ``market`` is replayed;
-    the equity curve has one row per session.
+    the equity curve has one row per session. ``exits``: user exit signals ``date, code``.
     """
     P = resolve_params(params)
     sessions = np.asarray(market.sessions, dtype="datetime64[D]")
@@ -586,6 +773,13 @@ def run_reference(market, marks_df: pd.DataFrame, params: dict, *,
     if S == 0:
         raise DataError("market: no sessions to replay")
     marks = marks_by_session(market, marks_df)
+    theme_of, heat = themes_of(market, marks_df)
+    exit_cells = set()
+    if exits is not None and len(exits):
+        si = np.searchsorted(sessions, pd.to_datetime(exits["date"]).to_numpy()
+                             .astype("datetime64[D]"))
+        ci = np.searchsorted(codes, exits["code"].astype(str).to_numpy())
+        exit_cells = {(int(a), int(b)) for a, b in zip(si, ci)}
     stocks = (sorted({j for js in marks.values() for j in js}) if only_marked
               else list(range(len(codes))))
     stamp, transfer = fee_rates(sessions)
@@ -612,13 +806,16 @@ def run_reference(market, marks_df: pd.DataFrame, params: dict, *,
     lots = {j: LOT.get(int(market.boards[j]), (100, 100)) for j in feed_of}
     ctx = {"params": P, "marks": marks, "feed_of": feed_of, "lots": lots, "codes": codes,
            "sessions": sessions, "sessions_py": sessions_py, "stamp": stamp,
-           "transfer": transfer, "comminfo": comminfo}
+           "transfer": transfer, "comminfo": comminfo, "market": market,
+           "mood": market_mood(market), "theme_of": theme_of, "heat": heat,
+           "exits": exit_cells}
     cerebro.addstrategy(ThemeHypeReference, ctx=ctx)
     strat = cerebro.run()[0]
     return _frames(strat, sessions, codes)
 
 
 def _frames(strat, sessions, codes) -> ReferenceResult:
+    """The strategy's records as the engine-shaped frames."""
     dates = pd.to_datetime(sessions)
     eq = np.array(strat.equity_rows, dtype=float).reshape(-1, 4)
     equity = pd.DataFrame({"date": dates[eq[:, 0].astype(int)], "cash": eq[:, 1],
@@ -645,4 +842,5 @@ def _frames(strat, sessions, codes) -> ReferenceResult:
         "reason": np.where(filled["side"].to_numpy() == "buy", "entry",
                            filled["exit_reason"].to_numpy()),
     })
-    return ReferenceResult(equity, orders.reset_index(drop=True), trades.reset_index(drop=True))
+    return ReferenceResult(equity, orders.reset_index(drop=True), trades.reset_index(drop=True),
+                           dict(strat.skipped))

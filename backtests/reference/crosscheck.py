@@ -14,6 +14,8 @@ Both engines get the same market, marks and parameters. Three ledgers are compar
   fields a rejected order records are fixed by docs/interfaces.md ("Records"), so they are
   compared too.
 * **equity**, session by session: cash, market value and equity within the money tolerance.
+* **skipped** marks (entry filters and the sentiment gate place no order): the count of each
+  reason, exactly.
 
 The money tolerance defaults to 0.01 CNY: two figures agree when they differ by *less* than a
 cent, so a fee rounded to a different cent is a difference, float noise in a sum is not. A row
@@ -27,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from backtests.engine.backtest import resolve_params, run_backtest
+from backtests.engine.backtest import long_signals, resolve_params, run_backtest
 from backtests.reference.backtrader import run_reference
 
 TOLERANCE = 0.01
@@ -40,7 +42,7 @@ _MONEY_ORDER = ("commission", "stamp_duty", "transfer_fee")
 
 class Difference(NamedTuple):
     """One disagreeing figure: which ledger, its row key, the field and both values."""
-    ledger: str          # trades | orders | equity
+    ledger: str          # trades | orders | equity | skipped
     date: str            # YYYY-MM-DD
     code: str            # '' for equity
     side: str            # '' for equity
@@ -164,6 +166,10 @@ def compare(engine, reference, *, tolerance: float = TOLERANCE) -> list[Differen
     out += _compare_rows("orders", engine.orders[list(reference.orders.columns)],
                          reference.orders, order_fields)
     out += _compare_equity(engine.equity, reference.equity, tolerance)
+    for reason, count in getattr(reference, "skipped", {}).items():
+        mine = int(engine.stats.get(f"skipped_{reason}", 0))
+        if mine != count:
+            out.append(Difference("skipped", "", "", "", reason, mine, count))
     return out
 
 
@@ -185,18 +191,26 @@ def _compare_equity(eng, ref, tol) -> list[Difference]:
 
 
 def crosscheck(market, marks_df: pd.DataFrame, params: dict, *,
-               tolerance: float = TOLERANCE) -> CrosscheckResult:
+               tolerance: float = TOLERANCE, exits=None) -> CrosscheckResult:
     """Run the numba engine and the backtrader reference on the same inputs and compare them.
 
     ``market``: a :class:`~backtests.data.market.Market`; ``marks_df``: ``date, code[, score]``;
     ``params``: the flat engine parameters (defaults filled by the engine's
-    ``resolve_params``; a bad one is a ``ConfigError``).
+    ``resolve_params``; a bad one is a ``ConfigError``). ``marks_df`` may carry ``theme``
+    (and ``theme_heat``) columns or be a wide score frame (dates x codes); ``exits``: user exit
+    signals (a frame ``date, code`` or a wide boolean frame).
     """
     full = resolve_params(dict(params))
     t0 = time.perf_counter()
-    eng = run_backtest(market, marks_df, full)
+    if isinstance(marks_df, pd.DataFrame):
+        marks_df = long_signals(marks_df)
+    if exits is not None:
+        exits = long_signals(exits, "exit")
+        if "exit" in exits.columns:
+            exits = exits.loc[exits["exit"].astype(bool).to_numpy(), ["date", "code"]]
+    eng = run_backtest(market, marks_df, full, exits=exits)
     t1 = time.perf_counter()
-    ref = run_reference(market, marks_df, full)
+    ref = run_reference(market, marks_df, full, exits=exits)
     t2 = time.perf_counter()
     diffs = compare(eng, ref, tolerance=tolerance)
     return CrosscheckResult(diffs, len(eng.equity), len(eng.trades), len(eng.orders),

@@ -50,9 +50,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from backtests.core.records import REJECT_REASONS
+from backtests.core.records import REJECT_REASONS, SKIP_REASONS
 from backtests.engine.metrics_nb import PERIODS, RETURN_STATS, ZERO_VOL, returns_stats_nb
 from backtests.report.analyses import daily_returns
+from strategies import filters_active
 
 FEE_KINDS = ("commission", "stamp_duty", "transfer_fee")
 
@@ -259,6 +260,11 @@ def compute_metrics(result) -> dict:
     out["initial_cash"] = initial
     out["final_equity"] = float(eq["equity"].iloc[-1]) if len(eq) else initial
     out["undefined"] = dict(sorted(undefined.items()))
+    if filters_active(result.params):
+        # Marks set aside by an entry filter or the sentiment gate (no order), by reason;
+        # present only for runs that use one, so other runs keep their metrics.json.
+        out["skipped"] = {name: int(result.stats.get(f"skipped_{name}", 0))
+                          for code, name in sorted(SKIP_REASONS.items()) if code}
     return out
 
 

@@ -418,6 +418,23 @@ def _section_trades(run: RunFolder) -> str:
                           ("reason", True)], rows, scroll=True)
 
 
+def _section_skipped(run: RunFolder) -> str:
+    """Marks set aside by an entry filter or the sentiment gate (metrics.json ``skipped``;
+    only runs that use one have it)."""
+    skipped = run.metrics.get("skipped")
+    if skipped is None:
+        return ""
+    head = '<h2 id="hypebt-skipped">Marks skipped by the filters and the gate</h2>'
+    rows = [[_e(k), str(v)] for k, v in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+            if v]
+    if not rows:
+        return head + '<p class="note">No mark was skipped.</p>'
+    note = ('<p class="note">A skipped mark places no order: an entry filter or the sentiment '
+            'gate (read at the previous session) set it aside. Reasons are in '
+            'docs/strategies.md.</p>')
+    return head + note + _table([("reason", True), ("marks", False)], rows)
+
+
 def _section_rejections(run: RunFolder) -> str:
     head = '<h2 id="hypebt-rejections">Rejected orders by reason</h2>'
     rej = rejections_by_reason(run.orders)
@@ -558,7 +575,7 @@ def render_tearsheet(run_dir, *, benchmark=None) -> str:
         qs_note = (f'<p class="note">quantstats could not draw its report for this run '
                    f'({_e(type(exc).__name__)}: {_e(exc)}).</p>')
     sections = "\n".join(s for s in (
-        _section_metrics(run), _section_pnl(run), _section_trades(run),
+        _section_metrics(run), _section_pnl(run), _section_trades(run), _section_skipped(run),
         _section_rejections(run), _section_stuck(run), _section_signals(run),
         _section_marks(run),
         trade_charts_section(run.path, run.trades, run.orders, run.signals, run.names),
