@@ -16,7 +16,7 @@ from backtests.engine.backtest import run_backtest, toy_market
 from backtests.core.errors import ConfigError, DataError
 from backtests.data.market import Market
 from strategies import pack_params
-from test_engine_ledger import FLAT, SUSP, cash, market, rows
+from test_engine_ledger import FLAT, cash, market, rows
 from test_state import _hand_market, _random_market, _truncate
 
 

@@ -33,6 +33,7 @@ from backtests.core.records import (
 )
 from backtests.data.market import Market
 from backtests.data.marks import locate_marks
+from backtests.data.status import st_by_session
 from backtests.engine.nb import MarketArrays, MarkIndex, mark_index_nb, simulate_nb
 from backtests.features.state import MarketState, market_state, theme_heat
 from strategies import (
@@ -132,7 +133,7 @@ def market_arrays(market: Market, state: MarketState | None = None, *,
         stamp_rate=f8(stamp), transfer_rate=f8(transfer),
         prev_close=f8(market.prev_close), amount=f8(market.amount), streak=ms.streak,
         session=ms.session, board=np.asarray(market.boards, dtype=np.int64),
-        is_st=np.asarray(market.is_st, dtype=np.bool_),
+        is_st=np.ascontiguousarray(st_by_session(market), dtype=np.bool_),
     )
 
 

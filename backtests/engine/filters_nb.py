@@ -177,7 +177,7 @@ def mark_skips_nb(mk, mi, prow):
             if not all_boards and (board[j] < 0 or (mask >> board[j]) & 1 == 0):
                 out[m] = SKIP_BOARD
                 continue
-            if exclude_st and is_st[j]:
+            if exclude_st and is_st[t, j]:
                 out[m] = SKIP_ST
                 continue
             pc = prev_close[t, j] if price_on or gap_on else np.nan

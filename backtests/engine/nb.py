@@ -123,7 +123,7 @@ class MarketArrays(NamedTuple):
     streak: np.ndarray = np.empty((0, 0), np.int32)       # [S, N] 连板数
     session: np.ndarray = np.empty((0, N_SESSION))        # [S, N_SESSION] features_nb.SF_*
     board: np.ndarray = np.empty(0, np.int64)             # [N] rules.BOARD_*
-    is_st: np.ndarray = np.empty(0, np.bool_)             # [N]
+    is_st: np.ndarray = np.empty((0, 0), np.bool_)        # [S, N] ST on each session
 
 
 class MarkIndex(NamedTuple):

@@ -20,7 +20,6 @@ the news marks (``docs/strategies.md``):
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd

@@ -102,7 +102,8 @@ def stock_features_nb(high, low, close, limit_up, limit_down, max_gap, tol):
 @njit(cache=True)
 def session_features_nb(flags, streak, boards, is_st):
     """Per session ``float64 [S, N_SESSION]`` (columns :data:`SESSION_FIELDS`) from the output
-    of :func:`stock_features_nb`, ``boards [N]`` (rules.BOARD_*, -1 unknown) and ``is_st [N]``.
+    of :func:`stock_features_nb`, ``boards [N]`` (rules.BOARD_*, -1 unknown) and ``is_st [S, N]``
+    (the ST status of each session).
 
     Counted stocks are the non-ST stocks of a known board (ST ones only in ``up_st`` and
     ``down_st``). ``broken``: touched the limit-up
@@ -121,7 +122,7 @@ def session_features_nb(flags, streak, boards, is_st):
             if f == 0:
                 continue
             b = boards[j]
-            if is_st[j]:
+            if is_st[t, j]:
                 if f & F_SEALED_UP:
                     row[SF_UP_ST] += 1
                 if f & F_SEALED_DOWN:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.core import rules
+from backtests.data.status import st_by_session
 from backtests.features.nb import (FLAG_BITS, N_SESSION, SESSION_FIELDS, session_features_nb,
                                    stock_features_nb)
 
@@ -90,7 +91,7 @@ def market_state(market, *, max_gap: int = MAX_GAP, tol: float = HALF_CENT) -> M
         f8(market.high), f8(market.low), f8(market.close), f8(market.limit_up),
         f8(market.limit_down), np.int64(max_gap), float(tol))
     session = session_features_nb(flags, streak, np.asarray(market.boards, dtype=np.int64),
-                                  np.asarray(market.is_st, dtype=np.bool_))
+                                  np.ascontiguousarray(st_by_session(market), dtype=np.bool_))
     return MarketState(np.asarray(market.sessions, dtype="datetime64[D]"),
                        np.asarray(market.codes), flags, streak, days, boards, session)
 

@@ -72,6 +72,7 @@ import pandas as pd
 from backtests.core.errors import ConfigError, DataError
 from backtests.core.records import SKIP_REASONS
 from backtests.core.rules import LOT, fee_rates, round_fee_nb
+from backtests.data.status import st_by_session
 from backtests.features import scan
 from strategies import BOARDS, ENGINE_PARAMS
 
@@ -440,7 +441,7 @@ class ThemeHypeReference(bt.Strategy):
         if set(P["boards"]) != set(BOARDS) and (
                 int(m.boards[j]) not in {BOARDS.index(b) for b in P["boards"]}):
             return "board"
-        if P["exclude_st"] and bool(m.is_st[j]):
+        if P["exclude_st"] and bool(c["st"][i, j]):
             return "st"
         pc = float(m.prev_close[i, j])
         if _fails(pc, P["min_price"], -1) or _fails(pc, P["max_price"], 1):
@@ -634,7 +635,7 @@ def market_mood(market) -> dict:
     st = scan.limit_state(market.high, market.low, market.close, market.limit_up,
                           market.limit_down)
     streak = scan.streaks(st.sealed_up, st.traded)
-    known = np.isin(np.asarray(market.boards), (0, 1, 2, 3)) & ~np.asarray(market.is_st, bool)
+    known = np.isin(np.asarray(market.boards), (0, 1, 2, 3))[None, :] & ~st_by_session(market)
     up = (st.sealed_up & known).sum(axis=1).astype(float)
     broken = (st.touched_up & ~st.sealed_up & known).sum(axis=1).astype(float)
     prev = np.vstack([np.zeros((1, streak.shape[1]), streak.dtype), streak[:-1]])
@@ -808,6 +809,7 @@ def run_reference(market, marks_df: pd.DataFrame, params: dict, *,
            "sessions": sessions, "sessions_py": sessions_py, "stamp": stamp,
            "transfer": transfer, "comminfo": comminfo, "market": market,
            "mood": market_mood(market), "theme_of": theme_of, "heat": heat,
+           "st": st_by_session(market),
            "exits": exit_cells}
     cerebro.addstrategy(ThemeHypeReference, ctx=ctx)
     strat = cerebro.run()[0]
