@@ -76,7 +76,9 @@ def subset(market, stocks=None, sessions=None):
     arrays = {f: np.ascontiguousarray(getattr(market, f)[rows][:, stocks]) for f in FIELDS}
     return market._replace(sessions=market.sessions[rows], codes=market.codes[stocks],
                            names=market.names[stocks], boards=market.boards[stocks],
-                           is_st=market.is_st[stocks], **arrays)
+                           is_st=market.is_st[stocks], **arrays,
+                           status=None if market.status is None
+                           else np.ascontiguousarray(market.status[rows][:, stocks]))
 
 
 def limit_up_marks(market) -> pd.DataFrame:

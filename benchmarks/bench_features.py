@@ -77,8 +77,8 @@ def main(argv=None) -> int:
     codes = np.array([f"{600000 + i:06d}" if i % 3 else f"{300000 + i:06d}"
                       for i in range(n_stocks)])
     boards = rules.boards_of(codes).astype(np.int64)
-    is_st = np.zeros(n_stocks, np.bool_)
-    is_st[::50] = True
+    is_st = np.zeros((n_sessions, n_stocks), np.bool_)   # ST per session
+    is_st[:, ::50] = True
     features(mk, boards, is_st)                                    # compile
     t_feat = median_time(lambda: features(mk, boards, is_st), args.repeat)
     t_peer = median_time(lambda: numpy_peer(mk), max(1, args.repeat // 2))

@@ -291,6 +291,7 @@ def real_window(real_full):
                "limit_up", "limit_down")}
     m = full._replace(sessions=full.sessions[rows], codes=full.codes[keep],
                       names=full.names[keep], boards=full.boards[keep], is_st=full.is_st[keep],
+                      status=None if full.status is None else full.status[rows][:, keep],
                       **arrays)
     t, j = np.nonzero(at_up[:-1][:, keep])
     marks = pd.DataFrame({"date": m.sessions[t + 1], "code": m.codes[j],
@@ -398,6 +399,7 @@ def real_600410(real_full):
                "limit_up", "limit_down")}
     m = full._replace(sessions=full.sessions[rows], codes=full.codes[cols],
                       names=full.names[cols], boards=full.boards[cols], is_st=full.is_st[cols],
+                      status=None if full.status is None else full.status[rows][:, cols],
                       **arrays)
     assert (m.open[1, 0], m.close[1, 0]) == (4.20, 3.99)
     marks = pd.DataFrame({"date": ["2024-09-02"], "code": ["600410"], "score": [1.0]})
