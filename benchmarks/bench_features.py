@@ -13,7 +13,11 @@ whole market, about 2% limit-up closes, each marking the next session) it report
   the theme-cooling exit switched on, as a ratio to the same kernel with none of them (today's
   rules) on the same inputs (the issue's target: within 2x) — once with thresholds that never
   bind (the same ledger as today's, checked: the pure cost of evaluating the rules) and once
-  with thresholds that do (a different backtest: fewer entries, other exits).
+  with thresholds that do (a different backtest: fewer entries, other exits). The kernel reads
+  each mark's market state (previous close, amount, streak, open gap, ST, dragon rank) from
+  ``[M]`` arrays gathered once per marks and market (``filters_nb.with_mark_state``, as a grid
+  does); the gathering is timed on its own, and a backtest that gathers it itself (a single run)
+  is reported beside.
 
 Medians of ``--repeat`` calls after a warm-up (compilation excluded). Run it under the lock:
 ``flock /work/heavy.lock .venv/bin/python benchmarks/bench_features.py``.
@@ -32,6 +36,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_engine import median_time, synthetic_inputs  # noqa: E402
 from backtests.core import rules  # noqa: E402
+from backtests.engine.filters_nb import with_mark_state  # noqa: E402
 from backtests.engine.nb import MarkIndex, mark_index_nb, simulate_nb  # noqa: E402
 from backtests.features import scan  # noqa: E402
 from backtests.features.nb import session_features_nb, stock_features_nb  # noqa: E402
@@ -47,7 +52,7 @@ NEVER_BINDING = dict(TODAY, min_price=0.0, max_price=1e9, min_amount=0.0, max_am
                      max_broken_rate=1.0, trailing_stop=0.999, exit_theme_heat=0.0)
 TYPICAL = dict(TODAY, min_price=0.0, max_price=1e9, min_amount=0.0, min_limit_ups=0,
                max_broken_rate=1.0)     # a recipe's usual few rules, never binding
-WITH_RULES = dict(TODAY, exclude_st=True, min_price=3.0, max_price=80.0, min_amount=1e6,
+WITH_RULES = dict(TODAY, exclude_st=True, min_price=3.0, max_price=80.0, min_amount=1e5,
                   min_streak=1, max_open_gap=0.09, min_theme_heat=1.0, dragon_head=2,
                   max_per_theme=3, theme_window=3, min_limit_ups=10, max_limit_downs=200,
                   min_height=1, max_broken_rate=0.9, trailing_stop=0.05, exit_theme_heat=1.0)
@@ -91,14 +96,18 @@ def main(argv=None) -> int:
     _flags, streak, session = features(mk, boards, is_st)
     prev_close = np.full_like(mk.close, np.nan)
     prev_close[1:] = mk.close[:-1]
-    full_mk = mk._replace(prev_close=prev_close, amount=mk.volume * mk.close, streak=streak,
+    # Amount: 10,000 shares a session at the close (the synthetic closes compound to far above
+    # real prices, and volume x close would pass the 1e12 CNY bound of max_amount).
+    full_mk = mk._replace(prev_close=prev_close, amount=mk.close * 1e4, streak=streak,
                           session=session, board=boards, is_st=is_st)
     base = mark_index_nb(marks)
     rng = np.random.default_rng(3)
     k_themes = 40
     theme = rng.integers(0, k_themes, base.stock.shape[0]).astype(np.int64)
     heat = rng.integers(0, 3, (n_sessions, k_themes)).astype(np.float64)
-    mi = MarkIndex(base.ptr, base.stock, base.score, theme, heat, base.exits)
+    bare = MarkIndex(base.ptr, base.stock, base.score, theme, heat, base.exits)
+    mi = with_mark_state(full_mk, bare)
+    t_gather = median_time(lambda: with_mark_state(full_mk, bare), args.repeat)
     row_today, row_idle = pack_params(TODAY), pack_params(NEVER_BINDING)
     row_rules, row_typical = pack_params(WITH_RULES), pack_params(TYPICAL)
     for row in (row_today, row_idle, row_rules, row_typical):
@@ -106,13 +115,14 @@ def main(argv=None) -> int:
     today = simulate_nb(full_mk, mi, row_today, False)
     idle = simulate_nb(full_mk, mi, row_idle, False)
     typical = simulate_nb(full_mk, mi, row_typical, False)
-    for other in (idle, typical):
+    for other in (idle, typical, simulate_nb(full_mk, bare, row_idle, False)):
         if not (np.array_equal(today[2], other[2]) and np.array_equal(today[4], other[4])):
             raise SystemExit("never-binding thresholds changed the backtest: a bug")
     t_today = median_time(lambda: simulate_nb(full_mk, mi, row_today, False), args.repeat)
     t_idle = median_time(lambda: simulate_nb(full_mk, mi, row_idle, False), args.repeat)
     t_typical = median_time(lambda: simulate_nb(full_mk, mi, row_typical, False), args.repeat)
     t_rules = median_time(lambda: simulate_nb(full_mk, mi, row_rules, False), args.repeat)
+    t_self = median_time(lambda: simulate_nb(full_mk, bare, row_idle, False), args.repeat)
     stats = simulate_nb(full_mk, mi, row_rules, False)[4]
     print(f"kernel, {mi.stock.shape[0]:,} marks, today's rules: {t_today * 1e3:.1f} ms "
           f"({int(today[4][2]):,} buys)")
@@ -122,6 +132,10 @@ def main(argv=None) -> int:
           f"{t_typical * 1e3:.1f} ms, ratio {t_typical / t_today:.2f}")
     print(f"  the same rules binding: {t_rules * 1e3:.1f} ms, ratio {t_rules / t_today:.2f} "
           f"({int(stats[2]):,} buys)")
+    print(f"  per-mark state gathered once per marks (a grid's cost, not per backtest): "
+          f"{t_gather * 1e3:.1f} ms, ratio {t_gather / t_today:.2f}")
+    print(f"  every filter etc. never binding, state gathered by the backtest itself (a single "
+          f"run): {t_self * 1e3:.1f} ms, ratio {t_self / t_today:.2f}")
     return 0
 
 

@@ -298,3 +298,39 @@ def test_no_look_ahead_every_decision(seed, exit_at):
         pd.testing.assert_frame_equal(part.orders, mine)
         np.testing.assert_array_equal(part.equity["equity"].to_numpy(),
                                       full.equity["equity"].to_numpy()[: t + 1])
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+@pytest.mark.parametrize("rule", [ALL_RULES, {"exclude_st": True}, {"max_price": 11.0},
+                                  {"min_amount": 1.0}, {"max_streak": 1},
+                                  {"min_theme_heat": 2.0}, {"dragon_head": 1},
+                                  {"min_open_gap": 0.0}, {"max_open_gap": 0.0}],
+                         ids=lambda r: "all" if len(r) > 1 else next(iter(r)))
+def test_gathered_mark_state_gives_the_same_backtest(seed, rule):
+    """A grid gathers each mark's market state once (``with_mark_state``); a single run lets
+    the kernel gather it: both give the same skips and the same ledger, rule by rule."""
+    from backtests.engine.backtest import mark_index, market_arrays, marks_array
+    from backtests.engine.filters_nb import mark_skips_nb, with_mark_state
+    from backtests.engine.nb import simulate_nb
+
+    m = _random_market(seed, n_sessions=40, n_stocks=12)
+    rng = np.random.default_rng(seed)
+    cells = [(t, j) for t in range(40) for j in range(12) if rng.random() < 0.3]
+    marks = pd.DataFrame({"date": [m.sessions[t] for t, _ in cells],
+                          "code": [m.codes[j] for _, j in cells],
+                          "score": rng.random(len(cells)),
+                          "theme": rng.choice(["A", "B", ""], len(cells)),
+                          "theme_heat": rng.integers(0, 4, len(cells))})
+    params = dict(rule, cash=1e6, position_size=0.2)
+    prow = pack_params(params)
+    mk = market_arrays(m)
+    mi = mark_index(marks_array(m, marks), marks, market=m)
+    gathered = with_mark_state(mk, mi)
+    assert gathered.prev_close.shape == mi.stock.shape and mi.prev_close.shape == (0,)
+    skips = mark_skips_nb(mk, mi, prow)
+    assert skips.any()
+    np.testing.assert_array_equal(mark_skips_nb(mk, gathered, prow), skips)
+    a, b = simulate_nb(mk, mi, prow, True), simulate_nb(mk, gathered, prow, True)
+    assert a[3].tobytes() == b[3].tobytes()
+    np.testing.assert_array_equal(a[2], b[2])
+    np.testing.assert_array_equal(a[4], b[4])

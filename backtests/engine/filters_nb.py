@@ -127,12 +127,70 @@ def dragon_ranks_nb(ptr, stock, theme, streak):
     return rank
 
 
+# Bits of MarkIndex.flags.
+MF_BAR = 1   # the stock has a bar at the mark's session
+MF_ST = 2    # the stock is ST at the mark's session
+
+
+@njit(cache=True)
+def mark_state_nb(mk, ptr, stock, theme, with_rank):
+    """Market state of every mark of session ``t`` that the entry filters read, gathered from
+    the ``[S, N]`` features into ``[M]`` arrays in mark order: the reference previous close at
+    ``t``, amount and streak at ``t - 1`` (NaN at ``t = 0``), the open gap ``open / prev_close
+    - 1`` at ``t``, flags (:data:`MF_BAR`, :data:`MF_ST` at ``t``) and, with ``with_rank``, the
+    dragon rank (:func:`dragon_ranks_nb`; else empty). It depends on the market and the marks
+    only, so a grid gathers it once for every parameter set (:func:`with_mark_state`)."""
+    n_sessions = ptr.shape[0] - 1
+    n_marks = stock.shape[0]
+    prev_close = np.empty(n_marks)
+    prev_amount = np.empty(n_marks)
+    prev_streak = np.empty(n_marks)
+    open_gap = np.empty(n_marks)
+    flags = np.zeros(n_marks, np.uint8)
+    pc_, amount, streak, open_, close, is_st = (mk.prev_close, mk.amount, mk.streak, mk.open,
+                                                mk.close, mk.is_st)
+    # A market built without some feature (a test's hand-made one) reads it as unknown.
+    has_pc, has_amount = pc_.shape[0] > 0, amount.shape[0] > 0
+    has_streak, has_st = streak.shape[0] > 0, is_st.shape[0] > 0
+    for t in range(n_sessions):
+        for m in range(ptr[t], ptr[t + 1]):
+            j = stock[m]
+            pc = pc_[t, j] if has_pc else np.nan
+            prev_close[m] = pc
+            prev_amount[m] = amount[t - 1, j] if t > 0 and has_amount else np.nan
+            prev_streak[m] = np.float64(streak[t - 1, j]) if t > 0 and has_streak else np.nan
+            open_gap[m] = open_[t, j] / pc - 1.0
+            f = np.uint8(0)
+            if not np.isnan(close[t, j]):
+                f |= MF_BAR
+            if has_st and is_st[t, j]:
+                f |= MF_ST
+            flags[m] = f
+    rank = (dragon_ranks_nb(ptr, stock, theme, streak) if with_rank and has_streak
+            else np.full(n_marks if with_rank else 0, -1, np.int64))
+    return prev_close, prev_amount, prev_streak, open_gap, flags, rank
+
+
+def with_mark_state(mk, mi):
+    """``mi`` with its per-mark market state filled (:func:`mark_state_nb`), for every backtest
+    on ``mk`` and these marks; ``mi`` as it is when ``mk`` carries no features (no filter can
+    be set then) or the state is already there."""
+    if mk.prev_close.shape[0] == 0 or mi.prev_close.shape[0] == mi.stock.shape[0]:
+        return mi
+    prev_close, prev_amount, prev_streak, open_gap, flags, rank = mark_state_nb(
+        mk, mi.ptr, mi.stock, mi.theme, True)
+    return mi._replace(prev_close=prev_close, prev_amount=prev_amount, prev_streak=prev_streak,
+                       open_gap=open_gap, flags=flags, rank=rank)
+
+
 @njit(cache=True)
 def mark_skips_nb(mk, mi, prow):
     """Skip reason of every mark (``int8 [M]``, 0 = none) from the sentiment gate and the entry
     filters. They read the market and the marks only, never the portfolio, so they are
     evaluated once per backtest in one pass and the session loop reads one byte per mark;
     ``max_per_theme`` depends on the positions held and is checked in the session loop.
+    The per-mark state comes from ``mi`` when gathered there (:func:`with_mark_state`), else
+    it is gathered here.
 
     Rules of a mark at session ``t`` in this order, the first failing one counted: the gate,
     board, ST, price (reference previous close), amount (session ``t - 1``), streak (``t -
@@ -142,13 +200,12 @@ def mark_skips_nb(mk, mi, prow):
     bar at ``t``: that order is rejected as suspended).
     """
     n_sessions = mi.ptr.shape[0] - 1
-    out = np.zeros(mi.stock.shape[0], np.int8)
+    n_marks = mi.stock.shape[0]
+    out = np.zeros(n_marks, np.int8)
     gate_on = gate_active_nb(prow)
     if not (gate_on or filters_active_nb(prow)):
         return out
-    # Arrays as locals, read in the loops without touching the tuples again.
-    board, is_st, prev_close, amount = mk.board, mk.is_st, mk.prev_close, mk.amount
-    streak, open_, close, session = mk.streak, mk.open, mk.close, mk.session
+    board, session = mk.board, mk.session
     ptr, stock, theme, heat = mi.ptr, mi.stock, mi.theme, mi.heat
     mask = np.int64(prow[P_BOARDS_MASK])
     all_boards = mask == np.int64(ALL_BOARDS)
@@ -166,31 +223,41 @@ def mark_skips_nb(mk, mi, prow):
     amount_on = not (np.isnan(min_amount) and np.isnan(max_amount))
     streak_on = not (np.isnan(min_streak) and np.isnan(max_streak))
     heat_on = not np.isnan(min_heat)
-    rank = dragon_ranks_nb(ptr, stock, theme, streak) if dragon > 0 else np.zeros(0, np.int64)
+    if (mi.prev_close.shape[0] == n_marks and (dragon <= 0 or mi.rank.shape[0] == n_marks)
+            or not filters_active_nb(prow)):   # the gate alone reads no mark's state
+        prev_close, prev_amount, prev_streak = mi.prev_close, mi.prev_amount, mi.prev_streak
+        open_gap, flags, rank = mi.open_gap, mi.flags, mi.rank
+    else:
+        prev_close, prev_amount, prev_streak, open_gap, flags, rank = mark_state_nb(
+            mk, ptr, stock, theme, dragon > 0)
     for t in range(n_sessions):
-        gate = gate_reason_nb(session, t, prow) if gate_on else SKIP_NONE
-        for m in range(ptr[t], ptr[t + 1]):
+        lo, hi = ptr[t], ptr[t + 1]
+        if gate_on:
+            gate = gate_reason_nb(session, t, prow)
             if gate != SKIP_NONE:
-                out[m] = gate
+                out[lo:hi] = gate
                 continue
-            j = stock[m]
-            if not all_boards and (board[j] < 0 or (mask >> board[j]) & 1 == 0):
-                out[m] = SKIP_BOARD
-                continue
-            if exclude_st and is_st[t, j]:
+        for m in range(lo, hi):
+            if not all_boards:
+                b = board[stock[m]]
+                if b < 0 or (mask >> b) & 1 == 0:
+                    out[m] = SKIP_BOARD
+                    continue
+            if exclude_st and flags[m] & MF_ST:
                 out[m] = SKIP_ST
                 continue
-            pc = prev_close[t, j] if price_on or gap_on else np.nan
-            if price_on and (_below(pc, min_price) or _above(pc, max_price)):
-                out[m] = SKIP_PRICE
-                continue
+            if price_on:
+                pc = prev_close[m]
+                if _below(pc, min_price) or _above(pc, max_price):
+                    out[m] = SKIP_PRICE
+                    continue
             if amount_on:
-                value = amount[t - 1, j] if t > 0 else np.nan
+                value = prev_amount[m]
                 if _below(value, min_amount) or _above(value, max_amount):
                     out[m] = SKIP_AMOUNT
                     continue
             if streak_on:
-                s = np.float64(streak[t - 1, j]) if t > 0 else np.nan
+                s = prev_streak[m]
                 if _below(s, min_streak) or _above(s, max_streak):
                     out[m] = SKIP_STREAK
                     continue
@@ -198,15 +265,11 @@ def mark_skips_nb(mk, mi, prow):
             if heat_on and window_heat_nb(heat, t, k, window) < min_heat:
                 out[m] = SKIP_THEME_HEAT
                 continue
-            if dragon > 0:
-                if k < 0:
-                    out[m] = SKIP_DRAGON_HEAD
-                    continue
-                if rank[m] >= dragon:
-                    out[m] = SKIP_DRAGON_HEAD
-                    continue
-            if gap_on and not np.isnan(close[t, j]):
-                gap = open_[t, j] / pc - 1.0
+            if dragon > 0 and (k < 0 or rank[m] >= dragon):
+                out[m] = SKIP_DRAGON_HEAD
+                continue
+            if gap_on and flags[m] & MF_BAR:
+                gap = open_gap[m]
                 if _below(gap, min_gap) or _above(gap, max_gap):
                     out[m] = SKIP_OPEN_GAP
     return out

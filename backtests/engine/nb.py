@@ -135,6 +135,15 @@ class MarkIndex(NamedTuple):
     theme: np.ndarray  # [M] int64 theme id of the mark, -1 = none
     heat: np.ndarray   # [S, K] float64 heat of each theme per session (state.theme_heat)
     exits: np.ndarray  # [S, N] uint8 user exit signals at the close of t, or (0, 0): none
+    # Market state of each mark, read by the entry filters: gathered once per marks and market
+    # (filters_nb.with_mark_state) so a grid does not gather it per backtest; empty = gathered
+    # inside each backtest that sets a filter (filters_nb.mark_state_nb).
+    prev_close: np.ndarray = np.empty(0)      # [M] reference previous close at t
+    prev_amount: np.ndarray = np.empty(0)     # [M] amount at t - 1 (NaN at t = 0)
+    prev_streak: np.ndarray = np.empty(0)     # [M] streak at t - 1 (NaN at t = 0)
+    open_gap: np.ndarray = np.empty(0)        # [M] open / prev_close - 1 at t
+    flags: np.ndarray = np.empty(0, np.uint8)  # [M] MF_BAR: a bar at t; MF_ST: ST at t
+    rank: np.ndarray = np.empty(0, np.int64)  # [M] dragon rank in its theme, -1 = no theme
 
 
 @njit(cache=True)
@@ -164,7 +173,9 @@ def mark_index_nb(marks):
             stock[lo:hi] = stock[lo:hi][order]
             score[lo:hi] = score[lo:hi][order]
     return MarkIndex(ptr, stock, score, np.full(ptr[n_sessions], -1, np.int64),
-                     np.zeros((n_sessions, 0)), np.zeros((0, 0), np.uint8))
+                     np.zeros((n_sessions, 0)), np.zeros((0, 0), np.uint8), np.empty(0),
+                     np.empty(0), np.empty(0), np.empty(0), np.empty(0, np.uint8),
+                     np.empty(0, np.int64))
 
 
 @njit(cache=True)

@@ -28,6 +28,7 @@ import numpy as np
 from backtests.core.errors import HypebtError
 from backtests.data.load import load_market
 from backtests.engine.backtest import exits_array, mark_index, market_arrays, marks_array
+from backtests.engine.filters_nb import filters_active_nb, with_mark_state
 from backtests.grid.chunks import chunk_bounds, run_chunk
 from backtests.grid.chunks import progress as progress_bar
 
@@ -78,6 +79,9 @@ def run_chunk_task(recipe: tuple, marks_key: str, marks, rows: np.ndarray, split
         if len(_MARKS_CACHE) > 64:
             _MARKS_CACHE.clear()
         _MARKS_CACHE[(recipe, marks_key)] = mi
+    if any(filters_active_nb(row) for row in rows):
+        # Per-mark state gathered once per marks on this worker, not per parameter set.
+        mi = _MARKS_CACHE[(recipe, marks_key)] = with_mark_state(mk, mi)
     previous = numba.get_num_threads()
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     try:

@@ -8,6 +8,7 @@ import numpy as np
 
 from backtests.core.errors import ConfigError
 from backtests.engine.backtest import exits_array, mark_index, market_arrays, marks_array
+from backtests.engine.filters_nb import with_mark_state
 from backtests.engine.run import load_marks, load_run_market
 from backtests.grid.chunks import chunk_bounds, run_chunk
 from backtests.grid.chunks import progress as progress_bar
@@ -63,6 +64,8 @@ def run_grid(spec: GridSpec, *, workers: int | None = None, progress: bool = Fal
         indices = {key: mark_index(marks_array(market, marks_by_group[key]),
                                    marks_by_group[key], market=market, exits=ex)
                    for key in group_of}
+        if skips:   # each group's per-mark state once, not once per parameter set
+            indices = {key: with_mark_state(mk, mi) for key, mi in indices.items()}
         previous = numba.get_num_threads()
         numba.set_num_threads(threads)
         try:
