@@ -404,3 +404,57 @@ def test_grid_from_the_archive_equals_grid_from_the_articles(tmp_path, demo_mark
     assert a.marks.keys() == b.marks.keys()
     for key in a.marks:
         pd.testing.assert_frame_equal(a.marks[key], b.marks[key])
+
+
+# ---------------------------------------------------------------- ladder keys as axes
+
+LADDER_BASE = BASE.replace('[signals]\n', '[signals]\nsource = "news_and_ladder"\nstreak = [1]\n')
+
+
+def _single_run_metrics(text: str, tmp_path: Path, demo_market, name: str) -> dict:
+    """metrics.json of ``hypebt backtest`` on a config file written out by hand."""
+    cfg = load_config(_write(tmp_path, text, name))
+    return compute_metrics(run_config(cfg, prepared=(demo_market, load_marks(cfg, demo_market))))
+
+
+@pytest.mark.parametrize("base, axes, groups", [
+    (LADDER_BASE, 'source = ["news_and_ladder", "news_or_ladder"]\nstreak = [[1], ["2+"]]\n'
+                  'first_board = [false, true]\n', 8),
+    (BASE.replace(f'marks = "{DEMO_MARKS}"', 'source = "ladder"\nstreak = [1]'),
+     'streak = [1, [2, 3], ["3+"]]\nfirst_board = [false, true]\nmax_hold = [2, 5]\n', 6),
+])
+def test_ladder_axes_equal_single_backtests(tmp_path, demo_market, base, axes, groups):
+    """[grid] source / streak / first_board: one marks array per combination, and every row
+    equals the backtest of the config written with those [signals] values."""
+    spec = load_grid_config(_write(tmp_path, base + "[grid]\n" + axes))
+    result = run_grid(spec, workers=2, market=demo_market)
+    assert len(result.marks) == groups
+    assert len({len(m) for m in result.marks.values()}) > 2    # the marks differ per group
+    params_of = dict(spec.sets)
+    for row in result.frame.itertuples(index=False):
+        params = params_of[row.set]
+        streak = params.get("streak", (1,))
+        text = base.replace("streak = [1]\n", "")
+        if "source" in params:
+            text = text.replace('source = "news_and_ladder"', f'source = "{params["source"]}"')
+        lines = f"streak = {list(streak)!r}\n".replace("'", '"')
+        if params.get("first_board"):
+            lines += "first_board = true\n"
+        text = text.replace("[signals]\n", "[signals]\n" + lines)
+        if "max_hold" in params:
+            text = text.replace("[strategy]\n", f"[strategy]\nmax_hold = {params['max_hold']}\n")
+        metrics = _single_run_metrics(text, tmp_path, demo_market, f"set{row.set}.toml")
+        _assert_row_equals_backtest(pd.Series(row._asdict()), metrics)
+        cfg = set_config(spec, params)
+        assert cfg.signals.streak == streak
+        assert cfg.signals.first_board == params.get("first_board", False)
+
+
+def test_ladder_axes_are_checked(tmp_path):
+    assert 'did you mean "streak"' in _error(tmp_path, LADDER_BASE + "[grid]\nstreaks = [[1]]\n")
+    msg = _error(tmp_path, LADDER_BASE + '[grid]\nstreak = [[1], ["x+"]]\n')
+    assert "grid.toml: [grid] streak = ['x+']: 'x+' is not a streak" in msg
+    msg = _error(tmp_path, LADDER_BASE + '[grid]\nsource = ["news_and_ladder", "ladder"]\n')
+    assert "[grid] set 1 (source='ladder') cannot run: " in msg and "uses no news" in msg
+    msg = _error(tmp_path, LADDER_BASE + '[grid]\nsource = ["newz"]\n')
+    assert "did you mean" in msg or "expected one of" in msg

@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import tomli_w
@@ -284,6 +284,26 @@ def _parse_ladder(sec: dict, base: Path, has_news: bool) -> dict:
     if "exits" in sec:
         out["exits"] = _path(base, "[signals] exits", sec["exits"])
     return out
+
+
+def with_ladder(signals: SignalsConfig, **changes) -> SignalsConfig:
+    """``signals`` with some ladder keys (``source``, ``streak``, ``first_board``) replaced and
+    checked as the same ``[signals]`` table would be (a grid set's ladder values): ConfigError
+    naming ``[signals] key`` for a combination a config could not hold."""
+    merged = {"source": signals.source, "streak": tuple(signals.streak),
+              "first_board": signals.first_board, **changes}
+    sec: dict = {"source": merged["source"]}
+    streak = merged["streak"]
+    streak = list(streak) if isinstance(streak, (list, tuple)) else [streak]
+    if streak:
+        sec["streak"] = streak
+    if merged["first_board"]:
+        sec["first_board"] = merged["first_board"]
+    has_news = bool(signals.marks or signals.articles or signals.archive)
+    ladder = _parse_ladder(sec, Path("."), has_news)
+    return replace(signals, source=ladder["source"],
+                   streak=ladder.get("streak", ()),
+                   first_board=ladder.get("first_board", False))
 
 
 def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:

@@ -12,6 +12,7 @@ A grid config is a run config (``docs/config.md``) plus a ``[grid]`` table::
     max_hold = [3, 5, 10]
     entry = ["open", "limit"]
     min_score = [1.0, 2.0]             # a [signals] threshold (configs with articles only)
+    streak = [[1], ["2+"]]             # a [signals] ladder key: source, streak, first_board
     rank_by = "sharpe"                 # options (the CLI overrides them): rank_by, sample,
     sample = 200                       #   seed, train_end, heatmap, top
     seed = 7
@@ -50,13 +51,17 @@ from pathlib import Path
 import numpy as np
 
 from backtests.core.errors import ConfigError, did_you_mean
-from backtests.core.params import check_value
+from backtests.core.params import LADDER_SOURCES, check_value, parse_streaks
 from backtests.core.records import REJECT_REASONS
-from backtests.data.config import parse_config, parse_date, read_toml_config, signals_params
+from backtests.data.config import (parse_config, parse_date, read_toml_config, signals_params,
+                                   with_ladder)
 from strategies import ENGINE_PARAMS, check_param, resolve_params
 
 GRID_OUTPUTS = ("grid.csv", "heatmap.png", "grid.html", "top")
 OPTION_KEYS = ("rank_by", "sample", "seed", "train_end", "heatmap", "top")
+# [signals] ladder keys that can be swept: like the signal thresholds, each combination is
+# its own marks (``[signals] exits``, a file, is not an axis).
+LADDER_AXES = ("source", "streak", "first_board")
 # More sets than this are refused unless sampled or allowed with --max-sets: a [grid] of ten
 # lists of ten values is 10**10 sets, which would silently grow to terabytes.
 MAX_SETS = 100_000
@@ -72,7 +77,8 @@ class GridSpec:
     """A validated grid: the base run config and the swept values.
 
     ``engine_axes``/``signal_axes`` map a parameter to its tuple of values, in file order
-    (``axes`` is both, in file order). ``sets`` are the selected combinations as
+    (``signal_axes``: the signal thresholds and the ladder keys, :data:`LADDER_AXES`, which
+    decide the marks; ``axes`` is both, in file order). ``sets`` are the selected combinations as
     ``(set_number, {param: value})``.
     """
     cfg: object                       # backtests.data.config.RunConfig
@@ -113,6 +119,13 @@ def _check_axis(key: str, values, table: dict, kind: str) -> tuple:
                 out.append(check_param(key, v))
             except ConfigError as exc:
                 raise ConfigError(f"[grid] {key}: {exc}") from None
+        elif key == "source":
+            out.append(check_value(where, v, str, LADDER_SOURCES))
+        elif key == "first_board":
+            out.append(check_value(where, v, bool, None))
+        elif key == "streak":   # each value a streak list ([1], ["3+"]) or one streak (1)
+            parse_streaks(v, where=where)
+            out.append(tuple(v) if isinstance(v, list) else (v,))
         else:
             _sec, typ, _default, limits, _doc = table[key]
             out.append(check_value(where, v, typ, limits))
@@ -149,6 +162,8 @@ def parse_grid(doc: dict, *, base_dir=".", source: Path | None = None, rank_by=N
             continue
         if key in ENGINE_PARAMS:
             engine_axes[key] = axes[key] = _check_axis(key, values, ENGINE_PARAMS, "engine")
+        elif key in LADDER_AXES:
+            signal_axes[key] = axes[key] = _check_axis(key, values, signal_table, "ladder")
         elif key in signal_table:
             if cfg.signals.marks:
                 raise ConfigError(f"[grid] {key}: a signal threshold needs [signals] articles "
@@ -156,10 +171,12 @@ def parse_grid(doc: dict, *, base_dir=".", source: Path | None = None, rank_by=N
                                   f"this config reads a marks file ({cfg.signals.marks})")
             signal_axes[key] = axes[key] = _check_axis(key, values, signal_table, "signal")
         else:
-            known = list(ENGINE_PARAMS) + list(signal_table) + list(OPTION_KEYS)
+            known = (list(ENGINE_PARAMS) + list(signal_table) + list(LADDER_AXES)
+                     + list(OPTION_KEYS))
             raise ConfigError(f"unknown key [grid] {key}{did_you_mean(key, known)}; a [grid] "
                               f"key is an engine parameter ({', '.join(ENGINE_PARAMS)}), a "
                               f"signal threshold ({', '.join(signal_table) or 'none available'})"
+                              f", a ladder key ({', '.join(LADDER_AXES)})"
                               f" or an option ({', '.join(OPTION_KEYS)})")
     if not axes:
         raise ConfigError(f"{src}: [grid] lists no parameter; add e.g. stop_loss = [0.0, 0.05]")
@@ -196,6 +213,7 @@ def parse_grid(doc: dict, *, base_dir=".", source: Path | None = None, rank_by=N
     check_grid_size(axes, n_sample, max_sets)
     sets, total = expand(axes, sample=n_sample, seed=n_seed)
     _validate_sets(cfg, engine_axes, sets)
+    _validate_ladder(cfg, [k for k in signal_axes if k in LADDER_AXES], sets)
     return GridSpec(cfg=cfg, axes=axes, engine_axes=engine_axes, signal_axes=signal_axes,
                     sets=tuple(sets), total=total, rank_by=rank, train_end=split_day,
                     heatmap=hm, top=n_top, sample=n_sample, seed=n_seed, source=source)
@@ -302,6 +320,23 @@ def _validate_sets(cfg, engine_axes: dict, sets: list) -> None:
             raise ConfigError(f"[grid] set {number} ({_describe(params)}) cannot run: {exc}") from None
 
 
+def _validate_ladder(cfg, keys: list, sets: list) -> None:
+    """Every set's ladder keys must make a ``[signals]`` table a run config could hold."""
+    if not keys:
+        return
+    seen = set()
+    for number, params in sets:
+        values = {k: params[k] for k in keys}
+        key = tuple(values.values())
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            with_ladder(cfg.signals, **values)
+        except ConfigError as exc:
+            raise ConfigError(f"[grid] set {number} ({_describe(params)}) cannot run: {exc}") from None
+
+
 def metric_names(split: bool = False) -> tuple[str, ...]:
     """Metric columns of grid.csv (``is_``/``oos_`` return statistics when ``split``)."""
     rej = tuple(f"rejected_{REJECT_REASONS[k]}" for k in sorted(REJECT_REASONS) if k)
@@ -326,13 +361,17 @@ def set_config(spec: GridSpec, params: dict):
     signals = cfg.signals
     if spec.signal_axes:
         options = dict(signals.options)
-        options.update({k: params[k] for k in spec.signal_axes})
+        options.update({k: params[k] for k in spec.signal_axes if k not in LADDER_AXES})
         signals = dataclasses.replace(signals, options=options)
+        ladder = {k: params[k] for k in spec.signal_axes if k in LADDER_AXES}
+        if ladder:
+            signals = with_ladder(signals, **ladder)
     return dataclasses.replace(cfg, params=set_params(spec, params), signals=signals)
 
 
 def groups(spec: GridSpec) -> dict[tuple, list[int]]:
-    """Signal-threshold tuple -> positions in ``spec.sets`` (one marks array per group)."""
+    """Signal-threshold (and ladder key) tuple -> positions in ``spec.sets`` (one marks array
+    per group)."""
     out: dict[tuple, list[int]] = {}
     for i, (_n, params) in enumerate(spec.sets):
         out.setdefault(tuple(params[k] for k in spec.signal_axes), []).append(i)
