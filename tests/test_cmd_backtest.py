@@ -65,7 +65,7 @@ ORDERS_CSV = """date,code,side,shares,price,status,reject_reason
 2024-03-06,600000,sell,4900,11.60,filled,
 """
 FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json", "signals.csv",
-         "benchmark.csv", "study_marks.csv", "trade_bars.csv", "tearsheet.html")
+         "benchmark.csv", "study_marks.csv", "trade_bars.csv", "mood.csv", "tearsheet.html")
 
 
 @pytest.fixture()
@@ -98,7 +98,7 @@ def test_toy_ledger_exact_output_and_files(toy, capsys):
         "  rejections    limit_up_sealed 1\n"
         "  fees          56.20 CNY\n"
         f"  outputs       {out}/ (config.toml equity.csv trades.csv orders.csv metrics.json "
-        "signals.csv benchmark.csv study_marks.csv trade_bars.csv tearsheet.html)\n")
+        "signals.csv benchmark.csv study_marks.csv trade_bars.csv mood.csv tearsheet.html)\n")
     assert _sharpe() == pytest.approx(9.2523, abs=1e-4)
     for name in FILES:
         assert (out / name).is_file(), name
@@ -145,7 +145,7 @@ def test_no_report_writes_everything_but_the_tearsheet(toy, capsys):
     capsys.readouterr()
     assert main(["backtest", str(toy), "--out", str(lean), "--no-report"]) == 0
     out = capsys.readouterr().out
-    assert out.endswith("benchmark.csv study_marks.csv trade_bars.csv)\n")
+    assert out.endswith("benchmark.csv study_marks.csv trade_bars.csv mood.csv)\n")
     assert not (lean / "tearsheet.html").exists()
     for name in FILES[:-1]:
         assert (lean / name).read_bytes() == (full / name).read_bytes(), name

@@ -23,7 +23,7 @@ from backtests.report import tearsheet as ts
 
 SECTION_IDS = ("hypebt-metrics", "hypebt-pnl", "hypebt-trades", "hypebt-rejections",
                "hypebt-stuck", "hypebt-signals", "hypebt-marks", "hypebt-trade-charts",
-               "hypebt-config")
+               "hypebt-mood", "hypebt-config")
 
 EVIL_TITLE = '豆包概念股<script>alert(1)</script> 天娱数科“10天6板” & <b>x</b>'
 
@@ -411,3 +411,72 @@ def test_long_page_in_headless_chromium(tmp_path):
     assert "The first 500 of 12,004 trades" in dom.stdout
     assert '<a href="trades.csv">trades.csv</a>' in dom.stdout
     assert (folder / "trades.csv").exists()
+
+
+# ---------------------------------------------------------------- market mood
+
+
+def _mood_market():
+    """Four main-board stocks, four sessions, limit-ups by hand (previous close 10.00):
+    s0: A, B limit-up (11.00), D limit-down (9.00); s1: A again (12.10, 2 boards), C and D
+    first boards; s2: A a third board (13.31), the rest flat; s3: all flat."""
+    from backtests.engine.backtest import toy_market
+
+    close = np.array([[11.00, 11.00, 10.10, 9.00],
+                      [12.10, 11.50, 11.11, 9.90],
+                      [13.31, 11.50, 11.11, 9.90],
+                      [13.31, 11.50, 11.11, 9.90]])
+    prev = np.vstack([np.full(4, 10.0), close[:-1]])
+    days = np.array(["2024-12-02", "2024-12-03", "2024-12-04", "2024-12-05"], "datetime64[D]")
+    return toy_market(days, ["000001", "000002", "000003", "000004"], prev,
+                      np.maximum(prev, close), np.minimum(prev, close), close, prev_close=10.0)
+
+
+def test_mood_csv_hand_computed():
+    """Counts, 连板高度 and 晋级率 per session, and the sessions a gate of two limit-ups closes
+    (it reads the previous session; the first session has none, so it is closed)."""
+    from backtests.report.mood import mood_csv
+    from strategies import resolve_params
+
+    m = _mood_market()
+    assert mood_csv(m, resolve_params({"min_limit_ups": 2})) == (
+        "date,limit_ups,limit_downs,height,promotion_1,promotion_2plus,gate\n"
+        "2024-12-02,2,1,1,,,gate_limit_ups\n"
+        "2024-12-03,3,0,2,0.5000,,\n"          # A of A, B promoted
+        "2024-12-04,1,0,3,0.0000,1.0000,\n"    # neither C nor D; A (2 boards) did
+        "2024-12-05,0,0,0,,0.0000,gate_limit_ups\n")
+    assert mood_csv(m, resolve_params({})).count("gate_") == 0      # no gate: always open
+
+
+def test_mood_chart(tmp_path):
+    """The chart: three titled panels, one shaded span per run of closed sessions (reason in its
+    tooltip), text as SVG text, the same bytes twice, no script or URL; a run folder without
+    mood.csv gets a note; a whole run writes mood.csv and the tearsheet draws it."""
+    from backtests.data.config import parse_config
+    from backtests.engine.backtest import run_backtest
+    from backtests.report import mood
+    from backtests.report.outputs import render_outputs
+    from strategies import resolve_params
+
+    m = _mood_market()
+    (tmp_path / "mood.csv").write_text(mood.mood_csv(m, resolve_params({"min_limit_ups": 2})),
+                                       encoding="utf-8")
+    html = mood.section_html(tmp_path)
+    assert html == mood.section_html(tmp_path)
+    svg = html[html.index("<svg"):]
+    assert svg.endswith("</svg>") and svg.count("<svg") == 1
+    assert "the gate closed 2 of 4 sessions" in html
+    spans = re.findall(r"<title>gate closed ([^<]*)</title>", svg)
+    assert spans == ["2024-12-02: gate_limit_ups", "2024-12-05: gate_limit_ups"]
+    for text in ("limit-ups 涨停 / limit-downs 跌停", "连板高度 height", "晋级率 promotion",
+                 ">2024-12-02<", ">2024-12-05<", ">100%<", ">3<"):
+        assert text in svg, text
+    assert svg.count("<polyline") >= 5 and "http" not in svg and "<script" not in svg
+    assert "No mood.csv" in mood.section_html(tmp_path / "missing")
+    # a run's outputs carry the mood of its market under its own gate
+    res = run_backtest(m, pd.DataFrame({"date": ["2024-12-03"], "code": ["000003"]}),
+                       {"min_limit_ups": 2})
+    cfg = parse_config({"data": {"path": "demo"}, "signals": {"source": "ladder", "streak": [1]},
+                        "gate": {"min_limit_ups": 2}})
+    texts = render_outputs(res, cfg, tmp_path / "run")
+    assert texts["mood.csv"] == (tmp_path / "mood.csv").read_text(encoding="utf-8")

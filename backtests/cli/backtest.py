@@ -5,9 +5,9 @@
     hypebt backtest configs/real_doubao.toml --no-report   # no tearsheet.html (faster)
 
 Writes ``DIR/config.toml equity.csv trades.csv orders.csv metrics.json signals.csv
-benchmark.csv study_marks.csv trade_bars.csv tearsheet.html`` (``docs/config.md``) and prints a
-short summary: period, marks, round trips, total return, Sharpe, max drawdown, rejections by
-reason, fees, where the files are.
+benchmark.csv study_marks.csv trade_bars.csv mood.csv tearsheet.html`` (``docs/config.md``)
+and prints a short summary: period, marks, round trips, total return, Sharpe, max drawdown,
+rejections by reason, fees, where the files are.
 The default ``DIR`` is ``runs/<config file stem>`` under the current directory. ``--no-report``
 (or ``[report] tearsheet = false`` in the config) skips ``tearsheet.html``; ``hypebt report DIR``
 draws it later from the files.
@@ -78,7 +78,7 @@ def summary_lines(m: dict, *, out: Path, marks: int, outside: int, synthetic: bo
     lines += [
         f"fees          {m['fees']['total']:,.2f} CNY",
         f"outputs       {out}/ (config.toml equity.csv trades.csv orders.csv metrics.json "
-        f"signals.csv benchmark.csv study_marks.csv trade_bars.csv"
+        f"signals.csv benchmark.csv study_marks.csv trade_bars.csv mood.csv"
         f"{' tearsheet.html' if tearsheet else ''})",
     ]
     return lines

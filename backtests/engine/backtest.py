@@ -60,7 +60,8 @@ class BacktestResult(NamedTuple):
     stamp_duty, transfer_fee, reason`` — reason ``entry`` or the exit reason). ``records``: the
     kernel's raw ``order_dt`` array (session and stock indices). ``stats``: counts and sums the
     kernel kept (``records.STAT_FIELDS``). ``params``: the resolved parameters; ``marks``: the
-    ``[S, N]`` score array (NaN = no mark).
+    ``[S, N]`` score array (NaN = no mark). ``state``: the market's features when the run
+    computed or was given them (a filter or the gate), else None.
     """
     market: Market
     params: dict
@@ -70,6 +71,7 @@ class BacktestResult(NamedTuple):
     trades: pd.DataFrame
     records: np.ndarray
     stats: dict
+    state: MarketState | None = None
 
 
 def toy_market(sessions, codes, open, high, low, close, volume=None, *, prev_close=None,
@@ -300,6 +302,8 @@ def run_backtest(market: Market, marks, params: Mapping[str, Any] | None = None,
         if score.shape != market.close.shape:
             raise MarksError(f"marks array has shape {score.shape}; expected "
                             f"{market.close.shape} (sessions, stocks)")
+    if state is None and filters_active(full):
+        state = market_state(market)
     mk = market_arrays(market, state, features=filters_active(full))
     mi = mark_index(score, frame, market=market,
                     exits=None if exits is None else exits_array(market, exits))
@@ -312,5 +316,5 @@ def run_backtest(market: Market, marks, params: Mapping[str, Any] | None = None,
     return BacktestResult(
         market=market, params=full, marks=score, equity=equity,
         orders=orders_frame(market, recs), trades=trades_frame(market, recs), records=recs,
-        stats={name: float(v) for name, v in zip(STAT_FIELDS, stats)},
+        stats={name: float(v) for name, v in zip(STAT_FIELDS, stats)}, state=state,
     )

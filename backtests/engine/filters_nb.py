@@ -87,6 +87,17 @@ def gate_reason_nb(session, t, prow):
     return SKIP_NONE
 
 
+@njit(cache=True)
+def gate_reasons_nb(session, prow):
+    """``int8 [S]``: the gate's skip reason for each session (0 = open; all 0 when no gate
+    threshold is set): what every mark of that session gets (:func:`gate_reason_nb`)."""
+    out = np.zeros(session.shape[0], np.int8)
+    if gate_active_nb(prow):
+        for t in range(session.shape[0]):
+            out[t] = gate_reason_nb(session, t, prow)
+    return out
+
+
 @njit(cache=True, inline="always")
 def window_heat_nb(heat, t, k, window):
     """Heat of theme ``k`` summed over sessions ``t - window + 1 .. t`` (0 without a theme)."""

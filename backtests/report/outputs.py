@@ -24,6 +24,7 @@ from backtests.data.config import RunConfig, resolved_toml
 from backtests.engine.run import default_out_dir, marks_of
 from backtests.report.analyses import equal_weight_returns
 from backtests.report.metrics import compute_metrics, metrics_json
+from backtests.report.mood import mood_csv
 from backtests.report.run_folder import (
     OUTPUT_FILES,
     csv_text,
@@ -54,6 +55,7 @@ def render_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike, *,
             day_texts(bench.index), [f"{v:.10f}" for v in bench.to_numpy() + 0.0]]),
         "study_marks.csv": run_marks_study(result, marks),
         "trade_bars.csv": trade_bars_csv(result.market, result.trades),
+        "mood.csv": mood_csv(result.market, result.params, result.state),
     }
 
 

@@ -22,7 +22,7 @@ from backtests.data.demo import demo_names
 
 OUTPUT_FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json",
                 "signals.csv", "benchmark.csv", "study_marks.csv", "trade_bars.csv",
-                "tearsheet.html")
+                "mood.csv", "tearsheet.html")
 EQUITY_COLUMNS = ("date", "cash", "market_value", "equity")
 TRADE_COLUMNS = ("date", "code", "side", "shares", "price", "value", "commission", "stamp_duty",
                  "transfer_fee", "reason")

@@ -13,7 +13,9 @@ What the page holds, top to bottom:
 2. hypebt's sections: headline metrics (``metrics.json``); per-stock P&L (table and bar chart);
    trades; rejected orders by reason; positions that could not be sold (a sell rejected at a
    sealed limit-down or while suspended) and for how many sessions; the signal timeline
-   (article title → session → filled, rejected and why, or no order); the resolved config.
+   (article title → session → filled, rejected and why, or no order); each trade drawn; the
+   market's mood per session (:mod:`backtests.report.mood`: limit-ups, limit-downs, 连板高度,
+   晋级率, the sessions the gate closed); the resolved config.
 
 Input files (``docs/tearsheet.md`` has the full description):
 
@@ -24,6 +26,7 @@ Input files (``docs/tearsheet.md`` has the full description):
 - ``signals.csv`` ``date,code`` plus optional ``score,name,title,article_id,published,role``
   (optional; without it the marks file named in ``config.toml`` gives a timeline without titles)
 - ``benchmark.csv`` ``date,return`` (daily simple returns) or ``date,close`` (index levels)
+- ``mood.csv`` ``date,limit_ups,limit_downs,height,promotion_1,promotion_2plus,gate``
 
 Guarantees: one self-contained file (no external fetch: quantstats' favicon, link and the SVG
 namespace/metadata URLs are removed, so the page contains no ``http`` at all unless the user's
@@ -53,6 +56,7 @@ from backtests.core.io import write_text_atomic
 from backtests.core.progress import step
 from backtests.report.analyses import daily_returns, marks_did
 from backtests.report.charts import pnl_chart, quantstats_html
+from backtests.report.mood import section_html as mood_section
 from backtests.report.run_folder import BENCHMARK_FILE, RunFolder, load_run, texts
 from backtests.report.trade_charts import section_html as trade_charts_section
 from backtests.study.nb import FILL_NAMES
@@ -283,6 +287,7 @@ _NAV = ('<p class="nav">hypebt sections: <a href="#hypebt-metrics">metrics</a> �
         '<a href="#hypebt-signals">signal timeline</a> · '
         '<a href="#hypebt-marks">what the marks did</a> · '
         '<a href="#hypebt-trade-charts">each trade, drawn</a> · '
+        '<a href="#hypebt-mood">market mood</a> · '
         '<a href="#hypebt-config">config</a></p>')
 
 
@@ -579,7 +584,7 @@ def render_tearsheet(run_dir, *, benchmark=None) -> str:
         _section_rejections(run), _section_stuck(run), _section_signals(run),
         _section_marks(run),
         trade_charts_section(run.path, run.trades, run.orders, run.signals, run.names),
-        _section_config(run)) if s)
+        mood_section(run.path), _section_config(run)) if s)
     synthetic = (run.config.get("data", {}).get("path") == "demo") if run.config else False
     banner = ('<p class="note"><b>SYNTHETIC demo data</b>: the companies and prices are '
               'generated.</p>') if synthetic else ""
