@@ -494,3 +494,54 @@ def test_long_waits_grow_the_record_array():
     last = res.orders[res.orders["date"] == res.orders["date"].max()]
     assert (last["status"] == "filled").all() and (last["wait"] == 30).all()
     assert res.stats["rejected_suspended"] == 600
+
+
+# ---------------------------------------------------------------- absurd compounding
+
+
+def _compounding_market(n: int):
+    """Stock k opens at 10.00 on session k and closes at its 20% limit (12.00), then stays at
+    12.00: bought at k's open with all the equity, sold at k+1's open, +20% every two sessions."""
+    codes = [f"{300001 + k:06d}" for k in range(n)]
+    o = np.full((n, n), 10.0)
+    c = np.full((n, n), 10.0)
+    for k in range(n):
+        c[k, k] = 12.0
+        o[k + 1:, k] = c[k + 1:, k] = 12.0
+    days = pd.bdate_range("2021-01-04", periods=n).to_numpy().astype("datetime64[D]")
+    m = toy_market(days, codes, o, np.maximum(o, c), np.minimum(o, c), c, prev_close=10.0)
+    return m, pd.DataFrame({"date": days, "code": codes})
+
+
+COMPOUND = {"name": "hold_n", "hold": 1, "position_size": 1.0, "max_positions": 1}
+
+
+def test_sizing_with_huge_cash_is_quick_and_exact():
+    """All-in buys at 10.00 with an equity of trillions: the cash search starts next to the
+    answer (it used to step down one lot per 100 shares of fees: minutes). The buy is the
+    largest lot whose value and fees fit, checked by hand: one lot more does not fit."""
+    m, marks = _compounding_market(200)
+    res = run_backtest(m, marks, dict(COMPOUND, cash=1e6))
+    buys = res.trades[res.trades["side"] == "buy"]
+    assert len(buys) == 100 and buys["value"].iloc[-1] > 1e13
+    fees = lambda v: max(round(v * 0.00025, 2), 5.0) + round(v * 0.00002, 2)  # noqa: E731
+    cash_end = res.equity["cash"].to_numpy()
+    equity = res.equity["equity"].to_numpy()
+    for row in buys.itertuples(index=False):
+        t = int(np.searchsorted(m.sessions, np.datetime64(row.date.date())))
+        # sells happen at the opens, before the buy: the cash the buy saw is the session's
+        # closing cash plus what the buy cost
+        assert fees(row.value) == pytest.approx(row.commission + row.transfer_fee, abs=1e-6)
+        cash = cash_end[t] + row.value + row.commission + row.transfer_fee
+        target = equity[t - 1] if t else 1e6          # position_size 1: the previous equity
+        more = row.value + 1000.0                      # one more lot of 100 shares at 10.00
+        assert more + fees(more) > cash + 1e-6 or more > target
+
+
+def test_equity_beyond_exact_cents_is_an_error():
+    m, marks = _compounding_market(240)
+    with pytest.raises(ConfigError, match=r"the equity reached [\d,]+ CNY on 2021-\d\d-\d\d, "
+                                          r"above 90,071,992,547,410 CNY \(2\*\*53 cents"):
+        run_backtest(m, marks, dict(COMPOUND, cash=1e6))
+    ok = run_backtest(m, marks, dict(COMPOUND, cash=1e6, fixed_cash=1e6))
+    assert np.isfinite(ok.equity["equity"]).all()

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from backtests.core import rules
-from backtests.core.errors import DataError, MarksError
+from backtests.core.errors import ConfigError, DataError, MarksError
 from backtests.core.records import (
     EXIT_REASONS,
     REJECT_REASONS,
@@ -34,7 +34,7 @@ from backtests.core.records import (
 from backtests.data.market import Market
 from backtests.data.marks import locate_marks
 from backtests.data.status import st_by_session
-from backtests.engine.nb import MarketArrays, MarkIndex, mark_index_nb, simulate_nb
+from backtests.engine.nb import MAX_MONEY, MarketArrays, MarkIndex, mark_index_nb, simulate_nb
 from backtests.features.state import MarketState, market_state, theme_heat
 from strategies import (
     ENGINE_PARAMS,
@@ -308,6 +308,13 @@ def run_backtest(market: Market, marks, params: Mapping[str, Any] | None = None,
     mi = mark_index(score, frame, market=market,
                     exits=None if exits is None else exits_array(market, exits))
     cash, mv, eq, recs, stats = simulate_nb(mk, mi, prow, record)
+    if len(eq) and np.isnan(eq[-1]):
+        t = int(np.argmax(np.isnan(eq))) - 1
+        raise ConfigError(
+            f"the equity reached {eq[t]:,.0f} CNY on {market.sessions[t]}, above "
+            f"{MAX_MONEY:,.0f} CNY (2**53 cents, where money stops being exact to the cent and "
+            f"more than the whole market is worth): the backtest compounds to an impossible "
+            f"size; set [portfolio] fixed_cash or a smaller position_size or cash")
     equity = pd.DataFrame({
         "date": pd.to_datetime(np.asarray(market.sessions, dtype="datetime64[D]")),
         "cash": cash, "market_value": mv, "equity": eq,

@@ -93,6 +93,11 @@ PRICE_TOL = 1e-6
 MONEY_TOL = 1e-6
 # floor(target / price) guard against 999.9999999 for an exact 1000 (docs/engine.md, sizing).
 SIZE_EPS = 1e-9
+# Money is exact to the cent in float64 up to 2**53 cents (about 90 trillion CNY, above the whole
+# A-share market's value). A backtest whose equity passes it has compounded to an impossible
+# size: the kernel stops there and leaves NaN equity for the later sessions (run_backtest turns
+# that into an error naming the session; a grid row shows NaN).
+MAX_MONEY = 2.0 ** 53 / 100.0
 
 
 @njit(cache=True)
@@ -436,6 +441,13 @@ def simulate_nb(mk, mi, prow, record):
                     # Largest lot-valid quantity <= want whose value + fees fits in cash; the
                     # search starts at the largest quantity whose value alone fits.
                     sh = lot_round_nb(np.int64(np.floor(cash / price + SIZE_EPS)), mlot, step)
+                    # Start at most a lot above the quantity whose value plus proportional fees
+                    # fits (fees round to the cent: within 0.01 of proportional), so the search
+                    # takes a few steps whatever the cash, not one per lot of the fees.
+                    fit = np.floor((cash + 0.01 + MONEY_TOL) / (price * (1.0 + com_rate + transfer))
+                                   * (1.0 + 1e-12)) + step
+                    if fit < sh:
+                        sh = lot_round_nb(np.int64(fit), mlot, step)
                     if sh > want:
                         sh = want
                     com = 0.0
@@ -565,4 +577,9 @@ def simulate_nb(mk, mi, prow, record):
         mv_out[t] = mv
         equity_prev = cash + mv
         eq_out[t] = equity_prev
+        if equity_prev > MAX_MONEY:
+            cash_out[t + 1:] = np.nan
+            mv_out[t + 1:] = np.nan
+            eq_out[t + 1:] = np.nan
+            break
     return cash_out, mv_out, eq_out, recs[:n], stats
