@@ -121,6 +121,41 @@ def return_stats_quantstats(equity: pd.Series, initial: float) -> tuple[dict, di
     return stats, undefined
 
 
+def with_credits(trades: pd.DataFrame, credits: pd.DataFrame | None) -> pd.DataFrame:
+    """``trades`` with corporate actions folded in for round-trip matching: each credit's new
+    shares become a buy of no cost on its ex-date (before that day's trades), its cash
+    dividend raises the ``value`` of the stock's next sell (the engine sells a position
+    whole, so that sell closes the position that received it), and each sell's
+    ``dividend_tax`` joins its fees."""
+    if trades is None or len(trades) == 0:
+        return trades
+    t = trades.reset_index(drop=True)
+    if "dividend_tax" in t.columns:
+        t = t.assign(transfer_fee=t["transfer_fee"].to_numpy(dtype=float)
+                     + t["dividend_tax"].to_numpy(dtype=float))
+    if credits is None or len(credits) == 0:
+        return t
+    t = t.assign(value=t["value"].to_numpy(dtype=float).copy())
+    day = pd.to_datetime(t["date"]).to_numpy()
+    sells = np.flatnonzero([not _is_buy(v) for v in t["side"]])
+    codes = t["code"].to_numpy(dtype=object)
+    for c_day, c_code, cash in zip(pd.to_datetime(credits["date"]).to_numpy(),
+                                   credits["code"].to_numpy(dtype=object),
+                                   credits["dividend"].to_numpy(dtype=float)):
+        later = sells[(codes[sells] == c_code) & (day[sells] >= c_day)]
+        if len(later) and cash:
+            t.loc[later[0], "value"] += cash
+    new = credits[credits["new_shares"] > 0]
+    extra = pd.DataFrame({"date": pd.to_datetime(new["date"]).to_numpy(),
+                          "code": new["code"].to_numpy(dtype=object), "side": "buy",
+                          "shares": new["new_shares"].to_numpy(dtype=np.int64), "value": 0.0,
+                          "commission": 0.0, "stamp_duty": 0.0, "transfer_fee": 0.0})
+    both = pd.concat([extra.assign(k__=0), t.assign(k__=1)], ignore_index=True)
+    both["date"] = pd.to_datetime(both["date"])
+    return both.sort_values(["date", "k__"], kind="stable").drop(columns="k__") \
+        .reset_index(drop=True)
+
+
 def round_trips(trades: pd.DataFrame, sessions: np.ndarray) -> pd.DataFrame:
     """Match sells to buys first in, first out, per stock.
 
@@ -203,11 +238,12 @@ def _open_positions(trades: pd.DataFrame) -> int:
 
 
 def trade_stats(trades: pd.DataFrame, orders: pd.DataFrame, sessions: np.ndarray,
-                reasons=()) -> tuple[dict, dict]:
+                reasons=(), credits: pd.DataFrame | None = None) -> tuple[dict, dict]:
     """``(stats, undefined)``: round-trip, order and fee statistics (see the module doc);
-    ``reasons`` lists every known rejection reason so that zeros are reported too."""
+    ``reasons`` lists every known rejection reason so that zeros are reported too;
+    ``credits``: corporate actions the positions received (:func:`with_credits`)."""
     undefined: dict = {}
-    rt = round_trips(trades, sessions)
+    rt = round_trips(with_credits(trades, credits), sessions)
     n = len(rt)
     out: dict = {"trades": n, "open_positions": _open_positions(trades)}
     if n:
@@ -250,7 +286,9 @@ def compute_metrics(result) -> dict:
     initial = float(result.params["cash"])
     equity = pd.Series(eq["equity"].to_numpy(dtype=float), index=pd.to_datetime(eq["date"]))
     stats, undefined = return_stats(equity, initial)
-    tstats, tundef = trade_stats(result.trades, result.orders, result.market.sessions, reasons)
+    credits = getattr(result, "credits", None)
+    tstats, tundef = trade_stats(result.trades, result.orders, result.market.sessions, reasons,
+                                 credits)
     out = dict(stats)
     out.update(tstats)
     undefined.update(tundef)
@@ -260,6 +298,12 @@ def compute_metrics(result) -> dict:
     out["initial_cash"] = initial
     out["final_equity"] = float(eq["equity"].iloc[-1]) if len(eq) else initial
     out["undefined"] = dict(sorted(undefined.items()))
+    if credits is not None and len(credits):
+        # Present only for runs that held a position over an ex-date (docs/status.md).
+        out["corporate_actions"] = {
+            "credits": len(credits), "bonus_shares": int(credits["new_shares"].sum()),
+            "dividends": float(credits["dividend"].sum()),
+            "dividend_tax": float(result.trades["dividend_tax"].sum())}
     if filters_active(result.params):
         # Marks set aside by an entry filter or the sentiment gate (no order), by reason;
         # present only for runs that use one, so other runs keep their metrics.json.
@@ -268,7 +312,8 @@ def compute_metrics(result) -> dict:
     return out
 
 
-MONEY_KEYS = {"initial_cash", "final_equity", "commission", "stamp_duty", "transfer_fee", "total"}
+MONEY_KEYS = {"initial_cash", "final_equity", "commission", "stamp_duty", "transfer_fee", "total",
+              "dividends", "dividend_tax"}
 
 
 def _rounded(obj, key=None):
