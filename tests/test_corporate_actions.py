@@ -33,11 +33,10 @@ def _market(prices, actions=None, start="2024-09-02"):
     frame["amount"] = frame["close"] * 1e7
     table = None
     if actions is not None:
-        table = pd.DataFrame(actions, columns=["code", "ex_date", "cash", "bonus", "transfer"])
+        cols = list(status.ACTION_COLUMNS)
+        rows = [tuple(a) + (0.0, 0.0, 1.0)[len(a) - 5:] for a in actions]
+        table = pd.DataFrame(rows, columns=cols)
         table["ex_date"] = pd.to_datetime(table["ex_date"]).to_numpy().astype("datetime64[D]")
-        table["rights"] = 0.0
-        table["rights_price"] = 0.0
-        table["par"] = 1.0
     return build_market(validate_panel(frame), actions=table), days
 
 
@@ -75,6 +74,21 @@ def test_cash_bonus_and_transfer_by_hand():
         (100.0, 60.0, 500.0)
     # the round trip counts the dividend: net 9,829.95 + 100.00 - cost 10,005.10 < 0
     assert res.stats["gross_loss"] == pytest.approx(75.15)
+
+
+def test_rights_lapse_and_bonus_taxed_at_its_par():
+    """10送2 at par 0.10 (taxable 0.02 a share) with 10配3 at 5.00 on a 10.00 close: reference
+    (10.00 + 1.50) / 1.5 = 7.67. 1,000 shares become 1,200 (the rights lapse: not
+    subscribed), equity drops by 1,000 x 10.00 - 1,200 x 7.67 = 796.00, the lapse's cost;
+    the tax on 20.00 of bonus income at 20% is 4.00."""
+    m, days = _market([10.0, 7.67, 7.67, 7.67, 7.67],
+                      [(CODE, "2024-09-03", 0.0, 0.2, 0.0, 0.3, 5.0, 0.1)])
+    assert m.prev_close[1, 0] == 7.67
+    res = _both(m, days)
+    assert res.credits[["shares", "new_shares", "dividend"]].values.tolist() == [[1200, 200, 0.0]]
+    eq = res.equity["equity"].round(2).tolist()
+    assert eq[0] - eq[1] == pytest.approx(796.0)
+    assert res.trades["dividend_tax"].tolist() == [0.0, 4.0]
 
 
 def test_stop_thresholds_move_with_the_reference():
@@ -188,7 +202,8 @@ def test_entitlement_rows_from_the_table_and_from_the_reference():
 def test_run_folder_ledger_reproduces_the_cash(tmp_path):
     """trades.csv (with dividend_tax) and credits.csv rebuild the final cash to the cent, and
     metrics.json reports the corporate actions; round trips count the bonus shares."""
-    from backtests.report.metrics import compute_metrics, round_trips, with_credits
+    from backtests.report.analyses import with_credits
+    from backtests.report.metrics import compute_metrics, round_trips
     from backtests.report.run_folder import credits_csv, trades_csv
 
     m, days = _market([10.0, 6.6, 6.6, 6.6, 6.6], [(CODE, "2024-09-03", 0.1, 0.2, 0.3)])
@@ -207,3 +222,140 @@ def test_run_folder_ledger_reproduces_the_cash(tmp_path):
     assert rt["pnl"].sum() == pytest.approx(-75.15)
     ca = compute_metrics(res)["corporate_actions"]
     assert ca == {"credits": 1, "bonus_shares": 500, "dividends": 100.0, "dividend_tax": 60.0}
+
+
+# ---------------------------------------------------------------- the real panel
+@pytest.fixture(scope="module")
+def real(shared_data):
+    import warnings
+
+    from backtests.core.errors import DataWarning
+    from backtests.data.load import load_market
+    from tests.conftest import REAL_NAMES, REAL_PANEL
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        return load_market(REAL_PANEL, names=[REAL_NAMES])
+
+
+def test_real_positions_over_ex_rights_days_agree_with_the_reference(real):
+    """Every ex-rights day the shared panel reveals (70 of them, 送转 inferred from the bars),
+    entered two sessions before and held four: the engine and backtrader agree on every
+    credit, trade, order and session's equity."""
+    m = real
+    e = m.entitlements
+    assert len(e) == 70 and (e[:, status.ENT_CASH] == 0).all()
+    t, j = e[:, status.ENT_SESSION].astype(int), e[:, status.ENT_STOCK].astype(int)
+    keep = t >= 2
+    marks = pd.DataFrame({"date": [str(m.sessions[a - 2]) for a in t[keep]],
+                          "code": m.codes[j[keep]]}).drop_duplicates()
+    params = {"name": "hold_n", "hold": 4, "fixed_cash": 20_000.0, "cash": 1e7,
+              "max_positions": 1000}
+    res = run_backtest(m, marks, params)
+    assert compare(res, run_reference(m, marks, params)) == []
+    assert len(res.credits) > 50
+    # new shares are whole 送转 ratios of the holding: 700 shares of 603220 at 10转3.5 -> 945
+    first = res.credits.iloc[0]
+    assert (first["code"], first["shares"], first["new_shares"]) == ("603220", 945, 245)
+
+
+def test_real_300532_held_over_its_ex_date_keeps_its_value(real):
+    """今天国际 300532, 10转5 on 2024-09-19 (13.89 -> reference 9.26): 1,400 shares held over
+    the ex-date become 2,100 and the equity moves by the day's trading only, not by -33%."""
+    m = real
+    marks = pd.DataFrame({"date": ["2024-09-13"], "code": ["300532"]})
+    params = {"name": "hold_n", "hold": 5, "fixed_cash": 20_000.0}
+    res = run_backtest(m, marks, params)
+    assert compare(res, run_reference(m, marks, params)) == []
+    assert res.credits[["date", "code", "new_shares"]].astype(str).values.tolist() == [
+        ["2024-09-19", "300532", str(res.credits["shares"].iloc[0] // 3)]]
+    eq = res.equity.set_index("date")["equity"]
+    t = int(np.searchsorted(m.sessions, np.datetime64("2024-09-19")))
+    jj = int(np.searchsorted(m.codes, "300532"))
+    held = int(res.credits["shares"].iloc[0])
+    day_move = held * (m.close[t, jj] - m.prev_close[t, jj])
+    assert eq.iloc[t] - eq.iloc[t - 1] == pytest.approx(day_move + held * (9.26 - 13.89 / 1.5),
+                                                        abs=0.01)
+
+
+# ---------------------------------------------------------------- akshare 分红送配 and the store
+def _sina_dividends(rows):
+    """A frame as akshare's ``stock_history_dividend_detail(indicator="分红")`` returns it."""
+    return pd.DataFrame(rows, columns=["公告日期", "送股", "转增", "派息", "进度", "除权除息日",
+                                       "股权登记日", "红股上市日"])
+
+
+def _sina_rights(rows):
+    return pd.DataFrame(rows, columns=["公告日期", "配股方案", "配股价格", "基准股本", "除权日",
+                                       "股权登记日", "缴款起始日", "缴款终止日", "配股上市日",
+                                       "募集资金合计"])
+
+
+class FakeSina:
+    def __init__(self, tables):
+        self.tables = tables
+        self.calls = []
+
+    def stock_history_dividend_detail(self, symbol, indicator):
+        self.calls.append((symbol, indicator))
+        if symbol not in self.tables:
+            raise ConnectionError("boom")
+        return self.tables[symbol].get(indicator, pd.DataFrame())
+
+
+def test_actions_from_akshare_per_share_and_only_implemented_plans():
+    from backtests.data.akshare import actions_from_akshare
+
+    div = _sina_dividends([
+        ("2024-09-10", 0.0, 5.0, 1.2, "实施", "2024-09-19", "2024-09-18", "2024-09-19"),
+        ("2025-04-20", 0.0, 0.0, 3.0, "预案", None, None, None),        # a plan: not yet
+        ("2023-06-01", 2.0, 0.0, 0.5, "实施", "2023-06-09", "2023-06-08", "2023-06-09")])
+    rights = _sina_rights([("2022-01-01", 3.0, 5.5, 1e8, "2022-02-10", "2022-02-09",
+                            "2022-02-10", "2022-02-16", "2022-02-25", 1e9)])
+    out = actions_from_akshare(div, rights, "300532")
+    assert out.values.tolist() == [
+        ["300532", "2022-02-10", 0.0, 0.0, 0.0, 0.3, 5.5, 1.0],
+        ["300532", "2023-06-09", 0.05, 0.2, 0.0, 0.0, 0.0, 1.0],
+        ["300532", "2024-09-19", 0.12, 0.0, 0.5, 0.0, 0.0, 1.0]]
+    assert actions_from_akshare(pd.DataFrame(), pd.DataFrame(), "600000").empty
+    with pytest.raises(Exception, match="派息"):
+        actions_from_akshare(div.drop(columns="派息"), None, "300532")
+
+
+def test_fetched_actions_are_stored_and_applied_when_the_store_loads(tmp_path):
+    from backtests.core.errors import DataError
+    from backtests.data import store as S
+    from backtests.data.akshare import AkshareSource, CallPolicy
+    from backtests.data.load import load_market
+
+    days = _days(4)
+    st = S.Store.open(tmp_path / "s", create=True)
+    frame = pd.DataFrame({"code": CODE, "date": days, "open": [10.0, 9.5, 9.5, 9.5],
+                          "high": [10.0, 9.5, 9.5, 9.5], "low": [10.0, 9.5, 9.5, 9.5],
+                          "close": [10.0, 9.5, 9.5, 9.5], "volume": 1e6, "amount": 1e7})
+    st.merge_bars(CODE, validate_panel(frame), [[days[0], days[-1]]])
+    fake = FakeSina({CODE: {"分红": _sina_dividends([
+        ("2024-08-30", 0.0, 0.0, 5.0, "实施", days[1], days[0], days[1])])}})
+    stored, failed = S.fetch_actions(st, [CODE, "600002"], source=AkshareSource(api=fake),
+                                     policy=CallPolicy(attempts=1, interval=0, backoff=0))
+    assert (stored, [c for c, _ in failed]) == (1, ["600002"])
+    assert st.actions_path.read_text(encoding="utf-8").splitlines() == [
+        "code,ex_date,cash,bonus,transfer,rights,rights_price,par",
+        f"{CODE},{days[1]},0.5,0,0,0,0,1"]
+    m = load_market(st.root, cache=False)
+    assert m.prev_close[1, 0] == 9.5 and m.entitlements[:, status.ENT_CASH].tolist() == [0.5]
+    res = run_backtest(m, pd.DataFrame({"date": [days[0]], "code": [CODE]}), PARAMS)
+    assert res.credits["dividend"].tolist() == [500.0]
+    st.actions_path.write_text("code,ex_date,cash\n600001,2024-09-03,abc\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"actions.csv line 2: cash 'abc'"):
+        load_market(st.root, cache=False)
+
+
+def test_per_stock_pnl_counts_bonus_shares_dividends_and_tax():
+    from backtests.report.analyses import with_credits
+    from backtests.report.tearsheet import per_stock_pnl
+
+    m, days = _market([10.0, 6.6, 6.6, 6.6, 6.6], [(CODE, "2024-09-03", 0.1, 0.2, 0.3)])
+    res = _both(m, days)
+    row = per_stock_pnl(with_credits(res.trades, res.credits)).iloc[0]
+    assert (row["open_shares"], round(row["realized"], 2)) == (0, -75.15)

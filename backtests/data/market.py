@@ -88,6 +88,40 @@ def _row_per_stock(ri: np.ndarray, ci: np.ndarray, S: int, N: int, mask: np.ndar
     return out
 
 
+#: The [S, N] fields of a Market (``status`` aside: it may be None).
+GRID_FIELDS = ("open", "high", "low", "close", "volume", "amount", "prev_close", "limit_ratio",
+               "limit_up", "limit_down")
+
+
+def select_market(market: Market, *, sessions: slice | None = None, stocks=None) -> Market:
+    """``market`` restricted to a slice of its sessions and some of its stocks (indices, in
+    the order given; sorted keeps codes sorted): every ``[S, N]`` array, the per-stock fields,
+    the status and the entitlements (renumbered; those outside the selection left out)."""
+    rows = slice(None) if sessions is None else sessions
+    S, N = market.close.shape
+    cols = np.arange(N) if stocks is None else np.asarray(stocks, dtype=np.int64)
+    arrays = {f: np.ascontiguousarray(getattr(market, f)[rows][:, cols]) for f in GRID_FIELDS}
+    ents = market.entitlements
+    if ents is not None:
+        first, stop, _ = rows.indices(S)
+        new_col = np.full(N, -1, np.int64)
+        new_col[cols] = np.arange(len(cols))
+        t = ents[:, status.ENT_SESSION].astype(np.int64)
+        j = new_col[ents[:, status.ENT_STOCK].astype(np.int64)]
+        keep = (t >= first) & (t < stop) & (j >= 0)
+        ents = ents[keep].copy()
+        ents[:, status.ENT_SESSION] -= first
+        ents[:, status.ENT_STOCK] = j[keep]
+        order = np.lexsort((ents[:, status.ENT_STOCK], ents[:, status.ENT_SESSION]))
+        ents = np.ascontiguousarray(ents[order])
+    return market._replace(
+        sessions=market.sessions[rows], codes=market.codes[cols], names=market.names[cols],
+        boards=market.boards[cols], is_st=market.is_st[cols], **arrays,
+        status=None if market.status is None
+        else np.ascontiguousarray(market.status[rows][:, cols]),
+        entitlements=ents)
+
+
 def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = False,
                  status_file=None, actions=None, infer: bool = True) -> Market:
     """Align a long-form panel (as :func:`read_panel` returns it) to ``[sessions, stocks]``.

@@ -141,6 +141,13 @@ def market_arrays(market: Market, state: MarketState | None = None, *,
     if ents is not None and len(ents):
         ents = np.asarray(ents, dtype=np.float64)
         at = ents[:, ENT_SESSION].astype(np.int64)
+        js = ents[:, ENT_STOCK].astype(np.int64)
+        S, N = market.close.shape
+        if (at.min() < 0 or at.max() >= S or js.min() < 0 or js.max() >= N
+                or (np.diff(at) < 0).any()):
+            raise DataError(f"market: entitlements name sessions or stocks outside the market "
+                            f"({S} sessions x {N} stocks) or are not in session order; "
+                            f"restrict a market with backtests.data.market.select_market")
         month_end, year_end, rates = rules.dividend_tax_arrays(market.sessions)
         mk = mk._replace(
             ent_ptr=np.searchsorted(at, np.arange(len(market.sessions) + 1)).astype(np.int64),

@@ -148,6 +148,7 @@ class RunFolder:
     signals: pd.DataFrame | None
     benchmark: pd.Series | None
     names: dict[str, str]
+    credits: pd.DataFrame | None = None   # credits.csv (corporate actions), None when absent
 
 
 def _read_csv(path: Path, required: tuple[str, ...], *, optional: bool) -> pd.DataFrame:
@@ -187,7 +188,8 @@ def _read_csv(path: Path, required: tuple[str, ...], *, optional: bool) -> pd.Da
 # Columns of the run-folder CSVs that must hold numbers (or be empty): a hand-edited value
 # such as "abc" is named with its row instead of failing deep inside the report.
 _NUMERIC_COLUMNS = frozenset({"cash", "market_value", "equity", "shares", "price", "value",
-                              "commission", "stamp_duty", "transfer_fee", "dividend_tax"})
+                              "commission", "stamp_duty", "transfer_fee", "dividend_tax",
+                              "new_shares", "reference_price", "dividend"})
 
 
 def _numbers(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
@@ -300,5 +302,7 @@ def load_run(run_dir, *, benchmark=None) -> RunFolder:
             for code, name in zip(frame["code"], texts(frame["name"])):
                 if name:
                     names.setdefault(code, str(name))
+    credits = (_read_csv(path / "credits.csv", CREDIT_COLUMNS, optional=False)
+               if (path / "credits.csv").exists() else None)
     return RunFolder(path, equity, trades, orders, metrics, config, config_text, signals, bench,
-                     names)
+                     names, credits)
