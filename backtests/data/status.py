@@ -269,6 +269,34 @@ def delisting_first_sessions(flags, close) -> np.ndarray:
     return dl & ~prev_dl
 
 
+# ---------------------------------------------------------------- user tables
+def _read_code_date_table(p: Path, what: str, date_col: str, expected: str):
+    """``(text frame, out)`` of a user CSV keyed by ``code`` and ``date_col`` (the actions and
+    the status file): every cell read as text; ``out`` holds the checked 6-digit codes and the
+    dates as datetime64[D]. Errors name the file, the line (header = line 1) and the cell."""
+    try:
+        frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"{what} {p}: cannot read it ({exc})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for col in ("code", date_col):
+        if col not in frame.columns:
+            raise DataError(f"{what} {p}: no {col!r} column; expected {expected}")
+    out = pd.DataFrame({"code": frame["code"].str.strip()})
+    bad = ~out["code"].str.fullmatch(r"\d{6}")
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{what} {p} line {i + 2}: code {frame['code'].iloc[i]!r} is not "
+                        "6 digits")
+    days = pd.to_datetime(frame[date_col].str.strip(), format="mixed", errors="coerce")
+    if days.isna().any():
+        i = int(np.flatnonzero(days.isna())[0])
+        raise DataError(f"{what} {p} line {i + 2}: {date_col} {frame[date_col].iloc[i]!r} is "
+                        "not YYYYMMDD or YYYY-MM-DD")
+    out[date_col] = days.to_numpy().astype("datetime64[D]")
+    return frame, out
+
+
 # ---------------------------------------------------------------- corporate actions
 ACTION_COLUMNS = ("code", "ex_date", "cash", "bonus", "transfer", "rights", "rights_price",
                   "par")
@@ -284,27 +312,7 @@ def read_actions_file(path) -> pd.DataFrame:
     ratio) and ``rights_price``; empty = 0; ``par`` (the face value a bonus share is taxed at,
     empty = 1.00). One row per (code, ex_date)."""
     p = Path(path)
-    try:
-        frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"actions file {p}: cannot read it ({exc})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    for col in ("code", "ex_date"):
-        if col not in frame.columns:
-            raise DataError(f"actions file {p}: no {col!r} column; expected "
-                            f"{','.join(ACTION_COLUMNS)}")
-    out = pd.DataFrame({"code": frame["code"].str.strip()})
-    bad = ~out["code"].str.fullmatch(r"\d{6}")
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"actions file {p} line {i + 2}: code {frame['code'].iloc[i]!r} is not "
-                        "6 digits")
-    days = pd.to_datetime(frame["ex_date"].str.strip(), format="mixed", errors="coerce")
-    if days.isna().any():
-        i = int(np.flatnonzero(days.isna())[0])
-        raise DataError(f"actions file {p} line {i + 2}: ex_date {frame['ex_date'].iloc[i]!r} is "
-                        "not YYYYMMDD or YYYY-MM-DD")
-    out["ex_date"] = days.to_numpy().astype("datetime64[D]")
+    frame, out = _read_code_date_table(p, "actions file", "ex_date", ",".join(ACTION_COLUMNS))
     for col in ACTION_COLUMNS[2:]:
         text = frame[col].str.strip() if col in frame.columns else pd.Series([""] * len(frame))
         empty = repr(rules.PAR_VALUE) if col == "par" else "0"
@@ -455,27 +463,9 @@ def read_status_file(path) -> pd.DataFrame:
     prev_close`` (empty = not given). Returns a frame with those columns, codes as 6-digit
     text, dates as datetime64[D], flags as float (1/0/NaN), prev_close as float."""
     p = Path(path)
-    try:
-        frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"status file {p}: cannot read it ({exc})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    for col in ("code", "date"):
-        if col not in frame.columns:
-            raise DataError(f"status file {p}: no {col!r} column; expected "
-                            "code,date,is_st,prev_close (and optionally s_share,delisting_period)")
-    out = pd.DataFrame({"code": frame["code"].str.strip()})
-    bad = ~out["code"].str.fullmatch(r"\d{6}")
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"status file {p} line {i + 2}: code {frame['code'].iloc[i]!r} is not "
-                        "6 digits")
-    days = pd.to_datetime(frame["date"].str.strip(), format="mixed", errors="coerce")
-    if days.isna().any():
-        i = int(np.flatnonzero(days.isna())[0])
-        raise DataError(f"status file {p} line {i + 2}: date {frame['date'].iloc[i]!r} is not "
-                        "YYYYMMDD or YYYY-MM-DD")
-    out["date"] = days.to_numpy().astype("datetime64[D]")
+    frame, out = _read_code_date_table(
+        p, "status file", "date",
+        "code,date,is_st,prev_close (and optionally s_share,delisting_period)")
     truth = {"1": 1.0, "true": 1.0, "yes": 1.0, "y": 1.0, "t": 1.0, "是": 1.0,
              "0": 0.0, "false": 0.0, "no": 0.0, "n": 0.0, "f": 0.0, "否": 0.0, "": np.nan}
     for col in ("is_st", "s_share", "delisting_period"):
