@@ -60,6 +60,7 @@ COST_BEYOND_5_SOFT = 4.0    # ... of an inferred reference (ex-rights day)
 COST_SWITCH = 6.0           # entering or leaving ST
 COST_SWITCH_AFTER_HALT = 2.0  # ... on the first session after a halt (ST is announced with one)
 COST_AGAINST_NAMES = 0.05   # per session in the state the names file does not give
+INFER_BLOCK = 1024          # stocks per block of infer_status (bounds its temporaries)
 
 
 class Inference(NamedTuple):
@@ -207,6 +208,24 @@ def infer_status(raw_prev, open_, high, low, close, boards, sessions, prior_st, 
     without the bars; with ``infer_st_bits=False`` it is the answer. ``skip_st`` ``[N]``:
     stocks whose ST status is not inferred (S shares)."""
     S, N = close.shape
+    if N > INFER_BLOCK:
+        # Stocks are independent: block by block, so the temporaries of a 10-year market
+        # stay a fraction of a GB. Counts add up (each stock is in one block).
+        flags = np.empty((S, N), np.uint8)
+        ref = np.empty((S, N))
+        counts: dict = {}
+        prior_all = np.broadcast_to(np.asarray(prior_st, dtype=bool), (S, N))
+        for a in range(0, N, INFER_BLOCK):
+            b = slice(a, a + INFER_BLOCK)
+            part = infer_status(
+                raw_prev[:, b], open_[:, b], high[:, b], low[:, b], close[:, b], boards[b],
+                sessions, prior_all[:, b], free[:, b], infer_st_bits=infer_st_bits,
+                given_ref=None if given_ref is None else given_ref[:, b], infer_ref=infer_ref,
+                skip_st=None if skip_st is None else skip_st[b])
+            flags[:, b], ref[:, b] = part.flags, part.prev_close
+            for k, v in part.counts.items():
+                counts[k] = counts.get(k, 0) + v
+        return Inference(flags, ref, counts)
     has_bar = np.isfinite(close)
     usable = has_bar & np.isfinite(raw_prev) & ~free
     usable_ref = usable & infer_ref
