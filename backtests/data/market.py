@@ -305,6 +305,7 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
         free[j] = max(1, rules.free_sessions_after_listing(int(boards[j]), list_day[j]))
     rel = np.arange(S)[:, None] - list_pos[None, :]
     free_cell = (rel >= 0) & (rel < free[None, :])
+    del rel
 
     # reference previous close and ST: the data's where given, else inferred from the bars
     given = (scatter(panel["prev_close"].to_numpy(dtype=np.float64)[rows])

@@ -414,22 +414,31 @@ def entitlements(located, raw_prev, prev_close, has_bar) -> np.ndarray:
     of 送转 ratios when that gives the same reference), untaxed, so the holder's value is
     continuous across the ex-date (docs/status.md)."""
     S, N = raw_prev.shape
-    with np.errstate(invalid="ignore", divide="ignore"):
-        factor = prev_close / raw_prev
-        gap = has_bar & np.isfinite(factor) & (prev_close > 0) & \
-            (np.abs(prev_close - raw_prev) > rules.TICK / 2)
-    if located is not None:
+    # only the cells' own factors are computed: a whole-market array of them would be the
+    # largest temporary of a 10-year load
+    with np.errstate(invalid="ignore"):
+        gap = np.abs(prev_close - raw_prev) > rules.TICK / 2     # False where either is NaN
+    gap &= has_bar
+    gap &= prev_close > 0
+
+    def factor_at(t, j):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return prev_close[t, j] / raw_prev[t, j]
+
+    if located is not None and len(located[0]):
         t, j, a = located
         gap[t, j] = False
+        ft = factor_at(t, j)
         table = np.column_stack([
             t.astype(np.float64), j.astype(np.float64), a["cash"], a["bonus"] + a["transfer"],
-            a["cash"] + a["bonus"] * a["par"],
-            np.where(np.isfinite(factor[t, j]), factor[t, j], 1.0)]) if len(t) else \
-            np.empty((0, N_ENT))
+            a["cash"] + a["bonus"] * a["par"], np.where(np.isfinite(ft), ft, 1.0)])
     else:
         table = np.empty((0, N_ENT))
     gt, gj = np.nonzero(gap)
-    f = factor[gt, gj]
+    del gap
+    f = factor_at(gt, gj)
+    ok = np.isfinite(f) & (f > 0)
+    gt, gj, f = gt[ok], gj[ok], f[ok]
     # 送转 are announced per 10 shares in tenths: a ratio on that 0.01 grid whose reference
     # rounds to the given one is taken as it (10转5 is 0.5, not 13.89 / 9.26 - 1 = 0.49995).
     k = 1.0 / f - 1.0
