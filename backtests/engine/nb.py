@@ -262,7 +262,7 @@ def _book_sell(stats, value, commission, stamp_duty, transfer_fee, cost, held_se
 
 
 @njit(cache=True)
-def _dividend_tax(mk, lot_next, lot_session, lot_base, head, t):
+def _dividend_tax(month_end, year_end, rates, lot_next, lot_session, lot_base, head, t):
     """Dividend tax due on selling every lot of a position at session ``t`` (first in, first
     out makes no difference when the whole position is sold): each lot's taxable dividends at
     the rate of its holding period (rules.DIVIDEND_TAX), rounded half-up to the cent."""
@@ -271,12 +271,12 @@ def _dividend_tax(mk, lot_next, lot_session, lot_base, head, t):
     while k >= 0:
         if lot_base[k] > 0.0:
             a = lot_session[k]
-            if t <= mk.tax_month_end[a]:
-                rate = mk.tax_rates[t, 0]
-            elif t <= mk.tax_year_end[a]:
-                rate = mk.tax_rates[t, 1]
+            if t <= month_end[a]:
+                rate = rates[t, 0]
+            elif t <= year_end[a]:
+                rate = rates[t, 1]
             else:
-                rate = mk.tax_rates[t, 2]
+                rate = rates[t, 2]
             tax += lot_base[k] * rate
         k = lot_next[k]
     return np.floor(tax * 100.0 + 0.5 + 1e-7) / 100.0
@@ -376,6 +376,7 @@ def simulate_nb(mk, mi, prow, record):
     lot_tail = np.full(n_stocks, -1, np.int64)
     n_lot = 0
     dividends = np.zeros(n_stocks)                # cash dividends the open position received
+    tax_month_end, tax_year_end, tax_rates = mk.tax_month_end, mk.tax_year_end, mk.tax_rates
 
     cash = prow[P_CASH]
     equity_prev = cash
@@ -449,7 +450,10 @@ def simulate_nb(mk, mi, prow, record):
                     continue
                 price = ld
             com, duty, fee = sell_costs_nb(price * sh, com_rate, com_min, stamp, transfer)
-            tax = _dividend_tax(mk, lot_next, lot_session, lot_base, lot_head[j], t)
+            tax = 0.0
+            if has_ents and lot_head[j] >= 0:
+                tax = _dividend_tax(tax_month_end, tax_year_end, tax_rates, lot_next,
+                                    lot_session, lot_base, lot_head[j], t)
             cash = _cents(cash + _book_sell(stats, price * sh, com, duty, fee, cost[j],
                                             t - entry_session[j], dividends[j], tax))
             if record:
@@ -653,7 +657,10 @@ def simulate_nb(mk, mi, prow, record):
                 continue
             price = _slipped(cl, -slip, l_[t, j], h_[t, j])
             com, duty, fee = sell_costs_nb(price * sh, com_rate, com_min, stamp, transfer)
-            tax = _dividend_tax(mk, lot_next, lot_session, lot_base, lot_head[j], t)
+            tax = 0.0
+            if has_ents and lot_head[j] >= 0:
+                tax = _dividend_tax(tax_month_end, tax_year_end, tax_rates, lot_next,
+                                    lot_session, lot_base, lot_head[j], t)
             cash = _cents(cash + _book_sell(stats, price * sh, com, duty, fee, cost[j],
                                             t - entry_session[j], dividends[j], tax))
             if record:
