@@ -32,8 +32,6 @@ its first article that session). Sorted by date, score descending, code.
 """
 from __future__ import annotations
 
-import json
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -43,8 +41,8 @@ import pandas as pd
 
 from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
-from signals.articles import BARE_DATE_POLICIES, Article, read_articles
-from signals.extract import ArticleSignals, Extractor, Mention
+from signals.articles import BARE_DATE_POLICIES, read_articles
+from signals.extract import ArticleSignals, Extractor
 from signals.marks_nb import cells_nb, contributions_nb
 from signals.roles import load_roles
 from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
@@ -348,49 +346,78 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     return frame.reset_index(drop=True)
 
 
-def score_index_rows(articles: list, mentions: dict, calendar, names: dict, *,
-                     min_score: float = 0.5, roles: Iterable[str] | None = None,
-                     intraday: str = "next_open", bare_date: str = "next_open",
-                     half_life: float = 2.0, title_multiplier: float = 1.5,
-                     skip_bad: bool = False, open_cutoff: str = "09:30",
-                     seen_before: frozenset = frozenset(), role_rules=None,
-                     board=None) -> pd.DataFrame:
-    """Marks from a stored mention index (:meth:`backtests.data.news.NewsArchive.signals`):
-    ``articles`` rows ``(key, id, epoch_seconds, bare, title, themes_json)`` and ``mentions`` by
-    key, rows ``(code, matched, kind, in_title, theme, role, weight)``. The same scoring as
-    :func:`analyze` on the same articles (tests check it); an article outside the calendar
-    raises :class:`DataError` unless ``skip_bad``. ``board`` and ``role_rules`` (both or
-    neither): the market-confirmed roles, as in :func:`analyze`."""
+def score_index(index: tuple, terms: list[str], calendar, names: dict, *,
+                min_score: float = 0.5, roles: Iterable[str] | None = None,
+                intraday: str = "next_open", bare_date: str = "next_open",
+                half_life: float = 2.0, title_multiplier: float = 1.5,
+                skip_bad: bool = False, open_cutoff: str = "09:30",
+                seen_before: frozenset = frozenset(), role_rules=None,
+                board=None) -> pd.DataFrame:
+    """Marks from a stored mention index (:meth:`backtests.data.news.NewsArchive.packed`):
+    ``index`` = ``(epoch seconds, bare, ids, titles, mention records, mentions per article,
+    theme ids, themes per article)`` in order of publication then id, mention records with
+    fields ``code, role, theme, title, weight`` (ids into ``terms``; theme -1: none). The same
+    scoring as :func:`analyze` on the same articles (tests check it); an article outside the
+    calendar raises :class:`DataError` unless ``skip_bad``. ``board`` and ``role_rules`` (both
+    or neither): the market-confirmed roles, as in :func:`analyze`."""
     _check_choice("intraday", intraday, INTRADAY_POLICIES)
     _check_choice("bare_date", bare_date, BARE_DATE_POLICIES)
     role_set = None if roles is None else set([roles] if isinstance(roles, str) else roles)
-    if not articles:
+    epoch, bare, ids, titles, recs, mcount, theme_ids, tcount = index
+    if not len(epoch):
         return _empty_marks()
-    epoch = np.fromiter((a[2] for a in articles), dtype=np.int64, count=len(articles))
-    bare = np.fromiter((a[3] for a in articles), dtype=bool, count=len(articles))
     days, close, ok = entry_sessions(epoch, bare, calendar, intraday=intraday,
                                      bare_date=bare_date, open_cutoff=open_cutoff)
-    stamps = pd.to_datetime(epoch, unit="s", utc=True).tz_convert("Asia/Shanghai")
     if not ok.all() and not skip_bad:
         k = int(np.flatnonzero(~ok)[0])
-        raise DataError(f"article {articles[k][1]}: published {stamps[k].isoformat()} is outside "
+        stamp = pd.Timestamp(int(epoch[k]), unit="s", tz="UTC").tz_convert("Asia/Shanghai")
+        raise DataError(f"article {ids[k]}: published {stamp.isoformat()} is outside "
                         f"the trading calendar ({calendar.first} .. {calendar.last})")
-    results, sessions = [], {}
-    for k, (key, aid, _, bare_k, title, themes_json) in enumerate(articles):
-        if not ok[k]:
-            continue
-        themes, primary = json.loads(themes_json)
-        art = Article(id=aid, published=stamps[k], title=title, body="", bare_date=bool(bare_k))
-        ms = tuple(Mention(code, matched, kind, bool(in_title), theme, role, weight, "")
-                   for code, matched, kind, in_title, theme, role, weight in mentions.get(key, ()))
-        sig = ArticleSignals(art, ms, (), tuple(themes), primary)
-        if board is not None:
-            sig = confirm_roles(sig, role_rules, board, int(epoch[k]))
-        results.append(sig)
-        sessions[aid] = (days[k], "close" if close[k] else "open")
-    return score_marks(results, sessions, calendar, names, min_score=min_score, roles=role_set,
-                       half_life=half_life, title_multiplier=title_multiplier,
-                       seen_before=seen_before)
+    terms = np.asarray(list(terms), dtype=object)
+    m_ptr = np.concatenate(([0], np.cumsum(mcount))).astype(np.int64)
+    t_ptr = np.concatenate(([0], np.cumsum(tcount))).astype(np.int64)
+    m_code = recs["code"].astype(np.int64)
+    m_role = recs["role"].astype(np.int64)
+    m_weight = recs["weight"].astype(np.float64)
+    if board is not None:
+        m_role, m_weight, terms = _confirm_packed(m_code, m_role, m_weight, terms, mcount, epoch,
+                                                  role_rules, board)
+    keep = np.flatnonzero(ok)
+    if len(keep) < len(epoch):        # articles outside the calendar (skip_bad): left out
+        m_keep = np.repeat(ok, mcount)
+        t_keep = np.repeat(ok, tcount)
+        m_ptr = np.concatenate(([0], np.cumsum(mcount[keep]))).astype(np.int64)
+        t_ptr = np.concatenate(([0], np.cumsum(tcount[keep]))).astype(np.int64)
+        m_code, m_role, m_weight = m_code[m_keep], m_role[m_keep], m_weight[m_keep]
+        recs, theme_ids = recs[m_keep], theme_ids[t_keep]
+    packed = Packed(np.searchsorted(calendar.sessions, days[keep]).astype(np.int64),
+                    ~close[keep], ids[keep], titles[keep], np.asarray(epoch, np.int64)[keep],
+                    t_ptr, np.asarray(theme_ids, np.int64), m_ptr, m_code, m_role,
+                    recs["theme"].astype(np.int64), m_weight, recs["title"].astype(bool), terms)
+    return score_packed(packed, calendar, names, min_score=min_score, roles=role_set,
+                        half_life=half_life, title_multiplier=title_multiplier,
+                        seen_before=seen_before)
+
+
+def _confirm_packed(m_code, m_role, m_weight, terms, mcount, epoch, role_rules, board):
+    """:func:`confirm_roles` on packed mentions: those at the default role take the role their
+    board state at publication gives (``role_rules.confirm``)."""
+    ids = {t: i for i, t in enumerate(terms.tolist())}
+    default = ids.get(role_rules.default_role)
+    if default is None:
+        return m_role, m_weight, terms
+    m_role, m_weight = m_role.copy(), m_weight.copy()
+    extra = list(terms)
+    m_epoch = np.repeat(np.asarray(epoch, np.int64), mcount)
+    for p in np.flatnonzero(m_role == default).tolist():
+        state = board.at(terms[m_code[p]], int(m_epoch[p]))
+        role, weight = role_rules.confirm(role_rules.default_role, m_weight[p], state)
+        if role != role_rules.default_role:
+            if role not in ids:
+                ids[role] = len(extra)
+                extra.append(role)
+            m_role[p], m_weight[p] = ids[role], weight
+    return m_role, m_weight, np.asarray(extra, dtype=object)
 
 
 __all__ = [
@@ -401,6 +428,6 @@ __all__ = [
     "SignalResult",
     "analyze",
     "build_marks",
-    "score_index_rows",
+    "score_index",
     "score_marks",
 ]

@@ -110,12 +110,12 @@ def random_case(seed: int, n_articles: int):
 def test_array_scoring_is_identical_to_the_reference(seed):
     results, sessions, cal, names, codes = random_case(seed, 20 + 15 * seed)
     rng = np.random.default_rng(100 + seed)
-    for opts in (dict(min_score=0.5, roles=None, half_life=2.0, title_multiplier=1.5),
-                 dict(min_score=-10.0, roles=None, half_life=0.0, title_multiplier=1.0),
-                 dict(min_score=0.0, roles={"momentum", "risk", "odd"}, half_life=0.7,
-                      title_multiplier=2),
-                 dict(min_score=0.3, roles={"mention"}, half_life=3, title_multiplier=1.5,
-                      seen_before=frozenset(rng.choice(codes, 4).tolist()))):
+    for opts in ({"min_score": 0.5, "roles": None, "half_life": 2.0, "title_multiplier": 1.5},
+                 {"min_score": -10.0, "roles": None, "half_life": 0.0, "title_multiplier": 1.0},
+                 {"min_score": 0.0, "roles": {"momentum", "risk", "odd"}, "half_life": 0.7,
+                      "title_multiplier": 2},
+                 {"min_score": 0.3, "roles": {"mention"}, "half_life": 3, "title_multiplier": 1.5,
+                      "seen_before": frozenset(rng.choice(codes, 4).tolist())}):
         want = reference_score_marks(results, sessions, cal, names, **opts)
         got = score_marks(results, sessions, cal, names, **opts)
         if want is None:

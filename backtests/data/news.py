@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -52,7 +53,7 @@ import pandas as pd
 
 from backtests.core.errors import DataError, reading
 from signals.articles import Article, iter_records
-from signals.marks import SIGNAL_PARAMS, score_index_rows
+from signals.marks import SIGNAL_PARAMS, score_index
 from signals.parallel import extract_rows
 
 ARCHIVE_FILE = os.path.join("news", "archive.sqlite")
@@ -88,7 +89,20 @@ CREATE TABLE IF NOT EXISTS mentions (
     PRIMARY KEY (version, article, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS unknown (
     version TEXT NOT NULL, article INTEGER NOT NULL, text TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS terms (
+    version TEXT NOT NULL, id INTEGER NOT NULL, text TEXT NOT NULL,
+    PRIMARY KEY (version, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS packed (
+    version TEXT NOT NULL, ts INTEGER NOT NULL, id TEXT NOT NULL, article INTEGER NOT NULL,
+    bare INTEGER NOT NULL, title TEXT NOT NULL, mentions BLOB NOT NULL, themes BLOB NOT NULL,
+    PRIMARY KEY (version, ts, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS first_seen (
+    version TEXT NOT NULL, code TEXT NOT NULL, role TEXT NOT NULL, ts INTEGER NOT NULL,
+    PRIMARY KEY (version, code, role)) WITHOUT ROWID;
 """
+# One packed mention: ids into ``terms`` (theme -1: none), in the title, weight.
+MENTION_DT = np.dtype([("code", "<i4"), ("role", "<i4"), ("theme", "<i4"), ("title", "u1"),
+                       ("weight", "<f8")])
 ARTICLE_COLUMNS = ("id", "published", "source", "url", "title", "body")
 
 
@@ -321,7 +335,7 @@ class NewsArchive:
         done, last = 0, 0
         while True:                 # in rowid order, each batch after the last one seen
             rows = self.con.execute(
-                "SELECT a.rowid, a.id, a.published, a.bare, a.title, a.body FROM articles a "
+                "SELECT a.rowid, a.id, a.ts, a.bare, a.title, a.body FROM articles a "
                 "LEFT JOIN extracted e ON e.version = ? AND e.article = a.rowid "
                 "WHERE a.rowid > ? AND e.article IS NULL ORDER BY a.rowid LIMIT ?",
                 (version, last, batch)).fetchall()
@@ -330,6 +344,7 @@ class NewsArchive:
             last = rows[-1][0]
             items = [(r[0], r[4], r[5]) for r in rows]
             out = extract_rows(extractor, items, workers=workers)
+            meta = {r[0]: r for r in rows}
             with self.transaction():
                 self.con.executemany("INSERT OR REPLACE INTO extracted VALUES (?, ?, ?)",
                                      [(version, rid, themes) for rid, themes, _, _ in out])
@@ -338,9 +353,74 @@ class NewsArchive:
                     [(version, rid, seq, *m) for rid, _, ms, _ in out for seq, m in enumerate(ms)])
                 self.con.executemany("INSERT INTO unknown VALUES (?,?,?,?)",
                                      [(version, rid, *u) for rid, _, _, us in out for u in us])
+                self._write_packed(version, out, meta)
             done += len(rows)
             if progress:
                 progress(done)
+
+    def terms(self, version: str) -> list[str]:
+        """The texts of the term ids of rules ``version`` (codes, roles and themes of the
+        packed mentions), by id."""
+        return [t for (t,) in self.con.execute(
+            "SELECT text FROM terms WHERE version = ? ORDER BY id", (version,))]
+
+    def _write_packed(self, version: str, out: list, meta: dict) -> None:
+        """The ``packed`` and ``first_seen`` rows of extracted ``out`` (inside the batch's
+        transaction: the term ids are read and extended under the write lock, so concurrent
+        indexers agree on them)."""
+        terms = {t: i for i, t in enumerate(self.terms(version))}
+        n0 = len(terms)
+        tid = terms.setdefault
+        first: dict[tuple[str, str], int] = {}
+        recs, counts, theme_lists = [], [], []
+        for rid, themes_json, ms, _ in out:
+            ts = meta[rid][2]
+            for code, _m, _k, in_title, theme, role, weight in ms:
+                recs.append((tid(code, len(terms)), tid(role, len(terms)),
+                             tid(theme, len(terms)) if theme else -1, in_title, weight))
+                key = (code, role)
+                if ts < first.get(key, ts + 1):
+                    first[key] = ts
+            counts.append(len(ms))
+            theme_lists.append(np.asarray([tid(t, len(terms)) for t in json.loads(themes_json)[0]],
+                                          dtype="<i4").tobytes())
+        data = np.array(recs, dtype=MENTION_DT).tobytes()
+        size = MENTION_DT.itemsize
+        ends = np.cumsum(counts) * size
+        packed = []
+        for k, (rid, _, _, _) in enumerate(out):
+            _, aid, ts, bare, title, _ = meta[rid]
+            packed.append((version, ts, aid, rid, bare, title,
+                           data[ends[k] - counts[k] * size:ends[k]], theme_lists[k]))
+        new_terms = list(terms)[n0:]
+        self.con.executemany("INSERT INTO terms VALUES (?, ?, ?)",
+                             [(version, n0 + i, t) for i, t in enumerate(new_terms)])
+        self.con.executemany("INSERT OR REPLACE INTO packed VALUES (?,?,?,?,?,?,?,?)", packed)
+        self.con.executemany(
+            "INSERT INTO first_seen VALUES (?, ?, ?, ?) ON CONFLICT (version, code, role) "
+            "DO UPDATE SET ts = MIN(ts, excluded.ts)",
+            [(version, c, r, ts) for (c, r), ts in first.items()])
+
+    def packed(self, version: str, start=None, end=None):
+        """The packed index of rules ``version`` for articles published in ``[start, end)``, in
+        order of publication then id: ``(ts, bare, ids, titles, mention records, mention counts,
+        theme ids, theme counts)`` as arrays (records of :data:`MENTION_DT`)."""
+        where, args = _range_sql(start, end)
+        rows = self.con.execute(
+            "SELECT ts, bare, id, title, mentions, themes FROM packed WHERE version = ?"
+            + where.replace(" WHERE ", " AND ") + " ORDER BY ts, id", [version, *args]).fetchall()
+        n = len(rows)
+        if not n:
+            e = np.zeros(0, np.int64)
+            return (e, e.astype(bool), np.zeros(0, object), np.zeros(0, object),
+                    np.zeros(0, MENTION_DT), e, e, e)
+        ts, bare, ids, titles, ments, themes = zip(*rows)
+        mcount = np.fromiter(map(len, ments), np.int64, n) // MENTION_DT.itemsize
+        tcount = np.fromiter(map(len, themes), np.int64, n) // 4
+        return (np.asarray(ts, np.int64), np.asarray(bare, bool), np.asarray(ids, dtype=object),
+                np.asarray(titles, dtype=object),
+                np.frombuffer(b"".join(ments), dtype=MENTION_DT), mcount,
+                np.frombuffer(b"".join(themes), dtype="<i4").astype(np.int64), tcount)
 
     def signals(self, version: str, start=None, end=None) -> tuple[list, dict]:
         """``(articles, mentions)`` of the index for ``version`` in ``[start, end)``: articles as
@@ -439,18 +519,19 @@ def archive_marks(archive: NewsArchive, extractor, calendar, start, end, *,
     i = max(0, int(np.searchsorted(calendar.sessions, lo_day)) - back)
     lo = pd.Timestamp(calendar.sessions[i])
     hi = pd.Timestamp(end) + pd.Timedelta(days=1)
-    arts, ments = archive.signals(version, lo, hi)
+    index = archive.packed(version, lo, hi)
     roles = opts.get("roles")
     role_sql, role_args = "", []
     if roles is not None:
         role_list = [roles] if isinstance(roles, str) else list(roles)
-        role_sql = f" AND m.role IN ({', '.join('?' * len(role_list))})"
+        role_sql = f" AND role IN ({', '.join('?' * len(role_list))})"
         role_args = role_list
     seen = frozenset(r[0] for r in archive.con.execute(
-        "SELECT DISTINCT m.code FROM mentions m JOIN articles a ON a.rowid = m.article "
-        f"WHERE m.version = ? AND a.ts < ?{role_sql}", [version, _epoch(lo, "start"), *role_args]))
-    marks = score_index_rows(arts, ments, calendar, extractor.matcher.display, skip_bad=True,
-                             seen_before=seen, role_rules=extractor.roles, board=board, **opts)
+        f"SELECT DISTINCT code FROM first_seen WHERE version = ? AND ts < ?{role_sql}",
+        [version, _epoch(lo, "start"), *role_args]))
+    marks = score_index(index, archive.terms(version), calendar, extractor.matcher.display,
+                        skip_bad=True, seen_before=seen, role_rules=extractor.roles, board=board,
+                        **opts)
     day = marks["date"].to_numpy().astype("datetime64[D]")
     keep = (day >= np.datetime64(pd.Timestamp(start).date(), "D")) & (
         day <= np.datetime64(pd.Timestamp(end).date(), "D"))
