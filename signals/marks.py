@@ -272,6 +272,35 @@ def _iso_beijing(epoch: np.ndarray) -> np.ndarray:
     return np.char.add(np.datetime_as_string(local, unit="s"), "+08:00").astype(object)
 
 
+def round10(x: np.ndarray) -> np.ndarray:
+    """``round(v, 10)`` of Python for every float of ``x``, vectorised: ``rint(v * 1e10) / 1e10``
+    is the same double (the integer and 1e10 are exact, the division correctly rounded) unless
+    ``v * 1e10`` lies so close to a half that the rounding of the product could decide it; those
+    few (and huge values) take Python's ``round``."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = x * 1e10
+        out = np.rint(scaled) / 1e10
+        frac = np.abs(scaled - np.floor(scaled) - 0.5)
+        risky = ~(frac > np.abs(scaled) * 2.0 ** -48) | ~(np.abs(scaled) < 2.0 ** 50)
+    for k in np.flatnonzero(risky).tolist():
+        out[k] = round(float(x[k]), 10)
+    return out
+
+
+def _joined_ids(ids: np.ndarray, arts: np.ndarray, start: np.ndarray,
+                n: np.ndarray) -> np.ndarray:
+    """``";".join(ids[arts[s:s + k]])`` for every ``(s, k)`` of ``(start, n)``, as slices of
+    one joined string."""
+    whole = ";".join(ids[arts].tolist())
+    id_len = np.fromiter(map(len, ids.tolist()), np.int64, len(ids))
+    ends = np.cumsum(id_len[arts] + 1)
+    begins = np.concatenate(([0], ends[:-1]))
+    a = begins[start].tolist()
+    b = (ends[start + n - 1] - 1).tolist()
+    return np.asarray([whole[i:j] for i, j in zip(a, b)], dtype=object)
+
+
 def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
                  roles: set[str] | None, half_life: float, title_multiplier: float,
                  seen_before: frozenset = frozenset()) -> pd.DataFrame:
@@ -296,7 +325,8 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     rank = np.empty(max(n_terms, 1), np.int64)
     rank[np.argsort(terms.astype(str), kind="stable")] = np.arange(n_terms)
     start, n, code, sess, score, first, role, theme, is_open = cells_nb(
-        order, g_code, g_sess, g_value, g_role, g_theme, p.is_open[g_art], rank, decay, use_decay)
+        order, g_code, g_sess, g_value, g_role, g_theme, p.is_open[g_art], rank, decay, use_decay,
+        float(min_score))
     keep = np.flatnonzero(~(score < min_score))
     if len(keep) == 0:
         return _empty_marks()
@@ -314,15 +344,13 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     arts = g_art[order]
     first_art = arts[start]
     ids = p.ids
-    art_id = ids[first_art]
-    multi = np.flatnonzero(n > 1)
-    for k in multi.tolist():
-        s = start[k]
-        art_id[k] = ";".join(ids[arts[s:s + n[k]]].tolist())
+    art_id = _joined_ids(ids, arts, start, n)
     codes = terms[code]
-    published = p.published[first_art]
-    if published.dtype != object:
-        published = _iso_beijing(published)
+    if p.published.dtype != object:        # epoch seconds: format each article once
+        uniq, back = np.unique(first_art, return_inverse=True)
+        published = _iso_beijing(p.published[uniq])[back]
+    else:
+        published = p.published[first_art]
     themes = terms[np.maximum(theme, 0)]
     themes[theme < 0] = ""
     seen = np.fromiter((c in seen_before for c in codes), dtype=bool, count=len(codes)) \
@@ -331,7 +359,7 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         "date": calendar.sessions[sess].astype("datetime64[ns]"),
         "code": codes,
         "name": np.asarray([names[c] for c in codes], dtype=object),
-        "score": np.asarray([round(x, 10) for x in score.tolist()], dtype=np.float64),
+        "score": round10(score),
         "first_mention": first & ~seen,
         "n_articles": n.astype(np.int64),
         "theme": themes,

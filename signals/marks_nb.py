@@ -4,8 +4,10 @@ per-(stock, session) cells with their decayed scores.
 Everything is integer ids and float arrays; the wrapper :func:`signals.marks.score_packed` turns
 strings into ids and back. The arithmetic is the one of the reference Python implementation
 (kept in tests/test_signals_marks_nb.py) operation for operation -- sums left to right from 0.0,
-the decay factors ``0.5 ** (d / half_life)`` computed by Python and passed in as a table -- so
-the scores are bit-identical, not merely close.
+the decay factors ``0.5 ** (d / half_life)`` computed by Python and passed in as a table -- and
+the decayed score is carried in linear time but recomputed as the reference's sum wherever its
+error bound leaves the comparison with ``min_score`` or the rounding to 10 decimals open, so the
+marks are the reference's exactly (not merely close).
 """
 from __future__ import annotations
 
@@ -88,7 +90,8 @@ def contributions_nb(m_ptr, m_code, m_role, m_theme, m_weight, m_title, role_ok,
 
 
 @njit(cache=True)
-def cells_nb(order, code, session, value, role, theme, is_open, theme_rank, decay, use_decay):
+def cells_nb(order, code, session, value, role, theme, is_open, theme_rank, decay, use_decay,
+             min_score):
     """Per (code, session) cell of the contributions taken in ``order`` (sorted by code, then
     session, then article order): ``(start, n, code, session, score, first, role, theme, open)``
     where ``start`` indexes ``order``. ``score`` sums the cell's values to a raw score and, with
@@ -111,6 +114,7 @@ def cells_nb(order, code, session, value, role, theme, is_open, theme_rank, deca
     nc = 0
     i = 0
     code_first = 0                       # first cell of the current code
+    mag = 0.0                            # decayed sum of |raw|: the scale of the carry's error
     while i < m:
         o = order[i]
         j = i
@@ -154,13 +158,25 @@ def cells_nb(order, code, session, value, role, theme, is_open, theme_rank, deca
                                                   and theme_rank[th[r]] < theme_rank[th[top]]):
                 top = r
         c_theme[nc] = th[top] if top >= 0 else -1
-        if use_decay:
-            acc = 0.0
-            for kk in range(code_first, nc + 1):
-                acc += c_raw[kk] * decay[c_sess[nc] - c_sess[kk]]
-            c_score[nc] = acc
+        if use_decay and nc > code_first:
+            # carried sum, one step a cell; the exact sum (the reference's, oldest term first)
+            # only where the carried one could round or compare differently
+            d = c_sess[nc] - c_sess[nc - 1]
+            approx = c_score[nc - 1] * decay[d] + raw
+            mag = mag * decay[d] + abs(raw)
+            err = 8.0 * (nc - code_first + 2) * 2.220446049250313e-16 * mag + 1e-300
+            z = approx * 1e10
+            half = abs(z - np.floor(z) - 0.5)
+            if (abs(approx - min_score) <= err or half <= err * 1e10 + abs(z) * 1e-15
+                    or not abs(z) < 1e15):
+                acc = 0.0
+                for kk in range(code_first, nc + 1):
+                    acc += c_raw[kk] * decay[c_sess[nc] - c_sess[kk]]
+                approx = acc
+            c_score[nc] = approx
         else:
             c_score[nc] = raw
+            mag = abs(raw)
         nc += 1
         i = j
     return (c_start[:nc], c_n[:nc], c_code[:nc], c_sess[:nc], c_score[:nc], c_first[:nc],

@@ -178,3 +178,38 @@ def test_backtest_with_archive_store(tmp_path, master, capsys):
                    encoding="utf-8")
     assert main(["backtest", str(cfg), "--out", str(tmp_path / "out2")]) == 2
     assert "[signals] archive = " in capsys.readouterr().err
+
+
+def _index_tables(arch):
+    con = arch.con
+    return [con.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall()
+            for t in ("extracted", "mentions", "unknown", "terms", "packed", "first_seen")]
+
+
+def test_index_over_processes_and_batches_is_identical(tmp_path, master):
+    ex = Extractor(master)
+    arts = articles(1300)
+    tables = []
+    for k, (workers, batch) in enumerate(((1, 5000), (2, 1200), (1, 97))):
+        with NewsArchive(tmp_path / f"n{k}.sqlite") as arch:
+            arch.add(arts)
+            assert arch.index(ex, workers=workers, batch=batch) == 1300
+            tables.append(_index_tables(arch))
+    assert tables[0][4] and tables[0] == tables[1] == tables[2]
+
+
+def test_index_on_a_dask_cluster_is_identical(tmp_path, master):
+    distributed = pytest.importorskip("distributed", reason="the optional Dask extra is not "
+                                                            "installed (pip install hypebt[dask])")
+    ex = Extractor(master)
+    items = [(i, a.title, a.body) for i, a in enumerate(articles(900))]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0",
+                                  local_directory=tmp_path / "dask") as cluster, \
+            distributed.Client(cluster) as client:
+        assert extract_rows(ex, items, chunk=100, dask=client) == extract_rows(ex, items)
+        with NewsArchive(tmp_path / "d.sqlite") as arch, NewsArchive(tmp_path / "l.sqlite") as loc:
+            arch.add(articles(900))
+            loc.add(articles(900))
+            assert arch.index(ex, batch=400, dask=client) == loc.index(ex) == 900
+            assert _index_tables(arch) == _index_tables(loc)

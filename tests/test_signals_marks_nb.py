@@ -11,7 +11,7 @@ import pytest
 from backtests.core.calendar import trading_calendar
 from signals.articles import Article
 from signals.extract import ArticleSignals, Mention
-from signals.marks import MARK_COLUMNS, score_marks
+from signals.marks import MARK_COLUMNS, round10, score_marks
 
 
 def reference_score_marks(results, sessions, calendar, names, *, min_score, roles, half_life,
@@ -112,6 +112,7 @@ def test_array_scoring_is_identical_to_the_reference(seed):
     rng = np.random.default_rng(100 + seed)
     for opts in ({"min_score": 0.5, "roles": None, "half_life": 2.0, "title_multiplier": 1.5},
                  {"min_score": -10.0, "roles": None, "half_life": 0.0, "title_multiplier": 1.0},
+                 {"min_score": 0.65, "roles": None, "half_life": 1.0, "title_multiplier": 1.0},
                  {"min_score": 0.0, "roles": {"momentum", "risk", "odd"}, "half_life": 0.7,
                       "title_multiplier": 2},
                  {"min_score": 0.3, "roles": {"mention"}, "half_life": 3, "title_multiplier": 1.5,
@@ -133,3 +134,14 @@ def test_no_mentions_and_all_filtered():
     assert got.empty and list(got.columns) == list(MARK_COLUMNS)
     assert score_marks([], {}, cal, names, min_score=0.5, roles=None, half_life=2.0,
                        title_multiplier=1.5).empty
+
+
+def test_round10_is_pythons_round():
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(0, 3, 200_000), rng.normal(0, 1e6, 20_000),
+                        np.round(rng.normal(0, 3, 50_000), 10) + 5e-11,       # halves
+                        np.round(rng.normal(0, 3, 50_000), 11),
+                        [0.0, -0.0, 0.5, 1.00000000005, -2.50000000005, 1e300, -1e-300]])
+    got = round10(x)
+    want = np.array([round(v, 10) for v in x.tolist()])
+    assert np.array_equal(got.view(np.int64), want.view(np.int64))

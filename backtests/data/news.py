@@ -324,10 +324,12 @@ class NewsArchive:
             "SELECT COUNT(*) FROM articles a LEFT JOIN extracted e ON e.version = ? "
             "AND e.article = a.rowid WHERE e.article IS NULL", (version,)).fetchone()[0]
 
-    def index(self, extractor, *, batch: int = BATCH, workers: int = 1, progress=None) -> int:
+    def index(self, extractor, *, batch: int = BATCH, workers: int = 1, dask=None,
+              progress=None) -> int:
         """Extract the articles not yet extracted with ``extractor``'s rules version and store
         their mentions; returns the number extracted. ``workers > 1`` extracts in that many
-        processes (:func:`signals.parallel.extract_rows`), with identical rows."""
+        processes, or on the Dask cluster of the ``distributed.Client`` ``dask``
+        (:func:`signals.parallel.extract_rows`), with identical rows."""
         version = extractor.version
         with self.transaction():
             self.con.execute("INSERT OR IGNORE INTO rules VALUES (?, ?)",
@@ -343,7 +345,7 @@ class NewsArchive:
                 return done
             last = rows[-1][0]
             items = [(r[0], r[4], r[5]) for r in rows]
-            out = extract_rows(extractor, items, workers=workers)
+            out = extract_rows(extractor, items, workers=workers, dask=dask)
             meta = {r[0]: r for r in rows}
             with self.transaction():
                 self.con.executemany("INSERT OR REPLACE INTO extracted VALUES (?, ?, ?)",
