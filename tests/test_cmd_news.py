@@ -161,6 +161,6 @@ def test_index_over_processes_then_info(capsys, store, tmp_path):
 
 def test_index_needs_names(capsys, store, tmp_path):
     S.Store.open(store, create=True)
-    code, out, err = run(capsys, "news", "index")
-    assert code == 2 and err == [f"Error: {store}: the store has no names; give --names FILE or "
-                                 "run `hypebt data import` with a names file"]
+    code, _, err = run(capsys, "news", "index")
+    assert code == 2 and err == [(f"Error: {store}: the store has no names; give --names FILE or "
+                                  "run `hypebt data import` with a names file")]
