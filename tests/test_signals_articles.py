@@ -198,4 +198,4 @@ def test_clean_text_fast_accept_misses_no_odd_white_space():
     # (anything but ' ' and the line break) may be printable
     odd = re.compile(r"[^\S \n]")
     assert [c for c in map(chr, range(sys.maxunicode + 1)) if odd.match(c) and c.isprintable()] == []
-    assert clean_text("天娱数科\u3000涨停")[0] == "天娱数科 涨停"
+    assert clean_text("天娱数科\t涨停")[0] == "天娱数科 涨停"
