@@ -19,6 +19,11 @@ Tables::
     extracted  (version, article) pairs already extracted, with the article's themes
     mentions   version, article, seq, code, matched, kind, in_title, theme, role, weight
     unknown    version, article, text, reason
+    terms      version, id, text: the codes, roles and themes of the packed mentions
+    packed     version, ts, id, article, bare, title, mentions (blob of MENTION_DT records),
+               themes (blob of int32 term ids); keyed (version, ts, id), so the articles of a
+               date range are one range scan in the order the scoring needs
+    first_seen version, code, role, ts: the first time each stock was named in each role
     meta       key/value: format version, fts_rowid (last article indexed for search)
 
 Deduplication: an article is new only if its ``id``, its (non-empty) ``url`` and its content
@@ -28,8 +33,10 @@ The mention index: mentions are extracted once per article per **rules version**
 :attr:`signals.extract.Extractor.version` hash of the theme, role and matching rule files, the
 names (current and former) and the extractor's own version. :meth:`NewsArchive.index` extracts
 only the articles that have no row for the version (new articles, or all after a rule change);
-:meth:`NewsArchive.marks` builds entry marks for a date range from the stored mentions by SQL,
-with the scoring of :func:`signals.marks.score_marks`.
+:func:`archive_marks` builds entry marks for a date range from the ``packed`` rows (one range
+scan) and ``first_seen`` (which stocks were named before the range), scored on arrays by
+:func:`signals.marks.score_index` -- the scoring of :func:`signals.marks.score_marks`. The
+``mentions`` and ``unknown`` tables hold the same extraction in readable form, for SQL.
 
 The JSON Lines archive of format 1 (``news/articles.jsonl``) is migrated the first time the
 archive is opened for writing: imported in one transaction, then renamed to
@@ -364,10 +371,11 @@ class NewsArchive:
 
     # ------------------------------------------------------------ mention index
     def pending(self, version: str) -> int:
-        """Articles without mentions for rules ``version``."""
+        """Articles without mentions for rules ``version`` (articles are never deleted, so this
+        is a difference of two counts, not a join over the archive)."""
         return self.con.execute(
-            "SELECT COUNT(*) FROM articles a LEFT JOIN extracted e ON e.version = ? "
-            "AND e.article = a.rowid WHERE e.article IS NULL", (version,)).fetchone()[0]
+            "SELECT (SELECT COUNT(*) FROM articles) - "
+            "(SELECT COUNT(*) FROM extracted WHERE version = ?)", (version,)).fetchone()[0]
 
     def index(self, extractor, *, batch: int = BATCH, workers: int = 1, dask=None,
               progress=None) -> int:
@@ -468,26 +476,6 @@ class NewsArchive:
                 np.asarray(titles, dtype=object),
                 np.frombuffer(b"".join(ments), dtype=MENTION_DT), mcount,
                 np.frombuffer(b"".join(themes), dtype="<i4").astype(np.int64), tcount)
-
-    def signals(self, version: str, start=None, end=None) -> tuple[list, dict]:
-        """``(articles, mentions)`` of the index for ``version`` in ``[start, end)``: articles as
-        ``(rowid, id, published, bare, title, themes)``, mentions by rowid as tuples
-        ``(code, matched, kind, in_title, theme, role, weight)``."""
-        where, args = _range_sql(start, end, prefix="a.")
-        cond = "e.version = ?" + where.replace(" WHERE ", " AND ")
-        arts = self.con.execute(
-            "SELECT a.rowid, a.id, a.ts, a.bare, a.title, e.themes FROM articles a "
-            f"JOIN extracted e ON e.article = a.rowid WHERE {cond} ORDER BY a.ts, a.id",
-            [version, *args]).fetchall()
-        ments: dict[int, list] = {}
-        cur = self.con.execute(
-            "SELECT m.article, m.code, m.matched, m.kind, m.in_title, m.theme, m.role, m.weight "
-            "FROM mentions m JOIN articles a ON a.rowid = m.article "
-            f"WHERE m.version = ?{where.replace(' WHERE ', ' AND ')} ORDER BY m.article, m.seq",
-            [version, *args])
-        for rid, *rest in cur:
-            ments.setdefault(rid, []).append(tuple(rest))
-        return arts, ments
 
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
