@@ -301,6 +301,13 @@ def _joined_ids(ids: np.ndarray, arts: np.ndarray, start: np.ndarray,
     return np.asarray([whole[i:j] for i, j in zip(a, b)], dtype=object)
 
 
+def _names_by_term(terms: np.ndarray, code: np.ndarray, names: dict) -> np.ndarray:
+    """``names[terms[c]]`` for every code id ``c``: looked up once per distinct code (a code
+    missing from ``names`` is a KeyError, as a per-row look-up would be)."""
+    uniq, back = np.unique(code, return_inverse=True)
+    return np.asarray([names[t] for t in terms[uniq].tolist()], dtype=object)[back]
+
+
 def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
                  roles: set[str] | None, half_life: float, title_multiplier: float,
                  seen_before: frozenset = frozenset()) -> pd.DataFrame:
@@ -358,7 +365,7 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     frame = pd.DataFrame({
         "date": calendar.sessions[sess].astype("datetime64[ns]"),
         "code": codes,
-        "name": np.asarray([names[c] for c in codes], dtype=object),
+        "name": _names_by_term(terms, code, names),
         "score": round10(score),
         "first_mention": first & ~seen,
         "n_articles": n.astype(np.int64),
