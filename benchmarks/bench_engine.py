@@ -255,6 +255,9 @@ def real_inputs():
     from backtests.data.load import load_market
 
     market = load_market(REAL_PANEL)
+    # The plain-Python loop here models no corporate actions: both run without the panel's
+    # ex-rights credits (tests/test_corporate_actions.py checks those against backtrader).
+    market = market._replace(entitlements=None)
     return market_arrays(market), limit_up_marks(market)
 
 

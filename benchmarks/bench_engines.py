@@ -50,6 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from backtests.core.errors import DataWarning
+from backtests.data.market import select_market
 from backtests.reference.crosscheck import compare
 from backtests.engine.backtest import mark_index, market_arrays, marks_array, run_backtest
 from backtests.engine.nb import simulate_nb
@@ -65,20 +66,11 @@ RUN_PARAMS = {"name": "theme_hype", "entry": "open", "exit_on_break": True,
 HOLD = 2
 PEER_PARAMS = {"name": "hold_n", "hold": HOLD, "exit_at": "next_open", "max_positions": 100_000,
                "fixed_cash": 100_000.0}
-FIELDS = ("open", "high", "low", "close", "volume", "amount", "prev_close", "limit_ratio",
-          "limit_up", "limit_down")
 
 
 def subset(market, stocks=None, sessions=None):
     """The market restricted to some stocks (indices) and sessions (a slice)."""
-    stocks = np.arange(len(market.codes)) if stocks is None else np.asarray(stocks)
-    rows = slice(None) if sessions is None else sessions
-    arrays = {f: np.ascontiguousarray(getattr(market, f)[rows][:, stocks]) for f in FIELDS}
-    return market._replace(sessions=market.sessions[rows], codes=market.codes[stocks],
-                           names=market.names[stocks], boards=market.boards[stocks],
-                           is_st=market.is_st[stocks], **arrays,
-                           status=None if market.status is None
-                           else np.ascontiguousarray(market.status[rows][:, stocks]))
+    return select_market(market, sessions=sessions, stocks=stocks)
 
 
 def limit_up_marks(market) -> pd.DataFrame:

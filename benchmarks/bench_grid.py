@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from backtests.core.errors import DataWarning  # noqa: E402  (after sys.path: runnable as a script)
+from backtests.data.market import select_market  # noqa: E402
 from bench_engine import limit_up_marks, synthetic_inputs  # noqa: E402  (this script's folder)
 
 SHARED = Path(os.environ.get("HYPEBT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -61,18 +62,9 @@ def param_rows(n: int) -> np.ndarray:
 
 
 def subset_market(market, codes):
-    """The market restricted to ``codes`` (the [S, N] arrays sliced by column)."""
+    """The market restricted to ``codes`` (every per-stock array, status and entitlements)."""
     idx = np.flatnonzero(np.isin(np.asarray(market.codes).astype(str), list(codes)))
-    fields = {}
-    for name, value in market._asdict().items():
-        arr = value
-        if isinstance(value, np.ndarray) and value.ndim == 2:
-            arr = np.ascontiguousarray(value[:, idx])
-        elif isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == len(market.codes) \
-                and name != "sessions":
-            arr = value[idx]
-        fields[name] = arr
-    return type(market)(**fields)
+    return select_market(market, stocks=idx)
 
 
 def doubao_marks(market):

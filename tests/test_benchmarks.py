@@ -24,6 +24,7 @@ CASES = [
                         "--bootstrap", "50"], "ratio pandas / hypebt study"),
     ("bench_features.py", ["--stocks", "200", "--sessions", "300", "--repeat", "1"],
      "never binding (same ledger)"),
+    ("bench_actions.py", ["--repeat", "2"], "backtrader reference, ex-dates run"),
 ]
 
 

@@ -55,17 +55,17 @@ EQUITY_CSV = """date,cash,market_value,equity
 2024-03-06,106803.80,0.00,106803.80
 2024-03-07,106803.80,0.00,106803.80
 """
-TRADES_CSV = """date,code,side,shares,price,value,commission,stamp_duty,transfer_fee,reason
-2024-03-04,600000,buy,4900,10.20,49980.00,12.50,0.00,0.50,entry
-2024-03-06,600000,sell,4900,11.60,56840.00,14.21,28.42,0.57,break
+TRADES_CSV = """date,code,side,shares,price,value,commission,stamp_duty,transfer_fee,reason,dividend_tax
+2024-03-04,600000,buy,4900,10.20,49980.00,12.50,0.00,0.50,entry,0.00
+2024-03-06,600000,sell,4900,11.60,56840.00,14.21,28.42,0.57,break,0.00
 """
 ORDERS_CSV = """date,code,side,shares,price,status,reject_reason
 2024-03-04,600000,buy,4900,10.20,filled,
 2024-03-04,000001,buy,0,5.50,rejected,limit_up_sealed
 2024-03-06,600000,sell,4900,11.60,filled,
 """
-FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json", "signals.csv",
-         "benchmark.csv", "study_marks.csv", "trade_bars.csv", "tearsheet.html")
+FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "credits.csv", "metrics.json",
+         "signals.csv", "benchmark.csv", "study_marks.csv", "trade_bars.csv", "tearsheet.html")
 
 
 @pytest.fixture()
@@ -329,7 +329,7 @@ def test_out_is_a_folder_of_other_files_exits_2(toy, capsys):
     assert main(["backtest", str(toy), "--out", str(target)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"Error: output folder {target} is not empty and holds no hypebt "
-                          "outputs (none of benchmark.csv, equity.csv"), err
+                          "outputs (none of benchmark.csv, credits.csv, equity.csv"), err
     assert "choose a new or empty folder for --out" in err
     assert [p.name for p in target.iterdir()] == ["report.docx"]
     assert _hidden(toy.parent) == []

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from backtests.cli import main as cli
 from backtests.core.rules import boards_of, limit_prices, limit_ratios
+from backtests.data.market import select_market
 from backtests.engine.backtest import run_backtest, toy_market
 from backtests.reference.crosscheck import (
     Difference,
@@ -286,13 +287,7 @@ def real_window(real_full):
     c, up = full.close[rows], full.limit_up[rows]
     at_up = np.isfinite(c) & np.isfinite(up) & (np.abs(c - up) < 1e-6)
     keep = np.sort(np.argsort(-at_up.sum(axis=0), kind="stable")[:30])
-    arrays = {f: getattr(full, f)[rows][:, keep] for f in
-              ("open", "high", "low", "close", "volume", "amount", "prev_close", "limit_ratio",
-               "limit_up", "limit_down")}
-    m = full._replace(sessions=full.sessions[rows], codes=full.codes[keep],
-                      names=full.names[keep], boards=full.boards[keep], is_st=full.is_st[keep],
-                      status=None if full.status is None else full.status[rows][:, keep],
-                      **arrays)
+    m = select_market(full, sessions=rows, stocks=keep)
     t, j = np.nonzero(at_up[:-1][:, keep])
     marks = pd.DataFrame({"date": m.sessions[t + 1], "code": m.codes[j],
                           "score": np.round(np.log1p(m.volume[t, j]), 3)})
@@ -394,13 +389,7 @@ def real_600410(real_full):
     j = int(np.searchsorted(full.codes, "600410"))
     t = int(np.searchsorted(full.sessions, np.datetime64("2024-09-02")))
     rows, cols = slice(t - 1, t + 4), np.array([j])
-    arrays = {f: getattr(full, f)[rows][:, cols] for f in
-              ("open", "high", "low", "close", "volume", "amount", "prev_close", "limit_ratio",
-               "limit_up", "limit_down")}
-    m = full._replace(sessions=full.sessions[rows], codes=full.codes[cols],
-                      names=full.names[cols], boards=full.boards[cols], is_st=full.is_st[cols],
-                      status=None if full.status is None else full.status[rows][:, cols],
-                      **arrays)
+    m = select_market(full, sessions=rows, stocks=cols)
     assert (m.open[1, 0], m.close[1, 0]) == (4.20, 3.99)
     marks = pd.DataFrame({"date": ["2024-09-02"], "code": ["600410"], "score": [1.0]})
     return m, marks, {"stop_loss": 0.05, "exit_on_break": False}

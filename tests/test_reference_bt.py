@@ -278,7 +278,8 @@ def test_frames_have_the_engine_columns_and_equity_identity():
     res = run_reference(m, marks((DAYS[0], "000001", 1.0)), {})
     assert list(res.equity.columns) == ["date", "cash", "market_value", "equity"]
     assert list(res.trades.columns) == ["date", "code", "side", "shares", "price", "value",
-                                        "commission", "stamp_duty", "transfer_fee", "reason"]
+                                        "commission", "stamp_duty", "transfer_fee", "reason",
+                                        "dividend_tax"]
     assert list(res.orders.columns)[:11] == [
         "date", "code", "side", "shares", "price", "status", "reject_reason", "commission",
         "stamp_duty", "transfer_fee", "exit_reason"]

@@ -8,7 +8,7 @@ import pytest
 
 from backtests.features import scan
 from backtests.engine.backtest import toy_market
-from backtests.data.market import Market
+from backtests.data.market import Market, select_market
 from backtests.features.state import SESSION_FIELDS, market_state, open_gap, theme_heat
 
 
@@ -100,10 +100,7 @@ def test_session_features_by_hand():
 
 def _truncate(m: Market, t: int) -> Market:
     """The market as known at the close of session ``t``: every session after it cut off."""
-    cut = {f: (getattr(m, f)[: t + 1] if np.ndim(getattr(m, f)) == 2 else getattr(m, f))
-           for f in m._fields}
-    cut["sessions"] = m.sessions[: t + 1]
-    return Market(**cut)
+    return select_market(m, sessions=slice(0, t + 1))
 
 
 @pytest.mark.parametrize("seed", [0, 3])

@@ -324,6 +324,8 @@ def test_real_delisting_period_row_explains_the_last_bar(shared_data, tmp_path):
     (10.00, {"cash": 0.2, "bonus": 0.2, "transfer": 0.3}, 6.53),   # (10 - 0.2) / 1.5 = 6.5333
     (10.00, {"rights": 0.3, "rights_price": 5.0}, 8.85),  # 10配3 at 5: (10 + 1.5) / 1.3 = 8.846
     (10.05, {"cash": 0.1}, 9.95),
+    # the exchanges' worked example: 10送3派2, 10配2 at 5.00 on a 12.00 close -> 8.53
+    (12.00, {"cash": 0.2, "bonus": 0.3, "rights": 0.2, "rights_price": 5.0}, 8.53),
 ])
 def test_ex_reference_by_hand(prev, kw, expected):
     assert status.ex_reference(prev, **kw) == expected

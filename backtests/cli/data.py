@@ -3,7 +3,7 @@
     hypebt data import FILE [--store DIR] [--drop-bad]
     hypebt data info [--store DIR]
     hypebt data fetch (--codes C[,C...] | --concept NAME) --start D [--end D] [--names]
-                      [--delisted] [--source akshare|baostock]
+                      [--delisted] [--actions] [--source akshare|baostock]
                       [--store DIR] [--interval S] [--retries N] [--backoff S] [--quiet]
     hypebt data fetch --names [--store DIR]
     hypebt data status --data PATH [--names FILE...] [--status FILE] [--out FILE]
@@ -33,6 +33,7 @@ from backtests.data.status import status_frame
 from backtests.data.store import (
     FetchInterrupted,
     Store,
+    fetch_actions,
     fetch_bars,
     fetch_names,
     import_panel,
@@ -127,6 +128,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     fet.add_argument("--delisted", action="store_true",
                      help="also fetch every A-share delisted inside the range (the SSE/SZSE "
                           "delisting lists), so a whole-market panel keeps them")
+    fet.add_argument("--actions", action="store_true",
+                     help="also fetch each stock's corporate actions (新浪 分红送配 through "
+                          "akshare) into the store's actions.csv: ex-date reference prices, "
+                          "bonus shares and dividends credited to positions (docs/status.md)")
     fet.add_argument("--source", choices=("akshare", "baostock"), default="akshare",
                      help="where the bars come from: akshare (stock_zh_a_hist; the reference "
                           "previous close from 涨跌额) or baostock (query_history_k_data_plus "
@@ -203,6 +208,11 @@ def _fetch(args) -> int:
         codes = sorted(set(codes or []) | set(gone))
     if args.names:
         print(f"names: {fetch_names(st, source=source, policy=policy)} stored")
+    actions_failed = []
+    if codes and args.actions:
+        stored, actions_failed = fetch_actions(st, codes, source=source, policy=policy)
+        print(f"corporate actions: {stored} rows for {len(codes) - len(actions_failed)} "
+              f"stocks stored in {st.actions_path}")
     if codes:
         try:
             res = fetch_bars(st, codes, start, end, source=bars_source, policy=policy,
@@ -222,6 +232,10 @@ def _fetch(args) -> int:
                             f"run the same command again to retry the failed ones")
     else:
         print(f"store: {st.root}")
+    if actions_failed:
+        listing = "; ".join(f"{code} ({msg})" for code, msg in actions_failed)
+        raise DataError(f"corporate actions of {len(actions_failed)} stocks failed: {listing}; "
+                        f"the others were stored, run the same command again to retry")
     return 0
 
 

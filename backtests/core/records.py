@@ -25,10 +25,14 @@ order_dt = np.dtype([
     ("transfer_fee", np.float64),
     ("exit_reason", np.int8),   # EXIT_* for sells, 0 for buys
     ("wait", np.int32),         # sells: sessions since the exit's first attempt (0 = first try)
+    ("dividend", np.float64),   # credits: cash dividend credited (before tax), CNY
+    ("dividend_tax", np.float64),  # sells: dividend tax charged on the sale, CNY
 ], align=False)
 
-SIDE_BUY, SIDE_SELL = 1, -1
-SIDE_NAMES = {SIDE_BUY: "buy", SIDE_SELL: "sell"}
+# A credit is no order: a position held over an ex-date receives its new shares (``shares``)
+# and cash dividend (``dividend``); ``price`` is the ex-date's reference price.
+SIDE_BUY, SIDE_SELL, SIDE_CREDIT = 1, -1, 0
+SIDE_NAMES = {SIDE_BUY: "buy", SIDE_SELL: "sell", SIDE_CREDIT: "credit"}
 
 STATUS_FILLED, STATUS_REJECTED, STATUS_EXPIRED = 0, 1, 2
 STATUS_NAMES = {STATUS_FILLED: "filled", STATUS_REJECTED: "rejected", STATUS_EXPIRED: "expired"}
@@ -152,8 +156,11 @@ STAT_FIELDS: tuple[str, ...] = (
     "orders", "fills", "buys", "sells", "round_trips", "wins",
     "gross_profit", "gross_loss", "hold_sessions", "fees",
 ) + tuple(f"rejected_{REJECT_REASONS[k]}" for k in range(1, N_REJECT)) + tuple(
-    f"skipped_{SKIP_REASONS[k]}" for k in range(1, N_SKIP))
+    f"skipped_{SKIP_REASONS[k]}" for k in range(1, N_SKIP)) + (
+    "dividends", "dividend_tax", "bonus_shares")
 N_STATS = len(STAT_FIELDS)
+# Corporate actions: cash dividends credited, dividend tax charged on sales, new shares credited.
+S_DIVIDENDS, S_DIVIDEND_TAX, S_BONUS_SHARES = N_STATS - 3, N_STATS - 2, N_STATS - 1
 (S_ORDERS, S_FILLS, S_BUYS, S_SELLS, S_ROUND_TRIPS, S_WINS, S_GROSS_PROFIT, S_GROSS_LOSS,
  S_HOLD_SESSIONS, S_FEES) = range(10)
 S_REJECTED0 = 10 - 1  # stats[S_REJECTED0 + reason] counts rejections/expiries by reason

@@ -274,3 +274,63 @@ def sell_costs_nb(value, commission_rate, commission_min, stamp_rate, transfer_r
     """(commission, stamp_duty, transfer_fee) of a sell of ``value`` CNY."""
     commission = round_fee_nb(max(value * commission_rate, commission_min))
     return commission, round_fee_nb(value * stamp_rate), round_fee_nb(value * transfer_rate)
+
+
+# ---------------------------------------------------------------- dividend tax (individuals)
+# Tax on cash dividends and bonus shares (送股, taxed at par; 转增 from share premium is not
+# taxed) of listed A-shares held by an individual, by holding period, charged when the shares
+# are sold (the company withholds nothing; the broker deducts it from the account on sale):
+# 财税〔2012〕85号 (from 2013-01-01): held <= 1 month 20%, 1 month to 1 year 10%, > 1 year 5%;
+# 财税〔2015〕101号 (from 2015-09-08): > 1 year exempt. The holding period runs from the day the
+# shares were acquired to the day before the sale (85号 §1), first in, first out (85号 §2).
+# Rows: (first sale date, rate held <= 1 month, 1 month to 1 year, > 1 year). Before 2013 a
+# flat 10% was withheld at payment; it is charged on sale here (docs/status.md).
+DIVIDEND_TAX: tuple[tuple[str, float, float, float], ...] = (
+    ("1990-01-01", 0.10, 0.10, 0.10),
+    ("2013-01-01", 0.20, 0.10, 0.05),
+    ("2015-09-08", 0.20, 0.10, 0.0),
+)
+PAR_VALUE = 1.0  # CNY per share: the taxable amount of one bonus share (送股) by default
+
+
+def add_months(day, months: int):
+    """``day`` (datetime64[D] scalar or array) plus whole calendar months, the day clamped to
+    the month's end (2024-01-31 + 1 month = 2024-02-29)."""
+    day = np.asarray(day, dtype="datetime64[D]")
+    month = day.astype("datetime64[M]")
+    dom = (day - month).astype(np.int64)
+    target = month + np.timedelta64(months, "M")
+    last = ((target + np.timedelta64(1, "M")).astype("datetime64[D]")
+            - target.astype("datetime64[D]")).astype(np.int64) - 1
+    return target.astype("datetime64[D]") + np.minimum(dom, last).astype("timedelta64[D]")
+
+
+def dividend_tax_rate(acquired, sold) -> float:
+    """The tax rate on dividends of shares acquired on ``acquired`` and sold on ``sold``
+    (dates): the ``DIVIDEND_TAX`` row in force on the sale date, by the holding period from
+    the acquisition day to the day before the sale."""
+    acquired = np.datetime64(acquired, "D")
+    sold = np.datetime64(sold, "D")
+    starts = np.array([r[0] for r in DIVIDEND_TAX], dtype="datetime64[D]")
+    row = DIVIDEND_TAX[int(np.searchsorted(starts, sold, side="right")) - 1]
+    held_to = sold - np.timedelta64(1, "D")
+    if held_to <= add_months(acquired, 1):
+        return row[1]
+    if held_to <= add_months(acquired, 12):
+        return row[2]
+    return row[3]
+
+
+def dividend_tax_arrays(sessions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-session arrays for the kernel: ``month_end[a]`` / ``year_end[a]``, the last session
+    index whose sale counts as held <= 1 month / <= 1 year for shares acquired at session
+    ``a``; and ``rates[t]`` ``[S, 3]``, the ``DIVIDEND_TAX`` rates in force at session ``t``."""
+    sessions = np.asarray(sessions, dtype="datetime64[D]")
+    # sale day d is within the period iff d - 1 <= add_months(a, k), i.e. d <= that + 1 day
+    one = np.timedelta64(1, "D")
+    month_end = np.searchsorted(sessions, add_months(sessions, 1) + one, side="right") - 1
+    year_end = np.searchsorted(sessions, add_months(sessions, 12) + one, side="right") - 1
+    starts = np.array([r[0] for r in DIVIDEND_TAX], dtype="datetime64[D]")
+    idx = np.searchsorted(starts, sessions, side="right") - 1
+    rates = np.array([r[1:] for r in DIVIDEND_TAX], dtype=np.float64)[np.maximum(idx, 0)]
+    return month_end.astype(np.int64), year_end.astype(np.int64), np.ascontiguousarray(rates)

@@ -15,6 +15,10 @@ method                                     akshare call -> hypebt contract
 ``concept_constituents(name)``             ``stock_board_concept_cons_em(symbol=name)`` -> codes
 ``stock_news(code_or_keyword)``            ``stock_news_em(symbol=...)`` -> article records
 ``cls_telegraph(important=False)``         ``stock_info_global_cls(symbol="全部"|"重点")`` -> articles
+``corporate_actions(code)``                ``stock_history_dividend_detail(symbol=code, indicator=
+                                           "分红" | "配股")`` (新浪 分红送配) -> the actions table
+                                           ``code, ex_date, cash, bonus, transfer, rights,
+                                           rights_price, par`` (per share; sina gives per 10)
 =========================================  ==========================================================
 
 Article records are dicts with exactly the fields the article reader in ``signals`` expects:
@@ -53,6 +57,7 @@ import pandas as pd
 
 from backtests.core.calendar import to_date
 from backtests.core.errors import DataError, HypebtError, NetworkError, did_you_mean
+from backtests.data.status import ACTION_COLUMNS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SHARES_PER_LOT = 100  # akshare's 成交量 is in 手 (lots of 100 shares)
@@ -134,6 +139,45 @@ def delisted_from_akshare(sh: pd.DataFrame, sz: pd.DataFrame, start, end) -> lis
         ok = ~pd.isna(gone) & (gone >= lo) & (pd.isna(listed) | (listed <= hi))
         codes |= {c for c in code[ok] if CODE_RE.match(c) and c[0] in "036"}
     return sorted(codes)
+
+
+def actions_from_akshare(dividends: pd.DataFrame, rights: pd.DataFrame, code: str
+                         ) -> pd.DataFrame:
+    """``stock_history_dividend_detail`` (新浪 分红送配) -> the corporate-actions table
+    (``backtests.data.status.ACTION_COLUMNS``, amounts per share). ``dividends``: indicator
+    "分红" (送股, 转增, 派息 per 10 shares, 进度, 除权除息日); only plans whose 进度 is 实施 with an
+    ex-date count. ``rights``: indicator "配股" (配股方案 per 10 shares, 配股价格, 除权日).
+    An empty frame (akshare's answer for a stock without any) gives no rows."""
+    parts = []
+    if dividends is not None and len(dividends):
+        _require_columns(dividends, ["送股", "转增", "派息", "进度", "除权除息日"],
+                         "stock_history_dividend_detail(分红)")
+        d = dividends[dividends["进度"].astype(str).str.strip() == "实施"]
+        day = pd.to_datetime(d["除权除息日"], errors="coerce")
+        per10 = {col: pd.to_numeric(d[col], errors="coerce").fillna(0.0) / 10.0
+                 for col in ("派息", "送股", "转增")}
+        parts.append(pd.DataFrame({"ex_date": day, "cash": per10["派息"], "bonus": per10["送股"],
+                                   "transfer": per10["转增"], "rights": 0.0,
+                                   "rights_price": 0.0})[day.notna().to_numpy()])
+    if rights is not None and len(rights):
+        _require_columns(rights, ["配股方案", "配股价格", "除权日"],
+                         "stock_history_dividend_detail(配股)")
+        day = pd.to_datetime(rights["除权日"], errors="coerce")
+        parts.append(pd.DataFrame({
+            "ex_date": day, "cash": 0.0, "bonus": 0.0, "transfer": 0.0,
+            "rights": pd.to_numeric(rights["配股方案"], errors="coerce").fillna(0.0) / 10.0,
+            "rights_price": pd.to_numeric(rights["配股价格"], errors="coerce").fillna(0.0),
+        })[day.notna().to_numpy()])
+    if not parts:
+        return pd.DataFrame({c: [] for c in ACTION_COLUMNS})
+    frame = pd.concat(parts, ignore_index=True)
+    frame["ex_date"] = frame["ex_date"].dt.strftime("%Y-%m-%d")
+    out = frame.groupby("ex_date", sort=True).agg(
+        {"cash": "sum", "bonus": "sum", "transfer": "sum", "rights": "sum",
+         "rights_price": "max"}).reset_index()
+    out.insert(0, "code", code)
+    out["par"] = 1.0
+    return out[list(ACTION_COLUMNS)]
 
 
 def names_from_akshare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -415,6 +459,13 @@ class AkshareSource:
         return delisted_from_akshare(self.api.stock_info_sh_delist(symbol="全部"),
                                      self.api.stock_info_sz_delist(symbol="终止上市公司"),
                                      start, end)
+
+    def corporate_actions(self, code: str) -> pd.DataFrame:
+        """Every implemented dividend, bonus/transfer and rights issue of one stock (新浪
+        分红送配), as the corporate-actions table."""
+        return actions_from_akshare(
+            self.api.stock_history_dividend_detail(symbol=code, indicator="分红"),
+            self.api.stock_history_dividend_detail(symbol=code, indicator="配股"), code)
 
     def concept_names(self) -> list[str]:
         """Names of East Money's concept boards (for did-you-mean on an unknown concept)."""

@@ -45,7 +45,7 @@ from backtests.core.progress import step
 from backtests.data.market import Market
 
 #: Bump when the layout of an entry or the meaning of a Market field changes.
-FORMAT_VERSION = 2   # 2: the [S, N] status bits (exchange status by date)
+FORMAT_VERSION = 3   # 2: the [S, N] status bits (exchange status by date); 3: entitlements
 #: Most entries kept; older ones (by last use) are removed after a new entry is stored.
 KEEP = 4
 #: Temporary folders older than this (seconds) belonged to a killed writer and are removed.
@@ -54,7 +54,7 @@ META = "meta.json"
 
 ARRAY_FIELDS = ("sessions", "codes", "names", "boards", "is_st", "open", "high", "low", "close",
                 "volume", "amount", "prev_close", "limit_ratio", "limit_up", "limit_down",
-                "status")
+                "status", "entitlements")
 #: The [S, N] arrays, memory-mapped on load (the small per-stock / per-session ones are read).
 MAPPED = ("open", "high", "low", "close", "volume", "amount", "prev_close", "limit_ratio",
           "limit_up", "limit_down", "status")

@@ -14,7 +14,7 @@ from backtests.data.demo import demo_names, demo_panel
 from backtests.data.market import Market, build_market
 from backtests.data.master import StockMaster, load_master
 from backtests.data.panel import dropped_summary, read_panel, validate_panel
-from backtests.data.store import Store, read_store
+from backtests.data.store import ACTIONS_FILE, Store, read_store
 
 
 def stock_master(names=(), *, store=None, market=None, demo: bool = False) -> StockMaster | None:
@@ -71,6 +71,8 @@ def load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fals
         return _load_market(path, names=names, start=start, end=end, drop_bad=drop_bad,
                             status=status, actions=actions)
 
+    if actions is None and str(path) != "demo" and (Path(path) / ACTIONS_FILE).is_file():
+        actions = Path(path) / ACTIONS_FILE      # a store's fetched corporate actions
     as_files = all(x is None or isinstance(x, (str, os.PathLike)) for x in (status, actions))
     if str(path) != "demo" and (Path(path).is_file() or Path(path).is_dir()):
         paths = [names] if isinstance(names, (str, os.PathLike)) else list(names or ())

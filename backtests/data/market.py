@@ -44,6 +44,10 @@ class Market(NamedTuple):
     # [S, N] uint8 status bits per session (backtests.data.status: ST, S_SHARE, DELISTING and
     # where they came from); None = the last-session ``is_st`` holds for every session
     status: np.ndarray | None = None
+    # [E, 6] float64: what a holder of record receives on each ex-date (status.ENT_* columns:
+    # session, stock, cash and new shares per share, taxable income per share, reference /
+    # raw previous close); None or empty = nothing (backtests.data.status.entitlements).
+    entitlements: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------- aligning
@@ -82,6 +86,40 @@ def _row_per_stock(ri: np.ndarray, ci: np.ndarray, S: int, N: int, mask: np.ndar
     out = np.full(N, -1, dtype=np.int64)
     out[found] = position[session[found], found]
     return out
+
+
+#: The [S, N] fields of a Market (``status`` aside: it may be None).
+GRID_FIELDS = ("open", "high", "low", "close", "volume", "amount", "prev_close", "limit_ratio",
+               "limit_up", "limit_down")
+
+
+def select_market(market: Market, *, sessions: slice | None = None, stocks=None) -> Market:
+    """``market`` restricted to a slice of its sessions and some of its stocks (indices, in
+    the order given; sorted keeps codes sorted): every ``[S, N]`` array, the per-stock fields,
+    the status and the entitlements (renumbered; those outside the selection left out)."""
+    rows = slice(None) if sessions is None else sessions
+    S, N = market.close.shape
+    cols = np.arange(N) if stocks is None else np.asarray(stocks, dtype=np.int64)
+    arrays = {f: np.ascontiguousarray(getattr(market, f)[rows][:, cols]) for f in GRID_FIELDS}
+    ents = market.entitlements
+    if ents is not None:
+        first, stop, _ = rows.indices(S)
+        new_col = np.full(N, -1, np.int64)
+        new_col[cols] = np.arange(len(cols))
+        t = ents[:, status.ENT_SESSION].astype(np.int64)
+        j = new_col[ents[:, status.ENT_STOCK].astype(np.int64)]
+        keep = (t >= first) & (t < stop) & (j >= 0)
+        ents = ents[keep].copy()
+        ents[:, status.ENT_SESSION] -= first
+        ents[:, status.ENT_STOCK] = j[keep]
+        order = np.lexsort((ents[:, status.ENT_STOCK], ents[:, status.ENT_SESSION]))
+        ents = np.ascontiguousarray(ents[order])
+    return market._replace(
+        sessions=market.sessions[rows], codes=market.codes[cols], names=market.names[cols],
+        boards=market.boards[cols], is_st=market.is_st[cols], **arrays,
+        status=None if market.status is None
+        else np.ascontiguousarray(market.status[rows][:, cols]),
+        entitlements=ents)
 
 
 def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = False,
@@ -278,14 +316,13 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     flags |= np.where(per_session["s_share"], status.S_SHARE, 0).astype(np.uint8)
     flags |= np.where(per_session["delisting_period"], status.DELISTING, 0).astype(np.uint8)
     prev_close = inference.prev_close
+    located = None
     if actions is not None:
         table = actions if hasattr(actions, "columns") else status.read_actions_file(actions)
+        located = status.locate_actions(table, codes, sessions, np.isfinite(close))
+        prev_close, flags = status.apply_actions(located, raw_prev, prev_close, flags)
         if given is not None:                   # the data's own reference stays first
-            keep_given = np.isfinite(given)
-        prev_close, flags = status.apply_actions(table, codes, sessions, raw_prev, prev_close,
-                                                 flags)
-        if given is not None:
-            prev_close = np.where(keep_given, given, prev_close)
+            prev_close = np.where(np.isfinite(given), given, prev_close)
     if status_file is not None:
         flags, prev_close = status.apply_status_file(status_file, codes, sessions, flags,
                                                      prev_close)
@@ -304,6 +341,9 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     st = (flags & status.ST) != 0
 
     sl = slice(w0, None)
+    ents = status.entitlements(located, raw_prev, prev_close, np.isfinite(close))
+    ents = ents[ents[:, status.ENT_SESSION] >= w0]
+    ents[:, status.ENT_SESSION] -= w0
     _warn_outside_limits(codes, sessions[sl], arrays["high"][sl], arrays["low"][sl],
                          limit_up[sl], limit_down[sl], panel.attrs.get("source", "<frame>"))
     return Market(
@@ -316,6 +356,7 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
         close=close[sl], volume=arrays["volume"][sl], amount=arrays["amount"][sl],
         prev_close=prev_close[sl], limit_ratio=ratio[sl], limit_up=limit_up[sl],
         limit_down=limit_down[sl], synthetic=bool(synthetic), status=flags[sl].copy(),
+        entitlements=ents,
     )
 
 

@@ -269,44 +269,61 @@ def delisting_first_sessions(flags, close) -> np.ndarray:
     return dl & ~prev_dl
 
 
+# ---------------------------------------------------------------- user tables
+def _read_code_date_table(p: Path, what: str, date_col: str, expected: str):
+    """``(text frame, out)`` of a user CSV keyed by ``code`` and ``date_col`` (the actions and
+    the status file): every cell read as text; ``out`` holds the checked 6-digit codes and the
+    dates as datetime64[D]. Errors name the file, the line (header = line 1) and the cell."""
+    try:
+        frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"{what} {p}: cannot read it ({exc})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for col in ("code", date_col):
+        if col not in frame.columns:
+            raise DataError(f"{what} {p}: no {col!r} column; expected {expected}")
+    out = pd.DataFrame({"code": frame["code"].str.strip()})
+    bad = ~out["code"].str.fullmatch(r"\d{6}")
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{what} {p} line {i + 2}: code {frame['code'].iloc[i]!r} is not "
+                        "6 digits")
+    days = pd.to_datetime(frame[date_col].str.strip(), format="mixed", errors="coerce")
+    if days.isna().any():
+        i = int(np.flatnonzero(days.isna())[0])
+        raise DataError(f"{what} {p} line {i + 2}: {date_col} {frame[date_col].iloc[i]!r} is "
+                        "not YYYYMMDD or YYYY-MM-DD")
+    out[date_col] = days.to_numpy().astype("datetime64[D]")
+    return frame, out
+
+
 # ---------------------------------------------------------------- corporate actions
-ACTION_COLUMNS = ("code", "ex_date", "cash", "bonus", "transfer", "rights", "rights_price")
+ACTION_COLUMNS = ("code", "ex_date", "cash", "bonus", "transfer", "rights", "rights_price",
+                  "par")
+# Columns of Market.entitlements ([E, 6] float64, one row per (session, stock) where a holder
+# of record receives something: the engine and the reference credit positions from it).
+(ENT_SESSION, ENT_STOCK, ENT_CASH, ENT_SHARES, ENT_TAXABLE, ENT_FACTOR) = range(6)
+N_ENT = 6
 
 
 def read_actions_file(path) -> pd.DataFrame:
     """Read a corporate-actions table: ``code, ex_date`` and per share (not per 10 shares)
     ``cash`` (pre-tax dividend, CNY), ``bonus`` (送股), ``transfer`` (转增), ``rights`` (配股
-    ratio) and ``rights_price``; empty = 0. One row per (code, ex_date)."""
+    ratio) and ``rights_price``; empty = 0; ``par`` (the face value a bonus share is taxed at,
+    empty = 1.00). One row per (code, ex_date)."""
     p = Path(path)
-    try:
-        frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"actions file {p}: cannot read it ({exc})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    for col in ("code", "ex_date"):
-        if col not in frame.columns:
-            raise DataError(f"actions file {p}: no {col!r} column; expected "
-                            f"{','.join(ACTION_COLUMNS)}")
-    out = pd.DataFrame({"code": frame["code"].str.strip()})
-    bad = ~out["code"].str.fullmatch(r"\d{6}")
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"actions file {p} line {i + 2}: code {frame['code'].iloc[i]!r} is not "
-                        "6 digits")
-    days = pd.to_datetime(frame["ex_date"].str.strip(), format="mixed", errors="coerce")
-    if days.isna().any():
-        i = int(np.flatnonzero(days.isna())[0])
-        raise DataError(f"actions file {p} line {i + 2}: ex_date {frame['ex_date'].iloc[i]!r} is "
-                        "not YYYYMMDD or YYYY-MM-DD")
-    out["ex_date"] = days.to_numpy().astype("datetime64[D]")
+    frame, out = _read_code_date_table(p, "actions file", "ex_date", ",".join(ACTION_COLUMNS))
     for col in ACTION_COLUMNS[2:]:
         text = frame[col].str.strip() if col in frame.columns else pd.Series([""] * len(frame))
-        num = pd.to_numeric(text.where(text != "", "0"), errors="coerce")
-        bad = num.isna() | (num < 0)
+        empty = repr(rules.PAR_VALUE) if col == "par" else "0"
+        num = pd.to_numeric(text.where(text != "", empty), errors="coerce")
+        bad = num.isna() | ~np.isfinite(num) | (num < 0) | ((num == 0) & (col == "par"))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DataError(f"actions file {p} line {i + 2}: {col} {text.iloc[i]!r} is not a "
-                            "number >= 0 (per share: 10送3 is bonus 0.3)")
+            what = "a number > 0 (CNY)" if col == "par" else \
+                "a number >= 0 (per share: 10送3 is bonus 0.3)"
+            raise DataError(f"actions file {p} line {i + 2}: {col} {text.iloc[i]!r} is not "
+                            f"{what}")
         out[col] = num.to_numpy(dtype=np.float64)
     if out.duplicated(["code", "ex_date"]).any():
         i = int(np.flatnonzero(out.duplicated(["code", "ex_date"]))[0])
@@ -325,20 +342,34 @@ def ex_reference(prev_close, cash=0.0, bonus=0.0, transfer=0.0, rights=0.0, righ
     return np.floor(raw * 100.0 + 0.5 + 1e-9) / 100.0
 
 
-def apply_actions(actions, codes, sessions, raw_prev, prev_close, flags):
-    """Reference prices of the ex-dates in ``actions`` (a frame as :func:`read_actions_file`
-    returns it), computed from the raw previous close; replaces inferred references there."""
+def locate_actions(actions, codes, sessions, has_bar):
+    """Cells of the ex-dates in ``actions`` (a frame as :func:`read_actions_file` returns it):
+    ``(t, j, values)``, ``values`` the action columns per located row. An ex-date on which the
+    stock has no bar (suspended) moves to its next bar: the reference applies there; rows of
+    codes outside the market or with no bar from the ex-date on are left out."""
     codes = np.asarray(codes).astype(str)
     sessions = np.asarray(sessions, dtype="datetime64[D]")
+    S = len(sessions)
     c = actions["code"].to_numpy().astype(str)
     d = actions["ex_date"].to_numpy().astype("datetime64[D]")
     j = np.searchsorted(codes, c)
-    t = np.searchsorted(sessions, d)
-    ok = (j < len(codes)) & (t < len(sessions))
+    t = np.searchsorted(sessions, d)          # first session on or after the ex-date
+    ok = (j < len(codes)) & (t < S)
     ok &= codes[np.minimum(j, len(codes) - 1)] == c
-    ok &= sessions[np.minimum(t, len(sessions) - 1)] == d
     t, j = t[ok], j[ok]
-    a = {k: actions[k].to_numpy(dtype=np.float64)[ok] for k in ACTION_COLUMNS[2:]}
+    # next bar at or after t, per stock: a backward running minimum of bar indices
+    nxt = np.where(has_bar, np.arange(S)[:, None], S)
+    nxt = np.minimum.accumulate(nxt[::-1], axis=0)[::-1] if S else nxt
+    t = nxt[t, j] if len(t) else t
+    found = t < S
+    values = {k: actions[k].to_numpy(dtype=np.float64)[ok][found] for k in ACTION_COLUMNS[2:]}
+    return t[found].astype(np.int64), j[found].astype(np.int64), values
+
+
+def apply_actions(located, raw_prev, prev_close, flags):
+    """Reference prices of the ex-dates ``located`` (:func:`locate_actions`), computed from the
+    raw previous close; they replace inferred references there."""
+    t, j, a = located
     ref = ex_reference(raw_prev[t, j], a["cash"], a["bonus"], a["transfer"], a["rights"],
                        a["rights_price"])
     prev_close = prev_close.copy()
@@ -347,6 +378,50 @@ def apply_actions(actions, codes, sessions, raw_prev, prev_close, flags):
     prev_close[t[good], j[good]] = ref[good]
     flags[t[good], j[good]] &= np.uint8(~INFERRED_REF & 0xFF)
     return prev_close, flags
+
+
+def entitlements(located, raw_prev, prev_close, has_bar) -> np.ndarray:
+    """What a holder of record receives, ``[E, N_ENT]`` rows sorted by (session, stock): the
+    columns ``ENT_*``. ``cash``: dividend per share before tax; ``shares``: new shares per
+    share (送股 + 转增); ``taxable``: dividend income per share for the dividend tax (cash +
+    送股 x par; 转增 is not income); ``factor``: reference / raw previous close, which scales
+    the position's entry price and highest close (stops stay where they were in value).
+
+    Rows come from the actions table (``located``, :func:`locate_actions`; rights are not
+    subscribed: a holder who does not pay lets them lapse) and, on every other bar whose
+    reference differs from the raw previous close by more than half a tick (the data's own
+    ``prev_close``, an inferred ex-rights reference or a status-file row), from that
+    difference alone: ``raw / reference - 1`` new shares per share (snapped to the 0.01 grid
+    of 送转 ratios when that gives the same reference), untaxed, so the holder's value is
+    continuous across the ex-date (docs/status.md)."""
+    S, N = raw_prev.shape
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = prev_close / raw_prev
+        gap = has_bar & np.isfinite(factor) & (prev_close > 0) & \
+            (np.abs(prev_close - raw_prev) > rules.TICK / 2)
+    if located is not None:
+        t, j, a = located
+        gap[t, j] = False
+        table = np.column_stack([
+            t.astype(np.float64), j.astype(np.float64), a["cash"], a["bonus"] + a["transfer"],
+            a["cash"] + a["bonus"] * a["par"],
+            np.where(np.isfinite(factor[t, j]), factor[t, j], 1.0)]) if len(t) else \
+            np.empty((0, N_ENT))
+    else:
+        table = np.empty((0, N_ENT))
+    gt, gj = np.nonzero(gap)
+    f = factor[gt, gj]
+    # 送转 are announced per 10 shares in tenths: a ratio on that 0.01 grid whose reference
+    # rounds to the given one is taken as it (10转5 is 0.5, not 13.89 / 9.26 - 1 = 0.49995).
+    k = 1.0 / f - 1.0
+    snapped = np.round(k, 2)
+    exact = ex_reference(raw_prev[gt, gj], transfer=snapped) == prev_close[gt, gj]
+    k = np.where(exact & (snapped > -1.0), snapped, k)
+    other = np.column_stack([gt.astype(np.float64), gj.astype(np.float64),
+                             np.zeros(len(gt)), k, np.zeros(len(gt)), f])
+    rows = np.vstack([table, other]) if len(table) else other.reshape(-1, N_ENT)
+    order = np.lexsort((rows[:, ENT_STOCK], rows[:, ENT_SESSION]))
+    return np.ascontiguousarray(rows[order], dtype=np.float64)
 
 
 # ---------------------------------------------------------------- the status file
@@ -388,27 +463,9 @@ def read_status_file(path) -> pd.DataFrame:
     prev_close`` (empty = not given). Returns a frame with those columns, codes as 6-digit
     text, dates as datetime64[D], flags as float (1/0/NaN), prev_close as float."""
     p = Path(path)
-    try:
-        frame = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"status file {p}: cannot read it ({exc})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    for col in ("code", "date"):
-        if col not in frame.columns:
-            raise DataError(f"status file {p}: no {col!r} column; expected "
-                            "code,date,is_st,prev_close (and optionally s_share,delisting_period)")
-    out = pd.DataFrame({"code": frame["code"].str.strip()})
-    bad = ~out["code"].str.fullmatch(r"\d{6}")
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"status file {p} line {i + 2}: code {frame['code'].iloc[i]!r} is not "
-                        "6 digits")
-    days = pd.to_datetime(frame["date"].str.strip(), format="mixed", errors="coerce")
-    if days.isna().any():
-        i = int(np.flatnonzero(days.isna())[0])
-        raise DataError(f"status file {p} line {i + 2}: date {frame['date'].iloc[i]!r} is not "
-                        "YYYYMMDD or YYYY-MM-DD")
-    out["date"] = days.to_numpy().astype("datetime64[D]")
+    frame, out = _read_code_date_table(
+        p, "status file", "date",
+        "code,date,is_st,prev_close (and optionally s_share,delisting_period)")
     truth = {"1": 1.0, "true": 1.0, "yes": 1.0, "y": 1.0, "t": 1.0, "是": 1.0,
              "0": 0.0, "false": 0.0, "no": 0.0, "n": 0.0, "f": 0.0, "否": 0.0, "": np.nan}
     for col in ("is_st", "s_share", "delisting_period"):

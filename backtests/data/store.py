@@ -50,6 +50,7 @@ from backtests.core.rules import BOARD_NAMES, board_of
 from backtests.data.akshare import SHANGHAI, CallPolicy, get_source
 from backtests.data.news import ARCHIVE_FILE, open_archive
 from backtests.data.panel import read_panel, validate_panel
+from backtests.data.status import ACTION_COLUMNS, read_actions_file
 from signals.articles import Article
 
 STORE_ENV = "HYPEBT_STORE"
@@ -58,6 +59,7 @@ VERSION = 1
 MANIFEST = "manifest.json"
 BARS_DIR = "bars"
 NAMES_FILE = "names.parquet"
+ACTIONS_FILE = "actions.csv"   # corporate actions (backtests.data.status.read_actions_file)
 NEWS_FILE = os.path.join("news", "articles.jsonl")
 META_KEY = b"hypebt"
 # prev_close is the exchange's reference (akshare's 收盘 - 涨跌额, baostock's preclose, or an
@@ -196,6 +198,7 @@ class Store:
         self.root = Path(root)
         self.bars_dir = self.root / BARS_DIR
         self.names_path = self.root / NAMES_FILE
+        self.actions_path = self.root / ACTIONS_FILE
         self.news_path = self.root / NEWS_FILE
 
     @classmethod
@@ -330,6 +333,21 @@ class Store:
         with atomic_path(self.names_path) as tmp:
             pq.write_table(table, tmp)
         return len(frame)
+
+    def write_actions(self, actions: pd.DataFrame, codes) -> int:
+        """Replace the stored corporate actions of ``codes`` by ``actions`` (the table of
+        ``backtests.data.status.read_actions_file``), keeping the other stocks' rows; the file
+        is replaced atomically. Returns the number of rows stored for ``codes``."""
+        keep = read_actions_file(self.actions_path) if self.actions_path.exists() else None
+        rows = actions.assign(ex_date=pd.to_datetime(actions["ex_date"]).dt.strftime("%Y-%m-%d"))
+        if keep is not None and len(keep):
+            keep = keep[~keep["code"].isin(set(codes))]
+            keep = keep.assign(ex_date=pd.to_datetime(keep["ex_date"]).dt.strftime("%Y-%m-%d"))
+            rows = pd.concat([keep, rows], ignore_index=True)
+        rows = rows.sort_values(["code", "ex_date"], kind="stable")[list(ACTION_COLUMNS)]
+        write_text_atomic(self.actions_path, rows.to_csv(index=False, lineterminator="\n",
+                                                         float_format="%.10g"))
+        return int(actions["code"].isin(set(codes)).sum())
 
     # ---- news
     def news(self, *, readonly: bool = False):
@@ -632,6 +650,28 @@ def _progress(codes, enabled: bool):
 
     return tqdm(list(codes), desc="fetch", unit="stock", file=sys.stderr,
                 disable=not sys.stderr.isatty())
+
+
+def fetch_actions(store: Store, codes, *, source=None, policy=None) -> tuple[int, list]:
+    """Fetch the corporate actions (分红送配) of ``codes`` into the store's ``actions.csv``,
+    which loading the store then applies (reference prices, credits to positions). Returns
+    ``(rows stored, [(code, error), ...] of the stocks that failed)``; the others are stored."""
+    source = source or get_source()
+    policy = policy or CallPolicy()
+    frames, failed, done = [], [], []
+    for code in codes:
+        try:
+            frames.append(policy.call(source.corporate_actions, code))
+            done.append(code)
+        except NetworkError:
+            if not done:
+                raise
+            failed.append((code, "network"))
+        except Exception as exc:  # noqa: BLE001 - reported per stock, others go on
+            failed.append((code, f"{type(exc).__name__}: {' '.join(str(exc).split())}"))
+    table = (pd.concat(frames, ignore_index=True) if frames
+             else pd.DataFrame({c: [] for c in ACTION_COLUMNS}))
+    return store.write_actions(table, done), failed
 
 
 def fetch_names(store: Store, *, source=None, policy=None) -> int:

@@ -26,6 +26,7 @@ from backtests.core.records import (
     EXIT_REASONS,
     REJECT_REASONS,
     SIDE_NAMES,
+    SIDE_CREDIT,
     STAT_FIELDS,
     STATUS_FILLED,
     STATUS_NAMES,
@@ -33,7 +34,15 @@ from backtests.core.records import (
 )
 from backtests.data.market import Market
 from backtests.data.marks import locate_marks
-from backtests.data.status import st_by_session
+from backtests.data.status import (
+    ENT_CASH,
+    ENT_FACTOR,
+    ENT_SESSION,
+    ENT_SHARES,
+    ENT_STOCK,
+    ENT_TAXABLE,
+    st_by_session,
+)
 from backtests.engine.nb import MarketArrays, MarkIndex, mark_index_nb, simulate_nb
 from backtests.features.state import MarketState, market_state, theme_heat
 from strategies import (
@@ -45,8 +54,8 @@ from strategies import (
     resolve_params,
 )
 
-__all__ = ["ENGINE_PARAMS", "STRATEGIES", "BacktestResult", "exits_array", "long_signals",
-           "mark_index", "market_arrays", "marks_array", "orders_frame", "pack_grid",
+__all__ = ["ENGINE_PARAMS", "STRATEGIES", "BacktestResult", "credits_frame", "exits_array",
+           "long_signals", "mark_index", "market_arrays", "marks_array", "orders_frame", "pack_grid",
            "pack_params", "resolve_params", "run_backtest", "toy_market", "trades_frame"]
 
 
@@ -57,8 +66,10 @@ class BacktestResult(NamedTuple):
     order, filled, rejected or expired (``date, code, side, shares, price, status,
     reject_reason, commission, stamp_duty, transfer_fee, exit_reason, wait``). ``trades``: the
     filled orders in trades.csv layout (``date, code, side, shares, price, value, commission,
-    stamp_duty, transfer_fee, reason`` — reason ``entry`` or the exit reason). ``records``: the
-    kernel's raw ``order_dt`` array (session and stock indices). ``stats``: counts and sums the
+    stamp_duty, transfer_fee, reason, dividend_tax`` — reason ``entry`` or the exit reason;
+    ``dividend_tax`` charged on a sale). ``credits``: what positions held over an ex-date
+    received (``date, code, shares, new_shares, reference_price, dividend``). ``records``: the
+    kernel's raw ``order_dt`` array (session and stock indices; credits have side 0). ``stats``: counts and sums the
     kernel kept (``records.STAT_FIELDS``). ``params``: the resolved parameters; ``marks``: the
     ``[S, N]`` score array (NaN = no mark).
     """
@@ -70,6 +81,7 @@ class BacktestResult(NamedTuple):
     trades: pd.DataFrame
     records: np.ndarray
     stats: dict
+    credits: pd.DataFrame | None = None
 
 
 def toy_market(sessions, codes, open, high, low, close, volume=None, *, prev_close=None,
@@ -111,26 +123,42 @@ def toy_market(sessions, codes, open, high, low, close, volume=None, *, prev_clo
 
 def market_arrays(market: Market, state: MarketState | None = None, *,
                   features: bool = True) -> MarketArrays:
-    """The kernel's view of ``market``: bars, limits, lot rules by board, fee rates by date, and
-    the market-state features the entry filters and the gate read (``state``: a
+    """The kernel's view of ``market``: bars, limits, lot rules by board, fee rates by date, the
+    corporate actions (``Market.entitlements``) with the dividend-tax schedule, and the
+    market-state features the entry filters and the gate read (``state``: a
     :func:`backtests.features.state.market_state` of ``market`` to reuse; computed when None).
     ``features=False`` leaves the features out (empty arrays): enough for parameters without
     a filter or a gate, which never read them, and it saves computing them."""
     min_lot, lot_step = rules.lot_arrays(market.boards)
     stamp, transfer = rules.fee_rates(market.sessions)
     f8 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+    mk = MarketArrays(
+        open=f8(market.open), high=f8(market.high), low=f8(market.low),
+        close=f8(market.close), volume=f8(market.volume), limit_up=f8(market.limit_up),
+        limit_down=f8(market.limit_down), min_lot=min_lot.astype(np.int64),
+        lot_step=lot_step.astype(np.int64), stamp_rate=f8(stamp), transfer_rate=f8(transfer))
+    ents = getattr(market, "entitlements", None)
+    if ents is not None and len(ents):
+        ents = np.asarray(ents, dtype=np.float64)
+        at = ents[:, ENT_SESSION].astype(np.int64)
+        js = ents[:, ENT_STOCK].astype(np.int64)
+        S, N = market.close.shape
+        if (at.min() < 0 or at.max() >= S or js.min() < 0 or js.max() >= N
+                or (np.diff(at) < 0).any()):
+            raise DataError(f"market: entitlements name sessions or stocks outside the market "
+                            f"({S} sessions x {N} stocks) or are not in session order; "
+                            f"restrict a market with backtests.data.market.select_market")
+        month_end, year_end, rates = rules.dividend_tax_arrays(market.sessions)
+        mk = mk._replace(
+            ent_ptr=np.searchsorted(at, np.arange(len(market.sessions) + 1)).astype(np.int64),
+            ent_stock=np.ascontiguousarray(ents[:, ENT_STOCK].astype(np.int64)),
+            ent_cash=f8(ents[:, ENT_CASH]), ent_shares=f8(ents[:, ENT_SHARES]),
+            ent_taxable=f8(ents[:, ENT_TAXABLE]), ent_factor=f8(ents[:, ENT_FACTOR]),
+            tax_month_end=month_end, tax_year_end=year_end, tax_rates=rates)
     if not features and state is None:
-        return MarketArrays(
-            open=f8(market.open), high=f8(market.high), low=f8(market.low),
-            close=f8(market.close), volume=f8(market.volume), limit_up=f8(market.limit_up),
-            limit_down=f8(market.limit_down), min_lot=min_lot.astype(np.int64),
-            lot_step=lot_step.astype(np.int64), stamp_rate=f8(stamp), transfer_rate=f8(transfer))
+        return mk
     ms = market_state(market) if state is None else state
-    return MarketArrays(
-        open=f8(market.open), high=f8(market.high), low=f8(market.low), close=f8(market.close),
-        volume=f8(market.volume), limit_up=f8(market.limit_up), limit_down=f8(market.limit_down),
-        min_lot=min_lot.astype(np.int64), lot_step=lot_step.astype(np.int64),
-        stamp_rate=f8(stamp), transfer_rate=f8(transfer),
+    return mk._replace(
         prev_close=f8(market.prev_close), amount=f8(market.amount), streak=ms.streak,
         session=ms.session, board=np.asarray(market.boards, dtype=np.int64),
         is_st=np.ascontiguousarray(st_by_session(market), dtype=np.bool_),
@@ -235,7 +263,9 @@ def mark_index(marks: np.ndarray, themes: pd.DataFrame | None = None, *, market=
 
 
 def orders_frame(market: Market, records: np.ndarray) -> pd.DataFrame:
-    """Every order with dates, codes and reason names attached (see :class:`BacktestResult`)."""
+    """Every order with dates, codes and reason names attached (see :class:`BacktestResult`);
+    credits (side 0) are not orders: :func:`credits_frame` has them."""
+    records = records[records["side"] != SIDE_CREDIT]
     sessions = np.asarray(market.sessions, dtype="datetime64[D]")
     codes = np.asarray(market.codes).astype(str)
     reject = np.array([REJECT_REASONS[k] for k in range(len(REJECT_REASONS))], dtype=object)
@@ -255,7 +285,46 @@ def orders_frame(market: Market, records: np.ndarray) -> pd.DataFrame:
         "transfer_fee": records["transfer_fee"].astype(np.float64),
         "exit_reason": pd.Series(exits[records["exit_reason"]], dtype=object),
         "wait": records["wait"].astype(np.int64),
+        "dividend_tax": records["dividend_tax"].astype(np.float64),
     })
+
+
+CREDIT_COLUMNS = ("date", "code", "shares", "new_shares", "reference_price", "dividend")
+
+
+def credits_frame(market: Market, records: np.ndarray) -> pd.DataFrame:
+    """What positions held over an ex-date received, in ledger order: ``shares`` held after
+    the credit, ``new_shares`` credited (送股 + 转增), the ex-date's ``reference_price`` and the
+    cash ``dividend`` before tax (the tax is charged on the sale: trades' ``dividend_tax``)."""
+    rec = records[records["side"] == SIDE_CREDIT]
+    sessions = np.asarray(market.sessions, dtype="datetime64[D]")
+    codes = np.asarray(market.codes).astype(str)
+    held = _held_after(records, rec) if len(rec) else np.empty(0, np.int64)
+    return pd.DataFrame({
+        "date": pd.to_datetime(sessions[rec["session"]]),
+        "code": pd.Series(codes[rec["stock"]], dtype=object),
+        "shares": held, "new_shares": rec["shares"].astype(np.int64),
+        "reference_price": rec["price"].astype(np.float64),
+        "dividend": rec["dividend"].astype(np.float64),
+    }, columns=list(CREDIT_COLUMNS))
+
+
+def _held_after(records: np.ndarray, credits: np.ndarray) -> np.ndarray:
+    """Shares held right after each credit, replayed from the filled ledger."""
+    held: dict[int, int] = {}
+    out = []
+    for r in records:
+        if r["status"] != STATUS_FILLED:
+            continue
+        j = int(r["stock"])
+        if r["side"] > 0:
+            held[j] = held.get(j, 0) + int(r["shares"])
+        elif r["side"] < 0:
+            held[j] = 0
+        else:
+            held[j] = held.get(j, 0) + int(r["shares"])
+            out.append(held[j])
+    return np.asarray(out, dtype=np.int64)
 
 
 def trades_frame(market: Market, records: np.ndarray) -> pd.DataFrame:
@@ -269,6 +338,7 @@ def trades_frame(market: Market, records: np.ndarray) -> pd.DataFrame:
         "value": orders["price"] * orders["shares"],
         "commission": orders["commission"], "stamp_duty": orders["stamp_duty"],
         "transfer_fee": orders["transfer_fee"], "reason": reason.astype(object),
+        "dividend_tax": orders["dividend_tax"],
     })
 
 
@@ -313,4 +383,5 @@ def run_backtest(market: Market, marks, params: Mapping[str, Any] | None = None,
         market=market, params=full, marks=score, equity=equity,
         orders=orders_frame(market, recs), trades=trades_frame(market, recs), records=recs,
         stats={name: float(v) for name, v in zip(STAT_FIELDS, stats)},
+        credits=credits_frame(market, recs),
     )

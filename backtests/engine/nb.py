@@ -60,13 +60,17 @@ from backtests.core.records import (
     REJECT_T_PLUS_1,
     REJECT_VOLUME_CAP,
     SIDE_BUY,
+    SIDE_CREDIT,
     SIDE_SELL,
     SKIP_MAX_PER_THEME,
     SKIP_NONE,
     STATUS_EXPIRED,
     STATUS_FILLED,
     STATUS_REJECTED,
+    S_BONUS_SHARES,
     S_BUYS,
+    S_DIVIDEND_TAX,
+    S_DIVIDENDS,
     S_FEES,
     S_FILLS,
     S_GROSS_LOSS,
@@ -124,6 +128,17 @@ class MarketArrays(NamedTuple):
     session: np.ndarray = np.empty((0, N_SESSION))        # [S, N_SESSION] features_nb.SF_*
     board: np.ndarray = np.empty(0, np.int64)             # [N] rules.BOARD_*
     is_st: np.ndarray = np.empty((0, 0), np.bool_)        # [S, N] ST on each session
+    # Corporate actions (Market.entitlements in CSR form by session; empty ptr = none) and the
+    # dividend tax by holding period (rules.dividend_tax_arrays).
+    ent_ptr: np.ndarray = np.empty(0, np.int64)           # [S + 1]
+    ent_stock: np.ndarray = np.empty(0, np.int64)         # [E]
+    ent_cash: np.ndarray = np.empty(0)                    # [E] cash dividend per share
+    ent_shares: np.ndarray = np.empty(0)                  # [E] new shares per share
+    ent_taxable: np.ndarray = np.empty(0)                 # [E] taxable income per share
+    ent_factor: np.ndarray = np.empty(0)                  # [E] reference / raw previous close
+    tax_month_end: np.ndarray = np.empty(0, np.int64)     # [S] last sale session held <= 1 month
+    tax_year_end: np.ndarray = np.empty(0, np.int64)      # [S] ... held <= 1 year
+    tax_rates: np.ndarray = np.empty((0, 3))              # [S, 3] rates in force at the sale
 
 
 class MarkIndex(NamedTuple):
@@ -190,7 +205,7 @@ def _reserve(recs, n, extra):
 
 @njit(cache=True, inline="always")
 def _emit(recs, n, session, stock, side, shares, price, status, reason, commission, stamp_duty,
-          transfer_fee, exit_reason, wait):
+          transfer_fee, exit_reason, wait, dividend=0.0, dividend_tax=0.0):
     """Write one order record at ``n`` (room reserved by the caller, see ``_reserve``)."""
     r = recs[n]
     r["session"] = session
@@ -205,13 +220,18 @@ def _emit(recs, n, session, stock, side, shares, price, status, reason, commissi
     r["transfer_fee"] = transfer_fee
     r["exit_reason"] = exit_reason
     r["wait"] = wait
+    r["dividend"] = dividend
+    r["dividend_tax"] = dividend_tax
 
 
 @njit(cache=True, inline="always")
-def _book_sell(stats, value, commission, stamp_duty, transfer_fee, cost, held_sessions):
-    """Count a filled sell (a closed round trip) in ``stats``; return the net cash it brings."""
-    net = value - commission - stamp_duty - transfer_fee
-    pnl = net - cost
+def _book_sell(stats, value, commission, stamp_duty, transfer_fee, cost, held_sessions,
+               dividends, dividend_tax):
+    """Count a filled sell (a closed round trip) in ``stats``; return the net cash it brings
+    (the dividend tax included). ``dividends``: cash dividends the position received."""
+    net = value - commission - stamp_duty - transfer_fee - dividend_tax
+    pnl = net + dividends - cost
+    stats[S_DIVIDEND_TAX] += dividend_tax
     stats[S_FILLS] += 1
     stats[S_SELLS] += 1
     stats[S_ROUND_TRIPS] += 1
@@ -223,6 +243,27 @@ def _book_sell(stats, value, commission, stamp_duty, transfer_fee, cost, held_se
     else:
         stats[S_GROSS_LOSS] -= pnl
     return net
+
+
+@njit(cache=True)
+def _dividend_tax(mk, lot_next, lot_session, lot_base, head, t):
+    """Dividend tax due on selling every lot of a position at session ``t`` (first in, first
+    out makes no difference when the whole position is sold): each lot's taxable dividends at
+    the rate of its holding period (rules.DIVIDEND_TAX), rounded half-up to the cent."""
+    tax = 0.0
+    k = head
+    while k >= 0:
+        if lot_base[k] > 0.0:
+            a = lot_session[k]
+            if t <= mk.tax_month_end[a]:
+                rate = mk.tax_rates[t, 0]
+            elif t <= mk.tax_year_end[a]:
+                rate = mk.tax_rates[t, 1]
+            else:
+                rate = mk.tax_rates[t, 2]
+            tax += lot_base[k] * rate
+        k = lot_next[k]
+    return np.floor(tax * 100.0 + 0.5 + 1e-7) / 100.0
 
 
 @njit(cache=True)
@@ -307,6 +348,18 @@ def simulate_nb(mk, mi, prow, record):
     high_close = np.zeros(n_stocks)               # highest close since entry (trailing stop)
     pos_theme = np.full(n_stocks, -1, np.int64)   # theme of the mark that opened the position
     theme_count = np.zeros(mi.heat.shape[1], np.int64)  # positions held per theme
+    # Corporate actions: each buy is a lot (acquisition session, shares, taxable dividends
+    # received) for the dividend tax by holding period; at most one buy per mark.
+    has_ents = mk.ent_ptr.shape[0] > 0
+    n_pool = mi.stock.shape[0] + 1 if has_ents else 1
+    lot_next = np.full(n_pool, -1, np.int64)
+    lot_session = np.zeros(n_pool, np.int64)
+    lot_shares = np.zeros(n_pool)
+    lot_base = np.zeros(n_pool)
+    lot_head = np.full(n_stocks, -1, np.int64)
+    lot_tail = np.full(n_stocks, -1, np.int64)
+    n_lot = 0
+    dividends = np.zeros(n_stocks)                # cash dividends the open position received
 
     cash = prow[P_CASH]
     equity_prev = cash
@@ -314,9 +367,42 @@ def simulate_nb(mk, mi, prow, record):
         if record:
             # A session writes at most one sell per position held at its start or bought in
             # it, plus one buy per mark: reserve once, then write without checks.
-            recs = _reserve(recs, n, 2 * (npos + mi.ptr[t + 1] - mi.ptr[t]))
+            extra = 2 * (npos + mi.ptr[t + 1] - mi.ptr[t])
+            if has_ents:
+                extra += mk.ent_ptr[t + 1] - mk.ent_ptr[t]
+            recs = _reserve(recs, n, extra)
         stamp = mk.stamp_rate[t]
         transfer = mk.transfer_rate[t]
+        # 0. Ex-dates: a position held at the previous close (the record date) receives its
+        # new shares and cash dividend before the open; prices it is judged by scale with the
+        # reference (docs/status.md, "Corporate actions").
+        if has_ents:
+            for e in range(mk.ent_ptr[t], mk.ent_ptr[t + 1]):
+                j = mk.ent_stock[e]
+                sh = shares[j]
+                if sh == 0:
+                    continue
+                grow = 1.0 + mk.ent_shares[e]
+                new = np.int64(np.floor(sh * grow + SIZE_EPS))
+                paid = _cents(sh * mk.ent_cash[e])
+                k = lot_head[j]
+                while k >= 0:
+                    lot_base[k] += lot_shares[k] * mk.ent_taxable[e]
+                    lot_shares[k] *= grow
+                    k = lot_next[k]
+                f = mk.ent_factor[e]
+                entry_price[j] *= f
+                high_close[j] *= f
+                last_close[j] *= f
+                shares[j] = new
+                cash = _cents(cash + paid)
+                dividends[j] += paid
+                stats[S_DIVIDENDS] += paid
+                stats[S_BONUS_SHARES] += new - sh
+                if record:
+                    _emit(recs, n, t, j, SIDE_CREDIT, new - sh, _cents(last_close[j]),
+                          STATUS_FILLED, REJECT_NONE, 0.0, 0.0, 0.0, 0, 0, paid, 0.0)
+                    n += 1
         # 1. T+1 release is implicit: shares of buy_session < t are all sellable.
         # 2./3. Pending sells at the open, in code order (pos is sorted).
         sold = False
@@ -347,13 +433,15 @@ def simulate_nb(mk, mi, prow, record):
                     continue
                 price = ld
             com, duty, fee = sell_costs_nb(price * sh, com_rate, com_min, stamp, transfer)
+            tax = _dividend_tax(mk, lot_next, lot_session, lot_base, lot_head[j], t)
             cash = _cents(cash + _book_sell(stats, price * sh, com, duty, fee, cost[j],
-                                            t - entry_session[j]))
+                                            t - entry_session[j], dividends[j], tax))
             if record:
                 _emit(recs, n, t, j, SIDE_SELL, sh, price, STATUS_FILLED, REJECT_NONE,
-                      com, duty, fee, pending[j], wait)
+                      com, duty, fee, pending[j], wait, 0.0, tax)
                 n += 1
             shares[j] = 0
+            lot_head[j] = -1
             pending[j] = 0
             _release_theme(pos_theme, theme_count, j)
             sold = True
@@ -447,11 +535,21 @@ def simulate_nb(mk, mi, prow, record):
                             _emit(recs, n, t, j, SIDE_BUY, sh, price, STATUS_FILLED,
                                   REJECT_NONE, com, 0.0, fee, 0, 0)
                             n += 1
+                        if has_ents:
+                            lot_session[n_lot] = t
+                            lot_shares[n_lot] = sh
+                            if held:
+                                lot_next[lot_tail[j]] = n_lot
+                            else:
+                                lot_head[j] = n_lot
+                            lot_tail[j] = n_lot
+                            n_lot += 1
                         if held:
                             # Top-up (skip_held = false): entry price and session stay those
                             # of the first buy; the cost basis grows.
                             cost[j] += value + com + fee
                         else:
+                            dividends[j] = 0.0
                             i = npos
                             while i > 0 and pos[i - 1] > j:
                                 pos[i] = pos[i - 1]
@@ -532,13 +630,15 @@ def simulate_nb(mk, mi, prow, record):
                 continue
             price = _slipped(cl, -slip, l_[t, j], h_[t, j])
             com, duty, fee = sell_costs_nb(price * sh, com_rate, com_min, stamp, transfer)
+            tax = _dividend_tax(mk, lot_next, lot_session, lot_base, lot_head[j], t)
             cash = _cents(cash + _book_sell(stats, price * sh, com, duty, fee, cost[j],
-                                            t - entry_session[j]))
+                                            t - entry_session[j], dividends[j], tax))
             if record:
                 _emit(recs, n, t, j, SIDE_SELL, sh, price, STATUS_FILLED, REJECT_NONE,
-                      com, duty, fee, why, 0)
+                      com, duty, fee, why, 0, 0.0, tax)
                 n += 1
             shares[j] = 0
+            lot_head[j] = -1
             pending[j] = 0
             _release_theme(pos_theme, theme_count, j)
             sold = True

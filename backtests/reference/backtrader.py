@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
 import backtrader as bt
@@ -71,8 +72,16 @@ import pandas as pd
 
 from backtests.core.errors import ConfigError, DataError
 from backtests.core.records import SKIP_REASONS
-from backtests.core.rules import LOT, fee_rates, round_fee_nb
-from backtests.data.status import st_by_session
+from backtests.core.rules import LOT, dividend_tax_rate, fee_rates, round_fee_nb
+from backtests.data.status import (
+    ENT_CASH,
+    ENT_FACTOR,
+    ENT_SESSION,
+    ENT_SHARES,
+    ENT_STOCK,
+    ENT_TAXABLE,
+    st_by_session,
+)
 from backtests.features import scan
 from strategies import BOARDS, ENGINE_PARAMS
 
@@ -91,9 +100,11 @@ NO_LIMIT = "no_limit"
 FILLED, REJECTED, EXPIRED = "filled", "rejected", "expired"
 
 ORDER_COLUMNS = ["date", "code", "side", "shares", "price", "status", "reject_reason",
-                 "commission", "stamp_duty", "transfer_fee", "exit_reason", "wait"]
+                 "commission", "stamp_duty", "transfer_fee", "exit_reason", "wait",
+                 "dividend_tax"]
 TRADE_COLUMNS = ["date", "code", "side", "shares", "price", "value", "commission",
-                 "stamp_duty", "transfer_fee", "reason"]
+                 "stamp_duty", "transfer_fee", "reason", "dividend_tax"]
+CREDIT_COLUMNS = ["date", "code", "shares", "new_shares", "reference_price", "dividend"]
 EQUITY_COLUMNS = ["date", "cash", "market_value", "equity"]
 
 # Defaults of the flat parameter dict and the choices of its text parameters: the one parameter
@@ -118,12 +129,13 @@ GAP_TOL = 1e-9
 
 
 class ReferenceResult(NamedTuple):
-    """Frames in the shapes of the engine's ``BacktestResult`` (equity, orders, trades) and the
-    marks skipped by an entry filter or the gate, ``{reason: count}`` (every reason)."""
+    """Frames in the shapes of the engine's ``BacktestResult`` (equity, orders, trades,
+    credits) and the marks skipped by an entry filter or the gate, ``{reason: count}``."""
     equity: pd.DataFrame
     orders: pd.DataFrame
     trades: pd.DataFrame
     skipped: dict
+    credits: pd.DataFrame | None = None
 
 
 def resolve_params(params: dict) -> dict:
@@ -186,6 +198,11 @@ class SessionPhaseFeed(bt.feed.DataBase):
         return True
 
 
+def _cents_half_up(x) -> float:
+    """A money amount rounded half-up to the cent, in decimal arithmetic."""
+    return float(Decimal(repr(float(x))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
 def _tick(x: float) -> float:
     """A price on the 0.01 CNY grid (slipped prices are quoted in ticks)."""
     return round(x * 100.0) / 100.0
@@ -239,7 +256,7 @@ class _Pos:
     first buy's price and session (a top-up keeps both; backtrader's ``Position.price`` would
     average), the last buy session (T+1) and the pending exit."""
     __slots__ = ("entry_price", "entry_session", "exit_reason", "first_try", "last_buy_session",
-                 "high_close", "theme")
+                 "high_close", "theme", "lots")
 
     def __init__(self, entry_price, entry_session, theme=None):
         self.entry_price = entry_price
@@ -249,6 +266,7 @@ class _Pos:
         self.first_try = -1         # session of the pending sell's first attempt
         self.high_close = -math.inf  # highest close since entry (trailing stop)
         self.theme = theme          # theme of the mark that opened it (None = none)
+        self.lots = []              # [acquisition session, shares, taxable dividends] per buy
 
 
 class ThemeHypeReference(bt.Strategy):
@@ -269,15 +287,48 @@ class ThemeHypeReference(bt.Strategy):
         self.slip = self.P["slippage_ticks"] * 0.01
         self.skipped = dict.fromkeys((n for k, n in SKIP_REASONS.items() if k), 0)
         self.new_theme = {}           # stock -> theme of an entry placed this session
+        self.credit_rows = []         # (session, stock, shares, new shares, reference, cash)
 
     # ------------------------------------------------------------ helpers
-    def _record(self, i, j, side, shares, price, status, reason, exit_reason="", wait=0):
+    def _record(self, i, j, side, shares, price, status, reason, exit_reason="", wait=0,
+                dividend_tax=0.0):
         self.records.append({"session": i, "stock": j, "side": side, "shares": int(shares),
                              "price": float(price), "status": status,
                              "reject_reason": reason, "commission": 0.0,
                              "stamp_duty": 0.0, "transfer_fee": 0.0,
-                             "exit_reason": exit_reason, "wait": int(wait)})
+                             "exit_reason": exit_reason, "wait": int(wait),
+                             "dividend_tax": float(dividend_tax)})
         return len(self.records) - 1
+
+    def _dividend_tax(self, p, i):
+        """Tax on the dividends each lot of ``p`` received, sold at session ``i``: the rate of
+        its holding period from the acquisition date (rules.dividend_tax_rate)."""
+        days = self.c["sessions"]
+        return _cents_half_up(sum(base * dividend_tax_rate(days[a], days[i])
+                                  for a, _shares, base in p.lots if base > 0))
+
+    def _credit(self, i):
+        """Ex-dates of session ``i``: positions held at the previous close receive their new
+        shares (backtrader's position is resized; its cost basis is not used) and their cash
+        dividend (into the broker's cash); the thresholds move with the reference price."""
+        for j, cash_ps, new_ps, taxable_ps, factor in self.c["credits"].get(i, ()):
+            p = self.pos.get(j)
+            if p is None:
+                continue
+            d = self.datas[self.c["feed_of"][j]]
+            position = self.getposition(d)
+            shares = int(position.size)
+            total = _floor(shares * (1.0 + new_ps))
+            paid = _cents_half_up(shares * cash_ps)
+            position.fix(total, position.price)
+            self.broker.cash += paid
+            for lot in p.lots:
+                lot[2] += lot[1] * taxable_ps
+                lot[1] *= 1.0 + new_ps
+            p.entry_price *= factor
+            p.high_close *= factor
+            self.credit_rows.append((i, j, total, total - shares,
+                                     float(self.c["market"].prev_close[i, j]), paid))
 
     def _buy_cost(self, shares, price):
         commission, _, transfer = self.comm.breakdown(shares, price)
@@ -340,10 +391,12 @@ class ThemeHypeReference(bt.Strategy):
             if size > 0:
                 p = self.pos.get(j)
                 if p is None:
-                    self.pos[j] = _Pos(price, i, self.new_theme.get(j))
+                    p = self.pos[j] = _Pos(price, i, self.new_theme.get(j))
                 else:
                     p.last_buy_session = i
+                p.lots.append([i, float(size), 0.0])
             else:
+                self.broker.cash -= rec["dividend_tax"]   # the broker deducts it on the sale
                 del self.pos[j]
         elif order.status == order.Expired and rec["status"] == EXPIRED:
             pass  # the 打板 queue was never reached: predicted, and backtrader agrees
@@ -358,6 +411,7 @@ class ThemeHypeReference(bt.Strategy):
         """Steps 1-4 of the fill model: T+1 release (implicit: only ``last_buy_session ==
         t`` blocks a sale), open sells by code, then entries by priority."""
         c, P = self.c, self.P
+        self._credit(i)
         cash = self.broker.getcash() - CUSHION
         sold = set()
         for j in sorted(k for k, p in self.pos.items() if p.exit_reason):
@@ -382,9 +436,10 @@ class ThemeHypeReference(bt.Strategy):
             else:
                 price = min(max(_tick(o - self.slip), lo), h)
                 order = self.sell(data=d, size=shares, exectype=bt.Order.Market)
+            tax = self._dividend_tax(p, i)
             self.live[order.ref] = self._record(i, j, "sell", shares, price, FILLED, "",
-                                                p.exit_reason, wait)
-            cash += self._sell_net(shares, price)
+                                                p.exit_reason, wait, tax)
+            cash += self._sell_net(shares, price) - tax
             sold.add(j)
         held = {j for j in self.pos if j not in sold}
         per_theme: dict = {}
@@ -611,9 +666,10 @@ class ThemeHypeReference(bt.Strategy):
                 continue
             price = min(max(_tick(cl - self.slip), d.low[0]), d.high[0])
             order = self.sell(data=d, size=shares, exectype=bt.Order.Market)
+            tax = self._dividend_tax(p, i)
             self.live[order.ref] = self._record(i, j, "sell", shares, price, FILLED, "",
-                                                reason)
-            cash += self._sell_net(shares, price)
+                                                reason, 0, tax)
+            cash += self._sell_net(shares, price) - tax
         self.expected_cash = cash
 
 
@@ -810,10 +866,22 @@ def run_reference(market, marks_df: pd.DataFrame, params: dict, *,
            "transfer": transfer, "comminfo": comminfo, "market": market,
            "mood": market_mood(market), "theme_of": theme_of, "heat": heat,
            "st": st_by_session(market),
-           "exits": exit_cells}
+           "exits": exit_cells, "credits": credits_by_session(market)}
     cerebro.addstrategy(ThemeHypeReference, ctx=ctx)
     strat = cerebro.run()[0]
     return _frames(strat, sessions, codes)
+
+
+def credits_by_session(market) -> dict[int, list[tuple]]:
+    """``{session: [(stock, cash, new shares, taxable, factor) per share, ...]}`` from the
+    market's entitlements (``backtests.data.status.entitlements``)."""
+    out: dict[int, list[tuple]] = {}
+    ents = getattr(market, "entitlements", None)
+    for row in (() if ents is None else np.asarray(ents, dtype=float)):
+        out.setdefault(int(row[ENT_SESSION]), []).append(
+            (int(row[ENT_STOCK]), float(row[ENT_CASH]), float(row[ENT_SHARES]),
+             float(row[ENT_TAXABLE]), float(row[ENT_FACTOR])))
+    return out
 
 
 def _frames(strat, sessions, codes) -> ReferenceResult:
@@ -830,7 +898,7 @@ def _frames(strat, sessions, codes) -> ReferenceResult:
     })
     orders["shares"] = orders["shares"].astype(np.int64)
     orders["wait"] = orders["wait"].astype(np.int64)
-    for k in ("price", "commission", "stamp_duty", "transfer_fee"):
+    for k in ("price", "commission", "stamp_duty", "transfer_fee", "dividend_tax"):
         orders[k] = orders[k].astype(float)
     filled = orders[orders["status"] == FILLED]
     trades = pd.DataFrame({
@@ -843,6 +911,12 @@ def _frames(strat, sessions, codes) -> ReferenceResult:
         "transfer_fee": filled["transfer_fee"].to_numpy(),
         "reason": np.where(filled["side"].to_numpy() == "buy", "entry",
                            filled["exit_reason"].to_numpy()),
+        "dividend_tax": filled["dividend_tax"].to_numpy(),
     })
+    cr = np.array(strat.credit_rows, dtype=float).reshape(-1, 6)
+    credits = pd.DataFrame({
+        "date": dates[cr[:, 0].astype(int)], "code": codes[cr[:, 1].astype(int)].astype(object),
+        "shares": cr[:, 2].astype(np.int64), "new_shares": cr[:, 3].astype(np.int64),
+        "reference_price": cr[:, 4], "dividend": cr[:, 5]}, columns=CREDIT_COLUMNS)
     return ReferenceResult(equity, orders.reset_index(drop=True), trades.reset_index(drop=True),
-                           dict(strat.skipped))
+                           dict(strat.skipped), credits)

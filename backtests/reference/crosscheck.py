@@ -13,6 +13,9 @@ Both engines get the same market, marks and parameters. Three ledgers are compar
   reason, exit reason, shares, price (NaN meets only NaN), the three fees and ``wait`` — the
   fields a rejected order records are fixed by docs/interfaces.md ("Records"), so they are
   compared too.
+* **credits** (positions held over an ex-date), matched by (session, code): shares held after
+  the credit and new shares exactly, the reference price, the cash dividend within the money
+  tolerance; trades and orders also compare the dividend tax charged on each sale.
 * **equity**, session by session: cash, market value and equity within the money tolerance.
 * **skipped** marks (entry filters and the sentiment gate place no order): the count of each
   reason, exactly.
@@ -36,13 +39,13 @@ TOLERANCE = 0.01
 PRICE_TOLERANCE = 1e-6
 MAX_ROWS = 20
 
-_MONEY_TRADE = ("value", "commission", "stamp_duty", "transfer_fee")
-_MONEY_ORDER = ("commission", "stamp_duty", "transfer_fee")
+_MONEY_TRADE = ("value", "commission", "stamp_duty", "transfer_fee", "dividend_tax")
+_MONEY_ORDER = ("commission", "stamp_duty", "transfer_fee", "dividend_tax")
 
 
 class Difference(NamedTuple):
     """One disagreeing figure: which ledger, its row key, the field and both values."""
-    ledger: str          # trades | orders | equity | skipped
+    ledger: str          # trades | orders | credits | equity | skipped
     date: str            # YYYY-MM-DD
     code: str            # '' for equity
     side: str            # '' for equity
@@ -165,6 +168,16 @@ def compare(engine, reference, *, tolerance: float = TOLERANCE) -> list[Differen
     out = _compare_rows("trades", engine.trades, reference.trades, trade_fields)
     out += _compare_rows("orders", engine.orders[list(reference.orders.columns)],
                          reference.orders, order_fields)
+    def credit_fields(row):
+        yield "shares", "num", 0.5
+        yield "new_shares", "num", 0.5
+        yield "reference_price", "num", PRICE_TOLERANCE
+        yield "dividend", "num", tolerance
+
+    mine, theirs = getattr(engine, "credits", None), getattr(reference, "credits", None)
+    if mine is not None and theirs is not None:
+        out += _compare_rows("credits", mine.assign(side="credit"),
+                             theirs.assign(side="credit"), credit_fields)
     out += _compare_equity(engine.equity, reference.equity, tolerance)
     for reason, count in getattr(reference, "skipped", {}).items():
         mine = int(engine.stats.get(f"skipped_{reason}", 0))

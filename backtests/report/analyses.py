@@ -49,3 +49,43 @@ def marks_did(frame: pd.DataFrame) -> pd.DataFrame:
                         else float("nan") for c in cols})
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def with_credits(trades: pd.DataFrame, credits: pd.DataFrame | None) -> pd.DataFrame:
+    """``trades`` with corporate actions folded in for round-trip matching: each credit's new
+    shares become a buy of no cost on its ex-date (before that day's trades), its cash
+    dividend raises the ``value`` of the stock's next sell (the engine sells a position
+    whole, so that sell closes the position that received it), and each sell's
+    ``dividend_tax`` joins its fees."""
+    if trades is None or len(trades) == 0:
+        return trades
+    t = trades.reset_index(drop=True)
+    if "dividend_tax" in t.columns:
+        t = t.assign(transfer_fee=t["transfer_fee"].to_numpy(dtype=float)
+                     + t["dividend_tax"].to_numpy(dtype=float))
+    if credits is None or len(credits) == 0:
+        return t
+    t = t.assign(value=t["value"].to_numpy(dtype=float).copy())
+    day = pd.to_datetime(t["date"]).to_numpy()
+    side = t["side"].to_numpy()
+    kinds = pd.unique(side)
+    sell_kind = np.array([v == "sell" if isinstance(v, str) else int(v) < 0 for v in kinds],
+                         dtype=bool)
+    sells = np.flatnonzero(sell_kind[pd.factorize(side)[0]]) if len(kinds) else \
+        np.zeros(0, np.int64)
+    codes = t["code"].to_numpy(dtype=object)
+    for c_day, c_code, cash in zip(pd.to_datetime(credits["date"]).to_numpy(),
+                                   credits["code"].to_numpy(dtype=object),
+                                   credits["dividend"].to_numpy(dtype=float)):
+        later = sells[(codes[sells] == c_code) & (day[sells] >= c_day)]
+        if len(later) and cash:
+            t.loc[later[0], "value"] += cash
+    new = credits[credits["new_shares"] > 0]
+    extra = pd.DataFrame({"date": pd.to_datetime(new["date"]).to_numpy(),
+                          "code": new["code"].to_numpy(dtype=object), "side": "buy",
+                          "shares": new["new_shares"].to_numpy(dtype=np.int64), "value": 0.0,
+                          "commission": 0.0, "stamp_duty": 0.0, "transfer_fee": 0.0})
+    both = pd.concat([extra.assign(k__=0), t.assign(k__=1)], ignore_index=True)
+    both["date"] = pd.to_datetime(both["date"])
+    return both.sort_values(["date", "k__"], kind="stable").drop(columns="k__") \
+        .reset_index(drop=True)

@@ -52,7 +52,7 @@ import pandas as pd
 
 from backtests.core.records import REJECT_REASONS, SKIP_REASONS
 from backtests.engine.metrics_nb import PERIODS, RETURN_STATS, ZERO_VOL, returns_stats_nb
-from backtests.report.analyses import daily_returns
+from backtests.report.analyses import daily_returns, with_credits
 from strategies import filters_active
 
 FEE_KINDS = ("commission", "stamp_duty", "transfer_fee")
@@ -203,11 +203,12 @@ def _open_positions(trades: pd.DataFrame) -> int:
 
 
 def trade_stats(trades: pd.DataFrame, orders: pd.DataFrame, sessions: np.ndarray,
-                reasons=()) -> tuple[dict, dict]:
+                reasons=(), credits: pd.DataFrame | None = None) -> tuple[dict, dict]:
     """``(stats, undefined)``: round-trip, order and fee statistics (see the module doc);
-    ``reasons`` lists every known rejection reason so that zeros are reported too."""
+    ``reasons`` lists every known rejection reason so that zeros are reported too;
+    ``credits``: corporate actions the positions received (:func:`with_credits`)."""
     undefined: dict = {}
-    rt = round_trips(trades, sessions)
+    rt = round_trips(with_credits(trades, credits), sessions)
     n = len(rt)
     out: dict = {"trades": n, "open_positions": _open_positions(trades)}
     if n:
@@ -250,7 +251,9 @@ def compute_metrics(result) -> dict:
     initial = float(result.params["cash"])
     equity = pd.Series(eq["equity"].to_numpy(dtype=float), index=pd.to_datetime(eq["date"]))
     stats, undefined = return_stats(equity, initial)
-    tstats, tundef = trade_stats(result.trades, result.orders, result.market.sessions, reasons)
+    credits = getattr(result, "credits", None)
+    tstats, tundef = trade_stats(result.trades, result.orders, result.market.sessions, reasons,
+                                 credits)
     out = dict(stats)
     out.update(tstats)
     undefined.update(tundef)
@@ -260,6 +263,12 @@ def compute_metrics(result) -> dict:
     out["initial_cash"] = initial
     out["final_equity"] = float(eq["equity"].iloc[-1]) if len(eq) else initial
     out["undefined"] = dict(sorted(undefined.items()))
+    if credits is not None and len(credits):
+        # Present only for runs that held a position over an ex-date (docs/status.md).
+        out["corporate_actions"] = {
+            "credits": len(credits), "bonus_shares": int(credits["new_shares"].sum()),
+            "dividends": float(credits["dividend"].sum()),
+            "dividend_tax": float(result.trades["dividend_tax"].sum())}
     if filters_active(result.params):
         # Marks set aside by an entry filter or the sentiment gate (no order), by reason;
         # present only for runs that use one, so other runs keep their metrics.json.
@@ -268,7 +277,8 @@ def compute_metrics(result) -> dict:
     return out
 
 
-MONEY_KEYS = {"initial_cash", "final_equity", "commission", "stamp_duty", "transfer_fee", "total"}
+MONEY_KEYS = {"initial_cash", "final_equity", "commission", "stamp_duty", "transfer_fee", "total",
+              "dividends", "dividend_tax"}
 
 
 def _rounded(obj, key=None):

@@ -20,12 +20,14 @@ import pandas as pd
 from backtests.core.errors import DataError
 from backtests.data.demo import demo_names
 
-OUTPUT_FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "metrics.json",
+OUTPUT_FILES = ("config.toml", "equity.csv", "trades.csv", "orders.csv", "credits.csv",
+                "metrics.json",
                 "signals.csv", "benchmark.csv", "study_marks.csv", "trade_bars.csv",
                 "tearsheet.html")
 EQUITY_COLUMNS = ("date", "cash", "market_value", "equity")
 TRADE_COLUMNS = ("date", "code", "side", "shares", "price", "value", "commission", "stamp_duty",
-                 "transfer_fee", "reason")
+                 "transfer_fee", "reason", "dividend_tax")
+CREDIT_COLUMNS = ("date", "code", "shares", "new_shares", "reference_price", "dividend")
 ORDER_COLUMNS = ("date", "code", "side", "shares", "price", "status", "reject_reason")
 BENCHMARK_FILE = "benchmark.csv"
 SIGNALS_FILE = "signals.csv"
@@ -82,12 +84,26 @@ def equity_csv(equity: pd.DataFrame) -> str:
 
 def trades_csv(trades: pd.DataFrame) -> str:
     """Filled orders in execution order: ``date,code,side,shares,price,value,commission,
-    stamp_duty,transfer_fee,reason`` (reason ``entry`` or the exit reason)."""
+    stamp_duty,transfer_fee,reason,dividend_tax`` (reason ``entry`` or the exit reason;
+    ``dividend_tax``: the tax on dividends the sold shares received, charged on the sale)."""
+    tax = trades["dividend_tax"] if "dividend_tax" in trades.columns else np.zeros(len(trades))
     return csv_text(TRADE_COLUMNS, [
         day_texts(trades["date"]), _text(trades["code"]), _side(trades["side"]),
         [str(int(v)) for v in trades["shares"]], _price(trades["price"]),
         _money(trades["value"]), _money(trades["commission"]), _money(trades["stamp_duty"]),
-        _money(trades["transfer_fee"]), _text(trades["reason"])])
+        _money(trades["transfer_fee"]), _text(trades["reason"]), _money(tax)])
+
+
+def credits_csv(credits: pd.DataFrame | None) -> str:
+    """What positions held over an ex-date received: ``date,code,shares,new_shares,
+    reference_price,dividend`` (shares held after the credit, new shares 送股 + 转增, the
+    ex-date's reference price, the cash dividend before tax); a header only when none."""
+    if credits is None:
+        credits = pd.DataFrame({c: [] for c in CREDIT_COLUMNS})
+    return csv_text(CREDIT_COLUMNS, [
+        day_texts(credits["date"]), _text(credits["code"]),
+        [str(int(v)) for v in credits["shares"]], [str(int(v)) for v in credits["new_shares"]],
+        _price(credits["reference_price"]), _money(credits["dividend"])])
 
 
 def orders_csv(orders: pd.DataFrame) -> str:
@@ -132,6 +148,7 @@ class RunFolder:
     signals: pd.DataFrame | None
     benchmark: pd.Series | None
     names: dict[str, str]
+    credits: pd.DataFrame | None = None   # credits.csv (corporate actions), None when absent
 
 
 def _read_csv(path: Path, required: tuple[str, ...], *, optional: bool) -> pd.DataFrame:
@@ -171,7 +188,8 @@ def _read_csv(path: Path, required: tuple[str, ...], *, optional: bool) -> pd.Da
 # Columns of the run-folder CSVs that must hold numbers (or be empty): a hand-edited value
 # such as "abc" is named with its row instead of failing deep inside the report.
 _NUMERIC_COLUMNS = frozenset({"cash", "market_value", "equity", "shares", "price", "value",
-                              "commission", "stamp_duty", "transfer_fee"})
+                              "commission", "stamp_duty", "transfer_fee", "dividend_tax",
+                              "new_shares", "reference_price", "dividend"})
 
 
 def _numbers(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
@@ -244,7 +262,10 @@ def load_run(run_dir, *, benchmark=None) -> RunFolder:
     equity = _read_csv(path / "equity.csv", EQUITY_COLUMNS, optional=False)
     if equity.empty:
         raise DataError(f"{path / 'equity.csv'}: no rows; a tearsheet needs at least one session")
-    trades = _read_csv(path / "trades.csv", TRADE_COLUMNS, optional=True)
+    # dividend_tax arrived with corporate actions: a folder written before reads as no tax
+    trades = _read_csv(path / "trades.csv", TRADE_COLUMNS[:-1], optional=True)
+    if "dividend_tax" not in trades.columns:
+        trades["dividend_tax"] = 0.0
     orders = _read_csv(path / "orders.csv", ORDER_COLUMNS, optional=True)
     metrics: dict = {}
     if (path / "metrics.json").exists():
@@ -281,5 +302,7 @@ def load_run(run_dir, *, benchmark=None) -> RunFolder:
             for code, name in zip(frame["code"], texts(frame["name"])):
                 if name:
                     names.setdefault(code, str(name))
+    credits = (_read_csv(path / "credits.csv", CREDIT_COLUMNS, optional=False)
+               if (path / "credits.csv").exists() else None)
     return RunFolder(path, equity, trades, orders, metrics, config, config_text, signals, bench,
-                     names)
+                     names, credits)

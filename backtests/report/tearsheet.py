@@ -51,7 +51,7 @@ from numba import njit
 from backtests.core.errors import DataError, reading
 from backtests.core.io import write_text_atomic
 from backtests.core.progress import step
-from backtests.report.analyses import daily_returns, marks_did
+from backtests.report.analyses import daily_returns, marks_did, with_credits
 from backtests.report.charts import pnl_chart, quantstats_html
 from backtests.report.run_folder import BENCHMARK_FILE, RunFolder, load_run, texts
 from backtests.report.trade_charts import section_html as trade_charts_section
@@ -374,7 +374,7 @@ def _name(run: RunFolder, code: str) -> str:
 
 
 def _section_pnl(run: RunFolder) -> str:
-    pnl = per_stock_pnl(run.trades)
+    pnl = per_stock_pnl(with_credits(run.trades, run.credits))
     head = '<h2 id="hypebt-pnl">Per-stock P&amp;L</h2>'
     if pnl.empty:
         return head + '<p class="note">No fills.</p>'
