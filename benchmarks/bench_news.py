@@ -96,7 +96,8 @@ def main(argv=None) -> int:
         sample_recs = []
         import json
         for k in range(0, args.articles, chunk):
-            recs = make_records(stock_names, codes, min(chunk, args.articles - k), seed=7 + k)
+            recs = make_records(stock_names, codes, min(chunk, args.articles - k), seed=7 + k,
+                                first=k)           # one timeline: ~1,000 articles a day
             n_chars += sum(len(r["body"]) for r in recs)
             if not sample_recs:
                 sample_recs = recs[:args.sample]
