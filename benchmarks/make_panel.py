@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 END = np.datetime64("2025-05-23")   # last session of the real panel
+REVERSION = 0.002                   # daily pull of the log price back to its start
 # How far below the limit a streak day that is not sealed opens (at most), and the mean return
 # the session after a streak ends: together they make chasing a limit-up about break-even.
 EDGE_GAP = float(os.environ.get("MAKE_PANEL_GAP", 0.04))
@@ -93,6 +94,10 @@ def simulate(sessions: np.ndarray, codes: np.ndarray, rng, rules):
     tick = 0.01
 
     price = np.round(np.exp(rng.normal(2.5, 0.7, N)), 2).clip(2.0, 300.0)
+    # Each stock's log price reverts slowly to where it started (about 2% of the gap a month),
+    # so ten years of streaks and listing-day jumps stay in a real market's range (a random
+    # walk with them ran past the loader's 1,000,000 CNY sanity limit).
+    anchor = np.log(price)
     streak = np.zeros(N, dtype=np.int64)        # sessions left of a limit-up streak
     susp = np.zeros(N, dtype=np.int64)          # sessions left of a suspension
     was_hype = np.zeros(N, dtype=bool)
@@ -115,6 +120,7 @@ def simulate(sessions: np.ndarray, codes: np.ndarray, rng, rules):
         streak[start] = rng.geometric(0.55, int(start.sum()))
         hype = streak > 0
         ret = rng.normal(0.0003, 0.022, N) + np.where(rng.random(N) < 0.01, -0.12, 0.0)
+        ret -= REVERSION * (np.log(price) - anchor)
         ret += np.where(ended, EDGE_DROP, 0.0)                         # the day after a streak
         close = np.round(price * (1 + ret), 2).clip(down, up)
         close = np.where(hype, up, close)

@@ -173,6 +173,15 @@ def limit_prices(prev_close: np.ndarray, ratio: np.ndarray) -> tuple[np.ndarray,
     ``round``'s 11.05. NaN in either input gives NaN (no limit).
     """
     pc = np.asarray(prev_close, dtype=np.float64)
+    ratio = np.asarray(ratio, dtype=np.float64)
+    if pc.ndim == 2 and ratio.shape == pc.shape and pc.shape[0] > LIMIT_BLOCK:
+        # A whole market: block by block along the sessions, so the integer temporaries
+        # stay small (a 10-year market's would be about 0.7 GB at once).
+        up, down = np.empty(pc.shape), np.empty(pc.shape)
+        for a in range(0, pc.shape[0], LIMIT_BLOCK):
+            up[a:a + LIMIT_BLOCK], down[a:a + LIMIT_BLOCK] = limit_prices(
+                pc[a:a + LIMIT_BLOCK], ratio[a:a + LIMIT_BLOCK])
+        return up, down
     rb = _ratio_bp(ratio)
     valid = np.isfinite(pc) & np.isfinite(rb)
     cents = np.where(valid, np.rint(pc * 100.0), 0).astype(np.int64)
@@ -180,6 +189,9 @@ def limit_prices(prev_close: np.ndarray, ratio: np.ndarray) -> tuple[np.ndarray,
     up = (cents * (10000 + bp) + 5000) // 10000
     down = (cents * (10000 - bp) + 5000) // 10000
     return np.where(valid, up / 100.0, np.nan), np.where(valid, down / 100.0, np.nan)
+
+
+LIMIT_BLOCK = 256  # sessions per block of limit_prices on a whole market
 
 
 def limit_price_decimal(prev_close: float, ratio: float, up: bool = True) -> Decimal:

@@ -216,6 +216,7 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     ri = row_sess[rows]
     ci = new_col[code_idx[rows]]
     flat = ri * N + ci                          # position in the C-ordered [S, N] arrays
+    del row_sess, date_idx, code_idx            # row-long index arrays: about 85 MB each
     traded = panel["volume"].to_numpy(dtype=np.float64)[rows] > 0
     flat_traded = flat[traded]
 
@@ -234,6 +235,7 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     last_idx = ffill_index(np.isfinite(close))
     prev_idx = np.vstack([np.full((1, N), -1), last_idx[:-1]])
     prev_close = np.where(prev_idx >= 0, close[np.maximum(prev_idx, 0), cols], np.nan)
+    del last_idx, prev_idx
 
     master_st = np.zeros(N, bool)
     master_names = np.full(N, "", dtype=object)
@@ -303,6 +305,7 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
         free[j] = max(1, rules.free_sessions_after_listing(int(boards[j]), list_day[j]))
     rel = np.arange(S)[:, None] - list_pos[None, :]
     free_cell = (rel >= 0) & (rel < free[None, :])
+    del rel
 
     # reference previous close and ST: the data's where given, else inferred from the bars
     given = (scatter(panel["prev_close"].to_numpy(dtype=np.float64)[rows])

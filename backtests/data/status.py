@@ -60,6 +60,7 @@ COST_BEYOND_5_SOFT = 4.0    # ... of an inferred reference (ex-rights day)
 COST_SWITCH = 6.0           # entering or leaving ST
 COST_SWITCH_AFTER_HALT = 2.0  # ... on the first session after a halt (ST is announced with one)
 COST_AGAINST_NAMES = 0.05   # per session in the state the names file does not give
+INFER_BLOCK = 1024          # stocks per block of infer_status (bounds its temporaries)
 
 
 class Inference(NamedTuple):
@@ -207,6 +208,24 @@ def infer_status(raw_prev, open_, high, low, close, boards, sessions, prior_st, 
     without the bars; with ``infer_st_bits=False`` it is the answer. ``skip_st`` ``[N]``:
     stocks whose ST status is not inferred (S shares)."""
     S, N = close.shape
+    if N > INFER_BLOCK:
+        # Stocks are independent: block by block, so the temporaries of a 10-year market
+        # stay a fraction of a GB. Counts add up (each stock is in one block).
+        flags = np.empty((S, N), np.uint8)
+        ref = np.empty((S, N))
+        counts: dict = {}
+        prior_all = np.broadcast_to(np.asarray(prior_st, dtype=bool), (S, N))
+        for a in range(0, N, INFER_BLOCK):
+            b = slice(a, a + INFER_BLOCK)
+            part = infer_status(
+                raw_prev[:, b], open_[:, b], high[:, b], low[:, b], close[:, b], boards[b],
+                sessions, prior_all[:, b], free[:, b], infer_st_bits=infer_st_bits,
+                given_ref=None if given_ref is None else given_ref[:, b], infer_ref=infer_ref,
+                skip_st=None if skip_st is None else skip_st[b])
+            flags[:, b], ref[:, b] = part.flags, part.prev_close
+            for k, v in part.counts.items():
+                counts[k] = counts.get(k, 0) + v
+        return Inference(flags, ref, counts)
     has_bar = np.isfinite(close)
     usable = has_bar & np.isfinite(raw_prev) & ~free
     usable_ref = usable & infer_ref
@@ -395,22 +414,31 @@ def entitlements(located, raw_prev, prev_close, has_bar) -> np.ndarray:
     of 送转 ratios when that gives the same reference), untaxed, so the holder's value is
     continuous across the ex-date (docs/status.md)."""
     S, N = raw_prev.shape
-    with np.errstate(invalid="ignore", divide="ignore"):
-        factor = prev_close / raw_prev
-        gap = has_bar & np.isfinite(factor) & (prev_close > 0) & \
-            (np.abs(prev_close - raw_prev) > rules.TICK / 2)
-    if located is not None:
+    # only the cells' own factors are computed: a whole-market array of them would be the
+    # largest temporary of a 10-year load
+    with np.errstate(invalid="ignore"):
+        gap = np.abs(prev_close - raw_prev) > rules.TICK / 2     # False where either is NaN
+    gap &= has_bar
+    gap &= prev_close > 0
+
+    def factor_at(t, j):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return prev_close[t, j] / raw_prev[t, j]
+
+    if located is not None and len(located[0]):
         t, j, a = located
         gap[t, j] = False
+        ft = factor_at(t, j)
         table = np.column_stack([
             t.astype(np.float64), j.astype(np.float64), a["cash"], a["bonus"] + a["transfer"],
-            a["cash"] + a["bonus"] * a["par"],
-            np.where(np.isfinite(factor[t, j]), factor[t, j], 1.0)]) if len(t) else \
-            np.empty((0, N_ENT))
+            a["cash"] + a["bonus"] * a["par"], np.where(np.isfinite(ft), ft, 1.0)])
     else:
         table = np.empty((0, N_ENT))
     gt, gj = np.nonzero(gap)
-    f = factor[gt, gj]
+    del gap
+    f = factor_at(gt, gj)
+    ok = np.isfinite(f) & (f > 0)
+    gt, gj, f = gt[ok], gj[ok], f[ok]
     # 送转 are announced per 10 shares in tenths: a ratio on that 0.01 grid whose reference
     # rounds to the given one is taken as it (10转5 is 0.5, not 13.89 / 9.26 - 1 = 0.49995).
     k = 1.0 / f - 1.0
