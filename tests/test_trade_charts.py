@@ -48,3 +48,43 @@ def test_trade_bars_and_section(tmp_path):
     assert "&lt;b&gt;豆包&lt;/b&gt;" in page                      # the article, escaped
     assert "limit_up_sealed" in page and "×" in page              # the rejected attempt
     assert "▲" in page and "▼" in page
+
+
+def _round_trips_by_hand(trades):
+    """The plain-Python walk round_trips implements: per stock in date order, a buy when flat
+    opens a trip, the sell that brings the position to zero or below closes it."""
+    rows = []
+    t = trades.assign(side=trades["side"].astype(str).str.lower(),
+                      date=pd.to_datetime(trades["date"]).dt.strftime("%Y-%m-%d"))
+    for code, g in t.sort_values("date", kind="stable").groupby("code", sort=True):
+        pos, cur = 0.0, None
+        for side, n, price, day in zip(g["side"], g["shares"].astype(float),
+                                       g["price"].astype(float), g["date"]):
+            if side == "buy":
+                if pos <= 0:
+                    cur = [str(code), day, price, "", float("nan")]
+                pos += n
+            elif cur is not None:
+                pos -= n
+                if pos <= 0:
+                    cur[3], cur[4] = day, price
+                    rows.append(cur)
+                    cur = None
+        if cur is not None:
+            rows.append(cur)
+    out = pd.DataFrame(rows, columns=["code", "entry_date", "entry_price", "exit_date",
+                                      "exit_price"])
+    return out.sort_values(["entry_date", "code"], kind="stable").reset_index(drop=True)
+
+
+def test_round_trips_equal_the_plain_walk_on_random_ledgers():
+    rng = np.random.default_rng(0)
+    days = pd.bdate_range("2024-01-01", periods=15)
+    for _ in range(200):
+        n = int(rng.integers(1, 40))
+        trades = pd.DataFrame({
+            "date": rng.choice(days, n), "code": rng.choice(["600001", "000002", "300003"], n),
+            "side": rng.choice(["buy", "sell", "Buy"], n),
+            "shares": rng.integers(1, 5, n) * 100, "price": np.round(rng.uniform(5, 20, n), 2)})
+        pd.testing.assert_frame_equal(round_trips(trades), _round_trips_by_hand(trades),
+                                      check_dtype=False)

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 TRADE_BARS_FILE = "trade_bars.csv"
 BEFORE, AFTER = 5, 5
@@ -28,31 +29,65 @@ def round_trips(trades: pd.DataFrame) -> pd.DataFrame:
     """Round trips from fills (``date, code, side, shares, price``): per stock, from a buy that
     opens a position to the sell that closes it (``exit_date`` empty while still open).
     Columns ``code, entry_date, entry_price, exit_date, exit_price`` (first buy's and last
-    sell's prices), in order of entry."""
+    sell's prices), in order of entry. A sell with no open trip is ignored."""
     cols = ["code", "entry_date", "entry_price", "exit_date", "exit_price"]
     if trades is None or trades.empty:
         return pd.DataFrame(columns=cols)
-    t = trades.assign(side=trades["side"].astype(str).str.lower(),
-                      date=pd.to_datetime(trades["date"]).dt.strftime("%Y-%m-%d"))
-    rows = []
-    for code, g in t.sort_values("date", kind="stable").groupby("code", sort=True):
-        pos, cur = 0.0, None
-        for side, n, price, day in zip(g["side"], g["shares"].astype(float),
-                                       g["price"].astype(float), g["date"]):
-            if side == "buy":
-                if pos <= 0:
-                    cur = [str(code), day, price, "", math.nan]
-                pos += n
-            elif cur is not None:
-                pos -= n
-                if pos <= 0:
-                    cur[3], cur[4] = day, price
-                    rows.append(cur)
-                    cur = None
-        if cur is not None:
-            rows.append(cur)
-    out = pd.DataFrame(rows, columns=cols)
+    day = pd.to_datetime(trades["date"]).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    code_idx, code_vals = pd.factorize(trades["code"].astype(str).to_numpy(dtype=object),
+                                       sort=True)
+    side = trades["side"].astype(str).str.lower().to_numpy(dtype=object)
+    # fills per stock in date order (stable: execution order within a day)
+    order = np.lexsort((np.arange(len(day)), day.astype(str), code_idx))
+    start, stop = _trips_nb(code_idx[order].astype(np.int64), (side[order] == "buy"),
+                            trades["shares"].to_numpy(dtype=np.float64)[order])
+    price = trades["price"].to_numpy(dtype=np.float64)[order]
+    d = day[order]
+    has_exit = stop >= 0
+    out = pd.DataFrame({
+        "code": code_vals[code_idx[order][start]].astype(object),
+        "entry_date": d[start], "entry_price": price[start],
+        "exit_date": np.where(has_exit, d[np.maximum(stop, 0)], ""),
+        "exit_price": np.where(has_exit, price[np.maximum(stop, 0)], math.nan),
+    }, columns=cols)
     return out.sort_values(["entry_date", "code"], kind="stable").reset_index(drop=True)
+
+
+@njit(cache=True)
+def _trips_nb(code, is_buy, shares):
+    """Rows (into fills sorted by stock, then time) opening and closing each round trip: a buy
+    when the stock is flat opens one, the sell that brings the position to zero or below
+    closes it (-1: still open at the end)."""
+    n = code.shape[0]
+    start = np.empty(n, np.int64)
+    stop = np.empty(n, np.int64)
+    k = 0
+    cur = -1
+    pos = 0.0
+    for i in range(n):
+        if i > 0 and code[i] != code[i - 1]:
+            if cur >= 0:
+                start[k] = cur
+                stop[k] = -1
+                k += 1
+            cur = -1
+            pos = 0.0
+        if is_buy[i]:
+            if pos <= 0.0:
+                cur = i
+            pos += shares[i]
+        elif cur >= 0:
+            pos -= shares[i]
+            if pos <= 0.0:
+                start[k] = cur
+                stop[k] = i
+                k += 1
+                cur = -1
+    if cur >= 0:
+        start[k] = cur
+        stop[k] = -1
+        k += 1
+    return start[:k], stop[:k]
 
 
 def trade_bars_csv(market, trades: pd.DataFrame) -> str:
