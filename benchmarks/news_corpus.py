@@ -54,9 +54,12 @@ def _fill(rng, template: str, names: list[str], codes: list[str]) -> str:
 
 
 def make_records(stock_names: list[str], stock_codes: list[str], n: int, *, chars: int = 2000,
-                 names: int = 10, seed: int = 7, start: str = "2020-01-02") -> list[dict]:
+                 names: int = 10, seed: int = 7, start: str = "2020-01-02",
+                 first: int = 0) -> list[dict]:
     """``n`` SYNTHETIC article records (id, published, source, url, title, body); published times
-    spread from ``start`` on (about 1,000 articles a day, at any hour).
+    spread from ``start`` on (about 1,000 articles a day, at any hour), article ``i`` of the
+    series at ``(first + i) × 1.44`` minutes, so that chunks made with ``first`` = the number
+    made before continue the same timeline.
 
     Sentences come from a pool (4,000 filled templates, names left as ``{}`` slots) so that a
     million articles take seconds; each article draws its own sentences and names, and ends with
@@ -94,7 +97,7 @@ def make_records(stock_names: list[str], stock_codes: list[str], n: int, *, char
             k += 1
         parts.append(f"（第{i}号）")
         body = "".join(parts)
-        when = str(t0 + np.timedelta64(int(i * 1.44 * 60), "s"))
+        when = str(t0 + np.timedelta64(int((first + i) * 1.44 * 60), "s"))
         out.append({"id": f"SYNTHETIC-{seed}-{i}", "published": when.replace("T", " ") + "+08:00",
                     "source": "SYNTHETIC benchmark", "url": f"https://example.invalid/{seed}/{i}",
                     "title": body[:24], "body": body})

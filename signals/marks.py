@@ -32,19 +32,18 @@ its first article that session). Sorted by date, score descending, code.
 """
 from __future__ import annotations
 
-import json
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
-from signals.articles import BARE_DATE_POLICIES, Article, read_articles
-from signals.extract import ArticleSignals, Extractor, Mention
+from signals.articles import BARE_DATE_POLICIES, read_articles
+from signals.extract import ArticleSignals, Extractor
+from signals.marks_nb import cells_nb, contributions_nb
 from signals.roles import load_roles
 from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
@@ -196,111 +195,264 @@ def _empty_marks() -> pd.DataFrame:
     return frame
 
 
+class Packed(NamedTuple):
+    """Extracted articles as arrays, the input of :func:`score_packed`. Articles are in order
+    of publication, then id; strings (codes, themes, roles) are ids into ``terms``.
+
+    ``published``: ISO texts (object array) or epoch seconds (int64, formatted in Beijing time
+    for the marks that need them). Article ``a``'s themes are
+    ``theme_ids[theme_ptr[a]:theme_ptr[a + 1]]``, its mentions rows ``m_ptr[a]:m_ptr[a + 1]`` of
+    ``m_code, m_role, m_theme`` (``-1``: no theme), ``m_weight`` and ``m_title``."""
+
+    session: np.ndarray          # int64 position of the entry session in calendar.sessions
+    is_open: np.ndarray          # bool: entry = open (else close)
+    ids: np.ndarray              # object
+    titles: np.ndarray           # object
+    published: np.ndarray        # object ISO texts or int64 epoch seconds
+    theme_ptr: np.ndarray
+    theme_ids: np.ndarray
+    m_ptr: np.ndarray
+    m_code: np.ndarray
+    m_role: np.ndarray
+    m_theme: np.ndarray
+    m_weight: np.ndarray
+    m_title: np.ndarray
+    terms: np.ndarray            # object: the text of each id
+
+
+def pack_results(results: list[ArticleSignals], sessions: dict, calendar) -> Packed:
+    """:class:`Packed` arrays of extracted articles (``sessions``: article id -> ``(session,
+    entry)``), in order of publication, then id."""
+    terms: dict[str, int] = {}
+    tid = terms.setdefault
+    order = sorted(results, key=lambda s: (s.article.published, s.article.id))
+    n = len(order)
+    sess, is_open = np.empty(n, np.int64), np.empty(n, bool)
+    ids, titles, pub = (np.empty(n, object) for _ in range(3))
+    theme_ptr, m_ptr = [0], [0]
+    theme_ids, code, role, theme, weight, title = [], [], [], [], [], []
+    pos = {s: i for i, s in enumerate(calendar.sessions)}
+    for a, sig in enumerate(order):
+        art = sig.article
+        day, entry = sessions[art.id]
+        sess[a] = pos[day]
+        is_open[a] = entry == "open"
+        ids[a], titles[a], pub[a] = art.id, art.title, art.published.isoformat()
+        theme_ids.extend(tid(t, len(terms)) for t in sig.themes)
+        theme_ptr.append(len(theme_ids))
+        for m in sig.mentions:
+            code.append(tid(m.code, len(terms)))
+            role.append(tid(m.role, len(terms)))
+            theme.append(tid(m.theme, len(terms)) if m.theme else -1)
+            weight.append(m.weight)
+            title.append(m.in_title)
+        m_ptr.append(len(code))
+    i64 = np.int64
+    return Packed(sess, is_open, ids, titles, pub, np.asarray(theme_ptr, i64),
+                  np.asarray(theme_ids, i64), np.asarray(m_ptr, i64), np.asarray(code, i64),
+                  np.asarray(role, i64), np.asarray(theme, i64), np.asarray(weight, np.float64),
+                  np.asarray(title, bool), np.asarray(list(terms), dtype=object))
+
+
 def score_marks(results: list[ArticleSignals], sessions: dict, calendar, names: dict, *,
                 min_score: float, roles: set[str] | None, half_life: float,
                 title_multiplier: float, seen_before: frozenset = frozenset()) -> pd.DataFrame:
     """The marks of already extracted articles (see the module docstring); ``names`` maps a
     code to its display name; codes in ``seen_before`` were named by earlier articles (not
     given), so none of their marks is a ``first_mention``."""
-    heat: Counter = Counter()                     # (session, theme) -> articles
-    contrib: dict[tuple, list] = {}               # (session, code) -> [(value, role, theme, art)]
-    for sig in sorted(results, key=lambda s: (s.article.published, s.article.id)):
-        session, entry = sessions[sig.article.id]
-        for theme in sig.themes:
-            heat[(session, theme)] += 1
-        per_code: dict[str, list] = {}
-        for m in sig.mentions:
-            if roles is None or m.role in roles:
-                per_code.setdefault(m.code, []).append(m)
-        for code, ms in per_code.items():
-            neg = min(ms, key=lambda m: m.weight)
-            best = neg if neg.weight < 0 else max(ms, key=lambda m: m.weight)
-            value = best.weight * (title_multiplier if any(m.in_title for m in ms) else 1.0)
-            theme = Counter(m.theme for m in ms if m.theme).most_common(1)
-            contrib.setdefault((session, code), []).append(
-                (value, best.role, theme[0][0] if theme else "", sig.article, entry))
-    if not contrib:
+    return score_packed(pack_results(results, sessions, calendar), calendar, names,
+                        min_score=min_score, roles=roles, half_life=half_life,
+                        title_multiplier=title_multiplier, seen_before=seen_before)
+
+
+def _iso_beijing(epoch: np.ndarray) -> np.ndarray:
+    """``YYYY-MM-DDTHH:MM:SS+08:00`` of epoch seconds (what ``Timestamp.isoformat`` gives in
+    Asia/Shanghai for whole seconds)."""
+    local = (np.asarray(epoch, np.int64) + 8 * 3600).astype("datetime64[s]")
+    return np.char.add(np.datetime_as_string(local, unit="s"), "+08:00").astype(object)
+
+
+def round10(x: np.ndarray) -> np.ndarray:
+    """``round(v, 10)`` of Python for every float of ``x``, vectorised: ``rint(v * 1e10) / 1e10``
+    is the same double (the integer and 1e10 are exact, the division correctly rounded) unless
+    ``v * 1e10`` lies so close to a half that the rounding of the product could decide it; those
+    few (and huge values) take Python's ``round``."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = x * 1e10
+        out = np.rint(scaled) / 1e10
+        frac = np.abs(scaled - np.floor(scaled) - 0.5)
+        risky = ~(frac > np.abs(scaled) * 2.0 ** -48) | ~(np.abs(scaled) < 2.0 ** 50)
+    for k in np.flatnonzero(risky).tolist():
+        out[k] = round(float(x[k]), 10)
+    return out
+
+
+def _joined_ids(ids: np.ndarray, arts: np.ndarray, start: np.ndarray,
+                n: np.ndarray) -> np.ndarray:
+    """``";".join(ids[arts[s:s + k]])`` for every ``(s, k)`` of ``(start, n)``, as slices of
+    one joined string."""
+    whole = ";".join(ids[arts].tolist())
+    id_len = np.fromiter(map(len, ids.tolist()), np.int64, len(ids))
+    ends = np.cumsum(id_len[arts] + 1)
+    begins = np.concatenate(([0], ends[:-1]))
+    a = begins[start].tolist()
+    b = (ends[start + n - 1] - 1).tolist()
+    return np.asarray([whole[i:j] for i, j in zip(a, b)], dtype=object)
+
+
+def _names_by_term(terms: np.ndarray, code: np.ndarray, names: dict) -> np.ndarray:
+    """``names[terms[c]]`` for every code id ``c``: looked up once per distinct code (a code
+    missing from ``names`` is a KeyError, as a per-row look-up would be)."""
+    uniq, back = np.unique(code, return_inverse=True)
+    return np.asarray([names[t] for t in terms[uniq].tolist()], dtype=object)[back]
+
+
+def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
+                 roles: set[str] | None, half_life: float, title_multiplier: float,
+                 seen_before: frozenset = frozenset()) -> pd.DataFrame:
+    """:func:`score_marks` on :class:`Packed` arrays (the kernels of :mod:`signals.marks_nb`)."""
+    terms = p.terms
+    n_terms = len(terms)
+    role_ok = np.ones(max(n_terms, 1), dtype=bool)
+    if roles is not None:
+        role_ok[:] = False
+        for k, t in enumerate(terms):
+            role_ok[k] = t in roles
+    g_art, g_code, g_value, g_role, g_theme = contributions_nb(
+        p.m_ptr, p.m_code, p.m_role, p.m_theme, p.m_weight, p.m_title, role_ok,
+        float(title_multiplier))
+    if len(g_art) == 0:
         return _empty_marks()
-    by_code: dict[str, list] = {}
-    for (session, code) in contrib:
-        by_code.setdefault(code, []).append(session)
-    pos = {s: i for i, s in enumerate(calendar.sessions)}
-    rows = []
-    for code, days in by_code.items():
-        days.sort()
-        idx = [pos[d] for d in days]
-        raw = [sum(c[0] for c in contrib[(d, code)]) for d in days]
-        for j, day in enumerate(days):
-            if half_life > 0:
-                score = sum(raw[k] * 0.5 ** ((idx[j] - idx[k]) / half_life) for k in range(j + 1))
-            else:
-                score = raw[j]
-            if score < min_score:
-                continue
-            items = contrib[(day, code)]
-            themes = Counter(c[2] for c in items if c[2])
-            theme = min(themes, key=lambda t: (-themes[t], t)) if themes else ""
-            strongest = max(items, key=lambda c: abs(c[0]))
-            first = items[0][3]
-            rows.append((np.datetime64(day, "ns"), code, names[code],
-                         round(score, 10), j == 0 and code not in seen_before, len(items), theme,
-                         heat.get((day, theme), 0) if theme else 0, strongest[1],
-                         "open" if any(c[4] == "open" for c in items) else "close",
-                         ";".join(c[3].id for c in items), first.title,
-                         first.published.isoformat()))
-    if not rows:
+    g_sess = p.session[g_art]
+    order = np.lexsort((g_art, g_sess, g_code))
+    span = int(g_sess.max() - g_sess.min()) + 1
+    use_decay = half_life > 0
+    decay = np.array([0.5 ** (d / half_life) for d in range(span)] if use_decay else [1.0])
+    rank = np.empty(max(n_terms, 1), np.int64)
+    rank[np.argsort(terms.astype(str), kind="stable")] = np.arange(n_terms)
+    start, n, code, sess, score, first, role, theme, is_open = cells_nb(
+        order, g_code, g_sess, g_value, g_role, g_theme, p.is_open[g_art], rank, decay, use_decay,
+        float(min_score))
+    keep = np.flatnonzero(~(score < min_score))
+    if len(keep) == 0:
         return _empty_marks()
-    frame = pd.DataFrame(rows, columns=list(MARK_COLUMNS))
+    start, n, code, sess, score = start[keep], n[keep], code[keep], sess[keep], score[keep]
+    first, role, theme, is_open = first[keep], role[keep], theme[keep], is_open[keep]
+    # theme heat: articles of the session naming the theme
+    a_sess = np.repeat(p.session, np.diff(p.theme_ptr))
+    hkeys, hcounts = np.unique(a_sess * (n_terms + 1) + p.theme_ids, return_counts=True)
+    want = sess * (n_terms + 1) + theme
+    heat = np.zeros(len(want), np.int64)
+    if len(hkeys):
+        at = np.minimum(np.searchsorted(hkeys, want), len(hkeys) - 1)
+        hit = (theme >= 0) & (hkeys[at] == want)
+        heat[hit] = hcounts[at[hit]]
+    arts = g_art[order]
+    first_art = arts[start]
+    ids = p.ids
+    art_id = _joined_ids(ids, arts, start, n)
+    codes = terms[code]
+    if p.published.dtype != object:        # epoch seconds: format each article once
+        uniq, back = np.unique(first_art, return_inverse=True)
+        published = _iso_beijing(p.published[uniq])[back]
+    else:
+        published = p.published[first_art]
+    themes = terms[np.maximum(theme, 0)]
+    themes[theme < 0] = ""
+    seen = np.fromiter((c in seen_before for c in codes), dtype=bool, count=len(codes)) \
+        if seen_before else np.zeros(len(codes), bool)
+    frame = pd.DataFrame({
+        "date": calendar.sessions[sess].astype("datetime64[ns]"),
+        "code": codes,
+        "name": _names_by_term(terms, code, names),
+        "score": round10(score),
+        "first_mention": first & ~seen,
+        "n_articles": n.astype(np.int64),
+        "theme": themes,
+        "theme_heat": heat,
+        "role": terms[role],
+        "entry": np.where(is_open, "open", "close").astype(object),
+        "article_id": art_id,
+        "title": p.titles[first_art],
+        "published": published,
+    })
     frame = frame.sort_values(["date", "score", "code"], ascending=[True, False, True])
-    frame["date"] = frame["date"].astype("datetime64[ns]")
-    frame["n_articles"] = frame["n_articles"].astype(np.int64)
-    frame["theme_heat"] = frame["theme_heat"].astype(np.int64)
     return frame.reset_index(drop=True)
 
 
-def score_index_rows(articles: list, mentions: dict, calendar, names: dict, *,
-                     min_score: float = 0.5, roles: Iterable[str] | None = None,
-                     intraday: str = "next_open", bare_date: str = "next_open",
-                     half_life: float = 2.0, title_multiplier: float = 1.5,
-                     skip_bad: bool = False, open_cutoff: str = "09:30",
-                     seen_before: frozenset = frozenset(), role_rules=None,
-                     board=None) -> pd.DataFrame:
-    """Marks from a stored mention index (:meth:`backtests.data.news.NewsArchive.signals`):
-    ``articles`` rows ``(key, id, epoch_seconds, bare, title, themes_json)`` and ``mentions`` by
-    key, rows ``(code, matched, kind, in_title, theme, role, weight)``. The same scoring as
-    :func:`analyze` on the same articles (tests check it); an article outside the calendar
-    raises :class:`DataError` unless ``skip_bad``. ``board`` and ``role_rules`` (both or
-    neither): the market-confirmed roles, as in :func:`analyze`."""
+def score_index(index: tuple, terms: list[str], calendar, names: dict, *,
+                min_score: float = 0.5, roles: Iterable[str] | None = None,
+                intraday: str = "next_open", bare_date: str = "next_open",
+                half_life: float = 2.0, title_multiplier: float = 1.5,
+                skip_bad: bool = False, open_cutoff: str = "09:30",
+                seen_before: frozenset = frozenset(), role_rules=None,
+                board=None) -> pd.DataFrame:
+    """Marks from a stored mention index (:meth:`backtests.data.news.NewsArchive.packed`):
+    ``index`` = ``(epoch seconds, bare, ids, titles, mention records, mentions per article,
+    theme ids, themes per article)`` in order of publication then id, mention records with
+    fields ``code, role, theme, title, weight`` (ids into ``terms``; theme -1: none). The same
+    scoring as :func:`analyze` on the same articles (tests check it); an article outside the
+    calendar raises :class:`DataError` unless ``skip_bad``. ``board`` and ``role_rules`` (both
+    or neither): the market-confirmed roles, as in :func:`analyze`."""
     _check_choice("intraday", intraday, INTRADAY_POLICIES)
     _check_choice("bare_date", bare_date, BARE_DATE_POLICIES)
     role_set = None if roles is None else set([roles] if isinstance(roles, str) else roles)
-    if not articles:
+    epoch, bare, ids, titles, recs, mcount, theme_ids, tcount = index
+    if not len(epoch):
         return _empty_marks()
-    epoch = np.fromiter((a[2] for a in articles), dtype=np.int64, count=len(articles))
-    bare = np.fromiter((a[3] for a in articles), dtype=bool, count=len(articles))
     days, close, ok = entry_sessions(epoch, bare, calendar, intraday=intraday,
                                      bare_date=bare_date, open_cutoff=open_cutoff)
-    stamps = pd.to_datetime(epoch, unit="s", utc=True).tz_convert("Asia/Shanghai")
     if not ok.all() and not skip_bad:
         k = int(np.flatnonzero(~ok)[0])
-        raise DataError(f"article {articles[k][1]}: published {stamps[k].isoformat()} is outside "
+        stamp = pd.Timestamp(int(epoch[k]), unit="s", tz="UTC").tz_convert("Asia/Shanghai")
+        raise DataError(f"article {ids[k]}: published {stamp.isoformat()} is outside "
                         f"the trading calendar ({calendar.first} .. {calendar.last})")
-    results, sessions = [], {}
-    for k, (key, aid, _, bare_k, title, themes_json) in enumerate(articles):
-        if not ok[k]:
-            continue
-        themes, primary = json.loads(themes_json)
-        art = Article(id=aid, published=stamps[k], title=title, body="", bare_date=bool(bare_k))
-        ms = tuple(Mention(code, matched, kind, bool(in_title), theme, role, weight, "")
-                   for code, matched, kind, in_title, theme, role, weight in mentions.get(key, ()))
-        sig = ArticleSignals(art, ms, (), tuple(themes), primary)
-        if board is not None:
-            sig = confirm_roles(sig, role_rules, board, int(epoch[k]))
-        results.append(sig)
-        sessions[aid] = (days[k], "close" if close[k] else "open")
-    return score_marks(results, sessions, calendar, names, min_score=min_score, roles=role_set,
-                       half_life=half_life, title_multiplier=title_multiplier,
-                       seen_before=seen_before)
+    terms = np.asarray(list(terms), dtype=object)
+    m_ptr = np.concatenate(([0], np.cumsum(mcount))).astype(np.int64)
+    t_ptr = np.concatenate(([0], np.cumsum(tcount))).astype(np.int64)
+    m_code = recs["code"].astype(np.int64)
+    m_role = recs["role"].astype(np.int64)
+    m_weight = recs["weight"].astype(np.float64)
+    if board is not None:
+        m_role, m_weight, terms = _confirm_packed(m_code, m_role, m_weight, terms, mcount, epoch,
+                                                  role_rules, board)
+    keep = np.flatnonzero(ok)
+    if len(keep) < len(epoch):        # articles outside the calendar (skip_bad): left out
+        m_keep = np.repeat(ok, mcount)
+        t_keep = np.repeat(ok, tcount)
+        m_ptr = np.concatenate(([0], np.cumsum(mcount[keep]))).astype(np.int64)
+        t_ptr = np.concatenate(([0], np.cumsum(tcount[keep]))).astype(np.int64)
+        m_code, m_role, m_weight = m_code[m_keep], m_role[m_keep], m_weight[m_keep]
+        recs, theme_ids = recs[m_keep], theme_ids[t_keep]
+    packed = Packed(np.searchsorted(calendar.sessions, days[keep]).astype(np.int64),
+                    ~close[keep], ids[keep], titles[keep], np.asarray(epoch, np.int64)[keep],
+                    t_ptr, np.asarray(theme_ids, np.int64), m_ptr, m_code, m_role,
+                    recs["theme"].astype(np.int64), m_weight, recs["title"].astype(bool), terms)
+    return score_packed(packed, calendar, names, min_score=min_score, roles=role_set,
+                        half_life=half_life, title_multiplier=title_multiplier,
+                        seen_before=seen_before)
+
+
+def _confirm_packed(m_code, m_role, m_weight, terms, mcount, epoch, role_rules, board):
+    """:func:`confirm_roles` on packed mentions: those at the default role take the role their
+    board state at publication gives (``role_rules.confirm``)."""
+    ids = {t: i for i, t in enumerate(terms.tolist())}
+    default = ids.get(role_rules.default_role)
+    if default is None:
+        return m_role, m_weight, terms
+    m_role, m_weight = m_role.copy(), m_weight.copy()
+    extra = list(terms)
+    m_epoch = np.repeat(np.asarray(epoch, np.int64), mcount)
+    for p in np.flatnonzero(m_role == default).tolist():
+        state = board.at(terms[m_code[p]], int(m_epoch[p]))
+        role, weight = role_rules.confirm(role_rules.default_role, m_weight[p], state)
+        if role != role_rules.default_role:
+            if role not in ids:
+                ids[role] = len(extra)
+                extra.append(role)
+            m_role[p], m_weight[p] = ids[role], weight
+    return m_role, m_weight, np.asarray(extra, dtype=object)
 
 
 __all__ = [
@@ -311,6 +463,6 @@ __all__ = [
     "SignalResult",
     "analyze",
     "build_marks",
-    "score_index_rows",
+    "score_index",
     "score_marks",
 ]

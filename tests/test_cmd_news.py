@@ -138,3 +138,29 @@ def test_info_on_empty_and_missing_store(capsys, store, fake):
 def test_news_without_action_prints_help(capsys):
     code, out, _ = run(capsys, "news")
     assert code == 2 and out[0].startswith("usage: hypebt news")
+
+
+def test_index_over_processes_then_info(capsys, store, tmp_path):
+    names = tmp_path / "names.csv"
+    names.write_text("code,name\n002354,天娱数科\n000785,居然智家\n", encoding="utf-8")
+    arts = tmp_path / "a.jsonl"
+    arts.write_text("".join(json.dumps({"id": f"a{i}", "published": "2024-12-16T20:00:00+08:00",
+                                        "title": f"第{i}条", "body": "天娱数科、居然智家涨停。"},
+                                       ensure_ascii=False) + "\n" for i in range(1200)),
+                    encoding="utf-8")
+    assert run(capsys, "news", "import", str(arts))[0] == 0
+    assert run(capsys, "news", "index", "--jobs", "0") == (
+        2, [], ["Error: news index: --jobs 0: expected a positive number"])
+    code, out, err = run(capsys, "news", "index", "--names", str(names), "--jobs", "2")
+    assert (code, err) == (0, []) and out[0].startswith("news index: 1200 articles extracted")
+    version = out[0].split("rules version ")[1].split(")")[0]
+    assert run(capsys, "news", "index", "--names", str(names))[1][0] == (
+        f"news index: 0 articles extracted (rules version {version}); archive 1200 articles")
+    assert run(capsys, "news", "info")[1][-1] == f"mention index {version}: 1200 articles"
+
+
+def test_index_needs_names(capsys, store, tmp_path):
+    S.Store.open(store, create=True)
+    code, _, err = run(capsys, "news", "index")
+    assert code == 2 and err == [(f"Error: {store}: the store has no names; give --names FILE or "
+                                  "run `hypebt data import` with a names file")]

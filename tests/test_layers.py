@@ -38,7 +38,7 @@ HEAVY = {
     "backtrader": {"backtests.reference.backtrader"},
     "quantstats": {"backtests.report.metrics", "backtests.report.charts"},
     "dask": {"backtests.grid.dask"},
-    "distributed": {"backtests.grid.dask"},
+    "distributed": {"backtests.grid.dask", "signals.parallel"},
     "akshare": {"backtests.data.akshare"},
     "baostock": {"backtests.data.baostock"},
     "matplotlib": {"backtests.report.charts"},

@@ -15,8 +15,8 @@ import pytest
 
 from backtests.core.calendar import trading_calendar
 from backtests.data.master import StockMaster
-from backtests.data.news import NewsArchive, archive_marks, content_hash
-from signals.articles import Article
+from backtests.data.news import NewsArchive, archive_marks, article_row, content_hash, fast_row
+from signals.articles import Article, make_article
 from signals.extract import Extractor
 from signals.marks import analyze
 from signals.parallel import extract_rows
@@ -64,7 +64,7 @@ IMPORTER = """
 import sys, json
 sys.path.insert(0, {repo!r})
 from backtests.data.news import NewsArchive
-from signals.articles import Article
+from signals.articles import Article, make_article
 import pandas as pd
 arch = NewsArchive({db!r})
 ts = pd.Timestamp("2024-12-16 09:00", tz="Asia/Shanghai")
@@ -178,3 +178,79 @@ def test_backtest_with_archive_store(tmp_path, master, capsys):
                    encoding="utf-8")
     assert main(["backtest", str(cfg), "--out", str(tmp_path / "out2")]) == 2
     assert "[signals] archive = " in capsys.readouterr().err
+
+
+def _index_tables(arch):
+    con = arch.con
+    return [con.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall()
+            for t in ("extracted", "mentions", "unknown", "terms", "packed", "first_seen")]
+
+
+def test_index_over_processes_and_batches_is_identical(tmp_path, master):
+    ex = Extractor(master)
+    arts = articles(1300)
+    tables = []
+    for k, (workers, batch) in enumerate(((1, 5000), (2, 1200), (1, 97))):
+        with NewsArchive(tmp_path / f"n{k}.sqlite") as arch:
+            arch.add(arts)
+            assert arch.index(ex, workers=workers, batch=batch) == 1300
+            tables.append(_index_tables(arch))
+    assert tables[0][4] and tables[0] == tables[1] == tables[2]
+
+
+def test_index_on_a_dask_cluster_is_identical(tmp_path, master):
+    distributed = pytest.importorskip("distributed", reason="the optional Dask extra is not "
+                                                            "installed (pip install hypebt[dask])")
+    ex = Extractor(master)
+    items = [(i, a.title, a.body) for i, a in enumerate(articles(900))]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0",
+                                  local_directory=tmp_path / "dask") as cluster, \
+            distributed.Client(cluster) as client:
+        assert extract_rows(ex, items, chunk=100, dask=client) == extract_rows(ex, items)
+        with NewsArchive(tmp_path / "d.sqlite") as arch, NewsArchive(tmp_path / "l.sqlite") as loc:
+            arch.add(articles(900))
+            loc.add(articles(900))
+            assert arch.index(ex, batch=400, dask=client) == loc.index(ex) == 900
+            assert _index_tables(arch) == _index_tables(loc)
+
+
+FAST_CASES = [
+    {"id": "a", "published": "2024-12-16T02:58:00+08:00", "title": "豆包", "body": "天娱数科涨停",
+     "source": " 财联社 ", "url": " http://x/1 "},
+    {"id": " b ", "published": "2024-12-16 02:58+08:00", "title": "", "body": "正文"},
+    {"id": "c", "published": "2024-12-16T02:58:07.250000+08:00", "title": "t", "body": "a  b\n\n\n\nc "},
+    {"id": "d", "published": "1969-12-31T23:59:59.5+08:00", "title": "t", "body": "b"},
+]
+SLOW_CASES = [
+    {"id": "e", "published": "2024-12-16T02:58:00+00:00", "title": "t", "body": "b"},   # offset note
+    {"id": "f", "published": "2024-12-16", "title": "t", "body": "b"},                  # bare date
+    {"id": "g", "published": "2024-12-16T02:58:00+08:00", "title": "t", "body": "<p>b</p>"},
+    {"id": 7, "published": "2024-12-16T02:58:00+08:00", "title": "t", "body": "b"},
+    {"id": "", "published": "2024-12-16T02:58:00+08:00", "title": "t", "body": "b", "url": "u"},
+    {"id": "h", "published": "2024-12-16T02:58:00+08:00", "标题": "t", "body": "b"},
+    {"id": "i", "published": "2024-12-16T02:58:00+08:00", "title": None, "body": "b"},
+    {"id": "j", "published": "2024-12-16T02:58:00+08:00", "title": " ", "body": ""},    # empty
+]
+
+
+def test_fast_rows_are_the_general_rows():
+    for rec in FAST_CASES:
+        assert fast_row(rec) == article_row(make_article(rec, origin="x")), rec
+    for rec in SLOW_CASES:
+        assert fast_row(rec) is None, rec
+
+
+def test_import_fast_and_general_paths_store_the_same(tmp_path):
+    recs = [dict(r, body=r["body"] + f"#{k}") for k, r in enumerate(FAST_CASES + SLOW_CASES[:-1])]
+    path = tmp_path / "a.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs),
+                    encoding="utf-8")
+    cols = "id, published, ts, bare, source, url, title, body, hash"
+    with NewsArchive(tmp_path / "f.sqlite") as fast, NewsArchive(tmp_path / "g.sqlite") as gen:
+        c = fast.import_files([path])
+        gen.add(make_article(r, origin=f"{path}: line {k + 1}") for k, r in enumerate(recs))
+        assert (c.new, c.duplicates) == (len(recs), 0)
+        assert fast.con.execute(f"SELECT {cols} FROM articles ORDER BY id").fetchall() == \
+            gen.con.execute(f"SELECT {cols} FROM articles ORDER BY id").fetchall()
+        assert any("converted to +08:00" in n for n in c.notes)

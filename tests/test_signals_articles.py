@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 
 import pandas as pd
 import pytest
@@ -189,3 +191,11 @@ def test_jsonl_streamed_gbk_detected(tmp_path):
     res = read_articles([p])
     assert [a.title for a in res.articles] == ["t", "天娱数科"]
     assert res.articles[1].notes[-1] == "GBK text (decoded as GB18030)"
+
+
+def test_clean_text_fast_accept_misses_no_odd_white_space():
+    # clean_text accepts printable text without searching it: no white space it must rewrite
+    # (anything but ' ' and the line break) may be printable
+    odd = re.compile(r"[^\S \n]")
+    assert [c for c in map(chr, range(sys.maxunicode + 1)) if odd.match(c) and c.isprintable()] == []
+    assert clean_text("天娱数科\t涨停")[0] == "天娱数科 涨停"

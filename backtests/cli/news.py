@@ -5,12 +5,17 @@
                       [--interval S] [--retries N] [--backoff S]
     hypebt news search TEXT [--start D] [--end D] [--limit N] [--store DIR]
     hypebt news info [--store DIR]
+    hypebt news index [--names FILE ...] [--jobs N | --dask ADDRESS] [--store DIR]
 
 ``import`` reads article files and folders (JSON, JSON Lines, CSV, Markdown; UTF-8 or GBK).
 ``fetch``: ``--codes``/``--keyword`` call East Money's ``stock_news_em`` (its latest articles for
 each code or keyword), ``--cls`` the 财联社 telegraph ``stock_info_global_cls``. Both add only new
 articles (deduplicated by id, url and content), in transactions, so the archive grows with each
 run; it is what ``hypebt signals --data STORE`` and ``[signals] archive = "store"`` read.
+``index`` extracts the mentions of the articles not yet indexed for the packaged rules and the
+names (``--names``, else the store's) over ``--jobs`` processes or a Dask cluster (``--dask
+local`` or a scheduler address); a run with the same rules and names then reads the index
+ready (it would otherwise extract the missing articles itself, in one process).
 """
 from __future__ import annotations
 
@@ -26,7 +31,10 @@ from backtests.cli.data import (
 from backtests.core.calendar import to_date
 from backtests.core.errors import ConfigError, DataError, NetworkError
 from backtests.data.akshare import get_source
+from backtests.data.load import stock_master
 from backtests.data.store import Store
+from signals.extract import Extractor
+from signals.parallel import dask_client
 
 HELP = "news archive: import, fetch (akshare: East Money, 财联社), search and count articles"
 
@@ -68,6 +76,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                          description="Articles in the store's news archive, their date range "
                                      "(Beijing time) and counts per source.")
     add_store_argument(inf)
+    idx = sub.add_parser("index", help="extract mentions into the archive's mention index",
+                         description="Extract the mentions of the archived articles not yet "
+                                     "indexed for the packaged rules and these names, over "
+                                     "processes or a Dask cluster (identical results).")
+    idx.add_argument("--names", nargs="+", default=None, metavar="FILE",
+                     help="names file(s) code,name[,list_date] (default: the store's names)")
+    idx.add_argument("--jobs", type=int, default=1, metavar="N",
+                     help="extract in N processes (default 1)")
+    idx.add_argument("--dask", default=None, metavar="ADDRESS",
+                     help="extract on a Dask cluster: a scheduler address, or 'local' for a "
+                          "local cluster of --jobs processes (needs hypebt[dask])")
+    add_store_argument(idx)
 
 
 def run(args) -> int:
@@ -75,7 +95,8 @@ def run(args) -> int:
     if action is None:
         args._news_parser.print_help()
         return 2
-    return {"import": _import, "fetch": _fetch, "search": _search, "info": _info}[action](args)
+    return {"import": _import, "fetch": _fetch, "search": _search, "info": _info,
+            "index": _index}[action](args)
 
 
 def _import(args) -> int:
@@ -173,4 +194,33 @@ def _info(args) -> int:
         print("dates: -")
     for version, n in info["indexed"].items():
         print(f"mention index {version}: {n} articles")
+    return 0
+
+
+def _index(args) -> int:
+    if args.jobs < 1:
+        raise ConfigError(f"news index: --jobs {args.jobs}: expected a positive number")
+    st = Store.open(args.store)
+    master = stock_master(args.names or (), store=st.root)
+    if master is None:
+        raise DataError(f"{st.root}: the store has no names; give --names FILE or run "
+                        "`hypebt data import` with a names file")
+    if not st.has_news():
+        raise DataError(f"{st.root}: no news archive; run `hypebt news import FILE` first")
+    extractor = Extractor(master)
+    client = cluster = None
+    if args.dask:
+        client, cluster = dask_client(args.dask, args.jobs)
+    try:
+        with st.news() as arch:
+            n = arch.index(extractor, workers=args.jobs, dask=client)
+            total = arch.count()
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    print(f"news index: {n} articles extracted (rules version {extractor.version}); "
+          f"archive {total} articles")
+    print(f"store: {st.root}")
     return 0

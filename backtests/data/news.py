@@ -19,6 +19,11 @@ Tables::
     extracted  (version, article) pairs already extracted, with the article's themes
     mentions   version, article, seq, code, matched, kind, in_title, theme, role, weight
     unknown    version, article, text, reason
+    terms      version, id, text: the codes, roles and themes of the packed mentions
+    packed     version, ts, id, article, bare, title, mentions (blob of MENTION_DT records),
+               themes (blob of int32 term ids); keyed (version, ts, id), so the articles of a
+               date range are one range scan in the order the scoring needs
+    first_seen version, code, role, ts: the first time each stock was named in each role
     meta       key/value: format version, fts_rowid (last article indexed for search)
 
 Deduplication: an article is new only if its ``id``, its (non-empty) ``url`` and its content
@@ -28,8 +33,10 @@ The mention index: mentions are extracted once per article per **rules version**
 :attr:`signals.extract.Extractor.version` hash of the theme, role and matching rule files, the
 names (current and former) and the extractor's own version. :meth:`NewsArchive.index` extracts
 only the articles that have no row for the version (new articles, or all after a rule change);
-:meth:`NewsArchive.marks` builds entry marks for a date range from the stored mentions by SQL,
-with the scoring of :func:`signals.marks.score_marks`.
+:func:`archive_marks` builds entry marks for a date range from the ``packed`` rows (one range
+scan) and ``first_seen`` (which stocks were named before the range), scored on arrays by
+:func:`signals.marks.score_index` -- the scoring of :func:`signals.marks.score_marks`. The
+``mentions`` and ``unknown`` tables hold the same extraction in readable form, for SQL.
 
 The JSON Lines archive of format 1 (``news/articles.jsonl``) is migrated the first time the
 archive is opened for writing: imported in one transaction, then renamed to
@@ -40,7 +47,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -51,8 +60,8 @@ import numpy as np
 import pandas as pd
 
 from backtests.core.errors import DataError, reading
-from signals.articles import Article, iter_records
-from signals.marks import SIGNAL_PARAMS, score_index_rows
+from signals.articles import Article, clean_text, iter_records
+from signals.marks import SIGNAL_PARAMS, score_index
 from signals.parallel import extract_rows
 
 ARCHIVE_FILE = os.path.join("news", "archive.sqlite")
@@ -88,7 +97,20 @@ CREATE TABLE IF NOT EXISTS mentions (
     PRIMARY KEY (version, article, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS unknown (
     version TEXT NOT NULL, article INTEGER NOT NULL, text TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS terms (
+    version TEXT NOT NULL, id INTEGER NOT NULL, text TEXT NOT NULL,
+    PRIMARY KEY (version, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS packed (
+    version TEXT NOT NULL, ts INTEGER NOT NULL, id TEXT NOT NULL, article INTEGER NOT NULL,
+    bare INTEGER NOT NULL, title TEXT NOT NULL, mentions BLOB NOT NULL, themes BLOB NOT NULL,
+    PRIMARY KEY (version, ts, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS first_seen (
+    version TEXT NOT NULL, code TEXT NOT NULL, role TEXT NOT NULL, ts INTEGER NOT NULL,
+    PRIMARY KEY (version, code, role)) WITHOUT ROWID;
 """
+# One packed mention: ids into ``terms`` (theme -1: none), in the title, weight.
+MENTION_DT = np.dtype([("code", "<i4"), ("role", "<i4"), ("theme", "<i4"), ("title", "u1"),
+                       ("weight", "<f8")])
 ARTICLE_COLUMNS = ("id", "published", "source", "url", "title", "body")
 
 
@@ -115,6 +137,43 @@ def article_row(art: Article) -> tuple:
     pub = art.published
     return (art.id, pub.isoformat(), int(pub.timestamp()), int(art.bare_date), art.source,
             art.url, art.title, art.body, content_hash(art.title, art.body))
+
+
+_ISO_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?\+08:00$")
+_BEIJING = dt.timedelta(hours=8)
+_FIELD_SET = frozenset(ARTICLE_COLUMNS)
+
+
+def fast_row(rec) -> tuple | None:
+    """The ``articles`` row of a record already in the archive's own form -- only the fields of
+    :data:`ARTICLE_COLUMNS`, all text, a non-empty id, an ISO time at +08:00, no HTML -- built
+    without an :class:`Article` (the import's hot path); exactly ``article_row(make_article(rec))``
+    (tests check it). None for any other record: the general reader decides, with its notes
+    and errors."""
+    if type(rec) is not dict or not rec.keys() <= _FIELD_SET:
+        return None
+    pub = rec.get("published")
+    aid = rec.get("id")
+    if type(pub) is not str or type(aid) is not str or not _ISO_TIME_RE.match(pub):
+        return None
+    title, body = rec.get("title", ""), rec.get("body", "")
+    source, url = rec.get("source", ""), rec.get("url", "")
+    if not (type(title) is str and type(body) is str and type(source) is str
+            and type(url) is str):
+        return None
+    aid = aid.strip()
+    try:
+        when = dt.datetime.fromisoformat(pub)
+    except ValueError:
+        return None
+    if not aid or when.utcoffset() != _BEIJING:
+        return None
+    title, t_html = clean_text(title)
+    body, b_html = clean_text(body)
+    if t_html or b_html or not (title or body):
+        return None
+    return (aid, when.isoformat(), int(when.timestamp()), 0, source.strip(), url.strip(), title,
+            body, content_hash(title, body))
 
 
 @dataclass
@@ -215,9 +274,16 @@ class NewsArchive:
                      skip_bad: bool = False, batch: int = BATCH) -> ImportCounts:
         """Import article files or folders (JSON, JSON Lines, CSV, Markdown; UTF-8 or GBK)."""
         counts = ImportCounts()
-        self.add(iter_records(list(paths), bare_date=bare_date, skip_bad=skip_bad,
-                              skipped=counts.skipped, notes=counts.notes),
-                 batch=batch, counts=counts)
+        rows: list[tuple] = []
+        for item in iter_records(list(paths), bare_date=bare_date, skip_bad=skip_bad,
+                                 skipped=counts.skipped, notes=counts.notes, fast=fast_row):
+            rows.append(item if type(item) is tuple else article_row(item))
+            if len(rows) >= batch:
+                self._insert(rows, counts)
+                rows = []
+        if rows:
+            self._insert(rows, counts)
+        counts.total = self.count()
         return counts
 
     def migrate_jsonl(self, store_root: str | os.PathLike, rows: list[tuple] | None = None
@@ -305,15 +371,18 @@ class NewsArchive:
 
     # ------------------------------------------------------------ mention index
     def pending(self, version: str) -> int:
-        """Articles without mentions for rules ``version``."""
+        """Articles without mentions for rules ``version`` (articles are never deleted, so this
+        is a difference of two counts, not a join over the archive)."""
         return self.con.execute(
-            "SELECT COUNT(*) FROM articles a LEFT JOIN extracted e ON e.version = ? "
-            "AND e.article = a.rowid WHERE e.article IS NULL", (version,)).fetchone()[0]
+            "SELECT (SELECT COUNT(*) FROM articles) - "
+            "(SELECT COUNT(*) FROM extracted WHERE version = ?)", (version,)).fetchone()[0]
 
-    def index(self, extractor, *, batch: int = BATCH, workers: int = 1, progress=None) -> int:
+    def index(self, extractor, *, batch: int = BATCH, workers: int = 1, dask=None,
+              progress=None) -> int:
         """Extract the articles not yet extracted with ``extractor``'s rules version and store
         their mentions; returns the number extracted. ``workers > 1`` extracts in that many
-        processes (:func:`signals.parallel.extract_rows`), with identical rows."""
+        processes, or on the Dask cluster of the ``distributed.Client`` ``dask``
+        (:func:`signals.parallel.extract_rows`), with identical rows."""
         version = extractor.version
         with self.transaction():
             self.con.execute("INSERT OR IGNORE INTO rules VALUES (?, ?)",
@@ -321,7 +390,7 @@ class NewsArchive:
         done, last = 0, 0
         while True:                 # in rowid order, each batch after the last one seen
             rows = self.con.execute(
-                "SELECT a.rowid, a.id, a.published, a.bare, a.title, a.body FROM articles a "
+                "SELECT a.rowid, a.id, a.ts, a.bare, a.title, a.body FROM articles a "
                 "LEFT JOIN extracted e ON e.version = ? AND e.article = a.rowid "
                 "WHERE a.rowid > ? AND e.article IS NULL ORDER BY a.rowid LIMIT ?",
                 (version, last, batch)).fetchall()
@@ -329,7 +398,8 @@ class NewsArchive:
                 return done
             last = rows[-1][0]
             items = [(r[0], r[4], r[5]) for r in rows]
-            out = extract_rows(extractor, items, workers=workers)
+            out = extract_rows(extractor, items, workers=workers, dask=dask)
+            meta = {r[0]: r for r in rows}
             with self.transaction():
                 self.con.executemany("INSERT OR REPLACE INTO extracted VALUES (?, ?, ?)",
                                      [(version, rid, themes) for rid, themes, _, _ in out])
@@ -338,29 +408,74 @@ class NewsArchive:
                     [(version, rid, seq, *m) for rid, _, ms, _ in out for seq, m in enumerate(ms)])
                 self.con.executemany("INSERT INTO unknown VALUES (?,?,?,?)",
                                      [(version, rid, *u) for rid, _, _, us in out for u in us])
+                self._write_packed(version, out, meta)
             done += len(rows)
             if progress:
                 progress(done)
 
-    def signals(self, version: str, start=None, end=None) -> tuple[list, dict]:
-        """``(articles, mentions)`` of the index for ``version`` in ``[start, end)``: articles as
-        ``(rowid, id, published, bare, title, themes)``, mentions by rowid as tuples
-        ``(code, matched, kind, in_title, theme, role, weight)``."""
-        where, args = _range_sql(start, end, prefix="a.")
-        cond = "e.version = ?" + where.replace(" WHERE ", " AND ")
-        arts = self.con.execute(
-            "SELECT a.rowid, a.id, a.ts, a.bare, a.title, e.themes FROM articles a "
-            f"JOIN extracted e ON e.article = a.rowid WHERE {cond} ORDER BY a.ts, a.id",
-            [version, *args]).fetchall()
-        ments: dict[int, list] = {}
-        cur = self.con.execute(
-            "SELECT m.article, m.code, m.matched, m.kind, m.in_title, m.theme, m.role, m.weight "
-            "FROM mentions m JOIN articles a ON a.rowid = m.article "
-            f"WHERE m.version = ?{where.replace(' WHERE ', ' AND ')} ORDER BY m.article, m.seq",
-            [version, *args])
-        for rid, *rest in cur:
-            ments.setdefault(rid, []).append(tuple(rest))
-        return arts, ments
+    def terms(self, version: str) -> list[str]:
+        """The texts of the term ids of rules ``version`` (codes, roles and themes of the
+        packed mentions), by id."""
+        return [t for (t,) in self.con.execute(
+            "SELECT text FROM terms WHERE version = ? ORDER BY id", (version,))]
+
+    def _write_packed(self, version: str, out: list, meta: dict) -> None:
+        """The ``packed`` and ``first_seen`` rows of extracted ``out`` (inside the batch's
+        transaction: the term ids are read and extended under the write lock, so concurrent
+        indexers agree on them)."""
+        terms = {t: i for i, t in enumerate(self.terms(version))}
+        n0 = len(terms)
+        tid = terms.setdefault
+        first: dict[tuple[str, str], int] = {}
+        recs, counts, theme_lists = [], [], []
+        for rid, themes_json, ms, _ in out:
+            ts = meta[rid][2]
+            for code, _m, _k, in_title, theme, role, weight in ms:
+                recs.append((tid(code, len(terms)), tid(role, len(terms)),
+                             tid(theme, len(terms)) if theme else -1, in_title, weight))
+                key = (code, role)
+                if ts < first.get(key, ts + 1):
+                    first[key] = ts
+            counts.append(len(ms))
+            theme_lists.append(np.asarray([tid(t, len(terms)) for t in json.loads(themes_json)[0]],
+                                          dtype="<i4").tobytes())
+        data = np.array(recs, dtype=MENTION_DT).tobytes()
+        size = MENTION_DT.itemsize
+        ends = np.cumsum(counts) * size
+        packed = []
+        for k, (rid, _, _, _) in enumerate(out):
+            _, aid, ts, bare, title, _ = meta[rid]
+            packed.append((version, ts, aid, rid, bare, title,
+                           data[ends[k] - counts[k] * size:ends[k]], theme_lists[k]))
+        new_terms = list(terms)[n0:]
+        self.con.executemany("INSERT INTO terms VALUES (?, ?, ?)",
+                             [(version, n0 + i, t) for i, t in enumerate(new_terms)])
+        self.con.executemany("INSERT OR REPLACE INTO packed VALUES (?,?,?,?,?,?,?,?)", packed)
+        self.con.executemany(
+            "INSERT INTO first_seen VALUES (?, ?, ?, ?) ON CONFLICT (version, code, role) "
+            "DO UPDATE SET ts = MIN(ts, excluded.ts)",
+            [(version, c, r, ts) for (c, r), ts in first.items()])
+
+    def packed(self, version: str, start=None, end=None):
+        """The packed index of rules ``version`` for articles published in ``[start, end)``, in
+        order of publication then id: ``(ts, bare, ids, titles, mention records, mention counts,
+        theme ids, theme counts)`` as arrays (records of :data:`MENTION_DT`)."""
+        where, args = _range_sql(start, end)
+        rows = self.con.execute(
+            "SELECT ts, bare, id, title, mentions, themes FROM packed WHERE version = ?"
+            + where.replace(" WHERE ", " AND ") + " ORDER BY ts, id", [version, *args]).fetchall()
+        n = len(rows)
+        if not n:
+            e = np.zeros(0, np.int64)
+            return (e, e.astype(bool), np.zeros(0, object), np.zeros(0, object),
+                    np.zeros(0, MENTION_DT), e, e, e)
+        ts, bare, ids, titles, ments, themes = zip(*rows)
+        mcount = np.fromiter(map(len, ments), np.int64, n) // MENTION_DT.itemsize
+        tcount = np.fromiter(map(len, themes), np.int64, n) // 4
+        return (np.asarray(ts, np.int64), np.asarray(bare, bool), np.asarray(ids, dtype=object),
+                np.asarray(titles, dtype=object),
+                np.frombuffer(b"".join(ments), dtype=MENTION_DT), mcount,
+                np.frombuffer(b"".join(themes), dtype="<i4").astype(np.int64), tcount)
 
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -439,18 +554,19 @@ def archive_marks(archive: NewsArchive, extractor, calendar, start, end, *,
     i = max(0, int(np.searchsorted(calendar.sessions, lo_day)) - back)
     lo = pd.Timestamp(calendar.sessions[i])
     hi = pd.Timestamp(end) + pd.Timedelta(days=1)
-    arts, ments = archive.signals(version, lo, hi)
+    index = archive.packed(version, lo, hi)
     roles = opts.get("roles")
     role_sql, role_args = "", []
     if roles is not None:
         role_list = [roles] if isinstance(roles, str) else list(roles)
-        role_sql = f" AND m.role IN ({', '.join('?' * len(role_list))})"
+        role_sql = f" AND role IN ({', '.join('?' * len(role_list))})"
         role_args = role_list
     seen = frozenset(r[0] for r in archive.con.execute(
-        "SELECT DISTINCT m.code FROM mentions m JOIN articles a ON a.rowid = m.article "
-        f"WHERE m.version = ? AND a.ts < ?{role_sql}", [version, _epoch(lo, "start"), *role_args]))
-    marks = score_index_rows(arts, ments, calendar, extractor.matcher.display, skip_bad=True,
-                             seen_before=seen, role_rules=extractor.roles, board=board, **opts)
+        f"SELECT DISTINCT code FROM first_seen WHERE version = ? AND ts < ?{role_sql}",
+        [version, _epoch(lo, "start"), *role_args]))
+    marks = score_index(index, archive.terms(version), calendar, extractor.matcher.display,
+                        skip_bad=True, seen_before=seen, role_rules=extractor.roles, board=board,
+                        **opts)
     day = marks["date"].to_numpy().astype("datetime64[D]")
     keep = (day >= np.datetime64(pd.Timestamp(start).date(), "D")) & (
         day <= np.datetime64(pd.Timestamp(end).date(), "D"))
@@ -458,4 +574,4 @@ def archive_marks(archive: NewsArchive, extractor, calendar, start, end, *,
 
 
 __all__ = ["ARCHIVE_FILE", "ImportCounts", "NewsArchive", "archive_marks", "article_row",
-           "content_hash", "has_fts5", "open_archive"]
+           "content_hash", "fast_row", "has_fts5", "open_archive"]

@@ -1,0 +1,183 @@
+"""Kernels of the marks scoring (:mod:`signals.marks`): mentions -> per-article contributions ->
+per-(stock, session) cells with their decayed scores.
+
+Everything is integer ids and float arrays; the wrapper :func:`signals.marks.score_packed` turns
+strings into ids and back. The arithmetic is the one of the reference Python implementation
+(kept in tests/test_signals_marks_nb.py) operation for operation -- sums left to right from 0.0,
+the decay factors ``0.5 ** (d / half_life)`` computed by Python and passed in as a table -- and
+the decayed score is carried in linear time but recomputed as the reference's sum wherever its
+error bound leaves the comparison with ``min_score`` or the rounding to 10 decimals open, so the
+marks are the reference's exactly (not merely close).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def contributions_nb(m_ptr, m_code, m_role, m_theme, m_weight, m_title, role_ok, title_mult):
+    """One contribution per (article, stock): rows ``[0, k)`` of ``(article, code, value, role,
+    theme)``. Article ``a``'s mentions are ``[m_ptr[a], m_ptr[a + 1])``; only mentions whose
+    ``role_ok[role]`` count. Stocks in order of first mention; the value is the most negative
+    weight when there is one, else the largest (the first on ties), times ``title_mult`` when
+    any counted mention is in the title; the theme is the most frequent non-empty (``>= 0``)
+    mention theme, the first named on ties, ``-1`` when none."""
+    n_art = m_ptr.shape[0] - 1
+    n = m_code.shape[0]
+    g_art = np.empty(n, np.int64)
+    g_code = np.empty(n, np.int64)
+    g_value = np.empty(n, np.float64)
+    g_role = np.empty(n, np.int64)
+    g_theme = np.empty(n, np.int64)
+    th = np.empty(n, np.int64)
+    th_n = np.empty(n, np.int64)
+    k = 0
+    for a in range(n_art):
+        p0 = m_ptr[a]
+        p1 = m_ptr[a + 1]
+        g0 = k
+        for p in range(p0, p1):
+            if not role_ok[m_role[p]]:
+                continue
+            c = m_code[p]
+            seen = False
+            for g in range(g0, k):
+                if g_code[g] == c:
+                    seen = True
+                    break
+            if not seen:
+                g_art[k] = a
+                g_code[k] = c
+                k += 1
+        for g in range(g0, k):
+            c = g_code[g]
+            neg_p = -1
+            max_p = -1
+            title = False
+            nt = 0
+            for p in range(p0, p1):
+                if m_code[p] != c or not role_ok[m_role[p]]:
+                    continue
+                w = m_weight[p]
+                if neg_p < 0 or w < m_weight[neg_p]:
+                    neg_p = p
+                if max_p < 0 or w > m_weight[max_p]:
+                    max_p = p
+                if m_title[p]:
+                    title = True
+                t = m_theme[p]
+                if t >= 0:
+                    found = False
+                    for q in range(nt):
+                        if th[q] == t:
+                            th_n[q] += 1
+                            found = True
+                            break
+                    if not found:
+                        th[nt] = t
+                        th_n[nt] = 1
+                        nt += 1
+            best = neg_p if m_weight[neg_p] < 0 else max_p
+            g_value[g] = m_weight[best] * (title_mult if title else 1.0)
+            g_role[g] = m_role[best]
+            top = -1
+            for q in range(nt):
+                if top < 0 or th_n[q] > th_n[top]:
+                    top = q
+            g_theme[g] = th[top] if top >= 0 else -1
+    return g_art[:k], g_code[:k], g_value[:k], g_role[:k], g_theme[:k]
+
+
+@njit(cache=True)
+def cells_nb(order, code, session, value, role, theme, is_open, theme_rank, decay, use_decay,
+             min_score):
+    """Per (code, session) cell of the contributions taken in ``order`` (sorted by code, then
+    session, then article order): ``(start, n, code, session, score, first, role, theme, open)``
+    where ``start`` indexes ``order``. ``score`` sums the cell's values to a raw score and, with
+    ``use_decay``, adds every earlier cell of the code times ``decay[session distance]`` (oldest
+    first, as the reference does). ``role`` is the role of the largest ``|value|`` (first on
+    ties); ``theme`` the most frequent theme, lowest ``theme_rank`` (name order) on ties."""
+    m = order.shape[0]
+    c_start = np.empty(m, np.int64)
+    c_n = np.empty(m, np.int64)
+    c_code = np.empty(m, np.int64)
+    c_sess = np.empty(m, np.int64)
+    c_raw = np.empty(m, np.float64)
+    c_score = np.empty(m, np.float64)
+    c_first = np.zeros(m, np.bool_)
+    c_role = np.empty(m, np.int64)
+    c_theme = np.empty(m, np.int64)
+    c_open = np.zeros(m, np.bool_)
+    th = np.empty(m, np.int64)
+    th_n = np.empty(m, np.int64)
+    nc = 0
+    i = 0
+    code_first = 0                       # first cell of the current code
+    mag = 0.0                            # decayed sum of |raw|: the scale of the carry's error
+    while i < m:
+        o = order[i]
+        j = i
+        raw = 0.0
+        strongest = -1
+        opn = False
+        nt = 0
+        while j < m and code[order[j]] == code[o] and session[order[j]] == session[o]:
+            q = order[j]
+            raw += value[q]
+            if strongest < 0 or abs(value[q]) > abs(value[strongest]):
+                strongest = q
+            if is_open[q]:
+                opn = True
+            t = theme[q]
+            if t >= 0:
+                found = False
+                for r in range(nt):
+                    if th[r] == t:
+                        th_n[r] += 1
+                        found = True
+                        break
+                if not found:
+                    th[nt] = t
+                    th_n[nt] = 1
+                    nt += 1
+            j += 1
+        if nc == 0 or c_code[nc - 1] != code[o]:
+            code_first = nc
+            c_first[nc] = True
+        c_start[nc] = i
+        c_n[nc] = j - i
+        c_code[nc] = code[o]
+        c_sess[nc] = session[o]
+        c_raw[nc] = raw
+        c_role[nc] = role[strongest]
+        c_open[nc] = opn
+        top = -1
+        for r in range(nt):
+            if top < 0 or th_n[r] > th_n[top] or (th_n[r] == th_n[top]
+                                                  and theme_rank[th[r]] < theme_rank[th[top]]):
+                top = r
+        c_theme[nc] = th[top] if top >= 0 else -1
+        if use_decay and nc > code_first:
+            # carried sum, one step a cell; the exact sum (the reference's, oldest term first)
+            # only where the carried one could round or compare differently
+            d = c_sess[nc] - c_sess[nc - 1]
+            approx = c_score[nc - 1] * decay[d] + raw
+            mag = mag * decay[d] + abs(raw)
+            err = 8.0 * (nc - code_first + 2) * 2.220446049250313e-16 * mag + 1e-300
+            z = approx * 1e10
+            half = abs(z - np.floor(z) - 0.5)
+            if (abs(approx - min_score) <= err or half <= err * 1e10 + abs(z) * 1e-15
+                    or not abs(z) < 1e15):
+                acc = 0.0
+                for kk in range(code_first, nc + 1):
+                    acc += c_raw[kk] * decay[c_sess[nc] - c_sess[kk]]
+                approx = acc
+            c_score[nc] = approx
+        else:
+            c_score[nc] = raw
+            mag = abs(raw)
+        nc += 1
+        i = j
+    return (c_start[:nc], c_n[:nc], c_code[:nc], c_sess[:nc], c_score[:nc], c_first[:nc],
+            c_role[:nc], c_theme[:nc], c_open[:nc])

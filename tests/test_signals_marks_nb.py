@@ -1,0 +1,147 @@
+"""The array scoring of signals.marks (kernels in signals.marks_nb) gives exactly the marks of
+the reference per-mention Python implementation it replaced (kept here), on random inputs."""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtests.core.calendar import trading_calendar
+from signals.articles import Article
+from signals.extract import ArticleSignals, Mention
+from signals.marks import MARK_COLUMNS, round10, score_marks
+
+
+def reference_score_marks(results, sessions, calendar, names, *, min_score, roles, half_life,
+                          title_multiplier, seen_before=frozenset()):
+    """signals.marks.score_marks as it was before the array kernels (quadratic decay)."""
+    heat: Counter = Counter()
+    contrib: dict = {}
+    for sig in sorted(results, key=lambda s: (s.article.published, s.article.id)):
+        session, entry = sessions[sig.article.id]
+        for theme in sig.themes:
+            heat[(session, theme)] += 1
+        per_code: dict = {}
+        for m in sig.mentions:
+            if roles is None or m.role in roles:
+                per_code.setdefault(m.code, []).append(m)
+        for code, ms in per_code.items():
+            neg = min(ms, key=lambda m: m.weight)
+            best = neg if neg.weight < 0 else max(ms, key=lambda m: m.weight)
+            value = best.weight * (title_multiplier if any(m.in_title for m in ms) else 1.0)
+            theme = Counter(m.theme for m in ms if m.theme).most_common(1)
+            contrib.setdefault((session, code), []).append(
+                (value, best.role, theme[0][0] if theme else "", sig.article, entry))
+    if not contrib:
+        return None
+    by_code: dict = {}
+    for (session, code) in contrib:
+        by_code.setdefault(code, []).append(session)
+    pos = {s: i for i, s in enumerate(calendar.sessions)}
+    rows = []
+    for code, days in by_code.items():
+        days.sort()
+        idx = [pos[d] for d in days]
+        raw = [sum(c[0] for c in contrib[(d, code)]) for d in days]
+        for j, day in enumerate(days):
+            if half_life > 0:
+                score = sum(raw[k] * 0.5 ** ((idx[j] - idx[k]) / half_life) for k in range(j + 1))
+            else:
+                score = raw[j]
+            if score < min_score:
+                continue
+            items = contrib[(day, code)]
+            themes = Counter(c[2] for c in items if c[2])
+            theme = min(themes, key=lambda t: (-themes[t], t)) if themes else ""
+            strongest = max(items, key=lambda c: abs(c[0]))
+            first = items[0][3]
+            rows.append((np.datetime64(day, "ns"), code, names[code],
+                         round(score, 10), j == 0 and code not in seen_before, len(items), theme,
+                         heat.get((day, theme), 0) if theme else 0, strongest[1],
+                         "open" if any(c[4] == "open" for c in items) else "close",
+                         ";".join(c[3].id for c in items), first.title,
+                         first.published.isoformat()))
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows, columns=list(MARK_COLUMNS))
+    frame = frame.sort_values(["date", "score", "code"], ascending=[True, False, True])
+    frame["date"] = frame["date"].astype("datetime64[ns]")
+    frame["n_articles"] = frame["n_articles"].astype(np.int64)
+    frame["theme_heat"] = frame["theme_heat"].astype(np.int64)
+    return frame.reset_index(drop=True)
+
+
+ROLES = (("momentum", 1.0), ("risk", -1.0), ("cooperation", 0.8), ("broker", 0.6),
+         ("catalyst", 0.5), ("mention", 0.3), ("source", 0.0), ("odd", 0.1 + 0.2))
+THEMES = ("豆包", "AI眼镜", "固态电池", "谷子经济", "")
+
+
+def random_case(seed: int, n_articles: int):
+    rng = np.random.default_rng(seed)
+    cal = trading_calendar()
+    sessions_pool = cal.sessions[(cal.sessions >= np.datetime64("2024-01-02"))][:60]
+    codes = [f"{c:06d}" for c in rng.choice(999_999, 12, replace=False)]
+    names = {c: f"名{c}" for c in codes}
+    results, sessions = [], {}
+    base = pd.Timestamp("2024-01-02 08:00", tz="Asia/Shanghai")
+    for i in range(n_articles):
+        aid = f"a{int(rng.integers(0, 10 * n_articles)):05d}-{i}"
+        # equal publication times on purpose: ties are broken by id
+        pub = base + pd.Timedelta(minutes=int(rng.integers(0, 40)) * 30)
+        ms = []
+        for _ in range(int(rng.integers(0, 7))):
+            role, weight = ROLES[int(rng.integers(len(ROLES)))]
+            if rng.random() < 0.2:
+                weight = float(rng.normal())
+            ms.append(Mention(codes[int(rng.integers(len(codes)))], "x", "name",
+                              bool(rng.random() < 0.3), THEMES[int(rng.integers(len(THEMES)))],
+                              role, weight, ""))
+        themes = tuple(dict.fromkeys(t for t in rng.choice(THEMES, 3) if t))
+        art = Article(id=aid, published=pub, title=f"标题{i}", body="")
+        results.append(ArticleSignals(art, tuple(ms), (), themes, themes[0] if themes else ""))
+        day = sessions_pool[int(rng.integers(len(sessions_pool)))]
+        sessions[aid] = (day, "open" if rng.random() < 0.7 else "close")
+    return results, sessions, cal, names, codes
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_array_scoring_is_identical_to_the_reference(seed):
+    results, sessions, cal, names, codes = random_case(seed, 20 + 15 * seed)
+    rng = np.random.default_rng(100 + seed)
+    for opts in ({"min_score": 0.5, "roles": None, "half_life": 2.0, "title_multiplier": 1.5},
+                 {"min_score": -10.0, "roles": None, "half_life": 0.0, "title_multiplier": 1.0},
+                 {"min_score": 0.65, "roles": None, "half_life": 1.0, "title_multiplier": 1.0},
+                 {"min_score": 0.0, "roles": {"momentum", "risk", "odd"}, "half_life": 0.7,
+                      "title_multiplier": 2},
+                 {"min_score": 0.3, "roles": {"mention"}, "half_life": 3, "title_multiplier": 1.5,
+                      "seen_before": frozenset(rng.choice(codes, 4).tolist())}):
+        want = reference_score_marks(results, sessions, cal, names, **opts)
+        got = score_marks(results, sessions, cal, names, **opts)
+        if want is None:
+            assert got.empty and list(got.columns) == list(MARK_COLUMNS)
+            continue
+        assert not got.empty
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert got.to_csv(index=False) == want.to_csv(index=False)
+
+
+def test_no_mentions_and_all_filtered():
+    results, sessions, cal, names, _ = random_case(3, 30)
+    got = score_marks(results, sessions, cal, names, min_score=0.5, roles={"nothing"},
+                      half_life=2.0, title_multiplier=1.5)
+    assert got.empty and list(got.columns) == list(MARK_COLUMNS)
+    assert score_marks([], {}, cal, names, min_score=0.5, roles=None, half_life=2.0,
+                       title_multiplier=1.5).empty
+
+
+def test_round10_is_pythons_round():
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(0, 3, 200_000), rng.normal(0, 1e6, 20_000),
+                        np.round(rng.normal(0, 3, 50_000), 10) + 5e-11,       # halves
+                        np.round(rng.normal(0, 3, 50_000), 11),
+                        [0.0, -0.0, 0.5, 1.00000000005, -2.50000000005, 1e300, -1e-300]])
+    got = round10(x)
+    want = np.array([round(v, 10) for v in x.tolist()])
+    assert np.array_equal(got.view(np.int64), want.view(np.int64))
