@@ -103,7 +103,6 @@ class Trie:
         terminal = np.zeros(self._n, dtype=np.bool_)
         terminal[list(self._terminal)] = True
         self._built = (first, keys, children, terminal)
-        self._out = np.empty((256, 3), dtype=np.int64)
         return self._built
 
     def find(self, text: str) -> np.ndarray:
@@ -113,8 +112,11 @@ class Trie:
         if len(data) != 2 * len(text):
             data = _ASTRAL_RE.sub("\ufffd", text).encode("utf-16-le")
         units = np.frombuffer(data, dtype=np.uint16)
+        # A buffer of this call's own: the trie is shared by the threads of a Dask worker (and
+        # a returned view of a shared buffer would change under its reader).
+        out = np.empty((256, 3), dtype=np.int64)
         while True:
-            k = scan_nb(units, first, keys, children, terminal, self.max_len, self._out)
+            k = scan_nb(units, first, keys, children, terminal, self.max_len, out)
             if k >= 0:
-                return self._out[:k]
-            self._out = np.empty((2 * self._out.shape[0], 3), dtype=np.int64)
+                return out[:k]
+            out = np.empty((2 * out.shape[0], 3), dtype=np.int64)

@@ -254,3 +254,17 @@ def test_import_fast_and_general_paths_store_the_same(tmp_path):
         assert fast.con.execute(f"SELECT {cols} FROM articles ORDER BY id").fetchall() == \
             gen.con.execute(f"SELECT {cols} FROM articles ORDER BY id").fetchall()
         assert any("converted to +08:00" in n for n in c.notes)
+
+
+def test_one_extractor_shared_by_threads_gives_the_serial_rows(master):
+    """A Dask worker runs tasks in threads that share the scattered extractor: no scratch
+    state may be shared between calls (a shared match buffer once mixed articles' names)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ex = Extractor(master)
+    items = [(i, a.title, a.body) for i, a in enumerate(articles(600))]
+    chunks = [items[i:i + 25] for i in range(0, len(items), 25)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = [row for part in pool.map(lambda c: extract_rows(ex, c), chunks)
+                    for row in part]
+    assert threaded == extract_rows(ex, items)
