@@ -98,7 +98,7 @@ def test_toy_ledger_exact_output_and_files(toy, capsys):
         "  max drawdown  -0.95%\n"
         "  rejections    limit_up_sealed 1\n"
         "  fees          56.20 CNY\n"
-        f"  outputs       {out}/ (config.toml equity.csv trades.csv orders.csv metrics.json "
+        f"  outputs       {out}/ (config.toml equity.csv trades.csv orders.csv credits.csv metrics.json "
         "signals.csv benchmark.csv study_marks.csv trade_bars.csv mood.csv tearsheet.html)\n")
     assert _sharpe() == pytest.approx(9.2523, abs=1e-4)
     for name in FILES:

@@ -44,7 +44,7 @@ def test_demo_pipeline_output_and_byte_identical_reruns(tmp_path, capsys, monkey
     ]
     assert lines[-4:] == [
         "  outputs       hypebt-demo/ (config.toml equity.csv trades.csv orders.csv "
-        "metrics.json signals.csv benchmark.csv study_marks.csv trade_bars.csv mood.csv "
+        "credits.csv metrics.json signals.csv benchmark.csv study_marks.csv trade_bars.csv mood.csv "
         "tearsheet.html)",
         "Report: open hypebt-demo/tearsheet.html in a browser.",
         "Re-run: hypebt backtest hypebt-demo/config.toml",

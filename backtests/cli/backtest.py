@@ -4,7 +4,7 @@
     hypebt backtest configs/real_doubao.toml --out /tmp/doubao
     hypebt backtest configs/real_doubao.toml --no-report   # no tearsheet.html (faster)
 
-Writes ``DIR/config.toml equity.csv trades.csv orders.csv metrics.json signals.csv
+Writes ``DIR/config.toml equity.csv trades.csv orders.csv credits.csv metrics.json signals.csv
 benchmark.csv study_marks.csv trade_bars.csv mood.csv tearsheet.html`` (``docs/config.md``)
 and prints a short summary: period, marks, round trips, total return, Sharpe, max drawdown,
 rejections by reason, fees, where the files are.
@@ -20,6 +20,7 @@ from pathlib import Path
 from backtests.data.config import load_config
 from backtests.engine.run import default_out_dir, prepare_run, run_config
 from backtests.report.outputs import refuse_own_config, write_outputs
+from backtests.report.run_folder import OUTPUT_FILES
 
 HELP = "run one backtest config; write equity, trades, orders, metrics and a tearsheet"
 
@@ -77,9 +78,8 @@ def summary_lines(m: dict, *, out: Path, marks: int, outside: int, synthetic: bo
         lines.append("skipped marks " + (", ".join(f"{k} {v}" for k, v in skipped) or "none"))
     lines += [
         f"fees          {m['fees']['total']:,.2f} CNY",
-        f"outputs       {out}/ (config.toml equity.csv trades.csv orders.csv metrics.json "
-        f"signals.csv benchmark.csv study_marks.csv trade_bars.csv mood.csv"
-        f"{' tearsheet.html' if tearsheet else ''})",
+        f"outputs       {out}/ ("
+        + " ".join(f for f in OUTPUT_FILES if tearsheet or f != "tearsheet.html") + ")",
     ]
     return lines
 
