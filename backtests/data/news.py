@@ -248,15 +248,20 @@ class NewsArchive:
     def add(self, articles: Iterable[Article], *, batch: int = BATCH,
             counts: ImportCounts | None = None) -> ImportCounts:
         """Insert articles in transactions of ``batch``; duplicates are left out and counted."""
-        counts = counts or ImportCounts()
-        rows: list[tuple] = []
-        for art in articles:
-            rows.append(article_row(art))
-            if len(rows) >= batch:
-                self._insert(rows, counts)
-                rows = []
-        if rows:
-            self._insert(rows, counts)
+        return self._insert_all((article_row(art) for art in articles),
+                                counts or ImportCounts(), batch)
+
+    def _insert_all(self, rows: Iterable[tuple], counts: ImportCounts,
+                    batch: int) -> ImportCounts:
+        """Insert ``rows`` in transactions of ``batch``; ``counts.total`` set at the end."""
+        chunk: list[tuple] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= batch:
+                self._insert(chunk, counts)
+                chunk = []
+        if chunk:
+            self._insert(chunk, counts)
         counts.total = self.count()
         return counts
 
@@ -274,17 +279,10 @@ class NewsArchive:
                      skip_bad: bool = False, batch: int = BATCH) -> ImportCounts:
         """Import article files or folders (JSON, JSON Lines, CSV, Markdown; UTF-8 or GBK)."""
         counts = ImportCounts()
-        rows: list[tuple] = []
-        for item in iter_records(list(paths), bare_date=bare_date, skip_bad=skip_bad,
-                                 skipped=counts.skipped, notes=counts.notes, fast=fast_row):
-            rows.append(item if type(item) is tuple else article_row(item))
-            if len(rows) >= batch:
-                self._insert(rows, counts)
-                rows = []
-        if rows:
-            self._insert(rows, counts)
-        counts.total = self.count()
-        return counts
+        items = iter_records(list(paths), bare_date=bare_date, skip_bad=skip_bad,
+                             skipped=counts.skipped, notes=counts.notes, fast=fast_row)
+        return self._insert_all((item if type(item) is tuple else article_row(item)
+                                 for item in items), counts, batch)
 
     def migrate_jsonl(self, store_root: str | os.PathLike, rows: list[tuple] | None = None
                       ) -> int | None:
