@@ -15,6 +15,21 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, inline="always")
+def _count_theme(th, th_n, nt, t):
+    """Count theme ``t`` (-1 = none) among the ``nt`` distinct themes ``th`` seen so far with
+    their counts ``th_n``; returns the new number of distinct themes."""
+    if t < 0:
+        return nt
+    for q in range(nt):
+        if th[q] == t:
+            th_n[q] += 1
+            return nt
+    th[nt] = t
+    th_n[nt] = 1
+    return nt + 1
+
+
 @njit(cache=True)
 def contributions_nb(m_ptr, m_code, m_role, m_theme, m_weight, m_title, role_ok, title_mult):
     """One contribution per (article, stock): rows ``[0, k)`` of ``(article, code, value, role,
@@ -66,18 +81,7 @@ def contributions_nb(m_ptr, m_code, m_role, m_theme, m_weight, m_title, role_ok,
                     max_p = p
                 if m_title[p]:
                     title = True
-                t = m_theme[p]
-                if t >= 0:
-                    found = False
-                    for q in range(nt):
-                        if th[q] == t:
-                            th_n[q] += 1
-                            found = True
-                            break
-                    if not found:
-                        th[nt] = t
-                        th_n[nt] = 1
-                        nt += 1
+                nt = _count_theme(th, th_n, nt, m_theme[p])
             best = neg_p if m_weight[neg_p] < 0 else max_p
             g_value[g] = m_weight[best] * (title_mult if title else 1.0)
             g_role[g] = m_role[best]
@@ -129,18 +133,7 @@ def cells_nb(order, code, session, value, role, theme, is_open, theme_rank, deca
                 strongest = q
             if is_open[q]:
                 opn = True
-            t = theme[q]
-            if t >= 0:
-                found = False
-                for r in range(nt):
-                    if th[r] == t:
-                        th_n[r] += 1
-                        found = True
-                        break
-                if not found:
-                    th[nt] = t
-                    th_n[nt] = 1
-                    nt += 1
+            nt = _count_theme(th, th_n, nt, theme[q])
             j += 1
         if nc == 0 or c_code[nc - 1] != code[o]:
             code_first = nc
