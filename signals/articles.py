@@ -275,15 +275,22 @@ def _records_jsonl(path: Path, text: str) -> Iterator[tuple[str, dict]]:
         yield f"line {n}", rec
 
 
-def _stream_jsonl(path: Path):
+def _stream_jsonl(path: Path, start: int = 0, end: int | None = None, first_line: int = 1,
+                  encoding: str = "utf-8"):
     """``(records, encoding)`` of a JSON Lines file read line by line (an archive may not fit in
     memory); ``encoding`` is a one-item list filled in as the lines are read: UTF-8 unless a line
-    is not, then GBK (GB18030) for the whole file."""
-    encoding = ["utf-8"]
+    is not, then GBK (GB18030) for the whole file. ``start``, ``end``, ``first_line``,
+    ``encoding``: read only the lines in bytes ``[start, end)`` (``start`` at a line start, which
+    is line ``first_line``), the lines before having been read in ``encoding``
+    (:func:`jsonl_chunks`)."""
+    encoding = [encoding]
 
     def records():
         with open(path, "rb") as fh:
-            for n, raw in enumerate(fh, 1):
+            if start:
+                fh.seek(start)
+            lines = fh if end is None else io.BytesIO(fh.read(end - start))
+            for n, raw in enumerate(lines, first_line):
                 if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
                     raw = raw[3:]
                 try:
@@ -306,6 +313,22 @@ def _stream_jsonl(path: Path):
                 yield f"line {n}", rec
 
     return records(), encoding
+
+
+def jsonl_chunks(path: Path, size: int) -> Iterator[tuple[int, int, int]]:
+    """``(start, end, first_line)`` of consecutive pieces of about ``size`` bytes of a JSON
+    Lines file, each a run of whole lines (the byte ranges :func:`_stream_jsonl` reads)."""
+    total = os.path.getsize(path)
+    start, line = 0, 1
+    with open(path, "rb") as fh:
+        while start < total:
+            fh.seek(min(start + size, total))
+            fh.readline()                           # to the end of the line
+            end = min(fh.tell(), total)
+            fh.seek(start)
+            n = fh.read(end - start).count(b"\n")
+            yield start, end, line
+            start, line = end, line + n
 
 
 def _records_csv(path: Path, text: str) -> Iterator[tuple[str, dict]]:
@@ -357,7 +380,9 @@ _READERS = {".json": _records_json, ".jsonl": _records_jsonl, ".ndjson": _record
             ".csv": _records_csv, ".md": _records_markdown, ".markdown": _records_markdown}
 
 
-def _expand(paths: Iterable[str | os.PathLike]) -> list[Path]:
+def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """The article files of ``paths`` (a folder: its article files in sorted path order);
+    :class:`DataError` for a missing file, an empty folder or an unknown format."""
     out: list[Path] = []
     for p in paths:
         path = Path(p)
@@ -446,16 +471,7 @@ def read_articles(items, *, bare_date: str = "next_open", skip_bad: bool = False
 
 def _iter_articles(items: list, bare_date: str, skip_bad: bool, result: ReadResult,
                    fast=None) -> Iterator[Article]:
-    def attempt(rec, origin, n):
-        try:
-            if isinstance(rec, _Unreadable):
-                raise DataError(str(rec))
-            return make_article(rec, origin=origin, bare_date=bare_date, index=n)
-        except DataError as exc:
-            if not skip_bad:
-                raise
-            result.skipped.append(str(exc))
-            return None
+    attempt = record_attempt(bare_date, skip_bad, result.skipped)
 
     for n, item in enumerate(items):
         if isinstance(item, Article):
@@ -465,32 +481,66 @@ def _iter_articles(items: list, bare_date: str, skip_bad: bool, result: ReadResu
             if art is not None:
                 yield art
         elif isinstance(item, (str, os.PathLike)):
-            files = _expand([item])
-            for path in files:
-                if path.suffix.lower() in (".jsonl", ".ndjson"):
-                    records, encoding = _stream_jsonl(path)
-                else:
-                    try:
-                        text, enc = decode_bytes(path.read_bytes())
-                    except UnicodeDecodeError as exc:
-                        raise DataError(f"{path}: neither UTF-8 nor GBK text (byte {exc.start}); "
-                                        "save it as UTF-8") from None
-                    encoding = [enc]
-                    records = _READERS[path.suffix.lower()](path, text)
-                for k, (where, rec) in enumerate(records):
-                    if fast is not None and encoding[0] == "utf-8":
-                        got = fast(rec)
-                        if got is not None:
-                            yield got
-                            continue
-                    art = attempt(rec, f"{path}: {where}", k)
-                    if art is not None:
-                        if encoding[0] != "utf-8":
-                            art = replace(art, notes=art.notes + ("GBK text (decoded as GB18030)",))
-                        yield art
+            for path in expand_paths([item]):
+                yield from file_articles(path, attempt, fast)
         else:
             raise DataError(f"article {n + 1}: expected a path, a dict or an Article, "
                             f"got {type(item).__name__}")
+
+
+def file_articles(path: Path, attempt, fast=None, *, start: int = 0, end: int | None = None,
+                  first_line: int = 1, first_record: int = 0, encoding: list | None = None,
+                  progress: list | None = None) -> Iterator:
+    """The articles (or ``fast`` results) of one article file, or of the lines in bytes
+    ``[start, end)`` of a JSON Lines file (see :func:`_stream_jsonl`; ``first_record``: the
+    number of records before them, ``encoding``: a one-item list holding the encoding of the
+    lines before, updated as the lines are read; ``progress``: a one-item list set to the
+    number of records read).
+    ``attempt(record, origin, k)``: the :class:`Article` of a record, or None to skip it."""
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        records, encoding_now = _stream_jsonl(path, start, end, first_line,
+                                              encoding[0] if encoding else "utf-8")
+    else:
+        try:
+            text, enc = decode_bytes(path.read_bytes())
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: neither UTF-8 nor GBK text (byte {exc.start}); "
+                            "save it as UTF-8") from None
+        encoding_now = [enc]
+        records = _READERS[path.suffix.lower()](path, text)
+    try:
+        for k, (where, rec) in enumerate(records, first_record):
+            if progress is not None:
+                progress[0] = k + 1 - first_record
+            if fast is not None and encoding_now[0] == "utf-8":
+                got = fast(rec)
+                if got is not None:
+                    yield got
+                    continue
+            art = attempt(rec, f"{path}: {where}", k)
+            if art is not None:
+                if encoding_now[0] != "utf-8":
+                    art = replace(art, notes=art.notes + ("GBK text (decoded as GB18030)",))
+                yield art
+    finally:
+        if encoding is not None:
+            encoding[0] = encoding_now[0]
+
+
+def record_attempt(bare_date: str, skip_bad: bool, skipped: list):
+    """``attempt(record, origin, k)`` of :func:`file_articles`: :func:`make_article`, or with
+    ``skip_bad`` None for a bad record, its message appended to ``skipped``."""
+    def attempt(rec, origin, n):
+        try:
+            if isinstance(rec, _Unreadable):
+                raise DataError(str(rec))
+            return make_article(rec, origin=origin, bare_date=bare_date, index=n)
+        except DataError as exc:
+            if not skip_bad:
+                raise
+            skipped.append(str(exc))
+            return None
+    return attempt
 
 
 def iter_records(items, *, bare_date: str = "next_open", skip_bad: bool = False,

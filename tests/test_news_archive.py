@@ -15,7 +15,10 @@ import pytest
 
 from backtests.core.calendar import trading_calendar
 from backtests.data.master import StockMaster
-from backtests.data.news import NewsArchive, archive_marks, article_row, content_hash, fast_row
+from backtests.core.errors import DataError
+from backtests.data import news
+from backtests.data.news import (NewsArchive, archive_marks, article_row, content_hash, fast_row,
+                                  fast_row_bytes, text_bytes)
 from signals.articles import Article, make_article
 from signals.extract import Extractor
 from signals.marks import analyze
@@ -268,3 +271,101 @@ def test_one_extractor_shared_by_threads_gives_the_serial_rows(master):
         threaded = [row for part in pool.map(lambda c: extract_rows(ex, c), chunks)
                     for row in part]
     assert threaded == extract_rows(ex, items)
+
+
+# ------------------------------------------------------------------ the import over processes
+TRICKY = ["", " ", "\n", "\n\n\n", "  ", " \n", "\n ", "\t", "\u3000", "\xa0", "\u2028", "\x00",
+          "<", "&amp;", "![x](y)", "!", "&", "a", "涨停", "\r\n", "\x1f", "\u200b"]
+
+
+def test_fast_bytes_rows_are_the_fast_rows():
+    rng = np.random.default_rng(5)
+    recs = list(FAST_CASES + SLOW_CASES)
+    for k in range(3000):
+        title = "".join(TRICKY[int(i)] for i in rng.integers(0, len(TRICKY), rng.integers(0, 4)))
+        body = "".join(TRICKY[int(i)] for i in rng.integers(0, len(TRICKY), rng.integers(0, 8)))
+        recs.append({"id": f"r{k}", "published": "2024-12-16T02:58:00+08:00", "title": title,
+                     "body": body})
+    for rec in recs:
+        row = fast_row(rec)
+        assert fast_row_bytes(rec) == (None if row is None else text_bytes(row)), rec
+
+
+def _import_inputs(tmp_path) -> list:
+    """Files of every kind and trouble: fast and general records, duplicates, blank lines, a
+    record numbered by its place in a later piece, a file turning GBK half way, JSON, CSV."""
+    src = tmp_path / "src"
+    src.mkdir()
+    recs = []
+    for k in range(60):
+        rec = {"id": f"a{k}", "published": f"2024-12-{1 + k % 28:02d}T1{k % 10}:00:00+08:00",
+               "title": f"标题{k % 50}", "body": f"天娱数科涨停 第{k % 50}条\n正文 {k % 50}"}
+        if k % 7 == 3:
+            rec["published"] = "2024-12-16"                          # a note
+        if k % 11 == 5:
+            rec["body"] = f"<p>HTML {k}</p>"                          # general path
+        if k % 13 == 6:
+            rec["url"] = f"http://x/{k % 26}"
+        recs.append(rec)
+    recs[40] = {"published": "2024-12-16T09:00:00+08:00", "title": "无编号", "body": "按行编号"}
+    lines = [json.dumps(r, ensure_ascii=False) for r in recs]
+    lines.insert(20, "")
+    lines.insert(30, "   ")
+    (src / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    gbk = [json.dumps({"id": f"g{k}", "published": "2024-12-16T09:00:00+08:00", "title": "t",
+                       "body": f"b{k}"}) for k in range(20)]
+    gbk += [json.dumps({"id": f"h{k}", "published": "2024-12-16T09:00:00+08:00",
+                        "title": "涨停", "body": f"天娱数科{k}"}, ensure_ascii=False)
+            for k in range(20)]
+    (src / "b.jsonl").write_bytes(("\n".join(gbk) + "\n").encode("gb18030"))
+    (src / "c.json").write_text(json.dumps(recs[:10], ensure_ascii=False), encoding="utf-8")
+    pd.DataFrame(recs[50:]).to_csv(src / "d.csv", index=False)
+    return [src, src / "a.jsonl"]
+
+
+def _archive_rows(arch) -> list:
+    return arch.con.execute("SELECT rowid, id, published, ts, bare, source, url, title, body, "
+                            "hash, typeof(title), typeof(body) FROM articles ORDER BY rowid"
+                            ).fetchall()
+
+
+@pytest.mark.parametrize("chunk", [150, 700, 1 << 20])
+def test_import_over_processes_is_the_one_process_import(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(news, "PARALLEL_MIN_BYTES", 0)
+    paths = _import_inputs(tmp_path)
+    with NewsArchive(tmp_path / "one.sqlite") as one, NewsArchive(tmp_path / "par.sqlite") as par:
+        c1 = one.import_files(paths, workers=1, batch=7)
+        c2 = par.import_files(paths, workers=2, batch=7, chunk=chunk)
+        assert c1 == c2 and c1.new > 80 and c1.duplicates > 60
+        assert any("GBK" in n for n in c1.notes) and any("bare date" in n for n in c1.notes)
+        assert _archive_rows(one) == _archive_rows(par)
+        assert {r[-2:] for r in _archive_rows(par)} == {("text", "text")}
+        assert par.con.execute("SELECT COUNT(*) FROM articles WHERE id LIKE '%#%'").fetchone() \
+            == (1,)
+
+
+@pytest.mark.parametrize("skip_bad", [True, False])
+def test_import_over_processes_stops_and_skips_as_one_process(tmp_path, monkeypatch, skip_bad):
+    monkeypatch.setattr(news, "PARALLEL_MIN_BYTES", 0)
+    lines = [json.dumps({"id": f"a{k}", "published": "2024-12-16T09:00:00+08:00",
+                         "title": "t", "body": f"正文{k}"}, ensure_ascii=False) for k in range(40)]
+    lines[25] = '{"id": "bad", "published": '
+    lines[31] = json.dumps({"id": "late", "published": "soon", "body": "x"})
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    missing = tmp_path / "missing.jsonl"
+    results = []
+    for workers in (1, 2):
+        with NewsArchive(tmp_path / f"w{workers}.sqlite") as arch:
+            try:
+                c = arch.import_files([path, missing] if skip_bad else [path], workers=workers,
+                                      batch=4, skip_bad=skip_bad, chunk=200)
+                got = ("ok", c)
+            except DataError as exc:
+                got = ("error", str(exc))
+            results.append((got, _archive_rows(arch)))
+    assert results[0] == results[1]
+    (how, what), rows = results[0]
+    assert how == "error"
+    assert ("missing.jsonl: article file not found" in what) if skip_bad else ("line 26" in what)
+    assert len(rows) == (36 if skip_bad else 24)       # whole batches of 4 before the error

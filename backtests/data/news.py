@@ -48,9 +48,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import re
 import sqlite3
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +62,8 @@ import numpy as np
 import pandas as pd
 
 from backtests.core.errors import DataError, reading
-from signals.articles import Article, clean_text, iter_records
+from signals.articles import (Article, clean_text, expand_paths, file_articles, iter_records,
+                              jsonl_chunks, record_attempt)
 from signals.marks import SIGNAL_PARAMS, score_index
 from signals.parallel import extract_rows
 
@@ -68,6 +71,8 @@ ARCHIVE_FILE = os.path.join("news", "archive.sqlite")
 LEGACY_FILE = os.path.join("news", "articles.jsonl")
 FORMAT = 2
 BATCH = 5_000
+IMPORT_CHUNK = 4 << 20            # bytes of JSON Lines per import task of a worker
+PARALLEL_MIN_BYTES = 32 << 20     # smaller imports are parsed in the writing process
 BUSY_TIMEOUT_MS = 60_000
 
 SCHEMA = """
@@ -144,12 +149,9 @@ _BEIJING = dt.timedelta(hours=8)
 _FIELD_SET = frozenset(ARTICLE_COLUMNS)
 
 
-def fast_row(rec) -> tuple | None:
-    """The ``articles`` row of a record already in the archive's own form -- only the fields of
-    :data:`ARTICLE_COLUMNS`, all text, a non-empty id, an ISO time at +08:00, no HTML -- built
-    without an :class:`Article` (the import's hot path); exactly ``article_row(make_article(rec))``
-    (tests check it). None for any other record: the general reader decides, with its notes
-    and errors."""
+def _fast_parts(rec):
+    """``(id, time, source, url, title, body)`` of a record in the archive's own form (see
+    :func:`fast_row`), else None."""
     if type(rec) is not dict or not rec.keys() <= _FIELD_SET:
         return None
     pub = rec.get("published")
@@ -168,12 +170,66 @@ def fast_row(rec) -> tuple | None:
         return None
     if not aid or when.utcoffset() != _BEIJING:
         return None
+    return aid, when, source, url, title, body
+
+
+def fast_row(rec) -> tuple | None:
+    """The ``articles`` row of a record already in the archive's own form -- only the fields of
+    :data:`ARTICLE_COLUMNS`, all text, a non-empty id, an ISO time at +08:00, no HTML -- built
+    without an :class:`Article` (the import's hot path); exactly ``article_row(make_article(rec))``
+    (tests check it). None for any other record: the general reader decides, with its notes
+    and errors."""
+    parts = _fast_parts(rec)
+    if parts is None:
+        return None
+    aid, when, source, url, title, body = parts
     title, t_html = clean_text(title)
     body, b_html = clean_text(body)
     if t_html or b_html or not (title or body):
         return None
     return (aid, when.isoformat(), int(when.timestamp()), 0, source.strip(), url.strip(), title,
             body, content_hash(title, body))
+
+
+def _plain(text: str) -> bool:
+    """Whether ``clean_text(text)`` is ``text`` as it is and its only white space is ``' '`` and
+    line breaks (every other white space character is unprintable): the checks of
+    :func:`signals.articles.clean_text` with the strict printable test, the rare characters
+    first (a search for one character is the fastest)."""
+    if "<" in text or "&" in text or "\n\n\n" in text or text[:1] in (" ", "\n") \
+            or text[-1:] in (" ", "\n"):
+        return False
+    if " " in text and ("  " in text or " \n" in text or "\n " in text):
+        return False
+    if "!" in text and "![" in text:
+        return False
+    return text.isprintable() or text.replace("\n", "").isprintable()
+
+
+def text_bytes(row: tuple) -> tuple:
+    """An ``articles`` row with title and body as UTF-8 bytes (stored as TEXT by
+    ``CAST(? AS TEXT)``): what workers send to the writing process, which then neither decodes
+    nor encodes the texts."""
+    return row[:6] + (row[6].encode(), row[7].encode(), row[8])
+
+
+def fast_row_bytes(rec) -> tuple | None:
+    """:func:`text_bytes` of :func:`fast_row`, faster for plain text (no HTML, no white space
+    but spaces and line breaks, nothing :func:`~signals.articles.clean_text` would change): the
+    content hash is then the sha1 of the UTF-8 bytes with spaces and line breaks deleted, the
+    same digest as :func:`content_hash` (tests check it)."""
+    parts = _fast_parts(rec)
+    if parts is None:
+        return None
+    aid, when, source, url, title, body = parts
+    if (title or body) and _plain(title) and _plain(body):
+        tb, bb = title.encode(), body.encode()
+        digest = hashlib.sha1(tb.translate(None, b" \n") + b"\x00"
+                              + bb.translate(None, b" \n")).hexdigest()
+        return (aid, when.isoformat(), int(when.timestamp()), 0, source.strip(), url.strip(), tb,
+                bb, digest)
+    row = fast_row(rec)
+    return None if row is None else text_bytes(row)
 
 
 @dataclass
@@ -270,16 +326,30 @@ class NewsArchive:
             before = self.con.total_changes
             self.con.executemany(
                 "INSERT OR IGNORE INTO articles (id, published, ts, bare, source, url, title, "
-                "body, hash) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+                "body, hash) VALUES (?,?,?,?,?,?,CAST(? AS TEXT),CAST(? AS TEXT),?)", rows)
             new = self.con.total_changes - before
         counts.new += new
         counts.duplicates += len(rows) - new
 
     def import_files(self, paths: Iterable[str | os.PathLike], *, bare_date: str = "next_open",
-                     skip_bad: bool = False, batch: int = BATCH) -> ImportCounts:
-        """Import article files or folders (JSON, JSON Lines, CSV, Markdown; UTF-8 or GBK)."""
+                     skip_bad: bool = False, batch: int = BATCH, workers: int | None = None,
+                     chunk: int = IMPORT_CHUNK) -> ImportCounts:
+        """Import article files or folders (JSON, JSON Lines, CSV, Markdown; UTF-8 or GBK).
+
+        ``workers`` (default: the machine's cores): with more than one and at least
+        :data:`PARALLEL_MIN_BYTES` of files, the files are read and parsed by that many forked
+        processes (JSON Lines in pieces of about ``chunk`` bytes) while this process only
+        writes; the rows arrive in file order and go through the same transactions of
+        ``batch``, so the archive, the counts, the notes and the errors are those of one
+        process (tests check it)."""
         counts = ImportCounts()
-        items = iter_records(list(paths), bare_date=bare_date, skip_bad=skip_bad,
+        paths = list(paths)
+        workers = max(1, int(workers if workers is not None else (os.cpu_count() or 1)))
+        if workers > 1 and "fork" in mp.get_all_start_methods() and \
+                _input_bytes(paths) >= PARALLEL_MIN_BYTES:
+            rows = _parallel_rows(paths, bare_date, skip_bad, counts, workers, chunk)
+            return self._insert_all(rows, counts, batch)
+        items = iter_records(paths, bare_date=bare_date, skip_bad=skip_bad,
                              skipped=counts.skipped, notes=counts.notes, fast=fast_row)
         return self._insert_all((item if type(item) is tuple else article_row(item)
                                  for item in items), counts, batch)
@@ -508,6 +578,148 @@ def _range_sql(start, end, prefix: str = "") -> tuple[str, list]:
         conds.append(f"{prefix}ts < ?")
         args.append(_epoch(end, "end"))
     return (" WHERE " + " AND ".join(conds)) if conds else "", args
+
+
+def _input_bytes(paths: list) -> int:
+    """Total size of the article files of ``paths`` (0 when one is missing or unknown: the
+    one-process import then reports it, in order)."""
+    try:
+        return sum(p.stat().st_size for p in expand_paths(paths))
+    except (DataError, OSError):
+        return 0
+
+
+class _Resume(Exception):
+    """A record of a JSON Lines piece whose article id would be its record number in the file
+    (no id and no url), which a worker cannot know: the writing process reads on from it."""
+
+    def __init__(self, line: int, k: int):
+        super().__init__(line, k)
+        self.line, self.k = line, k
+
+
+def _import_piece(task) -> tuple:
+    """Worker: the rows (texts as bytes), article notes and skipped messages of one article file
+    or JSON Lines piece ``(path, start, end, first_line, bare_date, skip_bad)``, and how it
+    ended: ``("done", records, encoding)``, ``("error", message)`` or ``("resume", line,
+    records before it, byte offset)``."""
+    path, start, end, first_line, bare_date, skip_bad = task
+    path = Path(path)
+    rows, notes, skipped = [], [], []
+    encoding, progress = ["utf-8"], [0]
+    attempt = record_attempt(bare_date, skip_bad, skipped)
+    if start:
+        general = attempt
+
+        def attempt(rec, origin, k):
+            art = general(rec, origin, k)
+            if art is not None and art.id == f"{origin}#{k}":
+                raise _Resume(int(origin.rsplit(" ", 1)[1]), k)
+            return art
+    try:
+        for item in file_articles(path, attempt, fast_row_bytes, start=start, end=end,
+                                  first_line=first_line, encoding=encoding, progress=progress):
+            if type(item) is tuple:
+                rows.append(item)
+            else:
+                rows.append(text_bytes(article_row(item)))
+                notes.extend(f"{item.id}: {n}" for n in item.notes)
+    except _Resume as r:
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            for _ in range(r.line - first_line):
+                fh.readline()
+            return rows, notes, skipped, ("resume", r.line, r.k, fh.tell())
+    except DataError as exc:
+        return rows, notes, skipped, ("error", str(exc))
+    return rows, notes, skipped, ("done", progress[0], encoding[0])
+
+
+def _pieces(paths: list, chunk: int):
+    """``(file number, path, start, end, first_line)`` of every import task, in file order
+    (a JSON Lines file in pieces of about ``chunk`` bytes, any other file whole)."""
+    number = 0
+    for item in paths:
+        for path in expand_paths([item]):
+            number += 1
+            if path.suffix.lower() in (".jsonl", ".ndjson"):
+                for start, end, line in jsonl_chunks(path, chunk):
+                    yield number, path, start, end, line
+            else:
+                yield number, path, 0, None, 1
+
+
+def _parallel_rows(paths: list, bare_date: str, skip_bad: bool, counts: ImportCounts,
+                   workers: int, chunk: int) -> Iterator[tuple]:
+    """The rows of :meth:`NewsArchive.import_files`, parsed by ``workers`` forked processes,
+    in file order. A piece a worker cannot finish alone -- a file turning out to be GBK (the
+    pieces after were read as UTF-8) or a record numbered by its place in the file -- is read
+    on from there in this process, as the one-process import would."""
+    tasks = _pieces(paths, chunk)
+    pending: deque = deque()
+    failed: list[DataError] = []
+    done = [False]
+
+    def fill(pool):
+        while not done[0] and len(pending) < 2 * workers:
+            try:
+                number, path, start, end, line = next(tasks)
+            except StopIteration:
+                done[0] = True
+            except DataError as exc:         # a missing file: after the files before it
+                failed.append(exc)
+                done[0] = True
+            else:
+                pending.append(((number, path, start, end, line), pool.apply_async(
+                    _import_piece, ((str(path), start, end, line, bare_date, skip_bad),))))
+
+    before: dict[int, int] = {}          # file number -> records read in its earlier pieces
+    taken_over = 0                       # file number read on in this process
+    with mp.get_context("fork").Pool(workers) as pool:
+        fill(pool)
+        while pending:
+            (number, path, start, end, line), result = pending.popleft()
+            rows, notes, skipped, how = result.get()
+            fill(pool)
+            if number == taken_over:
+                continue
+            counts.notes.extend(notes)
+            counts.skipped.extend(skipped)
+            yield from rows
+            if how[0] == "error":
+                raise DataError(how[1])
+            k0 = before.get(number, 0)
+            if how[0] == "resume":
+                _, at_line, k, offset = how
+                taken_over = number
+                yield from _rest_of_file(path, offset, at_line, k0 + k, "utf-8", bare_date,
+                                         skip_bad, counts)
+            else:
+                _, records, encoding = how
+                before[number] = k0 + records
+                if encoding != "utf-8" and end is not None and end < path.stat().st_size:
+                    with open(path, "rb") as fh:
+                        fh.seek(start)
+                        next_line = line + fh.read(end - start).count(b"\n")
+                    taken_over = number
+                    yield from _rest_of_file(path, end, next_line, k0 + records, encoding,
+                                             bare_date, skip_bad, counts)
+    if failed:
+        raise failed[0]
+
+
+def _rest_of_file(path: Path, start: int, line: int, records: int, encoding: str,
+                  bare_date: str, skip_bad: bool, counts: ImportCounts) -> Iterator[tuple]:
+    """The rows of a JSON Lines file from byte ``start`` (line ``line``, ``records`` records
+    before it, read so far in ``encoding``), read in this process."""
+    attempt = record_attempt(bare_date, skip_bad, counts.skipped)
+    for item in file_articles(path, attempt, fast_row, start=start, first_line=line,
+                              first_record=records, encoding=[encoding]):
+        if type(item) is tuple:
+            yield item
+        else:
+            counts.notes.extend(f"{item.id}: {n}" for n in item.notes)
+            yield article_row(item)
 
 
 def legacy_rows(legacy: Path) -> list[tuple]:
