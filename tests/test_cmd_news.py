@@ -148,7 +148,9 @@ def test_index_over_processes_then_info(capsys, store, tmp_path):
                                         "title": f"第{i}条", "body": "天娱数科、居然智家涨停。"},
                                        ensure_ascii=False) + "\n" for i in range(1200)),
                     encoding="utf-8")
-    assert run(capsys, "news", "import", str(arts))[0] == 0
+    assert run(capsys, "news", "import", str(arts), "--jobs", "0") == (
+        2, [], ["Error: news import: --jobs 0: expected a positive number"])
+    assert run(capsys, "news", "import", str(arts), "--jobs", "2")[0] == 0
     assert run(capsys, "news", "index", "--jobs", "0") == (
         2, [], ["Error: news index: --jobs 0: expected a positive number"])
     code, out, err = run(capsys, "news", "index", "--names", str(names), "--jobs", "2")

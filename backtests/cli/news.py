@@ -1,13 +1,15 @@
 """``hypebt news import|fetch|search|info``: the store's news archive (SQLite, :mod:`backtests.data.news`).
 
-    hypebt news import FILE|DIR ... [--store DIR] [--bare-date P] [--skip-bad]
+    hypebt news import FILE|DIR ... [--store DIR] [--bare-date P] [--skip-bad] [--jobs N]
     hypebt news fetch [--codes C[,C...]] [--keyword W ...] [--cls [--important]] [--store DIR]
                       [--interval S] [--retries N] [--backoff S]
     hypebt news search TEXT [--start D] [--end D] [--limit N] [--store DIR]
     hypebt news info [--store DIR]
     hypebt news index [--names FILE ...] [--jobs N | --dask ADDRESS] [--store DIR]
 
-``import`` reads article files and folders (JSON, JSON Lines, CSV, Markdown; UTF-8 or GBK).
+``import`` reads article files and folders (JSON, JSON Lines, CSV, Markdown; UTF-8 or GBK),
+parsed by ``--jobs`` processes (default: every core) while this one writes, for imports of 32 MB
+or more.
 ``fetch``: ``--codes``/``--keyword`` call East Money's ``stock_news_em`` (its latest articles for
 each code or keyword), ``--cls`` the 财联社 telegraph ``stock_info_global_cls``. Both add only new
 articles (deduplicated by id, url and content), in transactions, so the archive grows with each
@@ -63,6 +65,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                "dates (default), or refused with 'error'")
     imp.add_argument("--skip-bad", action="store_true",
                      help="skip (and count) bad records instead of stopping at the first")
+    imp.add_argument("--jobs", type=int, default=None, metavar="N",
+                     help="parse in N processes while this one writes (default: every core; "
+                          "imports under 32 MB are parsed in one)")
     add_store_argument(imp)
     sea = sub.add_parser("search", help="archived articles containing a text",
                          description="Archived articles whose title or body contains TEXT, newest "
@@ -100,9 +105,12 @@ def run(args) -> int:
 
 
 def _import(args) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"news import: --jobs {args.jobs}: expected a positive number")
     st = Store.open(args.store, create=True)
     with st.news() as arch:
-        counts = arch.import_files(args.files, bare_date=args.bare_date, skip_bad=args.skip_bad)
+        counts = arch.import_files(args.files, bare_date=args.bare_date, skip_bad=args.skip_bad,
+                                   workers=args.jobs)
     print(f"news: {counts.new} new, {counts.duplicates} duplicates, {len(counts.skipped)} skipped; "
           f"archive {counts.total} articles")
     for msg in counts.skipped:
