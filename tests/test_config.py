@@ -99,6 +99,12 @@ def test_values_paths_and_dates(tmp_path):
      "needs exactly one of marks (a CSV date,code[,score]), articles (a list of article "
      "files) and archive (\"store\": the store's news archive), not marks and articles"),
     ('[data]\npath = "demo"\n[signals]\narchive = 3\n', "[signals] archive"),
+    ('[data]\npath = "demo"\n[signals]\narchive = "store"\njobs = 0\n',
+     "[signals] jobs = 0: expected a value in 1 .. 256"),
+    ('[data]\npath = "demo"\n[signals]\narchive = "store"\njobs = "2"\n',
+     "[signals] jobs = '2': expected an integer"),
+    ('[data]\npath = "demo"\n[signals]\narticles = "demo"\njobs = 2\n',
+     "[signals] jobs applies to archive (the store's news archive), not to articles"),
     ('[data]\npath = "demo"\n[signals]\nmark = "marks.csv"\n',
      'unknown key [signals] mark (did you mean "marks"?)'),
     ('data = 3\n[signals]\nmarks = "marks.csv"\n', "[data] must be a table"),

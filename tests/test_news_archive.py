@@ -177,6 +177,15 @@ def test_backtest_with_archive_store(tmp_path, master, capsys):
     assert main(["backtest", str(cfg), "--out", str(tmp_path / "out")]) == 0
     # the demo market has other codes: marks of our names are dropped, the run still completes
     assert (tmp_path / "out" / "signals.csv").exists()
+    assert "jobs" not in (tmp_path / "out" / "config.toml").read_text(encoding="utf-8")
+    store2 = tmp_path / "store2"                  # not indexed yet: extracted in 2 processes
+    assert main(["news", "import", str(src), "--store", str(store2)]) == 0
+    cfg.write_text(f'[data]\npath = "demo"\n[signals]\narchive = "{store2}"\njobs = 2\n',
+                   encoding="utf-8")
+    assert main(["backtest", str(cfg), "--out", str(tmp_path / "out3")]) == 0
+    assert (tmp_path / "out3" / "signals.csv").read_bytes() == \
+        (tmp_path / "out" / "signals.csv").read_bytes()
+    assert "jobs = 2" in (tmp_path / "out3" / "config.toml").read_text(encoding="utf-8")
     cfg.write_text(f'[data]\npath = "demo"\n[signals]\narchive = "{tmp_path / "nope"}"\n',
                    encoding="utf-8")
     assert main(["backtest", str(cfg), "--out", str(tmp_path / "out2")]) == 2

@@ -68,6 +68,14 @@ STORE_ARCHIVE = "store"
 # Keys of every [signals] source: where the marks come from besides the news, and the user's
 # exit signals (docs/strategies.md).
 LADDER_KEYS = ("source", "streak", "first_board", "exits")
+# [signals] keys of how the marks are computed, not of what they are (the marks are identical for
+# any value); the layout of the parameter tables (backtests.core.params). Written to a run
+# folder's config.toml only when not the default.
+ARCHIVE_PARAMS = {
+    "jobs": ("signals", int, 1, (1, 256),
+             "with `archive`: processes extracting the articles not yet in the mention index "
+             "(`hypebt news index --jobs`); identical marks for any value"),
+}
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,7 @@ class SignalsConfig:
     streak: tuple = ()             # ladder streaks: ints and "N+" strings
     first_board: bool = False
     exits: str | None = None       # absolute path of an exits CSV date,code
+    jobs: int = 1                  # processes extracting articles missing from the index
 
 
 @dataclass(frozen=True)
@@ -308,11 +317,18 @@ def with_ladder(signals: SignalsConfig, **changes) -> SignalsConfig:
 
 def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
     extra = signals_params()
-    known = SIGNALS_KEYS + LADDER_KEYS + tuple(extra)
+    known = SIGNALS_KEYS + LADDER_KEYS + tuple(ARCHIVE_PARAMS) + tuple(extra)
     for key in sec:
         if key not in known:
             raise _unknown("[signals]", key, known)
     given = [k for k in ("marks", "articles", "archive") if k in sec]
+    for key, (_section_name, _typ, _default, _limits, _doc) in ARCHIVE_PARAMS.items():
+        if key in sec and given != ["archive"]:
+            raise ConfigError(f"[signals] {key} applies to archive (the store's news archive), "
+                              f"not to " + (" and ".join(given) or "a ladder source"))
+    run_opts = {key: check_value(f"[signals] {key}", sec[key], typ, limits)
+                for key, (_section_name, typ, _default, limits, _doc) in ARCHIVE_PARAMS.items()
+                if key in sec}
     ladder = _parse_ladder(sec, base, bool(given))
     if ladder["source"] == "ladder":
         return SignalsConfig(**ladder)
@@ -347,7 +363,8 @@ def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
                               f"a role rules file is given as role_rules = {sec[name]!r}")
         options[name] = (check_value(f"[signals] {name}", sec[name], typ, limits)
                          if name in sec else default)
-    return SignalsConfig(articles=arts, archive=archive, options=options, **files, **ladder)
+    return SignalsConfig(articles=arts, archive=archive, options=options, **files, **ladder,
+                         **run_opts)
 
 
 def _load_rule_file(key: str, path: str, *, shown=None):
@@ -450,6 +467,8 @@ def config_dict(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None)
         signals.update({key: _rel(getattr(s, key), base) for key in RULE_FILES
                         if getattr(s, key) is not None})
         signals.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in s.options.items()})
+        signals.update({k: getattr(s, k) for k, (_sec, _typ, default, _lim, _doc)
+                        in ARCHIVE_PARAMS.items() if getattr(s, k) != default})
     if s.source != "news":                    # written only when used: older configs unchanged
         signals.update(source=s.source, streak=list(s.streak), first_board=s.first_board)
     if s.exits:

@@ -127,7 +127,8 @@ def marks_from_archive(cfg: RunConfig, market) -> pd.DataFrame:
     sessions = np.asarray(market.sessions, dtype="datetime64[D]")
     with open_archive(where) as archive:
         return archive_marks(archive, extractor, trading_calendar(), sessions[0], sessions[-1],
-                             board=BoardStates(market), **cfg.signals.options)
+                             workers=cfg.signals.jobs, board=BoardStates(market),
+                             **cfg.signals.options)
 
 
 def prepare_run(cfg: RunConfig, *, cache: bool = True):
