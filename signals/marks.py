@@ -38,6 +38,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
@@ -288,30 +290,13 @@ def round10(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _joined_ids(ids: np.ndarray, arts: np.ndarray, start: np.ndarray,
-                n: np.ndarray) -> np.ndarray:
-    """``";".join(ids[arts[s:s + k]])`` for every ``(s, k)`` of ``(start, n)``, as slices of
-    one joined string."""
-    whole = ";".join(ids[arts].tolist())
-    id_len = np.fromiter(map(len, ids.tolist()), np.int64, len(ids))
-    ends = np.cumsum(id_len[arts] + 1)
-    begins = np.concatenate(([0], ends[:-1]))
-    a = begins[start].tolist()
-    b = (ends[start + n - 1] - 1).tolist()
-    return np.asarray([whole[i:j] for i, j in zip(a, b)], dtype=object)
-
-
-def _names_by_term(terms: np.ndarray, code: np.ndarray, names: dict) -> np.ndarray:
-    """``names[terms[c]]`` for every code id ``c``: looked up once per distinct code (a code
-    missing from ``names`` is a KeyError, as a per-row look-up would be)."""
-    uniq, back = np.unique(code, return_inverse=True)
-    return np.asarray([names[t] for t in terms[uniq].tolist()], dtype=object)[back]
-
-
 def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
                  roles: set[str] | None, half_life: float, title_multiplier: float,
-                 seen_before: frozenset = frozenset()) -> pd.DataFrame:
-    """:func:`score_marks` on :class:`Packed` arrays (the kernels of :mod:`signals.marks_nb`)."""
+                 seen_before: frozenset = frozenset(), window: tuple | None = None
+                 ) -> pd.DataFrame:
+    """:func:`score_marks` on :class:`Packed` arrays (the kernels of :mod:`signals.marks_nb`);
+    ``window``: ``(first, last)`` positions in ``calendar.sessions``, the only sessions whose
+    marks are returned (the articles before still add their decayed heat)."""
     terms = p.terms
     n_terms = len(terms)
     role_ok = np.ones(max(n_terms, 1), dtype=bool)
@@ -334,7 +319,10 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     start, n, code, sess, score, first, role, theme, is_open = cells_nb(
         order, g_code, g_sess, g_value, g_role, g_theme, p.is_open[g_art], rank, decay, use_decay,
         float(min_score))
-    keep = np.flatnonzero(~(score < min_score))
+    keep = ~(score < min_score)
+    if window is not None:                 # only the marks of these sessions are wanted
+        keep &= (sess >= window[0]) & (sess <= window[1])
+    keep = np.flatnonzero(keep)
     if len(keep) == 0:
         return _empty_marks()
     start, n, code, sess, score = start[keep], n[keep], code[keep], sess[keep], score[keep]
@@ -348,37 +336,62 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         at = np.minimum(np.searchsorted(hkeys, want), len(hkeys) - 1)
         hit = (theme >= 0) & (hkeys[at] == want)
         heat[hit] = hcounts[at[hit]]
+    # The rows in the frame's order -- date, score descending, code -- sorted here on numbers
+    # (session positions, rounded scores, the codes' text ranks) instead of on text columns.
+    score = round10(score)
+    row = np.lexsort((rank[code], -score, sess))
+    start, n, code, sess, score = start[row], n[row], code[row], sess[row], score[row]
+    first, role, theme, is_open, heat = first[row], role[row], theme[row], is_open[row], heat[row]
     arts = g_art[order]
     first_art = arts[start]
-    ids = p.ids
-    art_id = _joined_ids(ids, arts, start, n)
-    codes = terms[code]
+    # Text columns are built as Arrow strings (the frame's ``str`` dtype) from their distinct
+    # values and taken per row: no Python string per row.
+    u_code, code_back = np.unique(code, return_inverse=True)
+    code_texts = terms[u_code].tolist()
     if p.published.dtype != object:        # epoch seconds: format each article once
-        uniq, back = np.unique(first_art, return_inverse=True)
-        published = _iso_beijing(p.published[uniq])[back]
+        u_art, art_back = np.unique(first_art, return_inverse=True)
+        published = _str_take(_iso_beijing(p.published[u_art]).tolist(), art_back)
     else:
-        published = p.published[first_art]
-    themes = terms[np.maximum(theme, 0)]
-    themes[theme < 0] = ""
-    seen = np.fromiter((c in seen_before for c in codes), dtype=bool, count=len(codes)) \
-        if seen_before else np.zeros(len(codes), bool)
+        published = _str_take(p.published[first_art].tolist(), None)
+    titles = _str_take(p.titles[first_art].tolist(), None) if p.published.dtype == object \
+        else _str_take(p.titles[u_art].tolist(), art_back)
+    u_theme, theme_back = np.unique(theme, return_inverse=True)
+    u_role, role_back = np.unique(role, return_inverse=True)
+    seen = np.array([c in seen_before for c in code_texts], dtype=bool)[code_back] \
+        if seen_before else np.zeros(len(code), bool)
     frame = pd.DataFrame({
         "date": calendar.sessions[sess].astype("datetime64[ns]"),
-        "code": codes,
-        "name": _names_by_term(terms, code, names),
-        "score": round10(score),
+        "code": _str_take(code_texts, code_back),
+        "name": _str_take([names[c] for c in code_texts], code_back),
+        "score": score,
         "first_mention": first & ~seen,
         "n_articles": n.astype(np.int64),
-        "theme": themes,
+        "theme": _str_take(["" if t < 0 else terms[t] for t in u_theme.tolist()], theme_back),
         "theme_heat": heat,
-        "role": terms[role],
-        "entry": np.where(is_open, "open", "close").astype(object),
-        "article_id": art_id,
-        "title": p.titles[first_art],
+        "role": _str_take(terms[u_role].tolist(), role_back),
+        "entry": _str_take(["close", "open"], is_open.astype(np.int64)),
+        "article_id": _joined_ids_arrow(p.ids, arts, start, n),
+        "title": titles,
         "published": published,
     })
-    frame = frame.sort_values(["date", "score", "code"], ascending=[True, False, True])
-    return frame.reset_index(drop=True)
+    return frame
+
+
+def _str_take(values: list, back) -> pd.api.extensions.ExtensionArray:
+    """``values[back]`` (``back`` None: ``values``) as the ``str`` array pandas infers for text."""
+    arr = pd.array(values, dtype="str")
+    return arr if back is None else arr.take(np.asarray(back, np.int64))
+
+
+def _joined_ids_arrow(ids: np.ndarray, arts: np.ndarray, start: np.ndarray, n: np.ndarray):
+    """``";".join(ids[arts[s:s + k]])`` for every ``(s, k)`` of ``(start, n)``, joined by Arrow."""
+    total = int(n.sum())
+    ends = np.cumsum(n)
+    pos = np.repeat(start - (ends - n), n) + np.arange(total)
+    values = pa.array(ids.tolist(), type=pa.large_string()).take(pa.array(arts[pos]))
+    lists = pa.LargeListArray.from_arrays(pa.array(np.concatenate(([0], ends)), pa.int64()),
+                                          values)
+    return pd.array(pc.binary_join(lists, pa.scalar(";", pa.large_string())), dtype="str")
 
 
 def score_index(index: tuple, terms: list[str], calendar, names: dict, *,
@@ -387,14 +400,15 @@ def score_index(index: tuple, terms: list[str], calendar, names: dict, *,
                 half_life: float = 2.0, title_multiplier: float = 1.5,
                 skip_bad: bool = False, open_cutoff: str = "09:30",
                 seen_before: frozenset = frozenset(), role_rules=None,
-                board=None) -> pd.DataFrame:
+                board=None, window: tuple | None = None) -> pd.DataFrame:
     """Marks from a stored mention index (:meth:`backtests.data.news.NewsArchive.packed`):
     ``index`` = ``(epoch seconds, bare, ids, titles, mention records, mentions per article,
     theme ids, themes per article)`` in order of publication then id, mention records with
     fields ``code, role, theme, title, weight`` (ids into ``terms``; theme -1: none). The same
     scoring as :func:`analyze` on the same articles (tests check it); an article outside the
     calendar raises :class:`DataError` unless ``skip_bad``. ``board`` and ``role_rules`` (both
-    or neither): the market-confirmed roles, as in :func:`analyze`."""
+    or neither): the market-confirmed roles, as in :func:`analyze`. ``window``: ``(first,
+    last)`` session dates, the only sessions whose marks are returned."""
     _check_choice("intraday", intraday, INTRADAY_POLICIES)
     _check_choice("bare_date", bare_date, BARE_DATE_POLICIES)
     role_set = None if roles is None else set([roles] if isinstance(roles, str) else roles)
@@ -429,9 +443,13 @@ def score_index(index: tuple, terms: list[str], calendar, names: dict, *,
                     ~close[keep], ids[keep], titles[keep], np.asarray(epoch, np.int64)[keep],
                     t_ptr, np.asarray(theme_ids, np.int64), m_ptr, m_code, m_role,
                     recs["theme"].astype(np.int64), m_weight, recs["title"].astype(bool), terms)
+    if window is not None:
+        days_d = np.asarray(calendar.sessions, dtype="datetime64[D]")
+        window = (int(np.searchsorted(days_d, np.datetime64(window[0], "D"))),
+                  int(np.searchsorted(days_d, np.datetime64(window[1], "D"), "right")) - 1)
     return score_packed(packed, calendar, names, min_score=min_score, roles=role_set,
                         half_life=half_life, title_multiplier=title_multiplier,
-                        seen_before=seen_before)
+                        seen_before=seen_before, window=window)
 
 
 def _confirm_packed(m_code, m_role, m_weight, terms, mcount, epoch, role_rules, board):

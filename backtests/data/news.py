@@ -782,13 +782,10 @@ def archive_marks(archive: NewsArchive, extractor, calendar, start, end, *,
     seen = frozenset(r[0] for r in archive.con.execute(
         f"SELECT DISTINCT code FROM first_seen WHERE version = ? AND ts < ?{role_sql}",
         [version, _epoch(lo, "start"), *role_args]))
-    marks = score_index(index, archive.terms(version), calendar, extractor.matcher.display,
-                        skip_bad=True, seen_before=seen, role_rules=extractor.roles, board=board,
-                        **opts)
-    day = marks["date"].to_numpy().astype("datetime64[D]")
-    keep = (day >= np.datetime64(pd.Timestamp(start).date(), "D")) & (
-        day <= np.datetime64(pd.Timestamp(end).date(), "D"))
-    return marks.loc[keep].reset_index(drop=True)
+    return score_index(index, archive.terms(version), calendar, extractor.matcher.display,
+                       skip_bad=True, seen_before=seen, role_rules=extractor.roles, board=board,
+                       window=(np.datetime64(pd.Timestamp(start).date(), "D"),
+                               np.datetime64(pd.Timestamp(end).date(), "D")), **opts)
 
 
 __all__ = ["ARCHIVE_FILE", "ImportCounts", "NewsArchive", "archive_marks", "article_row",
