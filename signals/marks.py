@@ -348,13 +348,12 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     # values and taken per row: no Python string per row.
     u_code, code_back = np.unique(code, return_inverse=True)
     code_texts = terms[u_code].tolist()
+    u_art, art_back = np.unique(first_art, return_inverse=True)
     if p.published.dtype != object:        # epoch seconds: format each article once
-        u_art, art_back = np.unique(first_art, return_inverse=True)
         published = _str_take(_iso_beijing(p.published[u_art]).tolist(), art_back)
     else:
-        published = _str_take(p.published[first_art].tolist(), None)
-    titles = _str_take(p.titles[first_art].tolist(), None) if p.published.dtype == object \
-        else _str_take(p.titles[u_art].tolist(), art_back)
+        published = _str_take(p.published[u_art].tolist(), art_back)
+    titles = _texts(p.titles, u_art).take(art_back)
     u_theme, theme_back = np.unique(theme, return_inverse=True)
     u_role, role_back = np.unique(role, return_inverse=True)
     seen = np.array([c in seen_before for c in code_texts], dtype=bool)[code_back] \
@@ -383,12 +382,23 @@ def _str_take(values: list, back) -> pd.api.extensions.ExtensionArray:
     return arr if back is None else arr.take(np.asarray(back, np.int64))
 
 
-def _joined_ids_arrow(ids: np.ndarray, arts: np.ndarray, start: np.ndarray, n: np.ndarray):
-    """``";".join(ids[arts[s:s + k]])`` for every ``(s, k)`` of ``(start, n)``, joined by Arrow."""
+def _texts(values, idx: np.ndarray):
+    """``values[idx]`` as a pandas ``str`` array (``values``: an object array or a str array)."""
+    if isinstance(values, np.ndarray):
+        return pd.array(values[idx].tolist(), dtype="str")
+    return values.take(np.asarray(idx, np.int64))
+
+
+def _joined_ids_arrow(ids, arts: np.ndarray, start: np.ndarray, n: np.ndarray):
+    """``";".join(ids[arts[s:s + k]])`` for every ``(s, k)`` of ``(start, n)``, joined by Arrow
+    (``ids``: an object array or a pandas str array)."""
     total = int(n.sum())
     ends = np.cumsum(n)
     pos = np.repeat(start - (ends - n), n) + np.arange(total)
-    values = pa.array(ids.tolist(), type=pa.large_string()).take(pa.array(arts[pos]))
+    values = pa.array(_texts(ids, arts[pos]))
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    values = values.cast(pa.large_string())
     lists = pa.LargeListArray.from_arrays(pa.array(np.concatenate(([0], ends)), pa.int64()),
                                           values)
     return pd.array(pc.binary_join(lists, pa.scalar(";", pa.large_string())), dtype="str")

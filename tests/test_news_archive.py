@@ -378,3 +378,28 @@ def test_import_over_processes_stops_and_skips_as_one_process(tmp_path, monkeypa
     assert how == "error"
     assert ("missing.jsonl: article file not found" in what) if skip_bad else ("line 26" in what)
     assert len(rows) == (36 if skip_bad else 24)       # whole batches of 4 before the error
+
+
+def test_packed_read_in_spans_is_the_rows_in_order(tmp_path, master, monkeypatch):
+    """packed() concatenates each span's rows in SQL: the same arrays as reading the rows one by
+    one, over several spans, for an empty range and with texts of every width."""
+    arts = articles(300)
+    arts[5] = Article(id="ü𝄞", published=arts[5].published, title="标题𝄞é\x00x", body="天娱数科涨停")
+    ex = Extractor(master)
+    with NewsArchive(tmp_path / "n.sqlite") as arch:
+        arch.add(arts)
+        arch.index(ex)
+        version = ex.version
+        rows = arch.con.execute("SELECT ts, bare, id, title, mentions, themes FROM packed WHERE "
+                                "version = ? ORDER BY ts, id", (version,)).fetchall()
+        monkeypatch.setattr(news, "PACKED_SPAN_S", 7 * 86_400)
+        ts, bare, ids, titles, recs, mcount, themes, tcount = arch.packed(version)
+        assert ts.tolist() == [r[0] for r in rows] and bare.tolist() == [bool(r[1]) for r in rows]
+        assert list(ids) == [r[2] for r in rows] and list(titles) == [r[3] for r in rows]
+        assert recs.tobytes() == b"".join(r[4] for r in rows)
+        assert mcount.tolist() == [len(r[4]) // news.MENTION_DT.itemsize for r in rows]
+        assert themes.astype("<i4").tobytes() == b"".join(r[5] for r in rows)
+        assert tcount.tolist() == [len(r[5]) // 4 for r in rows]
+        assert "标题𝄞é\x00x" in list(titles)
+        empty = arch.packed(version, "2030-01-01", "2030-02-01")
+        assert len(empty[0]) == len(empty[2]) == len(empty[4]) == 0

@@ -60,6 +60,7 @@ from typing import Self
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from backtests.core.errors import DataError, reading
 from signals.articles import (Article, clean_text, expand_paths, file_articles, iter_records,
@@ -535,23 +536,66 @@ class NewsArchive:
     def packed(self, version: str, start=None, end=None):
         """The packed index of rules ``version`` for articles published in ``[start, end)``, in
         order of publication then id: ``(ts, bare, ids, titles, mention records, mention counts,
-        theme ids, theme counts)`` as arrays (records of :data:`MENTION_DT`)."""
-        where, args = _range_sql(start, end)
-        rows = self.con.execute(
-            "SELECT ts, bare, id, title, mentions, themes FROM packed WHERE version = ?"
-            + where.replace(" WHERE ", " AND ") + " ORDER BY ts, id", [version, *args]).fetchall()
-        n = len(rows)
-        if not n:
+        theme ids, theme counts)`` as arrays (records of :data:`MENTION_DT`; ids and titles as
+        pandas ``str`` arrays).
+
+        Read without a Python object per article: each span of :data:`PACKED_SPAN_S` seconds is
+        one aggregate query concatenating the rows' fields in index order (``group_concat``
+        over the ordered range scan; blobs and UTF-8 texts as bytes, with their byte lengths),
+        cut into arrays with numpy and Arrow."""
+        lo, hi = self.con.execute(
+            "SELECT MIN(ts), MAX(ts) FROM packed WHERE version = ?" + _range_sql(start, end)[0]
+            .replace(" WHERE ", " AND "), [version, *_range_sql(start, end)[1]]).fetchone()
+        parts = []
+        if lo is not None:
+            factory = self.con.text_factory
+            self.con.text_factory = bytes
+            try:
+                for t0 in range(lo, hi + 1, PACKED_SPAN_S):
+                    parts.append(self.con.execute(_PACKED_SQL, (version, t0, min(
+                        t0 + PACKED_SPAN_S, hi + 1))).fetchone())
+            finally:
+                self.con.text_factory = factory
+        parts = [p for p in parts if p[0]]
+        if not parts:
             e = np.zeros(0, np.int64)
-            return (e, e.astype(bool), np.zeros(0, object), np.zeros(0, object),
+            return (e, e.astype(bool), _utf8_strings(e, b""), _utf8_strings(e, b""),
                     np.zeros(0, MENTION_DT), e, e, e)
-        ts, bare, ids, titles, ments, themes = zip(*rows)
-        mcount = np.fromiter(map(len, ments), np.int64, n) // MENTION_DT.itemsize
-        tcount = np.fromiter(map(len, themes), np.int64, n) // 4
-        return (np.asarray(ts, np.int64), np.asarray(bare, bool), np.asarray(ids, dtype=object),
-                np.asarray(titles, dtype=object),
-                np.frombuffer(b"".join(ments), dtype=MENTION_DT), mcount,
-                np.frombuffer(b"".join(themes), dtype="<i4").astype(np.int64), tcount)
+        cols = list(zip(*parts))
+
+        def ints(k):
+            return np.concatenate([np.array(c.split(b","), dtype=np.int64) for c in cols[k]])
+
+        ts = ints(1)
+        bare = np.frombuffer(b"".join(cols[2]), np.uint8) == ord("1")
+        mlen, tlen, idlen, tilen = ints(3), ints(4), ints(5), ints(6)
+        return (ts, bare, _utf8_strings(idlen, b"".join(cols[7])),
+                _utf8_strings(tilen, b"".join(cols[8])),
+                np.frombuffer(b"".join(cols[9]), dtype=MENTION_DT), mlen // MENTION_DT.itemsize,
+                np.frombuffer(b"".join(cols[10]), dtype="<i4").astype(np.int64), tlen // 4)
+
+
+# One span of the packed index: the fields of its rows concatenated in (ts, id) order. SQLite
+# keeps a subquery's ORDER BY for an aggregate over it (it is not flattened), and the range scan
+# of the primary key (version, ts, id) yields that order anyway.
+_PACKED_SQL = """
+SELECT COUNT(*), group_concat(ts), group_concat(bare, ''), group_concat(length(mentions)),
+       group_concat(length(themes)), group_concat(length(CAST(id AS BLOB))),
+       group_concat(length(CAST(title AS BLOB))), group_concat(id, ''), group_concat(title, ''),
+       group_concat(mentions, ''), group_concat(themes, '')
+FROM (SELECT ts, bare, id, title, mentions, themes FROM packed
+      WHERE version = ? AND ts >= ? AND ts < ? ORDER BY ts, id)
+"""
+PACKED_SPAN_S = 90 * 86_400       # one query per 90 days: each concatenation stays far below
+                                  # SQLite's 1 GB limit on a value
+
+
+def _utf8_strings(lengths: np.ndarray, data: bytes):
+    """The pandas ``str`` array of consecutive UTF-8 texts of byte ``lengths`` in ``data``."""
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    arr = pa.LargeStringArray.from_buffers(len(lengths), pa.py_buffer(offsets.tobytes()),
+                                           pa.py_buffer(data))
+    return pd.array(arr, dtype="str")
 
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
