@@ -304,7 +304,7 @@ def _stream_jsonl(path: Path, start: int = 0, end: int | None = None, first_line
                         raise DataError(f"{path}: line {n}: neither UTF-8 nor GBK text (byte "
                                         f"{exc.start}); save it as UTF-8") from None
                     encoding[0] = "gb18030"
-                if not line.strip():
+                if not line or line.isspace():       # = not line.strip(), without a copy
                     continue
                 try:
                     rec = json.loads(line)
