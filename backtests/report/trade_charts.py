@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from backtests.core.csv_text import csv_join, day_cells, fixed_cells
+
 TRADE_BARS_FILE = "trade_bars.csv"
 BEFORE, AFTER = 5, 5
 MAX_CHARTS = 200
@@ -107,14 +109,12 @@ def trade_bars_csv(market, trades: pd.DataFrame) -> str:
              else len(sessions) - 1)
         wanted.setdefault(j, set()).update(range(max(0, a - BEFORE),
                                                  min(len(sessions), b + AFTER + 1)))
-    lines = [",".join(BAR_COLUMNS)]
-    fmt = lambda v: "" if not np.isfinite(v) else f"{v:.2f}"  # noqa: E731
-    for j in sorted(wanted, key=lambda k: codes[k]):
-        for t in sorted(wanted[j]):
-            vals = [market.open[t, j], market.high[t, j], market.low[t, j], market.close[t, j],
-                    market.limit_up[t, j], market.limit_down[t, j]]
-            lines.append(",".join([codes[j], str(sessions[t])] + [fmt(float(v)) for v in vals]))
-    return "\n".join(lines) + "\n"
+    rows = [(j, t) for j in sorted(wanted, key=lambda k: codes[k]) for t in sorted(wanted[j])]
+    jj = np.array([j for j, _t in rows], dtype=np.int64)
+    tt = np.array([t for _j, t in rows], dtype=np.int64)
+    prices = [fixed_cells(np.asarray(a)[tt, jj], 2) for a in (
+        market.open, market.high, market.low, market.close, market.limit_up, market.limit_down)]
+    return csv_join(BAR_COLUMNS, [codes[jj].tolist(), day_cells(sessions[tt])] + prices)
 
 
 def _e(value) -> str:
