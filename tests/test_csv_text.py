@@ -60,3 +60,21 @@ def test_csv_join():
         csv_join(("a", "b"), [["x"], ["y", "z"]])
     with pytest.raises(TypeError, match="not None"):
         text_cells(["x", None])
+
+
+def test_run_folder_text_and_side_cells():
+    """The run folder's text cells: Arrow for plain strings, Python where a cell needs quoting
+    or is not a string; both give what ``str`` and the CSV quoting rule give."""
+    from backtests.report import run_folder
+
+    def cells(column):
+        out = run_folder._text(column)
+        return out if isinstance(out, list) else out.texts()
+
+    assert cells(["600000", None, float("nan"), "天娱数科"]) == ["600000", "", "", "天娱数科"]
+    assert cells(["a,b", 'say "x"', "two\nlines", "plain"]) == [
+        '"a,b"', '"say ""x"""', '"two\nlines"', "plain"]
+    assert cells([1, "x", 2.5]) == ["1", "x", "2.5"]
+    assert cells(pd.Series(["entry", "stop_loss"], dtype="str")) == ["entry", "stop_loss"]
+    assert run_folder._side(np.array([1, -1, 1])) == ["buy", "sell", "buy"]
+    assert run_folder._side(["buy", -1]) == ["buy", "sell"]

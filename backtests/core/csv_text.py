@@ -112,15 +112,21 @@ def _fixed_write(v, decimals, lengths, offsets, data, extra, extra_offsets, extr
                 break
 
 
-def _utf8(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets and UTF-8 bytes of Python strings (Arrow's converter: no per-string Python)."""
-    arr = pa.array(texts, type=pa.large_string())
+def arrow_cells(arr: pa.Array) -> Cells:
+    """The cells of an Arrow string array without nulls (its buffers, not copied per cell)."""
+    arr = arr.cast(pa.large_string())
     if arr.null_count:
         raise TypeError("CSV cells must be strings, not None")
     _validity, offsets, data = arr.buffers()
     o = np.frombuffer(offsets, np.int64)[arr.offset:arr.offset + len(arr) + 1]
     raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
-    return o - o[0], raw[o[0]:o[-1]]
+    return Cells(o - o[0], raw[o[0]:o[-1]])
+
+
+def _utf8(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and UTF-8 bytes of Python strings (Arrow's converter: no per-string Python)."""
+    cells = arrow_cells(pa.array(texts, type=pa.large_string()))
+    return cells.offsets, cells.data
 
 
 def fixed_cells(values, decimals: int, *, empty_nonfinite: bool = True) -> Cells:

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from backtests.core.csv_text import Cells, csv_join, day_cells, fixed_cells, int_cells
+from backtests.core.csv_text import (Cells, arrow_cells, csv_join, day_cells, fixed_cells,
+                                     int_cells)
 from backtests.core.errors import DataError
 from backtests.data.demo import demo_names
 
@@ -52,10 +55,17 @@ def _price(values) -> Cells:
     return fixed_cells(values, 2)              # empty: no price
 
 
-def _text(values) -> list[str]:
-    """CSV cells: empty for missing values, quoted when a cell holds a comma, quote or newline
-    (one scan of the joined column decides whether any cell needs quoting at all)."""
-    out = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+def _text(values) -> Cells | list[str]:
+    """CSV cells: empty for missing values, quoted when a cell holds a comma, quote or newline.
+    A column of strings with nothing to quote (the usual case) goes through Arrow whole."""
+    column = np.asarray(values, dtype=object)
+    try:
+        arrow = pa.array(column, type=pa.large_string(), from_pandas=True).fill_null("")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arrow = None                               # not all strings: str() each below
+    if arrow is not None and not pc.any(pc.match_substring_regex(arrow, '[,"\n]')).as_py():
+        return arrow_cells(arrow)
+    out = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in column]
     joined = "".join(out)
     if "," not in joined and '"' not in joined and "\n" not in joined:
         return out
@@ -64,7 +74,10 @@ def _text(values) -> list[str]:
 
 
 def _side(values) -> list[str]:
-    return [v if isinstance(v, str) else ("buy" if int(v) > 0 else "sell") for v in values]
+    v = np.asarray(values)
+    if np.issubdtype(v.dtype, np.number):
+        return np.where(v > 0, "buy", "sell").tolist()
+    return [x if isinstance(x, str) else ("buy" if int(x) > 0 else "sell") for x in values]
 
 
 def equity_csv(equity: pd.DataFrame) -> str:
