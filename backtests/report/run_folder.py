@@ -19,8 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from backtests.core.csv_text import (Cells, arrow_cells, csv_join, day_cells, fixed_cells,
-                                     int_cells)
+from backtests.core.csv_text import Cells, arrow_cells, csv_join, day_cells, fixed_cells, int_cells
 from backtests.core.errors import DataError
 from backtests.data.demo import demo_names
 

@@ -102,11 +102,11 @@ def line_chart(dates: list[str], series: list[tuple[str, np.ndarray, str]], *, t
     n = len(dates)
     inner = WIDTH - LEFT - RIGHT
     step = inner / max(n, 1)
-    x = lambda i: LEFT + step * (i + 0.5)  # noqa: E731
+    x = lambda i: LEFT + step * (i + 0.5)
     lo, hi = _range([v for _l, v, _c in series], include_zero=True)
     ticks = nice_ticks(lo, hi)
     lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
-    y = lambda v: TOP + height * (hi - v) / (hi - lo)  # noqa: E731
+    y = lambda v: TOP + height * (hi - v) / (hi - lo)
     total = TOP + height + BOTTOM
     out = [f'<svg width="{WIDTH}" height="{total}" role="img" aria-label="{esc(label)}">']
     out += _frame(title, [(lbl, c) for lbl, _v, c in series], TOP, inner, height, ticks, y, fmt)
@@ -134,12 +134,12 @@ def spike_chart(dates: list[str], values: np.ndarray, *, title: str, fmt, up: st
     n = len(dates)
     inner = WIDTH - LEFT - RIGHT
     step = inner / max(n, 1)
-    x = lambda i: LEFT + step * (i + 0.5)  # noqa: E731
+    x = lambda i: LEFT + step * (i + 0.5)
     v = np.asarray(values, dtype=float)
     lo, hi = _range([v], include_zero=True)
     ticks = nice_ticks(lo, hi)
     lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
-    y = lambda u: TOP + height * (hi - u) / (hi - lo)  # noqa: E731
+    y = lambda u: TOP + height * (hi - u) / (hi - lo)
     total = TOP + height + BOTTOM
     out = [f'<svg width="{WIDTH}" height="{total}" role="img" aria-label="{esc(label)}">']
     out += _frame(title, [], TOP, inner, height, ticks, y, fmt)
@@ -169,12 +169,12 @@ def hbar_chart(labels: list[str], values: np.ndarray, *, title: str, fmt, up: st
     left = min(300.0, max(60.0, max((text_width(s, size) for s in labels), default=0.0) + 10))
     inner = WIDTH - left - RIGHT - 110          # room for the value labels on both sides
     lo, hi = _range([v], include_zero=True)
-    x = lambda u: left + 50 + inner * (u - lo) / (hi - lo)  # noqa: E731
+    x = lambda u: left + 50 + inner * (u - lo) / (hi - lo)
     height = TOP + 8 + row * len(labels)
     out = [f'<svg width="{WIDTH}" height="{height}" role="img" aria-label="{esc(label)}">',
            f'<text x="{left}" y="{TOP - 8}" font-size="11" fill="{TEXT}">{esc(title)}</text>',
-           f'<line x1="{x(0.0):.1f}" x2="{x(0.0):.1f}" y1="{TOP - 2}" y2="{height - 4}" '
-           f'stroke="#999" stroke-width="0.8"/>']
+           (f'<line x1="{x(0.0):.1f}" x2="{x(0.0):.1f}" y1="{TOP - 2}" y2="{height - 4}" '
+            f'stroke="#999" stroke-width="0.8"/>')]
     for k, (text, value) in enumerate(zip(labels, v.tolist())):
         top = TOP + row * k
         a, b = sorted((x(0.0), x(value)))

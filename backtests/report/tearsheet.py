@@ -61,7 +61,7 @@ from backtests.report.charts import quantstats_html
 from backtests.report.mood import section_html as mood_section
 from backtests.report.performance import pnl_chart
 from backtests.report.performance import section_html as performance_section
-from backtests.report.run_folder import BENCHMARK_FILE, RunFolder, load_run, texts
+from backtests.report.run_folder import BENCHMARK_FILE, RunFolder, load_run
 from backtests.report.trade_charts import section_html as trade_charts_section
 from backtests.study.nb import FILL_NAMES
 from backtests.study.outputs import MARKS_STUDY_FILE
@@ -107,7 +107,8 @@ def _norm_status(series: pd.Series) -> pd.Series:
 
 
 def _reason(series: pd.Series) -> pd.Series:
-    return pd.Series(texts(series), index=series.index, dtype=object).str.strip()
+    s = series.astype(object)
+    return s.where(s.notna(), "").astype(str).astype(object).str.strip()
 
 
 def _normalised(orders: pd.DataFrame) -> pd.DataFrame:
@@ -198,32 +199,62 @@ def stuck_positions(orders: pd.DataFrame, sessions: pd.DatetimeIndex) -> pd.Data
         return pd.DataFrame(columns=cols)
     o = _normalised(orders)
     o = o[o["side"] == "sell"].sort_values(["code", "date"], kind="stable")
-    pos = {d: i for i, d in enumerate(sessions)}
-    rows = []
-    for code, g in o.groupby("code", sort=True):
-        episode = None
-        for date, status, reason, shares, price in zip(g["date"], g["status"], g["reason"],
-                                                        g["shares"], g["price"]):
-            if status != "filled" and reason in STUCK_REASONS:
-                if episode is None:
-                    episode = {"code": code, "shares": int(shares), "first_blocked": date,
-                               "reasons": {}}
-                episode["reasons"][reason] = episode["reasons"].get(reason, 0) + 1
-            elif status == "filled" and episode is not None:
-                episode.update(sold=date, sold_price=float(price))
-                rows.append(episode)
-                episode = None
-        if episode is not None:
-            rows.append(episode)
-    out = []
-    last = len(sessions)
-    for e in rows:
-        start = pos.get(e["first_blocked"], 0)
-        end = pos.get(e.get("sold"), last) if e.get("sold") is not None else last
-        refusals = ", ".join(f"{k}×{v}" for k, v in sorted(e["reasons"].items()))
-        out.append((e["code"], e["shares"], e["first_blocked"], e.get("sold"),
-                    e.get("sold_price", math.nan), max(end - start, 1), refusals))
-    return pd.DataFrame(out, columns=cols)
+    names = sorted(STUCK_REASONS)               # refusals are listed in name order
+    status = o["status"].to_numpy(dtype=object)
+    stuck = (status != "filled") & o["reason"].isin(names).to_numpy()
+    kind = np.where(stuck, 1, np.where(status == "filled", 2, 0)).astype(np.int64)
+    reason = np.searchsorted(np.array(names, dtype=object),
+                             np.where(stuck, o["reason"].to_numpy(dtype=object), names[0]))
+    code_id = pd.factorize(o["code"])[0].astype(np.int64)
+    start, sold, counts = _episodes_nb(code_id, kind, reason.astype(np.int64), len(names))
+    if len(start) == 0:
+        return pd.DataFrame(columns=cols)
+    dates = pd.DatetimeIndex(o["date"])
+    at = np.maximum(sold, 0)
+    sold_day = pd.Series(dates[at]).where(sold >= 0)
+    first = sessions.get_indexer(dates[start])
+    end = np.where(sold >= 0, sessions.get_indexer(dates[at]), len(sessions))
+    blocked = np.maximum(np.where(end < 0, len(sessions), end) - np.maximum(first, 0), 1)
+    refusals = np.full(len(start), "", dtype=object)
+    for k, name in enumerate(names):              # "a×2, b×1": the reasons with a count
+        part = np.where(counts[:, k] > 0, name + "×" + counts[:, k].astype(str).astype(object),
+                        "")
+        refusals = np.where((refusals != "") & (part != ""), refusals + ", " + part,
+                            refusals + part)
+    return pd.DataFrame({
+        "code": o["code"].to_numpy(dtype=object)[start],
+        "shares": o["shares"].to_numpy()[start].astype(np.int64),
+        "first_blocked": dates[start], "sold": sold_day.to_numpy(),
+        "sold_price": np.where(sold >= 0, o["price"].to_numpy(dtype=float)[at], np.nan),
+        "sessions_blocked": blocked.astype(np.int64), "refusals": refusals}, columns=cols)
+
+
+@njit(cache=True)
+def _episodes_nb(code, kind, reason, n_reasons):
+    """Episodes of refused sells in rows sorted by stock then date (``kind`` 1: a refusal
+    that keeps the position, 2: a filled sell, 0: anything else): each starts at a stock's first
+    such refusal and ends at its next filled sell (``sold`` row) or with the stock's rows
+    (``sold`` -1); ``counts``: refusals per reason."""
+    n = len(code)
+    start = np.empty(n, np.int64)
+    sold = np.empty(n, np.int64)
+    counts = np.zeros((n, n_reasons), np.int64)
+    e, first = 0, -1
+    for i in range(n):
+        if i > 0 and code[i] != code[i - 1] and first >= 0:
+            start[e], sold[e] = first, -1
+            e, first = e + 1, -1
+        if kind[i] == 1:
+            if first < 0:
+                first = i
+            counts[e, reason[i]] += 1
+        elif kind[i] == 2 and first >= 0:
+            start[e], sold[e] = first, i
+            e, first = e + 1, -1
+    if first >= 0:
+        start[e], sold[e] = first, -1
+        e += 1
+    return start[:e], sold[:e], counts[:e]
 
 
 def signal_timeline(signals: pd.DataFrame | None, orders: pd.DataFrame) -> pd.DataFrame:
