@@ -81,9 +81,20 @@ def test_labelled_precision_recall_and_roles(master):
     print(f"labelled: recall {e['tp']}/{e['key']} = {recall:.3f}, precision {e['tp']}/{e['found']} "
           f"= {precision:.3f}, roles {e['roles_ok']}/{e['roles']}, momentum/risk "
           f"{e['mr_ok']}/{e['mr']}; wrong: {e['wrong']}")
-    # the figures docs/signals.md reports ("Labelled set", before the role rules for lists, seats
-    # and the added risk words)
+    # the figures docs/signals.md reports ("Labelled set"); a rules change may raise them, never
+    # lower them
     assert e["key"] == 250 and e["mr"] == 223 and e["roles"] == 250
-    assert e["tp"] >= 245 and e["found"] - e["tp"] <= 2
-    assert e["mr_ok"] >= 191
-    assert e["roles_ok"] >= 204
+    assert e["tp"] >= 249 and e["found"] == e["tp"]             # recall 249/250, precision 1.000
+    assert e["mr_ok"] >= 219                                      # momentum/risk 219/223 = 0.982
+    assert e["roles_ok"] >= 238                                   # all roles 238/250 = 0.952
+    # the misses, each explained in docs/signals.md: underwriters named in a clause about someone
+    # else's 澄清; the concept word 机器人 auto-linked to the stock; reported speech (南京化纤指出);
+    # an exception (除了石大胜华以外); a creditor in a court case (华泰证券); an intraday reversal
+    # and a halt told in the next clause (赣能股份, 三羊马); a buyer in a tender (中国移动); a legal
+    # name (中国国际金融股份有限公司); yesterday's limit-down before today's limit-up (工业富联); a
+    # price compared (贵州茅台)
+    assert {(w[0][4:14], w[1]) for w in e["wrong"]} <= {
+        ("2025-10-13", "中金公司"), ("2025-10-13", "中信证券"), ("2025-04-23", "机器人"),
+        ("2024-12-03", "南京化纤"), ("2025-12-12", "石大胜华"), ("2022-09-23", "华泰证券"),
+        ("2022-07-19", "赣能股份"), ("2025-08-21", "中国移动"), ("2023-04-20", "中金公司"),
+        ("2023-04-20", "工业富联"), ("2025-08-28", "贵州茅台"), ("2021-12-22", "三羊马")}
