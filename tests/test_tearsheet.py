@@ -504,3 +504,54 @@ def test_mood_chart(tmp_path):
                         "gate": {"min_limit_ups": 2}})
     texts = render_outputs(res, cfg, tmp_path / "run")
     assert texts["mood.csv"] == (tmp_path / "mood.csv").read_text(encoding="utf-8")
+
+
+def _stuck_plain(orders: pd.DataFrame, sessions: pd.DatetimeIndex) -> list[tuple]:
+    """The episodes walked the plain way: per stock, in date order."""
+    o = orders[orders["side"] == "sell"].sort_values(["code", "date"], kind="stable")
+    pos = {d: i for i, d in enumerate(sessions)}
+    out = []
+    for code, g in o.groupby("code", sort=True):
+        ep = None
+        for date, status, reason, shares, price in zip(g["date"], g["status"],
+                                                        g["reject_reason"], g["shares"],
+                                                        g["price"]):
+            if status != "filled" and reason in ts.STUCK_REASONS:
+                if ep is None:
+                    ep = [code, int(shares), date, None, math.nan, {}]
+                ep[5][reason] = ep[5].get(reason, 0) + 1
+            elif status == "filled" and ep is not None:
+                ep[3], ep[4] = date, float(price)
+                out.append(ep)
+                ep = None
+        if ep is not None:
+            out.append(ep)
+    rows = []
+    for code, shares, first, sold, price, reasons in out:
+        end = pos.get(sold, len(sessions)) if sold is not None else len(sessions)
+        rows.append((code, shares, first, sold, price, max(end - pos.get(first, 0), 1),
+                     ", ".join(f"{k}×{v}" for k, v in sorted(reasons.items()))))
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stuck_positions_equal_the_plain_walk(seed):
+    rng = np.random.default_rng(seed)
+    sessions = pd.bdate_range("2024-01-02", periods=40)
+    n = 300
+    status = rng.choice(["filled", "rejected", "expired"], n, p=[0.5, 0.4, 0.1])
+    reason = np.where(status == "filled", "", rng.choice(
+        ["limit_down_sealed", "suspended", "t_plus_1", "volume_cap"], n))
+    orders = pd.DataFrame({
+        "date": sessions[rng.integers(0, 40, n)], "code": rng.choice(["000001", "600000",
+                                                                     "300750", "688001"], n),
+        "side": rng.choice(["sell", "sell", "buy"], n), "shares": rng.integers(1, 50, n) * 100,
+        "price": np.round(rng.uniform(5, 20, n), 2), "status": status, "reject_reason": reason})
+    got = ts.stuck_positions(orders, sessions)
+    want = _stuck_plain(orders, sessions)
+    assert len(got) == len(want)
+    for row, exp in zip(got.itertuples(index=False), want):
+        assert (row.code, row.shares, row.first_blocked) == exp[:3]
+        assert (pd.isna(row.sold) and exp[3] is None) or row.sold == exp[3]
+        assert (math.isnan(row.sold_price) and math.isnan(exp[4])) or row.sold_price == exp[4]
+        assert (row.sessions_blocked, row.refusals) == exp[5:]
