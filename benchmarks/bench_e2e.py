@@ -173,7 +173,7 @@ def cases_panel(panel_dir: Path, tmp: Path, report_flag: bool) -> tuple[list, Pa
     pq_path = panel_dir / "panel.parquet"
     cases = [
         ("backtest", ["backtest", cfg, "--out", out / "bt"], ("cold", "warm")),
-        ("grid 1,000 sets", ["grid", grid, "--out", out / "grid", "--no-progress"], ("warm",)),
+        ("grid 1000 sets", ["grid", grid, "--out", out / "grid", "--no-progress"], ("warm",)),
         ("scan --summary", ["scan", "--summary", "--data", pq_path, "--names",
                             panel_dir / "names.csv", "--start", "2024-06-03",
                             "--end", "2025-05-23"], ("warm",)),
