@@ -24,7 +24,7 @@ from signals.themes import ThemeLexicon, load_themes
 
 # Bump when a change to the extraction code changes its output: stored mention indexes
 # (backtests.data.news) are then rebuilt.
-EXTRACT_VERSION = "extract-4"
+EXTRACT_VERSION = "extract-5"
 
 THEME_CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,:：]")     # a 、 list stays one clause
 

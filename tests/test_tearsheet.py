@@ -21,7 +21,7 @@ from backtests.core.errors import DataError
 from backtests.report import analyses, charts, run_folder
 from backtests.report import tearsheet as ts
 
-SECTION_IDS = ("hypebt-metrics", "hypebt-pnl", "hypebt-trades", "hypebt-rejections",
+SECTION_IDS = ("hypebt-performance", "hypebt-metrics", "hypebt-pnl", "hypebt-trades", "hypebt-rejections",
                "hypebt-stuck", "hypebt-signals", "hypebt-marks", "hypebt-trade-charts",
                "hypebt-mood", "hypebt-config")
 
@@ -213,9 +213,28 @@ def test_bad_run_folders(tmp_path):
 def test_page_has_every_section_and_names(page):
     for sid in SECTION_IDS:
         assert f'id="{sid}"' in page
-    assert "Key Performance Metrics" in page            # quantstats' report is in
+    assert "Key Performance Metrics" not in page        # quantstats' report only on request
     assert "天娱数科" in page and "居然智家" in page
-    assert page.count("<svg") >= 10                     # quantstats charts + P&L chart
+    perf = page[page.index('id="hypebt-performance"'):page.index('id="hypebt-metrics"')]
+    for label in ("cumulative return", "drawdown", "daily returns"):
+        assert f'aria-label="{label}"' in perf
+    assert "Monthly returns" in perf and "Worst drawdowns" in perf
+    assert 'aria-label="per-stock P&amp;L"' in page
+
+
+def test_quantstats_report_on_request(run_dir, tmp_path):
+    """``quantstats=True`` (``--quantstats``, ``[report] quantstats = true``) appends quantstats'
+    report after hypebt's sections; the folder's config decides when the caller does not."""
+    page = ts.render_tearsheet(run_dir, quantstats=True)
+    assert "Key Performance Metrics" in page and 'id="quantstats"' in page
+    assert page.index('id="hypebt-config"') < page.index('id="quantstats"')
+    assert '<a href="#quantstats">' in page
+    copy = tmp_path / "qs"
+    shutil.copytree(run_dir, copy)
+    with open(copy / "config.toml", "a", encoding="utf-8") as f:
+        f.write("\n[report]\nquantstats = true\n")
+    assert "Key Performance Metrics" in ts.render_tearsheet(copy)
+    assert "Key Performance Metrics" not in ts.render_tearsheet(copy, quantstats=False)
 
 
 def test_page_escapes_article_text(page):
@@ -313,7 +332,8 @@ def test_report_command_quiet_and_benchmark(run_dir, tmp_path, capfd):
     assert out == f"Tearsheet {folder / 'tearsheet.html'}\n"
     assert err == ""                    # no font or quantstats warnings leak out
     text = (folder / "tearsheet.html").read_text(encoding="utf-8")
-    assert "EQUAL-WEIGHT MARKET" in text
+    perf = text[text.index('id="hypebt-performance"'):text.index('id="hypebt-metrics"')]
+    assert "against idx.csv" in perf and ">benchmark</th>" in perf
     assert "No signals file in this run folder." in text
 
 
@@ -385,9 +405,13 @@ def test_quantstats_drawdown_when_first_active_day_loses(tmp_path):
     (folder / "config.toml").write_text("[portfolio]\ncash = 1000.0\n")
     (folder / "benchmark.csv").write_text("date,return\n" + "".join(
         f"{d:%Y-%m-%d},{0.01 * (-1) ** i:.4f}\n" for i, d in enumerate(days)))
-    text = ts.render_tearsheet(folder)
+    text = ts.render_tearsheet(folder, quantstats=True)
     assert re.search(r"Max Drawdown</td><td>-[\d.]+%</td><td>-6\.0%</td>", text)
     assert " 2 Dec, 2024 - 17 Dec, 2024" in text
+    # hypebt's own section: the peak is the last session at 1,000, the valley the 940 close
+    perf = text[text.index('id="hypebt-performance"'):text.index('id="hypebt-metrics"')]
+    assert ('<td class="t">2024-12-05</td><td class="t">2024-12-09</td>'
+            '<td class="t">not recovered</td><td>-6.00%</td><td>8</td>') in perf
 
 
 def test_run_metrics_read_as_percent_money_ratio_and_count(page):
@@ -480,3 +504,54 @@ def test_mood_chart(tmp_path):
                         "gate": {"min_limit_ups": 2}})
     texts = render_outputs(res, cfg, tmp_path / "run")
     assert texts["mood.csv"] == (tmp_path / "mood.csv").read_text(encoding="utf-8")
+
+
+def _stuck_plain(orders: pd.DataFrame, sessions: pd.DatetimeIndex) -> list[tuple]:
+    """The episodes walked the plain way: per stock, in date order."""
+    o = orders[orders["side"] == "sell"].sort_values(["code", "date"], kind="stable")
+    pos = {d: i for i, d in enumerate(sessions)}
+    out = []
+    for code, g in o.groupby("code", sort=True):
+        ep = None
+        for date, status, reason, shares, price in zip(g["date"], g["status"],
+                                                        g["reject_reason"], g["shares"],
+                                                        g["price"]):
+            if status != "filled" and reason in ts.STUCK_REASONS:
+                if ep is None:
+                    ep = [code, int(shares), date, None, math.nan, {}]
+                ep[5][reason] = ep[5].get(reason, 0) + 1
+            elif status == "filled" and ep is not None:
+                ep[3], ep[4] = date, float(price)
+                out.append(ep)
+                ep = None
+        if ep is not None:
+            out.append(ep)
+    rows = []
+    for code, shares, first, sold, price, reasons in out:
+        end = pos.get(sold, len(sessions)) if sold is not None else len(sessions)
+        rows.append((code, shares, first, sold, price, max(end - pos.get(first, 0), 1),
+                     ", ".join(f"{k}×{v}" for k, v in sorted(reasons.items()))))
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stuck_positions_equal_the_plain_walk(seed):
+    rng = np.random.default_rng(seed)
+    sessions = pd.bdate_range("2024-01-02", periods=40)
+    n = 300
+    status = rng.choice(["filled", "rejected", "expired"], n, p=[0.5, 0.4, 0.1])
+    reason = np.where(status == "filled", "", rng.choice(
+        ["limit_down_sealed", "suspended", "t_plus_1", "volume_cap"], n))
+    orders = pd.DataFrame({
+        "date": sessions[rng.integers(0, 40, n)], "code": rng.choice(["000001", "600000",
+                                                                     "300750", "688001"], n),
+        "side": rng.choice(["sell", "sell", "buy"], n), "shares": rng.integers(1, 50, n) * 100,
+        "price": np.round(rng.uniform(5, 20, n), 2), "status": status, "reject_reason": reason})
+    got = ts.stuck_positions(orders, sessions)
+    want = _stuck_plain(orders, sessions)
+    assert len(got) == len(want)
+    for row, exp in zip(got.itertuples(index=False), want):
+        assert (row.code, row.shares, row.first_blocked) == exp[:3]
+        assert (pd.isna(row.sold) and exp[3] is None) or row.sold == exp[3]
+        assert (math.isnan(row.sold_price) and math.isnan(exp[4])) or row.sold_price == exp[4]
+        assert (row.sessions_blocked, row.refusals) == exp[5:]
