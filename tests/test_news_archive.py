@@ -14,11 +14,18 @@ import pandas as pd
 import pytest
 
 from backtests.core.calendar import trading_calendar
-from backtests.data.master import StockMaster
 from backtests.core.errors import DataError
 from backtests.data import news
-from backtests.data.news import (NewsArchive, archive_marks, article_row, content_hash, fast_row,
-                                  fast_row_bytes, text_bytes)
+from backtests.data.master import StockMaster
+from backtests.data.news import (
+    NewsArchive,
+    archive_marks,
+    article_row,
+    content_hash,
+    fast_row,
+    fast_row_bytes,
+    text_bytes,
+)
 from signals.articles import Article, make_article
 from signals.extract import Extractor
 from signals.marks import analyze

@@ -11,7 +11,7 @@ import pytest
 from backtests.core.calendar import trading_calendar
 from signals.articles import Article
 from signals.extract import ArticleSignals, Mention
-from signals.marks import MARK_COLUMNS, round10, score_marks
+from signals.marks import MARK_COLUMNS, pack_results, round10, score_marks, score_packed
 
 
 def reference_score_marks(results, sessions, calendar, names, *, min_score, roles, half_life,
@@ -145,3 +145,23 @@ def test_round10_is_pythons_round():
     got = round10(x)
     want = np.array([round(v, 10) for v in x.tolist()])
     assert np.array_equal(got.view(np.int64), want.view(np.int64))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_window_and_arrow_texts_give_the_reference_rows(seed):
+    """score_packed with a session window and with ids/titles as pandas str arrays (how the
+    archive's packed index hands them over): the reference marks of those sessions."""
+    results, sessions, cal, names, _ = random_case(seed, 80 + 20 * seed)
+    opts = {"min_score": 0.3, "roles": None, "half_life": 2.0, "title_multiplier": 1.5}
+    want = reference_score_marks(results, sessions, cal, names, **opts)
+    packed = pack_results(results, sessions, cal)
+    arrow = packed._replace(ids=pd.array(packed.ids.tolist(), dtype="str"),
+                            titles=pd.array(packed.titles.tolist(), dtype="str"))
+    lo, hi = int(packed.session.min()) + 5, int(packed.session.max()) - 5
+    days = want["date"].to_numpy().astype("datetime64[D]")
+    inside = (days >= cal.sessions[lo]) & (days <= cal.sessions[hi])
+    want = want.loc[inside].reset_index(drop=True)
+    for p in (packed, arrow):
+        got = score_packed(p, cal, names, window=(lo, hi), **opts)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert got.to_csv(index=False) == want.to_csv(index=False)

@@ -75,8 +75,8 @@ LADDER_KEYS = ("source", "streak", "first_board", "exits")
 # folder's config.toml only when not the default.
 ARCHIVE_PARAMS = {
     "jobs": ("signals", int, 1, (1, 256),
-             "with `archive`: processes extracting the articles not yet in the mention index "
-             "(`hypebt news index --jobs`); identical marks for any value"),
+             ("with `archive`: processes extracting the articles not yet in the mention index "
+              "(`hypebt news index --jobs`); identical marks for any value")),
 }
 
 
@@ -327,7 +327,7 @@ def _parse_signals(sec: dict, base: Path, src: str) -> SignalsConfig:
         if key not in known:
             raise _unknown("[signals]", key, known)
     given = [k for k in ("marks", "articles", "archive") if k in sec]
-    for key, (_section_name, _typ, _default, _limits, _doc) in ARCHIVE_PARAMS.items():
+    for key in ARCHIVE_PARAMS:
         if key in sec and given != ["archive"]:
             raise ConfigError(f"[signals] {key} applies to archive (the store's news archive), "
                               f"not to " + (" and ".join(given) or "a ladder source"))

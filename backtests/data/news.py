@@ -74,8 +74,15 @@ import pandas as pd
 import pyarrow as pa
 
 from backtests.core.errors import DataError, reading
-from signals.articles import (Article, clean_text, expand_paths, file_articles, iter_records,
-                              jsonl_chunks, record_attempt)
+from signals.articles import (
+    Article,
+    clean_text,
+    expand_paths,
+    file_articles,
+    iter_records,
+    jsonl_chunks,
+    record_attempt,
+)
 from signals.marks import SIGNAL_PARAMS, score_index
 from signals.parallel import extract_rows
 
