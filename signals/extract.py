@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import re
 from typing import NamedTuple
+
+import numpy as np
 
 from signals.articles import Article
 from signals.mentions import MatchRules, NameMatcher, load_matching
 from signals.normalize import normalize_text, original_span
-from signals.roles import SENTENCE_STOPS, RoleRules, TextSpans, load_roles
+from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles
+from signals.roles_nb import mention_spans_nb
 from signals.themes import ThemeLexicon, load_themes
 
 # Bump when a change to the extraction code changes its output: stored mention indexes
 # (backtests.data.news) are then rebuilt.
 EXTRACT_VERSION = "extract-4"
 
-THEME_CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,:：]")     # a 、 list stays one clause
+THEME_CLAUSE_RE = ROLE_CLAUSE_RE           # the mention's clause: a 、 list stays one clause
 
 
 class Mention(NamedTuple):
@@ -91,22 +93,25 @@ class Extractor:
         theme_hits = self.themes.find(text)
         primary = self.themes.primary(theme_hits, title_end)
         theme_pos = [h.start for h in theme_hits]
-        cache: dict = {}
         mentions = []
-        spans = TextSpans(text, (title_end,))
-        for h in hits:
-            sent = spans.sentence(h.start, h.end)
-            role, weight = self.roles.decide(spans, h.start, h.end, sent, cache)
-            theme = primary
-            clause = spans.around(h.start, h.end, THEME_CLAUSE_RE, *sent)
-            lo = bisect.bisect_left(theme_pos, clause[0])
-            hi = bisect.bisect_left(theme_pos, clause[1])
-            if hi > lo:
-                near = min(theme_hits[lo:hi], key=lambda t: abs(t.start - h.start))
-                theme = near.theme
-            a, b = original_span(index, h.start, h.end)
-            mentions.append(Mention(h.code, raw[a:b], h.kind, h.start < title_end, theme, role,
-                                    weight, text[sent[0]:sent[1]].strip()))
+        if hits:
+            units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+            starts = np.array([h.start for h in hits], dtype=np.int64)
+            ends = np.array([h.end for h in hits], dtype=np.int64)
+            spans = np.column_stack((starts, ends, mention_spans_nb(STOP_FLAGS, units, title_end,
+                                                                    starts, ends)))
+            roles = self.roles.decide_all(text, spans, {})
+            for h, (role, weight), (lo, hi, ca, cb) in zip(hits, roles, spans[:, 2:6].tolist()):
+                theme = primary
+                # the theme clause is the role clause (THEME_CLAUSE_RE is ROLE_CLAUSE_RE)
+                a = bisect.bisect_left(theme_pos, ca)
+                b = bisect.bisect_left(theme_pos, cb)
+                if b > a:
+                    near = min(theme_hits[a:b], key=lambda t: abs(t.start - h.start))
+                    theme = near.theme
+                a, b = original_span(index, h.start, h.end)
+                mentions.append(Mention(h.code, raw[a:b], h.kind, h.start < title_end, theme,
+                                        role, weight, text[lo:hi].strip()))
         unk = []
         for u in unknown:
             a, b = original_span(index, u.start, u.end)

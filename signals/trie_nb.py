@@ -60,6 +60,36 @@ def scan_nb(units, first, keys, children, terminal, max_len, out):
     return k
 
 
+@njit(cache=True)
+def longest_first_nb(occ, keep, n):
+    """``(kept, taken)``: the rows of ``occ`` (``(start, end, node)``, :func:`scan_nb`) flagged in
+    ``keep`` taken longest first, then leftmost, each dropped when it overlaps one taken before
+    (row indices in the order taken), and a uint8 ``[n]`` with 1 where a taken row lies."""
+    m = occ.shape[0]
+    key = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        key[i] = (occ[i, 0] - occ[i, 1]) * (n + 1) + occ[i, 0]
+    order = np.argsort(key, kind="mergesort")
+    taken = np.zeros(n, dtype=np.uint8)
+    kept = np.empty(m, dtype=np.int64)
+    k = 0
+    for i in order:
+        if not keep[i]:
+            continue
+        s, e = occ[i, 0], occ[i, 1]
+        free = True
+        for j in range(s, e):
+            if taken[j]:
+                free = False
+                break
+        if not free:
+            continue
+        taken[s:e] = 1
+        kept[k] = i
+        k += 1
+    return kept[:k], taken
+
+
 class Trie:
     """Keys (strings) -> a trie scanned by :func:`scan_nb`; :meth:`add` returns each key's node
     id, which :meth:`find` reports."""
@@ -84,6 +114,11 @@ class Trie:
         self.max_len = max(self.max_len, len(units))
         self._built = None
         return node
+
+    @property
+    def n_nodes(self) -> int:
+        """Node ids run from 0 (the root) to ``n_nodes - 1``."""
+        return self._n
 
     def _build(self):
         size = 1 << max(4, (2 * len(self._edges) + 1).bit_length())
