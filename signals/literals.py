@@ -191,3 +191,29 @@ def _needed_item(op, av) -> list[str] | None:
     if op is C.ATOMIC_GROUP:
         return needed_strings(av)
     return None
+
+
+def first_chars(items) -> set[str] | None:
+    """The characters every match of ``items`` starts with (it consumes one first), or
+    ``None`` when that is not a small known set (an assertion, an empty match, a class such as
+    ``\\d``, a case-insensitive part ...)."""
+    if not items:
+        return None
+    op, av = items[0]
+    if op in (C.LITERAL, C.IN):
+        got = _item_strings(op, av)
+        return set(got) if got is not None and "" not in got else None
+    if op is C.SUBPATTERN:
+        _group, add_flags, del_flags, sub = av
+        return None if add_flags or del_flags else first_chars(sub)
+    if op is C.BRANCH:
+        out: set[str] = set()
+        for alt in av[1]:
+            got = first_chars(alt)
+            if got is None:
+                return None
+            out |= got
+        return out
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[0] >= 1:
+        return first_chars(av[2])
+    return None

@@ -46,7 +46,7 @@ from backtests.core.errors import ConfigError
 from backtests.core.names import normalize_name as _display
 from signals.config import load_toml, string_list
 from signals.normalize import normalize_name
-from signals.text_nb import digit_runs_nb
+from signals.text_nb import cjk_before_nb, digit_runs_nb
 from signals.trie_nb import Trie, longest_first_nb
 
 KIND_NAME, KIND_FORMER, KIND_ALIAS, KIND_CODE = "name", "former", "alias", "code"
@@ -78,7 +78,6 @@ _SUFFIX_UW_RE = re.compile(r"-(?:U|W|UW|WD|UWD|D)$")
 _BLOCKER = "-"
 
 
-_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 
 @functools.cache
@@ -355,14 +354,20 @@ class NameMatcher:
         occ = self._suffixes.find(text)
         # inside a name already found: skipped below in any case (taken only grows)
         occ = occ[np.frombuffer(bytes(taken), dtype=np.uint8)[occ[:, 0]] == 0]
+        if not len(occ):
+            return
         # by end, longest first (the order an Aho-Corasick automaton reports them in)
-        for suf_start, end, _node in occ[np.lexsort((occ[:, 0], occ[:, 1]))].tolist():
+        occ = occ[np.lexsort((occ[:, 0], occ[:, 1]))]
+        # how many Chinese characters precede each suffix (the n before it must all be)
+        units = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        cjk = cjk_before_nb(units, occ[:, 0], 4).tolist()
+        for (suf_start, end, _node), n_cjk in zip(occ.tolist(), cjk):
             if taken[suf_start] or not r.guard_right.match(text, end):
                 continue                # inside a name already found, or not followed by a separator
             for n in (4, 3, 2):                       # the longest well-delimited word wins
-                start = suf_start - n
-                if start < 0 or not _CJK_RUN.fullmatch(text, start, suf_start):
+                if n > n_cjk:
                     continue
+                start = suf_start - n
                 if r.unknown_left.search(text, max(0, start - 4), start) is None:
                     continue
                 word = text[start:end]

@@ -12,16 +12,18 @@ import re
 import numpy as np
 
 from signals.extract import THEME_CLAUSE_RE, Mention
-from signals.mentions import _CJK_RUN, _DIGITS_RE, _EXCHANGE_ALIASES, _NOT_BEFORE_CODE, \
+from signals.mentions import _DIGITS_RE, _EXCHANGE_ALIASES, _NOT_BEFORE_CODE, \
     _PREFIX_RE_CODE, _SUFFIX_RE_CODE, KIND_CODE, Hit, Unknown, classify_code
 from signals.normalize import _PINYIN_RE, _SPACE_RE, _WRAP_RE, CHAR_MAP, WRAP_MIN, _cut, \
     original_span
 from signals.roles import TextSpans
+from signals.themes import ThemeHit
 from backtests.core import rules as board_rules
 
 _MAPPED_RE = re.compile("[" + re.escape("".join(
     chr(c) for c in sorted(CHAR_MAP) if not ord("a") <= c <= ord("z"))) + "]")
 _BLOCKER = "-"
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
 
 def normalize_text(text, keep_break=-1):
@@ -133,6 +135,50 @@ def _unknown_names(m, text, unknown, taken):
             break
 
 
+def theme_find(lex, text):
+    """ThemeLexicon.find of lexicon ``lex``."""
+    hits = []
+    if lex._kw is not None:
+        kw_theme = lex._kw_theme
+        found = [(a, b, kw_theme[node]) for a, b, node in lex._kw.find(text).tolist()]
+        found.sort(key=lambda f: (f[0], f[0] - f[1]))
+        last = 0
+        for start, end, theme in found:
+            if start >= last:
+                hits.append(ThemeHit(start, end, theme, text[start:end], "lexicon"))
+                last = end
+    n_lex = len(hits)
+    for rx in lex._quoted:
+        for m in rx.finditer(text):
+            x = m.group(1).strip()
+            if x:
+                hits.append(ThemeHit(m.start(1), m.end(1), lex._canonical(x), x, "pattern"))
+    if lex._marker_re is not None:
+        covered = bytearray(len(text))
+        for h in hits:
+            covered[h.start:h.end] = b"\x01" * (h.end - h.start)
+        for m in lex._marker_re.finditer(text):
+            end = m.start()
+            run = lex._run_re.search(text, max(0, end - lex.max_unquoted), end)
+            if run is None:
+                continue
+            tail = lex._tail_re.search(run.group())
+            if tail is None:
+                continue
+            cut = run.start() + tail.start()
+            x = tail.group()
+            if len(x) < 2 or covered.find(1, cut, end) >= 0:
+                continue
+            hits.append(ThemeHit(cut, end, lex._canonical(x), x, "pattern"))
+    if n_lex < len(hits):
+        inside = bytearray(len(text))
+        for p in hits[n_lex:]:
+            inside[p.start:p.end] = b"\x01" * (p.end - p.start)
+        hits = hits[n_lex:] + [h for h in hits[:n_lex] if inside.find(0, h.start, h.end) >= 0]
+    hits.sort(key=lambda h: (h.start, h.end))
+    return hits
+
+
 def extract_text(ex, title: str, body: str):
     """``Extractor.extract_text`` of ``ex``'s rules, the plain way."""
     head = ' '.join(title.splitlines())
@@ -141,7 +187,7 @@ def extract_text(ex, title: str, body: str):
     title_end = text.find("\n")
     title_end = len(text) if title_end < 0 else title_end
     hits, unknown = find(ex.matcher, text)
-    theme_hits = ex.themes.find(text)
+    theme_hits = theme_find(ex.themes, text)
     primary = ex.themes.primary(theme_hits, title_end)
     theme_pos = [h.start for h in theme_hits]
     cache: dict = {}

@@ -22,6 +22,7 @@ from signals.normalize import normalize_text
 from signals.roles import (CLAUSE_RE, ROLE_CLAUSE_RE, SENTENCE_RE, STOP_FLAGS, RoleRule,
                            RoleRules, TextSpans, load_roles)
 from signals.roles_nb import F_BREAK, F_CLAUSE, F_ROLE, F_SENTENCE, mention_spans_nb
+from signals.themes import ThemeLexicon
 from tests import reference_extract as ref
 from tests.conftest import NEWS, REAL_NAMES, REAL_NAMES_2023
 
@@ -197,6 +198,35 @@ def test_normalize_is_the_plain_one(text, keep):
 @given(st.text("0123456789٣١٢۴𝟎a。", max_size=40))
 def test_digit_runs_are_the_regex(text):
     assert [tuple(r) for r in digit_runs(text)] == [m.span() for m in _DIGITS_RE.finditer(text)]
+
+
+THEME_WORDS = ["概念", "概念股", "板块", "题材", "“", "”", "\n", "AI", "眼镜", "谷子", "经济", "的", "等",
+               "固态电池", "豆包", "字节跳动", "，", "8", "今日", "“”", "😀", "X"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(THEME_WORDS), max_size=14), st.sampled_from(["", "的等"]))
+def test_themes_are_the_plain_ones(words, stops):
+    """Lexicon keywords, quoted and unquoted patterns (a line break before the marker, stop
+    characters, runs longer than max_unquoted), with and without stop characters."""
+    lex = ThemeLexicon({"豆包": ("豆包", "字节跳动"), "谷子经济": ("谷子经济", "谷子"),
+                        "AI眼镜": ("AI眼镜",)},
+                       (r'[“"]([^“”"]{1,12})[”"]\s*(?:概念股|概念|板块|题材)',),
+                       ("概念股", "概念", "板块"), 4, stops)
+    text = "".join(words)
+    assert lex.find(text) == ref.theme_find(lex, text)
+
+
+NAME_WORDS = ["天娱数科", "万科A", "万科", "平安", "中国平安", "机器人", "太阳能", "发电", "、", "，", "等",
+              "涨停", "(002354)", "SZ000001", "科技", "股份", "智能", "居然之家", "字节跳动", "\n", " ",
+              "0023541", "600360.SH", "上证指数", "恒玄科技", "长城", "华微电子", "电子", "新"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(NAME_WORDS), max_size=14))
+def test_name_matches_are_the_plain_ones(small, words):
+    text = normalize_text("".join(words))[0]
+    assert small.matcher.find(text) == ref.find(small.matcher, text)
 
 
 # ---------------------------------------------------------------- whole articles
