@@ -22,6 +22,7 @@ from signals.mentions import MatchRules, NameMatcher, load_matching
 from signals.normalize import normalize_text, original_span
 from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles
 from signals.roles_nb import mention_spans_nb
+from signals.text_nb import code_points
 from signals.themes import ThemeLexicon, load_themes
 
 # Bump when a change to the extraction code changes its output: stored mention indexes
@@ -95,7 +96,7 @@ class Extractor:
         theme_pos = [h.start for h in theme_hits]
         mentions = []
         if hits:
-            units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+            units = code_points(text)
             starts = np.array([h.start for h in hits], dtype=np.int64)
             ends = np.array([h.end for h in hits], dtype=np.int64)
             spans = np.column_stack((starts, ends, mention_spans_nb(STOP_FLAGS, units, title_end,

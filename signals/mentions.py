@@ -46,7 +46,7 @@ from backtests.core.errors import ConfigError
 from backtests.core.names import normalize_name as _display
 from signals.config import load_toml, string_list
 from signals.normalize import normalize_name
-from signals.text_nb import cjk_before_nb, digit_runs_nb
+from signals.text_nb import cjk_before_nb, code_points, digit_runs_nb
 from signals.trie_nb import Trie, longest_first_nb
 
 KIND_NAME, KIND_FORMER, KIND_ALIAS, KIND_CODE = "name", "former", "alias", "code"
@@ -89,14 +89,9 @@ def _decimal_table() -> np.ndarray:
 def digit_runs(text: str) -> list[tuple[int, int]]:
     """The spans ``_DIGITS_RE.finditer(text)`` gives (whole runs of 6+ digits), by one numba
     pass (:func:`signals.text_nb.digit_runs_nb`) where the text allows."""
-    try:
-        units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    except UnicodeEncodeError:                  # a lone surrogate
-        units = None
-    if units is not None:
-        runs, ok = digit_runs_nb(units, _decimal_table(), 6)
-        if ok:
-            return runs.tolist()
+    runs, ok = digit_runs_nb(code_points(text), _decimal_table(), 6)
+    if ok:
+        return runs.tolist()
     return [m.span() for m in _DIGITS_RE.finditer(text)]
 
 
@@ -359,8 +354,7 @@ class NameMatcher:
         # by end, longest first (the order an Aho-Corasick automaton reports them in)
         occ = occ[np.lexsort((occ[:, 0], occ[:, 1]))]
         # how many Chinese characters precede each suffix (the n before it must all be)
-        units = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        cjk = cjk_before_nb(units, occ[:, 0], 4).tolist()
+        cjk = cjk_before_nb(code_points(text), occ[:, 0], 4).tolist()
         for (suf_start, end, _node), n_cjk in zip(occ.tolist(), cjk):
             if taken[suf_start] or not r.guard_right.match(text, end):
                 continue                # inside a name already found, or not followed by a separator

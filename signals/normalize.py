@@ -29,7 +29,7 @@ import re
 
 import numpy as np
 
-from signals.text_nb import map_units_nb
+from signals.text_nb import code_points, map_units_nb
 
 # Traditional -> simplified, character for character. Only unambiguous pairs: every character on
 # the left is not used in simplified Chinese company names (checked against the real names file
@@ -100,16 +100,12 @@ def _upper_table() -> tuple[np.ndarray, np.ndarray]:
 
 def _upper_mapped(text: str) -> str:
     """``text.upper().translate(CHAR_MAP)``, or ``text.translate(CHAR_MAP)`` when upper case
-    changes the length (normalize_text's first step)."""
+    changes the length (normalize_text's first step). A lone surrogate maps to itself (as
+    ``str.upper`` and the map leave it)."""
     table, multi = _upper_table()
-    try:
-        units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    except UnicodeEncodeError:                      # a lone surrogate
-        units = None
-    if units is not None:
-        mapped, ok = map_units_nb(units, table, multi)
-        if ok:
-            return mapped.tobytes().decode("utf-32-le")
+    mapped, ok = map_units_nb(code_points(text), table, multi)
+    if ok:
+        return mapped.tobytes().decode("utf-32-le", "surrogatepass")
     upper = text.upper()
     return (upper if len(upper) == len(text) else text).translate(CHAR_MAP)
 

@@ -31,12 +31,14 @@ import numpy as np
 from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
 from signals.literals import finite_strings, has_backrefs, needed_strings, parse
-from signals.roles_nb import F_BREAK, F_CLAUSE, F_ROLE, F_SENTENCE, keyword_status_nb
+from signals.roles_nb import (F_BREAK, F_CLAUSE, F_ROLE, F_SENTENCE, SCOPE_SENTENCE, decide_nb,
+                              keyword_status_nb)
 from signals.trie_nb import Trie
 
 ROLE_KEYS = ("default_role", "default_weight", "role", "board_roles")
 RULE_KEYS = ("name", "weight", "scope", "patterns", "names")
 SCOPES = ("sentence", "after", "before", "after_list")
+assert SCOPES.index("sentence") == SCOPE_SENTENCE, "signals.roles_nb scope codes out of step"
 # Board states a market gives a mention (signals.marks: board_state), in the order they are
 # checked; docs/signals.md "Market-confirmed roles".
 BOARD_STATES = ("limit_down", "streak", "limit_up", "broken")
@@ -72,6 +74,7 @@ class RoleRules:
         self._any = re.compile("|".join(sentence)) if sentence else None
         self._applies: dict[str, tuple[bool, ...]] = {}     # mention text -> rule applies
         self._keywords = _Keywords(rules)
+        self._named = any(r.names is not None for r in rules)
 
     def _rules_for(self, mention: str) -> tuple[bool, ...]:
         got = self._applies.get(mention)
@@ -156,10 +159,29 @@ class RoleRules:
         clause (none of their literals there) and which surely do (a pattern that is a finite
         set of strings, one of which is there); the regex runs for the rest."""
         kw = self._keywords
-        status = kw.status(text, spans[:, 2:]).tolist() if kw.exact else None
+        rows = spans.tolist()
+        if kw.exact:
+            status = kw.status(text, spans[:, 2:])
+            if self._named:
+                applies = np.array([self._rules_for(text[r[0]:r[1]]) for r in rows],
+                                   dtype=np.bool_)
+            else:
+                applies = np.ones(status.shape, dtype=np.bool_)
+            # settled by the literals alone (most mentions), else -2: the loop below
+            decided = decide_nb(status, applies, kw.scope, kw.always_arr,
+                                np.ascontiguousarray(spans[:, 2:])).tolist()
+            status = status.tolist()
+        else:
+            decided = [-2] * len(rows)
+            status = None
         rules = self.rules
         out = []
-        for k, (start, end, lo, hi, ca, cb, pa, pb) in enumerate(spans.tolist()):
+        for k, (start, end, lo, hi, ca, cb, pa, pb) in enumerate(rows):
+            d = decided[k]
+            if d != -2:
+                out.append((rules[d].name, rules[d].weight) if d >= 0
+                           else (self.default_role, self.default_weight))
+                continue
             applies = self._rules_for(text[start:end])
             clause = (ca, cb)
             if status is None:          # rules kw cannot read: decide's own keyword test
@@ -259,6 +281,8 @@ class _Keywords:
             self.always[i] = always
         self.exact = True
         self.n_rules = len(rules)
+        self.scope = np.array([SCOPES.index(r.scope) for r in rules], dtype=np.int64)
+        self.always_arr = np.array(self.always, dtype=np.bool_)
         ptr = np.zeros(self.trie.n_nodes + 1, dtype=np.int64)
         for node, got in payload.items():
             ptr[node + 1] = len(got)

@@ -107,3 +107,41 @@ def keyword_status_nb(occ, node_ptr, node_rule, node_exact, spans, n_rules):
                     out[k, r] |= bit
                 out[k, r] |= bit << 2
     return out
+
+
+# Rule scopes for decide_nb (signals.roles.SCOPES, in that order).
+SCOPE_SENTENCE = 0
+
+
+@njit(cache=True)
+def decide_nb(status, applies, scope, always, spans):
+    """Per mention: the index of the rule that decides its role from ``status``
+    (:func:`keyword_status_nb`) alone, -1 for the default role, or -2 when a regex must run
+    (a rule whose literals do not settle it, or a rule of another scope applies). Rules are
+    tried in order, as :meth:`signals.roles.RoleRules.decide` tries them; ``spans`` as
+    :func:`mention_spans_nb` gives them."""
+    k_n, r_n = status.shape
+    out = np.empty(k_n, dtype=np.int64)
+    for k in range(k_n):
+        got = -1
+        for i in range(r_n):
+            if not applies[k, i]:
+                continue
+            if scope[i] != SCOPE_SENTENCE:
+                got = -2
+                break
+            s = status[k, i]
+            if s & 1:
+                got = i
+                break
+            if s & 2 or always[i]:
+                got = -2
+                break
+        if got == -1 and not (spans[k, 2] == spans[k, 0] and spans[k, 3] == spans[k, 1]):
+            for i in range(r_n):             # the nearest match in the sentence: a regex
+                if applies[k, i] and scope[i] == SCOPE_SENTENCE and (status[k, i] & 12
+                                                                     or always[i]):
+                    got = -2
+                    break
+        out[k] = got
+    return out

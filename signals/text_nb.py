@@ -6,6 +6,22 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# The code points of the last text asked for: the extractor's steps (codes, unknown names,
+# themes, spans) each need them for the same normalised text. One (text, array) tuple, replaced
+# whole, so threads sharing it never see a text with another text's array.
+_LAST: tuple = (None, None)
+
+
+def code_points(text: str) -> np.ndarray:
+    """``text`` as a ``uint32`` array of code points (lone surrogates kept as theirs)."""
+    global _LAST
+    last = _LAST
+    if last[0] is text:
+        return last[1]
+    units = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    _LAST = (text, units)
+    return units
+
 
 @njit(cache=True)
 def map_units_nb(units, table, multi):

@@ -32,7 +32,7 @@ from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
 from signals.literals import first_chars, parse
 from signals.normalize import normalize_name
-from signals.text_nb import leftmost_longest_nb, unquoted_nb
+from signals.text_nb import code_points, leftmost_longest_nb, unquoted_nb
 from signals.trie_nb import Trie
 
 THEME_KEYS = ("themes", "patterns")
@@ -139,8 +139,7 @@ class ThemeLexicon:
             if not len(occ):
                 return []
             starts = occ[leftmost_longest_nb(occ), 0]
-            units = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-            spans = unquoted_nb(units, starts, self.max_unquoted, self._stop, bool(self.stop_chars))
+            spans = unquoted_nb(code_points(text), starts, self.max_unquoted, self._stop, bool(self.stop_chars))
             return [(cut, end, stop_at) for end, (cut, stop_at) in
                     zip(starts.tolist(), spans.tolist()) if cut >= 0]
         out = []

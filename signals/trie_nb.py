@@ -90,6 +90,24 @@ def longest_first_nb(occ, keep, n):
     return kept[:k], taken
 
 
+# The UTF-16 units of the last text scanned: the name, suffix, theme, marker and role tries all
+# scan the same normalised text. One (text, array) tuple, replaced whole (thread-safe).
+_LAST: tuple = (None, None)
+
+
+def _units(text: str) -> np.ndarray:
+    global _LAST
+    last = _LAST
+    if last[0] is text:
+        return last[1]
+    data = text.encode("utf-16-le")
+    if len(data) != 2 * len(text):
+        data = _ASTRAL_RE.sub("\ufffd", text).encode("utf-16-le")
+    units = np.frombuffer(data, dtype=np.uint16)
+    _LAST = (text, units)
+    return units
+
+
 class Trie:
     """Keys (strings) -> a trie scanned by :func:`scan_nb`; :meth:`add` returns each key's node
     id, which :meth:`find` reports."""
@@ -143,10 +161,7 @@ class Trie:
     def find(self, text: str) -> np.ndarray:
         """``[K, 3]`` int64 rows ``(start, end, node)`` of every key occurrence in ``text``."""
         first, keys, children, terminal = self._built or self._build()
-        data = text.encode("utf-16-le")
-        if len(data) != 2 * len(text):
-            data = _ASTRAL_RE.sub("\ufffd", text).encode("utf-16-le")
-        units = np.frombuffer(data, dtype=np.uint16)
+        units = _units(text)
         # A buffer of this call's own: the trie is shared by the threads of a Dask worker (and
         # a returned view of a shared buffer would change under its reader).
         out = np.empty((256, 3), dtype=np.int64)
