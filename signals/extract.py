@@ -96,21 +96,21 @@ class Extractor:
         theme_pos = [h.start for h in theme_hits]
         mentions = []
         if hits:
-            units = code_points(text)
-            starts = np.array([h.start for h in hits], dtype=np.int64)
-            ends = np.array([h.end for h in hits], dtype=np.int64)
-            spans = np.column_stack((starts, ends, mention_spans_nb(STOP_FLAGS, units, title_end,
-                                                                    starts, ends)))
+            at = np.array([(h.start, h.end) for h in hits], dtype=np.int64)
+            spans = mention_spans_nb(STOP_FLAGS, code_points(text), title_end, at[:, 0], at[:, 1])
             roles = self.roles.decide_all(text, spans, {})
-            for h, (role, weight), (lo, hi, ca, cb) in zip(hits, roles, spans[:, 2:6].tolist()):
+            # original_span of every mention at once
+            orig = at if index is None else np.stack((index[at[:, 0]], index[at[:, 1] - 1] + 1),
+                                                     axis=1)
+            for h, (role, weight), (lo, hi, ca, cb), (a, b) in zip(
+                    hits, roles, spans[:, 2:6].tolist(), orig.tolist()):
                 theme = primary
                 # the theme clause is the role clause (THEME_CLAUSE_RE is ROLE_CLAUSE_RE)
-                a = bisect.bisect_left(theme_pos, ca)
-                b = bisect.bisect_left(theme_pos, cb)
-                if b > a:
-                    near = min(theme_hits[a:b], key=lambda t: abs(t.start - h.start))
+                ta = bisect.bisect_left(theme_pos, ca)
+                tb = bisect.bisect_left(theme_pos, cb)
+                if tb > ta:
+                    near = min(theme_hits[ta:tb], key=lambda t: abs(t.start - h.start))
                     theme = near.theme
-                a, b = original_span(index, h.start, h.end)
                 mentions.append(Mention(h.code, raw[a:b], h.kind, h.start < title_end, theme,
                                         role, weight, text[lo:hi].strip()))
         unk = []

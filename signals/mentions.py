@@ -275,9 +275,10 @@ class NameMatcher:
         occ = self._trie.find(text)
         keep = np.ones(len(occ), dtype=np.bool_)
         guards = self._guard[occ[:, 2]]
-        for i in np.flatnonzero(guards).tolist():
-            start, end, _node = occ[i].tolist()
-            keep[i] = self._guard_ok(text, start, end, int(guards[i]))
+        at = np.flatnonzero(guards)
+        for i, (start, end, _node), guard in zip(at.tolist(), occ[at].tolist(),
+                                                 guards[at].tolist()):
+            keep[i] = self._guard_ok(text, start, end, guard)
         # longest first, then leftmost; a candidate overlapping a kept one is dropped
         kept, taken_nb = longest_first_nb(occ, keep, len(text))
         taken = bytearray(taken_nb)         # 1 where a kept match (or blocker) lies

@@ -31,8 +31,15 @@ import numpy as np
 from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
 from signals.literals import finite_strings, has_backrefs, needed_strings, parse
-from signals.roles_nb import (F_BREAK, F_CLAUSE, F_ROLE, F_SENTENCE, SCOPE_SENTENCE, decide_nb,
-                              keyword_status_nb)
+from signals.roles_nb import (
+    F_BREAK,
+    F_CLAUSE,
+    F_ROLE,
+    F_SENTENCE,
+    SCOPE_SENTENCE,
+    decide_nb,
+    keyword_status_nb,
+)
 from signals.trie_nb import Trie
 
 ROLE_KEYS = ("default_role", "default_weight", "role", "board_roles")
@@ -151,8 +158,8 @@ class RoleRules:
 
     def decide_all(self, text: str, spans: np.ndarray, cache: dict) -> list[tuple[str, float]]:
         """:meth:`decide` for every mention of ``text`` at once: ``spans`` holds one row per
-        mention, ``(start, end)`` and then the six columns of
-        :func:`signals.roles_nb.mention_spans_nb` (its sentence, role clause and clause).
+        mention, as :func:`signals.roles_nb.mention_spans_nb` gives them (its start and end,
+        sentence, role clause and clause).
 
         The same answers as :meth:`decide`, with fewer regex searches: one scan of the text for
         the rules' literals (:class:`_Keywords`) says which sentence rules cannot match in a
@@ -161,15 +168,14 @@ class RoleRules:
         kw = self._keywords
         rows = spans.tolist()
         if kw.exact:
-            status = kw.status(text, spans[:, 2:])
+            status = kw.status(text, spans)
             if self._named:
                 applies = np.array([self._rules_for(text[r[0]:r[1]]) for r in rows],
                                    dtype=np.bool_)
             else:
                 applies = np.ones(status.shape, dtype=np.bool_)
             # settled by the literals alone (most mentions), else -2: the loop below
-            decided = decide_nb(status, applies, kw.scope, kw.always_arr,
-                                np.ascontiguousarray(spans[:, 2:])).tolist()
+            decided = decide_nb(status, applies, kw.scope, kw.always_arr, spans).tolist()
             status = status.tolist()
         else:
             decided = [-2] * len(rows)
@@ -299,8 +305,8 @@ class _Keywords:
     def status(self, text: str, spans: np.ndarray) -> np.ndarray:
         """:func:`signals.roles_nb.keyword_status_nb` of ``text`` for the mention spans."""
         occ = self.trie.find(text) if not self.empty else np.zeros((0, 3), dtype=np.int64)
-        return keyword_status_nb(occ, self.node_ptr, self.node_rule, self.node_exact,
-                                 np.ascontiguousarray(spans), self.n_rules)
+        return keyword_status_nb(occ, self.node_ptr, self.node_rule, self.node_exact, spans,
+                                 self.n_rules)
 
 
 def _pieces(rule: RoleRule, tree) -> list:

@@ -32,19 +32,22 @@ def _sentence_stop_nb(flags, i, n, hard):
 
 @njit(cache=True)
 def mention_spans_nb(lut, units, hard, starts, ends):
-    """``[K, 6]`` int64 rows ``(sentence lo, hi, role clause a, b, clause a, b)`` of the mentions
-    ``[starts[k], ends[k])`` of the text whose code points are ``units``; ``lut`` maps a BMP code
-    point to its flags, ``hard`` is the position of the break that always ends a sentence."""
+    """``[K, 8]`` int64 rows ``(start, end, sentence lo, hi, role clause a, b, clause a, b)`` of
+    the mentions ``[starts[k], ends[k])`` of the text whose code points are ``units``; ``lut``
+    maps a BMP code point to its flags, ``hard`` is the position of the break that always ends a
+    sentence."""
     n = units.shape[0]
     flags = np.empty(n, dtype=np.uint8)
     for i in range(n):
         u = units[i]
         flags[i] = lut[u] if u < lut.shape[0] else 0
     k_n = starts.shape[0]
-    out = np.empty((k_n, 6), dtype=np.int64)
+    out = np.empty((k_n, 8), dtype=np.int64)
     for k in range(k_n):
         s = starts[k]
         e = ends[k]
+        out[k, 0] = s
+        out[k, 1] = e
         lo = 0
         i = s - 1
         while i >= 0:
@@ -59,9 +62,9 @@ def mention_spans_nb(lut, units, hard, starts, ends):
                 hi = j + 1
                 break
             j += 1
-        out[k, 0] = lo
-        out[k, 1] = hi
-        for col, bit in ((2, F_ROLE), (4, F_CLAUSE)):
+        out[k, 2] = lo
+        out[k, 3] = hi
+        for col, bit in ((4, F_ROLE), (6, F_CLAUSE)):
             a = lo
             i = s - 1
             while i >= lo:
@@ -86,11 +89,12 @@ def keyword_status_nb(occ, node_ptr, node_rule, node_exact, spans, n_rules):
     """``[K, n_rules]`` int8: bit 1 an exact literal of the rule inside mention k's role clause,
     bit 2 a needed literal there, bits 4 and 8 the same inside its sentence. ``occ`` holds the
     ``(start, end, node)`` occurrences of :func:`signals.trie_nb.scan_nb` (sorted by start);
-    node ``v``'s rules are ``node_rule[node_ptr[v]:node_ptr[v + 1]]``."""
+    node ``v``'s rules are ``node_rule[node_ptr[v]:node_ptr[v + 1]]``; ``spans`` as
+    :func:`mention_spans_nb` gives them."""
     k_n = spans.shape[0]
     out = np.zeros((k_n, n_rules), dtype=np.int8)
     for k in range(k_n):
-        lo, hi, a, b = spans[k, 0], spans[k, 1], spans[k, 2], spans[k, 3]
+        lo, hi, a, b = spans[k, 2], spans[k, 3], spans[k, 4], spans[k, 5]
         for m in range(occ.shape[0]):
             st = occ[m, 0]
             if st >= hi:
@@ -137,7 +141,7 @@ def decide_nb(status, applies, scope, always, spans):
             if s & 2 or always[i]:
                 got = -2
                 break
-        if got == -1 and not (spans[k, 2] == spans[k, 0] and spans[k, 3] == spans[k, 1]):
+        if got == -1 and not (spans[k, 4] == spans[k, 2] and spans[k, 5] == spans[k, 3]):
             for i in range(r_n):             # the nearest match in the sentence: a regex
                 if applies[k, i] and scope[i] == SCOPE_SENTENCE and (status[k, i] & 12
                                                                      or always[i]):

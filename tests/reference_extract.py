@@ -11,14 +11,30 @@ import re
 
 import numpy as np
 
+from backtests.core import rules as board_rules
 from signals.extract import THEME_CLAUSE_RE, Mention
-from signals.mentions import _DIGITS_RE, _EXCHANGE_ALIASES, _NOT_BEFORE_CODE, \
-    _PREFIX_RE_CODE, _SUFFIX_RE_CODE, KIND_CODE, Hit, Unknown, classify_code
-from signals.normalize import _PINYIN_RE, _SPACE_RE, _WRAP_RE, CHAR_MAP, WRAP_MIN, _cut, \
-    original_span
+from signals.mentions import (
+    _DIGITS_RE,
+    _EXCHANGE_ALIASES,
+    _NOT_BEFORE_CODE,
+    _PREFIX_RE_CODE,
+    _SUFFIX_RE_CODE,
+    KIND_CODE,
+    Hit,
+    Unknown,
+    classify_code,
+)
+from signals.normalize import (
+    _PINYIN_RE,
+    _SPACE_RE,
+    _WRAP_RE,
+    CHAR_MAP,
+    WRAP_MIN,
+    _cut,
+    original_span,
+)
 from signals.roles import TextSpans
 from signals.themes import ThemeHit
-from backtests.core import rules as board_rules
 
 _MAPPED_RE = re.compile("[" + re.escape("".join(
     chr(c) for c in sorted(CHAR_MAP) if not ord("a") <= c <= ord("z"))) + "]")

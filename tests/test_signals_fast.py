@@ -19,8 +19,16 @@ from signals.extract import Extractor
 from signals.literals import finite_strings, needed_strings, parse
 from signals.mentions import _DIGITS_RE, digit_runs
 from signals.normalize import normalize_text
-from signals.roles import (CLAUSE_RE, ROLE_CLAUSE_RE, SENTENCE_RE, STOP_FLAGS, RoleRule,
-                           RoleRules, TextSpans, load_roles)
+from signals.roles import (
+    CLAUSE_RE,
+    ROLE_CLAUSE_RE,
+    SENTENCE_RE,
+    STOP_FLAGS,
+    RoleRule,
+    RoleRules,
+    TextSpans,
+    load_roles,
+)
 from signals.roles_nb import F_BREAK, F_CLAUSE, F_ROLE, F_SENTENCE, mention_spans_nb
 from signals.themes import ThemeLexicon
 from tests import reference_extract as ref
@@ -93,7 +101,7 @@ def test_mention_spans_are_textspans(text, data):
     lo, hi = spans.sentence(start, end)
     units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     got = mention_spans_nb(STOP_FLAGS, units, hard, np.array([start]), np.array([end]))
-    assert got.tolist() == [[lo, hi, *spans.around(start, end, ROLE_CLAUSE_RE, lo, hi),
+    assert got.tolist() == [[start, end, lo, hi, *spans.around(start, end, ROLE_CLAUSE_RE, lo, hi),
                              *spans.around(start, end, CLAUSE_RE, lo, hi)]]
 
 
@@ -178,8 +186,7 @@ def test_decide_all_is_decide(rules, text, data):
         starts = np.array([p[0] for p in pairs])
         ends = np.array([p[1] for p in pairs])
         units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        rows = np.column_stack((starts, ends, mention_spans_nb(STOP_FLAGS, units, -1, starts,
-                                                               ends)))
+        rows = mention_spans_nb(STOP_FLAGS, units, -1, starts, ends)
         assert rules.decide_all(text, rows, {}) == want
 
 
