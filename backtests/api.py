@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
@@ -83,22 +84,27 @@ class Result:
     def metrics(self) -> dict:
         return compute_metrics(self.raw)
 
-    def write(self, out_dir: str | os.PathLike, *, tearsheet: bool = True) -> Path:
+    def write(self, out_dir: str | os.PathLike, *, tearsheet: bool = True,
+              quantstats: bool = False) -> Path:
         """Write the run folder ``hypebt backtest`` writes (all or nothing; see
         docs/config.md) and return its path. For a run on a market loaded in Python,
         ``config.toml`` records the parameters, ``[data] path = "<in-memory>"`` and
-        ``[signals] marks = "signals.csv"`` (the marks traded, written beside it)."""
+        ``[signals] marks = "signals.csv"`` (the marks traded, written beside it).
+        ``quantstats``: append quantstats' full report to the tearsheet (as ``--quantstats``)."""
         cfg = self.config
         if not (cfg.signals.marks or cfg.signals.articles):   # marks given in Python: the
             # folder's own signals.csv holds them
             signals = SignalsConfig(marks=str(Path(out_dir).resolve() / "signals.csv"))
-            cfg = RunConfig(data=cfg.data, signals=signals, params=cfg.params)
+            cfg = RunConfig(data=cfg.data, signals=signals, params=cfg.params, report=cfg.report)
+        if quantstats:
+            cfg = replace(cfg, report=replace(cfg.report, quantstats=True))
         return write_outputs(self.raw, cfg, out_dir, marks=self.marks, tearsheet=tearsheet)
 
-    def tearsheet(self, path: str | os.PathLike) -> Path:
-        """Write only the HTML tearsheet to ``path`` (atomically) and return the path."""
+    def tearsheet(self, path: str | os.PathLike, *, quantstats: bool = False) -> Path:
+        """Write only the HTML tearsheet to ``path`` (atomically) and return the path
+        (``quantstats``: with quantstats' full report appended)."""
         with tempfile.TemporaryDirectory(prefix="hypebt-") as tmp:
-            folder = self.write(Path(tmp) / "run")
+            folder = self.write(Path(tmp) / "run", quantstats=quantstats)
             write_text_atomic(path, (folder / TEARSHEET).read_text(encoding="utf-8"))
         return Path(path)
 

@@ -15,6 +15,9 @@ Peers measured in this process on the same inputs, printed as ratios:
   after a warm-up call), i.e. what the engine itself costs;
 - ``read_table``: a bare ``pyarrow.parquet.read_table`` of the panel file (median of 3).
 
+It also prints the start-up floor: a process that only imports pandas and calls one cached
+numba kernel, which every run pays before any work.
+
 ``--real`` measures on the real panel in ``../shared/data`` (configs/real_doubao_articles.toml,
 configs/real_doubao_grid.toml); ``--panel DIR`` on a folder written by
 ``benchmarks/make_panel.py`` (its backtest.toml and grid.toml). Both may be given.
@@ -158,6 +161,9 @@ def cases_real(tmp: Path, report_flag: bool) -> tuple[list, Path, Path]:
     if report_flag:
         cases.insert(2, ("backtest --no-report", ["backtest", cfg, "--out", out / "bt0",
                                                   "--no-report"], ("cold", "warm")))
+    if has_flag("--quantstats"):
+        cases.insert(2, ("backtest --quantstats", ["backtest", cfg, "--out", out / "btq",
+                                                   "--quantstats"], ("warm",)))
     return cases, cfg, parquet_copy(REAL_PANEL, tmp)
 
 
@@ -177,13 +183,33 @@ def cases_panel(panel_dir: Path, tmp: Path, report_flag: bool) -> tuple[list, Pa
     if report_flag:
         cases.insert(1, ("backtest --no-report", ["backtest", cfg, "--out", out / "bt0",
                                                   "--no-report"], ("cold", "warm")))
+    if has_flag("--quantstats"):
+        cases.insert(1, ("backtest --quantstats", ["backtest", cfg, "--out", out / "btq",
+                                                   "--quantstats"], ("warm",)))
     return cases, cfg, pq_path
 
 
-def has_no_report() -> bool:
+FLOOR = ("import numpy as np, pandas\n"
+         "from backtests.engine.metrics_nb import returns_stats_nb\n"
+         "returns_stats_nb(np.ones(3), 1.0)\n")
+
+
+def floor(repeat: int, cache_dir: Path) -> dict:
+    """The start-up floor of any run: a process that imports pandas and makes one call of a
+    cached numba kernel (numba loads its type registries, and with them scipy.linalg, on the
+    first call), nothing else."""
+    env = dict(os.environ, HYPEBT_CACHE_DIR=str(cache_dir), PYTHONPATH=str(REPO))
+    argv = [sys.executable, "-c", FLOOR]
+    run_once(argv, cwd=REPO, env=env)
+    runs = [run_once(argv, cwd=REPO, env=env) for _ in range(repeat)]
+    return {k: statistics.median(r[k] for r in runs) for k in ("cpu", "wall", "rss")}
+
+
+def has_flag(flag: str) -> bool:
+    """Whether this tree's ``hypebt backtest`` has ``flag`` (older trees are benchmarked too)."""
     r = subprocess.run(hypebt_argv() + ["backtest", "--help"], capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=REPO)
-    return "--no-report" in r.stdout
+    return flag in r.stdout
 
 
 def main(argv=None) -> int:
@@ -196,7 +222,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if not args.real and args.panel is None:
         args.real = True
-    report_flag = has_no_report()
+    report_flag = has_flag("--no-report")
     only = set(args.only.split(",")) if args.only else None
     results = []
     with tempfile.TemporaryDirectory(prefix="hypebt-e2e-") as tmp_s:
@@ -210,6 +236,9 @@ def main(argv=None) -> int:
         if args.panel is not None:
             suites.append((f"synthetic panel {args.panel.name}",)
                           + cases_panel(args.panel, tmp, report_flag))
+        base = floor(args.repeat, tmp / "cache")
+        print(f"start-up floor (python, pandas, one cached numba call): {base['cpu']:.2f} s CPU, "
+              f"{base['rss']:.0f} MiB")
         for title, cases, cfg, pq_path in suites:
             pr = peers(cfg, pq_path)
             print(f"\n{title}: kernel (run_backtest, in process) {pr['kernel'] * 1000:.1f} ms; "

@@ -27,7 +27,7 @@ from signals.themes import ThemeLexicon, load_themes
 
 # Bump when a change to the extraction code changes its output: stored mention indexes
 # (backtests.data.news) are then rebuilt.
-EXTRACT_VERSION = "extract-4"
+EXTRACT_VERSION = "extract-5"
 
 THEME_CLAUSE_RE = ROLE_CLAUSE_RE           # the mention's clause: a 、 list stays one clause
 

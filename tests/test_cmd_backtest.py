@@ -165,6 +165,27 @@ def test_no_report_writes_everything_but_the_tearsheet(toy, capsys):
     assert not (again / "tearsheet.html").exists()
 
 
+def test_quantstats_report_on_request(toy, capsys):
+    """--quantstats and [report] quantstats = true append quantstats' report to the page and
+    leave every other file as the default run writes it; the resolved config keeps the key."""
+    plain, flag, keyed = toy.parent / "plain", toy.parent / "flag", toy.parent / "keyed"
+    assert main(["backtest", str(toy), "--out", str(plain)]) == 0
+    assert main(["backtest", str(toy), "--out", str(flag), "--quantstats"]) == 0
+    on = toy.parent / "qs.toml"
+    on.write_text(CONFIG + "[report]\nquantstats = true\n", encoding="utf-8")
+    assert main(["backtest", str(on), "--out", str(keyed)]) == 0
+    assert "Key Performance Metrics" not in (plain / "tearsheet.html").read_text(encoding="utf-8")
+    for folder in (flag, keyed):
+        assert "Key Performance Metrics" in (folder / "tearsheet.html").read_text(encoding="utf-8")
+        resolved = (folder / "config.toml").read_text(encoding="utf-8")
+        assert "[report]\ntearsheet = true\nquantstats = true\n" in resolved
+        for name in ("equity.csv", "trades.csv", "orders.csv", "metrics.json", "signals.csv"):
+            assert (folder / name).read_bytes() == (plain / name).read_bytes(), name
+    capsys.readouterr()
+    assert main(["report", str(plain), "--quantstats"]) == 0
+    assert "Key Performance Metrics" in (plain / "tearsheet.html").read_text(encoding="utf-8")
+
+
 def test_default_out_dir(toy, capsys, monkeypatch):
     monkeypatch.chdir(toy.parent)
     assert main(["backtest", "toy.toml"]) == 0
@@ -181,6 +202,8 @@ def test_default_out_dir(toy, capsys, monkeypatch):
     (("[portfolio]", "[portfolio\n"), "TOML syntax error"),
     (("[portfolio]", "[report]\ntearsheet = 1\n[portfolio]"),
      "[report] tearsheet = 1: expected true or false"),
+    (("[portfolio]", "[report]\nquantstats = \"yes\"\n[portfolio]"),
+     "[report] quantstats = 'yes': expected true or false"),
     (("[portfolio]", "[report]\ntearsheets = false\n[portfolio]"),
      'unknown key [report] tearsheets (did you mean "tearsheet"?)'),
 ])

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from backtests.core.calendar import trading_calendar
 from backtests.core.errors import DataError, DataWarning
+from backtests.data.cache import ARRAY_FIELDS
 from backtests.data.load import load_market
 from backtests.data.market import build_market
 from backtests.data.master import StockMaster, load_master
@@ -545,3 +546,19 @@ def test_bars_outside_their_computed_limits_are_a_warning_naming_the_first(tmp_p
                                          r"2024-01-03, high 11.50 above limit-up 11.00\)"):
         m = load_market(str(path))
     assert m.limit_up[1, 0] == 11.00
+
+
+def test_consumed_panel_gives_the_same_market(real):
+    """``consume=True`` (what load_market does with the frame it read) drops the long columns
+    as they are aligned and gives the same market, field by field, on the real panel."""
+    panel, _bare, named = real
+    copy = panel.copy()
+    master = load_master(REAL_NAMES, REAL_NAMES_2023)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        consumed = build_market(copy, master=master, consume=True)
+    for k in ("open", "high", "low", "close", "volume", "amount", "code", "date"):
+        assert k not in copy.columns
+    for name in ARRAY_FIELDS:
+        np.testing.assert_array_equal(np.asarray(getattr(consumed, name)),
+                                      np.asarray(getattr(named, name)), err_msg=name)

@@ -10,6 +10,7 @@ import pytest
 
 from backtests.data.master import load_master
 from signals.marks import analyze
+from signals.normalize import normalize_text
 from tests.conftest import REAL_NAMES, REAL_NAMES_2023
 
 LABELLED = Path(__file__).parent / "data" / "news_labelled.jsonl"
@@ -57,12 +58,21 @@ def master(shared_data):
 
 def test_labelled_set_is_well_formed():
     roles = {"source", "risk", "momentum", "cooperation", "broker", "catalyst", "mention"}
+    ids = set()
     for line in LABELLED.read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)
+        assert rec["id"] not in ids
+        ids.add(rec["id"])
         assert rec["url"].startswith("http") and rec["published"] and rec["companies"]
+        # names are labelled simplified, as listed; the text may be traditional, with pinyin
+        # artefacts, or name the company only by its code (603843)
+        text = normalize_text(rec["title"] + "\n" + rec["body"])[0]
         for c in rec["companies"]:
-            assert len(c["code"]) == 6 and c["role"] in roles and c["name"] in rec["body"] + rec["title"] \
-                or c["name"] == "ST起步"                # traditional 起步 in the body: ST起步 as listed
+            assert len(c["code"]) == 6 and c["role"] in roles and c["text"]
+            # `written`: how the text names it when that is not the listed name (a legal name,
+            # characters the traditional table lacks)
+            written = normalize_text(c.get("written", c["name"]))[0]
+            assert written in text or c["code"] in text, (rec["id"], c)
 
 
 def test_labelled_precision_recall_and_roles(master):
@@ -71,9 +81,20 @@ def test_labelled_precision_recall_and_roles(master):
     print(f"labelled: recall {e['tp']}/{e['key']} = {recall:.3f}, precision {e['tp']}/{e['found']} "
           f"= {precision:.3f}, roles {e['roles_ok']}/{e['roles']}, momentum/risk "
           f"{e['mr_ok']}/{e['mr']}; wrong: {e['wrong']}")
-    assert e["key"] == 36 and e["mr"] == 30
-    assert recall >= 0.97 and precision >= 0.97
-    assert e["mr_ok"] / e["mr"] >= 0.9
-    assert e["roles_ok"] / e["roles"] >= 0.9
-    # the two misses: underwriters named in a clause about someone else's 澄清 (clarification)
-    assert {w[1] for w in e["wrong"]} <= {"中金公司", "中信证券"}
+    # the figures docs/signals.md reports ("Labelled set"); a rules change may raise them, never
+    # lower them
+    assert e["key"] == 250 and e["mr"] == 223 and e["roles"] == 250
+    assert e["tp"] >= 249 and e["found"] == e["tp"]             # recall 249/250, precision 1.000
+    assert e["mr_ok"] >= 219                                      # momentum/risk 219/223 = 0.982
+    assert e["roles_ok"] >= 238                                   # all roles 238/250 = 0.952
+    # the misses, each explained in docs/signals.md: underwriters named in a clause about someone
+    # else's 澄清; the concept word 机器人 auto-linked to the stock; reported speech (南京化纤指出);
+    # an exception (除了石大胜华以外); a creditor in a court case (华泰证券); an intraday reversal
+    # and a halt told in the next clause (赣能股份, 三羊马); a buyer in a tender (中国移动); a legal
+    # name (中国国际金融股份有限公司); yesterday's limit-down before today's limit-up (工业富联); a
+    # price compared (贵州茅台)
+    assert {(w[0][4:14], w[1]) for w in e["wrong"]} <= {
+        ("2025-10-13", "中金公司"), ("2025-10-13", "中信证券"), ("2025-04-23", "机器人"),
+        ("2024-12-03", "南京化纤"), ("2025-12-12", "石大胜华"), ("2022-09-23", "华泰证券"),
+        ("2022-07-19", "赣能股份"), ("2025-08-21", "中国移动"), ("2023-04-20", "中金公司"),
+        ("2023-04-20", "工业富联"), ("2025-08-28", "贵州茅台"), ("2021-12-22", "三羊马")}

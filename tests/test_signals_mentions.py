@@ -159,6 +159,23 @@ def test_primary_theme_prefers_the_title():
     ("国泰君安舒迪等人12月11日研报指出，未来可期。", "国泰君安", "source"),
     ("天娱数科获券商研报推荐。", "天娱数科", "broker"),          # a subject, not a source
     ("据天娱数科公告，公司与豆包合作。", "天娱数科", "cooperation"),
+    # a list and its own predicate decide first, even when the clause turns later (a bulleted
+    # summary without commas) -- but not when the predicate turns, nor for a noun (连板股)
+    ("石大胜华、华自科技(20CM)、维科技术涨停 [3] - 光通信板块冲高回落 [3]。", "石大胜华", "momentum"),
+    ("石大胜华、华自科技(20CM)、维科技术涨停 [3] - 光通信板块冲高回落 [3]。", "华自科技", "momentum"),
+    ("宏柏新材、晨光新材涨停后炸板，板块冲高回落。", "宏柏新材", "risk"),
+    ("广博股份、日上集团、华胜天成等连板股在尾盘突然打开涨停板。", "华胜天成", "risk"),
+    ("皇台酒业、百大集团跌停，京投发展大涨。", "皇台酒业", "risk"),
+    ("西安饮食直线拉板后封板失败，板块集体回落。", "西安饮食", "risk"),
+    ("金迪克开盘重挫。", "金迪克", "risk"),
+    ("长白山发布异动公告，属于股票交易异常波动情形。", "长白山", "risk"),
+    ("飞龙股份、英维克等跌幅居前。", "英维克", "risk"),
+    ("国泰君安证券上海江苏路营业部净买入该股涨停。", "国泰君安", "mention"),    # a trading seat
+    ("兴业证券股份有限公司上海分公司净卖出该股。", "兴业证券", "mention"),
+    ("天风证券分析，黄金市场情绪脆弱。", "天风证券", "source"),
+    ("中信证券研究团队认为，数据中心受益。", "中信证券", "source"),
+    ("东方财富Choice数据显示，28只个股录得10个以上涨停。", "东方财富", "source"),
+    ("华为正携手中国移动探索机器人应用。", "中国移动", "cooperation"),
 ])
 def test_roles(sentence, name, role):
     rules = load_roles()

@@ -21,7 +21,7 @@ from backtests.core.errors import DataError
 from backtests.report import analyses, charts, run_folder
 from backtests.report import tearsheet as ts
 
-SECTION_IDS = ("hypebt-metrics", "hypebt-pnl", "hypebt-trades", "hypebt-rejections",
+SECTION_IDS = ("hypebt-performance", "hypebt-metrics", "hypebt-pnl", "hypebt-trades", "hypebt-rejections",
                "hypebt-stuck", "hypebt-signals", "hypebt-marks", "hypebt-trade-charts",
                "hypebt-mood", "hypebt-config")
 
@@ -213,9 +213,28 @@ def test_bad_run_folders(tmp_path):
 def test_page_has_every_section_and_names(page):
     for sid in SECTION_IDS:
         assert f'id="{sid}"' in page
-    assert "Key Performance Metrics" in page            # quantstats' report is in
+    assert "Key Performance Metrics" not in page        # quantstats' report only on request
     assert "天娱数科" in page and "居然智家" in page
-    assert page.count("<svg") >= 10                     # quantstats charts + P&L chart
+    perf = page[page.index('id="hypebt-performance"'):page.index('id="hypebt-metrics"')]
+    for label in ("cumulative return", "drawdown", "daily returns"):
+        assert f'aria-label="{label}"' in perf
+    assert "Monthly returns" in perf and "Worst drawdowns" in perf
+    assert 'aria-label="per-stock P&amp;L"' in page
+
+
+def test_quantstats_report_on_request(run_dir, tmp_path):
+    """``quantstats=True`` (``--quantstats``, ``[report] quantstats = true``) appends quantstats'
+    report after hypebt's sections; the folder's config decides when the caller does not."""
+    page = ts.render_tearsheet(run_dir, quantstats=True)
+    assert "Key Performance Metrics" in page and 'id="quantstats"' in page
+    assert page.index('id="hypebt-config"') < page.index('id="quantstats"')
+    assert '<a href="#quantstats">' in page
+    copy = tmp_path / "qs"
+    shutil.copytree(run_dir, copy)
+    with open(copy / "config.toml", "a", encoding="utf-8") as f:
+        f.write("\n[report]\nquantstats = true\n")
+    assert "Key Performance Metrics" in ts.render_tearsheet(copy)
+    assert "Key Performance Metrics" not in ts.render_tearsheet(copy, quantstats=False)
 
 
 def test_page_escapes_article_text(page):
@@ -313,7 +332,8 @@ def test_report_command_quiet_and_benchmark(run_dir, tmp_path, capfd):
     assert out == f"Tearsheet {folder / 'tearsheet.html'}\n"
     assert err == ""                    # no font or quantstats warnings leak out
     text = (folder / "tearsheet.html").read_text(encoding="utf-8")
-    assert "EQUAL-WEIGHT MARKET" in text
+    perf = text[text.index('id="hypebt-performance"'):text.index('id="hypebt-metrics"')]
+    assert "against idx.csv" in perf and ">benchmark</th>" in perf
     assert "No signals file in this run folder." in text
 
 
@@ -385,9 +405,13 @@ def test_quantstats_drawdown_when_first_active_day_loses(tmp_path):
     (folder / "config.toml").write_text("[portfolio]\ncash = 1000.0\n")
     (folder / "benchmark.csv").write_text("date,return\n" + "".join(
         f"{d:%Y-%m-%d},{0.01 * (-1) ** i:.4f}\n" for i, d in enumerate(days)))
-    text = ts.render_tearsheet(folder)
+    text = ts.render_tearsheet(folder, quantstats=True)
     assert re.search(r"Max Drawdown</td><td>-[\d.]+%</td><td>-6\.0%</td>", text)
     assert " 2 Dec, 2024 - 17 Dec, 2024" in text
+    # hypebt's own section: the peak is the last session at 1,000, the valley the 940 close
+    perf = text[text.index('id="hypebt-performance"'):text.index('id="hypebt-metrics"')]
+    assert ('<td class="t">2024-12-05</td><td class="t">2024-12-09</td>'
+            '<td class="t">not recovered</td><td>-6.00%</td><td>8</td>') in perf
 
 
 def test_run_metrics_read_as_percent_money_ratio_and_count(page):

@@ -10,11 +10,13 @@ and prints a short summary: period, marks, round trips, total return, Sharpe, ma
 rejections by reason, fees, where the files are.
 The default ``DIR`` is ``runs/<config file stem>`` under the current directory. ``--no-report``
 (or ``[report] tearsheet = false`` in the config) skips ``tearsheet.html``; ``hypebt report DIR``
-draws it later from the files.
+draws it later from the files. ``--quantstats`` (or ``[report] quantstats = true``) appends
+quantstats' full report to the page.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from backtests.data.config import load_config
@@ -34,6 +36,9 @@ def add_arguments(p) -> None:
     p.add_argument("--no-report", action="store_true",
                    help="do not draw tearsheet.html (same as [report] tearsheet = false; "
                         "`hypebt report DIR` draws it later)")
+    p.add_argument("--quantstats", action="store_true",
+                   help="append quantstats' full report to tearsheet.html (same as [report] "
+                        "quantstats = true; seconds slower)")
 
 
 def _pct(x) -> str:
@@ -101,6 +106,8 @@ def execute(cfg, out: Path, *, title: str, report: bool = True, cache: bool = Tr
 
 def run(args) -> int:
     cfg = load_config(args.config)
+    if args.quantstats:
+        cfg = replace(cfg, report=replace(cfg.report, quantstats=True))
     out = Path(args.out) if args.out else default_out_dir(cfg)
     refuse_own_config(cfg, out)  # before the run, not after it
     print("\n".join(execute(cfg, out, title=f"Backtest {args.config}",

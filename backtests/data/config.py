@@ -12,7 +12,9 @@ A config has seven sections (see ``docs/config.md`` for every key)::
     [strategy] [portfolio] [costs] [fill]
                  engine parameters, validated against ``strategies.ENGINE_PARAMS`` by
                  ``strategies.resolve_params`` (defaults filled, strategy-specific keys checked)
-    [report]     tearsheet = true|false: draw tearsheet.html (default true; ``--no-report``)
+    [report]     tearsheet = true|false: draw tearsheet.html (default true; ``--no-report``);
+                 quantstats = true|false: append quantstats' full report to it (default false;
+                 ``--quantstats``)
 
 Every relative path is relative to the config file's folder. Every problem is a
 :class:`~backtests.core.errors.ConfigError` naming the file, ``[section] key``, the bad value and what
@@ -53,7 +55,7 @@ ENGINE_SECTIONS = ("strategy", "portfolio", "costs", "fill", "filters", "gate")
 # Engine sections a resolved config writes only when one of their keys is set.
 OPTIONAL_SECTIONS = ("filters", "gate")
 SECTIONS = ("data", "signals") + ENGINE_SECTIONS + ("report",)
-REPORT_KEYS = ("tearsheet",)
+REPORT_KEYS = ("tearsheet", "quantstats")
 DATA_KEYS = ("path", "names", "start", "end", "drop_bad", "status", "actions")
 # [signals] key -> (rule file kind of signals.config.load_toml, what it holds); the keys
 # follow the `hypebt signals` options --themes, --role-rules, --matching. They end in _file /
@@ -108,8 +110,10 @@ class SignalsConfig:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """``[report]``: ``tearsheet`` = draw ``tearsheet.html`` in the run folder."""
+    """``[report]``: ``tearsheet`` = draw ``tearsheet.html`` in the run folder;
+    ``quantstats`` = append quantstats' full report to it (seconds slower)."""
     tearsheet: bool = True
+    quantstats: bool = False
 
 
 @dataclass(frozen=True)
@@ -211,8 +215,9 @@ def _parse_report(sec: dict) -> ReportConfig:
     for key in sec:
         if key not in REPORT_KEYS:
             raise _unknown("[report]", key, REPORT_KEYS)
-    return ReportConfig(tearsheet=check_value("[report] tearsheet", sec.get("tearsheet", True),
-                                              bool, None))
+    return ReportConfig(
+        tearsheet=check_value("[report] tearsheet", sec.get("tearsheet", True), bool, None),
+        quantstats=check_value("[report] quantstats", sec.get("quantstats", False), bool, None))
 
 
 def _parse_engine(doc: dict, src: str) -> dict:
@@ -464,7 +469,9 @@ def config_dict(cfg: RunConfig, *, relative_to: str | os.PathLike | None = None)
         if values or section not in OPTIONAL_SECTIONS:
             out[section] = values
     if cfg.report != ReportConfig():     # written only when not the default (older run
-        out["report"] = {"tearsheet": cfg.report.tearsheet}   # folders stay byte-identical)
+        # folders stay byte-identical), each key only when it is not its default
+        out["report"] = {k: v for k, v in vars(cfg.report).items()
+                         if k == "tearsheet" or v != getattr(ReportConfig(), k)}
     return out
 
 

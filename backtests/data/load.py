@@ -105,4 +105,4 @@ def _load_market(path, *, names=None, start=None, end=None, drop_bad: bool = Fal
             f"dropped {sum(dropped.values())} bad row(s) from {panel.attrs.get('source', p)}: "
             f"{dropped_summary(dropped)}"), stacklevel=2)
     return build_market(panel, master=master, start=start, end=end, status_file=status,
-                        actions=actions)
+                        actions=actions, consume=True)

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from backtests.core import rules
 from backtests.core.calendar import to_date, trading_calendar
@@ -123,7 +124,8 @@ def select_market(market: Market, *, sessions: slice | None = None, stocks=None)
 
 
 def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = False,
-                 status_file=None, actions=None, infer: bool = True) -> Market:
+                 status_file=None, actions=None, infer: bool = True,
+                 consume: bool = False) -> Market:
     """Align a long-form panel (as :func:`read_panel` returns it) to ``[sessions, stocks]``.
 
     Sessions are the calendar's trading sessions from the first date in the panel (or ``start``
@@ -151,6 +153,11 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
     listing session itself is always free). The listing date comes from the panel's
     ``list_date``, else the master's, else — for a stock whose first row comes after the
     panel's first session — its first row (a new listing; see docs/data.md for the caveat).
+
+    ``consume=True`` hands the frame over: its price, volume, code and date columns are dropped
+    from it as they are aligned, so the long form and the ``[sessions, stocks]`` arrays do not
+    both stay in memory (:func:`backtests.data.load.load_market` does this with the frame it
+    read; a 10-year panel's columns are about 0.7 GB).
     """
     missing = [c for c in REQUIRED if c not in panel.columns]
     if missing:
@@ -228,8 +235,14 @@ def build_market(panel, *, master=None, start=None, end=None, synthetic: bool = 
             out.ravel()[flat_traded] = values[mask]
         return out
 
-    arrays = {k: scatter(panel[k].to_numpy(dtype=np.float64)[rows], traded)
-              for k in ("open", "high", "low", "close", "volume", "amount")}
+    arrays = {}
+    for k in ("open", "high", "low", "close", "volume", "amount"):
+        arrays[k] = scatter(panel[k].to_numpy(dtype=np.float64)[rows], traded)
+        if consume:                             # the long column is no longer needed
+            del panel[k]
+    if consume:
+        del panel["code"], panel["date"]
+        pa.default_memory_pool().release_unused()   # Arrow keeps freed buffers otherwise
     close = arrays["close"]
     cols = np.arange(N)
     last_idx = ffill_index(np.isfinite(close))

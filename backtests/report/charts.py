@@ -1,4 +1,6 @@
-"""Everything hypebt draws with matplotlib, and quantstats' HTML report (which draws with it).
+"""What hypebt draws with matplotlib (the grid heatmap), and quantstats' HTML report (which
+draws with it; appended to the tearsheet only on request). The tearsheet's own charts are
+hand-written SVG (:mod:`backtests.report.svg`).
 
 Charts are reproducible (a fixed ``svg.hashsalt``, no SVG metadata) and look the same in every
 process (:func:`plain_style` resets whatever other code did to the global rcParams). matplotlib
@@ -130,30 +132,6 @@ def svg_of(fig) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     return clean_svg(buf.getvalue())
-
-
-def pnl_chart(pnl: pd.DataFrame, names: dict[str, str]) -> str:
-    """Horizontal bars of realised P&L, the 20 largest by size."""
-    if pnl.empty:
-        return ""
-    from matplotlib.figure import Figure  # heavy: only when a chart is drawn
-
-    top = pnl.reindex(pnl["realized"].abs().sort_values(ascending=False, kind="stable").index)
-    top = top.head(20).iloc[::-1]
-    labels = [f"{c} {names.get(c, '')}".strip() for c in top["code"]]
-    with quiet(), plain_style():
-        fig = Figure(figsize=(8, max(1.6, 0.32 * len(top) + 0.8)))
-        ax = fig.add_subplot()
-        vals = top["realized"].to_numpy(dtype=float)
-        ax.barh(range(len(top)), vals, color=["#2a9d4b" if v >= 0 else "#c0392b" for v in vals])
-        ax.set_yticks(range(len(top)), labels)
-        ax.axvline(0, color="#333", lw=0.8)
-        ax.grid(axis="x", color="#dddddd", lw=0.6)
-        ax.set_axisbelow(True)
-        ax.set_xlabel("realised P&L (CNY)")
-        ax.set_title("Per-stock realised P&L 个股盈亏")
-        svg = svg_of(fig)
-    return svg
 
 
 def quantstats_html(returns: pd.Series, bench: pd.Series | None, title: str) -> tuple[str, str]:

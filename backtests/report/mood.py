@@ -23,6 +23,7 @@ from backtests.engine.filters_nb import gate_reasons_nb
 from backtests.features.nb import (SF_DOWN_TOTAL, SF_HEIGHT, SF_PROMOTION_1,
                                    SF_PROMOTION_2PLUS, SF_UP_TOTAL)
 from backtests.features.state import MarketState, market_state
+from backtests.report.svg import date_labels, polylines
 from strategies import pack_params
 
 MOOD_FILE = "mood.csv"
@@ -109,18 +110,10 @@ def chart_svg(mood: pd.DataFrame) -> str:
             out.append(f'<text x="{LEFT - 4}" y="{y(v) + 3:.1f}" text-anchor="end" '
                        f'font-size="9">{fmt(v)}</text>')
         legend_x = WIDTH - RIGHT
+        xs = x(np.arange(n, dtype=float))
         for name, values in reversed(series):
-            pts, runs = [], []
-            for i, v in enumerate(values):
-                if np.isfinite(v):
-                    pts.append(f"{x(i):.1f},{y(v):.1f}")
-                elif pts:
-                    runs.append(pts)
-                    pts = []
-            if pts:
-                runs.append(pts)
-            for run in runs:
-                out.append(f'<polyline points="{" ".join(run)}" fill="none" '
+            for run in polylines(xs, y(np.asarray(values, dtype=float))):
+                out.append(f'<polyline points="{run}" fill="none" '
                            f'stroke="{COLORS[name]}" stroke-width="1.2"/>')
             out.append(f'<text x="{legend_x}" y="{top - 5}" text-anchor="end" font-size="10" '
                        f'fill="{COLORS[name]}">{_e(name)}</text>')
@@ -134,11 +127,7 @@ def chart_svg(mood: pd.DataFrame) -> str:
           lambda v: f"{v:.0f}")
     panel(2, [(c, mood[c].to_numpy(dtype=float)) for c in ("promotion_1", "promotion_2plus")],
           0.0, 1.0, lambda v: f"{v:.0%}")
-    ticks = sorted({0, n - 1, *(round(k * (n - 1) / 5) for k in range(1, 5))}) if n else []
-    for i in ticks:
-        anchor = "start" if i == 0 else "end" if i == n - 1 else "middle"
-        out.append(f'<text x="{x(i):.1f}" y="{height - 6}" text-anchor="{anchor}" '
-                   f'font-size="9">{_e(dates[i])}</text>')
+    out += date_labels(dates, x, height - 6)
     out.append("</svg>")
     return "".join(out)
 

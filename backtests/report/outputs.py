@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtests.core.csv_text import csv_join, day_cells, fixed_cells
 from backtests.core.errors import ConfigError
 from backtests.core.io import atomic_dir, write_text_atomic
 from backtests.data.config import RunConfig, resolved_toml
@@ -27,8 +28,6 @@ from backtests.report.metrics import compute_metrics, metrics_json
 from backtests.report.mood import mood_csv
 from backtests.report.run_folder import (
     OUTPUT_FILES,
-    csv_text,
-    day_texts,
     equity_csv,
     credits_csv,
     orders_csv,
@@ -53,8 +52,8 @@ def render_outputs(result, cfg: RunConfig, out_dir: str | os.PathLike, *,
         "credits.csv": credits_csv(getattr(result, "credits", None)),
         "metrics.json": metrics_json(compute_metrics(result)),
         "signals.csv": signals_csv(marks_of(result) if marks is None else marks),
-        "benchmark.csv": csv_text(("date", "return"), [
-            day_texts(bench.index), [f"{v:.10f}" for v in bench.to_numpy() + 0.0]]),
+        "benchmark.csv": csv_join(("date", "return"), [
+            day_cells(bench.index), fixed_cells(bench.to_numpy(), 10, empty_nonfinite=False)]),
         "study_marks.csv": run_marks_study(result, marks),
         "trade_bars.csv": trade_bars_csv(result.market, result.trades),
         "mood.csv": mood_csv(result.market, result.params, result.state),

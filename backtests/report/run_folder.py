@@ -16,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from backtests.core.csv_text import Cells, arrow_cells, csv_join, day_cells, fixed_cells, int_cells
 from backtests.core.errors import DataError
 from backtests.data.demo import demo_names
 
@@ -43,28 +46,25 @@ def texts(series: pd.Series) -> list[str]:
 
 # ---------------------------------------------------------------- writing
 
-def day_texts(values) -> list[str]:
-    return [str(d) for d in pd.to_datetime(pd.Series(values)).dt.strftime("%Y-%m-%d")]
+def _money(values) -> Cells:
+    return fixed_cells(values, 2, empty_nonfinite=False)
 
 
-def _money(values) -> list[str]:
-    return [f"{float(v):.2f}" for v in np.asarray(values, dtype=float) + 0.0]
+def _price(values) -> Cells:
+    return fixed_cells(values, 2)              # empty: no price
 
 
-def _price(values) -> list[str]:
-    return ["" if not np.isfinite(v) else f"{v:.2f}" for v in np.asarray(values, dtype=float) + 0.0]
-
-
-def csv_text(header, columns) -> str:
-    lines = [",".join(header)]
-    lines += [",".join(row) for row in zip(*columns)]
-    return "\n".join(lines) + "\n"
-
-
-def _text(values) -> list[str]:
-    """CSV cells: empty for missing values, quoted when a cell holds a comma, quote or newline
-    (one scan of the joined column decides whether any cell needs quoting at all)."""
-    out = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+def _text(values) -> Cells | list[str]:
+    """CSV cells: empty for missing values, quoted when a cell holds a comma, quote or newline.
+    A column of strings with nothing to quote (the usual case) goes through Arrow whole."""
+    column = np.asarray(values, dtype=object)
+    try:
+        arrow = pa.array(column, type=pa.large_string(), from_pandas=True).fill_null("")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arrow = None                               # not all strings: str() each below
+    if arrow is not None and not pc.any(pc.match_substring_regex(arrow, '[,"\n]')).as_py():
+        return arrow_cells(arrow)
+    out = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in column]
     joined = "".join(out)
     if "," not in joined and '"' not in joined and "\n" not in joined:
         return out
@@ -73,12 +73,15 @@ def _text(values) -> list[str]:
 
 
 def _side(values) -> list[str]:
-    return [v if isinstance(v, str) else ("buy" if int(v) > 0 else "sell") for v in values]
+    v = np.asarray(values)
+    if np.issubdtype(v.dtype, np.number):
+        return np.where(v > 0, "buy", "sell").tolist()
+    return [x if isinstance(x, str) else ("buy" if int(x) > 0 else "sell") for x in values]
 
 
 def equity_csv(equity: pd.DataFrame) -> str:
     """``date,cash,market_value,equity``, money with two decimals."""
-    return csv_text(EQUITY_COLUMNS, [day_texts(equity["date"]), _money(equity["cash"]),
+    return csv_join(EQUITY_COLUMNS, [day_cells(equity["date"]), _money(equity["cash"]),
                                  _money(equity["market_value"]), _money(equity["equity"])])
 
 
@@ -87,9 +90,9 @@ def trades_csv(trades: pd.DataFrame) -> str:
     stamp_duty,transfer_fee,reason,dividend_tax`` (reason ``entry`` or the exit reason;
     ``dividend_tax``: the tax on dividends the sold shares received, charged on the sale)."""
     tax = trades["dividend_tax"] if "dividend_tax" in trades.columns else np.zeros(len(trades))
-    return csv_text(TRADE_COLUMNS, [
-        day_texts(trades["date"]), _text(trades["code"]), _side(trades["side"]),
-        [str(int(v)) for v in trades["shares"]], _price(trades["price"]),
+    return csv_join(TRADE_COLUMNS, [
+        day_cells(trades["date"]), _text(trades["code"]), _side(trades["side"]),
+        int_cells(trades["shares"]), _price(trades["price"]),
         _money(trades["value"]), _money(trades["commission"]), _money(trades["stamp_duty"]),
         _money(trades["transfer_fee"]), _text(trades["reason"]), _money(tax)])
 
@@ -100,18 +103,18 @@ def credits_csv(credits: pd.DataFrame | None) -> str:
     ex-date's reference price, the cash dividend before tax); a header only when none."""
     if credits is None:
         credits = pd.DataFrame({c: [] for c in CREDIT_COLUMNS})
-    return csv_text(CREDIT_COLUMNS, [
-        day_texts(credits["date"]), _text(credits["code"]),
-        [str(int(v)) for v in credits["shares"]], [str(int(v)) for v in credits["new_shares"]],
+    return csv_join(CREDIT_COLUMNS, [
+        day_cells(credits["date"]), _text(credits["code"]),
+        int_cells(credits["shares"]), int_cells(credits["new_shares"]),
         _price(credits["reference_price"]), _money(credits["dividend"])])
 
 
 def orders_csv(orders: pd.DataFrame) -> str:
     """Every order (filled, rejected, expired): ``date,code,side,shares,price,status,
     reject_reason``; ``price`` is empty when the order had no price (no bar)."""
-    return csv_text(ORDER_COLUMNS, [
-        day_texts(orders["date"]), _text(orders["code"]), _side(orders["side"]),
-        [str(int(v)) for v in orders["shares"]], _price(orders["price"]),
+    return csv_join(ORDER_COLUMNS, [
+        day_cells(orders["date"]), _text(orders["code"]), _side(orders["side"]),
+        int_cells(orders["shares"]), _price(orders["price"]),
         _text(orders["status"]), _text(orders["reject_reason"])])
 
 
@@ -123,12 +126,12 @@ def signals_csv(marks: pd.DataFrame) -> str:
     rendered = []
     for c in cols:
         if c == "date":
-            rendered.append(day_texts(marks[c]))
+            rendered.append(day_cells(marks[c]))
         elif c == "score":
-            rendered.append([f"{float(v):.6f}" for v in marks[c]])
+            rendered.append(fixed_cells(marks[c], 6, empty_nonfinite=False))
         else:
             rendered.append(_text(marks[c]))
-    return csv_text(cols, rendered)
+    return csv_join(cols, rendered)
 
 
 

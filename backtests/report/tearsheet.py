@@ -1,4 +1,4 @@
-"""HTML tearsheet of one run folder: quantstats' report plus hypebt's own sections.
+"""HTML tearsheet of one run folder: hypebt's sections, and quantstats' report on request.
 
 ``write_tearsheet(run_dir)`` reads what ``hypebt backtest`` wrote into ``run_dir`` and writes
 ``run_dir/tearsheet.html``; ``hypebt report RUN_DIR`` calls it again to redraw the page (for
@@ -6,16 +6,20 @@ example with another benchmark).
 
 What the page holds, top to bottom:
 
-1. quantstats' HTML report (``quantstats.reports.html``) of the daily returns of ``equity.csv``,
-   against a benchmark when there is one: ``benchmark=`` given by the caller (a CSV path or a
-   ``pd.Series`` of daily returns), else ``run_dir/benchmark.csv`` when the run wrote one (the
-   equal-weight index of the loaded market, see :func:`backtests.report.analyses.equal_weight_returns`), else none.
+1. performance (:mod:`backtests.report.performance`): return statistics, cumulative return,
+   drawdowns, daily and monthly returns of ``equity.csv``'s daily returns against a benchmark
+   when there is one: ``benchmark=`` given by the caller (a CSV path or a ``pd.Series`` of
+   daily returns), else ``run_dir/benchmark.csv`` when the run wrote one (the equal-weight
+   index of the loaded market, see :func:`backtests.report.analyses.equal_weight_returns`),
+   else none. Hand-written SVG: no quantstats, no matplotlib.
 2. hypebt's sections: headline metrics (``metrics.json``); per-stock P&L (table and bar chart);
    trades; rejected orders by reason; positions that could not be sold (a sell rejected at a
    sealed limit-down or while suspended) and for how many sessions; the signal timeline
    (article title → session → filled, rejected and why, or no order); each trade drawn; the
    market's mood per session (:mod:`backtests.report.mood`: limit-ups, limit-downs, 连板高度,
    晋级率, the sessions the gate closed); the resolved config.
+3. with ``quantstats=True`` (or ``[report] quantstats = true`` in the folder's config.toml):
+   quantstats' HTML report (``quantstats.reports.html``) of the same returns and benchmark.
 
 Input files (``docs/tearsheet.md`` has the full description):
 
@@ -31,10 +35,8 @@ Input files (``docs/tearsheet.md`` has the full description):
 Guarantees: one self-contained file (no external fetch: quantstats' favicon, link and the SVG
 namespace/metadata URLs are removed, so the page contains no ``http`` at all unless the user's
 own texts do); every text from the inputs is HTML-escaped; Chinese names render (chart text
-stays SVG text, ``svg.fonttype = none``, drawn by the browser with the reader's fonts; the page
-asks for CJK fonts; matplotlib lays it out with a CJK font when it finds one, see
-:func:`backtests.report.charts.cjk_font`); the bytes are identical for identical inputs (SVG
-metadata dropped, ``svg.hashsalt`` fixed). Long tables stop at :data:`TABLE_ROWS` rows and link
+stays SVG text, drawn by the browser with the reader's fonts; the page asks for CJK fonts); the
+bytes are identical for identical inputs. Long tables stop at :data:`TABLE_ROWS` rows and link
 the full CSV of the run folder (``trades.csv``, ``orders.csv``, ``signals.csv``), the only links
 that leave the page, to files beside it; so the page's size grows with the number of trades
 only up to that.
@@ -55,9 +57,11 @@ from backtests.core.errors import DataError, reading
 from backtests.core.io import write_text_atomic
 from backtests.core.progress import step
 from backtests.report.analyses import daily_returns, marks_did, with_credits
-from backtests.report.charts import pnl_chart, quantstats_html
+from backtests.report.charts import quantstats_html
 from backtests.report.mood import section_html as mood_section
-from backtests.report.run_folder import BENCHMARK_FILE, RunFolder, load_run, texts
+from backtests.report.performance import pnl_chart
+from backtests.report.performance import section_html as performance_section
+from backtests.report.run_folder import BENCHMARK_FILE, RunFolder, load_run
 from backtests.report.trade_charts import section_html as trade_charts_section
 from backtests.study.nb import FILL_NAMES
 from backtests.study.outputs import MARKS_STUDY_FILE
@@ -103,7 +107,8 @@ def _norm_status(series: pd.Series) -> pd.Series:
 
 
 def _reason(series: pd.Series) -> pd.Series:
-    return pd.Series(texts(series), index=series.index, dtype=object).str.strip()
+    s = series.astype(object)
+    return s.where(s.notna(), "").astype(str).astype(object).str.strip()
 
 
 def _normalised(orders: pd.DataFrame) -> pd.DataFrame:
@@ -194,32 +199,62 @@ def stuck_positions(orders: pd.DataFrame, sessions: pd.DatetimeIndex) -> pd.Data
         return pd.DataFrame(columns=cols)
     o = _normalised(orders)
     o = o[o["side"] == "sell"].sort_values(["code", "date"], kind="stable")
-    pos = {d: i for i, d in enumerate(sessions)}
-    rows = []
-    for code, g in o.groupby("code", sort=True):
-        episode = None
-        for date, status, reason, shares, price in zip(g["date"], g["status"], g["reason"],
-                                                        g["shares"], g["price"]):
-            if status != "filled" and reason in STUCK_REASONS:
-                if episode is None:
-                    episode = {"code": code, "shares": int(shares), "first_blocked": date,
-                               "reasons": {}}
-                episode["reasons"][reason] = episode["reasons"].get(reason, 0) + 1
-            elif status == "filled" and episode is not None:
-                episode.update(sold=date, sold_price=float(price))
-                rows.append(episode)
-                episode = None
-        if episode is not None:
-            rows.append(episode)
-    out = []
-    last = len(sessions)
-    for e in rows:
-        start = pos.get(e["first_blocked"], 0)
-        end = pos.get(e.get("sold"), last) if e.get("sold") is not None else last
-        refusals = ", ".join(f"{k}×{v}" for k, v in sorted(e["reasons"].items()))
-        out.append((e["code"], e["shares"], e["first_blocked"], e.get("sold"),
-                    e.get("sold_price", math.nan), max(end - start, 1), refusals))
-    return pd.DataFrame(out, columns=cols)
+    names = sorted(STUCK_REASONS)               # refusals are listed in name order
+    status = o["status"].to_numpy(dtype=object)
+    stuck = (status != "filled") & o["reason"].isin(names).to_numpy()
+    kind = np.where(stuck, 1, np.where(status == "filled", 2, 0)).astype(np.int64)
+    reason = np.searchsorted(np.array(names, dtype=object),
+                             np.where(stuck, o["reason"].to_numpy(dtype=object), names[0]))
+    code_id = pd.factorize(o["code"])[0].astype(np.int64)
+    start, sold, counts = _episodes_nb(code_id, kind, reason.astype(np.int64), len(names))
+    if len(start) == 0:
+        return pd.DataFrame(columns=cols)
+    dates = pd.DatetimeIndex(o["date"])
+    at = np.maximum(sold, 0)
+    sold_day = pd.Series(dates[at]).where(sold >= 0)
+    first = sessions.get_indexer(dates[start])
+    end = np.where(sold >= 0, sessions.get_indexer(dates[at]), len(sessions))
+    blocked = np.maximum(np.where(end < 0, len(sessions), end) - np.maximum(first, 0), 1)
+    refusals = np.full(len(start), "", dtype=object)
+    for k, name in enumerate(names):              # "a×2, b×1": the reasons with a count
+        part = np.where(counts[:, k] > 0, name + "×" + counts[:, k].astype(str).astype(object),
+                        "")
+        refusals = np.where((refusals != "") & (part != ""), refusals + ", " + part,
+                            refusals + part)
+    return pd.DataFrame({
+        "code": o["code"].to_numpy(dtype=object)[start],
+        "shares": o["shares"].to_numpy()[start].astype(np.int64),
+        "first_blocked": dates[start], "sold": sold_day.to_numpy(),
+        "sold_price": np.where(sold >= 0, o["price"].to_numpy(dtype=float)[at], np.nan),
+        "sessions_blocked": blocked.astype(np.int64), "refusals": refusals}, columns=cols)
+
+
+@njit(cache=True)
+def _episodes_nb(code, kind, reason, n_reasons):
+    """Episodes of refused sells in rows sorted by stock then date (``kind`` 1: a refusal
+    that keeps the position, 2: a filled sell, 0: anything else): each starts at a stock's first
+    such refusal and ends at its next filled sell (``sold`` row) or with the stock's rows
+    (``sold`` -1); ``counts``: refusals per reason."""
+    n = len(code)
+    start = np.empty(n, np.int64)
+    sold = np.empty(n, np.int64)
+    counts = np.zeros((n, n_reasons), np.int64)
+    e, first = 0, -1
+    for i in range(n):
+        if i > 0 and code[i] != code[i - 1] and first >= 0:
+            start[e], sold[e] = first, -1
+            e, first = e + 1, -1
+        if kind[i] == 1:
+            if first < 0:
+                first = i
+            counts[e, reason[i]] += 1
+        elif kind[i] == 2 and first >= 0:
+            start[e], sold[e] = first, i
+            e, first = e + 1, -1
+    if first >= 0:
+        start[e], sold[e] = first, -1
+        e += 1
+    return start[:e], sold[:e], counts[:e]
 
 
 def signal_timeline(signals: pd.DataFrame | None, orders: pd.DataFrame) -> pd.DataFrame:
@@ -280,7 +315,8 @@ body,p,table,td,th{font-family:Arial,"Noto Sans CJK SC","Noto Sans CJK JP","WenQ
 """
 
 
-_NAV = ('<p class="nav">hypebt sections: <a href="#hypebt-metrics">metrics</a> · '
+_NAV = ('<p class="nav">hypebt sections: <a href="#hypebt-performance">performance</a> · '
+        '<a href="#hypebt-metrics">metrics</a> · '
         '<a href="#hypebt-pnl">per-stock P&amp;L</a> · <a href="#hypebt-trades">trades</a> · '
         '<a href="#hypebt-rejections">rejected orders</a> · '
         '<a href="#hypebt-stuck">could not sell</a> · '
@@ -401,10 +437,18 @@ def _section_pnl(run: RunFolder) -> str:
     note = ('<p class="note">Realised P&amp;L at average cost, all fees included. Positions still '
             'open at the end keep their cost in "open cost"; their value is in the equity curve.'
             '</p>')
-    return (head + note + more + pnl_chart(pnl, run.names)
+    return (head + note + more + _pnl_bars(run, pnl)
             + _table([("code", True), ("name", True), ("buys", False), ("sells", False),
                       ("bought", False), ("sold", False), ("fees", False), ("realised", False),
                       ("open shares", False), ("open cost", False)], rows, scroll=True))
+
+
+def _pnl_bars(run: RunFolder, pnl: pd.DataFrame) -> str:
+    """The bar chart of the 20 largest realised P&Ls by size, largest on top."""
+    top = pnl.reindex(pnl["realized"].abs().sort_values(ascending=False, kind="stable").index)
+    top = top.head(20)
+    labels = [f"{c} {run.names.get(c, '')}".strip() for c in top["code"]]
+    return pnl_chart(labels, top["realized"].to_numpy(dtype=float))
 
 
 def _section_trades(run: RunFolder) -> str:
@@ -554,12 +598,22 @@ def run_returns(run: RunFolder) -> pd.Series:
                          ).rename("Strategy")
 
 
-def render_tearsheet(run_dir, *, benchmark=None) -> str:
-    """The tearsheet of ``run_dir`` as an HTML string (see the module docstring)."""
+def wants_quantstats(run: RunFolder) -> bool:
+    """``[report] quantstats`` of the run folder's ``config.toml`` (default false)."""
+    report = run.config.get("report", {}) if run.config else {}
+    return report.get("quantstats", False) is True
+
+
+def render_tearsheet(run_dir, *, benchmark=None, quantstats: bool | None = None) -> str:
+    """The tearsheet of ``run_dir`` as an HTML string (see the module docstring);
+    ``quantstats``: append quantstats' full report (``None``: as the folder's config says)."""
     with reading(run_dir, "run folder"):  # a file that is not UTF-8, unreadable, ...
         run = load_run(run_dir, benchmark=benchmark)
     returns = run_returns(run)
     bench = run.benchmark
+    bench_name = ("the equal-weight index of the market (benchmark.csv)" if benchmark is None
+                  else Path(benchmark).name if isinstance(benchmark, (str, Path))
+                  else "the given benchmark")
     if bench is not None:
         if len(returns) and not bench.index.isin(returns.index).any():
             source = (Path(run_dir) / BENCHMARK_FILE if benchmark is None
@@ -570,16 +624,19 @@ def render_tearsheet(run_dir, *, benchmark=None) -> str:
                             f"({returns.index.min():%Y-%m-%d} .. {returns.index.max():%Y-%m-%d})")
         bench = bench.reindex(returns.index).fillna(0.0)
     title = _title(run)
-    qs_note = ""
-    try:
-        if len(returns) < 2:
-            raise ValueError("needs at least two sessions")
-        style, body = quantstats_html(returns, bench, title)
-    except Exception as exc:  # noqa: BLE001 - quantstats fails on degenerate series; say so
-        style, body = "", ""
-        qs_note = (f'<p class="note">quantstats could not draw its report for this run '
-                   f'({_e(type(exc).__name__)}: {_e(exc)}).</p>')
+    style = body = qs_note = ""
+    if wants_quantstats(run) if quantstats is None else quantstats:
+        try:
+            if len(returns) < 2:
+                raise ValueError("needs at least two sessions")
+            style, body = quantstats_html(returns, bench, title)
+            body = f'<div class="hypebt"><h2 id="quantstats">quantstats report</h2></div>{body}'
+        except Exception as exc:  # noqa: BLE001 - quantstats fails on degenerate series; say so
+            style, body = "", ""
+            qs_note = (f'<p class="note">quantstats could not draw its report for this run '
+                       f'({_e(type(exc).__name__)}: {_e(exc)}).</p>')
     sections = "\n".join(s for s in (
+        performance_section(returns, bench, bench_name),
         _section_metrics(run), _section_pnl(run), _section_trades(run), _section_skipped(run),
         _section_rejections(run), _section_stuck(run), _section_signals(run),
         _section_marks(run),
@@ -588,24 +645,29 @@ def render_tearsheet(run_dir, *, benchmark=None) -> str:
     synthetic = (run.config.get("data", {}).get("path") == "demo") if run.config else False
     banner = ('<p class="note"><b>SYNTHETIC demo data</b>: the companies and prices are '
               'generated.</p>') if synthetic else ""
+    nav = _NAV.replace("</p>", ' · <a href="#quantstats">quantstats report</a></p>') if body \
+        else _NAV
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_e(title)} tearsheet</title>\n"
         f"<style>{style}\n{_CSS}</style>\n</head>\n<body>\n"
-        f'<div class="hypebt"><h1>{_e(title)} — tearsheet</h1>{banner}{qs_note}{_NAV}</div>\n'
-        f'<div class="quantstats">{body}</div>\n'
-        f'<div class="hypebt">\n{sections}\n</div>\n</body>\n</html>\n')
+        f'<div class="hypebt"><h1>{_e(title)} — tearsheet</h1>{banner}{qs_note}{nav}</div>\n'
+        f'<div class="hypebt">\n{sections}\n</div>\n'
+        + (f'<div class="quantstats">{body}</div>\n' if body else "")
+        + "</body>\n</html>\n")
 
 
-def write_tearsheet(run_dir, *, benchmark=None) -> Path:
+def write_tearsheet(run_dir, *, benchmark=None, quantstats: bool | None = None) -> Path:
     """Write ``run_dir/tearsheet.html`` (atomically) and return its path.
 
     ``benchmark``: ``None`` (use ``run_dir/benchmark.csv`` when present), a CSV path with
-    ``date,return`` or ``date,close``, or a ``pd.Series`` of daily returns.
+    ``date,return`` or ``date,close``, or a ``pd.Series`` of daily returns. ``quantstats``:
+    append quantstats' full report (``None``: as ``[report] quantstats`` of the folder's
+    ``config.toml`` says; default false).
     """
     with step(f"drawing {TEARSHEET}"):
-        text = render_tearsheet(run_dir, benchmark=benchmark)
+        text = render_tearsheet(run_dir, benchmark=benchmark, quantstats=quantstats)
     target = Path(run_dir) / TEARSHEET
     write_text_atomic(target, text)
     return target

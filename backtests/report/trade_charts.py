@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from backtests.core.csv_text import csv_join, day_cells, fixed_cells
+
 TRADE_BARS_FILE = "trade_bars.csv"
 BEFORE, AFTER = 5, 5
 MAX_CHARTS = 200
@@ -107,14 +109,12 @@ def trade_bars_csv(market, trades: pd.DataFrame) -> str:
              else len(sessions) - 1)
         wanted.setdefault(j, set()).update(range(max(0, a - BEFORE),
                                                  min(len(sessions), b + AFTER + 1)))
-    lines = [",".join(BAR_COLUMNS)]
-    fmt = lambda v: "" if not np.isfinite(v) else f"{v:.2f}"  # noqa: E731
-    for j in sorted(wanted, key=lambda k: codes[k]):
-        for t in sorted(wanted[j]):
-            vals = [market.open[t, j], market.high[t, j], market.low[t, j], market.close[t, j],
-                    market.limit_up[t, j], market.limit_down[t, j]]
-            lines.append(",".join([codes[j], str(sessions[t])] + [fmt(float(v)) for v in vals]))
-    return "\n".join(lines) + "\n"
+    rows = [(j, t) for j in sorted(wanted, key=lambda k: codes[k]) for t in sorted(wanted[j])]
+    jj = np.array([j for j, _t in rows], dtype=np.int64)
+    tt = np.array([t for _j, t in rows], dtype=np.int64)
+    prices = [fixed_cells(np.asarray(a)[tt, jj], 2) for a in (
+        market.open, market.high, market.low, market.close, market.limit_up, market.limit_down)]
+    return csv_join(BAR_COLUMNS, [codes[jj].tolist(), day_cells(sessions[tt])] + prices)
 
 
 def _e(value) -> str:
@@ -122,10 +122,14 @@ def _e(value) -> str:
                        else str(value), quote=True)
 
 
-def _chart(bars: pd.DataFrame, trip, orders: pd.DataFrame) -> str:
+BAR_FIELDS = ("open", "high", "low", "close", "limit_up", "limit_down")
+
+
+def _chart(bars: dict[str, np.ndarray], trip, orders: pd.DataFrame) -> str:
+    """One trip's SVG; ``bars``: the window's ``date`` texts and :data:`BAR_FIELDS` arrays."""
     w, h, ml, mr, mt, mb = 520, 170, 48, 10, 8, 22
-    n = len(bars)
-    prices = bars[["high", "low", "limit_up", "limit_down"]].to_numpy(dtype=float)
+    n = len(bars["date"])
+    prices = np.column_stack([bars[k] for k in ("high", "low", "limit_up", "limit_down")])
     fin = prices[np.isfinite(prices)]
     lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 1.0)
     if hi - lo < 1e-9:
@@ -145,23 +149,23 @@ def _chart(bars: pd.DataFrame, trip, orders: pd.DataFrame) -> str:
         out.append(f'<text x="{ml - 3}" y="{y(v) + 3:.1f}" text-anchor="end" '
                    f'font-size="9">{v:.2f}</text>')
     for col, color in (("limit_up", "#d62728"), ("limit_down", "#2ca02c")):
-        pts = [(x(i), y(v)) for i, v in enumerate(bars[col].to_numpy(dtype=float))
-               if np.isfinite(v)]
+        pts = [(x(i), y(v)) for i, v in enumerate(bars[col].tolist()) if math.isfinite(v)]
         if len(pts) > 1:
             out.append('<polyline points="' + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts)
                        + f'" fill="none" stroke="{color}" stroke-dasharray="3 2" '
                        f'stroke-width="1"><title>{col}</title></polyline>')
-    for i, r in enumerate(bars.itertuples(index=False)):
-        if not np.isfinite(r.close):
+    for i, (day, op, hi_, lo_, cl) in enumerate(zip(dates, *(bars[k].tolist() for k in (
+            "open", "high", "low", "close")))):
+        if not math.isfinite(cl):
             continue
-        color = "#d62728" if r.close >= r.open else "#2ca02c"
-        out.append(f'<line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{y(r.high):.1f}" '
-                   f'y2="{y(r.low):.1f}" stroke="{color}"/>'
-                   f'<line x1="{x(i) - step * 0.3:.1f}" x2="{x(i):.1f}" y1="{y(r.open):.1f}" '
-                   f'y2="{y(r.open):.1f}" stroke="{color}"/>'
-                   f'<line x1="{x(i):.1f}" x2="{x(i) + step * 0.3:.1f}" y1="{y(r.close):.1f}" '
-                   f'y2="{y(r.close):.1f}" stroke="{color}"><title>{_e(r.date)} O {r.open:.2f} '
-                   f'H {r.high:.2f} L {r.low:.2f} C {r.close:.2f}</title></line>')
+        color = "#d62728" if cl >= op else "#2ca02c"
+        out.append(f'<line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{y(hi_):.1f}" '
+                   f'y2="{y(lo_):.1f}" stroke="{color}"/>'
+                   f'<line x1="{x(i) - step * 0.3:.1f}" x2="{x(i):.1f}" y1="{y(op):.1f}" '
+                   f'y2="{y(op):.1f}" stroke="{color}"/>'
+                   f'<line x1="{x(i):.1f}" x2="{x(i) + step * 0.3:.1f}" y1="{y(cl):.1f}" '
+                   f'y2="{y(cl):.1f}" stroke="{color}"><title>{_e(day)} O {op:.2f} '
+                   f'H {hi_:.2f} L {lo_:.2f} C {cl:.2f}</title></line>')
     for d, p, glyph, label in ((trip.entry_date, trip.entry_price, "▲", "entry"),
                                (trip.exit_date, trip.exit_price, "▼", "exit")):
         if d in pos and np.isfinite(p):
@@ -191,8 +195,13 @@ def section_html(run_path, trades: pd.DataFrame, orders: pd.DataFrame,
         return head + '<p class="note">No round trips.</p>'
     if not path.exists():
         return head + f'<p class="note">No {TRADE_BARS_FILE} in this run folder.</p>'
-    bars = pd.read_csv(path, dtype={"code": str, "date": str})
-    by_code = {c: g.reset_index(drop=True) for c, g in bars.groupby("code", sort=True)}
+    bars = pd.read_csv(path, dtype={"code": str, "date": str}).sort_values(
+        ["code", "date"], kind="stable")
+    codes = bars["code"].to_numpy(dtype=object)
+    columns = {"date": bars["date"].to_numpy(dtype=object),
+               **{k: bars[k].to_numpy(dtype=float) for k in BAR_FIELDS}}
+    firsts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else []
+    spans = dict(zip(codes[firsts].tolist(), zip(firsts, np.r_[firsts[1:], len(codes)])))
     rej = pd.DataFrame(columns=["date", "code", "side", "price", "reason"])
     if orders is not None and not orders.empty:
         o = orders.assign(date=pd.to_datetime(orders["date"]).dt.strftime("%Y-%m-%d"),
@@ -206,6 +215,12 @@ def section_html(run_path, trades: pd.DataFrame, orders: pd.DataFrame,
         sig = signals.assign(date=pd.to_datetime(signals["date"]).dt.strftime("%Y-%m-%d"),
                              code=signals["code"].astype(str))
     shown = trips.iloc[:MAX_CHARTS]
+    # the drawn stocks' rejected orders and signals, grouped once (not filtered per chart)
+    drawn = set(shown["code"])
+    empty_rej = rej.iloc[:0]
+    rej_of = dict(tuple(rej[rej["code"].isin(drawn)].groupby("code", sort=False)))
+    sig_of = (dict(tuple(sig[sig["code"].isin(drawn)].groupby("code", sort=False)))
+              if sig is not None else {})
     index = " · ".join(f'<a href="#trip-{i}">{_e(r.code)} {_e(names.get(r.code, ""))} '
                        f'{_e(r.entry_date)}</a>' for i, r in enumerate(shown.itertuples()))
     parts = [head, f'<p class="note">{len(trips)} round trips'
@@ -214,14 +229,16 @@ def section_html(run_path, trades: pd.DataFrame, orders: pd.DataFrame,
              f'limit-up/limit-down; {BEFORE} sessions before the entry to {AFTER} after the exit.'
              '</p>', f'<p class="note">{index}</p>']
     for i, trip in enumerate(shown.itertuples(index=False)):
-        b = by_code.get(trip.code)
-        if b is None:
+        if trip.code not in spans:
             continue
-        last = trip.exit_date or b["date"].iloc[-1]
-        lo_i = int(b["date"].searchsorted(trip.entry_date))
-        hi_i = int(b["date"].searchsorted(last, side="right"))
-        win = b.iloc[max(0, lo_i - BEFORE):hi_i + AFTER]
-        r = rej[(rej["code"] == trip.code) & rej["date"].isin(set(win["date"]))]
+        a, b = spans[trip.code]
+        days = columns["date"][a:b]
+        last = trip.exit_date or days[-1]
+        lo_i = int(np.searchsorted(days, trip.entry_date))
+        hi_i = int(np.searchsorted(days, last, side="right"))
+        win = {k: v[a:b][max(0, lo_i - BEFORE):hi_i + AFTER] for k, v in columns.items()}
+        r = rej_of.get(trip.code, empty_rej)
+        r = r[r["date"].isin(set(win["date"]))]
         caption = [f"entry {trip.entry_date} at {trip.entry_price:.2f}",
                    f"exit {trip.exit_date} at {trip.exit_price:.2f}" if trip.exit_date
                    else "still open at the end"]
@@ -229,8 +246,9 @@ def section_html(run_path, trades: pd.DataFrame, orders: pd.DataFrame,
             caption.append("rejected: " + ", ".join(f"{a} {s} {q}" for a, s, q in
                                                     zip(r["date"], r["side"], r["reason"])))
         article = ""
-        if sig is not None:
-            s = sig[(sig["code"] == trip.code) & (sig["date"] <= trip.entry_date)]
+        if trip.code in sig_of:
+            s = sig_of[trip.code]
+            s = s[s["date"] <= trip.entry_date]
             if not s.empty and "title" in s.columns:
                 article = str(s["title"].iloc[-1]) if s["title"].iloc[-1] == s["title"].iloc[-1] \
                     else ""
