@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import re
 from typing import NamedTuple
+
+import numpy as np
 
 from signals.articles import Article
 from signals.mentions import MatchRules, NameMatcher, load_matching
 from signals.normalize import normalize_text, original_span
-from signals.roles import SENTENCE_STOPS, RoleRules, TextSpans, load_roles
+from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles
+from signals.roles_nb import mention_spans_nb
+from signals.text_nb import code_points
 from signals.themes import ThemeLexicon, load_themes
 
 # Bump when a change to the extraction code changes its output: stored mention indexes
 # (backtests.data.news) are then rebuilt.
 EXTRACT_VERSION = "extract-5"
 
-THEME_CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,:：]")     # a 、 list stays one clause
+THEME_CLAUSE_RE = ROLE_CLAUSE_RE           # the mention's clause: a 、 list stays one clause
 
 
 class Mention(NamedTuple):
@@ -91,22 +94,25 @@ class Extractor:
         theme_hits = self.themes.find(text)
         primary = self.themes.primary(theme_hits, title_end)
         theme_pos = [h.start for h in theme_hits]
-        cache: dict = {}
         mentions = []
-        spans = TextSpans(text, (title_end,))
-        for h in hits:
-            sent = spans.sentence(h.start, h.end)
-            role, weight = self.roles.decide(spans, h.start, h.end, sent, cache)
-            theme = primary
-            clause = spans.around(h.start, h.end, THEME_CLAUSE_RE, *sent)
-            lo = bisect.bisect_left(theme_pos, clause[0])
-            hi = bisect.bisect_left(theme_pos, clause[1])
-            if hi > lo:
-                near = min(theme_hits[lo:hi], key=lambda t: abs(t.start - h.start))
-                theme = near.theme
-            a, b = original_span(index, h.start, h.end)
-            mentions.append(Mention(h.code, raw[a:b], h.kind, h.start < title_end, theme, role,
-                                    weight, text[sent[0]:sent[1]].strip()))
+        if hits:
+            at = np.array([(h.start, h.end) for h in hits], dtype=np.int64)
+            spans = mention_spans_nb(STOP_FLAGS, code_points(text), title_end, at[:, 0], at[:, 1])
+            roles = self.roles.decide_all(text, spans, {})
+            # original_span of every mention at once
+            orig = at if index is None else np.stack((index[at[:, 0]], index[at[:, 1] - 1] + 1),
+                                                     axis=1)
+            for h, (role, weight), (lo, hi, ca, cb), (a, b) in zip(
+                    hits, roles, spans[:, 2:6].tolist(), orig.tolist()):
+                theme = primary
+                # the theme clause is the role clause (THEME_CLAUSE_RE is ROLE_CLAUSE_RE)
+                ta = bisect.bisect_left(theme_pos, ca)
+                tb = bisect.bisect_left(theme_pos, cb)
+                if tb > ta:
+                    near = min(theme_hits[ta:tb], key=lambda t: abs(t.start - h.start))
+                    theme = near.theme
+                mentions.append(Mention(h.code, raw[a:b], h.kind, h.start < title_end, theme,
+                                        role, weight, text[lo:hi].strip()))
         unk = []
         for u in unknown:
             a, b = original_span(index, u.start, u.end)

@@ -33,17 +33,21 @@ Rules, in the order they are applied:
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
+
+import numpy as np
 
 from backtests.core import rules
 from backtests.core.errors import ConfigError
 from backtests.core.names import normalize_name as _display
 from signals.config import load_toml, string_list
 from signals.normalize import normalize_name
-from signals.trie_nb import Trie
+from signals.text_nb import cjk_before_nb, code_points, digit_runs_nb
+from signals.trie_nb import Trie, longest_first_nb
 
 KIND_NAME, KIND_FORMER, KIND_ALIAS, KIND_CODE = "name", "former", "alias", "code"
 _PRIORITY = {KIND_NAME: 0, KIND_FORMER: 1, KIND_ALIAS: 2}
@@ -74,7 +78,21 @@ _SUFFIX_UW_RE = re.compile(r"-(?:U|W|UW|WD|UWD|D)$")
 _BLOCKER = "-"
 
 
-_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+@functools.cache
+def _decimal_table() -> np.ndarray:
+    """Whether each BMP code point is a decimal digit, as ``\\d`` decides (``str.isdecimal``)."""
+    return np.array([chr(c).isdecimal() for c in range(0x10000)], dtype=np.bool_)
+
+
+def digit_runs(text: str) -> list[tuple[int, int]]:
+    """The spans ``_DIGITS_RE.finditer(text)`` gives (whole runs of 6+ digits), by one numba
+    pass (:func:`signals.text_nb.digit_runs_nb`) where the text allows."""
+    runs, ok = digit_runs_nb(code_points(text), _decimal_table(), 6)
+    if ok:
+        return runs.tolist()
+    return [m.span() for m in _DIGITS_RE.finditer(text)]
 
 
 def classify_code(code: str, exchange: str | None) -> str:
@@ -235,6 +253,9 @@ class NameMatcher:
                 payload[trie.add(word)] = (_BLOCKER, _BLOCKER, 0)
         self._trie = trie
         self._payload = payload
+        self._guard = np.zeros(trie.n_nodes, dtype=np.int8)      # per node, for the kernel
+        for node, (_code, _kind, guard) in payload.items():
+            self._guard[node] = guard
         self.n_names = len(self.keys)
         suffixes = Trie()
         for suf in self.rules.unknown_suffixes:
@@ -250,21 +271,20 @@ class NameMatcher:
 
     def find(self, text: str) -> tuple[list[Hit], list[Unknown]]:
         """Stocks named in normalised ``text`` (sorted by position) and unknown candidates."""
-        cands = []
         payload = self._payload
-        for start, end, node in self._trie.find(text).tolist():
-            code, kind, guard = payload[node]
-            if guard and not self._guard_ok(text, start, end, guard):
-                continue
-            cands.append((start, end, code, kind))
-        taken = bytearray(len(text))        # 1 where a kept match (or blocker) lies
-        hits: list[Hit] = []
+        occ = self._trie.find(text)
+        keep = np.ones(len(occ), dtype=np.bool_)
+        guards = self._guard[occ[:, 2]]
+        at = np.flatnonzero(guards)
+        for i, (start, end, _node), guard in zip(at.tolist(), occ[at].tolist(),
+                                                 guards[at].tolist()):
+            keep[i] = self._guard_ok(text, start, end, guard)
         # longest first, then leftmost; a candidate overlapping a kept one is dropped
-        cands.sort(key=lambda c: (c[0] - c[1], c[0]))
-        for start, end, code, kind in cands:
-            if taken.find(1, start, end) >= 0:
-                continue
-            taken[start:end] = b"\x01" * (end - start)
+        kept, taken_nb = longest_first_nb(occ, keep, len(text))
+        taken = bytearray(taken_nb)         # 1 where a kept match (or blocker) lies
+        hits: list[Hit] = []
+        for start, end, node in occ[kept].tolist():
+            code, kind, _guard = payload[node]
             if code != _BLOCKER:
                 hits.append(Hit(start, end, code, kind, text[start:end]))
         unknown: list[Unknown] = []
@@ -278,14 +298,13 @@ class NameMatcher:
     def _codes(self, text: str, hits: list[Hit], unknown: list[Unknown], taken: bytearray) -> None:
         r = self.rules
         n = len(text)
-        for m in _DIGITS_RE.finditer(text):
-            start, end = m.span()
+        for start, end in digit_runs(text):
             if end - start > 7:
                 continue                      # a longer number is not a code
             if end - start == 7:
                 self._typo(text, start, end, unknown)
                 continue
-            code = m.group(0)
+            code = text[start:end]
             if end < n and text[end] in r.number_units:
                 continue                      # an amount: 600000元, 300000股
             pre = _PREFIX_RE_CODE.search(text, max(0, start - 5), start)
@@ -328,15 +347,22 @@ class NameMatcher:
 
     def _unknown_names(self, text: str, unknown: list[Unknown], taken: bytearray) -> None:
         r = self.rules
+        occ = self._suffixes.find(text)
+        # inside a name already found: skipped below in any case (taken only grows)
+        occ = occ[np.frombuffer(bytes(taken), dtype=np.uint8)[occ[:, 0]] == 0]
+        if not len(occ):
+            return
         # by end, longest first (the order an Aho-Corasick automaton reports them in)
-        for suf_start, end in sorted(((a, b) for a, b, _ in self._suffixes.find(text).tolist()),
-                                     key=lambda h: (h[1], h[0])):
+        occ = occ[np.lexsort((occ[:, 0], occ[:, 1]))]
+        # how many Chinese characters precede each suffix (the n before it must all be)
+        cjk = cjk_before_nb(code_points(text), occ[:, 0], 4).tolist()
+        for (suf_start, end, _node), n_cjk in zip(occ.tolist(), cjk):
             if taken[suf_start] or not r.guard_right.match(text, end):
                 continue                # inside a name already found, or not followed by a separator
             for n in (4, 3, 2):                       # the longest well-delimited word wins
-                start = suf_start - n
-                if start < 0 or not _CJK_RUN.fullmatch(text, start, suf_start):
+                if n > n_cjk:
                     continue
+                start = suf_start - n
                 if r.unknown_left.search(text, max(0, start - 4), start) is None:
                     continue
                 word = text[start:end]

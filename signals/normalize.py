@@ -24,9 +24,12 @@ dependency list short. Unknown traditional characters pass through unchanged (do
 """
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
+
+from signals.text_nb import code_points, map_units_nb
 
 # Traditional -> simplified, character for character. Only unambiguous pairs: every character on
 # the left is not used in simplified Chinese company names (checked against the real names file
@@ -76,10 +79,35 @@ for _c in range(0xFF41, 0xFF5B):
     _MAP[_c] = _c - 0xFEE0 - 32
 CHAR_MAP = _MAP
 
-# Characters the map changes once ASCII is upper-cased (str.upper, C speed): in most articles
-# none or a few, so the text is only translated when one occurs.
-_MAPPED_RE = re.compile("[" + re.escape("".join(
-    chr(c) for c in sorted(CHAR_MAP) if not ord("a") <= c <= ord("z"))) + "]")
+# str.upper, then the map, as one table of the BMP (built on first use: 65,536 look-ups): a
+# numpy gather over the code points instead of str.upper and a dict look-up per character.
+# ``multi``: characters whose upper case is longer ('ß' -> 'SS'); a text holding one, an astral
+# character or a lone surrogate takes the plain path.
+@functools.cache
+def _upper_table() -> tuple[np.ndarray, np.ndarray]:
+    table = np.arange(0x10000, dtype=np.uint32)
+    multi = np.zeros(0x10000, dtype=np.bool_)
+    for c in range(0x10000):
+        if 0xD800 <= c < 0xE000:
+            continue
+        up = chr(c).upper()
+        if len(up) != 1:
+            multi[c] = True
+        else:
+            table[c] = CHAR_MAP.get(ord(up), ord(up))
+    return table, multi
+
+
+def _upper_mapped(text: str) -> str:
+    """``text.upper().translate(CHAR_MAP)``, or ``text.translate(CHAR_MAP)`` when upper case
+    changes the length (normalize_text's first step). A lone surrogate maps to itself (as
+    ``str.upper`` and the map leave it)."""
+    table, multi = _upper_table()
+    mapped, ok = map_units_nb(code_points(text), table, multi)
+    if ok:
+        return mapped.tobytes().decode("utf-32-le", "surrogatepass")
+    upper = text.upper()
+    return (upper if len(upper) == len(text) else text).translate(CHAR_MAP)
 
 
 # a run of white space (not line breaks: they end sentences) touching a non-ASCII character
@@ -116,15 +144,17 @@ def normalize_text(text: str, keep_break: int = -1) -> tuple[str, np.ndarray | N
     array); it is ``None`` when no character was removed, i.e. positions are unchanged.
     ``keep_break``: the position of a line break never joined (the end of the title).
     """
-    upper = text.upper()
-    if len(upper) != len(text):          # 'ß' -> 'SS' and the like: fall back to the map
-        upper = text
-    mapped = upper.translate(CHAR_MAP) if _MAPPED_RE.search(upper) or upper is text else upper
+    mapped = _upper_mapped(text)      # 'ß' -> 'SS' and the like: the map without upper case
     spans = []
     if " " in mapped:                   # every other space became ' ' in the map
         spans = [m.span() for m in _SPACE_RE.finditer(mapped)]
-    if "(" in mapped or "（" in mapped:
-        spans += [m.span() for m in _PINYIN_RE.finditer(mapped)]
+    for bracket in "(（":               # _PINYIN_RE at each bracket: no match holds another one
+        i = mapped.find(bracket)
+        while i >= 0:
+            m = _PINYIN_RE.match(mapped, i)
+            if m is not None:
+                spans.append(m.span())
+            i = mapped.find(bracket, i + 1)
     if "\n" in mapped:
         for m in _WRAP_RE.finditer(mapped):
             i = m.start()

@@ -26,12 +26,26 @@ import os
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
+from signals.literals import finite_strings, has_backrefs, needed_strings, parse
+from signals.roles_nb import (
+    F_BREAK,
+    F_CLAUSE,
+    F_ROLE,
+    F_SENTENCE,
+    SCOPE_SENTENCE,
+    decide_nb,
+    keyword_status_nb,
+)
+from signals.trie_nb import Trie
 
 ROLE_KEYS = ("default_role", "default_weight", "role", "board_roles")
 RULE_KEYS = ("name", "weight", "scope", "patterns", "names")
 SCOPES = ("sentence", "after", "before", "after_list")
+assert SCOPES.index("sentence") == SCOPE_SENTENCE, "signals.roles_nb scope codes out of step"
 # Board states a market gives a mention (signals.marks: board_state), in the order they are
 # checked; docs/signals.md "Market-confirmed roles".
 BOARD_STATES = ("limit_down", "streak", "limit_up", "broken")
@@ -44,6 +58,7 @@ class RoleRule:
     scope: str
     pattern: re.Pattern
     names: re.Pattern | None = None      # the rule applies only to mentions matching this
+    parts: tuple[str, ...] = ()          # the patterns ``pattern`` joins (an alternation)
 
 
 class RoleRules:
@@ -65,6 +80,8 @@ class RoleRules:
         sentence = [f"(?:{r.pattern.pattern})" for r in rules if r.scope == "sentence"]
         self._any = re.compile("|".join(sentence)) if sentence else None
         self._applies: dict[str, tuple[bool, ...]] = {}     # mention text -> rule applies
+        self._keywords = _Keywords(rules)
+        self._named = any(r.names is not None for r in rules)
 
     def _rules_for(self, mention: str) -> tuple[bool, ...]:
         got = self._applies.get(mention)
@@ -139,6 +156,94 @@ class RoleRules:
                 return best[1].name, best[1].weight
         return self.default_role, self.default_weight
 
+    def decide_all(self, text: str, spans: np.ndarray, cache: dict) -> list[tuple[str, float]]:
+        """:meth:`decide` for every mention of ``text`` at once: ``spans`` holds one row per
+        mention, as :func:`signals.roles_nb.mention_spans_nb` gives them (its start and end,
+        sentence, role clause and clause).
+
+        The same answers as :meth:`decide`, with fewer regex searches: one scan of the text for
+        the rules' literals (:class:`_Keywords`) says which sentence rules cannot match in a
+        clause (none of their literals there) and which surely do (a pattern that is a finite
+        set of strings, one of which is there); the regex runs for the rest."""
+        kw = self._keywords
+        rows = spans.tolist()
+        if kw.exact:
+            status = kw.status(text, spans)
+            if self._named:
+                applies = np.array([self._rules_for(text[r[0]:r[1]]) for r in rows],
+                                   dtype=np.bool_)
+            else:
+                applies = np.ones(status.shape, dtype=np.bool_)
+            # settled by the literals alone (most mentions), else -2: the loop below
+            decided = decide_nb(status, applies, kw.scope, kw.always_arr, spans).tolist()
+            status = status.tolist()
+        else:
+            decided = [-2] * len(rows)
+            status = None
+        rules = self.rules
+        out = []
+        for k, (start, end, lo, hi, ca, cb, pa, pb) in enumerate(rows):
+            d = decided[k]
+            if d != -2:
+                out.append((rules[d].name, rules[d].weight) if d >= 0
+                           else (self.default_role, self.default_weight))
+                continue
+            applies = self._rules_for(text[start:end])
+            clause = (ca, cb)
+            if status is None:          # rules kw cannot read: decide's own keyword test
+                key = (-1, clause)
+                keyword = cache.get(key)
+                if keyword is None:
+                    keyword = cache[key] = (self._any is not None
+                                            and self._any.search(text, ca, cb) is not None)
+                st = None
+            else:
+                keyword, st = True, status[k]
+            found = None
+            for i, rule in enumerate(rules):
+                if not applies[i]:
+                    continue
+                if rule.scope == "sentence":
+                    if not keyword:
+                        continue
+                    if st is not None and st[i] & 1:
+                        found = rule
+                        break
+                    if st is not None and not st[i] & 2 and not kw.always[i]:
+                        continue                          # none of its literals in the clause
+                    key = (i, clause)
+                    hit = cache.get(key)
+                    if hit is None:
+                        hit = cache[key] = rule.pattern.search(text, ca, cb) is not None
+                elif rule.scope == "after_list":
+                    hit = rule.pattern.match(text, end, cb) is not None
+                else:
+                    seg = text[end:pb] if rule.scope == "after" else text[pa:start]
+                    hit = rule.pattern.search(seg) is not None
+                if hit:
+                    found = rule
+                    break
+            if found is None and clause != (lo, hi):   # nearest sentence-rule match, as decide
+                best = None
+                for i, rule in enumerate(rules):
+                    if rule.scope != "sentence" or not applies[i]:
+                        continue
+                    if st is not None and not st[i] & 12 and not kw.always[i]:
+                        continue                          # none of its literals in the sentence
+                    key = (i, (lo, hi), "all")
+                    hits = cache.get(key)
+                    if hits is None:
+                        hits = cache[key] = [m.span() for m in rule.pattern.finditer(text, lo, hi)]
+                    for a, b in hits:
+                        dist = a - end if a >= end else start - b if b <= start else 0
+                        if best is None or dist < best[0]:
+                            best = (dist, rule)
+                if best is not None:
+                    found = best[1]
+            out.append((found.name, found.weight) if found is not None
+                       else (self.default_role, self.default_weight))
+        return out
+
     def confirm(self, role: str, weight: float, board_state: str) -> tuple[str, float]:
         """The market-confirmed role: a mention the text leaves at the default role takes
         ``board_roles[board_state]`` (``roles.toml`` [board_roles]) when there is one."""
@@ -146,6 +251,72 @@ class RoleRules:
             name = self.board_roles[board_state]
             return name, self.weights[name]
         return role, weight
+
+
+class _Keywords:
+    """The literals of the sentence rules (:mod:`signals.literals`) in one dictionary scan.
+
+    Per rule: ``exact`` strings (a pattern of the rule matches exactly these: one of them inside
+    a clause is a match there) and ``needed`` ones (a pattern can match only around one of them);
+    ``always[i]``: some pattern of rule ``i`` has neither, so its regex always runs. ``exact`` is
+    False when the rules cannot be split into their patterns (a back-reference renumbers groups):
+    :meth:`RoleRules.decide_all` then searches as :meth:`RoleRules.decide` does."""
+
+    def __init__(self, rules: list[RoleRule]):
+        self.always = [True] * len(rules)
+        self.exact = False
+        self.trie = Trie()
+        trees = [parse(r.pattern) for r in rules]
+        if any(has_backrefs(t) for t in trees):
+            return
+        payload: dict[int, dict[int, bool]] = {}          # node -> {rule: exact}
+        for i, (rule, tree) in enumerate(zip(rules, trees)):
+            if rule.scope != "sentence" or rule.pattern.flags & re.IGNORECASE:
+                continue
+            always = False
+            for piece in _pieces(rule, tree):
+                words, exact = finite_strings(piece), True
+                if words is None:
+                    words, exact = needed_strings(piece), False
+                if words is None:
+                    always = True
+                    continue
+                for w in words:
+                    got = payload.setdefault(self.trie.add(w), {})
+                    got[i] = got.get(i, False) or exact
+            self.always[i] = always
+        self.exact = True
+        self.n_rules = len(rules)
+        self.scope = np.array([SCOPES.index(r.scope) for r in rules], dtype=np.int64)
+        self.always_arr = np.array(self.always, dtype=np.bool_)
+        ptr = np.zeros(self.trie.n_nodes + 1, dtype=np.int64)
+        for node, got in payload.items():
+            ptr[node + 1] = len(got)
+        self.node_ptr = np.cumsum(ptr)
+        self.node_rule = np.zeros(int(self.node_ptr[-1]), dtype=np.int64)
+        self.node_exact = np.zeros(int(self.node_ptr[-1]), dtype=np.bool_)
+        for node, got in payload.items():
+            at = int(self.node_ptr[node])
+            for j, (rule, exact) in enumerate(sorted(got.items())):
+                self.node_rule[at + j] = rule
+                self.node_exact[at + j] = exact
+        self.empty = not payload
+
+    def status(self, text: str, spans: np.ndarray) -> np.ndarray:
+        """:func:`signals.roles_nb.keyword_status_nb` of ``text`` for the mention spans."""
+        occ = self.trie.find(text) if not self.empty else np.zeros((0, 3), dtype=np.int64)
+        return keyword_status_nb(occ, self.node_ptr, self.node_rule, self.node_exact, spans,
+                                 self.n_rules)
+
+
+def _pieces(rule: RoleRule, tree) -> list:
+    """The parse trees of a rule's patterns: the rule matches where one of them does."""
+    if rule.parts and rule.pattern.pattern == "|".join(f"(?:{p})" for p in rule.parts):
+        try:
+            return [parse(p, rule.pattern.flags) for p in rule.parts]
+        except re.error:
+            pass
+    return [tree]
 
 
 # TextSpans.around keeps a sentence stop inside the span and leaves any other stop out, so every
@@ -158,6 +329,14 @@ ROLE_CLAUSE_RE = re.compile(f"[{SENTENCE_STOPS}，,:：]")          # a 、 list
 # or at the end of the title; any other is a line wrapped in the middle of a sentence
 # ("天娱数科、居然智家\n等多股涨停"), or a list under a heading ("涨停个股：\n天娱数科\n...").
 _SOFT_BREAK_RE = re.compile(r"\n(?<=[^。!?;！？；\n]\n)(?=[^\n])")      # the break first: fast
+
+
+# Flags of each BMP character for signals.roles_nb.mention_spans_nb (the classes above).
+STOP_FLAGS = np.zeros(0x10000, dtype=np.uint8)
+for _chars, _bit in ((SENTENCE_STOPS, F_SENTENCE), (SENTENCE_STOPS + "，,:：", F_ROLE),
+                     (SENTENCE_STOPS + "，,、:：", F_CLAUSE), ("\n", F_BREAK)):
+    for _c in _chars:
+        STOP_FLAGS[ord(_c)] |= _bit
 
 
 class TextSpans:
@@ -237,7 +416,7 @@ def load_roles(path: str | os.PathLike | None = None) -> RoleRules:
             names_rx = re.compile("|".join(f"(?:{p})" for p in names)) if names else None
         except re.error as exc:
             raise ConfigError(f"{where} ({name}): bad regex in patterns/names ({exc})") from None
-        out.append(RoleRule(name, float(weight), scope, rx, names_rx))
+        out.append(RoleRule(name, float(weight), scope, rx, names_rx, tuple(patterns)))
     board = doc.get("board_roles", {})
     if not isinstance(board, dict):
         raise ConfigError(f"{label}: [board_roles] must map board states to role names")

@@ -26,9 +26,13 @@ import re
 from collections import Counter
 from typing import NamedTuple
 
+import numpy as np
+
 from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
+from signals.literals import first_chars, parse
 from signals.normalize import normalize_name
+from signals.text_nb import code_points, leftmost_longest_nb, unquoted_nb
 from signals.trie_nb import Trie
 
 THEME_KEYS = ("themes", "patterns")
@@ -64,12 +68,27 @@ class ThemeLexicon:
             self._quoted = [re.compile(p) for p in quoted]
         except re.error as exc:
             raise ConfigError(f"{source}: [patterns] quoted: bad regex ({exc})") from None
+        # the characters a quoted pattern's match starts with: matched at those only
+        self._quoted_first = [None if rx.flags & re.IGNORECASE else first_chars(parse(rx))
+                              for rx in self._quoted]
         marks = sorted((normalize_name(m) for m in markers), key=len, reverse=True)
         self._marker_re = re.compile("|".join(map(re.escape, marks))) if marks else None
+        # the markers as a dictionary scan (the alternation finds the leftmost, then longest)
+        self._markers = None
+        if marks and all(marks):
+            self._markers = Trie()
+            for m in marks:
+                self._markers.add(m)
         self.max_unquoted = int(max_unquoted)
         self._run_re = re.compile(r"[\u4e00-\u9fffA-Z0-9]+$")
         self.stop_chars = stop_chars
         self._tail_re = re.compile(f"[^{re.escape(stop_chars)}]+$" if stop_chars else ".+$")
+        self._stop = np.zeros(0x10000, dtype=np.bool_)     # for unquoted_nb
+        for c in stop_chars:
+            if ord(c) > 0xFFFF:
+                self._markers = None        # not in the table: the regex path
+            else:
+                self._stop[ord(c)] = True
 
     def fingerprint(self) -> tuple:
         """Everything that decides :meth:`find`, as plain values (for rules versions)."""
@@ -85,16 +104,12 @@ class ThemeLexicon:
         hits: list[ThemeHit] = []
         if self._kw is not None:       # leftmost, then longest keyword; no overlaps
             kw_theme = self._kw_theme
-            found = [(a, b, kw_theme[node]) for a, b, node in self._kw.find(text).tolist()]
-            found.sort(key=lambda f: (f[0], f[0] - f[1]))
-            last = 0
-            for start, end, theme in found:
-                if start >= last:
-                    hits.append(ThemeHit(start, end, theme, text[start:end], "lexicon"))
-                    last = end
+            occ = self._kw.find(text)
+            for start, end, node in occ[leftmost_longest_nb(occ)].tolist():
+                hits.append(ThemeHit(start, end, kw_theme[node], text[start:end], "lexicon"))
         n_lex = len(hits)               # lexicon hits first, pattern hits after them
-        for rx in self._quoted:
-            for m in rx.finditer(text):
+        for rx, first in zip(self._quoted, self._quoted_first):
+            for m in _finditer(rx, first, text):
                 x = m.group(1).strip()
                 if x:
                     hits.append(ThemeHit(m.start(1), m.end(1), self._canonical(x), x, "pattern"))
@@ -102,16 +117,8 @@ class ThemeLexicon:
             covered = bytearray(len(text))
             for h in hits:
                 covered[h.start:h.end] = b"\x01" * (h.end - h.start)
-            for m in self._marker_re.finditer(text):
-                end = m.start()
-                run = self._run_re.search(text, max(0, end - self.max_unquoted), end)
-                if run is None:
-                    continue
-                tail = self._tail_re.search(run.group())   # the part after the last stop char
-                if tail is None:
-                    continue
-                cut = run.start() + tail.start()
-                x = tail.group()
+            for cut, end, stop_at in self._unquoted(text):
+                x = text[cut:stop_at]
                 if len(x) < 2 or covered.find(1, cut, end) >= 0:
                     continue
                 hits.append(ThemeHit(cut, end, self._canonical(x), x, "pattern"))
@@ -122,6 +129,31 @@ class ThemeLexicon:
             hits = hits[n_lex:] + [h for h in hits[:n_lex] if inside.find(0, h.start, h.end) >= 0]
         hits.sort(key=lambda h: (h.start, h.end))
         return hits
+
+    def _unquoted(self, text: str) -> list[tuple[int, int, int]]:
+        """``(cut, marker start, name end)`` of each unquoted pattern ``X概念``: X is the run
+        (``_run_re``) right before the marker, cut after its last stop character
+        (``_tail_re``); by one scan and :func:`signals.text_nb.unquoted_nb` where it can."""
+        if self._markers is not None:
+            occ = self._markers.find(text)
+            if not len(occ):
+                return []
+            starts = occ[leftmost_longest_nb(occ), 0]
+            spans = unquoted_nb(code_points(text), starts, self.max_unquoted, self._stop, bool(self.stop_chars))
+            return [(cut, end, stop_at) for end, (cut, stop_at) in
+                    zip(starts.tolist(), spans.tolist()) if cut >= 0]
+        out = []
+        for m in self._marker_re.finditer(text):
+            end = m.start()
+            run = self._run_re.search(text, max(0, end - self.max_unquoted), end)
+            if run is None:
+                continue
+            tail = self._tail_re.search(run.group())   # the part after the last stop char
+            if tail is None:
+                continue
+            cut = run.start() + tail.start()
+            out.append((cut, end, cut + len(tail.group())))
+        return out
 
     @staticmethod
     def primary(hits: list[ThemeHit], title_end: int) -> str:
@@ -136,6 +168,27 @@ class ThemeLexicon:
         for h in hits:
             first.setdefault(h.theme, h.start)
         return min(counts, key=lambda t: (-counts[t], first[t]))
+
+
+def _finditer(rx: re.Pattern, first: set[str] | None, text: str):
+    """``rx.finditer(text)``; when every match starts with one of the characters ``first``,
+    by matching at their positions only (a regex class scan tests every character)."""
+    if first is None:
+        yield from rx.finditer(text)
+        return
+    at = []
+    for c in first:
+        i = text.find(c)
+        while i >= 0:
+            at.append(i)
+            i = text.find(c, i + 1)
+    last = 0
+    for i in sorted(at):
+        if i >= last:
+            m = rx.match(text, i)
+            if m is not None:
+                yield m
+                last = m.end()
 
 
 def load_themes(path: str | os.PathLike | None = None) -> ThemeLexicon:

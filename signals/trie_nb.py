@@ -60,6 +60,54 @@ def scan_nb(units, first, keys, children, terminal, max_len, out):
     return k
 
 
+@njit(cache=True)
+def longest_first_nb(occ, keep, n):
+    """``(kept, taken)``: the rows of ``occ`` (``(start, end, node)``, :func:`scan_nb`) flagged in
+    ``keep`` taken longest first, then leftmost, each dropped when it overlaps one taken before
+    (row indices in the order taken), and a uint8 ``[n]`` with 1 where a taken row lies."""
+    m = occ.shape[0]
+    key = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        key[i] = (occ[i, 0] - occ[i, 1]) * (n + 1) + occ[i, 0]
+    order = np.argsort(key, kind="mergesort")
+    taken = np.zeros(n, dtype=np.uint8)
+    kept = np.empty(m, dtype=np.int64)
+    k = 0
+    for i in order:
+        if not keep[i]:
+            continue
+        s, e = occ[i, 0], occ[i, 1]
+        free = True
+        for j in range(s, e):
+            if taken[j]:
+                free = False
+                break
+        if not free:
+            continue
+        taken[s:e] = 1
+        kept[k] = i
+        k += 1
+    return kept[:k], taken
+
+
+# The UTF-16 units of the last text scanned: the name, suffix, theme, marker and role tries all
+# scan the same normalised text. One (text, array) tuple, replaced whole (thread-safe).
+_LAST: tuple = (None, None)
+
+
+def _units(text: str) -> np.ndarray:
+    global _LAST
+    last = _LAST
+    if last[0] is text:
+        return last[1]
+    data = text.encode("utf-16-le")
+    if len(data) != 2 * len(text):
+        data = _ASTRAL_RE.sub("\ufffd", text).encode("utf-16-le")
+    units = np.frombuffer(data, dtype=np.uint16)
+    _LAST = (text, units)
+    return units
+
+
 class Trie:
     """Keys (strings) -> a trie scanned by :func:`scan_nb`; :meth:`add` returns each key's node
     id, which :meth:`find` reports."""
@@ -85,6 +133,11 @@ class Trie:
         self._built = None
         return node
 
+    @property
+    def n_nodes(self) -> int:
+        """Node ids run from 0 (the root) to ``n_nodes - 1``."""
+        return self._n
+
     def _build(self):
         size = 1 << max(4, (2 * len(self._edges) + 1).bit_length())
         keys = np.full(size, -1, dtype=np.int64)
@@ -108,10 +161,7 @@ class Trie:
     def find(self, text: str) -> np.ndarray:
         """``[K, 3]`` int64 rows ``(start, end, node)`` of every key occurrence in ``text``."""
         first, keys, children, terminal = self._built or self._build()
-        data = text.encode("utf-16-le")
-        if len(data) != 2 * len(text):
-            data = _ASTRAL_RE.sub("\ufffd", text).encode("utf-16-le")
-        units = np.frombuffer(data, dtype=np.uint16)
+        units = _units(text)
         # A buffer of this call's own: the trie is shared by the threads of a Dask worker (and
         # a returned view of a shared buffer would change under its reader).
         out = np.empty((256, 3), dtype=np.int64)

@@ -74,6 +74,11 @@ def test_tearsheet_alone(tmp_path):
     page = result.tearsheet(tmp_path / "page.html")
     assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert os.listdir(tmp_path) == ["page.html"]
+    assert "Key Performance Metrics" not in page.read_text(encoding="utf-8")
+    full = result.tearsheet(tmp_path / "full.html", quantstats=True)
+    assert "Key Performance Metrics" in full.read_text(encoding="utf-8")
+    out = result.write(tmp_path / "run", quantstats=True)
+    assert "quantstats = true" in (out / "config.toml").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("call, message", [

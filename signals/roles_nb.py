@@ -1,0 +1,151 @@
+"""Numba kernels of the role rules: every mention's sentence and clauses in one call, and which
+rules' keywords lie inside them.
+
+:func:`mention_spans_nb` gives, for each mention, the spans that :class:`signals.roles.TextSpans`
+finds with regex searches one at a time (tests/test_signals_fast.py checks they are equal);
+:func:`keyword_status_nb` tells which role rules have a literal of theirs
+(:mod:`signals.literals`) inside each mention's clause and sentence.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Character flags (STOP_FLAGS in signals.roles): a sentence stop, a role/theme clause stop, a
+# clause stop (、 too), a line break.
+F_SENTENCE, F_ROLE, F_CLAUSE, F_BREAK = 1, 2, 4, 8
+
+
+@njit(cache=True)
+def _sentence_stop_nb(flags, i, n, hard):
+    # a stop of the copy where soft line breaks are spaces (signals.roles._SOFT_BREAK_RE): a
+    # break after a non-stop character and before a character that is not a break is soft,
+    # unless it is the hard break (end of the title)
+    f = flags[i]
+    if not f & F_SENTENCE:
+        return False
+    if f & F_BREAK and i != hard and i >= 1 and not flags[i - 1] & F_SENTENCE \
+            and i + 1 < n and not flags[i + 1] & F_BREAK:
+        return False
+    return True
+
+
+@njit(cache=True)
+def mention_spans_nb(lut, units, hard, starts, ends):
+    """``[K, 8]`` int64 rows ``(start, end, sentence lo, hi, role clause a, b, clause a, b)`` of
+    the mentions ``[starts[k], ends[k])`` of the text whose code points are ``units``; ``lut``
+    maps a BMP code point to its flags, ``hard`` is the position of the break that always ends a
+    sentence."""
+    n = units.shape[0]
+    flags = np.empty(n, dtype=np.uint8)
+    for i in range(n):
+        u = units[i]
+        flags[i] = lut[u] if u < lut.shape[0] else 0
+    k_n = starts.shape[0]
+    out = np.empty((k_n, 8), dtype=np.int64)
+    for k in range(k_n):
+        s = starts[k]
+        e = ends[k]
+        out[k, 0] = s
+        out[k, 1] = e
+        lo = 0
+        i = s - 1
+        while i >= 0:
+            if _sentence_stop_nb(flags, i, n, hard):
+                lo = i + 1
+                break
+            i -= 1
+        hi = n
+        j = e
+        while j < n:
+            if _sentence_stop_nb(flags, j, n, hard):
+                hi = j + 1
+                break
+            j += 1
+        out[k, 2] = lo
+        out[k, 3] = hi
+        for col, bit in ((4, F_ROLE), (6, F_CLAUSE)):
+            a = lo
+            i = s - 1
+            while i >= lo:
+                if flags[i] & bit:
+                    a = i + 1
+                    break
+                i -= 1
+            b = hi
+            j = e
+            while j < hi:
+                if flags[j] & bit:
+                    b = j + 1 if flags[j] & F_SENTENCE else j
+                    break
+                j += 1
+            out[k, col] = a
+            out[k, col + 1] = b
+    return out
+
+
+@njit(cache=True)
+def keyword_status_nb(occ, node_ptr, node_rule, node_exact, spans, n_rules):
+    """``[K, n_rules]`` int8: bit 1 an exact literal of the rule inside mention k's role clause,
+    bit 2 a needed literal there, bits 4 and 8 the same inside its sentence. ``occ`` holds the
+    ``(start, end, node)`` occurrences of :func:`signals.trie_nb.scan_nb` (sorted by start);
+    node ``v``'s rules are ``node_rule[node_ptr[v]:node_ptr[v + 1]]``; ``spans`` as
+    :func:`mention_spans_nb` gives them."""
+    k_n = spans.shape[0]
+    out = np.zeros((k_n, n_rules), dtype=np.int8)
+    for k in range(k_n):
+        lo, hi, a, b = spans[k, 2], spans[k, 3], spans[k, 4], spans[k, 5]
+        for m in range(occ.shape[0]):
+            st = occ[m, 0]
+            if st >= hi:
+                break
+            en = occ[m, 1]
+            if st < lo or en > hi:
+                continue
+            inside = st >= a and en <= b
+            node = occ[m, 2]
+            for p in range(node_ptr[node], node_ptr[node + 1]):
+                bit = 1 if node_exact[p] else 2
+                r = node_rule[p]
+                if inside:
+                    out[k, r] |= bit
+                out[k, r] |= bit << 2
+    return out
+
+
+# Rule scopes for decide_nb (signals.roles.SCOPES, in that order).
+SCOPE_SENTENCE = 0
+
+
+@njit(cache=True)
+def decide_nb(status, applies, scope, always, spans):
+    """Per mention: the index of the rule that decides its role from ``status``
+    (:func:`keyword_status_nb`) alone, -1 for the default role, or -2 when a regex must run
+    (a rule whose literals do not settle it, or a rule of another scope applies). Rules are
+    tried in order, as :meth:`signals.roles.RoleRules.decide` tries them; ``spans`` as
+    :func:`mention_spans_nb` gives them."""
+    k_n, r_n = status.shape
+    out = np.empty(k_n, dtype=np.int64)
+    for k in range(k_n):
+        got = -1
+        for i in range(r_n):
+            if not applies[k, i]:
+                continue
+            if scope[i] != SCOPE_SENTENCE:
+                got = -2
+                break
+            s = status[k, i]
+            if s & 1:
+                got = i
+                break
+            if s & 2 or always[i]:
+                got = -2
+                break
+        if got == -1 and not (spans[k, 4] == spans[k, 2] and spans[k, 5] == spans[k, 3]):
+            for i in range(r_n):             # the nearest match in the sentence: a regex
+                if applies[k, i] and scope[i] == SCOPE_SENTENCE and (status[k, i] & 12
+                                                                     or always[i]):
+                    got = -2
+                    break
+        out[k] = got
+    return out

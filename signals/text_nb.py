@@ -1,0 +1,140 @@
+"""Numba kernels over a text's code points (``uint32``, from ``str.encode("utf-32-le")``):
+character mapping and digit runs, each one pass instead of a regex or ``str`` method per
+character class (Python's regex engine tests a character class one character at a time)."""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# The code points of the last text asked for: the extractor's steps (codes, unknown names,
+# themes, spans) each need them for the same normalised text. One (text, array) tuple, replaced
+# whole, so threads sharing it never see a text with another text's array.
+_LAST: tuple = (None, None)
+
+
+def code_points(text: str) -> np.ndarray:
+    """``text`` as a ``uint32`` array of code points (lone surrogates kept as theirs)."""
+    global _LAST
+    last = _LAST
+    if last[0] is text:
+        return last[1]
+    units = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    _LAST = (text, units)
+    return units
+
+
+@njit(cache=True)
+def map_units_nb(units, table, multi):
+    """``(table[units], ok)``; ``ok`` is False when a unit is outside the BMP or flagged in
+    ``multi`` (the caller then takes its plain path)."""
+    n = units.shape[0]
+    out = np.empty(n, dtype=np.uint32)
+    for i in range(n):
+        u = units[i]
+        if u > 0xFFFF or multi[u]:
+            return out, False
+        out[i] = table[u]
+    return out, True
+
+
+@njit(cache=True)
+def digit_runs_nb(units, decimal, min_len):
+    """``([K, 2] int64 (start, end), ok)``: every maximal run of at least ``min_len`` decimal
+    digits (``decimal``: a flag per BMP code point), i.e. what ``re.finditer(r"\\d{min_len,}")``
+    finds; ``ok`` is False when the text holds a character outside the BMP (not looked up)."""
+    n = units.shape[0]
+    out = np.empty((n // max(min_len, 1) + 1, 2), dtype=np.int64)
+    k = 0
+    i = 0
+    while i < n:
+        if units[i] > 0xFFFF:
+            return out[:0], False
+        if decimal[units[i]]:
+            j = i + 1
+            while j < n and units[j] <= 0xFFFF and decimal[units[j]]:
+                j += 1
+            if j - i >= min_len:
+                out[k, 0] = i
+                out[k, 1] = j
+                k += 1
+            i = j
+        else:
+            i += 1
+    return out[:k], True
+
+
+@njit(cache=True)
+def cjk_before_nb(units, positions, cap):
+    """For each position, how many characters right before it are CJK unified ideographs
+    (U+4E00..U+9FFF, the class ``[\\u4e00-\\u9fff]``), counting back at most ``cap``."""
+    out = np.empty(positions.shape[0], dtype=np.int64)
+    for k in range(positions.shape[0]):
+        p = positions[k]
+        c = 0
+        while c < cap and p - c - 1 >= 0 and 0x4E00 <= units[p - c - 1] <= 0x9FFF:
+            c += 1
+        out[k] = c
+    return out
+
+
+@njit(cache=True)
+def leftmost_longest_nb(occ):
+    """Row indices of ``occ`` (``(start, end, node)`` sorted by start, then end, as
+    :func:`signals.trie_nb.scan_nb` gives them) taken leftmost first, the longest at a start,
+    none overlapping one taken before: what a regex alternation of the keys, longest first,
+    finds with ``finditer``."""
+    m = occ.shape[0]
+    out = np.empty(m, dtype=np.int64)
+    k = 0
+    last = 0
+    i = 0
+    while i < m:
+        j = i
+        while j + 1 < m and occ[j + 1, 0] == occ[i, 0]:
+            j += 1                    # the last row of this start is the longest
+        if occ[j, 0] >= last:
+            out[k] = j
+            k += 1
+            last = occ[j, 1]
+        i = j + 1
+    return out[:k]
+
+
+@njit(cache=True)
+def unquoted_nb(units, ends, max_len, stop, any_stop):
+    """``[K, 2]`` int64: for each marker position ``end``, the span ``(cut, stop_at)`` of the
+    theme name before it, or ``(-1, -1)``. ``stop_at`` is ``end`` (or ``end - 1`` when a line
+    break precedes the marker: ``$`` matches before a final line break) and the name is
+    ``_run_re = [\\u4e00-\\u9fffA-Z0-9]+$`` searched in ``[end - max_len, end)`` then cut after
+    its last stop character (``stop``: flags per BMP code point; ``any_stop`` False: no stop
+    characters, ``.+$``, no cut)."""
+    out = np.full((ends.shape[0], 2), -1, dtype=np.int64)
+    for k in range(ends.shape[0]):
+        end = ends[k]
+        lo = max(0, end - max_len)
+        if end <= lo:
+            continue
+        e = end
+        if not _run_char(units[end - 1]):
+            if units[end - 1] == 10 and end - 2 >= lo and _run_char(units[end - 2]):
+                e = end - 1
+            else:
+                continue
+        p = e - 1
+        while p - 1 >= lo and _run_char(units[p - 1]):
+            p -= 1
+        q = p
+        if any_stop:
+            if units[e - 1] <= 0xFFFF and stop[units[e - 1]]:
+                continue
+            q = e - 1
+            while q - 1 >= p and not (units[q - 1] <= 0xFFFF and stop[units[q - 1]]):
+                q -= 1
+        out[k, 0] = q
+        out[k, 1] = e
+    return out
+
+
+@njit(cache=True)
+def _run_char(u):
+    return 0x4E00 <= u <= 0x9FFF or 65 <= u <= 90 or 48 <= u <= 57

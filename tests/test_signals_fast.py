@@ -1,0 +1,290 @@
+"""The extractor's batch paths give exactly what the plain ones gave (tests/reference_extract.py):
+normalisation by table, digit runs and name selection in numba, every mention's spans in one
+kernel, role regexes answered from one literal scan. Every field of every mention is compared,
+on synthetic articles, edge cases, the labelled set and the real articles."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backtests.data.master import StockMaster, load_master
+from benchmarks.news_corpus import make_records
+from signals.extract import Extractor
+from signals.literals import finite_strings, needed_strings, parse
+from signals.mentions import _DIGITS_RE, digit_runs
+from signals.normalize import normalize_text
+from signals.roles import (
+    CLAUSE_RE,
+    ROLE_CLAUSE_RE,
+    SENTENCE_RE,
+    STOP_FLAGS,
+    RoleRule,
+    RoleRules,
+    TextSpans,
+    load_roles,
+)
+from signals.roles_nb import F_BREAK, F_CLAUSE, F_ROLE, F_SENTENCE, mention_spans_nb
+from signals.themes import ThemeLexicon
+from tests import reference_extract as ref
+from tests.conftest import NEWS, REAL_NAMES, REAL_NAMES_2023
+
+LABELLED = "tests/data/news_labelled.jsonl"
+
+NAMES = pd.DataFrame([
+    ("000001", "平安银行", ""), ("000002", "万  科Ａ", ""), ("601318", "中国平安", ""),
+    ("002354", "天娱数科", ""), ("000785", "居然智家", "居然之家"), ("301382", "蜂助手", ""),
+    ("000528", "柳    工", ""), ("000591", "太阳能", ""), ("300024", "机器人", ""),
+    ("601633", "长城汽车", ""), ("600360", "ST华微", "华微电子"), ("688608", "恒玄科技", ""),
+    ("688256", "寒武纪-U", ""), ("300750", "宁德时代", ""), ("002230", "科大讯飞", ""),
+    ("600030", "中信证券", ""), ("300059", "东方财富", ""), ("002747", "伟创电气", ""),
+], columns=["code", "name", "former_names"])
+
+EDGE = [
+    ("天娱数科、居然智家\n等多股涨停", "今日天娱数科、居然智家、蜂助手\n等多股涨停，平安银行未能涨停。"),
+    ("", "偉創(chuàng)電氣盤中炸板，寒武纪-U跌停，萬科A冲高回落。\n\n涨停个股：\n天娱数科\n蜂助手\n"),
+    ("标题", "天娱数科(002354)、SZ000001、600360.SH与 0023541.SZ 均大涨；上证指数(000001)收跌。"),
+    ("中信证券研报", "中信证券在研报中表示，看好科大讯飞，维持买入评级。据东方财富数据，宁德时代涨超5%。"),
+    ("", "长城汽车股份有限公司公告称拟减持；机器人产业链火热，机器人(300024)三天两板。"),
+    ("😀 表情", "😀天娱数科涨停😀，ß ﬁ 蜂助手３连板。萬  科Ａ\u3000收跌，ＡＩ眼镜概念股大涨。"),
+    ("", "除了天娱数科，多只个股涨停，而在跌停股中，蜂助手一字板后开板。" * 3),
+    ("", "平安银行" * 3 + "\n" + "天娱数科" + "的业绩说明会上，管理层提示风险，股价跌逾3%。"),
+    ("", ""),
+    ("表", "代码 名称 涨幅\n002354 天娱数科 10.01%\n301382 蜂助手 20.00%\n"),
+]
+
+
+def check_same(ex, title, body):
+    got = ex.extract_text(title, body)
+    want = ref.extract_text(ex, title, body)
+    assert got[1:] == want[1:], (title, body)
+    assert len(got[0]) == len(want[0]), (title, body)
+    for g, w in zip(got[0], want[0]):
+        assert g == w and type(g.weight) is type(w.weight), (title, body, g, w)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return Extractor(StockMaster.from_frame(NAMES))
+
+
+@pytest.fixture(scope="module")
+def real(shared_data):
+    return Extractor(load_master(REAL_NAMES, REAL_NAMES_2023))
+
+
+# ---------------------------------------------------------------- rules and kernels
+def test_stop_flags_are_the_regex_classes():
+    for c in range(0x10000):
+        ch = chr(c)
+        want = (F_SENTENCE * bool(SENTENCE_RE.match(ch)) | F_ROLE * bool(ROLE_CLAUSE_RE.match(ch))
+                | F_CLAUSE * bool(CLAUSE_RE.match(ch)) | F_BREAK * (ch == "\n"))
+        assert STOP_FLAGS[c] == want, hex(c)
+
+
+SPAN_TEXT = st.text("天娱数科涨停。，、:;\n！ A1", max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(SPAN_TEXT, st.data())
+def test_mention_spans_are_textspans(text, data):
+    n = len(text)
+    start = data.draw(st.integers(0, n))
+    end = data.draw(st.integers(start, n))
+    hard = data.draw(st.sampled_from([-1, n, text.find("\n")]))
+    spans = TextSpans(text, (hard,) if hard >= 0 else ())
+    lo, hi = spans.sentence(start, end)
+    units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    got = mention_spans_nb(STOP_FLAGS, units, hard, np.array([start]), np.array([end]))
+    assert got.tolist() == [[start, end, lo, hi, *spans.around(start, end, ROLE_CLAUSE_RE, lo, hi),
+                             *spans.around(start, end, CLAUSE_RE, lo, hi)]]
+
+
+@pytest.mark.parametrize("pattern, words", [
+    ("涨停", ["涨停"]), ("未能?(涨停|封板)", ["未能涨停", "未能封板", "未涨停", "未封板"]),
+    ("[首二]板", ["首板", "二板"]), ("20CM|30CM", ["20CM", "30CM"]),
+    ("提示.{0,6}风险", None), (r"跌逾\d", None), ("(?i:ab)", None), ("a?", None), ("^涨停", None),
+])
+def test_finite_strings(pattern, words):
+    got = finite_strings(parse(pattern))
+    assert (got if got is None else sorted(got)) == (words if words is None else sorted(words))
+
+
+@pytest.mark.parametrize("pattern, words", [
+    ("提示.{0,6}风险", ["提示"]), (r"跌逾\d", ["跌逾"]), (r"\d+天\d+板", ["天"]),
+    ("创.{0,4}新高", ["新高"]), (r"(?<=x)涨", ["涨"]), (r"\d+", None), (".*", None),
+    ("(涨停|跌.停)", ["涨停", "跌"]),
+])
+def test_needed_strings(pattern, words):
+    assert needed_strings(parse(pattern)) == words
+
+
+ATOMS = ["涨", "停", "板", "跌", "[涨跌]", r"\d", ".", "(?:涨|跌停)", "停?", "板{1,2}", "(?=停)",
+         "(?<!跌)", "^", "$", r"\b", "a+", "(?i:a)", "[^涨]"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(ATOMS), min_size=1, max_size=4),
+       st.lists(st.sampled_from(ATOMS), max_size=3), st.text("涨停板跌1aA\n", max_size=14),
+       st.data())
+def test_literals_decide_like_the_regex(first, second, text, data):
+    """A finite pattern matches in a window exactly when one of its strings lies there; a
+    pattern with needed strings never matches in a window without one."""
+    pattern = "".join(first) + ("|" + "".join(second) if second else "")
+    rx = re.compile(pattern)
+    a = data.draw(st.integers(0, len(text)))
+    b = data.draw(st.integers(a, len(text)))
+    found = rx.search(text, a, b) is not None
+
+    def inside(words):
+        return any(text.find(w, a, b) >= 0 and text.find(w, a, b) + len(w) <= b for w in words)
+
+    words = finite_strings(parse(rx))
+    if words is not None:
+        assert found == inside(words), (pattern, text, a, b)
+    need = needed_strings(parse(rx))
+    if need is not None and found:
+        assert inside(need), (pattern, text, a, b)
+
+
+ROLE_TEXT = st.text("甲乙涨停跌板未能提示风险研报等，。、\n13", max_size=40)
+USER_RULES = [
+    RoleRule("risk", -1.0, "sentence", re.compile("(?:提示.{0,3}风险)|(?:跌停)")),
+    RoleRule("neg", 0.3, "sentence", re.compile("(?:未能?涨停)"), parts=("未能?涨停",)),
+    RoleRule("mom", 1.0, "sentence", re.compile(r"(?:涨停)|(?:\d板)|(?:(?<!未)板)"),
+             parts=("涨停", r"\d板", "(?<!未)板")),
+    RoleRule("src", 0.0, "after", re.compile("^[^，。]{0,4}研报"), re.compile("^甲$")),
+    RoleRule("lst", 0.5, "after_list", re.compile("等"), re.compile("乙")),
+    RoleRule("any", 0.2, "sentence", re.compile("(?i:X)|.{3}风")),
+]
+
+
+@pytest.mark.parametrize("rules", [
+    load_roles(), RoleRules(USER_RULES, "mention", 0.3),
+    RoleRules(USER_RULES + [RoleRule("ref", 2.0, "sentence", re.compile(r"(涨)\1"))], "m", 0.1),
+], ids=["shipped", "user", "backref"])
+@settings(max_examples=150, deadline=None)
+@given(text=ROLE_TEXT, data=st.data())
+def test_decide_all_is_decide(rules, text, data):
+    """Shipped rules, rules with patterns that have no literals, and rules that cannot be split
+    (a back-reference): decide_all answers as decide, mention by mention."""
+    n = len(text)
+    pairs = sorted({(s, min(n, s + data.draw(st.integers(1, 2))))
+                    for s in data.draw(st.lists(st.integers(0, max(0, n - 1)), max_size=4))
+                    if n})
+    spans = TextSpans(text, ())
+    want, rows, cache = [], [], {}
+    for s, e in pairs:
+        sent = spans.sentence(s, e)
+        want.append(rules.decide(spans, s, e, sent, cache))
+    if pairs:
+        starts = np.array([p[0] for p in pairs])
+        ends = np.array([p[1] for p in pairs])
+        units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        rows = mention_spans_nb(STOP_FLAGS, units, -1, starts, ends)
+        assert rules.decide_all(text, rows, {}) == want
+
+
+# ---------------------------------------------------------------- text steps
+@settings(max_examples=300, deadline=None)
+@given(st.text("天娱Aa ß\u3000ＡＢ１(chuàng)（）\n。華電😀\ud800１٣", max_size=60),
+       st.integers(-1, 10))
+def test_normalize_is_the_plain_one(text, keep):
+    got, gi = normalize_text(text, keep)
+    want, wi = ref.normalize_text(text, keep)
+    assert got == want
+    assert (gi is None and wi is None) or np.array_equal(gi, wi)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("0123456789٣١٢۴𝟎a。", max_size=40))
+def test_digit_runs_are_the_regex(text):
+    assert [tuple(r) for r in digit_runs(text)] == [m.span() for m in _DIGITS_RE.finditer(text)]
+
+
+THEME_WORDS = ["概念", "概念股", "板块", "题材", "“", "”", "\n", "AI", "眼镜", "谷子", "经济", "的", "等",
+               "固态电池", "豆包", "字节跳动", "，", "8", "今日", "“”", "😀", "X"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(THEME_WORDS), max_size=14), st.sampled_from(["", "的等"]))
+def test_themes_are_the_plain_ones(words, stops):
+    """Lexicon keywords, quoted and unquoted patterns (a line break before the marker, stop
+    characters, runs longer than max_unquoted), with and without stop characters."""
+    lex = ThemeLexicon({"豆包": ("豆包", "字节跳动"), "谷子经济": ("谷子经济", "谷子"),
+                        "AI眼镜": ("AI眼镜",)},
+                       (r'[“"]([^“”"]{1,12})[”"]\s*(?:概念股|概念|板块|题材)',),
+                       ("概念股", "概念", "板块"), 4, stops)
+    text = "".join(words)
+    assert lex.find(text) == ref.theme_find(lex, text)
+
+
+NAME_WORDS = ["天娱数科", "万科A", "万科", "平安", "中国平安", "机器人", "太阳能", "发电", "、", "，", "等",
+              "涨停", "(002354)", "SZ000001", "科技", "股份", "智能", "居然之家", "字节跳动", "\n", " ",
+              "0023541", "600360.SH", "上证指数", "恒玄科技", "长城", "华微电子", "电子", "新"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(NAME_WORDS), max_size=14))
+def test_name_matches_are_the_plain_ones(small, words):
+    text = normalize_text("".join(words))[0]
+    assert small.matcher.find(text) == ref.find(small.matcher, text)
+
+
+# ---------------------------------------------------------------- whole articles
+@pytest.mark.parametrize("title, body", EDGE)
+def test_edge_cases(small, title, body):
+    check_same(small, title, body)
+
+
+def test_synthetic_small(small):
+    names = [n.replace(" ", "") for n in NAMES["name"]]
+    for rec in make_records(names, list(NAMES["code"]), 150, chars=600, names=8, seed=3):
+        check_same(small, rec["title"], rec["body"])
+
+
+@pytest.mark.parametrize("backref", [False, True])
+def test_user_rules_with_untranslatable_patterns(tmp_path, backref):
+    """A user's roles.toml with patterns the literal scan cannot read (look-behind, a
+    back-reference, case-insensitive, empty-matching) gives what the plain path gives."""
+    path = tmp_path / "roles.toml"
+    text = r'''default_role = "mention"
+default_weight = 0.3
+[[role]]
+name = "risk"
+weight = -1.0
+patterns = ['(?<!未)跌停', '(炸)\1?板', '(?i:st)', '提示.*风险']
+[[role]]
+name = "momentum"
+weight = 1.0
+patterns = ['涨停', '大涨', '\d+连板', 'x*']
+'''
+    path.write_text(text if backref else text.replace("(炸)\\1?板", "炸板"), encoding="utf-8")
+    ex = Extractor(StockMaster.from_frame(NAMES), roles=load_roles(path))
+    # a back-reference: decide's own searches; else the literal scan, the regex for the rest
+    assert ex.roles._keywords.exact is not backref
+    for title, body in EDGE:
+        check_same(ex, title, body)
+
+
+def test_synthetic_and_real_articles(real):
+    """Real names: synthetic articles of the benchmark, the labelled set, the real articles."""
+    master = real.matcher
+    codes = sorted(master.codes)
+    names = [master.display[c] for c in codes]
+    recs = make_records(names, codes, 300, seed=11)
+    with open(LABELLED, encoding="utf-8") as fh:
+        recs += [json.loads(line) for line in fh if line.strip()]
+    with open(NEWS / "articles_public.jsonl", encoding="utf-8") as fh:
+        recs += [json.loads(line) for line in fh if line.strip()]
+    with open(NEWS / "doubao_concept_20241216.json", encoding="utf-8") as fh:
+        recs.append(json.load(fh))
+    for title, body in EDGE:
+        recs.append({"title": title, "body": body})
+    for rec in recs:
+        check_same(real, rec.get("title", ""), rec.get("body", ""))
