@@ -61,6 +61,24 @@ class RoleRule:
     parts: tuple[str, ...] = ()          # the patterns ``pattern`` joins (an alternation)
 
 
+def _spans(cache: dict, key, pattern: re.Pattern, text: str, lo: int, hi: int) -> list:
+    """The spans of ``pattern`` in ``text[lo:hi]``, remembered in ``cache`` under ``key``."""
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = [m.span() for m in pattern.finditer(text, lo, hi)]
+    return found
+
+
+def _closer(best, rule, spans, start: int, end: int):
+    """``best`` or ``(distance, rule)`` for the span of ``spans`` nearest the mention at
+    ``start:end``, whichever is nearer (the earlier rule wins a tie)."""
+    for a, b in spans:
+        dist = a - end if a >= end else start - b if b <= start else 0
+        if best is None or dist < best[0]:
+            best = (dist, rule)
+    return best
+
+
 class RoleRules:
     """Compiled role rules; :meth:`decide` gives ``(role, weight)`` for one mention."""
 
@@ -144,14 +162,8 @@ class RoleRules:
             for i, rule in enumerate(self.rules):
                 if rule.scope != "sentence" or not applies[i]:
                     continue
-                key = (i, sentence, "all")
-                found = cache.get(key)
-                if found is None:
-                    found = cache[key] = [m.span() for m in rule.pattern.finditer(text, lo, hi)]
-                for a, b in found:
-                    dist = a - end if a >= end else start - b if b <= start else 0
-                    if best is None or dist < best[0]:
-                        best = (dist, rule)
+                best = _closer(best, rule, _spans(cache, (i, sentence, "all"), rule.pattern,
+                                                  text, lo, hi), start, end)
             if best is not None:
                 return best[1].name, best[1].weight
         return self.default_role, self.default_weight
@@ -230,14 +242,8 @@ class RoleRules:
                         continue
                     if st is not None and not st[i] & 12 and not kw.always[i]:
                         continue                          # none of its literals in the sentence
-                    key = (i, (lo, hi), "all")
-                    hits = cache.get(key)
-                    if hits is None:
-                        hits = cache[key] = [m.span() for m in rule.pattern.finditer(text, lo, hi)]
-                    for a, b in hits:
-                        dist = a - end if a >= end else start - b if b <= start else 0
-                        if best is None or dist < best[0]:
-                            best = (dist, rule)
+                    best = _closer(best, rule, _spans(cache, (i, (lo, hi), "all"), rule.pattern,
+                                                      text, lo, hi), start, end)
                 if best is not None:
                     found = best[1]
             out.append((found.name, found.weight) if found is not None
