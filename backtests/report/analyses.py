@@ -17,17 +17,23 @@ def daily_returns(equity: pd.Series, initial: float | None) -> pd.Series:
     return pd.Series(out, index=index, name="returns")
 
 
+#: Sessions per block in :func:`equal_weight_returns`.
+ROW_BLOCK = 128
+
+
 def equal_weight_returns(market) -> pd.Series:
     """Equal-weight index of a loaded ``Market``: each session, the mean of close / prev_close − 1
     over the stocks with a bar (suspended and unlisted stocks left out)."""
     close = np.asarray(market.close, dtype=float)
     prev = np.asarray(market.prev_close, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = close / prev - 1.0
-    ok = np.isfinite(r)
-    counts = ok.sum(axis=1)
-    sums = np.where(ok, r, 0.0).sum(axis=1)
-    mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    mean = np.zeros(close.shape[0])
+    for a in range(0, close.shape[0], ROW_BLOCK):   # blocks of sessions: each row's sum is
+        with np.errstate(invalid="ignore", divide="ignore"):   # the same, the temporaries
+            r = close[a:a + ROW_BLOCK] / prev[a:a + ROW_BLOCK] - 1.0   # stay small
+        ok = np.isfinite(r)
+        counts = ok.sum(axis=1)
+        sums = np.where(ok, r, 0.0).sum(axis=1)
+        np.divide(sums, counts, out=mean[a:a + ROW_BLOCK], where=counts > 0)
     idx = pd.DatetimeIndex(np.asarray(market.sessions).astype("datetime64[ns]"))
     return pd.Series(mean, index=idx, name="benchmark")
 
