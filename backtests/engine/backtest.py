@@ -201,12 +201,10 @@ def marks_array(market: Market, marks: pd.DataFrame) -> np.ndarray:
     n_sessions, n_stocks = len(market.sessions), len(market.codes)
     out = np.full((n_sessions, n_stocks), np.nan)
     t, j, score = locate_marks(market.sessions, market.codes, marks)
-    flat = out.reshape(-1)
-    idx = t * n_stocks + j
-    cur = np.full(flat.shape, -np.inf)
-    np.maximum.at(cur, idx, score)
-    hit = np.isfinite(cur)
-    flat[hit] = cur[hit]
+    cells, at = np.unique(t * n_stocks + j, return_inverse=True)   # the marked cells only
+    best = np.full(len(cells), -np.inf)
+    np.maximum.at(best, at.reshape(-1), score)
+    out.reshape(-1)[cells] = best
     return out
 
 
