@@ -123,12 +123,6 @@ def arrow_cells(arr: pa.Array) -> Cells:
     return Cells(o - o[0], raw[o[0]:o[-1]])
 
 
-def _utf8(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets and UTF-8 bytes of Python strings (Arrow's converter: no per-string Python)."""
-    cells = arrow_cells(pa.array(texts, type=pa.large_string()))
-    return cells.offsets, cells.data
-
-
 def fixed_cells(values, decimals: int, *, empty_nonfinite: bool = True) -> Cells:
     """Floats with ``decimals`` decimals, as ``format(v + 0.0, f".{decimals}f")``; NaN and
     infinities are empty cells (``empty_nonfinite``) or Python's ``nan``/``inf``."""
@@ -137,13 +131,13 @@ def fixed_cells(values, decimals: int, *, empty_nonfinite: bool = True) -> Cells
     odd = np.flatnonzero(lengths < 0)
     extra_index = np.zeros(len(v), np.int64)
     extra_index[odd] = np.arange(len(odd))
-    extra_offsets, extra = _utf8([format(x, f".{decimals}f") for x in v[odd].tolist()])
+    extra = text_cells([format(x, f".{decimals}f") for x in v[odd].tolist()])
     sizes = lengths.copy()
-    sizes[odd] = np.diff(extra_offsets)
+    sizes[odd] = np.diff(extra.offsets)
     offsets = np.zeros(len(v) + 1, np.int64)
     np.cumsum(sizes, out=offsets[1:])
     data = np.empty(int(offsets[-1]), np.uint8)
-    _fixed_write(v, decimals, lengths, offsets, data, extra, extra_offsets, extra_index)
+    _fixed_write(v, decimals, lengths, offsets, data, extra.data, extra.offsets, extra_index)
     return Cells(offsets, data)
 
 
@@ -157,8 +151,9 @@ def int_cells(values) -> Cells:
 
 
 def text_cells(texts: list[str]) -> Cells:
-    """Python strings as they are (the caller quotes what needs quoting)."""
-    return Cells(*_utf8(list(texts)))
+    """Python strings as they are (the caller quotes what needs quoting), converted by Arrow:
+    no per-string Python."""
+    return arrow_cells(pa.array(list(texts), type=pa.large_string()))
 
 
 @njit(cache=True)
@@ -222,7 +217,7 @@ def csv_join(header, columns) -> str:
         raise ValueError("csv_join: columns of different lengths")
     bases = np.cumsum([0] + [len(c.data) for c in cols[:-1]])
     offsets = np.stack([c.offsets + b for c, b in zip(cols, bases)])
-    data = np.concatenate([c.data for c in cols]) if cols else np.zeros(0, np.uint8)
+    data = np.concatenate([c.data for c in cols])
     out = np.empty(len(data) + n * len(cols), np.uint8)
     _join(offsets, data, out)
     return head + out.tobytes().decode("utf-8")

@@ -13,17 +13,20 @@ bytes for the same file.
 """
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
 
 from backtests.core.records import SKIP_REASONS
 from backtests.engine.filters_nb import gate_reasons_nb
-from backtests.features.nb import (SF_DOWN_TOTAL, SF_HEIGHT, SF_PROMOTION_1,
-                                   SF_PROMOTION_2PLUS, SF_UP_TOTAL)
+from backtests.features.nb import (
+    SF_DOWN_TOTAL,
+    SF_HEIGHT,
+    SF_PROMOTION_1,
+    SF_PROMOTION_2PLUS,
+    SF_UP_TOTAL,
+)
 from backtests.features.state import MarketState, market_state
-from backtests.report.svg import date_labels, polylines
+from backtests.report.svg import date_labels, esc, polylines
 from strategies import pack_params
 
 MOOD_FILE = "mood.csv"
@@ -62,10 +65,6 @@ def read_mood(path) -> pd.DataFrame:
     return frame
 
 
-def _e(value) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _closed_spans(gate: list[str]) -> list[tuple[int, int, str]]:
     """Runs of consecutive sessions closed for the same reason: ``(first, last, reason)``."""
     spans: list[tuple[int, int, str]] = []
@@ -97,7 +96,7 @@ def chart_svg(mood: pd.DataFrame) -> str:
         span = dates[a] if a == b else f"{dates[a]} .. {dates[b]}"
         out.append(f'<rect x="{x(a) - step / 2:.1f}" y="{TOP}" width="{step * (b - a + 1):.1f}" '
                    f'height="{height - TOP - BOTTOM}" fill="#bbbbbb" fill-opacity="0.35">'
-                   f'<title>gate closed {_e(span)}: {_e(reason)}</title></rect>')
+                   f'<title>gate closed {esc(span)}: {esc(reason)}</title></rect>')
 
     def panel(k: int, series: list[tuple[str, np.ndarray]], lo: float, hi: float, fmt) -> None:
         title, h = PANELS[k]
@@ -105,7 +104,7 @@ def chart_svg(mood: pd.DataFrame) -> str:
         y = lambda v: top + h * (hi - v) / (hi - lo)  # noqa: E731
         out.append(f'<rect x="{LEFT}" y="{top}" width="{inner}" height="{h}" fill="none" '
                    f'stroke="#ddd"/>')
-        out.append(f'<text x="{LEFT}" y="{top - 5}" font-size="11">{_e(title)}</text>')
+        out.append(f'<text x="{LEFT}" y="{top - 5}" font-size="11">{esc(title)}</text>')
         for v in (lo, hi):
             out.append(f'<text x="{LEFT - 4}" y="{y(v) + 3:.1f}" text-anchor="end" '
                        f'font-size="9">{fmt(v)}</text>')
@@ -116,7 +115,7 @@ def chart_svg(mood: pd.DataFrame) -> str:
                 out.append(f'<polyline points="{run}" fill="none" '
                            f'stroke="{COLORS[name]}" stroke-width="1.2"/>')
             out.append(f'<text x="{legend_x}" y="{top - 5}" text-anchor="end" font-size="10" '
-                       f'fill="{COLORS[name]}">{_e(name)}</text>')
+                       f'fill="{COLORS[name]}">{esc(name)}</text>')
             legend_x -= 9 + 6 * len(name)
 
     counts = [(c, mood[c].to_numpy(dtype=float)) for c in ("limit_ups", "limit_downs")]
@@ -146,6 +145,6 @@ def section_html(run_path) -> str:
     note = (f'<p class="note">Per session: limit-up closes (ST apart) and limit-down closes, '
             f'连板高度 (the highest streak), 晋级率 (the share of the previous session\'s first '
             f'boards, and of its 2+ boards, that closed at limit-up again); '
-            f'{_e(gate_note)}. The gate decides a session from the previous one.</p>')
+            f'{esc(gate_note)}. The gate decides a session from the previous one.</p>')
     return head + note + chart_svg(mood)
 

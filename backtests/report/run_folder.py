@@ -64,7 +64,7 @@ def _text(values) -> Cells | list[str]:
         arrow = None                               # not all strings: str() each below
     if arrow is not None and not pc.any(pc.match_substring_regex(arrow, '[,"\n]')).as_py():
         return arrow_cells(arrow)
-    out = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in column]
+    out = texts(column)
     joined = "".join(out)
     if "," not in joined and '"' not in joined and "\n" not in joined:
         return out

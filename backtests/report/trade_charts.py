@@ -24,7 +24,8 @@ from backtests.core.csv_text import csv_join, day_cells, fixed_cells
 TRADE_BARS_FILE = "trade_bars.csv"
 BEFORE, AFTER = 5, 5
 MAX_CHARTS = 200
-BAR_COLUMNS = ("code", "date", "open", "high", "low", "close", "limit_up", "limit_down")
+BAR_FIELDS = ("open", "high", "low", "close", "limit_up", "limit_down")
+BAR_COLUMNS = ("code", "date") + BAR_FIELDS
 
 
 def round_trips(trades: pd.DataFrame) -> pd.DataFrame:
@@ -112,17 +113,13 @@ def trade_bars_csv(market, trades: pd.DataFrame) -> str:
     rows = [(j, t) for j in sorted(wanted, key=lambda k: codes[k]) for t in sorted(wanted[j])]
     jj = np.array([j for j, _t in rows], dtype=np.int64)
     tt = np.array([t for _j, t in rows], dtype=np.int64)
-    prices = [fixed_cells(np.asarray(a)[tt, jj], 2) for a in (
-        market.open, market.high, market.low, market.close, market.limit_up, market.limit_down)]
+    prices = [fixed_cells(np.asarray(getattr(market, k))[tt, jj], 2) for k in BAR_FIELDS]
     return csv_join(BAR_COLUMNS, [codes[jj].tolist(), day_cells(sessions[tt])] + prices)
 
 
 def _e(value) -> str:
     return html.escape("" if value is None or (isinstance(value, float) and math.isnan(value))
                        else str(value), quote=True)
-
-
-BAR_FIELDS = ("open", "high", "low", "close", "limit_up", "limit_down")
 
 
 def _chart(bars: dict[str, np.ndarray], trip, orders: pd.DataFrame) -> str:
