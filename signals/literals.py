@@ -71,6 +71,22 @@ def _product(a: list[str], b: list[str]) -> list[str] | None:
     return [x + y for x in a for y in b]
 
 
+def _group_or_branch(op, av, strings_of) -> list[str] | None:
+    """``strings_of`` of a group's body (``None`` for a group that changes flags), or the union
+    of ``strings_of`` each alternative of a branch (``None`` when one has none or the union
+    passes :data:`LIMIT`)."""
+    if op is C.SUBPATTERN:
+        _group, add_flags, del_flags, sub = av
+        return None if add_flags or del_flags else strings_of(sub)
+    out: list[str] = []
+    for alt in av[1]:
+        got = strings_of(alt)
+        if got is None or len(out) + len(got) > LIMIT:
+            return None
+        out.extend(got)
+    return list(dict.fromkeys(out))
+
+
 def _item_strings(op, av) -> list[str] | None:
     if op is C.LITERAL:
         return [chr(av)] if av <= _ASTRAL and av != 0xFFFD else None
@@ -88,17 +104,8 @@ def _item_strings(op, av) -> list[str] | None:
         if any(ord(c) > _ASTRAL or c == "\ufffd" for c in chars):
             return None
         return list(dict.fromkeys(chars))
-    if op is C.SUBPATTERN:
-        _group, add_flags, del_flags, sub = av
-        return None if add_flags or del_flags else _seq_strings(sub)
-    if op is C.BRANCH:
-        out: list[str] = []
-        for alt in av[1]:
-            got = _seq_strings(alt)
-            if got is None or len(out) + len(got) > LIMIT:
-                return None
-            out.extend(got)
-        return list(dict.fromkeys(out))
+    if op in (C.SUBPATTERN, C.BRANCH):
+        return _group_or_branch(op, av, _seq_strings)
     if op in (C.MAX_REPEAT, C.MIN_REPEAT):
         lo, hi, sub = av
         if hi is C.MAXREPEAT or hi > 8:
@@ -174,17 +181,8 @@ def needed_strings(items) -> list[str] | None:
 
 
 def _needed_item(op, av) -> list[str] | None:
-    if op is C.SUBPATTERN:
-        _group, add_flags, del_flags, sub = av
-        return None if add_flags or del_flags else needed_strings(sub)
-    if op is C.BRANCH:                  # each alternative needs one of its own strings
-        out: list[str] = []
-        for alt in av[1]:
-            got = needed_strings(alt)
-            if got is None or len(out) + len(got) > LIMIT:
-                return None
-            out.extend(got)
-        return list(dict.fromkeys(out))
+    if op in (C.SUBPATTERN, C.BRANCH):  # a branch: each alternative needs one of its strings
+        return _group_or_branch(op, av, needed_strings)
     if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
         lo, _hi, sub = av
         return needed_strings(sub) if lo >= 1 else None

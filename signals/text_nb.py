@@ -6,21 +6,32 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# The code points of the last text asked for: the extractor's steps (codes, unknown names,
-# themes, spans) each need them for the same normalised text. One (text, array) tuple, replaced
-# whole, so threads sharing it never see a text with another text's array.
-_LAST: tuple = (None, None)
+
+class LastText:
+    """``convert(text)`` remembered for the last text asked for: the extractor's steps each
+    convert the same normalised text. One ``(text, result)`` tuple, replaced whole, so threads
+    sharing it never see a text with another text's result."""
+
+    def __init__(self, convert):
+        self._convert = convert
+        self._last: tuple = (None, None)
+
+    def __call__(self, text: str):
+        last = self._last
+        if last[0] is text:
+            return last[1]
+        out = self._convert(text)
+        self._last = (text, out)
+        return out
 
 
-def code_points(text: str) -> np.ndarray:
-    """``text`` as a ``uint32`` array of code points (lone surrogates kept as theirs)."""
-    global _LAST
-    last = _LAST
-    if last[0] is text:
-        return last[1]
-    units = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    _LAST = (text, units)
-    return units
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+#: ``text`` as a ``uint32`` array of code points (lone surrogates kept as theirs); the codes,
+#: unknown-name, theme and span steps share it.
+code_points = LastText(_code_points)
 
 
 @njit(cache=True)

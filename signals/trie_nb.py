@@ -18,6 +18,8 @@ import re
 import numpy as np
 from numba import njit
 
+from signals.text_nb import LastText
+
 _ASTRAL_RE = re.compile("[\U00010000-\U0010FFFF]")
 
 
@@ -90,22 +92,16 @@ def longest_first_nb(occ, keep, n):
     return kept[:k], taken
 
 
-# The UTF-16 units of the last text scanned: the name, suffix, theme, marker and role tries all
-# scan the same normalised text. One (text, array) tuple, replaced whole (thread-safe).
-_LAST: tuple = (None, None)
-
-
-def _units(text: str) -> np.ndarray:
-    global _LAST
-    last = _LAST
-    if last[0] is text:
-        return last[1]
+def _utf16(text: str) -> np.ndarray:
     data = text.encode("utf-16-le")
     if len(data) != 2 * len(text):
         data = _ASTRAL_RE.sub("\ufffd", text).encode("utf-16-le")
-    units = np.frombuffer(data, dtype=np.uint16)
-    _LAST = (text, units)
-    return units
+    return np.frombuffer(data, dtype=np.uint16)
+
+
+# The UTF-16 units of the last text scanned: the name, suffix, theme, marker and role tries all
+# scan the same normalised text.
+_units = LastText(_utf16)
 
 
 class Trie:
