@@ -565,9 +565,10 @@ class NewsArchive:
         one aggregate query concatenating the rows' fields in index order (``group_concat``
         over the ordered range scan; blobs and UTF-8 texts as bytes, with their byte lengths),
         cut into arrays with numpy and Arrow."""
+        where, args = _range_sql(start, end)
         lo, hi = self.con.execute(
-            "SELECT MIN(ts), MAX(ts) FROM packed WHERE version = ?" + _range_sql(start, end)[0]
-            .replace(" WHERE ", " AND "), [version, *_range_sql(start, end)[1]]).fetchone()
+            "SELECT MIN(ts), MAX(ts) FROM packed WHERE version = ?"
+            + where.replace(" WHERE ", " AND "), [version, *args]).fetchone()
         parts = []
         if lo is not None:
             factory = self.con.text_factory
