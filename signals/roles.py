@@ -24,28 +24,36 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
-from signals.literals import finite_strings, has_backrefs, needed_strings, parse
+from signals.literals import Automata, finite_strings, has_backrefs, needed_strings, parse
+from signals.regex_nb import workspace
 from signals.roles_nb import (
     F_BREAK,
     F_CLAUSE,
     F_ROLE,
     F_SENTENCE,
+    NEAREST,
+    SCOPE_AFTER,
+    SCOPE_AFTER_LIST,
+    SCOPE_BEFORE,
     SCOPE_SENTENCE,
     decide_nb,
     keyword_status_nb,
 )
+from signals.text_nb import code_points
 from signals.trie_nb import Trie
 
 ROLE_KEYS = ("default_role", "default_weight", "role", "board_roles")
 RULE_KEYS = ("name", "weight", "scope", "patterns", "names")
 SCOPES = ("sentence", "after", "before", "after_list")
-assert SCOPES.index("sentence") == SCOPE_SENTENCE, "signals.roles_nb scope codes out of step"
+assert [SCOPES.index(s) for s in SCOPES] == [SCOPE_SENTENCE, SCOPE_AFTER, SCOPE_BEFORE,
+                                              SCOPE_AFTER_LIST], "signals.roles_nb scope codes out of step"
 # Board states a market gives a mention (signals.marks: board_state), in the order they are
 # checked; docs/signals.md "Market-confirmed roles".
 BOARD_STATES = ("limit_down", "streak", "limit_up", "broken")
@@ -186,8 +194,10 @@ class RoleRules:
                                    dtype=np.bool_)
             else:
                 applies = np.ones(status.shape, dtype=np.bool_)
-            # settled by the literals alone (most mentions), else -2: the loop below
-            decided = decide_nb(status, applies, kw.scope, kw.always_arr, spans).tolist()
+            # settled by the literals and the automata (most mentions), else -2 (the loop
+            # below) or NEAREST (only the nearest-match pass below)
+            decided = decide_nb(status, applies, kw.scope, kw.always_arr, spans, kw.prog,
+                                *kw.arrays, kw.workspace(), code_points(text)).tolist()
             status = status.tolist()
         else:
             decided = [-2] * len(rows)
@@ -196,7 +206,7 @@ class RoleRules:
         out = []
         for k, (start, end, lo, hi, ca, cb, pa, pb) in enumerate(rows):
             d = decided[k]
-            if d != -2:
+            if d != -2 and d != NEAREST:
                 out.append((rules[d].name, rules[d].weight) if d >= 0
                            else (self.default_role, self.default_weight))
                 continue
@@ -212,7 +222,7 @@ class RoleRules:
             else:
                 keyword, st = True, status[k]
             found = None
-            for i, rule in enumerate(rules):
+            for i, rule in enumerate(rules if d != NEAREST else ()):
                 if not applies[i]:
                     continue
                 if rule.scope == "sentence":
@@ -275,13 +285,17 @@ class _Keywords:
         trees = [parse(r.pattern) for r in rules]
         if any(has_backrefs(t) for t in trees):
             return
+        patterns = [r.pattern for r in rules]     # what the automata answer, per rule
         payload: dict[int, dict[int, bool]] = {}          # node -> {rule: exact}
         for i, (rule, tree) in enumerate(zip(rules, trees)):
             if rule.scope != "sentence" or rule.pattern.flags & re.IGNORECASE:
                 continue
             always = False
-            for piece in _pieces(rule, tree):
+            inexact: list[str | None] = []
+            for text, piece in _pieces(rule, tree):
                 words, exact = finite_strings(piece), True
+                if words is None:
+                    inexact.append(text)
                 if words is None:
                     words, exact = needed_strings(piece), False
                 if words is None:
@@ -291,6 +305,17 @@ class _Keywords:
                     got = payload.setdefault(self.trie.add(w), {})
                     got[i] = got.get(i, False) or exact
             self.always[i] = always
+            if inexact and None not in inexact:
+                # without an exact string of the rule in a clause only these can match there
+                patterns[i] = re.compile("|".join(f"(?:{p})" for p in inexact),
+                                         rule.pattern.flags)
+        # every rule as an automaton (-1: not translated, its regex runs)
+        auto = Automata()
+        self.prog = np.array([-1 if (got := auto.add(p)) is None else got for p in patterns],
+                             dtype=np.int64)
+        self.arrays = auto.arrays()
+        self._n_states = len(auto.op)
+        self._local = threading.local()
         self.exact = True
         self.n_rules = len(rules)
         self.scope = np.array([SCOPES.index(r.scope) for r in rules], dtype=np.int64)
@@ -308,6 +333,22 @@ class _Keywords:
                 self.node_exact[at + j] = exact
         self.empty = not payload
 
+    def workspace(self) -> np.ndarray:
+        """The automata's work space of this thread (:func:`signals.regex_nb.workspace`)."""
+        ws = getattr(self._local, "ws", None)
+        if ws is None:
+            ws = self._local.ws = workspace(self._n_states)
+        return ws
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_local", None)           # pickled for a Dask cluster: rebuilt there
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
+
     def status(self, text: str, spans: np.ndarray) -> np.ndarray:
         """:func:`signals.roles_nb.keyword_status_nb` of ``text`` for the mention spans."""
         occ = self.trie.find(text) if not self.empty else np.zeros((0, 3), dtype=np.int64)
@@ -315,14 +356,15 @@ class _Keywords:
                                  self.n_rules)
 
 
-def _pieces(rule: RoleRule, tree) -> list:
-    """The parse trees of a rule's patterns: the rule matches where one of them does."""
+def _pieces(rule: RoleRule, tree) -> list[tuple[str | None, list]]:
+    """``(text, parse tree)`` of a rule's patterns (the rule matches where one of them does),
+    or of its whole pattern (text ``None``) when it cannot be split."""
     if rule.parts and rule.pattern.pattern == "|".join(f"(?:{p})" for p in rule.parts):
         try:
-            return [parse(p, rule.pattern.flags) for p in rule.parts]
+            return [(p, parse(p, rule.pattern.flags)) for p in rule.parts]
         except re.error:
             pass
-    return [tree]
+    return [(None, tree)]
 
 
 # TextSpans.around keeps a sentence stop inside the span and leaves any other stop out, so every

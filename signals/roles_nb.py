@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from signals.regex_nb import run_nb
+
 # Character flags (STOP_FLAGS in signals.roles): a sentence stop, a role/theme clause stop, a
 # clause stop (、 too), a line break.
 F_SENTENCE, F_ROLE, F_CLAUSE, F_BREAK = 1, 2, 4, 8
@@ -114,38 +116,69 @@ def keyword_status_nb(occ, node_ptr, node_rule, node_exact, spans, n_rules):
 
 
 # Rule scopes for decide_nb (signals.roles.SCOPES, in that order).
-SCOPE_SENTENCE = 0
+SCOPE_SENTENCE, SCOPE_AFTER, SCOPE_BEFORE, SCOPE_AFTER_LIST = 0, 1, 2, 3
+NEAREST = -3          # decide_nb: no rule matched in the clause; the nearest-match pass is left
 
 
 @njit(cache=True)
-def decide_nb(status, applies, scope, always, spans):
-    """Per mention: the index of the rule that decides its role from ``status``
-    (:func:`keyword_status_nb`) alone, -1 for the default role, or -2 when a regex must run
-    (a rule whose literals do not settle it, or a rule of another scope applies). Rules are
-    tried in order, as :meth:`signals.roles.RoleRules.decide` tries them; ``spans`` as
-    :func:`mention_spans_nb` gives them."""
+def decide_nb(status, applies, scope, always, spans, prog, code, tables,
+              ws, units):
+    """Per mention: the index of the rule that decides its role, -1 for the default role, -2
+    when a regex must run (a rule without an automaton whose literals do not settle it), or
+    :data:`NEAREST` when no rule matches in the clause and the nearest sentence-rule match
+    (a regex ``finditer``) decides. Rules are tried in order, as
+    :meth:`signals.roles.RoleRules.decide` tries them: a sentence rule by its literals
+    (``status``, :func:`keyword_status_nb`) or, when they do not settle it, its automaton
+    (``prog[i]``, :class:`signals.literals.Automata`, run by :func:`signals.regex_nb.run_nb`)
+    searched in the role clause; an ``after_list`` rule's automaton matched at the mention's end
+    up to the end of the role clause; ``after``/``before`` searched in the text after/before the
+    mention to the end/start of its clause. ``spans`` as :func:`mention_spans_nb` gives them;
+    ``units`` the text's code points (a text with a character outside the BMP runs no
+    automaton)."""
     k_n, r_n = status.shape
+    bmp = True
+    for i in range(units.shape[0]):
+        if units[i] > 0xFFFF:
+            bmp = False
+            break
     out = np.empty(k_n, dtype=np.int64)
     for k in range(k_n):
+        s0, e0, lo, hi, ca, cb, pa, pb = (spans[k, 0], spans[k, 1], spans[k, 2], spans[k, 3],
+                                          spans[k, 4], spans[k, 5], spans[k, 6], spans[k, 7])
         got = -1
         for i in range(r_n):
             if not applies[k, i]:
                 continue
-            if scope[i] != SCOPE_SENTENCE:
+            p = prog[i] if bmp else -1
+            sc = scope[i]
+            if sc == SCOPE_SENTENCE:
+                s = status[k, i]
+                if s & 1:
+                    got = i
+                    break
+                if not (s & 2 or always[i]):
+                    continue
+                if p < 0:
+                    got = -2
+                    break
+                hit = run_nb(code, tables, ws, p, units, ca, cb, 0, False)
+            elif p < 0:
                 got = -2
                 break
-            s = status[k, i]
-            if s & 1:
+            elif sc == SCOPE_AFTER_LIST:
+                hit = run_nb(code, tables, ws, p, units, e0, cb, 0, True)
+            elif sc == SCOPE_AFTER:
+                hit = run_nb(code, tables, ws, p, units, e0, pb, e0, False)
+            else:
+                hit = run_nb(code, tables, ws, p, units, pa, s0, pa, False)
+            if hit:
                 got = i
                 break
-            if s & 2 or always[i]:
-                got = -2
-                break
-        if got == -1 and not (spans[k, 4] == spans[k, 2] and spans[k, 5] == spans[k, 3]):
+        if got == -1 and not (ca == lo and cb == hi):
             for i in range(r_n):             # the nearest match in the sentence: a regex
                 if applies[k, i] and scope[i] == SCOPE_SENTENCE and (status[k, i] & 12
                                                                      or always[i]):
-                    got = -2
+                    got = NEAREST
                     break
         out[k] = got
     return out

@@ -154,6 +154,11 @@ class Trie:
         self._built = (first, keys, children, terminal)
         return self._built
 
+    def tables(self) -> tuple[np.ndarray, ...]:
+        """``(first, keys, children, terminal)``: the tables :func:`scan_nb` and
+        :func:`contains_nb` walk."""
+        return self._built or self._build()
+
     def find(self, text: str) -> np.ndarray:
         """``[K, 3]`` int64 rows ``(start, end, node)`` of every key occurrence in ``text``."""
         first, keys, children, terminal = self._built or self._build()
@@ -166,3 +171,23 @@ class Trie:
             if k >= 0:
                 return out[:k]
             out = np.empty((2 * out.shape[0], 3), dtype=np.int64)
+
+
+@njit(cache=True)
+def contains_nb(units, a, b, keys, children, terminal):
+    """Whether ``units[a:b]`` is a key of the trie (its tables, as :meth:`Trie.tables`)."""
+    mask = keys.shape[0] - 1
+    node = 0
+    for j in range(a, b):
+        key = (node << 16) | np.int64(units[j])
+        s = _slot_nb(key, mask)
+        child = -1
+        while keys[s] != -1:
+            if keys[s] == key:
+                child = children[s]
+                break
+            s = (s + 1) & mask
+        if child < 0:
+            return False
+        node = child
+    return terminal[node]
