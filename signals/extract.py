@@ -11,7 +11,6 @@ ends; a 、 list is one clause), the nearest hit, else the article's primary the
 """
 from __future__ import annotations
 
-import bisect
 import hashlib
 from typing import NamedTuple
 
@@ -22,7 +21,7 @@ from signals.mentions import MatchRules, NameMatcher, load_matching
 from signals.normalize import normalize_text, original_span
 from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles
 from signals.roles_nb import mention_spans_nb
-from signals.text_nb import code_points
+from signals.text_nb import code_points, nearest_in_span_nb
 from signals.themes import ThemeLexicon, load_themes
 
 # Bump when a change to the extraction code changes its output: stored mention indexes
@@ -93,7 +92,6 @@ class Extractor:
         hits, unknown = self.matcher.find(text)
         theme_hits = self.themes.find(text)
         primary = self.themes.primary(theme_hits, title_end)
-        theme_pos = [h.start for h in theme_hits]
         mentions = []
         if hits:
             at = np.array([(h.start, h.end) for h in hits], dtype=np.int64)
@@ -102,16 +100,14 @@ class Extractor:
             # original_span of every mention at once
             orig = at if index is None else np.stack((index[at[:, 0]], index[at[:, 1] - 1] + 1),
                                                      axis=1)
-            for h, (role, weight), (lo, hi, ca, cb), (a, b) in zip(
-                    hits, roles, spans[:, 2:6].tolist(), orig.tolist()):
-                theme = primary
-                # the theme clause is the role clause (THEME_CLAUSE_RE is ROLE_CLAUSE_RE)
-                ta = bisect.bisect_left(theme_pos, ca)
-                tb = bisect.bisect_left(theme_pos, cb)
-                if tb > ta:
-                    near = min(theme_hits[ta:tb], key=lambda t: abs(t.start - h.start))
-                    theme = near.theme
-                mentions.append(Mention(h.code, raw[a:b], h.kind, h.start < title_end, theme,
+            # the theme nearest each mention in its clause (the theme clause is the role
+            # clause: THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
+            names = [h.theme for h in theme_hits] + [primary]
+            near = nearest_in_span_nb(np.array([h.start for h in theme_hits], dtype=np.int64),
+                                      at[:, 0], spans[:, 4], spans[:, 5]).tolist()
+            for h, (role, weight), lo, hi, (a, b), t in zip(
+                    hits, roles, spans[:, 2].tolist(), spans[:, 3].tolist(), orig.tolist(), near):
+                mentions.append(Mention(h.code, raw[a:b], h.kind, h.start < title_end, names[t],
                                         role, weight, text[lo:hi].strip()))
         unk = []
         for u in unknown:

@@ -34,6 +34,7 @@ Rules, in the order they are applied:
 from __future__ import annotations
 
 import functools
+import operator
 import os
 import re
 import threading
@@ -80,6 +81,7 @@ _CLASS_SUFFIX_RE = re.compile(r"(?<=[\u4e00-\u9fff])A$")
 # STAR/ChiNext special-voting-rights and unprofitable suffixes: 寒武纪-U, 优刻得-W, 九号公司-WD
 _SUFFIX_UW_RE = re.compile(r"-(?:U|W|UW|WD|UWD|D)$")
 _BLOCKER = "-"
+_START = operator.itemgetter(0)          # a Hit's or an Unknown's start (a stable sort key)
 
 
 
@@ -329,8 +331,8 @@ class NameMatcher:
                 self._unknown_names_nb(text, units, unknown, taken)
             else:
                 self._unknown_names(text, unknown, taken)
-        hits.sort(key=lambda h: h.start)
-        unknown.sort(key=lambda u: u.start)
+        hits.sort(key=_START)
+        unknown.sort(key=_START)
         return hits, unknown
 
     def _codes(self, text: str, hits: list[Hit], unknown: list[Unknown], taken: bytearray) -> None:

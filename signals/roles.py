@@ -106,6 +106,10 @@ class RoleRules:
         sentence = [f"(?:{r.pattern.pattern})" for r in rules if r.scope == "sentence"]
         self._any = re.compile("|".join(sentence)) if sentence else None
         self._applies: dict[str, tuple[bool, ...]] = {}     # mention text -> rule applies
+        self._applies_id: dict[str, int] = {}                # mention text -> row below
+        self._applies_rows: dict[tuple[bool, ...], int] = {}
+        self._applies_arr = np.zeros((0, len(rules)), dtype=np.bool_)
+        self._applies_lock = threading.Lock()
         self._keywords = _Keywords(rules)
         self._named = any(r.names is not None for r in rules)
 
@@ -115,6 +119,33 @@ class RoleRules:
             got = self._applies[mention] = tuple(r.names is None or r.names.search(mention) is not None
                                                  for r in self.rules)
         return got
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_applies_lock"]          # pickled for a Dask cluster: a new lock there
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._applies_lock = threading.Lock()
+
+    def _applies_table(self, text: str, rows: list) -> np.ndarray:
+        """``[K, rules]`` bool: :meth:`_rules_for` of each mention (rows of spans), as rows of
+        a small table of the distinct answers (a few: only rules with ``names`` differ)."""
+        ids = self._applies_id
+        idx = []
+        for r in rows:
+            mention = text[r[0]:r[1]]
+            i = ids.get(mention)
+            if i is None:
+                row = self._rules_for(mention)
+                with self._applies_lock:        # the table only grows (Dask threads share it)
+                    i = self._applies_rows.setdefault(row, len(self._applies_rows))
+                    if i >= len(self._applies_arr):
+                        self._applies_arr = np.array(list(self._applies_rows), dtype=np.bool_)
+                ids[mention] = i
+            idx.append(i)
+        return self._applies_arr[idx]
 
     def fingerprint(self) -> tuple:
         """Everything that decides :meth:`decide`, as plain values (for rules versions)."""
@@ -190,8 +221,7 @@ class RoleRules:
         if kw.exact:
             status = kw.status(text, spans)
             if self._named:
-                applies = np.array([self._rules_for(text[r[0]:r[1]]) for r in rows],
-                                   dtype=np.bool_)
+                applies = self._applies_table(text, rows)
             else:
                 applies = np.ones(status.shape, dtype=np.bool_)
             # settled by the literals and the automata (most mentions), else -2 (the loop
