@@ -260,8 +260,10 @@ class NameMatcher:
         self._trie = trie
         self._payload = payload
         self._guard = np.zeros(trie.n_nodes, dtype=np.int8)      # per node, for the kernel
-        for node, (_code, _kind, guard) in payload.items():
+        self._named = np.zeros(trie.n_nodes, dtype=np.bool_)     # a stock's key, not a blocker
+        for node, (code, _kind, guard) in payload.items():
             self._guard[node] = guard
+            self._named[node] = code != _BLOCKER
         self.n_names = len(self.keys)
         suffixes = Trie()
         for suf in self.rules.unknown_suffixes:
@@ -300,7 +302,6 @@ class NameMatcher:
 
     def find(self, text: str) -> tuple[list[Hit], list[Unknown]]:
         """Stocks named in normalised ``text`` (sorted by position) and unknown candidates."""
-        payload = self._payload
         occ = self._trie.find(text)
         units = code_points(text)
         fast = self._auto is not None and plain_text_nb(units)
@@ -319,11 +320,12 @@ class NameMatcher:
             # longest first, then leftmost; a candidate overlapping a kept one is dropped
             kept, taken_nb = longest_first_nb(occ, keep, len(text))
         taken = bytearray(taken_nb)         # 1 where a kept match (or blocker) lies
-        hits: list[Hit] = []
-        for start, end, node in occ[kept].tolist():
-            code, kind, _guard = payload[node]
-            if code != _BLOCKER:
-                hits.append(Hit(start, end, code, kind, text[start:end]))
+        sel = occ[kept]
+        sel = sel[self._named[sel[:, 2]]]       # blockers out
+        sel = sel[np.argsort(sel[:, 0], kind="stable")]
+        payload = self._payload
+        hits: list[Hit] = [Hit(start, end, *payload[node][:2], text[start:end])
+                           for start, end, node in sel.tolist()]
         unknown: list[Unknown] = []
         self._codes(text, hits, unknown, taken)
         if self._suffixes is not None:

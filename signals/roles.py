@@ -106,6 +106,9 @@ class RoleRules:
         sentence = [f"(?:{r.pattern.pattern})" for r in rules if r.scope == "sentence"]
         self._any = re.compile("|".join(sentence)) if sentence else None
         self._applies: dict[str, tuple[bool, ...]] = {}     # mention text -> rule applies
+        # (role, weight) of each rule, the default last: decide_nb's answers index it
+        self._choices = [(r.name, r.weight) for r in rules] + [(self.default_role,
+                                                                 self.default_weight)]
         self._applies_id: dict[str, int] = {}                # mention text -> row below
         self._applies_rows: dict[tuple[bool, ...], int] = {}
         self._applies_arr = np.zeros((0, len(rules)), dtype=np.bool_)
@@ -228,18 +231,16 @@ class RoleRules:
             # below) or NEAREST (only the nearest-match pass below)
             decided = decide_nb(status, applies, kw.scope, kw.always_arr, spans, kw.prog,
                                 *kw.arrays, kw.workspace(), code_points(text)).tolist()
-            status = status.tolist()
         else:
             decided = [-2] * len(rows)
             status = None
         rules = self.rules
-        out = []
-        for k, (start, end, lo, hi, ca, cb, pa, pb) in enumerate(rows):
-            d = decided[k]
-            if d != -2 and d != NEAREST:
-                out.append((rules[d].name, rules[d].weight) if d >= 0
-                           else (self.default_role, self.default_weight))
+        choice = self._choices
+        out = [choice[d] if d >= -1 else None for d in decided]   # -1: the default (last)
+        for k, d in enumerate(decided):
+            if d >= -1:
                 continue
+            start, end, lo, hi, ca, cb, pa, pb = rows[k]
             applies = self._rules_for(text[start:end])
             clause = (ca, cb)
             if status is None:          # rules kw cannot read: decide's own keyword test
@@ -250,7 +251,7 @@ class RoleRules:
                                             and self._any.search(text, ca, cb) is not None)
                 st = None
             else:
-                keyword, st = True, status[k]
+                keyword, st = True, status[k].tolist()
             found = None
             for i, rule in enumerate(rules if d != NEAREST else ()):
                 if not applies[i]:
@@ -286,8 +287,8 @@ class RoleRules:
                                                       text, lo, hi), start, end)
                 if best is not None:
                     found = best[1]
-            out.append((found.name, found.weight) if found is not None
-                       else (self.default_role, self.default_weight))
+            out[k] = ((found.name, found.weight) if found is not None
+                      else (self.default_role, self.default_weight))
         return out
 
     def confirm(self, role: str, weight: float, board_state: str) -> tuple[str, float]:
