@@ -3,7 +3,8 @@
 Replaces pyahocorasick for the name and theme dictionaries (profiling showed its iteration and
 the Python loop over its results at about half of the extraction time). The trie's edges live
 in one open-addressing hash table keyed by ``node << 16 | code unit``; :func:`scan_nb` walks it
-from every position whose first code unit starts some key (``first`` table), so the cost is the
+from every position whose first code unit starts some key (``first``: the root's children, one
+look-up per position), so the cost is the
 number of positions times the depth actually walked -- a few steps in Chinese text.
 
 Positions are UTF-16 code units; :class:`Trie` replaces characters outside the BMP by U+FFFD
@@ -31,16 +32,23 @@ def _slot_nb(key, mask):
 @njit(cache=True)
 def scan_nb(units, first, keys, children, terminal, max_len, out):
     """All key occurrences in ``units`` (uint16); ``out`` is an int64 ``[K, 3]`` buffer of
-    ``(start, end, node)`` rows. Returns the number of rows, or -1 when ``out`` is too small."""
+    ``(start, end, node)`` rows. ``first[u]`` is the root's child for code unit ``u`` (-1: no
+    key starts with it). Returns the number of rows, or -1 when ``out`` is too small."""
     n = units.shape[0]
     mask = keys.shape[0] - 1
     k = 0
     for i in range(n):
-        c = units[i]
-        if not first[c]:
+        node = first[units[i]]
+        if node < 0:
             continue
-        node = 0
-        for j in range(i, min(n, i + max_len)):
+        if terminal[node]:
+            if k >= out.shape[0]:
+                return -1
+            out[k, 0] = i
+            out[k, 1] = i + 1
+            out[k, 2] = node
+            k += 1
+        for j in range(i + 1, min(n, i + max_len)):
             key = (node << 16) | np.int64(units[j])
             s = _slot_nb(key, mask)
             child = -1
@@ -138,7 +146,7 @@ class Trie:
         size = 1 << max(4, (2 * len(self._edges) + 1).bit_length())
         keys = np.full(size, -1, dtype=np.int64)
         children = np.zeros(size, dtype=np.int64)
-        first = np.zeros(65536, dtype=np.bool_)
+        first = np.full(65536, -1, dtype=np.int64)      # the root's children, direct
         mask = size - 1
         for (node, u), child in self._edges.items():
             key = (node << 16) | u
@@ -148,7 +156,7 @@ class Trie:
             keys[s] = key
             children[s] = child
             if node == 0:
-                first[u] = True
+                first[u] = child
         terminal = np.zeros(self._n, dtype=np.bool_)
         terminal[list(self._terminal)] = True
         self._built = (first, keys, children, terminal)
@@ -156,7 +164,7 @@ class Trie:
 
     def tables(self) -> tuple[np.ndarray, ...]:
         """``(first, keys, children, terminal)``: the tables :func:`scan_nb` and
-        :func:`contains_nb` walk."""
+        :func:`contains_nb` walk (``first``: the root's child per code unit, or -1)."""
         return self._built or self._build()
 
     def find(self, text: str) -> np.ndarray:
