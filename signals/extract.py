@@ -43,6 +43,9 @@ class Mention(NamedTuple):
     board_state: str = ""  # market-confirmed state at the last close before publication
 
 
+_new = tuple.__new__
+
+
 class ArticleSignals(NamedTuple):
     article: Article
     mentions: tuple[Mention, ...]
@@ -94,7 +97,7 @@ class Extractor:
         primary = self.themes.primary(theme_hits, title_end)
         mentions = []
         if hits:
-            at = np.array([(h.start, h.end) for h in hits], dtype=np.int64)
+            at = np.array([h[:2] for h in hits], dtype=np.int64)       # (start, end)
             spans = mention_spans_nb(STOP_FLAGS, code_points(text), title_end, at[:, 0], at[:, 1])
             roles = self.roles.decide_all(text, spans, {})
             # original_span of every mention at once
@@ -107,8 +110,9 @@ class Extractor:
                                       at[:, 0], spans[:, 4], spans[:, 5]).tolist()
             for h, (role, weight), lo, hi, (a, b), t in zip(
                     hits, roles, spans[:, 2].tolist(), spans[:, 3].tolist(), orig.tolist(), near):
-                mentions.append(Mention(h.code, raw[a:b], h.kind, h.start < title_end, names[t],
-                                        role, weight, text[lo:hi].strip()))
+                # tuple.__new__: a NamedTuple's own __new__ is a Python function (its defaults)
+                mentions.append(_new(Mention, (h.code, raw[a:b], h.kind, h.start < title_end,
+                                               names[t], role, weight, text[lo:hi].strip(), "")))
         unk = []
         for u in unknown:
             a, b = original_span(index, u.start, u.end)
