@@ -264,6 +264,7 @@ class NameMatcher:
         for node, (code, _kind, guard) in payload.items():
             self._guard[node] = guard
             self._named[node] = code != _BLOCKER
+        self._code_kind = {node: (code, kind) for node, (code, kind, _g) in payload.items()}
         self.n_names = len(self.keys)
         suffixes = Trie()
         for suf in self.rules.unknown_suffixes:
@@ -302,15 +303,16 @@ class NameMatcher:
 
     def find(self, text: str) -> tuple[list[Hit], list[Unknown]]:
         """Stocks named in normalised ``text`` (sorted by position) and unknown candidates."""
-        occ = self._trie.find(text)
         units = code_points(text)
-        fast = self._auto is not None and plain_text_nb(units)
-        if fast:
+        if self._auto is not None and plain_text_nb(units):
             arrays, (left, right, common, _unknown_left), _n = self._auto
-            # the guards as automata, then longest first, then leftmost (one kernel)
-            kept, taken_nb = select_names_nb(*arrays, self._workspace(), units, occ,
-                                             self._guard, left, right, common)
+            # the scan, the guards as automata, then longest first, then leftmost: one kernel
+            rows, taken_nb = select_names_nb(*arrays, self._workspace(), units,
+                                             *self._trie.tables(), self._trie.max_len,
+                                             self._guard, self._named, left, right, common)
+            fast = True
         else:
+            occ = self._trie.find(text)
             keep = np.ones(len(occ), dtype=np.bool_)
             guards = self._guard[occ[:, 2]]
             at = np.flatnonzero(guards)
@@ -319,14 +321,14 @@ class NameMatcher:
                 keep[i] = self._guard_ok(text, start, end, guard)
             # longest first, then leftmost; a candidate overlapping a kept one is dropped
             kept, taken_nb = longest_first_nb(occ, keep, len(text))
+            rows = occ[np.sort(kept)]
+            rows = rows[self._named[rows[:, 2]]]        # blockers out; by start, then end
+            fast = False
         taken = bytearray(taken_nb)         # 1 where a kept match (or blocker) lies
-        sel = occ[kept]
-        sel = sel[self._named[sel[:, 2]]]       # blockers out
-        sel = sel[np.argsort(sel[:, 0], kind="stable")]
-        payload = self._payload
+        code_kind = self._code_kind
         new = tuple.__new__                     # a NamedTuple's own __new__ is slower
-        hits: list[Hit] = [new(Hit, (start, end, *payload[node][:2], text[start:end]))
-                           for start, end, node in sel.tolist()]
+        hits: list[Hit] = [new(Hit, (start, end, *code_kind[node], text[start:end]))
+                           for start, end, node in rows.tolist()]
         unknown: list[Unknown] = []
         self._codes(text, hits, unknown, taken)
         if self._suffixes is not None:
@@ -393,9 +395,9 @@ class NameMatcher:
         """:meth:`_unknown_names` in one kernel (:func:`signals.mentions_nb.unknown_names_nb`)."""
         arrays, (_left, right, _common, unknown_left), _n = self._auto
         _first, keys, children, terminal = self._trie.tables()
-        spans = unknown_names_nb(*arrays, self._workspace(), units, self._suffixes.find(text),
-                                 np.frombuffer(taken, dtype=np.uint8), right, unknown_left,
-                                 keys, children, terminal)
+        spans = unknown_names_nb(*arrays, self._workspace(), units, *self._suffixes.tables(),
+                                 self._suffixes.max_len, np.frombuffer(taken, dtype=np.uint8),
+                                 right, unknown_left, keys, children, terminal)
         for start, end in spans.tolist():
             unknown.append(Unknown(start, end, text[start:end],
                                    "company-like name not in the names file"))

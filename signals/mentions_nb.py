@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from signals.regex_nb import run_nb
-from signals.trie_nb import contains_nb, longest_first_nb
+from signals.trie_nb import contains_nb, longest_first_nb, scan_nb
 
 
 @njit(cache=True)
@@ -24,11 +24,27 @@ def plain_text_nb(units):
 
 
 @njit(cache=True)
-def select_names_nb(code, tables, ws, units, occ, guard, left, right, common):
-    """``(kept, taken)`` of :func:`signals.trie_nb.longest_first_nb` for the candidates ``occ``
-    (``(start, end, node)``) whose guards hold: ``guard[node]`` 0 none, 1 ``left`` searched in
-    the 4 characters before and ``right`` matched after, 2 the same with ``common``."""
+def scan_all_nb(units, first, keys, children, terminal, max_len):
+    """:func:`signals.trie_nb.scan_nb` into a buffer of its own size (grown as needed)."""
+    out = np.empty((max(256, units.shape[0] // 4), 3), dtype=np.int64)
+    while True:
+        k = scan_nb(units, first, keys, children, terminal, max_len, out)
+        if k >= 0:
+            return out[:k]
+        out = np.empty((2 * out.shape[0], 3), dtype=np.int64)
+
+
+@njit(cache=True)
+def select_names_nb(code, tables, ws, units, first, keys, children, terminal, max_len, guard,
+                    named, left, right, common):
+    """``(rows, taken)``: the name trie's candidates in ``units`` (its tables, as
+    :meth:`signals.trie_nb.Trie.tables`) whose guards hold -- ``guard[node]`` 0 none, 1 ``left``
+    searched in the 4 characters before and ``right`` matched after, 2 the same with
+    ``common`` -- taken longest first, then leftmost, none overlapping one taken before
+    (:func:`signals.trie_nb.longest_first_nb`); ``rows``: the taken ``(start, end, node)`` of
+    ``named`` nodes (blockers out) by start, ``taken``: uint8, 1 where a taken row lies."""
     n = units.shape[0]
+    occ = scan_all_nb(units, first, keys, children, terminal, max_len)
     keep = np.ones(occ.shape[0], dtype=np.bool_)
     for k in range(occ.shape[0]):
         g = guard[occ[k, 2]]
@@ -37,21 +53,35 @@ def select_names_nb(code, tables, ws, units, occ, guard, left, right, common):
         s, e = occ[k, 0], occ[k, 1]
         ok = run_nb(code, tables, ws, left, units, max(0, s - 4), s, 0, False)
         if ok:
-            ok = run_nb(code, tables, ws, common if g == 2 else right, units, e,
-                        n, 0, True)
+            ok = run_nb(code, tables, ws, common if g == 2 else right, units, e, n, 0, True)
         keep[k] = ok
-    return longest_first_nb(occ, keep, n)
+    kept, taken = longest_first_nb(occ, keep, n)
+    m = 0
+    for i in kept:
+        if named[occ[i, 2]]:
+            m += 1
+    rows = np.empty((m, 3), dtype=np.int64)
+    j = 0
+    for i in np.sort(kept):                  # occ is by start, then end: so are these rows
+        if named[occ[i, 2]]:
+            rows[j, 0] = occ[i, 0]
+            rows[j, 1] = occ[i, 1]
+            rows[j, 2] = occ[i, 2]
+            j += 1
+    return rows, taken
 
 
 @njit(cache=True)
-def unknown_names_nb(code, tables, ws, units, occ, taken, right, left,
-                     keys, children, terminal):
+def unknown_names_nb(code, tables, ws, units, sfirst, skeys, schildren, sterminal, smax_len,
+                     taken, right, left, keys, children, terminal):
     """``[K, 2]`` spans of the unknown company-like names, in the order found: for each
-    suffix occurrence of ``occ`` (not inside ``taken``, by end then start) followed by
+    occurrence of the suffix trie (``s...`` tables; not inside ``taken``, by end then start)
+    followed by
     ``right`` (matched), the longest of 4, 3, 2 Chinese characters before it that ``left``
     (searched in the 4 characters before) delimits; listed when nothing ``taken`` lies inside
     and the word is no key of the name trie (names and blockers). ``taken`` is updated."""
     n = units.shape[0]
+    occ = scan_all_nb(units, sfirst, skeys, schildren, sterminal, smax_len)
     m = occ.shape[0]
     sel = np.empty(m, dtype=np.int64)
     k = 0
