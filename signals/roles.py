@@ -218,7 +218,10 @@ class RoleRules:
         The same answers as :meth:`decide`, with fewer regex searches: one scan of the text for
         the rules' literals (:class:`_Keywords`) says which sentence rules cannot match in a
         clause (none of their literals there) and which surely do (a pattern that is a finite
-        set of strings, one of which is there); the regex runs for the rest."""
+        set of strings, one of which is there); the rules' automata
+        (:class:`signals.literals.Automata`) answer the rest in the same kernel
+        (:func:`signals.roles_nb.decide_nb`). The regex runs only for a rule without an
+        automaton and for the nearest-match pass over the sentence."""
         kw = self._keywords
         rows = spans.tolist()
         if kw.exact:
