@@ -225,7 +225,7 @@ class RoleRules:
         kw = self._keywords
         rows = spans.tolist()
         if kw.exact:
-            status = kw.status(text, spans)
+            occ, status = kw.status(text, spans)
             if self._named:
                 applies = self._applies_table(text, rows)
             else:
@@ -233,7 +233,8 @@ class RoleRules:
             # settled by the literals and the automata (most mentions), else -2 (the loop
             # below) or NEAREST (only the nearest-match pass below)
             decided = decide_nb(status, applies, kw.scope, kw.always_arr, spans, kw.prog,
-                                *kw.arrays, kw.workspace(), code_points(text)).tolist()
+                                *kw.arrays, kw.workspace(), code_points(text), occ,
+                                kw.node_ptr, kw.node_rule, kw.node_bits).tolist()
         else:
             decided = [-2] * len(rows)
             status = None
@@ -320,7 +321,7 @@ class _Keywords:
         if any(has_backrefs(t) for t in trees):
             return
         patterns = [r.pattern for r in rules]     # what the automata answer, per rule
-        payload: dict[int, dict[int, bool]] = {}          # node -> {rule: exact}
+        payload: dict[int, dict[int, int]] = {}     # node -> {rule: 1 exact | 2 needed}
         for i, (rule, tree) in enumerate(zip(rules, trees)):
             if rule.scope != "sentence" or rule.pattern.flags & re.IGNORECASE:
                 continue
@@ -337,7 +338,7 @@ class _Keywords:
                     continue
                 for w in words:
                     got = payload.setdefault(self.trie.add(w), {})
-                    got[i] = got.get(i, False) or exact
+                    got[i] = got.get(i, 0) | (1 if exact else 2)
             self.always[i] = always
             if inexact and None not in inexact:
                 # without an exact string of the rule in a clause only these can match there
@@ -359,12 +360,12 @@ class _Keywords:
             ptr[node + 1] = len(got)
         self.node_ptr = np.cumsum(ptr)
         self.node_rule = np.zeros(int(self.node_ptr[-1]), dtype=np.int64)
-        self.node_exact = np.zeros(int(self.node_ptr[-1]), dtype=np.bool_)
+        self.node_bits = np.zeros(int(self.node_ptr[-1]), dtype=np.int8)
         for node, got in payload.items():
             at = int(self.node_ptr[node])
-            for j, (rule, exact) in enumerate(sorted(got.items())):
+            for j, (rule, bits) in enumerate(sorted(got.items())):
                 self.node_rule[at + j] = rule
-                self.node_exact[at + j] = exact
+                self.node_bits[at + j] = bits
         self.empty = not payload
 
     def workspace(self) -> np.ndarray:
@@ -383,11 +384,12 @@ class _Keywords:
         self.__dict__.update(state)
         self._local = threading.local()
 
-    def status(self, text: str, spans: np.ndarray) -> np.ndarray:
-        """:func:`signals.roles_nb.keyword_status_nb` of ``text`` for the mention spans."""
+    def status(self, text: str, spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(occurrences, status)``: the literals' ``(start, end, node)`` in ``text`` and
+        :func:`signals.roles_nb.keyword_status_nb` for the mention spans."""
         occ = self.trie.find(text) if not self.empty else np.zeros((0, 3), dtype=np.int64)
-        return keyword_status_nb(occ, self.node_ptr, self.node_rule, self.node_exact, spans,
-                                 self.n_rules)
+        return occ, keyword_status_nb(occ, self.node_ptr, self.node_rule, self.node_bits, spans,
+                                      self.n_rules)
 
 
 def _pieces(rule: RoleRule, tree) -> list[tuple[str | None, list]]:

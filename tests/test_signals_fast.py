@@ -201,13 +201,20 @@ USER_RULES = [
              parts=("(?:、[^、，]{1,3})*等(?!跌)(?=[涨停板])",)),
     RoleRule("tail", 0.9, "after", re.compile("(?:风险$)|(?:研报\\Z)")),
 ]
+# exact strings that overlap (涨停板: finditer reports 涨停 and skips 停板) and a string that is
+# both an exact pattern and another pattern's needed literal (跌)
+OVERLAP_RULES = [
+    RoleRule("ov", 0.1, "sentence", re.compile("(?:涨停)|(?:停板)|(?:能)"), parts=("涨停", "停板", "能")),
+    RoleRule("dn", -0.5, "sentence", re.compile("(?:跌)|(?:跌.{0,2}板)"), parts=("跌", "跌.{0,2}板")),
+    RoleRule("src", 0.0, "after", re.compile("^[^，。]{0,4}研报"), re.compile("^甲$")),
+]
 
 
 @pytest.mark.parametrize("rules", [
-    load_roles(), RoleRules(USER_RULES, "mention", 0.3),
+    load_roles(), RoleRules(USER_RULES, "mention", 0.3), RoleRules(OVERLAP_RULES, "m", 0.3),
     RoleRules(USER_RULES + [RoleRule("ref", 2.0, "sentence", re.compile(r"(涨)\1"))], "m", 0.1),
-], ids=["shipped", "user", "backref"])
-@settings(max_examples=150, deadline=None)
+], ids=["shipped", "user", "overlap", "backref"])
+@settings(max_examples=300, deadline=None)
 @given(text=ROLE_TEXT, data=st.data())
 def test_decide_all_is_decide(rules, text, data):
     """Shipped rules, rules with patterns that have no literals, and rules that cannot be split
@@ -227,6 +234,26 @@ def test_decide_all_is_decide(rules, text, data):
         units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         rows = mention_spans_nb(STOP_FLAGS, units, -1, starts, ends)
         assert rules.decide_all(text, rows, {}) == want
+
+
+@pytest.mark.parametrize("text, mention, role", [
+    ("涨停，甲，跌", (3, 4), "dn"),          # equally near: the earlier rule
+    ("涨停板，甲，x跌", (4, 5), "dn"),       # 停板 is nearer but finditer skips it (inside 涨停板)
+    ("涨停，甲，x跌", (3, 4), "ov"),
+    ("涨，甲，跌倒", (3, 4), "dn"),
+])
+def test_nearest_pass(text, mention, role):
+    """The nearest sentence-rule match, answered in the kernel from the literal scan, is what
+    finditer gives: ties go to the earlier rule, overlapping literals are left to the regex."""
+    rules = RoleRules([RoleRule("dn", -0.5, "sentence", re.compile("跌")),
+                       RoleRule("ov", 0.1, "sentence", re.compile("(?:涨停)|(?:停板)"),
+                                parts=("涨停", "停板"))], "m", 0.3)
+    spans = TextSpans(text, ())
+    want = rules.decide(spans, *mention, spans.sentence(*mention), {})
+    units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    rows = mention_spans_nb(STOP_FLAGS, units, -1, np.array([mention[0]]), np.array([mention[1]]))
+    assert rules.decide_all(text, rows, {}) == [want]
+    assert want[0] == role
 
 
 # ---------------------------------------------------------------- text steps
