@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from signals.regex_nb import run_nb
-from signals.trie_nb import contains_nb, longest_first_nb, scan_nb
+from signals.trie_nb import contains_nb, longest_first_nb, scan_all_nb
 
 
 @njit(cache=True)
@@ -21,17 +21,6 @@ def plain_text_nb(units):
         if units[i] > 0xFFFF or units[i] == 0xFFFD:
             return False
     return True
-
-
-@njit(cache=True)
-def scan_all_nb(units, first, keys, children, terminal, max_len):
-    """:func:`signals.trie_nb.scan_nb` into a buffer of its own size (grown as needed)."""
-    out = np.empty((max(256, units.shape[0] // 4), 3), dtype=np.int64)
-    while True:
-        k = scan_nb(units, first, keys, children, terminal, max_len, out)
-        if k >= 0:
-            return out[:k]
-        out = np.empty((2 * out.shape[0], 3), dtype=np.int64)
 
 
 @njit(cache=True)

@@ -32,7 +32,7 @@ from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
 from signals.literals import first_chars, parse
 from signals.normalize import normalize_name
-from signals.text_nb import code_points, leftmost_longest_nb, unquoted_nb
+from signals.text_nb import code_points, unquoted_nb
 from signals.trie_nb import Trie
 
 THEME_KEYS = ("themes", "patterns")
@@ -105,10 +105,9 @@ class ThemeLexicon:
         hits: list[ThemeHit] = []
         if self._kw is not None:       # leftmost, then longest keyword; no overlaps
             kw_theme = self._kw_theme
-            occ = self._kw.find(text)
             new = tuple.__new__                 # a NamedTuple's own __new__ is slower
             hits = [new(ThemeHit, (start, end, kw_theme[node], text[start:end], "lexicon"))
-                    for start, end, node in occ[leftmost_longest_nb(occ)].tolist()]
+                    for start, end, node in self._kw.find_leftmost(text).tolist()]
         n_lex = len(hits)               # lexicon hits first, pattern hits after them
         for rx, first in zip(self._quoted, self._quoted_first):
             for m in _finditer(rx, first, text):
@@ -137,10 +136,9 @@ class ThemeLexicon:
         (``_run_re``) right before the marker, cut after its last stop character
         (``_tail_re``); by one scan and :func:`signals.text_nb.unquoted_nb` where it can."""
         if self._markers is not None:
-            occ = self._markers.find(text)
-            if not len(occ):
+            starts = self._markers.find_leftmost(text)[:, 0]
+            if not len(starts):
                 return []
-            starts = occ[leftmost_longest_nb(occ), 0]
             spans = unquoted_nb(code_points(text), starts, self.max_unquoted, self._stop, bool(self.stop_chars))
             return [(cut, end, stop_at) for end, (cut, stop_at) in
                     zip(starts.tolist(), spans.tolist()) if cut >= 0]

@@ -19,7 +19,7 @@ import re
 import numpy as np
 from numba import njit
 
-from signals.text_nb import LastText
+from signals.text_nb import LastText, leftmost_longest_nb
 
 _ASTRAL_RE = re.compile("[\U00010000-\U0010FFFF]")
 
@@ -68,6 +68,25 @@ def scan_nb(units, first, keys, children, terminal, max_len, out):
                 out[k, 2] = node
                 k += 1
     return k
+
+
+@njit(cache=True)
+def scan_all_nb(units, first, keys, children, terminal, max_len):
+    """:func:`signals.trie_nb.scan_nb` into a buffer of its own size (grown as needed)."""
+    out = np.empty((max(256, units.shape[0] // 4), 3), dtype=np.int64)
+    while True:
+        k = scan_nb(units, first, keys, children, terminal, max_len, out)
+        if k >= 0:
+            return out[:k]
+        out = np.empty((2 * out.shape[0], 3), dtype=np.int64)
+
+
+@njit(cache=True)
+def scan_leftmost_nb(units, first, keys, children, terminal, max_len):
+    """The rows of :func:`scan_all_nb` that :func:`signals.text_nb.leftmost_longest_nb`
+    keeps (leftmost, then longest, none overlapping)."""
+    occ = scan_all_nb(units, first, keys, children, terminal, max_len)
+    return occ[leftmost_longest_nb(occ)]
 
 
 @njit(cache=True)
@@ -170,15 +189,16 @@ class Trie:
     def find(self, text: str) -> np.ndarray:
         """``[K, 3]`` int64 rows ``(start, end, node)`` of every key occurrence in ``text``."""
         first, keys, children, terminal = self._built or self._build()
-        units = _units(text)
-        # A buffer of this call's own: the trie is shared by the threads of a Dask worker (and
-        # a returned view of a shared buffer would change under its reader).
-        out = np.empty((256, 3), dtype=np.int64)
-        while True:
-            k = scan_nb(units, first, keys, children, terminal, self.max_len, out)
-            if k >= 0:
-                return out[:k]
-            out = np.empty((2 * out.shape[0], 3), dtype=np.int64)
+        # a buffer of this call's own (made in the kernel): the trie is shared by the threads
+        # of a Dask worker, and a returned view of a shared buffer would change under its reader
+        return scan_all_nb(_units(text), first, keys, children, terminal, self.max_len)
+
+    def find_leftmost(self, text: str) -> np.ndarray:
+        """The rows of :meth:`find` taken leftmost, then longest, none overlapping one taken
+        before (:func:`signals.text_nb.leftmost_longest_nb`): what a regex alternation of the
+        keys, longest first, finds with ``finditer``."""
+        first, keys, children, terminal = self._built or self._build()
+        return scan_leftmost_nb(_units(text), first, keys, children, terminal, self.max_len)
 
 
 @njit(cache=True)
