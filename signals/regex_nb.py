@@ -73,7 +73,7 @@ def _run_plain(code, tables, ws, base, start, units, pos, endpos, bol, anchored)
                     if i == endpos or (i == endpos - 1 and units[i] == 10):
                         ws[st, sp] = code[o_out1 + s]
                         sp += 1
-                elif o == OP_EOS:
+                elif o == OP_EOS:  # noqa: SIM102 (run_nb's copy has a branch after this one)
                     if i == endpos:
                         ws[st, sp] = code[o_out1 + s]
                         sp += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -345,8 +346,8 @@ MATCHING_DEFAULT = load_matching()
 def test_user_matching_rules(tmp_path, translated):
     """A user's matching.toml with guards the automata cannot read (a look-behind) gives what
     the regexes give; so does one they do read (look-aheads, anchors, classes)."""
-    import signals  # the packaged matching.toml, edited
-    text = (open(signals.__path__[0] + "/matching.toml", encoding="utf-8").read()
+    text = (Path(__file__).parents[1].joinpath("signals", "matching.toml")  # the packaged one
+            .read_text(encoding="utf-8")
             .replace("guard_left = ['^',", "guard_left = ['(?<=\\n)', '^',"
                      if not translated else "guard_left = ['^', '(?=据)',")
             .replace("unknown_left = ['^',", "unknown_left = ['\\A', '[A-Z](?![0-9])',"))
