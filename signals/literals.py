@@ -423,20 +423,26 @@ class Automata:
         flat = np.array([s for got in lists for s in got], dtype=np.int32)
         return ptr, flat
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(code, tables)`` for :mod:`signals.regex_nb`: ``code`` (int32) holds the number of
-        states ``n``, then per state its op, next state, argument (a table, or a look-ahead's
-        start), the table of its first characters when it starts a pattern (else -1), then
-        the ``n + 1`` offsets and the lists of :meth:`_closures`; ``tables`` is uint8
-        ``[tables, 65536]``, one row per character class."""
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(code, cmap, ctab)`` for :mod:`signals.regex_nb`: ``code`` (int32) holds the number
+        of states ``n``, then per state its op, next state, argument (a table, or a look-ahead's
+        start), the table of its first characters when it starts a pattern (else -1), then the
+        ``n + 1`` offsets and the lists of :meth:`_closures`. The character tables are kept as
+        classes of characters no table tells apart: ``cmap`` (int32 ``[65536]``) gives a BMP
+        character's class, ``ctab`` (uint8 ``[tables, classes]``) whether table ``t`` holds
+        class ``k`` (a few kilobytes instead of 64 KiB a table)."""
         if self._arrays is None:
             tables = (np.stack(self.tables) if self.tables
                       else np.zeros((1, 0x10000), dtype=np.uint8))
+            columns = np.ascontiguousarray(tables.T)          # one row of bytes per character
+            _keys, first_at, cmap = np.unique(columns.view(f"V{columns.shape[1]}").ravel(),
+                                              return_index=True, return_inverse=True)
+            ctab = np.ascontiguousarray(tables[:, first_at])
             first = [-1] * len(self.op)
             for s, t in self._first.items():
                 first[s] = t
             ptr, flat = self._closures()
             code = np.concatenate([np.array([len(self.op)] + self.op + self.out1 + self.arg + first,
                                             dtype=np.int32), ptr, flat]).astype(np.int32)
-            self._arrays = (code, tables)
+            self._arrays = (code, cmap.astype(np.int32).ravel(), ctab)
         return self._arrays

@@ -24,7 +24,7 @@ def plain_text_nb(units):
 
 
 @njit(cache=True)
-def select_names_nb(code, tables, ws, units, first, keys, children, terminal, max_len, guard,
+def select_names_nb(code, cmap, ctab, ws, units, first, keys, children, terminal, max_len, guard,
                     named, left, right, common):
     """``(rows, taken)``: the name trie's candidates in ``units`` (its tables, as
     :meth:`signals.trie_nb.Trie.tables`) whose guards hold -- ``guard[node]`` 0 none, 1 ``left``
@@ -40,9 +40,9 @@ def select_names_nb(code, tables, ws, units, first, keys, children, terminal, ma
         if g == 0:
             continue
         s, e = occ[k, 0], occ[k, 1]
-        ok = run_nb(code, tables, ws, left, units, max(0, s - 4), s, 0, False)
+        ok = run_nb(code, cmap, ctab, ws, left, units, max(0, s - 4), s, 0, False)
         if ok:
-            ok = run_nb(code, tables, ws, common if g == 2 else right, units, e, n, 0, True)
+            ok = run_nb(code, cmap, ctab, ws, common if g == 2 else right, units, e, n, 0, True)
         keep[k] = ok
     kept, taken = longest_first_nb(occ, keep, n)
     m = 0
@@ -61,7 +61,7 @@ def select_names_nb(code, tables, ws, units, first, keys, children, terminal, ma
 
 
 @njit(cache=True)
-def unknown_names_nb(code, tables, ws, units, sfirst, skeys, schildren, sterminal, smax_len,
+def unknown_names_nb(code, cmap, ctab, ws, units, sfirst, skeys, schildren, sterminal, smax_len,
                      taken, right, left, keys, children, terminal):
     """``[K, 2]`` spans of the unknown company-like names, in the order found: for each
     occurrence of the suffix trie (``s...`` tables; not inside ``taken``, by end then start)
@@ -89,7 +89,7 @@ def unknown_names_nb(code, tables, ws, units, sfirst, skeys, schildren, stermina
         suf, end = occ[i, 0], occ[i, 1]
         if taken[suf]:
             continue
-        if not run_nb(code, tables, ws, right, units, end, n, 0, True):
+        if not run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True):
             continue
         n_cjk = 0
         while n_cjk < 4 and suf - n_cjk - 1 >= 0 and 0x4E00 <= units[suf - n_cjk - 1] <= 0x9FFF:
@@ -98,7 +98,7 @@ def unknown_names_nb(code, tables, ws, units, sfirst, skeys, schildren, stermina
             if w > n_cjk:
                 continue
             start = suf - w
-            if not run_nb(code, tables, ws, left, units, max(0, start - 4), start,
+            if not run_nb(code, cmap, ctab, ws, left, units, max(0, start - 4), start,
                           0, False):
                 continue
             free = True

@@ -31,12 +31,12 @@ def workspace(n_states: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _run_plain(code, tables, ws, base, start, units, pos, endpos, bol, anchored):
+def _run_plain(code, cmap, ctab, ws, base, start, units, pos, endpos, bol, anchored):
     n = code[0]
     o_out1, o_arg, o_first, o_ptr, o_cl = 1 + n, 1 + 2 * n, 1 + 3 * n, 1 + 4 * n, 2 + 5 * n
     f = code[o_first + start]
     if f >= 0:              # every match begins with one of the characters of table f
-        while pos < endpos and not tables[f, units[pos]]:
+        while pos < endpos and not ctab[f, cmap[units[pos]]]:
             if anchored:
                 return False
             pos += 1
@@ -79,19 +79,19 @@ def _run_plain(code, tables, ws, base, start, units, pos, endpos, bol, anchored)
                         sp += 1
         if i >= endpos:
             return False
-        c = units[i]
+        c = cmap[units[i]]                     # the character's class
         for k in range(ncur):                  # read character i
             s = ws[cur, k]
-            if tables[code[o_arg + s], c]:
+            if ctab[code[o_arg + s], c]:
                 ws[st, sp] = code[o_out1 + s]
                 sp += 1
         i += 1
         if not anchored:
-            if f < 0 or (i < endpos and tables[f, units[i]]):
+            if f < 0 or (i < endpos and ctab[f, cmap[units[i]]]):
                 ws[st, sp] = start
                 sp += 1
             elif sp == 0:                      # nothing alive: to the next first character
-                while i < endpos and not tables[f, units[i]]:
+                while i < endpos and not ctab[f, cmap[units[i]]]:
                     i += 1
                 if i >= endpos:
                     return False
@@ -102,8 +102,8 @@ def _run_plain(code, tables, ws, base, start, units, pos, endpos, bol, anchored)
 
 
 @njit(cache=True)
-def run_nb(code, tables, ws, start, units, pos, endpos, bol, anchored):
-    """Whether the automaton at ``start`` (of ``code`` and ``tables``,
+def run_nb(code, cmap, ctab, ws, start, units, pos, endpos, bol, anchored):
+    """Whether the automaton at ``start`` (of ``code``, ``cmap`` and ``ctab``,
     :meth:`signals.literals.Automata.arrays`) matches at ``pos`` (``anchored``) or at some
     position of ``[pos, endpos]`` of ``units``."""
     base = 0
@@ -111,7 +111,7 @@ def run_nb(code, tables, ws, start, units, pos, endpos, bol, anchored):
     o_out1, o_arg, o_first, o_ptr, o_cl = 1 + n, 1 + 2 * n, 1 + 3 * n, 1 + 4 * n, 2 + 5 * n
     f = code[o_first + start]
     if f >= 0:              # every match begins with one of the characters of table f
-        while pos < endpos and not tables[f, units[pos]]:
+        while pos < endpos and not ctab[f, cmap[units[pos]]]:
             if anchored:
                 return False
             pos += 1
@@ -152,25 +152,25 @@ def run_nb(code, tables, ws, start, units, pos, endpos, bol, anchored):
                     if i == endpos:
                         ws[st, sp] = code[o_out1 + s]
                         sp += 1
-                elif _run_plain(code, tables, ws, 4, code[o_arg + s], units, i, endpos, bol,
+                elif _run_plain(code, cmap, ctab, ws, 4, code[o_arg + s], units, i, endpos, bol,
                                 True) == (o == OP_AHEAD):
                     ws[st, sp] = code[o_out1 + s]
                     sp += 1
         if i >= endpos:
             return False
-        c = units[i]
+        c = cmap[units[i]]                     # the character's class
         for k in range(ncur):                  # read character i
             s = ws[cur, k]
-            if tables[code[o_arg + s], c]:
+            if ctab[code[o_arg + s], c]:
                 ws[st, sp] = code[o_out1 + s]
                 sp += 1
         i += 1
         if not anchored:
-            if f < 0 or (i < endpos and tables[f, units[i]]):
+            if f < 0 or (i < endpos and ctab[f, cmap[units[i]]]):
                 ws[st, sp] = start
                 sp += 1
             elif sp == 0:                      # nothing alive: to the next first character
-                while i < endpos and not tables[f, units[i]]:
+                while i < endpos and not ctab[f, cmap[units[i]]]:
                     i += 1
                 if i >= endpos:
                     return False

@@ -153,7 +153,7 @@ NEAREST = -3          # decide_nb: no rule matched in the clause; the nearest-ma
 
 
 @njit(cache=True)
-def decide_nb(status, applies, scope, always, spans, prog, code, tables, ws, units, occ,
+def decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws, units, occ,
               node_ptr, node_rule, node_bits):
     """Per mention: the index of the rule that decides its role, -1 for the default role, -2
     when a regex must run (a rule without an automaton whose literals do not settle it), or
@@ -200,16 +200,16 @@ def decide_nb(status, applies, scope, always, spans, prog, code, tables, ws, uni
                 if p < 0:
                     got = -2
                     break
-                hit = run_nb(code, tables, ws, p, units, ca, cb, 0, False)
+                hit = run_nb(code, cmap, ctab, ws, p, units, ca, cb, 0, False)
             elif p < 0:
                 got = -2
                 break
             elif sc == SCOPE_AFTER_LIST:
-                hit = run_nb(code, tables, ws, p, units, e0, cb, 0, True)
+                hit = run_nb(code, cmap, ctab, ws, p, units, e0, cb, 0, True)
             elif sc == SCOPE_AFTER:
-                hit = run_nb(code, tables, ws, p, units, e0, pb, e0, False)
+                hit = run_nb(code, cmap, ctab, ws, p, units, e0, pb, e0, False)
             else:
-                hit = run_nb(code, tables, ws, p, units, pa, s0, pa, False)
+                hit = run_nb(code, cmap, ctab, ws, p, units, pa, s0, pa, False)
             if hit:
                 got = i
                 break

@@ -175,17 +175,17 @@ def test_automata_answer_like_the_regex(first, second, text, data):
         assert start is None, pattern
         return
     assert start is not None, pattern
-    code, tables = auto.arrays()
+    code, cmap, ctab = auto.arrays()
     ws = workspace(len(auto.op))
     units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     a = data.draw(st.integers(0, len(text)))
     b = data.draw(st.integers(a, len(text)))
     for anchored in (True, False):
         want = (rx.match(text, a, b) if anchored else rx.search(text, a, b)) is not None
-        assert run_nb(code, tables, ws, start, units, a, b, 0, anchored) == want, \
+        assert run_nb(code, cmap, ctab, ws, start, units, a, b, 0, anchored) == want, \
             (pattern, text, a, b, anchored)
     want = rx.search(text[a:b]) is not None
-    assert run_nb(code, tables, ws, start, units, a, b, a, False) == want, (pattern, text, a, b)
+    assert run_nb(code, cmap, ctab, ws, start, units, a, b, a, False) == want, (pattern, text, a, b)
 
 
 ROLE_TEXT = st.text("甲乙涨停跌板未能提示风险研报等，。、\n13", max_size=40)
