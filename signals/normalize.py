@@ -29,7 +29,8 @@ import re
 
 import numpy as np
 
-from signals.text_nb import code_points, map_units_nb
+from signals.text_nb import code_points, map_units_nb, normalize_units_nb
+from signals.trie_nb import utf16_units
 
 # Traditional -> simplified, character for character. Only unambiguous pairs: every character on
 # the left is not used in simplified Chinese company names (checked against the real names file
@@ -143,7 +144,43 @@ def normalize_text(text: str, keep_break: int = -1) -> tuple[str, np.ndarray | N
     ``index[i]`` is the position in ``text`` of normalised character ``i`` (an ``int64``
     array); it is ``None`` when no character was removed, i.e. positions are unchanged.
     ``keep_break``: the position of a line break never joined (the end of the title).
+
+    The map, the spaces and the wrapped lines are one pass (:func:`signals.text_nb.normalize_units_nb`)
+    whose code points also become those of the result, remembered for the steps after
+    (``code_points``, the tries' UTF-16 units); a text it cannot read takes the regexes.
     """
+    table, multi = _upper_table()
+    units, keep, n_cut, bmp16, ok = normalize_units_nb(code_points(text), table, multi,
+                                                       keep_break, WRAP_MIN)
+    if not ok:
+        return normalize_text_regex(text, keep_break)
+    mapped = units.tobytes().decode("utf-32-le", "surrogatepass")
+    for bracket in "(（":               # _PINYIN_RE at each bracket: no match holds another one
+        i = mapped.find(bracket)
+        while i >= 0:
+            m = _PINYIN_RE.match(mapped, i)
+            if m is not None:
+                keep[m.start():m.end()] = 0
+                n_cut += 1
+            i = mapped.find(bracket, i + 1)
+    if n_cut:
+        index = np.flatnonzero(keep)
+        units = units[index]
+        out = units.tobytes().decode("utf-32-le", "surrogatepass")
+    else:
+        index, out = None, mapped
+    units.flags.writeable = False        # as np.frombuffer gives them: the same kernel types
+    code_points.seed(out, units)
+    if bmp16:
+        units16 = units.astype(np.uint16)
+        units16.flags.writeable = False
+        utf16_units.seed(out, units16)
+    return out, index
+
+
+def normalize_text_regex(text: str, keep_break: int) -> tuple[str, np.ndarray | None]:
+    """:func:`normalize_text` by the regexes (a text with a character outside the BMP or one
+    whose upper case is longer)."""
     mapped = _upper_mapped(text)      # 'ß' -> 'SS' and the like: the map without upper case
     spans = []
     if " " in mapped:                   # every other space became ' ' in the map

@@ -24,6 +24,11 @@ class LastText:
         self._last = (text, out)
         return out
 
+    def seed(self, text: str, out) -> None:
+        """Remember ``out`` as ``convert(text)`` (the caller made it another way: it must be
+        equal, and read-only as ``np.frombuffer`` gives it)."""
+        self._last = (text, out)
+
 
 def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -170,3 +175,52 @@ def nearest_in_span_nb(points, at, lo, hi):
                 dist = d
         out[k] = best
     return out
+
+
+@njit(cache=True)
+def normalize_units_nb(units, table, multi, keep_break, wrap_min):
+    """``(mapped, keep, n_cut, bmp16, ok)``: the character map (``table[units]``, as
+    :func:`map_units_nb`) and, in the same pass, what :func:`signals.normalize.normalize_text`
+    removes with its space and wrap regexes -- ``keep[i]`` 0 for every character of a run of
+    spaces that touches a non-ASCII character before or after it, and for a line break between
+    two CJK unified ideographs ending a line of ``wrap_min`` characters or more (not at
+    ``keep_break``); ``n_cut`` how many are 0. ``bmp16``: no surrogate code point either (the
+    mapped text is then its own UTF-16). ``ok`` is False as :func:`map_units_nb` says, and the
+    caller takes its regex path. After the map every white space but the line break is ``' '``
+    (the map sends every other ``str.isspace`` character there), so a run of ``[^\\S\\n]`` is a
+    run of spaces."""
+    n = units.shape[0]
+    out = np.empty(n, dtype=np.uint32)
+    keep = np.ones(n, dtype=np.uint8)
+    bmp16 = True
+    for i in range(n):
+        u = units[i]
+        if u > 0xFFFF or multi[u]:
+            return out, keep, 0, False, False
+        m = table[u]
+        out[i] = m
+        if 0xD800 <= m < 0xE000:
+            bmp16 = False
+    n_cut = 0
+    line_start = 0
+    i = 0
+    while i < n:
+        c = out[i]
+        if c == 0x20:
+            j = i + 1
+            while j < n and out[j] == 0x20:
+                j += 1
+            if (i > 0 and out[i - 1] > 0x7F) or (j < n and out[j] > 0x7F):
+                for k in range(i, j):
+                    keep[k] = 0
+                n_cut += j - i
+            i = j
+            continue
+        if c == 0x0A:
+            if (i != keep_break and i - line_start >= wrap_min and i > 0 and i + 1 < n
+                    and 0x4E00 <= out[i - 1] <= 0x9FFF and 0x4E00 <= out[i + 1] <= 0x9FFF):
+                keep[i] = 0
+                n_cut += 1
+            line_start = i + 1
+        i += 1
+    return out, keep, n_cut, bmp16, True

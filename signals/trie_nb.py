@@ -126,9 +126,9 @@ def _utf16(text: str) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint16)
 
 
-# The UTF-16 units of the last text scanned: the name, suffix, theme, marker and role tries all
-# scan the same normalised text.
-_units = LastText(_utf16)
+#: The UTF-16 units of the last text scanned: the name, suffix, theme, marker and role tries all
+#: scan the same normalised text (:func:`signals.normalize.normalize_text` seeds it).
+utf16_units = LastText(_utf16)
 
 
 class Trie:
@@ -191,14 +191,14 @@ class Trie:
         first, keys, children, terminal = self._built or self._build()
         # a buffer of this call's own (made in the kernel): the trie is shared by the threads
         # of a Dask worker, and a returned view of a shared buffer would change under its reader
-        return scan_all_nb(_units(text), first, keys, children, terminal, self.max_len)
+        return scan_all_nb(utf16_units(text), first, keys, children, terminal, self.max_len)
 
     def find_leftmost(self, text: str) -> np.ndarray:
         """The rows of :meth:`find` taken leftmost, then longest, none overlapping one taken
         before (:func:`signals.text_nb.leftmost_longest_nb`): what a regex alternation of the
         keys, longest first, finds with ``finditer``."""
         first, keys, children, terminal = self._built or self._build()
-        return scan_leftmost_nb(_units(text), first, keys, children, terminal, self.max_len)
+        return scan_leftmost_nb(utf16_units(text), first, keys, children, terminal, self.max_len)
 
 
 @njit(cache=True)

@@ -12,8 +12,11 @@ from hypothesis import strategies as st
 from backtests.core.calendar import trading_calendar
 from backtests.data.master import StockMaster
 from signals.mentions import NameMatcher
-from signals.normalize import WRAP_MIN, normalize_name, normalize_text, original_span
+from signals.normalize import (WRAP_MIN, normalize_name, normalize_text, normalize_text_regex,
+                               original_span)
 from signals.sessions import entry_session
+from signals.text_nb import code_points
+from signals.trie_nb import utf16_units
 
 CAL = trading_calendar()
 ALPHABET = st.sampled_from(list("天娱数科蜂助手居然智家萬華電國 　Ａａb1２,，。、\n\t涨停😀"))
@@ -71,3 +74,39 @@ def test_sessions_are_trading_days_never_before_publication_and_monotone(m1, m2,
     assert (s1, e1 == "close") <= (s2, e2 == "close")         # later news never enters earlier
     if e1 == "open" and s1 == np.datetime64(t1.date(), "D"):
         assert t1.time() < dt.time(9, 30)                     # same-day open only before 09:30
+
+
+
+WRAP_ALPHABET = st.sampled_from(list("天娱数科华电国 　ＡａbC1２,，。、(（)）\n\t\u3000\xa0àǎ偉創涨停ß😀"))
+
+
+def _same_as_the_regexes(text: str, keep_break: int) -> None:
+    norm, index = normalize_text(text, keep_break)
+    ref, ref_index = normalize_text_regex(text, keep_break)
+    assert norm == ref
+    assert (index is None) == (ref_index is None)
+    if index is not None:
+        assert index.tolist() == ref_index.tolist()
+    # the code points remembered for the later steps are the result's own
+    assert code_points(norm).tolist() == [ord(c) for c in norm]
+    if not any("\ud800" <= c <= "\udfff" or c > "\uffff" for c in norm):
+        assert utf16_units(norm).tolist() == [ord(c) for c in norm]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(WRAP_ALPHABET, max_size=120), st.integers(-1, 40))
+def test_one_pass_normalisation_equals_the_regexes(text, keep_break):
+    """normalize_text's one numba pass (map, spaces, wrapped lines; pinyin by the regex)
+    gives the text and index the regexes give."""
+    _same_as_the_regexes(text, keep_break)
+
+
+def test_one_pass_normalisation_on_long_wrapped_lines():
+    line = "天娱数科" * 7                          # 28 characters: a wrap after it is joined
+    texts = (f"标题\n{line}\n数科 ，华电 A\n", f"{line}\n{line}\n\n{line}",
+             f"  偉創(chuàng) {line}\n科", f"{line}\n{line}")
+    for text in texts:
+        for keep_break in (-1, 2, len(line)):
+            _same_as_the_regexes(text, keep_break)
+    assert normalize_text(f"{line}\n{line}")[0] == line * 2             # joined
+    assert normalize_text(f"{line}\n{line}", len(line))[0] == f"{line}\n{line}"   # kept
