@@ -136,18 +136,18 @@ class RoleRules:
         """``[K, rules]`` bool: :meth:`_rules_for` of each mention (rows of spans), as rows of
         a small table of the distinct answers (a few: only rules with ``names`` differ)."""
         ids = self._applies_id
-        idx = []
-        for r in rows:
-            mention = text[r[0]:r[1]]
-            i = ids.get(mention)
-            if i is None:
+        idx = [ids.get(text[r[0]:r[1]]) for r in rows]
+        if None in idx:                         # a mention text not seen before
+            for k, r in enumerate(rows):
+                if idx[k] is not None:
+                    continue
+                mention = text[r[0]:r[1]]
                 row = self._rules_for(mention)
                 with self._applies_lock:        # the table only grows (Dask threads share it)
                     i = self._applies_rows.setdefault(row, len(self._applies_rows))
                     if i >= len(self._applies_arr):
                         self._applies_arr = np.array(list(self._applies_rows), dtype=np.bool_)
-                ids[mention] = i
-            idx.append(i)
+                ids[mention] = idx[k] = i
         return self._applies_arr[idx]
 
     def fingerprint(self) -> tuple:
