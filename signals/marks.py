@@ -45,7 +45,7 @@ from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
 from signals.articles import BARE_DATE_POLICIES, read_articles
 from signals.extract import ArticleSignals, Extractor
-from signals.marks_nb import cells_nb, contributions_nb
+from signals.marks_nb import cells_nb, contributions_nb, join_nb
 from signals.roles import load_roles
 from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
@@ -353,7 +353,6 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         published = _str_take(_iso_beijing(p.published[u_art]).tolist(), art_back)
     else:
         published = _str_take(p.published[u_art].tolist(), art_back)
-    titles = _texts(p.titles, u_art).take(art_back)
     u_theme, theme_back = np.unique(theme, return_inverse=True)
     u_role, role_back = np.unique(role, return_inverse=True)
     seen = np.array([c in seen_before for c in code_texts], dtype=bool)[code_back] \
@@ -369,8 +368,8 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         "theme_heat": heat,
         "role": _str_take(terms[u_role].tolist(), role_back),
         "entry": _str_take(["close", "open"], is_open.astype(np.int64)),
-        "article_id": _joined_ids_arrow(p.ids, arts, start, n),
-        "title": titles,
+        "article_id": _joined(p.ids, arts, start, n),
+        "title": _titles(p.titles, first_art, u_art, art_back),
         "published": published,
     })
     return frame
@@ -406,6 +405,46 @@ def _texts(values, idx: np.ndarray):
     if isinstance(values, np.ndarray):
         return pd.array(values[idx].tolist(), dtype="str")
     return values.take(np.asarray(idx, np.int64))
+
+
+def _utf8_parts(values):
+    """``(offsets, data)`` (int64, uint8) of the texts of a pandas ``str`` array without missing
+    values, else None."""
+    if isinstance(values, np.ndarray):
+        return None
+    arr = pa.array(values)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count or arr.type not in (pa.string(), pa.large_string()):
+        return None
+    _, off_buf, data_buf = arr.buffers()
+    wide = np.int64 if arr.type == pa.large_string() else np.int32
+    offsets = np.frombuffer(off_buf, wide)[arr.offset:arr.offset + len(arr) + 1].astype(np.int64)
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _joined(texts, items: np.ndarray, start: np.ndarray, n: np.ndarray, parts=None):
+    """``";".join(texts[items[s:s + k]])`` for every ``(s, k)`` of ``(start, n)`` as a pandas
+    ``str`` array; for Arrow texts copied by one kernel (:func:`signals.marks_nb.join_nb`)
+    straight into the result's buffers (``parts``: :func:`_utf8_parts` of ``texts``)."""
+    parts = parts or _utf8_parts(texts)
+    if parts is None:
+        return _joined_ids_arrow(texts, items, start, n)
+    offsets, data = join_nb(parts[0], parts[1], np.asarray(items, np.int64),
+                            np.asarray(start, np.int64), np.asarray(n, np.int64), ord(";"))
+    arr = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets),
+                                           pa.py_buffer(data))
+    return pd.array(arr, dtype="str")
+
+
+def _titles(titles, first_art: np.ndarray, u_art: np.ndarray, art_back: np.ndarray):
+    """``titles[first_art]`` as a pandas ``str`` array (``u_art[art_back]`` is ``first_art``)."""
+    parts = _utf8_parts(titles)
+    if parts is None:
+        return _texts(titles, u_art).take(art_back)
+    return _joined(titles, first_art, np.arange(len(first_art)), np.ones(len(first_art), np.int64),
+                   parts)
 
 
 def _joined_ids_arrow(ids, arts: np.ndarray, start: np.ndarray, n: np.ndarray):

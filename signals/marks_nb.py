@@ -174,3 +174,36 @@ def cells_nb(order, code, session, value, role, theme, is_open, theme_rank, deca
         i = j
     return (c_start[:nc], c_n[:nc], c_code[:nc], c_sess[:nc], c_score[:nc], c_first[:nc],
             c_role[:nc], c_theme[:nc], c_open[:nc])
+
+
+@njit(cache=True)
+def join_nb(offsets, data, items, starts, counts, sep):
+    """Texts ``k``: the texts ``items[starts[k]:starts[k] + counts[k]]`` of the UTF-8 texts
+    ``data[offsets[i]:offsets[i + 1]]``, joined by the byte ``sep`` (``-1``: none), as
+    ``(offsets, data)`` of the result -- Arrow's layout of a string array."""
+    n = starts.shape[0]
+    out_off = np.empty(n + 1, np.int64)
+    out_off[0] = 0
+    total = 0
+    for k in range(n):
+        s = starts[k]
+        c = counts[k]
+        for j in range(s, s + c):
+            i = items[j]
+            total += offsets[i + 1] - offsets[i]
+        if sep >= 0 and c > 1:
+            total += c - 1
+        out_off[k + 1] = total
+    out = np.empty(total, np.uint8)
+    w = 0
+    for k in range(n):
+        s = starts[k]
+        for j in range(s, s + counts[k]):
+            if sep >= 0 and j > s:
+                out[w] = sep
+                w += 1
+            i = items[j]
+            for b in range(offsets[i], offsets[i + 1]):
+                out[w] = data[b]
+                w += 1
+    return out_off, out
