@@ -45,7 +45,7 @@ from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
 from signals.articles import BARE_DATE_POLICIES, read_articles
 from signals.extract import ArticleSignals, Extractor
-from signals.marks_nb import cells_nb, contributions_nb, join_nb
+from signals.marks_nb import cells_nb, contributions_nb, iso_beijing_nb, join_nb
 from signals.roles import load_roles
 from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
@@ -329,13 +329,7 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     first, role, theme, is_open = first[keep], role[keep], theme[keep], is_open[keep]
     # theme heat: articles of the session naming the theme
     a_sess = np.repeat(p.session, np.diff(p.theme_ptr))
-    hkeys, hcounts = np.unique(a_sess * (n_terms + 1) + p.theme_ids, return_counts=True)
-    want = sess * (n_terms + 1) + theme
-    heat = np.zeros(len(want), np.int64)
-    if len(hkeys):
-        at = np.minimum(np.searchsorted(hkeys, want), len(hkeys) - 1)
-        hit = (theme >= 0) & (hkeys[at] == want)
-        heat[hit] = hcounts[at[hit]]
+    heat = _theme_heat(a_sess, p.theme_ids, sess, theme)
     # The rows in the frame's order -- date, score descending, code -- sorted here on numbers
     # (session positions, rounded scores, the codes' text ranks) instead of on text columns.
     score = round10(score)
@@ -346,15 +340,15 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     first_art = arts[start]
     # Text columns are built as Arrow strings (the frame's ``str`` dtype) from their distinct
     # values and taken per row: no Python string per row.
-    u_code, code_back = np.unique(code, return_inverse=True)
+    u_code, code_back = _unique(code)
     code_texts = terms[u_code].tolist()
-    u_art, art_back = np.unique(first_art, return_inverse=True)
-    if p.published.dtype != object:        # epoch seconds: format each article once
-        published = _str_take(_iso_beijing(p.published[u_art]).tolist(), art_back)
+    if p.published.dtype != object:        # epoch seconds: formatted by a kernel
+        published = _iso_texts(p.published[first_art])
     else:
+        u_art, art_back = _unique(first_art)
         published = _str_take(p.published[u_art].tolist(), art_back)
-    u_theme, theme_back = np.unique(theme, return_inverse=True)
-    u_role, role_back = np.unique(role, return_inverse=True)
+    u_theme, theme_back = _unique(theme)
+    u_role, role_back = _unique(role)
     seen = np.array([c in seen_before for c in code_texts], dtype=bool)[code_back] \
         if seen_before else np.zeros(len(code), bool)
     frame = pd.DataFrame({
@@ -369,10 +363,69 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         "role": _str_take(terms[u_role].tolist(), role_back),
         "entry": _str_take(["close", "open"], is_open.astype(np.int64)),
         "article_id": _joined(p.ids, arts, start, n),
-        "title": _titles(p.titles, first_art, u_art, art_back),
+        "title": _titles(p.titles, first_art),
         "published": published,
     })
     return frame
+
+
+def _theme_heat(a_sess, theme_ids, sess, theme) -> np.ndarray:
+    """For each mark ``(sess, theme)``: the articles of session ``sess`` naming ``theme`` (0 for
+    no theme), from the articles' ``(a_sess, theme_ids)`` pairs, counted in a dense table of
+    sessions x the themes present (by sorting the pairs when that table would be large)."""
+    heat = np.zeros(len(sess), np.int64)
+    if not len(a_sess):
+        return heat
+    u_th, th_slot = _unique(theme_ids)
+    width = len(u_th)
+    s0, s1 = int(a_sess.min()), int(a_sess.max())
+    size = (s1 - s0 + 1) * width
+    at = np.minimum(np.searchsorted(u_th, theme), width - 1)
+    # marks whose theme some article names, on a session some article with themes falls on
+    has = (theme >= 0) & (u_th[at] == theme) & (sess >= s0) & (sess <= s1)
+    if size <= HEAT_TABLE_MAX:
+        counts = np.bincount((a_sess - s0) * width + th_slot, minlength=size)
+        heat[has] = counts[(sess[has] - s0) * width + at[has]]
+        return heat
+    hkeys, hcounts = np.unique((a_sess - s0) * width + th_slot, return_counts=True)
+    want = (sess - s0) * width + at
+    k = np.minimum(np.searchsorted(hkeys, want), len(hkeys) - 1)
+    hit = has & (hkeys[k] == want)
+    heat[hit] = hcounts[k[hit]]
+    return heat
+
+
+HEAT_TABLE_MAX = 1 << 22          # cells of the dense heat table (32 MiB of counts at most)
+
+
+def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of integers, by a table of presence when
+    their range is small (no sort)."""
+    if not len(values):
+        return np.unique(values, return_inverse=True)
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo > 4 * len(values) + 65_536:
+        return np.unique(values, return_inverse=True)
+    present = np.zeros(hi - lo + 1, bool)
+    present[values - lo] = True
+    slot = np.cumsum(present) - 1
+    return np.flatnonzero(present) + lo, slot[values - lo]
+
+
+def _iso_texts(epoch: np.ndarray):
+    """:func:`_iso_beijing` as a pandas ``str`` array, written by a kernel (fixed width: years
+    1000-9999; other times by numpy)."""
+    epoch = np.asarray(epoch, np.int64)
+    if len(epoch) and not (ISO_MIN_S <= epoch.min() and epoch.max() <= ISO_MAX_S):
+        return _str_take(_iso_beijing(epoch).tolist(), None)
+    data = iso_beijing_nb(epoch)
+    offsets = np.arange(len(epoch) + 1, dtype=np.int64) * 25
+    return pd.array(pa.LargeStringArray.from_buffers(len(epoch), pa.py_buffer(offsets),
+                                                     pa.py_buffer(data)), dtype="str")
+
+
+ISO_MIN_S = -30_610_224_000 - 8 * 3600          # 1000-01-01T00:00:00+08:00
+ISO_MAX_S = 253_402_300_799 - 8 * 3600          # 9999-12-31T23:59:59+08:00
 
 
 def _small(keys: np.ndarray) -> np.ndarray:
@@ -438,10 +491,11 @@ def _joined(texts, items: np.ndarray, start: np.ndarray, n: np.ndarray, parts=No
     return pd.array(arr, dtype="str")
 
 
-def _titles(titles, first_art: np.ndarray, u_art: np.ndarray, art_back: np.ndarray):
-    """``titles[first_art]`` as a pandas ``str`` array (``u_art[art_back]`` is ``first_art``)."""
+def _titles(titles, first_art: np.ndarray):
+    """``titles[first_art]`` as a pandas ``str`` array."""
     parts = _utf8_parts(titles)
     if parts is None:
+        u_art, art_back = _unique(first_art)
         return _texts(titles, u_art).take(art_back)
     return _joined(titles, first_art, np.arange(len(first_art)), np.ones(len(first_art), np.int64),
                    parts)
