@@ -45,7 +45,7 @@ from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
 from signals.articles import BARE_DATE_POLICIES, read_articles
 from signals.extract import ArticleSignals, Extractor
-from signals.marks_nb import cells_nb, contributions_nb, iso_beijing_nb, join_nb
+from signals.marks_nb import cells_nb, contributions_nb, iso_beijing_nb, join_nb, take_nb
 from signals.roles import load_roles
 from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
@@ -310,15 +310,25 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     if len(g_art) == 0:
         return _empty_marks()
     g_sess = p.session[g_art]
-    order = _order_by(g_code, g_sess)             # (code, session, article); g_art ascends
+    # (code, session, article) order -- g_art ascends -- and the contributions taken in it
+    # (radix sorts; the session sort skipped when the sessions already ascend, as they do
+    # unless intraday or bare-date rules move an article past a later one), read in sequence
+    # by the cells kernel
+    if (g_sess[1:] >= g_sess[:-1]).all():
+        order = np.argsort(_small(g_code), kind="stable")
+    else:
+        order = _stable_by(g_code, np.argsort(_small(g_sess), kind="stable"))
+    o_code, o_sess, o_value = g_code[order], g_sess[order], g_value[order]
+    arts = g_art[order]
+    o_role, o_theme, o_open = g_role[order], g_theme[order], p.is_open[arts]
     span = int(g_sess.max() - g_sess.min()) + 1
     use_decay = half_life > 0
     decay = np.array([0.5 ** (d / half_life) for d in range(span)] if use_decay else [1.0])
     rank = np.empty(max(n_terms, 1), np.int64)
     rank[np.argsort(terms.astype(str), kind="stable")] = np.arange(n_terms)
     start, n, code, sess, score, first, role, theme, is_open = cells_nb(
-        order, g_code, g_sess, g_value, g_role, g_theme, p.is_open[g_art], rank, decay, use_decay,
-        float(min_score))
+        np.arange(len(order)), o_code, o_sess, o_value, o_role, o_theme, o_open, rank, decay,
+        use_decay, float(min_score))
     keep = ~(score < min_score)
     if window is not None:                 # only the marks of these sessions are wanted
         keep &= (sess >= window[0]) & (sess <= window[1])
@@ -336,7 +346,6 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     row = _stable_by(sess, _stable_by(-score, np.argsort(_small(rank[code]), kind="stable")))
     start, n, code, sess, score = start[row], n[row], code[row], sess[row], score[row]
     first, role, theme, is_open, heat = first[row], role[row], theme[row], is_open[row], heat[row]
-    arts = g_art[order]
     first_art = arts[start]
     # Text columns are built as Arrow strings (the frame's ``str`` dtype) from their distinct
     # values and taken per row: no Python string per row.
@@ -418,10 +427,7 @@ def _iso_texts(epoch: np.ndarray):
     epoch = np.asarray(epoch, np.int64)
     if len(epoch) and not (ISO_MIN_S <= epoch.min() and epoch.max() <= ISO_MAX_S):
         return _str_take(_iso_beijing(epoch).tolist(), None)
-    data = iso_beijing_nb(epoch)
-    offsets = np.arange(len(epoch) + 1, dtype=np.int64) * 25
-    return pd.array(pa.LargeStringArray.from_buffers(len(epoch), pa.py_buffer(offsets),
-                                                     pa.py_buffer(data)), dtype="str")
+    return _arrow_str(np.arange(len(epoch) + 1, dtype=np.int64) * 25, iso_beijing_nb(epoch))
 
 
 ISO_MIN_S = -30_610_224_000 - 8 * 3600          # 1000-01-01T00:00:00+08:00
@@ -441,16 +447,26 @@ def _stable_by(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
                             kind="stable")]
 
 
-def _order_by(major: np.ndarray, minor: np.ndarray) -> np.ndarray:
-    """The positions sorted by ``(major, minor, position)``: two stable sorts, minor key first
-    (``np.lexsort((positions, minor, major))``, faster)."""
-    return _stable_by(major, np.argsort(_small(minor), kind="stable"))
-
-
 def _str_take(values: list, back) -> pd.api.extensions.ExtensionArray:
     """``values[back]`` (``back`` None: ``values``) as the ``str`` array pandas infers for text."""
     arr = pd.array(values, dtype="str")
-    return arr if back is None else arr.take(np.asarray(back, np.int64))
+    return arr if back is None else _taken(arr, np.asarray(back, np.int64))
+
+
+def _taken(texts, items: np.ndarray, parts=None):
+    """``texts[items]`` as a pandas ``str`` array (``texts``: a pandas ``str`` array; ``parts``:
+    its :func:`_utf8_parts`), copied by one kernel (:func:`signals.marks_nb.take_nb`)."""
+    parts = parts or _utf8_parts(texts)
+    if parts is None:
+        return texts.take(items)
+    return _arrow_str(*take_nb(parts[0], parts[1], np.asarray(items, np.int64)))
+
+
+def _arrow_str(offsets: np.ndarray, data: np.ndarray):
+    """The pandas ``str`` array of Arrow buffers ``offsets`` (int64) and ``data`` (UTF-8)."""
+    arr = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets),
+                                           pa.py_buffer(data))
+    return pd.array(arr, dtype="str")
 
 
 def _texts(values, idx: np.ndarray):
@@ -484,11 +500,8 @@ def _joined(texts, items: np.ndarray, start: np.ndarray, n: np.ndarray, parts=No
     parts = parts or _utf8_parts(texts)
     if parts is None:
         return _joined_ids_arrow(texts, items, start, n)
-    offsets, data = join_nb(parts[0], parts[1], np.asarray(items, np.int64),
-                            np.asarray(start, np.int64), np.asarray(n, np.int64), ord(";"))
-    arr = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets),
-                                           pa.py_buffer(data))
-    return pd.array(arr, dtype="str")
+    return _arrow_str(*join_nb(parts[0], parts[1], np.asarray(items, np.int64),
+                               np.asarray(start, np.int64), np.asarray(n, np.int64), ord(";")))
 
 
 def _titles(titles, first_art: np.ndarray):
@@ -497,8 +510,7 @@ def _titles(titles, first_art: np.ndarray):
     if parts is None:
         u_art, art_back = _unique(first_art)
         return _texts(titles, u_art).take(art_back)
-    return _joined(titles, first_art, np.arange(len(first_art)), np.ones(len(first_art), np.int64),
-                   parts)
+    return _taken(titles, first_art, parts)
 
 
 def _joined_ids_arrow(ids, arts: np.ndarray, start: np.ndarray, n: np.ndarray):

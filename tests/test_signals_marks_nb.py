@@ -221,3 +221,7 @@ def test_joined_texts_kernel_is_the_arrow_join():
     want = [";".join(obj[items[s:s + k]]) for s, k in zip(start.tolist(), n.tolist())]
     assert list(got) == want and str(got.dtype) == "str"
     assert list(sm._joined(obj, items, start, n)) == want     # object texts: the Arrow path
+    taken = sm._taken(texts, items)
+    assert list(taken) == obj[items].tolist() and str(taken.dtype) == "str"
+    assert list(sm._str_take(["", "ü𝄞", "a"], [2, 0, 1, 1])) == ["a", "", "ü𝄞", "ü𝄞"]
+
