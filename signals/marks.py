@@ -45,7 +45,7 @@ from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
 from signals.articles import BARE_DATE_POLICIES, read_articles
 from signals.extract import ArticleSignals, Extractor
-from signals.marks_nb import cells_nb, contributions_nb, iso_beijing_nb, join_nb, rows_nb, take_nb
+from signals.marks_nb import cells_nb, contributions_nb, iso_beijing_nb, join_nb, take_nb
 from signals.roles import load_roles
 from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
@@ -343,7 +343,7 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     # The rows in the frame's order -- date, score descending, code -- sorted here on numbers
     # (session positions, rounded scores, the codes' text ranks) instead of on text columns.
     score = round10(score)
-    row = rows_nb(sess, -score, rank[code])
+    row = _stable_by(sess, _stable_by(-score, np.argsort(_small(rank[code]), kind="stable")))
     start, n, code, sess, score = start[row], n[row], code[row], sess[row], score[row]
     first, role, theme, is_open, heat = first[row], role[row], theme[row], is_open[row], heat[row]
     first_art = arts[start]

@@ -283,35 +283,3 @@ def take_nb(offsets, data, items):
             out[w] = data[b]
             w += 1
     return out_off, out
-
-
-@njit(cache=True)
-def rows_nb(session, neg_score, rank):
-    """The positions sorted by ``(session, neg_score, rank)`` (``rank`` unique within a
-    session): a counting sort by session, then each session's rows by rank and, stably, by
-    ``neg_score``."""
-    n = session.shape[0]
-    out = np.empty(n, np.int64)
-    if n == 0:
-        return out
-    s_lo = session.min()
-    cnt = np.zeros(session.max() - s_lo + 2, np.int64)
-    for i in range(n):
-        cnt[session[i] - s_lo + 1] += 1
-    for k in range(1, cnt.shape[0]):
-        cnt[k] += cnt[k - 1]
-    bounds = cnt.copy()
-    for i in range(n):
-        s = session[i] - s_lo
-        out[cnt[s]] = i
-        cnt[s] += 1
-    for k in range(bounds.shape[0] - 1):
-        a = bounds[k]
-        b = bounds[k + 1]
-        if b - a < 2:
-            continue
-        seg = out[a:b].copy()
-        seg = seg[np.argsort(rank[seg])]
-        seg = seg[np.argsort(neg_score[seg], kind="mergesort")]
-        out[a:b] = seg
-    return out

@@ -225,18 +225,3 @@ def test_joined_texts_kernel_is_the_arrow_join():
     assert list(taken) == obj[items].tolist() and str(taken.dtype) == "str"
     assert list(sm._str_take(["", "ü𝄞", "a"], [2, 0, 1, 1])) == ["a", "", "ü𝄞", "ü𝄞"]
 
-
-
-def test_rows_kernel_is_the_stable_sorts():
-    """rows_nb: marks by session, score descending, code rank -- np.lexsort's order, with tied
-    scores, -0.0 against 0.0 and sessions with one mark."""
-    from signals.marks_nb import rows_nb
-    rng = np.random.default_rng(8)
-    for n in (0, 1, 7, 5000):
-        sess = rng.integers(20, 60, n)
-        score = np.round(rng.normal(0, 2, n), 1)
-        score[: n // 10] = 0.0
-        score[n // 10: n // 5] = -0.0
-        rank = rng.permutation(n)             # unique, as each code is once in a session
-        want = np.lexsort((rank, -score, sess))
-        assert np.array_equal(rows_nb(sess, -score, rank), want)
