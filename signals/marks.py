@@ -573,6 +573,8 @@ def score_index(index: tuple, terms: list[str], calendar, names: dict, *,
         t_ptr = np.concatenate(([0], np.cumsum(tcount[keep]))).astype(np.int64)
         m_code, m_role, m_weight = m_code[m_keep], m_role[m_keep], m_weight[m_keep]
         recs, theme_ids = recs[m_keep], theme_ids[t_keep]
+    if len(keep) == len(epoch):       # every article placed: no copies
+        keep = slice(None)
     packed = Packed(np.searchsorted(calendar.sessions, days[keep]).astype(np.int64),
                     ~close[keep], ids[keep], titles[keep], np.asarray(epoch, np.int64)[keep],
                     t_ptr, np.asarray(theme_ids, np.int64), m_ptr, m_code, m_role,
