@@ -19,7 +19,8 @@ files (untimed), then timed in one process:
 4. the mention index built for all articles with ``--workers`` processes -> articles/s (wall);
 5. marks from the index for the first year of sessions (or the whole span when shorter) ->
    seconds, against re-extracting that window with today's extractor (extrapolated from 2.);
-   run twice, the second (warm: numba kernels compiled, SQLite pages cached) is the figure.
+   run twice, the second (warm: numba kernels compiled, the day blocks stored, SQLite pages
+   cached) is the figure.
 
 Every line prints the ratio to today's extractor. Rates are wall time unless marked CPU; the
 machine may be shared (load average printed).
@@ -185,7 +186,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         marks = archive_marks(arch, ex, cal, first, end)
         t_marks = time.perf_counter() - t0
-        print(f"marks, first call (numba compile, cold pages): {t_cold:.2f} s")
+        print(f"marks, first call (numba compile, cold pages, day blocks built): {t_cold:.2f} s")
         t_today = n_window / base_rate
         print(f"marks {first}..{end} ({n_window:,} articles): {t_marks:.2f} s from the index "
               f"({len(marks):,} marks) vs {t_today:,.0f} s re-extracting with today's extractor "

@@ -410,3 +410,96 @@ def test_packed_read_in_spans_is_the_rows_in_order(tmp_path, master, monkeypatch
         assert "标题𝄞é\x00x" in list(titles)
         empty = arch.packed(version, "2030-01-01", "2030-02-01")
         assert len(empty[0]) == len(empty[2]) == len(empty[4]) == 0
+
+
+def _rows_arrays(arch, version, start=None, end=None):
+    """The packed index read row by row in SQL: what ``packed()`` must return."""
+    lo = None if start is None else int(pd.Timestamp(start, tz="Asia/Shanghai").timestamp())
+    hi = None if end is None else int(pd.Timestamp(end, tz="Asia/Shanghai").timestamp())
+    rows = [r for r in arch.con.execute(
+        "SELECT ts, bare, id, title, mentions, themes FROM packed WHERE version = ? "
+        "ORDER BY ts, id", (version,)) if (lo is None or r[0] >= lo) and (hi is None or r[0] < hi)]
+    return ([r[0] for r in rows], [bool(r[1]) for r in rows], [r[2] for r in rows],
+            [r[3] for r in rows], b"".join(r[4] for r in rows),
+            [len(r[4]) // news.MENTION_DT.itemsize for r in rows], b"".join(r[5] for r in rows),
+            [len(r[5]) // 4 for r in rows])
+
+
+def _arrays(got):
+    ts, bare, ids, titles, recs, mcount, themes, tcount = got
+    return (ts.tolist(), bare.tolist(), list(ids), list(titles), recs.tobytes(), mcount.tolist(),
+            themes.astype("<i4").tobytes(), tcount.tolist())
+
+
+RANGES = [(None, None), ("2024-06-01", "2024-06-02"), ("2024-07-03 10:17", "2024-09-30 23:59"),
+          (None, "2024-08-01 09:30"), ("2024-10-10 14:00", None), ("2030-01-01", "2030-02-01"),
+          ("2024-07-01", "2024-07-01")]
+
+
+def test_day_blocks_are_the_packed_rows_and_follow_every_write(tmp_path, master):
+    """packed() reads day blocks: the rows of any range in (ts, id) order, cut at any time of
+    day; a write into ``packed`` -- by the indexer or by any other program -- drops the blocks
+    of its days, which are then rebuilt from the rows."""
+    ex = Extractor(master)
+    arts = articles(400)
+    arts[5] = Article(id="ü𝄞", published=arts[5].published, title="标题𝄞é\x00x", body="天娱数科涨停")
+    with NewsArchive(tmp_path / "n.sqlite") as arch:
+        arch.add(arts[:300])
+        arch.index(ex)
+        version = ex.version
+        assert arch.con.execute("SELECT COUNT(*) FROM packed_days").fetchone()[0] == 0
+        for start, end in RANGES:
+            assert _arrays(arch.packed(version, start, end)) == _rows_arrays(arch, version, start,
+                                                                                 end)
+        n_blocks = arch.con.execute("SELECT COUNT(*) FROM packed_days").fetchone()[0]
+        assert n_blocks > 100                   # stored: one a day (empty days included)
+        assert "标题𝄞é\x00x" in list(arch.packed(version)[3])
+        arch.add(arts[300:])                    # new articles on days already in blocks
+        arch.index(ex)
+        left = arch.con.execute("SELECT COUNT(*) FROM packed_days").fetchone()[0]
+        assert 0 < left < n_blocks
+        for start, end in RANGES:
+            assert _arrays(arch.packed(version, start, end)) == _rows_arrays(arch, version, start,
+                                                                                 end)
+        # another program writes a row (older code knows nothing of the blocks)
+        ts = int(pd.Timestamp("2024-07-05 23:59:59", tz="Asia/Shanghai").timestamp())
+        day = (ts + 8 * 3600) // 86400
+        assert arch.con.execute("SELECT COUNT(*) FROM packed_days WHERE day = ?",
+                                (day,)).fetchone()[0] == 1
+        arch.con.execute("INSERT INTO packed VALUES (?, ?, 'zz', 999, 0, 't', ?, ?)",
+                         (version, ts, b"", b""))
+        assert arch.con.execute("SELECT COUNT(*) FROM packed_days WHERE day = ?",
+                                (day,)).fetchone()[0] == 0
+        assert _arrays(arch.packed(version)) == _rows_arrays(arch, version)
+        arch.con.execute("DELETE FROM packed WHERE id = 'zz'")
+        assert arch.con.execute("SELECT COUNT(*) FROM packed_days WHERE day = ?",
+                                (day,)).fetchone()[0] == 0
+        assert _arrays(arch.packed(version)) == _rows_arrays(arch, version)
+
+
+def test_archive_without_day_blocks_gives_the_same_marks(tmp_path, master):
+    """An archive written before the day blocks (no ``packed_days`` table, no triggers): read-only
+    it is read from the rows (blocks in memory only); opened for writing it gets the table and
+    the triggers, and the same marks."""
+    ex = Extractor(master)
+    cal = trading_calendar()
+    path = tmp_path / "n.sqlite"
+    start, end = np.datetime64("2024-07-01"), np.datetime64("2024-11-29")
+    with NewsArchive(path) as arch:
+        arch.add(articles(300))
+        want = archive_marks(arch, ex, cal, start, end)
+        assert len(want) > 20
+        for name in [r[0] for r in arch.con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'")]:
+            arch.con.execute(f"DROP TRIGGER {name}")
+        arch.con.execute("DROP TABLE packed_days")
+    with NewsArchive(path, readonly=True) as arch:
+        pd.testing.assert_frame_equal(archive_marks(arch, ex, cal, start, end), want)
+        assert not arch._has_table("packed_days")
+    with NewsArchive(path) as arch:
+        pd.testing.assert_frame_equal(archive_marks(arch, ex, cal, start, end), want)
+        assert arch.con.execute("SELECT COUNT(*) FROM packed_days").fetchone()[0] > 100
+        assert arch.con.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"
+                                ).fetchone()[0] == 4
+    with NewsArchive(path, readonly=True) as arch:       # stored blocks, read-only
+        pd.testing.assert_frame_equal(archive_marks(arch, ex, cal, start, end), want)

@@ -35,6 +35,11 @@ Tables::
                themes (blob of int32 term ids); keyed (version, ts, id), so the articles of a
                date range are one range scan in the order the scoring needs
     first_seen version, code, role, ts: the first time each stock was named in each role
+    packed_days version, day, n, then the ``packed`` rows of one Beijing calendar day as
+               columnar blobs (:data:`BLOCK_COLUMNS`): what :meth:`NewsArchive.packed` reads, a
+               year in ~370 rows. Derived data: triggers on ``packed`` delete the block of a day
+               in the same transaction as any write of a row of that day (older programs'
+               writes included), and a missing block is rebuilt from ``packed`` when read
     meta       key/value: format version, fts_rowid (last article indexed for search)
 
 Deduplication: an article is new only if its ``id``, its (non-empty) ``url`` and its content
@@ -44,8 +49,8 @@ The mention index: mentions are extracted once per article per **rules version**
 :attr:`signals.extract.Extractor.version` hash of the theme, role and matching rule files, the
 names (current and former) and the extractor's own version. :meth:`NewsArchive.index` extracts
 only the articles that have no row for the version (new articles, or all after a rule change);
-:func:`archive_marks` builds entry marks for a date range from the ``packed`` rows (one range
-scan) and ``first_seen`` (which stocks were named before the range), scored on arrays by
+:func:`archive_marks` builds entry marks for a date range from the ``packed`` rows (read as
+day blocks) and ``first_seen`` (which stocks were named before the range), scored on arrays by
 :func:`signals.marks.score_index` -- the scoring of :func:`signals.marks.score_marks`. The
 ``mentions`` and ``unknown`` tables hold the same extraction in readable form, for SQL.
 
@@ -134,7 +139,22 @@ CREATE TABLE IF NOT EXISTS packed (
 CREATE TABLE IF NOT EXISTS first_seen (
     version TEXT NOT NULL, code TEXT NOT NULL, role TEXT NOT NULL, ts INTEGER NOT NULL,
     PRIMARY KEY (version, code, role)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS packed_days (
+    version TEXT NOT NULL, day INTEGER NOT NULL, n INTEGER NOT NULL, ts BLOB NOT NULL,
+    bare BLOB NOT NULL, id_len BLOB NOT NULL, ids BLOB NOT NULL, title_len BLOB NOT NULL,
+    titles BLOB NOT NULL, m_count BLOB NOT NULL, mentions BLOB NOT NULL, t_count BLOB NOT NULL,
+    themes BLOB NOT NULL, PRIMARY KEY (version, day));
 """
+# The Beijing calendar day of epoch seconds ``{t}`` (floor division, as :func:`_day`).
+_DAY_SQL = "(({t}) + 28800 - ((({t}) + 28800) % 86400 + 86400) % 86400) / 86400"
+# A write of a ``packed`` row -- by this code or any other -- drops the day block it falls in
+# (:meth:`NewsArchive.day_blocks` rebuilds it), in the writer's own transaction.
+TRIGGERS = tuple(
+    f"CREATE TRIGGER IF NOT EXISTS packed_days_{event.lower()}_{row.lower()} AFTER {event} ON "
+    f"packed BEGIN DELETE FROM packed_days WHERE version = {row}.version AND day = "
+    f"{_DAY_SQL.format(t=row + '.ts')}; END"
+    for event, rows in (("INSERT", ("NEW",)), ("DELETE", ("OLD",)), ("UPDATE", ("OLD", "NEW")))
+    for row in rows)
 # One packed mention: ids into ``terms`` (theme -1: none), in the title, weight.
 MENTION_DT = np.dtype([("code", "<i4"), ("role", "<i4"), ("theme", "<i4"), ("title", "u1"),
                        ("weight", "<f8")])
@@ -309,6 +329,8 @@ class NewsArchive:
                 for stmt in SCHEMA.split(";"):
                     if stmt.strip():
                         self.con.execute(stmt)
+                for stmt in TRIGGERS:
+                    self.con.execute(stmt)
                 self.con.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (str(FORMAT),))
         else:
             self.con.execute("SELECT COUNT(*) FROM articles").fetchone()
@@ -561,41 +583,116 @@ class NewsArchive:
         theme ids, theme counts)`` as arrays (records of :data:`MENTION_DT`; ids and titles as
         pandas ``str`` arrays).
 
-        Read without a Python object per article: each span of :data:`PACKED_SPAN_S` seconds is
-        one aggregate query concatenating the rows' fields in index order (``group_concat``
-        over the ordered range scan; blobs and UTF-8 texts as bytes, with their byte lengths),
-        cut into arrays with numpy and Arrow."""
-        where, args = _range_sql(start, end)
-        lo, hi = self.con.execute(
-            "SELECT MIN(ts), MAX(ts) FROM packed WHERE version = ?"
-            + where.replace(" WHERE ", " AND "), [version, *args]).fetchone()
+        Read from the day blocks of ``packed_days`` (one row of columnar blobs per Beijing
+        calendar day, :meth:`day_blocks`): a year is ~370 rows joined with numpy, whatever the
+        number of articles; the first and last day are cut to the range by time."""
+        lo = None if start is None else _epoch(start, "start")
+        hi = None if end is None else _epoch(end, "end")
+        if lo is None or hi is None:
+            where, args = _range_sql(start, end)
+            first, last = self.con.execute(
+                "SELECT MIN(ts), MAX(ts) FROM packed WHERE version = ?"
+                + where.replace(" WHERE ", " AND "), [version, *args]).fetchone()
+            if first is None:
+                return _packed_arrays(_empty_block())
+            lo = first if lo is None else lo
+            hi = last + 1 if hi is None else hi
+        if hi <= lo:
+            return _packed_arrays(_empty_block())
+        blocks = self.day_blocks(version, _day(lo), _day(hi - 1))
+        cols = [b"".join(parts) for parts in zip(*blocks)] if blocks else list(_empty_block())
+        ts = np.frombuffer(cols[0], "<i8")
+        k0, k1 = int(np.searchsorted(ts, lo)), int(np.searchsorted(ts, hi))
+        return _packed_arrays(_cut_block(cols, k0, k1))
+
+    def day_blocks(self, version: str, first: int, last: int) -> list[tuple]:
+        """The blocks of days ``first..last`` (:func:`_day` numbers) of rules ``version``, in
+        day order: each ``(ts, bare, id lengths, ids, title lengths, titles, mention counts,
+        mentions, theme counts, themes)`` as bytes (:data:`BLOCK_DTYPES`; texts UTF-8), the
+        day's ``packed`` rows in ``(ts, id)`` order.
+
+        ``packed_days`` is derived data: a trigger on ``packed`` deletes the block of a day
+        whenever a row of that day is written (by any program, in the writer's transaction),
+        and a missing block is rebuilt here from ``packed`` -- and stored, in one transaction
+        under the write lock, unless the archive is read-only (then kept in memory only)."""
+        got = self._read_blocks(version, first, last)
+        missing = [d for d in range(first, last + 1) if d not in got]
+        if missing and (self.readonly or not self._has_table("packed_days")):
+            got.update(self._build_blocks(version, missing))
+        elif missing:
+            with self.transaction():      # consistent with ``packed``: no writer in between
+                got.update(self._read_blocks(version, missing[0], missing[-1]))
+                missing = [d for d in missing if d not in got]
+                built = self._build_blocks(version, missing)
+                self.con.executemany(
+                    "INSERT OR REPLACE INTO packed_days VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [(version, d, len(b[0]) // 8, *b) for d, b in built.items()])
+            got.update(built)
+        return [got[d] for d in range(first, last + 1)]
+
+    def _has_table(self, name: str) -> bool:
+        return self.con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                (name,)).fetchone() is not None
+
+    def _read_blocks(self, version: str, first: int, last: int) -> dict[int, tuple]:
+        try:
+            cur = self.con.execute(
+                f"SELECT day, {', '.join(BLOCK_COLUMNS)} FROM packed_days "
+                "WHERE version = ? AND day >= ? AND day <= ?", (version, first, last))
+        except sqlite3.OperationalError:          # an archive of an older format, read-only
+            return {}
+        return {r[0]: r[1:] for r in cur}
+
+    def _build_blocks(self, version: str, days: list[int]) -> dict[int, tuple]:
+        """The blocks of ``days`` from the ``packed`` rows, one read per run of consecutive
+        days (an empty block for a day without articles)."""
+        out: dict[int, tuple] = {}
+        runs: list[list[int]] = []
+        for d in days:
+            if runs and d == runs[-1][-1] + 1:
+                runs[-1].append(d)
+            else:
+                runs.append([d])
+        for run in runs:
+            cols = self._packed_rows(version, run[0] * DAY_S - BEIJING_S,
+                                     (run[-1] + 1) * DAY_S - BEIJING_S)
+            day = (np.frombuffer(cols[0], "<i8") + BEIJING_S) // DAY_S
+            cuts = np.searchsorted(day, np.arange(run[0], run[-1] + 2))
+            for k, d in enumerate(run):
+                out[d] = _cut_block(cols, int(cuts[k]), int(cuts[k + 1]))
+        return out
+
+    def _packed_rows(self, version: str, lo: int, hi: int) -> tuple:
+        """The ``packed`` rows of ``version`` with ``lo <= ts < hi`` as one block (see
+        :meth:`day_blocks`), read without a Python object per article: each span of
+        :data:`PACKED_SPAN_S` seconds is one aggregate query concatenating the rows' fields in
+        index order (``group_concat`` over the ordered range scan; blobs and UTF-8 texts as
+        bytes, with their byte lengths)."""
         parts = []
-        if lo is not None:
-            factory = self.con.text_factory
-            self.con.text_factory = bytes
-            try:
-                for t0 in range(lo, hi + 1, PACKED_SPAN_S):
-                    parts.append(self.con.execute(_PACKED_SQL, (version, t0, min(
-                        t0 + PACKED_SPAN_S, hi + 1))).fetchone())
-            finally:
-                self.con.text_factory = factory
+        factory = self.con.text_factory
+        self.con.text_factory = bytes
+        try:
+            for t0 in range(lo, hi, PACKED_SPAN_S):
+                parts.append(self.con.execute(_PACKED_SQL, (version, t0, min(
+                    t0 + PACKED_SPAN_S, hi))).fetchone())
+        finally:
+            self.con.text_factory = factory
         parts = [p for p in parts if p[0]]
         if not parts:
-            e = np.zeros(0, np.int64)
-            return (e, e.astype(bool), _utf8_strings(e, b""), _utf8_strings(e, b""),
-                    np.zeros(0, MENTION_DT), e, e, e)
+            return _empty_block()
         cols = list(zip(*parts))
 
-        def ints(k):
-            return np.concatenate([np.array(c.split(b","), dtype=np.int64) for c in cols[k]])
+        def ints(k, dtype):
+            return np.concatenate([np.array(c.split(b","), dtype=np.int64) for c in cols[k]]
+                                  ).astype(dtype).tobytes()
 
-        ts = ints(1)
-        bare = np.frombuffer(b"".join(cols[2]), np.uint8) == ord("1")
-        mlen, tlen, idlen, tilen = ints(3), ints(4), ints(5), ints(6)
-        return (ts, bare, _utf8_strings(idlen, b"".join(cols[7])),
-                _utf8_strings(tilen, b"".join(cols[8])),
-                np.frombuffer(b"".join(cols[9]), dtype=MENTION_DT), mlen // MENTION_DT.itemsize,
-                np.frombuffer(b"".join(cols[10]), dtype="<i4").astype(np.int64), tlen // 4)
+        m_len = np.frombuffer(ints(3, "<i8"), "<i8")
+        t_len = np.frombuffer(ints(4, "<i8"), "<i8")
+        bare = (np.frombuffer(b"".join(cols[2]), np.uint8) == ord("1")).astype("u1").tobytes()
+        return (ints(1, "<i8"), bare,
+                ints(5, "<i4"), b"".join(cols[7]), ints(6, "<i4"), b"".join(cols[8]),
+                (m_len // MENTION_DT.itemsize).astype("<i4").tobytes(), b"".join(cols[9]),
+                (t_len // 4).astype("<i4").tobytes(), b"".join(cols[10]))
 
 
 # One span of the packed index: the fields of its rows concatenated in (ts, id) order. SQLite
@@ -611,6 +708,50 @@ FROM (SELECT ts, bare, id, title, mentions, themes FROM packed
 """
 PACKED_SPAN_S = 90 * 86_400       # one query per 90 days: each concatenation stays far below
                                   # SQLite's 1 GB limit on a value
+DAY_S = 86_400
+BEIJING_S = 8 * 3_600
+# The columns of a day block and the element type of each (None: UTF-8 bytes).
+BLOCK_COLUMNS = ("ts", "bare", "id_len", "ids", "title_len", "titles", "m_count", "mentions",
+                 "t_count", "themes")
+BLOCK_DTYPES = (np.dtype("<i8"), np.dtype("u1"), np.dtype("<i4"), None, np.dtype("<i4"), None,
+                np.dtype("<i4"), MENTION_DT, np.dtype("<i4"), np.dtype("<i4"))
+
+
+def _day(ts: int) -> int:
+    """The block of epoch second ``ts``: its Beijing calendar day, counted from 1970-01-01
+    (the trigger's SQL computes the same floor division)."""
+    return (int(ts) + BEIJING_S) // DAY_S
+
+
+def _empty_block() -> tuple:
+    return (b"",) * len(BLOCK_COLUMNS)
+
+
+def _cut_block(cols, k0: int, k1: int) -> tuple:
+    """Articles ``k0 <= k < k1`` of a block (its columns as bytes)."""
+    ts, bare, id_len, ids, title_len, titles, m_count, mentions, t_count, themes = cols
+    out = [ts[8 * k0:8 * k1], bare[k0:k1], id_len[4 * k0:4 * k1], None, title_len[4 * k0:4 * k1],
+           None, m_count[4 * k0:4 * k1], None, t_count[4 * k0:4 * k1], None]
+    for k, (len_col, data, size) in enumerate(((id_len, ids, 1), (title_len, titles, 1),
+                                               (m_count, mentions, MENTION_DT.itemsize),
+                                               (t_count, themes, 4))):
+        n = np.frombuffer(len_col, "<i4")
+        b0 = int(n[:k0].sum()) * size
+        b1 = b0 + int(n[k0:k1].sum()) * size
+        out[3 + 2 * k] = data[b0:b1]
+    return tuple(out)
+
+
+def _packed_arrays(cols) -> tuple:
+    """:meth:`NewsArchive.packed`'s arrays of one block's columns."""
+    ts, bare, id_len, ids, title_len, titles, m_count, mentions, t_count, themes = cols
+    return (np.frombuffer(ts, "<i8").astype(np.int64), np.frombuffer(bare, "u1").astype(bool),
+            _utf8_strings(np.frombuffer(id_len, "<i4"), ids),
+            _utf8_strings(np.frombuffer(title_len, "<i4"), titles),
+            np.frombuffer(mentions, dtype=MENTION_DT),
+            np.frombuffer(m_count, "<i4").astype(np.int64),
+            np.frombuffer(themes, "<i4").astype(np.int64),
+            np.frombuffer(t_count, "<i4").astype(np.int64))
 
 
 def _utf8_strings(lengths: np.ndarray, data: bytes):
