@@ -410,3 +410,99 @@ def test_packed_read_in_spans_is_the_rows_in_order(tmp_path, master, monkeypatch
         assert "标题𝄞é\x00x" in list(titles)
         empty = arch.packed(version, "2030-01-01", "2030-02-01")
         assert len(empty[0]) == len(empty[2]) == len(empty[4]) == 0
+
+
+# ------------------------------------------------------------------ the import's numba scanner
+SCAN_TEXTS = ["", " ", "\n", "\n\n", "\n\n\n", "  ", " \n", "\n ", "\t", "\r", "\u3000", "\xa0",
+              "\u2028", "\x00", "\x1f", "\x7f", "\x85", "\u200b", "\U0001f600", "<", "&", "!", "[",
+              "![", "a", "涨停", "天娱数科", "é", "𝄞", '"', "\\", "/", "\ufeff", "\U000e0001"]
+
+
+PLAIN_TEXTS = ["a", "涨停", "天娱数科", "é", "\U0001f600", '"', "\\", "/", "[", "!", "x y", "x\ny",
+               "x\n\ny", "\u2f00", "ü", "![x](y)"]
+
+
+def _scan_records(rng, n: int) -> list[str]:
+    """JSON Lines of records in the archive's form and every kind of near miss."""
+    lines = []
+    for k in range(n):
+        pool = SCAN_TEXTS if rng.random() < 0.5 else PLAIN_TEXTS
+        rec = {"id": f"r{k}", "published": "2024-12-16T02:58:00+08:00",
+               "title": "".join(rng.choice(pool, rng.integers(0, 4))),
+               "body": "".join(rng.choice(pool, rng.integers(0, 9)))}
+        roll = rng.random()
+        if roll < 0.05:
+            rec["url"] = " http://x/%d " % k
+        elif roll < 0.08:
+            rec["source"] = "财联社\u3000"
+        elif roll < 0.10:
+            rec["published"] = rng.choice(["2024-12-16", "2024-12-16T02:58:00+00:00",
+                                           "2024-02-30T02:58:00+08:00", "2024-12-16 02:58+08:00",
+                                           "2024-12-16T02:58:07.25+08:00"])
+        elif roll < 0.12:
+            rec["id"] = rng.choice(["", " ", " a ", "\u3000b", "ü"])
+        elif roll < 0.13:
+            rec["标题"] = "x"
+        elif roll < 0.14:
+            rec["title"] = None
+        elif roll < 0.15:
+            del rec["id"]
+        items = list(rec.items())
+        rng.shuffle(items)
+        text = json.dumps(dict(items), ensure_ascii=bool(rng.random() < 0.3),
+                          separators=rng.choice([(", ", ": "), (",", ":")]))
+        roll = rng.random()
+        if roll < 0.02:
+            text = text[:-1] + ', "id": "dup"}'                   # a key twice
+        elif roll < 0.03:
+            text = text[:-1]                                      # bad JSON
+        elif roll < 0.04:
+            text = " \t" + text + " \r"
+        elif roll < 0.05:
+            text = "   "
+        elif roll < 0.06:
+            text = text + " x"
+        lines.append(text)
+    return lines
+
+
+@pytest.mark.parametrize("skip_bad", [True, False])
+def test_scanned_piece_rows_are_the_reader_rows(tmp_path, skip_bad):
+    from signals.articles import file_articles, record_attempt
+
+    rng = np.random.default_rng(11)
+    lines = _scan_records(rng, 4000)
+    path = tmp_path / "a.jsonl"
+    raw = ("\n".join(lines) + "\n").encode("utf-8")
+    path.write_bytes(raw)
+    start = raw.index(b"\n", 1000) + 1
+    results = []
+    for scan in (False, True):
+        rows, notes, skipped, enc, progress = [], [], [], ["utf-8"], [0]
+        attempt = record_attempt("next_open", skip_bad, skipped)
+        try:
+            if scan:
+                texts = [b""]
+                try:
+                    news._scan_piece(path, start, len(raw), 7, attempt, rows, notes, enc,
+                                     progress, texts)
+                finally:
+                    rows = [tuple(bytes(x) if isinstance(x, memoryview) else x for x in r)
+                            for r in news._piece_rows(rows, texts[0])]
+            else:
+                news._general_rows(file_articles(path, attempt, fast_row_bytes, start=start,
+                                                 end=len(raw), first_line=7, encoding=enc,
+                                                 progress=progress), rows, notes)
+            how = "done"
+        except DataError as exc:
+            how = str(exc)
+        results.append((rows, notes, skipped, enc, progress if how == "done" else None, how))
+    assert results[0] == results[1]
+    rows = results[0][0]
+    assert results[0][-1] == "done" or not skip_bad
+    assert (len(rows) > 1000 and len(results[0][2]) > 10) if skip_bad else \
+        (rows and "line " in results[0][-1])     # stops at the first bad record, as the reader
+    res, _, _ = news.scan_lines(np.frombuffer(raw, dtype=np.uint8), news.printable_table(),
+                                news.NB_NAMES, news.NB_NAME_LEN)
+    assert (res[:, 2] == news.NB_FAST).sum() > 1000 and (res[:, 2] == 2).sum() > 1000
+    assert any("\U0001f600".encode() in r[6] + r[7] for r in rows)
