@@ -74,11 +74,6 @@ import pandas as pd
 import pyarrow as pa
 
 from backtests.core.errors import DataError, reading
-from backtests.data.news_nb import BLANK as NB_BLANK
-from backtests.data.news_nb import FAST as NB_FAST
-from backtests.data.news_nb import NAME_LEN as NB_NAME_LEN
-from backtests.data.news_nb import NAMES as NB_NAMES
-from backtests.data.news_nb import printable_table, scan_lines
 from signals.articles import (
     Article,
     clean_text,
@@ -680,14 +675,13 @@ class _Resume(Exception):
 
 def _import_piece(task) -> tuple:
     """Worker: the rows (texts as bytes), article notes and skipped messages of one article file
-    or JSON Lines piece ``(path, start, end, first_line, bare_date, skip_bad)``, how it ended:
-    ``("done", records, encoding)``, ``("error", message)`` or ``("resume", line, records before
-    it, byte offset)``, and the texts of its fast rows (see :func:`_scan_piece`)."""
+    or JSON Lines piece ``(path, start, end, first_line, bare_date, skip_bad)``, and how it
+    ended: ``("done", records, encoding)``, ``("error", message)`` or ``("resume", line,
+    records before it, byte offset)``."""
     path, start, end, first_line, bare_date, skip_bad = task
     path = Path(path)
     rows, notes, skipped = [], [], []
     encoding, progress = ["utf-8"], [0]
-    texts = [b""]                        # the fast rows' texts, set before any row is read
     attempt = record_attempt(bare_date, skip_bad, skipped)
     if start:
         general = attempt
@@ -698,91 +692,22 @@ def _import_piece(task) -> tuple:
                 raise _Resume(int(origin.rsplit(" ", 1)[1]), k)
             return art
     try:
-        if end is not None and path.suffix.lower() in (".jsonl", ".ndjson"):
-            _scan_piece(path, start, end, first_line, attempt, rows, notes, encoding, progress,
-                        texts)
-        else:
-            _general_rows(file_articles(path, attempt, fast_row_bytes, start=start, end=end,
-                                        first_line=first_line, encoding=encoding,
-                                        progress=progress), rows, notes)
+        for item in file_articles(path, attempt, fast_row_bytes, start=start, end=end,
+                                  first_line=first_line, encoding=encoding, progress=progress):
+            if type(item) is tuple:
+                rows.append(item)
+            else:
+                rows.append(text_bytes(article_row(item)))
+                notes.extend(f"{item.id}: {n}" for n in item.notes)
     except _Resume as r:
         with open(path, "rb") as fh:
             fh.seek(start)
             for _ in range(r.line - first_line):
                 fh.readline()
-            return rows, notes, skipped, ("resume", r.line, r.k, fh.tell()), texts[0]
+            return rows, notes, skipped, ("resume", r.line, r.k, fh.tell())
     except DataError as exc:
-        return rows, notes, skipped, ("error", str(exc)), texts[0]
-    return rows, notes, skipped, ("done", progress[0], encoding[0]), texts[0]
-
-
-def _general_rows(items, rows: list, notes: list) -> None:
-    """Append the rows (texts as bytes) and notes of ``file_articles`` items."""
-    for item in items:
-        if type(item) is tuple:
-            rows.append(item)
-        else:
-            rows.append(text_bytes(article_row(item)))
-            notes.extend(f"{item.id}: {n}" for n in item.notes)
-
-
-def _scan_piece(path: Path, start: int, end: int, first_line: int, attempt, rows: list,
-                notes: list, encoding: list, progress: list, texts_out: list) -> None:
-    """The rows of the JSON Lines lines in bytes ``[start, end)`` of ``path``, as
-    ``file_articles(path, attempt, fast_row_bytes, ...)`` gives them: the lines
-    :func:`~backtests.data.news_nb.scan_lines` finds in the archive's own form (and whose time
-    and id pass :func:`_fast_parts`'s checks) become *fast rows* -- ``(id, published, ts, 0,
-    source, url, hash, title start, title end, body start, body end)``, the texts in the
-    bytes ``texts_out[0]`` (set first: rows read before an error or a resume need them) --
-    every other line, and every line after a switch to GBK, is read by
-    ``file_articles`` (its notes, errors and numbering)."""
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        data = fh.read(end - start)
-    res, out, hs = scan_lines(np.frombuffer(data, dtype=np.uint8), printable_table(),
-                              NB_NAMES, NB_NAME_LEN)
-    texts = texts_out[0] = out.tobytes()
-    res = res.tolist()
-    sha1 = hashlib.sha1
-    k, i, n = 0, 0, len(res)
-    while i < n:
-        r = res[i]
-        if r[2] == NB_BLANK:
-            i += 1
-            continue
-        if r[2] == NB_FAST and encoding[0] == "utf-8":
-            aid = texts[r[3]:r[4]].decode().strip()
-            pub = texts[r[5]:r[6]].decode()
-            when = None
-            if aid and _ISO_TIME_RE.match(pub):
-                try:
-                    when = dt.datetime.fromisoformat(pub)
-                except ValueError:
-                    pass
-            if when is not None and when.utcoffset() == _BEIJING:
-                rows.append((aid, when.isoformat(), int(when.timestamp()), 0,
-                             texts[r[7]:r[8]].decode().strip(), texts[r[9]:r[10]].decode().strip(),
-                             sha1(hs[r[15]:r[16]]).hexdigest(), r[11], r[12], r[13], r[14]))
-                k += 1
-                i += 1
-                continue
-        j = i + 1                    # this line and the next ones not FAST: the general reader
-        while j < n and (res[j][2] != NB_FAST or encoding[0] != "utf-8"):
-            j += 1
-        got = [0]
-        _general_rows(file_articles(path, attempt, fast_row_bytes, start=start + r[0],
-                                    end=start + res[j - 1][1], first_line=first_line + i,
-                                    first_record=k, encoding=encoding, progress=got), rows, notes)
-        k += got[0]
-        i = j
-    progress[0] = k
-
-
-def _piece_rows(rows: list, texts: bytes) -> Iterator[tuple]:
-    """The ``articles`` rows of a piece's rows and fast rows (texts as views of ``texts``)."""
-    view = memoryview(texts)
-    for r in rows:
-        yield r if len(r) == 9 else r[:6] + (view[r[7]:r[8]], view[r[9]:r[10]], r[6])
+        return rows, notes, skipped, ("error", str(exc))
+    return rows, notes, skipped, ("done", progress[0], encoding[0])
 
 
 def _pieces(paths: list, chunk: int):
@@ -806,8 +731,6 @@ def _parallel_rows(paths: list, bare_date: str, skip_bad: bool, counts: ImportCo
     pieces after were read as UTF-8) or a record numbered by its place in the file -- is read
     on from there in this process, as the one-process import would."""
     tasks = _pieces(paths, chunk)
-    printable_table()                    # built once, before the workers are forked
-    scan_lines(np.zeros(0, dtype=np.uint8), printable_table(), NB_NAMES, NB_NAME_LEN)
     pending: deque = deque()
     failed: list[DataError] = []
     done = [False]
@@ -831,13 +754,13 @@ def _parallel_rows(paths: list, bare_date: str, skip_bad: bool, counts: ImportCo
         fill(pool)
         while pending:
             (number, path, start, end, line), result = pending.popleft()
-            rows, notes, skipped, how, texts = result.get()
+            rows, notes, skipped, how = result.get()
             fill(pool)
             if number == taken_over:
                 continue
             counts.notes.extend(notes)
             counts.skipped.extend(skipped)
-            yield from _piece_rows(rows, texts)
+            yield from rows
             if how[0] == "error":
                 raise DataError(how[1])
             k0 = before.get(number, 0)
