@@ -345,9 +345,13 @@ def _archive_rows(arch) -> list:
                             ).fetchall()
 
 
-@pytest.mark.parametrize("chunk", [150, 700, 1 << 20])
-def test_import_over_processes_is_the_one_process_import(tmp_path, monkeypatch, chunk):
+@pytest.mark.parametrize("chunk,spare", [(150, 0), (150, news.SLOT_SPARE), (700, 0),
+                                         (1 << 20, news.SLOT_SPARE)])
+def test_import_over_processes_is_the_one_process_import(tmp_path, monkeypatch, chunk, spare):
+    """spare 0: shared-memory slots of 3 pieces' bytes, too small for some results (whole
+    JSON and CSV files, pieces with long notes), which come back through the pool's pipe."""
     monkeypatch.setattr(news, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(news, "SLOT_SPARE", spare)
     paths = _import_inputs(tmp_path)
     with NewsArchive(tmp_path / "one.sqlite") as one, NewsArchive(tmp_path / "par.sqlite") as par:
         c1 = one.import_files(paths, workers=1, batch=7)
@@ -358,6 +362,24 @@ def test_import_over_processes_is_the_one_process_import(tmp_path, monkeypatch, 
         assert {r[-2:] for r in _archive_rows(par)} == {("text", "text")}
         assert par.con.execute("SELECT COUNT(*) FROM articles WHERE id LIKE '%#%'").fetchone() \
             == (1,)
+
+
+def test_worker_results_come_back_in_shared_memory_or_the_pipe(tmp_path, monkeypatch):
+    import mmap
+    import pickle
+
+    src = _import_inputs(tmp_path)[0]
+    task = (str(src / "d.csv"), 0, None, 1, "next_open", False)
+    want = news._import_piece(task)
+    assert want[0] and want[3][0] == "done"
+    with mmap.mmap(-1, 2 << 20) as shared:
+        monkeypatch.setattr(news, "_SHARED", [])
+        news._set_shared(shared, 1 << 20)
+        got = news._import_task((1, *task))
+        assert got[0] == "slot" and shared[:16] == bytes(16)         # slot 1, not slot 0
+        assert pickle.loads(shared[1 << 20:(1 << 20) + got[1]]) == want
+        news._set_shared(shared, 100)                                 # too small: the result
+        assert news._import_task((0, *task)) == want
 
 
 @pytest.mark.parametrize("skip_bad", [True, False])
