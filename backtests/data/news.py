@@ -91,6 +91,10 @@ from signals.parallel import extract_rows
 ARCHIVE_FILE = os.path.join("news", "archive.sqlite")
 LEGACY_FILE = os.path.join("news", "articles.jsonl")
 FORMAT = 2
+# The layout of the ``articles`` table (meta key ``articles_schema``): 1 (no key) = the content
+# hash as 40 hex digits, 2 = its first 8 bytes as a signed 64-bit integer (a smaller unique
+# index, cheaper to insert into; see :func:`hash_key`).
+ARTICLES_SCHEMA = 2
 BATCH = 5_000
 IMPORT_CHUNK = 4 << 20            # bytes of JSON Lines per import task of a worker
 PARALLEL_MIN_BYTES = 32 << 20     # smaller imports are parsed in the writing process
@@ -112,7 +116,7 @@ CREATE TABLE IF NOT EXISTS articles (
     url TEXT NOT NULL DEFAULT '',
     title TEXT NOT NULL DEFAULT '',
     body TEXT NOT NULL DEFAULT '',
-    hash TEXT NOT NULL UNIQUE
+    hash INTEGER NOT NULL UNIQUE
 );
 CREATE UNIQUE INDEX IF NOT EXISTS articles_url ON articles(url) WHERE url <> '';
 CREATE INDEX IF NOT EXISTS articles_ts ON articles(ts);
@@ -162,11 +166,23 @@ def content_hash(title: str, body: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+def hash_key(digest: bytes) -> int:
+    """The ``hash`` column of a content hash: the first 8 bytes of the sha1 digest as a signed
+    64-bit integer (``int(content_hash(...)[:16], 16)`` read as signed). Two different texts
+    share a key with a chance of about n**2 / 2**65 (3e-8 for a million articles)."""
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _hex_key(hexdigest: str) -> int:
+    """:func:`hash_key` of a hex content hash (the ``hash`` of an archive of layout 1)."""
+    return hash_key(bytes.fromhex(hexdigest[:16]))
+
+
 def article_row(art: Article) -> tuple:
     """The ``articles`` row of an :class:`Article` (without rowid)."""
     pub = art.published
     return (art.id, pub.isoformat(), int(pub.timestamp()), int(art.bare_date), art.source,
-            art.url, art.title, art.body, content_hash(art.title, art.body))
+            art.url, art.title, art.body, _hex_key(content_hash(art.title, art.body)))
 
 
 _ISO_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?\+08:00$")
@@ -213,7 +229,7 @@ def fast_row(rec) -> tuple | None:
     if t_html or b_html or not (title or body):
         return None
     return (aid, when.isoformat(), int(when.timestamp()), 0, source.strip(), url.strip(), title,
-            body, content_hash(title, body))
+            body, _hex_key(content_hash(title, body)))
 
 
 def _plain(text: str) -> bool:
@@ -250,8 +266,8 @@ def fast_row_bytes(rec) -> tuple | None:
     if (title or body) and _plain(title) and _plain(body):
         tb, bb = title.encode(), body.encode()
         # two byte replaces cost half a translate with a deletion set
-        digest = hashlib.sha1(tb.replace(b" ", b"").replace(b"\n", b"") + b"\x00"
-                              + bb.replace(b" ", b"").replace(b"\n", b"")).hexdigest()
+        digest = hash_key(hashlib.sha1(tb.replace(b" ", b"").replace(b"\n", b"") + b"\x00"
+                                       + bb.replace(b" ", b"").replace(b"\n", b"")).digest())
         return (aid, when.isoformat(), int(when.timestamp()), 0, source.strip(), url.strip(), tb,
                 bb, digest)
     row = fast_row(rec)
@@ -310,12 +326,44 @@ class NewsArchive:
             # archive (the content hashes are random) stay in memory while importing.
             self.con.execute(f"PRAGMA cache_size={-WRITER_CACHE_KIB}")
             with self.transaction():
+                new = self.con.execute("SELECT 1 FROM sqlite_master WHERE name = 'articles'"
+                                       ).fetchone() is None
                 for stmt in SCHEMA.split(";"):
                     if stmt.strip():
                         self.con.execute(stmt)
                 self.con.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (str(FORMAT),))
+                if new:
+                    self.con.execute("INSERT INTO meta VALUES ('articles_schema', ?)",
+                                     (str(ARTICLES_SCHEMA),))
+                else:
+                    self._migrate_articles()
         else:
             self.con.execute("SELECT COUNT(*) FROM articles").fetchone()
+
+    def _migrate_articles(self) -> None:
+        """Bring the ``articles`` table of an archive made before ``articles_schema`` 2 to it, in
+        the open transaction (all or nothing; a second writer waits): the table is copied with
+        its rowids (the mention index and the search index refer to them) and the hex content
+        hashes as :func:`hash_key` integers. About a minute a million articles, once."""
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'articles_schema'").fetchone()
+        if row is not None:
+            if int(row[0]) > ARTICLES_SCHEMA:
+                raise DataError(f"{self.path}: news archive of a newer version (articles schema "
+                                f"{row[0]}); update hypebt")
+            return
+        self.con.create_function("hex_key", 1, _hex_key, deterministic=True)
+        table = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS articles ("):]
+        table = table[:table.index(";")].replace("IF NOT EXISTS articles (", "articles_new (")
+        self.con.execute(table)
+        cols = "rowid, id, published, ts, bare, source, url, title, body"
+        self.con.execute(f"INSERT INTO articles_new ({cols}, hash) SELECT {cols}, hex_key(hash) "
+                         f"FROM articles ORDER BY rowid")
+        self.con.execute("DROP TABLE articles")
+        self.con.execute("ALTER TABLE articles_new RENAME TO articles")
+        for stmt in SCHEMA.split(";"):
+            if "ON articles(" in stmt:
+                self.con.execute(stmt)
+        self.con.execute("INSERT INTO meta VALUES ('articles_schema', ?)", (str(ARTICLES_SCHEMA),))
 
     # ------------------------------------------------------------ plumbing
     def close(self) -> None:
@@ -895,4 +943,4 @@ def archive_marks(archive: NewsArchive, extractor, calendar, start, end, *,
 
 
 __all__ = ["ARCHIVE_FILE", "ImportCounts", "NewsArchive", "archive_marks", "article_row",
-           "content_hash", "fast_row", "has_fts5", "open_archive"]
+           "content_hash", "fast_row", "has_fts5", "hash_key", "open_archive"]
