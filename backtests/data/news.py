@@ -11,7 +11,9 @@ duplicates).
 Imports of :data:`PARALLEL_MIN_BYTES` or more are parsed by forked worker processes (one per core
 by default; JSON Lines files in pieces of about :data:`IMPORT_CHUNK` bytes) while the opening
 process only writes: the workers send rows with title and body already UTF-8 (stored as TEXT by
-``CAST(? AS TEXT)``), the writer takes them in file order into the same transactions of
+``CAST(? AS TEXT)``), pickled into slots of anonymous shared memory mapped before the fork (a
+pipe would cost the writer a system call and a copy every 64 KiB), the writer takes them in file
+order into the same transactions of
 ``batch`` rows, so the archive, the counts, the notes and the first error are those of a
 one-process import. Durability is unchanged: ``synchronous=NORMAL`` under WAL, as before (a
 process killed keeps every committed batch; a power cut may lose the last batches, never
@@ -23,7 +25,8 @@ Tables::
 
     articles   rowid, id (unique), published (ISO 8601 with offset), ts (epoch seconds),
                bare (1 = the source gave a date only), source, url (unique when not empty),
-               title, body, hash (unique: sha1 of title and body with white space removed)
+               title, body, hash (unique: the first 8 bytes of the sha1 of title and body
+               with white space removed, a signed 64-bit integer: :func:`hash_key`)
     fts        FTS5 (trigram tokenizer) over title and body, brought up to date by
                :meth:`NewsArchive.search` (so imports stay fast); LIKE when the build has no FTS5
     rules      one row per rules version (see below)
@@ -35,7 +38,10 @@ Tables::
                themes (blob of int32 term ids); keyed (version, ts, id), so the articles of a
                date range are one range scan in the order the scoring needs
     first_seen version, code, role, ts: the first time each stock was named in each role
-    meta       key/value: format version, fts_rowid (last article indexed for search)
+    meta       key/value: format version, articles_schema (2: the integer hash; an archive
+               without it has the hash as hex text and is migrated when opened for writing,
+               see :meth:`NewsArchive._migrate_articles`), fts_rowid (last article indexed for
+               search)
 
 Deduplication: an article is new only if its ``id``, its (non-empty) ``url`` and its content
 hash are all new; any match keeps the archived copy and counts a duplicate.
