@@ -339,8 +339,8 @@ class NewsArchive:
                         self.con.execute(stmt)
                 self.con.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (str(FORMAT),))
                 if new:
-                    self.con.execute("INSERT INTO meta VALUES ('articles_schema', ?)",
-                                     (str(ARTICLES_SCHEMA),))
+                    self.con.execute("INSERT OR REPLACE INTO meta VALUES "
+                                     "('articles_schema', ?)", (str(ARTICLES_SCHEMA),))
                 else:
                     self._migrate_articles()
         else:
@@ -369,7 +369,8 @@ class NewsArchive:
         for stmt in SCHEMA.split(";"):
             if "ON articles(" in stmt:
                 self.con.execute(stmt)
-        self.con.execute("INSERT INTO meta VALUES ('articles_schema', ?)", (str(ARTICLES_SCHEMA),))
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES ('articles_schema', ?)",
+                         (str(ARTICLES_SCHEMA),))
 
     # ------------------------------------------------------------ plumbing
     def close(self) -> None:
