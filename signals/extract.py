@@ -11,7 +11,6 @@ ends; a 、 list is one clause), the nearest hit, else the article's primary the
 """
 from __future__ import annotations
 
-import bisect
 import hashlib
 from typing import NamedTuple
 
@@ -22,7 +21,7 @@ from signals.mentions import MatchRules, NameMatcher, load_matching
 from signals.normalize import normalize_text, original_span
 from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles
 from signals.roles_nb import mention_spans_nb
-from signals.text_nb import code_points
+from signals.text_nb import code_points, nearest_in_span_nb
 from signals.themes import ThemeLexicon, load_themes
 
 # Bump when a change to the extraction code changes its output: stored mention indexes
@@ -42,6 +41,9 @@ class Mention(NamedTuple):
     weight: float
     sentence: str          # normalised sentence, for display and debugging
     board_state: str = ""  # market-confirmed state at the last close before publication
+
+
+_new = tuple.__new__
 
 
 class ArticleSignals(NamedTuple):
@@ -93,26 +95,24 @@ class Extractor:
         hits, unknown = self.matcher.find(text)
         theme_hits = self.themes.find(text)
         primary = self.themes.primary(theme_hits, title_end)
-        theme_pos = [h.start for h in theme_hits]
         mentions = []
         if hits:
-            at = np.array([(h.start, h.end) for h in hits], dtype=np.int64)
+            at = np.array([h[:2] for h in hits], dtype=np.int64)       # (start, end)
             spans = mention_spans_nb(STOP_FLAGS, code_points(text), title_end, at[:, 0], at[:, 1])
             roles = self.roles.decide_all(text, spans, {})
             # original_span of every mention at once
             orig = at if index is None else np.stack((index[at[:, 0]], index[at[:, 1] - 1] + 1),
                                                      axis=1)
-            for h, (role, weight), (lo, hi, ca, cb), (a, b) in zip(
-                    hits, roles, spans[:, 2:6].tolist(), orig.tolist()):
-                theme = primary
-                # the theme clause is the role clause (THEME_CLAUSE_RE is ROLE_CLAUSE_RE)
-                ta = bisect.bisect_left(theme_pos, ca)
-                tb = bisect.bisect_left(theme_pos, cb)
-                if tb > ta:
-                    near = min(theme_hits[ta:tb], key=lambda t: abs(t.start - h.start))
-                    theme = near.theme
-                mentions.append(Mention(h.code, raw[a:b], h.kind, h.start < title_end, theme,
-                                        role, weight, text[lo:hi].strip()))
+            # the theme nearest each mention in its clause (the theme clause is the role
+            # clause: THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
+            names = [h.theme for h in theme_hits] + [primary]
+            near = nearest_in_span_nb(np.array([h.start for h in theme_hits], dtype=np.int64),
+                                      at[:, 0], spans[:, 4], spans[:, 5]).tolist()
+            for h, (role, weight), lo, hi, (a, b), t in zip(
+                    hits, roles, spans[:, 2].tolist(), spans[:, 3].tolist(), orig.tolist(), near):
+                # tuple.__new__: a NamedTuple's own __new__ is a Python function (its defaults)
+                mentions.append(_new(Mention, (h.code, raw[a:b], h.kind, h.start < title_end,
+                                               names[t], role, weight, text[lo:hi].strip(), "")))
         unk = []
         for u in unknown:
             a, b = original_span(index, u.start, u.end)

@@ -19,7 +19,10 @@ sufficient or necessary condition of the regex itself, never an approximation.
 """
 from __future__ import annotations
 
+import functools
 import re
+
+import numpy as np
 
 # The standard library's own regex parser and its opcodes: there is no public API for a parse
 # tree (sre_parse, the old name, is deprecated), and reading the very parser that compiles the
@@ -215,3 +218,231 @@ def first_chars(items) -> set[str] | None:
     if op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[0] >= 1:
         return first_chars(av[2])
     return None
+
+
+# ------------------------------------------------------------------ regex -> automaton
+# Op codes of an automaton state (signals.regex_nb reads them).
+OP_CHAR, OP_SPLIT, OP_EPS, OP_BOL, OP_EOL, OP_EOS, OP_AHEAD, OP_NOT_AHEAD, OP_MATCH = range(9)
+MAX_STATES = 50_000           # a pattern whose automaton would be larger keeps its regex
+_CATEGORIES = {C.CATEGORY_DIGIT: r"\d", C.CATEGORY_NOT_DIGIT: r"\D", C.CATEGORY_SPACE: r"\s",
+               C.CATEGORY_NOT_SPACE: r"\S", C.CATEGORY_WORD: r"\w", C.CATEGORY_NOT_WORD: r"\W"}
+_BMP = "".join(map(chr, range(0x10000)))
+
+
+class Untranslatable(Exception):
+    """A pattern (part) :class:`Automata` does not translate: its regex runs instead."""
+
+
+@functools.cache
+def _class_table(regex: str, flags: int) -> np.ndarray:
+    """Which BMP characters the one-character ``regex`` matches, as the regex engine says."""
+    table = np.zeros(0x10000, dtype=np.uint8)
+    at = [m.start() for m in re.finditer(regex, _BMP, flags)]
+    table[at] = 1
+    return table
+
+
+class Automata:
+    """Regexes translated to one table of automaton states (a Thompson NFA), which
+    :mod:`signals.regex_nb` runs in numba: whether a pattern matches at a position or
+    anywhere in a window -- the answer of ``match``/``search``, not the span.
+
+    :meth:`add` reads the pattern's parse tree (:func:`parse`) and translates literals, character
+    classes (``\\d``, ``\\s``, ``\\w``, ranges, negation: a table over the BMP built by the regex
+    engine itself), groups, alternations, repeats (bounded ones unrolled), ``^``/``$``/``\\A``/
+    ``\\Z`` and look-aheads without further look-arounds. Anything else -- look-behinds,
+    back-references, word boundaries, case-insensitive or multi-line patterns, atomic groups,
+    possessive repeats, an automaton over :data:`MAX_STATES` -- gives ``None``: the caller runs
+    the regex. Texts with characters outside the BMP are the caller's to send to the regex."""
+
+    def __init__(self):
+        self.op: list[int] = []
+        self.out1: list[int] = []
+        self.out2: list[int] = []
+        self.arg: list[int] = []
+        self._tables: dict[bytes, int] = {}
+        self.tables: list[np.ndarray] = []
+        self._first: dict[int, int] = {}        # start state -> table of its first characters
+        self._arrays = None
+
+    def _state(self, op: int, out1: int = -1, out2: int = -1, arg: int = -1) -> int:
+        if len(self.op) >= MAX_STATES:
+            raise Untranslatable("too many states")
+        self.op.append(op)
+        self.out1.append(out1)
+        self.out2.append(out2)
+        self.arg.append(arg)
+        self._arrays = None
+        return len(self.op) - 1
+
+    def add(self, pattern: re.Pattern | str, flags: int = 0) -> int | None:
+        """The start state of ``pattern``'s automaton, or ``None`` when it is not translated
+        (the states added on the way stay, unreferenced)."""
+        if isinstance(pattern, str):
+            pattern = re.compile(pattern, flags)
+        if pattern.flags & (re.IGNORECASE | re.MULTILINE | re.LOCALE) \
+                or not isinstance(pattern.pattern, str):
+            return None
+        try:
+            tree = parse(pattern)
+            if has_backrefs(tree):
+                return None
+            start = self._seq(tree, self._state(OP_MATCH), pattern.flags, True)
+        except (Untranslatable, RecursionError):
+            return None
+        self._first_chars(start)
+        return start
+
+    def _first_chars(self, start: int) -> None:
+        """Remember the characters a match from ``start`` can begin with, when every match
+        consumes one first (no assertion or empty match on the way): the automaton is then
+        started only where one stands."""
+        table = np.zeros(0x10000, dtype=np.uint8)
+        seen, todo = set(), [start]
+        while todo:
+            s = todo.pop()
+            if s in seen:
+                continue
+            seen.add(s)
+            op = self.op[s]
+            if op == OP_CHAR:
+                table |= self.tables[self.arg[s]]
+            elif op == OP_SPLIT:
+                todo += [self.out1[s], self.out2[s]]
+            elif op == OP_EPS:
+                todo.append(self.out1[s])
+            else:
+                return
+        key = table.tobytes()
+        got = self._tables.get(key)
+        if got is None:
+            got = self._tables[key] = len(self.tables)
+            self.tables.append(table)
+        self._first[start] = got
+        self._arrays = None
+
+    def _table(self, items, flags: int) -> int:
+        """The index of the character table of one ``LITERAL``/``NOT_LITERAL``/``ANY``/``IN``."""
+        table = np.zeros(0x10000, dtype=np.uint8)
+        for op, av in items:
+            if op is C.LITERAL:
+                if av <= 0xFFFF:
+                    table[av] = 1
+            elif op is C.NOT_LITERAL:
+                table[:] = 1
+                if av <= 0xFFFF:
+                    table[av] = 0
+            elif op is C.ANY:
+                table[:] = 1
+                if not flags & re.DOTALL:
+                    table[10] = 0
+            elif op is C.RANGE:
+                lo, hi = av
+                table[lo:min(hi, 0xFFFF) + 1] = 1
+            elif op is C.CATEGORY and av in _CATEGORIES:
+                table |= _class_table(_CATEGORIES[av], flags & re.ASCII)
+            elif op is C.NEGATE:
+                continue
+            else:
+                raise Untranslatable(str(op))
+        if items and items[0][0] is C.NEGATE:
+            table ^= 1
+        key = table.tobytes()
+        got = self._tables.get(key)
+        if got is None:
+            got = self._tables[key] = len(self.tables)
+            self.tables.append(table)
+        return got
+
+    def _seq(self, items, nxt: int, flags: int, looks: bool) -> int:
+        for op, av in reversed(items):
+            nxt = self._item(op, av, nxt, flags, looks)
+        return nxt
+
+    def _item(self, op, av, nxt: int, flags: int, looks: bool) -> int:
+        if op in (C.LITERAL, C.NOT_LITERAL, C.ANY):
+            return self._state(OP_CHAR, nxt, arg=self._table([(op, av)], flags))
+        if op is C.IN:
+            return self._state(OP_CHAR, nxt, arg=self._table(av, flags))
+        if op is C.SUBPATTERN:
+            _group, add_flags, del_flags, sub = av
+            if add_flags or del_flags:
+                raise Untranslatable("flags")
+            return self._seq(sub, nxt, flags, looks)
+        if op is C.BRANCH:
+            starts = [self._seq(alt, nxt, flags, looks) for alt in av[1]]
+            entry = starts[-1]
+            for s in reversed(starts[:-1]):
+                entry = self._state(OP_SPLIT, s, entry)
+            return entry
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT):      # lazy or greedy: the same answer to "any match?"
+            lo, hi, sub = av
+            entry = nxt
+            if hi is C.MAXREPEAT:
+                loop = self._state(OP_SPLIT, -1, nxt)
+                self.out1[loop] = self._seq(sub, loop, flags, looks)
+                entry = loop
+            else:
+                for _ in range(hi - lo):
+                    entry = self._state(OP_SPLIT, self._seq(sub, entry, flags, looks), nxt)
+            for _ in range(lo):
+                entry = self._seq(sub, entry, flags, looks)
+            return entry
+        if op is C.AT:
+            kind = {C.AT_BEGINNING: OP_BOL, C.AT_BEGINNING_STRING: OP_BOL, C.AT_END: OP_EOL,
+                    C.AT_END_STRING: OP_EOS}.get(av)
+            if kind is None:
+                raise Untranslatable(str(av))
+            return self._state(kind, nxt)
+        if op in (C.ASSERT, C.ASSERT_NOT) and looks and av[0] == 1:
+            sub = self._seq(av[1], self._state(OP_MATCH), flags, False)
+            return self._state(OP_AHEAD if op is C.ASSERT else OP_NOT_AHEAD, nxt, arg=sub)
+        raise Untranslatable(str(op))
+
+    def _closures(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per state, the states reachable from it without reading a character and without
+        passing an assertion: character states, assertions and the final state (CSR arrays)."""
+        ptr = np.zeros(len(self.op) + 1, dtype=np.int32)
+        lists: list[list[int]] = []
+        for s0 in range(len(self.op)):
+            got, seen, todo = [], set(), [s0]
+            while todo:
+                s = todo.pop()
+                if s in seen:
+                    continue
+                seen.add(s)
+                op = self.op[s]
+                if op == OP_SPLIT:
+                    todo += [self.out2[s], self.out1[s]]
+                elif op == OP_EPS:
+                    todo.append(self.out1[s])
+                else:
+                    got.append(s)
+            lists.append(got)
+            ptr[s0 + 1] = ptr[s0] + len(got)
+        flat = np.array([s for got in lists for s in got], dtype=np.int32)
+        return ptr, flat
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(code, cmap, ctab)`` for :mod:`signals.regex_nb`: ``code`` (int32) holds the number
+        of states ``n``, then per state its op, next state, argument (a table, or a look-ahead's
+        start), the table of its first characters when it starts a pattern (else -1), then the
+        ``n + 1`` offsets and the lists of :meth:`_closures`. The character tables are kept as
+        classes of characters no table tells apart: ``cmap`` (int32 ``[65536]``) gives a BMP
+        character's class, ``ctab`` (uint8 ``[tables, classes]``) whether table ``t`` holds
+        class ``k`` (a few kilobytes instead of 64 KiB a table)."""
+        if self._arrays is None:
+            tables = (np.stack(self.tables) if self.tables
+                      else np.zeros((1, 0x10000), dtype=np.uint8))
+            columns = np.ascontiguousarray(tables.T)          # one row of bytes per character
+            _keys, first_at, cmap = np.unique(columns.view(f"V{columns.shape[1]}").ravel(),
+                                              return_index=True, return_inverse=True)
+            ctab = np.ascontiguousarray(tables[:, first_at])
+            first = [-1] * len(self.op)
+            for s, t in self._first.items():
+                first[s] = t
+            ptr, flat = self._closures()
+            code = np.concatenate([np.array([len(self.op)] + self.op + self.out1 + self.arg + first,
+                                            dtype=np.int32), ptr, flat]).astype(np.int32)
+            self._arrays = (code, cmap.astype(np.int32).ravel(), ctab)
+        return self._arrays

@@ -34,8 +34,10 @@ Rules, in the order they are applied:
 from __future__ import annotations
 
 import functools
+import operator
 import os
 import re
+import threading
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -45,7 +47,10 @@ from backtests.core import rules
 from backtests.core.errors import ConfigError
 from backtests.core.names import normalize_name as _display
 from signals.config import load_toml, string_list
+from signals.literals import Automata
+from signals.mentions_nb import plain_text_nb, select_names_nb, unknown_names_nb
 from signals.normalize import normalize_name
+from signals.regex_nb import workspace
 from signals.text_nb import cjk_before_nb, code_points, digit_runs_nb
 from signals.trie_nb import Trie, longest_first_nb
 
@@ -76,6 +81,7 @@ _CLASS_SUFFIX_RE = re.compile(r"(?<=[\u4e00-\u9fff])A$")
 # STAR/ChiNext special-voting-rights and unprofitable suffixes: 寒武纪-U, 优刻得-W, 九号公司-WD
 _SUFFIX_UW_RE = re.compile(r"-(?:U|W|UW|WD|UWD|D)$")
 _BLOCKER = "-"
+_START = operator.itemgetter(0)          # a Hit's or an Unknown's start (a stable sort key)
 
 
 
@@ -254,13 +260,39 @@ class NameMatcher:
         self._trie = trie
         self._payload = payload
         self._guard = np.zeros(trie.n_nodes, dtype=np.int8)      # per node, for the kernel
-        for node, (_code, _kind, guard) in payload.items():
+        self._named = np.zeros(trie.n_nodes, dtype=np.bool_)     # a stock's key, not a blocker
+        for node, (code, _kind, guard) in payload.items():
             self._guard[node] = guard
+            self._named[node] = code != _BLOCKER
+        self._code_kind = {node: (code, kind) for node, (code, kind, _g) in payload.items()}
         self.n_names = len(self.keys)
         suffixes = Trie()
         for suf in self.rules.unknown_suffixes:
             suffixes.add(suf)
         self._suffixes = suffixes if self.rules.unknown_suffixes else None
+        # the guard and unknown-name regexes as automata (signals.literals.Automata), run in
+        # numba; None when one of them does not translate: the regexes run as written
+        auto = Automata()
+        r = self.rules
+        progs = [auto.add(p) for p in (r.guard_left, r.guard_right, r.common_right,
+                                       r.unknown_left)]
+        self._auto = None if None in progs else (auto.arrays(), tuple(progs), len(auto.op))
+        self._local = threading.local()     # a work space per thread (Dask workers share us)
+
+    def _workspace(self) -> np.ndarray:
+        ws = getattr(self._local, "ws", None)
+        if ws is None:
+            ws = self._local.ws = workspace(self._auto[2])
+        return ws
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_local"]                 # pickled for a Dask cluster: rebuilt there
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
 
     # ------------------------------------------------------------ matching
     def _guard_ok(self, text: str, start: int, end: int, guard: int) -> bool:
@@ -271,28 +303,41 @@ class NameMatcher:
 
     def find(self, text: str) -> tuple[list[Hit], list[Unknown]]:
         """Stocks named in normalised ``text`` (sorted by position) and unknown candidates."""
-        payload = self._payload
-        occ = self._trie.find(text)
-        keep = np.ones(len(occ), dtype=np.bool_)
-        guards = self._guard[occ[:, 2]]
-        at = np.flatnonzero(guards)
-        for i, (start, end, _node), guard in zip(at.tolist(), occ[at].tolist(),
-                                                 guards[at].tolist()):
-            keep[i] = self._guard_ok(text, start, end, guard)
-        # longest first, then leftmost; a candidate overlapping a kept one is dropped
-        kept, taken_nb = longest_first_nb(occ, keep, len(text))
+        units = code_points(text)
+        if self._auto is not None and plain_text_nb(units):
+            arrays, (left, right, common, _unknown_left), _n = self._auto
+            # the scan, the guards as automata, then longest first, then leftmost: one kernel
+            rows, taken_nb = select_names_nb(*arrays, self._workspace(), units,
+                                             *self._trie.tables(), self._trie.max_len,
+                                             self._guard, self._named, left, right, common)
+            fast = True
+        else:
+            occ = self._trie.find(text)
+            keep = np.ones(len(occ), dtype=np.bool_)
+            guards = self._guard[occ[:, 2]]
+            at = np.flatnonzero(guards)
+            for i, (start, end, _node), guard in zip(at.tolist(), occ[at].tolist(),
+                                                     guards[at].tolist()):
+                keep[i] = self._guard_ok(text, start, end, guard)
+            # longest first, then leftmost; a candidate overlapping a kept one is dropped
+            kept, taken_nb = longest_first_nb(occ, keep, len(text))
+            rows = occ[np.sort(kept)]
+            rows = rows[self._named[rows[:, 2]]]        # blockers out; by start, then end
+            fast = False
         taken = bytearray(taken_nb)         # 1 where a kept match (or blocker) lies
-        hits: list[Hit] = []
-        for start, end, node in occ[kept].tolist():
-            code, kind, _guard = payload[node]
-            if code != _BLOCKER:
-                hits.append(Hit(start, end, code, kind, text[start:end]))
+        code_kind = self._code_kind
+        new = tuple.__new__                     # a NamedTuple's own __new__ is slower
+        hits: list[Hit] = [new(Hit, (start, end, *code_kind[node], text[start:end]))
+                           for start, end, node in rows.tolist()]
         unknown: list[Unknown] = []
         self._codes(text, hits, unknown, taken)
         if self._suffixes is not None:
-            self._unknown_names(text, unknown, taken)
-        hits.sort(key=lambda h: h.start)
-        unknown.sort(key=lambda u: u.start)
+            if fast:
+                self._unknown_names_nb(text, units, unknown, taken)
+            else:
+                self._unknown_names(text, unknown, taken)
+        hits.sort(key=_START)
+        unknown.sort(key=_START)
         return hits, unknown
 
     def _codes(self, text: str, hits: list[Hit], unknown: list[Unknown], taken: bytearray) -> None:
@@ -344,6 +389,18 @@ class NameMatcher:
             b = suf.end() if suf else end
             unknown.append(Unknown(a, b, text[a:b], "7-digit code (a typo?): stock codes have "
                                                      "6 digits; not matched"))
+
+    def _unknown_names_nb(self, text: str, units: np.ndarray, unknown: list[Unknown],
+                          taken: bytearray) -> None:
+        """:meth:`_unknown_names` in one kernel (:func:`signals.mentions_nb.unknown_names_nb`)."""
+        arrays, (_left, right, _common, unknown_left), _n = self._auto
+        _first, keys, children, terminal = self._trie.tables()
+        spans = unknown_names_nb(*arrays, self._workspace(), units, *self._suffixes.tables(),
+                                 self._suffixes.max_len, np.frombuffer(taken, dtype=np.uint8),
+                                 right, unknown_left, keys, children, terminal)
+        for start, end in spans.tolist():
+            unknown.append(Unknown(start, end, text[start:end],
+                                   "company-like name not in the names file"))
 
     def _unknown_names(self, text: str, unknown: list[Unknown], taken: bytearray) -> None:
         r = self.rules

@@ -24,28 +24,36 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
-from signals.literals import finite_strings, has_backrefs, needed_strings, parse
+from signals.literals import Automata, finite_strings, has_backrefs, needed_strings, parse
+from signals.regex_nb import workspace
 from signals.roles_nb import (
     F_BREAK,
     F_CLAUSE,
     F_ROLE,
     F_SENTENCE,
+    NEAREST,
+    SCOPE_AFTER,
+    SCOPE_AFTER_LIST,
+    SCOPE_BEFORE,
     SCOPE_SENTENCE,
     decide_nb,
     keyword_status_nb,
 )
+from signals.text_nb import code_points
 from signals.trie_nb import Trie
 
 ROLE_KEYS = ("default_role", "default_weight", "role", "board_roles")
 RULE_KEYS = ("name", "weight", "scope", "patterns", "names")
 SCOPES = ("sentence", "after", "before", "after_list")
-assert SCOPES.index("sentence") == SCOPE_SENTENCE, "signals.roles_nb scope codes out of step"
+assert [SCOPES.index(s) for s in SCOPES] == [SCOPE_SENTENCE, SCOPE_AFTER, SCOPE_BEFORE,
+                                              SCOPE_AFTER_LIST], "signals.roles_nb scope codes out of step"
 # Board states a market gives a mention (signals.marks: board_state), in the order they are
 # checked; docs/signals.md "Market-confirmed roles".
 BOARD_STATES = ("limit_down", "streak", "limit_up", "broken")
@@ -98,6 +106,13 @@ class RoleRules:
         sentence = [f"(?:{r.pattern.pattern})" for r in rules if r.scope == "sentence"]
         self._any = re.compile("|".join(sentence)) if sentence else None
         self._applies: dict[str, tuple[bool, ...]] = {}     # mention text -> rule applies
+        # (role, weight) of each rule, the default last: decide_nb's answers index it
+        self._choices = [(r.name, r.weight) for r in rules] + [(self.default_role,
+                                                                 self.default_weight)]
+        self._applies_id: dict[str, int] = {}                # mention text -> row below
+        self._applies_rows: dict[tuple[bool, ...], int] = {}
+        self._applies_arr = np.zeros((0, len(rules)), dtype=np.bool_)
+        self._applies_lock = threading.Lock()
         self._keywords = _Keywords(rules)
         self._named = any(r.names is not None for r in rules)
 
@@ -107,6 +122,33 @@ class RoleRules:
             got = self._applies[mention] = tuple(r.names is None or r.names.search(mention) is not None
                                                  for r in self.rules)
         return got
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_applies_lock"]          # pickled for a Dask cluster: a new lock there
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._applies_lock = threading.Lock()
+
+    def _applies_table(self, text: str, rows: list) -> np.ndarray:
+        """``[K, rules]`` bool: :meth:`_rules_for` of each mention (rows of spans), as rows of
+        a small table of the distinct answers (a few: only rules with ``names`` differ)."""
+        ids = self._applies_id
+        idx = []
+        for r in rows:
+            mention = text[r[0]:r[1]]
+            i = ids.get(mention)
+            if i is None:
+                row = self._rules_for(mention)
+                with self._applies_lock:        # the table only grows (Dask threads share it)
+                    i = self._applies_rows.setdefault(row, len(self._applies_rows))
+                    if i >= len(self._applies_arr):
+                        self._applies_arr = np.array(list(self._applies_rows), dtype=np.bool_)
+                ids[mention] = i
+            idx.append(i)
+        return self._applies_arr[idx]
 
     def fingerprint(self) -> tuple:
         """Everything that decides :meth:`decide`, as plain values (for rules versions)."""
@@ -176,30 +218,33 @@ class RoleRules:
         The same answers as :meth:`decide`, with fewer regex searches: one scan of the text for
         the rules' literals (:class:`_Keywords`) says which sentence rules cannot match in a
         clause (none of their literals there) and which surely do (a pattern that is a finite
-        set of strings, one of which is there); the regex runs for the rest."""
+        set of strings, one of which is there); the rules' automata
+        (:class:`signals.literals.Automata`) answer the rest in the same kernel
+        (:func:`signals.roles_nb.decide_nb`). The regex runs only for a rule without an
+        automaton and for the nearest-match pass over the sentence."""
         kw = self._keywords
         rows = spans.tolist()
         if kw.exact:
-            status = kw.status(text, spans)
+            occ, status = kw.status(text, spans)
             if self._named:
-                applies = np.array([self._rules_for(text[r[0]:r[1]]) for r in rows],
-                                   dtype=np.bool_)
+                applies = self._applies_table(text, rows)
             else:
                 applies = np.ones(status.shape, dtype=np.bool_)
-            # settled by the literals alone (most mentions), else -2: the loop below
-            decided = decide_nb(status, applies, kw.scope, kw.always_arr, spans).tolist()
-            status = status.tolist()
+            # settled by the literals and the automata (most mentions), else -2 (the loop
+            # below) or NEAREST (only the nearest-match pass below)
+            decided = decide_nb(status, applies, kw.scope, kw.always_arr, spans, kw.prog,
+                                *kw.arrays, kw.workspace(), code_points(text), occ,
+                                kw.node_ptr, kw.node_rule, kw.node_bits).tolist()
         else:
             decided = [-2] * len(rows)
             status = None
         rules = self.rules
-        out = []
-        for k, (start, end, lo, hi, ca, cb, pa, pb) in enumerate(rows):
-            d = decided[k]
-            if d != -2:
-                out.append((rules[d].name, rules[d].weight) if d >= 0
-                           else (self.default_role, self.default_weight))
+        choice = self._choices
+        out = [choice[d] if d >= -1 else None for d in decided]   # -1: the default (last)
+        for k, d in enumerate(decided):
+            if d >= -1:
                 continue
+            start, end, lo, hi, ca, cb, pa, pb = rows[k]
             applies = self._rules_for(text[start:end])
             clause = (ca, cb)
             if status is None:          # rules kw cannot read: decide's own keyword test
@@ -210,9 +255,9 @@ class RoleRules:
                                             and self._any.search(text, ca, cb) is not None)
                 st = None
             else:
-                keyword, st = True, status[k]
+                keyword, st = True, status[k].tolist()
             found = None
-            for i, rule in enumerate(rules):
+            for i, rule in enumerate(rules if d != NEAREST else ()):
                 if not applies[i]:
                     continue
                 if rule.scope == "sentence":
@@ -246,8 +291,8 @@ class RoleRules:
                                                       text, lo, hi), start, end)
                 if best is not None:
                     found = best[1]
-            out.append((found.name, found.weight) if found is not None
-                       else (self.default_role, self.default_weight))
+            out[k] = ((found.name, found.weight) if found is not None
+                      else (self.default_role, self.default_weight))
         return out
 
     def confirm(self, role: str, weight: float, board_state: str) -> tuple[str, float]:
@@ -275,13 +320,17 @@ class _Keywords:
         trees = [parse(r.pattern) for r in rules]
         if any(has_backrefs(t) for t in trees):
             return
-        payload: dict[int, dict[int, bool]] = {}          # node -> {rule: exact}
+        patterns = [r.pattern for r in rules]     # what the automata answer, per rule
+        payload: dict[int, dict[int, int]] = {}     # node -> {rule: 1 exact | 2 needed}
         for i, (rule, tree) in enumerate(zip(rules, trees)):
             if rule.scope != "sentence" or rule.pattern.flags & re.IGNORECASE:
                 continue
             always = False
-            for piece in _pieces(rule, tree):
+            inexact: list[str | None] = []
+            for text, piece in _pieces(rule, tree):
                 words, exact = finite_strings(piece), True
+                if words is None:
+                    inexact.append(text)
                 if words is None:
                     words, exact = needed_strings(piece), False
                 if words is None:
@@ -289,8 +338,19 @@ class _Keywords:
                     continue
                 for w in words:
                     got = payload.setdefault(self.trie.add(w), {})
-                    got[i] = got.get(i, False) or exact
+                    got[i] = got.get(i, 0) | (1 if exact else 2)
             self.always[i] = always
+            if inexact and None not in inexact:
+                # without an exact string of the rule in a clause only these can match there
+                patterns[i] = re.compile("|".join(f"(?:{p})" for p in inexact),
+                                         rule.pattern.flags)
+        # every rule as an automaton (-1: not translated, its regex runs)
+        auto = Automata()
+        self.prog = np.array([-1 if (got := auto.add(p)) is None else got for p in patterns],
+                             dtype=np.int64)
+        self.arrays = auto.arrays()
+        self._n_states = len(auto.op)
+        self._local = threading.local()
         self.exact = True
         self.n_rules = len(rules)
         self.scope = np.array([SCOPES.index(r.scope) for r in rules], dtype=np.int64)
@@ -300,29 +360,47 @@ class _Keywords:
             ptr[node + 1] = len(got)
         self.node_ptr = np.cumsum(ptr)
         self.node_rule = np.zeros(int(self.node_ptr[-1]), dtype=np.int64)
-        self.node_exact = np.zeros(int(self.node_ptr[-1]), dtype=np.bool_)
+        self.node_bits = np.zeros(int(self.node_ptr[-1]), dtype=np.int8)
         for node, got in payload.items():
             at = int(self.node_ptr[node])
-            for j, (rule, exact) in enumerate(sorted(got.items())):
+            for j, (rule, bits) in enumerate(sorted(got.items())):
                 self.node_rule[at + j] = rule
-                self.node_exact[at + j] = exact
+                self.node_bits[at + j] = bits
         self.empty = not payload
 
-    def status(self, text: str, spans: np.ndarray) -> np.ndarray:
-        """:func:`signals.roles_nb.keyword_status_nb` of ``text`` for the mention spans."""
+    def workspace(self) -> np.ndarray:
+        """The automata's work space of this thread (:func:`signals.regex_nb.workspace`)."""
+        ws = getattr(self._local, "ws", None)
+        if ws is None:
+            ws = self._local.ws = workspace(self._n_states)
+        return ws
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_local", None)           # pickled for a Dask cluster: rebuilt there
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def status(self, text: str, spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(occurrences, status)``: the literals' ``(start, end, node)`` in ``text`` and
+        :func:`signals.roles_nb.keyword_status_nb` for the mention spans."""
         occ = self.trie.find(text) if not self.empty else np.zeros((0, 3), dtype=np.int64)
-        return keyword_status_nb(occ, self.node_ptr, self.node_rule, self.node_exact, spans,
-                                 self.n_rules)
+        return occ, keyword_status_nb(occ, self.node_ptr, self.node_rule, self.node_bits, spans,
+                                      self.n_rules)
 
 
-def _pieces(rule: RoleRule, tree) -> list:
-    """The parse trees of a rule's patterns: the rule matches where one of them does."""
+def _pieces(rule: RoleRule, tree) -> list[tuple[str | None, list]]:
+    """``(text, parse tree)`` of a rule's patterns (the rule matches where one of them does),
+    or of its whole pattern (text ``None``) when it cannot be split."""
     if rule.parts and rule.pattern.pattern == "|".join(f"(?:{p})" for p in rule.parts):
         try:
-            return [parse(p, rule.pattern.flags) for p in rule.parts]
+            return [(p, parse(p, rule.pattern.flags)) for p in rule.parts]
         except re.error:
             pass
-    return [tree]
+    return [(None, tree)]
 
 
 # TextSpans.around keeps a sentence stop inside the span and leaves any other stop out, so every

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from signals.regex_nb import run_nb
+
 # Character flags (STOP_FLAGS in signals.roles): a sentence stop, a role/theme clause stop, a
 # clause stop (、 too), a line break.
 F_SENTENCE, F_ROLE, F_CLAUSE, F_BREAK = 1, 2, 4, 8
@@ -85,11 +87,12 @@ def mention_spans_nb(lut, units, hard, starts, ends):
 
 
 @njit(cache=True)
-def keyword_status_nb(occ, node_ptr, node_rule, node_exact, spans, n_rules):
+def keyword_status_nb(occ, node_ptr, node_rule, node_bits, spans, n_rules):
     """``[K, n_rules]`` int8: bit 1 an exact literal of the rule inside mention k's role clause,
     bit 2 a needed literal there, bits 4 and 8 the same inside its sentence. ``occ`` holds the
     ``(start, end, node)`` occurrences of :func:`signals.trie_nb.scan_nb` (sorted by start);
-    node ``v``'s rules are ``node_rule[node_ptr[v]:node_ptr[v + 1]]``; ``spans`` as
+    node ``v``'s rules are ``node_rule[node_ptr[v]:node_ptr[v + 1]]`` (``node_bits``: 1 an
+    exact literal of the rule, 2 a needed one, or both); ``spans`` as
     :func:`mention_spans_nb` gives them."""
     k_n = spans.shape[0]
     out = np.zeros((k_n, n_rules), dtype=np.int8)
@@ -105,7 +108,7 @@ def keyword_status_nb(occ, node_ptr, node_rule, node_exact, spans, n_rules):
             inside = st >= a and en <= b
             node = occ[m, 2]
             for p in range(node_ptr[node], node_ptr[node + 1]):
-                bit = 1 if node_exact[p] else 2
+                bit = node_bits[p]
                 r = node_rule[p]
                 if inside:
                     out[k, r] |= bit
@@ -113,39 +116,118 @@ def keyword_status_nb(occ, node_ptr, node_rule, node_exact, spans, n_rules):
     return out
 
 
+@njit(cache=True)
+def _nearest_exact_nb(occ, node_ptr, node_rule, node_bits, rule, lo, hi, start, end):
+    """The smallest distance from the mention ``[start, end)`` to an occurrence of an exact
+    literal of ``rule`` inside ``[lo, hi)`` (0 when one overlaps the mention), -1 when there is
+    none, -2 when two of them overlap."""
+    best = -1
+    reach = -1                    # the furthest end of the occurrences so far (occ is by start)
+    for m in range(occ.shape[0]):
+        st = occ[m, 0]
+        if st >= hi:
+            break
+        en = occ[m, 1]
+        if st < lo or en > hi:
+            continue
+        node = occ[m, 2]
+        mine = False
+        for p in range(node_ptr[node], node_ptr[node + 1]):
+            if node_rule[p] == rule and node_bits[p] & 1:
+                mine = True
+                break
+        if not mine:
+            continue
+        if st < reach:
+            return -2
+        reach = max(reach, en)
+        d = st - end if st >= end else start - en if en <= start else 0
+        if best < 0 or d < best:
+            best = d
+    return best
+
+
 # Rule scopes for decide_nb (signals.roles.SCOPES, in that order).
-SCOPE_SENTENCE = 0
+SCOPE_SENTENCE, SCOPE_AFTER, SCOPE_BEFORE, SCOPE_AFTER_LIST = 0, 1, 2, 3
+NEAREST = -3          # decide_nb: no rule matched in the clause; the nearest-match pass is left
 
 
 @njit(cache=True)
-def decide_nb(status, applies, scope, always, spans):
-    """Per mention: the index of the rule that decides its role from ``status``
-    (:func:`keyword_status_nb`) alone, -1 for the default role, or -2 when a regex must run
-    (a rule whose literals do not settle it, or a rule of another scope applies). Rules are
-    tried in order, as :meth:`signals.roles.RoleRules.decide` tries them; ``spans`` as
-    :func:`mention_spans_nb` gives them."""
+def decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws, units, occ,
+              node_ptr, node_rule, node_bits):
+    """Per mention: the index of the rule that decides its role, -1 for the default role, -2
+    when a regex must run (a rule without an automaton whose literals do not settle it), or
+    :data:`NEAREST` when no rule matches in the clause and the nearest sentence-rule match
+    (a regex ``finditer``) decides. Rules are tried in order, as
+    :meth:`signals.roles.RoleRules.decide` tries them: a sentence rule by its literals
+    (``status``, :func:`keyword_status_nb`) or, when they do not settle it, its automaton
+    (``prog[i]``, :class:`signals.literals.Automata`, run by :func:`signals.regex_nb.run_nb`)
+    searched in the role clause; an ``after_list`` rule's automaton matched at the mention's end
+    up to the end of the role clause; ``after``/``before`` searched in the text after/before the
+    mention to the end/start of its clause. ``spans`` as :func:`mention_spans_nb` gives them;
+    ``units`` the text's code points (a text with a character outside the BMP runs no
+    automaton).
+
+    The nearest-match pass (the rule whose ``finditer`` match in the sentence is nearest the
+    mention, ties by rule order) is answered here when it can be exactly: every rule with a
+    literal in the sentence has only exact ones there (``status`` bit 4, not 8: its inexact
+    patterns cannot match), and its exact strings' occurrences in the sentence (``occ``, the
+    literal scan; ``node_*`` as :func:`keyword_status_nb` reads them) do not overlap -- then
+    they are exactly the matches ``finditer`` reports. Otherwise :data:`NEAREST`."""
     k_n, r_n = status.shape
+    bmp = True
+    for i in range(units.shape[0]):
+        if units[i] > 0xFFFF:
+            bmp = False
+            break
     out = np.empty(k_n, dtype=np.int64)
     for k in range(k_n):
+        s0, e0, lo, hi, ca, cb, pa, pb = (spans[k, 0], spans[k, 1], spans[k, 2], spans[k, 3],
+                                          spans[k, 4], spans[k, 5], spans[k, 6], spans[k, 7])
         got = -1
         for i in range(r_n):
             if not applies[k, i]:
                 continue
-            if scope[i] != SCOPE_SENTENCE:
-                got = -2
-                break
-            s = status[k, i]
-            if s & 1:
-                got = i
-                break
-            if s & 2 or always[i]:
-                got = -2
-                break
-        if got == -1 and not (spans[k, 4] == spans[k, 2] and spans[k, 5] == spans[k, 3]):
-            for i in range(r_n):             # the nearest match in the sentence: a regex
-                if applies[k, i] and scope[i] == SCOPE_SENTENCE and (status[k, i] & 12
-                                                                     or always[i]):
+            p = prog[i] if bmp else -1
+            sc = scope[i]
+            if sc == SCOPE_SENTENCE:
+                s = status[k, i]
+                if s & 1:
+                    got = i
+                    break
+                if not (s & 2 or always[i]):
+                    continue
+                if p < 0:
                     got = -2
                     break
+                hit = run_nb(code, cmap, ctab, ws, p, units, ca, cb, 0, False)
+            elif p < 0:
+                got = -2
+                break
+            elif sc == SCOPE_AFTER_LIST:
+                hit = run_nb(code, cmap, ctab, ws, p, units, e0, cb, 0, True)
+            elif sc == SCOPE_AFTER:
+                hit = run_nb(code, cmap, ctab, ws, p, units, e0, pb, e0, False)
+            else:
+                hit = run_nb(code, cmap, ctab, ws, p, units, pa, s0, pa, False)
+            if hit:
+                got = i
+                break
+        if got == -1 and not (ca == lo and cb == hi):
+            best_d = -1
+            for i in range(r_n):             # the nearest match in the sentence
+                if not (applies[k, i] and scope[i] == SCOPE_SENTENCE
+                        and (status[k, i] & 12 or always[i])):
+                    continue
+                if always[i] or status[k, i] & 8:
+                    got = NEAREST            # an inexact pattern may match: the regex decides
+                    break
+                d = _nearest_exact_nb(occ, node_ptr, node_rule, node_bits, i, lo, hi, s0, e0)
+                if d == -2:
+                    got = NEAREST            # overlapping occurrences: finditer skips some
+                    break
+                if d >= 0 and (best_d < 0 or d < best_d):
+                    best_d = d
+                    got = i
         out[k] = got
     return out

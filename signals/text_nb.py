@@ -149,3 +149,24 @@ def unquoted_nb(units, ends, max_len, stop, any_stop):
 @njit(cache=True)
 def _run_char(u):
     return 0x4E00 <= u <= 0x9FFF or 65 <= u <= 90 or 48 <= u <= 57
+
+
+@njit(cache=True)
+def nearest_in_span_nb(points, at, lo, hi):
+    """For each k, the index of the first of the sorted ``points`` inside ``[lo[k], hi[k])``
+    nearest to ``at[k]`` (the first of equally near ones), or -1 when none lies there."""
+    out = np.full(at.shape[0], -1, dtype=np.int64)
+    m = points.shape[0]
+    for k in range(at.shape[0]):
+        best = -1
+        dist = 0
+        a = np.searchsorted(points, lo[k])
+        for j in range(a, m):
+            if points[j] >= hi[k]:
+                break
+            d = abs(points[j] - at[k])
+            if best < 0 or d < dist:
+                best = j
+                dist = d
+        out[k] = best
+    return out

@@ -21,9 +21,9 @@ the most frequent one in the text (earliest on ties).
 """
 from __future__ import annotations
 
+import operator
 import os
 import re
-from collections import Counter
 from typing import NamedTuple
 
 import numpy as np
@@ -32,10 +32,11 @@ from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
 from signals.literals import first_chars, parse
 from signals.normalize import normalize_name
-from signals.text_nb import code_points, leftmost_longest_nb, unquoted_nb
+from signals.text_nb import code_points, unquoted_nb
 from signals.trie_nb import Trie
 
 THEME_KEYS = ("themes", "patterns")
+_START_END = operator.itemgetter(0, 1)
 PATTERN_KEYS = ("quoted", "unquoted_markers", "max_unquoted", "stop_chars")
 
 
@@ -104,9 +105,9 @@ class ThemeLexicon:
         hits: list[ThemeHit] = []
         if self._kw is not None:       # leftmost, then longest keyword; no overlaps
             kw_theme = self._kw_theme
-            occ = self._kw.find(text)
-            for start, end, node in occ[leftmost_longest_nb(occ)].tolist():
-                hits.append(ThemeHit(start, end, kw_theme[node], text[start:end], "lexicon"))
+            new = tuple.__new__                 # a NamedTuple's own __new__ is slower
+            hits = [new(ThemeHit, (start, end, kw_theme[node], text[start:end], "lexicon"))
+                    for start, end, node in self._kw.find_leftmost(text).tolist()]
         n_lex = len(hits)               # lexicon hits first, pattern hits after them
         for rx, first in zip(self._quoted, self._quoted_first):
             for m in _finditer(rx, first, text):
@@ -127,7 +128,7 @@ class ThemeLexicon:
             for p in hits[n_lex:]:
                 inside[p.start:p.end] = b"\x01" * (p.end - p.start)
             hits = hits[n_lex:] + [h for h in hits[:n_lex] if inside.find(0, h.start, h.end) >= 0]
-        hits.sort(key=lambda h: (h.start, h.end))
+        hits.sort(key=_START_END)
         return hits
 
     def _unquoted(self, text: str) -> list[tuple[int, int, int]]:
@@ -135,10 +136,9 @@ class ThemeLexicon:
         (``_run_re``) right before the marker, cut after its last stop character
         (``_tail_re``); by one scan and :func:`signals.text_nb.unquoted_nb` where it can."""
         if self._markers is not None:
-            occ = self._markers.find(text)
-            if not len(occ):
+            starts = self._markers.find_leftmost(text)[:, 0]
+            if not len(starts):
                 return []
-            starts = occ[leftmost_longest_nb(occ), 0]
             spans = unquoted_nb(code_points(text), starts, self.max_unquoted, self._stop, bool(self.stop_chars))
             return [(cut, end, stop_at) for end, (cut, stop_at) in
                     zip(starts.tolist(), spans.tolist()) if cut >= 0]
@@ -163,10 +163,12 @@ class ThemeLexicon:
                 return h.theme
         if not hits:
             return ""
-        counts = Counter(h.theme for h in hits)
-        first = {}
+        counts: dict[str, int] = {}
+        first: dict[str, int] = {}
         for h in hits:
-            first.setdefault(h.theme, h.start)
+            t = h.theme
+            counts[t] = counts.get(t, 0) + 1
+            first.setdefault(t, h.start)
         return min(counts, key=lambda t: (-counts[t], first[t]))
 
 

@@ -3,7 +3,8 @@
 Replaces pyahocorasick for the name and theme dictionaries (profiling showed its iteration and
 the Python loop over its results at about half of the extraction time). The trie's edges live
 in one open-addressing hash table keyed by ``node << 16 | code unit``; :func:`scan_nb` walks it
-from every position whose first code unit starts some key (``first`` table), so the cost is the
+from every position whose first code unit starts some key (``first``: the root's children, one
+look-up per position), so the cost is the
 number of positions times the depth actually walked -- a few steps in Chinese text.
 
 Positions are UTF-16 code units; :class:`Trie` replaces characters outside the BMP by U+FFFD
@@ -18,7 +19,7 @@ import re
 import numpy as np
 from numba import njit
 
-from signals.text_nb import LastText
+from signals.text_nb import LastText, leftmost_longest_nb
 
 _ASTRAL_RE = re.compile("[\U00010000-\U0010FFFF]")
 
@@ -31,16 +32,23 @@ def _slot_nb(key, mask):
 @njit(cache=True)
 def scan_nb(units, first, keys, children, terminal, max_len, out):
     """All key occurrences in ``units`` (uint16); ``out`` is an int64 ``[K, 3]`` buffer of
-    ``(start, end, node)`` rows. Returns the number of rows, or -1 when ``out`` is too small."""
+    ``(start, end, node)`` rows. ``first[u]`` is the root's child for code unit ``u`` (-1: no
+    key starts with it). Returns the number of rows, or -1 when ``out`` is too small."""
     n = units.shape[0]
     mask = keys.shape[0] - 1
     k = 0
     for i in range(n):
-        c = units[i]
-        if not first[c]:
+        node = first[units[i]]
+        if node < 0:
             continue
-        node = 0
-        for j in range(i, min(n, i + max_len)):
+        if terminal[node]:
+            if k >= out.shape[0]:
+                return -1
+            out[k, 0] = i
+            out[k, 1] = i + 1
+            out[k, 2] = node
+            k += 1
+        for j in range(i + 1, min(n, i + max_len)):
             key = (node << 16) | np.int64(units[j])
             s = _slot_nb(key, mask)
             child = -1
@@ -60,6 +68,25 @@ def scan_nb(units, first, keys, children, terminal, max_len, out):
                 out[k, 2] = node
                 k += 1
     return k
+
+
+@njit(cache=True)
+def scan_all_nb(units, first, keys, children, terminal, max_len):
+    """:func:`signals.trie_nb.scan_nb` into a buffer of its own size (grown as needed)."""
+    out = np.empty((max(256, units.shape[0] // 4), 3), dtype=np.int64)
+    while True:
+        k = scan_nb(units, first, keys, children, terminal, max_len, out)
+        if k >= 0:
+            return out[:k]
+        out = np.empty((2 * out.shape[0], 3), dtype=np.int64)
+
+
+@njit(cache=True)
+def scan_leftmost_nb(units, first, keys, children, terminal, max_len):
+    """The rows of :func:`scan_all_nb` that :func:`signals.text_nb.leftmost_longest_nb`
+    keeps (leftmost, then longest, none overlapping)."""
+    occ = scan_all_nb(units, first, keys, children, terminal, max_len)
+    return occ[leftmost_longest_nb(occ)]
 
 
 @njit(cache=True)
@@ -138,7 +165,7 @@ class Trie:
         size = 1 << max(4, (2 * len(self._edges) + 1).bit_length())
         keys = np.full(size, -1, dtype=np.int64)
         children = np.zeros(size, dtype=np.int64)
-        first = np.zeros(65536, dtype=np.bool_)
+        first = np.full(65536, -1, dtype=np.int64)      # the root's children, direct
         mask = size - 1
         for (node, u), child in self._edges.items():
             key = (node << 16) | u
@@ -148,21 +175,47 @@ class Trie:
             keys[s] = key
             children[s] = child
             if node == 0:
-                first[u] = True
+                first[u] = child
         terminal = np.zeros(self._n, dtype=np.bool_)
         terminal[list(self._terminal)] = True
         self._built = (first, keys, children, terminal)
         return self._built
 
+    def tables(self) -> tuple[np.ndarray, ...]:
+        """``(first, keys, children, terminal)``: the tables :func:`scan_nb` and
+        :func:`contains_nb` walk (``first``: the root's child per code unit, or -1)."""
+        return self._built or self._build()
+
     def find(self, text: str) -> np.ndarray:
         """``[K, 3]`` int64 rows ``(start, end, node)`` of every key occurrence in ``text``."""
         first, keys, children, terminal = self._built or self._build()
-        units = _units(text)
-        # A buffer of this call's own: the trie is shared by the threads of a Dask worker (and
-        # a returned view of a shared buffer would change under its reader).
-        out = np.empty((256, 3), dtype=np.int64)
-        while True:
-            k = scan_nb(units, first, keys, children, terminal, self.max_len, out)
-            if k >= 0:
-                return out[:k]
-            out = np.empty((2 * out.shape[0], 3), dtype=np.int64)
+        # a buffer of this call's own (made in the kernel): the trie is shared by the threads
+        # of a Dask worker, and a returned view of a shared buffer would change under its reader
+        return scan_all_nb(_units(text), first, keys, children, terminal, self.max_len)
+
+    def find_leftmost(self, text: str) -> np.ndarray:
+        """The rows of :meth:`find` taken leftmost, then longest, none overlapping one taken
+        before (:func:`signals.text_nb.leftmost_longest_nb`): what a regex alternation of the
+        keys, longest first, finds with ``finditer``."""
+        first, keys, children, terminal = self._built or self._build()
+        return scan_leftmost_nb(_units(text), first, keys, children, terminal, self.max_len)
+
+
+@njit(cache=True)
+def contains_nb(units, a, b, keys, children, terminal):
+    """Whether ``units[a:b]`` is a key of the trie (its tables, as :meth:`Trie.tables`)."""
+    mask = keys.shape[0] - 1
+    node = 0
+    for j in range(a, b):
+        key = (node << 16) | np.int64(units[j])
+        s = _slot_nb(key, mask)
+        child = -1
+        while keys[s] != -1:
+            if keys[s] == key:
+                child = children[s]
+                break
+            s = (s + 1) & mask
+        if child < 0:
+            return False
+        node = child
+    return terminal[node]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,9 +17,10 @@ from hypothesis import strategies as st
 from backtests.data.master import StockMaster, load_master
 from benchmarks.news_corpus import make_records
 from signals.extract import Extractor
-from signals.literals import finite_strings, needed_strings, parse
-from signals.mentions import _DIGITS_RE, digit_runs
+from signals.literals import Automata, finite_strings, needed_strings, parse
+from signals.mentions import _DIGITS_RE, digit_runs, load_matching
 from signals.normalize import normalize_text
+from signals.regex_nb import run_nb, workspace
 from signals.roles import (
     CLAUSE_RE,
     ROLE_CLAUSE_RE,
@@ -56,6 +58,8 @@ EDGE = [
     ("", "平安银行" * 3 + "\n" + "天娱数科" + "的业绩说明会上，管理层提示风险，股价跌逾3%。"),
     ("", ""),
     ("表", "代码 名称 涨幅\n002354 天娱数科 10.01%\n301382 蜂助手 20.00%\n"),
+    ("\ufffd", "和天娱数科\ufffd科技股份涨停，与蜂助手\ufffd等跌停；据东方财富数据，万科-W、太阳能、机器人大涨"),
+    ("", "、智慧芯片科技，和新锐传媒、万科企业股份有限公司公告；万科集团股份有限公司、太阳能(000591)涨停"),
 ]
 
 
@@ -152,6 +156,38 @@ def test_literals_decide_like_the_regex(first, second, text, data):
         assert inside(need), (pattern, text, a, b)
 
 
+AUTO_ATOMS = ATOMS + [r"\Z", r"\A", r"\s", "[^\\S\n]", "(?!跌.)", "(?=[涨跌]停)", "(涨|a)*?",
+                      "x{0,3}", "[\u4e00-\u9fff]{0,2}?", r"\n", "(?s:.)", "(?:a|)+", r"\w", r"\D"]
+AUTO_TEXT = st.text("涨停板跌1aA\nx ", max_size=14)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(AUTO_ATOMS), min_size=1, max_size=4),
+       st.lists(st.sampled_from(AUTO_ATOMS), max_size=3), AUTO_TEXT, st.data())
+def test_automata_answer_like_the_regex(first, second, text, data):
+    """A translated pattern matches at a position / in a window / in a slice exactly when its
+    regex does; look-behinds, word boundaries and flag groups are not translated."""
+    pattern = "".join(first) + ("|" + "".join(second) if second else "")
+    rx = re.compile(pattern)
+    auto = Automata()
+    start = auto.add(rx)
+    if any(a in pattern for a in ("(?<", r"\b", "(?i", "(?s")):
+        assert start is None, pattern
+        return
+    assert start is not None, pattern
+    code, cmap, ctab = auto.arrays()
+    ws = workspace(len(auto.op))
+    units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    a = data.draw(st.integers(0, len(text)))
+    b = data.draw(st.integers(a, len(text)))
+    for anchored in (True, False):
+        want = (rx.match(text, a, b) if anchored else rx.search(text, a, b)) is not None
+        assert run_nb(code, cmap, ctab, ws, start, units, a, b, 0, anchored) == want, \
+            (pattern, text, a, b, anchored)
+    want = rx.search(text[a:b]) is not None
+    assert run_nb(code, cmap, ctab, ws, start, units, a, b, a, False) == want, (pattern, text, a, b)
+
+
 ROLE_TEXT = st.text("甲乙涨停跌板未能提示风险研报等，。、\n13", max_size=40)
 USER_RULES = [
     RoleRule("risk", -1.0, "sentence", re.compile("(?:提示.{0,3}风险)|(?:跌停)")),
@@ -161,14 +197,25 @@ USER_RULES = [
     RoleRule("src", 0.0, "after", re.compile("^[^，。]{0,4}研报"), re.compile("^甲$")),
     RoleRule("lst", 0.5, "after_list", re.compile("等"), re.compile("乙")),
     RoleRule("any", 0.2, "sentence", re.compile("(?i:X)|.{3}风")),
+    RoleRule("bef", 0.4, "before", re.compile("(?:(据|来源)$)|(?:^乙)"), re.compile("甲|乙")),
+    RoleRule("lk", 0.7, "after_list", re.compile("(?:、[^、，]{1,3})*等(?!跌)(?=[涨停板])"),
+             parts=("(?:、[^、，]{1,3})*等(?!跌)(?=[涨停板])",)),
+    RoleRule("tail", 0.9, "after", re.compile("(?:风险$)|(?:研报\\Z)")),
+]
+# exact strings that overlap (涨停板: finditer reports 涨停 and skips 停板) and a string that is
+# both an exact pattern and another pattern's needed literal (跌)
+OVERLAP_RULES = [
+    RoleRule("ov", 0.1, "sentence", re.compile("(?:涨停)|(?:停板)|(?:能)"), parts=("涨停", "停板", "能")),
+    RoleRule("dn", -0.5, "sentence", re.compile("(?:跌)|(?:跌.{0,2}板)"), parts=("跌", "跌.{0,2}板")),
+    RoleRule("src", 0.0, "after", re.compile("^[^，。]{0,4}研报"), re.compile("^甲$")),
 ]
 
 
 @pytest.mark.parametrize("rules", [
-    load_roles(), RoleRules(USER_RULES, "mention", 0.3),
+    load_roles(), RoleRules(USER_RULES, "mention", 0.3), RoleRules(OVERLAP_RULES, "m", 0.3),
     RoleRules(USER_RULES + [RoleRule("ref", 2.0, "sentence", re.compile(r"(涨)\1"))], "m", 0.1),
-], ids=["shipped", "user", "backref"])
-@settings(max_examples=150, deadline=None)
+], ids=["shipped", "user", "overlap", "backref"])
+@settings(max_examples=300, deadline=None)
 @given(text=ROLE_TEXT, data=st.data())
 def test_decide_all_is_decide(rules, text, data):
     """Shipped rules, rules with patterns that have no literals, and rules that cannot be split
@@ -188,6 +235,26 @@ def test_decide_all_is_decide(rules, text, data):
         units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         rows = mention_spans_nb(STOP_FLAGS, units, -1, starts, ends)
         assert rules.decide_all(text, rows, {}) == want
+
+
+@pytest.mark.parametrize("text, mention, role", [
+    ("涨停，甲，跌", (3, 4), "dn"),          # equally near: the earlier rule
+    ("涨停板，甲，x跌", (4, 5), "dn"),       # 停板 is nearer but finditer skips it (inside 涨停板)
+    ("涨停，甲，x跌", (3, 4), "ov"),
+    ("涨，甲，跌倒", (3, 4), "dn"),
+])
+def test_nearest_pass(text, mention, role):
+    """The nearest sentence-rule match, answered in the kernel from the literal scan, is what
+    finditer gives: ties go to the earlier rule, overlapping literals are left to the regex."""
+    rules = RoleRules([RoleRule("dn", -0.5, "sentence", re.compile("跌")),
+                       RoleRule("ov", 0.1, "sentence", re.compile("(?:涨停)|(?:停板)"),
+                                parts=("涨停", "停板"))], "m", 0.3)
+    spans = TextSpans(text, ())
+    want = rules.decide(spans, *mention, spans.sentence(*mention), {})
+    units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    rows = mention_spans_nb(STOP_FLAGS, units, -1, np.array([mention[0]]), np.array([mention[1]]))
+    assert rules.decide_all(text, rows, {}) == [want]
+    assert want[0] == role
 
 
 # ---------------------------------------------------------------- text steps
@@ -270,6 +337,29 @@ patterns = ['涨停', '大涨', '\d+连板', 'x*']
     assert ex.roles._keywords.exact is not backref
     for title, body in EDGE:
         check_same(ex, title, body)
+
+
+MATCHING_DEFAULT = load_matching()
+
+
+@pytest.mark.parametrize("translated", [False, True])
+def test_user_matching_rules(tmp_path, translated):
+    """A user's matching.toml with guards the automata cannot read (a look-behind) gives what
+    the regexes give; so does one they do read (look-aheads, anchors, classes)."""
+    text = (Path(__file__).parents[1].joinpath("signals", "matching.toml")  # the packaged one
+            .read_text(encoding="utf-8")
+            .replace("guard_left = ['^',", "guard_left = ['(?<=\\n)', '^',"
+                     if not translated else "guard_left = ['^', '(?=据)',")
+            .replace("unknown_left = ['^',", "unknown_left = ['\\A', '[A-Z](?![0-9])',"))
+    path = tmp_path / "matching.toml"
+    path.write_text(text, encoding="utf-8")
+    ex = Extractor(StockMaster.from_frame(NAMES), matching=load_matching(path))
+    assert (ex.matcher._auto is not None) is translated
+    for title, body in EDGE:
+        check_same(ex, title, body)
+    names = [n.replace(" ", "") for n in NAMES["name"]]
+    for rec in make_records(names, list(NAMES["code"]), 60, chars=600, names=8, seed=5):
+        check_same(ex, rec["title"], rec["body"])
 
 
 def test_synthetic_and_real_articles(real):

@@ -1,0 +1,181 @@
+"""Run the automata of :class:`signals.literals.Automata` in numba: does a translated regex
+match at a position (``Pattern.match``) or anywhere in a window (``Pattern.search``)?
+
+The text is a ``uint32`` array of BMP code points (the caller keeps texts holding other
+characters on the regex path). ``endpos`` is where the text ends for the pattern, as in
+``Pattern.match(text, pos, endpos)``: ``$`` matches there or before a line break that is the
+last character, a look-ahead sees no further. ``bol`` is where ``^`` matches: 0 for the text, or
+the start of a slice when the regex was run on ``text[bol:endpos]``.
+
+The automaton is simulated state set by state set (each position's states once, whatever the
+alternatives), with the empty moves of every state precomputed (``closure``), in one loop
+without calls (a call passing arrays costs more than a position's work). The states of a
+position live in a work space of the caller's (:func:`workspace`), marked with a generation
+number, so that a kernel checking many positions allocates nothing. A look-ahead runs as its
+own automaton one level down: :func:`_run_plain` is :func:`run_nb` without look-aheads (numba
+compiles no recursion, hence the copy).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from signals.literals import OP_AHEAD, OP_BOL, OP_CHAR, OP_EOL, OP_EOS, OP_MATCH
+
+
+def workspace(n_states: int) -> np.ndarray:
+    """An int64 ``[8, 2 n_states + 3]`` work space: per level (rows 0-3, and 4-7 for
+    look-aheads) the marks, a position's states, a stack of states to expand, and in the last
+    column of the fourth row the generation counter."""
+    return np.zeros((8, 2 * n_states + 3), dtype=np.int64)
+
+
+@njit(cache=True)
+def _run_plain(code, cmap, ctab, ws, base, start, units, pos, endpos, bol, anchored):
+    n = code[0]
+    o_out1, o_arg, o_first, o_ptr, o_cl = 1 + n, 1 + 2 * n, 1 + 3 * n, 1 + 4 * n, 2 + 5 * n
+    f = code[o_first + start]
+    if f >= 0:              # every match begins with one of the characters of table f
+        while pos < endpos and not ctab[f, cmap[units[pos]]]:
+            if anchored:
+                return False
+            pos += 1
+        if pos >= endpos:
+            return False
+    mk, cur, st = base, base + 1, base + 2     # rows: marks, this position's states, stack
+    last = ws.shape[1] - 1
+    ws[st, 0] = start
+    sp = 1
+    i = pos
+    while True:
+        gen = ws[base + 3, last] + 1
+        ws[base + 3, last] = gen
+        ncur = 0
+        while sp > 0:                          # the states of position i
+            sp -= 1
+            x = ws[st, sp]
+            for p in range(code[o_ptr + x], code[o_ptr + x + 1]):
+                s = code[o_cl + p]
+                if ws[mk, s] == gen:
+                    continue
+                ws[mk, s] = gen
+                o = code[1 + s]
+                if o == OP_CHAR:
+                    ws[cur, ncur] = s
+                    ncur += 1
+                elif o == OP_MATCH:
+                    return True
+                elif o == OP_BOL:
+                    if i == bol:
+                        ws[st, sp] = code[o_out1 + s]
+                        sp += 1
+                elif o == OP_EOL:
+                    if i == endpos or (i == endpos - 1 and units[i] == 10):
+                        ws[st, sp] = code[o_out1 + s]
+                        sp += 1
+                elif o == OP_EOS:  # noqa: SIM102 (run_nb's copy has a branch after this one)
+                    if i == endpos:
+                        ws[st, sp] = code[o_out1 + s]
+                        sp += 1
+        if i >= endpos:
+            return False
+        c = cmap[units[i]]                     # the character's class
+        for k in range(ncur):                  # read character i
+            s = ws[cur, k]
+            if ctab[code[o_arg + s], c]:
+                ws[st, sp] = code[o_out1 + s]
+                sp += 1
+        i += 1
+        if not anchored:
+            if f < 0 or (i < endpos and ctab[f, cmap[units[i]]]):
+                ws[st, sp] = start
+                sp += 1
+            elif sp == 0:                      # nothing alive: to the next first character
+                while i < endpos and not ctab[f, cmap[units[i]]]:
+                    i += 1
+                if i >= endpos:
+                    return False
+                ws[st, 0] = start
+                sp = 1
+        elif sp == 0:
+            return False
+
+
+@njit(cache=True)
+def run_nb(code, cmap, ctab, ws, start, units, pos, endpos, bol, anchored):
+    """Whether the automaton at ``start`` (of ``code``, ``cmap`` and ``ctab``,
+    :meth:`signals.literals.Automata.arrays`) matches at ``pos`` (``anchored``) or at some
+    position of ``[pos, endpos]`` of ``units``."""
+    base = 0
+    n = code[0]
+    o_out1, o_arg, o_first, o_ptr, o_cl = 1 + n, 1 + 2 * n, 1 + 3 * n, 1 + 4 * n, 2 + 5 * n
+    f = code[o_first + start]
+    if f >= 0:              # every match begins with one of the characters of table f
+        while pos < endpos and not ctab[f, cmap[units[pos]]]:
+            if anchored:
+                return False
+            pos += 1
+        if pos >= endpos:
+            return False
+    mk, cur, st = base, base + 1, base + 2     # rows: marks, this position's states, stack
+    last = ws.shape[1] - 1
+    ws[st, 0] = start
+    sp = 1
+    i = pos
+    while True:
+        gen = ws[base + 3, last] + 1
+        ws[base + 3, last] = gen
+        ncur = 0
+        while sp > 0:                          # the states of position i
+            sp -= 1
+            x = ws[st, sp]
+            for p in range(code[o_ptr + x], code[o_ptr + x + 1]):
+                s = code[o_cl + p]
+                if ws[mk, s] == gen:
+                    continue
+                ws[mk, s] = gen
+                o = code[1 + s]
+                if o == OP_CHAR:
+                    ws[cur, ncur] = s
+                    ncur += 1
+                elif o == OP_MATCH:
+                    return True
+                elif o == OP_BOL:
+                    if i == bol:
+                        ws[st, sp] = code[o_out1 + s]
+                        sp += 1
+                elif o == OP_EOL:
+                    if i == endpos or (i == endpos - 1 and units[i] == 10):
+                        ws[st, sp] = code[o_out1 + s]
+                        sp += 1
+                elif o == OP_EOS:
+                    if i == endpos:
+                        ws[st, sp] = code[o_out1 + s]
+                        sp += 1
+                elif _run_plain(code, cmap, ctab, ws, 4, code[o_arg + s], units, i, endpos, bol,
+                                True) == (o == OP_AHEAD):
+                    ws[st, sp] = code[o_out1 + s]
+                    sp += 1
+        if i >= endpos:
+            return False
+        c = cmap[units[i]]                     # the character's class
+        for k in range(ncur):                  # read character i
+            s = ws[cur, k]
+            if ctab[code[o_arg + s], c]:
+                ws[st, sp] = code[o_out1 + s]
+                sp += 1
+        i += 1
+        if not anchored:
+            if f < 0 or (i < endpos and ctab[f, cmap[units[i]]]):
+                ws[st, sp] = start
+                sp += 1
+            elif sp == 0:                      # nothing alive: to the next first character
+                while i < endpos and not ctab[f, cmap[units[i]]]:
+                    i += 1
+                if i >= endpos:
+                    return False
+                ws[st, 0] = start
+                sp = 1
+        elif sp == 0:
+            return False
+
