@@ -345,9 +345,13 @@ def _archive_rows(arch) -> list:
                             ).fetchall()
 
 
-@pytest.mark.parametrize("chunk", [150, 700, 1 << 20])
-def test_import_over_processes_is_the_one_process_import(tmp_path, monkeypatch, chunk):
+@pytest.mark.parametrize("chunk,spare", [(150, 0), (150, news.SLOT_SPARE), (700, 0),
+                                         (1 << 20, news.SLOT_SPARE)])
+def test_import_over_processes_is_the_one_process_import(tmp_path, monkeypatch, chunk, spare):
+    """spare 0: shared-memory slots of 3 pieces' bytes, too small for some results (whole
+    JSON and CSV files, pieces with long notes), which come back through the pool's pipe."""
     monkeypatch.setattr(news, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(news, "SLOT_SPARE", spare)
     paths = _import_inputs(tmp_path)
     with NewsArchive(tmp_path / "one.sqlite") as one, NewsArchive(tmp_path / "par.sqlite") as par:
         c1 = one.import_files(paths, workers=1, batch=7)
@@ -358,6 +362,24 @@ def test_import_over_processes_is_the_one_process_import(tmp_path, monkeypatch, 
         assert {r[-2:] for r in _archive_rows(par)} == {("text", "text")}
         assert par.con.execute("SELECT COUNT(*) FROM articles WHERE id LIKE '%#%'").fetchone() \
             == (1,)
+
+
+def test_worker_results_come_back_in_shared_memory_or_the_pipe(tmp_path, monkeypatch):
+    import mmap
+    import pickle
+
+    src = _import_inputs(tmp_path)[0]
+    task = (str(src / "d.csv"), 0, None, 1, "next_open", False)
+    want = news._import_piece(task)
+    assert want[0] and want[3][0] == "done"
+    with mmap.mmap(-1, 2 << 20) as shared:
+        monkeypatch.setattr(news, "_SHARED", [])
+        news._set_shared(shared, 1 << 20)
+        got = news._import_task((1, *task))
+        assert got[0] == "slot" and shared[:16] == bytes(16)         # slot 1, not slot 0
+        assert pickle.loads(shared[1 << 20:(1 << 20) + got[1]]) == want
+        news._set_shared(shared, 100)                                 # too small: the result
+        assert news._import_task((0, *task)) == want
 
 
 @pytest.mark.parametrize("skip_bad", [True, False])
@@ -503,3 +525,73 @@ def test_archive_without_day_blocks_gives_the_same_marks(tmp_path, master):
                                 ).fetchone()[0] == 4
     with NewsArchive(path, readonly=True) as arch:       # stored blocks, read-only
         pd.testing.assert_frame_equal(archive_marks(arch, ex, cal, start, end), want)
+
+
+# The articles table as archives made before `articles_schema` 2 have it (content hash as hex).
+OLD_ARTICLES = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE articles (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, published TEXT NOT NULL,
+    ts INTEGER NOT NULL, bare INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '', body TEXT NOT NULL DEFAULT '',
+    hash TEXT NOT NULL UNIQUE);
+CREATE UNIQUE INDEX articles_url ON articles(url) WHERE url <> '';
+CREATE INDEX articles_ts ON articles(ts);
+INSERT INTO meta VALUES ('format', '2');
+"""
+
+
+def test_an_archive_of_the_hex_hash_layout_is_migrated(tmp_path, master):
+    import sqlite3
+
+    db = tmp_path / "old.sqlite"
+    arts = articles(30)
+    con = sqlite3.connect(db)
+    con.executescript(OLD_ARTICLES)
+    old_rows = [(5 + 3 * k, *article_row(a)[:8], content_hash(a.title, a.body))
+                for k, a in enumerate(arts[:20])]
+    con.executemany("INSERT INTO articles (rowid, id, published, ts, bare, source, url, title, "
+                    "body, hash) VALUES (?,?,?,?,?,?,?,?,?,?)", old_rows)
+    if news.has_fts5():                                      # searched once before
+        con.execute("CREATE VIRTUAL TABLE fts USING fts5(title, body, content='articles', "
+                    "content_rowid='rowid', tokenize='trigram')")
+        con.execute("INSERT INTO fts (rowid, title, body) SELECT rowid, title, body FROM articles")
+        con.execute("INSERT INTO meta VALUES ('fts_rowid', '62')")
+    con.commit()
+    con.close()
+    with NewsArchive(db, readonly=True) as arch:             # read as it is, not migrated
+        assert arch.count() == 20 and arch.con.execute(
+            "SELECT typeof(hash) FROM articles LIMIT 1").fetchone() == ("text",)
+    with NewsArchive(db) as arch:
+        con = arch.con
+        assert con.execute("SELECT value FROM meta WHERE key = 'articles_schema'").fetchone() \
+            == ("2",)
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        got = con.execute("SELECT rowid, id, published, ts, bare, source, url, title, body, hash "
+                          "FROM articles ORDER BY rowid").fetchall()
+        assert got == [r[:9] + (int(r[9][:16], 16) - (int(r[9][0], 16) >= 8) * 2 ** 64,)
+                       for r in old_rows]
+        assert {r[0] for r in con.execute("SELECT typeof(hash) FROM articles")} == {"integer"}
+        assert [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                          "AND tbl_name = 'articles' ORDER BY name")] == \
+            ["articles_ts", "articles_url", "sqlite_autoindex_articles_1",
+             "sqlite_autoindex_articles_2"]
+        same_text = Article(id="new-id", published=arts[3].published, title=arts[3].title,
+                            body=arts[3].body.replace("。", "。\n"))
+        c = arch.add([same_text, arts[4], *arts[20:]])       # dedup against migrated rows
+        assert (c.new, c.duplicates, c.total) == (10, 2, 30)
+        for a in (arts[7], arts[25]):                         # the search index goes on
+            assert [r["id"] for r in arch.search(f"第{a.id[1:]}条")] == [a.id]
+        assert arch.index(Extractor(master)) == 30
+    with NewsArchive(db) as arch:                             # opened again: nothing to do
+        assert arch.count() == 30
+
+
+def test_hash_key_is_the_hex_hash_prefix():
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        digest = rng.bytes(20)
+        key = news.hash_key(digest)
+        assert -2 ** 63 <= key < 2 ** 63 and key % 2 ** 64 == int(digest.hex()[:16], 16)
+    assert article_row(articles(1)[0])[8] == news.hash_key(bytes.fromhex(
+        content_hash(articles(1)[0].title, articles(1)[0].body)))

@@ -11,7 +11,9 @@ duplicates).
 Imports of :data:`PARALLEL_MIN_BYTES` or more are parsed by forked worker processes (one per core
 by default; JSON Lines files in pieces of about :data:`IMPORT_CHUNK` bytes) while the opening
 process only writes: the workers send rows with title and body already UTF-8 (stored as TEXT by
-``CAST(? AS TEXT)``), the writer takes them in file order into the same transactions of
+``CAST(? AS TEXT)``), pickled into slots of anonymous shared memory mapped before the fork (a
+pipe would cost the writer a system call and a copy every 64 KiB), the writer takes them in file
+order into the same transactions of
 ``batch`` rows, so the archive, the counts, the notes and the first error are those of a
 one-process import. Durability is unchanged: ``synchronous=NORMAL`` under WAL, as before (a
 process killed keeps every committed batch; a power cut may lose the last batches, never
@@ -23,7 +25,8 @@ Tables::
 
     articles   rowid, id (unique), published (ISO 8601 with offset), ts (epoch seconds),
                bare (1 = the source gave a date only), source, url (unique when not empty),
-               title, body, hash (unique: sha1 of title and body with white space removed)
+               title, body, hash (unique: the first 8 bytes of the sha1 of title and body
+               with white space removed, a signed 64-bit integer: :func:`hash_key`)
     fts        FTS5 (trigram tokenizer) over title and body, brought up to date by
                :meth:`NewsArchive.search` (so imports stay fast); LIKE when the build has no FTS5
     rules      one row per rules version (see below)
@@ -40,7 +43,10 @@ Tables::
                year in ~370 rows. Derived data: triggers on ``packed`` delete the block of a day
                in the same transaction as any write of a row of that day (older programs'
                writes included), and a missing block is rebuilt from ``packed`` when read
-    meta       key/value: format version, fts_rowid (last article indexed for search)
+    meta       key/value: format version, articles_schema (2: the integer hash; an archive
+               without it has the hash as hex text and is migrated when opened for writing,
+               see :meth:`NewsArchive._migrate_articles`), fts_rowid (last article indexed for
+               search)
 
 Deduplication: an article is new only if its ``id``, its (non-empty) ``url`` and its content
 hash are all new; any match keeps the archived copy and counts a duplicate.
@@ -64,8 +70,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import mmap
 import multiprocessing as mp
 import os
+import pickle
 import re
 import sqlite3
 from collections import deque
@@ -94,9 +102,14 @@ from signals.parallel import extract_rows
 ARCHIVE_FILE = os.path.join("news", "archive.sqlite")
 LEGACY_FILE = os.path.join("news", "articles.jsonl")
 FORMAT = 2
+# The layout of the ``articles`` table (meta key ``articles_schema``): 1 (no key) = the content
+# hash as 40 hex digits, 2 = its first 8 bytes as a signed 64-bit integer (a smaller unique
+# index, cheaper to insert into; see :func:`hash_key`).
+ARTICLES_SCHEMA = 2
 BATCH = 5_000
 IMPORT_CHUNK = 4 << 20            # bytes of JSON Lines per import task of a worker
 PARALLEL_MIN_BYTES = 32 << 20     # smaller imports are parsed in the writing process
+SLOT_SPARE = 1 << 20              # shared memory per task in flight: 3 pieces' bytes + this
 BUSY_TIMEOUT_MS = 60_000
 PAGE_SIZE = 16_384
 WAL_CHECKPOINT_PAGES = 20_000
@@ -114,7 +127,7 @@ CREATE TABLE IF NOT EXISTS articles (
     url TEXT NOT NULL DEFAULT '',
     title TEXT NOT NULL DEFAULT '',
     body TEXT NOT NULL DEFAULT '',
-    hash TEXT NOT NULL UNIQUE
+    hash INTEGER NOT NULL UNIQUE
 );
 CREATE UNIQUE INDEX IF NOT EXISTS articles_url ON articles(url) WHERE url <> '';
 CREATE INDEX IF NOT EXISTS articles_ts ON articles(ts);
@@ -179,11 +192,23 @@ def content_hash(title: str, body: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+def hash_key(digest: bytes) -> int:
+    """The ``hash`` column of a content hash: the first 8 bytes of the sha1 digest as a signed
+    64-bit integer (``int(content_hash(...)[:16], 16)`` read as signed). Two different texts
+    share a key with a chance of about n**2 / 2**65 (3e-8 for a million articles)."""
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _hex_key(hexdigest: str) -> int:
+    """:func:`hash_key` of a hex content hash (the ``hash`` of an archive of layout 1)."""
+    return hash_key(bytes.fromhex(hexdigest[:16]))
+
+
 def article_row(art: Article) -> tuple:
     """The ``articles`` row of an :class:`Article` (without rowid)."""
     pub = art.published
     return (art.id, pub.isoformat(), int(pub.timestamp()), int(art.bare_date), art.source,
-            art.url, art.title, art.body, content_hash(art.title, art.body))
+            art.url, art.title, art.body, _hex_key(content_hash(art.title, art.body)))
 
 
 _ISO_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?\+08:00$")
@@ -230,7 +255,7 @@ def fast_row(rec) -> tuple | None:
     if t_html or b_html or not (title or body):
         return None
     return (aid, when.isoformat(), int(when.timestamp()), 0, source.strip(), url.strip(), title,
-            body, content_hash(title, body))
+            body, _hex_key(content_hash(title, body)))
 
 
 def _plain(text: str) -> bool:
@@ -266,8 +291,9 @@ def fast_row_bytes(rec) -> tuple | None:
     aid, when, source, url, title, body = parts
     if (title or body) and _plain(title) and _plain(body):
         tb, bb = title.encode(), body.encode()
-        digest = hashlib.sha1(tb.translate(None, b" \n") + b"\x00"
-                              + bb.translate(None, b" \n")).hexdigest()
+        # two byte replaces cost half a translate with a deletion set
+        digest = hash_key(hashlib.sha1(tb.replace(b" ", b"").replace(b"\n", b"") + b"\x00"
+                                       + bb.replace(b" ", b"").replace(b"\n", b"")).digest())
         return (aid, when.isoformat(), int(when.timestamp()), 0, source.strip(), url.strip(), tb,
                 bb, digest)
     row = fast_row(rec)
@@ -326,14 +352,47 @@ class NewsArchive:
             # archive (the content hashes are random) stay in memory while importing.
             self.con.execute(f"PRAGMA cache_size={-WRITER_CACHE_KIB}")
             with self.transaction():
+                new = self.con.execute("SELECT 1 FROM sqlite_master WHERE name = 'articles'"
+                                       ).fetchone() is None
                 for stmt in SCHEMA.split(";"):
                     if stmt.strip():
                         self.con.execute(stmt)
                 for stmt in TRIGGERS:
                     self.con.execute(stmt)
                 self.con.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (str(FORMAT),))
+                if new:
+                    self.con.execute("INSERT OR REPLACE INTO meta VALUES "
+                                     "('articles_schema', ?)", (str(ARTICLES_SCHEMA),))
+                else:
+                    self._migrate_articles()
         else:
             self.con.execute("SELECT COUNT(*) FROM articles").fetchone()
+
+    def _migrate_articles(self) -> None:
+        """Bring the ``articles`` table of an archive made before ``articles_schema`` 2 to it, in
+        the open transaction (all or nothing; a second writer waits): the table is copied with
+        its rowids (the mention index and the search index refer to them) and the hex content
+        hashes as :func:`hash_key` integers. About a minute a million articles, once."""
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'articles_schema'").fetchone()
+        if row is not None:
+            if int(row[0]) > ARTICLES_SCHEMA:
+                raise DataError(f"{self.path}: news archive of a newer version (articles schema "
+                                f"{row[0]}); update hypebt")
+            return
+        self.con.create_function("hex_key", 1, _hex_key, deterministic=True)
+        table = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS articles ("):]
+        table = table[:table.index(";")].replace("IF NOT EXISTS articles (", "articles_new (")
+        self.con.execute(table)
+        cols = "rowid, id, published, ts, bare, source, url, title, body"
+        self.con.execute(f"INSERT INTO articles_new ({cols}, hash) SELECT {cols}, hex_key(hash) "
+                         f"FROM articles ORDER BY rowid")
+        self.con.execute("DROP TABLE articles")
+        self.con.execute("ALTER TABLE articles_new RENAME TO articles")
+        for stmt in SCHEMA.split(";"):
+            if "ON articles(" in stmt:
+                self.con.execute(stmt)
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES ('articles_schema', ?)",
+                         (str(ARTICLES_SCHEMA),))
 
     # ------------------------------------------------------------ plumbing
     def close(self) -> None:
@@ -814,6 +873,28 @@ class _Resume(Exception):
         self.line, self.k = line, k
 
 
+_SHARED: list = []                # a worker's shared memory: [mmap, slot size]
+
+
+def _set_shared(shared: mmap.mmap, size: int) -> None:
+    """Worker initializer: the shared memory of the import (mapped before the fork)."""
+    _SHARED[:] = [shared, size]
+
+
+def _import_task(task) -> tuple:
+    """Worker: :func:`_import_piece` of ``task[1:]``, pickled into shared-memory slot
+    ``task[0]`` -- ``("slot", length)`` is returned in its place -- when it fits (else the
+    result itself, through the pool's pipe): a pipe moves 4 MB in 64 KiB reads, each a system
+    call and a copy in the writing process, which then has less time to write."""
+    result = _import_piece(task[1:])
+    data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    shared, size = _SHARED
+    if len(data) > size:
+        return result
+    shared[task[0] * size:task[0] * size + len(data)] = data
+    return ("slot", len(data))
+
+
 def _import_piece(task) -> tuple:
     """Worker: the rows (texts as bytes), article notes and skipped messages of one article file
     or JSON Lines piece ``(path, start, end, first_line, bare_date, skip_bad)``, and how it
@@ -875,6 +956,8 @@ def _parallel_rows(paths: list, bare_date: str, skip_bad: bool, counts: ImportCo
     pending: deque = deque()
     failed: list[DataError] = []
     done = [False]
+    size = 3 * chunk + SLOT_SPARE
+    free = list(range(2 * workers))      # shared-memory slots of the tasks in flight
 
     def fill(pool):
         while not done[0] and len(pending) < 2 * workers:
@@ -886,40 +969,51 @@ def _parallel_rows(paths: list, bare_date: str, skip_bad: bool, counts: ImportCo
                 failed.append(exc)
                 done[0] = True
             else:
-                pending.append(((number, path, start, end, line), pool.apply_async(
-                    _import_piece, ((str(path), start, end, line, bare_date, skip_bad),))))
+                slot = free.pop()
+                pending.append(((number, path, start, end, line, slot), pool.apply_async(
+                    _import_task, ((slot, str(path), start, end, line, bare_date, skip_bad),))))
 
     before: dict[int, int] = {}          # file number -> records read in its earlier pieces
     taken_over = 0                       # file number read on in this process
-    with mp.get_context("fork").Pool(workers) as pool:
-        fill(pool)
-        while pending:
-            (number, path, start, end, line), result = pending.popleft()
-            rows, notes, skipped, how = result.get()
+    # Anonymous shared memory, mapped before the fork: the workers' results come back in it.
+    with mmap.mmap(-1, len(free) * size) as shared, \
+            mp.get_context("fork").Pool(workers, _set_shared, (shared, size)) as pool:
+        view = memoryview(shared)
+        try:
             fill(pool)
-            if number == taken_over:
-                continue
-            counts.notes.extend(notes)
-            counts.skipped.extend(skipped)
-            yield from rows
-            if how[0] == "error":
-                raise DataError(how[1])
-            k0 = before.get(number, 0)
-            if how[0] == "resume":
-                _, at_line, k, offset = how
-                taken_over = number
-                yield from _rest_of_file(path, offset, at_line, k0 + k, "utf-8", bare_date,
-                                         skip_bad, counts)
-            else:
-                _, records, encoding = how
-                before[number] = k0 + records
-                if encoding != "utf-8" and end is not None and end < path.stat().st_size:
-                    with open(path, "rb") as fh:
-                        fh.seek(start)
-                        next_line = line + fh.read(end - start).count(b"\n")
+            while pending:
+                (number, path, start, end, line, slot), result = pending.popleft()
+                got = result.get()
+                if got[0] == "slot":
+                    got = pickle.loads(view[slot * size:slot * size + got[1]])
+                free.append(slot)
+                fill(pool)
+                rows, notes, skipped, how = got
+                if number == taken_over:
+                    continue
+                counts.notes.extend(notes)
+                counts.skipped.extend(skipped)
+                yield from rows
+                if how[0] == "error":
+                    raise DataError(how[1])
+                k0 = before.get(number, 0)
+                if how[0] == "resume":
+                    _, at_line, k, offset = how
                     taken_over = number
-                    yield from _rest_of_file(path, end, next_line, k0 + records, encoding,
-                                             bare_date, skip_bad, counts)
+                    yield from _rest_of_file(path, offset, at_line, k0 + k, "utf-8", bare_date,
+                                             skip_bad, counts)
+                else:
+                    _, records, encoding = how
+                    before[number] = k0 + records
+                    if encoding != "utf-8" and end is not None and end < path.stat().st_size:
+                        with open(path, "rb") as fh:
+                            fh.seek(start)
+                            next_line = line + fh.read(end - start).count(b"\n")
+                        taken_over = number
+                        yield from _rest_of_file(path, end, next_line, k0 + records, encoding,
+                                                 bare_date, skip_bad, counts)
+        finally:
+            view.release()
     if failed:
         raise failed[0]
 
@@ -997,4 +1091,4 @@ def archive_marks(archive: NewsArchive, extractor, calendar, start, end, *,
 
 
 __all__ = ["ARCHIVE_FILE", "ImportCounts", "NewsArchive", "archive_marks", "article_row",
-           "content_hash", "fast_row", "has_fts5", "open_archive"]
+           "content_hash", "fast_row", "has_fts5", "hash_key", "open_archive"]
