@@ -260,6 +260,45 @@ def test_fast_rows_are_the_general_rows():
         assert fast_row(rec) is None, rec
 
 
+# Lone UTF-16 surrogates (a JSON escape of half an emoji) and a real U+FFFD: the reader decides.
+SURROGATE_CASES = [
+    {"id": "k", "published": "2024-12-16T02:58:00+08:00", "title": "半个\ud83d表情", "body": "b"},
+    {"id": "l\udc00", "published": "2024-12-16T02:58:00+08:00", "title": "t", "body": "b"},
+    {"id": "m", "published": "2024-12-16T02:58:00+08:00", "title": "t", "body": "\ude00",
+     "source": "\ud800s", "url": "http://x/\udbff"},
+    {"id": "n", "published": "2024-12-16T02:58:00+08:00", "title": "乱码\ufffd", "body": "b"},
+]
+
+
+def test_lone_surrogates_are_replaced_and_noted_by_the_reader():
+    for rec in SURROGATE_CASES:
+        art = make_article(rec, origin="x")
+        row = article_row(art)
+        if rec["id"] == "n":                     # a real U+FFFD is text like any other
+            assert fast_row(rec) == row and fast_row_bytes(rec) == text_bytes(row)
+        else:
+            assert fast_row(rec) is None and fast_row_bytes(rec) is None, rec
+        assert not any(0xD800 <= ord(c) <= 0xDFFF for v in row if isinstance(v, str) for c in v)
+        assert ("lone UTF-16 surrogates (half an emoji?) replaced by U+FFFD" in art.notes) \
+            == (rec["id"] != "n")
+    assert make_article(SURROGATE_CASES[0], origin="x").title == "半个\ufffd表情"
+    art = make_article(SURROGATE_CASES[2], origin="x")
+    assert (art.body, art.source, art.url) == ("\ufffd", "\ufffds", "http://x/\ufffd")
+
+
+def test_import_of_lone_surrogates_stores_valid_text(tmp_path):
+    path = tmp_path / "s.jsonl"            # ensure_ascii: the escapes, as a scraper writes them
+    path.write_text("".join(json.dumps(r) + "\n" for r in SURROGATE_CASES), encoding="utf-8")
+    with NewsArchive(tmp_path / "a.sqlite") as arch:
+        c = arch.import_files([path])
+        assert (c.new, c.duplicates, c.skipped) == (4, 0, [])
+        assert sum("surrogates" in n for n in c.notes) == 3
+        assert arch.con.execute("SELECT title FROM articles WHERE id = 'k'").fetchone() == \
+            ("半个\ufffd表情",)
+        assert arch.con.execute("SELECT COUNT(*) FROM articles WHERE id = 'l\ufffd'"
+                                ).fetchone() == (1,)
+
+
 def test_import_fast_and_general_paths_store_the_same(tmp_path):
     recs = [dict(r, body=r["body"] + f"#{k}") for k, r in enumerate(FAST_CASES + SLOW_CASES[:-1])]
     path = tmp_path / "a.jsonl"
@@ -291,7 +330,8 @@ def test_one_extractor_shared_by_threads_gives_the_serial_rows(master):
 
 # ------------------------------------------------------------------ the import over processes
 TRICKY = ["", " ", "\n", "\n\n\n", "  ", " \n", "\n ", "\t", "\u3000", "\xa0", "\u2028", "\x00",
-          "<", "&amp;", "![x](y)", "!", "&", "a", "涨停", "\r\n", "\x1f", "\u200b"]
+          "<", "&amp;", "![x](y)", "!", "&", "a", "涨停", "\r\n", "\x1f", "\u200b", "\ud83d",
+          "\ufffd"]
 
 
 def test_fast_bytes_rows_are_the_fast_rows():

@@ -92,6 +92,7 @@ from signals.articles import (
     clean_text,
     expand_paths,
     file_articles,
+    has_surrogates,
     iter_records,
     jsonl_chunks,
     record_attempt,
@@ -230,6 +231,8 @@ def _fast_parts(rec):
     if not (type(title) is str and type(body) is str and type(source) is str
             and type(url) is str):
         return None
+    if not (aid + source + url).isprintable():     # odd characters, lone surrogates: the reader
+        return None
     aid = aid.strip()
     try:
         when = dt.datetime.fromisoformat(pub)
@@ -250,6 +253,8 @@ def fast_row(rec) -> tuple | None:
     if parts is None:
         return None
     aid, when, source, url, title, body = parts
+    if has_surrogates(title) or has_surrogates(body):    # make_article notes their replacement
+        return None
     title, t_html = clean_text(title)
     body, b_html = clean_text(body)
     if t_html or b_html or not (title or body):
