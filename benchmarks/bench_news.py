@@ -1,13 +1,15 @@
 """Benchmark: the news archive at scale -- import, extraction into the mention index, marks.
 
     .venv/bin/python benchmarks/bench_news.py [--articles 1000000] [--sample 5000] [--workers 2]
-                                              [--baseline-commit REV]
+                                              [--baseline-commit REV] [--import-only]
 
 SYNTHETIC articles of ~2,000 characters with realistic name densities
 (:mod:`benchmarks.news_corpus`, ~12 mentions each, ~1,000 a day) are written as JSON Lines
 files (untimed), then timed in one process:
 
-1. ``hypebt news import`` of all of them into a fresh SQLite archive -> articles/s;
+1. ``hypebt news import`` of all of them into a fresh SQLite archive -> articles/s, and the CPU
+   an article of the writing process and of the parsing workers (``--import-only``: stop after
+   this line and today's extractor's, for the ratio);
 2. **today's extractor** -- the ``Extractor`` of ``--baseline-commit`` (default: the commit this
    branch started from), loaded from ``git archive`` into this same process -- on ``--sample``
    articles: what every backtest, grid group and ``signals`` call paid per article before the
@@ -19,7 +21,8 @@ files (untimed), then timed in one process:
 4. the mention index built for all articles with ``--workers`` processes -> articles/s (wall);
 5. marks from the index for the first year of sessions (or the whole span when shorter) ->
    seconds, against re-extracting that window with today's extractor (extrapolated from 2.);
-   run twice, the second (warm: numba kernels compiled, SQLite pages cached) is the figure.
+   run twice, the second (warm: numba kernels compiled, the day blocks stored, SQLite pages
+   cached) is the figure.
 
 Every line prints the ratio to today's extractor. Rates are wall time unless marked CPU; the
 machine may be shared (load average printed).
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -74,6 +78,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sample", type=int, default=5_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--baseline-commit", default=None)
+    ap.add_argument("--import-only", action="store_true")
     args = ap.parse_args(argv)
     base_rev = args.baseline_commit or subprocess.run(
         ["git", "-C", REPO, "merge-base", "HEAD", "main"], capture_output=True, text=True
@@ -110,9 +115,12 @@ def main(argv=None) -> int:
               f"characters, written in {time.perf_counter() - t0:.0f} s (untimed)")
 
         arch = NewsArchive(os.path.join(tmp, "archive.sqlite"))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         counts = arch.import_files([src])
-        t_imp = time.perf_counter() - t0
+        t_imp, c_imp = time.perf_counter() - t0, time.process_time() - c0
+        kids2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        c_kids = kids2.ru_utime + kids2.ru_stime - kids.ru_utime - kids.ru_stime
         imp_rate = counts.new / t_imp
 
         base_dir = os.path.join(tmp, "baseline")
@@ -136,7 +144,12 @@ def main(argv=None) -> int:
 
         print(f"import:   {counts.new:,} new in {t_imp:.1f} s = {imp_rate:,.0f} articles/s "
               f"= {imp_rate / base_rate:.2f}x today's extraction rate "
-              f"(target 20,000: {'met' if imp_rate >= 20_000 else 'NOT met'})")
+              f"(target 20,000: {'met' if imp_rate >= 20_000 else 'NOT met'}); CPU an article: "
+              f"writer {c_imp / counts.new * 1e6:.0f} us, workers {c_kids / counts.new * 1e6:.0f} us")
+        if args.import_only:
+            arch.close()
+            print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+            return 0
 
         ex = Extractor(master)
         arts = [make_article(r, origin="bench") for r in sample_recs]
@@ -185,7 +198,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         marks = archive_marks(arch, ex, cal, first, end)
         t_marks = time.perf_counter() - t0
-        print(f"marks, first call (numba compile, cold pages): {t_cold:.2f} s")
+        print(f"marks, first call (numba compile, cold pages, day blocks built): {t_cold:.2f} s")
         t_today = n_window / base_rate
         print(f"marks {first}..{end} ({n_window:,} articles): {t_marks:.2f} s from the index "
               f"({len(marks):,} marks) vs {t_today:,.0f} s re-extracting with today's extractor "

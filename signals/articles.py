@@ -113,15 +113,36 @@ _MANY_NL_RE = re.compile(r"\n{3,}")
 _ODD_SPACE_RE = re.compile(r"[^\S \n]")          # white space other than ' ' and line breaks
 
 
+# A lone UTF-16 surrogate: what a JSON escape like "\\ud83d" decodes to when a source cut an
+# emoji in half. It is not a character: no UTF-8 or UTF-16 encoder takes it.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+SURROGATE_NOTE = "lone UTF-16 surrogates (half an emoji?) replaced by U+FFFD"
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (printable text, the usual case, has none: tested
+    at C speed)."""
+    return not text.isprintable() and _SURROGATE_RE.search(text) is not None
+
+
+def replace_surrogates(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (the text as it is when it has none:
+    printable text, the usual case, is tested at C speed)."""
+    return _SURROGATE_RE.sub("\ufffd", text) if has_surrogates(text) else text
+
+
 def clean_text(text: str) -> tuple[str, bool]:
-    """Strip HTML tags/entities and Markdown images; return ``(clean, had_html)``."""
+    """Strip HTML tags/entities and Markdown images, replace lone surrogates by U+FFFD
+    (:func:`replace_surrogates`); return ``(clean, had_html)``."""
     if ("<" not in text and "&" not in text and "![" not in text and "  " not in text
             and " \n" not in text and "\n " not in text and "\n\n\n" not in text
             and text[:1] not in (" ", "\n") and text[-1:] not in (" ", "\n")
             # every white space but ' ' and the line break is unprintable: printable text (a
-            # C-speed test) has none, anything else is searched
-            and (text.replace("\n", "").isprintable() or not _ODD_SPACE_RE.search(text))):
+            # C-speed test) has none, anything else is searched (surrogates too: unprintable)
+            and (text.replace("\n", "").isprintable()
+                 or not (_ODD_SPACE_RE.search(text) or _SURROGATE_RE.search(text)))):
         return text, False
+    text = replace_surrogates(text)
     had_html = bool(_HTML_HINT_RE.search(text))
     if had_html:
         text = _TAG_BLOCK_RE.sub("", text)
@@ -432,16 +453,18 @@ def make_article(rec: dict, *, origin: str, bare_date: str = "next_open", index:
         notes.append(tz_note)
     if bare:
         notes.append(f"bare date {ts.date()}: bare_date = {bare_date}")
-    title, t_html = clean_text(str(fields.get("title", "") or ""))
-    body, b_html = clean_text(str(fields.get("body", "") or ""))
+    raw = [str(fields.get(f, "") or "") for f in ("title", "body", "url", "id", "source")]
+    title, t_html = clean_text(raw[0])
+    body, b_html = clean_text(raw[1])
     if t_html or b_html:
         notes.append("HTML tags/entities removed")
+    url, art_id, source = (replace_surrogates(v).strip() for v in raw[2:])
+    if any(map(has_surrogates, raw)):
+        notes.append(SURROGATE_NOTE)
     if not title and not body:
         raise DataError(f"{origin}: empty article (no title and no body text)")
-    url = str(fields.get("url", "") or "").strip()
-    art_id = str(fields.get("id", "") or "").strip() or url or f"{origin}#{index}"
-    return Article(id=art_id, published=ts, title=title, body=body,
-                   source=str(fields.get("source", "") or "").strip(), url=url,
+    art_id = art_id or url or f"{origin}#{index}"
+    return Article(id=art_id, published=ts, title=title, body=body, source=source, url=url,
                    bare_date=bare, origin=origin, notes=tuple(notes))
 
 

@@ -45,7 +45,7 @@ from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
 from signals.articles import BARE_DATE_POLICIES, read_articles
 from signals.extract import ArticleSignals, Extractor
-from signals.marks_nb import cells_nb, contributions_nb
+from signals.marks_nb import cells_nb, contributions_nb, iso_beijing_nb, join_nb, take_nb
 from signals.roles import load_roles
 from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
@@ -310,15 +310,25 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     if len(g_art) == 0:
         return _empty_marks()
     g_sess = p.session[g_art]
-    order = _order_by(g_code, g_sess)             # (code, session, article); g_art ascends
+    # (code, session, article) order -- g_art ascends -- and the contributions taken in it
+    # (radix sorts; the session sort skipped when the sessions already ascend, as they do
+    # unless intraday or bare-date rules move an article past a later one), read in sequence
+    # by the cells kernel
+    if (g_sess[1:] >= g_sess[:-1]).all():
+        order = np.argsort(_small(g_code), kind="stable")
+    else:
+        order = _stable_by(g_code, np.argsort(_small(g_sess), kind="stable"))
+    o_code, o_sess, o_value = g_code[order], g_sess[order], g_value[order]
+    arts = g_art[order]
+    o_role, o_theme, o_open = g_role[order], g_theme[order], p.is_open[arts]
     span = int(g_sess.max() - g_sess.min()) + 1
     use_decay = half_life > 0
     decay = np.array([0.5 ** (d / half_life) for d in range(span)] if use_decay else [1.0])
     rank = np.empty(max(n_terms, 1), np.int64)
     rank[np.argsort(terms.astype(str), kind="stable")] = np.arange(n_terms)
     start, n, code, sess, score, first, role, theme, is_open = cells_nb(
-        order, g_code, g_sess, g_value, g_role, g_theme, p.is_open[g_art], rank, decay, use_decay,
-        float(min_score))
+        np.arange(len(order)), o_code, o_sess, o_value, o_role, o_theme, o_open, rank, decay,
+        use_decay, float(min_score))
     keep = ~(score < min_score)
     if window is not None:                 # only the marks of these sessions are wanted
         keep &= (sess >= window[0]) & (sess <= window[1])
@@ -329,33 +339,25 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     first, role, theme, is_open = first[keep], role[keep], theme[keep], is_open[keep]
     # theme heat: articles of the session naming the theme
     a_sess = np.repeat(p.session, np.diff(p.theme_ptr))
-    hkeys, hcounts = np.unique(a_sess * (n_terms + 1) + p.theme_ids, return_counts=True)
-    want = sess * (n_terms + 1) + theme
-    heat = np.zeros(len(want), np.int64)
-    if len(hkeys):
-        at = np.minimum(np.searchsorted(hkeys, want), len(hkeys) - 1)
-        hit = (theme >= 0) & (hkeys[at] == want)
-        heat[hit] = hcounts[at[hit]]
+    heat = _theme_heat(a_sess, p.theme_ids, sess, theme)
     # The rows in the frame's order -- date, score descending, code -- sorted here on numbers
     # (session positions, rounded scores, the codes' text ranks) instead of on text columns.
     score = round10(score)
     row = _stable_by(sess, _stable_by(-score, np.argsort(_small(rank[code]), kind="stable")))
     start, n, code, sess, score = start[row], n[row], code[row], sess[row], score[row]
     first, role, theme, is_open, heat = first[row], role[row], theme[row], is_open[row], heat[row]
-    arts = g_art[order]
     first_art = arts[start]
     # Text columns are built as Arrow strings (the frame's ``str`` dtype) from their distinct
     # values and taken per row: no Python string per row.
-    u_code, code_back = np.unique(code, return_inverse=True)
+    u_code, code_back = _unique(code)
     code_texts = terms[u_code].tolist()
-    u_art, art_back = np.unique(first_art, return_inverse=True)
-    if p.published.dtype != object:        # epoch seconds: format each article once
-        published = _str_take(_iso_beijing(p.published[u_art]).tolist(), art_back)
+    if p.published.dtype != object:        # epoch seconds: formatted by a kernel
+        published = _iso_texts(p.published[first_art])
     else:
+        u_art, art_back = _unique(first_art)
         published = _str_take(p.published[u_art].tolist(), art_back)
-    titles = _texts(p.titles, u_art).take(art_back)
-    u_theme, theme_back = np.unique(theme, return_inverse=True)
-    u_role, role_back = np.unique(role, return_inverse=True)
+    u_theme, theme_back = _unique(theme)
+    u_role, role_back = _unique(role)
     seen = np.array([c in seen_before for c in code_texts], dtype=bool)[code_back] \
         if seen_before else np.zeros(len(code), bool)
     frame = pd.DataFrame({
@@ -369,11 +371,67 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         "theme_heat": heat,
         "role": _str_take(terms[u_role].tolist(), role_back),
         "entry": _str_take(["close", "open"], is_open.astype(np.int64)),
-        "article_id": _joined_ids_arrow(p.ids, arts, start, n),
-        "title": titles,
+        "article_id": _joined(p.ids, arts, start, n),
+        "title": _titles(p.titles, first_art),
         "published": published,
     })
     return frame
+
+
+def _theme_heat(a_sess, theme_ids, sess, theme) -> np.ndarray:
+    """For each mark ``(sess, theme)``: the articles of session ``sess`` naming ``theme`` (0 for
+    no theme), from the articles' ``(a_sess, theme_ids)`` pairs, counted in a dense table of
+    sessions x the themes present (by sorting the pairs when that table would be large)."""
+    heat = np.zeros(len(sess), np.int64)
+    if not len(a_sess):
+        return heat
+    u_th, th_slot = _unique(theme_ids)
+    width = len(u_th)
+    s0, s1 = int(a_sess.min()), int(a_sess.max())
+    size = (s1 - s0 + 1) * width
+    at = np.minimum(np.searchsorted(u_th, theme), width - 1)
+    # marks whose theme some article names, on a session some article with themes falls on
+    has = (theme >= 0) & (u_th[at] == theme) & (sess >= s0) & (sess <= s1)
+    if size <= HEAT_TABLE_MAX:
+        counts = np.bincount((a_sess - s0) * width + th_slot, minlength=size)
+        heat[has] = counts[(sess[has] - s0) * width + at[has]]
+        return heat
+    hkeys, hcounts = np.unique((a_sess - s0) * width + th_slot, return_counts=True)
+    want = (sess - s0) * width + at
+    k = np.minimum(np.searchsorted(hkeys, want), len(hkeys) - 1)
+    hit = has & (hkeys[k] == want)
+    heat[hit] = hcounts[k[hit]]
+    return heat
+
+
+HEAT_TABLE_MAX = 1 << 22          # cells of the dense heat table (32 MiB of counts at most)
+
+
+def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of integers, by a table of presence when
+    their range is small (no sort)."""
+    if not len(values):
+        return np.unique(values, return_inverse=True)
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo > 4 * len(values) + 65_536:
+        return np.unique(values, return_inverse=True)
+    present = np.zeros(hi - lo + 1, bool)
+    present[values - lo] = True
+    slot = np.cumsum(present) - 1
+    return np.flatnonzero(present) + lo, slot[values - lo]
+
+
+def _iso_texts(epoch: np.ndarray):
+    """:func:`_iso_beijing` as a pandas ``str`` array, written by a kernel (fixed width: years
+    1000-9999; other times by numpy)."""
+    epoch = np.asarray(epoch, np.int64)
+    if len(epoch) and not (ISO_MIN_S <= epoch.min() and epoch.max() <= ISO_MAX_S):
+        return _str_take(_iso_beijing(epoch).tolist(), None)
+    return _arrow_str(np.arange(len(epoch) + 1, dtype=np.int64) * 25, iso_beijing_nb(epoch))
+
+
+ISO_MIN_S = -30_610_224_000 - 8 * 3600          # 1000-01-01T00:00:00+08:00
+ISO_MAX_S = 253_402_300_799 - 8 * 3600          # 9999-12-31T23:59:59+08:00
 
 
 def _small(keys: np.ndarray) -> np.ndarray:
@@ -389,16 +447,26 @@ def _stable_by(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
                             kind="stable")]
 
 
-def _order_by(major: np.ndarray, minor: np.ndarray) -> np.ndarray:
-    """The positions sorted by ``(major, minor, position)``: two stable sorts, minor key first
-    (``np.lexsort((positions, minor, major))``, faster)."""
-    return _stable_by(major, np.argsort(_small(minor), kind="stable"))
-
-
 def _str_take(values: list, back) -> pd.api.extensions.ExtensionArray:
     """``values[back]`` (``back`` None: ``values``) as the ``str`` array pandas infers for text."""
     arr = pd.array(values, dtype="str")
-    return arr if back is None else arr.take(np.asarray(back, np.int64))
+    return arr if back is None else _taken(arr, np.asarray(back, np.int64))
+
+
+def _taken(texts, items: np.ndarray, parts=None):
+    """``texts[items]`` as a pandas ``str`` array (``texts``: a pandas ``str`` array; ``parts``:
+    its :func:`_utf8_parts`), copied by one kernel (:func:`signals.marks_nb.take_nb`)."""
+    parts = parts or _utf8_parts(texts)
+    if parts is None:
+        return texts.take(items)
+    return _arrow_str(*take_nb(parts[0], parts[1], np.asarray(items, np.int64)))
+
+
+def _arrow_str(offsets: np.ndarray, data: np.ndarray):
+    """The pandas ``str`` array of Arrow buffers ``offsets`` (int64) and ``data`` (UTF-8)."""
+    arr = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets),
+                                           pa.py_buffer(data))
+    return pd.array(arr, dtype="str")
 
 
 def _texts(values, idx: np.ndarray):
@@ -406,6 +474,43 @@ def _texts(values, idx: np.ndarray):
     if isinstance(values, np.ndarray):
         return pd.array(values[idx].tolist(), dtype="str")
     return values.take(np.asarray(idx, np.int64))
+
+
+def _utf8_parts(values):
+    """``(offsets, data)`` (int64, uint8) of the texts of a pandas ``str`` array without missing
+    values, else None."""
+    if isinstance(values, np.ndarray):
+        return None
+    arr = pa.array(values)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count or arr.type not in (pa.string(), pa.large_string()):
+        return None
+    _, off_buf, data_buf = arr.buffers()
+    wide = np.int64 if arr.type == pa.large_string() else np.int32
+    offsets = np.frombuffer(off_buf, wide)[arr.offset:arr.offset + len(arr) + 1].astype(np.int64)
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _joined(texts, items: np.ndarray, start: np.ndarray, n: np.ndarray, parts=None):
+    """``";".join(texts[items[s:s + k]])`` for every ``(s, k)`` of ``(start, n)`` as a pandas
+    ``str`` array; for Arrow texts copied by one kernel (:func:`signals.marks_nb.join_nb`)
+    straight into the result's buffers (``parts``: :func:`_utf8_parts` of ``texts``)."""
+    parts = parts or _utf8_parts(texts)
+    if parts is None:
+        return _joined_ids_arrow(texts, items, start, n)
+    return _arrow_str(*join_nb(parts[0], parts[1], np.asarray(items, np.int64),
+                               np.asarray(start, np.int64), np.asarray(n, np.int64), ord(";")))
+
+
+def _titles(titles, first_art: np.ndarray):
+    """``titles[first_art]`` as a pandas ``str`` array."""
+    parts = _utf8_parts(titles)
+    if parts is None:
+        u_art, art_back = _unique(first_art)
+        return _texts(titles, u_art).take(art_back)
+    return _taken(titles, first_art, parts)
 
 
 def _joined_ids_arrow(ids, arts: np.ndarray, start: np.ndarray, n: np.ndarray):
@@ -468,6 +573,8 @@ def score_index(index: tuple, terms: list[str], calendar, names: dict, *,
         t_ptr = np.concatenate(([0], np.cumsum(tcount[keep]))).astype(np.int64)
         m_code, m_role, m_weight = m_code[m_keep], m_role[m_keep], m_weight[m_keep]
         recs, theme_ids = recs[m_keep], theme_ids[t_keep]
+    if len(keep) == len(epoch):       # every article placed: no copies
+        keep = slice(None)
     packed = Packed(np.searchsorted(calendar.sessions, days[keep]).astype(np.int64),
                     ~close[keep], ids[keep], titles[keep], np.asarray(epoch, np.int64)[keep],
                     t_ptr, np.asarray(theme_ids, np.int64), m_ptr, m_code, m_role,

@@ -174,3 +174,112 @@ def cells_nb(order, code, session, value, role, theme, is_open, theme_rank, deca
         i = j
     return (c_start[:nc], c_n[:nc], c_code[:nc], c_sess[:nc], c_score[:nc], c_first[:nc],
             c_role[:nc], c_theme[:nc], c_open[:nc])
+
+
+@njit(cache=True)
+def join_nb(offsets, data, items, starts, counts, sep):
+    """Texts ``k``: the texts ``items[starts[k]:starts[k] + counts[k]]`` of the UTF-8 texts
+    ``data[offsets[i]:offsets[i + 1]]``, joined by the byte ``sep`` (``-1``: none), as
+    ``(offsets, data)`` of the result -- Arrow's layout of a string array."""
+    n = starts.shape[0]
+    out_off = np.empty(n + 1, np.int64)
+    out_off[0] = 0
+    total = 0
+    for k in range(n):
+        s = starts[k]
+        c = counts[k]
+        for j in range(s, s + c):
+            i = items[j]
+            total += offsets[i + 1] - offsets[i]
+        if sep >= 0 and c > 1:
+            total += c - 1
+        out_off[k + 1] = total
+    out = np.empty(total, np.uint8)
+    w = 0
+    for k in range(n):
+        s = starts[k]
+        for j in range(s, s + counts[k]):
+            if sep >= 0 and j > s:
+                out[w] = sep
+                w += 1
+            i = items[j]
+            for b in range(offsets[i], offsets[i + 1]):
+                out[w] = data[b]
+                w += 1
+    return out_off, out
+
+
+@njit(cache=True)
+def iso_beijing_nb(epoch):
+    """``YYYY-MM-DDTHH:MM:SS+08:00`` (25 ASCII bytes each, concatenated) of epoch seconds in
+    Beijing time, for years 1000-9999 (the civil-from-days algorithm of H. Hinnant)."""
+    n = epoch.shape[0]
+    out = np.empty(n * 25, np.uint8)
+    for k in range(n):
+        t = epoch[k] + 28800
+        days = t // 86400
+        sec = t - days * 86400
+        z = days + 719468
+        era = (z if z >= 0 else z - 146096) // 146097
+        doe = z - era * 146097
+        yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+        y = yoe + era * 400
+        doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+        mp = (5 * doy + 2) // 153
+        d = doy - (153 * mp + 2) // 5 + 1
+        m = mp + 3 if mp < 10 else mp - 9
+        if m <= 2:
+            y += 1
+        hh = sec // 3600
+        mi = (sec // 60) % 60
+        ss = sec % 60
+        w = k * 25
+        out[w] = 48 + y // 1000
+        out[w + 1] = 48 + (y // 100) % 10
+        out[w + 2] = 48 + (y // 10) % 10
+        out[w + 3] = 48 + y % 10
+        out[w + 4] = 45
+        out[w + 5] = 48 + m // 10
+        out[w + 6] = 48 + m % 10
+        out[w + 7] = 45
+        out[w + 8] = 48 + d // 10
+        out[w + 9] = 48 + d % 10
+        out[w + 10] = 84
+        out[w + 11] = 48 + hh // 10
+        out[w + 12] = 48 + hh % 10
+        out[w + 13] = 58
+        out[w + 14] = 48 + mi // 10
+        out[w + 15] = 48 + mi % 10
+        out[w + 16] = 58
+        out[w + 17] = 48 + ss // 10
+        out[w + 18] = 48 + ss % 10
+        out[w + 19] = 43
+        out[w + 20] = 48
+        out[w + 21] = 56
+        out[w + 22] = 58
+        out[w + 23] = 48
+        out[w + 24] = 48
+    return out
+
+
+
+@njit(cache=True)
+def take_nb(offsets, data, items):
+    """Texts ``items`` of the UTF-8 texts ``data[offsets[i]:offsets[i + 1]]`` as ``(offsets,
+    data)`` of the result (:func:`join_nb` of one text each)."""
+    n = items.shape[0]
+    out_off = np.empty(n + 1, np.int64)
+    out_off[0] = 0
+    total = 0
+    for k in range(n):
+        i = items[k]
+        total += offsets[i + 1] - offsets[i]
+        out_off[k + 1] = total
+    out = np.empty(total, np.uint8)
+    w = 0
+    for k in range(n):
+        i = items[k]
+        for b in range(offsets[i], offsets[i + 1]):
+            out[w] = data[b]
+            w += 1
+    return out_off, out

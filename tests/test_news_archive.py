@@ -260,6 +260,45 @@ def test_fast_rows_are_the_general_rows():
         assert fast_row(rec) is None, rec
 
 
+# Lone UTF-16 surrogates (a JSON escape of half an emoji) and a real U+FFFD: the reader decides.
+SURROGATE_CASES = [
+    {"id": "k", "published": "2024-12-16T02:58:00+08:00", "title": "半个\ud83d表情", "body": "b"},
+    {"id": "l\udc00", "published": "2024-12-16T02:58:00+08:00", "title": "t", "body": "b"},
+    {"id": "m", "published": "2024-12-16T02:58:00+08:00", "title": "t", "body": "\ude00",
+     "source": "\ud800s", "url": "http://x/\udbff"},
+    {"id": "n", "published": "2024-12-16T02:58:00+08:00", "title": "乱码\ufffd", "body": "b"},
+]
+
+
+def test_lone_surrogates_are_replaced_and_noted_by_the_reader():
+    for rec in SURROGATE_CASES:
+        art = make_article(rec, origin="x")
+        row = article_row(art)
+        if rec["id"] == "n":                     # a real U+FFFD is text like any other
+            assert fast_row(rec) == row and fast_row_bytes(rec) == text_bytes(row)
+        else:
+            assert fast_row(rec) is None and fast_row_bytes(rec) is None, rec
+        assert not any(0xD800 <= ord(c) <= 0xDFFF for v in row if isinstance(v, str) for c in v)
+        assert ("lone UTF-16 surrogates (half an emoji?) replaced by U+FFFD" in art.notes) \
+            == (rec["id"] != "n")
+    assert make_article(SURROGATE_CASES[0], origin="x").title == "半个\ufffd表情"
+    art = make_article(SURROGATE_CASES[2], origin="x")
+    assert (art.body, art.source, art.url) == ("\ufffd", "\ufffds", "http://x/\ufffd")
+
+
+def test_import_of_lone_surrogates_stores_valid_text(tmp_path):
+    path = tmp_path / "s.jsonl"            # ensure_ascii: the escapes, as a scraper writes them
+    path.write_text("".join(json.dumps(r) + "\n" for r in SURROGATE_CASES), encoding="utf-8")
+    with NewsArchive(tmp_path / "a.sqlite") as arch:
+        c = arch.import_files([path])
+        assert (c.new, c.duplicates, c.skipped) == (4, 0, [])
+        assert sum("surrogates" in n for n in c.notes) == 3
+        assert arch.con.execute("SELECT title FROM articles WHERE id = 'k'").fetchone() == \
+            ("半个\ufffd表情",)
+        assert arch.con.execute("SELECT COUNT(*) FROM articles WHERE id = 'l\ufffd'"
+                                ).fetchone() == (1,)
+
+
 def test_import_fast_and_general_paths_store_the_same(tmp_path):
     recs = [dict(r, body=r["body"] + f"#{k}") for k, r in enumerate(FAST_CASES + SLOW_CASES[:-1])]
     path = tmp_path / "a.jsonl"
@@ -291,7 +330,8 @@ def test_one_extractor_shared_by_threads_gives_the_serial_rows(master):
 
 # ------------------------------------------------------------------ the import over processes
 TRICKY = ["", " ", "\n", "\n\n\n", "  ", " \n", "\n ", "\t", "\u3000", "\xa0", "\u2028", "\x00",
-          "<", "&amp;", "![x](y)", "!", "&", "a", "涨停", "\r\n", "\x1f", "\u200b"]
+          "<", "&amp;", "![x](y)", "!", "&", "a", "涨停", "\r\n", "\x1f", "\u200b", "\ud83d",
+          "\ufffd"]
 
 
 def test_fast_bytes_rows_are_the_fast_rows():
@@ -345,9 +385,13 @@ def _archive_rows(arch) -> list:
                             ).fetchall()
 
 
-@pytest.mark.parametrize("chunk", [150, 700, 1 << 20])
-def test_import_over_processes_is_the_one_process_import(tmp_path, monkeypatch, chunk):
+@pytest.mark.parametrize("chunk,spare", [(150, 0), (150, news.SLOT_SPARE), (700, 0),
+                                         (1 << 20, news.SLOT_SPARE)])
+def test_import_over_processes_is_the_one_process_import(tmp_path, monkeypatch, chunk, spare):
+    """spare 0: shared-memory slots of 3 pieces' bytes, too small for some results (whole
+    JSON and CSV files, pieces with long notes), which come back through the pool's pipe."""
     monkeypatch.setattr(news, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(news, "SLOT_SPARE", spare)
     paths = _import_inputs(tmp_path)
     with NewsArchive(tmp_path / "one.sqlite") as one, NewsArchive(tmp_path / "par.sqlite") as par:
         c1 = one.import_files(paths, workers=1, batch=7)
@@ -358,6 +402,24 @@ def test_import_over_processes_is_the_one_process_import(tmp_path, monkeypatch, 
         assert {r[-2:] for r in _archive_rows(par)} == {("text", "text")}
         assert par.con.execute("SELECT COUNT(*) FROM articles WHERE id LIKE '%#%'").fetchone() \
             == (1,)
+
+
+def test_worker_results_come_back_in_shared_memory_or_the_pipe(tmp_path, monkeypatch):
+    import mmap
+    import pickle
+
+    src = _import_inputs(tmp_path)[0]
+    task = (str(src / "d.csv"), 0, None, 1, "next_open", False)
+    want = news._import_piece(task)
+    assert want[0] and want[3][0] == "done"
+    with mmap.mmap(-1, 2 << 20) as shared:
+        monkeypatch.setattr(news, "_SHARED", [])
+        news._set_shared(shared, 1 << 20)
+        got = news._import_task((1, *task))
+        assert got[0] == "slot" and shared[:16] == bytes(16)         # slot 1, not slot 0
+        assert pickle.loads(shared[1 << 20:(1 << 20) + got[1]]) == want
+        news._set_shared(shared, 100)                                 # too small: the result
+        assert news._import_task((0, *task)) == want
 
 
 @pytest.mark.parametrize("skip_bad", [True, False])
@@ -410,3 +472,166 @@ def test_packed_read_in_spans_is_the_rows_in_order(tmp_path, master, monkeypatch
         assert "标题𝄞é\x00x" in list(titles)
         empty = arch.packed(version, "2030-01-01", "2030-02-01")
         assert len(empty[0]) == len(empty[2]) == len(empty[4]) == 0
+
+
+def _rows_arrays(arch, version, start=None, end=None):
+    """The packed index read row by row in SQL: what ``packed()`` must return."""
+    lo = None if start is None else int(pd.Timestamp(start, tz="Asia/Shanghai").timestamp())
+    hi = None if end is None else int(pd.Timestamp(end, tz="Asia/Shanghai").timestamp())
+    rows = [r for r in arch.con.execute(
+        "SELECT ts, bare, id, title, mentions, themes FROM packed WHERE version = ? "
+        "ORDER BY ts, id", (version,)) if (lo is None or r[0] >= lo) and (hi is None or r[0] < hi)]
+    return ([r[0] for r in rows], [bool(r[1]) for r in rows], [r[2] for r in rows],
+            [r[3] for r in rows], b"".join(r[4] for r in rows),
+            [len(r[4]) // news.MENTION_DT.itemsize for r in rows], b"".join(r[5] for r in rows),
+            [len(r[5]) // 4 for r in rows])
+
+
+def _arrays(got):
+    ts, bare, ids, titles, recs, mcount, themes, tcount = got
+    return (ts.tolist(), bare.tolist(), list(ids), list(titles), recs.tobytes(), mcount.tolist(),
+            themes.astype("<i4").tobytes(), tcount.tolist())
+
+
+RANGES = [(None, None), ("2024-06-01", "2024-06-02"), ("2024-07-03 10:17", "2024-09-30 23:59"),
+          (None, "2024-08-01 09:30"), ("2024-10-10 14:00", None), ("2030-01-01", "2030-02-01"),
+          ("2024-07-01", "2024-07-01")]
+
+
+def test_day_blocks_are_the_packed_rows_and_follow_every_write(tmp_path, master):
+    """packed() reads day blocks: the rows of any range in (ts, id) order, cut at any time of
+    day; a write into ``packed`` -- by the indexer or by any other program -- drops the blocks
+    of its days, which are then rebuilt from the rows."""
+    ex = Extractor(master)
+    arts = articles(400)
+    arts[5] = Article(id="ü𝄞", published=arts[5].published, title="标题𝄞é\x00x", body="天娱数科涨停")
+    with NewsArchive(tmp_path / "n.sqlite") as arch:
+        arch.add(arts[:300])
+        arch.index(ex)
+        version = ex.version
+        assert arch.con.execute("SELECT COUNT(*) FROM packed_days").fetchone()[0] == 0
+        for start, end in RANGES:
+            assert _arrays(arch.packed(version, start, end)) == _rows_arrays(arch, version, start,
+                                                                                 end)
+        n_blocks = arch.con.execute("SELECT COUNT(*) FROM packed_days").fetchone()[0]
+        assert n_blocks > 100                   # stored: one a day (empty days included)
+        assert "标题𝄞é\x00x" in list(arch.packed(version)[3])
+        arch.add(arts[300:])                    # new articles on days already in blocks
+        arch.index(ex)
+        left = arch.con.execute("SELECT COUNT(*) FROM packed_days").fetchone()[0]
+        assert 0 < left < n_blocks
+        for start, end in RANGES:
+            assert _arrays(arch.packed(version, start, end)) == _rows_arrays(arch, version, start,
+                                                                                 end)
+        # another program writes a row (older code knows nothing of the blocks)
+        ts = int(pd.Timestamp("2024-07-05 23:59:59", tz="Asia/Shanghai").timestamp())
+        day = (ts + 8 * 3600) // 86400
+        assert arch.con.execute("SELECT COUNT(*) FROM packed_days WHERE day = ?",
+                                (day,)).fetchone()[0] == 1
+        arch.con.execute("INSERT INTO packed VALUES (?, ?, 'zz', 999, 0, 't', ?, ?)",
+                         (version, ts, b"", b""))
+        assert arch.con.execute("SELECT COUNT(*) FROM packed_days WHERE day = ?",
+                                (day,)).fetchone()[0] == 0
+        assert _arrays(arch.packed(version)) == _rows_arrays(arch, version)
+        arch.con.execute("DELETE FROM packed WHERE id = 'zz'")
+        assert arch.con.execute("SELECT COUNT(*) FROM packed_days WHERE day = ?",
+                                (day,)).fetchone()[0] == 0
+        assert _arrays(arch.packed(version)) == _rows_arrays(arch, version)
+
+
+def test_archive_without_day_blocks_gives_the_same_marks(tmp_path, master):
+    """An archive written before the day blocks (no ``packed_days`` table, no triggers): read-only
+    it is read from the rows (blocks in memory only); opened for writing it gets the table and
+    the triggers, and the same marks."""
+    ex = Extractor(master)
+    cal = trading_calendar()
+    path = tmp_path / "n.sqlite"
+    start, end = np.datetime64("2024-07-01"), np.datetime64("2024-11-29")
+    with NewsArchive(path) as arch:
+        arch.add(articles(300))
+        want = archive_marks(arch, ex, cal, start, end)
+        assert len(want) > 20
+        for name in [r[0] for r in arch.con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'")]:
+            arch.con.execute(f"DROP TRIGGER {name}")
+        arch.con.execute("DROP TABLE packed_days")
+    with NewsArchive(path, readonly=True) as arch:
+        pd.testing.assert_frame_equal(archive_marks(arch, ex, cal, start, end), want)
+        assert not arch._has_table("packed_days")
+    with NewsArchive(path) as arch:
+        pd.testing.assert_frame_equal(archive_marks(arch, ex, cal, start, end), want)
+        assert arch.con.execute("SELECT COUNT(*) FROM packed_days").fetchone()[0] > 100
+        assert arch.con.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"
+                                ).fetchone()[0] == 4
+    with NewsArchive(path, readonly=True) as arch:       # stored blocks, read-only
+        pd.testing.assert_frame_equal(archive_marks(arch, ex, cal, start, end), want)
+
+
+# The articles table as archives made before `articles_schema` 2 have it (content hash as hex).
+OLD_ARTICLES = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE articles (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, published TEXT NOT NULL,
+    ts INTEGER NOT NULL, bare INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '', body TEXT NOT NULL DEFAULT '',
+    hash TEXT NOT NULL UNIQUE);
+CREATE UNIQUE INDEX articles_url ON articles(url) WHERE url <> '';
+CREATE INDEX articles_ts ON articles(ts);
+INSERT INTO meta VALUES ('format', '2');
+"""
+
+
+def test_an_archive_of_the_hex_hash_layout_is_migrated(tmp_path, master):
+    import sqlite3
+
+    db = tmp_path / "old.sqlite"
+    arts = articles(30)
+    con = sqlite3.connect(db)
+    con.executescript(OLD_ARTICLES)
+    old_rows = [(5 + 3 * k, *article_row(a)[:8], content_hash(a.title, a.body))
+                for k, a in enumerate(arts[:20])]
+    con.executemany("INSERT INTO articles (rowid, id, published, ts, bare, source, url, title, "
+                    "body, hash) VALUES (?,?,?,?,?,?,?,?,?,?)", old_rows)
+    if news.has_fts5():                                      # searched once before
+        con.execute("CREATE VIRTUAL TABLE fts USING fts5(title, body, content='articles', "
+                    "content_rowid='rowid', tokenize='trigram')")
+        con.execute("INSERT INTO fts (rowid, title, body) SELECT rowid, title, body FROM articles")
+        con.execute("INSERT INTO meta VALUES ('fts_rowid', '62')")
+    con.commit()
+    con.close()
+    with NewsArchive(db, readonly=True) as arch:             # read as it is, not migrated
+        assert arch.count() == 20 and arch.con.execute(
+            "SELECT typeof(hash) FROM articles LIMIT 1").fetchone() == ("text",)
+    with NewsArchive(db) as arch:
+        con = arch.con
+        assert con.execute("SELECT value FROM meta WHERE key = 'articles_schema'").fetchone() \
+            == ("2",)
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        got = con.execute("SELECT rowid, id, published, ts, bare, source, url, title, body, hash "
+                          "FROM articles ORDER BY rowid").fetchall()
+        assert got == [r[:9] + (int(r[9][:16], 16) - (int(r[9][0], 16) >= 8) * 2 ** 64,)
+                       for r in old_rows]
+        assert {r[0] for r in con.execute("SELECT typeof(hash) FROM articles")} == {"integer"}
+        assert [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                          "AND tbl_name = 'articles' ORDER BY name")] == \
+            ["articles_ts", "articles_url", "sqlite_autoindex_articles_1",
+             "sqlite_autoindex_articles_2"]
+        same_text = Article(id="new-id", published=arts[3].published, title=arts[3].title,
+                            body=arts[3].body.replace("。", "。\n"))
+        c = arch.add([same_text, arts[4], *arts[20:]])       # dedup against migrated rows
+        assert (c.new, c.duplicates, c.total) == (10, 2, 30)
+        for a in (arts[7], arts[25]):                         # the search index goes on
+            assert [r["id"] for r in arch.search(f"第{a.id[1:]}条")] == [a.id]
+        assert arch.index(Extractor(master)) == 30
+    with NewsArchive(db) as arch:                             # opened again: nothing to do
+        assert arch.count() == 30
+
+
+def test_hash_key_is_the_hex_hash_prefix():
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        digest = rng.bytes(20)
+        key = news.hash_key(digest)
+        assert -2 ** 63 <= key < 2 ** 63 and key % 2 ** 64 == int(digest.hex()[:16], 16)
+    assert article_row(articles(1)[0])[8] == news.hash_key(bytes.fromhex(
+        content_hash(articles(1)[0].title, articles(1)[0].body)))

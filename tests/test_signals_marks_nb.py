@@ -165,3 +165,63 @@ def test_window_and_arrow_texts_give_the_reference_rows(seed):
         got = score_packed(p, cal, names, window=(lo, hi), **opts)
         pd.testing.assert_frame_equal(got, want, check_exact=True)
         assert got.to_csv(index=False) == want.to_csv(index=False)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_theme_heat_table_and_sorted_pairs_count_alike(seed, monkeypatch):
+    """The theme heat of marks: the dense table and the sorted pairs give the counts of a plain
+    Counter, marks on sessions or themes no article has included."""
+    from collections import Counter
+
+    from signals import marks as sm
+    rng = np.random.default_rng(seed)
+    a_sess = np.sort(rng.integers(10, 60, 3000))
+    themes = rng.integers(0, 40, 3000) * 7 + 3
+    sess = rng.integers(0, 70, 500)
+    theme = np.where(rng.random(500) < 0.2, -1, rng.integers(0, 45, 500) * 7 + 3)
+    count = Counter(zip(a_sess.tolist(), themes.tolist()))
+    want = [count.get((s, t), 0) if t >= 0 else 0 for s, t in zip(sess.tolist(), theme.tolist())]
+    assert sum(want) > 100
+    for table_max in (1 << 22, 0):
+        monkeypatch.setattr(sm, "HEAT_TABLE_MAX", table_max)
+        assert sm._theme_heat(a_sess, themes, sess, theme).tolist() == want
+    assert sm._theme_heat(a_sess[:0], themes[:0], sess, theme).tolist() == [0] * 500
+
+
+def test_unique_and_iso_kernels_are_numpys():
+    from signals import marks as sm
+    rng = np.random.default_rng(2)
+    for v in (rng.integers(-1, 50, 1000), rng.integers(0, 10 ** 9, 100), np.array([5]),
+              np.zeros(0, np.int64)):
+        got, want = sm._unique(v), np.unique(v, return_inverse=True)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    epoch = np.concatenate([rng.integers(sm.ISO_MIN_S, sm.ISO_MAX_S, 100_000),
+                            [sm.ISO_MIN_S, sm.ISO_MAX_S, 0, -1, 951_753_600, 951_839_999,
+                             sm.ISO_MIN_S - 1, 1_700_000_000]])
+    modern = np.array([0, -1, 951_753_600, 951_839_999, 1_700_000_000])
+    want = [pd.Timestamp(int(t), unit="s", tz="UTC").tz_convert("Asia/Shanghai").isoformat()
+            for t in modern.tolist()]
+    assert list(sm._iso_texts(modern)) == want
+    assert list(sm._iso_texts(epoch)) == sm._iso_beijing(epoch).tolist()
+
+
+def test_joined_texts_kernel_is_the_arrow_join():
+    """article_id / title texts joined by the kernel: Python's ';'.join, any UTF-8 width."""
+    from signals import marks as sm
+    rng = np.random.default_rng(4)
+    words = ["a", "", "ü𝄞", "标题é", "x;y", "\x00z"] + [f"id{k}" for k in range(50)]
+    texts = pd.array([words[k] for k in rng.integers(0, len(words), 300)], dtype="str")
+    items = rng.integers(0, 300, 1000)
+    n = rng.integers(0, 6, 250)
+    n[-1] = 1000 - n[:-1].sum() if n[:-1].sum() < 1000 else 0
+    n = n[np.cumsum(n) <= 1000]
+    start = np.concatenate(([0], np.cumsum(n)[:-1])).astype(np.int64)
+    got = sm._joined(texts, items, start, n)
+    obj = np.asarray(list(texts), dtype=object)
+    want = [";".join(obj[items[s:s + k]]) for s, k in zip(start.tolist(), n.tolist())]
+    assert list(got) == want and str(got.dtype) == "str"
+    assert list(sm._joined(obj, items, start, n)) == want     # object texts: the Arrow path
+    taken = sm._taken(texts, items)
+    assert list(taken) == obj[items].tolist() and str(taken.dtype) == "str"
+    assert list(sm._str_take(["", "ü𝄞", "a"], [2, 0, 1, 1])) == ["a", "", "ü𝄞", "ü𝄞"]
+

@@ -11,7 +11,9 @@ duplicates).
 Imports of :data:`PARALLEL_MIN_BYTES` or more are parsed by forked worker processes (one per core
 by default; JSON Lines files in pieces of about :data:`IMPORT_CHUNK` bytes) while the opening
 process only writes: the workers send rows with title and body already UTF-8 (stored as TEXT by
-``CAST(? AS TEXT)``), the writer takes them in file order into the same transactions of
+``CAST(? AS TEXT)``), pickled into slots of anonymous shared memory mapped before the fork (a
+pipe would cost the writer a system call and a copy every 64 KiB), the writer takes them in file
+order into the same transactions of
 ``batch`` rows, so the archive, the counts, the notes and the first error are those of a
 one-process import. Durability is unchanged: ``synchronous=NORMAL`` under WAL, as before (a
 process killed keeps every committed batch; a power cut may lose the last batches, never
@@ -23,7 +25,8 @@ Tables::
 
     articles   rowid, id (unique), published (ISO 8601 with offset), ts (epoch seconds),
                bare (1 = the source gave a date only), source, url (unique when not empty),
-               title, body, hash (unique: sha1 of title and body with white space removed)
+               title, body, hash (unique: the first 8 bytes of the sha1 of title and body
+               with white space removed, a signed 64-bit integer: :func:`hash_key`)
     fts        FTS5 (trigram tokenizer) over title and body, brought up to date by
                :meth:`NewsArchive.search` (so imports stay fast); LIKE when the build has no FTS5
     rules      one row per rules version (see below)
@@ -35,7 +38,15 @@ Tables::
                themes (blob of int32 term ids); keyed (version, ts, id), so the articles of a
                date range are one range scan in the order the scoring needs
     first_seen version, code, role, ts: the first time each stock was named in each role
-    meta       key/value: format version, fts_rowid (last article indexed for search)
+    packed_days version, day, n, then the ``packed`` rows of one Beijing calendar day as
+               columnar blobs (:data:`BLOCK_COLUMNS`): what :meth:`NewsArchive.packed` reads, a
+               year in ~370 rows. Derived data: triggers on ``packed`` delete the block of a day
+               in the same transaction as any write of a row of that day (older programs'
+               writes included), and a missing block is rebuilt from ``packed`` when read
+    meta       key/value: format version, articles_schema (2: the integer hash; an archive
+               without it has the hash as hex text and is migrated when opened for writing,
+               see :meth:`NewsArchive._migrate_articles`), fts_rowid (last article indexed for
+               search)
 
 Deduplication: an article is new only if its ``id``, its (non-empty) ``url`` and its content
 hash are all new; any match keeps the archived copy and counts a duplicate.
@@ -44,8 +55,8 @@ The mention index: mentions are extracted once per article per **rules version**
 :attr:`signals.extract.Extractor.version` hash of the theme, role and matching rule files, the
 names (current and former) and the extractor's own version. :meth:`NewsArchive.index` extracts
 only the articles that have no row for the version (new articles, or all after a rule change);
-:func:`archive_marks` builds entry marks for a date range from the ``packed`` rows (one range
-scan) and ``first_seen`` (which stocks were named before the range), scored on arrays by
+:func:`archive_marks` builds entry marks for a date range from the ``packed`` rows (read as
+day blocks) and ``first_seen`` (which stocks were named before the range), scored on arrays by
 :func:`signals.marks.score_index` -- the scoring of :func:`signals.marks.score_marks`. The
 ``mentions`` and ``unknown`` tables hold the same extraction in readable form, for SQL.
 
@@ -59,8 +70,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import mmap
 import multiprocessing as mp
 import os
+import pickle
 import re
 import sqlite3
 from collections import deque
@@ -79,6 +92,7 @@ from signals.articles import (
     clean_text,
     expand_paths,
     file_articles,
+    has_surrogates,
     iter_records,
     jsonl_chunks,
     record_attempt,
@@ -89,9 +103,14 @@ from signals.parallel import extract_rows
 ARCHIVE_FILE = os.path.join("news", "archive.sqlite")
 LEGACY_FILE = os.path.join("news", "articles.jsonl")
 FORMAT = 2
+# The layout of the ``articles`` table (meta key ``articles_schema``): 1 (no key) = the content
+# hash as 40 hex digits, 2 = its first 8 bytes as a signed 64-bit integer (a smaller unique
+# index, cheaper to insert into; see :func:`hash_key`).
+ARTICLES_SCHEMA = 2
 BATCH = 5_000
 IMPORT_CHUNK = 4 << 20            # bytes of JSON Lines per import task of a worker
 PARALLEL_MIN_BYTES = 32 << 20     # smaller imports are parsed in the writing process
+SLOT_SPARE = 1 << 20              # shared memory per task in flight: 3 pieces' bytes + this
 BUSY_TIMEOUT_MS = 60_000
 PAGE_SIZE = 16_384
 WAL_CHECKPOINT_PAGES = 20_000
@@ -109,7 +128,7 @@ CREATE TABLE IF NOT EXISTS articles (
     url TEXT NOT NULL DEFAULT '',
     title TEXT NOT NULL DEFAULT '',
     body TEXT NOT NULL DEFAULT '',
-    hash TEXT NOT NULL UNIQUE
+    hash INTEGER NOT NULL UNIQUE
 );
 CREATE UNIQUE INDEX IF NOT EXISTS articles_url ON articles(url) WHERE url <> '';
 CREATE INDEX IF NOT EXISTS articles_ts ON articles(ts);
@@ -134,7 +153,22 @@ CREATE TABLE IF NOT EXISTS packed (
 CREATE TABLE IF NOT EXISTS first_seen (
     version TEXT NOT NULL, code TEXT NOT NULL, role TEXT NOT NULL, ts INTEGER NOT NULL,
     PRIMARY KEY (version, code, role)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS packed_days (
+    version TEXT NOT NULL, day INTEGER NOT NULL, n INTEGER NOT NULL, ts BLOB NOT NULL,
+    bare BLOB NOT NULL, id_len BLOB NOT NULL, ids BLOB NOT NULL, title_len BLOB NOT NULL,
+    titles BLOB NOT NULL, m_count BLOB NOT NULL, mentions BLOB NOT NULL, t_count BLOB NOT NULL,
+    themes BLOB NOT NULL, PRIMARY KEY (version, day));
 """
+# The Beijing calendar day of epoch seconds ``{t}`` (floor division, as :func:`_day`).
+_DAY_SQL = "(({t}) + 28800 - ((({t}) + 28800) % 86400 + 86400) % 86400) / 86400"
+# A write of a ``packed`` row -- by this code or any other -- drops the day block it falls in
+# (:meth:`NewsArchive.day_blocks` rebuilds it), in the writer's own transaction.
+TRIGGERS = tuple(
+    f"CREATE TRIGGER IF NOT EXISTS packed_days_{event.lower()}_{row.lower()} AFTER {event} ON "
+    f"packed BEGIN DELETE FROM packed_days WHERE version = {row}.version AND day = "
+    f"{_DAY_SQL.format(t=row + '.ts')}; END"
+    for event, rows in (("INSERT", ("NEW",)), ("DELETE", ("OLD",)), ("UPDATE", ("OLD", "NEW")))
+    for row in rows)
 # One packed mention: ids into ``terms`` (theme -1: none), in the title, weight.
 MENTION_DT = np.dtype([("code", "<i4"), ("role", "<i4"), ("theme", "<i4"), ("title", "u1"),
                        ("weight", "<f8")])
@@ -159,11 +193,23 @@ def content_hash(title: str, body: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+def hash_key(digest: bytes) -> int:
+    """The ``hash`` column of a content hash: the first 8 bytes of the sha1 digest as a signed
+    64-bit integer (``int(content_hash(...)[:16], 16)`` read as signed). Two different texts
+    share a key with a chance of about n**2 / 2**65 (3e-8 for a million articles)."""
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _hex_key(hexdigest: str) -> int:
+    """:func:`hash_key` of a hex content hash (the ``hash`` of an archive of layout 1)."""
+    return hash_key(bytes.fromhex(hexdigest[:16]))
+
+
 def article_row(art: Article) -> tuple:
     """The ``articles`` row of an :class:`Article` (without rowid)."""
     pub = art.published
     return (art.id, pub.isoformat(), int(pub.timestamp()), int(art.bare_date), art.source,
-            art.url, art.title, art.body, content_hash(art.title, art.body))
+            art.url, art.title, art.body, _hex_key(content_hash(art.title, art.body)))
 
 
 _ISO_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?\+08:00$")
@@ -185,6 +231,8 @@ def _fast_parts(rec):
     if not (type(title) is str and type(body) is str and type(source) is str
             and type(url) is str):
         return None
+    if not (aid + source + url).isprintable():     # odd characters, lone surrogates: the reader
+        return None
     aid = aid.strip()
     try:
         when = dt.datetime.fromisoformat(pub)
@@ -205,12 +253,14 @@ def fast_row(rec) -> tuple | None:
     if parts is None:
         return None
     aid, when, source, url, title, body = parts
+    if has_surrogates(title) or has_surrogates(body):    # make_article notes their replacement
+        return None
     title, t_html = clean_text(title)
     body, b_html = clean_text(body)
     if t_html or b_html or not (title or body):
         return None
     return (aid, when.isoformat(), int(when.timestamp()), 0, source.strip(), url.strip(), title,
-            body, content_hash(title, body))
+            body, _hex_key(content_hash(title, body)))
 
 
 def _plain(text: str) -> bool:
@@ -246,8 +296,9 @@ def fast_row_bytes(rec) -> tuple | None:
     aid, when, source, url, title, body = parts
     if (title or body) and _plain(title) and _plain(body):
         tb, bb = title.encode(), body.encode()
-        digest = hashlib.sha1(tb.translate(None, b" \n") + b"\x00"
-                              + bb.translate(None, b" \n")).hexdigest()
+        # two byte replaces cost half a translate with a deletion set
+        digest = hash_key(hashlib.sha1(tb.replace(b" ", b"").replace(b"\n", b"") + b"\x00"
+                                       + bb.replace(b" ", b"").replace(b"\n", b"")).digest())
         return (aid, when.isoformat(), int(when.timestamp()), 0, source.strip(), url.strip(), tb,
                 bb, digest)
     row = fast_row(rec)
@@ -306,12 +357,47 @@ class NewsArchive:
             # archive (the content hashes are random) stay in memory while importing.
             self.con.execute(f"PRAGMA cache_size={-WRITER_CACHE_KIB}")
             with self.transaction():
+                new = self.con.execute("SELECT 1 FROM sqlite_master WHERE name = 'articles'"
+                                       ).fetchone() is None
                 for stmt in SCHEMA.split(";"):
                     if stmt.strip():
                         self.con.execute(stmt)
+                for stmt in TRIGGERS:
+                    self.con.execute(stmt)
                 self.con.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (str(FORMAT),))
+                if new:
+                    self.con.execute("INSERT OR REPLACE INTO meta VALUES "
+                                     "('articles_schema', ?)", (str(ARTICLES_SCHEMA),))
+                else:
+                    self._migrate_articles()
         else:
             self.con.execute("SELECT COUNT(*) FROM articles").fetchone()
+
+    def _migrate_articles(self) -> None:
+        """Bring the ``articles`` table of an archive made before ``articles_schema`` 2 to it, in
+        the open transaction (all or nothing; a second writer waits): the table is copied with
+        its rowids (the mention index and the search index refer to them) and the hex content
+        hashes as :func:`hash_key` integers. About a minute a million articles, once."""
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'articles_schema'").fetchone()
+        if row is not None:
+            if int(row[0]) > ARTICLES_SCHEMA:
+                raise DataError(f"{self.path}: news archive of a newer version (articles schema "
+                                f"{row[0]}); update hypebt")
+            return
+        self.con.create_function("hex_key", 1, _hex_key, deterministic=True)
+        table = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS articles ("):]
+        table = table[:table.index(";")].replace("IF NOT EXISTS articles (", "articles_new (")
+        self.con.execute(table)
+        cols = "rowid, id, published, ts, bare, source, url, title, body"
+        self.con.execute(f"INSERT INTO articles_new ({cols}, hash) SELECT {cols}, hex_key(hash) "
+                         f"FROM articles ORDER BY rowid")
+        self.con.execute("DROP TABLE articles")
+        self.con.execute("ALTER TABLE articles_new RENAME TO articles")
+        for stmt in SCHEMA.split(";"):
+            if "ON articles(" in stmt:
+                self.con.execute(stmt)
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES ('articles_schema', ?)",
+                         (str(ARTICLES_SCHEMA),))
 
     # ------------------------------------------------------------ plumbing
     def close(self) -> None:
@@ -561,41 +647,116 @@ class NewsArchive:
         theme ids, theme counts)`` as arrays (records of :data:`MENTION_DT`; ids and titles as
         pandas ``str`` arrays).
 
-        Read without a Python object per article: each span of :data:`PACKED_SPAN_S` seconds is
-        one aggregate query concatenating the rows' fields in index order (``group_concat``
-        over the ordered range scan; blobs and UTF-8 texts as bytes, with their byte lengths),
-        cut into arrays with numpy and Arrow."""
-        where, args = _range_sql(start, end)
-        lo, hi = self.con.execute(
-            "SELECT MIN(ts), MAX(ts) FROM packed WHERE version = ?"
-            + where.replace(" WHERE ", " AND "), [version, *args]).fetchone()
+        Read from the day blocks of ``packed_days`` (one row of columnar blobs per Beijing
+        calendar day, :meth:`day_blocks`): a year is ~370 rows joined with numpy, whatever the
+        number of articles; the first and last day are cut to the range by time."""
+        lo = None if start is None else _epoch(start, "start")
+        hi = None if end is None else _epoch(end, "end")
+        if lo is None or hi is None:
+            where, args = _range_sql(start, end)
+            first, last = self.con.execute(
+                "SELECT MIN(ts), MAX(ts) FROM packed WHERE version = ?"
+                + where.replace(" WHERE ", " AND "), [version, *args]).fetchone()
+            if first is None:
+                return _packed_arrays(_empty_block())
+            lo = first if lo is None else lo
+            hi = last + 1 if hi is None else hi
+        if hi <= lo:
+            return _packed_arrays(_empty_block())
+        blocks = self.day_blocks(version, _day(lo), _day(hi - 1))
+        cols = [b"".join(parts) for parts in zip(*blocks)] if blocks else list(_empty_block())
+        ts = np.frombuffer(cols[0], "<i8")
+        k0, k1 = int(np.searchsorted(ts, lo)), int(np.searchsorted(ts, hi))
+        return _packed_arrays(_cut_block(cols, k0, k1))
+
+    def day_blocks(self, version: str, first: int, last: int) -> list[tuple]:
+        """The blocks of days ``first..last`` (:func:`_day` numbers) of rules ``version``, in
+        day order: each ``(ts, bare, id lengths, ids, title lengths, titles, mention counts,
+        mentions, theme counts, themes)`` as bytes (:data:`BLOCK_DTYPES`; texts UTF-8), the
+        day's ``packed`` rows in ``(ts, id)`` order.
+
+        ``packed_days`` is derived data: a trigger on ``packed`` deletes the block of a day
+        whenever a row of that day is written (by any program, in the writer's transaction),
+        and a missing block is rebuilt here from ``packed`` -- and stored, in one transaction
+        under the write lock, unless the archive is read-only (then kept in memory only)."""
+        got = self._read_blocks(version, first, last)
+        missing = [d for d in range(first, last + 1) if d not in got]
+        if missing and (self.readonly or not self._has_table("packed_days")):
+            got.update(self._build_blocks(version, missing))
+        elif missing:
+            with self.transaction():      # consistent with ``packed``: no writer in between
+                got.update(self._read_blocks(version, missing[0], missing[-1]))
+                missing = [d for d in missing if d not in got]
+                built = self._build_blocks(version, missing)
+                self.con.executemany(
+                    "INSERT OR REPLACE INTO packed_days VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [(version, d, len(b[0]) // 8, *b) for d, b in built.items()])
+            got.update(built)
+        return [got[d] for d in range(first, last + 1)]
+
+    def _has_table(self, name: str) -> bool:
+        return self.con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                (name,)).fetchone() is not None
+
+    def _read_blocks(self, version: str, first: int, last: int) -> dict[int, tuple]:
+        try:
+            cur = self.con.execute(
+                f"SELECT day, {', '.join(BLOCK_COLUMNS)} FROM packed_days "
+                "WHERE version = ? AND day >= ? AND day <= ?", (version, first, last))
+        except sqlite3.OperationalError:          # an archive of an older format, read-only
+            return {}
+        return {r[0]: r[1:] for r in cur}
+
+    def _build_blocks(self, version: str, days: list[int]) -> dict[int, tuple]:
+        """The blocks of ``days`` from the ``packed`` rows, one read per run of consecutive
+        days (an empty block for a day without articles)."""
+        out: dict[int, tuple] = {}
+        runs: list[list[int]] = []
+        for d in days:
+            if runs and d == runs[-1][-1] + 1:
+                runs[-1].append(d)
+            else:
+                runs.append([d])
+        for run in runs:
+            cols = self._packed_rows(version, run[0] * DAY_S - BEIJING_S,
+                                     (run[-1] + 1) * DAY_S - BEIJING_S)
+            day = (np.frombuffer(cols[0], "<i8") + BEIJING_S) // DAY_S
+            cuts = np.searchsorted(day, np.arange(run[0], run[-1] + 2))
+            for k, d in enumerate(run):
+                out[d] = _cut_block(cols, int(cuts[k]), int(cuts[k + 1]))
+        return out
+
+    def _packed_rows(self, version: str, lo: int, hi: int) -> tuple:
+        """The ``packed`` rows of ``version`` with ``lo <= ts < hi`` as one block (see
+        :meth:`day_blocks`), read without a Python object per article: each span of
+        :data:`PACKED_SPAN_S` seconds is one aggregate query concatenating the rows' fields in
+        index order (``group_concat`` over the ordered range scan; blobs and UTF-8 texts as
+        bytes, with their byte lengths)."""
         parts = []
-        if lo is not None:
-            factory = self.con.text_factory
-            self.con.text_factory = bytes
-            try:
-                for t0 in range(lo, hi + 1, PACKED_SPAN_S):
-                    parts.append(self.con.execute(_PACKED_SQL, (version, t0, min(
-                        t0 + PACKED_SPAN_S, hi + 1))).fetchone())
-            finally:
-                self.con.text_factory = factory
+        factory = self.con.text_factory
+        self.con.text_factory = bytes
+        try:
+            for t0 in range(lo, hi, PACKED_SPAN_S):
+                parts.append(self.con.execute(_PACKED_SQL, (version, t0, min(
+                    t0 + PACKED_SPAN_S, hi))).fetchone())
+        finally:
+            self.con.text_factory = factory
         parts = [p for p in parts if p[0]]
         if not parts:
-            e = np.zeros(0, np.int64)
-            return (e, e.astype(bool), _utf8_strings(e, b""), _utf8_strings(e, b""),
-                    np.zeros(0, MENTION_DT), e, e, e)
+            return _empty_block()
         cols = list(zip(*parts))
 
-        def ints(k):
-            return np.concatenate([np.array(c.split(b","), dtype=np.int64) for c in cols[k]])
+        def ints(k, dtype):
+            return np.concatenate([np.array(c.split(b","), dtype=np.int64) for c in cols[k]]
+                                  ).astype(dtype).tobytes()
 
-        ts = ints(1)
-        bare = np.frombuffer(b"".join(cols[2]), np.uint8) == ord("1")
-        mlen, tlen, idlen, tilen = ints(3), ints(4), ints(5), ints(6)
-        return (ts, bare, _utf8_strings(idlen, b"".join(cols[7])),
-                _utf8_strings(tilen, b"".join(cols[8])),
-                np.frombuffer(b"".join(cols[9]), dtype=MENTION_DT), mlen // MENTION_DT.itemsize,
-                np.frombuffer(b"".join(cols[10]), dtype="<i4").astype(np.int64), tlen // 4)
+        m_len = np.frombuffer(ints(3, "<i8"), "<i8")
+        t_len = np.frombuffer(ints(4, "<i8"), "<i8")
+        bare = (np.frombuffer(b"".join(cols[2]), np.uint8) == ord("1")).astype("u1").tobytes()
+        return (ints(1, "<i8"), bare,
+                ints(5, "<i4"), b"".join(cols[7]), ints(6, "<i4"), b"".join(cols[8]),
+                (m_len // MENTION_DT.itemsize).astype("<i4").tobytes(), b"".join(cols[9]),
+                (t_len // 4).astype("<i4").tobytes(), b"".join(cols[10]))
 
 
 # One span of the packed index: the fields of its rows concatenated in (ts, id) order. SQLite
@@ -611,6 +772,50 @@ FROM (SELECT ts, bare, id, title, mentions, themes FROM packed
 """
 PACKED_SPAN_S = 90 * 86_400       # one query per 90 days: each concatenation stays far below
                                   # SQLite's 1 GB limit on a value
+DAY_S = 86_400
+BEIJING_S = 8 * 3_600
+# The columns of a day block and the element type of each (None: UTF-8 bytes).
+BLOCK_COLUMNS = ("ts", "bare", "id_len", "ids", "title_len", "titles", "m_count", "mentions",
+                 "t_count", "themes")
+BLOCK_DTYPES = (np.dtype("<i8"), np.dtype("u1"), np.dtype("<i4"), None, np.dtype("<i4"), None,
+                np.dtype("<i4"), MENTION_DT, np.dtype("<i4"), np.dtype("<i4"))
+
+
+def _day(ts: int) -> int:
+    """The block of epoch second ``ts``: its Beijing calendar day, counted from 1970-01-01
+    (the trigger's SQL computes the same floor division)."""
+    return (int(ts) + BEIJING_S) // DAY_S
+
+
+def _empty_block() -> tuple:
+    return (b"",) * len(BLOCK_COLUMNS)
+
+
+def _cut_block(cols, k0: int, k1: int) -> tuple:
+    """Articles ``k0 <= k < k1`` of a block (its columns as bytes)."""
+    ts, bare, id_len, ids, title_len, titles, m_count, mentions, t_count, themes = cols
+    out = [ts[8 * k0:8 * k1], bare[k0:k1], id_len[4 * k0:4 * k1], None, title_len[4 * k0:4 * k1],
+           None, m_count[4 * k0:4 * k1], None, t_count[4 * k0:4 * k1], None]
+    for k, (len_col, data, size) in enumerate(((id_len, ids, 1), (title_len, titles, 1),
+                                               (m_count, mentions, MENTION_DT.itemsize),
+                                               (t_count, themes, 4))):
+        n = np.frombuffer(len_col, "<i4")
+        b0 = int(n[:k0].sum()) * size
+        b1 = b0 + int(n[k0:k1].sum()) * size
+        out[3 + 2 * k] = data[b0:b1]
+    return tuple(out)
+
+
+def _packed_arrays(cols) -> tuple:
+    """:meth:`NewsArchive.packed`'s arrays of one block's columns."""
+    ts, bare, id_len, ids, title_len, titles, m_count, mentions, t_count, themes = cols
+    return (np.frombuffer(ts, "<i8").astype(np.int64), np.frombuffer(bare, "u1").astype(bool),
+            _utf8_strings(np.frombuffer(id_len, "<i4"), ids),
+            _utf8_strings(np.frombuffer(title_len, "<i4"), titles),
+            np.frombuffer(mentions, dtype=MENTION_DT),
+            np.frombuffer(m_count, "<i4").astype(np.int64),
+            np.frombuffer(themes, "<i4").astype(np.int64),
+            np.frombuffer(t_count, "<i4").astype(np.int64))
 
 
 def _utf8_strings(lengths: np.ndarray, data: bytes):
@@ -671,6 +876,28 @@ class _Resume(Exception):
     def __init__(self, line: int, k: int):
         super().__init__(line, k)
         self.line, self.k = line, k
+
+
+_SHARED: list = []                # a worker's shared memory: [mmap, slot size]
+
+
+def _set_shared(shared: mmap.mmap, size: int) -> None:
+    """Worker initializer: the shared memory of the import (mapped before the fork)."""
+    _SHARED[:] = [shared, size]
+
+
+def _import_task(task) -> tuple:
+    """Worker: :func:`_import_piece` of ``task[1:]``, pickled into shared-memory slot
+    ``task[0]`` -- ``("slot", length)`` is returned in its place -- when it fits (else the
+    result itself, through the pool's pipe): a pipe moves 4 MB in 64 KiB reads, each a system
+    call and a copy in the writing process, which then has less time to write."""
+    result = _import_piece(task[1:])
+    data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    shared, size = _SHARED
+    if len(data) > size:
+        return result
+    shared[task[0] * size:task[0] * size + len(data)] = data
+    return ("slot", len(data))
 
 
 def _import_piece(task) -> tuple:
@@ -734,6 +961,8 @@ def _parallel_rows(paths: list, bare_date: str, skip_bad: bool, counts: ImportCo
     pending: deque = deque()
     failed: list[DataError] = []
     done = [False]
+    size = 3 * chunk + SLOT_SPARE
+    free = list(range(2 * workers))      # shared-memory slots of the tasks in flight
 
     def fill(pool):
         while not done[0] and len(pending) < 2 * workers:
@@ -745,40 +974,51 @@ def _parallel_rows(paths: list, bare_date: str, skip_bad: bool, counts: ImportCo
                 failed.append(exc)
                 done[0] = True
             else:
-                pending.append(((number, path, start, end, line), pool.apply_async(
-                    _import_piece, ((str(path), start, end, line, bare_date, skip_bad),))))
+                slot = free.pop()
+                pending.append(((number, path, start, end, line, slot), pool.apply_async(
+                    _import_task, ((slot, str(path), start, end, line, bare_date, skip_bad),))))
 
     before: dict[int, int] = {}          # file number -> records read in its earlier pieces
     taken_over = 0                       # file number read on in this process
-    with mp.get_context("fork").Pool(workers) as pool:
-        fill(pool)
-        while pending:
-            (number, path, start, end, line), result = pending.popleft()
-            rows, notes, skipped, how = result.get()
+    # Anonymous shared memory, mapped before the fork: the workers' results come back in it.
+    with mmap.mmap(-1, len(free) * size) as shared, \
+            mp.get_context("fork").Pool(workers, _set_shared, (shared, size)) as pool:
+        view = memoryview(shared)
+        try:
             fill(pool)
-            if number == taken_over:
-                continue
-            counts.notes.extend(notes)
-            counts.skipped.extend(skipped)
-            yield from rows
-            if how[0] == "error":
-                raise DataError(how[1])
-            k0 = before.get(number, 0)
-            if how[0] == "resume":
-                _, at_line, k, offset = how
-                taken_over = number
-                yield from _rest_of_file(path, offset, at_line, k0 + k, "utf-8", bare_date,
-                                         skip_bad, counts)
-            else:
-                _, records, encoding = how
-                before[number] = k0 + records
-                if encoding != "utf-8" and end is not None and end < path.stat().st_size:
-                    with open(path, "rb") as fh:
-                        fh.seek(start)
-                        next_line = line + fh.read(end - start).count(b"\n")
+            while pending:
+                (number, path, start, end, line, slot), result = pending.popleft()
+                got = result.get()
+                if got[0] == "slot":
+                    got = pickle.loads(view[slot * size:slot * size + got[1]])
+                free.append(slot)
+                fill(pool)
+                rows, notes, skipped, how = got
+                if number == taken_over:
+                    continue
+                counts.notes.extend(notes)
+                counts.skipped.extend(skipped)
+                yield from rows
+                if how[0] == "error":
+                    raise DataError(how[1])
+                k0 = before.get(number, 0)
+                if how[0] == "resume":
+                    _, at_line, k, offset = how
                     taken_over = number
-                    yield from _rest_of_file(path, end, next_line, k0 + records, encoding,
-                                             bare_date, skip_bad, counts)
+                    yield from _rest_of_file(path, offset, at_line, k0 + k, "utf-8", bare_date,
+                                             skip_bad, counts)
+                else:
+                    _, records, encoding = how
+                    before[number] = k0 + records
+                    if encoding != "utf-8" and end is not None and end < path.stat().st_size:
+                        with open(path, "rb") as fh:
+                            fh.seek(start)
+                            next_line = line + fh.read(end - start).count(b"\n")
+                        taken_over = number
+                        yield from _rest_of_file(path, end, next_line, k0 + records, encoding,
+                                                 bare_date, skip_bad, counts)
+        finally:
+            view.release()
     if failed:
         raise failed[0]
 
@@ -856,4 +1096,4 @@ def archive_marks(archive: NewsArchive, extractor, calendar, start, end, *,
 
 
 __all__ = ["ARCHIVE_FILE", "ImportCounts", "NewsArchive", "archive_marks", "article_row",
-           "content_hash", "fast_row", "has_fts5", "open_archive"]
+           "content_hash", "fast_row", "has_fts5", "hash_key", "open_archive"]

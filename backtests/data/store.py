@@ -51,7 +51,7 @@ from backtests.data.akshare import SHANGHAI, CallPolicy, get_source
 from backtests.data.news import ARCHIVE_FILE, open_archive
 from backtests.data.panel import read_panel, validate_panel
 from backtests.data.status import ACTION_COLUMNS, read_actions_file
-from signals.articles import Article
+from signals.articles import Article, replace_surrogates
 
 STORE_ENV = "HYPEBT_STORE"
 FORMAT = "hypebt-store"
@@ -391,7 +391,8 @@ def _article_record(art: dict) -> dict:
     if published.tzinfo is None:
         raise DataError(f"article {art['id']!r}: published {published} has no time zone; "
                         f"expected a timezone-aware time (Asia/Shanghai)")
-    rec = {f: "" if art.get(f) is None else str(art.get(f)) for f in ARTICLE_FIELDS}
+    rec = {f: "" if art.get(f) is None else replace_surrogates(str(art.get(f)))
+           for f in ARTICLE_FIELDS}
     rec["published"] = published.isoformat()
     return rec
 
