@@ -12,8 +12,13 @@ from hypothesis import strategies as st
 from backtests.core.calendar import trading_calendar
 from backtests.data.master import StockMaster
 from signals.mentions import NameMatcher
-from signals.normalize import (WRAP_MIN, normalize_name, normalize_text, normalize_text_regex,
-                               original_span)
+from signals.normalize import (
+    WRAP_MIN,
+    normalize_name,
+    normalize_text,
+    normalize_text_regex,
+    original_span,
+)
 from signals.sessions import entry_session
 from signals.text_nb import code_points
 from signals.trie_nb import utf16_units
