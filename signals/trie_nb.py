@@ -120,9 +120,9 @@ def longest_first_nb(occ, keep, n):
 
 
 def _utf16(text: str) -> np.ndarray:
-    data = text.encode("utf-16-le")
+    data = text.encode("utf-16-le", "surrogatepass")
     if len(data) != 2 * len(text):
-        data = _ASTRAL_RE.sub("\ufffd", text).encode("utf-16-le")
+        data = _ASTRAL_RE.sub("\ufffd", text).encode("utf-16-le", "surrogatepass")
     return np.frombuffer(data, dtype=np.uint16)
 
 

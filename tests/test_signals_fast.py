@@ -309,6 +309,23 @@ def test_edge_cases(small, title, body):
     check_same(small, title, body)
 
 
+@pytest.mark.parametrize("title, body", [
+    ("x\ud83d y", "天娱数科涨停，居然智家\udc00封板"),
+    ("豆包\ud83d", "\ud83d😀天娱数科、蜂助手等涨停\udbff"),
+])
+def test_lone_surrogates_extract_like_replacement_characters(small, title, body):
+    """Raw text with lone surrogates (the API, not the reader, which replaces them) extracts
+    like the same text with U+FFFD in their place; nothing raises on the way."""
+    got = small.extract_text(title, body)
+    fixed = small.extract_text(*(_SURROGATES.sub("\ufffd", t) for t in (title, body)))
+    assert [(m.code, m.kind, m.role, m.theme) for m in got[0]] == \
+        [(m.code, m.kind, m.role, m.theme) for m in fixed[0]]
+    assert got[0] and got[2:] == fixed[2:]
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def test_synthetic_small(small):
     names = [n.replace(" ", "") for n in NAMES["name"]]
     for rec in make_records(names, list(NAMES["code"]), 150, chars=600, names=8, seed=3):
