@@ -30,6 +30,18 @@ def _slot_nb(key, mask):
 
 
 @njit(cache=True)
+def _child_nb(keys, children, mask, node, unit):
+    """The child of ``node`` by code unit ``unit`` in the hash tables, -1 when it has none."""
+    key = (node << 16) | np.int64(unit)
+    s = _slot_nb(key, mask)
+    while keys[s] != -1:
+        if keys[s] == key:
+            return children[s]
+        s = (s + 1) & mask
+    return -1
+
+
+@njit(cache=True)
 def scan_nb(units, first, keys, children, terminal, max_len, out):
     """All key occurrences in ``units`` (uint16); ``out`` is an int64 ``[K, 3]`` buffer of
     ``(start, end, node)`` rows. ``first[u]`` is the root's child for code unit ``u`` (-1: no
@@ -49,14 +61,7 @@ def scan_nb(units, first, keys, children, terminal, max_len, out):
             out[k, 2] = node
             k += 1
         for j in range(i + 1, min(n, i + max_len)):
-            key = (node << 16) | np.int64(units[j])
-            s = _slot_nb(key, mask)
-            child = -1
-            while keys[s] != -1:
-                if keys[s] == key:
-                    child = children[s]
-                    break
-                s = (s + 1) & mask
+            child = _child_nb(keys, children, mask, node, units[j])
             if child < 0:
                 break
             node = child
@@ -207,14 +212,7 @@ def contains_nb(units, a, b, keys, children, terminal):
     mask = keys.shape[0] - 1
     node = 0
     for j in range(a, b):
-        key = (node << 16) | np.int64(units[j])
-        s = _slot_nb(key, mask)
-        child = -1
-        while keys[s] != -1:
-            if keys[s] == key:
-                child = children[s]
-                break
-            s = (s + 1) & mask
+        child = _child_nb(keys, children, mask, node, units[j])
         if child < 0:
             return False
         node = child
