@@ -298,21 +298,10 @@ class Automata:
         consumes one first (no assertion or empty match on the way): the automaton is then
         started only where one stands."""
         table = np.zeros(0x10000, dtype=np.uint8)
-        seen, todo = set(), [start]
-        while todo:
-            s = todo.pop()
-            if s in seen:
-                continue
-            seen.add(s)
-            op = self.op[s]
-            if op == OP_CHAR:
-                table |= self.tables[self.arg[s]]
-            elif op == OP_SPLIT:
-                todo += [self.out1[s], self.out2[s]]
-            elif op == OP_EPS:
-                todo.append(self.out1[s])
-            else:
+        for s in self._closure(start):
+            if self.op[s] != OP_CHAR:
                 return
+            table |= self.tables[self.arg[s]]
         key = table.tobytes()
         got = self._tables.get(key)
         if got is None:
@@ -399,25 +388,31 @@ class Automata:
             return self._state(OP_AHEAD if op is C.ASSERT else OP_NOT_AHEAD, nxt, arg=sub)
         raise Untranslatable(str(op))
 
+    def _closure(self, s0: int) -> list[int]:
+        """The states reachable from ``s0`` without reading a character and without passing an
+        assertion -- character states, assertions and the final state -- in the order a
+        split's first branch comes first."""
+        got, seen, todo = [], set(), [s0]
+        while todo:
+            s = todo.pop()
+            if s in seen:
+                continue
+            seen.add(s)
+            op = self.op[s]
+            if op == OP_SPLIT:
+                todo += [self.out2[s], self.out1[s]]
+            elif op == OP_EPS:
+                todo.append(self.out1[s])
+            else:
+                got.append(s)
+        return got
+
     def _closures(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per state, the states reachable from it without reading a character and without
-        passing an assertion: character states, assertions and the final state (CSR arrays)."""
+        """:meth:`_closure` of every state (CSR arrays)."""
         ptr = np.zeros(len(self.op) + 1, dtype=np.int32)
         lists: list[list[int]] = []
         for s0 in range(len(self.op)):
-            got, seen, todo = [], set(), [s0]
-            while todo:
-                s = todo.pop()
-                if s in seen:
-                    continue
-                seen.add(s)
-                op = self.op[s]
-                if op == OP_SPLIT:
-                    todo += [self.out2[s], self.out1[s]]
-                elif op == OP_EPS:
-                    todo.append(self.out1[s])
-                else:
-                    got.append(s)
+            got = self._closure(s0)
             lists.append(got)
             ptr[s0 + 1] = ptr[s0] + len(got)
         flat = np.array([s for got in lists for s in got], dtype=np.int32)
