@@ -827,24 +827,30 @@ def _index_part(extractor, items: list) -> tuple:
     article's themes), :data:`MENTION_DT` records, mentions an article, theme ids, themes an
     article -- which :meth:`NewsArchive._write_index` maps to the archive's ids."""
     version = extractor.version
-    extracted, mentions, unknown, recs, m_counts, theme_ids, t_counts = [], [], [], [], [], [], []
+    extracted, mentions, unknown, m_counts, theme_ids, t_counts = [], [], [], [], [], []
+    codes, roles, themes, titles, weights = [], [], [], [], []
     terms: dict[str, int] = {}
     tid = terms.setdefault
     for rid, themes_json, ms, us in article_rows(extractor, items):
         extracted.append((version, rid, themes_json))
         for seq, m in enumerate(ms):
             mentions.append((version, rid, seq, *m))
-            code, _m, _k, in_title, theme, role, weight = m
-            recs.append((tid(code, len(terms)), tid(role, len(terms)),
-                         tid(theme, len(terms)) if theme else -1, in_title, weight))
+            codes.append(tid(m[0], len(terms)))
+            roles.append(tid(m[5], len(terms)))
+            themes.append(tid(m[4], len(terms)) if m[4] else -1)
+            titles.append(m[3])
+            weights.append(m[6])
         m_counts.append(len(ms))
         ids = [tid(t, len(terms)) for t in json.loads(themes_json)[0]]
         theme_ids.extend(ids)
         t_counts.append(len(ids))
         unknown.extend((version, rid, *u) for u in us)
-    return (extracted, mentions, unknown, list(terms), np.array(recs, dtype=MENTION_DT),
-            np.array(m_counts, dtype=np.int64), np.array(theme_ids, dtype=np.int64),
-            np.array(t_counts, dtype=np.int64))
+    recs = np.empty(len(codes), dtype=MENTION_DT)
+    for name, values in (("code", codes), ("role", roles), ("theme", themes), ("title", titles),
+                         ("weight", weights)):
+        recs[name] = values
+    return (extracted, mentions, unknown, list(terms), recs, np.array(m_counts, dtype=np.int64),
+            np.array(theme_ids, dtype=np.int64), np.array(t_counts, dtype=np.int64))
 
 
 def _first_seen(version: str, terms: list[str], codes: np.ndarray, roles: np.ndarray,
