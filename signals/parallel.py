@@ -5,6 +5,10 @@
 chunks and extracted by that many forked processes, each holding the same compiled
 :class:`~signals.extract.Extractor` (inherited at the fork, never pickled); the rows come back in
 input order, identical to ``workers = 1`` (tests/test_news_archive.py checks it).
+:class:`ExtractPool` keeps such a pool for many submissions (the mention index hands it one batch
+while it writes the one before). The pool takes one chunk a task, so the workers share the
+chunks evenly (``Pool.map`` would group ten chunks into five tasks, three for one worker and
+two for the other), and it is forked once, not once per call.
 
 Forking needs a POSIX system; elsewhere ``workers`` falls back to 1. ``dask``: a
 ``distributed.Client`` instead -- the extractor is pickled once and broadcast to the cluster's
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+from typing import Self
 
 from backtests.core.errors import HypebtError
 
@@ -76,7 +81,7 @@ class ExtractPool:
         finally:
             _WORKER_EXTRACTOR = None
 
-    def __enter__(self) -> ExtractPool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -27,6 +27,7 @@ from backtests.data.news import (
     fast_row_bytes,
     text_bytes,
 )
+from signals import parallel
 from signals.articles import Article, make_article
 from signals.extract import Extractor
 from signals.marks import analyze
@@ -148,6 +149,23 @@ def test_parallel_extraction_is_identical(master):
     ex = Extractor(master)
     items = [(i, a.title, a.body) for i, a in enumerate(articles(1200))]
     assert extract_rows(ex, items, workers=2, chunk=100) == extract_rows(ex, items, workers=1)
+
+
+def test_one_pool_for_many_submissions(master, monkeypatch):
+    ex = Extractor(master)
+    items = [(i, a.title, a.body) for i, a in enumerate(articles(900))]
+    forks = []
+    real = parallel.ExtractPool._start
+    monkeypatch.setattr(parallel.ExtractPool, "_start", lambda self: forks.append(1) or real(self))
+    with parallel.ExtractPool(ex, workers=2, chunk=70) as pool:
+        first = pool.submit(items[:500])            # two in flight before either is read
+        second = pool.submit(items[500:])
+        small = pool.submit(items[:50])             # one chunk: this process
+        got = [row for part in first() + second() for row in part]
+        assert small() == [extract_rows(ex, items[:50])]
+    assert got == extract_rows(ex, items) and len(forks) == 1
+    with parallel.ExtractPool(ex, workers=2) as pool:  # nothing submitted: nothing started
+        assert pool.pool is None
 
 
 @pytest.mark.parametrize("opts", [{}, {"half_life": 0.0, "min_score": 0.3},
