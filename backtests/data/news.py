@@ -575,16 +575,18 @@ class NewsArchive:
                              (version, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
         done = 0
         ahead: deque = deque()      # batches handed to the pool, not yet written
+        seen = {(c, r): ts for c, r, ts in self.con.execute(
+            "SELECT code, role, ts FROM first_seen WHERE version = ?", (version,))}
         with ExtractPool(extractor, workers=workers, dask=dask, task=_index_part) as pool:
             for rows in self._pending(version, batch):
                 ahead.append((rows, pool.submit([(r[0], r[4], r[5]) for r in rows])))
                 if len(ahead) < INDEX_AHEAD:
                     continue
-                done += self._write_index(version, *ahead.popleft())
+                done += self._write_index(version, *ahead.popleft(), seen)
                 if progress:
                     progress(done)
             while ahead:
-                done += self._write_index(version, *ahead.popleft())
+                done += self._write_index(version, *ahead.popleft(), seen)
                 if progress:
                     progress(done)
         return done
@@ -605,7 +607,7 @@ class NewsArchive:
             last = rows[-1][0]
             yield rows
 
-    def _write_index(self, version: str, rows: list[tuple], extracted) -> int:
+    def _write_index(self, version: str, rows: list[tuple], extracted, seen: dict) -> int:
         """Write the mention index of one batch of ``rows`` (:meth:`_pending`) in one
         transaction, once ``extracted()`` gives their :func:`_index_part` results; the number
         of articles written. Articles that another indexer has written meanwhile (checked under
@@ -614,7 +616,9 @@ class NewsArchive:
         The term ids of the packed mentions are read and extended under the write lock (so
         concurrent indexers agree on them): each part's own terms, in their order of first use,
         get the ids of the archive's terms or the next new ones -- the ids one pass over the
-        batch's mentions in order gives."""
+        batch's mentions in order gives. ``seen``: the ``first_seen`` times known to this
+        indexer (none later than the stored ones: they only ever decrease), kept up to date;
+        only the pairs it does not show at or before a batch's time are written."""
         parts = extracted()
         con = self.con
         with self.transaction():
@@ -666,11 +670,13 @@ class NewsArchive:
             con.executemany("INSERT INTO terms VALUES (?, ?, ?)",
                             [(version, n0 + i, t) for i, t in enumerate(new_terms)])
             con.executemany("INSERT OR REPLACE INTO packed VALUES (?,?,?,?,?,?,?,?)", packed)
+            first = [r for r in _first_seen(version, list(terms), np.concatenate(codes),
+                                            np.concatenate(roles), np.concatenate(when))
+                     if r[3] < seen.get(r[1:3], r[3] + 1)]
             con.executemany(
                 "INSERT INTO first_seen VALUES (?, ?, ?, ?) ON CONFLICT (version, code, role) "
-                "DO UPDATE SET ts = MIN(ts, excluded.ts)",
-                _first_seen(version, list(terms), np.concatenate(codes), np.concatenate(roles),
-                            np.concatenate(when)))
+                "DO UPDATE SET ts = MIN(ts, excluded.ts)", first)
+        seen.update((r[1:3], r[3]) for r in first)      # after the commit
         return len(packed)
 
     def terms(self, version: str) -> list[str]:
