@@ -263,11 +263,17 @@ def _reference_tables(arch, ex):
     return [sorted(t, key=lambda r: r[:3]) for t in tables]
 
 
+ODD_BODIES = ["", "天娱数科涨停😀豆包𠀀居然智家", "蜂助手\ufffd涨停", "市场震荡。" * 20_000 + "贵州茅台",
+             "机器人(300024)\n\n天娱数科\u3000涨停", "星辰科技涨停，天娱数科跌停"]
+
+
 def test_index_equals_one_plain_pass(tmp_path, master):
     """The pipelined index (workers building the rows, part-local term ids mapped in the
-    writer) stores the tables of one plain pass: same term ids, same packed blobs."""
+    writer, bodies handed over as UTF-8 bytes) stores the tables of one plain pass: same term
+    ids, same packed blobs -- with empty, huge and non-BMP bodies too."""
     ex = Extractor(master)
-    arts = articles(1300)
+    arts = [dataclasses.replace(a, body=ODD_BODIES[i // 7 % 6] + a.body if i % 7 == 3 else a.body)
+            for i, a in enumerate(articles(1300))]
     for workers, batch in ((2, 1200), (1, 97), (2, 5000)):
         with NewsArchive(tmp_path / f"r{workers}{batch}.sqlite") as arch:
             arch.add(arts)

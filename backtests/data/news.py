@@ -594,11 +594,15 @@ class NewsArchive:
     def _pending(self, version: str, batch: int) -> Iterator[list[tuple]]:
         """``(rowid, id, ts, bare, title, body)`` of the articles not extracted with rules
         ``version``, in batches of ``batch`` in rowid order, each after the last one read (so a
-        batch can be read before the one before it is written)."""
+        batch can be read before the one before it is written). The body as its UTF-8 bytes
+        (in an archive of SQLite's default UTF-8 encoding): the extracting workers decode it,
+        this process neither decodes nor encodes it to hand it over."""
+        utf8 = self.con.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
+        body = "CAST(a.body AS BLOB)" if utf8 else "a.body"
         last = 0
         while True:
             rows = self.con.execute(
-                "SELECT a.rowid, a.id, a.ts, a.bare, a.title, a.body FROM articles a "
+                f"SELECT a.rowid, a.id, a.ts, a.bare, a.title, {body} FROM articles a "
                 "LEFT JOIN extracted e ON e.version = ? AND e.article = a.rowid "
                 "WHERE a.rowid > ? AND e.article IS NULL ORDER BY a.rowid LIMIT ?",
                 (version, last, batch)).fetchall()
@@ -826,7 +830,8 @@ BLOCK_DTYPES = (np.dtype("<i8"), np.dtype("u1"), np.dtype("<i4"), None, np.dtype
 
 
 def _index_part(extractor, items: list) -> tuple:
-    """The mention index of ``(rowid, title, body)`` items, ready to write (run by the
+    """The mention index of ``(rowid, title, body)`` items (the body as text or UTF-8 bytes),
+    ready to write (run by the
     extraction's workers, so the writing process only writes): the rows of the ``extracted``,
     ``mentions`` and ``unknown`` tables, then the packed mentions with term ids of this part
     -- its terms in order of first use (codes, roles and themes of each mention, then the
@@ -837,6 +842,8 @@ def _index_part(extractor, items: list) -> tuple:
     codes, roles, themes, titles, weights = [], [], [], [], []
     terms: dict[str, int] = {}
     tid = terms.setdefault
+    items = [(rid, title, body if type(body) is str else body.decode())
+             for rid, title, body in items]
     for rid, themes_json, ms, us in article_rows(extractor, items):
         extracted.append((version, rid, themes_json))
         for seq, m in enumerate(ms):
