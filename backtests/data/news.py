@@ -54,7 +54,10 @@ hash are all new; any match keeps the archived copy and counts a duplicate.
 The mention index: mentions are extracted once per article per **rules version**, the
 :attr:`signals.extract.Extractor.version` hash of the theme, role and matching rule files, the
 names (current and former) and the extractor's own version. :meth:`NewsArchive.index` extracts
-only the articles that have no row for the version (new articles, or all after a rule change);
+only the articles that have no row for the version (new articles, or all after a rule change),
+in batches of :data:`BATCH` handed to one pool of extracting processes for the whole run
+(:class:`signals.parallel.ExtractPool`) ahead of the writer, which writes each batch in its
+own transaction while the pool extracts the next;
 :func:`archive_marks` builds entry marks for a date range from the ``packed`` rows (read as
 day blocks) and ``first_seen`` (which stocks were named before the range), scored on arrays by
 :func:`signals.marks.score_index` -- the scoring of :func:`signals.marks.score_marks`. The
