@@ -570,8 +570,10 @@ class NewsArchive:
               progress=None) -> int:
         """Extract the articles not yet extracted with ``extractor``'s rules version and store
         their mentions; returns the number extracted. ``workers > 1`` extracts in that many
-        processes, or on the Dask cluster of the ``distributed.Client`` ``dask``
-        (:func:`signals.parallel.extract_rows`), with identical rows."""
+        processes, or on the Dask cluster of the ``distributed.Client`` ``dask``, with identical
+        rows: one :class:`signals.parallel.ExtractPool` for the run, batches of ``batch``
+        handed to it :data:`INDEX_AHEAD` ahead of the writer (batch k is written, in its own
+        transaction, while k + 1 is extracted); ``progress(done)`` after each batch."""
         version = extractor.version
         with self.transaction():
             self.con.execute("INSERT OR IGNORE INTO rules VALUES (?, ?)",
