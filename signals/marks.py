@@ -45,7 +45,7 @@ from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
 from signals.articles import BARE_DATE_POLICIES, read_articles
 from signals.extract import ArticleSignals, Extractor
-from signals.marks_nb import cells_nb, contributions_nb, iso_beijing_nb, join_nb, take_nb
+from signals.marks_nb import cells_nb, iso_beijing_nb, join_nb, mark_order_nb
 from signals.roles import load_roles
 from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
@@ -304,31 +304,24 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         role_ok[:] = False
         for k, t in enumerate(terms):
             role_ok[k] = t in roles
-    g_art, g_code, g_value, g_role, g_theme = contributions_nb(
-        p.m_ptr, p.m_code, p.m_role, p.m_theme, p.m_weight, p.m_title, role_ok,
-        float(title_multiplier))
-    if len(g_art) == 0:
+    if not len(p.session):
         return _empty_marks()
-    g_sess = p.session[g_art]
-    # (code, session, article) order -- g_art ascends -- and the contributions taken in it
-    # (radix sorts; the session sort skipped when the sessions already ascend, as they do
-    # unless intraday or bare-date rules move an article past a later one), read in sequence
-    # by the cells kernel
-    if (g_sess[1:] >= g_sess[:-1]).all():
-        order = np.argsort(_small(g_code), kind="stable")
+    # the articles in session order (stable: article order within a session); they already
+    # are unless intraday or bare-date rules move an article past a later one
+    a_sess = np.asarray(p.session, np.int64)
+    if (a_sess[1:] >= a_sess[:-1]).all():
+        art_order = np.arange(len(a_sess), dtype=np.int64)
     else:
-        order = _stable_by(g_code, np.argsort(_small(g_sess), kind="stable"))
-    o_code, o_sess, o_value = g_code[order], g_sess[order], g_value[order]
-    arts = g_art[order]
-    o_role, o_theme, o_open = g_role[order], g_theme[order], p.is_open[arts]
-    span = int(g_sess.max() - g_sess.min()) + 1
+        art_order = np.argsort(_small(a_sess), kind="stable").astype(np.int64)
     use_decay = half_life > 0
+    span = int(a_sess.max() - a_sess.min()) + 1
     decay = np.array([0.5 ** (d / half_life) for d in range(span)] if use_decay else [1.0])
     rank = np.empty(max(n_terms, 1), np.int64)
     rank[np.argsort(terms.astype(str), kind="stable")] = np.arange(n_terms)
-    start, n, code, sess, score, first, role, theme, is_open = cells_nb(
-        np.arange(len(order)), o_code, o_sess, o_value, o_role, o_theme, o_open, rank, decay,
-        use_decay, float(min_score))
+    code, sess, score, first, role, theme, is_open, start, n, arts = cells_nb(
+        art_order, a_sess, np.asarray(p.is_open, bool), p.m_ptr, p.m_code, p.m_role, p.m_theme,
+        p.m_weight, p.m_title, role_ok, float(title_multiplier), rank, decay, use_decay,
+        float(min_score))
     keep = ~(score < min_score)
     if window is not None:                 # only the marks of these sessions are wanted
         keep &= (sess >= window[0]) & (sess <= window[1])
@@ -338,12 +331,11 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     start, n, code, sess, score = start[keep], n[keep], code[keep], sess[keep], score[keep]
     first, role, theme, is_open = first[keep], role[keep], theme[keep], is_open[keep]
     # theme heat: articles of the session naming the theme
-    a_sess = np.repeat(p.session, np.diff(p.theme_ptr))
-    heat = _theme_heat(a_sess, p.theme_ids, sess, theme)
-    # The rows in the frame's order -- date, score descending, code -- sorted here on numbers
-    # (session positions, rounded scores, the codes' text ranks) instead of on text columns.
+    heat = _theme_heat(np.repeat(a_sess, np.diff(p.theme_ptr)), p.theme_ids, sess, theme)
+    # The rows in the frame's order -- date, score descending, code -- sorted per session (the
+    # cells come in session order) on numbers: the rounded scores, the codes' text ranks.
     score = round10(score)
-    row = _stable_by(sess, _stable_by(-score, np.argsort(_small(rank[code]), kind="stable")))
+    row = mark_order_nb(sess, _descending_key(score), rank[code], len(rank))
     start, n, code, sess, score = start[row], n[row], code[row], sess[row], score[row]
     first, role, theme, is_open, heat = first[row], role[row], theme[row], is_open[row], heat[row]
     first_art = arts[start]
@@ -376,6 +368,17 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         "published": published,
     })
     return frame
+
+
+def _descending_key(x: np.ndarray) -> np.ndarray:
+    """uint64 keys ordering floats ``x`` as a stable sort of ``-x`` does: descending, ``0.0``
+    equal to ``-0.0``, NaN last."""
+    y = -np.asarray(x, np.float64)
+    y[y == 0] = 0.0
+    bits = y.view(np.int64)
+    key = np.where(bits < 0, ~bits, bits | np.int64(-2 ** 63)).view(np.uint64)
+    key[np.isnan(y)] = np.uint64(2 ** 64 - 1)
+    return key
 
 
 def _theme_heat(a_sess, theme_ids, sess, theme) -> np.ndarray:
@@ -441,25 +444,16 @@ def _small(keys: np.ndarray) -> np.ndarray:
         else keys
 
 
-def _stable_by(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """``order`` stably re-sorted by ``keys[order]``."""
-    return order[np.argsort(_small(keys[order]) if keys.dtype.kind in "iu" else keys[order],
-                            kind="stable")]
-
-
 def _str_take(values: list, back) -> pd.api.extensions.ExtensionArray:
     """``values[back]`` (``back`` None: ``values``) as the ``str`` array pandas infers for text."""
     arr = pd.array(values, dtype="str")
     return arr if back is None else _taken(arr, np.asarray(back, np.int64))
 
 
-def _taken(texts, items: np.ndarray, parts=None):
-    """``texts[items]`` as a pandas ``str`` array (``texts``: a pandas ``str`` array; ``parts``:
-    its :func:`_utf8_parts`), copied by one kernel (:func:`signals.marks_nb.take_nb`)."""
-    parts = parts or _utf8_parts(texts)
-    if parts is None:
-        return texts.take(items)
-    return _arrow_str(*take_nb(parts[0], parts[1], np.asarray(items, np.int64)))
+def _taken(texts, items: np.ndarray):
+    """``texts[items]`` as a pandas ``str`` array (``texts``: a pandas ``str`` array), by
+    Arrow's take (one ``memcpy`` a text)."""
+    return pd.array(pa.array(texts).take(pa.array(np.asarray(items, np.int64))), dtype="str")
 
 
 def _arrow_str(offsets: np.ndarray, data: np.ndarray):
@@ -505,12 +499,12 @@ def _joined(texts, items: np.ndarray, start: np.ndarray, n: np.ndarray, parts=No
 
 
 def _titles(titles, first_art: np.ndarray):
-    """``titles[first_art]`` as a pandas ``str`` array."""
-    parts = _utf8_parts(titles)
-    if parts is None:
+    """``titles[first_art]`` as a pandas ``str`` array (object titles: each distinct one made
+    a text once)."""
+    if isinstance(titles, np.ndarray):
         u_art, art_back = _unique(first_art)
-        return _texts(titles, u_art).take(art_back)
-    return _taken(titles, first_art, parts)
+        return _taken(_texts(titles, u_art), art_back)
+    return _taken(titles, first_art)
 
 
 def _joined_ids_arrow(ids, arts: np.ndarray, start: np.ndarray, n: np.ndarray):
