@@ -318,24 +318,19 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     decay = np.array([0.5 ** (d / half_life) for d in range(span)] if use_decay else [1.0])
     rank = np.empty(max(n_terms, 1), np.int64)
     rank[np.argsort(terms.astype(str), kind="stable")] = np.arange(n_terms)
+    lo, hi = window if window is not None else (0, len(calendar.sessions))
     code, sess, score, first, role, theme, is_open, start, n, arts = cells_nb(
         art_order, a_sess, np.asarray(p.is_open, bool), p.m_ptr, p.m_code, p.m_role, p.m_theme,
         p.m_weight, p.m_title, role_ok, float(title_multiplier), rank, decay, use_decay,
-        float(min_score))
-    keep = ~(score < min_score)
-    if window is not None:                 # only the marks of these sessions are wanted
-        keep &= (sess >= window[0]) & (sess <= window[1])
-    keep = np.flatnonzero(keep)
-    if len(keep) == 0:
+        float(min_score), int(lo), int(hi))
+    if len(code) == 0:
         return _empty_marks()
-    start, n, code, sess, score = start[keep], n[keep], code[keep], sess[keep], score[keep]
-    first, role, theme, is_open = first[keep], role[keep], theme[keep], is_open[keep]
     # theme heat: articles of the session naming the theme
     heat = _theme_heat(np.repeat(a_sess, np.diff(p.theme_ptr)), p.theme_ids, sess, theme)
     # The rows in the frame's order -- date, score descending, code -- sorted per session (the
     # cells come in session order) on numbers: the rounded scores, the codes' text ranks.
     score = round10(score)
-    row = mark_order_nb(sess, _descending_key(score), rank[code], len(rank))
+    row = mark_order_nb(sess, _descending_key(score), rank[code])
     start, n, code, sess, score = start[row], n[row], code[row], sess[row], score[row]
     first, role, theme, is_open, heat = first[row], role[row], theme[row], is_open[row], heat[row]
     first_art = arts[start]
@@ -494,8 +489,8 @@ def _joined(texts, items: np.ndarray, start: np.ndarray, n: np.ndarray, parts=No
     parts = parts or _utf8_parts(texts)
     if parts is None:
         return _joined_ids_arrow(texts, items, start, n)
-    return _arrow_str(*join_nb(parts[0], parts[1], np.asarray(items, np.int64),
-                               np.asarray(start, np.int64), np.asarray(n, np.int64), ord(";")))
+    return _arrow_str(*join_nb(parts[0], parts[1], np.asarray(items), np.asarray(start),
+                               np.asarray(n), ord(";")))
 
 
 def _titles(titles, first_art: np.ndarray):
@@ -553,9 +548,8 @@ def score_index(index: tuple, terms: list[str], calendar, names: dict, *,
     terms = np.asarray(list(terms), dtype=object)
     m_ptr = np.concatenate(([0], np.cumsum(mcount))).astype(np.int64)
     t_ptr = np.concatenate(([0], np.cumsum(tcount))).astype(np.int64)
-    m_code = recs["code"].astype(np.int64)
-    m_role = recs["role"].astype(np.int64)
-    m_weight = recs["weight"].astype(np.float64)
+    # the records' fields as views (strided): the kernel reads them in place
+    m_code, m_role, m_weight = recs["code"], recs["role"], recs["weight"]
     if board is not None:
         m_role, m_weight, terms = _confirm_packed(m_code, m_role, m_weight, terms, mcount, epoch,
                                                   role_rules, board)
@@ -572,7 +566,7 @@ def score_index(index: tuple, terms: list[str], calendar, names: dict, *,
     packed = Packed(np.searchsorted(calendar.sessions, days[keep]).astype(np.int64),
                     ~close[keep], ids[keep], titles[keep], np.asarray(epoch, np.int64)[keep],
                     t_ptr, np.asarray(theme_ids, np.int64), m_ptr, m_code, m_role,
-                    recs["theme"].astype(np.int64), m_weight, recs["title"].astype(bool), terms)
+                    recs["theme"], m_weight, recs["title"], terms)
     if window is not None:
         days_d = np.asarray(calendar.sessions, dtype="datetime64[D]")
         window = (int(np.searchsorted(days_d, np.datetime64(window[0], "D"))),

@@ -32,12 +32,13 @@ def _count_theme(th, th_n, nt, t):
 
 @njit(cache=True)
 def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight, m_title,
-             role_ok, title_mult, theme_rank, decay, use_decay, min_score):
-    """The per-(code, session) cells of the articles taken in ``art_order`` (sessions ``a_sess``
-    non-decreasing in that order, article order within a session), in one pass with no sort:
-    ``(code, session, score, first, role, theme, open, start, n, arts)``, cells in order of
-    session, then first contribution; cell ``c``'s articles (in article order) are
-    ``arts[start[c]:start[c] + n[c]]``.
+             role_ok, title_mult, theme_rank, decay, use_decay, min_score, lo, hi):
+    """The marks: the per-(code, session) cells of the articles taken in ``art_order`` (sessions
+    ``a_sess`` non-decreasing in that order, article order within a session) whose session is
+    in ``[lo, hi]`` and score not below ``min_score``, in one pass with no sort: ``(code,
+    session, score, first, role, theme, open, start, n, arts)``, cells in order of session, then
+    first contribution; cell ``c``'s articles (in article order) are ``arts[start[c]:start[c] +
+    n[c]]``.
 
     Article ``a``'s mentions are ``[m_ptr[a], m_ptr[a + 1])``; only mentions whose
     ``role_ok[role]`` count. An article contributes once per stock (stocks in order of first
@@ -51,35 +52,36 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
     ``theme_rank`` (name order) on ties; ``open``: some contribution enters at the open.
 
     A code has at most one open cell (the session's), accumulated in per-code arrays, its
-    contributions chained in article order; the cells are closed -- articles copied out, theme and
-    decayed score computed -- when the articles move past their session. The decayed score is
-    carried in linear time and recomputed as the reference's sum where its error bound leaves
-    the comparison with ``min_score`` or the rounding to 10 decimals open, from the code's
-    history of ``(raw, session)`` kept contiguous per code (a growing block of one pool)."""
+    contributions chained in article order (in buffers reused every session); the cells are
+    closed -- theme and decayed score computed, a mark's articles copied out -- when the
+    articles move past their session. The decayed score is carried in linear time and
+    recomputed as the reference's sum where its error bound leaves the comparison with
+    ``min_score`` or the rounding to 10 decimals open, from the code's history of ``(raw,
+    session)`` kept contiguous per code (a growing block of one pool)."""
     n_art = art_order.shape[0]
     n = m_code.shape[0]
     n_terms = role_ok.shape[0]
-    # the contributions of the open cells, chained per cell in article order
+    # the contributions of the session's cells, chained per cell in article order
     k_art = np.empty(n, np.int64)
     k_theme = np.empty(n, np.int64)
     k_next = np.empty(n, np.int64)
-    # the cells, in order of creation (= of closing)
-    c_code = np.empty(n, np.int64)
-    c_sess = np.empty(n, np.int64)
+    # the marks, in order of session, then of the cell's first contribution (int32: less
+    # memory to fault in and write)
+    c_code = np.empty(n, np.int32)
+    c_sess = np.empty(n, np.int32)
     c_score = np.empty(n, np.float64)
     c_first = np.empty(n, np.bool_)
-    c_role = np.empty(n, np.int64)
-    c_theme = np.empty(n, np.int64)
+    c_role = np.empty(n, np.int32)
+    c_theme = np.empty(n, np.int32)
     c_open = np.empty(n, np.bool_)
-    c_start = np.empty(n, np.int64)
-    c_n = np.empty(n, np.int64)
-    arts = np.empty(n, np.int64)
-    # per code: the open cell (-1: none) and its accumulators
-    o_cell = np.full(n_terms, -1, np.int64)
+    c_start = np.empty(n, np.int32)
+    c_n = np.empty(n, np.int32)
+    arts = np.empty(n, np.int32)
+    # per code: the open cell's contributions (0: none open) and accumulators
+    o_n = np.zeros(n_terms, np.int64)
     o_raw = np.empty(n_terms, np.float64)
     o_strong = np.empty(n_terms, np.float64)
     o_role = np.empty(n_terms, np.int64)
-    o_n = np.empty(n_terms, np.int64)
     o_open = np.empty(n_terms, np.bool_)
     o_head = np.empty(n_terms, np.int64)
     o_tail = np.empty(n_terms, np.int64)
@@ -106,28 +108,9 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
     for ai in range(n_art + 1):
         s = a_sess[art_order[ai]] if ai < n_art else -1
         if s != cur:
+            inside = lo <= cur <= hi
             for q in range(n_open):           # close the cells of session ``cur``
                 c = open_codes[q]
-                cell = o_cell[c]
-                o_cell[c] = -1
-                c_start[cell] = w
-                nt = 0
-                kk = o_head[c]
-                while kk >= 0:
-                    arts[w] = k_art[kk]
-                    w += 1
-                    nt = _count_theme(th, th_n, nt, k_theme[kk])
-                    kk = k_next[kk]
-                top = -1
-                for r in range(nt):
-                    if top < 0 or th_n[r] > th_n[top] or (
-                            th_n[r] == th_n[top] and theme_rank[th[r]] < theme_rank[th[top]]):
-                        top = r
-                c_theme[cell] = th[top] if top >= 0 else -1
-                c_n[cell] = o_n[c]
-                c_role[cell] = o_role[c]
-                c_open[cell] = o_open[c]
-                c_first[cell] = count[c] == 0
                 raw = o_raw[c]
                 if use_decay and count[c] > 0:
                     # carried sum, one step a cell; the exact sum (the reference's, oldest term
@@ -148,7 +131,6 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
                 else:
                     approx = raw
                     mag[c] = abs(raw)
-                c_score[cell] = approx
                 if use_decay:                 # the code's history grows by this cell
                     if count[c] == h_cap[c]:
                         cap = max(8, 2 * h_cap[c])
@@ -160,10 +142,35 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
                         h_end += cap
                     h_raw[h_at[c] + count[c]] = raw
                     h_sess[h_at[c] + count[c]] = cur
+                if inside and not approx < min_score:       # a mark
+                    c_start[nc] = w
+                    nt = 0
+                    kk = o_head[c]
+                    while kk >= 0:
+                        arts[w] = k_art[kk]
+                        w += 1
+                        nt = _count_theme(th, th_n, nt, k_theme[kk])
+                        kk = k_next[kk]
+                    top = -1
+                    for r in range(nt):
+                        if top < 0 or th_n[r] > th_n[top] or (
+                                th_n[r] == th_n[top] and theme_rank[th[r]] < theme_rank[th[top]]):
+                            top = r
+                    c_theme[nc] = th[top] if top >= 0 else -1
+                    c_code[nc] = c
+                    c_sess[nc] = cur
+                    c_score[nc] = approx
+                    c_first[nc] = count[c] == 0
+                    c_n[nc] = o_n[c]
+                    c_role[nc] = o_role[c]
+                    c_open[nc] = o_open[c]
+                    nc += 1
                 l_score[c] = approx
                 l_sess[c] = cur
                 count[c] += 1
+                o_n[c] = 0
             n_open = 0
+            k = 0
             cur = s
         if ai == n_art:
             break
@@ -209,25 +216,22 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
             k_art[k] = a
             k_theme[k] = th[top] if top >= 0 else -1
             k_next[k] = -1
-            if o_cell[c] < 0:                 # the code's first contribution this session
-                c_code[nc] = c
-                c_sess[nc] = s
-                o_cell[c] = nc
-                nc += 1
+            if o_n[c] == 0:                   # the code's first contribution this session
                 open_codes[n_open] = c
                 n_open += 1
                 o_raw[c] = 0.0
-                o_n[c] = 0
                 o_open[c] = False
                 o_head[c] = k
+                o_strong[c] = value
+                o_role[c] = m_role[best]
             else:
                 k_next[o_tail[c]] = k
+                if abs(value) > abs(o_strong[c]):
+                    o_strong[c] = value
+                    o_role[c] = m_role[best]
             o_tail[c] = k
             k += 1
             o_raw[c] += value
-            if o_n[c] == 0 or abs(value) > abs(o_strong[c]):
-                o_strong[c] = value
-                o_role[c] = m_role[best]
             o_n[c] += 1
             if a_open[a]:
                 o_open[c] = True
@@ -236,47 +240,35 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
 
 
 @njit(cache=True)
-def mark_order_nb(sess, key, rank, n_rank):
-    """The rows in order of ``sess`` (non-decreasing already), then ``key`` (ascending), then
-    ``rank`` (``0 <= rank < n_rank``, distinct within a session): counting sorts by rank and
-    by session, then a stable sort by key within each session."""
+def mark_order_nb(sess, key, rank):
+    """The rows in order of ``sess`` (non-decreasing already), then ``key``, then ``rank``
+    (distinct within a session): within each session a sort by key, then each run of equal
+    keys by rank."""
     m = sess.shape[0]
     out = np.empty(m, np.int64)
-    if m == 0:
-        return out
-    at = np.zeros(n_rank + 1, np.int64)
-    for i in range(m):
-        at[rank[i] + 1] += 1
-    for r in range(n_rank):
-        at[r + 1] += at[r]
-    by_rank = np.empty(m, np.int64)
-    for i in range(m):
-        by_rank[at[rank[i]]] = i
-        at[rank[i]] += 1
-    s0 = sess[0]
-    n_sess = sess[m - 1] - s0 + 1
-    first = np.full(n_sess + 1, m, np.int64)
-    for i in range(m - 1, -1, -1):
-        first[sess[i] - s0] = i
-    for s in range(n_sess - 1, -1, -1):
-        if first[s] > first[s + 1]:
-            first[s] = first[s + 1]
-    fill = first.copy()
-    for i in by_rank:
-        s = sess[i] - s0
-        out[fill[s]] = i
-        fill[s] += 1
-    sub = np.empty(m, np.uint64)
-    for s in range(n_sess):
-        i, j = first[s], first[s + 1]
-        if j - i < 2:
-            continue
-        for q in range(i, j):
-            sub[q] = key[out[q]]
-        by_key = np.argsort(sub[i:j], kind="mergesort")
-        grp = out[i:j].copy()
+    i = 0
+    while i < m:
+        j = i
+        while j < m and sess[j] == sess[i]:
+            j += 1
+        by_key = np.argsort(key[i:j])
         for q in range(j - i):
-            out[i + q] = grp[by_key[q]]
+            out[i + q] = i + by_key[q]
+        q = i
+        while q < j:
+            e = q + 1
+            while e < j and key[out[e]] == key[out[q]]:
+                e += 1
+            if e - q > 1:
+                sub = np.empty(e - q, np.int64)
+                for r in range(q, e):
+                    sub[r - q] = rank[out[r]]
+                by_rank = np.argsort(sub)
+                run = out[q:e].copy()
+                for r in range(e - q):
+                    out[q + r] = run[by_rank[r]]
+            q = e
+        i = j
     return out
 
 
