@@ -33,6 +33,7 @@ its first article that session). Sorted by date, score descending, code.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -319,50 +320,78 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     rank = np.empty(max(n_terms, 1), np.int64)
     rank[np.argsort(terms.astype(str), kind="stable")] = np.arange(n_terms)
     lo, hi = window if window is not None else (0, len(calendar.sessions))
-    code, sess, score, first, role, theme, is_open, start, n, arts = cells_nb(
-        art_order, a_sess, np.asarray(p.is_open, bool), p.m_ptr, p.m_code, p.m_role, p.m_theme,
-        p.m_weight, p.m_title, role_ok, float(title_multiplier), rank, decay, use_decay,
-        float(min_score), int(lo), int(hi))
+    args = (art_order, a_sess, np.asarray(p.is_open, bool), p.m_ptr, p.m_code, p.m_role,
+            p.m_theme, p.m_weight, p.m_title, role_ok)
+    rest = (float(title_multiplier), rank, decay, use_decay, float(min_score), int(lo), int(hi))
+    if len(p.m_code) < SPLIT_MENTIONS:
+        cells = cells_nb(*args, np.ones(len(role_ok), bool), *rest)
+    else:
+        # the codes are independent: the even term ids on a second thread (the kernel releases
+        # the GIL), the odd ones here; the halves' rows are ordered together below
+        even = np.arange(len(role_ok)) % 2 == 0
+        with ThreadPoolExecutor(1) as pool:
+            half = pool.submit(cells_nb, *args, even, *rest)
+            other = cells_nb(*args, ~even, *rest)
+            cells = _concat_cells(half.result(), other)
+    code, sess, score, first, role, theme, is_open, start, n, arts = cells
     if len(code) == 0:
         return _empty_marks()
     # theme heat: articles of the session naming the theme
     heat = _theme_heat(np.repeat(a_sess, np.diff(p.theme_ptr)), p.theme_ids, sess, theme)
-    # The rows in the frame's order -- date, score descending, code -- sorted per session (the
-    # cells come in session order) on numbers: the rounded scores, the codes' text ranks.
+    # The rows in the frame's order -- date, score descending, code -- sorted on numbers: the
+    # session positions, the rounded scores, the codes' text ranks.
     score = round10(score)
     row = mark_order_nb(sess, _descending_key(score), rank[code])
     start, n, code, sess, score = start[row], n[row], code[row], sess[row], score[row]
     first, role, theme, is_open, heat = first[row], role[row], theme[row], is_open[row], heat[row]
     first_art = arts[start]
     # Text columns are built as Arrow strings (the frame's ``str`` dtype) from their distinct
-    # values and taken per row: no Python string per row.
-    u_code, code_back = _unique(code)
-    code_texts = terms[u_code].tolist()
-    if p.published.dtype != object:        # epoch seconds: formatted by a kernel
-        published = _iso_texts(p.published[first_art])
-    else:
-        u_art, art_back = _unique(first_art)
-        published = _str_take(p.published[u_art].tolist(), art_back)
-    u_theme, theme_back = _unique(theme)
-    u_role, role_back = _unique(role)
-    seen = np.array([c in seen_before for c in code_texts], dtype=bool)[code_back] \
-        if seen_before else np.zeros(len(code), bool)
-    frame = pd.DataFrame({
-        "date": calendar.sessions[sess].astype("datetime64[ns]"),
-        "code": _str_take(code_texts, code_back),
-        "name": _str_take([names[c] for c in code_texts], code_back),
-        "score": score,
-        "first_mention": first & ~seen,
-        "n_articles": n.astype(np.int64),
-        "theme": _str_take(["" if t < 0 else terms[t] for t in u_theme.tolist()], theme_back),
-        "theme_heat": heat,
-        "role": _str_take(terms[u_role].tolist(), role_back),
-        "entry": _str_take(["close", "open"], is_open.astype(np.int64)),
-        "article_id": _joined(p.ids, arts, start, n),
-        "title": _titles(p.titles, first_art),
-        "published": published,
-    })
-    return frame
+    # values and taken per row: no Python string per row. The joined article ids and the
+    # publication times -- written by kernels that release the GIL -- are built on a second
+    # thread meanwhile.
+    with ThreadPoolExecutor(1) as pool:
+        article_ids = pool.submit(_joined, p.ids, arts, start, n)
+        if p.published.dtype != object:        # epoch seconds: formatted by a kernel
+            published = pool.submit(_iso_texts, p.published[first_art])
+        else:
+            u_art, art_back = _unique(first_art)
+            published = pool.submit(_str_take, p.published[u_art].tolist(), art_back)
+        u_code, code_back = _unique(code)
+        code_texts = terms[u_code].tolist()
+        u_theme, theme_back = _unique(theme)
+        u_role, role_back = _unique(role)
+        seen = np.array([c in seen_before for c in code_texts], dtype=bool)[code_back] \
+            if seen_before else np.zeros(len(code), bool)
+        columns = {
+            "date": calendar.sessions[sess].astype("datetime64[ns]"),
+            "code": _str_take(code_texts, code_back),
+            "name": _str_take([names[c] for c in code_texts], code_back),
+            "score": score,
+            "first_mention": first & ~seen,
+            "n_articles": n.astype(np.int64),
+            "theme": _str_take(["" if t < 0 else terms[t] for t in u_theme.tolist()],
+                               theme_back),
+            "theme_heat": heat,
+            "role": _str_take(terms[u_role].tolist(), role_back),
+            "entry": _str_take(["close", "open"], is_open.astype(np.int64)),
+            "article_id": None,
+            "title": _titles(p.titles, first_art),
+            "published": None,
+        }
+        columns["article_id"] = article_ids.result()
+        columns["published"] = published.result()
+    return pd.DataFrame(columns)
+
+
+SPLIT_MENTIONS = 200_000      # from this many mentions the cells are built on two threads
+
+
+def _concat_cells(a: tuple, b: tuple) -> tuple:
+    """The cells of two :func:`signals.marks_nb.cells_nb` calls as one: columns concatenated,
+    ``b``'s starts shifted past ``a``'s articles."""
+    out = [np.concatenate((x, y)) for x, y in zip(a, b)]
+    out[7][len(a[7]):] += len(a[9])
+    return tuple(out)
 
 
 def _descending_key(x: np.ndarray) -> np.ndarray:

@@ -30,9 +30,9 @@ def _count_theme(th, th_n, nt, t):
     return nt + 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight, m_title,
-             role_ok, title_mult, theme_rank, decay, use_decay, min_score, lo, hi):
+             role_ok, code_ok, title_mult, theme_rank, decay, use_decay, min_score, lo, hi):
     """The marks: the per-(code, session) cells of the articles taken in ``art_order`` (sessions
     ``a_sess`` non-decreasing in that order, article order within a session) whose session is
     in ``[lo, hi]`` and score not below ``min_score``, in one pass with no sort: ``(code,
@@ -41,7 +41,8 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
     n[c]]``.
 
     Article ``a``'s mentions are ``[m_ptr[a], m_ptr[a + 1])``; only mentions whose
-    ``role_ok[role]`` count. An article contributes once per stock (stocks in order of first
+    ``role_ok[role]`` and ``code_ok[code]`` count (the codes are independent: two calls on
+    disjoint ``code_ok`` give the cells of each). An article contributes once per stock (stocks in order of first
     mention): the most negative weight when there is one, else the largest (the first on ties),
     times ``title_mult`` when any counted mention is in the title, with that mention's role and
     the most frequent non-empty (``>= 0``) mention theme (the first named on ties, ``-1`` when
@@ -179,9 +180,9 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
         p1 = m_ptr[a + 1]
         ng = 0
         for p in range(p0, p1):
-            if not role_ok[m_role[p]]:
-                continue
             c = m_code[p]
+            if not role_ok[m_role[p]] or not code_ok[c]:
+                continue
             seen = False
             for g in range(ng):
                 if g_code[g] == c:
@@ -241,38 +242,50 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
 
 @njit(cache=True)
 def mark_order_nb(sess, key, rank):
-    """The rows in order of ``sess`` (non-decreasing already), then ``key``, then ``rank``
-    (distinct within a session): within each session a sort by key, then each run of equal
-    keys by rank."""
+    """The rows in order of ``sess``, then ``key``, then ``rank`` (distinct within a session):
+    grouped by session by a counting sort, then within each session a sort by key and each run
+    of equal keys by rank."""
     m = sess.shape[0]
     out = np.empty(m, np.int64)
-    i = 0
-    while i < m:
-        j = i
-        while j < m and sess[j] == sess[i]:
-            j += 1
-        by_key = np.argsort(key[i:j])
+    if m == 0:
+        return out
+    s0 = sess.min()
+    at = np.zeros(sess.max() - s0 + 2, np.int64)
+    for i in range(m):
+        at[sess[i] - s0 + 1] += 1
+    for s in range(at.shape[0] - 1):
+        at[s + 1] += at[s]
+    grouped = np.empty(m, np.int64)
+    fill = at.copy()
+    for i in range(m):
+        grouped[fill[sess[i] - s0]] = i
+        fill[sess[i] - s0] += 1
+    sub = np.empty(m, np.uint64)
+    for s in range(at.shape[0] - 1):
+        i, j = at[s], at[s + 1]
+        for q in range(i, j):
+            sub[q] = key[grouped[q]]
+        by_key = np.argsort(sub[i:j])
         for q in range(j - i):
-            out[i + q] = i + by_key[q]
+            out[i + q] = grouped[i + by_key[q]]
         q = i
         while q < j:
             e = q + 1
             while e < j and key[out[e]] == key[out[q]]:
                 e += 1
             if e - q > 1:
-                sub = np.empty(e - q, np.int64)
-                for r in range(q, e):
-                    sub[r - q] = rank[out[r]]
-                by_rank = np.argsort(sub)
                 run = out[q:e].copy()
+                ranks = np.empty(e - q, np.int64)
+                for r in range(e - q):
+                    ranks[r] = rank[run[r]]
+                by_rank = np.argsort(ranks)
                 for r in range(e - q):
                     out[q + r] = run[by_rank[r]]
             q = e
-        i = j
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def join_nb(offsets, data, items, starts, counts, sep):
     """Texts ``k``: the texts ``items[starts[k]:starts[k] + counts[k]]`` of the UTF-8 texts
     ``data[offsets[i]:offsets[i + 1]]``, joined by the byte ``sep`` (``-1``: none), as
@@ -305,7 +318,7 @@ def join_nb(offsets, data, items, starts, counts, sep):
     return out_off, out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def iso_beijing_nb(epoch):
     """``YYYY-MM-DDTHH:MM:SS+08:00`` (25 ASCII bytes each, concatenated) of epoch seconds in
     Beijing time, for years 1000-9999 (the civil-from-days algorithm of H. Hinnant)."""
