@@ -205,7 +205,8 @@ class Packed(NamedTuple):
     ``published``: ISO texts (object array) or epoch seconds (int64, formatted in Beijing time
     for the marks that need them). Article ``a``'s themes are
     ``theme_ids[theme_ptr[a]:theme_ptr[a + 1]]``, its mentions rows ``m_ptr[a]:m_ptr[a + 1]`` of
-    ``m_code, m_role, m_theme`` (``-1``: no theme), ``m_weight`` and ``m_title``."""
+    ``m_code, m_role, m_theme`` (``-1``: no theme), ``m_weight`` and ``m_title`` (integer arrays
+    of any width, strided views such as a record array's fields included)."""
 
     session: np.ndarray          # int64 position of the entry session in calendar.sessions
     is_open: np.ndarray          # bool: entry = open (else close)
