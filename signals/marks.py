@@ -347,16 +347,16 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     first, role, theme, is_open, heat = first[row], role[row], theme[row], is_open[row], heat[row]
     first_art = arts[start]
     # Text columns are built as Arrow strings (the frame's ``str`` dtype) from their distinct
-    # values and taken per row: no Python string per row. The joined article ids and the
-    # publication times -- written by kernels that release the GIL -- are built on a second
-    # thread meanwhile.
+    # values and taken per row: no Python string per row. The joined article ids -- the
+    # largest column, written by a kernel that releases the GIL -- are built on a second thread
+    # meanwhile.
     with ThreadPoolExecutor(1) as pool:
         article_ids = pool.submit(_joined, p.ids, arts, start, n)
         if p.published.dtype != object:        # epoch seconds: formatted by a kernel
-            published = pool.submit(_iso_texts, p.published[first_art])
+            published = _iso_texts(p.published[first_art])
         else:
             u_art, art_back = _unique(first_art)
-            published = pool.submit(_str_take, p.published[u_art].tolist(), art_back)
+            published = _str_take(p.published[u_art].tolist(), art_back)
         u_code, code_back = _unique(code)
         code_texts = terms[u_code].tolist()
         u_theme, theme_back = _unique(theme)
@@ -377,10 +377,9 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
             "entry": _str_take(["close", "open"], is_open.astype(np.int64)),
             "article_id": None,
             "title": _titles(p.titles, first_art),
-            "published": None,
+            "published": published,
         }
         columns["article_id"] = article_ids.result()
-        columns["published"] = published.result()
     return pd.DataFrame(columns)
 
 

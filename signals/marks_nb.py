@@ -318,7 +318,7 @@ def join_nb(offsets, data, items, starts, counts, sep):
     return out_off, out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def iso_beijing_nb(epoch):
     """``YYYY-MM-DDTHH:MM:SS+08:00`` (25 ASCII bytes each, concatenated) of epoch seconds in
     Beijing time, for years 1000-9999 (the civil-from-days algorithm of H. Hinnant)."""
