@@ -18,7 +18,9 @@ files (untimed), then timed in one process:
    roles, soft line breaks, board states -- not only speed); with ``--workers`` > 1 both
    extractors again over that many forked processes (:func:`signals.parallel.extract_rows`,
    no database): the extraction rate on that many cores;
-4. the mention index built for all articles with ``--workers`` processes -> articles/s (wall);
+4. the mention index built for all articles with ``--workers`` processes -> articles/s (wall),
+   also as a ratio to 3.'s one-process rate, and the CPU an article of the writing process and
+   of the extracting workers;
 5. marks from the index for the first year of sessions (or the whole span when shorter) ->
    seconds, against re-extracting that window with today's extractor (extrapolated from 2.);
    run twice, the second (warm: numba kernels compiled, the day blocks stored, SQLite pages
@@ -175,14 +177,19 @@ def main(argv=None) -> int:
                   f"{rates[1] / rates[0]:.2f}x (target 20,000 articles/s: "
                   f"{'met' if rates[1] >= 20_000 else 'NOT met'})")
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         n_idx = arch.index(ex, workers=args.workers)
-        t_idx = time.perf_counter() - t0
+        t_idx, c_idx = time.perf_counter() - t0, time.process_time() - c0
+        kids2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        c_kids = kids2.ru_utime + kids2.ru_stime - kids.ru_utime - kids.ru_stime
         idx_rate = n_idx / t_idx
         print(f"mention index, {args.workers} processes: {n_idx:,} articles in {t_idx:.1f} s = "
-              f"{idx_rate:,.0f} articles/s = {idx_rate / base_rate:.2f}x today "
+              f"{idx_rate:,.0f} articles/s = {idx_rate / base_rate:.2f}x today, "
+              f"{idx_rate / new_rate:.2f}x this extractor in 1 process "
               f"(target 20,000: {'met' if idx_rate >= 20_000 else 'NOT met'}); "
-              f"one-off per rules version")
+              f"one-off per rules version; CPU an article: writer {c_idx / n_idx * 1e6:.0f} us, "
+              f"workers {c_kids / n_idx * 1e6:.0f} us")
 
         cal = trading_calendar()
         first = cal.next(np.datetime64("2020-01-02"), inclusive=True)

@@ -5,6 +5,10 @@
 chunks and extracted by that many forked processes, each holding the same compiled
 :class:`~signals.extract.Extractor` (inherited at the fork, never pickled); the rows come back in
 input order, identical to ``workers = 1`` (tests/test_news_archive.py checks it).
+:class:`ExtractPool` keeps such a pool for many submissions (the mention index hands it one batch
+while it writes the one before). The pool takes one chunk a task, so the workers share the
+chunks evenly (``Pool.map`` would group ten chunks into five tasks, three for one worker and
+two for the other), and it is forked once, not once per call.
 
 Forking needs a POSIX system; elsewhere ``workers`` falls back to 1. ``dask``: a
 ``distributed.Client`` instead -- the extractor is pickled once and broadcast to the cluster's
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+from typing import Self
 
 from backtests.core.errors import HypebtError
 
@@ -37,33 +42,85 @@ def article_rows(extractor, items) -> list[tuple]:
     return out
 
 
-def _work(items):
-    return article_rows(_WORKER_EXTRACTOR, items)
+def _work(task, items):
+    return task(_WORKER_EXTRACTOR, items)
+
+
+class ExtractPool:
+    """One pool for many extractions with the same extractor: ``workers`` processes forked once
+    (the extractor inherited at the fork, never pickled), the extractor broadcast once to the
+    Dask cluster of ``dask``, or this process when ``workers`` is 1 (or forking is not
+    available). :meth:`submit` hands a list of items to the pool and returns at once, so the
+    caller can write the rows of one submission while the next is extracted; a context manager
+    (the processes end on exit). ``task(extractor, items)`` is what runs on each chunk of
+    ``chunk`` items (in a worker): :func:`article_rows` unless the caller finishes the rows
+    there too (a module-level function: Dask pickles it by name).
+
+    Forked once for a whole run, not per call: a fork of a large process copies its page tables
+    and the children's first writes copy pages, and a pool started per batch waits for its
+    slowest chunk before the next batch starts."""
+
+    def __init__(self, extractor, *, workers: int = 1, chunk: int = 500, dask=None,
+                 task=article_rows):
+        self.extractor, self.chunk, self.dask, self.task = extractor, max(1, int(chunk)), dask, task
+        self.workers = max(1, min(int(workers), os.cpu_count() or 1))
+        if "fork" not in mp.get_all_start_methods():
+            self.workers = 1
+        self.pool = self.remote = None
+
+    def _start(self) -> None:
+        """Fork the workers or broadcast the extractor (at the first submission that needs
+        them: a run with nothing to extract starts nothing)."""
+        global _WORKER_EXTRACTOR
+        if self.dask is not None:
+            self.remote = self.dask.scatter(self.extractor, broadcast=True)
+            return
+        _WORKER_EXTRACTOR = self.extractor
+        try:
+            self.pool = mp.get_context("fork").Pool(self.workers)
+        finally:
+            _WORKER_EXTRACTOR = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+
+    def submit(self, items: list):
+        """Start on ``items``; returns a function of no arguments that waits for the results
+        of ``task`` on their chunks of ``chunk`` items and returns them, a list in input
+        order (one chunk when this process does the work)."""
+        chunk, task = self.chunk, self.task
+        parts = [items[i:i + chunk] for i in range(0, len(items), chunk)]
+        if self.dask is None and (self.workers == 1 or len(parts) < 2):
+            results = [task(self.extractor, items)]
+            return lambda: results
+        if self.pool is None and self.remote is None:
+            self._start()
+        if self.remote is not None:
+            futures = [self.dask.submit(task, self.remote, part, pure=False, retries=2)
+                       for part in parts]
+            return lambda: self.dask.gather(futures)
+        pending = [self.pool.apply_async(_work, (task, part)) for part in parts]
+        return lambda: [r.get() for r in pending]
 
 
 def extract_rows(extractor, items: list, *, workers: int = 1, chunk: int = 500,
                  dask=None) -> list[tuple]:
     """:func:`article_rows` of ``items``, over ``workers`` processes when > 1, or over the
-    Dask cluster of the ``distributed.Client`` ``dask``."""
-    global _WORKER_EXTRACTOR
-    if dask is not None:
-        if not items:
-            return []
-        remote = dask.scatter(extractor, broadcast=True)
-        futures = [dask.submit(article_rows, remote, items[i:i + chunk], pure=False, retries=2)
-                   for i in range(0, len(items), chunk)]
-        return [row for part in dask.gather(futures) for row in part]
-    workers = max(1, min(int(workers), os.cpu_count() or 1))
-    if workers == 1 or len(items) <= chunk or "fork" not in mp.get_all_start_methods():
-        return article_rows(extractor, items)
-    chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
-    _WORKER_EXTRACTOR = extractor
-    try:
-        with mp.get_context("fork").Pool(workers) as pool:
-            parts = pool.map(_work, chunks)
-    finally:
-        _WORKER_EXTRACTOR = None
-    return [row for part in parts for row in part]
+    Dask cluster of the ``distributed.Client`` ``dask`` (one :class:`ExtractPool` for this
+    call: for many calls, keep one pool)."""
+    if not items:
+        return []
+    with ExtractPool(extractor, workers=workers, chunk=chunk, dask=dask) as pool:
+        return [row for part in pool.submit(items)() for row in part]
 
 
 def dask_client(address: str, workers: int = 2):

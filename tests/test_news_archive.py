@@ -2,6 +2,7 @@
 marks from it equal to marks from the articles."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ from backtests.data.news import (
     fast_row_bytes,
     text_bytes,
 )
+from signals import parallel
 from signals.articles import Article, make_article
 from signals.extract import Extractor
 from signals.marks import analyze
@@ -149,6 +151,23 @@ def test_parallel_extraction_is_identical(master):
     assert extract_rows(ex, items, workers=2, chunk=100) == extract_rows(ex, items, workers=1)
 
 
+def test_one_pool_for_many_submissions(master, monkeypatch):
+    ex = Extractor(master)
+    items = [(i, a.title, a.body) for i, a in enumerate(articles(900))]
+    forks = []
+    real = parallel.ExtractPool._start
+    monkeypatch.setattr(parallel.ExtractPool, "_start", lambda self: forks.append(1) or real(self))
+    with parallel.ExtractPool(ex, workers=2, chunk=70) as pool:
+        first = pool.submit(items[:500])            # two in flight before either is read
+        second = pool.submit(items[500:])
+        small = pool.submit(items[:50])             # one chunk: this process
+        got = [row for part in first() + second() for row in part]
+        assert small() == [extract_rows(ex, items[:50])]
+    assert got == extract_rows(ex, items) and len(forks) == 1
+    with parallel.ExtractPool(ex, workers=2) as pool:  # nothing submitted: nothing started
+        assert pool.pool is None
+
+
 @pytest.mark.parametrize("opts", [{}, {"half_life": 0.0, "min_score": 0.3},
                                   {"intraday": "same_close", "roles": ["momentum", "risk"]}])
 def test_marks_from_index_equal_marks_from_articles(tmp_path, master, opts):
@@ -215,6 +234,140 @@ def test_index_over_processes_and_batches_is_identical(tmp_path, master):
             assert arch.index(ex, workers=workers, batch=batch) == 1300
             tables.append(_index_tables(arch))
     assert tables[0][4] and tables[0] == tables[1] == tables[2]
+
+
+def _reference_tables(arch, ex):
+    """The index tables as one pass over the archive's articles in rowid order gives them,
+    written the plain way (the serial loop the pipelined index replaced)."""
+    rows = arch.con.execute("SELECT rowid, id, ts, bare, title, body FROM articles "
+                            "ORDER BY rowid").fetchall()
+    out = extract_rows(ex, [(r[0], r[4], r[5]) for r in rows])
+    v = ex.version
+    terms: dict = {}
+    tid = terms.setdefault
+    packed, first = [], {}
+    for (rid, aid, ts, bare, title, _), (_, themes_json, ms, _) in zip(rows, out):
+        recs = []
+        for code, _m, _k, in_title, theme, role, weight in ms:
+            recs.append((tid(code, len(terms)), tid(role, len(terms)),
+                         tid(theme, len(terms)) if theme else -1, in_title, weight))
+            first[(code, role)] = min(first.get((code, role), ts), ts)
+        themes = [tid(t, len(terms)) for t in json.loads(themes_json)[0]]
+        packed.append((v, ts, aid, rid, bare, title, np.array(recs, news.MENTION_DT).tobytes(),
+                       np.array(themes, "<i4").tobytes()))
+    tables = [[(v, rid, th) for rid, th, _, _ in out],
+              [(v, rid, seq, *m) for rid, _, ms, _ in out for seq, m in enumerate(ms)],
+              [(v, rid, *u) for rid, _, _, us in out for u in us],
+              [(v, i, t) for t, i in terms.items()], packed,
+              [(v, c, r, ts) for (c, r), ts in first.items()]]
+    return [sorted(t, key=lambda r: r[:3]) for t in tables]
+
+
+ODD_BODIES = ["", "天娱数科涨停😀豆包𠀀居然智家", "蜂助手\ufffd涨停", "市场震荡。" * 20_000 + "贵州茅台",
+             "机器人(300024)\n\n天娱数科\u3000涨停", "星辰科技涨停，天娱数科跌停"]
+
+
+def test_index_equals_one_plain_pass(tmp_path, master):
+    """The pipelined index (workers building the rows, part-local term ids mapped in the
+    writer, bodies handed over as UTF-8 bytes) stores the tables of one plain pass: same term
+    ids, same packed blobs -- with empty, huge and non-BMP bodies too."""
+    ex = Extractor(master)
+    arts = [dataclasses.replace(a, body=ODD_BODIES[i // 7 % 6] + a.body if i % 7 == 3 else a.body)
+            for i, a in enumerate(articles(1300))]
+    for workers, batch in ((2, 1200), (1, 97), (2, 5000)):
+        with NewsArchive(tmp_path / f"r{workers}{batch}.sqlite") as arch:
+            arch.add(arts)
+            assert arch.index(ex, workers=workers, batch=batch) == 1300
+            got = [sorted(t, key=lambda r: r[:3]) for t in _index_tables(arch)]
+            assert got == _reference_tables(arch, ex)
+            assert arch.index(ex, workers=workers, batch=batch) == 0
+
+
+INDEXER = """
+import glob, sys, time
+sys.path.insert(0, {repo!r})
+import pandas as pd
+from backtests.data.master import StockMaster
+from backtests.data.news import NewsArchive
+from signals.extract import Extractor
+names = pd.DataFrame({{"code": {codes!r}, "name": {names!r}}})
+ex = Extractor(StockMaster.from_frame(names))
+ex.extract_text("天娱数科涨停", "")
+open({db!r} + ".ready{workers}", "w").close()       # start together: all ready
+deadline = time.time() + 60
+while len(glob.glob({db!r} + ".ready*")) < {together} and time.time() < deadline:
+    time.sleep(0.01)
+with NewsArchive({db!r}) as arch:
+    arch.index(ex, batch={batch}, workers={workers})
+print("done", flush=True)
+"""
+
+
+def _indexer(db, batch, workers=1, together=1):
+    code = INDEXER.format(repo=str(REPO), db=str(db), codes=list(NAMES["code"]),
+                          names=list(NAMES["name"]), batch=batch, workers=workers,
+                          together=together)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
+def _decoded(arch, version):
+    """The index with term ids replaced by their texts (two indexers at once may number the
+    terms in another order)."""
+    terms = arch.terms(version)
+    tables = _index_tables(arch)
+    packed = []
+    for v, ts, aid, rid, bare, title, ms, th in tables[4]:
+        recs = np.frombuffer(ms, news.MENTION_DT)
+        packed.append((v, ts, aid, rid, bare, title,
+                       [(terms[c], terms[r], terms[t] if t >= 0 else None, int(i), float(w))
+                        for c, r, t, i, w in recs.tolist()],
+                       [terms[t] for t in np.frombuffer(th, "<i4")]))
+    return tables[:3] + [packed, tables[5]]
+
+
+def test_two_indexers_at_once_store_each_article_once(tmp_path, master):
+    ex = Extractor(master)
+    db = tmp_path / "n.sqlite"
+    arts = [dataclasses.replace(a, body=a.body + "。星辰科技涨停") for a in articles(3000)]
+    with NewsArchive(db) as arch:                   # an unknown name: rows without a key
+        arch.add(arts)
+    procs = [_indexer(db, 100, workers, together=2) for workers in (1, 2)]
+    assert [p.communicate(timeout=300)[0] for p in procs] == ["done\n", "done\n"]
+    with NewsArchive(db) as arch, NewsArchive(tmp_path / "one.sqlite") as one:
+        assert arch.con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        one.add(arts)
+        one.index(ex)
+        assert len(_index_tables(one)[2]) == 3000
+        assert _decoded(arch, ex.version) == _decoded(one, ex.version)
+
+
+def test_kill_9_mid_index_keeps_whole_batches(tmp_path, master):
+    ex = Extractor(master)
+    db = tmp_path / "n.sqlite"
+    with NewsArchive(db) as arch:
+        arch.add(articles(4000))
+        want = _reference_tables(arch, ex)
+    proc = _indexer(db, 100, 2)
+    deadline = time.time() + 120
+    n = 0
+    while time.time() < deadline and n < 300:
+        time.sleep(0.05)
+        with NewsArchive(db, readonly=True) as arch:
+            n = arch.con.execute("SELECT COUNT(*) FROM extracted").fetchone()[0]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert n >= 300, "the indexer did not commit in time"
+    with NewsArchive(db) as arch:
+        assert arch.con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        done = [rid for (rid,) in arch.con.execute("SELECT article FROM extracted ORDER BY 1")]
+        assert len(done) % 100 == 0 and done == list(range(1, len(done) + 1))
+        got = [sorted(t, key=lambda r: r[:3]) for t in _index_tables(arch)]
+        kept = set(done)
+        for k in (0, 1, 2, 4):            # every committed article whole, nothing else
+            assert got[k] == [r for r in want[k] if r[1 if k < 3 else 3] in kept]
+        assert arch.index(ex, batch=100) == 4000 - len(done)
+        got = [sorted(t, key=lambda r: r[:3]) for t in _index_tables(arch)]
+        assert got == want
 
 
 def test_index_on_a_dask_cluster_is_identical(tmp_path, master):

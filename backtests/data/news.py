@@ -54,7 +54,10 @@ hash are all new; any match keeps the archived copy and counts a duplicate.
 The mention index: mentions are extracted once per article per **rules version**, the
 :attr:`signals.extract.Extractor.version` hash of the theme, role and matching rule files, the
 names (current and former) and the extractor's own version. :meth:`NewsArchive.index` extracts
-only the articles that have no row for the version (new articles, or all after a rule change);
+only the articles that have no row for the version (new articles, or all after a rule change),
+in batches of :data:`BATCH` handed to one pool of extracting processes for the whole run
+(:class:`signals.parallel.ExtractPool`) ahead of the writer, which writes each batch in its
+own transaction while the pool extracts the next;
 :func:`archive_marks` builds entry marks for a date range from the ``packed`` rows (read as
 day blocks) and ``first_seen`` (which stocks were named before the range), scored on arrays by
 :func:`signals.marks.score_index` -- the scoring of :func:`signals.marks.score_marks`. The
@@ -98,7 +101,7 @@ from signals.articles import (
     record_attempt,
 )
 from signals.marks import SIGNAL_PARAMS, score_index
-from signals.parallel import extract_rows
+from signals.parallel import ExtractPool, article_rows
 
 ARCHIVE_FILE = os.path.join("news", "archive.sqlite")
 LEGACY_FILE = os.path.join("news", "articles.jsonl")
@@ -108,6 +111,7 @@ FORMAT = 2
 # index, cheaper to insert into; see :func:`hash_key`).
 ARTICLES_SCHEMA = 2
 BATCH = 5_000
+INDEX_AHEAD = 2                   # batches of the mention index read ahead of the writer
 IMPORT_CHUNK = 4 << 20            # bytes of JSON Lines per import task of a worker
 PARALLEL_MIN_BYTES = 32 << 20     # smaller imports are parsed in the writing process
 SLOT_SPARE = 1 << 20              # shared memory per task in flight: 3 pieces' bytes + this
@@ -566,80 +570,129 @@ class NewsArchive:
               progress=None) -> int:
         """Extract the articles not yet extracted with ``extractor``'s rules version and store
         their mentions; returns the number extracted. ``workers > 1`` extracts in that many
-        processes, or on the Dask cluster of the ``distributed.Client`` ``dask``
-        (:func:`signals.parallel.extract_rows`), with identical rows."""
+        processes, or on the Dask cluster of the ``distributed.Client`` ``dask``, with identical
+        rows: one :class:`signals.parallel.ExtractPool` for the run, batches of ``batch``
+        handed to it :data:`INDEX_AHEAD` ahead of the writer (batch k is written, in its own
+        transaction, while k + 1 is extracted); ``progress(done)`` after each batch."""
         version = extractor.version
         with self.transaction():
             self.con.execute("INSERT OR IGNORE INTO rules VALUES (?, ?)",
                              (version, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
-        done, last = 0, 0
-        while True:                 # in rowid order, each batch after the last one seen
+        done = 0
+        ahead: deque = deque()      # batches handed to the pool, not yet written
+        seen = {(c, r): ts for c, r, ts in self.con.execute(
+            "SELECT code, role, ts FROM first_seen WHERE version = ?", (version,))}
+        with ExtractPool(extractor, workers=workers, dask=dask, task=_index_part) as pool:
+            for rows in self._pending(version, batch):
+                ahead.append((rows, pool.submit([(r[0], r[4], r[5]) for r in rows])))
+                if len(ahead) < INDEX_AHEAD:
+                    continue
+                done += self._write_index(version, *ahead.popleft(), seen)
+                if progress:
+                    progress(done)
+            while ahead:
+                done += self._write_index(version, *ahead.popleft(), seen)
+                if progress:
+                    progress(done)
+        return done
+
+    def _pending(self, version: str, batch: int) -> Iterator[list[tuple]]:
+        """``(rowid, id, ts, bare, title, body)`` of the articles not extracted with rules
+        ``version``, in batches of ``batch`` in rowid order, each after the last one read (so a
+        batch can be read before the one before it is written). The body as its UTF-8 bytes
+        (in an archive of SQLite's default UTF-8 encoding): the extracting workers decode it,
+        this process neither decodes nor encodes it to hand it over."""
+        utf8 = self.con.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
+        body = "CAST(a.body AS BLOB)" if utf8 else "a.body"
+        last = 0
+        while True:
             rows = self.con.execute(
-                "SELECT a.rowid, a.id, a.ts, a.bare, a.title, a.body FROM articles a "
+                f"SELECT a.rowid, a.id, a.ts, a.bare, a.title, {body} FROM articles a "
                 "LEFT JOIN extracted e ON e.version = ? AND e.article = a.rowid "
                 "WHERE a.rowid > ? AND e.article IS NULL ORDER BY a.rowid LIMIT ?",
                 (version, last, batch)).fetchall()
             if not rows:
-                return done
+                return
             last = rows[-1][0]
-            items = [(r[0], r[4], r[5]) for r in rows]
-            out = extract_rows(extractor, items, workers=workers, dask=dask)
-            meta = {r[0]: r for r in rows}
-            with self.transaction():
-                self.con.executemany("INSERT OR REPLACE INTO extracted VALUES (?, ?, ?)",
-                                     [(version, rid, themes) for rid, themes, _, _ in out])
-                self.con.executemany(
-                    "INSERT OR REPLACE INTO mentions VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    [(version, rid, seq, *m) for rid, _, ms, _ in out for seq, m in enumerate(ms)])
-                self.con.executemany("INSERT INTO unknown VALUES (?,?,?,?)",
-                                     [(version, rid, *u) for rid, _, _, us in out for u in us])
-                self._write_packed(version, out, meta)
-            done += len(rows)
-            if progress:
-                progress(done)
+            yield rows
+
+    def _write_index(self, version: str, rows: list[tuple], extracted, seen: dict) -> int:
+        """Write the mention index of one batch of ``rows`` (:meth:`_pending`) in one
+        transaction, once ``extracted()`` gives their :func:`_index_part` results; the number
+        of articles written. Articles that another indexer has written meanwhile (checked under
+        the write lock) are left out, so two indexers at once store each article once.
+
+        The term ids of the packed mentions are read and extended under the write lock (so
+        concurrent indexers agree on them): each part's own terms, in their order of first use,
+        get the ids of the archive's terms or the next new ones -- the ids one pass over the
+        batch's mentions in order gives. ``seen``: the ``first_seen`` times known to this
+        indexer (none later than the stored ones: they only ever decrease), kept up to date;
+        only the pairs it does not show at or before a batch's time are written."""
+        parts = extracted()
+        con = self.con
+        with self.transaction():
+            taken = {rid for (rid,) in con.execute(
+                "SELECT article FROM extracted WHERE version = ? AND article BETWEEN ? AND ?",
+                (version, rows[0][0], rows[-1][0]))}
+            terms = {t: i for i, t in enumerate(self.terms(version))}
+            n0 = len(terms)
+            tid = terms.setdefault
+            packed, codes, roles, when = [], [], [], []
+            k = 0
+            size = MENTION_DT.itemsize
+            for extracted_rows, mentions, unknown, local, recs, m_counts, theme_ids, t_counts \
+                    in parts:
+                remap = np.array([tid(t, len(terms)) for t in local], dtype="<i4")
+                if len(recs):
+                    recs["code"] = remap[recs["code"]]
+                    recs["role"] = remap[recs["role"]]
+                    recs["theme"] = np.where(recs["theme"] >= 0, remap[recs["theme"]], -1)
+                keep = np.ones(len(m_counts), dtype=bool)
+                if taken:
+                    keep = np.array([r[1] not in taken for r in extracted_rows], dtype=bool)
+                    extracted_rows = [r for r in extracted_rows if r[1] not in taken]
+                    mentions = [r for r in mentions if r[1] not in taken]
+                    unknown = [r for r in unknown if r[1] not in taken]
+                con.executemany("INSERT OR REPLACE INTO extracted VALUES (?, ?, ?)",
+                                extracted_rows)
+                con.executemany("INSERT OR REPLACE INTO mentions VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                mentions)
+                con.executemany("INSERT INTO unknown VALUES (?,?,?,?)", unknown)
+                data = recs.tobytes()
+                themes = remap[theme_ids].astype("<i4").tobytes() if len(theme_ids) else b""
+                m_end = (np.cumsum(m_counts) * size).tolist()
+                t_end = (np.cumsum(t_counts) * 4).tolist()
+                m0 = t0 = 0
+                ts = np.empty(len(m_counts), dtype=np.int64)
+                for j, (m1, t1) in enumerate(zip(m_end, t_end)):
+                    rid, aid, ts[j], bare, title, _ = rows[k + j]
+                    if keep[j]:
+                        packed.append((version, int(ts[j]), aid, rid, bare, title, data[m0:m1],
+                                       themes[t0:t1]))
+                    m0, t0 = m1, t1
+                k += len(m_counts)
+                mask = np.repeat(keep, m_counts)
+                codes.append(recs["code"][mask])
+                roles.append(recs["role"][mask])
+                when.append(np.repeat(ts, m_counts)[mask])
+            new_terms = list(terms)[n0:]
+            con.executemany("INSERT INTO terms VALUES (?, ?, ?)",
+                            [(version, n0 + i, t) for i, t in enumerate(new_terms)])
+            con.executemany("INSERT OR REPLACE INTO packed VALUES (?,?,?,?,?,?,?,?)", packed)
+            first = [r for r in _first_seen(version, list(terms), np.concatenate(codes),
+                                            np.concatenate(roles), np.concatenate(when))
+                     if r[3] < seen.get(r[1:3], r[3] + 1)]
+            con.executemany(
+                "INSERT INTO first_seen VALUES (?, ?, ?, ?) ON CONFLICT (version, code, role) "
+                "DO UPDATE SET ts = MIN(ts, excluded.ts)", first)
+        seen.update((r[1:3], r[3]) for r in first)      # after the commit
+        return len(packed)
 
     def terms(self, version: str) -> list[str]:
         """The texts of the term ids of rules ``version`` (codes, roles and themes of the
         packed mentions), by id."""
         return [t for (t,) in self.con.execute(
             "SELECT text FROM terms WHERE version = ? ORDER BY id", (version,))]
-
-    def _write_packed(self, version: str, out: list, meta: dict) -> None:
-        """The ``packed`` and ``first_seen`` rows of extracted ``out`` (inside the batch's
-        transaction: the term ids are read and extended under the write lock, so concurrent
-        indexers agree on them)."""
-        terms = {t: i for i, t in enumerate(self.terms(version))}
-        n0 = len(terms)
-        tid = terms.setdefault
-        first: dict[tuple[str, str], int] = {}
-        recs, counts, theme_lists = [], [], []
-        for rid, themes_json, ms, _ in out:
-            ts = meta[rid][2]
-            for code, _m, _k, in_title, theme, role, weight in ms:
-                recs.append((tid(code, len(terms)), tid(role, len(terms)),
-                             tid(theme, len(terms)) if theme else -1, in_title, weight))
-                key = (code, role)
-                if ts < first.get(key, ts + 1):
-                    first[key] = ts
-            counts.append(len(ms))
-            theme_lists.append(np.asarray([tid(t, len(terms)) for t in json.loads(themes_json)[0]],
-                                          dtype="<i4").tobytes())
-        data = np.array(recs, dtype=MENTION_DT).tobytes()
-        size = MENTION_DT.itemsize
-        ends = np.cumsum(counts) * size
-        packed = []
-        for k, (rid, _, _, _) in enumerate(out):
-            _, aid, ts, bare, title, _ = meta[rid]
-            packed.append((version, ts, aid, rid, bare, title,
-                           data[ends[k] - counts[k] * size:ends[k]], theme_lists[k]))
-        new_terms = list(terms)[n0:]
-        self.con.executemany("INSERT INTO terms VALUES (?, ?, ?)",
-                             [(version, n0 + i, t) for i, t in enumerate(new_terms)])
-        self.con.executemany("INSERT OR REPLACE INTO packed VALUES (?,?,?,?,?,?,?,?)", packed)
-        self.con.executemany(
-            "INSERT INTO first_seen VALUES (?, ?, ?, ?) ON CONFLICT (version, code, role) "
-            "DO UPDATE SET ts = MIN(ts, excluded.ts)",
-            [(version, c, r, ts) for (c, r), ts in first.items()])
 
     def packed(self, version: str, start=None, end=None):
         """The packed index of rules ``version`` for articles published in ``[start, end)``, in
@@ -779,6 +832,57 @@ BLOCK_COLUMNS = ("ts", "bare", "id_len", "ids", "title_len", "titles", "m_count"
                  "t_count", "themes")
 BLOCK_DTYPES = (np.dtype("<i8"), np.dtype("u1"), np.dtype("<i4"), None, np.dtype("<i4"), None,
                 np.dtype("<i4"), MENTION_DT, np.dtype("<i4"), np.dtype("<i4"))
+
+
+def _index_part(extractor, items: list) -> tuple:
+    """The mention index of ``(rowid, title, body)`` items (the body as text or UTF-8 bytes),
+    ready to write (run by the
+    extraction's workers, so the writing process only writes): the rows of the ``extracted``,
+    ``mentions`` and ``unknown`` tables, then the packed mentions with term ids of this part
+    -- its terms in order of first use (codes, roles and themes of each mention, then the
+    article's themes), :data:`MENTION_DT` records, mentions an article, theme ids, themes an
+    article -- which :meth:`NewsArchive._write_index` maps to the archive's ids."""
+    version = extractor.version
+    extracted, mentions, unknown, m_counts, theme_ids, t_counts = [], [], [], [], [], []
+    codes, roles, themes, titles, weights = [], [], [], [], []
+    terms: dict[str, int] = {}
+    tid = terms.setdefault
+    items = [(rid, title, body if type(body) is str else body.decode())
+             for rid, title, body in items]
+    for rid, themes_json, ms, us in article_rows(extractor, items):
+        extracted.append((version, rid, themes_json))
+        for seq, m in enumerate(ms):
+            mentions.append((version, rid, seq, *m))
+            codes.append(tid(m[0], len(terms)))
+            roles.append(tid(m[5], len(terms)))
+            themes.append(tid(m[4], len(terms)) if m[4] else -1)
+            titles.append(m[3])
+            weights.append(m[6])
+        m_counts.append(len(ms))
+        ids = [tid(t, len(terms)) for t in json.loads(themes_json)[0]]
+        theme_ids.extend(ids)
+        t_counts.append(len(ids))
+        unknown.extend((version, rid, *u) for u in us)
+    recs = np.empty(len(codes), dtype=MENTION_DT)
+    for name, values in (("code", codes), ("role", roles), ("theme", themes), ("title", titles),
+                         ("weight", weights)):
+        recs[name] = values
+    return (extracted, mentions, unknown, list(terms), recs, np.array(m_counts, dtype=np.int64),
+            np.array(theme_ids, dtype=np.int64), np.array(t_counts, dtype=np.int64))
+
+
+def _first_seen(version: str, terms: list[str], codes: np.ndarray, roles: np.ndarray,
+                ts: np.ndarray) -> list[tuple]:
+    """``first_seen`` rows: the earliest ``ts`` of each (code, role) pair of term ids."""
+    if not len(codes):
+        return []
+    key = codes.astype(np.int64) * len(terms) + roles
+    order = np.lexsort((ts, key))
+    key, ts = key[order], ts[order]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    return [(version, terms[int(k) // len(terms)], terms[int(k) % len(terms)], int(t))
+            for k, t in zip(key[first], ts[first])]
 
 
 def _day(ts: int) -> int:
