@@ -30,7 +30,7 @@ def _slot_nb(key, mask):
 
 
 @njit(cache=True)
-def _child_nb(keys, children, mask, node, unit):
+def child_nb(keys, children, mask, node, unit):
     """The child of ``node`` by code unit ``unit`` in the hash tables, -1 when it has none."""
     key = (node << 16) | np.int64(unit)
     s = _slot_nb(key, mask)
@@ -61,7 +61,7 @@ def scan_nb(units, first, keys, children, terminal, max_len, out):
             out[k, 2] = node
             k += 1
         for j in range(i + 1, min(n, i + max_len)):
-            child = _child_nb(keys, children, mask, node, units[j])
+            child = child_nb(keys, children, mask, node, units[j])
             if child < 0:
                 break
             node = child
@@ -188,7 +188,7 @@ class Trie:
 
     def tables(self) -> tuple[np.ndarray, ...]:
         """``(first, keys, children, terminal)``: the tables :func:`scan_nb` and
-        :func:`contains_nb` walk (``first``: the root's child per code unit, or -1)."""
+        :func:`child_nb` walk (``first``: the root's child per code unit, or -1)."""
         return self._built or self._build()
 
     def find(self, text: str) -> np.ndarray:
@@ -205,15 +205,3 @@ class Trie:
         first, keys, children, terminal = self._built or self._build()
         return scan_leftmost_nb(utf16_units(text), first, keys, children, terminal, self.max_len)
 
-
-@njit(cache=True)
-def contains_nb(units, a, b, keys, children, terminal):
-    """Whether ``units[a:b]`` is a key of the trie (its tables, as :meth:`Trie.tables`)."""
-    mask = keys.shape[0] - 1
-    node = 0
-    for j in range(a, b):
-        child = _child_nb(keys, children, mask, node, units[j])
-        if child < 0:
-            return False
-        node = child
-    return terminal[node]
