@@ -108,11 +108,11 @@ class Extractor:
             near = nearest_in_span_nb(np.array([h.start for h in theme_hits], dtype=np.int64),
                                       at[:, 0], spans[:, 4], spans[:, 5]).tolist()
             in_title = (at[:, 0] < title_end).tolist()
-            for (code, kind), title, (role, weight), lo, hi, (a, b), t in zip(
+            for (code, kind), head, (role, weight), lo, hi, (a, b), t in zip(
                     code_kind, in_title, roles, spans[:, 2].tolist(), spans[:, 3].tolist(),
                     orig.tolist(), near):
                 # tuple.__new__: a NamedTuple's own __new__ is a Python function (its defaults)
-                mentions.append(_new(Mention, (code, raw[a:b], kind, title, names[t], role,
+                mentions.append(_new(Mention, (code, raw[a:b], kind, head, names[t], role,
                                                weight, text[lo:hi].strip(), "")))
         unk = []
         for u in unknown:

@@ -55,6 +55,7 @@ from signals.mentions_nb import (
     NODE_KEY,
     NODE_NAMED,
     NODE_SUFFIX,
+    ROW_CODE,
     ROW_NAME,
     ROW_TYPO,
     find_nb,
@@ -93,6 +94,8 @@ _SUFFIX_UW_RE = re.compile(r"-(?:U|W|UW|WD|UWD|D)$")
 _BLOCKER = "-"
 _START = operator.itemgetter(0)          # a Hit's or an Unknown's start (a stable sort key)
 _TYPO_REASON = "7-digit code (a typo?): stock codes have 6 digits; not matched"
+_NAME_REASON = "company-like name not in the names file"
+_REASONS = {ROW_TYPO: _TYPO_REASON, ROW_NAME: _NAME_REASON}
 
 
 
@@ -112,12 +115,19 @@ def digit_runs(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _DIGITS_RE.finditer(text)]
 
 
-def _code_tables(r: MatchRules) -> tuple[np.ndarray, ...]:
+def _code_reason(code: str) -> str:
+    """Why a stock code is unknown: its board, not in the names file."""
+    board = rules.BOARD_NAMES.get(rules.board_of(code), "unknown board")
+    return f"stock code ({board}) not in the names file"
+
+
+def _code_tables(r: MatchRules, codes) -> tuple[np.ndarray, ...]:
     """The code rules as arrays for :func:`signals.mentions_nb.find_nb`: ``chars`` (uint8 per
     BMP code point: CHAR_DIGIT, CHAR_UNIT), ``classes`` (whether a code is a stock's, per
     exchange -- none, SH, SZ, BJ -- and first digits: the prefixes of :data:`EXCHANGE_CODES` and
-    :data:`backtests.core.rules.BOARD_PREFIXES` are no longer than that), the index words
-    (code points and offsets) and ``指数``."""
+    :data:`backtests.core.rules.BOARD_PREFIXES` are no longer than that), the words
+    looked for around a bare code (code points and offsets: the index words, then ``指数``),
+    and ``known``: the values of ``codes`` (sorted 6-digit strings)."""
     chars = _decimal_table().astype(np.uint8) * CHAR_DIGIT
     for unit in r.number_units:
         if len(unit) == 1 and ord(unit) <= 0xFFFF:
@@ -129,11 +139,11 @@ def _code_tables(r: MatchRules) -> tuple[np.ndarray, ...]:
         for head in range(10 ** width):
             code = f"{head:0{width}d}".ljust(6, "0")
             classes[row, head] = classify_code(code, exchange) == "stock"
-    words = [np.frombuffer(w.encode("utf-32-le"), dtype=np.uint32) for w in r.index_context]
-    ctx = np.concatenate([np.zeros(0, dtype=np.uint32)] + words)
-    ctx_ptr = np.cumsum([0] + [len(w) for w in words]).astype(np.int64)
-    zhishu = np.frombuffer("指数".encode("utf-32-le"), dtype=np.uint32)
-    return chars, classes, ctx, ctx_ptr, zhishu
+    words = [np.frombuffer(w.encode("utf-32-le"), dtype=np.uint32)
+             for w in (*r.index_context, "指数")]
+    ptr = np.cumsum([0] + [len(w) for w in words]).astype(np.int64)
+    known = np.array([int(c) for c in codes], dtype=np.int64)
+    return chars, known, classes, np.concatenate(words), ptr
 
 
 def classify_code(code: str, exchange: str | None) -> str:
@@ -302,15 +312,12 @@ class NameMatcher:
             self._flags[node] = (NODE_KEY | (NODE_NAMED if code != _BLOCKER else 0)
                                  | guard << GUARD_SHIFT)
         self._flags[suffix_nodes] |= NODE_SUFFIX
-        self._has_suffixes = bool(self.rules.unknown_suffixes)
         # what a hit's id stands for: a node's (code, kind), then the known codes' (by value)
         self._code_kind: list = [None] * trie.n_nodes
         for node, (code, kind, _guard) in payload.items():
             self._code_kind[node] = (code, kind)
-        plain = sorted(c for c in self.codes if len(c) == 6 and c.isascii() and c.isdigit())
-        self._known = np.array([int(c) for c in plain], dtype=np.int64)
-        self._code_kind += [(c, KIND_CODE) for c in plain]
-        self._code_tables = _code_tables(self.rules)
+        six = sorted(c for c in self.codes if len(c) == 6 and c.isascii() and c.isdigit())
+        self._code_kind += [(c, KIND_CODE) for c in six]
         self.n_names = len(self.keys)
         # the guard and unknown-name regexes as automata (signals.literals.Automata), run in
         # numba; None when one of them does not translate: the regexes run as written
@@ -319,13 +326,17 @@ class NameMatcher:
         progs = [auto.add(p) for p in (r.guard_left, r.guard_right, r.common_right,
                                        r.unknown_left)]
         self._auto = (None if None in progs else
-                      (auto.arrays(), np.array(progs, dtype=np.int64), len(auto.op)))
+                      ((*auto.arrays(), np.array(progs, dtype=np.int64)), len(auto.op)))
+        # find_nb's arguments after the text: the trie's and the code rules' tables
+        first, edges, _terminal, bits = trie.tables()
+        self._tables = (first, edges, bits, trie.max_len, self._flags,
+                        *_code_tables(self.rules, six))
         self._local = threading.local()     # a work space per thread (Dask workers share us)
 
     def _workspace(self) -> np.ndarray:
         ws = getattr(self._local, "ws", None)
         if ws is None:
-            ws = self._local.ws = workspace(self._auto[2])
+            ws = self._local.ws = workspace(self._auto[1])
         return ws
 
     def __getstate__(self):
@@ -355,7 +366,7 @@ class NameMatcher:
         rows = rows.tolist()
         hits = [new(Hit, (start, end, *code_kind[i], text[start:end]))
                 for start, end, i, _what in rows[:n_hits]]
-        return hits, [self._unknown(text, *row) for row in rows[n_hits:]]
+        return hits, self._unknowns(text, rows[n_hits:])
 
     def find_spans(self, text: str) -> tuple[np.ndarray, list[tuple[str, str]], list[Unknown]]:
         """:meth:`find` without the hits' objects: ``(at, code_kind, unknown)`` -- the hits'
@@ -366,34 +377,25 @@ class NameMatcher:
             at = np.array([h[:2] for h in hits], dtype=np.int64).reshape(-1, 2)
             return at, [(h.code, h.kind) for h in hits], unknown
         rows, n_hits = got
-        at = rows[:n_hits, :2]
         code_kind = list(map(self._code_kind.__getitem__, rows[:n_hits, 2].tolist()))
-        return at, code_kind, [self._unknown(text, *row) for row in rows[n_hits:].tolist()]
+        return rows[:n_hits, :2], code_kind, self._unknowns(text, rows[n_hits:].tolist())
 
     def _rows(self, text: str) -> tuple[np.ndarray, int] | None:
         """``(rows, n_hits)`` of :func:`signals.mentions_nb.find_nb` (names, codes and unknown
         candidates in one kernel), or None when the text takes the regex path."""
         if self._auto is None:
             return None
-        arrays, starts, _n = self._auto
-        chars, classes, ctx, ctx_ptr, zhishu = self._code_tables
-        rows, n_hits, ok = find_nb(*arrays, self._workspace(), code_points(text),
-                                   *self._trie.tables(), self._trie.max_len, self._flags, starts,
-                                   chars, self._known, classes, ctx, ctx_ptr, zhishu,
-                                   self._has_suffixes)
+        rows, n_hits, ok = find_nb(*self._auto[0], self._workspace(), code_points(text),
+                                   *self._tables)
         return (rows, n_hits) if ok else None
 
     @staticmethod
-    def _unknown(text: str, start: int, end: int, value: int, what: int) -> Unknown:
-        """The :class:`Unknown` of a row of :func:`signals.mentions_nb.find_nb`."""
-        if what == ROW_NAME:
-            reason = "company-like name not in the names file"
-        elif what == ROW_TYPO:
-            reason = _TYPO_REASON
-        else:
-            board = rules.BOARD_NAMES.get(rules.board_of(f"{value:06d}"), "unknown board")
-            reason = f"stock code ({board}) not in the names file"
-        return Unknown(start, end, text[start:end], reason)
+    def _unknowns(text: str, rows: list[list[int]]) -> list[Unknown]:
+        """The :class:`Unknown` of rows of :func:`signals.mentions_nb.find_nb`."""
+        new = tuple.__new__
+        return [new(Unknown, (start, end, text[start:end],
+                              _REASONS[what] if what != ROW_CODE else _code_reason(f"{value:06d}")))
+                for start, end, value, what in rows]
 
     def _find_regex(self, text: str) -> tuple[list[Hit], list[Unknown]]:
         """:meth:`find` with the guards as regexes (a text outside the BMP, or guards that do
@@ -417,7 +419,7 @@ class NameMatcher:
                 for start, end, node in rows.tolist()]
         unknown: list[Unknown] = []
         self._codes(text, hits, unknown, taken)
-        if self._has_suffixes:
+        if self.rules.unknown_suffixes:
             self._unknown_names(text, suffix_occ, unknown, taken)
         hits.sort(key=_START)
         unknown.sort(key=_START)
@@ -455,9 +457,7 @@ class NameMatcher:
             if code in self.codes:
                 hits.append(Hit(start, end, code, KIND_CODE, text[start:end]))
             else:
-                board = rules.BOARD_NAMES.get(rules.board_of(code), "unknown board")
-                unknown.append(Unknown(start, end, text[start:end],
-                                       f"stock code ({board}) not in the names file"))
+                unknown.append(Unknown(start, end, text[start:end], _code_reason(code)))
 
     def _typo(self, text: str, start: int, end: int, unknown: list[Unknown]) -> None:
         """A 7-digit number where a code stands -- with an exchange (``SZ0023541``,
@@ -496,7 +496,6 @@ class NameMatcher:
                 word = text[start:end]
                 if (taken.find(1, start, end) < 0 and word not in self.keys
                         and word not in r.not_stocks):
-                    unknown.append(Unknown(start, end, word,
-                                           "company-like name not in the names file"))
+                    unknown.append(Unknown(start, end, word, _NAME_REASON))
                     taken[start:end] = b"\x01" * (end - start)
                 break

@@ -57,10 +57,10 @@ def _code_prefix(units, s):
         ex = _exchange2(units, m)
         if ex == EX_NONE or (m > 0 and _not_before_code(units[m - 1])):
             continue
-        p = m + 2
-        if p < s and units[p] == 46:            # the optional dot (greedy)
-            if p + 1 == s or (p + 2 == s and units[p + 1] == 10):
-                return m, ex
+        p = m + 2                               # after the letters: the optional dot, `$`
+        dot = p < s and units[p] == 46
+        if dot and (p + 1 == s or (p + 2 == s and units[p + 1] == 10)):
+            return m, ex
         if p == s or (p + 1 == s and units[p] == 10):
             return m, ex
     return -1, EX_NONE
@@ -110,12 +110,12 @@ def _contains_word(units, a, b, words, ptr):
 
 
 @njit(cache=True)
-def _codes_nb(units, chars, known, classes, ctx, ctx_ptr, zhishu, taken, hits, nh, unk, nu,
-              first_code):
+def _codes_nb(units, chars, known, classes, words, ptr, taken, hits, nh, unk, nu, first_code):
     """The codes of ``units`` (:meth:`signals.mentions.NameMatcher._codes`): known stock codes
     appended to ``hits`` as ``(start, end, first_code + index in known, ROW_HIT)``, unknown stock
     codes and 7-digit ones to ``unk``; ``taken`` marks every stock code. Returns the new
-    counts, or ``(-1, -1)`` for a code-length run holding a digit other than ``0``-``9``."""
+    counts, or ``(-1, -1)`` for a code-length run holding a digit other than ``0``-``9``.
+    ``words``/``ptr``: the index words looked for before a bare code, then the one after."""
     n = units.shape[0]
     div = 1_000_000 // classes.shape[1]           # the classes table reads the first digits
     i = 0
@@ -155,9 +155,8 @@ def _codes_nb(units, chars, known, classes, ctx, ctx_ptr, zhishu, taken, hits, n
         ex = pex if ps >= 0 else sex
         if not classes[ex, v // div]:
             continue                              # an index, a fund, another security
-        if ex == EX_NONE and (_contains_word(units, max(0, s - 8), s, ctx, ctx_ptr)
-                              or _contains_word(units, e, min(n, e + 4), zhishu,
-                                                np.array([0, zhishu.shape[0]]))):
+        if ex == EX_NONE and (_contains_word(units, max(0, s - 8), s, words, ptr[:-1])
+                              or _contains_word(units, e, min(n, e + 4), words, ptr[-2:])):
             continue                              # 上证指数(000001), 沪深300ETF(510300) ...
         a = ps if ps >= 0 else s
         b = se if se >= 0 else e
@@ -179,19 +178,18 @@ def _codes_nb(units, chars, known, classes, ctx, ctx_ptr, zhishu, taken, hits, n
 
 
 @njit(cache=True)
-def _is_key_nb(units, a, b, keys, children, flags):
+def _is_key_nb(units, a, b, edges, flags):
     """Whether ``units[a:b]`` is a key (a name or a blocker) of the trie."""
-    mask = keys.shape[0] - 1
     node = 0
     for j in range(a, b):
-        node = child_nb(keys, children, mask, node, units[j])
+        node = child_nb(edges, node, units[j])
         if node < 0:
             return False
     return (flags[node] & NODE_KEY) != 0
 
 
 @njit(cache=True)
-def _unknown_names_nb(code, cmap, ctab, ws, units, occ, keys, children, flags, taken, right,
+def _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, right,
                       left, unk, nu):
     """The unknown company-like names, appended to ``unk`` in the order found: for each
     suffix occurrence of ``occ`` (not inside ``taken``, by end then start) followed by ``right``
@@ -215,11 +213,11 @@ def _unknown_names_nb(code, cmap, ctab, ws, units, occ, keys, children, flags, t
         suf, end = occ[i, 0], occ[i, 1]
         if taken[suf]:
             continue
-        if not run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True):
-            continue
         n_cjk = 0
         while n_cjk < 4 and suf - n_cjk - 1 >= 0 and 0x4E00 <= units[suf - n_cjk - 1] <= 0x9FFF:
             n_cjk += 1
+        if n_cjk < 2 or not run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True):
+            continue                         # no word fits before, or no separator after
         for w in (4, 3, 2):
             if w > n_cjk:
                 continue
@@ -232,7 +230,7 @@ def _unknown_names_nb(code, cmap, ctab, ws, units, occ, keys, children, flags, t
                 if taken[j]:
                     free = False
                     break
-            if free and not _is_key_nb(units, start, end, keys, children, flags):
+            if free and not _is_key_nb(units, start, end, edges, flags):
                 unk[nu, 0] = start
                 unk[nu, 1] = end
                 unk[nu, 2] = 0
@@ -250,22 +248,22 @@ def _by_start(rows, k):
 
 
 @njit(cache=True)
-def find_nb(code, cmap, ctab, ws, units, first, keys, children, terminal, max_len, flags,
-            starts, chars, known, classes, ctx, ctx_ptr, zhishu, suffixes):
+def find_nb(code, cmap, ctab, starts, ws, units, first, edges, bits, max_len, flags, chars,
+            known, classes, words, ptr):
     """``(rows, n_hits, ok)`` for one text's code points ``units``: every stock it names, then
     every unknown candidate, each part by start, as int64 rows ``(start, end, id, what)``.
 
     1. Names: the trie's key candidates (its tables, as :meth:`signals.trie_nb.Trie.tables`,
-       ``flags`` per node) whose guards hold -- guard 0 none, 1 the automaton ``starts[0]``
+       ``flags`` per node, nonzero for its keys) whose guards hold -- guard 0 none, 1 the automaton ``starts[0]``
        searched in the 4 characters before and ``starts[1]`` matched after, 2 the same with
        ``starts[2]`` -- taken longest first, then leftmost, none overlapping one taken before
        (:func:`signals.trie_nb.longest_first_nb`); a stock's name is a hit with ``id`` its
        node, a blocker only takes its place.
-    2. Codes (:func:`_codes_nb`): a known code's ``id`` is ``terminal.shape[0]`` plus its index
-       in ``known`` (sorted code values); ``classes[exchange, first digits]`` whether it is a
-       stock's; ``ctx``/``ctx_ptr`` the index words before, ``zhishu`` the word after.
-    3. Unknown names (when ``suffixes``): :func:`_unknown_names_nb` with ``starts[1]`` after
-       and ``starts[3]`` before.
+    2. Codes (:func:`_codes_nb`): a known code's ``id`` is ``flags.shape[0]`` plus its index in
+       ``known`` (sorted code values); ``classes[exchange, first digits]`` whether it is a
+       stock's; ``words[ptr[k]:ptr[k + 1]]`` the index words before, the last one the word after.
+    3. Unknown names: :func:`_unknown_names_nb` with ``starts[1]`` after and ``starts[3]``
+       before.
 
     ``ok`` is False (and nothing found) for a text the caller must take its regex path for."""
     n = units.shape[0]
@@ -273,7 +271,7 @@ def find_nb(code, cmap, ctab, ws, units, first, keys, children, terminal, max_le
     for i in range(n):
         if units[i] > 0xFFFF or units[i] == 0xFFFD:
             return empty, 0, False
-    occ = scan_all_nb(units, first, keys, children, terminal, max_len)
+    occ = scan_all_nb(units, first, edges, flags, bits, max_len)
     keep = np.empty(occ.shape[0], dtype=np.bool_)
     for k in range(occ.shape[0]):
         f = flags[occ[k, 2]]
@@ -301,13 +299,12 @@ def find_nb(code, cmap, ctab, ws, units, first, keys, children, terminal, max_le
             nh += 1
     n_names = nh
     unk = np.empty((codes + occ.shape[0], 4), dtype=np.int64)
-    nh, nu = _codes_nb(units, chars, known, classes, ctx, ctx_ptr, zhishu, taken, hits, nh,
-                       unk, 0, terminal.shape[0])
+    nh, nu = _codes_nb(units, chars, known, classes, words, ptr, taken, hits, nh, unk, 0,
+                       flags.shape[0])
     if nh < 0:
         return empty, 0, False
-    if suffixes:
-        nu = _unknown_names_nb(code, cmap, ctab, ws, units, occ, keys, children, flags, taken,
-                               starts[1], starts[3], unk, nu)
+    nu = _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, starts[1],
+                           starts[3], unk, nu)
     if nh > n_names:                         # codes among the names: by start, names first
         hits = _by_start(hits, nh)
     out = np.empty((nh + nu, 4), dtype=np.int64)

@@ -303,6 +303,43 @@ def test_name_matches_are_the_plain_ones(small, words):
     assert small.matcher.find(text) == ref.find(small.matcher, text)
 
 
+# codes in every form the code rules read: exchanges before (with a dot, a line break) and after,
+# 5- to 8-digit runs, digits other than 0-9, amounts, index words, brackets, 7-digit typos
+CODE_WORDS = ["002354", "000001", "600360", "600519", "830799", "399006", "510300", "0023541",
+              "60036", "60036012", "SH", "SZ", "BJ", "SS", "S", ".", "\n", ".SH", ".SZ", ".BJ",
+              ".SS", ".XSHG", ".XSHE", ".BSE", ".SHA", "X", "9", "(", ")", "（", "）", "元", "股",
+              "%", "指数", "沪深", "ETF", "上证", "、", "天娱数科", "科技", "和新锐", "٣", "６", "𝟎",
+              "\ufffd", "\ud800", "😀"]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(CODE_WORDS), max_size=12))
+def test_codes_are_the_plain_ones(small, words):
+    """The kernel's codes, typos and unknown codes are the regexes' (tests/reference_extract.py
+    and the matcher's own regex path); :meth:`NameMatcher.find_spans` is :meth:`find`."""
+    text = "".join(words)
+    got = small.matcher.find(text)
+    assert got == ref.find(small.matcher, text)
+    assert got == small.matcher._find_regex(text)
+    at, code_kind, unknown = small.matcher.find_spans(text)
+    assert at.tolist() == [list(h[:2]) for h in got[0]] and unknown == got[1]
+    assert code_kind == [(h.code, h.kind) for h in got[0]]
+
+
+@pytest.mark.parametrize("text, hits, unknown", [
+    ("SZ002354、SZ.000001和600360.SH", ["002354", "000001", "600360"], []),
+    ("SH\n600360与BJ.\n830799", ["600360"], ["BJ.\n830799"]),          # `$` before a break
+    ("600519涨停，600519元，上证指数(000001)，000001.SH", [], ["600519"]),
+    ("天娱数科(0023541)、0023541.SZ、60036012", ["天娱数科"], ["0023541", "0023541.SZ"]),
+    ("600360.SHA与X600360，600٣60.SH", ["600360"], ["600٣60.SH"]),   # a digit not 0-9: regexes
+])
+def test_code_forms(small, text, hits, unknown):
+    got, unk = small.matcher.find(text)
+    assert (small.matcher._rows(text) is None) == ("٣" in text)
+    assert [h.matched if h.kind != "code" else h.code for h in got] == hits
+    assert [u.text for u in unk] == unknown
+
+
 # ---------------------------------------------------------------- whole articles
 @pytest.mark.parametrize("title, body", EDGE)
 def test_edge_cases(small, title, body):
