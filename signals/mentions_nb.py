@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from signals.regex_nb import run_nb
+from signals.regex_nb import may_match_nb, run_nb
 from signals.trie_nb import child_nb, longest_first_nb, scan_all_nb
 
 # Flags of a trie node (NameMatcher builds them): a key (a stock's name or a blocker: a
@@ -216,14 +216,16 @@ def _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, rig
         n_cjk = 0
         while n_cjk < 4 and suf - n_cjk - 1 >= 0 and 0x4E00 <= units[suf - n_cjk - 1] <= 0x9FFF:
             n_cjk += 1
-        if n_cjk < 2 or not run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True):
+        if n_cjk < 2 or not (may_match_nb(code, cmap, ctab, right, units, end, n, 0, True)
+                             and run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True)):
             continue                         # no word fits before, or no separator after
         for w in (4, 3, 2):
             if w > n_cjk:
                 continue
             start = suf - w
-            if not run_nb(code, cmap, ctab, ws, left, units, max(0, start - 4), start,
-                          0, False):
+            lo = max(0, start - 4)
+            if not (may_match_nb(code, cmap, ctab, left, units, lo, start, 0, False)
+                    and run_nb(code, cmap, ctab, ws, left, units, lo, start, 0, False)):
                 continue
             free = True
             for j in range(start, end):
@@ -280,10 +282,13 @@ def find_nb(code, cmap, ctab, starts, ws, units, first, edges, bits, max_len, fl
         if g == 0 or not keep[k]:
             continue
         s, e = occ[k, 0], occ[k, 1]
-        ok = run_nb(code, cmap, ctab, ws, starts[0], units, max(0, s - 4), s, 0, False)
+        lo = max(0, s - 4)
+        ok = (may_match_nb(code, cmap, ctab, starts[0], units, lo, s, 0, False)
+              and run_nb(code, cmap, ctab, ws, starts[0], units, lo, s, 0, False))
         if ok:
-            ok = run_nb(code, cmap, ctab, ws, starts[2] if g == 2 else starts[1], units, e, n,
-                        0, True)
+            right = starts[2] if g == 2 else starts[1]
+            ok = (may_match_nb(code, cmap, ctab, right, units, e, n, 0, True)
+                  and run_nb(code, cmap, ctab, ws, right, units, e, n, 0, True))
         keep[k] = ok
     kept, taken = longest_first_nb(occ, keep, n)
     kept = np.sort(kept)                     # occ is by start, then end: so are these rows

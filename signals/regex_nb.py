@@ -49,6 +49,24 @@ def _next_assert(asserts, units, pos, endpos, bol):
     return best
 
 
+@njit(cache=True, inline="always")
+def may_match_nb(code, cmap, ctab, start, units, pos, endpos, bol, anchored):
+    """False when the first-character filter of the automaton at ``start`` (see
+    :func:`run_nb`) rules out a match at ``pos`` (``anchored``) or in ``[pos, endpos]``; True
+    when :func:`run_nb` must decide. Inlined into the caller: a kernel checking many
+    positions pays no call where no match can begin (most of them)."""
+    n = code[0]
+    f = code[1 + 3 * n + start]
+    if f < 0:
+        return True
+    nxt = _next_assert(code[1 + 4 * n + start], units, pos, endpos, bol)
+    while pos != nxt and (pos >= endpos or not ctab[f, cmap[units[pos]]]):
+        if anchored or pos >= endpos:
+            return False
+        pos += 1
+    return True
+
+
 @njit(cache=True)
 def _run_plain(code, cmap, ctab, ws, base, start, units, pos, endpos, bol, anchored):
     n = code[0]

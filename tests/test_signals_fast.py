@@ -20,7 +20,7 @@ from signals.extract import Extractor
 from signals.literals import Automata, finite_strings, needed_strings, parse
 from signals.mentions import _DIGITS_RE, digit_runs, load_matching
 from signals.normalize import normalize_text
-from signals.regex_nb import run_nb, workspace
+from signals.regex_nb import may_match_nb, run_nb, workspace
 from signals.roles import (
     CLAUSE_RE,
     ROLE_CLAUSE_RE,
@@ -184,8 +184,11 @@ def test_automata_answer_like_the_regex(first, second, text, data):
         want = (rx.match(text, a, b) if anchored else rx.search(text, a, b)) is not None
         assert run_nb(code, cmap, ctab, ws, start, units, a, b, 0, anchored) == want, \
             (pattern, text, a, b, anchored)
+        # the filter callers run first never rules out a match
+        assert may_match_nb(code, cmap, ctab, start, units, a, b, 0, anchored) or not want
     want = rx.search(text[a:b]) is not None
     assert run_nb(code, cmap, ctab, ws, start, units, a, b, a, False) == want, (pattern, text, a, b)
+    assert may_match_nb(code, cmap, ctab, start, units, a, b, a, False) or not want
 
 
 ROLE_TEXT = st.text("甲乙涨停跌板未能提示风险研报等，。、\n13", max_size=40)
