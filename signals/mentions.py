@@ -49,6 +49,7 @@ from backtests.core.names import normalize_name as _display
 from signals.config import load_toml, string_list
 from signals.literals import Automata
 from signals.mentions_nb import (
+    CHAR_BAD,
     CHAR_DIGIT,
     CHAR_UNIT,
     GUARD_SHIFT,
@@ -123,12 +124,13 @@ def _code_reason(code: str) -> str:
 
 def _code_tables(r: MatchRules, codes) -> tuple[np.ndarray, ...]:
     """The code rules as arrays for :func:`signals.mentions_nb.find_nb`: ``chars`` (uint8 per
-    BMP code point: CHAR_DIGIT, CHAR_UNIT), ``classes`` (whether a code is a stock's, per
+    BMP code point: CHAR_DIGIT, CHAR_UNIT, CHAR_BAD), ``classes`` (whether a code is a stock's, per
     exchange -- none, SH, SZ, BJ -- and first digits: the prefixes of :data:`EXCHANGE_CODES` and
     :data:`backtests.core.rules.BOARD_PREFIXES` are no longer than that), the words
     looked for around a bare code (code points and offsets: the index words, then ``指数``),
     and ``known``: the values of ``codes`` (sorted 6-digit strings)."""
     chars = _decimal_table().astype(np.uint8) * CHAR_DIGIT
+    chars[0xFFFD] |= CHAR_BAD
     for unit in r.number_units:
         if len(unit) == 1 and ord(unit) <= 0xFFFF:
             chars[ord(unit)] |= CHAR_UNIT

@@ -17,8 +17,9 @@ from signals.trie_nb import child_nb, longest_first_nb, scan_all_nb
 # Flags of a trie node (NameMatcher builds them): a key (a stock's name or a blocker: a
 # candidate), a stock's name (not a blocker), an unknown-name suffix; the guard in bits 3-4.
 NODE_KEY, NODE_NAMED, NODE_SUFFIX, GUARD_SHIFT = 1, 2, 4, 3
-# Flags of a BMP character (chars[u]): a decimal digit (``\d``), a number unit (元, 股, % ...).
-CHAR_DIGIT, CHAR_UNIT = 1, 2
+# Flags of a BMP character (chars[u]): a decimal digit (``\d``), a number unit (元, 股, % ...),
+# U+FFFD (the trie's stand-in for a character outside the BMP: the text takes the regex path).
+CHAR_DIGIT, CHAR_UNIT, CHAR_BAD = 1, 2, 4
 # Exchanges of a code (rows of the classes table): none, SH, SZ, BJ.
 EX_NONE, EX_SH, EX_SZ, EX_BJ = 0, 1, 2, 3
 # What a row of find_nb is: a stock named, an unknown stock code, a 7-digit code, an unknown name.
@@ -110,23 +111,18 @@ def _contains_word(units, a, b, words, ptr):
 
 
 @njit(cache=True)
-def _codes_nb(units, chars, known, classes, words, ptr, taken, hits, nh, unk, nu, first_code):
-    """The codes of ``units`` (:meth:`signals.mentions.NameMatcher._codes`): known stock codes
-    appended to ``hits`` as ``(start, end, first_code + index in known, ROW_HIT)``, unknown stock
-    codes and 7-digit ones to ``unk``; ``taken`` marks every stock code. Returns the new
-    counts, or ``(-1, -1)`` for a code-length run holding a digit other than ``0``-``9``.
-    ``words``/``ptr``: the index words looked for before a bare code, then the one after."""
+def _codes_nb(units, runs, chars, known, classes, words, ptr, taken, hits, nh, unk, nu,
+              first_code):
+    """The codes of ``units`` (:meth:`signals.mentions.NameMatcher._codes`) among its digit
+    ``runs`` of 6 or 7: known stock codes appended to ``hits`` as ``(start, end, first_code +
+    index in known, ROW_HIT)``, unknown stock codes and 7-digit ones to ``unk``; ``taken``
+    marks every stock code. Returns the new counts, or ``(-1, -1)`` for a 6-digit run holding a
+    digit other than ``0``-``9``. ``words``/``ptr``: the index words looked for before a bare
+    code, then the one after."""
     n = units.shape[0]
     div = 1_000_000 // classes.shape[1]           # the classes table reads the first digits
-    i = 0
-    while i < n:
-        if not chars[units[i]] & CHAR_DIGIT:
-            i += 1
-            continue
-        s = i
-        while i < n and chars[units[i]] & CHAR_DIGIT:
-            i += 1
-        e = i
+    for r in range(runs.shape[0]):
+        s, e = runs[r, 0], runs[r, 1]
         if e - s == 7:                            # a code typo when it stands where a code does
             ps, _pex = _code_prefix(units, s)
             se, _sex = _code_suffix(units, e)
@@ -138,8 +134,6 @@ def _codes_nb(units, chars, known, classes, words, ptr, taken, hits, nh, unk, nu
                 unk[nu, 2] = 0
                 unk[nu, 3] = ROW_TYPO
                 nu += 1
-            continue
-        if e - s != 6:
             continue
         v = 0
         for j in range(s, e):
@@ -216,30 +210,31 @@ def _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, rig
         n_cjk = 0
         while n_cjk < 4 and suf - n_cjk - 1 >= 0 and 0x4E00 <= units[suf - n_cjk - 1] <= 0x9FFF:
             n_cjk += 1
-        if n_cjk < 2 or not (may_match_nb(code, cmap, ctab, right, units, end, n, 0, True)
-                             and run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True)):
-            continue                         # no word fits before, or no separator after
+        start = -1                           # the longest word that `left` delimits
         for w in (4, 3, 2):
             if w > n_cjk:
                 continue
-            start = suf - w
-            lo = max(0, start - 4)
-            if not (may_match_nb(code, cmap, ctab, left, units, lo, start, 0, False)
-                    and run_nb(code, cmap, ctab, ws, left, units, lo, start, 0, False)):
-                continue
-            free = True
-            for j in range(start, end):
-                if taken[j]:
-                    free = False
-                    break
-            if free and not _is_key_nb(units, start, end, edges, flags):
-                unk[nu, 0] = start
-                unk[nu, 1] = end
-                unk[nu, 2] = 0
-                unk[nu, 3] = ROW_NAME
-                nu += 1
-                taken[start:end] = 1
-            break
+            lo = max(0, suf - w - 4)
+            if (may_match_nb(code, cmap, ctab, left, units, lo, suf - w, 0, False)
+                    and run_nb(code, cmap, ctab, ws, left, units, lo, suf - w, 0, False)):
+                start = suf - w
+                break
+        # (the right guard, the dearer check, only where a word is delimited on the left)
+        if start < 0 or not (may_match_nb(code, cmap, ctab, right, units, end, n, 0, True)
+                             and run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True)):
+            continue
+        free = True
+        for j in range(start, end):
+            if taken[j]:
+                free = False
+                break
+        if free and not _is_key_nb(units, start, end, edges, flags):
+            unk[nu, 0] = start
+            unk[nu, 1] = end
+            unk[nu, 2] = 0
+            unk[nu, 3] = ROW_NAME
+            nu += 1
+            taken[start:end] = 1
     return nu
 
 
@@ -270,9 +265,22 @@ def find_nb(code, cmap, ctab, starts, ws, units, first, edges, bits, max_len, fl
     ``ok`` is False (and nothing found) for a text the caller must take its regex path for."""
     n = units.shape[0]
     empty = np.empty((0, 4), dtype=np.int64)
-    for i in range(n):
-        if units[i] > 0xFFFF or units[i] == 0xFFFD:
+    runs = np.empty((n // 6 + 1, 2), dtype=np.int64)    # the digit runs of 6 or 7 (codes)
+    n_runs = 0
+    i = 0
+    while i < n:                             # (one pass: is the text plain; where are digits)
+        u = units[i]
+        if u > 0xFFFF or chars[u] & CHAR_BAD:
             return empty, 0, False
+        i += 1
+        if chars[u] & CHAR_DIGIT:
+            s = i - 1
+            while i < n and units[i] <= 0xFFFF and chars[units[i]] & CHAR_DIGIT:
+                i += 1
+            if 6 <= i - s <= 7:
+                runs[n_runs, 0] = s
+                runs[n_runs, 1] = i
+                n_runs += 1
     occ = scan_all_nb(units, first, edges, flags, bits, max_len)
     keep = np.empty(occ.shape[0], dtype=np.bool_)
     for k in range(occ.shape[0]):
@@ -292,8 +300,7 @@ def find_nb(code, cmap, ctab, starts, ws, units, first, edges, bits, max_len, fl
         keep[k] = ok
     kept, taken = longest_first_nb(occ, keep, n)
     kept = np.sort(kept)                     # occ is by start, then end: so are these rows
-    codes = n // 6 + 1                       # at most this many codes (6+ digits each)
-    hits = np.empty((kept.shape[0] + codes, 4), dtype=np.int64)
+    hits = np.empty((kept.shape[0] + n_runs, 4), dtype=np.int64)
     nh = 0
     for i in kept:
         if flags[occ[i, 2]] & NODE_NAMED:
@@ -303,9 +310,9 @@ def find_nb(code, cmap, ctab, starts, ws, units, first, edges, bits, max_len, fl
             hits[nh, 3] = ROW_HIT
             nh += 1
     n_names = nh
-    unk = np.empty((codes + occ.shape[0], 4), dtype=np.int64)
-    nh, nu = _codes_nb(units, chars, known, classes, words, ptr, taken, hits, nh, unk, 0,
-                       flags.shape[0])
+    unk = np.empty((n_runs + occ.shape[0], 4), dtype=np.int64)
+    nh, nu = _codes_nb(units, runs[:n_runs], chars, known, classes, words, ptr, taken, hits, nh,
+                       unk, 0, flags.shape[0])
     if nh < 0:
         return empty, 0, False
     nu = _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, starts[1],
