@@ -186,10 +186,11 @@ def _is_key_nb(units, a, b, edges, flags):
 def _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, right,
                       left, unk, nu):
     """The unknown company-like names, appended to ``unk`` in the order found: for each
-    suffix occurrence of ``occ`` (not inside ``taken``, by end then start) followed by ``right``
-    (matched), the longest of 4, 3, 2 Chinese characters before it that ``left`` (searched in
-    the 4 characters before) delimits; listed when nothing ``taken`` lies inside and the word
-    is no key of the trie (names and blockers). ``taken`` is updated. Returns the new count."""
+    suffix occurrence of ``occ`` (not inside ``taken``, by end then start), the longest of 4, 3,
+    2 Chinese characters before it that ``left`` (searched in the 4 characters before) delimits,
+    when ``right`` matches after the suffix; listed when nothing ``taken`` lies inside and the
+    word is no key of the trie (names and blockers). ``taken`` is updated. Returns the new
+    count."""
     n = units.shape[0]
     m = occ.shape[0]
     sel = np.empty(m, dtype=np.int64)
