@@ -400,8 +400,9 @@ class NameMatcher:
                 for start, end, value, what in rows]
 
     def _find_regex(self, text: str) -> tuple[list[Hit], list[Unknown]]:
-        """:meth:`find` with the guards as regexes (a text outside the BMP, or guards that do
-        not translate to automata)."""
+        """:meth:`find` with the guards and code rules as regexes: for a text holding a
+        character outside the BMP or U+FFFD, or a 6-digit run with a digit other than 0-9, and
+        under guards that do not translate to automata."""
         occ = self._trie.find(text)
         is_key = (self._flags[occ[:, 2]] & NODE_KEY) != 0
         suffix_occ = occ[(self._flags[occ[:, 2]] & NODE_SUFFIX) != 0]

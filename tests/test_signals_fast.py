@@ -329,6 +329,18 @@ def test_codes_are_the_plain_ones(small, words):
     assert code_kind == [(h.code, h.kind) for h in got[0]]
 
 
+def test_huge_text_and_empty(small):
+    """A text of ~400,000 characters dense with names, codes, typos and unknown names (every
+    buffer of the kernel grows or is sized right), and the empty text."""
+    text = normalize_text("、天娱数科(002354)、SZ000001、0023541.SZ、和新锐科技、600519、" * 10_000)[0]
+    got = small.matcher.find(text)
+    assert len(got[0]) == 30_000 and len(got[1]) == 30_000
+    assert got == small.matcher._find_regex(text) == ref.find(small.matcher, text)
+    assert small.matcher.find("") == ([], [])
+    at, code_kind, unknown = small.matcher.find_spans("")
+    assert at.shape == (0, 2) and code_kind == [] and unknown == []
+
+
 @pytest.mark.parametrize("text, hits, unknown", [
     ("SZ002354、SZ.000001和600360.SH", ["002354", "000001", "600360"], []),
     ("SH\n600360与BJ.\n830799", ["600360"], ["BJ.\n830799"]),          # `$` before a break
