@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from signals.regex_nb import may_match_nb, run_nb
-from signals.trie_nb import child_nb, longest_first_nb, scan_all_nb
+from signals.trie_nb import child_nb, longest_first_nb, scan_all_nb, stable_order_nb
 
 # Flags of a trie node (NameMatcher builds them): a key (a stock's name or a blocker: a
 # candidate), a stock's name (not a blocker), an unknown-name suffix; the guard in bits 3-4.
@@ -203,7 +203,7 @@ def _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, rig
     key = np.empty(k, dtype=np.int64)
     for i in range(k):
         key[i] = occ[sel[i], 1] * (n + 1) + occ[sel[i], 0]
-    order = sel[np.argsort(key, kind="mergesort")]
+    order = sel[stable_order_nb(key)]
     for i in order:
         suf, end = occ[i, 0], occ[i, 1]
         if taken[suf]:
@@ -242,7 +242,7 @@ def _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, rig
 @njit(cache=True)
 def _by_start(rows, k):
     """``rows[:k]`` stably sorted by start."""
-    return rows[:k][np.argsort(rows[:k, 0], kind="mergesort")]
+    return rows[:k][stable_order_nb(rows[:k, 0])]
 
 
 @njit(cache=True)

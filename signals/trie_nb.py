@@ -123,6 +123,23 @@ def scan_leftmost_nb(units, first, edges, terminal, bits, max_len):
 
 
 @njit(cache=True)
+def stable_order_nb(key):
+    """``np.argsort(key, kind="mergesort")`` (stable), by insertion for a few keys (an
+    article's candidates: no allocation beyond the result, no merge passes)."""
+    m = key.shape[0]
+    if m > 64:
+        return np.argsort(key, kind="mergesort")
+    order = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        j = i
+        while j > 0 and key[order[j - 1]] > key[i]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = i
+    return order
+
+
+@njit(cache=True)
 def longest_first_nb(occ, keep, n):
     """``(kept, taken)``: the rows of ``occ`` (``(start, end, node)``, :func:`scan_nb`) flagged in
     ``keep`` taken longest first, then leftmost, each dropped when it overlaps one taken before
@@ -131,7 +148,7 @@ def longest_first_nb(occ, keep, n):
     key = np.empty(m, dtype=np.int64)
     for i in range(m):
         key[i] = (occ[i, 0] - occ[i, 1]) * (n + 1) + occ[i, 0]
-    order = np.argsort(key, kind="mergesort")
+    order = stable_order_nb(key)
     taken = np.zeros(n, dtype=np.uint8)
     kept = np.empty(m, dtype=np.int64)
     k = 0

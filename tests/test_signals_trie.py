@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signals.trie_nb import Trie
+from signals.trie_nb import Trie, stable_order_nb
 
 ALPHABET = "中国平安华为科技股份涨停A1😀\n"
 
@@ -51,3 +52,10 @@ def test_output_buffer_grows():
     node = trie.add("涨")
     rows = trie.find("涨" * 1000)
     assert rows.shape == (1000, 3) and set(rows[:, 2].tolist()) == {node}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(-5, 5), max_size=80))
+def test_stable_order_is_mergesort(keys):
+    key = np.array(keys, dtype=np.int64)
+    assert stable_order_nb(key).tolist() == np.argsort(key, kind="mergesort").tolist()
