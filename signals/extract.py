@@ -92,12 +92,11 @@ class Extractor:
         text, index = normalize_text(raw, keep_break=len(head))
         title_end = text.find("\n")
         title_end = len(text) if title_end < 0 else title_end
-        hits, unknown = self.matcher.find(text)
+        at, code_kind, unknown = self.matcher.find_spans(text)       # hits' (start, end)
         theme_hits = self.themes.find(text)
         primary = self.themes.primary(theme_hits, title_end)
         mentions = []
-        if hits:
-            at = np.array([h[:2] for h in hits], dtype=np.int64)       # (start, end)
+        if code_kind:
             spans = mention_spans_nb(STOP_FLAGS, code_points(text), title_end, at[:, 0], at[:, 1])
             roles = self.roles.decide_all(text, spans, {})
             # original_span of every mention at once
@@ -108,11 +107,13 @@ class Extractor:
             names = [h.theme for h in theme_hits] + [primary]
             near = nearest_in_span_nb(np.array([h.start for h in theme_hits], dtype=np.int64),
                                       at[:, 0], spans[:, 4], spans[:, 5]).tolist()
-            for h, (role, weight), lo, hi, (a, b), t in zip(
-                    hits, roles, spans[:, 2].tolist(), spans[:, 3].tolist(), orig.tolist(), near):
+            in_title = (at[:, 0] < title_end).tolist()
+            for (code, kind), head, (role, weight), lo, hi, (a, b), t in zip(
+                    code_kind, in_title, roles, spans[:, 2].tolist(), spans[:, 3].tolist(),
+                    orig.tolist(), near):
                 # tuple.__new__: a NamedTuple's own __new__ is a Python function (its defaults)
-                mentions.append(_new(Mention, (h.code, raw[a:b], h.kind, h.start < title_end,
-                                               names[t], role, weight, text[lo:hi].strip(), "")))
+                mentions.append(_new(Mention, (code, raw[a:b], kind, head, names[t], role,
+                                               weight, text[lo:hi].strip(), "")))
         unk = []
         for u in unknown:
             a, b = original_span(index, u.start, u.end)

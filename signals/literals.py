@@ -262,7 +262,7 @@ class Automata:
         self.arg: list[int] = []
         self._tables: dict[bytes, int] = {}
         self.tables: list[np.ndarray] = []
-        self._first: dict[int, int] = {}        # start state -> table of its first characters
+        self._first: dict[int, tuple[int, int]] = {}   # start state -> (first characters, asserts)
         self._arrays = None
 
     def _state(self, op: int, out1: int = -1, out2: int = -1, arg: int = -1) -> int:
@@ -294,20 +294,26 @@ class Automata:
         return start
 
     def _first_chars(self, start: int) -> None:
-        """Remember the characters a match from ``start`` can begin with, when every match
-        consumes one first (no assertion or empty match on the way): the automaton is then
-        started only where one stands."""
+        """Remember the characters a match from ``start`` can begin with, and which of the
+        assertions ``^``, ``$``, ``\\Z`` it can begin with instead (a bit ``1 << op`` each), when
+        nothing else can begin it (no look-ahead or empty match on the way): the automaton is
+        then started only where one of those characters stands or one of those assertions
+        holds."""
         table = np.zeros(0x10000, dtype=np.uint8)
+        asserts = 0
         for s in self._closure(start):
-            if self.op[s] != OP_CHAR:
+            if self.op[s] == OP_CHAR:
+                table |= self.tables[self.arg[s]]
+            elif self.op[s] in (OP_BOL, OP_EOL, OP_EOS):
+                asserts |= 1 << self.op[s]
+            else:
                 return
-            table |= self.tables[self.arg[s]]
         key = table.tobytes()
         got = self._tables.get(key)
         if got is None:
             got = self._tables[key] = len(self.tables)
             self.tables.append(table)
-        self._first[start] = got
+        self._first[start] = (got, asserts)
         self._arrays = None
 
     def _table(self, items, flags: int) -> int:
@@ -421,8 +427,9 @@ class Automata:
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(code, cmap, ctab)`` for :mod:`signals.regex_nb`: ``code`` (int32) holds the number
         of states ``n``, then per state its op, next state, argument (a table, or a look-ahead's
-        start), the table of its first characters when it starts a pattern (else -1), then the
-        ``n + 1`` offsets and the lists of :meth:`_closures`. The character tables are kept as
+        start), the table of its first characters when it starts a pattern (else -1), the
+        assertions it can begin with instead (:meth:`_first_chars`), then the ``n + 1`` offsets
+        and the lists of :meth:`_closures`. The character tables are kept as
         classes of characters no table tells apart: ``cmap`` (int32 ``[65536]``) gives a BMP
         character's class, ``ctab`` (uint8 ``[tables, classes]``) whether table ``t`` holds
         class ``k`` (a few kilobytes instead of 64 KiB a table)."""
@@ -434,10 +441,12 @@ class Automata:
                                               return_index=True, return_inverse=True)
             ctab = np.ascontiguousarray(tables[:, first_at])
             first = [-1] * len(self.op)
-            for s, t in self._first.items():
+            asserts = [0] * len(self.op)
+            for s, (t, a) in self._first.items():
                 first[s] = t
+                asserts[s] = a
             ptr, flat = self._closures()
-            code = np.concatenate([np.array([len(self.op)] + self.op + self.out1 + self.arg + first,
-                                            dtype=np.int32), ptr, flat]).astype(np.int32)
+            code = np.concatenate([np.array([len(self.op)] + self.op + self.out1 + self.arg + first
+                                            + asserts, dtype=np.int32), ptr, flat]).astype(np.int32)
             self._arrays = (code, cmap.astype(np.int32).ravel(), ctab)
         return self._arrays

@@ -48,7 +48,19 @@ from backtests.core.errors import ConfigError
 from backtests.core.names import normalize_name as _display
 from signals.config import load_toml, string_list
 from signals.literals import Automata
-from signals.mentions_nb import plain_text_nb, select_names_nb, unknown_names_nb
+from signals.mentions_nb import (
+    CHAR_BAD,
+    CHAR_DIGIT,
+    CHAR_UNIT,
+    GUARD_SHIFT,
+    NODE_KEY,
+    NODE_NAMED,
+    NODE_SUFFIX,
+    ROW_CODE,
+    ROW_NAME,
+    ROW_TYPO,
+    find_nb,
+)
 from signals.normalize import normalize_name
 from signals.regex_nb import workspace
 from signals.text_nb import cjk_before_nb, code_points, digit_runs_nb
@@ -82,6 +94,9 @@ _CLASS_SUFFIX_RE = re.compile(r"(?<=[\u4e00-\u9fff])A$")
 _SUFFIX_UW_RE = re.compile(r"-(?:U|W|UW|WD|UWD|D)$")
 _BLOCKER = "-"
 _START = operator.itemgetter(0)          # a Hit's or an Unknown's start (a stable sort key)
+_TYPO_REASON = "7-digit code (a typo?): stock codes have 6 digits; not matched"
+_NAME_REASON = "company-like name not in the names file"
+_REASONS = {ROW_TYPO: _TYPO_REASON, ROW_NAME: _NAME_REASON}
 
 
 
@@ -99,6 +114,38 @@ def digit_runs(text: str) -> list[tuple[int, int]]:
     if ok:
         return runs.tolist()
     return [m.span() for m in _DIGITS_RE.finditer(text)]
+
+
+def _code_reason(code: str) -> str:
+    """Why a stock code is unknown: its board, not in the names file."""
+    board = rules.BOARD_NAMES.get(rules.board_of(code), "unknown board")
+    return f"stock code ({board}) not in the names file"
+
+
+def _code_tables(r: MatchRules, codes) -> tuple[np.ndarray, ...]:
+    """The code rules as arrays for :func:`signals.mentions_nb.find_nb`: ``chars`` (uint8 per
+    BMP code point: CHAR_DIGIT, CHAR_UNIT, CHAR_BAD), ``classes`` (whether a code is a stock's, per
+    exchange -- none, SH, SZ, BJ -- and first digits: the prefixes of :data:`EXCHANGE_CODES` and
+    :data:`backtests.core.rules.BOARD_PREFIXES` are no longer than that), the words
+    looked for around a bare code (code points and offsets: the index words, then ``指数``),
+    and ``known``: the values of ``codes`` (sorted 6-digit strings)."""
+    chars = _decimal_table().astype(np.uint8) * CHAR_DIGIT
+    chars[0xFFFD] |= CHAR_BAD
+    for unit in r.number_units:
+        if len(unit) == 1 and ord(unit) <= 0xFFFF:
+            chars[ord(unit)] |= CHAR_UNIT
+    width = max(len(p) for p in [p for _e, p, _w in EXCHANGE_CODES]
+                + [p for p, _b in rules.BOARD_PREFIXES])
+    classes = np.zeros((4, 10 ** width), dtype=np.uint8)
+    for row, exchange in enumerate((None, "SH", "SZ", "BJ")):
+        for head in range(10 ** width):
+            code = f"{head:0{width}d}".ljust(6, "0")
+            classes[row, head] = classify_code(code, exchange) == "stock"
+    words = [np.frombuffer(w.encode("utf-32-le"), dtype=np.uint32)
+             for w in (*r.index_context, "指数")]
+    ptr = np.cumsum([0] + [len(w) for w in words]).astype(np.int64)
+    known = np.array([int(c) for c in codes], dtype=np.int64)
+    return chars, known, classes, np.concatenate(words), ptr
 
 
 def classify_code(code: str, exchange: str | None) -> str:
@@ -241,6 +288,7 @@ class NameMatcher:
         kinds = {v: k for k, v in _PRIORITY.items()}
         self.ambiguous: dict[str, tuple[str, ...]] = {}
         self.keys: dict[str, tuple[str, str]] = {}
+        # one trie of the names, the blockers and the unknown-name suffixes: one scan finds all
         trie = Trie()
         payload: dict[int, tuple] = {}
         blockers = set(self.rules.not_stocks)
@@ -257,32 +305,40 @@ class NameMatcher:
         for word in sorted(blockers):
             if word:
                 payload[trie.add(word)] = (_BLOCKER, _BLOCKER, 0)
+        suffix_nodes = [trie.add(suf) for suf in self.rules.unknown_suffixes if suf]
         self._trie = trie
         self._payload = payload
-        self._guard = np.zeros(trie.n_nodes, dtype=np.int8)      # per node, for the kernel
-        self._named = np.zeros(trie.n_nodes, dtype=np.bool_)     # a stock's key, not a blocker
+        # per node, for the kernel (signals.mentions_nb): a key, a stock's name, a suffix, guard
+        self._flags = np.zeros(trie.n_nodes, dtype=np.int8)
         for node, (code, _kind, guard) in payload.items():
-            self._guard[node] = guard
-            self._named[node] = code != _BLOCKER
-        self._code_kind = {node: (code, kind) for node, (code, kind, _g) in payload.items()}
+            self._flags[node] = (NODE_KEY | (NODE_NAMED if code != _BLOCKER else 0)
+                                 | guard << GUARD_SHIFT)
+        self._flags[suffix_nodes] |= NODE_SUFFIX
+        # what a hit's id stands for: a node's (code, kind), then the known codes' (by value)
+        self._code_kind: list = [None] * trie.n_nodes
+        for node, (code, kind, _guard) in payload.items():
+            self._code_kind[node] = (code, kind)
+        six = sorted(c for c in self.codes if len(c) == 6 and c.isascii() and c.isdigit())
+        self._code_kind += [(c, KIND_CODE) for c in six]
         self.n_names = len(self.keys)
-        suffixes = Trie()
-        for suf in self.rules.unknown_suffixes:
-            suffixes.add(suf)
-        self._suffixes = suffixes if self.rules.unknown_suffixes else None
         # the guard and unknown-name regexes as automata (signals.literals.Automata), run in
         # numba; None when one of them does not translate: the regexes run as written
         auto = Automata()
         r = self.rules
         progs = [auto.add(p) for p in (r.guard_left, r.guard_right, r.common_right,
                                        r.unknown_left)]
-        self._auto = None if None in progs else (auto.arrays(), tuple(progs), len(auto.op))
+        self._auto = (None if None in progs else
+                      ((*auto.arrays(), np.array(progs, dtype=np.int64)), len(auto.op)))
+        # find_nb's arguments after the text: the trie's and the code rules' tables
+        first, edges, _terminal, bits = trie.tables()
+        self._tables = (first, edges, bits, trie.max_len, self._flags,
+                        *_code_tables(self.rules, six))
         self._local = threading.local()     # a work space per thread (Dask workers share us)
 
     def _workspace(self) -> np.ndarray:
         ws = getattr(self._local, "ws", None)
         if ws is None:
-            ws = self._local.ws = workspace(self._auto[2])
+            ws = self._local.ws = workspace(self._auto[1])
         return ws
 
     def __getstate__(self):
@@ -303,39 +359,71 @@ class NameMatcher:
 
     def find(self, text: str) -> tuple[list[Hit], list[Unknown]]:
         """Stocks named in normalised ``text`` (sorted by position) and unknown candidates."""
-        units = code_points(text)
-        if self._auto is not None and plain_text_nb(units):
-            arrays, (left, right, common, _unknown_left), _n = self._auto
-            # the scan, the guards as automata, then longest first, then leftmost: one kernel
-            rows, taken_nb = select_names_nb(*arrays, self._workspace(), units,
-                                             *self._trie.tables(), self._trie.max_len,
-                                             self._guard, self._named, left, right, common)
-            fast = True
-        else:
-            occ = self._trie.find(text)
-            keep = np.ones(len(occ), dtype=np.bool_)
-            guards = self._guard[occ[:, 2]]
-            at = np.flatnonzero(guards)
-            for i, (start, end, _node), guard in zip(at.tolist(), occ[at].tolist(),
-                                                     guards[at].tolist()):
-                keep[i] = self._guard_ok(text, start, end, guard)
-            # longest first, then leftmost; a candidate overlapping a kept one is dropped
-            kept, taken_nb = longest_first_nb(occ, keep, len(text))
-            rows = occ[np.sort(kept)]
-            rows = rows[self._named[rows[:, 2]]]        # blockers out; by start, then end
-            fast = False
-        taken = bytearray(taken_nb)         # 1 where a kept match (or blocker) lies
+        got = self._rows(text)
+        if got is None:
+            return self._find_regex(text)
+        rows, n_hits = got
         code_kind = self._code_kind
         new = tuple.__new__                     # a NamedTuple's own __new__ is slower
-        hits: list[Hit] = [new(Hit, (start, end, *code_kind[node], text[start:end]))
-                           for start, end, node in rows.tolist()]
+        rows = rows.tolist()
+        hits = [new(Hit, (start, end, *code_kind[i], text[start:end]))
+                for start, end, i, _what in rows[:n_hits]]
+        return hits, self._unknowns(text, rows[n_hits:])
+
+    def find_spans(self, text: str) -> tuple[np.ndarray, list[tuple[str, str]], list[Unknown]]:
+        """:meth:`find` without the hits' objects: ``(at, code_kind, unknown)`` -- the hits'
+        ``(start, end)`` (int64 ``[K, 2]``), their ``(code, kind)`` and the unknown candidates."""
+        got = self._rows(text)
+        if got is None:
+            hits, unknown = self._find_regex(text)
+            at = np.array([h[:2] for h in hits], dtype=np.int64).reshape(-1, 2)
+            return at, [(h.code, h.kind) for h in hits], unknown
+        rows, n_hits = got
+        code_kind = list(map(self._code_kind.__getitem__, rows[:n_hits, 2].tolist()))
+        return rows[:n_hits, :2], code_kind, self._unknowns(text, rows[n_hits:].tolist())
+
+    def _rows(self, text: str) -> tuple[np.ndarray, int] | None:
+        """``(rows, n_hits)`` of :func:`signals.mentions_nb.find_nb` (names, codes and unknown
+        candidates in one kernel), or None when the text takes the regex path."""
+        if self._auto is None:
+            return None
+        rows, n_hits, ok = find_nb(*self._auto[0], self._workspace(), code_points(text),
+                                   *self._tables)
+        return (rows, n_hits) if ok else None
+
+    @staticmethod
+    def _unknowns(text: str, rows: list[list[int]]) -> list[Unknown]:
+        """The :class:`Unknown` of rows of :func:`signals.mentions_nb.find_nb`."""
+        new = tuple.__new__
+        return [new(Unknown, (start, end, text[start:end],
+                              _REASONS[what] if what != ROW_CODE else _code_reason(f"{value:06d}")))
+                for start, end, value, what in rows]
+
+    def _find_regex(self, text: str) -> tuple[list[Hit], list[Unknown]]:
+        """:meth:`find` with the guards and code rules as regexes: for a text holding a
+        character outside the BMP or U+FFFD, or a 6-digit run with a digit other than 0-9, and
+        under guards that do not translate to automata."""
+        occ = self._trie.find(text)
+        is_key = (self._flags[occ[:, 2]] & NODE_KEY) != 0
+        suffix_occ = occ[(self._flags[occ[:, 2]] & NODE_SUFFIX) != 0]
+        guards = self._flags[occ[:, 2]] >> GUARD_SHIFT
+        keep = is_key.copy()
+        at = np.flatnonzero(guards)
+        for i, (start, end, _node), guard in zip(at.tolist(), occ[at].tolist(),
+                                                 guards[at].tolist()):
+            keep[i] = self._guard_ok(text, start, end, guard)
+        # longest first, then leftmost; a candidate overlapping a kept one is dropped
+        kept, taken_nb = longest_first_nb(occ, keep, len(text))
+        rows = occ[np.sort(kept)]
+        rows = rows[(self._flags[rows[:, 2]] & NODE_NAMED) != 0]    # blockers out; by start
+        taken = bytearray(taken_nb)         # 1 where a kept match (or blocker) lies
+        code_kind = self._code_kind
+        hits = [Hit(start, end, *code_kind[node], text[start:end])
+                for start, end, node in rows.tolist()]
         unknown: list[Unknown] = []
         self._codes(text, hits, unknown, taken)
-        if self._suffixes is not None:
-            if fast:
-                self._unknown_names_nb(text, units, unknown, taken)
-            else:
-                self._unknown_names(text, unknown, taken)
+        if self.rules.unknown_suffixes:
+            self._unknown_names(text, suffix_occ, unknown, taken)
         hits.sort(key=_START)
         unknown.sort(key=_START)
         return hits, unknown
@@ -372,9 +460,7 @@ class NameMatcher:
             if code in self.codes:
                 hits.append(Hit(start, end, code, KIND_CODE, text[start:end]))
             else:
-                board = rules.BOARD_NAMES.get(rules.board_of(code), "unknown board")
-                unknown.append(Unknown(start, end, text[start:end],
-                                       f"stock code ({board}) not in the names file"))
+                unknown.append(Unknown(start, end, text[start:end], _code_reason(code)))
 
     def _typo(self, text: str, start: int, end: int, unknown: list[Unknown]) -> None:
         """A 7-digit number where a code stands -- with an exchange (``SZ0023541``,
@@ -387,24 +473,12 @@ class NameMatcher:
         if pre or suf or bracketed:
             a = pre.start() if pre else start
             b = suf.end() if suf else end
-            unknown.append(Unknown(a, b, text[a:b], "7-digit code (a typo?): stock codes have "
-                                                     "6 digits; not matched"))
+            unknown.append(Unknown(a, b, text[a:b], _TYPO_REASON))
 
-    def _unknown_names_nb(self, text: str, units: np.ndarray, unknown: list[Unknown],
-                          taken: bytearray) -> None:
-        """:meth:`_unknown_names` in one kernel (:func:`signals.mentions_nb.unknown_names_nb`)."""
-        arrays, (_left, right, _common, unknown_left), _n = self._auto
-        _first, keys, children, terminal = self._trie.tables()
-        spans = unknown_names_nb(*arrays, self._workspace(), units, *self._suffixes.tables(),
-                                 self._suffixes.max_len, np.frombuffer(taken, dtype=np.uint8),
-                                 right, unknown_left, keys, children, terminal)
-        for start, end in spans.tolist():
-            unknown.append(Unknown(start, end, text[start:end],
-                                   "company-like name not in the names file"))
-
-    def _unknown_names(self, text: str, unknown: list[Unknown], taken: bytearray) -> None:
+    def _unknown_names(self, text: str, occ: np.ndarray, unknown: list[Unknown],
+                       taken: bytearray) -> None:
+        """The unknown names of ``text`` with the regexes (``occ``: the suffixes' occurrences)."""
         r = self.rules
-        occ = self._suffixes.find(text)
         # inside a name already found: skipped below in any case (taken only grows)
         occ = occ[np.frombuffer(bytes(taken), dtype=np.uint8)[occ[:, 0]] == 0]
         if not len(occ):
@@ -425,7 +499,6 @@ class NameMatcher:
                 word = text[start:end]
                 if (taken.find(1, start, end) < 0 and word not in self.keys
                         and word not in r.not_stocks):
-                    unknown.append(Unknown(start, end, word,
-                                           "company-like name not in the names file"))
+                    unknown.append(Unknown(start, end, word, _NAME_REASON))
                     taken[start:end] = b"\x01" * (end - start)
                 break

@@ -1,115 +1,326 @@
-"""Numba kernels of the name matcher (:class:`signals.mentions.NameMatcher`): the guards of
-``matching.toml`` on every guarded candidate and the choice among candidates in one call, and
-the unknown-name loop, with the guard regexes run as automata (:mod:`signals.regex_nb`).
+"""The numba kernel of the name matcher (:class:`signals.mentions.NameMatcher`): names, codes
+and unknown candidates of one text in one call (:func:`find_nb`), with the guard regexes of
+``matching.toml`` run as automata (:mod:`signals.regex_nb`).
 
-Each kernel first checks that the text holds only BMP characters and no U+FFFD (the trie's
-stand-in for other characters); when it does not (``ok`` False) the caller takes its regex path.
+The kernel first checks that the text holds only BMP characters and no U+FFFD (the trie's
+stand-in for other characters), and that no code-length digit run holds a digit other than
+``0``-``9``; when it does not (``ok`` False) the caller takes its regex path.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from signals.regex_nb import run_nb
-from signals.trie_nb import contains_nb, longest_first_nb, scan_all_nb
+from signals.regex_nb import may_match_nb, run_nb
+from signals.trie_nb import child_nb, longest_first_nb, scan_all_nb, stable_order_nb
+
+# Flags of a trie node (NameMatcher builds them): a key (a stock's name or a blocker: a
+# candidate), a stock's name (not a blocker), an unknown-name suffix; the guard in bits 3-4.
+NODE_KEY, NODE_NAMED, NODE_SUFFIX, GUARD_SHIFT = 1, 2, 4, 3
+# Flags of a BMP character (chars[u]): a decimal digit (``\d``), a number unit (元, 股, % ...),
+# U+FFFD (the trie's stand-in for a character outside the BMP: the text takes the regex path).
+CHAR_DIGIT, CHAR_UNIT, CHAR_BAD = 1, 2, 4
+# Exchanges of a code (rows of the classes table): none, SH, SZ, BJ.
+EX_NONE, EX_SH, EX_SZ, EX_BJ = 0, 1, 2, 3
+# What a row of find_nb is: a stock named, an unknown stock code, a 7-digit code, an unknown name.
+ROW_HIT, ROW_CODE, ROW_TYPO, ROW_NAME = 0, 1, 2, 3
 
 
 @njit(cache=True)
-def plain_text_nb(units):
-    """Whether every code point is in the BMP and none is U+FFFD."""
-    for i in range(units.shape[0]):
-        if units[i] > 0xFFFF or units[i] == 0xFFFD:
-            return False
-    return True
+def _letters(units, i, a, b):
+    return i + 1 < units.shape[0] and units[i] == a and units[i + 1] == b
 
 
 @njit(cache=True)
-def select_names_nb(code, cmap, ctab, ws, units, first, keys, children, terminal, max_len, guard,
-                    named, left, right, common):
-    """``(rows, taken)``: the name trie's candidates in ``units`` (its tables, as
-    :meth:`signals.trie_nb.Trie.tables`) whose guards hold -- ``guard[node]`` 0 none, 1 ``left``
-    searched in the 4 characters before and ``right`` matched after, 2 the same with
-    ``common`` -- taken longest first, then leftmost, none overlapping one taken before
-    (:func:`signals.trie_nb.longest_first_nb`); ``rows``: the taken ``(start, end, node)`` of
-    ``named`` nodes (blockers out) by start, ``taken``: uint8, 1 where a taken row lies."""
-    n = units.shape[0]
-    occ = scan_all_nb(units, first, keys, children, terminal, max_len)
-    keep = np.ones(occ.shape[0], dtype=np.bool_)
-    for k in range(occ.shape[0]):
-        g = guard[occ[k, 2]]
-        if g == 0:
+def _exchange2(units, i):
+    """The exchange of ``SH``/``SZ``/``BJ`` at ``i`` (EX_NONE when none stands there)."""
+    if _letters(units, i, 83, 72):          # SH
+        return EX_SH
+    if _letters(units, i, 83, 90):          # SZ
+        return EX_SZ
+    if _letters(units, i, 66, 74):          # BJ
+        return EX_BJ
+    return EX_NONE
+
+
+@njit(cache=True)
+def _not_before_code(u):
+    """Whether ``u`` is one of ``0-9 A-Z .`` (no code starts right after one)."""
+    return 48 <= u <= 57 or 65 <= u <= 90 or u == 46
+
+
+@njit(cache=True)
+def _code_prefix(units, s):
+    """``(start, exchange)`` of ``(?<![0-9A-Z.])(SH|SZ|BJ)\\.?$`` searched in ``[s - 5, s)`` (the
+    leftmost match; ``$`` also before a final line break), or ``(-1, EX_NONE)``."""
+    lo = max(0, s - 5)
+    for m in range(lo, s - 1):
+        ex = _exchange2(units, m)
+        if ex == EX_NONE or (m > 0 and _not_before_code(units[m - 1])):
             continue
-        s, e = occ[k, 0], occ[k, 1]
-        ok = run_nb(code, cmap, ctab, ws, left, units, max(0, s - 4), s, 0, False)
-        if ok:
-            ok = run_nb(code, cmap, ctab, ws, common if g == 2 else right, units, e, n, 0, True)
-        keep[k] = ok
-    kept, taken = longest_first_nb(occ, keep, n)
-    m = 0
-    for i in kept:
-        if named[occ[i, 2]]:
-            m += 1
-    rows = np.empty((m, 3), dtype=np.int64)
-    j = 0
-    for i in np.sort(kept):                  # occ is by start, then end: so are these rows
-        if named[occ[i, 2]]:
-            rows[j, 0] = occ[i, 0]
-            rows[j, 1] = occ[i, 1]
-            rows[j, 2] = occ[i, 2]
-            j += 1
-    return rows, taken
+        p = m + 2                               # after the letters: the optional dot, `$`
+        dot = p < s and units[p] == 46
+        if dot and (p + 1 == s or (p + 2 == s and units[p + 1] == 10)):
+            return m, ex
+        if p == s or (p + 1 == s and units[p] == 10):
+            return m, ex
+    return -1, EX_NONE
 
 
 @njit(cache=True)
-def unknown_names_nb(code, cmap, ctab, ws, units, sfirst, skeys, schildren, sterminal, smax_len,
-                     taken, right, left, keys, children, terminal):
-    """``[K, 2]`` spans of the unknown company-like names, in the order found: for each
-    occurrence of the suffix trie (``s...`` tables; not inside ``taken``, by end then start)
-    followed by
-    ``right`` (matched), the longest of 4, 3, 2 Chinese characters before it that ``left``
-    (searched in the 4 characters before) delimits; listed when nothing ``taken`` lies inside
-    and the word is no key of the name trie (names and blockers). ``taken`` is updated."""
+def _code_suffix(units, e):
+    """``(end, exchange)`` of ``\\.(SH|SZ|BJ|SS|XSHG|XSHE|BSE)(?![A-Z])`` matched at ``e``, or
+    ``(-1, EX_NONE)``."""
     n = units.shape[0]
-    occ = scan_all_nb(units, sfirst, skeys, schildren, sterminal, smax_len)
+    if e >= n or units[e] != 46:
+        return -1, EX_NONE
+    i = e + 1
+    end, ex = -1, EX_NONE
+    if _letters(units, i, 83, 72) or _letters(units, i, 83, 83):            # SH SS
+        end, ex = i + 2, EX_SH
+    elif _letters(units, i, 83, 90):                                        # SZ
+        end, ex = i + 2, EX_SZ
+    elif _letters(units, i, 66, 74):                                        # BJ
+        end, ex = i + 2, EX_BJ
+    elif _letters(units, i, 88, 83) and _letters(units, i + 2, 72, 71):     # XSHG
+        end, ex = i + 4, EX_SH
+    elif _letters(units, i, 88, 83) and _letters(units, i + 2, 72, 69):     # XSHE
+        end, ex = i + 4, EX_SZ
+    elif _letters(units, i, 66, 83) and i + 2 < n and units[i + 2] == 69:   # BSE
+        end, ex = i + 3, EX_BJ
+    if end < 0 or (end < n and 65 <= units[end] <= 90):
+        return -1, EX_NONE
+    return end, ex
+
+
+@njit(cache=True)
+def _contains_word(units, a, b, words, ptr):
+    """Whether one of the words (code points ``words[ptr[k]:ptr[k + 1]]``) occurs inside
+    ``units[a:b]`` (an empty word occurs everywhere)."""
+    for k in range(ptr.shape[0] - 1):
+        w0, w1 = ptr[k], ptr[k + 1]
+        for i in range(a, b - (w1 - w0) + 1):
+            same = True
+            for j in range(w1 - w0):
+                if units[i + j] != words[w0 + j]:
+                    same = False
+                    break
+            if same:
+                return True
+    return False
+
+
+@njit(cache=True)
+def _codes_nb(units, runs, chars, known, classes, words, ptr, taken, hits, nh, unk, nu,
+              first_code):
+    """The codes of ``units`` (:meth:`signals.mentions.NameMatcher._codes`) among its digit
+    ``runs`` of 6 or 7: known stock codes appended to ``hits`` as ``(start, end, first_code +
+    index in known, ROW_HIT)``, unknown stock codes and 7-digit ones to ``unk``; ``taken``
+    marks every stock code. Returns the new counts, or ``(-1, -1)`` for a 6-digit run holding a
+    digit other than ``0``-``9``. ``words``/``ptr``: the index words looked for before a bare
+    code, then the one after."""
+    n = units.shape[0]
+    div = 1_000_000 // classes.shape[1]           # the classes table reads the first digits
+    for r in range(runs.shape[0]):
+        s, e = runs[r, 0], runs[r, 1]
+        if e - s == 7:                            # a code typo when it stands where a code does
+            ps, _pex = _code_prefix(units, s)
+            se, _sex = _code_suffix(units, e)
+            bracketed = (s > 0 and (units[s - 1] == 40 or units[s - 1] == 0xFF08)
+                         and e < n and (units[e] == 41 or units[e] == 0xFF09))
+            if ps >= 0 or se >= 0 or bracketed:
+                unk[nu, 0] = ps if ps >= 0 else s
+                unk[nu, 1] = se if se >= 0 else e
+                unk[nu, 2] = 0
+                unk[nu, 3] = ROW_TYPO
+                nu += 1
+            continue
+        v = 0
+        for j in range(s, e):
+            if not 48 <= units[j] <= 57:
+                return -1, -1
+            v = 10 * v + units[j] - 48
+        if e < n and chars[units[e]] & CHAR_UNIT:
+            continue                              # an amount: 600000元, 300000股
+        ps, pex = _code_prefix(units, s)
+        if ps < 0 and s > 0 and _not_before_code(units[s - 1]):
+            continue
+        se, sex = _code_suffix(units, e)
+        ex = pex if ps >= 0 else sex
+        if not classes[ex, v // div]:
+            continue                              # an index, a fund, another security
+        if ex == EX_NONE and (_contains_word(units, max(0, s - 8), s, words, ptr[:-1])
+                              or _contains_word(units, e, min(n, e + 4), words, ptr[-2:])):
+            continue                              # 上证指数(000001), 沪深300ETF(510300) ...
+        a = ps if ps >= 0 else s
+        b = se if se >= 0 else e
+        taken[a:b] = 1
+        k = np.searchsorted(known, v)
+        if k < known.shape[0] and known[k] == v:
+            hits[nh, 0] = a
+            hits[nh, 1] = b
+            hits[nh, 2] = first_code + k
+            hits[nh, 3] = ROW_HIT
+            nh += 1
+        else:
+            unk[nu, 0] = a
+            unk[nu, 1] = b
+            unk[nu, 2] = v
+            unk[nu, 3] = ROW_CODE
+            nu += 1
+    return nh, nu
+
+
+@njit(cache=True)
+def _is_key_nb(units, a, b, edges, flags):
+    """Whether ``units[a:b]`` is a key (a name or a blocker) of the trie."""
+    node = 0
+    for j in range(a, b):
+        node = child_nb(edges, node, units[j])
+        if node < 0:
+            return False
+    return (flags[node] & NODE_KEY) != 0
+
+
+@njit(cache=True)
+def _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, right,
+                      left, unk, nu):
+    """The unknown company-like names, appended to ``unk`` in the order found: for each
+    suffix occurrence of ``occ`` (not inside ``taken``, by end then start), the longest of 4, 3,
+    2 Chinese characters before it that ``left`` (searched in the 4 characters before) delimits,
+    when ``right`` matches after the suffix; listed when nothing ``taken`` lies inside and the
+    word is no key of the trie (names and blockers). ``taken`` is updated. Returns the new
+    count."""
+    n = units.shape[0]
     m = occ.shape[0]
     sel = np.empty(m, dtype=np.int64)
     k = 0
     for i in range(m):
-        if taken[occ[i, 0]] == 0:
+        if flags[occ[i, 2]] & NODE_SUFFIX and taken[occ[i, 0]] == 0:
             sel[k] = i
             k += 1
     sel = sel[:k]
     key = np.empty(k, dtype=np.int64)
     for i in range(k):
         key[i] = occ[sel[i], 1] * (n + 1) + occ[sel[i], 0]
-    order = sel[np.argsort(key, kind="mergesort")]
-    out = np.empty((k, 2), dtype=np.int64)
-    found = 0
+    order = sel[stable_order_nb(key)]
     for i in order:
         suf, end = occ[i, 0], occ[i, 1]
         if taken[suf]:
             continue
-        if not run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True):
-            continue
         n_cjk = 0
         while n_cjk < 4 and suf - n_cjk - 1 >= 0 and 0x4E00 <= units[suf - n_cjk - 1] <= 0x9FFF:
             n_cjk += 1
+        start = -1                           # the longest word that `left` delimits
         for w in (4, 3, 2):
             if w > n_cjk:
                 continue
-            start = suf - w
-            if not run_nb(code, cmap, ctab, ws, left, units, max(0, start - 4), start,
-                          0, False):
-                continue
-            free = True
-            for j in range(start, end):
-                if taken[j]:
-                    free = False
-                    break
-            if free and not contains_nb(units, start, end, keys, children, terminal):
-                out[found, 0] = start
-                out[found, 1] = end
-                found += 1
-                taken[start:end] = 1
-            break
-    return out[:found]
+            lo = max(0, suf - w - 4)
+            if (may_match_nb(code, cmap, ctab, left, units, lo, suf - w, 0, False)
+                    and run_nb(code, cmap, ctab, ws, left, units, lo, suf - w, 0, False)):
+                start = suf - w
+                break
+        # (the right guard, the dearer check, only where a word is delimited on the left)
+        if start < 0 or not (may_match_nb(code, cmap, ctab, right, units, end, n, 0, True)
+                             and run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True)):
+            continue
+        free = True
+        for j in range(start, end):
+            if taken[j]:
+                free = False
+                break
+        if free and not _is_key_nb(units, start, end, edges, flags):
+            unk[nu, 0] = start
+            unk[nu, 1] = end
+            unk[nu, 2] = 0
+            unk[nu, 3] = ROW_NAME
+            nu += 1
+            taken[start:end] = 1
+    return nu
+
+
+@njit(cache=True)
+def _by_start(rows, k):
+    """``rows[:k]`` stably sorted by start."""
+    return rows[:k][stable_order_nb(rows[:k, 0])]
+
+
+@njit(cache=True)
+def find_nb(code, cmap, ctab, starts, ws, units, first, edges, bits, max_len, flags, chars,
+            known, classes, words, ptr):
+    """``(rows, n_hits, ok)`` for one text's code points ``units``: every stock it names, then
+    every unknown candidate, each part by start, as int64 rows ``(start, end, id, what)``.
+
+    1. Names: the trie's key candidates (its tables, as :meth:`signals.trie_nb.Trie.tables`,
+       ``flags`` per node, nonzero for its keys) whose guards hold -- guard 0 none, 1 the automaton ``starts[0]``
+       searched in the 4 characters before and ``starts[1]`` matched after, 2 the same with
+       ``starts[2]`` -- taken longest first, then leftmost, none overlapping one taken before
+       (:func:`signals.trie_nb.longest_first_nb`); a stock's name is a hit with ``id`` its
+       node, a blocker only takes its place.
+    2. Codes (:func:`_codes_nb`): a known code's ``id`` is ``flags.shape[0]`` plus its index in
+       ``known`` (sorted code values); ``classes[exchange, first digits]`` whether it is a
+       stock's; ``words[ptr[k]:ptr[k + 1]]`` the index words before, the last one the word after.
+    3. Unknown names: :func:`_unknown_names_nb` with ``starts[1]`` after and ``starts[3]``
+       before.
+
+    ``ok`` is False (and nothing found) for a text the caller must take its regex path for."""
+    n = units.shape[0]
+    empty = np.empty((0, 4), dtype=np.int64)
+    runs = np.empty((n // 6 + 1, 2), dtype=np.int64)    # the digit runs of 6 or 7 (codes)
+    n_runs = 0
+    i = 0
+    while i < n:                             # (one pass: is the text plain; where are digits)
+        u = units[i]
+        if u > 0xFFFF or chars[u] & CHAR_BAD:
+            return empty, 0, False
+        i += 1
+        if chars[u] & CHAR_DIGIT:
+            s = i - 1
+            while i < n and units[i] <= 0xFFFF and chars[units[i]] & CHAR_DIGIT:
+                i += 1
+            if 6 <= i - s <= 7:
+                runs[n_runs, 0] = s
+                runs[n_runs, 1] = i
+                n_runs += 1
+    occ = scan_all_nb(units, first, edges, flags, bits, max_len)
+    keep = np.empty(occ.shape[0], dtype=np.bool_)
+    for k in range(occ.shape[0]):
+        f = flags[occ[k, 2]]
+        keep[k] = (f & NODE_KEY) != 0
+        g = f >> GUARD_SHIFT
+        if g == 0 or not keep[k]:
+            continue
+        s, e = occ[k, 0], occ[k, 1]
+        lo = max(0, s - 4)
+        ok = (may_match_nb(code, cmap, ctab, starts[0], units, lo, s, 0, False)
+              and run_nb(code, cmap, ctab, ws, starts[0], units, lo, s, 0, False))
+        if ok:
+            right = starts[2] if g == 2 else starts[1]
+            ok = (may_match_nb(code, cmap, ctab, right, units, e, n, 0, True)
+                  and run_nb(code, cmap, ctab, ws, right, units, e, n, 0, True))
+        keep[k] = ok
+    kept, taken = longest_first_nb(occ, keep, n)
+    kept = np.sort(kept)                     # occ is by start, then end: so are these rows
+    hits = np.empty((kept.shape[0] + n_runs, 4), dtype=np.int64)
+    nh = 0
+    for i in kept:
+        if flags[occ[i, 2]] & NODE_NAMED:
+            hits[nh, 0] = occ[i, 0]
+            hits[nh, 1] = occ[i, 1]
+            hits[nh, 2] = occ[i, 2]
+            hits[nh, 3] = ROW_HIT
+            nh += 1
+    n_names = nh
+    unk = np.empty((n_runs + occ.shape[0], 4), dtype=np.int64)
+    nh, nu = _codes_nb(units, runs[:n_runs], chars, known, classes, words, ptr, taken, hits, nh,
+                       unk, 0, flags.shape[0])
+    if nh < 0:
+        return empty, 0, False
+    nu = _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, starts[1],
+                           starts[3], unk, nu)
+    if nh > n_names:                         # codes among the names: by start, names first
+        hits = _by_start(hits, nh)
+    out = np.empty((nh + nu, 4), dtype=np.int64)
+    out[:nh] = hits[:nh]
+    out[nh:] = _by_start(unk, nu)
+    return out, nh, True

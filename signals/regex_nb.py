@@ -22,6 +22,8 @@ from numba import njit
 
 from signals.literals import OP_AHEAD, OP_BOL, OP_CHAR, OP_EOL, OP_EOS, OP_MATCH
 
+_BOL, _EOL, _EOS = 1 << OP_BOL, 1 << OP_EOL, 1 << OP_EOS
+
 
 def workspace(n_states: int) -> np.ndarray:
     """An int64 ``[8, 2 n_states + 3]`` work space: per level (rows 0-3, and 4-7 for
@@ -31,17 +33,52 @@ def workspace(n_states: int) -> np.ndarray:
 
 
 @njit(cache=True)
+def _next_assert(asserts, units, pos, endpos, bol):
+    """The first position from ``pos`` where one of the ``asserts`` (bits ``1 << OP_BOL`` ...)
+    holds, or ``endpos + 1``."""
+    best = endpos + 1
+    if asserts & _BOL and pos <= bol < best:
+        best = bol
+    if asserts & _EOL:
+        if pos <= endpos - 1 and units[endpos - 1] == 10:
+            best = min(best, endpos - 1)
+        elif pos <= endpos:
+            best = min(best, endpos)
+    if asserts & _EOS and pos <= endpos:
+        best = min(best, endpos)
+    return best
+
+
+@njit(cache=True, inline="always")
+def may_match_nb(code, cmap, ctab, start, units, pos, endpos, bol, anchored):
+    """False when the first-character filter of the automaton at ``start`` (see
+    :func:`run_nb`) rules out a match at ``pos`` (``anchored``) or in ``[pos, endpos]``; True
+    when :func:`run_nb` must decide. Inlined into the caller: a kernel checking many
+    positions pays no call where no match can begin (most of them)."""
+    n = code[0]
+    f = code[1 + 3 * n + start]
+    if f < 0:
+        return True
+    nxt = _next_assert(code[1 + 4 * n + start], units, pos, endpos, bol)
+    while pos != nxt and (pos >= endpos or not ctab[f, cmap[units[pos]]]):
+        if anchored or pos >= endpos:
+            return False
+        pos += 1
+    return True
+
+
+@njit(cache=True)
 def _run_plain(code, cmap, ctab, ws, base, start, units, pos, endpos, bol, anchored):
     n = code[0]
-    o_out1, o_arg, o_first, o_ptr, o_cl = 1 + n, 1 + 2 * n, 1 + 3 * n, 1 + 4 * n, 2 + 5 * n
+    o_out1, o_arg, o_first, o_ptr, o_cl = 1 + n, 1 + 2 * n, 1 + 3 * n, 1 + 5 * n, 2 + 6 * n
     f = code[o_first + start]
-    if f >= 0:              # every match begins with one of the characters of table f
-        while pos < endpos and not ctab[f, cmap[units[pos]]]:
-            if anchored:
+    nxt = endpos + 1        # (f >= 0) the next position where an assertion it begins with holds
+    if f >= 0:              # every match begins with a character of table f or such an assertion
+        nxt = _next_assert(code[o_first + n + start], units, pos, endpos, bol)
+        while pos != nxt and (pos >= endpos or not ctab[f, cmap[units[pos]]]):
+            if anchored or pos >= endpos:
                 return False
             pos += 1
-        if pos >= endpos:
-            return False
     mk, cur, st = base, base + 1, base + 2     # rows: marks, this position's states, stack
     last = ws.shape[1] - 1
     ws[st, 0] = start
@@ -87,14 +124,16 @@ def _run_plain(code, cmap, ctab, ws, base, start, units, pos, endpos, bol, ancho
                 sp += 1
         i += 1
         if not anchored:
-            if f < 0 or (i < endpos and ctab[f, cmap[units[i]]]):
+            if f >= 0 and i > nxt:
+                nxt = _next_assert(code[o_first + n + start], units, i, endpos, bol)
+            if f < 0 or i == nxt or (i < endpos and ctab[f, cmap[units[i]]]):
                 ws[st, sp] = start
                 sp += 1
-            elif sp == 0:                      # nothing alive: to the next first character
-                while i < endpos and not ctab[f, cmap[units[i]]]:
+            elif sp == 0:                      # nothing alive: to the next possible start
+                while i != nxt and (i >= endpos or not ctab[f, cmap[units[i]]]):
+                    if i >= endpos:
+                        return False
                     i += 1
-                if i >= endpos:
-                    return False
                 ws[st, 0] = start
                 sp = 1
         elif sp == 0:
@@ -108,15 +147,15 @@ def run_nb(code, cmap, ctab, ws, start, units, pos, endpos, bol, anchored):
     position of ``[pos, endpos]`` of ``units``."""
     base = 0
     n = code[0]
-    o_out1, o_arg, o_first, o_ptr, o_cl = 1 + n, 1 + 2 * n, 1 + 3 * n, 1 + 4 * n, 2 + 5 * n
+    o_out1, o_arg, o_first, o_ptr, o_cl = 1 + n, 1 + 2 * n, 1 + 3 * n, 1 + 5 * n, 2 + 6 * n
     f = code[o_first + start]
-    if f >= 0:              # every match begins with one of the characters of table f
-        while pos < endpos and not ctab[f, cmap[units[pos]]]:
-            if anchored:
+    nxt = endpos + 1        # (f >= 0) the next position where an assertion it begins with holds
+    if f >= 0:              # every match begins with a character of table f or such an assertion
+        nxt = _next_assert(code[o_first + n + start], units, pos, endpos, bol)
+        while pos != nxt and (pos >= endpos or not ctab[f, cmap[units[pos]]]):
+            if anchored or pos >= endpos:
                 return False
             pos += 1
-        if pos >= endpos:
-            return False
     mk, cur, st = base, base + 1, base + 2     # rows: marks, this position's states, stack
     last = ws.shape[1] - 1
     ws[st, 0] = start
@@ -166,14 +205,16 @@ def run_nb(code, cmap, ctab, ws, start, units, pos, endpos, bol, anchored):
                 sp += 1
         i += 1
         if not anchored:
-            if f < 0 or (i < endpos and ctab[f, cmap[units[i]]]):
+            if f >= 0 and i > nxt:
+                nxt = _next_assert(code[o_first + n + start], units, i, endpos, bol)
+            if f < 0 or i == nxt or (i < endpos and ctab[f, cmap[units[i]]]):
                 ws[st, sp] = start
                 sp += 1
-            elif sp == 0:                      # nothing alive: to the next first character
-                while i < endpos and not ctab[f, cmap[units[i]]]:
+            elif sp == 0:                      # nothing alive: to the next possible start
+                while i != nxt and (i >= endpos or not ctab[f, cmap[units[i]]]):
+                    if i >= endpos:
+                        return False
                     i += 1
-                if i >= endpos:
-                    return False
                 ws[st, 0] = start
                 sp = 1
         elif sp == 0:

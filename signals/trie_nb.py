@@ -2,7 +2,8 @@
 
 Replaces pyahocorasick for the name and theme dictionaries (profiling showed its iteration and
 the Python loop over its results at about half of the extraction time). The trie's edges live
-in one open-addressing hash table keyed by ``node << 16 | code unit``; :func:`scan_nb` walks it
+in one open-addressing hash table keyed by ``node << 16 | code unit``, each slot one int64
+``key << 24 | child`` (one memory access a step); :func:`scan_nb` walks it
 from every position whose first code unit starts some key (``first``: the root's children, one
 look-up per position), so the cost is the
 number of positions times the depth actually walked -- a few steps in Chinese text.
@@ -22,6 +23,7 @@ from numba import njit
 from signals.text_nb import LastText, leftmost_longest_nb
 
 _ASTRAL_RE = re.compile("[\U00010000-\U0010FFFF]")
+MAX_NODES = 1 << 24           # a child's id fits the low 24 bits of a hash-table slot
 
 
 @njit(cache=True)
@@ -30,27 +32,53 @@ def _slot_nb(key, mask):
 
 
 @njit(cache=True)
-def _child_nb(keys, children, mask, node, unit):
-    """The child of ``node`` by code unit ``unit`` in the hash tables, -1 when it has none."""
-    key = (node << 16) | np.int64(unit)
+def child_nb(edges, node, unit):
+    """The child of ``node`` by code unit ``unit`` in the hash table ``edges``, -1 when it has
+    none."""
+    mask = edges.shape[0] - 1
+    key = (np.int64(node) << 16) | np.int64(unit)
     s = _slot_nb(key, mask)
-    while keys[s] != -1:
-        if keys[s] == key:
-            return children[s]
+    while edges[s] != -1:
+        if edges[s] >> 24 == key:
+            return np.int64(edges[s] & 0xFFFFFF)
         s = (s + 1) & mask
     return -1
 
 
 @njit(cache=True)
-def scan_nb(units, first, keys, children, terminal, max_len, out):
+def _pair_bit_nb(a, b):
+    """The bit of the code units ``a b`` in a pair filter (16 bits of a multiplicative hash)."""
+    return np.int64(((np.uint64(a) << np.uint64(16) | np.uint64(b))
+                     * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(48))
+
+
+@njit(cache=True)
+def _has_bit_nb(bits, row, h):
+    return (bits[row, h >> 3] >> (h & 7)) & 1
+
+
+@njit(cache=True)
+def scan_nb(units, first, edges, terminal, bits, max_len, out):
     """All key occurrences in ``units`` (uint16); ``out`` is an int64 ``[K, 3]`` buffer of
     ``(start, end, node)`` rows. ``first[u]`` is the root's child for code unit ``u`` (-1: no
-    key starts with it). Returns the number of rows, or -1 when ``out`` is too small."""
+    key starts with it); ``bits`` two filters of 65,536 bits that most positions stop at
+    (in cache, unlike the tables): row 0 the pairs of units some key of 2+ units starts with
+    (:func:`_pair_bit_nb`; a set bit may be another pair's), row 1 the units that are a key.
+    Returns the number of rows, or -1 when ``out`` is too small."""
     n = units.shape[0]
-    mask = keys.shape[0] - 1
     k = 0
     for i in range(n):
-        node = first[units[i]]
+        u = units[i]
+        if i + 1 >= n or not _has_bit_nb(bits, 0, _pair_bit_nb(u, units[i + 1])):
+            if _has_bit_nb(bits, 1, np.int64(u)):        # only a one-unit key can start here
+                if k >= out.shape[0]:
+                    return -1
+                out[k, 0] = i
+                out[k, 1] = i + 1
+                out[k, 2] = first[u]
+                k += 1
+            continue
+        node = np.int64(first[u])
         if node < 0:
             continue
         if terminal[node]:
@@ -61,7 +89,7 @@ def scan_nb(units, first, keys, children, terminal, max_len, out):
             out[k, 2] = node
             k += 1
         for j in range(i + 1, min(n, i + max_len)):
-            child = _child_nb(keys, children, mask, node, units[j])
+            child = child_nb(edges, node, units[j])
             if child < 0:
                 break
             node = child
@@ -76,22 +104,39 @@ def scan_nb(units, first, keys, children, terminal, max_len, out):
 
 
 @njit(cache=True)
-def scan_all_nb(units, first, keys, children, terminal, max_len):
+def scan_all_nb(units, first, edges, terminal, bits, max_len):
     """:func:`signals.trie_nb.scan_nb` into a buffer of its own size (grown as needed)."""
     out = np.empty((max(256, units.shape[0] // 4), 3), dtype=np.int64)
     while True:
-        k = scan_nb(units, first, keys, children, terminal, max_len, out)
+        k = scan_nb(units, first, edges, terminal, bits, max_len, out)
         if k >= 0:
             return out[:k]
         out = np.empty((2 * out.shape[0], 3), dtype=np.int64)
 
 
 @njit(cache=True)
-def scan_leftmost_nb(units, first, keys, children, terminal, max_len):
+def scan_leftmost_nb(units, first, edges, terminal, bits, max_len):
     """The rows of :func:`scan_all_nb` that :func:`signals.text_nb.leftmost_longest_nb`
     keeps (leftmost, then longest, none overlapping)."""
-    occ = scan_all_nb(units, first, keys, children, terminal, max_len)
+    occ = scan_all_nb(units, first, edges, terminal, bits, max_len)
     return occ[leftmost_longest_nb(occ)]
+
+
+@njit(cache=True)
+def stable_order_nb(key):
+    """``np.argsort(key, kind="mergesort")`` (stable), by insertion for a few keys (an
+    article's candidates: no allocation beyond the result, no merge passes)."""
+    m = key.shape[0]
+    if m > 64:
+        return np.argsort(key, kind="mergesort")
+    order = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        j = i
+        while j > 0 and key[order[j - 1]] > key[i]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = i
+    return order
 
 
 @njit(cache=True)
@@ -103,7 +148,7 @@ def longest_first_nb(occ, keep, n):
     key = np.empty(m, dtype=np.int64)
     for i in range(m):
         key[i] = (occ[i, 0] - occ[i, 1]) * (n + 1) + occ[i, 0]
-    order = np.argsort(key, kind="mergesort")
+    order = stable_order_nb(key)
     taken = np.zeros(n, dtype=np.uint8)
     kept = np.empty(m, dtype=np.int64)
     k = 0
@@ -167,53 +212,51 @@ class Trie:
         return self._n
 
     def _build(self):
+        if self._n > MAX_NODES:
+            raise ValueError(f"a trie of {self._n} nodes: at most {MAX_NODES} fit its table")
         size = 1 << max(4, (2 * len(self._edges) + 1).bit_length())
-        keys = np.full(size, -1, dtype=np.int64)
-        children = np.zeros(size, dtype=np.int64)
-        first = np.full(65536, -1, dtype=np.int64)      # the root's children, direct
+        edges = np.full(size, -1, dtype=np.int64)
+        first = np.full(65536, -1, dtype=np.int32)      # the root's children, direct
         mask = size - 1
         for (node, u), child in self._edges.items():
             key = (node << 16) | u
             s = int(_slot_nb(key, mask))
-            while keys[s] != -1:
+            while edges[s] != -1:
                 s = (s + 1) & mask
-            keys[s] = key
-            children[s] = child
+            edges[s] = (key << 24) | child
             if node == 0:
                 first[u] = child
         terminal = np.zeros(self._n, dtype=np.bool_)
         terminal[list(self._terminal)] = True
-        self._built = (first, keys, children, terminal)
+        bits = np.zeros((2, 8192), dtype=np.uint8)     # the filters of scan_nb
+        first_unit = {child: u for (node, u), child in self._edges.items() if node == 0}
+        for child, u in first_unit.items():
+            if terminal[child]:
+                bits[1, u >> 3] |= 1 << (u & 7)
+        for node, u in self._edges:
+            if node in first_unit:
+                h = int(_pair_bit_nb(first_unit[node], u))
+                bits[0, h >> 3] |= 1 << (h & 7)
+        self._built = (first, edges, terminal, bits)
         return self._built
 
     def tables(self) -> tuple[np.ndarray, ...]:
-        """``(first, keys, children, terminal)``: the tables :func:`scan_nb` and
-        :func:`contains_nb` walk (``first``: the root's child per code unit, or -1)."""
+        """``(first, edges, terminal, bits)``: the tables :func:`scan_nb` walks (``first``: the
+        root's child per code unit, or -1; ``edges``: the hash table :func:`child_nb` reads;
+        ``bits``: the filters)."""
         return self._built or self._build()
 
     def find(self, text: str) -> np.ndarray:
         """``[K, 3]`` int64 rows ``(start, end, node)`` of every key occurrence in ``text``."""
-        first, keys, children, terminal = self._built or self._build()
+        first, edges, terminal, bits = self._built or self._build()
         # a buffer of this call's own (made in the kernel): the trie is shared by the threads
         # of a Dask worker, and a returned view of a shared buffer would change under its reader
-        return scan_all_nb(utf16_units(text), first, keys, children, terminal, self.max_len)
+        return scan_all_nb(utf16_units(text), first, edges, terminal, bits, self.max_len)
 
     def find_leftmost(self, text: str) -> np.ndarray:
         """The rows of :meth:`find` taken leftmost, then longest, none overlapping one taken
         before (:func:`signals.text_nb.leftmost_longest_nb`): what a regex alternation of the
         keys, longest first, finds with ``finditer``."""
-        first, keys, children, terminal = self._built or self._build()
-        return scan_leftmost_nb(utf16_units(text), first, keys, children, terminal, self.max_len)
+        first, edges, terminal, bits = self._built or self._build()
+        return scan_leftmost_nb(utf16_units(text), first, edges, terminal, bits, self.max_len)
 
-
-@njit(cache=True)
-def contains_nb(units, a, b, keys, children, terminal):
-    """Whether ``units[a:b]`` is a key of the trie (its tables, as :meth:`Trie.tables`)."""
-    mask = keys.shape[0] - 1
-    node = 0
-    for j in range(a, b):
-        child = _child_nb(keys, children, mask, node, units[j])
-        if child < 0:
-            return False
-        node = child
-    return terminal[node]

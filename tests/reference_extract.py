@@ -35,6 +35,7 @@ from signals.normalize import (
 )
 from signals.roles import TextSpans
 from signals.themes import ThemeHit
+from signals.trie_nb import Trie
 
 _MAPPED_RE = re.compile("[" + re.escape("".join(
     chr(c) for c in sorted(CHAR_MAP) if not ord("a") <= c <= ord("z"))) + "]")
@@ -70,6 +71,8 @@ def find(m, text):
     """NameMatcher.find of matcher ``m``."""
     cands = []
     for start, end, node in m._trie.find(text).tolist():
+        if node not in m._payload:
+            continue                          # an unknown-name suffix only
         code, kind, guard = m._payload[node]
         if guard and not m._guard_ok(text, start, end, guard):
             continue
@@ -85,7 +88,7 @@ def find(m, text):
             hits.append(Hit(start, end, code, kind, text[start:end]))
     unknown = []
     _codes(m, text, hits, unknown, taken)
-    if m._suffixes is not None:
+    if m.rules.unknown_suffixes:
         _unknown_names(m, text, unknown, taken)
     hits.sort(key=lambda h: h.start)
     unknown.sort(key=lambda u: u.start)
@@ -132,7 +135,10 @@ def _codes(m, text, hits, unknown, taken):
 
 def _unknown_names(m, text, unknown, taken):
     r = m.rules
-    for suf_start, end in sorted(((a, b) for a, b, _ in m._suffixes.find(text).tolist()),
+    suffixes = Trie()
+    for suf in r.unknown_suffixes:
+        suffixes.add(suf)
+    for suf_start, end in sorted(((a, b) for a, b, _ in suffixes.find(text).tolist()),
                                  key=lambda h: (h[1], h[0])):
         if taken[suf_start] or not r.guard_right.match(text, end):
             continue

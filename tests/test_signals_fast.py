@@ -20,7 +20,7 @@ from signals.extract import Extractor
 from signals.literals import Automata, finite_strings, needed_strings, parse
 from signals.mentions import _DIGITS_RE, digit_runs, load_matching
 from signals.normalize import normalize_text
-from signals.regex_nb import run_nb, workspace
+from signals.regex_nb import may_match_nb, run_nb, workspace
 from signals.roles import (
     CLAUSE_RE,
     ROLE_CLAUSE_RE,
@@ -184,8 +184,11 @@ def test_automata_answer_like_the_regex(first, second, text, data):
         want = (rx.match(text, a, b) if anchored else rx.search(text, a, b)) is not None
         assert run_nb(code, cmap, ctab, ws, start, units, a, b, 0, anchored) == want, \
             (pattern, text, a, b, anchored)
+        # the filter callers run first never rules out a match
+        assert may_match_nb(code, cmap, ctab, start, units, a, b, 0, anchored) or not want
     want = rx.search(text[a:b]) is not None
     assert run_nb(code, cmap, ctab, ws, start, units, a, b, a, False) == want, (pattern, text, a, b)
+    assert may_match_nb(code, cmap, ctab, start, units, a, b, a, False) or not want
 
 
 ROLE_TEXT = st.text("甲乙涨停跌板未能提示风险研报等，。、\n13", max_size=40)
@@ -301,6 +304,55 @@ NAME_WORDS = ["天娱数科", "万科A", "万科", "平安", "中国平安", "�
 def test_name_matches_are_the_plain_ones(small, words):
     text = normalize_text("".join(words))[0]
     assert small.matcher.find(text) == ref.find(small.matcher, text)
+
+
+# codes in every form the code rules read: exchanges before (with a dot, a line break) and after,
+# 5- to 8-digit runs, digits other than 0-9, amounts, index words, brackets, 7-digit typos
+CODE_WORDS = ["002354", "000001", "600360", "600519", "830799", "399006", "510300", "0023541",
+              "60036", "60036012", "SH", "SZ", "BJ", "SS", "S", ".", "\n", ".SH", ".SZ", ".BJ",
+              ".SS", ".XSHG", ".XSHE", ".BSE", ".SHA", "X", "9", "(", ")", "（", "）", "元", "股",
+              "%", "指数", "沪深", "ETF", "上证", "、", "天娱数科", "科技", "和新锐", "٣", "６", "𝟎",
+              "\ufffd", "\ud800", "😀"]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(CODE_WORDS), max_size=12))
+def test_codes_are_the_plain_ones(small, words):
+    """The kernel's codes, typos and unknown codes are the regexes' (tests/reference_extract.py
+    and the matcher's own regex path); :meth:`NameMatcher.find_spans` is :meth:`find`."""
+    text = "".join(words)
+    got = small.matcher.find(text)
+    assert got == ref.find(small.matcher, text)
+    assert got == small.matcher._find_regex(text)
+    at, code_kind, unknown = small.matcher.find_spans(text)
+    assert at.tolist() == [list(h[:2]) for h in got[0]] and unknown == got[1]
+    assert code_kind == [(h.code, h.kind) for h in got[0]]
+
+
+def test_huge_text_and_empty(small):
+    """A text of ~400,000 characters dense with names, codes, typos and unknown names (every
+    buffer of the kernel grows or is sized right), and the empty text."""
+    text = normalize_text("、天娱数科(002354)、SZ000001、0023541.SZ、和新锐科技、600519、" * 10_000)[0]
+    got = small.matcher.find(text)
+    assert len(got[0]) == 30_000 and len(got[1]) == 30_000
+    assert got == small.matcher._find_regex(text) == ref.find(small.matcher, text)
+    assert small.matcher.find("") == ([], [])
+    at, code_kind, unknown = small.matcher.find_spans("")
+    assert at.shape == (0, 2) and code_kind == [] and unknown == []
+
+
+@pytest.mark.parametrize("text, hits, unknown", [
+    ("SZ002354、SZ.000001和600360.SH", ["002354", "000001", "600360"], []),
+    ("SH\n600360与BJ.\n830799", ["600360"], ["BJ.\n830799"]),          # `$` before a break
+    ("600519涨停，600519元，上证指数(000001)，000001.SH", [], ["600519"]),
+    ("天娱数科(0023541)、0023541.SZ、60036012", ["天娱数科"], ["0023541", "0023541.SZ"]),
+    ("600360.SHA与X600360，600٣60.SH", ["600360"], ["600٣60.SH"]),   # a digit not 0-9: regexes
+])
+def test_code_forms(small, text, hits, unknown):
+    got, unk = small.matcher.find(text)
+    assert (small.matcher._rows(text) is None) == ("٣" in text)
+    assert [h.matched if h.kind != "code" else h.code for h in got] == hits
+    assert [u.text for u in unk] == unknown
 
 
 # ---------------------------------------------------------------- whole articles
