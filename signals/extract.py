@@ -12,6 +12,7 @@ ends; a 、 list is one clause), the nearest hit, else the article's primary the
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import NamedTuple
 
 import numpy as np
@@ -19,10 +20,12 @@ import numpy as np
 from signals.articles import Article
 from signals.mentions import MatchRules, NameMatcher, load_matching
 from signals.normalize import normalize_text, original_span
-from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles
-from signals.roles_nb import mention_spans_nb
-from signals.text_nb import code_points, nearest_in_span_nb
-from signals.themes import ThemeLexicon, load_themes
+from signals.extract_nb import KIND_MARKER, KIND_THEME, article_nb
+from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles, payload_arrays
+from signals.roles_nb import COL_A, COL_B, COL_DECIDED, COL_THEME, COL_TITLE
+from signals.text_nb import code_points
+from signals.themes import ThemeLexicon, load_themes, primary_theme
+from signals.trie_nb import Trie, utf16_units
 
 # Bump when a change to the extraction code changes its output: stored mention indexes
 # (backtests.data.news) are then rebuilt.
@@ -44,6 +47,10 @@ class Mention(NamedTuple):
 
 
 _new = tuple.__new__
+# columns of RoleRules.decide_article's rows read by extract_text and index_rows
+_MENTION_COLS = [2, 3, COL_DECIDED, COL_THEME, COL_A, COL_B, COL_TITLE]
+_ROW_COLS = [COL_DECIDED, COL_THEME, COL_A, COL_B, COL_TITLE]
+_JSON_CACHE = 4096      # themes JSON remembered per (themes, primary), at most this many
 
 
 class ArticleSignals(NamedTuple):
@@ -63,6 +70,8 @@ class Extractor:
         self.themes = themes or load_themes()
         self.roles = roles or load_roles()
         self._version: str | None = None
+        self._themes_json: dict[tuple, str] = {}
+        self._joint = _JointScan(self.themes, self.roles)
 
     @property
     def version(self) -> str:
@@ -87,37 +96,131 @@ class Extractor:
     def extract_text(self, title: str, body: str):
         """``(mentions, unknown, themes, primary_theme)`` of one title and body (see
         :meth:`extract`)."""
+        raw, text, index, hits, unknown, names, primary, out = self._analyse(title, body)
+        mentions = []
+        if hits:
+            choice = self.roles.choices
+            for h, (lo, hi, d, t, a, b, in_title) in zip(hits, out[:, _MENTION_COLS].tolist()):
+                role, weight = choice[d]
+                # tuple.__new__: a NamedTuple's own __new__ is a Python function (its defaults)
+                mentions.append(_new(Mention, (h.code, raw[a:b], h.kind, in_title == 1,
+                                               names[t], role, weight, text[lo:hi].strip(), "")))
+        return tuple(mentions), self._unknown(raw, index, unknown), tuple(dict.fromkeys(names[:-1])), primary
+
+    def index_rows(self, items) -> list[tuple]:
+        """``(key, themes_json, mentions, unknown)`` per ``(key, title, body)`` item, the rows
+        of the mention index (:func:`signals.parallel.article_rows`): :meth:`extract_text`'s
+        answers without its :class:`Mention` tuples -- ``mentions`` as ``(code, matched_text,
+        kind, in_title, theme, role, weight)`` tuples (``in_title`` 0 or 1), ``unknown`` as
+        ``(text, reason)``, ``themes_json`` the JSON ``[themes, primary_theme]``."""
+        choice = self.roles.choices
+        themes_json = self._themes_json
+        rows = []
+        for key, title, body in items:
+            raw, _text, index, hits, unknown, names, primary, out = self._analyse(title, body)
+            ms = []
+            if hits:
+                for h, (d, t, a, b, in_title) in zip(hits, out[:, _ROW_COLS].tolist()):
+                    role, weight = choice[d]
+                    ms.append((h.code, raw[a:b], h.kind, in_title, names[t], role, weight))
+            themes = (tuple(dict.fromkeys(names[:-1])), primary)
+            js = themes_json.get(themes)
+            if js is None:
+                if len(themes_json) >= _JSON_CACHE:
+                    themes_json.clear()
+                js = themes_json[themes] = json.dumps([list(themes[0]), primary],
+                                                      ensure_ascii=False)
+            rows.append((key, js, ms, list(self._unknown(raw, index, unknown))))
+        return rows
+
+    def _analyse(self, title: str, body: str):
+        """``(raw, text, index, hits, unknown, themes, primary, rows)``: the text as written
+        (the title a line, then the body) and normalised, with ``index`` (see
+        :func:`signals.normalize.normalize_text`), the name matcher's hits and unknown names,
+        the theme of every theme hit in order of position with the primary theme appended (so
+        that index -1 is the primary theme), and the hits' rows of
+        :func:`signals.roles_nb.mention_rows_nb` (their roles settled: an index of
+        :attr:`signals.roles.RoleRules.choices`)."""
         head = ' '.join(title.splitlines())
         raw = f"{head}\n{body}"                               # title = first line
         text, index = normalize_text(raw, keep_break=len(head))
         title_end = text.find("\n")
         title_end = len(text) if title_end < 0 else title_end
         hits, unknown = self.matcher.find(text)
-        theme_hits = self.themes.find(text)
-        primary = self.themes.primary(theme_hits, title_end)
-        mentions = []
         if hits:
-            at = np.array([h[:2] for h in hits], dtype=np.int64)       # (start, end)
-            spans = mention_spans_nb(STOP_FLAGS, code_points(text), title_end, at[:, 0], at[:, 1])
-            roles = self.roles.decide_all(text, spans, {})
-            # original_span of every mention at once
-            orig = at if index is None else np.stack((index[at[:, 0]], index[at[:, 1] - 1] + 1),
-                                                     axis=1)
-            # the theme nearest each mention in its clause (the theme clause is the role
-            # clause: THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
-            names = [h.theme for h in theme_hits] + [primary]
-            near = nearest_in_span_nb(np.array([h.start for h in theme_hits], dtype=np.int64),
-                                      at[:, 0], spans[:, 4], spans[:, 5]).tolist()
-            for h, (role, weight), lo, hi, (a, b), t in zip(
-                    hits, roles, spans[:, 2].tolist(), spans[:, 3].tolist(), orig.tolist(), near):
-                # tuple.__new__: a NamedTuple's own __new__ is a Python function (its defaults)
-                mentions.append(_new(Mention, (h.code, raw[a:b], h.kind, h.start < title_end,
-                                               names[t], role, weight, text[lo:hi].strip(), "")))
+            starts, ends, _codes, _kinds, matched = zip(*hits)
+            at = np.array(starts + ends, dtype=np.int64)
+        else:
+            at, matched = _NO_HITS, ()
+        # the theme nearest each mention in its clause (the theme clause is the role clause:
+        # THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
+        names, first, out = self._joint.run(text, at, matched, title_end, index)
+        primary = primary_theme(names, first, title_end)
+        names.append(primary)
+        return raw, text, index, hits, unknown, names, primary, out
+
+    @staticmethod
+    def _unknown(raw: str, index, unknown) -> tuple:
         unk = []
         for u in unknown:
             a, b = original_span(index, u.start, u.end)
             unk.append((raw[a:b], u.reason))
-        seen: dict[str, None] = {}
-        for t in theme_hits:
-            seen.setdefault(t.theme, None)
-        return tuple(mentions), tuple(unk), tuple(seen), primary
+        return tuple(unk)
+
+
+_NO_HITS = np.zeros(0, dtype=np.int64)
+_NO_THEMES = np.zeros((0, 4), dtype=np.int64)
+_NO_QUOTED = np.zeros((0, 2), dtype=np.int64)
+_NO_INDEX = np.zeros(0, dtype=np.int64)      # normalize_text moved no position
+
+
+class _JointScan:
+    """The theme keywords, the theme markers and the role literals in one trie, and
+    :func:`signals.extract_nb.article_nb` over it: an article's theme hits and its mentions'
+    spans, roles and nearest themes from one scan of its text."""
+
+    def __init__(self, themes: ThemeLexicon, roles: RoleRules):
+        self.themes, self.roles = themes, roles
+        trie = Trie()
+        kind: dict[int, int] = {}
+        self.kw_theme: dict[int, str] = {}
+        for key, theme in themes.keyword_theme.items():
+            node = trie.add(key)
+            kind[node] = kind.get(node, 0) | KIND_THEME
+            self.kw_theme[node] = theme          # as ThemeLexicon's own trie: the last
+        for marker in themes.markers:
+            if marker:
+                node = trie.add(marker)
+                kind[node] = kind.get(node, 0) | KIND_MARKER
+        node_tables = payload_arrays(trie, roles.literals())
+        node_kind = np.zeros(trie.n_nodes, dtype=np.uint8)
+        for node, bits in kind.items():
+            node_kind[node] = bits
+        self._tables = (*trie.tables(), trie.max_len, node_kind, *node_tables, STOP_FLAGS,
+                        *roles.kernel_tables())
+
+    def run(self, text: str, at: np.ndarray, mentions, hard: int, index) -> tuple:
+        """``(themes, first, rows)``: the theme of each theme hit of normalised ``text``, in
+        order of position, the start of the first (0 when there is none) and the mentions'
+        rows (:func:`signals.roles_nb.mention_rows_nb`, every role settled).
+        ``at``: the mentions' starts then ends; ``mentions``: their texts; ``hard``: the end of
+        the title; ``index``: :func:`signals.normalize.normalize_text`'s."""
+        themes = self.themes
+        ids, table = self.roles.applies(mentions)
+        if themes.scannable:
+            quoted, qnames = themes.quoted(text)
+            given, names = _NO_THEMES, None
+        else:
+            quoted, qnames = _NO_QUOTED, []
+            given, names = themes.scan(text)
+        rows, out, unsettled = article_nb(
+            code_points(text), utf16_units(text), hard, at, ids, table, *self._tables,
+            self.roles.workspace(), quoted, *themes.pattern_tables(), given, names is not None,
+            _NO_INDEX if index is None else index)
+        if names is None:
+            names = themes.themes_of(text, rows, qnames, self.kw_theme)
+        if unsettled:                                   # regexes to run
+            decided = out[:, COL_DECIDED].tolist()
+            self.roles.settle(text, out[:, :8], decided)
+            out[:, COL_DECIDED] = decided
+        return names, int(rows[0, 0]) if len(rows) else 0, out

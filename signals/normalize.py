@@ -150,11 +150,12 @@ def normalize_text(text: str, keep_break: int = -1) -> tuple[str, np.ndarray | N
     (``code_points``, the tries' UTF-16 units); a text it cannot read takes the regexes.
     """
     table, multi = _upper_table()
-    units, keep, n_cut, bmp16, ok = normalize_units_nb(code_points(text), table, multi,
-                                                       keep_break, WRAP_MIN)
+    units, keep, n_cut, bmp16, ok, same = normalize_units_nb(code_points(text), table, multi,
+                                                             keep_break, WRAP_MIN)
     if not ok:
         return normalize_text_regex(text, keep_break)
-    mapped = units.tobytes().decode("utf-32-le", "surrogatepass")
+    # the map changed nothing: the text itself (the same characters, not decoded again)
+    mapped = text if same else units.tobytes().decode("utf-32-le", "surrogatepass")
     for bracket in "(（":               # _PINYIN_RE at each bracket: no match holds another one
         i = mapped.find(bracket)
         while i >= 0:

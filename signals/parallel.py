@@ -15,7 +15,6 @@ to the extraction, which is what costs.
 """
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
 
@@ -27,14 +26,9 @@ _WORKER_EXTRACTOR = None          # set in the parent right before the fork; rea
 def article_rows(extractor, items) -> list[tuple]:
     """``(key, themes_json, mentions, unknown)`` per ``(key, title, body)`` item: ``mentions``
     as ``(code, matched_text, kind, in_title, theme, role, weight)`` tuples, ``unknown`` as
-    ``(text, reason)``, ``themes_json`` the JSON ``[themes, primary_theme]``."""
-    out = []
-    for key, title, body in items:
-        mentions, unknown, themes, primary = extractor.extract_text(title, body)
-        out.append((key, json.dumps([list(themes), primary], ensure_ascii=False),
-                    [(m.code, m.matched_text, m.kind, int(m.in_title), m.theme, m.role, m.weight)
-                     for m in mentions], list(unknown)))
-    return out
+    ``(text, reason)``, ``themes_json`` the JSON ``[themes, primary_theme]``
+    (:meth:`signals.extract.Extractor.index_rows`)."""
+    return extractor.index_rows(items)
 
 
 def _work(items):

@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 from signals.regex_nb import run_nb
+from signals.text_nb import nearest_in_span_nb
 
 # Character flags (STOP_FLAGS in signals.roles): a sentence stop, a role/theme clause stop, a
 # clause stop (、 too), a line break.
@@ -231,3 +232,52 @@ def decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws,
                     got = i
         out[k] = got
     return out
+
+
+# Columns of article_roles_nb's rows after the 8 of mention_spans_nb.
+COL_DECIDED, COL_THEME, COL_A, COL_B, COL_TITLE = 8, 9, 10, 11, 12
+
+
+@njit(cache=True)
+def mention_rows_nb(lut, units, hard, at, applies_id, applies_rows, occ, node_ptr, node_rule,
+                    node_bits, scope, always, prog, code, cmap, ctab, ws, themes, index):
+    """Everything of an article's mentions after the name matcher: ``(rows, unsettled)``,
+    ``rows`` ``[K, 13]`` int64 rows of :func:`mention_spans_nb`'s 8 columns, then
+    :func:`decide_nb`'s answer (``COL_DECIDED``), the row of ``themes`` nearest the mention in
+    its role clause or -1 (``COL_THEME``, as :func:`signals.text_nb.nearest_in_span_nb`), the
+    mention's span in the original text (``COL_A``, ``COL_B``: through ``index``, the
+    normalised text's positions there, or as they are when ``index`` is empty) and 1 when it
+    starts before ``hard`` (the title, ``COL_TITLE``); ``unsettled``: how many answers are -2
+    or :data:`NEAREST` (a regex decides).
+
+    ``at``: the K mention starts, then their K ends; ``applies_rows[applies_id[k]]`` which rules
+    apply to mention k; ``occ``: the role literals' occurrences (other rows of the scan may be
+    there: nodes without rules are skipped); ``themes``: the theme hits' rows (start in column
+    0, sorted)."""
+    k_n = at.shape[0] // 2
+    starts = at[:k_n]
+    spans = mention_spans_nb(lut, units, hard, starts, at[k_n:])
+    status = keyword_status_nb(occ, node_ptr, node_rule, node_bits, spans, scope.shape[0])
+    applies = np.empty((k_n, scope.shape[0]), dtype=np.bool_)
+    for k in range(k_n):
+        applies[k] = applies_rows[applies_id[k]]
+    decided = decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws, units,
+                        occ, node_ptr, node_rule, node_bits)
+    near = nearest_in_span_nb(themes[:, 0].copy(), starts, spans[:, 4], spans[:, 5])
+    out = np.empty((k_n, 13), dtype=np.int64)
+    out[:, :8] = spans
+    unsettled = 0
+    for k in range(k_n):
+        s, e = spans[k, 0], spans[k, 1]
+        out[k, COL_DECIDED] = decided[k]
+        if decided[k] < -1:
+            unsettled += 1
+        out[k, COL_THEME] = near[k]
+        if index.shape[0]:
+            out[k, COL_A] = index[s]
+            out[k, COL_B] = index[e - 1] + 1
+        else:
+            out[k, COL_A] = s
+            out[k, COL_B] = e
+        out[k, COL_TITLE] = 1 if s < hard else 0
+    return out, unsettled

@@ -1,0 +1,57 @@
+"""Numba kernel of one article after the name matcher (:class:`signals.extract.Extractor`): one
+dictionary scan of the normalised text for the theme keywords, the theme markers and the role
+rules' literals together, then the theme hits (:func:`signals.themes_nb.theme_rows_nb`) and
+every mention's spans, role and nearest theme (:func:`signals.roles_nb.mention_rows_nb`).
+
+One scan instead of three: the trie holds the keys of all three, and a node's ``kind`` bits
+say whose key ends there (:data:`KIND_THEME`, :data:`KIND_MARKER`; the role literals are the
+nodes with rules in ``node_ptr``). The rows of one kind are exactly what a scan of that kind's
+own trie finds (every occurrence of every key, by start then end)."""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from signals.roles_nb import mention_rows_nb
+from signals.text_nb import leftmost_longest_nb
+from signals.themes_nb import theme_rows_nb
+from signals.trie_nb import scan_all_nb
+
+KIND_THEME, KIND_MARKER = 1, 2
+
+
+@njit(cache=True)
+def _leftmost_of_nb(occ, node_kind, bit):
+    """The rows of ``occ`` whose node has ``bit``, taken leftmost then longest."""
+    sel = np.empty(occ.shape[0], dtype=np.int64)
+    k = 0
+    for i in range(occ.shape[0]):
+        if node_kind[occ[i, 2]] & bit:
+            sel[k] = i
+            k += 1
+    rows = occ[sel[:k]]
+    return rows[leftmost_longest_nb(rows)]
+
+
+@njit(cache=True)
+def article_nb(units, units16, hard, at, applies_id, applies_rows, first, keys, children,
+               terminal, max_len, node_kind, node_ptr, node_rule, node_bits, lut, scope, always,
+               prog, code, cmap, ctab, ws, quoted, has_markers, max_unquoted, stop, any_stop,
+               given, themes_given, index):
+    """``(themes, rows, unsettled)`` of an article: the theme hits' rows
+    (:func:`signals.themes_nb.theme_rows_nb`; ``given`` when ``themes_given``) and the
+    mentions' (:func:`signals.roles_nb.mention_rows_nb`). ``units``/``units16``: the
+    normalised text's code points and UTF-16 units; the trie tables and ``node_kind`` are the
+    joint trie's (scanned over ``units16``); the rest as the two kernels take them."""
+    occ = scan_all_nb(units16, first, keys, children, terminal, max_len)
+    if themes_given:
+        themes = given
+    else:
+        lex = _leftmost_of_nb(occ, node_kind, KIND_THEME)
+        markers = _leftmost_of_nb(occ, node_kind, KIND_MARKER)[:, 0].copy()
+        themes = theme_rows_nb(units, lex, quoted, has_markers, markers, max_unquoted, stop,
+                               any_stop)
+    rows, unsettled = mention_rows_nb(lut, units, hard, at, applies_id, applies_rows, occ,
+                                      node_ptr, node_rule, node_bits, scope, always, prog, code,
+                                      cmap, ctab, ws, themes, index)
+    return themes, rows, unsettled
