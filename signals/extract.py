@@ -47,10 +47,10 @@ class Mention(NamedTuple):
 
 
 _new = tuple.__new__
-# columns of RoleRules.decide_article's rows read by extract_text and index_rows
-_MENTION_COLS = [2, 3, COL_DECIDED, COL_THEME, COL_A, COL_B, COL_TITLE]
-_ROW_COLS = [COL_DECIDED, COL_THEME, COL_A, COL_B, COL_TITLE]
+# mention_rows_nb's last columns, in the order extract_text and index_rows read them
+assert (COL_DECIDED, COL_THEME, COL_A, COL_B, COL_TITLE) == (8, 9, 10, 11, 12)
 _JSON_CACHE = 4096      # themes JSON remembered per (themes, primary), at most this many
+_PASS = 64              # index_rows: articles a pass of Extractor._analyse goes over
 
 
 class ArticleSignals(NamedTuple):
@@ -96,16 +96,18 @@ class Extractor:
     def extract_text(self, title: str, body: str):
         """``(mentions, unknown, themes, primary_theme)`` of one title and body (see
         :meth:`extract`)."""
-        raw, text, index, hits, unknown, names, primary, out = self._analyse(title, body)
+        raw, text, index, hits, unknown, names, primary, out = self._analyse([(title, body)])[0]
         mentions = []
         if hits:
             choice = self.roles.choices
-            for h, (lo, hi, d, t, a, b, in_title) in zip(hits, out[:, _MENTION_COLS].tolist()):
+            for h, (_s, _e, lo, hi, _ca, _cb, _pa, _pb, d, t, a, b, in_title) in zip(
+                    hits, out.tolist()):
                 role, weight = choice[d]
                 # tuple.__new__: a NamedTuple's own __new__ is a Python function (its defaults)
                 mentions.append(_new(Mention, (h.code, raw[a:b], h.kind, in_title == 1,
                                                names[t], role, weight, text[lo:hi].strip(), "")))
-        return tuple(mentions), self._unknown(raw, index, unknown), tuple(dict.fromkeys(names[:-1])), primary
+        return (tuple(mentions), self._unknown(raw, index, unknown),
+                tuple(dict.fromkeys(names[:-1])), primary)
 
     def index_rows(self, items) -> list[tuple]:
         """``(key, themes_json, mentions, unknown)`` per ``(key, title, body)`` item, the rows
@@ -116,48 +118,67 @@ class Extractor:
         choice = self.roles.choices
         themes_json = self._themes_json
         rows = []
-        for key, title, body in items:
-            raw, _text, index, hits, unknown, names, primary, out = self._analyse(title, body)
-            ms = []
-            if hits:
-                for h, (d, t, a, b, in_title) in zip(hits, out[:, _ROW_COLS].tolist()):
-                    role, weight = choice[d]
-                    ms.append((h.code, raw[a:b], h.kind, in_title, names[t], role, weight))
-            themes = (tuple(dict.fromkeys(names[:-1])), primary)
-            js = themes_json.get(themes)
-            if js is None:
-                if len(themes_json) >= _JSON_CACHE:
-                    themes_json.clear()
-                js = themes_json[themes] = json.dumps([list(themes[0]), primary],
-                                                      ensure_ascii=False)
-            rows.append((key, js, ms, list(self._unknown(raw, index, unknown))))
+        for i in range(0, len(items), _PASS):
+            part = items[i:i + _PASS]
+            done = self._analyse([(title, body) for _key, title, body in part])
+            for (key, _t, _b), (raw, _text, index, hits, unknown, names, primary, out) in zip(
+                    part, done):
+                ms = []
+                if hits:
+                    for h, (d, t, a, b, in_title) in zip(hits, out[:, COL_DECIDED:].tolist()):
+                        role, weight = choice[d]
+                        ms.append((h.code, raw[a:b], h.kind, in_title, names[t], role, weight))
+                themes = (tuple(dict.fromkeys(names[:-1])), primary)
+                js = themes_json.get(themes)
+                if js is None:
+                    if len(themes_json) >= _JSON_CACHE:
+                        themes_json.clear()
+                    js = themes_json[themes] = json.dumps([list(themes[0]), primary],
+                                                          ensure_ascii=False)
+                rows.append((key, js, ms, list(self._unknown(raw, index, unknown))))
         return rows
 
-    def _analyse(self, title: str, body: str):
-        """``(raw, text, index, hits, unknown, themes, primary, rows)``: the text as written
-        (the title a line, then the body) and normalised, with ``index`` (see
-        :func:`signals.normalize.normalize_text`), the name matcher's hits and unknown names,
-        the theme of every theme hit in order of position with the primary theme appended (so
-        that index -1 is the primary theme), and the hits' rows of
+    def _analyse(self, pairs) -> list[tuple]:
+        """``(raw, text, index, hits, unknown, themes, primary, rows)`` of each ``(title,
+        body)``: the text as written (the title a line, then the body) and normalised, with
+        ``index`` (see :func:`signals.normalize.normalize_text`), the name matcher's hits and
+        unknown names, the theme of every theme hit in order of position with the primary
+        theme appended (so that index -1 is the primary theme), and the hits' rows of
         :func:`signals.roles_nb.mention_rows_nb` (their roles settled: an index of
-        :attr:`signals.roles.RoleRules.choices`)."""
-        head = ' '.join(title.splitlines())
-        raw = f"{head}\n{body}"                               # title = first line
-        text, index = normalize_text(raw, keep_break=len(head))
-        title_end = text.find("\n")
-        title_end = len(text) if title_end < 0 else title_end
-        hits, unknown = self.matcher.find(text)
-        if hits:
-            starts, ends, _codes, _kinds, matched = zip(*hits)
-            at = np.array(starts + ends, dtype=np.int64)
-        else:
-            at, matched = _NO_HITS, ()
-        # the theme nearest each mention in its clause (the theme clause is the role clause:
-        # THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
-        names, first, out = self._joint.run(text, at, matched, title_end, index)
-        primary = primary_theme(names, first, title_end)
-        names.append(primary)
-        return raw, text, index, hits, unknown, names, primary, out
+        :attr:`signals.roles.RoleRules.choices`).
+
+        Three passes over ``pairs`` -- normalisation, the name matcher, the themes and roles
+        kernel -- so that each pass's tables stay in the processor's caches from one article
+        to the next (interleaved, each step evicts the others' tables)."""
+        norm = []
+        for title, body in pairs:
+            head = ' '.join(title.splitlines())
+            raw = f"{head}\n{body}"                           # title = first line
+            text, index = normalize_text(raw, keep_break=len(head))
+            title_end = text.find("\n")
+            title_end = len(text) if title_end < 0 else title_end
+            norm.append((raw, text, index, title_end, code_points(text), utf16_units(text)))
+        found = []
+        for _raw, text, _index, _title_end, units, units16 in norm:
+            code_points.seed(text, units)           # remembered for the last text only
+            utf16_units.seed(text, units16)
+            hits, unknown = self.matcher.find(text)
+            found.append((hits, unknown))
+        out = []
+        for (raw, text, index, title_end, units, units16), (hits, unknown) in zip(norm, found):
+            if hits:
+                starts, ends, _codes, _kinds, matched = zip(*hits)
+                at = np.array(starts + ends, dtype=np.int64)
+            else:
+                at, matched = _NO_HITS, ()
+            # the theme nearest each mention in its clause (the theme clause is the role
+            # clause: THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
+            names, first, rows = self._joint.run(text, units, units16, at, matched, title_end,
+                                                 index)
+            primary = primary_theme(names, first, title_end)
+            names.append(primary)
+            out.append((raw, text, index, hits, unknown, names, primary, rows))
+        return out
 
     @staticmethod
     def _unknown(raw: str, index, unknown) -> tuple:
@@ -199,10 +220,12 @@ class _JointScan:
         self._tables = (*trie.tables(), trie.max_len, node_kind, *node_tables, STOP_FLAGS,
                         *roles.kernel_tables())
 
-    def run(self, text: str, at: np.ndarray, mentions, hard: int, index) -> tuple:
+    def run(self, text: str, units: np.ndarray, units16: np.ndarray, at: np.ndarray, mentions,
+            hard: int, index) -> tuple:
         """``(themes, first, rows)``: the theme of each theme hit of normalised ``text``, in
         order of position, the start of the first (0 when there is none) and the mentions'
-        rows (:func:`signals.roles_nb.mention_rows_nb`, every role settled).
+        rows (:func:`signals.roles_nb.mention_rows_nb`, every role settled). ``units``,
+        ``units16``: the text's code points and UTF-16 units.
         ``at``: the mentions' starts then ends; ``mentions``: their texts; ``hard``: the end of
         the title; ``index``: :func:`signals.normalize.normalize_text`'s."""
         themes = self.themes
@@ -213,14 +236,15 @@ class _JointScan:
         else:
             quoted, qnames = _NO_QUOTED, []
             given, names = themes.scan(text)
-        rows, out, unsettled = article_nb(
-            code_points(text), utf16_units(text), hard, at, ids, table, *self._tables,
+        first, rows, out, unsettled = article_nb(
+            units, units16, hard, at, ids, table, *self._tables,
             self.roles.workspace(), quoted, *themes.pattern_tables(), given, names is not None,
             _NO_INDEX if index is None else index)
         if names is None:
             names = themes.themes_of(text, rows, qnames, self.kw_theme)
         if unsettled:                                   # regexes to run
+            utf16_units.seed(text, units16)             # the literal scan's text again
             decided = out[:, COL_DECIDED].tolist()
             self.roles.settle(text, out[:, :8], decided)
             out[:, COL_DECIDED] = decided
-        return names, int(rows[0, 0]) if len(rows) else 0, out
+        return names, first, out

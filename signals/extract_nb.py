@@ -38,7 +38,8 @@ def article_nb(units, units16, hard, at, applies_id, applies_rows, first, keys, 
                terminal, max_len, node_kind, node_ptr, node_rule, node_bits, lut, scope, always,
                prog, code, cmap, ctab, ws, quoted, has_markers, max_unquoted, stop, any_stop,
                given, themes_given, index):
-    """``(themes, rows, unsettled)`` of an article: the theme hits' rows
+    """``(first, themes, rows, unsettled)`` of an article: the start of the first theme hit
+    (0 when there is none), the theme hits' rows
     (:func:`signals.themes_nb.theme_rows_nb`; ``given`` when ``themes_given``) and the
     mentions' (:func:`signals.roles_nb.mention_rows_nb`). ``units``/``units16``: the
     normalised text's code points and UTF-16 units; the trie tables and ``node_kind`` are the
@@ -54,4 +55,5 @@ def article_nb(units, units16, hard, at, applies_id, applies_rows, first, keys, 
     rows, unsettled = mention_rows_nb(lut, units, hard, at, applies_id, applies_rows, occ,
                                       node_ptr, node_rule, node_bits, scope, always, prog, code,
                                       cmap, ctab, ws, themes, index)
-    return themes, rows, unsettled
+    first = themes[0, 0] if themes.shape[0] else 0
+    return first, themes, rows, unsettled

@@ -138,7 +138,7 @@ class RoleRules:
         """The row of :attr:`_applies_arr` (:meth:`_rules_for`) of each mention text: a small
         table of the distinct answers (a few: only rules with ``names`` differ)."""
         ids = self._applies_id
-        idx = [ids.get(m) for m in mentions]
+        idx = list(map(ids.get, mentions))
         if None in idx:                         # a mention text not seen before
             for k, mention in enumerate(mentions):
                 if idx[k] is not None:

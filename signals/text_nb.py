@@ -178,9 +178,10 @@ def nearest_in_span_nb(points, at, lo, hi):
 
 
 @njit(cache=True)
-def normalize_units_nb(units, table, multi, keep_break, wrap_min):
+def normalize_units_nb(units, flagged, keep_break, wrap_min):
     """``(mapped, keep, n_cut, bmp16, ok, same)``: the character map (``table[units]``, as
-    :func:`map_units_nb`) and, in the same pass, what :func:`signals.normalize.normalize_text`
+    :func:`map_units_nb`; ``flagged`` is ``table`` with ``multi`` as bit 31: one look-up a
+    character) and, in the same pass, what :func:`signals.normalize.normalize_text`
     removes with its space and wrap regexes -- ``keep[i]`` 0 for every character of a run of
     spaces that touches a non-ASCII character before or after it, and for a line break between
     two CJK unified ideographs ending a line of ``wrap_min`` characters or more (not at
@@ -197,9 +198,11 @@ def normalize_units_nb(units, table, multi, keep_break, wrap_min):
     same = True
     for i in range(n):
         u = units[i]
-        if u > 0xFFFF or multi[u]:
+        if u > 0xFFFF:
             return out, keep, 0, False, False, False
-        m = table[u]
+        m = flagged[u]
+        if m >> 31:
+            return out, keep, 0, False, False, False
         out[i] = m
         if m != u:
             same = False

@@ -167,6 +167,8 @@ class ThemeLexicon:
         """``([Q, 2] spans, names)`` of the quoted patterns' names (the regexes)."""
         spans, names = [], []
         for rx, first in zip(self._quoted, self._quoted_first):
+            if first is not None and not any(map(text.__contains__, first)):
+                continue                # no character a match starts with (most texts)
             for m in _finditer(rx, first, text):
                 x = m.group(1).strip()
                 if x:
