@@ -236,8 +236,8 @@ class RoleRules:
                 applies = self._applies_table(text, rows)
             else:
                 applies = np.ones(status.shape, dtype=np.bool_)
-            # settled by the literals and the automata (most mentions), else -2 (the loop
-            # below) or NEAREST (only the nearest-match pass below)
+            # settled by the literals and the automata (most mentions), else -2 (_settle runs
+            # the regexes) or NEAREST (only _settle's nearest-match pass)
             decided = decide_nb(status, applies, kw.scope, kw.always_arr, spans, kw.prog,
                                 *kw.arrays, kw.workspace(), code_points(text), occ,
                                 kw.node_ptr, kw.node_rule, kw.node_bits).tolist()

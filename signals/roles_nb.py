@@ -234,7 +234,7 @@ def decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws,
     return out
 
 
-# Columns of article_roles_nb's rows after the 8 of mention_spans_nb.
+# Columns of mention_rows_nb's rows after the 8 of mention_spans_nb.
 COL_DECIDED, COL_THEME, COL_A, COL_B, COL_TITLE = 8, 9, 10, 11, 12
 
 
