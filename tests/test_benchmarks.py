@@ -18,6 +18,7 @@ CASES = [
     ("bench_grid.py", ["--sets", "20", "--repeat", "1", "--threads", "1"], "target: 1,000 sets"),
     ("bench_signals.py", ["--articles", "200", "--baseline", "10"], "articles/s"),
     ("bench_news.py", ["--articles", "2000", "--sample", "200"], "mention index"),
+    ("bench_rows.py", ["--articles", "300", "--repeat", "1"], "rows: baseline/this"),
     ("bench_engines.py", ["--repeat", "1", "--bt-budget", "1", "--no-vectorbt"],
      "whole-market ratio"),
     ("bench_study.py", ["--stocks", "60", "--sessions", "120", "--marks", "300", "--repeat", "1",
