@@ -106,7 +106,7 @@ class Extractor:
                 # tuple.__new__: a NamedTuple's own __new__ is a Python function (its defaults)
                 mentions.append(_new(Mention, (h.code, raw[a:b], h.kind, in_title == 1,
                                                names[t], role, weight, text[lo:hi].strip(), "")))
-        return (tuple(mentions), self._unknown(raw, index, unknown),
+        return (tuple(mentions), tuple(self._unknown(raw, index, unknown)),
                 tuple(dict.fromkeys(names[:-1])), primary)
 
     def index_rows(self, items) -> list[tuple]:
@@ -116,6 +116,8 @@ class Extractor:
         kind, in_title, theme, role, weight)`` tuples (``in_title`` 0 or 1), ``unknown`` as
         ``(text, reason)``, ``themes_json`` the JSON ``[themes, primary_theme]``."""
         choice = self.roles.choices
+        role_of = [c[0] for c in choice]
+        weight_of = [c[1] for c in choice]
         themes_json = self._themes_json
         rows = []
         for i in range(0, len(items), _PASS):
@@ -123,11 +125,8 @@ class Extractor:
             done = self._analyse([(title, body) for _key, title, body in part])
             for (key, _t, _b), (raw, _text, index, hits, unknown, names, primary, out) in zip(
                     part, done):
-                ms = []
-                if hits:
-                    for h, (d, t, a, b, in_title) in zip(hits, out[:, COL_DECIDED:].tolist()):
-                        role, weight = choice[d]
-                        ms.append((h.code, raw[a:b], h.kind, in_title, names[t], role, weight))
+                ms = [(h.code, raw[a:b], h.kind, in_title, names[t], role_of[d], weight_of[d])
+                      for h, (d, t, a, b, in_title) in zip(hits, out[:, COL_DECIDED:].tolist())]
                 themes = (tuple(dict.fromkeys(names[:-1])), primary)
                 js = themes_json.get(themes)
                 if js is None:
@@ -135,7 +134,7 @@ class Extractor:
                         themes_json.clear()
                     js = themes_json[themes] = json.dumps([list(themes[0]), primary],
                                                           ensure_ascii=False)
-                rows.append((key, js, ms, list(self._unknown(raw, index, unknown))))
+                rows.append((key, js, ms, self._unknown(raw, index, unknown)))
         return rows
 
     def _analyse(self, pairs) -> list[tuple]:
@@ -181,12 +180,13 @@ class Extractor:
         return out
 
     @staticmethod
-    def _unknown(raw: str, index, unknown) -> tuple:
+    def _unknown(raw: str, index, unknown) -> list[tuple[str, str]]:
+        """``(text as written, reason)`` of each unknown name."""
         unk = []
         for u in unknown:
             a, b = original_span(index, u.start, u.end)
             unk.append((raw[a:b], u.reason))
-        return tuple(unk)
+        return unk
 
 
 _NO_HITS = np.zeros(0, dtype=np.int64)

@@ -17,20 +17,7 @@ from signals.text_nb import nearest_in_span_nb
 # Character flags (STOP_FLAGS in signals.roles): a sentence stop, a role/theme clause stop, a
 # clause stop (、 too), a line break.
 F_SENTENCE, F_ROLE, F_CLAUSE, F_BREAK = 1, 2, 4, 8
-
-
-@njit(cache=True)
-def _sentence_stop_nb(flags, i, n, hard):
-    # a stop of the copy where soft line breaks are spaces (signals.roles._SOFT_BREAK_RE): a
-    # break after a non-stop character and before a character that is not a break is soft,
-    # unless it is the hard break (end of the title)
-    f = flags[i]
-    if not f & F_SENTENCE:
-        return False
-    if f & F_BREAK and i != hard and i >= 1 and not flags[i - 1] & F_SENTENCE \
-            and i + 1 < n and not flags[i + 1] & F_BREAK:
-        return False
-    return True
+_F_STOP = np.uint8(16)    # mention_spans_nb: a sentence stop of this text (F_SENTENCE, not soft)
 
 
 @njit(cache=True)
@@ -44,6 +31,16 @@ def mention_spans_nb(lut, units, hard, starts, ends):
     for i in range(n):
         u = units[i]
         flags[i] = lut[u] if u < lut.shape[0] else 0
+    for i in range(n):
+        # the sentence stops, once: a stop of the copy where soft line breaks are spaces
+        # (signals.roles._SOFT_BREAK_RE): a break after a non-stop character and before a
+        # character that is not a break is soft, unless it is the hard break (end of the title).
+        # _F_STOP is a bit of its own: the class bits stay as they are for the tests after.
+        f = flags[i]
+        if f & F_SENTENCE and not (f & F_BREAK and i != hard and i >= 1
+                                   and not flags[i - 1] & F_SENTENCE
+                                   and i + 1 < n and not flags[i + 1] & F_BREAK):
+            flags[i] = f | _F_STOP
     k_n = starts.shape[0]
     out = np.empty((k_n, 8), dtype=np.int64)
     for k in range(k_n):
@@ -54,14 +51,14 @@ def mention_spans_nb(lut, units, hard, starts, ends):
         lo = 0
         i = s - 1
         while i >= 0:
-            if _sentence_stop_nb(flags, i, n, hard):
+            if flags[i] & _F_STOP:
                 lo = i + 1
                 break
             i -= 1
         hi = n
         j = e
         while j < n:
-            if _sentence_stop_nb(flags, j, n, hard):
+            if flags[j] & _F_STOP:
                 hi = j + 1
                 break
             j += 1
