@@ -13,7 +13,6 @@ import numpy as np
 from numba import njit
 
 from signals.roles_nb import mention_rows_nb
-from signals.text_nb import leftmost_longest_nb
 from signals.themes_nb import theme_rows_nb
 from signals.trie_nb import scan_all_nb
 
@@ -21,16 +20,27 @@ KIND_THEME, KIND_MARKER = 1, 2
 
 
 @njit(cache=True)
-def _leftmost_of_nb(occ, node_kind, bit):
-    """The rows of ``occ`` whose node has ``bit``, taken leftmost then longest."""
-    sel = np.empty(occ.shape[0], dtype=np.int64)
+def leftmost_of_nb(occ, node_kind, bit):
+    """The rows of ``occ`` (by start, then end) whose node has ``bit``, taken leftmost first,
+    the longest at a start, none overlapping one taken before (what
+    :func:`signals.text_nb.leftmost_longest_nb` takes of those rows), in one pass."""
+    out = np.empty((occ.shape[0], 3), dtype=np.int64)
     k = 0
+    last = 0
+    best = -1                       # the longest row of the current start so far
     for i in range(occ.shape[0]):
-        if node_kind[occ[i, 2]] & bit:
-            sel[k] = i
-            k += 1
-    rows = occ[sel[:k]]
-    return rows[leftmost_longest_nb(rows)]
+        if not node_kind[occ[i, 2]] & bit:
+            continue
+        if best >= 0 and occ[i, 0] != occ[best, 0]:
+            if occ[best, 0] >= last:
+                out[k] = occ[best]
+                k += 1
+                last = occ[best, 1]
+        best = i
+    if best >= 0 and occ[best, 0] >= last:
+        out[k] = occ[best]
+        k += 1
+    return out[:k]
 
 
 @njit(cache=True)
@@ -48,8 +58,8 @@ def article_nb(units, units16, hard, at, applies_id, applies_rows, first, keys, 
     if themes_given:
         themes = given
     else:
-        lex = _leftmost_of_nb(occ, node_kind, KIND_THEME)
-        markers = _leftmost_of_nb(occ, node_kind, KIND_MARKER)[:, 0].copy()
+        lex = leftmost_of_nb(occ, node_kind, KIND_THEME)
+        markers = leftmost_of_nb(occ, node_kind, KIND_MARKER)[:, 0].copy()
         themes = theme_rows_nb(units, lex, quoted, has_markers, markers, max_unquoted, stop,
                                any_stop)
     rows, unsettled = mention_rows_nb(lut, units, hard, at, applies_id, applies_rows, occ,

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from backtests.data.master import StockMaster, load_master
 from benchmarks.news_corpus import make_records
 from signals.extract import Extractor
+from signals.extract_nb import KIND_MARKER, KIND_THEME, leftmost_of_nb
 from signals.literals import Automata, finite_strings, needed_strings, parse
 from signals.mentions import _DIGITS_RE, digit_runs, load_matching
 from signals.normalize import normalize_text
@@ -32,6 +33,7 @@ from signals.roles import (
     load_roles,
 )
 from signals.roles_nb import F_BREAK, F_CLAUSE, F_ROLE, F_SENTENCE, mention_spans_nb
+from signals.text_nb import leftmost_longest_nb
 from signals.themes import ThemeLexicon, load_themes
 from tests import reference_extract as ref
 from tests.conftest import NEWS, REAL_NAMES, REAL_NAMES_2023
@@ -265,6 +267,20 @@ def test_nearest_pass(text, mention, role):
     rows = mention_spans_nb(STOP_FLAGS, units, -1, np.array([mention[0]]), np.array([mention[1]]))
     assert rules.decide_all(text, rows, {}) == [want]
     assert want[0] == role
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(1, 4), st.integers(0, 5)), max_size=16),
+       st.lists(st.integers(0, 3), min_size=6, max_size=6))
+def test_leftmost_of_a_kind_is_leftmost_longest_of_its_rows(rows, kinds):
+    """The joint scan's rows of one kind, taken leftmost then longest in one pass, are what
+    leftmost_longest_nb takes of that kind's rows alone (its own trie's scan)."""
+    occ = np.array(sorted({(s, s + n, node) for s, n, node in rows}), dtype=np.int64).reshape(-1, 3)
+    kind = np.array(kinds, dtype=np.uint8)
+    for bit in (KIND_THEME, KIND_MARKER):
+        mine = occ[(kind[occ[:, 2]] & bit) != 0]
+        want = mine[leftmost_longest_nb(mine)]
+        assert leftmost_of_nb(occ, kind, bit).tolist() == want.tolist()
 
 
 # ---------------------------------------------------------------- text steps
