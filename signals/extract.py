@@ -20,7 +20,7 @@ import numpy as np
 from signals.articles import Article
 from signals.mentions import MatchRules, NameMatcher, load_matching
 from signals.normalize import normalize_text, original_span
-from signals.extract_nb import KIND_MARKER, KIND_THEME, article_nb
+from signals.extract_nb import KIND_MARKER, KIND_QUOTE, KIND_THEME, article_nb
 from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles, payload_arrays
 from signals.roles_nb import COL_A, COL_B, COL_DECIDED, COL_THEME, COL_TITLE
 from signals.text_nb import code_points
@@ -164,6 +164,7 @@ class Extractor:
             hits, unknown = self.matcher.find(text)
             found.append((hits, unknown))
         out = []
+        ws = self.roles.workspace()
         for (raw, text, index, title_end, units, units16), (hits, unknown) in zip(norm, found):
             if hits:
                 starts, ends, _codes, _kinds, matched = zip(*hits)
@@ -173,7 +174,7 @@ class Extractor:
             # the theme nearest each mention in its clause (the theme clause is the role
             # clause: THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
             names, first, rows = self._joint.run(text, units, units16, at, matched, title_end,
-                                                 index)
+                                                 index, ws)
             primary = primary_theme(names, first, title_end)
             names.append(primary)
             out.append((raw, text, index, hits, unknown, names, primary, rows))
@@ -213,33 +214,46 @@ class _JointScan:
             if marker:
                 node = trie.add(marker)
                 kind[node] = kind.get(node, 0) | KIND_MARKER
+        # a text without a character the quoted patterns start with needs no regex: the kernel
+        # says whether it has one (None: not known, the regexes run on every text)
+        self._quotes = themes.quote_starts() if themes.scannable else None
+        for c in self._quotes or ():
+            node = trie.add(c)
+            kind[node] = kind.get(node, 0) | KIND_QUOTE
         node_tables = payload_arrays(trie, roles.literals())
         node_kind = np.zeros(trie.n_nodes, dtype=np.uint8)
         for node, bits in kind.items():
             node_kind[node] = bits
         self._tables = (*trie.tables(), trie.max_len, node_kind, *node_tables, STOP_FLAGS,
                         *roles.kernel_tables())
+        self._patterns = themes.pattern_tables()
 
     def run(self, text: str, units: np.ndarray, units16: np.ndarray, at: np.ndarray, mentions,
-            hard: int, index) -> tuple:
+            hard: int, index, ws: np.ndarray) -> tuple:
         """``(themes, first, rows)``: the theme of each theme hit of normalised ``text``, in
         order of position, the start of the first (0 when there is none) and the mentions'
         rows (:func:`signals.roles_nb.mention_rows_nb`, every role settled). ``units``,
         ``units16``: the text's code points and UTF-16 units.
         ``at``: the mentions' starts then ends; ``mentions``: their texts; ``hard``: the end of
-        the title; ``index``: :func:`signals.normalize.normalize_text`'s."""
+        the title; ``index``: :func:`signals.normalize.normalize_text`'s; ``ws``: the role
+        automata's work space of this thread (:meth:`signals.roles.RoleRules.workspace`)."""
         themes = self.themes
         ids, table = self.roles.applies(mentions)
-        if themes.scannable:
-            quoted, qnames = themes.quoted(text)
-            given, names = _NO_THEMES, None
-        else:
-            quoted, qnames = _NO_QUOTED, []
+        given, names, quoted, qnames = _NO_THEMES, None, _NO_QUOTED, []
+        if not themes.scannable:
             given, names = themes.scan(text)
-        first, rows, out, unsettled = article_nb(
-            units, units16, hard, at, ids, table, *self._tables,
-            self.roles.workspace(), quoted, *themes.pattern_tables(), given, names is not None,
-            _NO_INDEX if index is None else index)
+        elif self._quotes is None:
+            quoted, qnames = themes.quoted(text)
+        index = _NO_INDEX if index is None else index
+        first, rows, out, unsettled, quote = article_nb(
+            units, units16, hard, at, ids, table, *self._tables, ws, quoted, *self._patterns,
+            given, names is not None, index)
+        if quote and self._quotes is not None:          # the quoted patterns may match
+            quoted, qnames = themes.quoted(text)
+            if qnames:
+                first, rows, out, unsettled, quote = article_nb(
+                    units, units16, hard, at, ids, table, *self._tables, ws, quoted,
+                    *self._patterns, given, False, index)
         if names is None:
             names = themes.themes_of(text, rows, qnames, self.kw_theme)
         if unsettled:                                   # regexes to run

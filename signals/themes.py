@@ -163,6 +163,13 @@ class ThemeLexicon:
                 canonical(quoted[v] if kind == HIT_QUOTED else text[s:v])
                 for s, _e, kind, v in rows.tolist()]
 
+    def quote_starts(self) -> frozenset[str] | None:
+        """The characters every quoted pattern's match starts with (a text without any of them
+        has no quoted hit), or None when a pattern's first characters are not known."""
+        if any(first is None for first in self._quoted_first):
+            return None
+        return frozenset().union(*self._quoted_first)
+
     def quoted(self, text: str) -> tuple[np.ndarray, list[str]]:
         """``([Q, 2] spans, names)`` of the quoted patterns' names (the regexes)."""
         spans, names = [], []
