@@ -15,6 +15,7 @@ to the extraction, which is what costs.
 """
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 
@@ -28,7 +29,18 @@ def article_rows(extractor, items) -> list[tuple]:
     as ``(code, matched_text, kind, in_title, theme, role, weight)`` tuples, ``unknown`` as
     ``(text, reason)``, ``themes_json`` the JSON ``[themes, primary_theme]``
     (:meth:`signals.extract.Extractor.index_rows`)."""
-    return extractor.index_rows(items)
+    index_rows = getattr(extractor, "index_rows", None)
+    if index_rows is not None:
+        return index_rows(items)
+    # an Extractor of an earlier commit (benchmarks/bench_news.py runs one through this
+    # module's pool) has no index_rows: the same rows from its extract_text
+    out = []
+    for key, title, body in items:
+        mentions, unknown, themes, primary = extractor.extract_text(title, body)
+        out.append((key, json.dumps([list(themes), primary], ensure_ascii=False),
+                    [(m.code, m.matched_text, m.kind, int(m.in_title), m.theme, m.role, m.weight)
+                     for m in mentions], list(unknown)))
+    return out
 
 
 def _work(items):

@@ -21,6 +21,7 @@ from signals.extract_nb import KIND_MARKER, KIND_THEME, leftmost_of_nb
 from signals.literals import Automata, finite_strings, needed_strings, parse
 from signals.mentions import _DIGITS_RE, digit_runs, load_matching
 from signals.normalize import normalize_text
+from signals.parallel import article_rows
 from signals.regex_nb import run_nb, workspace
 from signals.roles import (
     CLAUSE_RE,
@@ -465,3 +466,12 @@ def test_synthetic_and_real_articles(real):
         recs.append({"title": title, "body": body})
     for rec in recs:
         check_same(real, rec.get("title", ""), rec.get("body", ""))
+
+
+def test_article_rows_of_an_extractor_without_index_rows(small):
+    """benchmarks/bench_news.py runs an earlier commit's Extractor (no index_rows) through
+    signals.parallel: its rows come from extract_text, the same as index_rows gives."""
+    class Earlier:
+        extract_text = staticmethod(small.extract_text)
+    items = [(k, title, body) for k, (title, body) in enumerate(EDGE)]
+    assert article_rows(Earlier(), items) == small.index_rows(items) == ref.index_rows(small, items)
