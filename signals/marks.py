@@ -33,6 +33,7 @@ its first article that session). Sorted by date, score descending, code.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -45,7 +46,7 @@ from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
 from signals.articles import BARE_DATE_POLICIES, read_articles
 from signals.extract import ArticleSignals, Extractor
-from signals.marks_nb import cells_nb, contributions_nb, iso_beijing_nb, join_nb, take_nb
+from signals.marks_nb import cells_nb, iso_beijing_nb, join_nb, mark_order_nb
 from signals.roles import load_roles
 from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
@@ -204,7 +205,8 @@ class Packed(NamedTuple):
     ``published``: ISO texts (object array) or epoch seconds (int64, formatted in Beijing time
     for the marks that need them). Article ``a``'s themes are
     ``theme_ids[theme_ptr[a]:theme_ptr[a + 1]]``, its mentions rows ``m_ptr[a]:m_ptr[a + 1]`` of
-    ``m_code, m_role, m_theme`` (``-1``: no theme), ``m_weight`` and ``m_title``."""
+    ``m_code, m_role, m_theme`` (``-1``: no theme), ``m_weight`` and ``m_title`` (integer arrays
+    of any width, strided views such as a record array's fields included)."""
 
     session: np.ndarray          # int64 position of the entry session in calendar.sessions
     is_open: np.ndarray          # bool: entry = open (else close)
@@ -304,78 +306,103 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         role_ok[:] = False
         for k, t in enumerate(terms):
             role_ok[k] = t in roles
-    g_art, g_code, g_value, g_role, g_theme = contributions_nb(
-        p.m_ptr, p.m_code, p.m_role, p.m_theme, p.m_weight, p.m_title, role_ok,
-        float(title_multiplier))
-    if len(g_art) == 0:
+    if not len(p.session):
         return _empty_marks()
-    g_sess = p.session[g_art]
-    # (code, session, article) order -- g_art ascends -- and the contributions taken in it
-    # (radix sorts; the session sort skipped when the sessions already ascend, as they do
-    # unless intraday or bare-date rules move an article past a later one), read in sequence
-    # by the cells kernel
-    if (g_sess[1:] >= g_sess[:-1]).all():
-        order = np.argsort(_small(g_code), kind="stable")
+    # the articles in session order (stable: article order within a session); they already
+    # are unless intraday or bare-date rules move an article past a later one
+    a_sess = np.asarray(p.session, np.int64)
+    if (a_sess[1:] >= a_sess[:-1]).all():
+        art_order = np.arange(len(a_sess), dtype=np.int64)
     else:
-        order = _stable_by(g_code, np.argsort(_small(g_sess), kind="stable"))
-    o_code, o_sess, o_value = g_code[order], g_sess[order], g_value[order]
-    arts = g_art[order]
-    o_role, o_theme, o_open = g_role[order], g_theme[order], p.is_open[arts]
-    span = int(g_sess.max() - g_sess.min()) + 1
+        art_order = np.argsort(_small(a_sess), kind="stable").astype(np.int64)
     use_decay = half_life > 0
+    span = int(a_sess.max() - a_sess.min()) + 1
     decay = np.array([0.5 ** (d / half_life) for d in range(span)] if use_decay else [1.0])
     rank = np.empty(max(n_terms, 1), np.int64)
     rank[np.argsort(terms.astype(str), kind="stable")] = np.arange(n_terms)
-    start, n, code, sess, score, first, role, theme, is_open = cells_nb(
-        np.arange(len(order)), o_code, o_sess, o_value, o_role, o_theme, o_open, rank, decay,
-        use_decay, float(min_score))
-    keep = ~(score < min_score)
-    if window is not None:                 # only the marks of these sessions are wanted
-        keep &= (sess >= window[0]) & (sess <= window[1])
-    keep = np.flatnonzero(keep)
-    if len(keep) == 0:
+    lo, hi = window if window is not None else (0, len(calendar.sessions))
+    args = (art_order, a_sess, np.asarray(p.is_open, bool), p.m_ptr, p.m_code, p.m_role,
+            p.m_theme, p.m_weight, p.m_title, role_ok)
+    rest = (float(title_multiplier), rank, decay, use_decay, float(min_score), int(lo), int(hi))
+    if len(p.m_code) < SPLIT_MENTIONS:
+        cells = cells_nb(*args, np.ones(len(role_ok), bool), *rest)
+    else:
+        # the codes are independent: the even term ids on a second thread (the kernel releases
+        # the GIL), the odd ones here; the halves' rows are ordered together below
+        even = np.arange(len(role_ok)) % 2 == 0
+        with ThreadPoolExecutor(1) as pool:
+            half = pool.submit(cells_nb, *args, even, *rest)
+            other = cells_nb(*args, ~even, *rest)
+            cells = _concat_cells(half.result(), other)
+    code, sess, score, first, role, theme, is_open, start, n, arts = cells
+    if len(code) == 0:
         return _empty_marks()
-    start, n, code, sess, score = start[keep], n[keep], code[keep], sess[keep], score[keep]
-    first, role, theme, is_open = first[keep], role[keep], theme[keep], is_open[keep]
     # theme heat: articles of the session naming the theme
-    a_sess = np.repeat(p.session, np.diff(p.theme_ptr))
-    heat = _theme_heat(a_sess, p.theme_ids, sess, theme)
-    # The rows in the frame's order -- date, score descending, code -- sorted here on numbers
-    # (session positions, rounded scores, the codes' text ranks) instead of on text columns.
+    heat = _theme_heat(np.repeat(a_sess, np.diff(p.theme_ptr)), p.theme_ids, sess, theme)
+    # The rows in the frame's order -- date, score descending, code -- sorted on numbers: the
+    # session positions, the rounded scores, the codes' text ranks.
     score = round10(score)
-    row = _stable_by(sess, _stable_by(-score, np.argsort(_small(rank[code]), kind="stable")))
+    row = mark_order_nb(sess, _descending_key(score), rank[code])
     start, n, code, sess, score = start[row], n[row], code[row], sess[row], score[row]
     first, role, theme, is_open, heat = first[row], role[row], theme[row], is_open[row], heat[row]
     first_art = arts[start]
     # Text columns are built as Arrow strings (the frame's ``str`` dtype) from their distinct
-    # values and taken per row: no Python string per row.
-    u_code, code_back = _unique(code)
-    code_texts = terms[u_code].tolist()
-    if p.published.dtype != object:        # epoch seconds: formatted by a kernel
-        published = _iso_texts(p.published[first_art])
-    else:
-        u_art, art_back = _unique(first_art)
-        published = _str_take(p.published[u_art].tolist(), art_back)
-    u_theme, theme_back = _unique(theme)
-    u_role, role_back = _unique(role)
-    seen = np.array([c in seen_before for c in code_texts], dtype=bool)[code_back] \
-        if seen_before else np.zeros(len(code), bool)
-    frame = pd.DataFrame({
-        "date": calendar.sessions[sess].astype("datetime64[ns]"),
-        "code": _str_take(code_texts, code_back),
-        "name": _str_take([names[c] for c in code_texts], code_back),
-        "score": score,
-        "first_mention": first & ~seen,
-        "n_articles": n.astype(np.int64),
-        "theme": _str_take(["" if t < 0 else terms[t] for t in u_theme.tolist()], theme_back),
-        "theme_heat": heat,
-        "role": _str_take(terms[u_role].tolist(), role_back),
-        "entry": _str_take(["close", "open"], is_open.astype(np.int64)),
-        "article_id": _joined(p.ids, arts, start, n),
-        "title": _titles(p.titles, first_art),
-        "published": published,
-    })
-    return frame
+    # values and taken per row: no Python string per row. The joined article ids -- the
+    # largest column, written by a kernel that releases the GIL -- are built on a second thread
+    # meanwhile.
+    with ThreadPoolExecutor(1) as pool:
+        article_ids = pool.submit(_joined, p.ids, arts, start, n)
+        if p.published.dtype != object:        # epoch seconds: formatted by a kernel
+            published = _iso_texts(p.published[first_art])
+        else:
+            u_art, art_back = _unique(first_art)
+            published = _str_take(p.published[u_art].tolist(), art_back)
+        u_code, code_back = _unique(code)
+        code_texts = terms[u_code].tolist()
+        u_theme, theme_back = _unique(theme)
+        u_role, role_back = _unique(role)
+        seen = np.array([c in seen_before for c in code_texts], dtype=bool)[code_back] \
+            if seen_before else np.zeros(len(code), bool)
+        columns = {
+            "date": calendar.sessions[sess].astype("datetime64[ns]"),
+            "code": _str_take(code_texts, code_back),
+            "name": _str_take([names[c] for c in code_texts], code_back),
+            "score": score,
+            "first_mention": first & ~seen,
+            "n_articles": n.astype(np.int64),
+            "theme": _str_take(["" if t < 0 else terms[t] for t in u_theme.tolist()],
+                               theme_back),
+            "theme_heat": heat,
+            "role": _str_take(terms[u_role].tolist(), role_back),
+            "entry": _str_take(["close", "open"], is_open.astype(np.int64)),
+            "article_id": None,
+            "title": _titles(p.titles, first_art),
+            "published": published,
+        }
+        columns["article_id"] = article_ids.result()
+    return pd.DataFrame(columns)
+
+
+SPLIT_MENTIONS = 200_000      # from this many mentions the cells are built on two threads
+
+
+def _concat_cells(a: tuple, b: tuple) -> tuple:
+    """The cells of two :func:`signals.marks_nb.cells_nb` calls as one: columns concatenated,
+    ``b``'s starts shifted past ``a``'s articles."""
+    out = [np.concatenate((x, y)) for x, y in zip(a, b)]
+    out[7][len(a[7]):] += len(a[9])
+    return tuple(out)
+
+
+def _descending_key(x: np.ndarray) -> np.ndarray:
+    """uint64 keys ordering floats ``x`` as a stable sort of ``-x`` does: descending, ``0.0``
+    equal to ``-0.0``, NaN last."""
+    y = -np.asarray(x, np.float64)
+    y[y == 0] = 0.0
+    bits = y.view(np.int64)
+    key = np.where(bits < 0, ~bits, bits | np.int64(-2 ** 63)).view(np.uint64)
+    key[np.isnan(y)] = np.uint64(2 ** 64 - 1)
+    return key
 
 
 def _theme_heat(a_sess, theme_ids, sess, theme) -> np.ndarray:
@@ -441,25 +468,16 @@ def _small(keys: np.ndarray) -> np.ndarray:
         else keys
 
 
-def _stable_by(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """``order`` stably re-sorted by ``keys[order]``."""
-    return order[np.argsort(_small(keys[order]) if keys.dtype.kind in "iu" else keys[order],
-                            kind="stable")]
-
-
 def _str_take(values: list, back) -> pd.api.extensions.ExtensionArray:
     """``values[back]`` (``back`` None: ``values``) as the ``str`` array pandas infers for text."""
     arr = pd.array(values, dtype="str")
     return arr if back is None else _taken(arr, np.asarray(back, np.int64))
 
 
-def _taken(texts, items: np.ndarray, parts=None):
-    """``texts[items]`` as a pandas ``str`` array (``texts``: a pandas ``str`` array; ``parts``:
-    its :func:`_utf8_parts`), copied by one kernel (:func:`signals.marks_nb.take_nb`)."""
-    parts = parts or _utf8_parts(texts)
-    if parts is None:
-        return texts.take(items)
-    return _arrow_str(*take_nb(parts[0], parts[1], np.asarray(items, np.int64)))
+def _taken(texts, items: np.ndarray):
+    """``texts[items]`` as a pandas ``str`` array (``texts``: a pandas ``str`` array), by
+    Arrow's take (one ``memcpy`` a text)."""
+    return pd.array(pa.array(texts).take(pa.array(np.asarray(items, np.int64))), dtype="str")
 
 
 def _arrow_str(offsets: np.ndarray, data: np.ndarray):
@@ -500,17 +518,17 @@ def _joined(texts, items: np.ndarray, start: np.ndarray, n: np.ndarray, parts=No
     parts = parts or _utf8_parts(texts)
     if parts is None:
         return _joined_ids_arrow(texts, items, start, n)
-    return _arrow_str(*join_nb(parts[0], parts[1], np.asarray(items, np.int64),
-                               np.asarray(start, np.int64), np.asarray(n, np.int64), ord(";")))
+    return _arrow_str(*join_nb(parts[0], parts[1], np.asarray(items), np.asarray(start),
+                               np.asarray(n), ord(";")))
 
 
 def _titles(titles, first_art: np.ndarray):
-    """``titles[first_art]`` as a pandas ``str`` array."""
-    parts = _utf8_parts(titles)
-    if parts is None:
+    """``titles[first_art]`` as a pandas ``str`` array (object titles: each distinct one made
+    a text once)."""
+    if isinstance(titles, np.ndarray):
         u_art, art_back = _unique(first_art)
-        return _texts(titles, u_art).take(art_back)
-    return _taken(titles, first_art, parts)
+        return _taken(_texts(titles, u_art), art_back)
+    return _taken(titles, first_art)
 
 
 def _joined_ids_arrow(ids, arts: np.ndarray, start: np.ndarray, n: np.ndarray):
@@ -559,9 +577,8 @@ def score_index(index: tuple, terms: list[str], calendar, names: dict, *,
     terms = np.asarray(list(terms), dtype=object)
     m_ptr = np.concatenate(([0], np.cumsum(mcount))).astype(np.int64)
     t_ptr = np.concatenate(([0], np.cumsum(tcount))).astype(np.int64)
-    m_code = recs["code"].astype(np.int64)
-    m_role = recs["role"].astype(np.int64)
-    m_weight = recs["weight"].astype(np.float64)
+    # the records' fields as views (strided): the kernel reads them in place
+    m_code, m_role, m_weight = recs["code"], recs["role"], recs["weight"]
     if board is not None:
         m_role, m_weight, terms = _confirm_packed(m_code, m_role, m_weight, terms, mcount, epoch,
                                                   role_rules, board)
@@ -578,7 +595,7 @@ def score_index(index: tuple, terms: list[str], calendar, names: dict, *,
     packed = Packed(np.searchsorted(calendar.sessions, days[keep]).astype(np.int64),
                     ~close[keep], ids[keep], titles[keep], np.asarray(epoch, np.int64)[keep],
                     t_ptr, np.asarray(theme_ids, np.int64), m_ptr, m_code, m_role,
-                    recs["theme"].astype(np.int64), m_weight, recs["title"].astype(bool), terms)
+                    recs["theme"], m_weight, recs["title"], terms)
     if window is not None:
         days_d = np.asarray(calendar.sessions, dtype="datetime64[D]")
         window = (int(np.searchsorted(days_d, np.datetime64(window[0], "D"))),

@@ -30,42 +30,168 @@ def _count_theme(th, th_n, nt, t):
     return nt + 1
 
 
-@njit(cache=True)
-def contributions_nb(m_ptr, m_code, m_role, m_theme, m_weight, m_title, role_ok, title_mult):
-    """One contribution per (article, stock): rows ``[0, k)`` of ``(article, code, value, role,
-    theme)``. Article ``a``'s mentions are ``[m_ptr[a], m_ptr[a + 1])``; only mentions whose
-    ``role_ok[role]`` count. Stocks in order of first mention; the value is the most negative
-    weight when there is one, else the largest (the first on ties), times ``title_mult`` when
-    any counted mention is in the title; the theme is the most frequent non-empty (``>= 0``)
-    mention theme, the first named on ties, ``-1`` when none."""
-    n_art = m_ptr.shape[0] - 1
+@njit(cache=True, nogil=True)
+def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight, m_title,
+             role_ok, code_ok, title_mult, theme_rank, decay, use_decay, min_score, lo, hi):
+    """The marks: the per-(code, session) cells of the articles taken in ``art_order`` (sessions
+    ``a_sess`` non-decreasing in that order, article order within a session) whose session is
+    in ``[lo, hi]`` and score not below ``min_score``, in one pass with no sort: ``(code,
+    session, score, first, role, theme, open, start, n, arts)``, cells in order of session, then
+    first contribution; cell ``c``'s articles (in article order) are ``arts[start[c]:start[c] +
+    n[c]]``.
+
+    Article ``a``'s mentions are ``[m_ptr[a], m_ptr[a + 1])``; only mentions whose
+    ``role_ok[role]`` and ``code_ok[code]`` count (the codes are independent: two calls on
+    disjoint ``code_ok`` give the cells of each). An article contributes once per stock (stocks in order of first
+    mention): the most negative weight when there is one, else the largest (the first on ties),
+    times ``title_mult`` when any counted mention is in the title, with that mention's role and
+    the most frequent non-empty (``>= 0``) mention theme (the first named on ties, ``-1`` when
+    none). A cell's raw score sums its contributions left to right; ``score`` adds, with
+    ``use_decay``, every earlier cell of the code times ``decay[session distance]`` (oldest first,
+    as the reference does); ``first``: the code's first cell. ``role`` is the role of the largest
+    ``|value|`` (first on ties); ``theme`` the most frequent contribution theme, lowest
+    ``theme_rank`` (name order) on ties; ``open``: some contribution enters at the open.
+
+    A code has at most one open cell (the session's), accumulated in per-code arrays, its
+    contributions chained in article order (in buffers reused every session); the cells are
+    closed -- theme and decayed score computed, a mark's articles copied out -- when the
+    articles move past their session. The decayed score is carried in linear time and
+    recomputed as the reference's sum where its error bound leaves the comparison with
+    ``min_score`` or the rounding to 10 decimals open, from the code's history of ``(raw,
+    session)`` kept contiguous per code (a growing block of one pool)."""
+    n_art = art_order.shape[0]
     n = m_code.shape[0]
-    g_art = np.empty(n, np.int64)
-    g_code = np.empty(n, np.int64)
-    g_value = np.empty(n, np.float64)
-    g_role = np.empty(n, np.int64)
-    g_theme = np.empty(n, np.int64)
-    th = np.empty(n, np.int64)
-    th_n = np.empty(n, np.int64)
+    n_terms = role_ok.shape[0]
+    # the contributions of the session's cells, chained per cell in article order
+    k_art = np.empty(n, np.int64)
+    k_theme = np.empty(n, np.int64)
+    k_next = np.empty(n, np.int64)
+    # the marks, in order of session, then of the cell's first contribution (int32: less
+    # memory to fault in and write)
+    c_code = np.empty(n, np.int32)
+    c_sess = np.empty(n, np.int32)
+    c_score = np.empty(n, np.float64)
+    c_first = np.empty(n, np.bool_)
+    c_role = np.empty(n, np.int32)
+    c_theme = np.empty(n, np.int32)
+    c_open = np.empty(n, np.bool_)
+    c_start = np.empty(n, np.int32)
+    c_n = np.empty(n, np.int32)
+    arts = np.empty(n, np.int32)
+    # per code: the open cell's contributions (0: none open) and accumulators
+    o_n = np.zeros(n_terms, np.int64)
+    o_raw = np.empty(n_terms, np.float64)
+    o_strong = np.empty(n_terms, np.float64)
+    o_role = np.empty(n_terms, np.int64)
+    o_open = np.empty(n_terms, np.bool_)
+    o_head = np.empty(n_terms, np.int64)
+    o_tail = np.empty(n_terms, np.int64)
+    open_codes = np.empty(n_terms, np.int64)
+    # per code: closed cells, last score and session, decayed sum of |raw| (the scale of the
+    # carry's error), history block in the pool
+    count = np.zeros(n_terms, np.int64)
+    l_score = np.empty(n_terms, np.float64)
+    l_sess = np.empty(n_terms, np.int64)
+    mag = np.zeros(n_terms, np.float64)
+    h_at = np.zeros(n_terms, np.int64)
+    h_cap = np.zeros(n_terms, np.int64)
+    h_raw = np.empty(4 * n + 16 * n_terms if use_decay else 0, np.float64)
+    h_sess = np.empty(4 * n + 16 * n_terms if use_decay else 0, np.int64)
+    h_end = 0
+    th = np.empty(n + 1, np.int64)          # theme counting (of a stock's mentions, of a cell)
+    th_n = np.empty(n + 1, np.int64)
+    g_code = np.empty(n + 1, np.int64)      # the stocks of one article
+    n_open = 0
+    nc = 0
     k = 0
-    for a in range(n_art):
+    w = 0
+    cur = -1
+    for ai in range(n_art + 1):
+        s = a_sess[art_order[ai]] if ai < n_art else -1
+        if s != cur:
+            inside = lo <= cur <= hi
+            for q in range(n_open):           # close the cells of session ``cur``
+                c = open_codes[q]
+                raw = o_raw[c]
+                if use_decay and count[c] > 0:
+                    # carried sum, one step a cell; the exact sum (the reference's, oldest term
+                    # first) only where the carried one could round or compare differently
+                    d = cur - l_sess[c]
+                    approx = l_score[c] * decay[d] + raw
+                    mag[c] = mag[c] * decay[d] + abs(raw)
+                    err = 8.0 * (count[c] + 2) * 2.220446049250313e-16 * mag[c] + 1e-300
+                    z = approx * 1e10
+                    half = abs(z - np.floor(z) - 0.5)
+                    if (abs(approx - min_score) <= err or half <= err * 1e10 + abs(z) * 1e-15
+                            or not abs(z) < 1e15):
+                        acc = 0.0
+                        for h in range(h_at[c], h_at[c] + count[c]):
+                            acc += h_raw[h] * decay[cur - h_sess[h]]
+                        acc += raw * decay[0]
+                        approx = acc
+                else:
+                    approx = raw
+                    mag[c] = abs(raw)
+                if use_decay:                 # the code's history grows by this cell
+                    if count[c] == h_cap[c]:
+                        cap = max(8, 2 * h_cap[c])
+                        for h in range(count[c]):
+                            h_raw[h_end + h] = h_raw[h_at[c] + h]
+                            h_sess[h_end + h] = h_sess[h_at[c] + h]
+                        h_at[c] = h_end
+                        h_cap[c] = cap
+                        h_end += cap
+                    h_raw[h_at[c] + count[c]] = raw
+                    h_sess[h_at[c] + count[c]] = cur
+                if inside and not approx < min_score:       # a mark
+                    c_start[nc] = w
+                    nt = 0
+                    kk = o_head[c]
+                    while kk >= 0:
+                        arts[w] = k_art[kk]
+                        w += 1
+                        nt = _count_theme(th, th_n, nt, k_theme[kk])
+                        kk = k_next[kk]
+                    top = -1
+                    for r in range(nt):
+                        if top < 0 or th_n[r] > th_n[top] or (
+                                th_n[r] == th_n[top] and theme_rank[th[r]] < theme_rank[th[top]]):
+                            top = r
+                    c_theme[nc] = th[top] if top >= 0 else -1
+                    c_code[nc] = c
+                    c_sess[nc] = cur
+                    c_score[nc] = approx
+                    c_first[nc] = count[c] == 0
+                    c_n[nc] = o_n[c]
+                    c_role[nc] = o_role[c]
+                    c_open[nc] = o_open[c]
+                    nc += 1
+                l_score[c] = approx
+                l_sess[c] = cur
+                count[c] += 1
+                o_n[c] = 0
+            n_open = 0
+            k = 0
+            cur = s
+        if ai == n_art:
+            break
+        a = art_order[ai]
         p0 = m_ptr[a]
         p1 = m_ptr[a + 1]
-        g0 = k
+        ng = 0
         for p in range(p0, p1):
-            if not role_ok[m_role[p]]:
-                continue
             c = m_code[p]
+            if not role_ok[m_role[p]] or not code_ok[c]:
+                continue
             seen = False
-            for g in range(g0, k):
+            for g in range(ng):
                 if g_code[g] == c:
                     seen = True
                     break
             if not seen:
-                g_art[k] = a
-                g_code[k] = c
-                k += 1
-        for g in range(g0, k):
+                g_code[ng] = c
+                ng += 1
+        for g in range(ng):
             c = g_code[g]
             neg_p = -1
             max_p = -1
@@ -74,109 +200,92 @@ def contributions_nb(m_ptr, m_code, m_role, m_theme, m_weight, m_title, role_ok,
             for p in range(p0, p1):
                 if m_code[p] != c or not role_ok[m_role[p]]:
                     continue
-                w = m_weight[p]
-                if neg_p < 0 or w < m_weight[neg_p]:
+                wt = m_weight[p]
+                if neg_p < 0 or wt < m_weight[neg_p]:
                     neg_p = p
-                if max_p < 0 or w > m_weight[max_p]:
+                if max_p < 0 or wt > m_weight[max_p]:
                     max_p = p
                 if m_title[p]:
                     title = True
                 nt = _count_theme(th, th_n, nt, m_theme[p])
             best = neg_p if m_weight[neg_p] < 0 else max_p
-            g_value[g] = m_weight[best] * (title_mult if title else 1.0)
-            g_role[g] = m_role[best]
+            value = m_weight[best] * (title_mult if title else 1.0)
             top = -1
             for q in range(nt):
                 if top < 0 or th_n[q] > th_n[top]:
                     top = q
-            g_theme[g] = th[top] if top >= 0 else -1
-    return g_art[:k], g_code[:k], g_value[:k], g_role[:k], g_theme[:k]
+            k_art[k] = a
+            k_theme[k] = th[top] if top >= 0 else -1
+            k_next[k] = -1
+            if o_n[c] == 0:                   # the code's first contribution this session
+                open_codes[n_open] = c
+                n_open += 1
+                o_raw[c] = 0.0
+                o_open[c] = False
+                o_head[c] = k
+                o_strong[c] = value
+                o_role[c] = m_role[best]
+            else:
+                k_next[o_tail[c]] = k
+                if abs(value) > abs(o_strong[c]):
+                    o_strong[c] = value
+                    o_role[c] = m_role[best]
+            o_tail[c] = k
+            k += 1
+            o_raw[c] += value
+            o_n[c] += 1
+            if a_open[a]:
+                o_open[c] = True
+    return (c_code[:nc], c_sess[:nc], c_score[:nc], c_first[:nc], c_role[:nc], c_theme[:nc],
+            c_open[:nc], c_start[:nc], c_n[:nc], arts[:w])
 
 
 @njit(cache=True)
-def cells_nb(order, code, session, value, role, theme, is_open, theme_rank, decay, use_decay,
-             min_score):
-    """Per (code, session) cell of the contributions taken in ``order`` (sorted by code, then
-    session, then article order): ``(start, n, code, session, score, first, role, theme, open)``
-    where ``start`` indexes ``order``. ``score`` sums the cell's values to a raw score and, with
-    ``use_decay``, adds every earlier cell of the code times ``decay[session distance]`` (oldest
-    first, as the reference does). ``role`` is the role of the largest ``|value|`` (first on
-    ties); ``theme`` the most frequent theme, lowest ``theme_rank`` (name order) on ties."""
-    m = order.shape[0]
-    c_start = np.empty(m, np.int64)
-    c_n = np.empty(m, np.int64)
-    c_code = np.empty(m, np.int64)
-    c_sess = np.empty(m, np.int64)
-    c_raw = np.empty(m, np.float64)
-    c_score = np.empty(m, np.float64)
-    c_first = np.zeros(m, np.bool_)
-    c_role = np.empty(m, np.int64)
-    c_theme = np.empty(m, np.int64)
-    c_open = np.zeros(m, np.bool_)
-    th = np.empty(m, np.int64)
-    th_n = np.empty(m, np.int64)
-    nc = 0
-    i = 0
-    code_first = 0                       # first cell of the current code
-    mag = 0.0                            # decayed sum of |raw|: the scale of the carry's error
-    while i < m:
-        o = order[i]
-        j = i
-        raw = 0.0
-        strongest = -1
-        opn = False
-        nt = 0
-        while j < m and code[order[j]] == code[o] and session[order[j]] == session[o]:
-            q = order[j]
-            raw += value[q]
-            if strongest < 0 or abs(value[q]) > abs(value[strongest]):
-                strongest = q
-            if is_open[q]:
-                opn = True
-            nt = _count_theme(th, th_n, nt, theme[q])
-            j += 1
-        if nc == 0 or c_code[nc - 1] != code[o]:
-            code_first = nc
-            c_first[nc] = True
-        c_start[nc] = i
-        c_n[nc] = j - i
-        c_code[nc] = code[o]
-        c_sess[nc] = session[o]
-        c_raw[nc] = raw
-        c_role[nc] = role[strongest]
-        c_open[nc] = opn
-        top = -1
-        for r in range(nt):
-            if top < 0 or th_n[r] > th_n[top] or (th_n[r] == th_n[top]
-                                                  and theme_rank[th[r]] < theme_rank[th[top]]):
-                top = r
-        c_theme[nc] = th[top] if top >= 0 else -1
-        if use_decay and nc > code_first:
-            # carried sum, one step a cell; the exact sum (the reference's, oldest term first)
-            # only where the carried one could round or compare differently
-            d = c_sess[nc] - c_sess[nc - 1]
-            approx = c_score[nc - 1] * decay[d] + raw
-            mag = mag * decay[d] + abs(raw)
-            err = 8.0 * (nc - code_first + 2) * 2.220446049250313e-16 * mag + 1e-300
-            z = approx * 1e10
-            half = abs(z - np.floor(z) - 0.5)
-            if (abs(approx - min_score) <= err or half <= err * 1e10 + abs(z) * 1e-15
-                    or not abs(z) < 1e15):
-                acc = 0.0
-                for kk in range(code_first, nc + 1):
-                    acc += c_raw[kk] * decay[c_sess[nc] - c_sess[kk]]
-                approx = acc
-            c_score[nc] = approx
-        else:
-            c_score[nc] = raw
-            mag = abs(raw)
-        nc += 1
-        i = j
-    return (c_start[:nc], c_n[:nc], c_code[:nc], c_sess[:nc], c_score[:nc], c_first[:nc],
-            c_role[:nc], c_theme[:nc], c_open[:nc])
+def mark_order_nb(sess, key, rank):
+    """The rows in order of ``sess``, then ``key``, then ``rank`` (distinct within a session):
+    grouped by session by a counting sort, then within each session a sort by key and each run
+    of equal keys by rank."""
+    m = sess.shape[0]
+    out = np.empty(m, np.int64)
+    if m == 0:
+        return out
+    s0 = sess.min()
+    at = np.zeros(sess.max() - s0 + 2, np.int64)
+    for i in range(m):
+        at[sess[i] - s0 + 1] += 1
+    for s in range(at.shape[0] - 1):
+        at[s + 1] += at[s]
+    grouped = np.empty(m, np.int64)
+    fill = at.copy()
+    for i in range(m):
+        grouped[fill[sess[i] - s0]] = i
+        fill[sess[i] - s0] += 1
+    sub = np.empty(m, np.uint64)
+    for s in range(at.shape[0] - 1):
+        i, j = at[s], at[s + 1]
+        for q in range(i, j):
+            sub[q] = key[grouped[q]]
+        by_key = np.argsort(sub[i:j])
+        for q in range(j - i):
+            out[i + q] = grouped[i + by_key[q]]
+        q = i
+        while q < j:
+            e = q + 1
+            while e < j and key[out[e]] == key[out[q]]:
+                e += 1
+            if e - q > 1:
+                run = out[q:e].copy()
+                ranks = np.empty(e - q, np.int64)
+                for r in range(e - q):
+                    ranks[r] = rank[run[r]]
+                by_rank = np.argsort(ranks)
+                for r in range(e - q):
+                    out[q + r] = run[by_rank[r]]
+            q = e
+    return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def join_nb(offsets, data, items, starts, counts, sep):
     """Texts ``k``: the texts ``items[starts[k]:starts[k] + counts[k]]`` of the UTF-8 texts
     ``data[offsets[i]:offsets[i + 1]]``, joined by the byte ``sep`` (``-1``: none), as
@@ -260,26 +369,3 @@ def iso_beijing_nb(epoch):
         out[w + 23] = 48
         out[w + 24] = 48
     return out
-
-
-
-@njit(cache=True)
-def take_nb(offsets, data, items):
-    """Texts ``items`` of the UTF-8 texts ``data[offsets[i]:offsets[i + 1]]`` as ``(offsets,
-    data)`` of the result (:func:`join_nb` of one text each)."""
-    n = items.shape[0]
-    out_off = np.empty(n + 1, np.int64)
-    out_off[0] = 0
-    total = 0
-    for k in range(n):
-        i = items[k]
-        total += offsets[i + 1] - offsets[i]
-        out_off[k + 1] = total
-    out = np.empty(total, np.uint8)
-    w = 0
-    for k in range(n):
-        i = items[k]
-        for b in range(offsets[i], offsets[i + 1]):
-            out[w] = data[b]
-            w += 1
-    return out_off, out
