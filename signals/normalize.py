@@ -85,7 +85,7 @@ CHAR_MAP = _MAP
 # ``multi``: characters whose upper case is longer ('ß' -> 'SS'); a text holding one, an astral
 # character or a lone surrogate takes the plain path.
 @functools.cache
-def _upper_table() -> tuple[np.ndarray, np.ndarray]:
+def _upper_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     table = np.arange(0x10000, dtype=np.uint32)
     multi = np.zeros(0x10000, dtype=np.bool_)
     for c in range(0x10000):
@@ -96,14 +96,17 @@ def _upper_table() -> tuple[np.ndarray, np.ndarray]:
             multi[c] = True
         else:
             table[c] = CHAR_MAP.get(ord(up), ord(up))
-    return table, multi
+    # for normalize_units_nb: one look-up a character, ``multi`` as the top bit (every mapped
+    # character is in the BMP)
+    flagged = table | (multi.astype(np.uint32) << np.uint32(31))
+    return table, multi, flagged
 
 
 def _upper_mapped(text: str) -> str:
     """``text.upper().translate(CHAR_MAP)``, or ``text.translate(CHAR_MAP)`` when upper case
     changes the length (normalize_text's first step). A lone surrogate maps to itself (as
     ``str.upper`` and the map leave it)."""
-    table, multi = _upper_table()
+    table, multi, _flagged = _upper_table()
     mapped, ok = map_units_nb(code_points(text), table, multi)
     if ok:
         return mapped.tobytes().decode("utf-32-le", "surrogatepass")
@@ -149,12 +152,13 @@ def normalize_text(text: str, keep_break: int = -1) -> tuple[str, np.ndarray | N
     whose code points also become those of the result, remembered for the steps after
     (``code_points``, the tries' UTF-16 units); a text it cannot read takes the regexes.
     """
-    table, multi = _upper_table()
-    units, keep, n_cut, bmp16, ok = normalize_units_nb(code_points(text), table, multi,
-                                                       keep_break, WRAP_MIN)
+    flagged = _upper_table()[2]
+    units, keep, n_cut, bmp16, ok, same = normalize_units_nb(code_points(text), flagged,
+                                                             keep_break, WRAP_MIN)
     if not ok:
         return normalize_text_regex(text, keep_break)
-    mapped = units.tobytes().decode("utf-32-le", "surrogatepass")
+    # the map changed nothing: the text itself (the same characters, not decoded again)
+    mapped = text if same else units.tobytes().decode("utf-32-le", "surrogatepass")
     for bracket in "(（":               # _PINYIN_RE at each bracket: no match holds another one
         i = mapped.find(bracket)
         while i >= 0:

@@ -32,7 +32,13 @@ _WORKER_EXTRACTOR = None          # set in the parent right before the fork; rea
 def article_rows(extractor, items) -> list[tuple]:
     """``(key, themes_json, mentions, unknown)`` per ``(key, title, body)`` item: ``mentions``
     as ``(code, matched_text, kind, in_title, theme, role, weight)`` tuples, ``unknown`` as
-    ``(text, reason)``, ``themes_json`` the JSON ``[themes, primary_theme]``."""
+    ``(text, reason)``, ``themes_json`` the JSON ``[themes, primary_theme]``
+    (:meth:`signals.extract.Extractor.index_rows`)."""
+    index_rows = getattr(extractor, "index_rows", None)
+    if index_rows is not None:
+        return index_rows(items)
+    # an Extractor of an earlier commit (benchmarks/bench_news.py runs one through this
+    # module's pool) has no index_rows: the same rows from its extract_text
     out = []
     for key, title, body in items:
         mentions, unknown, themes, primary = extractor.extract_text(title, body)

@@ -79,7 +79,8 @@ def _spans(cache: dict, key, pattern: re.Pattern, text: str, lo: int, hi: int) -
 
 def _closer(best, rule, spans, start: int, end: int):
     """``best`` or ``(distance, rule)`` for the span of ``spans`` nearest the mention at
-    ``start:end``, whichever is nearer (the earlier rule wins a tie)."""
+    ``start:end``, whichever is nearer (the earlier rule wins a tie; ``rule`` is any label of
+    the rule)."""
     for a, b in spans:
         dist = a - end if a >= end else start - b if b <= start else 0
         if best is None or dist < best[0]:
@@ -115,6 +116,7 @@ class RoleRules:
         self._applies_lock = threading.Lock()
         self._keywords = _Keywords(rules)
         self._named = any(r.names is not None for r in rules)
+        self._all_apply = np.ones((1, len(rules)), dtype=np.bool_)
 
     def _rules_for(self, mention: str) -> tuple[bool, ...]:
         got = self._applies.get(mention)
@@ -132,22 +134,26 @@ class RoleRules:
         self.__dict__.update(state)
         self._applies_lock = threading.Lock()
 
-    def _applies_table(self, text: str, rows: list) -> np.ndarray:
-        """``[K, rules]`` bool: :meth:`_rules_for` of each mention (rows of spans), as rows of
-        a small table of the distinct answers (a few: only rules with ``names`` differ)."""
+    def _applies_ids(self, mentions) -> list[int]:
+        """The row of :attr:`_applies_arr` (:meth:`_rules_for`) of each mention text: a small
+        table of the distinct answers (a few: only rules with ``names`` differ)."""
         ids = self._applies_id
-        idx = [ids.get(text[r[0]:r[1]]) for r in rows]
+        idx = list(map(ids.get, mentions))
         if None in idx:                         # a mention text not seen before
-            for k, r in enumerate(rows):
+            for k, mention in enumerate(mentions):
                 if idx[k] is not None:
                     continue
-                mention = text[r[0]:r[1]]
                 row = self._rules_for(mention)
                 with self._applies_lock:        # the table only grows (Dask threads share it)
                     i = self._applies_rows.setdefault(row, len(self._applies_rows))
                     if i >= len(self._applies_arr):
                         self._applies_arr = np.array(list(self._applies_rows), dtype=np.bool_)
                 ids[mention] = idx[k] = i
+        return idx
+
+    def _applies_table(self, text: str, rows: list) -> np.ndarray:
+        """``[K, rules]`` bool: :meth:`_rules_for` of each mention (rows of spans)."""
+        idx = self._applies_ids([text[r[0]:r[1]] for r in rows])
         return self._applies_arr[idx]
 
     def fingerprint(self) -> tuple:
@@ -230,17 +236,64 @@ class RoleRules:
                 applies = self._applies_table(text, rows)
             else:
                 applies = np.ones(status.shape, dtype=np.bool_)
-            # settled by the literals and the automata (most mentions), else -2 (the loop
-            # below) or NEAREST (only the nearest-match pass below)
+            # settled by the literals and the automata (most mentions), else -2 (_settle runs
+            # the regexes) or NEAREST (only _settle's nearest-match pass)
             decided = decide_nb(status, applies, kw.scope, kw.always_arr, spans, kw.prog,
                                 *kw.arrays, kw.workspace(), code_points(text), occ,
                                 kw.node_ptr, kw.node_rule, kw.node_bits).tolist()
         else:
             decided = [-2] * len(rows)
             status = None
-        rules = self.rules
+        self._settle(text, rows, decided, status, cache)
         choice = self._choices
-        out = [choice[d] if d >= -1 else None for d in decided]   # -1: the default (last)
+        return [choice[d] for d in decided]       # -1: the default (last)
+
+    def applies(self, mentions) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, table)``: which rules apply to each mention text (``table[ids[k]]``, bool
+        rows in rule order; :func:`signals.roles_nb.mention_rows_nb` reads them so)."""
+        if not self._named:
+            return np.zeros(len(mentions), dtype=np.int64), self._all_apply
+        ids = np.array(self._applies_ids(mentions), dtype=np.int64)
+        return ids, self._applies_arr
+
+    def literals(self) -> dict[str, dict[int, int]]:
+        """The sentence rules' literals (:class:`_Keywords`): each string's ``{rule: bits}``
+        (1 an exact string of the rule, 2 a needed one), for a scan of the text's
+        (:func:`payload_arrays` makes the kernels' tables of them)."""
+        return self._keywords.words
+
+    def kernel_tables(self) -> tuple:
+        """``(scope, always, prog, code, cmap, ctab)``: the rules as
+        :func:`signals.roles_nb.decide_nb` reads them (scope codes, the rules whose regex
+        always runs, each rule's automaton and the automata's arrays)."""
+        kw = self._keywords
+        return (kw.scope, kw.always_arr, kw.prog, *kw.arrays)
+
+    def workspace(self) -> np.ndarray:
+        """The automata's work space of this thread."""
+        return self._keywords.workspace()
+
+    def settle(self, text: str, rows: np.ndarray, decided: list) -> None:
+        """Replace each answer of ``decided`` that :func:`signals.roles_nb.decide_nb` leaves
+        to a regex (-2, NEAREST) by the index of the rule that decides or -1 (the default), as
+        :meth:`decide_all` does; ``rows``: the mentions' spans (:func:`mention_spans_nb`'s 8
+        columns)."""
+        kw = self._keywords
+        status = kw.status(text, rows)[1] if kw.exact else None
+        self._settle(text, rows.tolist(), decided, status, {})
+
+    @property
+    def choices(self) -> list[tuple[str, float]]:
+        """``(role, weight)`` of each rule, the default last (index -1)."""
+        return self._choices
+
+    def _settle(self, text: str, rows: list, decided: list, status, cache: dict) -> None:
+        """Replace each -2 and :data:`signals.roles_nb.NEAREST` of ``decided`` (per mention,
+        ``rows`` of spans) by the index of the rule that decides, or -1 (the default), by the
+        regexes as :meth:`decide` runs them; ``status``: :func:`keyword_status_nb`'s, or None
+        when the literals cannot be read (``decide``'s own keyword test)."""
+        kw = self._keywords
+        rules = self.rules
         for k, d in enumerate(decided):
             if d >= -1:
                 continue
@@ -256,7 +309,7 @@ class RoleRules:
                 st = None
             else:
                 keyword, st = True, status[k].tolist()
-            found = None
+            found = -1
             for i, rule in enumerate(rules if d != NEAREST else ()):
                 if not applies[i]:
                     continue
@@ -264,7 +317,7 @@ class RoleRules:
                     if not keyword:
                         continue
                     if st is not None and st[i] & 1:
-                        found = rule
+                        found = i
                         break
                     if st is not None and not st[i] & 2 and not kw.always[i]:
                         continue                          # none of its literals in the clause
@@ -278,22 +331,20 @@ class RoleRules:
                     seg = text[end:pb] if rule.scope == "after" else text[pa:start]
                     hit = rule.pattern.search(seg) is not None
                 if hit:
-                    found = rule
+                    found = i
                     break
-            if found is None and clause != (lo, hi):   # nearest sentence-rule match, as decide
+            if found < 0 and clause != (lo, hi):   # nearest sentence-rule match, as decide
                 best = None
                 for i, rule in enumerate(rules):
                     if rule.scope != "sentence" or not applies[i]:
                         continue
                     if st is not None and not st[i] & 12 and not kw.always[i]:
                         continue                          # none of its literals in the sentence
-                    best = _closer(best, rule, _spans(cache, (i, (lo, hi), "all"), rule.pattern,
-                                                      text, lo, hi), start, end)
+                    best = _closer(best, i, _spans(cache, (i, (lo, hi), "all"), rule.pattern,
+                                                   text, lo, hi), start, end)
                 if best is not None:
                     found = best[1]
-            out[k] = ((found.name, found.weight) if found is not None
-                      else (self.default_role, self.default_weight))
-        return out
+            decided[k] = found
 
     def confirm(self, role: str, weight: float, board_state: str) -> tuple[str, float]:
         """The market-confirmed role: a mention the text leaves at the default role takes
@@ -315,15 +366,14 @@ class _Keywords:
 
     def __init__(self, rules: list[RoleRule]):
         self.always = [True] * len(rules)
-        self.exact = False
         self.trie = Trie()
         trees = [parse(r.pattern) for r in rules]
-        if any(has_backrefs(t) for t in trees):
-            return
+        # a back-reference renumbers groups: no literals and no automata, every rule's regex runs
+        self.exact = not any(has_backrefs(t) for t in trees)
         patterns = [r.pattern for r in rules]     # what the automata answer, per rule
-        payload: dict[int, dict[int, int]] = {}     # node -> {rule: 1 exact | 2 needed}
+        self.words: dict[str, dict[int, int]] = {}  # literal -> {rule: 1 exact | 2 needed}
         for i, (rule, tree) in enumerate(zip(rules, trees)):
-            if rule.scope != "sentence" or rule.pattern.flags & re.IGNORECASE:
+            if not self.exact or rule.scope != "sentence" or rule.pattern.flags & re.IGNORECASE:
                 continue
             always = False
             inexact: list[str | None] = []
@@ -337,7 +387,7 @@ class _Keywords:
                     always = True
                     continue
                 for w in words:
-                    got = payload.setdefault(self.trie.add(w), {})
+                    got = self.words.setdefault(w, {})
                     got[i] = got.get(i, 0) | (1 if exact else 2)
             self.always[i] = always
             if inexact and None not in inexact:
@@ -346,27 +396,16 @@ class _Keywords:
                                          rule.pattern.flags)
         # every rule as an automaton (-1: not translated, its regex runs)
         auto = Automata()
-        self.prog = np.array([-1 if (got := auto.add(p)) is None else got for p in patterns],
-                             dtype=np.int64)
+        self.prog = np.array([-1 if not self.exact or (got := auto.add(p)) is None else got
+                              for p in patterns], dtype=np.int64)
         self.arrays = auto.arrays()
         self._n_states = len(auto.op)
         self._local = threading.local()
-        self.exact = True
         self.n_rules = len(rules)
         self.scope = np.array([SCOPES.index(r.scope) for r in rules], dtype=np.int64)
         self.always_arr = np.array(self.always, dtype=np.bool_)
-        ptr = np.zeros(self.trie.n_nodes + 1, dtype=np.int64)
-        for node, got in payload.items():
-            ptr[node + 1] = len(got)
-        self.node_ptr = np.cumsum(ptr)
-        self.node_rule = np.zeros(int(self.node_ptr[-1]), dtype=np.int64)
-        self.node_bits = np.zeros(int(self.node_ptr[-1]), dtype=np.int8)
-        for node, got in payload.items():
-            at = int(self.node_ptr[node])
-            for j, (rule, bits) in enumerate(sorted(got.items())):
-                self.node_rule[at + j] = rule
-                self.node_bits[at + j] = bits
-        self.empty = not payload
+        self.node_ptr, self.node_rule, self.node_bits = payload_arrays(self.trie, self.words)
+        self.empty = not self.words
 
     def workspace(self) -> np.ndarray:
         """The automata's work space of this thread (:func:`signals.regex_nb.workspace`)."""
@@ -390,6 +429,30 @@ class _Keywords:
         occ = self.trie.find(text) if not self.empty else np.zeros((0, 3), dtype=np.int64)
         return occ, keyword_status_nb(occ, self.node_ptr, self.node_rule, self.node_bits, spans,
                                       self.n_rules)
+
+
+def payload_arrays(trie: Trie, words: dict[str, dict[int, int]]) -> tuple[np.ndarray, ...]:
+    """Add the literals ``words`` (``{rule: bits}`` each, :meth:`RoleRules.literals`) to
+    ``trie`` and return ``(node_ptr, node_rule, node_bits)`` for it (add no keys after):
+    node ``v``'s rules are ``node_rule[node_ptr[v]:node_ptr[v + 1]]``, in rule order, with
+    their ``node_bits`` (:func:`signals.roles_nb.keyword_status_nb`)."""
+    payload: dict[int, dict[int, int]] = {}
+    for w, got in words.items():
+        mine = payload.setdefault(trie.add(w), {})    # words the trie cannot tell apart share
+        for rule, bits in got.items():
+            mine[rule] = mine.get(rule, 0) | bits
+    ptr = np.zeros(trie.n_nodes + 1, dtype=np.int64)
+    for node, got in payload.items():
+        ptr[node + 1] = len(got)
+    node_ptr = np.cumsum(ptr)
+    node_rule = np.zeros(int(node_ptr[-1]), dtype=np.int64)
+    node_bits = np.zeros(int(node_ptr[-1]), dtype=np.int8)
+    for node, got in payload.items():
+        at = int(node_ptr[node])
+        for j, (rule, bits) in enumerate(sorted(got.items())):
+            node_rule[at + j] = rule
+            node_bits[at + j] = bits
+    return node_ptr, node_rule, node_bits
 
 
 def _pieces(rule: RoleRule, tree) -> list[tuple[str | None, list]]:

@@ -12,24 +12,12 @@ import numpy as np
 from numba import njit
 
 from signals.regex_nb import run_nb
+from signals.text_nb import nearest_in_span_nb
 
 # Character flags (STOP_FLAGS in signals.roles): a sentence stop, a role/theme clause stop, a
 # clause stop (、 too), a line break.
 F_SENTENCE, F_ROLE, F_CLAUSE, F_BREAK = 1, 2, 4, 8
-
-
-@njit(cache=True)
-def _sentence_stop_nb(flags, i, n, hard):
-    # a stop of the copy where soft line breaks are spaces (signals.roles._SOFT_BREAK_RE): a
-    # break after a non-stop character and before a character that is not a break is soft,
-    # unless it is the hard break (end of the title)
-    f = flags[i]
-    if not f & F_SENTENCE:
-        return False
-    if f & F_BREAK and i != hard and i >= 1 and not flags[i - 1] & F_SENTENCE \
-            and i + 1 < n and not flags[i + 1] & F_BREAK:
-        return False
-    return True
+_F_STOP = np.uint8(16)    # mention_spans_nb: a sentence stop of this text (F_SENTENCE, not soft)
 
 
 @njit(cache=True)
@@ -43,6 +31,16 @@ def mention_spans_nb(lut, units, hard, starts, ends):
     for i in range(n):
         u = units[i]
         flags[i] = lut[u] if u < lut.shape[0] else 0
+    for i in range(n):
+        # the sentence stops, once: a stop of the copy where soft line breaks are spaces
+        # (signals.roles._SOFT_BREAK_RE): a break after a non-stop character and before a
+        # character that is not a break is soft, unless it is the hard break (end of the title).
+        # _F_STOP is a bit of its own: the class bits stay as they are for the tests after.
+        f = flags[i]
+        if f & F_SENTENCE and not (f & F_BREAK and i != hard and i >= 1
+                                   and not flags[i - 1] & F_SENTENCE
+                                   and i + 1 < n and not flags[i + 1] & F_BREAK):
+            flags[i] = f | _F_STOP
     k_n = starts.shape[0]
     out = np.empty((k_n, 8), dtype=np.int64)
     for k in range(k_n):
@@ -53,14 +51,14 @@ def mention_spans_nb(lut, units, hard, starts, ends):
         lo = 0
         i = s - 1
         while i >= 0:
-            if _sentence_stop_nb(flags, i, n, hard):
+            if flags[i] & _F_STOP:
                 lo = i + 1
                 break
             i -= 1
         hi = n
         j = e
         while j < n:
-            if _sentence_stop_nb(flags, j, n, hard):
+            if flags[j] & _F_STOP:
                 hi = j + 1
                 break
             j += 1
@@ -231,3 +229,52 @@ def decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws,
                     got = i
         out[k] = got
     return out
+
+
+# Columns of mention_rows_nb's rows after the 8 of mention_spans_nb.
+COL_DECIDED, COL_THEME, COL_A, COL_B, COL_TITLE = 8, 9, 10, 11, 12
+
+
+@njit(cache=True)
+def mention_rows_nb(lut, units, hard, at, applies_id, applies_rows, occ, node_ptr, node_rule,
+                    node_bits, scope, always, prog, code, cmap, ctab, ws, themes, index):
+    """Everything of an article's mentions after the name matcher: ``(rows, unsettled)``,
+    ``rows`` ``[K, 13]`` int64 rows of :func:`mention_spans_nb`'s 8 columns, then
+    :func:`decide_nb`'s answer (``COL_DECIDED``), the row of ``themes`` nearest the mention in
+    its role clause or -1 (``COL_THEME``, as :func:`signals.text_nb.nearest_in_span_nb`), the
+    mention's span in the original text (``COL_A``, ``COL_B``: through ``index``, the
+    normalised text's positions there, or as they are when ``index`` is empty) and 1 when it
+    starts before ``hard`` (the title, ``COL_TITLE``); ``unsettled``: how many answers are -2
+    or :data:`NEAREST` (a regex decides).
+
+    ``at``: the K mention starts, then their K ends; ``applies_rows[applies_id[k]]`` which rules
+    apply to mention k; ``occ``: the role literals' occurrences (other rows of the scan may be
+    there: nodes without rules are skipped); ``themes``: the theme hits' rows (start in column
+    0, sorted)."""
+    k_n = at.shape[0] // 2
+    starts = at[:k_n]
+    spans = mention_spans_nb(lut, units, hard, starts, at[k_n:])
+    status = keyword_status_nb(occ, node_ptr, node_rule, node_bits, spans, scope.shape[0])
+    applies = np.empty((k_n, scope.shape[0]), dtype=np.bool_)
+    for k in range(k_n):
+        applies[k] = applies_rows[applies_id[k]]
+    decided = decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws, units,
+                        occ, node_ptr, node_rule, node_bits)
+    near = nearest_in_span_nb(themes[:, 0].copy(), starts, spans[:, 4], spans[:, 5])
+    out = np.empty((k_n, 13), dtype=np.int64)
+    out[:, :8] = spans
+    unsettled = 0
+    for k in range(k_n):
+        s, e = spans[k, 0], spans[k, 1]
+        out[k, COL_DECIDED] = decided[k]
+        if decided[k] < -1:
+            unsettled += 1
+        out[k, COL_THEME] = near[k]
+        if index.shape[0]:
+            out[k, COL_A] = index[s]
+            out[k, COL_B] = index[e - 1] + 1
+        else:
+            out[k, COL_A] = s
+            out[k, COL_B] = e
+        out[k, COL_TITLE] = 1 if s < hard else 0
+    return out, unsettled

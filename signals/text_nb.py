@@ -178,14 +178,16 @@ def nearest_in_span_nb(points, at, lo, hi):
 
 
 @njit(cache=True)
-def normalize_units_nb(units, table, multi, keep_break, wrap_min):
-    """``(mapped, keep, n_cut, bmp16, ok)``: the character map (``table[units]``, as
-    :func:`map_units_nb`) and, in the same pass, what :func:`signals.normalize.normalize_text`
+def normalize_units_nb(units, flagged, keep_break, wrap_min):
+    """``(mapped, keep, n_cut, bmp16, ok, same)``: the character map (``table[units]``, as
+    :func:`map_units_nb`; ``flagged`` is ``table`` with ``multi`` as bit 31: one look-up a
+    character) and, in the same pass, what :func:`signals.normalize.normalize_text`
     removes with its space and wrap regexes -- ``keep[i]`` 0 for every character of a run of
     spaces that touches a non-ASCII character before or after it, and for a line break between
     two CJK unified ideographs ending a line of ``wrap_min`` characters or more (not at
     ``keep_break``); ``n_cut`` how many are 0. ``bmp16``: no surrogate code point either (the
-    mapped text is then its own UTF-16). ``ok`` is False as :func:`map_units_nb` says, and the
+    mapped text is then its own UTF-16); ``same``: the map changed no character. ``ok`` is
+    False as :func:`map_units_nb` says, and the
     caller takes its regex path. After the map every white space but the line break is ``' '``
     (the map sends every other ``str.isspace`` character there), so a run of ``[^\\S\\n]`` is a
     run of spaces."""
@@ -193,12 +195,17 @@ def normalize_units_nb(units, table, multi, keep_break, wrap_min):
     out = np.empty(n, dtype=np.uint32)
     keep = np.ones(n, dtype=np.uint8)
     bmp16 = True
+    same = True
     for i in range(n):
         u = units[i]
-        if u > 0xFFFF or multi[u]:
-            return out, keep, 0, False, False
-        m = table[u]
+        if u > 0xFFFF:
+            return out, keep, 0, False, False, False
+        m = flagged[u]
+        if m >> 31:
+            return out, keep, 0, False, False, False
         out[i] = m
+        if m != u:
+            same = False
         if 0xD800 <= m < 0xE000:
             bmp16 = False
     n_cut = 0
@@ -223,4 +230,4 @@ def normalize_units_nb(units, table, multi, keep_break, wrap_min):
                 n_cut += 1
             line_start = i + 1
         i += 1
-    return out, keep, n_cut, bmp16, True
+    return out, keep, n_cut, bmp16, True, same

@@ -32,11 +32,13 @@ from backtests.core.errors import ConfigError, did_you_mean
 from signals.config import load_toml, string_list
 from signals.literals import first_chars, parse
 from signals.normalize import normalize_name
-from signals.text_nb import code_points, unquoted_nb
-from signals.trie_nb import Trie
+from signals.text_nb import code_points
+from signals.themes_nb import HIT_LEXICON, HIT_QUOTED, theme_hits_nb
+from signals.trie_nb import Trie, utf16_units
 
 THEME_KEYS = ("themes", "patterns")
 _START_END = operator.itemgetter(0, 1)
+_NO_QUOTED = np.zeros((0, 2), dtype=np.int64)
 PATTERN_KEYS = ("quoted", "unquoted_markers", "max_unquoted", "stop_chars")
 
 
@@ -62,6 +64,7 @@ class ThemeLexicon:
                 if key:
                     self.keyword_theme.setdefault(key, theme)
         self._kw = None
+        self._kw_theme: dict[int, str] = {}
         if self.keyword_theme:
             self._kw = Trie()
             self._kw_theme = {self._kw.add(key): theme for key, theme in self.keyword_theme.items()}
@@ -73,6 +76,7 @@ class ThemeLexicon:
         self._quoted_first = [None if rx.flags & re.IGNORECASE else first_chars(parse(rx))
                               for rx in self._quoted]
         marks = sorted((normalize_name(m) for m in markers), key=len, reverse=True)
+        self.markers = tuple(marks)         # normalised, longest first
         self._marker_re = re.compile("|".join(map(re.escape, marks))) if marks else None
         # the markers as a dictionary scan (the alternation finds the leftmost, then longest)
         self._markers = None
@@ -90,6 +94,14 @@ class ThemeLexicon:
                 self._markers = None        # not in the table: the regex path
             else:
                 self._stop[ord(c)] = True
+        # theme_hits_nb's tables (an empty trie scans to nothing), or None: the plain path
+        self._patterns = (self._markers is not None, self.max_unquoted, self._stop,
+                          bool(self.stop_chars))
+        self._tables = None
+        if self._marker_re is None or self._markers is not None:
+            kw = Trie() if self._kw is None else self._kw
+            mk = Trie() if self._markers is None else self._markers
+            self._tables = (*kw.tables(), kw.max_len, *mk.tables(), mk.max_len)
 
     def fingerprint(self) -> tuple:
         """Everything that decides :meth:`find`, as plain values (for rules versions)."""
@@ -102,6 +114,84 @@ class ThemeLexicon:
 
     def find(self, text: str) -> list[ThemeHit]:
         """Theme hits in normalised ``text``, sorted by position."""
+        if self._tables is None:
+            return self._find_plain(text)
+        rows, quoted = self._rows(text)
+        kw_theme, canonical = self._kw_theme, self._canonical
+        new = tuple.__new__                 # a NamedTuple's own __new__ is slower
+        hits = []
+        for start, end, kind, value in rows.tolist():
+            if kind == HIT_LEXICON:
+                hit = (start, end, kw_theme[value], text[start:end], "lexicon")
+            elif kind == HIT_QUOTED:
+                x = quoted[value]
+                hit = (start, end, canonical(x), x, "pattern")
+            else:
+                x = text[start:value]
+                hit = (start, end, canonical(x), x, "pattern")
+            hits.append(new(ThemeHit, hit))
+        return hits
+
+    def scan(self, text: str) -> tuple[np.ndarray, list[str]]:
+        """``(rows, themes)``: the hits of :meth:`find` as ``[T, 4]`` int64 rows of
+        :func:`signals.themes_nb.theme_rows_nb` (their start in column 0) and their themes,
+        without the :class:`ThemeHit` tuples."""
+        if self._tables is None:
+            hits = self._find_plain(text)
+            return (np.array([h[:2] + (0, 0) for h in hits], dtype=np.int64).reshape(-1, 4),
+                    [h.theme for h in hits])
+        rows, quoted = self._rows(text)
+        return rows, self.themes_of(text, rows, quoted, self._kw_theme)
+
+    @property
+    def scannable(self) -> bool:
+        """Whether :func:`signals.themes_nb.theme_rows_nb` finds the hits (else the regexes:
+        a marker or stop character a scan cannot read)."""
+        return self._tables is not None
+
+    def pattern_tables(self) -> tuple:
+        """``(has_markers, max_unquoted, stop, any_stop)``: the unquoted patterns as
+        :func:`signals.themes_nb.theme_rows_nb` reads them."""
+        return self._patterns
+
+    def themes_of(self, text: str, rows: np.ndarray, quoted: list[str],
+                  kw_theme: dict[int, str]) -> list[str]:
+        """The theme of each row of :func:`signals.themes_nb.theme_rows_nb` (``quoted``: the
+        quoted names, :meth:`quoted`; ``kw_theme``: the theme of each keyword's trie node)."""
+        canonical = self._canonical
+        return [kw_theme[v] if kind == HIT_LEXICON else
+                canonical(quoted[v] if kind == HIT_QUOTED else text[s:v])
+                for s, _e, kind, v in rows.tolist()]
+
+    def quote_starts(self) -> frozenset[str] | None:
+        """The characters every quoted pattern's match starts with (a text without any of them
+        has no quoted hit), or None when a pattern's first characters are not known."""
+        if any(first is None for first in self._quoted_first):
+            return None
+        return frozenset().union(*self._quoted_first)
+
+    def quoted(self, text: str) -> tuple[np.ndarray, list[str]]:
+        """``([Q, 2] spans, names)`` of the quoted patterns' names (the regexes)."""
+        spans, names = [], []
+        for rx, first in zip(self._quoted, self._quoted_first):
+            if first is not None and not any(map(text.__contains__, first)):
+                continue                # no character a match starts with (most texts)
+            for m in _finditer(rx, first, text):
+                x = m.group(1).strip()
+                if x:
+                    spans += m.span(1)
+                    names.append(x)
+        return (np.array(spans, dtype=np.int64).reshape(-1, 2) if spans else _NO_QUOTED), names
+
+    def _rows(self, text: str) -> tuple[np.ndarray, list[str]]:
+        """:func:`signals.themes_nb.theme_hits_nb` of ``text`` and the names of the quoted
+        pattern hits its rows point to."""
+        quoted, names = self.quoted(text)
+        return theme_hits_nb(code_points(text), utf16_units(text), *self._tables, quoted,
+                             *self._patterns), names
+
+    def _find_plain(self, text: str) -> list[ThemeHit]:
+        """:meth:`find` when a marker or a stop character cannot be scanned (regexes)."""
         hits: list[ThemeHit] = []
         if self._kw is not None:       # leftmost, then longest keyword; no overlaps
             kw_theme = self._kw_theme
@@ -134,14 +224,7 @@ class ThemeLexicon:
     def _unquoted(self, text: str) -> list[tuple[int, int, int]]:
         """``(cut, marker start, name end)`` of each unquoted pattern ``X概念``: X is the run
         (``_run_re``) right before the marker, cut after its last stop character
-        (``_tail_re``); by one scan and :func:`signals.text_nb.unquoted_nb` where it can."""
-        if self._markers is not None:
-            starts = self._markers.find_leftmost(text)[:, 0]
-            if not len(starts):
-                return []
-            spans = unquoted_nb(code_points(text), starts, self.max_unquoted, self._stop, bool(self.stop_chars))
-            return [(cut, end, stop_at) for end, (cut, stop_at) in
-                    zip(starts.tolist(), spans.tolist()) if cut >= 0]
+        (``_tail_re``); by the regexes (:meth:`_find_plain`)."""
         out = []
         for m in self._marker_re.finditer(text):
             end = m.start()
@@ -157,19 +240,20 @@ class ThemeLexicon:
 
     @staticmethod
     def primary(hits: list[ThemeHit], title_end: int) -> str:
-        """Main theme: first theme in the title (``start < title_end``), else the most frequent."""
-        for h in hits:
-            if h.start < title_end:
-                return h.theme
-        if not hits:
-            return ""
-        counts: dict[str, int] = {}
-        first: dict[str, int] = {}
-        for h in hits:
-            t = h.theme
-            counts[t] = counts.get(t, 0) + 1
-            first.setdefault(t, h.start)
-        return min(counts, key=lambda t: (-counts[t], first[t]))
+        """Main theme of :meth:`find`'s hits: the first theme in the title (``start <
+        title_end``), else the most frequent (:func:`primary_theme`)."""
+        return primary_theme([h.theme for h in hits], hits[0].start if hits else 0, title_end)
+
+
+def primary_theme(themes: list[str], first: int, title_end: int) -> str:
+    """The main theme of an article's theme hits, given by their ``themes`` in order of
+    position and the start of the first: that first one's theme when it lies in the title
+    (``first < title_end``), else the most frequent theme, the earliest on ties."""
+    if not themes:
+        return ""
+    if first < title_end:
+        return themes[0]
+    return max(dict.fromkeys(themes), key=themes.count)     # max: the first of equals
 
 
 def _finditer(rx: re.Pattern, first: set[str] | None, text: str):

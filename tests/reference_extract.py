@@ -7,6 +7,7 @@ the same names, themes and roles."""
 from __future__ import annotations
 
 import bisect
+import json
 import re
 
 import numpy as np
@@ -201,6 +202,33 @@ def theme_find(lex, text):
     return hits
 
 
+def theme_primary(hits, title_end):
+    """ThemeLexicon.primary: the first theme in the title, else the most frequent."""
+    for h in hits:
+        if h.start < title_end:
+            return h.theme
+    if not hits:
+        return ""
+    counts: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for h in hits:
+        counts[h.theme] = counts.get(h.theme, 0) + 1
+        first.setdefault(h.theme, h.start)
+    return min(counts, key=lambda t: (-counts[t], first[t]))
+
+
+def index_rows(ex, items):
+    """``Extractor.index_rows`` of ``ex``'s rules: the rows built from :func:`extract_text`
+    as ``signals.parallel.article_rows`` built them before."""
+    out = []
+    for key, title, body in items:
+        mentions, unknown, themes, primary = extract_text(ex, title, body)
+        out.append((key, json.dumps([list(themes), primary], ensure_ascii=False),
+                    [(m.code, m.matched_text, m.kind, int(m.in_title), m.theme, m.role, m.weight)
+                     for m in mentions], list(unknown)))
+    return out
+
+
 def extract_text(ex, title: str, body: str):
     """``Extractor.extract_text`` of ``ex``'s rules, the plain way."""
     head = ' '.join(title.splitlines())
@@ -210,7 +238,7 @@ def extract_text(ex, title: str, body: str):
     title_end = len(text) if title_end < 0 else title_end
     hits, unknown = find(ex.matcher, text)
     theme_hits = theme_find(ex.themes, text)
-    primary = ex.themes.primary(theme_hits, title_end)
+    primary = theme_primary(theme_hits, title_end)
     theme_pos = [h.start for h in theme_hits]
     cache: dict = {}
     mentions = []

@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 from backtests.data.master import StockMaster, load_master
 from benchmarks.news_corpus import make_records
 from signals.extract import Extractor
+from signals.extract_nb import KIND_MARKER, KIND_THEME, leftmost_of_nb
 from signals.literals import Automata, finite_strings, needed_strings, parse
 from signals.mentions import _DIGITS_RE, digit_runs, load_matching
 from signals.normalize import normalize_text
+from signals.parallel import article_rows
 from signals.regex_nb import may_match_nb, run_nb, workspace
 from signals.roles import (
     CLAUSE_RE,
@@ -32,7 +34,8 @@ from signals.roles import (
     load_roles,
 )
 from signals.roles_nb import F_BREAK, F_CLAUSE, F_ROLE, F_SENTENCE, mention_spans_nb
-from signals.themes import ThemeLexicon
+from signals.text_nb import leftmost_longest_nb
+from signals.themes import ThemeLexicon, load_themes
 from tests import reference_extract as ref
 from tests.conftest import NEWS, REAL_NAMES, REAL_NAMES_2023
 
@@ -70,6 +73,16 @@ def check_same(ex, title, body):
     assert len(got[0]) == len(want[0]), (title, body)
     for g, w in zip(got[0], want[0]):
         assert g == w and type(g.weight) is type(w.weight), (title, body, g, w)
+    check_rows(ex, [(7, title, body)])
+
+
+def check_rows(ex, items):
+    """The mention index's rows (Extractor.index_rows, in its passes) are the rows built from
+    the reference extraction, field by field and type by type."""
+    got, want = ex.index_rows(items), ref.index_rows(ex, items)
+    assert got == want
+    for g, w in zip(got, want):
+        assert [tuple(map(type, m)) for m in g[2]] == [tuple(map(type, m)) for m in w[2]], g
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +273,20 @@ def test_nearest_pass(text, mention, role):
     assert want[0] == role
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(1, 4), st.integers(0, 5)), max_size=16),
+       st.lists(st.integers(0, 3), min_size=6, max_size=6))
+def test_leftmost_of_a_kind_is_leftmost_longest_of_its_rows(rows, kinds):
+    """The joint scan's rows of one kind, taken leftmost then longest in one pass, are what
+    leftmost_longest_nb takes of that kind's rows alone (its own trie's scan)."""
+    occ = np.array(sorted({(s, s + n, node) for s, n, node in rows}), dtype=np.int64).reshape(-1, 3)
+    kind = np.array(kinds, dtype=np.uint8)
+    for bit in (KIND_THEME, KIND_MARKER):
+        mine = occ[(kind[occ[:, 2]] & bit) != 0]
+        want = mine[leftmost_longest_nb(mine)]
+        assert leftmost_of_nb(occ, kind, bit).tolist() == want.tolist()
+
+
 # ---------------------------------------------------------------- text steps
 @settings(max_examples=300, deadline=None)
 @given(st.text("天娱Aa ß\u3000ＡＢ１(chuàng)（）\n。華電😀\ud800１٣", max_size=60),
@@ -291,7 +318,17 @@ def test_themes_are_the_plain_ones(words, stops):
                        (r'[“"]([^“”"]{1,12})[”"]\s*(?:概念股|概念|板块|题材)',),
                        ("概念股", "概念", "板块"), 4, stops)
     text = "".join(words)
-    assert lex.find(text) == ref.theme_find(lex, text)
+    hits = lex.find(text)
+    assert hits == ref.theme_find(lex, text)
+    rows, themes = lex.scan(text)
+    assert rows[:, :2].tolist() == [list(h[:2]) for h in hits] and themes == [h.theme for h in hits]
+    for title_end in (0, 3, len(text)):
+        assert lex.primary(hits, title_end) == ref.theme_primary(hits, title_end)
+    # a stop character outside the BMP: no scan, the regexes (the same hits)
+    plain = ThemeLexicon(lex.themes, (r'[“"]([^“”"]{1,12})[”"]\s*(?:概念股|概念|板块|题材)',),
+                         ("概念股", "概念", "板块"), 4, stops + "😀")
+    assert not plain.scannable and plain.scan(text)[1] == [h.theme for h in plain.find(text)]
+    assert plain.find(text) == ref.theme_find(plain, text)
 
 
 NAME_WORDS = ["天娱数科", "万科A", "万科", "平安", "中国平安", "机器人", "太阳能", "发电", "、", "，", "等",
@@ -384,6 +421,40 @@ def test_synthetic_small(small):
         check_same(small, rec["title"], rec["body"])
 
 
+ROW_WORDS = NAME_WORDS + ["豆包", "“镜湖AI眼镜”概念股", "固态电池概念", "板块", "跌停", "。", "😀", "\ud83d",
+                          "\ufffd", "Ａ", "  ", "偉創(chuàng)電氣", "\u3000", "中信证券研报", "未能涨停"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(ROW_WORDS), max_size=30), min_size=1, max_size=150))
+def test_index_rows_in_passes_are_the_reference_rows(small, bodies):
+    """Many articles at once (more than one pass of index_rows): every row as the reference
+    builds it, in order; empty articles and articles without names among them."""
+    items = [(k, "".join(b[:2]), "".join(b[2:])) for k, b in enumerate(bodies)]
+    check_rows(small, items)
+
+
+def test_index_rows_of_a_huge_article_and_of_nothing(small):
+    names = [n.replace(" ", "") for n in NAMES["name"]]
+    recs = make_records(names, list(NAMES["code"]), 40, chars=600, names=8, seed=9)
+    huge = "\n".join(r["body"] for r in recs) * 10           # ~240,000 characters
+    check_rows(small, [(0, "标题", huge), (1, "", ""), (2, "\n", "\n\n"), (3, "x", "😀" * 5)])
+    assert small.index_rows([]) == []
+
+
+def test_themes_the_scan_cannot_read(tmp_path):
+    """A theme file with a stop character outside the BMP: the themes come from the regexes
+    (the joint kernel is given them), the rest as before."""
+    path = tmp_path / "themes.toml"
+    path.write_text(Path(__file__).parents[1].joinpath("signals", "themes.toml")
+                    .read_text(encoding="utf-8").replace('stop_chars = "的', 'stop_chars = "😀的'),
+                    encoding="utf-8")
+    ex = Extractor(StockMaster.from_frame(NAMES), themes=load_themes(path))
+    assert not ex.themes.scannable
+    for title, body in EDGE + [("", "今日固态电池概念、“谷子”概念股和AI眼镜板块大涨，天娱数科涨停。")]:
+        check_same(ex, title, body)
+
+
 @pytest.mark.parametrize("backref", [False, True])
 def test_user_rules_with_untranslatable_patterns(tmp_path, backref):
     """A user's roles.toml with patterns the literal scan cannot read (look-behind, a
@@ -447,3 +518,12 @@ def test_synthetic_and_real_articles(real):
         recs.append({"title": title, "body": body})
     for rec in recs:
         check_same(real, rec.get("title", ""), rec.get("body", ""))
+
+
+def test_article_rows_of_an_extractor_without_index_rows(small):
+    """benchmarks/bench_news.py runs an earlier commit's Extractor (no index_rows) through
+    signals.parallel: its rows come from extract_text, the same as index_rows gives."""
+    class Earlier:
+        extract_text = staticmethod(small.extract_text)
+    items = [(k, title, body) for k, (title, body) in enumerate(EDGE)]
+    assert article_rows(Earlier(), items) == small.index_rows(items) == ref.index_rows(small, items)

@@ -1,0 +1,138 @@
+"""Extraction into the mention index's rows, per article: a baseline commit's extractor against
+this tree's, alternating in one process, on SYNTHETIC benchmark articles.
+
+    python benchmarks/bench_rows.py [--articles 3000] [--repeat 5] [--baseline-commit REV]
+
+1. the baseline commit (default: the merge base with ``main``) is extracted from git into a
+   temporary folder with its packages renamed (``signals`` -> ``hb_base_signals``, likewise
+   ``backtests``): numba names a compiled function's environment after its module, and two
+   trees' kernels under one module name can clash in one process;
+2. both extractors give ``signals.parallel.article_rows`` of the same articles and
+   ``extract_text`` of the first 1,000: they must be equal (else the script fails);
+3. times: blocks of 300 articles, the baseline and this tree alternating block by block,
+   ``--repeat`` rounds; each block's best CPU time, summed. Printed per article, for
+   ``article_rows`` (what the mention index stores) and ``extract_text`` (mentions with their
+   sentence), with the ratios baseline/this; and the name matcher alone on the normalised
+   texts (this tree's), subtracted from both to give the rest of the extraction.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+DATA = os.environ.get("HYPEBT_SHARED_DATA", os.path.join(REPO, "..", "shared", "data"))
+sys.path.insert(0, REPO)
+
+from benchmarks.news_corpus import make_records  # noqa: E402
+from signals.extract import Extractor  # noqa: E402
+from signals.normalize import normalize_text  # noqa: E402
+from signals.parallel import article_rows  # noqa: E402
+
+_IMPORT_RE = re.compile(r"\b(from|import) (signals|backtests)\b")
+
+
+def load_baseline(commit: str, where: str):
+    """``(Extractor, article_rows, load_master)`` of ``commit``, its packages renamed
+    ``hb_base_signals`` and ``hb_base_backtests``."""
+    subprocess.run(f"git -C {REPO} archive {commit} signals backtests | tar -x -C {where}",
+                   shell=True, check=True)
+    for pkg in ("signals", "backtests"):
+        os.rename(os.path.join(where, pkg), os.path.join(where, f"hb_base_{pkg}"))
+    for root, _dirs, files in os.walk(where):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(root, name)
+                with open(path, encoding="utf-8") as fh:
+                    src = fh.read()
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(_IMPORT_RE.sub(r"\1 hb_base_\2", src))
+    sys.path.insert(0, where)
+    try:
+        extract = importlib.import_module("hb_base_signals.extract")
+        parallel = importlib.import_module("hb_base_signals.parallel")
+        try:                                    # the package layout before and after v0.2
+            master = importlib.import_module("hb_base_backtests.data.master")
+        except ModuleNotFoundError:
+            master = importlib.import_module("hb_base_backtests.master")
+    finally:
+        sys.path.remove(where)
+    return extract.Extractor, parallel.article_rows, master.load_master
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--articles", type=int, default=3000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--baseline-commit", default=None)
+    args = ap.parse_args(argv)
+    base_rev = args.baseline_commit or subprocess.run(
+        ["git", "-C", REPO, "merge-base", "HEAD", "main"], capture_output=True, text=True
+    ).stdout.strip()
+    from backtests.data.master import load_master
+
+    names = (os.path.join(DATA, "ashare_names_20250418.csv"),
+             os.path.join(DATA, "ashare_codes_names_listdates_2023.csv"))
+    master = load_master(*names)
+    codes = list(master.frame.index)
+    recs = make_records([master.name_of(c) for c in codes], codes, args.articles, seed=7)
+    items = [(k, r["title"], r["body"]) for k, r in enumerate(recs)]
+    with tempfile.TemporaryDirectory(prefix="hypebt-bench-rows-") as tmp:
+        try:
+            BaseEx, base_rows, base_load = load_baseline(base_rev, tmp)
+            base = BaseEx(base_load(*names))
+            label = f"baseline {base_rev[:10]}"
+        except (subprocess.CalledProcessError, ImportError) as exc:
+            print(f"baseline: not available ({type(exc).__name__}; no git history with a 'main' "
+                  "branch?): this extractor against itself")
+            base, base_rows, label = Extractor(master), article_rows, "this tree (again)"
+        ex = Extractor(master)
+        if base_rows(base, items) != article_rows(ex, items):
+            print("Error: the rows differ from the baseline's")
+            return 1
+        for _k, title, body in items[:1000]:
+            if base.extract_text(title, body) != ex.extract_text(title, body):
+                print(f"Error: extract_text differs from the baseline's: {title!r}")
+                return 1
+        print(f"{len(items):,} SYNTHETIC articles: rows and extract_text equal to the {label}")
+        blocks = [items[i:i + 300] for i in range(0, len(items), 300)]
+        normed = {}                         # the name matcher alone, on the normalised texts
+        for _k, title, body in items:
+            head = " ".join(title.splitlines())
+            normed[_k] = normalize_text(f"{head}\n{body}", keep_break=len(head))[0]
+        runs = {"base rows": lambda p: base_rows(base, p), "rows": lambda p: article_rows(ex, p),
+                "base text": lambda p: [base.extract_text(t, b) for _k, t, b in p],
+                "text": lambda p: [ex.extract_text(t, b) for _k, t, b in p],
+                "matcher": lambda p: [ex.matcher.find(normed[k]) for k, _t, _b in p]}
+        best = {name: [float("inf")] * len(blocks) for name in runs}
+        for _ in range(args.repeat):
+            for j, part in enumerate(blocks):      # alternating block by block
+                for name, run in runs.items():
+                    c0 = time.process_time()
+                    run(part)
+                    best[name][j] = min(best[name][j], time.process_time() - c0)
+        us = {name: sum(v) / len(items) * 1e6 for name, v in best.items()}
+        print(f"article_rows: {label} {us['base rows']:.1f} us an article, this tree "
+              f"{us['rows']:.1f} us = {us['base rows'] / us['rows']:.2f}x")
+        print(f"extract_text: {label} {us['base text']:.1f} us an article, this tree "
+              f"{us['text']:.1f} us = {us['base text'] / us['text']:.2f}x")
+        m = us["matcher"]
+        print(f"of which this tree's name matcher alone: {m:.1f} us; the rest: "
+              f"rows {us['base rows'] - m:.1f} -> {us['rows'] - m:.1f} us = "
+              f"{(us['base rows'] - m) / (us['rows'] - m):.2f}x, extract_text "
+              f"{us['base text'] - m:.1f} -> {us['text'] - m:.1f} us = "
+              f"{(us['base text'] - m) / (us['text'] - m):.2f}x")
+        print(f"rows: baseline/this {us['base rows'] / us['rows']:.2f}x (best CPU time of each "
+              f"block of 300, {args.repeat} rounds, alternating)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

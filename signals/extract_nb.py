@@ -1,0 +1,77 @@
+"""Numba kernel of one article after the name matcher (:class:`signals.extract.Extractor`): one
+dictionary scan of the normalised text for the theme keywords, the theme markers and the role
+rules' literals together, then the theme hits (:func:`signals.themes_nb.theme_rows_nb`) and
+every mention's spans, role and nearest theme (:func:`signals.roles_nb.mention_rows_nb`).
+
+One scan instead of three: the trie holds the keys of all three, and a node's ``kind`` bits
+say whose key ends there (:data:`KIND_THEME`, :data:`KIND_MARKER`, :data:`KIND_QUOTE`; the role
+literals are the nodes with rules in ``node_ptr``). The rows of one kind are exactly what a scan of that kind's
+own trie finds (every occurrence of every key, by start then end)."""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from signals.roles_nb import mention_rows_nb
+from signals.themes_nb import theme_rows_nb
+from signals.trie_nb import scan_all_nb
+
+KIND_THEME, KIND_MARKER, KIND_QUOTE = 1, 2, 4
+
+
+@njit(cache=True)
+def leftmost_of_nb(occ, node_kind, bit):
+    """The rows of ``occ`` (by start, then end) whose node has ``bit``, taken leftmost first,
+    the longest at a start, none overlapping one taken before (what
+    :func:`signals.text_nb.leftmost_longest_nb` takes of those rows), in one pass."""
+    out = np.empty((occ.shape[0], 3), dtype=np.int64)
+    k = 0
+    last = 0
+    best = -1                       # the longest row of the current start so far
+    for i in range(occ.shape[0]):
+        if not node_kind[occ[i, 2]] & bit:
+            continue
+        if best >= 0 and occ[i, 0] != occ[best, 0]:
+            if occ[best, 0] >= last:
+                out[k] = occ[best]
+                k += 1
+                last = occ[best, 1]
+        best = i
+    if best >= 0 and occ[best, 0] >= last:
+        out[k] = occ[best]
+        k += 1
+    return out[:k]
+
+
+@njit(cache=True)
+def article_nb(units, units16, hard, at, applies_id, applies_rows, first, keys, children,
+               terminal, max_len, node_kind, node_ptr, node_rule, node_bits, lut, scope, always,
+               prog, code, cmap, ctab, ws, quoted, has_markers, max_unquoted, stop, any_stop,
+               given, themes_given, index):
+    """``(first, themes, rows, unsettled, quote)`` of an article: the start of the first theme
+    hit (0 when there is none), the theme hits' rows
+    (:func:`signals.themes_nb.theme_rows_nb`; ``given`` when ``themes_given``) and the
+    mentions' (:func:`signals.roles_nb.mention_rows_nb`). ``units``/``units16``: the
+    normalised text's code points and UTF-16 units; the trie tables and ``node_kind`` are the
+    joint trie's (scanned over ``units16``); the rest as the two kernels take them. ``quote``:
+    whether a key of :data:`KIND_QUOTE` (a character a quoted theme pattern starts with) is in
+    the text (the quoted patterns' regexes, run before, gave ``quoted``; run after, they are
+    run only when this says they can match)."""
+    occ = scan_all_nb(units16, first, keys, children, terminal, max_len)
+    if themes_given:
+        themes = given
+    else:
+        lex = leftmost_of_nb(occ, node_kind, KIND_THEME)
+        markers = leftmost_of_nb(occ, node_kind, KIND_MARKER)[:, 0].copy()
+        themes = theme_rows_nb(units, lex, quoted, has_markers, markers, max_unquoted, stop,
+                               any_stop)
+    rows, unsettled = mention_rows_nb(lut, units, hard, at, applies_id, applies_rows, occ,
+                                      node_ptr, node_rule, node_bits, scope, always, prog, code,
+                                      cmap, ctab, ws, themes, index)
+    first = themes[0, 0] if themes.shape[0] else 0
+    quote = False
+    for i in range(occ.shape[0]):
+        if node_kind[occ[i, 2]] & KIND_QUOTE:
+            quote = True
+            break
+    return first, themes, rows, unsettled, quote
