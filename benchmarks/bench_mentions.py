@@ -82,7 +82,7 @@ def main(argv=None) -> int:
         texts.append(normalize_text(f"{head}\n{a.body}", keep_break=len(head))[0])
     with tempfile.TemporaryDirectory(prefix="hypebt-bench-mentions-") as tmp:
         try:
-            BaseExtractor, base_load_master, base_make_article = load_baseline(base_rev, tmp)
+            BaseExtractor, base_load_master, base_make_article, _ = load_baseline(base_rev, tmp)
         except (subprocess.CalledProcessError, ImportError) as exc:
             print(f"baseline: not available ({type(exc).__name__}): this tree against itself")
             BaseExtractor, base_load_master, base_make_article = Extractor, load_master, make_article

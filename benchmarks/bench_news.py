@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -49,29 +50,43 @@ sys.path.insert(0, REPO)
 
 from benchmarks.news_corpus import make_records
 
+_IMPORT_RE = re.compile(r"\b(from|import) (signals|backtests)\b")
+
 
 def load_baseline(commit: str, where: str):
-    """``(Extractor class, load_master)`` of ``commit``, imported into this process under the
-    usual module names, then the names released so that this tree's modules import next."""
-    subprocess.run(f"git -C {REPO} archive {commit} | tar -x -C {where}", shell=True, check=True)
-    saved = {k: v for k, v in sys.modules.items() if k.split(".")[0] in ("signals", "backtests")}
-    for k in saved:
-        del sys.modules[k]
+    """``(Extractor, load_master, make_article, article_rows)`` of ``commit``, extracted from git
+    into ``where`` with its packages renamed (``signals`` -> ``hb_base_signals``, likewise
+    ``backtests``) and imported into this process. Renamed, not swapped in under the usual
+    names: numba names a compiled function's environment after its module, and two trees'
+    kernels under one module name can clash in one process (``NRT_adapt_ndarray_to_python:
+    'descr' is NULL``). ``article_rows`` is None for a commit without ``signals.parallel``."""
+    subprocess.run(f"git -C {REPO} archive {commit} signals backtests | tar -x -C {where}",
+                   shell=True, check=True)
+    for pkg in ("signals", "backtests"):
+        os.rename(os.path.join(where, pkg), os.path.join(where, f"hb_base_{pkg}"))
+    for root, _dirs, files in os.walk(where):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(root, name)
+                with open(path, encoding="utf-8") as fh:
+                    src = fh.read()
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(_IMPORT_RE.sub(r"\1 hb_base_\2", src))
     sys.path.insert(0, where)
     try:
-        extract = importlib.import_module("signals.extract")
+        extract = importlib.import_module("hb_base_signals.extract")
+        articles = importlib.import_module("hb_base_signals.articles")
         try:                                    # the package layout before and after v0.2
-            master = importlib.import_module("backtests.data.master")
+            master = importlib.import_module("hb_base_backtests.data.master")
         except ModuleNotFoundError:
-            master = importlib.import_module("backtests.master")
-        articles = importlib.import_module("signals.articles")
-        out = extract.Extractor, master.load_master, articles.make_article
+            master = importlib.import_module("hb_base_backtests.master")
+        try:
+            rows = importlib.import_module("hb_base_signals.parallel").article_rows
+        except (ModuleNotFoundError, AttributeError):
+            rows = None
     finally:
         sys.path.remove(where)
-        for k in [k for k in sys.modules if k.split(".")[0] in ("signals", "backtests")]:
-            del sys.modules[k]
-        sys.modules.update(saved)
-    return out
+    return extract.Extractor, master.load_master, articles.make_article, rows
 
 
 def main(argv=None) -> int:
@@ -128,7 +143,7 @@ def main(argv=None) -> int:
         base_dir = os.path.join(tmp, "baseline")
         os.makedirs(base_dir)
         try:
-            BaseExtractor, base_load_master, base_make_article = load_baseline(base_rev, base_dir)
+            BaseExtractor, base_load_master, base_make_article, _ = load_baseline(base_rev, base_dir)
         except (subprocess.CalledProcessError, ImportError) as exc:
             print(f"today's extractor: not available ({type(exc).__name__}; no git history with "
                   f"a 'main' branch?): this extractor is the reference")

@@ -4,9 +4,7 @@ this tree's, alternating in one process, on SYNTHETIC benchmark articles.
     python benchmarks/bench_rows.py [--articles 3000] [--repeat 5] [--baseline-commit REV]
 
 1. the baseline commit (default: the merge base with ``main``) is extracted from git into a
-   temporary folder with its packages renamed (``signals`` -> ``hb_base_signals``, likewise
-   ``backtests``): numba names a compiled function's environment after its module, and two
-   trees' kernels under one module name can clash in one process;
+   temporary folder with its packages renamed (:func:`benchmarks.bench_news.load_baseline`);
 2. both extractors give ``signals.parallel.article_rows`` of the same articles and
    ``extract_text`` of the first 1,000: they must be equal (else the script fails);
 3. times: blocks of 300 articles, the baseline and this tree alternating block by block,
@@ -18,9 +16,7 @@ this tree's, alternating in one process, on SYNTHETIC benchmark articles.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -28,43 +24,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-DATA = os.environ.get("HYPEBT_SHARED_DATA", os.path.join(REPO, "..", "shared", "data"))
 sys.path.insert(0, REPO)
 
-from benchmarks.news_corpus import make_records  # noqa: E402
-from signals.extract import Extractor  # noqa: E402
-from signals.normalize import normalize_text  # noqa: E402
-from signals.parallel import article_rows  # noqa: E402
-
-_IMPORT_RE = re.compile(r"\b(from|import) (signals|backtests)\b")
-
-
-def load_baseline(commit: str, where: str):
-    """``(Extractor, article_rows, load_master)`` of ``commit``, its packages renamed
-    ``hb_base_signals`` and ``hb_base_backtests``."""
-    subprocess.run(f"git -C {REPO} archive {commit} signals backtests | tar -x -C {where}",
-                   shell=True, check=True)
-    for pkg in ("signals", "backtests"):
-        os.rename(os.path.join(where, pkg), os.path.join(where, f"hb_base_{pkg}"))
-    for root, _dirs, files in os.walk(where):
-        for name in files:
-            if name.endswith(".py"):
-                path = os.path.join(root, name)
-                with open(path, encoding="utf-8") as fh:
-                    src = fh.read()
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.write(_IMPORT_RE.sub(r"\1 hb_base_\2", src))
-    sys.path.insert(0, where)
-    try:
-        extract = importlib.import_module("hb_base_signals.extract")
-        parallel = importlib.import_module("hb_base_signals.parallel")
-        try:                                    # the package layout before and after v0.2
-            master = importlib.import_module("hb_base_backtests.data.master")
-        except ModuleNotFoundError:
-            master = importlib.import_module("hb_base_backtests.master")
-    finally:
-        sys.path.remove(where)
-    return extract.Extractor, parallel.article_rows, master.load_master
+from benchmarks.bench_news import DATA, load_baseline
+from benchmarks.news_corpus import make_records
+from signals.extract import Extractor
+from signals.normalize import normalize_text
+from signals.parallel import article_rows
 
 
 def main(argv=None) -> int:
@@ -86,7 +52,7 @@ def main(argv=None) -> int:
     items = [(k, r["title"], r["body"]) for k, r in enumerate(recs)]
     with tempfile.TemporaryDirectory(prefix="hypebt-bench-rows-") as tmp:
         try:
-            BaseEx, base_rows, base_load = load_baseline(base_rev, tmp)
+            BaseEx, base_load, _make, base_rows = load_baseline(base_rev, tmp)
             base = BaseEx(base_load(*names))
             label = f"baseline {base_rev[:10]}"
         except (subprocess.CalledProcessError, ImportError) as exc:
