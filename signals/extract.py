@@ -18,9 +18,9 @@ from typing import NamedTuple
 import numpy as np
 
 from signals.articles import Article
+from signals.extract_nb import KIND_MARKER, KIND_QUOTE, KIND_THEME, article_nb
 from signals.mentions import MatchRules, NameMatcher, load_matching
 from signals.normalize import normalize_text, original_span
-from signals.extract_nb import KIND_MARKER, KIND_QUOTE, KIND_THEME, article_nb
 from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles, payload_arrays
 from signals.roles_nb import COL_A, COL_B, COL_DECIDED, COL_THEME, COL_TITLE
 from signals.text_nb import code_points
