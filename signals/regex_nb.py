@@ -55,30 +55,35 @@ def may_match_nb(code, cmap, ctab, start, units, pos, endpos, bol, anchored):
     :func:`run_nb`) rules out a match at ``pos`` (``anchored``) or in ``[pos, endpos]``; True
     when :func:`run_nb` must decide. Inlined into the caller: a kernel checking many
     positions pays no call where no match can begin (most of them)."""
+    return _first_start(code, cmap, ctab, start, units, pos, endpos, bol, anchored)[0] >= 0
+
+
+@njit(cache=True, inline="always")
+def _first_start(code, cmap, ctab, start, units, pos, endpos, bol, anchored):
+    """``(pos, nxt)``: the first position from ``pos`` where a match of the automaton at
+    ``start`` can begin by its first-character filter (-1 when none can: ``anchored`` and not
+    at ``pos``, or none in ``[pos, endpos]``), and the next position from ``pos`` where an
+    assertion it may begin with holds (``endpos + 1`` when it has no filter)."""
     n = code[0]
     f = code[1 + 3 * n + start]
-    if f < 0:
-        return True
+    if f < 0:               # no filter: a match may begin anywhere
+        return pos, endpos + 1
     nxt = _next_assert(code[1 + 4 * n + start], units, pos, endpos, bol)
     while pos != nxt and (pos >= endpos or not ctab[f, cmap[units[pos]]]):
         if anchored or pos >= endpos:
-            return False
+            return -1, nxt
         pos += 1
-    return True
+    return pos, nxt
 
 
 @njit(cache=True)
 def _run_plain(code, cmap, ctab, ws, base, start, units, pos, endpos, bol, anchored):
     n = code[0]
     o_out1, o_arg, o_first, o_ptr, o_cl = 1 + n, 1 + 2 * n, 1 + 3 * n, 1 + 5 * n, 2 + 6 * n
-    f = code[o_first + start]
-    nxt = endpos + 1        # (f >= 0) the next position where an assertion it begins with holds
-    if f >= 0:              # every match begins with a character of table f or such an assertion
-        nxt = _next_assert(code[o_first + n + start], units, pos, endpos, bol)
-        while pos != nxt and (pos >= endpos or not ctab[f, cmap[units[pos]]]):
-            if anchored or pos >= endpos:
-                return False
-            pos += 1
+    f = code[o_first + start]   # (f >= 0) every match begins with a character of table f
+    pos, nxt = _first_start(code, cmap, ctab, start, units, pos, endpos, bol, anchored)
+    if pos < 0:                 # ... or where an assertion it begins with holds (nxt)
+        return False
     mk, cur, st = base, base + 1, base + 2     # rows: marks, this position's states, stack
     last = ws.shape[1] - 1
     ws[st, 0] = start
@@ -148,14 +153,10 @@ def run_nb(code, cmap, ctab, ws, start, units, pos, endpos, bol, anchored):
     base = 0
     n = code[0]
     o_out1, o_arg, o_first, o_ptr, o_cl = 1 + n, 1 + 2 * n, 1 + 3 * n, 1 + 5 * n, 2 + 6 * n
-    f = code[o_first + start]
-    nxt = endpos + 1        # (f >= 0) the next position where an assertion it begins with holds
-    if f >= 0:              # every match begins with a character of table f or such an assertion
-        nxt = _next_assert(code[o_first + n + start], units, pos, endpos, bol)
-        while pos != nxt and (pos >= endpos or not ctab[f, cmap[units[pos]]]):
-            if anchored or pos >= endpos:
-                return False
-            pos += 1
+    f = code[o_first + start]   # (f >= 0) every match begins with a character of table f
+    pos, nxt = _first_start(code, cmap, ctab, start, units, pos, endpos, bol, anchored)
+    if pos < 0:                 # ... or where an assertion it begins with holds (nxt)
+        return False
     mk, cur, st = base, base + 1, base + 2     # rows: marks, this position's states, stack
     last = ws.shape[1] - 1
     ws[st, 0] = start
