@@ -50,6 +50,18 @@ sys.path.insert(0, REPO)
 
 from benchmarks.news_corpus import make_records
 
+NAME_FILES = (os.path.join(DATA, "ashare_names_20250418.csv"),
+              os.path.join(DATA, "ashare_codes_names_listdates_2023.csv"))
+
+
+def baseline_rev(commit: str | None) -> str:
+    """``commit``, or by default the commit this branch started from (its merge base with
+    ``main``; empty when there is none)."""
+    return commit or subprocess.run(
+        ["git", "-C", REPO, "merge-base", "HEAD", "main"], capture_output=True, text=True,
+        check=False).stdout.strip()
+
+
 _IMPORT_RE = re.compile(r"\b(from|import) (signals|backtests)\b")
 
 
@@ -97,9 +109,7 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-commit", default=None)
     ap.add_argument("--import-only", action="store_true")
     args = ap.parse_args(argv)
-    base_rev = args.baseline_commit or subprocess.run(
-        ["git", "-C", REPO, "merge-base", "HEAD", "main"], capture_output=True, text=True
-    ).stdout.strip()
+    base_rev = baseline_rev(args.baseline_commit)
 
     from backtests.core.calendar import trading_calendar
     from backtests.data.master import load_master
@@ -108,8 +118,7 @@ def main(argv=None) -> int:
     from signals.extract import Extractor
     from signals.parallel import extract_rows
 
-    names = (os.path.join(DATA, "ashare_names_20250418.csv"),
-             os.path.join(DATA, "ashare_codes_names_listdates_2023.csv"))
+    names = NAME_FILES
     master = load_master(*names)
     codes = list(master.frame.index)
     stock_names = [master.name_of(c) for c in codes]

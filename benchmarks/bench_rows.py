@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
-from benchmarks.bench_news import DATA, load_baseline
+from benchmarks.bench_news import NAME_FILES, baseline_rev, load_baseline
 from benchmarks.news_corpus import make_records
 from signals.extract import Extractor
 from signals.normalize import normalize_text
@@ -39,13 +39,10 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--baseline-commit", default=None)
     args = ap.parse_args(argv)
-    base_rev = args.baseline_commit or subprocess.run(
-        ["git", "-C", REPO, "merge-base", "HEAD", "main"], capture_output=True, text=True
-    ).stdout.strip()
+    base_rev = baseline_rev(args.baseline_commit)
     from backtests.data.master import load_master
 
-    names = (os.path.join(DATA, "ashare_names_20250418.csv"),
-             os.path.join(DATA, "ashare_codes_names_listdates_2023.csv"))
+    names = NAME_FILES
     master = load_master(*names)
     codes = list(master.frame.index)
     recs = make_records([master.name_of(c) for c in codes], codes, args.articles, seed=7)
