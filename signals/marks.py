@@ -46,7 +46,8 @@ from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
 from signals.articles import BARE_DATE_POLICIES, read_articles
 from signals.extract import ArticleSignals, Extractor
-from signals.marks_nb import cells_nb, iso_beijing_nb, join_nb, mark_order_nb
+from signals.marks_nb import (cells_buffers, cells_nb, iso_beijing_nb, join_nb, join_offsets_nb,
+                              mark_order_nb)
 from signals.roles import load_roles
 from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
@@ -321,19 +322,11 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     rank = np.empty(max(n_terms, 1), np.int64)
     rank[np.argsort(terms.astype(str), kind="stable")] = np.arange(n_terms)
     lo, hi = window if window is not None else (0, len(calendar.sessions))
-    args = (art_order, a_sess, np.asarray(p.is_open, bool), p.m_ptr, p.m_code, p.m_role,
-            p.m_theme, p.m_weight, p.m_title, role_ok)
-    rest = (float(title_multiplier), rank, decay, use_decay, float(min_score), int(lo), int(hi))
-    if len(p.m_code) < SPLIT_MENTIONS:
-        cells = cells_nb(*args, np.ones(len(role_ok), bool), *rest)
-    else:
-        # the codes are independent: the even term ids on a second thread (the kernel releases
-        # the GIL), the odd ones here; the halves' rows are ordered together below
-        even = np.arange(len(role_ok)) % 2 == 0
-        with ThreadPoolExecutor(1) as pool:
-            half = pool.submit(cells_nb, *args, even, *rest)
-            other = cells_nb(*args, ~even, *rest)
-            cells = _concat_cells(half.result(), other)
+    out, hist = cells_buffers(len(p.m_code), len(role_ok), use_decay)
+    nc, w = cells_nb(art_order, a_sess, np.asarray(p.is_open, bool), p.m_ptr, p.m_code, p.m_role,
+                     p.m_theme, p.m_weight, p.m_title, role_ok, float(title_multiplier), rank,
+                     decay, use_decay, float(min_score), int(lo), int(hi), out, hist)
+    cells = [col[:nc] for col in out[:-1]] + [out[-1][:w]]
     code, sess, score, first, role, theme, is_open, start, n, arts = cells
     if len(code) == 0:
         return _empty_marks()
@@ -381,17 +374,6 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         }
         columns["article_id"] = article_ids.result()
     return pd.DataFrame(columns)
-
-
-SPLIT_MENTIONS = 200_000      # from this many mentions the cells are built on two threads
-
-
-def _concat_cells(a: tuple, b: tuple) -> tuple:
-    """The cells of two :func:`signals.marks_nb.cells_nb` calls as one: columns concatenated,
-    ``b``'s starts shifted past ``a``'s articles."""
-    out = [np.concatenate((x, y)) for x, y in zip(a, b)]
-    out[7][len(a[7]):] += len(a[9])
-    return tuple(out)
 
 
 def _descending_key(x: np.ndarray) -> np.ndarray:
@@ -454,7 +436,9 @@ def _iso_texts(epoch: np.ndarray):
     epoch = np.asarray(epoch, np.int64)
     if len(epoch) and not (ISO_MIN_S <= epoch.min() and epoch.max() <= ISO_MAX_S):
         return _str_take(_iso_beijing(epoch).tolist(), None)
-    return _arrow_str(np.arange(len(epoch) + 1, dtype=np.int64) * 25, iso_beijing_nb(epoch))
+    data = np.empty(25 * len(epoch), np.uint8)
+    iso_beijing_nb(epoch, data)
+    return _arrow_str(np.arange(len(epoch) + 1, dtype=np.int64) * 25, data)
 
 
 ISO_MIN_S = -30_610_224_000 - 8 * 3600          # 1000-01-01T00:00:00+08:00
@@ -518,8 +502,11 @@ def _joined(texts, items: np.ndarray, start: np.ndarray, n: np.ndarray, parts=No
     parts = parts or _utf8_parts(texts)
     if parts is None:
         return _joined_ids_arrow(texts, items, start, n)
-    return _arrow_str(*join_nb(parts[0], parts[1], np.asarray(items), np.asarray(start),
-                               np.asarray(n), ord(";")))
+    items, start, n = np.asarray(items), np.asarray(start), np.asarray(n)
+    offsets = join_offsets_nb(parts[0], items, start, n, ord(";"))
+    data = np.empty(offsets[-1], np.uint8)      # numpy's: on huge pages (see cells_buffers)
+    join_nb(parts[0], parts[1], items, start, n, ord(";"), data)
+    return _arrow_str(offsets, data)
 
 
 def _titles(titles, first_art: np.ndarray):

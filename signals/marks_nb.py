@@ -32,17 +32,17 @@ def _count_theme(th, th_n, nt, t):
 
 @njit(cache=True, nogil=True)
 def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight, m_title,
-             role_ok, code_ok, title_mult, theme_rank, decay, use_decay, min_score, lo, hi):
+             role_ok, title_mult, theme_rank, decay, use_decay, min_score, lo, hi, out, hist):
     """The marks: the per-(code, session) cells of the articles taken in ``art_order`` (sessions
     ``a_sess`` non-decreasing in that order, article order within a session) whose session is
     in ``[lo, hi]`` and score not below ``min_score``, in one pass with no sort: ``(code,
     session, score, first, role, theme, open, start, n, arts)``, cells in order of session, then
     first contribution; cell ``c``'s articles (in article order) are ``arts[start[c]:start[c] +
-    n[c]]``.
+    n[c]]``, as the first rows of the arrays ``out`` (:func:`cells_buffers`; ``hist``: its
+    scratch).
 
     Article ``a``'s mentions are ``[m_ptr[a], m_ptr[a + 1])``; only mentions whose
-    ``role_ok[role]`` and ``code_ok[code]`` count (the codes are independent: two calls on
-    disjoint ``code_ok`` give the cells of each). An article contributes once per stock (stocks in order of first
+    ``role_ok[role]`` count. An article contributes once per stock (stocks in order of first
     mention): the most negative weight when there is one, else the largest (the first on ties),
     times ``title_mult`` when any counted mention is in the title, with that mention's role and
     the most frequent non-empty (``>= 0``) mention theme (the first named on ties, ``-1`` when
@@ -66,18 +66,8 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
     k_art = np.empty(n, np.int64)
     k_theme = np.empty(n, np.int64)
     k_next = np.empty(n, np.int64)
-    # the marks, in order of session, then of the cell's first contribution (int32: less
-    # memory to fault in and write)
-    c_code = np.empty(n, np.int32)
-    c_sess = np.empty(n, np.int32)
-    c_score = np.empty(n, np.float64)
-    c_first = np.empty(n, np.bool_)
-    c_role = np.empty(n, np.int32)
-    c_theme = np.empty(n, np.int32)
-    c_open = np.empty(n, np.bool_)
-    c_start = np.empty(n, np.int32)
-    c_n = np.empty(n, np.int32)
-    arts = np.empty(n, np.int32)
+    # the marks, in order of session, then of the cell's first contribution
+    c_code, c_sess, c_score, c_first, c_role, c_theme, c_open, c_start, c_n, arts = out
     # per code: the open cell's contributions (0: none open) and accumulators
     o_n = np.zeros(n_terms, np.int64)
     o_raw = np.empty(n_terms, np.float64)
@@ -95,12 +85,24 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
     mag = np.zeros(n_terms, np.float64)
     h_at = np.zeros(n_terms, np.int64)
     h_cap = np.zeros(n_terms, np.int64)
-    h_raw = np.empty(4 * n + 16 * n_terms if use_decay else 0, np.float64)
-    h_sess = np.empty(4 * n + 16 * n_terms if use_decay else 0, np.int64)
+    h_raw, h_sess = hist
     h_end = 0
     th = np.empty(n + 1, np.int64)          # theme counting (of a stock's mentions, of a cell)
     th_n = np.empty(n + 1, np.int64)
-    g_code = np.empty(n + 1, np.int64)      # the stocks of one article
+    # one article's stocks (scratch per code; ``g_stamp``: the article that last set it)
+    g_code = np.empty(n_terms, np.int64)
+    g_stamp = np.full(n_terms, -1, np.int64)
+    g_neg = np.empty(n_terms, np.int64)
+    g_max = np.empty(n_terms, np.int64)
+    g_wneg = np.empty(n_terms, np.float64)
+    g_wmax = np.empty(n_terms, np.float64)
+    g_title = np.empty(n_terms, np.bool_)
+    g_head = np.empty(n_terms, np.int64)
+    g_tail = np.empty(n_terms, np.int64)
+    most = 0
+    for a in range(m_ptr.shape[0] - 1):
+        most = max(most, m_ptr[a + 1] - m_ptr[a])
+    p_next = np.empty(most + 1, np.int64)   # the next mention of the same stock
     n_open = 0
     nc = 0
     k = 0
@@ -178,44 +180,55 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
         a = art_order[ai]
         p0 = m_ptr[a]
         p1 = m_ptr[a + 1]
+        # one pass over the article's mentions: its stocks in order of first mention, each
+        # one's first most negative and first largest weight, title flag and mentions (chained)
         ng = 0
         for p in range(p0, p1):
             c = m_code[p]
-            if not role_ok[m_role[p]] or not code_ok[c]:
+            if not role_ok[m_role[p]]:
                 continue
-            seen = False
-            for g in range(ng):
-                if g_code[g] == c:
-                    seen = True
-                    break
-            if not seen:
+            wt = m_weight[p]
+            if g_stamp[c] != ai:
+                g_stamp[c] = ai
                 g_code[ng] = c
                 ng += 1
+                g_neg[c] = p
+                g_max[c] = p
+                g_wneg[c] = wt
+                g_wmax[c] = wt
+                g_title[c] = m_title[p] != 0
+                g_head[c] = p
+            else:
+                if wt < g_wneg[c]:
+                    g_neg[c] = p
+                    g_wneg[c] = wt
+                if wt > g_wmax[c]:
+                    g_max[c] = p
+                    g_wmax[c] = wt
+                if m_title[p]:
+                    g_title[c] = True
+                p_next[g_tail[c] - p0] = p
+            g_tail[c] = p
+            p_next[p - p0] = -1
         for g in range(ng):
             c = g_code[g]
-            neg_p = -1
-            max_p = -1
-            title = False
-            nt = 0
-            for p in range(p0, p1):
-                if m_code[p] != c or not role_ok[m_role[p]]:
-                    continue
-                wt = m_weight[p]
-                if neg_p < 0 or wt < m_weight[neg_p]:
-                    neg_p = p
-                if max_p < 0 or wt > m_weight[max_p]:
-                    max_p = p
-                if m_title[p]:
-                    title = True
-                nt = _count_theme(th, th_n, nt, m_theme[p])
-            best = neg_p if m_weight[neg_p] < 0 else max_p
-            value = m_weight[best] * (title_mult if title else 1.0)
-            top = -1
-            for q in range(nt):
-                if top < 0 or th_n[q] > th_n[top]:
-                    top = q
+            best = g_neg[c] if g_wneg[c] < 0 else g_max[c]
+            value = m_weight[best] * (title_mult if g_title[c] else 1.0)
+            p = g_head[c]
+            if g_tail[c] == p:                # one mention: its theme
+                theme = m_theme[p] if m_theme[p] >= 0 else -1
+            else:                             # the most frequent, the first named on ties
+                nt = 0
+                while p >= 0:
+                    nt = _count_theme(th, th_n, nt, m_theme[p])
+                    p = p_next[p - p0]
+                top = -1
+                for q in range(nt):
+                    if top < 0 or th_n[q] > th_n[top]:
+                        top = q
+                theme = th[top] if top >= 0 else -1
             k_art[k] = a
-            k_theme[k] = th[top] if top >= 0 else -1
+            k_theme[k] = theme
             k_next[k] = -1
             if o_n[c] == 0:                   # the code's first contribution this session
                 open_codes[n_open] = c
@@ -236,8 +249,21 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
             o_n[c] += 1
             if a_open[a]:
                 o_open[c] = True
-    return (c_code[:nc], c_sess[:nc], c_score[:nc], c_first[:nc], c_role[:nc], c_theme[:nc],
-            c_open[:nc], c_start[:nc], c_n[:nc], arts[:w])
+    return nc, w
+
+
+def cells_buffers(n_mentions: int, n_terms: int, use_decay: bool) -> tuple:
+    """``(out, hist)`` of :func:`cells_nb` for ``n_mentions`` mentions of ``n_terms`` term ids:
+    the marks' columns ``(code, session, score, first, role, theme, open, start, n, arts)`` and
+    the scores' history pool. Allocated by numpy, on transparent huge pages: the pages these
+    tens of MB touch fault in far faster than the kernel's own allocations."""
+    n = n_mentions
+    i32 = np.int32
+    out = (np.empty(n, i32), np.empty(n, i32), np.empty(n, np.float64), np.empty(n, np.bool_),
+           np.empty(n, i32), np.empty(n, i32), np.empty(n, np.bool_), np.empty(n, i32),
+           np.empty(n, i32), np.empty(n, i32))
+    size = 4 * n + 16 * n_terms if use_decay else 0
+    return out, (np.empty(size, np.float64), np.empty(size, i32))
 
 
 @njit(cache=True)
@@ -286,10 +312,8 @@ def mark_order_nb(sess, key, rank):
 
 
 @njit(cache=True, nogil=True)
-def join_nb(offsets, data, items, starts, counts, sep):
-    """Texts ``k``: the texts ``items[starts[k]:starts[k] + counts[k]]`` of the UTF-8 texts
-    ``data[offsets[i]:offsets[i + 1]]``, joined by the byte ``sep`` (``-1``: none), as
-    ``(offsets, data)`` of the result -- Arrow's layout of a string array."""
+def join_offsets_nb(offsets, items, starts, counts, sep):
+    """The Arrow offsets (``n + 1`` int64) of :func:`join_nb`'s texts."""
     n = starts.shape[0]
     out_off = np.empty(n + 1, np.int64)
     out_off[0] = 0
@@ -303,9 +327,16 @@ def join_nb(offsets, data, items, starts, counts, sep):
         if sep >= 0 and c > 1:
             total += c - 1
         out_off[k + 1] = total
-    out = np.empty(total, np.uint8)
+    return out_off
+
+
+@njit(cache=True, nogil=True)
+def join_nb(offsets, data, items, starts, counts, sep, out):
+    """Texts ``k``: the texts ``items[starts[k]:starts[k] + counts[k]]`` of the UTF-8 texts
+    ``data[offsets[i]:offsets[i + 1]]``, joined by the byte ``sep`` (``-1``: none), written to
+    ``out`` (sized by :func:`join_offsets_nb`) -- Arrow's layout of a string array."""
     w = 0
-    for k in range(n):
+    for k in range(starts.shape[0]):
         s = starts[k]
         for j in range(s, s + counts[k]):
             if sep >= 0 and j > s:
@@ -315,15 +346,14 @@ def join_nb(offsets, data, items, starts, counts, sep):
             for b in range(offsets[i], offsets[i + 1]):
                 out[w] = data[b]
                 w += 1
-    return out_off, out
 
 
-@njit(cache=True)
-def iso_beijing_nb(epoch):
-    """``YYYY-MM-DDTHH:MM:SS+08:00`` (25 ASCII bytes each, concatenated) of epoch seconds in
-    Beijing time, for years 1000-9999 (the civil-from-days algorithm of H. Hinnant)."""
+@njit(cache=True, nogil=True)
+def iso_beijing_nb(epoch, out):
+    """``YYYY-MM-DDTHH:MM:SS+08:00`` (25 ASCII bytes each, concatenated into ``out``) of epoch
+    seconds in Beijing time, for years 1000-9999 (the civil-from-days algorithm of H.
+    Hinnant)."""
     n = epoch.shape[0]
-    out = np.empty(n * 25, np.uint8)
     for k in range(n):
         t = epoch[k] + 28800
         days = t // 86400
@@ -368,4 +398,3 @@ def iso_beijing_nb(epoch):
         out[w + 22] = 58
         out[w + 23] = 48
         out[w + 24] = 48
-    return out

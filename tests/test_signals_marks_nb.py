@@ -227,27 +227,6 @@ def test_joined_texts_kernel_is_the_arrow_join():
 
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_cells_on_two_threads_give_the_reference_marks(seed, monkeypatch):
-    """Large inputs build the cells of the even and the odd term ids on two threads: the same
-    marks (forced here on small inputs), with and without a window."""
-    from signals import marks as sm
-    monkeypatch.setattr(sm, "SPLIT_MENTIONS", 0)
-    results, sessions, cal, names, _ = random_case(40 + seed, 60 + 20 * seed)
-    for opts in ({"min_score": 0.5, "roles": None, "half_life": 2.0, "title_multiplier": 1.5},
-                 {"min_score": -10.0, "roles": None, "half_life": 0.0, "title_multiplier": 1.0}):
-        want = reference_score_marks(results, sessions, cal, names, **opts)
-        got = score_marks(results, sessions, cal, names, **opts)
-        pd.testing.assert_frame_equal(got, want, check_exact=True)
-    packed = pack_results(results, sessions, cal)
-    lo, hi = int(packed.session.min()) + 3, int(packed.session.max()) - 3
-    opts = {"min_score": 0.3, "roles": None, "half_life": 1.5, "title_multiplier": 1.5}
-    want = score_packed(packed, cal, names, window=(lo, hi), **opts)
-    monkeypatch.setattr(sm, "SPLIT_MENTIONS", 10 ** 9)
-    pd.testing.assert_frame_equal(score_packed(packed, cal, names, window=(lo, hi), **opts), want,
-                                  check_exact=True)
-
-
 def test_mark_order_is_a_stable_sort_by_session_score_descending_rank():
     """The rows' order: numpy's stable sorts by rank, then -score, then session (what the frame
     needs), with equal scores (ties broken by rank), -0.0 = 0.0, NaN last, sessions unsorted."""

@@ -716,8 +716,7 @@ class NewsArchive:
             hi = last + 1 if hi is None else hi
         if hi <= lo:
             return _packed_arrays(_empty_block())
-        blocks = self.day_blocks(version, _day(lo), _day(hi - 1))
-        cols = [b"".join(parts) for parts in zip(*blocks)] if blocks else list(_empty_block())
+        cols = _joined_blocks(self.day_blocks(version, _day(lo), _day(hi - 1)))
         ts = np.frombuffer(cols[0], "<i8")
         k0, k1 = int(np.searchsorted(ts, lo)), int(np.searchsorted(ts, hi))
         return _packed_arrays(_cut_block(cols, k0, k1))
@@ -896,7 +895,7 @@ def _empty_block() -> tuple:
 
 
 def _cut_block(cols, k0: int, k1: int) -> tuple:
-    """Articles ``k0 <= k < k1`` of a block (its columns as bytes)."""
+    """Articles ``k0 <= k < k1`` of a block (its columns as bytes or uint8 arrays)."""
     ts, bare, id_len, ids, title_len, titles, m_count, mentions, t_count, themes = cols
     out = [ts[8 * k0:8 * k1], bare[k0:k1], id_len[4 * k0:4 * k1], None, title_len[4 * k0:4 * k1],
            None, m_count[4 * k0:4 * k1], None, t_count[4 * k0:4 * k1], None]
@@ -908,6 +907,21 @@ def _cut_block(cols, k0: int, k1: int) -> tuple:
         b1 = b0 + int(n[k0:k1].sum()) * size
         out[3 + 2 * k] = data[b0:b1]
     return tuple(out)
+
+
+def _joined_blocks(blocks: list[tuple]) -> list[np.ndarray]:
+    """The columns of day ``blocks`` concatenated, as uint8 arrays. numpy allocates them (on
+    transparent huge pages from 4 MiB): a year's ~130 MB cost a few hundred page faults instead
+    of ~30,000 for a ``bytes`` join, whose pages are fresh on every call."""
+    cols = []
+    for parts in zip(*blocks) if blocks else ((),) * len(BLOCK_COLUMNS):
+        out = np.empty(sum(map(len, parts)), np.uint8)
+        at = 0
+        for part in parts:
+            out[at:at + len(part)] = np.frombuffer(part, np.uint8)
+            at += len(part)
+        cols.append(out)
+    return cols
 
 
 def _packed_arrays(cols) -> tuple:
