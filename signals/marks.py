@@ -324,18 +324,18 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     lo, hi = window if window is not None else (0, len(calendar.sessions))
     out, hist = cells_buffers(len(p.m_code), len(role_ok), use_decay)
     nc, w = cells_nb(art_order, a_sess, np.asarray(p.is_open, bool), p.m_ptr, p.m_code, p.m_role,
-                     p.m_theme, p.m_weight, p.m_title, role_ok, float(title_multiplier), rank,
-                     decay, use_decay, float(min_score), int(lo), int(hi), out, hist)
-    cells = [col[:nc] for col in out[:-1]] + [out[-1][:w]]
-    code, sess, score, first, role, theme, is_open, start, n, arts = cells
-    if len(code) == 0:
+                     p.m_theme, p.m_weight, p.m_title, p.theme_ptr, p.theme_ids, role_ok,
+                     float(title_multiplier), rank, decay, use_decay, float(min_score), int(lo),
+                     int(hi), out, hist)
+    if nc == 0:
         return _empty_marks()
-    # theme heat: articles of the session naming the theme
-    heat = _theme_heat(np.repeat(a_sess, np.diff(p.theme_ptr)), p.theme_ids, sess, theme)
+    code, sess, score, first, role, theme, is_open, start, n, heat = (col[:nc] for col in out[:-1])
+    arts = out[-1][:w]
     # The rows in the frame's order -- date, score descending, code -- sorted on numbers: the
     # session positions, the rounded scores, the codes' text ranks.
     score = round10(score)
-    row = mark_order_nb(sess, _descending_key(score), rank[code])
+    row = np.empty(len(sess), np.int64)
+    mark_order_nb(sess, _descending_key(score), rank[code], row)
     start, n, code, sess, score = start[row], n[row], code[row], sess[row], score[row]
     first, role, theme, is_open, heat = first[row], role[row], theme[row], is_open[row], heat[row]
     first_art = arts[start]
@@ -385,35 +385,6 @@ def _descending_key(x: np.ndarray) -> np.ndarray:
     key = np.where(bits < 0, ~bits, bits | np.int64(-2 ** 63)).view(np.uint64)
     key[np.isnan(y)] = np.uint64(2 ** 64 - 1)
     return key
-
-
-def _theme_heat(a_sess, theme_ids, sess, theme) -> np.ndarray:
-    """For each mark ``(sess, theme)``: the articles of session ``sess`` naming ``theme`` (0 for
-    no theme), from the articles' ``(a_sess, theme_ids)`` pairs, counted in a dense table of
-    sessions x the themes present (by sorting the pairs when that table would be large)."""
-    heat = np.zeros(len(sess), np.int64)
-    if not len(a_sess):
-        return heat
-    u_th, th_slot = _unique(theme_ids)
-    width = len(u_th)
-    s0, s1 = int(a_sess.min()), int(a_sess.max())
-    size = (s1 - s0 + 1) * width
-    at = np.minimum(np.searchsorted(u_th, theme), width - 1)
-    # marks whose theme some article names, on a session some article with themes falls on
-    has = (theme >= 0) & (u_th[at] == theme) & (sess >= s0) & (sess <= s1)
-    if size <= HEAT_TABLE_MAX:
-        counts = np.bincount((a_sess - s0) * width + th_slot, minlength=size)
-        heat[has] = counts[(sess[has] - s0) * width + at[has]]
-        return heat
-    hkeys, hcounts = np.unique((a_sess - s0) * width + th_slot, return_counts=True)
-    want = (sess - s0) * width + at
-    k = np.minimum(np.searchsorted(hkeys, want), len(hkeys) - 1)
-    hit = has & (hkeys[k] == want)
-    heat[hit] = hcounts[k[hit]]
-    return heat
-
-
-HEAT_TABLE_MAX = 1 << 22          # cells of the dense heat table (32 MiB of counts at most)
 
 
 def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -32,14 +32,17 @@ def _count_theme(th, th_n, nt, t):
 
 @njit(cache=True, nogil=True)
 def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight, m_title,
-             role_ok, title_mult, theme_rank, decay, use_decay, min_score, lo, hi, out, hist):
+             t_ptr, t_ids, role_ok, title_mult, theme_rank, decay, use_decay, min_score, lo, hi,
+             out, hist):
     """The marks: the per-(code, session) cells of the articles taken in ``art_order`` (sessions
     ``a_sess`` non-decreasing in that order, article order within a session) whose session is
     in ``[lo, hi]`` and score not below ``min_score``, in one pass with no sort: ``(code,
-    session, score, first, role, theme, open, start, n, arts)``, cells in order of session, then
-    first contribution; cell ``c``'s articles (in article order) are ``arts[start[c]:start[c] +
-    n[c]]``, as the first rows of the arrays ``out`` (:func:`cells_buffers`; ``hist``: its
-    scratch).
+    session, score, first, role, theme, open, start, n, heat, arts)``, cells in order of
+    session, then first contribution; cell ``c``'s articles (in article order) are
+    ``arts[start[c]:start[c] + n[c]]``; the first rows of the arrays ``out``
+    (:func:`cells_buffers`; ``hist``: its scratch); returns the number of cells and of arts.
+    ``heat``: the articles of the session naming the cell's theme among their themes
+    (``t_ids[t_ptr[a]:t_ptr[a + 1]]``; 0 for no theme).
 
     Article ``a``'s mentions are ``[m_ptr[a], m_ptr[a + 1])``; only mentions whose
     ``role_ok[role]`` count. An article contributes once per stock (stocks in order of first
@@ -67,7 +70,11 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
     k_theme = np.empty(n, np.int64)
     k_next = np.empty(n, np.int64)
     # the marks, in order of session, then of the cell's first contribution
-    c_code, c_sess, c_score, c_first, c_role, c_theme, c_open, c_start, c_n, arts = out
+    c_code, c_sess, c_score, c_first, c_role, c_theme, c_open, c_start, c_n, c_heat, arts = out
+    # the session's articles naming each theme (``t_ptr``/``t_ids``: the articles' themes)
+    heat = np.zeros(n_terms, np.int64)
+    heat_ids = np.empty(t_ids.shape[0] + 1, np.int64)
+    n_heat = 0
     # per code: the open cell's contributions (0: none open) and accumulators
     o_n = np.zeros(n_terms, np.int64)
     o_raw = np.empty(n_terms, np.float64)
@@ -167,17 +174,27 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
                     c_n[nc] = o_n[c]
                     c_role[nc] = o_role[c]
                     c_open[nc] = o_open[c]
+                    c_heat[nc] = heat[c_theme[nc]] if c_theme[nc] >= 0 else 0
                     nc += 1
                 l_score[c] = approx
                 l_sess[c] = cur
                 count[c] += 1
                 o_n[c] = 0
             n_open = 0
+            for q in range(n_heat):
+                heat[heat_ids[q]] = 0
+            n_heat = 0
             k = 0
             cur = s
         if ai == n_art:
             break
         a = art_order[ai]
+        for q in range(t_ptr[a], t_ptr[a + 1]):
+            t = t_ids[q]
+            if heat[t] == 0:
+                heat_ids[n_heat] = t
+                n_heat += 1
+            heat[t] += 1
         p0 = m_ptr[a]
         p1 = m_ptr[a + 1]
         # one pass over the article's mentions: its stocks in order of first mention, each
@@ -254,46 +271,32 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
 
 def cells_buffers(n_mentions: int, n_terms: int, use_decay: bool) -> tuple:
     """``(out, hist)`` of :func:`cells_nb` for ``n_mentions`` mentions of ``n_terms`` term ids:
-    the marks' columns ``(code, session, score, first, role, theme, open, start, n, arts)`` and
-    the scores' history pool. Allocated by numpy, on transparent huge pages: the pages these
+    the marks' columns ``(code, session, score, first, role, theme, open, start, n, heat, arts)``
+    and the scores' history pool. Allocated by numpy, on transparent huge pages: the pages these
     tens of MB touch fault in far faster than the kernel's own allocations."""
     n = n_mentions
     i32 = np.int32
     out = (np.empty(n, i32), np.empty(n, i32), np.empty(n, np.float64), np.empty(n, np.bool_),
            np.empty(n, i32), np.empty(n, i32), np.empty(n, np.bool_), np.empty(n, i32),
-           np.empty(n, i32), np.empty(n, i32))
+           np.empty(n, i32), np.empty(n, np.int64), np.empty(n, i32))
     size = 4 * n + 16 * n_terms if use_decay else 0
     return out, (np.empty(size, np.float64), np.empty(size, i32))
 
 
-@njit(cache=True)
-def mark_order_nb(sess, key, rank):
-    """The rows in order of ``sess``, then ``key``, then ``rank`` (distinct within a session):
-    grouped by session by a counting sort, then within each session a sort by key and each run
-    of equal keys by rank."""
+@njit(cache=True, nogil=True)
+def mark_order_nb(sess, key, rank, out):
+    """The rows (grouped by session, sessions non-decreasing: the order of :func:`cells_nb`)
+    in order of ``sess``, then ``key``, then ``rank`` (distinct within a session), written to
+    ``out``: within each session a sort by key, then each run of equal keys by rank."""
     m = sess.shape[0]
-    out = np.empty(m, np.int64)
-    if m == 0:
-        return out
-    s0 = sess.min()
-    at = np.zeros(sess.max() - s0 + 2, np.int64)
-    for i in range(m):
-        at[sess[i] - s0 + 1] += 1
-    for s in range(at.shape[0] - 1):
-        at[s + 1] += at[s]
-    grouped = np.empty(m, np.int64)
-    fill = at.copy()
-    for i in range(m):
-        grouped[fill[sess[i] - s0]] = i
-        fill[sess[i] - s0] += 1
-    sub = np.empty(m, np.uint64)
-    for s in range(at.shape[0] - 1):
-        i, j = at[s], at[s + 1]
-        for q in range(i, j):
-            sub[q] = key[grouped[q]]
-        by_key = np.argsort(sub[i:j])
+    i = 0
+    while i < m:
+        j = i + 1
+        while j < m and sess[j] == sess[i]:
+            j += 1
+        by_key = np.argsort(key[i:j])
         for q in range(j - i):
-            out[i + q] = grouped[i + by_key[q]]
+            out[i + q] = i + by_key[q]
         q = i
         while q < j:
             e = q + 1
@@ -308,7 +311,7 @@ def mark_order_nb(sess, key, rank):
                 for r in range(e - q):
                     out[q + r] = run[by_rank[r]]
             q = e
-    return out
+        i = j
 
 
 @njit(cache=True, nogil=True)
@@ -352,38 +355,44 @@ def join_nb(offsets, data, items, starts, counts, sep, out):
 def iso_beijing_nb(epoch, out):
     """``YYYY-MM-DDTHH:MM:SS+08:00`` (25 ASCII bytes each, concatenated into ``out``) of epoch
     seconds in Beijing time, for years 1000-9999 (the civil-from-days algorithm of H.
-    Hinnant)."""
+    Hinnant); the date of the previous text is reused while the day repeats."""
     n = epoch.shape[0]
+    last = -1
     for k in range(n):
         t = epoch[k] + 28800
         days = t // 86400
         sec = t - days * 86400
-        z = days + 719468
-        era = (z if z >= 0 else z - 146096) // 146097
-        doe = z - era * 146097
-        yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-        y = yoe + era * 400
-        doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-        mp = (5 * doy + 2) // 153
-        d = doy - (153 * mp + 2) // 5 + 1
-        m = mp + 3 if mp < 10 else mp - 9
-        if m <= 2:
-            y += 1
+        w = k * 25
+        if k > 0 and days == last:
+            for b in range(11):
+                out[w + b] = out[w - 25 + b]
+        else:
+            last = days
+            z = days + 719468
+            era = (z if z >= 0 else z - 146096) // 146097
+            doe = z - era * 146097
+            yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+            y = yoe + era * 400
+            doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+            mp = (5 * doy + 2) // 153
+            d = doy - (153 * mp + 2) // 5 + 1
+            m = mp + 3 if mp < 10 else mp - 9
+            if m <= 2:
+                y += 1
+            out[w] = 48 + y // 1000
+            out[w + 1] = 48 + (y // 100) % 10
+            out[w + 2] = 48 + (y // 10) % 10
+            out[w + 3] = 48 + y % 10
+            out[w + 4] = 45
+            out[w + 5] = 48 + m // 10
+            out[w + 6] = 48 + m % 10
+            out[w + 7] = 45
+            out[w + 8] = 48 + d // 10
+            out[w + 9] = 48 + d % 10
+            out[w + 10] = 84
         hh = sec // 3600
         mi = (sec // 60) % 60
         ss = sec % 60
-        w = k * 25
-        out[w] = 48 + y // 1000
-        out[w + 1] = 48 + (y // 100) % 10
-        out[w + 2] = 48 + (y // 10) % 10
-        out[w + 3] = 48 + y % 10
-        out[w + 4] = 45
-        out[w + 5] = 48 + m // 10
-        out[w + 6] = 48 + m % 10
-        out[w + 7] = 45
-        out[w + 8] = 48 + d // 10
-        out[w + 9] = 48 + d % 10
-        out[w + 10] = 84
         out[w + 11] = 48 + hh // 10
         out[w + 12] = 48 + hh % 10
         out[w + 13] = 58

@@ -167,27 +167,6 @@ def test_window_and_arrow_texts_give_the_reference_rows(seed):
         assert got.to_csv(index=False) == want.to_csv(index=False)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_theme_heat_table_and_sorted_pairs_count_alike(seed, monkeypatch):
-    """The theme heat of marks: the dense table and the sorted pairs give the counts of a plain
-    Counter, marks on sessions or themes no article has included."""
-    from collections import Counter
-
-    from signals import marks as sm
-    rng = np.random.default_rng(seed)
-    a_sess = np.sort(rng.integers(10, 60, 3000))
-    themes = rng.integers(0, 40, 3000) * 7 + 3
-    sess = rng.integers(0, 70, 500)
-    theme = np.where(rng.random(500) < 0.2, -1, rng.integers(0, 45, 500) * 7 + 3)
-    count = Counter(zip(a_sess.tolist(), themes.tolist()))
-    want = [count.get((s, t), 0) if t >= 0 else 0 for s, t in zip(sess.tolist(), theme.tolist())]
-    assert sum(want) > 100
-    for table_max in (1 << 22, 0):
-        monkeypatch.setattr(sm, "HEAT_TABLE_MAX", table_max)
-        assert sm._theme_heat(a_sess, themes, sess, theme).tolist() == want
-    assert sm._theme_heat(a_sess[:0], themes[:0], sess, theme).tolist() == [0] * 500
-
-
 def test_unique_and_iso_kernels_are_numpys():
     from signals import marks as sm
     rng = np.random.default_rng(2)
@@ -198,6 +177,11 @@ def test_unique_and_iso_kernels_are_numpys():
     epoch = np.concatenate([rng.integers(sm.ISO_MIN_S, sm.ISO_MAX_S, 100_000),
                             [sm.ISO_MIN_S, sm.ISO_MAX_S, 0, -1, 951_753_600, 951_839_999,
                              sm.ISO_MIN_S - 1, 1_700_000_000]])
+    # runs of one Beijing day and its midnights: the kernel reuses a day's date while it repeats
+    runs = np.concatenate([np.sort(rng.integers(1_699_977_600, 1_700_409_600, 20_000)),
+                           1_699_977_600 + 86_400 * np.arange(-1, 6).repeat(2) - [1, 0] * 7,
+                           rng.integers(sm.ISO_MIN_S, sm.ISO_MAX_S, 1000).repeat(3)])
+    assert list(sm._iso_texts(runs)) == sm._iso_beijing(runs).tolist()
     modern = np.array([0, -1, 951_753_600, 951_839_999, 1_700_000_000])
     want = [pd.Timestamp(int(t), unit="s", tz="UTC").tz_convert("Asia/Shanghai").isoformat()
             for t in modern.tolist()]
@@ -229,12 +213,13 @@ def test_joined_texts_kernel_is_the_arrow_join():
 
 def test_mark_order_is_a_stable_sort_by_session_score_descending_rank():
     """The rows' order: numpy's stable sorts by rank, then -score, then session (what the frame
-    needs), with equal scores (ties broken by rank), -0.0 = 0.0, NaN last, sessions unsorted."""
+    needs), with equal scores (ties broken by rank), -0.0 = 0.0, NaN last, rows grouped by
+    session (as the cells kernel writes them)."""
     from signals import marks as sm
     from signals.marks_nb import mark_order_nb
     rng = np.random.default_rng(9)
     for n in (0, 1, 7, 3000):
-        sess = rng.integers(5, 30, n)
+        sess = np.sort(rng.integers(5, 30, n))
         score = np.round(rng.normal(0, 1, n), 1)
         score[rng.random(n) < 0.05] = np.nan
         score[rng.random(n) < 0.05] = -0.0
@@ -246,5 +231,6 @@ def test_mark_order_is_a_stable_sort_by_session_score_descending_rank():
         want = np.argsort(rank, kind="stable")
         want = want[np.argsort(-score[want], kind="stable")]
         want = want[np.argsort(sess[want], kind="stable")]
-        got = mark_order_nb(sess, sm._descending_key(score), rank)
+        got = np.full(n, -1, np.int64)
+        mark_order_nb(sess, sm._descending_key(score), rank, got)
         assert got.tolist() == want.tolist()
