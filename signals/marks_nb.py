@@ -85,14 +85,14 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
     o_tail = np.empty(n_terms, np.int64)
     open_codes = np.empty(n_terms, np.int64)
     # per code: closed cells, last score and session, decayed sum of |raw| (the scale of the
-    # carry's error), history block in the pool
+    # carry's error), history block in the pool ``hist`` (``(raw, session)`` pairs side by
+    # side: one cache line a cell written)
     count = np.zeros(n_terms, np.int64)
     l_score = np.empty(n_terms, np.float64)
     l_sess = np.empty(n_terms, np.int64)
     mag = np.zeros(n_terms, np.float64)
     h_at = np.zeros(n_terms, np.int64)
     h_cap = np.zeros(n_terms, np.int64)
-    h_raw, h_sess = hist
     h_end = 0
     th = np.empty(n + 1, np.int64)          # theme counting (of a stock's mentions, of a cell)
     th_n = np.empty(n + 1, np.int64)
@@ -135,7 +135,7 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
                             or not abs(z) < 1e15):
                         acc = 0.0
                         for h in range(h_at[c], h_at[c] + count[c]):
-                            acc += h_raw[h] * decay[cur - h_sess[h]]
+                            acc += hist[2 * h] * decay[cur - np.int64(hist[2 * h + 1])]
                         acc += raw * decay[0]
                         approx = acc
                 else:
@@ -145,13 +145,13 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
                     if count[c] == h_cap[c]:
                         cap = max(8, 2 * h_cap[c])
                         for h in range(count[c]):
-                            h_raw[h_end + h] = h_raw[h_at[c] + h]
-                            h_sess[h_end + h] = h_sess[h_at[c] + h]
+                            hist[2 * (h_end + h)] = hist[2 * (h_at[c] + h)]
+                            hist[2 * (h_end + h) + 1] = hist[2 * (h_at[c] + h) + 1]
                         h_at[c] = h_end
                         h_cap[c] = cap
                         h_end += cap
-                    h_raw[h_at[c] + count[c]] = raw
-                    h_sess[h_at[c] + count[c]] = cur
+                    hist[2 * (h_at[c] + count[c])] = raw
+                    hist[2 * (h_at[c] + count[c]) + 1] = cur
                 if inside and not approx < min_score:       # a mark
                     c_start[nc] = w
                     nt = 0
@@ -272,7 +272,7 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
 def cells_buffers(n_mentions: int, n_terms: int, use_decay: bool) -> tuple:
     """``(out, hist)`` of :func:`cells_nb` for ``n_mentions`` mentions of ``n_terms`` term ids:
     the marks' columns ``(code, session, score, first, role, theme, open, start, n, heat, arts)``
-    and the scores' history pool. Allocated by numpy, on transparent huge pages: the pages these
+    and the scores' history pool (float64 pairs). Allocated by numpy, on transparent huge pages: the pages these
     tens of MB touch fault in far faster than the kernel's own allocations."""
     n = n_mentions
     i32 = np.int32
@@ -280,37 +280,59 @@ def cells_buffers(n_mentions: int, n_terms: int, use_decay: bool) -> tuple:
            np.empty(n, i32), np.empty(n, i32), np.empty(n, np.bool_), np.empty(n, i32),
            np.empty(n, i32), np.empty(n, np.int64), np.empty(n, i32))
     size = 4 * n + 16 * n_terms if use_decay else 0
-    return out, (np.empty(size, np.float64), np.empty(size, i32))
+    return out, np.empty(2 * size, np.float64)
 
 
 @njit(cache=True, nogil=True)
 def mark_order_nb(sess, key, rank, out):
     """The rows (grouped by session, sessions non-decreasing: the order of :func:`cells_nb`)
     in order of ``sess``, then ``key``, then ``rank`` (distinct within a session), written to
-    ``out``: within each session a sort by key, then each run of equal keys by rank."""
+    ``out``. Each session's rows are put in rank order (by a table of the ranks when the
+    session fills a good part of it, else by a sort), then sorted stably by key: a radix sort
+    of its bytes, skipping the bytes all the session's keys share."""
     m = sess.shape[0]
+    n_rank = rank.max() + 1 if m else 1
+    slot = np.full(n_rank, -1, np.int64)
+    tmp = np.empty(m, np.int64)
+    count = np.empty(257, np.int64)
     i = 0
     while i < m:
         j = i + 1
         while j < m and sess[j] == sess[i]:
             j += 1
-        by_key = np.argsort(key[i:j])
-        for q in range(j - i):
-            out[i + q] = i + by_key[q]
-        q = i
-        while q < j:
-            e = q + 1
-            while e < j and key[out[e]] == key[out[q]]:
-                e += 1
-            if e - q > 1:
-                run = out[q:e].copy()
-                ranks = np.empty(e - q, np.int64)
-                for r in range(e - q):
-                    ranks[r] = rank[run[r]]
-                by_rank = np.argsort(ranks)
-                for r in range(e - q):
-                    out[q + r] = run[by_rank[r]]
-            q = e
+        if 8 * (j - i) >= n_rank:
+            for q in range(i, j):
+                slot[rank[q]] = q
+            t = i
+            for r in range(n_rank):
+                if slot[r] >= 0:
+                    out[t] = slot[r]
+                    slot[r] = -1
+                    t += 1
+        else:
+            by_rank = np.argsort(rank[i:j])
+            for q in range(j - i):
+                out[i + q] = i + by_rank[q]
+        src, dst = out, tmp
+        moved = False                         # the rows are in ``tmp``
+        for shift in range(0, 64, 8):
+            count[:] = 0
+            for q in range(i, j):
+                count[((key[src[q]] >> np.uint64(shift)) & np.uint64(255)) + 1] += 1
+            if count.max() == j - i:          # one byte value: the order stands
+                continue
+            count[0] = i
+            for b in range(1, 257):
+                count[b] += count[b - 1]
+            for q in range(i, j):
+                d = (key[src[q]] >> np.uint64(shift)) & np.uint64(255)
+                dst[count[d]] = src[q]
+                count[d] += 1
+            src, dst = dst, src
+            moved = not moved
+        if moved:
+            for q in range(i, j):
+                out[q] = src[q]
         i = j
 
 

@@ -218,16 +218,16 @@ def test_mark_order_is_a_stable_sort_by_session_score_descending_rank():
     from signals import marks as sm
     from signals.marks_nb import mark_order_nb
     rng = np.random.default_rng(9)
-    for n in (0, 1, 7, 3000):
+    for n, spread in ((0, 3), (1, 3), (7, 3), (3000, 3), (3000, 50), (20_000, 1)):
         sess = np.sort(rng.integers(5, 30, n))
-        score = np.round(rng.normal(0, 1, n), 1)
+        score = np.round(rng.normal(0, 1, n), 1) if spread > 1 else rng.normal(0, 1, n)
         score[rng.random(n) < 0.05] = np.nan
         score[rng.random(n) < 0.05] = -0.0
         score[rng.random(n) < 0.05] = 0.0
         rank = np.empty(n, np.int64)
         for s in np.unique(sess):          # distinct within a session
             at = np.flatnonzero(sess == s)
-            rank[at] = rng.permutation(len(at) * 3)[:len(at)]
+            rank[at] = rng.permutation(len(at) * spread)[:len(at)]    # dense or sparse
         want = np.argsort(rank, kind="stable")
         want = want[np.argsort(-score[want], kind="stable")]
         want = want[np.argsort(sess[want], kind="stable")]
