@@ -339,8 +339,8 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     start, n, code, sess, score = start[row], n[row], code[row], sess[row], score[row]
     first, role, theme, is_open, heat = first[row], role[row], theme[row], is_open[row], heat[row]
     first_art = arts[start]
-    # Text columns are built as Arrow strings (the frame's ``str`` dtype) from their distinct
-    # values and taken per row: no Python string per row. The joined article ids -- the
+    # Text columns are built as Arrow strings (the frame's ``str`` dtype) from the distinct
+    # texts, taken per row: no Python string per row. The joined article ids -- the
     # largest column, written by a kernel that releases the GIL -- are built on a second thread
     # meanwhile.
     with ThreadPoolExecutor(1) as pool:
@@ -350,23 +350,24 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         else:
             u_art, art_back = _unique(first_art)
             published = _str_take(p.published[u_art].tolist(), art_back)
-        u_code, code_back = _unique(code)
-        code_texts = terms[u_code].tolist()
-        u_theme, theme_back = _unique(theme)
-        u_role, role_back = _unique(role)
-        seen = np.array([c in seen_before for c in code_texts], dtype=bool)[code_back] \
+        # codes, themes and roles are ids into ``terms``: their texts taken by id
+        term_texts = terms.tolist()
+        term_arr = pd.array(term_texts, dtype="str")
+        used = np.zeros(len(term_texts), bool)
+        used[code] = True
+        seen = np.array([t in seen_before for t in term_texts], dtype=bool)[code] \
             if seen_before else np.zeros(len(code), bool)
         columns = {
             "date": calendar.sessions[sess].astype("datetime64[ns]"),
-            "code": _str_take(code_texts, code_back),
-            "name": _str_take([names[c] for c in code_texts], code_back),
+            "code": _taken(term_arr, code),
+            "name": _str_take([names[t] if u else "" for t, u in zip(term_texts, used.tolist())],
+                              code),
             "score": score,
             "first_mention": first & ~seen,
             "n_articles": n.astype(np.int64),
-            "theme": _str_take(["" if t < 0 else terms[t] for t in u_theme.tolist()],
-                               theme_back),
+            "theme": _str_take(["", *term_texts], theme + 1),         # -1: no theme
             "theme_heat": heat,
-            "role": _str_take(terms[u_role].tolist(), role_back),
+            "role": _taken(term_arr, role),
             "entry": _str_take(["close", "open"], is_open.astype(np.int64)),
             "article_id": None,
             "title": _titles(p.titles, first_art),
