@@ -154,19 +154,25 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
                     hist[2 * (h_at[c] + count[c]) + 1] = cur
                 if inside and not approx < min_score:       # a mark
                     c_start[nc] = w
-                    nt = 0
                     kk = o_head[c]
-                    while kk >= 0:
+                    if o_n[c] == 1:           # one article: its theme
                         arts[w] = k_art[kk]
                         w += 1
-                        nt = _count_theme(th, th_n, nt, k_theme[kk])
-                        kk = k_next[kk]
-                    top = -1
-                    for r in range(nt):
-                        if top < 0 or th_n[r] > th_n[top] or (
-                                th_n[r] == th_n[top] and theme_rank[th[r]] < theme_rank[th[top]]):
-                            top = r
-                    c_theme[nc] = th[top] if top >= 0 else -1
+                        c_theme[nc] = k_theme[kk]
+                    else:
+                        nt = 0
+                        while kk >= 0:
+                            arts[w] = k_art[kk]
+                            w += 1
+                            nt = _count_theme(th, th_n, nt, k_theme[kk])
+                            kk = k_next[kk]
+                        top = -1
+                        for r in range(nt):
+                            if top < 0 or th_n[r] > th_n[top] or (
+                                    th_n[r] == th_n[top]
+                                    and theme_rank[th[r]] < theme_rank[th[top]]):
+                                top = r
+                        c_theme[nc] = th[top] if top >= 0 else -1
                     c_code[nc] = c
                     c_sess[nc] = cur
                     c_score[nc] = approx
