@@ -897,12 +897,15 @@ def _index_part(extractor, items: list) -> tuple:
     codes, roles, themes, titles, weights = [], [], [], [], []
     terms: dict[str, int] = {}
     tid = terms.setdefault
-    dumps, loads = json.dumps, json.loads
+    dumps, loads, esc = json.dumps, json.loads, json.encoder.encode_basestring
     items = [(rid, title, body if type(body) is str else body.decode())
              for rid, title, body in items]
     for rid, themes_json, ms, us in article_rows(extractor, items):
-        extracted.append((version, rid, themes_json, dumps(ms, ensure_ascii=False),
-                          dumps(us, ensure_ascii=False)))
+        # the JSON of json.dumps, compact, a quarter cheaper written out
+        extracted.append((version, rid, themes_json, "[" + ",".join([
+            f"[{esc(code)},{esc(matched)},{esc(kind)},{in_title:d},{esc(theme)},{esc(role)},"
+            f"{weight!r}]" for code, matched, kind, in_title, theme, role, weight in ms]) + "]",
+            dumps(us, ensure_ascii=False) if us else "[]"))
         for code, _, _, in_title, theme, role, weight in ms:
             codes.append(tid(code, len(terms)))
             roles.append(tid(role, len(terms)))
