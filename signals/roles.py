@@ -325,6 +325,8 @@ class RoleRules:
                     hit = cache.get(key)
                     if hit is None:
                         hit = cache[key] = rule.pattern.search(text, ca, cb) is not None
+                elif st is not None and not st[i] & 3 and not kw.always[i]:
+                    continue                  # none of its needed strings in the role clause
                 elif rule.scope == "after_list":
                     hit = rule.pattern.match(text, end, cb) is not None
                 else:
@@ -356,11 +358,14 @@ class RoleRules:
 
 
 class _Keywords:
-    """The literals of the sentence rules (:mod:`signals.literals`) in one dictionary scan.
+    """The literals of the role rules (:mod:`signals.literals`) in one dictionary scan.
 
-    Per rule: ``exact`` strings (a pattern of the rule matches exactly these: one of them inside
-    a clause is a match there) and ``needed`` ones (a pattern can match only around one of them);
-    ``always[i]``: some pattern of rule ``i`` has neither, so its regex always runs. ``exact`` is
+    Per sentence rule: ``exact`` strings (a pattern of the rule matches exactly these: one of
+    them inside a clause is a match there) and ``needed`` ones (a pattern can match only around
+    one of them); per rule of another scope (``after``, ``before``, ``after_list``) without
+    ``names``, needed ones only (its match must hold one, inside the role clause: without one
+    there, its automaton or regex need not run); ``always[i]``: some pattern of rule ``i`` has neither, so
+    its regex always runs. ``exact`` is
     False when the rules cannot be split into their patterns (a back-reference renumbers groups):
     :meth:`RoleRules.decide_all` then searches as :meth:`RoleRules.decide` does."""
 
@@ -373,12 +378,18 @@ class _Keywords:
         patterns = [r.pattern for r in rules]     # what the automata answer, per rule
         self.words: dict[str, dict[int, int]] = {}  # literal -> {rule: 1 exact | 2 needed}
         for i, (rule, tree) in enumerate(zip(rules, trees)):
-            if not self.exact or rule.scope != "sentence" or rule.pattern.flags & re.IGNORECASE:
+            sentence = rule.scope == "sentence"
+            # a rule of another scope matches only where one of its strings is: they are
+            # needed strings (a match beside the mention, not anywhere in the clause); kept only
+            # for a rule every mention tries (a rule with ``names`` tries few: its strings
+            # would cost the scan of every text more than they save)
+            if (not self.exact or rule.pattern.flags & re.IGNORECASE
+                    or not sentence and rule.names is not None):
                 continue
             always = False
             inexact: list[str | None] = []
             for text, piece in _pieces(rule, tree):
-                words, exact = finite_strings(piece), True
+                words, exact = finite_strings(piece), sentence
                 if words is None:
                     inexact.append(text)
                 if words is None:
@@ -390,7 +401,7 @@ class _Keywords:
                     got = self.words.setdefault(w, {})
                     got[i] = got.get(i, 0) | (1 if exact else 2)
             self.always[i] = always
-            if inexact and None not in inexact:
+            if sentence and inexact and None not in inexact:
                 # without an exact string of the rule in a clause only these can match there
                 patterns[i] = re.compile("|".join(f"(?:{p})" for p in inexact),
                                          rule.pattern.flags)

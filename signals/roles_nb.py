@@ -162,7 +162,8 @@ def decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws,
     (``prog[i]``, :class:`signals.literals.Automata`, run by :func:`signals.regex_nb.run_nb`)
     searched in the role clause; an ``after_list`` rule's automaton matched at the mention's end
     up to the end of the role clause; ``after``/``before`` searched in the text after/before the
-    mention to the end/start of its clause. ``spans`` as :func:`mention_spans_nb` gives them;
+    mention to the end/start of its clause -- these three only when a needed string of the rule
+    lies in the role clause (``status`` bits 1 or 2; else no match can hold one). ``spans`` as :func:`mention_spans_nb` gives them;
     ``units`` the text's code points (a text with a character outside the BMP runs no
     automaton).
 
@@ -199,6 +200,8 @@ def decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws,
                     got = -2
                     break
                 hit = run_nb(code, cmap, ctab, ws, p, units, ca, cb, 0, False)
+            elif not (status[k, i] & 3 or always[i]):
+                continue                     # none of its needed strings in the role clause
             elif p < 0:
                 got = -2
                 break

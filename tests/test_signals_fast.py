@@ -273,6 +273,28 @@ def test_nearest_pass(text, mention, role):
     assert want[0] == role
 
 
+@pytest.mark.parametrize("text, mention, role", [
+    ("甲、乙等涨停", (0, 1), "up"),           # the needed string after the mention: the automaton
+    ("涨停的甲、乙等", (3, 4), "m"),           # only before it, in the role clause: no match
+    ("甲、乙等，涨停", (0, 1), "m"),           # only outside the role clause: not looked for
+    ("甲涨，停", (0, 1), "m"),                 # no needed string at all
+    ("研报称甲", (3, 4), "src"),              # before: its needed string before the mention
+    ("甲研报，", (0, 1), "m"),                # ... not after it
+])
+def test_other_scopes_need_their_strings(text, mention, role):
+    """Rules of the after_list, after and before scopes run only when one of their needed
+    strings lies in the mention's role clause; the answers are decide's."""
+    rules = RoleRules([RoleRule("up", 1.0, "after_list", re.compile("(?:、[^、，]{1,3})*等?涨停")),
+                       RoleRule("src", 0.0, "before", re.compile("研报.?$"))], "m", 0.3)
+    assert rules.kernel_tables()[1].tolist() == [False, False]      # no rule always runs
+    spans = TextSpans(text, ())
+    want = rules.decide(spans, *mention, spans.sentence(*mention), {})
+    units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    rows = mention_spans_nb(STOP_FLAGS, units, -1, np.array([mention[0]]), np.array([mention[1]]))
+    assert rules.decide_all(text, rows, {}) == [want]
+    assert want[0] == role
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 12), st.integers(1, 4), st.integers(0, 5)), max_size=16),
        st.lists(st.integers(0, 3), min_size=6, max_size=6))
