@@ -250,11 +250,19 @@ class RoleRules:
 
     def applies(self, mentions) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, table)``: which rules apply to each mention text (``table[ids[k]]``, bool
-        rows in rule order; :func:`signals.roles_nb.mention_rows_nb` reads them so)."""
+        rows in rule order; :func:`signals.roles_nb.mention_rows_nb` reads them so when it
+        is given them: see :attr:`applies_in_kernel`)."""
         if not self._named:
             return np.zeros(len(mentions), dtype=np.int64), self._all_apply
         ids = np.array(self._applies_ids(mentions), dtype=np.int64)
         return ids, self._applies_arr
+
+    @property
+    def applies_in_kernel(self) -> bool:
+        """Whether :func:`signals.roles_nb.mention_rows_nb` can find which rules apply to each
+        mention itself (every rule's ``names`` translates to an automaton), so that
+        :meth:`applies` is needed only for a mention holding a character outside the BMP."""
+        return self._keywords.names_in_kernel
 
     def literals(self) -> dict[str, dict[int, int]]:
         """The sentence rules' literals (:class:`_Keywords`): each string's ``{rule: bits}``
@@ -263,11 +271,12 @@ class RoleRules:
         return self._keywords.words
 
     def kernel_tables(self) -> tuple:
-        """``(scope, always, prog, code, cmap, ctab)``: the rules as
-        :func:`signals.roles_nb.decide_nb` reads them (scope codes, the rules whose regex
-        always runs, each rule's automaton and the automata's arrays)."""
+        """``(scope, always, prog, names_prog, code, cmap, ctab)``: the rules as
+        :func:`signals.roles_nb.mention_rows_nb` reads them (scope codes, the rules whose regex
+        always runs, each rule's automaton, its ``names``' automaton or -1, and the automata's
+        arrays)."""
         kw = self._keywords
-        return (kw.scope, kw.always_arr, kw.prog, *kw.arrays)
+        return (kw.scope, kw.always_arr, kw.prog, kw.names_prog, *kw.arrays)
 
     def workspace(self) -> np.ndarray:
         """The automata's work space of this thread."""
@@ -409,6 +418,15 @@ class _Keywords:
         auto = Automata()
         self.prog = np.array([-1 if not self.exact or (got := auto.add(p)) is None else got
                               for p in patterns], dtype=np.int64)
+        # each rule's names as an automaton too (-1: no names, every mention): which rules
+        # apply to a mention is then found in the kernel, unless one does not translate
+        names: dict[str, int | None] = {}
+        for r in rules:
+            if r.names is not None and r.names.pattern not in names:
+                names[r.names.pattern] = auto.add(r.names)
+        self.names_in_kernel = None not in names.values()
+        self.names_prog = np.array([-1 if r.names is None or names[r.names.pattern] is None
+                                    else names[r.names.pattern] for r in rules], dtype=np.int64)
         self.arrays = auto.arrays()
         self._n_states = len(auto.op)
         self._local = threading.local()

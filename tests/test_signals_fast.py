@@ -501,6 +501,50 @@ patterns = ['涨停', '大涨', '\d+连板', 'x*']
         check_same(ex, title, body)
 
 
+@pytest.mark.parametrize("names", ["'证券$', '^东方财富$'", "'(?<!中信)证券$'"])
+def test_user_rules_with_names(tmp_path, names):
+    """Rules with ``names``: which rules apply to a mention is found in the kernel when every
+    ``names`` translates to an automaton (else by the regexes); the answers are the plain
+    path's either way."""
+    path = tmp_path / "roles.toml"
+    path.write_text(f'''default_role = "mention"
+default_weight = 0.3
+[[role]]
+name = "source"
+weight = 0.0
+scope = "after_list"
+names = [{names}]
+patterns = ['[^，。]{{0,6}}?(研报|表示|数据)']
+[[role]]
+name = "seat"
+weight = 0.1
+scope = "before"
+names = ['证券$']
+patterns = ['(据|来源[:：])$']
+[[role]]
+name = "momentum"
+weight = 1.0
+patterns = ['涨停', '大涨', '研报']
+''', encoding="utf-8")
+    ex = Extractor(StockMaster.from_frame(NAMES), roles=load_roles(path))
+    assert ex.roles.applies_in_kernel is ("<" not in names)
+    for title, body in EDGE:
+        check_same(ex, title, body)
+
+
+def test_a_mention_holding_a_character_outside_the_bmp(small):
+    """A name holding U+FFFD matches a character outside the BMP, which the automata cannot
+    read: which rules apply to it is then found by the regexes (a second kernel call)."""
+    names = pd.concat([NAMES, pd.DataFrame([("600999", "招商\ufffd证券", "")],
+                                           columns=NAMES.columns)])
+    ex = Extractor(StockMaster.from_frame(names))
+    assert ex.roles.applies_in_kernel
+    for body in ["招商😀证券研报称，天娱数科涨停", "招商\ufffd证券研报称，天娱数科涨停",
+                 "据招商😀证券，蜂助手跌停；中信证券研报看好宁德时代"]:
+        check_same(ex, "", body)
+    assert ex.extract_text("", "招商😀证券研报称，天娱数科涨停")[0][0].role == "source"
+
+
 MATCHING_DEFAULT = load_matching()
 
 
