@@ -11,7 +11,9 @@ this tree's, alternating in one process, on SYNTHETIC benchmark articles.
    ``--repeat`` rounds; each block's best CPU time, summed. Printed per article, for
    ``article_rows`` (what the mention index stores) and ``extract_text`` (mentions with their
    sentence), with the ratios baseline/this; and the name matcher alone on the normalised
-   texts (this tree's), subtracted from both to give the rest of the extraction.
+   texts (this tree's), subtracted from both to give the rest of the extraction; and each
+   tree's ``article_rows`` split at the name matcher (normalisation and the matcher before,
+   the themes and roles kernel and the rows after), timed inside the same best blocks.
 """
 from __future__ import annotations
 
@@ -75,12 +77,21 @@ def main(argv=None) -> int:
                 "text": lambda p: [ex.extract_text(t, b) for _k, t, b in p],
                 "matcher": lambda p: [ex.matcher.find(normed[k]) for k, _t, _b in p]}
         best = {name: [float("inf")] * len(blocks) for name in runs}
+        watches = {"base rows": _Stages(base), "rows": _Stages(ex)}
+        stage = {name: [None] * len(blocks) for name in watches}
         for _ in range(args.repeat):
             for j, part in enumerate(blocks):      # alternating block by block
                 for name, run in runs.items():
+                    watch = watches.get(name)
+                    if watch is not None:
+                        watch.reset()
                     c0 = time.process_time()
                     run(part)
-                    best[name][j] = min(best[name][j], time.process_time() - c0)
+                    took = time.process_time() - c0
+                    if took < best[name][j]:
+                        best[name][j] = took
+                        if watch is not None:
+                            stage[name][j] = watch.split(took)
         us = {name: sum(v) / len(items) * 1e6 for name, v in best.items()}
         print(f"article_rows: {label} {us['base rows']:.1f} us an article, this tree "
               f"{us['rows']:.1f} us = {us['base rows'] / us['rows']:.2f}x")
@@ -94,7 +105,46 @@ def main(argv=None) -> int:
               f"{(us['base text'] - m) / (us['text'] - m):.2f}x")
         print(f"rows: baseline/this {us['base rows'] / us['rows']:.2f}x (best CPU time of each "
               f"block of 300, {args.repeat} rounds, alternating)")
+        if all(w.ok for w in watches.values()):
+            split = {name: [sum(b[i] for b in v) / len(items) * 1e6 for i in range(2)]
+                     for name, v in stage.items()}
+            (b_before, b_after), (t_before, t_after) = split["base rows"], split["rows"]
+            print(f"article_rows by stage (the same best blocks): normalisation and the name "
+                  f"matcher {b_before:.1f} -> {t_before:.1f} us; after the name matcher (themes, "
+                  f"roles, rows) {b_after:.1f} -> {t_after:.1f} us = {b_after / t_after:.2f}x")
     return 0
+
+
+class _Stages:
+    """CPU time of an extractor's ``index_rows`` split in two: up to the name matcher
+    (normalisation and the matcher's pass of ``Extractor._analyse``) and after it (the themes
+    and roles kernel, ``_JointScan.run``, and the rows built from it): ``ok`` is False for an
+    extractor without those steps (an older commit's)."""
+
+    def __init__(self, ex):
+        joint = getattr(ex, "_joint", None)
+        self.ok = joint is not None and hasattr(ex, "_analyse")
+        self.analyse = self.run = 0.0
+        if self.ok:
+            self._wrap(ex, "_analyse", ex._analyse, "analyse")
+            self._wrap(joint, "run", joint.run, "run")
+
+    def _wrap(self, obj, attr, fn, slot):
+        def timed(*a, **k):
+            c0 = time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                setattr(self, slot, getattr(self, slot) + time.process_time() - c0)
+        setattr(obj, attr, timed)          # on the instance: its class is left as it is
+
+    def reset(self):
+        self.analyse = self.run = 0.0
+
+    def split(self, total: float) -> tuple[float, float]:
+        """``(before, after)`` the name matcher of a block that took ``total``."""
+        before = self.analyse - self.run
+        return before, total - before
 
 
 if __name__ == "__main__":

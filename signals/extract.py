@@ -168,15 +168,10 @@ class Extractor:
         ws = self.roles.workspace()
         for (raw, text, index, title_end, units, units16), (spans, code_kind, unknown) in zip(
                 norm, found):
-            if code_kind:
-                at = spans.T.ravel()                        # the starts, then the ends
-                matched = [text[a:b] for a, b in spans.tolist()]
-            else:
-                at, matched = _NO_HITS, ()
+            at = spans.T.ravel() if code_kind else _NO_HITS     # the starts, then the ends
             # the theme nearest each mention in its clause (the theme clause is the role
             # clause: THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
-            names, first, rows = self._joint.run(text, units, units16, at, matched, title_end,
-                                                 index, ws)
+            names, first, rows = self._joint.run(text, units, units16, at, title_end, index, ws)
             primary = primary_theme(names, first, title_end)
             names.append(primary)
             out.append((raw, text, index, code_kind, unknown, names, primary, rows))
@@ -196,6 +191,7 @@ _NO_HITS = np.zeros(0, dtype=np.int64)
 _NO_THEMES = np.zeros((0, 4), dtype=np.int64)
 _NO_QUOTED = np.zeros((0, 2), dtype=np.int64)
 _NO_INDEX = np.zeros(0, dtype=np.int64)      # normalize_text moved no position
+_NO_APPLIES = np.zeros((0, 0), dtype=np.bool_)
 
 
 class _JointScan:
@@ -230,17 +226,21 @@ class _JointScan:
                         *roles.kernel_tables())
         self._patterns = themes.pattern_tables()
 
-    def run(self, text: str, units: np.ndarray, units16: np.ndarray, at: np.ndarray, mentions,
-            hard: int, index, ws: np.ndarray) -> tuple:
+    def run(self, text: str, units: np.ndarray, units16: np.ndarray, at: np.ndarray, hard: int,
+            index, ws: np.ndarray) -> tuple:
         """``(themes, first, rows)``: the theme of each theme hit of normalised ``text``, in
         order of position, the start of the first (0 when there is none) and the mentions'
         rows (:func:`signals.roles_nb.mention_rows_nb`, every role settled). ``units``,
         ``units16``: the text's code points and UTF-16 units.
-        ``at``: the mentions' starts then ends; ``mentions``: their texts; ``hard``: the end of
-        the title; ``index``: :func:`signals.normalize.normalize_text`'s; ``ws``: the role
-        automata's work space of this thread (:meth:`signals.roles.RoleRules.workspace`)."""
+        ``at``: the mentions' starts then ends; ``hard``: the end of the title; ``index``:
+        :func:`signals.normalize.normalize_text`'s; ``ws``: the role automata's work space of
+        this thread (:meth:`signals.roles.RoleRules.workspace`)."""
         themes = self.themes
-        ids, table = self.roles.applies(mentions)
+        # which rules apply to each mention: found by the kernel, or given (a rule's names that
+        # do not translate, or a mention holding a character outside the BMP)
+        ids, table, applies = _NO_HITS, _NO_APPLIES, not self.roles.applies_in_kernel
+        if applies:
+            ids, table = self._applies(text, at)
         given, names, quoted, qnames = _NO_THEMES, None, _NO_QUOTED, []
         if not themes.scannable:
             given, names = themes.scan(text)
@@ -248,14 +248,19 @@ class _JointScan:
             quoted, qnames = themes.quoted(text)
         index = _NO_INDEX if index is None else index
         first, rows, out, unsettled, quote = article_nb(
-            units, units16, hard, at, ids, table, *self._tables, ws, quoted, *self._patterns,
-            given, names is not None, index)
+            units, units16, hard, at, ids, table, applies, *self._tables, ws, quoted,
+            *self._patterns, given, names is not None, index)
+        again = unsettled < 0
+        if again:                   # a mention holds a character outside the BMP
+            ids, table = self._applies(text, at)
+            applies = True
         if quote and self._quotes is not None:          # the quoted patterns may match
             quoted, qnames = themes.quoted(text)
-            if qnames:
-                first, rows, out, unsettled, quote = article_nb(
-                    units, units16, hard, at, ids, table, *self._tables, ws, quoted,
-                    *self._patterns, given, False, index)
+            again = again or bool(qnames)
+        if again:
+            first, rows, out, unsettled, quote = article_nb(
+                units, units16, hard, at, ids, table, applies, *self._tables, ws, quoted,
+                *self._patterns, given, names is not None, index)
         if names is None:
             names = themes.themes_of(text, rows, qnames, self.kw_theme)
         if unsettled:                                   # regexes to run
@@ -264,3 +269,9 @@ class _JointScan:
             self.roles.settle(text, out[:, :8], decided)
             out[:, COL_DECIDED] = decided
         return names, first, out
+
+    def _applies(self, text: str, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`signals.roles.RoleRules.applies` of the mentions at ``at`` (starts, then
+        ends)."""
+        k = len(at) // 2
+        return self.roles.applies([text[a:b] for a, b in zip(at[:k].tolist(), at[k:].tolist())])

@@ -44,10 +44,10 @@ def leftmost_of_nb(occ, node_kind, bit):
 
 
 @njit(cache=True)
-def article_nb(units, units16, hard, at, applies_id, applies_rows, first, keys, children,
-               terminal, max_len, node_kind, node_ptr, node_rule, node_bits, lut, scope, always,
-               prog, code, cmap, ctab, ws, quoted, has_markers, max_unquoted, stop, any_stop,
-               given, themes_given, index):
+def article_nb(units, units16, hard, at, applies_id, applies_rows, applies_given, first, keys,
+               children, terminal, max_len, node_kind, node_ptr, node_rule, node_bits, lut, scope,
+               always, prog, names_prog, code, cmap, ctab, ws, quoted, has_markers, max_unquoted,
+               stop, any_stop, given, themes_given, index):
     """``(first, themes, rows, unsettled, quote)`` of an article: the start of the first theme
     hit (0 when there is none), the theme hits' rows
     (:func:`signals.themes_nb.theme_rows_nb`; ``given`` when ``themes_given``) and the
@@ -65,9 +65,10 @@ def article_nb(units, units16, hard, at, applies_id, applies_rows, first, keys, 
         markers = leftmost_of_nb(occ, node_kind, KIND_MARKER)[:, 0].copy()
         themes = theme_rows_nb(units, lex, quoted, has_markers, markers, max_unquoted, stop,
                                any_stop)
-    rows, unsettled = mention_rows_nb(lut, units, hard, at, applies_id, applies_rows, occ,
-                                      node_ptr, node_rule, node_bits, scope, always, prog, code,
-                                      cmap, ctab, ws, themes, index)
+    rows, unsettled = mention_rows_nb(lut, units, hard, at, applies_id, applies_rows,
+                                      applies_given, occ, node_ptr, node_rule, node_bits, scope,
+                                      always, prog, names_prog, code, cmap, ctab, ws, themes,
+                                      index)
     first = themes[0, 0] if themes.shape[0] else 0
     quote = False
     for i in range(occ.shape[0]):

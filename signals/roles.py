@@ -250,11 +250,19 @@ class RoleRules:
 
     def applies(self, mentions) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, table)``: which rules apply to each mention text (``table[ids[k]]``, bool
-        rows in rule order; :func:`signals.roles_nb.mention_rows_nb` reads them so)."""
+        rows in rule order; :func:`signals.roles_nb.mention_rows_nb` reads them so when it
+        is given them: see :attr:`applies_in_kernel`)."""
         if not self._named:
             return np.zeros(len(mentions), dtype=np.int64), self._all_apply
         ids = np.array(self._applies_ids(mentions), dtype=np.int64)
         return ids, self._applies_arr
+
+    @property
+    def applies_in_kernel(self) -> bool:
+        """Whether :func:`signals.roles_nb.mention_rows_nb` can find which rules apply to each
+        mention itself (every rule's ``names`` translates to an automaton), so that
+        :meth:`applies` is needed only for a mention holding a character outside the BMP."""
+        return self._keywords.names_in_kernel
 
     def literals(self) -> dict[str, dict[int, int]]:
         """The sentence rules' literals (:class:`_Keywords`): each string's ``{rule: bits}``
@@ -263,11 +271,12 @@ class RoleRules:
         return self._keywords.words
 
     def kernel_tables(self) -> tuple:
-        """``(scope, always, prog, code, cmap, ctab)``: the rules as
-        :func:`signals.roles_nb.decide_nb` reads them (scope codes, the rules whose regex
-        always runs, each rule's automaton and the automata's arrays)."""
+        """``(scope, always, prog, names_prog, code, cmap, ctab)``: the rules as
+        :func:`signals.roles_nb.mention_rows_nb` reads them (scope codes, the rules whose regex
+        always runs, each rule's automaton, its ``names``' automaton or -1, and the automata's
+        arrays)."""
         kw = self._keywords
-        return (kw.scope, kw.always_arr, kw.prog, *kw.arrays)
+        return (kw.scope, kw.always_arr, kw.prog, kw.names_prog, *kw.arrays)
 
     def workspace(self) -> np.ndarray:
         """The automata's work space of this thread."""
@@ -325,6 +334,8 @@ class RoleRules:
                     hit = cache.get(key)
                     if hit is None:
                         hit = cache[key] = rule.pattern.search(text, ca, cb) is not None
+                elif st is not None and not st[i] & 3 and not kw.always[i]:
+                    continue                  # none of its needed strings in the role clause
                 elif rule.scope == "after_list":
                     hit = rule.pattern.match(text, end, cb) is not None
                 else:
@@ -356,11 +367,14 @@ class RoleRules:
 
 
 class _Keywords:
-    """The literals of the sentence rules (:mod:`signals.literals`) in one dictionary scan.
+    """The literals of the role rules (:mod:`signals.literals`) in one dictionary scan.
 
-    Per rule: ``exact`` strings (a pattern of the rule matches exactly these: one of them inside
-    a clause is a match there) and ``needed`` ones (a pattern can match only around one of them);
-    ``always[i]``: some pattern of rule ``i`` has neither, so its regex always runs. ``exact`` is
+    Per sentence rule: ``exact`` strings (a pattern of the rule matches exactly these: one of
+    them inside a clause is a match there) and ``needed`` ones (a pattern can match only around
+    one of them); per rule of another scope (``after``, ``before``, ``after_list``) without
+    ``names``, needed ones only (its match must hold one, inside the role clause: without one
+    there, its automaton or regex need not run); ``always[i]``: some pattern of rule ``i`` has neither, so
+    its regex always runs. ``exact`` is
     False when the rules cannot be split into their patterns (a back-reference renumbers groups):
     :meth:`RoleRules.decide_all` then searches as :meth:`RoleRules.decide` does."""
 
@@ -373,12 +387,18 @@ class _Keywords:
         patterns = [r.pattern for r in rules]     # what the automata answer, per rule
         self.words: dict[str, dict[int, int]] = {}  # literal -> {rule: 1 exact | 2 needed}
         for i, (rule, tree) in enumerate(zip(rules, trees)):
-            if not self.exact or rule.scope != "sentence" or rule.pattern.flags & re.IGNORECASE:
+            sentence = rule.scope == "sentence"
+            # a rule of another scope matches only where one of its strings is: they are
+            # needed strings (a match beside the mention, not anywhere in the clause); kept only
+            # for a rule every mention tries (a rule with ``names`` tries few: its strings
+            # would cost the scan of every text more than they save)
+            if (not self.exact or rule.pattern.flags & re.IGNORECASE
+                    or not sentence and rule.names is not None):
                 continue
             always = False
             inexact: list[str | None] = []
             for text, piece in _pieces(rule, tree):
-                words, exact = finite_strings(piece), True
+                words, exact = finite_strings(piece), sentence
                 if words is None:
                     inexact.append(text)
                 if words is None:
@@ -390,7 +410,7 @@ class _Keywords:
                     got = self.words.setdefault(w, {})
                     got[i] = got.get(i, 0) | (1 if exact else 2)
             self.always[i] = always
-            if inexact and None not in inexact:
+            if sentence and inexact and None not in inexact:
                 # without an exact string of the rule in a clause only these can match there
                 patterns[i] = re.compile("|".join(f"(?:{p})" for p in inexact),
                                          rule.pattern.flags)
@@ -398,6 +418,15 @@ class _Keywords:
         auto = Automata()
         self.prog = np.array([-1 if not self.exact or (got := auto.add(p)) is None else got
                               for p in patterns], dtype=np.int64)
+        # each rule's names as an automaton too (-1: no names, every mention): which rules
+        # apply to a mention is then found in the kernel, unless one does not translate
+        names: dict[str, int | None] = {}
+        for r in rules:
+            if r.names is not None and r.names.pattern not in names:
+                names[r.names.pattern] = auto.add(r.names)
+        self.names_in_kernel = None not in names.values()
+        self.names_prog = np.array([-1 if r.names is None or names[r.names.pattern] is None
+                                    else names[r.names.pattern] for r in rules], dtype=np.int64)
         self.arrays = auto.arrays()
         self._n_states = len(auto.op)
         self._local = threading.local()

@@ -162,7 +162,8 @@ def decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws,
     (``prog[i]``, :class:`signals.literals.Automata`, run by :func:`signals.regex_nb.run_nb`)
     searched in the role clause; an ``after_list`` rule's automaton matched at the mention's end
     up to the end of the role clause; ``after``/``before`` searched in the text after/before the
-    mention to the end/start of its clause. ``spans`` as :func:`mention_spans_nb` gives them;
+    mention to the end/start of its clause -- these three only when a needed string of the rule
+    lies in the role clause (``status`` bits 1 or 2; else no match can hold one). ``spans`` as :func:`mention_spans_nb` gives them;
     ``units`` the text's code points (a text with a character outside the BMP runs no
     automaton).
 
@@ -199,6 +200,8 @@ def decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws,
                     got = -2
                     break
                 hit = run_nb(code, cmap, ctab, ws, p, units, ca, cb, 0, False)
+            elif not (status[k, i] & 3 or always[i]):
+                continue                     # none of its needed strings in the role clause
             elif p < 0:
                 got = -2
                 break
@@ -231,13 +234,42 @@ def decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws,
     return out
 
 
+@njit(cache=True)
+def mention_applies_nb(units, starts, ends, names_prog, code, cmap, ctab, ws):
+    """``(applies, ok)``: ``[K, rules]`` bool, whether rule i applies to mention k -- its
+    ``names`` automaton (``names_prog[i]``, -1 when it has none: every mention) searched in the
+    mention alone, as ``names.search(mention)`` -- and False in ``ok`` when a mention holds a
+    character outside the BMP (the automata cannot read it: the caller's regexes decide)."""
+    k_n, r_n = starts.shape[0], names_prog.shape[0]
+    applies = np.ones((k_n, r_n), dtype=np.bool_)
+    for k in range(k_n):
+        s, e = starts[k], ends[k]
+        for i in range(s, e):
+            if units[i] > 0xFFFF:
+                return applies, False
+        for i in range(r_n):
+            p = names_prog[i]
+            if p < 0:
+                continue
+            done = False
+            for j in range(i):                  # rules sharing the names share the automaton
+                if names_prog[j] == p:
+                    applies[k, i] = applies[k, j]
+                    done = True
+                    break
+            if not done:
+                applies[k, i] = run_nb(code, cmap, ctab, ws, p, units, s, e, s, False)
+    return applies, True
+
+
 # Columns of mention_rows_nb's rows after the 8 of mention_spans_nb.
 COL_DECIDED, COL_THEME, COL_A, COL_B, COL_TITLE = 8, 9, 10, 11, 12
 
 
 @njit(cache=True)
-def mention_rows_nb(lut, units, hard, at, applies_id, applies_rows, occ, node_ptr, node_rule,
-                    node_bits, scope, always, prog, code, cmap, ctab, ws, themes, index):
+def mention_rows_nb(lut, units, hard, at, applies_id, applies_rows, applies_given, occ,
+                    node_ptr, node_rule, node_bits, scope, always, prog, names_prog, code, cmap,
+                    ctab, ws, themes, index):
     """Everything of an article's mentions after the name matcher: ``(rows, unsettled)``,
     ``rows`` ``[K, 13]`` int64 rows of :func:`mention_spans_nb`'s 8 columns, then
     :func:`decide_nb`'s answer (``COL_DECIDED``), the row of ``themes`` nearest the mention in
@@ -245,19 +277,27 @@ def mention_rows_nb(lut, units, hard, at, applies_id, applies_rows, occ, node_pt
     mention's span in the original text (``COL_A``, ``COL_B``: through ``index``, the
     normalised text's positions there, or as they are when ``index`` is empty) and 1 when it
     starts before ``hard`` (the title, ``COL_TITLE``); ``unsettled``: how many answers are -2
-    or :data:`NEAREST` (a regex decides).
+    or :data:`NEAREST` (a regex decides); -1 when the rules' ``names`` are to be given (a
+    mention holds a character outside the BMP: call again with ``applies_given``).
 
-    ``at``: the K mention starts, then their K ends; ``applies_rows[applies_id[k]]`` which rules
-    apply to mention k; ``occ``: the role literals' occurrences (other rows of the scan may be
+    ``at``: the K mention starts, then their K ends; which rules apply to mention k:
+    ``applies_rows[applies_id[k]]`` when ``applies_given``, else
+    :func:`mention_applies_nb` with ``names_prog``; ``occ``: the role literals' occurrences (other rows of the scan may be
     there: nodes without rules are skipped); ``themes``: the theme hits' rows (start in column
     0, sorted)."""
     k_n = at.shape[0] // 2
     starts = at[:k_n]
     spans = mention_spans_nb(lut, units, hard, starts, at[k_n:])
+    if applies_given:
+        applies = np.empty((k_n, scope.shape[0]), dtype=np.bool_)
+        for k in range(k_n):
+            applies[k] = applies_rows[applies_id[k]]
+    else:
+        applies, ok = mention_applies_nb(units, starts, at[k_n:], names_prog, code, cmap, ctab,
+                                         ws)
+        if not ok:
+            return np.empty((0, 13), dtype=np.int64), -1
     status = keyword_status_nb(occ, node_ptr, node_rule, node_bits, spans, scope.shape[0])
-    applies = np.empty((k_n, scope.shape[0]), dtype=np.bool_)
-    for k in range(k_n):
-        applies[k] = applies_rows[applies_id[k]]
     decided = decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws, units,
                         occ, node_ptr, node_rule, node_bits)
     near = nearest_in_span_nb(themes[:, 0].copy(), starts, spans[:, 4], spans[:, 5])

@@ -273,6 +273,28 @@ def test_nearest_pass(text, mention, role):
     assert want[0] == role
 
 
+@pytest.mark.parametrize("text, mention, role", [
+    ("甲、乙等涨停", (0, 1), "up"),           # the needed string after the mention: the automaton
+    ("涨停的甲、乙等", (3, 4), "m"),           # only before it, in the role clause: no match
+    ("甲、乙等，涨停", (0, 1), "m"),           # only outside the role clause: not looked for
+    ("甲涨，停", (0, 1), "m"),                 # no needed string at all
+    ("研报称甲", (3, 4), "src"),              # before: its needed string before the mention
+    ("甲研报，", (0, 1), "m"),                # ... not after it
+])
+def test_other_scopes_need_their_strings(text, mention, role):
+    """Rules of the after_list, after and before scopes run only when one of their needed
+    strings lies in the mention's role clause; the answers are decide's."""
+    rules = RoleRules([RoleRule("up", 1.0, "after_list", re.compile("(?:、[^、，]{1,3})*等?涨停")),
+                       RoleRule("src", 0.0, "before", re.compile("研报.?$"))], "m", 0.3)
+    assert rules.kernel_tables()[1].tolist() == [False, False]      # no rule always runs
+    spans = TextSpans(text, ())
+    want = rules.decide(spans, *mention, spans.sentence(*mention), {})
+    units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    rows = mention_spans_nb(STOP_FLAGS, units, -1, np.array([mention[0]]), np.array([mention[1]]))
+    assert rules.decide_all(text, rows, {}) == [want]
+    assert want[0] == role
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 12), st.integers(1, 4), st.integers(0, 5)), max_size=16),
        st.lists(st.integers(0, 3), min_size=6, max_size=6))
@@ -477,6 +499,50 @@ patterns = ['涨停', '大涨', '\d+连板', 'x*']
     assert ex.roles._keywords.exact is not backref
     for title, body in EDGE:
         check_same(ex, title, body)
+
+
+@pytest.mark.parametrize("names", ["'证券$', '^东方财富$'", "'(?<!中信)证券$'"])
+def test_user_rules_with_names(tmp_path, names):
+    """Rules with ``names``: which rules apply to a mention is found in the kernel when every
+    ``names`` translates to an automaton (else by the regexes); the answers are the plain
+    path's either way."""
+    path = tmp_path / "roles.toml"
+    path.write_text(f'''default_role = "mention"
+default_weight = 0.3
+[[role]]
+name = "source"
+weight = 0.0
+scope = "after_list"
+names = [{names}]
+patterns = ['[^，。]{{0,6}}?(研报|表示|数据)']
+[[role]]
+name = "seat"
+weight = 0.1
+scope = "before"
+names = ['证券$']
+patterns = ['(据|来源[:：])$']
+[[role]]
+name = "momentum"
+weight = 1.0
+patterns = ['涨停', '大涨', '研报']
+''', encoding="utf-8")
+    ex = Extractor(StockMaster.from_frame(NAMES), roles=load_roles(path))
+    assert ex.roles.applies_in_kernel is ("<" not in names)
+    for title, body in EDGE:
+        check_same(ex, title, body)
+
+
+def test_a_mention_holding_a_character_outside_the_bmp(small):
+    """A name holding U+FFFD matches a character outside the BMP, which the automata cannot
+    read: which rules apply to it is then found by the regexes (a second kernel call)."""
+    names = pd.concat([NAMES, pd.DataFrame([("600999", "招商\ufffd证券", "")],
+                                           columns=NAMES.columns)])
+    ex = Extractor(StockMaster.from_frame(names))
+    assert ex.roles.applies_in_kernel
+    for body in ["招商😀证券研报称，天娱数科涨停", "招商\ufffd证券研报称，天娱数科涨停",
+                 "据招商😀证券，蜂助手跌停；中信证券研报看好宁德时代"]:
+        check_same(ex, "", body)
+    assert ex.extract_text("", "招商😀证券研报称，天娱数科涨停")[0][0].role == "source"
 
 
 MATCHING_DEFAULT = load_matching()
