@@ -46,7 +46,8 @@ from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
 from signals.articles import BARE_DATE_POLICIES, read_articles
 from signals.extract import ArticleSignals, Extractor
-from signals.marks_nb import cells_nb, iso_beijing_nb, join_nb, mark_order_nb
+from signals.marks_nb import (cells_buffers, cells_nb, iso_beijing_nb, join_nb, join_offsets_nb,
+                              mark_order_nb)
 from signals.roles import load_roles
 from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
@@ -321,33 +322,25 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     rank = np.empty(max(n_terms, 1), np.int64)
     rank[np.argsort(terms.astype(str), kind="stable")] = np.arange(n_terms)
     lo, hi = window if window is not None else (0, len(calendar.sessions))
-    args = (art_order, a_sess, np.asarray(p.is_open, bool), p.m_ptr, p.m_code, p.m_role,
-            p.m_theme, p.m_weight, p.m_title, role_ok)
-    rest = (float(title_multiplier), rank, decay, use_decay, float(min_score), int(lo), int(hi))
-    if len(p.m_code) < SPLIT_MENTIONS:
-        cells = cells_nb(*args, np.ones(len(role_ok), bool), *rest)
-    else:
-        # the codes are independent: the even term ids on a second thread (the kernel releases
-        # the GIL), the odd ones here; the halves' rows are ordered together below
-        even = np.arange(len(role_ok)) % 2 == 0
-        with ThreadPoolExecutor(1) as pool:
-            half = pool.submit(cells_nb, *args, even, *rest)
-            other = cells_nb(*args, ~even, *rest)
-            cells = _concat_cells(half.result(), other)
-    code, sess, score, first, role, theme, is_open, start, n, arts = cells
-    if len(code) == 0:
+    out, hist = cells_buffers(len(p.m_code), len(role_ok), use_decay)
+    nc, w = cells_nb(art_order, a_sess, np.asarray(p.is_open, bool), p.m_ptr, p.m_code, p.m_role,
+                     p.m_theme, p.m_weight, p.m_title, p.theme_ptr, p.theme_ids, role_ok,
+                     float(title_multiplier), rank, decay, use_decay, float(min_score), int(lo),
+                     int(hi), out, hist)
+    if nc == 0:
         return _empty_marks()
-    # theme heat: articles of the session naming the theme
-    heat = _theme_heat(np.repeat(a_sess, np.diff(p.theme_ptr)), p.theme_ids, sess, theme)
+    code, sess, score, first, role, theme, is_open, start, n, heat = (col[:nc] for col in out[:-1])
+    arts = out[-1][:w]
     # The rows in the frame's order -- date, score descending, code -- sorted on numbers: the
     # session positions, the rounded scores, the codes' text ranks.
     score = round10(score)
-    row = mark_order_nb(sess, _descending_key(score), rank[code])
+    row = np.empty(len(sess), np.int64)
+    mark_order_nb(sess, _descending_key(score), rank[code], row)
     start, n, code, sess, score = start[row], n[row], code[row], sess[row], score[row]
     first, role, theme, is_open, heat = first[row], role[row], theme[row], is_open[row], heat[row]
     first_art = arts[start]
-    # Text columns are built as Arrow strings (the frame's ``str`` dtype) from their distinct
-    # values and taken per row: no Python string per row. The joined article ids -- the
+    # Text columns are built as Arrow strings (the frame's ``str`` dtype) from the distinct
+    # texts, taken per row: no Python string per row. The joined article ids -- the
     # largest column, written by a kernel that releases the GIL -- are built on a second thread
     # meanwhile.
     with ThreadPoolExecutor(1) as pool:
@@ -357,23 +350,24 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         else:
             u_art, art_back = _unique(first_art)
             published = _str_take(p.published[u_art].tolist(), art_back)
-        u_code, code_back = _unique(code)
-        code_texts = terms[u_code].tolist()
-        u_theme, theme_back = _unique(theme)
-        u_role, role_back = _unique(role)
-        seen = np.array([c in seen_before for c in code_texts], dtype=bool)[code_back] \
+        # codes, themes and roles are ids into ``terms``: their texts taken by id
+        term_texts = terms.tolist()
+        term_arr = pd.array(term_texts, dtype="str")
+        used = np.zeros(len(term_texts), bool)
+        used[code] = True
+        seen = np.array([t in seen_before for t in term_texts], dtype=bool)[code] \
             if seen_before else np.zeros(len(code), bool)
         columns = {
             "date": calendar.sessions[sess].astype("datetime64[ns]"),
-            "code": _str_take(code_texts, code_back),
-            "name": _str_take([names[c] for c in code_texts], code_back),
+            "code": _taken(term_arr, code),
+            "name": _str_take([names[t] if u else "" for t, u in zip(term_texts, used.tolist())],
+                              code),
             "score": score,
             "first_mention": first & ~seen,
             "n_articles": n.astype(np.int64),
-            "theme": _str_take(["" if t < 0 else terms[t] for t in u_theme.tolist()],
-                               theme_back),
+            "theme": _str_take(["", *term_texts], theme + 1),         # -1: no theme
             "theme_heat": heat,
-            "role": _str_take(terms[u_role].tolist(), role_back),
+            "role": _taken(term_arr, role),
             "entry": _str_take(["close", "open"], is_open.astype(np.int64)),
             "article_id": None,
             "title": _titles(p.titles, first_art),
@@ -381,17 +375,6 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         }
         columns["article_id"] = article_ids.result()
     return pd.DataFrame(columns)
-
-
-SPLIT_MENTIONS = 200_000      # from this many mentions the cells are built on two threads
-
-
-def _concat_cells(a: tuple, b: tuple) -> tuple:
-    """The cells of two :func:`signals.marks_nb.cells_nb` calls as one: columns concatenated,
-    ``b``'s starts shifted past ``a``'s articles."""
-    out = [np.concatenate((x, y)) for x, y in zip(a, b)]
-    out[7][len(a[7]):] += len(a[9])
-    return tuple(out)
 
 
 def _descending_key(x: np.ndarray) -> np.ndarray:
@@ -403,35 +386,6 @@ def _descending_key(x: np.ndarray) -> np.ndarray:
     key = np.where(bits < 0, ~bits, bits | np.int64(-2 ** 63)).view(np.uint64)
     key[np.isnan(y)] = np.uint64(2 ** 64 - 1)
     return key
-
-
-def _theme_heat(a_sess, theme_ids, sess, theme) -> np.ndarray:
-    """For each mark ``(sess, theme)``: the articles of session ``sess`` naming ``theme`` (0 for
-    no theme), from the articles' ``(a_sess, theme_ids)`` pairs, counted in a dense table of
-    sessions x the themes present (by sorting the pairs when that table would be large)."""
-    heat = np.zeros(len(sess), np.int64)
-    if not len(a_sess):
-        return heat
-    u_th, th_slot = _unique(theme_ids)
-    width = len(u_th)
-    s0, s1 = int(a_sess.min()), int(a_sess.max())
-    size = (s1 - s0 + 1) * width
-    at = np.minimum(np.searchsorted(u_th, theme), width - 1)
-    # marks whose theme some article names, on a session some article with themes falls on
-    has = (theme >= 0) & (u_th[at] == theme) & (sess >= s0) & (sess <= s1)
-    if size <= HEAT_TABLE_MAX:
-        counts = np.bincount((a_sess - s0) * width + th_slot, minlength=size)
-        heat[has] = counts[(sess[has] - s0) * width + at[has]]
-        return heat
-    hkeys, hcounts = np.unique((a_sess - s0) * width + th_slot, return_counts=True)
-    want = (sess - s0) * width + at
-    k = np.minimum(np.searchsorted(hkeys, want), len(hkeys) - 1)
-    hit = has & (hkeys[k] == want)
-    heat[hit] = hcounts[k[hit]]
-    return heat
-
-
-HEAT_TABLE_MAX = 1 << 22          # cells of the dense heat table (32 MiB of counts at most)
 
 
 def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -454,7 +408,9 @@ def _iso_texts(epoch: np.ndarray):
     epoch = np.asarray(epoch, np.int64)
     if len(epoch) and not (ISO_MIN_S <= epoch.min() and epoch.max() <= ISO_MAX_S):
         return _str_take(_iso_beijing(epoch).tolist(), None)
-    return _arrow_str(np.arange(len(epoch) + 1, dtype=np.int64) * 25, iso_beijing_nb(epoch))
+    data = np.empty(25 * len(epoch), np.uint8)
+    iso_beijing_nb(epoch, data)
+    return _arrow_str(np.arange(len(epoch) + 1, dtype=np.int64) * 25, data)
 
 
 ISO_MIN_S = -30_610_224_000 - 8 * 3600          # 1000-01-01T00:00:00+08:00
@@ -518,8 +474,11 @@ def _joined(texts, items: np.ndarray, start: np.ndarray, n: np.ndarray, parts=No
     parts = parts or _utf8_parts(texts)
     if parts is None:
         return _joined_ids_arrow(texts, items, start, n)
-    return _arrow_str(*join_nb(parts[0], parts[1], np.asarray(items), np.asarray(start),
-                               np.asarray(n), ord(";")))
+    items, start, n = np.asarray(items), np.asarray(start), np.asarray(n)
+    offsets = join_offsets_nb(parts[0], items, start, n, ord(";"))
+    data = np.empty(offsets[-1], np.uint8)      # numpy's: on huge pages (see cells_buffers)
+    join_nb(parts[0], parts[1], items, start, n, ord(";"), data)
+    return _arrow_str(offsets, data)
 
 
 def _titles(titles, first_art: np.ndarray):

@@ -724,6 +724,48 @@ def test_day_blocks_are_the_packed_rows_and_follow_every_write(tmp_path, master)
         assert _arrays(arch.packed(version)) == _rows_arrays(arch, version)
 
 
+class _ShrunkBlocks:
+    """A connection whose query of the day blocks' lengths reports one byte less of mentions than
+    the rows hold: what a reader sees when a writer grows a block between its two queries."""
+
+    def __init__(self, con):
+        self.con = con
+        self.hits = 0
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+    def execute(self, sql, *args):
+        cur = self.con.execute(sql, *args)
+        if not sql.startswith("SELECT COUNT(*), TOTAL(length("):
+            return cur
+        row = list(cur.fetchone())
+        row[8] -= 1                              # 1 + the index of ``mentions``
+        self.hits += 1
+        return _Rows([tuple(row)])
+
+
+class _Rows(list):
+    def fetchone(self):
+        return self[0]
+
+
+def test_day_blocks_changed_between_reads_fall_back_to_the_rows(tmp_path, master):
+    """packed() copies stored blocks into buffers sized by a first query; when the blocks no
+    longer match it (a writer in between), it reads them again through day_blocks: the same
+    arrays."""
+    ex = Extractor(master)
+    with NewsArchive(tmp_path / "n.sqlite") as arch:
+        arch.add(articles(200))
+        arch.index(ex)
+        want = _arrays(arch.packed(ex.version))          # builds and stores every block
+        assert want == _rows_arrays(arch, ex.version)
+        arch.con = _ShrunkBlocks(arch.con)
+        assert _arrays(arch.packed(ex.version)) == want
+        assert arch.con.hits == 1
+        arch.con = arch.con.con
+
+
 def test_archive_without_day_blocks_gives_the_same_marks(tmp_path, master):
     """An archive written before the day blocks (no ``packed_days`` table, no triggers): read-only
     it is read from the rows (blocks in memory only); opened for writing it gets the table and

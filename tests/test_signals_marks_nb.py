@@ -167,27 +167,6 @@ def test_window_and_arrow_texts_give_the_reference_rows(seed):
         assert got.to_csv(index=False) == want.to_csv(index=False)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_theme_heat_table_and_sorted_pairs_count_alike(seed, monkeypatch):
-    """The theme heat of marks: the dense table and the sorted pairs give the counts of a plain
-    Counter, marks on sessions or themes no article has included."""
-    from collections import Counter
-
-    from signals import marks as sm
-    rng = np.random.default_rng(seed)
-    a_sess = np.sort(rng.integers(10, 60, 3000))
-    themes = rng.integers(0, 40, 3000) * 7 + 3
-    sess = rng.integers(0, 70, 500)
-    theme = np.where(rng.random(500) < 0.2, -1, rng.integers(0, 45, 500) * 7 + 3)
-    count = Counter(zip(a_sess.tolist(), themes.tolist()))
-    want = [count.get((s, t), 0) if t >= 0 else 0 for s, t in zip(sess.tolist(), theme.tolist())]
-    assert sum(want) > 100
-    for table_max in (1 << 22, 0):
-        monkeypatch.setattr(sm, "HEAT_TABLE_MAX", table_max)
-        assert sm._theme_heat(a_sess, themes, sess, theme).tolist() == want
-    assert sm._theme_heat(a_sess[:0], themes[:0], sess, theme).tolist() == [0] * 500
-
-
 def test_unique_and_iso_kernels_are_numpys():
     from signals import marks as sm
     rng = np.random.default_rng(2)
@@ -198,6 +177,11 @@ def test_unique_and_iso_kernels_are_numpys():
     epoch = np.concatenate([rng.integers(sm.ISO_MIN_S, sm.ISO_MAX_S, 100_000),
                             [sm.ISO_MIN_S, sm.ISO_MAX_S, 0, -1, 951_753_600, 951_839_999,
                              sm.ISO_MIN_S - 1, 1_700_000_000]])
+    # runs of one Beijing day and its midnights: the kernel reuses a day's date while it repeats
+    runs = np.concatenate([np.sort(rng.integers(1_699_977_600, 1_700_409_600, 20_000)),
+                           1_699_977_600 + 86_400 * np.arange(-1, 6).repeat(2) - [1, 0] * 7,
+                           rng.integers(sm.ISO_MIN_S, sm.ISO_MAX_S, 1000).repeat(3)])
+    assert list(sm._iso_texts(runs)) == sm._iso_beijing(runs).tolist()
     modern = np.array([0, -1, 951_753_600, 951_839_999, 1_700_000_000])
     want = [pd.Timestamp(int(t), unit="s", tz="UTC").tz_convert("Asia/Shanghai").isoformat()
             for t in modern.tolist()]
@@ -227,45 +211,26 @@ def test_joined_texts_kernel_is_the_arrow_join():
 
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_cells_on_two_threads_give_the_reference_marks(seed, monkeypatch):
-    """Large inputs build the cells of the even and the odd term ids on two threads: the same
-    marks (forced here on small inputs), with and without a window."""
-    from signals import marks as sm
-    monkeypatch.setattr(sm, "SPLIT_MENTIONS", 0)
-    results, sessions, cal, names, _ = random_case(40 + seed, 60 + 20 * seed)
-    for opts in ({"min_score": 0.5, "roles": None, "half_life": 2.0, "title_multiplier": 1.5},
-                 {"min_score": -10.0, "roles": None, "half_life": 0.0, "title_multiplier": 1.0}):
-        want = reference_score_marks(results, sessions, cal, names, **opts)
-        got = score_marks(results, sessions, cal, names, **opts)
-        pd.testing.assert_frame_equal(got, want, check_exact=True)
-    packed = pack_results(results, sessions, cal)
-    lo, hi = int(packed.session.min()) + 3, int(packed.session.max()) - 3
-    opts = {"min_score": 0.3, "roles": None, "half_life": 1.5, "title_multiplier": 1.5}
-    want = score_packed(packed, cal, names, window=(lo, hi), **opts)
-    monkeypatch.setattr(sm, "SPLIT_MENTIONS", 10 ** 9)
-    pd.testing.assert_frame_equal(score_packed(packed, cal, names, window=(lo, hi), **opts), want,
-                                  check_exact=True)
-
-
 def test_mark_order_is_a_stable_sort_by_session_score_descending_rank():
     """The rows' order: numpy's stable sorts by rank, then -score, then session (what the frame
-    needs), with equal scores (ties broken by rank), -0.0 = 0.0, NaN last, sessions unsorted."""
+    needs), with equal scores (ties broken by rank), -0.0 = 0.0, NaN last, rows grouped by
+    session (as the cells kernel writes them)."""
     from signals import marks as sm
     from signals.marks_nb import mark_order_nb
     rng = np.random.default_rng(9)
-    for n in (0, 1, 7, 3000):
-        sess = rng.integers(5, 30, n)
-        score = np.round(rng.normal(0, 1, n), 1)
+    for n, spread in ((0, 3), (1, 3), (7, 3), (3000, 3), (3000, 50), (20_000, 1)):
+        sess = np.sort(rng.integers(5, 30, n))
+        score = np.round(rng.normal(0, 1, n), 1) if spread > 1 else rng.normal(0, 1, n)
         score[rng.random(n) < 0.05] = np.nan
         score[rng.random(n) < 0.05] = -0.0
         score[rng.random(n) < 0.05] = 0.0
         rank = np.empty(n, np.int64)
         for s in np.unique(sess):          # distinct within a session
             at = np.flatnonzero(sess == s)
-            rank[at] = rng.permutation(len(at) * 3)[:len(at)]
+            rank[at] = rng.permutation(len(at) * spread)[:len(at)]    # dense or sparse
         want = np.argsort(rank, kind="stable")
         want = want[np.argsort(-score[want], kind="stable")]
         want = want[np.argsort(sess[want], kind="stable")]
-        got = mark_order_nb(sess, sm._descending_key(score), rank)
+        got = np.full(n, -1, np.int64)
+        mark_order_nb(sess, sm._descending_key(score), rank, got)
         assert got.tolist() == want.tolist()
