@@ -504,6 +504,34 @@ def test_fast_bytes_rows_are_the_fast_rows():
         assert fast_row_bytes(rec) == (None if row is None else text_bytes(row)), rec
 
 
+def _plain_checks(text: str) -> bool:
+    """The plain-text test as the checks of clean_text state it (news._plain before its regex)."""
+    if "<" in text or "&" in text or "\n\n\n" in text or text[:1] in (" ", "\n") \
+            or text[-1:] in (" ", "\n"):
+        return False
+    if "  " in text or " \n" in text or "\n " in text or "![" in text:
+        return False
+    return text.replace("\n", "").isprintable()
+
+
+def test_plain_regex_is_the_checks():
+    """The regex that proves a text plain never says so of a text the checks refuse, and
+    accepts ordinary text; on random texts of tricky characters (unassigned, private-use and
+    astral code points too) _plain is the checks."""
+    pieces = TRICKY + ["\n\n", "x y", "\u0378", "\ue000", "\U0001f600", "\U000e0001", "\u0085",
+                       "\x7f", "\u00ad", "\ufeff", "![", "]", "-", "\\", "^", "，", "Ｂ", "\uffff"]
+    rng = np.random.default_rng(13)
+    texts = ["".join(pieces[int(i)] for i in rng.integers(0, len(pieces), rng.integers(0, 12)))
+             for _ in range(20_000)]
+    texts += [chr(c) for c in range(0x10000)] + [f"a{chr(c)}b" for c in range(0, 0x10000, 7)]
+    for text in texts:
+        assert news._plain(text) == _plain_checks(text), repr(text)
+        if news._plain_re().fullmatch(text):
+            assert _plain_checks(text), repr(text)
+    body = "天娱数科涨停，第1条。\n\n正文 2 段：ABC-123（30%）\n完"
+    assert news._plain_re().fullmatch(body) and news._plain(body)
+
+
 def _import_inputs(tmp_path) -> list:
     """Files of every kind and trouble: fast and general records, duplicates, blank lines, a
     record numbered by its place in a later piece, a file turning GBK half way, JSON, CSV."""

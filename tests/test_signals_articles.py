@@ -199,3 +199,79 @@ def test_clean_text_fast_accept_misses_no_odd_white_space():
     odd = re.compile(r"[^\S \n]")
     assert [c for c in map(chr, range(sys.maxunicode + 1)) if odd.match(c) and c.isprintable()] == []
     assert clean_text("天娱数科\t涨停")[0] == "天娱数科 涨停"
+
+
+def test_strict_records_are_json_loads_of_the_text():
+    """A JSON Lines line read by orjson is exactly json.loads of its UTF-8 text, or left to the
+    general path: random lines of tricky pieces (escapes, lone surrogates, numbers past 64 bits,
+    NaN, repeated keys, invalid UTF-8, BOMs, blank lines, nesting)."""
+    import numpy as np
+
+    from signals import articles
+
+    pieces = [b'{', b'}', b'"id"', b'"a"', b':', b',', b'"\\ud83d"', b'"\\ud83d\\ude00"', b'"\\u0000"',
+              b'"\xe6\xb6\xa8"', b'"\xed\xa0\x80"', b'"\xff"', b'123456789012345678901234567890',
+              b'1.5', b'NaN', b'-0', b'1e400', b'true', b'null', b'[', b']', b' ', b'\t', b'\r\n',
+              b'\n', b'\xef\xbb\xbf', b'\xe3\x80\x80', b'"\\/"', b'"\\""', b'"x\\ty"', b'"\x1f"']
+    texts = ["", "a", "涨停", "\ud83d", "\U0001f600", "\x00", "\u2028", '"', "\\", "\n", "\x7f"]
+    rng = np.random.default_rng(11)
+    lines = [b"".join(pieces[int(i)] for i in rng.integers(0, len(pieces), rng.integers(1, 14)))
+             for _ in range(10_000)]
+    for _ in range(30_000):                   # objects of text, some with a piece put in
+        rec = {texts[int(rng.integers(0, 4))] + "k": "".join(
+            texts[int(i)] for i in rng.integers(0, len(texts), rng.integers(0, 5)))
+            for _ in range(rng.integers(0, 4))}
+        raw = json.dumps(rec, ensure_ascii=bool(rng.integers(0, 2))).encode("utf-8", "surrogatepass")
+        if rng.integers(0, 2):
+            at = int(rng.integers(0, len(raw) + 1))
+            raw = raw[:at] + pieces[int(rng.integers(0, len(pieces)))] + raw[at:]
+        lines.append(raw)
+    lines += [b'{"id": "a", "title": "x", "id": "b"}\n', b'{"a": "1"}', b' {"a": "\xe6\xb6\xa8"} \n',
+              json.dumps(REC, ensure_ascii=False).encode() + b"\n", json.dumps(REC).encode()]
+    accepted = 0
+    for raw in lines:
+        got = articles._strict_record(raw)
+        if got is None:
+            continue
+        accepted += 1
+        want = json.loads(raw.decode("utf-8"))
+        assert got == want and list(got) == list(want) and type(got) is dict, raw
+        assert all(type(v) is str for v in got.values()), raw
+    assert accepted > 10_000
+    assert articles._strict_record(b'{"a": "\\ud800"}') is None
+    assert articles._strict_record(b'{"a": 123456789012345678901234567890}') is None
+    assert articles._strict_record(b'\xef\xbb\xbf{"a": "b"}') is None
+    assert articles._strict_record(b'{"a": "b", "a": "c"}') == {"a": "c"}
+
+
+def _chunks_by_reading(path, size):
+    """jsonl_chunks as it was first written: seek, readline, read and count."""
+    import os
+
+    total, start, line = os.path.getsize(path), 0, 1
+    with open(path, "rb") as fh:
+        while start < total:
+            fh.seek(min(start + size, total))
+            fh.readline()
+            end = min(fh.tell(), total)
+            fh.seek(start)
+            n = fh.read(end - start).count(b"\n")
+            yield start, end, line
+            start, line = end, line + n
+
+
+def test_jsonl_chunks_are_whole_lines(tmp_path):
+    import numpy as np
+
+    from signals.articles import jsonl_chunks
+
+    rng = np.random.default_rng(3)
+    p = tmp_path / "c.jsonl"
+    for k in range(300):
+        data = b"".join([b"\n", b"ab", b"\xe6\xb6\xa8", b"\r\n", b"x" * 9][int(i)]
+                        for i in rng.integers(0, 5, rng.integers(0, 60)))
+        p.write_bytes(data)
+        size = int(rng.integers(1, 40))
+        got = list(jsonl_chunks(p, size))
+        assert got == list(_chunks_by_reading(p, size)), (data, size)
+        assert b"".join(data[s:e] for s, e, _ in got) == data
