@@ -63,7 +63,7 @@ from signals.mentions_nb import (
 )
 from signals.normalize import normalize_name
 from signals.regex_nb import workspace
-from signals.text_nb import cjk_before_nb, code_points, digit_runs_nb, pack_tables
+from signals.text_nb import cjk_before_nb, code_points, digit_runs_nb
 from signals.trie_nb import Trie, longest_first_nb
 
 KIND_NAME, KIND_FORMER, KIND_ALIAS, KIND_CODE = "name", "former", "alias", "code"
@@ -327,13 +327,12 @@ class NameMatcher:
         r = self.rules
         progs = [auto.add(p) for p in (r.guard_left, r.guard_right, r.common_right,
                                        r.unknown_left)]
-        # find_nb's tables, packed (signals.mentions_nb.TABLES): the automata's, the trie's and
-        # the code rules'
-        first, edges, _terminal, bits = trie.tables()
         self._auto = (None if None in progs else
-                      (pack_tables((*auto.arrays(), np.array(progs, dtype=np.int64), first,
-                                    edges, bits, self._flags, *_code_tables(self.rules, six)),
-                                   (trie.max_len,)), len(auto.op)))
+                      ((*auto.arrays(), np.array(progs, dtype=np.int64)), len(auto.op)))
+        # find_nb's arguments after the text: the trie's and the code rules' tables
+        first, edges, _terminal, bits = trie.tables()
+        self._tables = (first, edges, bits, trie.max_len, self._flags,
+                        *_code_tables(self.rules, six))
         self._local = threading.local()     # a work space per thread (Dask workers share us)
 
     def _workspace(self) -> np.ndarray:
@@ -388,7 +387,8 @@ class NameMatcher:
         candidates in one kernel), or None when the text takes the regex path."""
         if self._auto is None:
             return None
-        rows, n_hits, ok = find_nb(self._auto[0], self._workspace(), code_points(text))
+        rows, n_hits, ok = find_nb(*self._auto[0], self._workspace(), code_points(text),
+                                   *self._tables)
         return (rows, n_hits) if ok else None
 
     @staticmethod

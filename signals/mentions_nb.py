@@ -12,7 +12,6 @@ import numpy as np
 from numba import njit
 
 from signals.regex_nb import may_match_nb, run_nb
-from signals.text_nb import rows_nb, scalar_nb, section_nb
 from signals.trie_nb import child_nb, longest_first_nb, scan_all_nb, stable_order_nb
 
 # Flags of a trie node (NameMatcher builds them): a key (a stock's name or a blocker: a
@@ -25,10 +24,6 @@ CHAR_DIGIT, CHAR_UNIT, CHAR_BAD = 1, 2, 4
 EX_NONE, EX_SH, EX_SZ, EX_BJ = 0, 1, 2, 3
 # What a row of find_nb is: a stock named, an unknown stock code, a 7-digit code, an unknown name.
 ROW_HIT, ROW_CODE, ROW_TYPO, ROW_NAME = 0, 1, 2, 3
-#: The arrays find_nb reads, in their order in its packed tables (one argument instead of 13:
-#: numba's dispatcher checks every argument's type on each call).
-TABLES = ("code", "cmap", "ctab", "starts", "first", "edges", "bits", "flags", "chars", "known",
-          "classes", "words", "ptr")
 
 
 @njit(cache=True)
@@ -251,11 +246,10 @@ def _by_start(rows, k):
 
 
 @njit(cache=True)
-def find_nb(blob, ws, units):
+def find_nb(code, cmap, ctab, starts, ws, units, first, edges, bits, max_len, flags, chars,
+            known, classes, words, ptr):
     """``(rows, n_hits, ok)`` for one text's code points ``units``: every stock it names, then
     every unknown candidate, each part by start, as int64 rows ``(start, end, id, what)``.
-    ``blob``: the tables below packed by :func:`signals.text_nb.pack_tables`, in the order
-    :data:`TABLES` (the trie's ``max_len`` its scalar); ``ws`` the automata's work space.
 
     1. Names: the trie's key candidates (its tables, as :meth:`signals.trie_nb.Trie.tables`,
        ``flags`` per node, nonzero for its keys) whose guards hold -- guard 0 none, 1 the automaton ``starts[0]``
@@ -270,20 +264,6 @@ def find_nb(blob, ws, units):
        before.
 
     ``ok`` is False (and nothing found) for a text the caller must take its regex path for."""
-    code = section_nb(blob, 0).view(np.int32)
-    cmap = section_nb(blob, 1).view(np.int32)
-    ctab = section_nb(blob, 2).reshape((rows_nb(blob, 2), -1))
-    starts = section_nb(blob, 3).view(np.int64)
-    first = section_nb(blob, 4).view(np.int32)
-    edges = section_nb(blob, 5).view(np.int64)
-    bits = section_nb(blob, 6).reshape((rows_nb(blob, 6), -1))
-    flags = section_nb(blob, 7).view(np.int8)
-    chars = section_nb(blob, 8)
-    known = section_nb(blob, 9).view(np.int64)
-    classes = section_nb(blob, 10).reshape((rows_nb(blob, 10), -1))
-    words = section_nb(blob, 11).view(np.uint32)
-    ptr = section_nb(blob, 12).view(np.int64)
-    max_len = scalar_nb(blob, 0)
     n = units.shape[0]
     empty = np.empty((0, 4), dtype=np.int64)
     runs = np.empty((n // 6 + 1, 2), dtype=np.int64)    # the digit runs of 6 or 7 (codes)

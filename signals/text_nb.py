@@ -39,49 +39,6 @@ def _code_points(text: str) -> np.ndarray:
 code_points = LastText(_code_points)
 
 
-def pack_tables(arrays, scalars=()) -> np.ndarray:
-    """``arrays`` (each C-contiguous, one or two dimensions) and int ``scalars`` as one
-    ``uint8`` array, for a kernel that would otherwise take them as many arguments (numba's
-    dispatcher checks each argument's type: ~0.3 us an array a call). An ``int64`` header first
-    -- the number of arrays, then per array its byte offset, byte length and rows, then the
-    scalars -- and each array's bytes at an offset aligned to 8. Read back in a kernel with
-    :func:`section_nb`, :func:`rows_nb` and :func:`scalar_nb`."""
-    n = len(arrays)
-    head = 8 * (1 + 3 * n + len(scalars))
-    meta, at = [n], head
-    for a in arrays:
-        meta += [at, a.nbytes, a.shape[0] if a.ndim == 2 else 1]
-        at += -(-a.nbytes // 8) * 8
-    blob = np.zeros(at, dtype=np.uint8)
-    blob[:head] = np.frombuffer(np.array(meta + [int(v) for v in scalars],
-                                         dtype=np.int64).tobytes(), dtype=np.uint8)
-    for a, off in zip(arrays, meta[1::3]):
-        blob[off:off + a.nbytes] = np.frombuffer(np.ascontiguousarray(a).tobytes(),
-                                                 dtype=np.uint8)
-    return blob
-
-
-@njit(cache=True, inline="always")
-def section_nb(blob, k):
-    """The bytes of array ``k`` of :func:`pack_tables`' ``blob`` (``.view(dtype)`` gives the
-    array back; ``.reshape((rows_nb(blob, k), -1))`` a two-dimensional one)."""
-    head = blob[:8 * (1 + 3 * (k + 1))].view(np.int64)
-    return blob[head[1 + 3 * k]:head[1 + 3 * k] + head[2 + 3 * k]]
-
-
-@njit(cache=True, inline="always")
-def rows_nb(blob, k):
-    """The rows of array ``k`` of :func:`pack_tables`' ``blob``."""
-    return blob[:8 * (1 + 3 * (k + 1))].view(np.int64)[3 + 3 * k]
-
-
-@njit(cache=True, inline="always")
-def scalar_nb(blob, j):
-    """Scalar ``j`` of :func:`pack_tables`' ``blob``."""
-    n = blob[:8].view(np.int64)[0]
-    return blob[:8 * (2 + 3 * n + j)].view(np.int64)[1 + 3 * n + j]
-
-
 @njit(cache=True)
 def map_units_nb(units, table, multi):
     """``(table[units], ok)``; ``ok`` is False when a unit is outside the BMP or flagged in
