@@ -181,7 +181,8 @@ def nearest_in_span_nb(points, at, lo, hi):
 #: mapped character is one a later rule looks at (a space, a line break, an opening bracket);
 #: the character is a surrogate; as itself, in the pinyin letter class; in the tone class; its
 #: upper case is longer (the text takes the plain path).
-MAP_SPECIAL, MAP_SURROGATE, MAP_PINYIN, MAP_TONE, MAP_MULTI = 1 << 16, 1 << 17, 1 << 18, 1 << 19, 1 << 31
+MAP_SPECIAL, MAP_SURROGATE, MAP_PINYIN, MAP_TONE = 1 << 16, 1 << 17, 1 << 18, 1 << 19
+MAP_MULTI = 1 << 31
 
 
 @njit(cache=True, inline="always")
