@@ -219,9 +219,13 @@ def test_backtest_with_archive_store(tmp_path, master, capsys):
 
 
 def _index_tables(arch):
+    """The index as tables: ``extracted`` without its JSON columns, then the ``mentions`` and
+    ``unknown`` views over them (the rows the tables of index schema 1 held)."""
     con = arch.con
-    return [con.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall()
-            for t in ("extracted", "mentions", "unknown", "terms", "packed", "first_seen")]
+    return [con.execute(f"SELECT {cols} FROM {t} ORDER BY 1, 2, 3").fetchall()
+            for t, cols in (("extracted", "version, article, themes"), ("mentions", "*"),
+                            ("unknown", "*"), ("terms", "*"), ("packed", "*"),
+                            ("first_seen", "*"))]
 
 
 def test_index_over_processes_and_batches_is_identical(tmp_path, master):
@@ -788,3 +792,86 @@ def test_hash_key_is_the_hex_hash_prefix():
         assert -2 ** 63 <= key < 2 ** 63 and key % 2 ** 64 == int(digest.hex()[:16], 16)
     assert article_row(articles(1)[0])[8] == news.hash_key(bytes.fromhex(
         content_hash(articles(1)[0].title, articles(1)[0].body)))
+
+
+# The mention index as archives made before `index_schema` 2 have it: one row a mention and one
+# an unknown name, in tables of their own.
+OLD_INDEX = """
+CREATE TABLE extracted_1 (
+    version TEXT NOT NULL, article INTEGER NOT NULL, themes TEXT NOT NULL,
+    PRIMARY KEY (version, article)) WITHOUT ROWID;
+CREATE TABLE mentions_1 (
+    version TEXT NOT NULL, article INTEGER NOT NULL, seq INTEGER NOT NULL,
+    code TEXT NOT NULL, matched TEXT NOT NULL, kind TEXT NOT NULL, in_title INTEGER NOT NULL,
+    theme TEXT NOT NULL, role TEXT NOT NULL, weight REAL NOT NULL,
+    PRIMARY KEY (version, article, seq)) WITHOUT ROWID;
+CREATE TABLE unknown_1 (
+    version TEXT NOT NULL, article INTEGER NOT NULL, text TEXT NOT NULL, reason TEXT NOT NULL);
+INSERT INTO extracted_1 SELECT version, article, themes FROM extracted;
+INSERT INTO mentions_1 SELECT * FROM mentions;
+INSERT INTO unknown_1 SELECT * FROM unknown ORDER BY article DESC, text DESC;
+DROP VIEW mentions;
+DROP VIEW unknown;
+DROP TABLE extracted;
+ALTER TABLE extracted_1 RENAME TO extracted;
+ALTER TABLE mentions_1 RENAME TO mentions;
+ALTER TABLE unknown_1 RENAME TO unknown;
+DELETE FROM meta WHERE key = 'index_schema';
+"""
+
+
+def test_an_archive_of_the_mention_tables_layout_is_migrated(tmp_path, master):
+    """An archive whose mentions and unknown names are tables of one row each (index schema 1)
+    is converted when opened for writing: the views then give the same rows (unknown names in
+    the order they were written), and indexing goes on as in a new archive."""
+    import sqlite3
+
+    ex = Extractor(master)
+    arts = [dataclasses.replace(a, body=a.body + "。星辰科技涨停，辰星电子跌停") if i % 3 == 0 else a
+            for i, a in enumerate(articles(240))]
+    db, one = tmp_path / "old.sqlite", tmp_path / "one.sqlite"
+    with NewsArchive(db) as arch:
+        arch.add(arts[:160])
+        arch.index(ex)
+        want = _index_tables(arch)
+        written = arch.con.execute("SELECT * FROM unknown").fetchall()
+        unknown = arch.con.execute("SELECT * FROM unknown ORDER BY article DESC, text DESC"
+                                   ).fetchall()             # the order OLD_INDEX writes them
+    assert want[1] and len(unknown) > 100
+    assert [u for u in unknown if u[1] == 1] != [u for u in written if u[1] == 1]
+    con = sqlite3.connect(db)
+    con.executescript("BEGIN;" + OLD_INDEX + "COMMIT;")
+    con.close()
+    with NewsArchive(db, readonly=True) as arch:             # read as it is, not migrated
+        assert arch.con.execute("SELECT type FROM sqlite_master WHERE name = 'mentions'"
+                                ).fetchone() == ("table",)
+    with NewsArchive(db) as arch:
+        con = arch.con
+        assert con.execute("SELECT value FROM meta WHERE key = 'index_schema'").fetchone() \
+            == ("2",)
+        assert con.execute("SELECT name, type FROM sqlite_master WHERE name IN "
+                           "('mentions', 'unknown') ORDER BY 1").fetchall() == \
+            [("mentions", "view"), ("unknown", "view")]
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert _index_tables(arch) == want
+        for article, in con.execute("SELECT DISTINCT article FROM unknown"):   # rowid order
+            assert con.execute("SELECT text, reason FROM unknown WHERE article = ?",
+                               (article,)).fetchall() == \
+                [u[2:] for u in unknown if u[1] == article]
+        arch.add(arts[160:])
+        assert arch.index(ex) == 80
+        got = _index_tables(arch)
+    with NewsArchive(one) as arch:
+        arch.add(arts)
+        arch.index(ex)
+        assert got == _index_tables(arch)
+    with NewsArchive(db) as arch:                             # opened again: nothing to do
+        assert arch.count() == 240
+
+
+def test_an_archive_of_a_newer_index_schema_is_refused(tmp_path):
+    db = tmp_path / "new.sqlite"
+    with NewsArchive(db) as arch:
+        arch.con.execute("UPDATE meta SET value = '3' WHERE key = 'index_schema'")
+    with pytest.raises(DataError, match="index schema 3"):
+        NewsArchive(db)

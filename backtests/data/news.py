@@ -30,9 +30,12 @@ Tables::
     fts        FTS5 (trigram tokenizer) over title and body, brought up to date by
                :meth:`NewsArchive.search` (so imports stay fast); LIKE when the build has no FTS5
     rules      one row per rules version (see below)
-    extracted  (version, article) pairs already extracted, with the article's themes
-    mentions   version, article, seq, code, matched, kind, in_title, theme, role, weight
-    unknown    version, article, text, reason
+    extracted  (version, article) pairs already extracted, with the article's themes, mentions
+               and unknown names as JSON arrays (one row an article to write, not one a mention)
+    mentions   a view of the mentions one row each: version, article, seq, code, matched, kind,
+               in_title, theme, role, weight (index schema 1 had a table; converted when opened
+               for writing: :meth:`NewsArchive._migrate_index`)
+    unknown    a view of the unknown names: version, article, text, reason (likewise)
     terms      version, id, text: the codes, roles and themes of the packed mentions
     packed     version, ts, id, article, bare, title, mentions (blob of MENTION_DT records),
                themes (blob of int32 term ids); keyed (version, ts, id), so the articles of a
@@ -45,8 +48,8 @@ Tables::
                writes included), and a missing block is rebuilt from ``packed`` when read
     meta       key/value: format version, articles_schema (2: the integer hash; an archive
                without it has the hash as hex text and is migrated when opened for writing,
-               see :meth:`NewsArchive._migrate_articles`), fts_rowid (last article indexed for
-               search)
+               see :meth:`NewsArchive._migrate_articles`), index_schema (2: the mention views;
+               likewise), fts_rowid (last article indexed for search)
 
 Deduplication: an article is new only if its ``id``, its (non-empty) ``url`` and its content
 hash are all new; any match keeps the archived copy and counts a duplicate.
@@ -61,7 +64,7 @@ own transaction while the pool extracts the next;
 :func:`archive_marks` builds entry marks for a date range from the ``packed`` rows (read as
 day blocks) and ``first_seen`` (which stocks were named before the range), scored on arrays by
 :func:`signals.marks.score_index` -- the scoring of :func:`signals.marks.score_marks`. The
-``mentions`` and ``unknown`` tables hold the same extraction in readable form, for SQL.
+``mentions`` and ``unknown`` views give the same extraction in readable form, for SQL.
 
 The JSON Lines archive of format 1 (``news/articles.jsonl``) is migrated the first time the
 archive is opened for writing: imported in one transaction, then renamed to
@@ -139,14 +142,8 @@ CREATE INDEX IF NOT EXISTS articles_ts ON articles(ts);
 CREATE TABLE IF NOT EXISTS rules (version TEXT PRIMARY KEY, created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS extracted (
     version TEXT NOT NULL, article INTEGER NOT NULL, themes TEXT NOT NULL,
+    mentions TEXT NOT NULL DEFAULT '[]', unknown TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (version, article)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS mentions (
-    version TEXT NOT NULL, article INTEGER NOT NULL, seq INTEGER NOT NULL,
-    code TEXT NOT NULL, matched TEXT NOT NULL, kind TEXT NOT NULL, in_title INTEGER NOT NULL,
-    theme TEXT NOT NULL, role TEXT NOT NULL, weight REAL NOT NULL,
-    PRIMARY KEY (version, article, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS unknown (
-    version TEXT NOT NULL, article INTEGER NOT NULL, text TEXT NOT NULL, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS terms (
     version TEXT NOT NULL, id INTEGER NOT NULL, text TEXT NOT NULL,
     PRIMARY KEY (version, id)) WITHOUT ROWID;
@@ -163,6 +160,18 @@ CREATE TABLE IF NOT EXISTS packed_days (
     titles BLOB NOT NULL, m_count BLOB NOT NULL, mentions BLOB NOT NULL, t_count BLOB NOT NULL,
     themes BLOB NOT NULL, PRIMARY KEY (version, day));
 """
+# The readable mentions and unknown names: views over the JSON arrays of ``extracted`` (one row an
+# article to write instead of one a mention; :meth:`NewsArchive._migrate_index` converts the
+# tables of an archive made before ``index_schema`` 2).
+INDEX_SCHEMA = 2
+VIEWS = (
+    "CREATE VIEW IF NOT EXISTS mentions (version, article, seq, code, matched, kind, in_title, "
+    "theme, role, weight) AS SELECT e.version, e.article, j.key, "
+    + ", ".join(f"json_extract(j.value, '$[{k}]')" for k in range(7))
+    + " FROM extracted e, json_each(e.mentions) j",
+    "CREATE VIEW IF NOT EXISTS unknown (version, article, text, reason) AS SELECT e.version, "
+    "e.article, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') "
+    "FROM extracted e, json_each(e.unknown) j")
 # The Beijing calendar day of epoch seconds ``{t}`` (floor division, as :func:`_day`).
 _DAY_SQL = "(({t}) + 28800 - ((({t}) + 28800) % 86400 + 86400) % 86400) / 86400"
 # A write of a ``packed`` row -- by this code or any other -- drops the day block it falls in
@@ -370,10 +379,14 @@ class NewsArchive:
                     self.con.execute(stmt)
                 self.con.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (str(FORMAT),))
                 if new:
-                    self.con.execute("INSERT OR REPLACE INTO meta VALUES "
-                                     "('articles_schema', ?)", (str(ARTICLES_SCHEMA),))
+                    self.con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                         (("articles_schema", str(ARTICLES_SCHEMA)),
+                                          ("index_schema", str(INDEX_SCHEMA))))
                 else:
                     self._migrate_articles()
+                    self._migrate_index()
+                for stmt in VIEWS:
+                    self.con.execute(stmt)
         else:
             self.con.execute("SELECT COUNT(*) FROM articles").fetchone()
 
@@ -402,6 +415,49 @@ class NewsArchive:
                 self.con.execute(stmt)
         self.con.execute("INSERT OR REPLACE INTO meta VALUES ('articles_schema', ?)",
                          (str(ARTICLES_SCHEMA),))
+
+    def _migrate_index(self) -> None:
+        """Bring the mention index of an archive made before ``index_schema`` 2 to it, in the
+        open transaction (all or nothing): the rows of the ``mentions`` and ``unknown`` tables
+        become JSON arrays in their article's ``extracted`` row (mentions in ``seq`` order,
+        unknown names in the order they were written), and the tables become views that read
+        them back as rows."""
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'index_schema'").fetchone()
+        if row is not None:
+            if int(row[0]) > INDEX_SCHEMA:
+                raise DataError(f"{self.path}: news archive of a newer version (index schema "
+                                f"{row[0]}); update hypebt")
+            return
+        con = self.con
+        old = {name for (name,) in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
+            "('mentions', 'unknown')")}
+        if not old:                     # made by this version's schema (or never indexed)
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('index_schema', ?)",
+                        (str(INDEX_SCHEMA),))
+            return
+        # one new table written in key order (each page once), not an UPDATE of every row;
+        # the unknown names are found by a temporary index, in rowid order within an article
+        table = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS extracted ("):]
+        con.execute(table[:table.index(";")].replace("IF NOT EXISTS extracted (",
+                                                     "extracted_new ("))
+        per = "WHERE {t}.version = e.version AND {t}.article = e.article"
+        mentions = unknown = "'[]'"
+        if "mentions" in old:
+            mentions = ("(SELECT json_group_array(json_array(code, matched, kind, in_title, "
+                        f"theme, role, weight)) FROM (SELECT * FROM mentions m {per.format(t='m')} "
+                        f"ORDER BY seq))")
+        if "unknown" in old:
+            con.execute("CREATE INDEX unknown_article ON unknown(version, article)")
+            unknown = (f"(SELECT json_group_array(json_array(text, reason)) FROM (SELECT * "
+                       f"FROM unknown u {per.format(t='u')} ORDER BY u.rowid))")
+        con.execute(f"INSERT INTO extracted_new SELECT e.version, e.article, e.themes, "
+                    f"{mentions}, {unknown} FROM extracted e "
+                    f"ORDER BY e.version, e.article")
+        for name in ("extracted", *old):
+            con.execute(f"DROP TABLE {name}")
+        con.execute("ALTER TABLE extracted_new RENAME TO extracted")
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('index_schema', ?)", (str(INDEX_SCHEMA),))
 
     # ------------------------------------------------------------ plumbing
     def close(self) -> None:
@@ -640,8 +696,7 @@ class NewsArchive:
             packed, codes, roles, when = [], [], [], []
             k = 0
             size = MENTION_DT.itemsize
-            for extracted_rows, mentions, unknown, local, recs, m_counts, theme_ids, t_counts \
-                    in parts:
+            for extracted_rows, local, recs, m_counts, theme_ids, t_counts in parts:
                 remap = np.array([tid(t, len(terms)) for t in local], dtype="<i4")
                 if len(recs):
                     recs["code"] = remap[recs["code"]]
@@ -651,13 +706,8 @@ class NewsArchive:
                 if taken:
                     keep = np.array([r[1] not in taken for r in extracted_rows], dtype=bool)
                     extracted_rows = [r for r in extracted_rows if r[1] not in taken]
-                    mentions = [r for r in mentions if r[1] not in taken]
-                    unknown = [r for r in unknown if r[1] not in taken]
-                con.executemany("INSERT OR REPLACE INTO extracted VALUES (?, ?, ?)",
+                con.executemany("INSERT OR REPLACE INTO extracted VALUES (?, ?, ?, ?, ?)",
                                 extracted_rows)
-                con.executemany("INSERT OR REPLACE INTO mentions VALUES (?,?,?,?,?,?,?,?,?,?)",
-                                mentions)
-                con.executemany("INSERT INTO unknown VALUES (?,?,?,?)", unknown)
                 data = recs.tobytes()
                 themes = remap[theme_ids].astype("<i4").tobytes() if len(theme_ids) else b""
                 m_end = (np.cumsum(m_counts) * size).tolist()
@@ -836,38 +886,41 @@ BLOCK_DTYPES = (np.dtype("<i8"), np.dtype("u1"), np.dtype("<i4"), None, np.dtype
 
 def _index_part(extractor, items: list) -> tuple:
     """The mention index of ``(rowid, title, body)`` items (the body as text or UTF-8 bytes),
-    ready to write (run by the
-    extraction's workers, so the writing process only writes): the rows of the ``extracted``,
-    ``mentions`` and ``unknown`` tables, then the packed mentions with term ids of this part
-    -- its terms in order of first use (codes, roles and themes of each mention, then the
-    article's themes), :data:`MENTION_DT` records, mentions an article, theme ids, themes an
-    article -- which :meth:`NewsArchive._write_index` maps to the archive's ids."""
+    ready to write (run by the extraction's workers, so the writing process only writes): the
+    ``extracted`` rows (the themes, mentions and unknown names of each article as JSON), then the
+    packed mentions with term ids of this part -- its terms in order of first use (code, role
+    and theme of each mention, then the article's themes), :data:`MENTION_DT` records, mentions
+    an article, theme ids, themes an article -- which :meth:`NewsArchive._write_index` maps to
+    the archive's ids."""
     version = extractor.version
-    extracted, mentions, unknown, m_counts, theme_ids, t_counts = [], [], [], [], [], []
+    extracted, m_counts, theme_ids, t_counts = [], [], [], []
     codes, roles, themes, titles, weights = [], [], [], [], []
     terms: dict[str, int] = {}
     tid = terms.setdefault
+    dumps, loads, esc = json.dumps, json.loads, json.encoder.encode_basestring
     items = [(rid, title, body if type(body) is str else body.decode())
              for rid, title, body in items]
     for rid, themes_json, ms, us in article_rows(extractor, items):
-        extracted.append((version, rid, themes_json))
-        for seq, m in enumerate(ms):
-            mentions.append((version, rid, seq, *m))
-            codes.append(tid(m[0], len(terms)))
-            roles.append(tid(m[5], len(terms)))
-            themes.append(tid(m[4], len(terms)) if m[4] else -1)
-            titles.append(m[3])
-            weights.append(m[6])
+        # the JSON of json.dumps, compact, a quarter cheaper written out
+        extracted.append((version, rid, themes_json, "[" + ",".join([
+            f"[{esc(code)},{esc(matched)},{esc(kind)},{in_title:d},{esc(theme)},{esc(role)},"
+            f"{weight!r}]" for code, matched, kind, in_title, theme, role, weight in ms]) + "]",
+            dumps(us, ensure_ascii=False) if us else "[]"))
+        for code, _, _, in_title, theme, role, weight in ms:
+            codes.append(tid(code, len(terms)))
+            roles.append(tid(role, len(terms)))
+            themes.append(tid(theme, len(terms)) if theme else -1)
+            titles.append(in_title)
+            weights.append(weight)
         m_counts.append(len(ms))
-        ids = [tid(t, len(terms)) for t in json.loads(themes_json)[0]]
-        theme_ids.extend(ids)
+        ids = [tid(t, len(terms)) for t in loads(themes_json)[0]]
+        theme_ids += ids
         t_counts.append(len(ids))
-        unknown.extend((version, rid, *u) for u in us)
     recs = np.empty(len(codes), dtype=MENTION_DT)
     for name, values in (("code", codes), ("role", roles), ("theme", themes), ("title", titles),
                          ("weight", weights)):
         recs[name] = values
-    return (extracted, mentions, unknown, list(terms), recs, np.array(m_counts, dtype=np.int64),
+    return (extracted, list(terms), recs, np.array(m_counts, dtype=np.int64),
             np.array(theme_ids, dtype=np.int64), np.array(t_counts, dtype=np.int64))
 
 
