@@ -9,9 +9,10 @@ from) is loaded from ``git archive`` into this process (:func:`benchmarks.bench_
 both sides' results are checked equal first. Then, per chunk of 100 articles, the baseline and
 this tree run alternately (three rounds), so that a shared machine's load falls on both alike:
 
-1. ``find`` on each normalised text -- the baseline's against this tree's ``find`` (``Hit``
+1. ``normalize_text`` of each article (title line and body), what the extractor does first;
+2. ``find`` on each normalised text -- the baseline's against this tree's ``find`` (``Hit``
    tuples) and ``find_spans`` (arrays; what the extractor calls);
-2. ``extract`` of each article.
+3. ``extract`` of each article.
 
 Times are CPU time of this process an article; ratios are baseline / this tree.
 """
@@ -73,10 +74,11 @@ def main(argv=None) -> int:
     recs = make_records([master.name_of(c) for c in codes], codes, args.articles, seed=7)
     ex = Extractor(master)
     arts = [make_article(r, origin="bench") for r in recs]
-    texts = []
+    texts, raws = [], []
     for a in arts:
         head = " ".join(a.title.splitlines())
-        texts.append(normalize_text(f"{head}\n{a.body}", keep_break=len(head))[0])
+        raws.append((f"{head}\n{a.body}", len(head)))
+        texts.append(normalize_text(*raws[-1])[0])
     with tempfile.TemporaryDirectory(prefix="hypebt-bench-mentions-") as tmp:
         try:
             BaseExtractor, base_load_master, base_make_article, _ = load_baseline(base_rev, tmp)
@@ -84,7 +86,16 @@ def main(argv=None) -> int:
             print(f"baseline: not available ({type(exc).__name__}): this tree against itself")
             BaseExtractor, base_load_master, base_make_article = Extractor, load_master, make_article
         base = BaseExtractor(base_load_master(*names))
+        # the baseline's normalize_text: the module its extractor imported it from
+        base_normalize = sys.modules[BaseExtractor.__module__].normalize_text
         base_arts = [base_make_article(r, origin="bench") for r in recs]
+    for raw, keep in raws:
+        want, w_index = base_normalize(raw, keep)
+        got, g_index = normalize_text(raw, keep)
+        if got != want or (w_index is None) != (g_index is None) or (
+                w_index is not None and w_index.tolist() != g_index.tolist()):
+            print(f"DIFFERENT normalize_text results from the baseline {base_rev[:7]}")
+            return 1
     for t in texts:
         if base.matcher.find(t) != ex.matcher.find(t):
             print(f"DIFFERENT find results from the baseline {base_rev[:7]}")
@@ -94,6 +105,7 @@ def main(argv=None) -> int:
             print(f"DIFFERENT extraction from the baseline {base_rev[:7]}")
             return 1
     res = per_article({
+        "normalize": (lambda r: base_normalize(*r), lambda r: normalize_text(*r), raws),
         "find": (base.matcher.find, ex.matcher.find, texts),
         "find_spans": (base.matcher.find, ex.matcher.find_spans, texts),
         "extract": (lambda i: base.extract(base_arts[i]), lambda i: ex.extract(arts[i]),

@@ -24,12 +24,23 @@ dependency list short. Unknown traditional characters pass through unchanged (do
 """
 from __future__ import annotations
 
+import codecs
 import functools
 import re
+import string
 
 import numpy as np
 
-from signals.text_nb import code_points, map_units_nb, normalize_units_nb
+from signals.text_nb import (
+    MAP_MULTI,
+    MAP_PINYIN,
+    MAP_SPECIAL,
+    MAP_SURROGATE,
+    MAP_TONE,
+    code_points,
+    map_units_nb,
+    normalize_nb,
+)
 from signals.trie_nb import utf16_units
 
 # Traditional -> simplified, character for character. Only unambiguous pairs: every character on
@@ -96,9 +107,14 @@ def _upper_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             multi[c] = True
         else:
             table[c] = CHAR_MAP.get(ord(up), ord(up))
-    # for normalize_units_nb: one look-up a character, ``multi`` as the top bit (every mapped
-    # character is in the BMP)
-    flagged = table | (multi.astype(np.uint32) << np.uint32(31))
+    # for normalize_nb: one look-up a character, the mapped character (every one is in the
+    # BMP) with the MAP_* flags above it: ``multi``, a mapped character some rule looks at, a
+    # surrogate, and of a character as itself whether _PINYIN_RE's letter and tone classes hold it
+    flagged = table | np.where(multi, np.uint32(MAP_MULTI), np.uint32(0))
+    flagged[np.isin(table, [0x20, 0x0A, 0x28, 0xFF08])] |= np.uint32(MAP_SPECIAL)
+    flagged[0xD800:0xE000] |= np.uint32(MAP_SURROGATE)     # (they map to themselves)
+    flagged[[ord(c) for c in _PINYIN_LETTERS]] |= np.uint32(MAP_PINYIN)
+    flagged[[ord(c) for c in _TONES]] |= np.uint32(MAP_TONE)
     return table, multi, flagged
 
 
@@ -120,8 +136,9 @@ _SPACE_RE = re.compile(r"(?<=[^\x00-\x7f])[^\S\n]+|[^\S\n]+(?=[^\x00-\x7f])")
 # - pinyin in brackets right after a Chinese character, with at least one tone mark
 #   (偉創(chuàng)電氣 -> 伟创电气); "人工智能(AI)" has none and stays;
 _TONES = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜĀÁǍÀĒÉĚÈĪÍǏÌŌÓǑÒŪÚǓÙǕǗǙǛ"    # ü/Ü alone is no tone
-_PINYIN_RE = re.compile(f"[(（](?<=[\u4e00-\u9fff][(（])[A-Za-züÜ{_TONES}]*[{_TONES}]"
-                        f"[A-Za-züÜ{_TONES}]*[)）]")        # the bracket first: a fast scan
+_PINYIN_LETTERS = f"{string.ascii_letters}üÜ{_TONES}"
+_PINYIN_RE = re.compile(f"[(（](?<=[\u4e00-\u9fff][(（])[{_PINYIN_LETTERS}]*[{_TONES}]"
+                        f"[{_PINYIN_LETTERS}]*[)）]")        # the bracket first: a fast scan
 # - a line break between two Chinese characters inside a long wrapped line (the line before it
 #   holds WRAP_MIN characters or more and does not end a sentence): 天娱\n数科 -> 天娱数科.
 #   Short lines (headings, table rows, the title) keep their breaks.
@@ -148,35 +165,23 @@ def normalize_text(text: str, keep_break: int = -1) -> tuple[str, np.ndarray | N
     array); it is ``None`` when no character was removed, i.e. positions are unchanged.
     ``keep_break``: the position of a line break never joined (the end of the title).
 
-    The map, the spaces and the wrapped lines are one pass (:func:`signals.text_nb.normalize_units_nb`)
-    whose code points also become those of the result, remembered for the steps after
-    (``code_points``, the tries' UTF-16 units); a text it cannot read takes the regexes.
+    The map, the spaces, the pinyin and the wrapped lines are one pass
+    (:func:`signals.text_nb.normalize_nb`) that also gives the result's code points,
+    remembered for the steps after (``code_points``, the tries' UTF-16 units); a text it cannot
+    read takes the regexes (:func:`normalize_text_regex`).
     """
-    flagged = _upper_table()[2]
-    units, keep, n_cut, bmp16, ok, same = normalize_units_nb(code_points(text), flagged,
-                                                             keep_break, WRAP_MIN)
+    units, units16, index, n_cut, ok, same, bmp16 = normalize_nb(
+        code_points(text), _upper_table()[2], keep_break, WRAP_MIN)
     if not ok:
         return normalize_text_regex(text, keep_break)
-    # the map changed nothing: the text itself (the same characters, not decoded again)
-    mapped = text if same else units.tobytes().decode("utf-32-le", "surrogatepass")
-    for bracket in "(（":               # _PINYIN_RE at each bracket: no match holds another one
-        i = mapped.find(bracket)
-        while i >= 0:
-            m = _PINYIN_RE.match(mapped, i)
-            if m is not None:
-                keep[m.start():m.end()] = 0
-                n_cut += 1
-            i = mapped.find(bracket, i + 1)
-    if n_cut:
-        index = np.flatnonzero(keep)
-        units = units[index]
-        out = units.tobytes().decode("utf-32-le", "surrogatepass")
-    else:
-        index, out = None, mapped
+    if not n_cut:
+        index = None
+    # the map changed nothing and nothing was cut: the text itself (not decoded again)
+    out = text if same and not n_cut else codecs.utf_32_le_decode(units, "surrogatepass",
+                                                                  True)[0]
     units.flags.writeable = False        # as np.frombuffer gives them: the same kernel types
     code_points.seed(out, units)
     if bmp16:
-        units16 = units.astype(np.uint16)
         units16.flags.writeable = False
         utf16_units.seed(out, units16)
     return out, index

@@ -177,57 +177,103 @@ def nearest_in_span_nb(points, at, lo, hi):
     return out
 
 
+#: Flags of ``flagged`` (:func:`normalize_nb`) above a character's mapped code point: the
+#: mapped character is one a later rule looks at (a space, a line break, an opening bracket);
+#: the character is a surrogate; as itself, in the pinyin letter class; in the tone class; its
+#: upper case is longer (the text takes the plain path).
+MAP_SPECIAL, MAP_SURROGATE, MAP_PINYIN, MAP_TONE = 1 << 16, 1 << 17, 1 << 18, 1 << 19
+MAP_MULTI = 1 << 31
+
+
+@njit(cache=True, inline="always")
+def _cjk(c):
+    return 0x4E00 <= c <= 0x9FFF
+
+
 @njit(cache=True)
-def normalize_units_nb(units, flagged, keep_break, wrap_min):
-    """``(mapped, keep, n_cut, bmp16, ok, same)``: the character map (``table[units]``, as
-    :func:`map_units_nb`; ``flagged`` is ``table`` with ``multi`` as bit 31: one look-up a
-    character) and, in the same pass, what :func:`signals.normalize.normalize_text`
-    removes with its space and wrap regexes -- ``keep[i]`` 0 for every character of a run of
-    spaces that touches a non-ASCII character before or after it, and for a line break between
-    two CJK unified ideographs ending a line of ``wrap_min`` characters or more (not at
-    ``keep_break``); ``n_cut`` how many are 0. ``bmp16``: no surrogate code point either (the
-    mapped text is then its own UTF-16); ``same``: the map changed no character. ``ok`` is
-    False as :func:`map_units_nb` says, and the
-    caller takes its regex path. After the map every white space but the line break is ``' '``
-    (the map sends every other ``str.isspace`` character there), so a run of ``[^\\S\\n]`` is a
-    run of spaces."""
+def normalize_nb(units, flagged, keep_break, wrap_min):
+    """``(out, out16, index, n_cut, ok, same, bmp16)``: what
+    :func:`signals.normalize.normalize_text` makes of a text's code points ``units`` -- the
+    character map (``flagged[u] & 0xFFFF``, with the ``MAP_*`` flags above) and what its regexes
+    remove from the mapped text:
+
+    - every character of a run of spaces that touches a non-ASCII character before or after it
+      (after the map every white space but the line break is ``' '``: the map sends every other
+      ``str.isspace`` character there, so a run of ``[^\\S\\n]`` is a run of spaces);
+    - a line break between two CJK unified ideographs ending a line of ``wrap_min`` characters
+      or more (not at ``keep_break``);
+    - pinyin in brackets after a CJK unified ideograph: ``(`` or ``（``, a run of characters in
+      the pinyin letter class (``MAP_PINYIN``), one at least a tone mark (``MAP_TONE``), then
+      ``)`` or ``）``.
+
+    ``out``/``out16``: the result's code points (``uint32``, and ``uint16``: its UTF-16 units
+    when ``bmp16``, i.e. no surrogate code point is in it); ``index`` the original position of
+    each when ``n_cut``, the number of characters removed, is not 0 (else empty); ``same``: the
+    map changed no character. ``ok`` False: a character is outside the BMP or ``MAP_MULTI``,
+    and the caller takes its regex path.
+
+    One tight pass maps every character and notes where a mapped character is ``MAP_SPECIAL``
+    (a space, a line break, ``(`` or ``（``); the rules visit only those positions, and the
+    removed characters are squeezed out only when there are some."""
     n = units.shape[0]
     out = np.empty(n, dtype=np.uint32)
-    keep = np.ones(n, dtype=np.uint8)
-    bmp16 = True
-    same = True
+    out16 = np.empty(n, dtype=np.uint16)
+    at = np.empty(n, dtype=np.int64)          # where a mapped character is MAP_SPECIAL
+    n_at = 0
+    seen = np.uint32(0)
+    diff = np.uint32(0)
     for i in range(n):
         u = units[i]
         if u > 0xFFFF:
-            return out, keep, 0, False, False, False
+            return out[:0], out16[:0], at[:0], 0, False, False, False
         m = flagged[u]
-        if m >> 31:
-            return out, keep, 0, False, False, False
-        out[i] = m
-        if m != u:
-            same = False
-        if 0xD800 <= m < 0xE000:
-            bmp16 = False
+        seen |= m
+        c = m & 0xFFFF
+        diff |= c ^ u
+        out[i] = c
+        out16[i] = c
+        if m & MAP_SPECIAL:
+            at[n_at] = i
+            n_at += 1
+    if seen & MAP_MULTI:
+        return out[:0], out16[:0], at[:0], 0, False, False, False
+    same = diff == 0
+    bmp16 = not seen & MAP_SURROGATE
+    keep = np.ones(n if n_at else 0, dtype=np.uint8)
     n_cut = 0
     line_start = 0
-    i = 0
-    while i < n:
+    done = 0                                  # the rules have read up to here
+    for a in range(n_at):
+        i = at[a]
+        if i < done:
+            continue
         c = out[i]
+        cut_to = i                            # removed: [i, cut_to)
         if c == 0x20:
             j = i + 1
             while j < n and out[j] == 0x20:
                 j += 1
             if (i > 0 and out[i - 1] > 0x7F) or (j < n and out[j] > 0x7F):
-                for k in range(i, j):
-                    keep[k] = 0
-                n_cut += j - i
-            i = j
-            continue
-        if c == 0x0A:
+                cut_to = j
+            done = j
+        elif c == 0x0A:
             if (i != keep_break and i - line_start >= wrap_min and i > 0 and i + 1 < n
-                    and 0x4E00 <= out[i - 1] <= 0x9FFF and 0x4E00 <= out[i + 1] <= 0x9FFF):
-                keep[i] = 0
-                n_cut += 1
+                    and _cjk(out[i - 1]) and _cjk(out[i + 1])):
+                cut_to = i + 1
             line_start = i + 1
-        i += 1
-    return out, keep, n_cut, bmp16, True, same
+        elif i > 0 and _cjk(out[i - 1]):      # ( or （
+            j = i + 1
+            tone = 0
+            while j < n and flagged[out[j]] & MAP_PINYIN:
+                tone |= flagged[out[j]] & MAP_TONE
+                j += 1
+            if tone and j < n and (out[j] == 0x29 or out[j] == 0xFF09):
+                cut_to = j + 1
+                done = cut_to
+        for t in range(i, cut_to):
+            keep[t] = 0
+        n_cut += cut_to - i
+    if n_cut == 0:
+        return out, out16, at[:0], 0, True, same, bmp16
+    index = np.flatnonzero(keep)
+    return out[index], out16[index], index, n_cut, True, same, bmp16

@@ -82,7 +82,7 @@ def test_sessions_are_trading_days_never_before_publication_and_monotone(m1, m2,
 
 
 
-WRAP_ALPHABET = st.sampled_from(list("天娱数科华电国 　ＡａbC1２,，。、(（)）\n\t\u3000\xa0àǎ偉創涨停ß😀"))
+WRAP_ALPHABET = st.sampled_from(list("天娱数科华电国 　ＡａbC1２,，。、(（)）\n\t\u3000\xa0àǎüÜǕ偉創涨停ß😀\ud800"))
 
 
 def _same_as_the_regexes(text: str, keep_break: int) -> None:
@@ -104,6 +104,28 @@ def test_one_pass_normalisation_equals_the_regexes(text, keep_break):
     """normalize_text's one numba pass (map, spaces, wrapped lines; pinyin by the regex)
     gives the text and index the regexes give."""
     _same_as_the_regexes(text, keep_break)
+
+
+# no character that sends the text to the regexes (ß, outside the BMP): the kernel's own answers
+FAST_ALPHABET = st.sampled_from(list("天娱数科华电 　ＡａbC1２,，。、(（)）\n\t\u3000\xa0àǎüÜǕ偉創ß\ud800"
+                                     .replace("ß", "")))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(FAST_ALPHABET, max_size=120), st.integers(-1, 40))
+def test_normalisation_kernel_equals_the_regexes(text, keep_break):
+    """The same on texts the kernel answers itself (runs of spaces, wraps, pinyin brackets:
+    ``偉(chuàng)``, ``天（ǚ）``, ``科(ab)`` without a tone kept, lone surrogates)."""
+    _same_as_the_regexes(text, keep_break)
+
+
+def test_normalisation_kernel_on_pinyin_brackets():
+    for text in ("偉創(chuàng)電氣", "偉創（chuàng）電氣", "天（ǚ）", "天(Ǖ)科", "科(ab)", "科（ab）",
+                 "科 (chuàng)", "A(chuàng)", "偉創(chuàng", "偉創(chu àng)", "偉(ü)", "偉(àǎ)(ǎ)",
+                 "偉創(chuàng)\n電氣 (AI) 科", "(chuàng)", "偉創()"):
+        _same_as_the_regexes(text, -1)
+        _same_as_the_regexes(f"{text} \u3000 天娱", 0)
+    assert normalize_text("偉創（chuàng）電氣")[0] == "伟创电气"
 
 
 def test_one_pass_normalisation_on_long_wrapped_lines():
