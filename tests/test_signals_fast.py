@@ -253,6 +253,17 @@ def test_decide_all_is_decide(rules, text, data):
         assert rules.decide_all(text, rows, {}) == want
 
 
+def _decided(rules, text, mention):
+    """The role ``decide`` gives ``mention`` of ``text``, checked equal to the kernel's
+    (``decide_all`` on the spans of ``mention_spans_nb``)."""
+    spans = TextSpans(text, ())
+    want = rules.decide(spans, *mention, spans.sentence(*mention), {})
+    units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    rows = mention_spans_nb(STOP_FLAGS, units, -1, np.array([mention[0]]), np.array([mention[1]]))
+    assert rules.decide_all(text, rows, {}) == [want]
+    return want[0]
+
+
 @pytest.mark.parametrize("text, mention, role", [
     ("涨停，甲，跌", (3, 4), "dn"),          # equally near: the earlier rule
     ("涨停板，甲，x跌", (4, 5), "dn"),       # 停板 is nearer but finditer skips it (inside 涨停板)
@@ -265,12 +276,7 @@ def test_nearest_pass(text, mention, role):
     rules = RoleRules([RoleRule("dn", -0.5, "sentence", re.compile("跌")),
                        RoleRule("ov", 0.1, "sentence", re.compile("(?:涨停)|(?:停板)"),
                                 parts=("涨停", "停板"))], "m", 0.3)
-    spans = TextSpans(text, ())
-    want = rules.decide(spans, *mention, spans.sentence(*mention), {})
-    units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    rows = mention_spans_nb(STOP_FLAGS, units, -1, np.array([mention[0]]), np.array([mention[1]]))
-    assert rules.decide_all(text, rows, {}) == [want]
-    assert want[0] == role
+    assert _decided(rules, text, mention) == role
 
 
 @pytest.mark.parametrize("text, mention, role", [
@@ -287,12 +293,7 @@ def test_other_scopes_need_their_strings(text, mention, role):
     rules = RoleRules([RoleRule("up", 1.0, "after_list", re.compile("(?:、[^、，]{1,3})*等?涨停")),
                        RoleRule("src", 0.0, "before", re.compile("研报.?$"))], "m", 0.3)
     assert rules.kernel_tables()[1].tolist() == [False, False]      # no rule always runs
-    spans = TextSpans(text, ())
-    want = rules.decide(spans, *mention, spans.sentence(*mention), {})
-    units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    rows = mention_spans_nb(STOP_FLAGS, units, -1, np.array([mention[0]]), np.array([mention[1]]))
-    assert rules.decide_all(text, rows, {}) == [want]
-    assert want[0] == role
+    assert _decided(rules, text, mention) == role
 
 
 @settings(max_examples=300, deadline=None)

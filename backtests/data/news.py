@@ -418,16 +418,21 @@ class NewsArchive:
         else:
             self.con.execute("SELECT COUNT(*) FROM articles").fetchone()
 
+    def _has_schema(self, key: str, current: int) -> bool:
+        """Whether the ``meta`` row ``key`` (``articles_schema``, ``index_schema``) is set, that
+        is the archive needs no migration to layout ``current``; a newer layout is refused."""
+        row = self.con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is not None and int(row[0]) > current:
+            raise DataError(f"{self.path}: news archive of a newer version "
+                            f"({key.replace('_', ' ')} {row[0]}); update hypebt")
+        return row is not None
+
     def _migrate_articles(self) -> None:
         """Bring the ``articles`` table of an archive made before ``articles_schema`` 2 to it, in
         the open transaction (all or nothing; a second writer waits): the table is copied with
         its rowids (the mention index and the search index refer to them) and the hex content
         hashes as :func:`hash_key` integers. About a minute a million articles, once."""
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'articles_schema'").fetchone()
-        if row is not None:
-            if int(row[0]) > ARTICLES_SCHEMA:
-                raise DataError(f"{self.path}: news archive of a newer version (articles schema "
-                                f"{row[0]}); update hypebt")
+        if self._has_schema("articles_schema", ARTICLES_SCHEMA):
             return
         self.con.create_function("hex_key", 1, _hex_key, deterministic=True)
         table = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS articles ("):]
@@ -450,11 +455,7 @@ class NewsArchive:
         become JSON arrays in their article's ``extracted`` row (mentions in ``seq`` order,
         unknown names in the order they were written), and the tables become views that read
         them back as rows."""
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'index_schema'").fetchone()
-        if row is not None:
-            if int(row[0]) > INDEX_SCHEMA:
-                raise DataError(f"{self.path}: news archive of a newer version (index schema "
-                                f"{row[0]}); update hypebt")
+        if self._has_schema("index_schema", INDEX_SCHEMA):
             return
         con = self.con
         old = {name for (name,) in con.execute(
