@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,8 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
-from benchmarks.bench_news import NAME_FILES, baseline_rev, load_baseline
-from benchmarks.news_corpus import make_records
+from benchmarks.bench_news import NAME_FILES, baseline_or_this, baseline_rev, master_and_records
 
 
 def per_article(pairs, rounds: int = 3, chunk: int = 100) -> dict[str, tuple[float, float]]:
@@ -63,15 +61,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     base_rev = baseline_rev(args.baseline_commit)
 
-    from backtests.data.master import load_master
     from signals.articles import make_article
     from signals.extract import Extractor
     from signals.normalize import normalize_text
 
-    names = NAME_FILES
-    master = load_master(*names)
-    codes = list(master.frame.index)
-    recs = make_records([master.name_of(c) for c in codes], codes, args.articles, seed=7)
+    master, recs = master_and_records(args.articles)
     ex = Extractor(master)
     arts = [make_article(r, origin="bench") for r in recs]
     texts, raws = [], []
@@ -80,12 +74,9 @@ def main(argv=None) -> int:
         raws.append((f"{head}\n{a.body}", len(head)))
         texts.append(normalize_text(*raws[-1])[0])
     with tempfile.TemporaryDirectory(prefix="hypebt-bench-mentions-") as tmp:
-        try:
-            BaseExtractor, base_load_master, base_make_article, _ = load_baseline(base_rev, tmp)
-        except (subprocess.CalledProcessError, ImportError) as exc:
-            print(f"baseline: not available ({type(exc).__name__}): this tree against itself")
-            BaseExtractor, base_load_master, base_make_article = Extractor, load_master, make_article
-        base = BaseExtractor(base_load_master(*names))
+        (BaseExtractor, base_load_master, base_make_article, _), _ = \
+            baseline_or_this(base_rev, tmp)
+        base = BaseExtractor(base_load_master(*NAME_FILES))
         # the baseline's normalize_text: the module its extractor imported it from
         base_normalize = sys.modules[BaseExtractor.__module__].normalize_text
         base_arts = [base_make_article(r, origin="bench") for r in recs]

@@ -106,6 +106,30 @@ def load_baseline(commit: str, where: str):
     return extract.Extractor, master.load_master, articles.make_article, rows
 
 
+def baseline_or_this(commit: str, where: str) -> tuple[tuple, str]:
+    """``(load_baseline(commit, where), label)``; when ``commit`` cannot be loaded (no git
+    history with a 'main' branch), this tree's ``(Extractor, load_master, make_article,
+    article_rows)`` instead, said on stdout, and the label says so."""
+    try:
+        return load_baseline(commit, where), f"baseline {commit[:10]}"
+    except (subprocess.CalledProcessError, ImportError) as exc:
+        print(f"baseline: not available ({type(exc).__name__}; no git history with a 'main' "
+              f"branch?): this tree against itself")
+    from backtests.data.master import load_master
+    from signals.articles import make_article
+    from signals.extract import Extractor
+    from signals.parallel import article_rows
+    return (Extractor, load_master, make_article, article_rows), "this tree (again)"
+
+
+def master_and_records(n: int):
+    """The master of :data:`NAME_FILES` and ``n`` bench records of its names (seed 7)."""
+    from backtests.data.master import load_master
+    master = load_master(*NAME_FILES)
+    codes = list(master.frame.index)
+    return master, make_records([master.name_of(c) for c in codes], codes, n, seed=7)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--articles", type=int, default=1_000_000)
@@ -160,12 +184,8 @@ def main(argv=None) -> int:
 
         base_dir = os.path.join(tmp, "baseline")
         os.makedirs(base_dir)
-        try:
-            BaseExtractor, base_load_master, base_make_article, _ = load_baseline(base_rev, base_dir)
-        except (subprocess.CalledProcessError, ImportError) as exc:
-            print(f"today's extractor: not available ({type(exc).__name__}; no git history with "
-                  f"a 'main' branch?): this extractor is the reference")
-            BaseExtractor, base_load_master, base_make_article = Extractor, load_master, make_article
+        (BaseExtractor, base_load_master, base_make_article, _), _ = \
+            baseline_or_this(base_rev, base_dir)
         base_ex = BaseExtractor(base_load_master(*names))
         base_arts = [base_make_article(r, origin="bench") for r in sample_recs]
         base_ex.extract(base_arts[0])

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,8 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
-from benchmarks.bench_news import NAME_FILES, baseline_rev, load_baseline
-from benchmarks.news_corpus import make_records
+from benchmarks.bench_news import NAME_FILES, baseline_or_this, baseline_rev, master_and_records
 from signals.extract import Extractor
 from signals.normalize import normalize_text
 from signals.parallel import article_rows
@@ -42,22 +40,11 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-commit", default=None)
     args = ap.parse_args(argv)
     base_rev = baseline_rev(args.baseline_commit)
-    from backtests.data.master import load_master
-
-    names = NAME_FILES
-    master = load_master(*names)
-    codes = list(master.frame.index)
-    recs = make_records([master.name_of(c) for c in codes], codes, args.articles, seed=7)
+    master, recs = master_and_records(args.articles)
     items = [(k, r["title"], r["body"]) for k, r in enumerate(recs)]
     with tempfile.TemporaryDirectory(prefix="hypebt-bench-rows-") as tmp:
-        try:
-            BaseEx, base_load, _make, base_rows = load_baseline(base_rev, tmp)
-            base = BaseEx(base_load(*names))
-            label = f"baseline {base_rev[:10]}"
-        except (subprocess.CalledProcessError, ImportError) as exc:
-            print(f"baseline: not available ({type(exc).__name__}; no git history with a 'main' "
-                  "branch?): this extractor against itself")
-            base, base_rows, label = Extractor(master), article_rows, "this tree (again)"
+        (BaseEx, base_load, _make, base_rows), label = baseline_or_this(base_rev, tmp)
+        base = BaseEx(base_load(*NAME_FILES))
         ex = Extractor(master)
         if base_rows(base, items) != article_rows(ex, items):
             print("Error: the rows differ from the baseline's")
