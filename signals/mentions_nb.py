@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 from signals.regex_nb import may_match_nb, run_nb
+from signals.text_nb import any_set_nb
 from signals.trie_nb import child_nb, longest_first_nb, scan_all_nb, stable_order_nb
 
 # Flags of a trie node (NameMatcher builds them): a key (a stock's name or a blocker: a
@@ -224,12 +225,7 @@ def _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, rig
         if start < 0 or not (may_match_nb(code, cmap, ctab, right, units, end, n, 0, True)
                              and run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True)):
             continue
-        free = True
-        for j in range(start, end):
-            if taken[j]:
-                free = False
-                break
-        if free and not _is_key_nb(units, start, end, edges, flags):
+        if not any_set_nb(taken, start, end) and not _is_key_nb(units, start, end, edges, flags):
             unk[nu, 0] = start
             unk[nu, 1] = end
             unk[nu, 2] = 0

@@ -186,6 +186,15 @@ MAP_MULTI = 1 << 31
 
 
 @njit(cache=True, inline="always")
+def any_set_nb(flags, lo, hi):
+    """Whether any of ``flags[lo:hi]`` is set (a span that overlaps one already taken)."""
+    for j in range(lo, hi):
+        if flags[j]:
+            return True
+    return False
+
+
+@njit(cache=True, inline="always")
 def _cjk(c):
     return 0x4E00 <= c <= 0x9FFF
 

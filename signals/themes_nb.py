@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from signals.text_nb import unquoted_nb
+from signals.text_nb import any_set_nb, unquoted_nb
 from signals.trie_nb import scan_leftmost_nb
 
 # Kinds of the rows of theme_hits_nb: a lexicon keyword, a quoted pattern (the regexes run in
@@ -60,12 +60,7 @@ def theme_rows_nb(units, lex, quoted, has_markers, markers, max_unquoted, stop, 
             cut, stop_at, end = spans[i, 0], spans[i, 1], markers[i]
             if cut < 0 or stop_at - cut < 2:
                 continue
-            free = True
-            for j in range(cut, end):
-                if covered[j]:
-                    free = False
-                    break
-            if free:
+            if not any_set_nb(covered, cut, end):
                 pat[k, 0] = cut
                 pat[k, 1] = end
                 pat[k, 2] = stop_at
