@@ -130,6 +130,115 @@ def test_two_writers_at_once(tmp_path):
         assert arch.con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+FILE_IMPORTER = """
+import sys
+sys.path.insert(0, {repo!r})
+from backtests.data import news
+news.WAL_CHECKPOINT_BYTES = {wal}          # checkpoints (thread and writer) every few batches
+news.PARALLEL_MIN_BYTES = 0
+arch = news.NewsArchive({db!r})
+c = arch.import_files([{src!r}], batch={batch}, workers={workers}, chunk=1 << 16)
+print("done", c.new, c.duplicates, flush=True)
+"""
+
+
+def _jsonl(path, tag: str, n: int) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            fh.write(json.dumps({"id": f"{tag}{i}", "published": "2024-12-16T09:00:00+08:00",
+                                 "title": "标题", "body": f"{tag} 正文 {i} " + "涨停" * (i % 50)},
+                                ensure_ascii=False) + "\n")
+
+
+def _file_importer(db, src, workers, batch, wal=1 << 17):
+    code = FILE_IMPORTER.format(repo=str(REPO), db=str(db), src=str(src), workers=workers,
+                                batch=batch, wal=wal)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kill_9_mid_file_import_keeps_committed_batches_and_corrupts_nothing(tmp_path, workers):
+    """import_files checkpoints the WAL from a thread behind the writer (_Checkpointer): killed
+    mid-way, every committed batch is there, whole, and the archive is sound."""
+    db, src = tmp_path / "n.sqlite", tmp_path / "a.jsonl"
+    _jsonl(src, "k", 400_000)
+    NewsArchive(db).close()
+    proc = _file_importer(db, src, workers, 1000)
+    deadline = time.time() + 60
+    n = 0
+    while time.time() < deadline:
+        with NewsArchive(db, readonly=True) as arch:
+            n = arch.count()
+        if n >= 20_000:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert n >= 20_000, "the importer did not commit in time"
+    assert proc.returncode == -signal.SIGKILL, "the import ended before the kill"
+    with NewsArchive(db) as arch:
+        assert arch.con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        after = arch.count()
+        assert after >= n and after % 1000 == 0       # whole batches only
+        ids = {r[0] for r in arch.con.execute("SELECT id FROM articles")}
+        assert ids == {f"k{i}" for i in range(after)}  # the first batches, none missing
+        c = arch.import_files([src], workers=1)
+        assert (c.new, c.duplicates, c.total) == (400_000 - after, after, 400_000)
+
+
+def test_two_file_imports_at_once(tmp_path):
+    db = tmp_path / "n.sqlite"
+    NewsArchive(db).close()
+    for tag in ("p", "q"):
+        _jsonl(tmp_path / f"{tag}.jsonl", tag, 30_000)
+    procs = [_file_importer(db, tmp_path / f"{tag}.jsonl", w, 500)
+             for tag, w in (("p", 2), ("q", 1))]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert outs == ["done 30000 0\n", "done 30000 0\n"]
+    with NewsArchive(db) as arch:
+        assert arch.count() == 60_000
+        assert arch.con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_file_import_checkpoints_behind_the_writer(tmp_path, monkeypatch, workers):
+    """The checkpoint thread copies the WAL into the database while the import goes on and the
+    WAL starts over every WAL_CHECKPOINT_BYTES or so (without it, the WAL would hold the whole
+    import); afterwards the writer checkpoints by itself again. The same holds when the import
+    stops at a bad record, and no checkpoint thread is left running."""
+    import threading
+
+    monkeypatch.setattr(news, "WAL_CHECKPOINT_BYTES", 1 << 18)
+    monkeypatch.setattr(news, "PARALLEL_MIN_BYTES", 0)
+    src = tmp_path / "a.jsonl"
+    _jsonl(src, "c", 40_000)
+    threads = threading.active_count()
+    checkpoint, ran = news._Checkpointer._checkpoint, []
+
+    def counted(self):
+        ran.append(threading.current_thread().name)
+        return checkpoint(self)
+
+    monkeypatch.setattr(news._Checkpointer, "_checkpoint", counted)
+    db = tmp_path / "n.sqlite"
+    with NewsArchive(db) as arch:
+        c = arch.import_files([src], batch=500, workers=workers, chunk=1 << 16)
+        assert (c.new, c.total) == (40_000, 40_000)
+        wal = os.path.getsize(str(db) + "-wal")
+        assert os.path.getsize(db) > 10_000_000 > 3 * wal       # copied, and the WAL started over
+        assert ran and set(ran) != {threading.main_thread().name}
+        assert arch.con.execute("PRAGMA wal_autocheckpoint").fetchone() == (arch.wal_pages,)
+        assert arch.wal_pages == (1 << 18) // news.PAGE_SIZE
+        with open(src, "a", encoding="utf-8") as fh:
+            fh.write('{"id": "bad", "published": \n')
+        with pytest.raises(DataError, match="not valid JSON"):
+            arch.import_files([src], batch=500, workers=workers, chunk=1 << 16)
+        assert arch.con.execute("PRAGMA wal_autocheckpoint").fetchone() == (arch.wal_pages,)
+        assert arch.count() == 40_000
+    assert threading.active_count() == threads
+
+
 def test_index_is_incremental_and_per_rules_version(tmp_path, master):
     ex = Extractor(master)
     with NewsArchive(tmp_path / "n.sqlite") as arch:
