@@ -46,7 +46,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import orjson
 import pandas as pd
 
@@ -360,24 +359,22 @@ def _stream_jsonl(path: Path, start: int = 0, end: int | None = None, first_line
     return records(), encoding
 
 
-def jsonl_chunks(path: Path, size: int) -> Iterator[tuple[int, int, int]]:
-    """``(start, end, first_line)`` of consecutive pieces of about ``size`` bytes of a JSON
-    Lines file, each a run of whole lines (the byte ranges :func:`_stream_jsonl` reads)."""
+def jsonl_chunks(path: Path, size: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of consecutive pieces of about ``size`` bytes of a JSON Lines file, each
+    a run of whole lines (the byte ranges :func:`_stream_jsonl` reads). Their first line numbers
+    are not counted here: the writing process of an import runs this over every byte of the
+    files, and needs a piece's line number only for a message (see
+    ``backtests.data.news._parallel_rows``)."""
     total = os.path.getsize(path)
     if not total:
         return
-    start, line = 0, 1
-    # Mapped, and the line breaks counted by numpy (~4x bytes.count on a read copy): the
-    # writing process of an import runs this over every byte of the files.
+    start = 0
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         while start < total:
             cut = mm.find(b"\n", min(start + size, total))      # the end of that line
             end = total if cut < 0 else cut + 1
-            view = np.frombuffer(mm, np.uint8, end - start, start)
-            n = int(np.count_nonzero(view == 10))
-            del view                                # the map closes only with no view left
-            yield start, end, line
-            start, line = end, line + n
+            yield start, end
+            start = end
 
 
 def _records_csv(path: Path, text: str) -> Iterator[tuple[str, dict]]:

@@ -1054,3 +1054,19 @@ def test_an_archive_of_a_newer_index_schema_is_refused(tmp_path):
         arch.con.execute("UPDATE meta SET value = '3' WHERE key = 'index_schema'")
     with pytest.raises(DataError, match="index schema 3"):
         NewsArchive(db)
+
+
+def test_line_numbers_at_offsets_are_counted_on_demand(tmp_path):
+    """_Lines: the line number at a byte offset, asked in order (counting on from the last
+    answer) or not (counting again from the start), equals counting the bytes before it."""
+    rng = np.random.default_rng(5)
+    data = b"".join([b"\n", b"ab", "涨停".encode(), b"\r\n"][int(i)]
+                    for i in rng.integers(0, 4, 3000))
+    paths = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    for p in paths:
+        p.write_bytes(data)
+    lines = news._Lines()
+    offsets = sorted(int(x) for x in rng.integers(0, len(data) + 1, 40))
+    for off in offsets + offsets[::-3] + [len(data), 0]:
+        for p in paths:
+            assert lines.at(p, off) == data[:off].count(b"\n") + 1, off

@@ -1202,7 +1202,8 @@ def _import_piece(task) -> tuple:
     """Worker: the rows (texts as bytes), article notes and skipped messages of one article file
     or JSON Lines piece ``(path, start, end, first_line, bare_date, skip_bad)``, and how it
     ended: ``("done", records, encoding)``, ``("error", message)`` or ``("resume", line,
-    records before it, byte offset)``."""
+    records before it, byte offset)``. Only the skipped messages, the error and the resume
+    depend on ``first_line`` (the rows and notes do not)."""
     path, start, end, first_line, bare_date, skip_bad = task
     path = Path(path)
     rows, notes, skipped = [], [], []
@@ -1236,17 +1237,43 @@ def _import_piece(task) -> tuple:
 
 
 def _pieces(paths: list, chunk: int):
-    """``(file number, path, start, end, first_line)`` of every import task, in file order
-    (a JSON Lines file in pieces of about ``chunk`` bytes, any other file whole)."""
+    """``(file number, path, start, end)`` of every import task, in file order (a JSON Lines
+    file in pieces of about ``chunk`` bytes, any other file whole)."""
     number = 0
     for item in paths:
         for path in expand_paths([item]):
             number += 1
             if path.suffix.lower() in (".jsonl", ".ndjson"):
-                for start, end, line in jsonl_chunks(path, chunk):
-                    yield number, path, start, end, line
+                for start, end in jsonl_chunks(path, chunk):
+                    yield number, path, start, end
             else:
-                yield number, path, 0, None, 1
+                yield number, path, 0, None
+
+
+class _Lines:
+    """Line numbers at byte offsets of an import's JSON Lines files, counted only when asked (a
+    message needs one), on from the last offset asked in the same file: linear in the files'
+    size however many are asked, in order."""
+
+    def __init__(self):
+        self.known: dict[Path, tuple[int, int]] = {}
+
+    def at(self, path: Path, offset: int) -> int:
+        """The number of the line starting at byte ``offset`` of ``path``."""
+        start, line = self.known.get(path, (0, 1))
+        if offset < start:
+            start, line = 0, 1
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            left = offset - start
+            while left > 0:
+                data = fh.read(min(left, 1 << 24))
+                if not data:
+                    break
+                line += data.count(b"\n")
+                left -= len(data)
+        self.known[path] = (offset, line)
+        return line
 
 
 def _parallel_rows(paths: list, bare_date: str, skip_bad: bool, counts: ImportCounts,
@@ -1254,7 +1281,10 @@ def _parallel_rows(paths: list, bare_date: str, skip_bad: bool, counts: ImportCo
     """The rows of :meth:`NewsArchive.import_files`, parsed by ``workers`` forked processes,
     in file order. A piece a worker cannot finish alone -- a file turning out to be GBK (the
     pieces after were read as UTF-8) or a record numbered by its place in the file -- is read
-    on from there in this process, as the one-process import would."""
+    on from there in this process, as the one-process import would. The workers do not know
+    the first line number of a piece after a file's first (counting the lines of every piece
+    cost this process ~4 us an article): a piece whose result depends on it -- a skipped or
+    bad record, a resume -- is parsed again here with its line number (:class:`_Lines`)."""
     tasks = _pieces(paths, chunk)
     pending: deque = deque()
     failed: list[DataError] = []
@@ -1265,19 +1295,20 @@ def _parallel_rows(paths: list, bare_date: str, skip_bad: bool, counts: ImportCo
     def fill(pool):
         while not done[0] and len(pending) < 2 * workers:
             try:
-                number, path, start, end, line = next(tasks)
+                number, path, start, end = next(tasks)
             except StopIteration:
                 done[0] = True
             except DataError as exc:         # a missing file: after the files before it
                 failed.append(exc)
                 done[0] = True
             else:
-                slot = free.pop()
-                pending.append(((number, path, start, end, line, slot), pool.apply_async(
-                    _import_task, ((slot, str(path), start, end, line, bare_date, skip_bad),))))
+                slot = free.pop()           # line 1 in place of one not known (see above)
+                pending.append(((number, path, start, end, slot), pool.apply_async(
+                    _import_task, ((slot, str(path), start, end, 1, bare_date, skip_bad),))))
 
     before: dict[int, int] = {}          # file number -> records read in its earlier pieces
     taken_over = 0                       # file number read on in this process
+    lines = _Lines()
     # Anonymous shared memory, mapped before the fork: the workers' results come back in it.
     with mmap.mmap(-1, len(free) * size) as shared, \
             mp.get_context("fork").Pool(workers, _set_shared, (shared, size)) as pool:
@@ -1285,15 +1316,18 @@ def _parallel_rows(paths: list, bare_date: str, skip_bad: bool, counts: ImportCo
         try:
             fill(pool)
             while pending:
-                (number, path, start, end, line, slot), result = pending.popleft()
+                (number, path, start, end, slot), result = pending.popleft()
                 got = result.get()
                 if got[0] == "slot":
                     got = pickle.loads(view[slot * size:slot * size + got[1]])
                 free.append(slot)
                 fill(pool)
-                rows, notes, skipped, how = got
                 if number == taken_over:
                     continue
+                if start and (got[2] or got[3][0] != "done"):       # its line numbers count
+                    got = _import_piece((str(path), start, end, lines.at(path, start), bare_date,
+                                         skip_bad))
+                rows, notes, skipped, how = got
                 counts.notes.extend(notes)
                 counts.skipped.extend(skipped)
                 yield from rows
@@ -1309,12 +1343,9 @@ def _parallel_rows(paths: list, bare_date: str, skip_bad: bool, counts: ImportCo
                     _, records, encoding = how
                     before[number] = k0 + records
                     if encoding != "utf-8" and end is not None and end < path.stat().st_size:
-                        with open(path, "rb") as fh:
-                            fh.seek(start)
-                            next_line = line + fh.read(end - start).count(b"\n")
                         taken_over = number
-                        yield from _rest_of_file(path, end, next_line, k0 + records, encoding,
-                                                 bare_date, skip_bad, counts)
+                        yield from _rest_of_file(path, end, lines.at(path, end), k0 + records,
+                                                 encoding, bare_date, skip_bad, counts)
         finally:
             view.release()
     if failed:
