@@ -1070,3 +1070,41 @@ def test_line_numbers_at_offsets_are_counted_on_demand(tmp_path):
     for off in offsets + offsets[::-3] + [len(data), 0]:
         for p in paths:
             assert lines.at(p, off) == data[:off].count(b"\n") + 1, off
+
+
+def test_iso_times_read_without_a_datetime_are_the_datetimes():
+    """_iso_time's usual form (to the second, its date cached) equals what datetime reads:
+    random and edge-case dates and times (leap days, 23:59:59, hour 24, second 60, year 0,
+    fractions, no seconds, other offsets, a trailing line break)."""
+    import datetime as dt
+
+    def reference(pub):
+        if not news._ISO_TIME_RE.match(pub):
+            return None
+        try:
+            when = dt.datetime.fromisoformat(pub)
+        except ValueError:
+            return None
+        return None if when.utcoffset() != dt.timedelta(hours=8) else \
+            (when.isoformat(), int(when.timestamp()))
+
+    rng = np.random.default_rng(11)
+    pubs = ["2024-02-29 23:59:59+08:00", "2023-02-29 12:00:00+08:00", "2024-12-16T24:00:00+08:00",
+            "2024-12-16T09:00:60+08:00", "0000-01-01 00:00:00+08:00", "0001-01-01 00:00:00+08:00",
+            "9999-12-31T23:59:59+08:00", "2024-12-16 09:00+08:00", "2024-12-16 09:00:00.5+08:00",
+            "2024-12-16 09:00:00.000000+08:00", "2024-12-16 09:00:00+09:00",
+            "2024-12-16 09:00:00+08:00\n", "2024-13-01 09:00:00+08:00", "2024-00-10 09:00:00+08:00"]
+    for _ in range(20_000):
+        y, mo, d = rng.integers(0, 10_000), rng.integers(0, 14), rng.integers(0, 33)
+        h, mi, s = rng.integers(0, 26), rng.integers(0, 62), rng.integers(0, 62)
+        sep = "T" if rng.random() < 0.5 else " "
+        tail = ["", f".{rng.integers(0, 10 ** 6):06d}", f".{rng.integers(0, 10)}"][rng.integers(0, 3)]
+        secs = f":{s:02d}{tail}" if rng.random() < 0.9 else ""
+        off = "+08:00" if rng.random() < 0.9 else "+00:00"
+        pubs.append(f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}{secs}{off}")
+    fast = 0
+    for pub in pubs:
+        assert news._iso_time(pub) == reference(pub), pub
+        fast += news._ISO_SECONDS_RE.fullmatch(pub) is not None
+    assert fast > 3_000
+    assert sum(reference(p) is not None for p in pubs) > 5_000
