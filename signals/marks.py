@@ -33,7 +33,6 @@ its first article that session). Sorted by date, score descending, code.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -340,40 +339,37 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
     first, role, theme, is_open, heat = first[row], role[row], theme[row], is_open[row], heat[row]
     first_art = arts[start]
     # Text columns are built as Arrow strings (the frame's ``str`` dtype) from the distinct
-    # texts, taken per row: no Python string per row. The joined article ids -- the
-    # largest column, written by a kernel that releases the GIL -- are built on a second thread
-    # meanwhile.
-    with ThreadPoolExecutor(1) as pool:
-        article_ids = pool.submit(_joined, p.ids, arts, start, n)
-        if p.published.dtype != object:        # epoch seconds: formatted by a kernel
-            published = _iso_texts(p.published[first_art])
-        else:
-            u_art, art_back = _unique(first_art)
-            published = _str_take(p.published[u_art].tolist(), art_back)
-        # codes, themes and roles are ids into ``terms``: their texts taken by id
-        term_texts = terms.tolist()
-        term_arr = pd.array(term_texts, dtype="str")
-        used = np.zeros(len(term_texts), bool)
-        used[code] = True
-        seen = np.array([t in seen_before for t in term_texts], dtype=bool)[code] \
-            if seen_before else np.zeros(len(code), bool)
-        columns = {
-            "date": calendar.sessions[sess].astype("datetime64[ns]"),
-            "code": _taken(term_arr, code),
-            "name": _str_take([names[t] if u else "" for t, u in zip(term_texts, used.tolist())],
-                              code),
-            "score": score,
-            "first_mention": first & ~seen,
-            "n_articles": n.astype(np.int64),
-            "theme": _str_take(["", *term_texts], theme + 1),         # -1: no theme
-            "theme_heat": heat,
-            "role": _taken(term_arr, role),
-            "entry": _str_take(["close", "open"], is_open.astype(np.int64)),
-            "article_id": None,
-            "title": _titles(p.titles, first_art),
-            "published": published,
-        }
-        columns["article_id"] = article_ids.result()
+    # texts, taken per row: no Python string per row; the joined article ids -- the largest
+    # column -- by a kernel writing the result's buffers. (One thread: a second one for the ids
+    # cost CPU and saved no time on the two shared cores measured.)
+    if p.published.dtype != object:        # epoch seconds: formatted by a kernel
+        published = _iso_texts(p.published[first_art])
+    else:
+        u_art, art_back = _unique(first_art)
+        published = _str_take(p.published[u_art].tolist(), art_back)
+    # codes, themes and roles are ids into ``terms``: their texts taken by id
+    term_texts = terms.tolist()
+    term_arr = pd.array(term_texts, dtype="str")
+    used = np.zeros(len(term_texts), bool)
+    used[code] = True
+    seen = np.array([t in seen_before for t in term_texts], dtype=bool)[code] \
+        if seen_before else np.zeros(len(code), bool)
+    columns = {
+        "date": calendar.sessions[sess].astype("datetime64[ns]"),
+        "code": _taken(term_arr, code),
+        "name": _str_take([names[t] if u else "" for t, u in zip(term_texts, used.tolist())],
+                          code),
+        "score": score,
+        "first_mention": first & ~seen,
+        "n_articles": n.astype(np.int64),
+        "theme": _str_take(["", *term_texts], theme + 1),         # -1: no theme
+        "theme_heat": heat,
+        "role": _taken(term_arr, role),
+        "entry": _str_take(["close", "open"], is_open.astype(np.int64)),
+        "article_id": _joined(p.ids, arts, start, n),
+        "title": _titles(p.titles, first_art),
+        "published": published,
+    }
     return pd.DataFrame(columns)
 
 
