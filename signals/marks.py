@@ -45,8 +45,14 @@ from backtests.core.calendar import trading_calendar
 from backtests.core.errors import CalendarError, ConfigError, DataError, did_you_mean
 from signals.articles import BARE_DATE_POLICIES, read_articles
 from signals.extract import ArticleSignals, Extractor
-from signals.marks_nb import (cells_buffers, cells_nb, iso_beijing_nb, join_nb, join_offsets_nb,
-                              mark_order_nb)
+from signals.marks_nb import (
+    cells_buffers,
+    cells_nb,
+    iso_beijing_nb,
+    join_nb,
+    join_offsets_nb,
+    mark_order_nb,
+)
 from signals.roles import load_roles
 from signals.sessions import INTRADAY_POLICIES, entry_session, entry_sessions
 
