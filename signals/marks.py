@@ -376,7 +376,9 @@ def score_packed(p: Packed, calendar, names: dict, *, min_score: float,
         "title": _titles(p.titles, first_art),
         "published": published,
     }
-    return pd.DataFrame(columns)
+    # every column is a fresh array of this call: the frame keeps them as they are (copying
+    # them into pandas' consolidated blocks cost ~0.03 s and ~40 MB of fresh pages a year)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _descending_key(x: np.ndarray) -> np.ndarray:
