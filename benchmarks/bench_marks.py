@@ -2,7 +2,7 @@
 alternating in one process.
 
     .venv/bin/python benchmarks/bench_marks.py [--archive PATH] [--articles 20000] [--rounds 5]
-                                               [--baseline-commit REV]
+                                               [--baseline-commit REV] [--fresh ROUNDS]
 
 ``--archive``: an archive already indexed with this tree's rules version (opened read-only, its
 day blocks stored, e.g. the archive of ``bench_news.py``); without it, ``--articles`` synthetic
@@ -15,6 +15,11 @@ its packages renamed (``load_baseline``) and reads the same archive; both sides'
 checked equal (exact), then each round calls the baseline's ``archive_marks`` and this tree's
 once and prints wall time, CPU time of the process (both threads) and minor page faults. The
 machine is shared: compare the two sides within a round, and the best and median of the rounds.
+
+``--fresh ROUNDS``: then, alternately for the baseline and this tree, a new process per side and
+round (imports and set-up untimed) times its first call of ``archive_marks`` -- what one
+``hypebt`` run pays: cached kernels loaded, every page fresh -- and a second call after the
+first frame is dropped.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import argparse
 import importlib
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,13 +50,42 @@ def _timed(fn) -> tuple:
     return out, wall, cpu, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - flt
 
 
+def fresh_calls(side: str, archive: str, end: str, base_dir: str) -> int:
+    """One fresh process's calls (``--child``): prints ``first call wall, CPU; second call
+    wall, CPU`` of ``side`` (``base``: the baseline's packages in ``base_dir``)."""
+    prefix = ""
+    if side == "base":
+        sys.path.insert(0, base_dir)
+        prefix = "hb_base_"
+    news = importlib.import_module(f"{prefix}backtests.data.news")
+    cal = importlib.import_module(f"{prefix}backtests.core.calendar").trading_calendar()
+    load = importlib.import_module(f"{prefix}backtests.data.master").load_master
+    ex = importlib.import_module(f"{prefix}signals.extract").Extractor(load(*NAME_FILES))
+    arch = news.NewsArchive(archive, readonly=True)
+    first = cal.next(np.datetime64("2020-01-02"), inclusive=True)
+    frame, wall1, cpu1, _ = _timed(lambda: news.archive_marks(arch, ex, cal, first,
+                                                              np.datetime64(end)))
+    del frame
+    _, wall2, cpu2, _ = _timed(lambda: news.archive_marks(arch, ex, cal, first,
+                                                          np.datetime64(end)))
+    print(f"{wall1:.3f} {cpu1:.3f} {wall2:.3f} {cpu2:.3f}")
+    arch.close()
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--archive", default=None)
     ap.add_argument("--articles", type=int, default=20_000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--baseline-commit", default=None)
+    ap.add_argument("--fresh", type=int, default=0)
+    ap.add_argument("--child", choices=("base", "this"), help=argparse.SUPPRESS)
+    ap.add_argument("--end", help=argparse.SUPPRESS)
+    ap.add_argument("--base-dir", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child:
+        return fresh_calls(args.child, args.archive, args.end, args.base_dir)
 
     import pandas as pd
 
@@ -123,6 +158,24 @@ def main(argv=None) -> int:
         base_best, this_best = best.values()
         print(f"marks: baseline/this tree = {base_best / this_best:.2f}x (best wall); this tree "
               f"{this_best:.2f} s (target <= 1 s: {'met' if this_best <= 1 else 'NOT met'})")
+        fresh: dict[str, list] = {"base": [], "this": []}
+        for r in range(args.fresh):
+            line = []
+            for side, label in (("base", f"baseline {rev[:9]}"), ("this", "this tree")):
+                out = subprocess.run(
+                    [sys.executable, os.path.abspath(__file__), "--child", side, "--archive",
+                     path, "--end", str(end), "--base-dir", base_dir],
+                    capture_output=True, text=True, check=True).stdout.split()
+                fresh[side].append([float(x) for x in out])
+                line.append(f"{label}: first call {out[0]} s wall ({out[1]} CPU), "
+                            f"second {out[2]} s ({out[3]})")
+            print(f"fresh process {r + 1}: " + "; ".join(line))
+        for side, label in (("base", f"baseline {rev[:9]}"), ("this", "this tree")):
+            if fresh[side]:
+                v = np.array(fresh[side])
+                print(f"{label}, fresh processes: first call {v[:, 0].min():.2f}-"
+                      f"{v[:, 0].max():.2f} s wall (median {np.median(v[:, 0]):.2f}, CPU "
+                      f"{np.median(v[:, 1]):.2f}); second call median {np.median(v[:, 2]):.2f} s")
         arch.close()
         base_arch.close()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

@@ -19,7 +19,7 @@ CASES = [
     ("bench_signals.py", ["--articles", "200", "--baseline", "10"], "articles/s"),
     ("bench_news.py", ["--articles", "2000", "--sample", "200"], "mention index"),
     ("bench_mentions.py", ["--articles", "200"], "results identical"),
-    ("bench_marks.py", ["--articles", "3000", "--rounds", "1"], "identical frames"),
+    ("bench_marks.py", ["--articles", "3000", "--rounds", "1", "--fresh", "1"], "fresh processes"),
     ("bench_rows.py", ["--articles", "300", "--repeat", "1"], "rows: baseline/this"),
     ("bench_engines.py", ["--repeat", "1", "--bt-budget", "1", "--no-vectorbt"],
      "whole-market ratio"),

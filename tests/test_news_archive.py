@@ -254,6 +254,34 @@ def test_index_is_incremental_and_per_rules_version(tmp_path, master):
         assert arch.info()["indexed"] == {ex.version: 50}
 
 
+def test_pending_is_counted_again_only_after_a_change(tmp_path, master):
+    """pending() keeps its count while the database is unchanged (no second walk of the
+    ``extracted`` rows), and counts again after a write by this connection or another one."""
+    ex = Extractor(master)
+    db = tmp_path / "n.sqlite"
+    with NewsArchive(db) as arch, NewsArchive(db) as other:
+        arch.add(articles(30))
+        sql: list[str] = []
+        arch.con.set_trace_callback(sql.append)
+        assert arch.pending(ex.version) == 30
+        assert arch.pending(ex.version) == 30
+        assert sum("COUNT(*) FROM extracted" in q for q in sql) == 1     # the second: kept
+        other.add(articles(45)[30:])                  # another connection's commit
+        assert arch.pending(ex.version) == 45
+        assert other.index(ex) == 45
+        assert arch.pending(ex.version) == 0
+        arch.add(articles(50)[45:])                   # this connection's own write
+        assert arch.pending(ex.version) == 5
+        assert arch.pending("another rules version") == 50
+        assert arch.index(ex) == 5 and arch.pending(ex.version) == 0
+        assert other.pending(ex.version) == 0
+        ro = NewsArchive(db, readonly=True)
+        assert ro.pending(ex.version) == 0
+        arch.add(articles(52)[50:])
+        assert ro.pending(ex.version) == 2 and other.pending(ex.version) == 2
+        ro.close()
+
+
 def test_parallel_extraction_is_identical(master):
     ex = Extractor(master)
     items = [(i, a.title, a.body) for i, a in enumerate(articles(1200))]

@@ -7,11 +7,14 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
+from numba import njit
+from numba.core.errors import TypingError
 
 from backtests.core.calendar import trading_calendar
 from signals.articles import Article
 from signals.extract import ArticleSignals, Mention
 from signals.marks import MARK_COLUMNS, pack_results, round10, score_marks, score_packed
+from signals.marks_nb import copy_bytes
 
 
 def reference_score_marks(results, sessions, calendar, names, *, min_score, roles, half_life,
@@ -207,8 +210,41 @@ def test_joined_texts_kernel_is_the_arrow_join():
     assert list(sm._joined(obj, items, start, n)) == want     # object texts: the Arrow path
     taken = sm._taken(texts, items)
     assert list(taken) == obj[items].tolist() and str(taken.dtype) == "str"
+    # the archive's types (int32 items, starts and counts), long texts (one memcpy each, of
+    # any length), empty texts and no texts at all
+    long = [w * 300 for w in words[:6]] + ["標" * 5000]
+    big = pd.array([long[k] for k in rng.integers(0, len(long), 40)], dtype="str")
+    items32 = rng.integers(0, 40, 120).astype(np.int32)
+    n32 = np.array([0, 1, 3, 116], np.int32)
+    start32 = np.array([0, 0, 1, 4], np.int32)
+    want = [";".join(np.asarray(list(big), dtype=object)[items32[s:s + k]])
+            for s, k in zip(start32.tolist(), n32.tolist())]
+    assert list(sm._joined(big, items32, start32, n32)) == want
+    none = np.zeros(0, np.int32)
+    assert list(sm._joined(big, none, none, none)) == []
+    assert list(sm._joined(pd.array([""], dtype="str"), np.zeros(3, np.int32),
+                           np.array([0, 1], np.int32), np.array([1, 2], np.int32))) == ["", ";"]
     assert list(sm._str_take(["", "ü𝄞", "a"], [2, 0, 1, 1])) == ["a", "", "ü𝄞", "ü𝄞"]
 
+
+
+def test_copy_bytes_copies_and_takes_only_contiguous_bytes():
+    """``copy_bytes`` (the joins' memcpy): the span it is given, nothing around it; arrays of
+    another type or layout are a typing error, not a wrong copy."""
+    @njit
+    def copy(dst, at, src, lo, count):
+        copy_bytes(dst, at, src, lo, count)
+
+    src = np.frombuffer("ab标题é𝄞".encode(), np.uint8)
+    dst = np.zeros(20, np.uint8)
+    copy(dst, 3, src, 2, 6)
+    assert dst.tolist() == [0] * 3 + src[2:8].tolist() + [0] * 11
+    copy(dst, 0, src, 0, 0)
+    assert dst[:3].tolist() == [0, 0, 0]
+    with pytest.raises(TypingError):
+        copy(dst[::2], 0, src, 0, 1)
+    with pytest.raises(TypingError):
+        copy(dst.astype(np.int32), 0, src, 0, 1)
 
 
 def test_mark_order_is_a_stable_sort_by_session_score_descending_rank():

@@ -412,6 +412,7 @@ class NewsArchive:
             raise DataError(f"{self.path}: not a readable news archive ({exc}); move it away and "
                             f"import the articles again") from None
         self.fts = has_fts5()
+        self._pending_at: tuple | None = None      # (version, database state) -> count
 
     def _setup(self, readonly: bool) -> None:
         self.con.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -688,10 +689,22 @@ class NewsArchive:
     # ------------------------------------------------------------ mention index
     def pending(self, version: str) -> int:
         """Articles without mentions for rules ``version`` (articles are never deleted, so this
-        is a difference of two counts, not a join over the archive)."""
-        return self.con.execute(
+        is a difference of two counts, not a join over the archive).
+
+        Counting the ``extracted`` rows walks every one of them (~0.1 s at 400,000 articles:
+        the rows hold the mentions' JSON), so the answer is kept until the database changes:
+        ``PRAGMA data_version`` (a commit by any other connection) and this connection's
+        ``total_changes`` (its own writes) -- read before the counts, so a commit in between
+        only makes the next call count again."""
+        state = (version, self.con.execute("PRAGMA data_version").fetchone()[0],
+                 self.con.total_changes)
+        if self._pending_at is not None and self._pending_at[0] == state:
+            return self._pending_at[1]
+        n = self.con.execute(
             "SELECT (SELECT COUNT(*) FROM articles) - "
             "(SELECT COUNT(*) FROM extracted WHERE version = ?)", (version,)).fetchone()[0]
+        self._pending_at = (state, n)
+        return n
 
     def index(self, extractor, *, batch: int = BATCH, workers: int = 1, dask=None,
               progress=None) -> int:
