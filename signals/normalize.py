@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import codecs
 import functools
+import itertools
 import re
 import string
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,6 +41,7 @@ from signals.text_nb import (
     MAP_TONE,
     code_points,
     map_units_nb,
+    normalize_all_nb,
     normalize_nb,
 )
 from signals.trie_nb import utf16_units
@@ -90,6 +93,7 @@ for _t, _s in TRAD_TO_SIMP.items():
 for _c in range(0xFF41, 0xFF5B):
     _MAP[_c] = _c - 0xFEE0 - 32
 CHAR_MAP = _MAP
+_NO_INDEX = np.zeros(0, dtype=np.int64)
 
 # str.upper, then the map, as one table of the BMP (built on first use: 65,536 look-ups): a
 # numpy gather over the code points instead of str.upper and a dict look-up per character.
@@ -185,6 +189,64 @@ def normalize_text(text: str, keep_break: int = -1) -> tuple[str, np.ndarray | N
         units16.flags.writeable = False
         utf16_units.seed(out, units16)
     return out, index
+
+
+class Normalised(NamedTuple):
+    """:func:`normalize_all`'s answer: ``texts[a]``, ``indexes[a]`` are
+    :func:`normalize_text`'s ``(normalised, index)`` of text ``a``; ``units``/``units16`` the
+    normalised texts' code points and UTF-16 units end to end (read-only; text ``a``'s at
+    ``bounds[a]:bounds[a + 1]``, as ``code_points``/``utf16_units`` give them) and ``index``
+    the indexes end to end (``index_bounds``; none for a text whose positions did not move)."""
+    texts: list
+    indexes: list
+    units: np.ndarray
+    units16: np.ndarray
+    bounds: np.ndarray
+    index: np.ndarray
+    index_bounds: np.ndarray
+
+
+def normalize_all(raws: list[str], keep_breaks: list[int]) -> Normalised:
+    """:func:`normalize_text` of each of ``raws`` (its ``keep_break`` in ``keep_breaks``), the
+    texts end to end through one kernel call (:func:`signals.text_nb.normalize_all_nb`; a text
+    it cannot read takes the regexes, :func:`normalize_text_regex`)."""
+    bounds = np.fromiter(itertools.accumulate(map(len, raws), initial=0), dtype=np.int64,
+                         count=len(raws) + 1)
+    units = np.frombuffer("".join(raws).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    out, out16, out_bounds, index, index_bounds, state = normalize_all_nb(
+        units, bounds, _upper_table()[2], np.array(keep_breaks, dtype=np.int64), WRAP_MIN)
+    out.flags.writeable = False          # as np.frombuffer gives them: the same kernel types
+    out16.flags.writeable = False
+    decode = codecs.utf_32_le_decode
+    texts, indexes = [], []
+    plain = []                            # the texts the kernel could not read
+    ob, ib = out_bounds.tolist(), index_bounds.tolist()
+    for a, (raw, st) in enumerate(zip(raws, state.tolist())):
+        if not st & 1:
+            text, ix = normalize_text_regex(raw, keep_breaks[a])
+            plain.append(a)
+        else:
+            # the map changed nothing and nothing was cut: the text itself (not decoded again)
+            text = raw if (st & 10) == 2 else decode(out[ob[a]:ob[a + 1]], "surrogatepass",
+                                                   True)[0]
+            ix = index[ib[a]:ib[a + 1]] if st & 8 else None
+        texts.append(text)
+        indexes.append(ix)
+    if plain:                             # rare: the arrays again, with those texts' own
+        units = [out[ob[a]:ob[a + 1]] for a in range(len(raws))]
+        units16 = [out16[ob[a]:ob[a + 1]] for a in range(len(raws))]
+        for a in plain:
+            units[a] = code_points(texts[a])
+            units16[a] = utf16_units(texts[a])
+        out, out16 = np.concatenate(units), np.concatenate(units16)
+        out.flags.writeable = out16.flags.writeable = False
+        out_bounds = np.fromiter(itertools.accumulate(map(len, units), initial=0),
+                                 dtype=np.int64, count=len(raws) + 1)
+        index = np.concatenate([_NO_INDEX if ix is None else ix for ix in indexes])
+        index_bounds = np.fromiter(itertools.accumulate(
+            (0 if ix is None else len(ix) for ix in indexes), initial=0), dtype=np.int64,
+            count=len(raws) + 1)
+    return Normalised(texts, indexes, out, out16, out_bounds, index, index_bounds)
 
 
 def normalize_text_regex(text: str, keep_break: int) -> tuple[str, np.ndarray | None]:

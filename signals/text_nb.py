@@ -286,3 +286,38 @@ def normalize_nb(units, flagged, keep_break, wrap_min):
         return out, out16, at[:0], 0, True, same, bmp16
     index = np.flatnonzero(keep)
     return out[index], out16[index], index, n_cut, True, same, bmp16
+
+
+@njit(cache=True)
+def normalize_all_nb(units, bounds, flagged, keep_breaks, wrap_min):
+    """:func:`normalize_nb` of many texts in one call: text ``a``'s code points are
+    ``units[bounds[a]:bounds[a + 1]]``, its ``keep_break`` ``keep_breaks[a]``. Returns ``(out,
+    out16, out_bounds, index, index_bounds, state)``: the results end to end (text ``a``'s at
+    ``out_bounds[a]:out_bounds[a + 1]``, its ``index`` at ``index_bounds[a]:index_bounds[a +
+    1]``, empty when nothing was cut) and ``state[a]``: bit 1 ``ok``, 2 ``same``, 4 ``bmp16``,
+    8 something was cut. A text that is not ``ok`` has no code points in ``out`` (the caller
+    takes its regex path)."""
+    n_art = bounds.shape[0] - 1
+    out = np.empty(bounds[n_art], dtype=np.uint32)
+    out16 = np.empty(bounds[n_art], dtype=np.uint16)
+    index = np.empty(bounds[n_art], dtype=np.int64)
+    out_bounds = np.zeros(n_art + 1, dtype=np.int64)
+    index_bounds = np.zeros(n_art + 1, dtype=np.int64)
+    state = np.zeros(n_art, dtype=np.uint8)
+    o = 0
+    x = 0
+    for a in range(n_art):
+        one, one16, at, n_cut, ok, same, bmp16 = normalize_nb(
+            units[bounds[a]:bounds[a + 1]], flagged, keep_breaks[a], wrap_min)
+        if ok:
+            m = one.shape[0]
+            out[o:o + m] = one
+            out16[o:o + m] = one16
+            o += m
+            if n_cut:
+                index[x:x + at.shape[0]] = at
+                x += at.shape[0]
+            state[a] = 1 | (2 if same else 0) | (4 if bmp16 else 0) | (8 if n_cut else 0)
+        out_bounds[a + 1] = o
+        index_bounds[a + 1] = x
+    return out[:o], out16[:o], out_bounds, index[:x], index_bounds, state
