@@ -170,17 +170,13 @@ class Extractor:
             code_points.seed(text, units[b[a]:b[a + 1]])   # remembered for the last text only
             utf16_units.seed(text, units16[b[a]:b[a + 1]])
             found.append(self.matcher.find_spans(text))
-        title_ends = []
-        for text in texts:
-            title_end = text.find("\n")
-            title_ends.append(len(text) if title_end < 0 else title_end)
         spans = [f[0] for f in found]
         # the theme nearest each mention in its clause (the theme clause is the role clause:
         # THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
-        names, firsts, rows = self._joint.run(norm, title_ends, spans, self.roles.workspace())
+        names, firsts, rows = self._joint.run(norm, spans, self.roles.workspace())
         articles = []
         for raw, text, index, (_s, code_kind, unknown), theirs, first, title_end in zip(
-                raws, texts, norm.indexes, found, names, firsts, title_ends):
+                raws, texts, norm.indexes, found, names, firsts, norm.title_ends):
             primary = primary_theme(theirs, first, title_end)
             theirs.append(primary)
             articles.append((raw, text, index, code_kind, unknown, theirs, primary))
@@ -215,8 +211,8 @@ _NO_APPLIES = np.zeros((0, 0), dtype=np.bool_)
 
 class _JointScan:
     """The theme keywords, the theme markers and the role literals in one trie, and
-    :func:`signals.extract_nb.article_nb` over it: an article's theme hits and its mentions'
-    spans, roles and nearest themes from one scan of its text."""
+    :func:`signals.extract_nb.articles_nb` over it: each article's theme hits and its mentions'
+    spans, roles and nearest themes from one scan of its text, many articles a call."""
 
     def __init__(self, themes: ThemeLexicon, roles: RoleRules):
         self.themes, self.roles = themes, roles
@@ -245,13 +241,13 @@ class _JointScan:
                         *roles.kernel_tables())
         self._patterns = themes.pattern_tables()
 
-    def run(self, norm: Normalised, title_ends: list[int], spans: list[np.ndarray],
+    def run(self, norm: Normalised, spans: list[np.ndarray],
             ws: np.ndarray) -> tuple[list[list[str]], list[int], np.ndarray]:
         """``(themes, first, rows)`` of the normalised texts ``norm``
         (:func:`signals.normalize.normalize_all`): per text, the theme of each theme hit, in
         order of position, and the start of the first (0 when there is none); and the
         mentions' rows of every text end to end (:func:`signals.roles_nb.mention_rows_nb`,
-        every role settled). ``title_ends``: where each title ends; ``spans``: each text's
+        every role settled; a title ends at its text's first line break). ``spans``: each text's
         mentions' ``(start, end)`` rows; ``ws``: the role automata's work space of this thread
         (:meth:`signals.roles.RoleRules.workspace`).
 
@@ -278,19 +274,20 @@ class _JointScan:
             quoted, qnames = _joined([themes.quoted(t) for t in texts], _NO_QUOTED)
             q_bounds = _bounds([len(x) for x in qnames])
         index = norm.index
-        first, trows, t_bounds, rows, unsettled, quote = articles_nb(
-            norm.units, norm.units16, norm.bounds, np.array(title_ends, dtype=np.int64), hits,
-            m_bounds, ids, table, applies, *self._tables, ws, quoted, q_bounds, *self._patterns,
-            given, g_bounds, names is not None, index, norm.index_bounds)
-        first, unsettled, quote = first.tolist(), unsettled.tolist(), quote.tolist()
-        tb, mb, ub, ib = (t_bounds.tolist(), m_bounds.tolist(), norm.bounds.tolist(),
-                          norm.index_bounds.tolist())
+        meta, trows, rows = articles_nb(
+            norm.units, norm.units16, norm.bounds, hits, m_bounds, ids, table, applies,
+            *self._tables, ws, quoted, q_bounds, *self._patterns, given, g_bounds,
+            names is not None, index, norm.index_bounds)
+        first, unsettled, quote, tb = meta.tolist()
         tl = trows.tolist()
         theme_rows = [tl[tb[a]:tb[a + 1]] for a in range(n)]
         # the texts to run again, alone: a mention holds a character outside the BMP, or the
         # quoted patterns may match (their regexes run now)
         redo = [a for a in range(n) if quote[a] or unsettled[a] < 0] if (
-            True in quote or (unsettled and min(unsettled) < 0)) else ()
+            1 in quote or min(unsettled, default=0) < 0) else ()
+        settle = any(unsettled)
+        if redo or settle:
+            mb, ub, ib = m_bounds.tolist(), norm.bounds.tolist(), norm.index_bounds.tolist()
         for a in redo:
             text, m0, m1 = texts[a], mb[a], mb[a + 1]
             again = unsettled[a] < 0
@@ -304,22 +301,21 @@ class _JointScan:
                 again = again or bool(qnames[a])
             if not again:
                 continue
-            one = articles_nb(
+            one_meta, one_themes, one_rows = articles_nb(
                 norm.units[ub[a]:ub[a + 1]], norm.units16[ub[a]:ub[a + 1]],
-                _bounds([ub[a + 1] - ub[a]]),
-                np.array([title_ends[a]], dtype=np.int64), spans[a], _bounds([m1 - m0]), a_ids,
+                _bounds([ub[a + 1] - ub[a]]), hits[m0:m1], _bounds([m1 - m0]), a_ids,
                 a_table, a_applies, *self._tables, ws, a_quoted, _bounds([len(a_quoted)]),
                 *self._patterns, given[g_bounds[a]:g_bounds[a + 1]],
                 _bounds([g_bounds[a + 1] - g_bounds[a]]), names is not None,
                 index[ib[a]:ib[a + 1]], _bounds([ib[a + 1] - ib[a]]))
-            first[a], unsettled[a] = int(one[0][0]), int(one[4][0])
-            theme_rows[a] = one[1].tolist()
-            rows[m0:m1] = one[3]
+            first[a], unsettled[a] = int(one_meta[0, 0]), int(one_meta[1, 0])
+            theme_rows[a] = one_themes.tolist()
+            rows[m0:m1] = one_rows
         if names is None:
             kw_theme = self.kw_theme
             names = [themes.themes_of(t, r, q, kw_theme)
                      for t, r, q in zip(texts, theme_rows, qnames)]
-        for a, unset in enumerate(unsettled):
+        for a, unset in enumerate(unsettled if settle else ()):
             if unset:                                   # regexes to run
                 text, out = texts[a], rows[mb[a]:mb[a + 1]]
                 utf16_units.seed(text, norm.units16[ub[a]:ub[a + 1]])   # the scan's text again
