@@ -256,8 +256,7 @@ class _JointScan:
         is run again alone (given the regexes' answers)."""
         themes, texts = self.themes, norm.texts
         n = len(texts)
-        m_bounds = np.fromiter(itertools.accumulate(map(len, spans), initial=0),
-                               dtype=np.int64, count=n + 1)
+        m_bounds = np.array([0, *itertools.accumulate(map(len, spans))], dtype=np.int64)
         hits = np.concatenate(spans) if n else _NO_SPANS
         # which rules apply to each mention: found by the kernel, or given (a rule's names that
         # do not translate)
@@ -265,11 +264,12 @@ class _JointScan:
         if applies:
             ids, table = self._applies([t[s:e] for t, rows in zip(texts, spans)
                                         for s, e in rows.tolist()])
-        given, g_bounds, names = _NO_THEMES, _zeros(n + 1), None
+        # (bounds of an empty array: any; every slice of it is empty)
+        given, g_bounds, names = _NO_THEMES, m_bounds, None
         if not themes.scannable:
             given, names = _joined([themes.scan(t) for t in texts], _NO_THEMES)
             g_bounds = _bounds([len(x) for x in names])
-        quoted, q_bounds, qnames = _NO_QUOTED, _zeros(n + 1), [[]] * n
+        quoted, q_bounds, qnames = _NO_QUOTED, m_bounds, [[]] * n
         if themes.scannable and self._quotes is None:
             quoted, qnames = _joined([themes.quoted(t) for t in texts], _NO_QUOTED)
             q_bounds = _bounds([len(x) for x in qnames])
@@ -327,10 +327,6 @@ class _JointScan:
     def _applies(self, mentions: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`signals.roles.RoleRules.applies` of the mentions' texts."""
         return self.roles.applies(mentions)
-
-
-def _zeros(n: int) -> np.ndarray:
-    return np.zeros(n, dtype=np.int64)
 
 
 def _bounds(lengths) -> np.ndarray:

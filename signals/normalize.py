@@ -208,11 +208,10 @@ def normalize_all(raws: list[str], keep_breaks: list[int]) -> Normalised:
     texts end to end through one kernel call (:func:`signals.text_nb.normalize_all_nb`; a text
     it cannot read takes the regexes, :func:`normalize_text_regex`)."""
     n = len(raws)
-    bounds = np.fromiter(itertools.accumulate(map(len, raws), initial=0), dtype=np.int64,
-                         count=n + 1)
     units = np.frombuffer("".join(raws).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     out, out16, index, meta = normalize_all_nb(
-        units, bounds, _upper_table()[2], np.array(keep_breaks, dtype=np.int64), WRAP_MIN)
+        units, np.array([*map(len, raws), *keep_breaks], dtype=np.int64), _upper_table()[2],
+        WRAP_MIN)
     out.flags.writeable = False          # as np.frombuffer gives them: the same kernel types
     out16.flags.writeable = False
     decode = codecs.utf_32_le_decode

@@ -296,27 +296,30 @@ def normalize_into_nb(units, flagged, keep_break, wrap_min, out, out16, index):
 
 
 @njit(cache=True)
-def normalize_all_nb(units, bounds, flagged, keep_break, wrap_min):
-    """:func:`normalize_into_nb` of many texts in one call, end to end: text ``a``'s code
-    points are ``units[bounds[a]:bounds[a + 1]]``. Returns ``(out, out16, index, meta)``, the
+def normalize_all_nb(units, sizes, flagged, wrap_min):
+    """:func:`normalize_into_nb` of many texts in one call, end to end: ``sizes`` holds the
+    texts' lengths, then each one's ``keep_break`` (where its title ends); text ``a``'s code
+    points are ``units[bounds[a]:bounds[a + 1]]``, ``bounds`` the lengths' running sums. Returns ``(out, out16, index, meta)``, the
     results end to end: ``meta[0]`` where each text's code points start in ``out`` and
     ``out16`` (``meta[0, a]:meta[0, a + 1]``), ``meta[1]`` its index's in ``index`` (none when
     nothing was cut), ``meta[2, a]`` its state: bit 1 ``ok``, 2 ``same``, 4 ``bmp16``, 8
     something was cut; ``meta[3, a]``: where its first line break is (its length when it has
     none: the end of the title). A text that is not ``ok`` has no code points in ``out`` (the
-    caller takes its regex path). ``keep_break``: where each text's title ends in ``units``
-    (as :func:`normalize_into_nb` takes it)."""
-    n_art = bounds.shape[0] - 1
-    out = np.empty(bounds[n_art], dtype=np.uint32)
-    out16 = np.empty(bounds[n_art], dtype=np.uint16)
-    index = np.empty(bounds[n_art], dtype=np.int64)
+    caller takes its regex path)."""
+    n_art = sizes.shape[0] // 2
+    total = units.shape[0]
+    out = np.empty(total, dtype=np.uint32)
+    out16 = np.empty(total, dtype=np.uint16)
+    index = np.empty(total, dtype=np.int64)
     meta = np.zeros((4, n_art + 1), dtype=np.int64)
     o = 0
     x = 0
+    u1 = 0
     for a in range(n_art):
-        u0, u1 = bounds[a], bounds[a + 1]
+        u0 = u1
+        u1 = u0 + sizes[a]
         m, n_cut, ok, same, bmp16 = normalize_into_nb(
-            units[u0:u1], flagged, keep_break[a], wrap_min, out[o:o + u1 - u0],
+            units[u0:u1], flagged, sizes[n_art + a], wrap_min, out[o:o + u1 - u0],
             out16[o:o + u1 - u0], index[x:x + u1 - u0])
         if ok:
             end = m
