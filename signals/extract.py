@@ -12,15 +12,16 @@ ends; a 、 list is one clause), the nearest hit, else the article's primary the
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from typing import NamedTuple
 
 import numpy as np
 
 from signals.articles import Article
-from signals.extract_nb import KIND_MARKER, KIND_QUOTE, KIND_THEME, article_nb
+from signals.extract_nb import KIND_MARKER, KIND_QUOTE, KIND_THEME, articles_nb
 from signals.mentions import MatchRules, NameMatcher, load_matching
-from signals.normalize import normalize_text, original_span
+from signals.normalize import Normalised, normalize_all, original_span
 from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles, payload_arrays
 from signals.roles_nb import COL_A, COL_B, COL_DECIDED, COL_THEME, COL_TITLE
 from signals.text_nb import code_points
@@ -96,8 +97,8 @@ class Extractor:
     def extract_text(self, title: str, body: str):
         """``(mentions, unknown, themes, primary_theme)`` of one title and body (see
         :meth:`extract`)."""
-        raw, text, index, code_kind, unknown, names, primary, out = \
-            self._analyse([(title, body)])[0]
+        done = self._analyse([(title, body)])
+        (raw, text, index, code_kind, unknown, names, primary), out = done.articles[0], done.rows
         mentions = []
         if code_kind:
             choice = self.roles.choices
@@ -120,15 +121,19 @@ class Extractor:
         role_of = [c[0] for c in choice]
         weight_of = [c[1] for c in choice]
         themes_json = self._themes_json
+        unknown_of = self._unknown
         rows = []
         for i in range(0, len(items), _PASS):
             part = items[i:i + _PASS]
             done = self._analyse([(title, body) for _key, title, body in part])
-            for (key, _t, _b), (raw, _text, index, code_kind, unknown, names, primary, out) in \
-                    zip(part, done):
+            cols = done.rows[:, COL_DECIDED:].tolist()      # every mention of the pass
+            m = 0
+            for (key, _t, _b), (raw, _text, index, code_kind, unknown, names, primary) in \
+                    zip(part, done.articles):
+                k = m + len(code_kind)
                 ms = [(code, raw[a:b], kind, in_title, names[t], role_of[d], weight_of[d])
-                      for (code, kind), (d, t, a, b, in_title)
-                      in zip(code_kind, out[:, COL_DECIDED:].tolist())]
+                      for (code, kind), (d, t, a, b, in_title) in zip(code_kind, cols[m:k])]
+                m = k
                 themes = (tuple(dict.fromkeys(names[:-1])), primary)
                 js = themes_json.get(themes)
                 if js is None:
@@ -136,50 +141,52 @@ class Extractor:
                         themes_json.clear()
                     js = themes_json[themes] = json.dumps([list(themes[0]), primary],
                                                           ensure_ascii=False)
-                rows.append((key, js, ms, self._unknown(raw, index, unknown)))
+                rows.append((key, js, ms, unknown_of(raw, index, unknown) if unknown else []))
         return rows
 
-    def _analyse(self, pairs) -> list[tuple]:
-        """``(raw, text, index, code_kind, unknown, themes, primary, rows)`` of each ``(title,
-        body)``: the text as written (the title a line, then the body) and normalised, with
-        ``index`` (see :func:`signals.normalize.normalize_text`), the name matcher's hits and
-        unknown names, the theme of every theme hit in order of position with the primary
-        theme appended (so that index -1 is the primary theme), and the hits' rows of
+    def _analyse(self, pairs) -> _Analysed:
+        """Each ``(title, body)`` analysed (:class:`_Analysed`): the text as written (the title
+        a line, then the body) and normalised, with ``index`` (see
+        :func:`signals.normalize.normalize_text`), the name matcher's hits and unknown names,
+        the theme of every theme hit in order of position with the primary theme appended (so
+        that index -1 is the primary theme), and the hits' rows of
         :func:`signals.roles_nb.mention_rows_nb` (their roles settled: an index of
-        :attr:`signals.roles.RoleRules.choices`).
+        :attr:`signals.roles.RoleRules.choices`), every article's end to end.
 
         Three passes over ``pairs`` -- normalisation, the name matcher, the themes and roles
         kernel -- so that each pass's tables stay in the processor's caches from one article
-        to the next (interleaved, each step evicts the others' tables)."""
-        norm = []
+        to the next (interleaved, each step evicts the others' tables); the first and the last
+        are one kernel call each for all the articles."""
+        raws, keeps = [], []
         for title, body in pairs:
             head = ' '.join(title.splitlines())
-            raw = f"{head}\n{body}"                           # title = first line
-            text, index = normalize_text(raw, keep_break=len(head))
-            title_end = text.find("\n")
-            title_end = len(text) if title_end < 0 else title_end
-            norm.append((raw, text, index, title_end, code_points(text), utf16_units(text)))
+            raws.append(f"{head}\n{body}")                   # title = first line
+            keeps.append(len(head))
+        norm = normalize_all(raws, keeps)
+        texts, units, units16 = norm.texts, norm.units, norm.units16
+        b = norm.bounds.tolist()
         found = []
-        for _raw, text, _index, _title_end, units, units16 in norm:
-            code_points.seed(text, units)           # remembered for the last text only
-            utf16_units.seed(text, units16)
+        for a, text in enumerate(texts):
+            code_points.seed(text, units[b[a]:b[a + 1]])   # remembered for the last text only
+            utf16_units.seed(text, units16[b[a]:b[a + 1]])
             found.append(self.matcher.find_spans(text))
-        out = []
-        ws = self.roles.workspace()
-        for (raw, text, index, title_end, units, units16), (spans, code_kind, unknown) in zip(
-                norm, found):
-            at = spans.T.ravel() if code_kind else _NO_HITS     # the starts, then the ends
-            # the theme nearest each mention in its clause (the theme clause is the role
-            # clause: THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
-            names, first, rows = self._joint.run(text, units, units16, at, title_end, index, ws)
-            primary = primary_theme(names, first, title_end)
-            names.append(primary)
-            out.append((raw, text, index, code_kind, unknown, names, primary, rows))
-        return out
+        spans = [f[0] for f in found]
+        # the theme nearest each mention in its clause (the theme clause is the role clause:
+        # THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
+        names, firsts, rows = self._joint.run(norm, spans, self.roles.workspace())
+        articles = []
+        for raw, text, index, (_s, code_kind, unknown), theirs, first, title_end in zip(
+                raws, texts, norm.indexes, found, names, firsts, norm.title_ends):
+            primary = primary_theme(theirs, first, title_end)
+            theirs.append(primary)
+            articles.append((raw, text, index, code_kind, unknown, theirs, primary))
+        return _Analysed(articles, rows)
 
     @staticmethod
     def _unknown(raw: str, index, unknown) -> list[tuple[str, str]]:
         """``(text as written, reason)`` of each unknown name."""
+        if index is None:
+            return [(raw[u.start:u.end], u.reason) for u in unknown]
         unk = []
         for u in unknown:
             a, b = original_span(index, u.start, u.end)
@@ -187,17 +194,25 @@ class Extractor:
         return unk
 
 
+class _Analysed(NamedTuple):
+    """:meth:`Extractor._analyse`'s answer: per article ``(raw, text, index, code_kind,
+    unknown, themes, primary)``, and the mentions' rows of every article end to end (article
+    ``a``'s mentions are its ``len(code_kind)`` rows after the earlier articles')."""
+    articles: list
+    rows: np.ndarray
+
+
 _NO_HITS = np.zeros(0, dtype=np.int64)
 _NO_THEMES = np.zeros((0, 4), dtype=np.int64)
 _NO_QUOTED = np.zeros((0, 2), dtype=np.int64)
-_NO_INDEX = np.zeros(0, dtype=np.int64)      # normalize_text moved no position
+_NO_SPANS = np.zeros((0, 2), dtype=np.int64)
 _NO_APPLIES = np.zeros((0, 0), dtype=np.bool_)
 
 
 class _JointScan:
     """The theme keywords, the theme markers and the role literals in one trie, and
-    :func:`signals.extract_nb.article_nb` over it: an article's theme hits and its mentions'
-    spans, roles and nearest themes from one scan of its text."""
+    :func:`signals.extract_nb.articles_nb` over it: each article's theme hits and its mentions'
+    spans, roles and nearest themes from one scan of its text, many articles a call."""
 
     def __init__(self, themes: ThemeLexicon, roles: RoleRules):
         self.themes, self.roles = themes, roles
@@ -226,52 +241,100 @@ class _JointScan:
                         *roles.kernel_tables())
         self._patterns = themes.pattern_tables()
 
-    def run(self, text: str, units: np.ndarray, units16: np.ndarray, at: np.ndarray, hard: int,
-            index, ws: np.ndarray) -> tuple:
-        """``(themes, first, rows)``: the theme of each theme hit of normalised ``text``, in
-        order of position, the start of the first (0 when there is none) and the mentions'
-        rows (:func:`signals.roles_nb.mention_rows_nb`, every role settled). ``units``,
-        ``units16``: the text's code points and UTF-16 units.
-        ``at``: the mentions' starts then ends; ``hard``: the end of the title; ``index``:
-        :func:`signals.normalize.normalize_text`'s; ``ws``: the role automata's work space of
-        this thread (:meth:`signals.roles.RoleRules.workspace`)."""
-        themes = self.themes
+    def run(self, norm: Normalised, spans: list[np.ndarray],
+            ws: np.ndarray) -> tuple[list[list[str]], list[int], np.ndarray]:
+        """``(themes, first, rows)`` of the normalised texts ``norm``
+        (:func:`signals.normalize.normalize_all`): per text, the theme of each theme hit, in
+        order of position, and the start of the first (0 when there is none); and the
+        mentions' rows of every text end to end (:func:`signals.roles_nb.mention_rows_nb`,
+        every role settled; a title ends at its text's first line break). ``spans``: each text's
+        mentions' ``(start, end)`` rows; ``ws``: the role automata's work space of this thread
+        (:meth:`signals.roles.RoleRules.workspace`).
+
+        One call of :func:`signals.extract_nb.articles_nb` for all the texts; a text whose
+        quoted theme patterns may match, or with a mention holding a character outside the BMP,
+        is run again alone (given the regexes' answers)."""
+        themes, texts = self.themes, norm.texts
+        n = len(texts)
+        m_bounds = np.array([0, *itertools.accumulate(map(len, spans))], dtype=np.int64)
+        hits = np.concatenate(spans) if n else _NO_SPANS
         # which rules apply to each mention: found by the kernel, or given (a rule's names that
-        # do not translate, or a mention holding a character outside the BMP)
+        # do not translate)
         ids, table, applies = _NO_HITS, _NO_APPLIES, not self.roles.applies_in_kernel
         if applies:
-            ids, table = self._applies(text, at)
-        given, names, quoted, qnames = _NO_THEMES, None, _NO_QUOTED, []
+            ids, table = self._applies([t[s:e] for t, rows in zip(texts, spans)
+                                        for s, e in rows.tolist()])
+        # (bounds of an empty array: any; every slice of it is empty)
+        given, g_bounds, names = _NO_THEMES, m_bounds, None
         if not themes.scannable:
-            given, names = themes.scan(text)
-        elif self._quotes is None:
-            quoted, qnames = themes.quoted(text)
-        index = _NO_INDEX if index is None else index
-        first, rows, out, unsettled, quote = article_nb(
-            units, units16, hard, at, ids, table, applies, *self._tables, ws, quoted,
-            *self._patterns, given, names is not None, index)
-        again = unsettled < 0
-        if again:                   # a mention holds a character outside the BMP
-            ids, table = self._applies(text, at)
-            applies = True
-        if quote and self._quotes is not None:          # the quoted patterns may match
-            quoted, qnames = themes.quoted(text)
-            again = again or bool(qnames)
-        if again:
-            first, rows, out, unsettled, quote = article_nb(
-                units, units16, hard, at, ids, table, applies, *self._tables, ws, quoted,
-                *self._patterns, given, names is not None, index)
+            given, names = _joined([themes.scan(t) for t in texts], _NO_THEMES)
+            g_bounds = _bounds([len(x) for x in names])
+        quoted, q_bounds, qnames = _NO_QUOTED, m_bounds, [[]] * n
+        if themes.scannable and self._quotes is None:
+            quoted, qnames = _joined([themes.quoted(t) for t in texts], _NO_QUOTED)
+            q_bounds = _bounds([len(x) for x in qnames])
+        index = norm.index
+        meta, trows, rows = articles_nb(
+            norm.units, norm.units16, norm.bounds, hits, m_bounds, ids, table, applies,
+            *self._tables, ws, quoted, q_bounds, *self._patterns, given, g_bounds,
+            names is not None, index, norm.index_bounds)
+        first, unsettled, quote, tb = meta.tolist()
+        tl = trows.tolist()
+        theme_rows = [tl[tb[a]:tb[a + 1]] for a in range(n)]
+        # the texts to run again, alone: a mention holds a character outside the BMP, or the
+        # quoted patterns may match (their regexes run now)
+        redo = [a for a in range(n) if quote[a] or unsettled[a] < 0] if (
+            1 in quote or min(unsettled, default=0) < 0) else ()
+        settle = any(unsettled)
+        if redo or settle:
+            mb, ub, ib = m_bounds.tolist(), norm.bounds.tolist(), norm.index_bounds.tolist()
+        for a in redo:
+            text, m0, m1 = texts[a], mb[a], mb[a + 1]
+            again = unsettled[a] < 0
+            a_ids, a_table, a_applies = ids[m0:m1], table, applies
+            if again:
+                a_ids, a_table = self._applies([text[s:e] for s, e in spans[a].tolist()])
+                a_applies = True
+            a_quoted = quoted[q_bounds[a]:q_bounds[a + 1]]
+            if quote[a] and self._quotes is not None:
+                a_quoted, qnames[a] = themes.quoted(text)
+                again = again or bool(qnames[a])
+            if not again:
+                continue
+            one_meta, one_themes, one_rows = articles_nb(
+                norm.units[ub[a]:ub[a + 1]], norm.units16[ub[a]:ub[a + 1]],
+                _bounds([ub[a + 1] - ub[a]]), hits[m0:m1], _bounds([m1 - m0]), a_ids,
+                a_table, a_applies, *self._tables, ws, a_quoted, _bounds([len(a_quoted)]),
+                *self._patterns, given[g_bounds[a]:g_bounds[a + 1]],
+                _bounds([g_bounds[a + 1] - g_bounds[a]]), names is not None,
+                index[ib[a]:ib[a + 1]], _bounds([ib[a + 1] - ib[a]]))
+            first[a], unsettled[a] = int(one_meta[0, 0]), int(one_meta[1, 0])
+            theme_rows[a] = one_themes.tolist()
+            rows[m0:m1] = one_rows
         if names is None:
-            names = themes.themes_of(text, rows, qnames, self.kw_theme)
-        if unsettled:                                   # regexes to run
-            utf16_units.seed(text, units16)             # the literal scan's text again
-            decided = out[:, COL_DECIDED].tolist()
-            self.roles.settle(text, out[:, :8], decided)
-            out[:, COL_DECIDED] = decided
-        return names, first, out
+            kw_theme = self.kw_theme
+            names = [themes.themes_of(t, r, q, kw_theme)
+                     for t, r, q in zip(texts, theme_rows, qnames)]
+        for a, unset in enumerate(unsettled if settle else ()):
+            if unset:                                   # regexes to run
+                text, out = texts[a], rows[mb[a]:mb[a + 1]]
+                utf16_units.seed(text, norm.units16[ub[a]:ub[a + 1]])   # the scan's text again
+                decided = out[:, COL_DECIDED].tolist()
+                self.roles.settle(text, out[:, :8], decided)
+                out[:, COL_DECIDED] = decided
+        return names, first, rows
 
-    def _applies(self, text: str, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`signals.roles.RoleRules.applies` of the mentions at ``at`` (starts, then
-        ends)."""
-        k = len(at) // 2
-        return self.roles.applies([text[a:b] for a, b in zip(at[:k].tolist(), at[k:].tolist())])
+    def _applies(self, mentions: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`signals.roles.RoleRules.applies` of the mentions' texts."""
+        return self.roles.applies(mentions)
+
+
+def _bounds(lengths) -> np.ndarray:
+    """Where each of parts of ``lengths`` starts, end to end, and the end."""
+    return np.fromiter(itertools.accumulate(lengths, initial=0), dtype=np.int64)
+
+
+def _joined(parts: list[tuple[np.ndarray, list]], empty: np.ndarray) -> tuple[np.ndarray, list]:
+    """The arrays of ``(array, list)`` pairs end to end, and the lists."""
+    arrays = [p[0] for p in parts if len(p[0])]
+    return (np.concatenate(arrays) if arrays else empty), [p[1] for p in parts]

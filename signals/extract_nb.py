@@ -6,7 +6,8 @@ every mention's spans, role and nearest theme (:func:`signals.roles_nb.mention_r
 One scan instead of three: the trie holds the keys of all three, and a node's ``kind`` bits
 say whose key ends there (:data:`KIND_THEME`, :data:`KIND_MARKER`, :data:`KIND_QUOTE`; the role
 literals are the nodes with rules in ``node_ptr``). The rows of one kind are exactly what a scan of that kind's
-own trie finds (every occurrence of every key, by start then end)."""
+own trie finds (every occurrence of every key, by start then end). :func:`articles_nb` runs
+:func:`article_nb` over many articles in one call, their arrays end to end."""
 from __future__ import annotations
 
 import numpy as np
@@ -76,3 +77,55 @@ def article_nb(units, units16, hard, at, applies_id, applies_rows, applies_given
             quote = True
             break
     return first, themes, rows, unsettled, quote
+
+
+@njit(cache=True)
+def articles_nb(units, units16, bounds, spans, m_bounds, applies_id, applies_rows, applies_given,
+                first, keys, children, terminal, max_len, node_kind, node_ptr, node_rule,
+                node_bits, lut, scope, always, prog, names_prog, code, cmap, ctab, ws, quoted,
+                q_bounds, has_markers, max_unquoted, stop, any_stop, given, g_bounds,
+                themes_given, index, i_bounds):
+    """:func:`article_nb` of many articles in one call, their arrays end to end: article
+    ``a``'s code points and UTF-16 units at ``bounds[a]:bounds[a + 1]`` (its title ends at its
+    first line break), its mentions' ``(start, end)`` rows of ``spans`` and their
+    ``applies_id`` at ``m_bounds[a]:m_bounds[a + 1]``, its quoted names' spans, given theme
+    rows and index at ``q_bounds``, ``g_bounds`` and ``i_bounds`` (an empty index: no position
+    moved); the tables as :func:`article_nb` takes them. Returns ``(meta, themes, rows)``: per
+    article ``a`` the start of its first theme hit ``meta[0, a]``, its ``unsettled``
+    ``meta[1, a]`` and ``quote`` ``meta[2, a]``, its theme rows at ``meta[3, a]:meta[3, a +
+    1]`` of ``themes`` and its mentions' rows at ``m_bounds`` of ``rows`` (not set when
+    ``unsettled`` is -1)."""
+    n_art = bounds.shape[0] - 1
+    meta = np.zeros((4, n_art + 1), dtype=np.int64)
+    rows = np.empty((m_bounds[n_art], 13), dtype=np.int64)
+    parts = []
+    for a in range(n_art):
+        m0, m1 = m_bounds[a], m_bounds[a + 1]
+        k = m1 - m0
+        at = np.empty(2 * k, dtype=np.int64)            # the starts, then the ends
+        for j in range(k):
+            at[j] = spans[m0 + j, 0]
+            at[k + j] = spans[m0 + j, 1]
+        u0, u1 = bounds[a], bounds[a + 1]
+        hard = u1 - u0
+        for i in range(u0, u1):
+            if units[i] == 10:
+                hard = i - u0
+                break
+        f, themes, out, unset, q = article_nb(
+            units[u0:u1], units16[u0:u1], hard, at, applies_id[m0:m1], applies_rows,
+            applies_given, first, keys, children, terminal, max_len, node_kind, node_ptr,
+            node_rule, node_bits, lut, scope, always, prog, names_prog, code, cmap, ctab, ws,
+            quoted[q_bounds[a]:q_bounds[a + 1]], has_markers, max_unquoted, stop, any_stop,
+            given[g_bounds[a]:g_bounds[a + 1]], themes_given, index[i_bounds[a]:i_bounds[a + 1]])
+        meta[0, a] = f
+        meta[1, a] = unset
+        meta[2, a] = q
+        if unset >= 0:
+            rows[m0:m1] = out
+        meta[3, a + 1] = meta[3, a] + themes.shape[0]
+        parts.append(themes)
+    themes = np.empty((meta[3, n_art], 4), dtype=np.int64)
+    for a in range(n_art):
+        themes[meta[3, a]:meta[3, a + 1]] = parts[a]
+    return meta, themes, rows

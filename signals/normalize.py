@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import codecs
 import functools
+import itertools
 import re
 import string
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,7 +41,7 @@ from signals.text_nb import (
     MAP_TONE,
     code_points,
     map_units_nb,
-    normalize_nb,
+    normalize_all_nb,
 )
 from signals.trie_nb import utf16_units
 
@@ -90,6 +92,7 @@ for _t, _s in TRAD_TO_SIMP.items():
 for _c in range(0xFF41, 0xFF5B):
     _MAP[_c] = _c - 0xFEE0 - 32
 CHAR_MAP = _MAP
+_NO_INDEX = np.zeros(0, dtype=np.int64)
 
 # str.upper, then the map, as one table of the BMP (built on first use: 65,536 look-ups): a
 # numpy gather over the code points instead of str.upper and a dict look-up per character.
@@ -107,7 +110,7 @@ def _upper_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             multi[c] = True
         else:
             table[c] = CHAR_MAP.get(ord(up), ord(up))
-    # for normalize_nb: one look-up a character, the mapped character (every one is in the
+    # for normalize_into_nb: one look-up a character, the mapped character (every one is in the
     # BMP) with the MAP_* flags above it: ``multi``, a mapped character some rule looks at, a
     # surrogate, and of a character as itself whether _PINYIN_RE's letter and tone classes hold it
     flagged = table | np.where(multi, np.uint32(MAP_MULTI), np.uint32(0))
@@ -166,25 +169,85 @@ def normalize_text(text: str, keep_break: int = -1) -> tuple[str, np.ndarray | N
     ``keep_break``: the position of a line break never joined (the end of the title).
 
     The map, the spaces, the pinyin and the wrapped lines are one pass
-    (:func:`signals.text_nb.normalize_nb`) that also gives the result's code points,
+    (:func:`signals.text_nb.normalize_into_nb`) that also gives the result's code points,
     remembered for the steps after (``code_points``, the tries' UTF-16 units); a text it cannot
-    read takes the regexes (:func:`normalize_text_regex`).
+    read takes the regexes (:func:`normalize_text_regex`). :func:`normalize_all` does many
+    texts at once.
     """
-    units, units16, index, n_cut, ok, same, bmp16 = normalize_nb(
-        code_points(text), _upper_table()[2], keep_break, WRAP_MIN)
-    if not ok:
-        return normalize_text_regex(text, keep_break)
-    if not n_cut:
-        index = None
-    # the map changed nothing and nothing was cut: the text itself (not decoded again)
-    out = text if same and not n_cut else codecs.utf_32_le_decode(units, "surrogatepass",
-                                                                  True)[0]
-    units.flags.writeable = False        # as np.frombuffer gives them: the same kernel types
-    code_points.seed(out, units)
-    if bmp16:
-        units16.flags.writeable = False
-        utf16_units.seed(out, units16)
-    return out, index
+    norm = normalize_all([text], [keep_break])
+    out = norm.texts[0]
+    if norm.state[0] & 1:
+        code_points.seed(out, norm.units)
+        if norm.state[0] & 4:
+            utf16_units.seed(out, norm.units16)
+    return out, norm.indexes[0]
+
+
+class Normalised(NamedTuple):
+    """:func:`normalize_all`'s answer: ``texts[a]``, ``indexes[a]`` are
+    :func:`normalize_text`'s ``(normalised, index)`` of text ``a``; ``units``/``units16`` the
+    normalised texts' code points and UTF-16 units end to end (read-only; text ``a``'s at
+    ``bounds[a]:bounds[a + 1]``, as ``code_points``/``utf16_units`` give them) and ``index``
+    the indexes end to end (``index_bounds``; none for a text whose positions did not move);
+    ``title_ends[a]``: where text ``a``'s first line break is (its length when it has none);
+    ``state[a]``: :func:`signals.text_nb.normalize_all_nb`'s (bit 1: the kernel read it, 4: no
+    surrogate code point in it)."""
+    texts: list
+    indexes: list
+    units: np.ndarray
+    units16: np.ndarray
+    bounds: np.ndarray
+    index: np.ndarray
+    index_bounds: np.ndarray
+    title_ends: list
+    state: list
+
+
+def normalize_all(raws: list[str], keep_breaks: list[int]) -> Normalised:
+    """:func:`normalize_text` of each of ``raws`` (its ``keep_break`` in ``keep_breaks``), the
+    texts end to end through one kernel call (:func:`signals.text_nb.normalize_all_nb`; a text
+    it cannot read takes the regexes, :func:`normalize_text_regex`)."""
+    n = len(raws)
+    units = np.frombuffer("".join(raws).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    out, out16, index, meta = normalize_all_nb(
+        units, np.array([*map(len, raws), *keep_breaks], dtype=np.int64), _upper_table()[2],
+        WRAP_MIN)
+    out.flags.writeable = False          # as np.frombuffer gives them: the same kernel types
+    out16.flags.writeable = False
+    decode = codecs.utf_32_le_decode
+    texts, indexes = [], []
+    plain = []                            # the texts the kernel could not read
+    ob, ib, state, title_ends = meta.tolist()
+    for a, (raw, st) in enumerate(zip(raws, state)):
+        if not st & 1:
+            text, ix = normalize_text_regex(raw, keep_breaks[a])
+            plain.append(a)
+            title_end = text.find("\n")
+            title_ends[a] = len(text) if title_end < 0 else title_end
+        else:
+            # the map changed nothing and nothing was cut: the text itself (not decoded again)
+            text = raw if (st & 10) == 2 else decode(out[ob[a]:ob[a + 1]], "surrogatepass",
+                                                     True)[0]
+            ix = index[ib[a]:ib[a + 1]] if st & 8 else None
+        texts.append(text)
+        indexes.append(ix)
+    units_at, index_at = meta[0], meta[1]
+    if plain:                             # rare: the arrays again, with those texts' own
+        units = [out[ob[a]:ob[a + 1]] for a in range(n)]
+        units16 = [out16[ob[a]:ob[a + 1]] for a in range(n)]
+        for a in plain:
+            units[a] = code_points(texts[a])
+            units16[a] = utf16_units(texts[a])
+        out, out16 = np.concatenate(units), np.concatenate(units16)
+        out.flags.writeable = out16.flags.writeable = False
+        units_at = np.fromiter(itertools.accumulate(map(len, units), initial=0),
+                               dtype=np.int64, count=n + 1)
+        index = np.concatenate([_NO_INDEX if ix is None else ix for ix in indexes])
+        index_at = np.fromiter(itertools.accumulate(
+            (0 if ix is None else len(ix) for ix in indexes), initial=0), dtype=np.int64,
+            count=n + 1)
+    return Normalised(texts, indexes, out, out16, units_at, index, index_at, title_ends[:n],
+                      state[:n])
 
 
 def normalize_text_regex(text: str, keep_break: int) -> tuple[str, np.ndarray | None]:

@@ -27,6 +27,10 @@ def mention_spans_nb(lut, units, hard, starts, ends):
     maps a BMP code point to its flags, ``hard`` is the position of the break that always ends a
     sentence."""
     n = units.shape[0]
+    k_n = starts.shape[0]
+    out = np.empty((k_n, 8), dtype=np.int64)
+    if k_n == 0:
+        return out
     flags = np.empty(n, dtype=np.uint8)
     for i in range(n):
         u = units[i]
@@ -41,8 +45,6 @@ def mention_spans_nb(lut, units, hard, starts, ends):
                                    and not flags[i - 1] & F_SENTENCE
                                    and i + 1 < n and not flags[i + 1] & F_BREAK):
             flags[i] = f | _F_STOP
-    k_n = starts.shape[0]
-    out = np.empty((k_n, 8), dtype=np.int64)
     for k in range(k_n):
         s = starts[k]
         e = ends[k]
@@ -174,12 +176,13 @@ def decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws,
     literal scan; ``node_*`` as :func:`keyword_status_nb` reads them) do not overlap -- then
     they are exactly the matches ``finditer`` reports. Otherwise :data:`NEAREST`."""
     k_n, r_n = status.shape
-    bmp = True
-    for i in range(units.shape[0]):
-        if units[i] > 0xFFFF:
-            bmp = False
-            break
     out = np.empty(k_n, dtype=np.int64)
+    if k_n == 0:
+        return out
+    top = np.uint32(0)
+    for i in range(units.shape[0]):     # no early exit: a reduction the compiler vectorises
+        top = max(top, np.uint32(units[i]))
+    bmp = top <= 0xFFFF
     for k in range(k_n):
         s0, e0, lo, hi, ca, cb, pa, pb = (spans[k, 0], spans[k, 1], spans[k, 2], spans[k, 3],
                                           spans[k, 4], spans[k, 5], spans[k, 6], spans[k, 7])

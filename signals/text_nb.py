@@ -200,11 +200,14 @@ def _cjk(c):
 
 
 @njit(cache=True)
-def normalize_nb(units, flagged, keep_break, wrap_min):
-    """``(out, out16, index, n_cut, ok, same, bmp16)``: what
-    :func:`signals.normalize.normalize_text` makes of a text's code points ``units`` -- the
-    character map (``flagged[u] & 0xFFFF``, with the ``MAP_*`` flags above) and what its regexes
-    remove from the mapped text:
+def normalize_into_nb(units, flagged, keep_break, wrap_min, out, out16, index):
+    """``(m, n_cut, ok, same, bmp16)``: what :func:`signals.normalize.normalize_text` makes of a
+    text's code points ``units``, written to ``out[:m]``/``out16[:m]`` (its code points as
+    ``uint32`` and its UTF-16 units, meaningful when ``bmp16``, i.e. no surrogate code point is
+    in it) and, when ``n_cut`` characters were removed, the original position of each to
+    ``index[:m]`` (the three at least ``len(units)`` long) -- the character map
+    (``flagged[u] & 0xFFFF``, with the ``MAP_*`` flags above) and what its regexes remove from
+    the mapped text:
 
     - every character of a run of spaces that touches a non-ASCII character before or after it
       (after the map every white space but the line break is ``' '``: the map sends every other
@@ -215,26 +218,22 @@ def normalize_nb(units, flagged, keep_break, wrap_min):
       the pinyin letter class (``MAP_PINYIN``), one at least a tone mark (``MAP_TONE``), then
       ``)`` or ``）``.
 
-    ``out``/``out16``: the result's code points (``uint32``, and ``uint16``: its UTF-16 units
-    when ``bmp16``, i.e. no surrogate code point is in it); ``index`` the original position of
-    each when ``n_cut``, the number of characters removed, is not 0 (else empty); ``same``: the
-    map changed no character. ``ok`` False: a character is outside the BMP or ``MAP_MULTI``,
-    and the caller takes its regex path.
+    ``same``: the map changed no character. ``ok`` False: a character is outside the BMP or
+    ``MAP_MULTI``, and the caller takes its regex path (nothing written is meaningful).
 
-    One tight pass maps every character and notes where a mapped character is ``MAP_SPECIAL``
-    (a space, a line break, ``(`` or ``（``); the rules visit only those positions, and the
-    removed characters are squeezed out only when there are some."""
+    One tight pass maps every character and notes (in ``index``, free until the end) where a
+    mapped character is ``MAP_SPECIAL`` (a space, a line break, ``(`` or ``（``); the rules
+    visit only those positions, and the removed characters are squeezed out in place only when
+    there are some."""
     n = units.shape[0]
-    out = np.empty(n, dtype=np.uint32)
-    out16 = np.empty(n, dtype=np.uint16)
-    at = np.empty(n, dtype=np.int64)          # where a mapped character is MAP_SPECIAL
+    at = index                                # where a mapped character is MAP_SPECIAL
     n_at = 0
     seen = np.uint32(0)
     diff = np.uint32(0)
     for i in range(n):
         u = units[i]
         if u > 0xFFFF:
-            return out[:0], out16[:0], at[:0], 0, False, False, False
+            return 0, 0, False, False, False
         m = flagged[u]
         seen |= m
         c = m & 0xFFFF
@@ -245,10 +244,12 @@ def normalize_nb(units, flagged, keep_break, wrap_min):
             at[n_at] = i
             n_at += 1
     if seen & MAP_MULTI:
-        return out[:0], out16[:0], at[:0], 0, False, False, False
+        return 0, 0, False, False, False
     same = diff == 0
     bmp16 = not seen & MAP_SURROGATE
-    keep = np.ones(n if n_at else 0, dtype=np.uint8)
+    if n_at == 0:
+        return n, 0, True, same, bmp16
+    keep = np.ones(n, dtype=np.uint8)
     n_cut = 0
     line_start = 0
     done = 0                                  # the rules have read up to here
@@ -283,6 +284,54 @@ def normalize_nb(units, flagged, keep_break, wrap_min):
             keep[t] = 0
         n_cut += cut_to - i
     if n_cut == 0:
-        return out, out16, at[:0], 0, True, same, bmp16
-    index = np.flatnonzero(keep)
-    return out[index], out16[index], index, n_cut, True, same, bmp16
+        return n, 0, True, same, bmp16
+    w = 0
+    for i in range(n):                        # in place: w <= i
+        if keep[i]:
+            out[w] = out[i]
+            out16[w] = out16[i]
+            index[w] = i
+            w += 1
+    return w, n_cut, True, same, bmp16
+
+
+@njit(cache=True)
+def normalize_all_nb(units, sizes, flagged, wrap_min):
+    """:func:`normalize_into_nb` of many texts in one call, end to end: ``sizes`` holds the
+    texts' lengths, then each one's ``keep_break`` (where its title ends); text ``a``'s code
+    points are ``units[bounds[a]:bounds[a + 1]]``, ``bounds`` the lengths' running sums. Returns ``(out, out16, index, meta)``, the
+    results end to end: ``meta[0]`` where each text's code points start in ``out`` and
+    ``out16`` (``meta[0, a]:meta[0, a + 1]``), ``meta[1]`` its index's in ``index`` (none when
+    nothing was cut), ``meta[2, a]`` its state: bit 1 ``ok``, 2 ``same``, 4 ``bmp16``, 8
+    something was cut; ``meta[3, a]``: where its first line break is (its length when it has
+    none: the end of the title). A text that is not ``ok`` has no code points in ``out`` (the
+    caller takes its regex path)."""
+    n_art = sizes.shape[0] // 2
+    total = units.shape[0]
+    out = np.empty(total, dtype=np.uint32)
+    out16 = np.empty(total, dtype=np.uint16)
+    index = np.empty(total, dtype=np.int64)
+    meta = np.zeros((4, n_art + 1), dtype=np.int64)
+    o = 0
+    x = 0
+    u1 = 0
+    for a in range(n_art):
+        u0 = u1
+        u1 = u0 + sizes[a]
+        m, n_cut, ok, same, bmp16 = normalize_into_nb(
+            units[u0:u1], flagged, sizes[n_art + a], wrap_min, out[o:o + u1 - u0],
+            out16[o:o + u1 - u0], index[x:x + u1 - u0])
+        if ok:
+            end = m
+            for i in range(m):
+                if out[o + i] == 10:
+                    end = i
+                    break
+            meta[3, a] = end
+            o += m
+            if n_cut:
+                x += m
+            meta[2, a] = 1 | (2 if same else 0) | (4 if bmp16 else 0) | (8 if n_cut else 0)
+        meta[0, a + 1] = o
+        meta[1, a + 1] = x
+    return out[:o], out16[:o], index[:x], meta

@@ -141,7 +141,7 @@ class ThemeLexicon:
             return (np.array([h[:2] + (0, 0) for h in hits], dtype=np.int64).reshape(-1, 4),
                     [h.theme for h in hits])
         rows, quoted = self._rows(text)
-        return rows, self.themes_of(text, rows, quoted, self._kw_theme)
+        return rows, self.themes_of(text, rows.tolist(), quoted, self._kw_theme)
 
     @property
     def scannable(self) -> bool:
@@ -154,14 +154,15 @@ class ThemeLexicon:
         :func:`signals.themes_nb.theme_rows_nb` reads them."""
         return self._patterns
 
-    def themes_of(self, text: str, rows: np.ndarray, quoted: list[str],
+    def themes_of(self, text: str, rows: list[list[int]], quoted: list[str],
                   kw_theme: dict[int, str]) -> list[str]:
-        """The theme of each row of :func:`signals.themes_nb.theme_rows_nb` (``quoted``: the
-        quoted names, :meth:`quoted`; ``kw_theme``: the theme of each keyword's trie node)."""
+        """The theme of each row of :func:`signals.themes_nb.theme_rows_nb` (the rows as
+        lists; ``quoted``: the quoted names, :meth:`quoted`; ``kw_theme``: the theme of each
+        keyword's trie node)."""
         canonical = self._canonical
         return [kw_theme[v] if kind == HIT_LEXICON else
                 canonical(quoted[v] if kind == HIT_QUOTED else text[s:v])
-                for s, _e, kind, v in rows.tolist()]
+                for s, _e, kind, v in rows]
 
     def quote_starts(self) -> frozenset[str] | None:
         """The characters every quoted pattern's match starts with (a text without any of them

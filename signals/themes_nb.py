@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 
 from signals.text_nb import any_set_nb, unquoted_nb
-from signals.trie_nb import scan_leftmost_nb
+from signals.trie_nb import scan_leftmost_nb, stable_order_nb
 
 # Kinds of the rows of theme_hits_nb: a lexicon keyword, a quoted pattern (the regexes run in
 # Python), an unquoted pattern.
@@ -106,4 +106,4 @@ def theme_rows_nb(units, lex, quoted, has_markers, markers, max_unquoted, stop, 
     key = np.empty(m, dtype=np.int64)
     for i in range(m):
         key[i] = rows[i, 0] * (n + 2) + rows[i, 1]
-    return rows[np.argsort(key, kind="mergesort")]
+    return rows[stable_order_nb(key)]

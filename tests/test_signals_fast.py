@@ -20,7 +20,7 @@ from signals.extract import Extractor
 from signals.extract_nb import KIND_MARKER, KIND_THEME, leftmost_of_nb
 from signals.literals import Automata, finite_strings, needed_strings, parse
 from signals.mentions import _DIGITS_RE, digit_runs, load_matching
-from signals.normalize import normalize_text
+from signals.normalize import normalize_all, normalize_text
 from signals.parallel import article_rows
 from signals.regex_nb import may_match_nb, run_nb, workspace
 from signals.roles import (
@@ -83,6 +83,15 @@ def check_rows(ex, items):
     assert got == want
     for g, w in zip(got, want):
         assert [tuple(map(type, m)) for m in g[2]] == [tuple(map(type, m)) for m in w[2]], g
+
+
+def check_pass(ex, bodies=()):
+    """One pass of index_rows over every EDGE article, the quoted theme patterns and
+    ``bodies`` among them (articles run again alone in the middle of a pass, each
+    article's rows at their place)."""
+    quoted = ["今日固态电池概念、“谷子”概念股和AI眼镜板块大涨，天娱数科涨停。", "“镜湖AI眼镜”概念股蜂助手涨停"]
+    pairs = [p for body in [*quoted, *bodies] for p in [("", body), *EDGE[:3]]] + EDGE
+    check_rows(ex, [(k, title, body) for k, (title, body) in enumerate(pairs)])
 
 
 @pytest.fixture(scope="module")
@@ -321,6 +330,30 @@ def test_normalize_is_the_plain_one(text, keep):
     assert (gi is None and wi is None) or np.array_equal(gi, wi)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text("天娱Aa ß\u3000ＡＢ１(chuàng)（）\n。華電😀\ud800\udc00１٣", max_size=40),
+                          st.integers(-1, 10)), max_size=8))
+def test_normalize_all_is_the_plain_one_text_by_text(pairs):
+    """Many texts through one kernel call (texts it cannot read -- a character outside the BMP,
+    an upper case that is longer -- among the others): each text, index, title end, code points
+    and UTF-16 units as the plain normalisation of that text alone gives them."""
+    got = normalize_all([t for t, _k in pairs], [k for _t, k in pairs])
+    at, ix_at = got.bounds.tolist(), got.index_bounds.tolist()
+    assert not got.units.flags.writeable and not got.units16.flags.writeable
+    for a, (text, keep) in enumerate(pairs):
+        want, wi = ref.normalize_text(text, keep)
+        assert got.texts[a] == want
+        assert (wi is None and got.indexes[a] is None) or np.array_equal(got.indexes[a], wi)
+        assert got.index[ix_at[a]:ix_at[a + 1]].tolist() == ([] if wi is None else wi.tolist())
+        assert got.title_ends[a] == (want.find("\n") if "\n" in want else len(want))
+        units = got.units[at[a]:at[a + 1]]
+        assert units.tolist() == [ord(c) for c in want]
+        units16 = got.units16[at[a]:at[a + 1]]
+        assert units16.tolist() == [min(ord(c), 0xFFFD) if ord(c) > 0xFFFF else ord(c)
+                                    for c in want]
+    assert normalize_all([], []).texts == []
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text("0123456789٣١٢۴𝟎a。", max_size=40))
 def test_digit_runs_are_the_regex(text):
@@ -438,6 +471,12 @@ def test_lone_surrogates_extract_like_replacement_characters(small, title, body)
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
+def test_a_pass_with_articles_run_again(small):
+    """The default rules: articles whose quoted theme patterns match, with characters outside
+    the BMP and lone surrogates, empty ones, in one pass of index_rows."""
+    check_pass(small, ["x\ud83d y天娱数科涨停，居然智家\udc00封板", "\ud83d😀天娱数科、蜂助手等涨停\udbff", ""])
+
+
 def test_synthetic_small(small):
     names = [n.replace(" ", "") for n in NAMES["name"]]
     for rec in make_records(names, list(NAMES["code"]), 150, chars=600, names=8, seed=3):
@@ -476,6 +515,7 @@ def test_themes_the_scan_cannot_read(tmp_path):
     assert not ex.themes.scannable
     for title, body in EDGE + [("", "今日固态电池概念、“谷子”概念股和AI眼镜板块大涨，天娱数科涨停。")]:
         check_same(ex, title, body)
+    check_pass(ex)
 
 
 @pytest.mark.parametrize("backref", [False, True])
@@ -500,6 +540,7 @@ patterns = ['涨停', '大涨', '\d+连板', 'x*']
     assert ex.roles._keywords.exact is not backref
     for title, body in EDGE:
         check_same(ex, title, body)
+    check_pass(ex)
 
 
 @pytest.mark.parametrize("names", ["'证券$', '^东方财富$'", "'(?<!中信)证券$'"])
@@ -531,6 +572,7 @@ patterns = ['涨停', '大涨', '研报']
     assert ex.roles.applies_in_kernel is ("<" not in names)
     for title, body in EDGE:
         check_same(ex, title, body)
+    check_pass(ex)
 
 
 def test_a_mention_holding_a_character_outside_the_bmp(small):
@@ -544,6 +586,7 @@ def test_a_mention_holding_a_character_outside_the_bmp(small):
                  "据招商😀证券，蜂助手跌停；中信证券研报看好宁德时代"]:
         check_same(ex, "", body)
     assert ex.extract_text("", "招商😀证券研报称，天娱数科涨停")[0][0].role == "source"
+    check_pass(ex, ["招商😀证券研报称，天娱数科涨停", "据招商😀证券，蜂助手跌停；中信证券研报看好宁德时代"])
 
 
 MATCHING_DEFAULT = load_matching()
