@@ -19,9 +19,12 @@ to the extraction, which is what costs.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import multiprocessing as mp
 import os
+import signal
+import sys
 from typing import Self
 
 from backtests.core.errors import HypebtError
@@ -50,6 +53,16 @@ def article_rows(extractor, items) -> list[tuple]:
 
 def _work(task, items):
     return task(_WORKER_EXTRACTOR, items)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker's start (Linux): the kernel kills it when the process that forked it dies, so a
+    ``kill -9`` of that process ends the workers too (an orphan would go on with its task: the
+    mention index's workers write the archive)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG
+    if os.getppid() != parent:                  # it died before that
+        os._exit(1)
 
 
 class ExtractPool:
@@ -83,7 +96,8 @@ class ExtractPool:
             return
         _WORKER_EXTRACTOR = self.extractor
         try:
-            self.pool = mp.get_context("fork").Pool(self.workers)
+            self.pool = mp.get_context("fork").Pool(self.workers, _die_with_parent,
+                                                      (os.getpid(),))
         finally:
             _WORKER_EXTRACTOR = None
 

@@ -1136,3 +1136,32 @@ def test_iso_times_read_without_a_datetime_are_the_datetimes():
         fast += news._ISO_SECONDS_RE.fullmatch(pub) is not None
     assert fast > 3_000
     assert sum(reference(p) is not None for p in pubs) > 5_000
+
+
+def test_a_failed_chunk_of_the_index_stops_the_later_ones(tmp_path, master, monkeypatch):
+    """The index's processes write their chunks in order: when one fails, its error is raised,
+    the chunks before it stay written and none after it is, and the next run completes the
+    index as one plain pass would."""
+    ex = Extractor(master)
+    arts = articles(1600)
+    with NewsArchive(tmp_path / "one.sqlite") as one:
+        one.add(arts)
+        one.index(ex)
+        want = _index_tables(one)
+    real = news._index_part
+
+    def failing(extractor, items):
+        if any(rid == 700 for rid, _, _ in items):          # the second chunk (501..1000)
+            raise DataError("chunk two failed")
+        return real(extractor, items)
+
+    monkeypatch.setattr(news, "_index_part", failing)       # inherited by the forked workers
+    with NewsArchive(tmp_path / "n.sqlite") as arch:
+        arch.add(arts)
+        with pytest.raises(DataError, match="chunk two failed"):
+            arch.index(ex, workers=2, batch=5000)
+        done = [rid for (rid,) in arch.con.execute("SELECT article FROM extracted ORDER BY 1")]
+        assert done == list(range(1, 501))
+        monkeypatch.setattr(news, "_index_part", real)
+        assert arch.index(ex, workers=2) == 1100
+        assert _index_tables(arch) == want

@@ -77,6 +77,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
 import mmap
 import multiprocessing as mp
@@ -122,6 +123,7 @@ BATCH = 5_000
 # index it touched (random keys: nearly all of them), so larger commits write less an article.
 IMPORT_BATCH = 20_000
 INDEX_AHEAD = 2                   # batches of the mention index read ahead of the writer
+INDEX_CHUNK = 500                 # articles a task of the index's pool (and a transaction)
 IMPORT_CHUNK = 4 << 20            # bytes of JSON Lines per import task of a worker
 PARALLEL_MIN_BYTES = 32 << 20     # smaller imports are parsed in the writing process
 SLOT_SPARE = 1 << 20              # shared memory per task in flight: 3 pieces' bytes + this
@@ -712,42 +714,64 @@ class NewsArchive:
         their mentions; returns the number extracted. ``workers > 1`` extracts in that many
         processes, or on the Dask cluster of the ``distributed.Client`` ``dask``, with identical
         rows: one :class:`signals.parallel.ExtractPool` for the run, batches of ``batch``
-        handed to it :data:`INDEX_AHEAD` ahead of the writer (batch k is written, in its own
-        transaction, while k + 1 is extracted); ``progress(done)`` after each batch."""
+        handed to it :data:`INDEX_AHEAD` ahead; ``progress(done)`` after each batch.
+
+        Each chunk of :data:`INDEX_CHUNK` articles is written in its own transaction, in the
+        order of the archive (so the term ids are those of one pass, whatever the number of
+        processes). Processes of this machine read their chunk's bodies and write its index
+        themselves (:class:`_ChunkIndexer`; a chunk waits for the one before it to be written),
+        so this process hands over row ids, not texts, and does not write; a Dask cluster's
+        workers cannot reach the file: they get the texts and this process writes what they
+        return."""
         version = extractor.version
         with self.transaction():
             self.con.execute("INSERT OR IGNORE INTO rules VALUES (?, ?)",
                              (version, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
-        done = 0
+        state = _IndexState({(c, r): ts for c, r, ts in self.con.execute(
+            "SELECT code, role, ts FROM first_seen WHERE version = ?", (version,))})
+        if dask is None:
+            ordered = workers > 1 and "fork" in mp.get_all_start_methods()
+            pool = ExtractPool(_ChunkIndexer(self, extractor, state, ordered=ordered),
+                               workers=workers, chunk=1, task=_index_chunks)
+        else:
+            pool = ExtractPool(extractor, workers=workers, dask=dask, chunk=INDEX_CHUNK,
+                               task=_index_part)
+        done = seq = 0
         ahead: deque = deque()      # batches handed to the pool, not yet written
-        seen = {(c, r): ts for c, r, ts in self.con.execute(
-            "SELECT code, role, ts FROM first_seen WHERE version = ?", (version,))}
-        with ExtractPool(extractor, workers=workers, dask=dask, task=_index_part) as pool:
+
+        def written() -> int:
+            rows, results = ahead.popleft()
+            if dask is None:                # the pool's processes wrote them
+                return sum(n for part in results() for n in part)
+            return self._write_index(version, rows, results(), state)
+
+        with pool:
             for rows in self._pending(version, batch):
-                ahead.append((rows, pool.submit([(r[0], r[4], r[5]) for r in rows])))
-                if len(ahead) < INDEX_AHEAD:
-                    continue
-                done += self._write_index(version, *ahead.popleft(), seen)
-                if progress:
-                    progress(done)
+                if dask is None:
+                    chunks = [(seq + k, rows[i:i + INDEX_CHUNK])
+                              for k, i in enumerate(range(0, len(rows), INDEX_CHUNK))]
+                    seq += len(chunks)
+                    ahead.append((rows, pool.submit(chunks)))
+                else:
+                    ahead.append((rows, pool.submit(self._bodies(rows))))
+                if len(ahead) >= INDEX_AHEAD:
+                    done += written()
+                    if progress:
+                        progress(done)
             while ahead:
-                done += self._write_index(version, *ahead.popleft(), seen)
+                done += written()
                 if progress:
                     progress(done)
         return done
 
     def _pending(self, version: str, batch: int) -> Iterator[list[tuple]]:
-        """``(rowid, id, ts, bare, title, body)`` of the articles not extracted with rules
+        """``(rowid, id, ts, bare, title)`` of the articles not extracted with rules
         ``version``, in batches of ``batch`` in rowid order, each after the last one read (so a
-        batch can be read before the one before it is written). The body as its UTF-8 bytes
-        (in an archive of SQLite's default UTF-8 encoding): the extracting workers decode it,
-        this process neither decodes nor encodes it to hand it over."""
-        utf8 = self.con.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
-        body = "CAST(a.body AS BLOB)" if utf8 else "a.body"
+        batch can be read before the one before it is written)."""
         last = 0
         while True:
             rows = self.con.execute(
-                f"SELECT a.rowid, a.id, a.ts, a.bare, a.title, {body} FROM articles a "
+                "SELECT a.rowid, a.id, a.ts, a.bare, a.title FROM articles a "
                 "LEFT JOIN extracted e ON e.version = ? AND e.article = a.rowid "
                 "WHERE a.rowid > ? AND e.article IS NULL ORDER BY a.rowid LIMIT ?",
                 (version, last, batch)).fetchall()
@@ -756,25 +780,39 @@ class NewsArchive:
             last = rows[-1][0]
             yield rows
 
-    def _write_index(self, version: str, rows: list[tuple], extracted, seen: dict) -> int:
-        """Write the mention index of one batch of ``rows`` (:meth:`_pending`) in one
-        transaction, once ``extracted()`` gives their :func:`_index_part` results; the number
+    def _bodies(self, rows: list[tuple]) -> list[tuple]:
+        """``(rowid, title, body)`` of :meth:`_pending`'s ``rows`` (in rowid order), the body
+        as its UTF-8 bytes in an archive of SQLite's default UTF-8 encoding (whoever extracts
+        decodes it: this process neither decodes nor encodes it to hand it over)."""
+        utf8 = self.con.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
+        body = "CAST(body AS BLOB)" if utf8 else "body"
+        want = {r[0]: r[4] for r in rows}
+        return [(rid, want[rid], text) for rid, text in self.con.execute(
+            f"SELECT rowid, {body} FROM articles WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
+            (rows[0][0], rows[-1][0])) if rid in want]
+
+    def _write_index(self, version: str, rows: list[tuple], parts: list,
+                     state: "_IndexState") -> int:
+        """Write the mention index of ``rows`` (:meth:`_pending`) in one transaction, given
+        ``parts``, their :func:`_index_part` results (in order); the number
         of articles written. Articles that another indexer has written meanwhile (checked under
         the write lock) are left out, so two indexers at once store each article once.
 
         The term ids of the packed mentions are read and extended under the write lock (so
         concurrent indexers agree on them): each part's own terms, in their order of first use,
         get the ids of the archive's terms or the next new ones -- the ids one pass over the
-        batch's mentions in order gives. ``seen``: the ``first_seen`` times known to this
-        indexer (none later than the stored ones: they only ever decrease), kept up to date;
-        only the pairs it does not show at or before a batch's time are written."""
-        parts = extracted()
+        batch's mentions in order gives. ``state``: the term ids and ``first_seen`` times known
+        to this indexer (the stored ones are never later: they only ever decrease), kept up to
+        date; only the pairs it does not show at or before a batch's time are written."""
         con = self.con
         with self.transaction():
             taken = {rid for (rid,) in con.execute(
                 "SELECT article FROM extracted WHERE version = ? AND article BETWEEN ? AND ?",
                 (version, rows[0][0], rows[-1][0]))}
-            terms = {t: i for i, t in enumerate(self.terms(version))}
+            terms = dict(state.ids)     # term ids are dense and never change: read the new ones
+            for (text,) in con.execute("SELECT text FROM terms WHERE version = ? AND id >= ? "
+                                       "ORDER BY id", (version, len(terms))):
+                terms[text] = len(terms)
             n0 = len(terms)
             tid = terms.setdefault
             packed, codes, roles, when = [], [], [], []
@@ -799,7 +837,7 @@ class NewsArchive:
                 m0 = t0 = 0
                 ts = np.empty(len(m_counts), dtype=np.int64)
                 for j, (m1, t1) in enumerate(zip(m_end, t_end)):
-                    rid, aid, ts[j], bare, title, _ = rows[k + j]
+                    rid, aid, ts[j], bare, title = rows[k + j]
                     if keep[j]:
                         packed.append((version, int(ts[j]), aid, rid, bare, title, data[m0:m1],
                                        themes[t0:t1]))
@@ -809,17 +847,18 @@ class NewsArchive:
                 codes.append(recs["code"][mask])
                 roles.append(recs["role"][mask])
                 when.append(np.repeat(ts, m_counts)[mask])
-            new_terms = list(terms)[n0:]
             con.executemany("INSERT INTO terms VALUES (?, ?, ?)",
-                            [(version, n0 + i, t) for i, t in enumerate(new_terms)])
+                            [(version, n0 + i, t)
+                             for i, t in enumerate(itertools.islice(terms, n0, None))])
             con.executemany("INSERT OR REPLACE INTO packed VALUES (?,?,?,?,?,?,?,?)", packed)
             first = [r for r in _first_seen(version, list(terms), np.concatenate(codes),
                                             np.concatenate(roles), np.concatenate(when))
-                     if r[3] < seen.get(r[1:3], r[3] + 1)]
+                     if r[3] < state.seen.get(r[1:3], r[3] + 1)]
             con.executemany(
                 "INSERT INTO first_seen VALUES (?, ?, ?, ?) ON CONFLICT (version, code, role) "
                 "DO UPDATE SET ts = MIN(ts, excluded.ts)", first)
-        seen.update((r[1:3], r[3]) for r in first)      # after the commit
+        state.ids = terms                                   # after the commit
+        state.seen.update((r[1:3], r[3]) for r in first)
         return len(packed)
 
     def terms(self, version: str) -> list[str]:
@@ -1034,6 +1073,67 @@ def _index_part(extractor, items: list) -> tuple:
         recs[name] = values
     return (extracted, list(terms), recs, np.array(m_counts, dtype=np.int64),
             np.array(theme_ids, dtype=np.int64), np.array(t_counts, dtype=np.int64))
+
+
+@dataclass
+class _IndexState:
+    """What an indexer knows of the archive's index of its rules version: ``seen``, the
+    ``first_seen`` time of (code, role) pairs; ``ids``, the term ids read or written so far."""
+    seen: dict
+    ids: dict = field(default_factory=dict)
+
+
+class _ChunkIndexer:
+    """What a process of :meth:`NewsArchive.index`'s pool needs to index a chunk itself: the
+    extractor, the archive's path and rules version, what the index knew at the start
+    (:class:`_IndexState`, each process then keeps its own up to date), and (``ordered``) a turn shared by the processes (forked with them: a counter of
+    the next chunk to write and a condition), so chunks are written in order. In the process
+    that made it, it uses that archive; in a forked one it opens the file once for itself (a
+    SQLite connection is never used across a fork)."""
+
+    def __init__(self, archive: "NewsArchive", extractor, state: "_IndexState", *,
+                 ordered: bool):
+        self.archive, self.extractor, self.state = archive, extractor, state
+        self.version, self.path, self.pid = extractor.version, archive.path, os.getpid()
+        ctx = mp.get_context("fork") if ordered else None
+        self.turn = ctx.Value("q", 0, lock=False) if ordered else None
+        self.cond = ctx.Condition() if ordered else None
+        self.own = None
+
+    def write(self, seq: int, rows: list[tuple]) -> int:
+        """Extract and write chunk ``seq`` (:meth:`NewsArchive._pending` rows), after chunk
+        ``seq - 1``; the number of articles written. A chunk that fails lets the next ones go
+        by unwritten (the pool's caller raises its error)."""
+        if os.getpid() == self.pid:
+            archive = self.archive
+        else:
+            if self.own is None:
+                self.own = NewsArchive(self.path)
+            archive = self.own
+        part = _index_part(self.extractor, archive._bodies(rows))
+        if self.turn is None:
+            return archive._write_index(self.version, rows, [part], self.state)
+        with self.cond:
+            while 0 <= self.turn.value < seq:
+                self.cond.wait()
+            failed = self.turn.value < 0
+        if failed or archive is self.own and os.getppid() != self.pid:
+            return 0                            # (or the opening process is gone: write nothing)
+            return 0
+        ok = False
+        try:
+            n = archive._write_index(self.version, rows, [part], self.state)
+            ok = True
+        finally:
+            with self.cond:
+                self.turn.value = seq + 1 if ok else -1
+                self.cond.notify_all()
+        return n
+
+
+def _index_chunks(indexer: _ChunkIndexer, chunks: list) -> list[int]:
+    """:meth:`_ChunkIndexer.write` of each ``(seq, rows)`` (a task of the index's pool)."""
+    return [indexer.write(seq, rows) for seq, rows in chunks]
 
 
 def _first_seen(version: str, terms: list[str], codes: np.ndarray, roles: np.ndarray,
