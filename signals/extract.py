@@ -179,11 +179,12 @@ class Extractor:
 
     @staticmethod
     def _unknown(raw: str, index, unknown) -> list[tuple[str, str]]:
-        """``(text as written, reason)`` of each unknown name."""
+        """``(text as written, reason)`` of each unknown name (``(start, end, reason)`` in the
+        normalised text, :meth:`signals.mentions.NameMatcher.find_spans`)."""
         unk = []
-        for u in unknown:
-            a, b = original_span(index, u.start, u.end)
-            unk.append((raw[a:b], u.reason))
+        for start, end, reason in unknown:
+            a, b = original_span(index, start, end)
+            unk.append((raw[a:b], reason))
         return unk
 
 
