@@ -60,7 +60,7 @@ from signals.mentions_nb import (
     find_nb,
 )
 from signals.normalize import normalize_name
-from signals.regex_nb import workspace
+from signals.regex_nb import step_tables, workspace
 from signals.text_nb import cjk_before_nb, code_points, digit_runs_nb
 from signals.trie_nb import CHAR_BAD, CHAR_DIGIT, CHAR_KEY, Trie, longest_first_nb
 
@@ -325,8 +325,12 @@ class NameMatcher:
         r = self.rules
         progs = [auto.add(p) for p in (r.guard_left, r.guard_right, r.common_right,
                                        r.unknown_left)]
-        self._auto = (None if None in progs else
-                      ((*auto.arrays(), np.array(progs, dtype=np.int64)), len(auto.op)))
+        if None in progs:
+            self._auto = None
+        else:
+            code, cmap, ctab = auto.arrays()
+            self._auto = ((code, cmap, ctab, step_tables(code, ctab),
+                           np.array(progs, dtype=np.int64)), len(auto.op))
         # find_nb's arguments after the text: the trie's and the code rules' tables
         first, edges, _terminal, bits = trie.tables()
         chars, *code_tables = _code_tables(self.rules, six)

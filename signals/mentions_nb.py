@@ -186,7 +186,7 @@ def _is_key_nb(units, a, b, edges, flags):
 
 
 @njit(cache=True)
-def _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, right,
+def _unknown_names_nb(code, cmap, ctab, step, ws, units, occ, edges, flags, taken, right,
                       left, unk, nu):
     """The unknown company-like names, appended to ``unk`` in the order found: for each
     suffix occurrence of ``occ`` (not inside ``taken``, by end then start), the longest of 4, 3,
@@ -216,20 +216,21 @@ def _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, rig
         n_cjk = 0
         while n_cjk < 4 and suf - n_cjk - 1 >= 0 and 0x4E00 <= units[suf - n_cjk - 1] <= 0x9FFF:
             n_cjk += 1
+        # the right guard (one anchored run) before the left one (up to three searches)
+        if n_cjk < 2 or not (may_match_nb(code, cmap, ctab, right, units, end, n, 0, True)
+                             and run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True, step)):
+            continue
         start = -1                           # the longest word that `left` delimits
         for w in (4, 3, 2):
             if w > n_cjk:
                 continue
             lo = max(0, suf - w - 4)
             if (may_match_nb(code, cmap, ctab, left, units, lo, suf - w, 0, False)
-                    and run_nb(code, cmap, ctab, ws, left, units, lo, suf - w, 0, False)):
+                    and run_nb(code, cmap, ctab, ws, left, units, lo, suf - w, 0, False, step)):
                 start = suf - w
                 break
-        # (the right guard, the dearer check, only where a word is delimited on the left)
-        if start < 0 or not (may_match_nb(code, cmap, ctab, right, units, end, n, 0, True)
-                             and run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True)):
-            continue
-        if not any_set_nb(taken, start, end) and not _is_key_nb(units, start, end, edges, flags):
+        if (start >= 0 and not any_set_nb(taken, start, end)
+                and not _is_key_nb(units, start, end, edges, flags)):
             unk[nu, 0] = start
             unk[nu, 1] = end
             unk[nu, 2] = 0
@@ -250,7 +251,7 @@ def _put_by_start(rows, k, out, at):
 
 
 @njit(cache=True)
-def find_nb(code, cmap, ctab, starts, ws, units, first, edges, bits, max_len, flags, chars,
+def find_nb(code, cmap, ctab, step, starts, ws, units, first, edges, bits, max_len, flags, chars,
             known, classes, words, ptr):
     """``(rows, n_hits, ok)`` for one text's code points ``units``: every stock it names, then
     every unknown candidate, each part by start, as int64 rows ``(start, end, id, what)``.
@@ -267,6 +268,7 @@ def find_nb(code, cmap, ctab, starts, ws, units, first, edges, bits, max_len, fl
     3. Unknown names: :func:`_unknown_names_nb` with ``starts[1]`` after and ``starts[3]``
        before.
 
+    ``step``: :func:`signals.regex_nb.step_tables` of the automata (``code``, ``ctab``).
     ``ok`` is False (and nothing found) for a text the caller must take its regex path for."""
     n = units.shape[0]
     runs = np.empty((n // 6 + 1, 2), dtype=np.int64)    # the digit runs of 6 or 7 (codes)
@@ -290,11 +292,11 @@ def find_nb(code, cmap, ctab, starts, ws, units, first, edges, bits, max_len, fl
         # the right guard first: anchored, its first-character filter rules out most places
         right = starts[2] if g == 2 else starts[1]
         ok = (may_match_nb(code, cmap, ctab, right, units, e, n, 0, True)
-              and run_nb(code, cmap, ctab, ws, right, units, e, n, 0, True))
+              and run_nb(code, cmap, ctab, ws, right, units, e, n, 0, True, step))
         if ok:
             lo = max(0, s - 4)
             ok = (may_match_nb(code, cmap, ctab, starts[0], units, lo, s, 0, False)
-                  and run_nb(code, cmap, ctab, ws, starts[0], units, lo, s, 0, False))
+                  and run_nb(code, cmap, ctab, ws, starts[0], units, lo, s, 0, False, step))
         keep[k] = ok
     kept, taken = longest_first_nb(occ, keep, n)
     keep[:] = False                          # now: the rows taken (occ is by start, then end)
@@ -317,7 +319,7 @@ def find_nb(code, cmap, ctab, starts, ws, units, first, edges, bits, max_len, fl
                        unk, 0, flags.shape[0])
     if nh < 0:
         return np.empty((0, 4), dtype=np.int64), 0, False
-    nu = _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, starts[1],
+    nu = _unknown_names_nb(code, cmap, ctab, step, ws, units, occ, edges, flags, taken, starts[1],
                            starts[3], unk, nu)
     if nh > n_names:                         # codes among the names: by start, names first
         _put_by_start(out[:nh].copy(), nh, out, 0)

@@ -82,6 +82,7 @@ def scan_nb(units, first, edges, terminal, bits, max_len, out, chars=None, runs=
     digits = -1                                          # where the current digit run started
     for i in range(n):
         u = units[i]
+        key = 1                                          # whether a key may start here
         if chars is not None:
             c = chars[u] if u <= 0xFFFF else CHAR_BAD
             if c & CHAR_BAD:
@@ -95,11 +96,10 @@ def scan_nb(units, first, edges, terminal, bits, max_len, out, chars=None, runs=
                     runs[n_runs, 1] = i
                     n_runs += 1
                 digits = -1
-            if k < 0 or not c & CHAR_KEY:
-                continue                                 # (out too small: only the checks)
-        elif k < 0:
-            continue
-        if i + 1 >= n or not _has_bit_nb(bits, 0, _pair_bit_nb(u, units[i + 1])):
+            key = (c >> 3) & 1                           # CHAR_KEY (no branch of its own)
+        if k < 0:
+            continue                                     # (out too small: only the checks)
+        if i + 1 >= n or not (_has_bit_nb(bits, 0, _pair_bit_nb(u, units[i + 1])) & key):
             if _has_bit_nb(bits, 1, np.int64(u)):        # only a one-unit key can start here
                 if k >= out.shape[0]:
                     k = -1
