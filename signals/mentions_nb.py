@@ -191,9 +191,10 @@ def _unknown_names_nb(code, cmap, ctab, step, ws, units, occ, edges, flags, take
     """The unknown company-like names, appended to ``unk`` in the order found: for each
     suffix occurrence of ``occ`` (not inside ``taken``, by end then start), the longest of 4, 3,
     2 Chinese characters before it that ``left`` (searched in the 4 characters before) delimits,
-    when ``right`` matches after the suffix; listed when nothing ``taken`` lies inside and the
-    word is no key of the trie (names and blockers). ``taken`` is updated. Returns the new
-    count."""
+    when ``right`` matches after the suffix (checked first: one anchored run, where the left
+    check may take three searches); listed when nothing ``taken`` lies inside and the word is
+    no key of the trie (names and blockers). ``taken`` is updated. ``step``: the automata's
+    :func:`signals.regex_nb.step_tables`. Returns the new count."""
     n = units.shape[0]
     m = occ.shape[0]
     sel = np.empty(m, dtype=np.int64)
