@@ -11,7 +11,8 @@ this tree run alternately (three rounds), so that a shared machine's load falls 
 
 1. ``normalize_text`` of each article (title line and body), what the extractor does first;
 2. ``find`` on each normalised text -- the baseline's against this tree's ``find`` (``Hit``
-   tuples) and ``find_spans`` (arrays; what the extractor calls);
+   tuples) and ``find_spans`` (arrays; what the extractor calls); and ``find_spans`` against
+   the baseline's own (``spans``; its ``find`` for a commit without one);
 3. ``extract`` of each article.
 
 Times are CPU time of this process an article; ratios are baseline / this tree.
@@ -99,6 +100,8 @@ def main(argv=None) -> int:
         "normalize": (lambda r: base_normalize(*r), lambda r: normalize_text(*r), raws),
         "find": (base.matcher.find, ex.matcher.find, texts),
         "find_spans": (base.matcher.find, ex.matcher.find_spans, texts),
+        "spans": (getattr(base.matcher, "find_spans", base.matcher.find), ex.matcher.find_spans,
+                  texts),
         "extract": (lambda i: base.extract(base_arts[i]), lambda i: ex.extract(arts[i]),
                     list(range(len(arts)))),
     })
@@ -106,7 +109,7 @@ def main(argv=None) -> int:
           f"characters; baseline {base_rev[:7]}; results identical; load average "
           f"{os.getloadavg()[0]:.1f}")
     for name, (b, t) in res.items():
-        what = "find (baseline)" if name == "find_spans" else name
+        what = {"find_spans": "find (baseline)", "spans": "find_spans"}.get(name, name)
         print(f"{name:11s} baseline {what:15s} {b:7.1f} us  this {t:7.1f} us  = {b / t:.2f}x")
     return 0
 

@@ -184,13 +184,14 @@ class Extractor:
 
     @staticmethod
     def _unknown(raw: str, index, unknown) -> list[tuple[str, str]]:
-        """``(text as written, reason)`` of each unknown name."""
+        """``(text as written, reason)`` of each unknown name (``(start, end, reason)`` in the
+        normalised text, :meth:`signals.mentions.NameMatcher.find_spans`)."""
         if index is None:
-            return [(raw[u.start:u.end], u.reason) for u in unknown]
+            return [(raw[start:end], reason) for start, end, reason in unknown]
         unk = []
-        for u in unknown:
-            a, b = original_span(index, u.start, u.end)
-            unk.append((raw[a:b], u.reason))
+        for start, end, reason in unknown:
+            a, b = original_span(index, start, end)
+            unk.append((raw[a:b], reason))
         return unk
 
 

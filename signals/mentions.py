@@ -49,8 +49,6 @@ from backtests.core.names import normalize_name as _display
 from signals.config import load_toml, string_list
 from signals.literals import Automata
 from signals.mentions_nb import (
-    CHAR_BAD,
-    CHAR_DIGIT,
     CHAR_UNIT,
     GUARD_SHIFT,
     NODE_KEY,
@@ -62,9 +60,9 @@ from signals.mentions_nb import (
     find_nb,
 )
 from signals.normalize import normalize_name
-from signals.regex_nb import workspace
+from signals.regex_nb import step_tables, workspace
 from signals.text_nb import cjk_before_nb, code_points, digit_runs_nb
-from signals.trie_nb import Trie, longest_first_nb
+from signals.trie_nb import CHAR_BAD, CHAR_DIGIT, CHAR_KEY, Trie, longest_first_nb
 
 KIND_NAME, KIND_FORMER, KIND_ALIAS, KIND_CODE = "name", "former", "alias", "code"
 _PRIORITY = {KIND_NAME: 0, KIND_FORMER: 1, KIND_ALIAS: 2}
@@ -327,12 +325,17 @@ class NameMatcher:
         r = self.rules
         progs = [auto.add(p) for p in (r.guard_left, r.guard_right, r.common_right,
                                        r.unknown_left)]
-        self._auto = (None if None in progs else
-                      ((*auto.arrays(), np.array(progs, dtype=np.int64)), len(auto.op)))
+        if None in progs:
+            self._auto = None
+        else:
+            code, cmap, ctab = auto.arrays()
+            self._auto = ((code, cmap, ctab, step_tables(code, ctab),
+                           np.array(progs, dtype=np.int64)), len(auto.op))
         # find_nb's arguments after the text: the trie's and the code rules' tables
         first, edges, _terminal, bits = trie.tables()
-        self._tables = (first, edges, bits, trie.max_len, self._flags,
-                        *_code_tables(self.rules, six))
+        chars, *code_tables = _code_tables(self.rules, six)
+        chars[first >= 0] |= CHAR_KEY       # the scan looks up only where a key can start
+        self._tables = (first, edges, bits, trie.max_len, self._flags, chars, *code_tables)
         self._local = threading.local()     # a work space per thread (Dask workers share us)
 
     def _workspace(self) -> np.ndarray:
@@ -368,19 +371,24 @@ class NameMatcher:
         rows = rows.tolist()
         hits = [new(Hit, (start, end, *code_kind[i], text[start:end]))
                 for start, end, i, _what in rows[:n_hits]]
-        return hits, self._unknowns(text, rows[n_hits:])
+        return hits, [new(Unknown, (start, end, text[start:end], reason))
+                      for start, end, reason in self._reasons(rows[n_hits:])]
 
-    def find_spans(self, text: str) -> tuple[np.ndarray, list[tuple[str, str]], list[Unknown]]:
-        """:meth:`find` without the hits' objects: ``(at, code_kind, unknown)`` -- the hits'
-        ``(start, end)`` (int64 ``[K, 2]``), their ``(code, kind)`` and the unknown candidates."""
+    def find_spans(self, text: str) -> tuple[np.ndarray, list[tuple[str, str]],
+                                             list[tuple[int, int, str]]]:
+        """:meth:`find` without its objects: ``(at, code_kind, unknown)`` -- the hits' ``(start,
+        end)`` (int64 ``[K, 2]``), their ``(code, kind)`` and the unknown candidates' ``(start,
+        end, reason)`` (what the extractor keeps of them)."""
         got = self._rows(text)
         if got is None:
             hits, unknown = self._find_regex(text)
             at = np.array([h[:2] for h in hits], dtype=np.int64).reshape(-1, 2)
-            return at, [(h.code, h.kind) for h in hits], unknown
+            return (at, [(h.code, h.kind) for h in hits],
+                    [(u.start, u.end, u.reason) for u in unknown])
         rows, n_hits = got
         code_kind = list(map(self._code_kind.__getitem__, rows[:n_hits, 2].tolist()))
-        return rows[:n_hits, :2], code_kind, self._unknowns(text, rows[n_hits:].tolist())
+        return (rows[:n_hits, :2], code_kind,
+                self._reasons(rows[n_hits:].tolist()) if rows.shape[0] > n_hits else [])
 
     def _rows(self, text: str) -> tuple[np.ndarray, int] | None:
         """``(rows, n_hits)`` of :func:`signals.mentions_nb.find_nb` (names, codes and unknown
@@ -392,12 +400,11 @@ class NameMatcher:
         return (rows, n_hits) if ok else None
 
     @staticmethod
-    def _unknowns(text: str, rows: list[list[int]]) -> list[Unknown]:
-        """The :class:`Unknown` of rows of :func:`signals.mentions_nb.find_nb`."""
-        new = tuple.__new__
-        return [new(Unknown, (start, end, text[start:end],
-                              _REASONS[what] if what != ROW_CODE else _code_reason(f"{value:06d}")))
-                for start, end, value, what in rows]
+    def _reasons(rows: list[list[int]]) -> list[tuple[int, int, str]]:
+        """``(start, end, reason)`` of the unknown candidates' rows of
+        :func:`signals.mentions_nb.find_nb`."""
+        return [(start, end, _REASONS[what] if what != ROW_CODE else
+                 _code_reason(f"{value:06d}")) for start, end, value, what in rows]
 
     def _find_regex(self, text: str) -> tuple[list[Hit], list[Unknown]]:
         """:meth:`find` with the guards and code rules as regexes: for a text holding a

@@ -13,14 +13,16 @@ from numba import njit
 
 from signals.regex_nb import may_match_nb, run_nb
 from signals.text_nb import any_set_nb
-from signals.trie_nb import child_nb, longest_first_nb, scan_all_nb, stable_order_nb
+from signals.trie_nb import child_nb, longest_first_nb, scan_nb, stable_order_nb
 
 # Flags of a trie node (NameMatcher builds them): a key (a stock's name or a blocker: a
 # candidate), a stock's name (not a blocker), an unknown-name suffix; the guard in bits 3-4.
 NODE_KEY, NODE_NAMED, NODE_SUFFIX, GUARD_SHIFT = 1, 2, 4, 3
-# Flags of a BMP character (chars[u]): a decimal digit (``\d``), a number unit (元, 股, % ...),
-# U+FFFD (the trie's stand-in for a character outside the BMP: the text takes the regex path).
-CHAR_DIGIT, CHAR_UNIT, CHAR_BAD = 1, 2, 4
+# Flags of a BMP character (chars[u]), besides signals.trie_nb's CHAR_DIGIT (``\d``), CHAR_BAD
+# (U+FFFD: the trie's stand-in for a character outside the BMP; the text takes the regex path)
+# and CHAR_KEY (the first character of a key: the scan looks up only those): a number unit
+# (元, 股, % ...).
+CHAR_UNIT = 2
 # Exchanges of a code (rows of the classes table): none, SH, SZ, BJ.
 EX_NONE, EX_SH, EX_SZ, EX_BJ = 0, 1, 2, 3
 # What a row of find_nb is: a stock named, an unknown stock code, a 7-digit code, an unknown name.
@@ -184,14 +186,15 @@ def _is_key_nb(units, a, b, edges, flags):
 
 
 @njit(cache=True)
-def _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, right,
+def _unknown_names_nb(code, cmap, ctab, step, ws, units, occ, edges, flags, taken, right,
                       left, unk, nu):
     """The unknown company-like names, appended to ``unk`` in the order found: for each
     suffix occurrence of ``occ`` (not inside ``taken``, by end then start), the longest of 4, 3,
     2 Chinese characters before it that ``left`` (searched in the 4 characters before) delimits,
-    when ``right`` matches after the suffix; listed when nothing ``taken`` lies inside and the
-    word is no key of the trie (names and blockers). ``taken`` is updated. Returns the new
-    count."""
+    when ``right`` matches after the suffix (checked first: one anchored run, where the left
+    check may take three searches); listed when nothing ``taken`` lies inside and the word is
+    no key of the trie (names and blockers). ``taken`` is updated. ``step``: the automata's
+    :func:`signals.regex_nb.step_tables`. Returns the new count."""
     n = units.shape[0]
     m = occ.shape[0]
     sel = np.empty(m, dtype=np.int64)
@@ -200,32 +203,35 @@ def _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, rig
         if flags[occ[i, 2]] & NODE_SUFFIX and taken[occ[i, 0]] == 0:
             sel[k] = i
             k += 1
-    sel = sel[:k]
+    if k == 0:
+        return nu
     key = np.empty(k, dtype=np.int64)
     for i in range(k):
         key[i] = occ[sel[i], 1] * (n + 1) + occ[sel[i], 0]
-    order = sel[stable_order_nb(key)]
-    for i in order:
+    order = stable_order_nb(key)
+    for j in range(k):
+        i = sel[order[j]]
         suf, end = occ[i, 0], occ[i, 1]
         if taken[suf]:
             continue
         n_cjk = 0
         while n_cjk < 4 and suf - n_cjk - 1 >= 0 and 0x4E00 <= units[suf - n_cjk - 1] <= 0x9FFF:
             n_cjk += 1
+        # the right guard (one anchored run) before the left one (up to three searches)
+        if n_cjk < 2 or not (may_match_nb(code, cmap, ctab, right, units, end, n, 0, True)
+                             and run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True, step)):
+            continue
         start = -1                           # the longest word that `left` delimits
         for w in (4, 3, 2):
             if w > n_cjk:
                 continue
             lo = max(0, suf - w - 4)
             if (may_match_nb(code, cmap, ctab, left, units, lo, suf - w, 0, False)
-                    and run_nb(code, cmap, ctab, ws, left, units, lo, suf - w, 0, False)):
+                    and run_nb(code, cmap, ctab, ws, left, units, lo, suf - w, 0, False, step)):
                 start = suf - w
                 break
-        # (the right guard, the dearer check, only where a word is delimited on the left)
-        if start < 0 or not (may_match_nb(code, cmap, ctab, right, units, end, n, 0, True)
-                             and run_nb(code, cmap, ctab, ws, right, units, end, n, 0, True)):
-            continue
-        if not any_set_nb(taken, start, end) and not _is_key_nb(units, start, end, edges, flags):
+        if (start >= 0 and not any_set_nb(taken, start, end)
+                and not _is_key_nb(units, start, end, edges, flags)):
             unk[nu, 0] = start
             unk[nu, 1] = end
             unk[nu, 2] = 0
@@ -236,13 +242,17 @@ def _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, rig
 
 
 @njit(cache=True)
-def _by_start(rows, k):
-    """``rows[:k]`` stably sorted by start."""
-    return rows[:k][stable_order_nb(rows[:k, 0])]
+def _put_by_start(rows, k, out, at):
+    """``rows[:k]`` stably sorted by start, written to ``out`` from row ``at``."""
+    order = stable_order_nb(rows[:k, 0])
+    for j in range(k):
+        r = order[j]
+        for c in range(4):
+            out[at + j, c] = rows[r, c]
 
 
 @njit(cache=True)
-def find_nb(code, cmap, ctab, starts, ws, units, first, edges, bits, max_len, flags, chars,
+def find_nb(code, cmap, ctab, step, starts, ws, units, first, edges, bits, max_len, flags, chars,
             known, classes, words, ptr):
     """``(rows, n_hits, ok)`` for one text's code points ``units``: every stock it names, then
     every unknown candidate, each part by start, as int64 rows ``(start, end, id, what)``.
@@ -259,64 +269,60 @@ def find_nb(code, cmap, ctab, starts, ws, units, first, edges, bits, max_len, fl
     3. Unknown names: :func:`_unknown_names_nb` with ``starts[1]`` after and ``starts[3]``
        before.
 
+    ``step``: :func:`signals.regex_nb.step_tables` of the automata (``code``, ``ctab``).
     ``ok`` is False (and nothing found) for a text the caller must take its regex path for."""
     n = units.shape[0]
-    empty = np.empty((0, 4), dtype=np.int64)
     runs = np.empty((n // 6 + 1, 2), dtype=np.int64)    # the digit runs of 6 or 7 (codes)
-    n_runs = 0
-    i = 0
-    while i < n:                             # (one pass: is the text plain; where are digits)
-        u = units[i]
-        if u > 0xFFFF or chars[u] & CHAR_BAD:
-            return empty, 0, False
-        i += 1
-        if chars[u] & CHAR_DIGIT:
-            s = i - 1
-            while i < n and units[i] <= 0xFFFF and chars[units[i]] & CHAR_DIGIT:
-                i += 1
-            if 6 <= i - s <= 7:
-                runs[n_runs, 0] = s
-                runs[n_runs, 1] = i
-                n_runs += 1
-    occ = scan_all_nb(units, first, edges, flags, bits, max_len)
-    keep = np.empty(occ.shape[0], dtype=np.bool_)
-    for k in range(occ.shape[0]):
+    occ = np.empty((n // 8 + 64, 3), dtype=np.int64)   # grown when too small
+    while True:                              # one pass: is the text plain; keys; digit runs
+        n_occ, n_runs = scan_nb(units, first, edges, flags, bits, max_len, occ, chars, runs)
+        if n_runs < 0:
+            return np.empty((0, 4), dtype=np.int64), 0, False
+        if n_occ >= 0:
+            break
+        occ = np.empty((4 * occ.shape[0], 3), dtype=np.int64)
+    occ = occ[:n_occ]
+    keep = np.empty(n_occ, dtype=np.bool_)
+    for k in range(n_occ):
         f = flags[occ[k, 2]]
         keep[k] = (f & NODE_KEY) != 0
         g = f >> GUARD_SHIFT
         if g == 0 or not keep[k]:
             continue
         s, e = occ[k, 0], occ[k, 1]
-        lo = max(0, s - 4)
-        ok = (may_match_nb(code, cmap, ctab, starts[0], units, lo, s, 0, False)
-              and run_nb(code, cmap, ctab, ws, starts[0], units, lo, s, 0, False))
+        # the right guard first: anchored, its first-character filter rules out most places
+        right = starts[2] if g == 2 else starts[1]
+        ok = (may_match_nb(code, cmap, ctab, right, units, e, n, 0, True)
+              and run_nb(code, cmap, ctab, ws, right, units, e, n, 0, True, step))
         if ok:
-            right = starts[2] if g == 2 else starts[1]
-            ok = (may_match_nb(code, cmap, ctab, right, units, e, n, 0, True)
-                  and run_nb(code, cmap, ctab, ws, right, units, e, n, 0, True))
+            lo = max(0, s - 4)
+            ok = (may_match_nb(code, cmap, ctab, starts[0], units, lo, s, 0, False)
+                  and run_nb(code, cmap, ctab, ws, starts[0], units, lo, s, 0, False, step))
         keep[k] = ok
     kept, taken = longest_first_nb(occ, keep, n)
-    kept = np.sort(kept)                     # occ is by start, then end: so are these rows
-    hits = np.empty((kept.shape[0] + n_runs, 4), dtype=np.int64)
-    nh = 0
+    keep[:] = False                          # now: the rows taken (occ is by start, then end)
     for i in kept:
-        if flags[occ[i, 2]] & NODE_NAMED:
-            hits[nh, 0] = occ[i, 0]
-            hits[nh, 1] = occ[i, 1]
-            hits[nh, 2] = occ[i, 2]
-            hits[nh, 3] = ROW_HIT
+        keep[i] = True
+    # the hits, then the unknown candidates: at most one a key taken or a digit run, and one a
+    # digit run or a suffix
+    out = np.empty((kept.shape[0] + 2 * n_runs + n_occ, 4), dtype=np.int64)
+    nh = 0
+    for i in range(n_occ):
+        if keep[i] and flags[occ[i, 2]] & NODE_NAMED:
+            out[nh, 0] = occ[i, 0]
+            out[nh, 1] = occ[i, 1]
+            out[nh, 2] = occ[i, 2]
+            out[nh, 3] = ROW_HIT
             nh += 1
     n_names = nh
-    unk = np.empty((n_runs + occ.shape[0], 4), dtype=np.int64)
-    nh, nu = _codes_nb(units, runs[:n_runs], chars, known, classes, words, ptr, taken, hits, nh,
+    unk = np.empty((n_runs + n_occ, 4), dtype=np.int64)
+    nh, nu = _codes_nb(units, runs[:n_runs], chars, known, classes, words, ptr, taken, out, nh,
                        unk, 0, flags.shape[0])
     if nh < 0:
-        return empty, 0, False
-    nu = _unknown_names_nb(code, cmap, ctab, ws, units, occ, edges, flags, taken, starts[1],
+        return np.empty((0, 4), dtype=np.int64), 0, False
+    nu = _unknown_names_nb(code, cmap, ctab, step, ws, units, occ, edges, flags, taken, starts[1],
                            starts[3], unk, nu)
     if nh > n_names:                         # codes among the names: by start, names first
-        hits = _by_start(hits, nh)
-    out = np.empty((nh + nu, 4), dtype=np.int64)
-    out[:nh] = hits[:nh]
-    out[nh:] = _by_start(unk, nu)
-    return out, nh, True
+        _put_by_start(out[:nh].copy(), nh, out, 0)
+    _put_by_start(unk, nu, out, nh)
+    return out[:nh + nu], nh, True

@@ -32,6 +32,33 @@ def workspace(n_states: int) -> np.ndarray:
     return np.zeros((8, 2 * n_states + 3), dtype=np.int64)
 
 
+def step_tables(code: np.ndarray, ctab: np.ndarray) -> np.ndarray:
+    """The closures of ``code`` split for :func:`run_nb`'s ``step``: per state ``x`` and
+    character class ``c``, the character states of ``x``'s closure that read ``c``, and per
+    state the other states of its closure (assertions, look-aheads, the match). One int32
+    array: ``n * classes + 1`` offsets of the first lists, ``n + 1`` of the second, then the
+    lists (offsets into the array itself). A position's states then cost what can advance
+    there, not the whole closure (a pattern of many alternatives has dozens)."""
+    n, n_classes = int(code[0]), ctab.shape[1]
+    op, arg = code[1:1 + n], code[1 + 2 * n:1 + 3 * n]
+    ptr, flat = code[1 + 5 * n:2 + 6 * n], code[2 + 6 * n:]
+    live: list[np.ndarray] = []
+    other: list[np.ndarray] = []
+    for x in range(n):
+        closure = flat[ptr[x]:ptr[x + 1]]
+        chars = closure[op[closure] == OP_CHAR]
+        reads = ctab[arg[chars]].astype(bool)             # [state, class]
+        live += [chars[reads[:, c]] for c in range(n_classes)]
+        other.append(closure[op[closure] != OP_CHAR])
+    head = n * n_classes + 1 + n + 1
+    sizes = np.array([len(a) for a in live + other], dtype=np.int64)
+    ends = head + np.cumsum(sizes)
+    starts = ends - sizes
+    offsets = np.concatenate([starts[:len(live)], [ends[len(live) - 1] if live else head],
+                              starts[len(live):], [ends[-1] if len(sizes) else head]])
+    return np.concatenate([offsets, *live, *other]).astype(np.int32)
+
+
 @njit(cache=True)
 def _next_assert(asserts, units, pos, endpos, bol):
     """The first position from ``pos`` where one of the ``asserts`` (bits ``1 << OP_BOL`` ...)
@@ -146,13 +173,17 @@ def _run_plain(code, cmap, ctab, ws, base, start, units, pos, endpos, bol, ancho
 
 
 @njit(cache=True)
-def run_nb(code, cmap, ctab, ws, start, units, pos, endpos, bol, anchored):
+def run_nb(code, cmap, ctab, ws, start, units, pos, endpos, bol, anchored, step=None):
     """Whether the automaton at ``start`` (of ``code``, ``cmap`` and ``ctab``,
     :meth:`signals.literals.Automata.arrays`) matches at ``pos`` (``anchored``) or at some
-    position of ``[pos, endpos]`` of ``units``."""
+    position of ``[pos, endpos]`` of ``units``. With ``step`` (:func:`step_tables` of ``code``
+    and ``ctab``) a position expands only the closures' states that can advance on its
+    character, and the others; the answer is the same."""
     base = 0
     n = code[0]
     o_out1, o_arg, o_first, o_ptr, o_cl = 1 + n, 1 + 2 * n, 1 + 3 * n, 1 + 5 * n, 2 + 6 * n
+    n_classes = ctab.shape[1]
+    o_other = n * n_classes + 1                 # (step) where the other states' offsets begin
     f = code[o_first + start]   # (f >= 0) every match begins with a character of table f
     pos, nxt = _first_start(code, cmap, ctab, start, units, pos, endpos, bol, anchored)
     if pos < 0:                 # ... or where an assertion it begins with holds (nxt)
@@ -166,11 +197,24 @@ def run_nb(code, cmap, ctab, ws, start, units, pos, endpos, bol, anchored):
         gen = ws[base + 3, last] + 1
         ws[base + 3, last] = gen
         ncur = 0
+        c = cmap[units[i]] if i < endpos else -1   # the character's class
         while sp > 0:                          # the states of position i
             sp -= 1
             x = ws[st, sp]
-            for p in range(code[o_ptr + x], code[o_ptr + x + 1]):
-                s = code[o_cl + p]
+            if step is not None:
+                if c >= 0:                     # the closure's states that read c: to cur
+                    q = x * n_classes + c
+                    for p in range(step[q], step[q + 1]):
+                        s = step[p]
+                        if ws[mk, s] != gen:
+                            ws[mk, s] = gen
+                            ws[cur, ncur] = s
+                            ncur += 1
+                src, p0, p1, off = step, step[o_other + x], step[o_other + x + 1], 0
+            else:
+                src, p0, p1, off = code, code[o_ptr + x], code[o_ptr + x + 1], o_cl
+            for p in range(p0, p1):
+                s = src[off + p]
                 if ws[mk, s] == gen:
                     continue
                 ws[mk, s] = gen
@@ -198,7 +242,6 @@ def run_nb(code, cmap, ctab, ws, start, units, pos, endpos, bol, anchored):
                     sp += 1
         if i >= endpos:
             return False
-        c = cmap[units[i]]                     # the character's class
         for k in range(ncur):                  # read character i
             s = ws[cur, k]
             if ctab[code[o_arg + s], c]:
@@ -220,4 +263,3 @@ def run_nb(code, cmap, ctab, ws, start, units, pos, endpos, bol, anchored):
                 sp = 1
         elif sp == 0:
             return False
-

@@ -24,6 +24,10 @@ from signals.text_nb import LastText, leftmost_longest_nb
 
 _ASTRAL_RE = re.compile("[\U00010000-\U0010FFFF]")
 MAX_NODES = 1 << 24           # a child's id fits the low 24 bits of a hash-table slot
+# Flags of a BMP unit in scan_nb's ``chars`` (the name matcher's, signals.mentions_nb): a decimal
+# digit, U+FFFD or another unit the caller cannot take, the first unit of some key (bit 1 is
+# the matcher's CHAR_UNIT).
+CHAR_DIGIT, CHAR_BAD, CHAR_KEY = 1, 4, 8
 
 
 @njit(cache=True)
@@ -58,21 +62,48 @@ def _has_bit_nb(bits, row, h):
 
 
 @njit(cache=True)
-def scan_nb(units, first, edges, terminal, bits, max_len, out):
+def scan_nb(units, first, edges, terminal, bits, max_len, out, chars=None, runs=None):
     """All key occurrences in ``units`` (uint16); ``out`` is an int64 ``[K, 3]`` buffer of
     ``(start, end, node)`` rows. ``first[u]`` is the root's child for code unit ``u`` (-1: no
     key starts with it); ``bits`` two filters of 65,536 bits that most positions stop at
     (in cache, unlike the tables): row 0 the pairs of units some key of 2+ units starts with
     (:func:`_pair_bit_nb`; a set bit may be another pair's), row 1 the units that are a key.
-    Returns the number of rows, or -1 when ``out`` is too small."""
+    Returns ``(rows, n_runs)``, ``rows`` -1 when ``out`` is too small.
+
+    With ``chars`` (uint8 flags per BMP unit, :data:`CHAR_DIGIT` ...) the
+    same pass also checks that the text is plain for the name matcher and finds its digit
+    runs (:func:`signals.mentions_nb.find_nb`; ``units`` code points then): the runs of 6 or 7
+    digits written to ``runs``, their number returned, -1 when a unit is outside the BMP or
+    flagged :data:`CHAR_BAD` (the scan stops there); and only positions whose unit is flagged
+    :data:`CHAR_KEY` (some key starts with it: ``first`` >= 0) are looked up, the rest skipped
+    with one load. Without ``chars``, ``n_runs`` is 0 (numba compiles the checks out)."""
     n = units.shape[0]
-    k = 0
+    k = n_runs = 0
+    digits = -1                                          # where the current digit run started
     for i in range(n):
         u = units[i]
-        if i + 1 >= n or not _has_bit_nb(bits, 0, _pair_bit_nb(u, units[i + 1])):
+        key = 1                                          # whether a key may start here
+        if chars is not None:
+            c = chars[u] if u <= 0xFFFF else CHAR_BAD
+            if c & CHAR_BAD:
+                return k, -1
+            if c & CHAR_DIGIT:
+                if digits < 0:
+                    digits = i
+            elif digits >= 0:
+                if 6 <= i - digits <= 7:
+                    runs[n_runs, 0] = digits
+                    runs[n_runs, 1] = i
+                    n_runs += 1
+                digits = -1
+            key = (c >> 3) & 1                           # CHAR_KEY (no branch of its own)
+        if k < 0:
+            continue                                     # (out too small: only the checks)
+        if i + 1 >= n or not (_has_bit_nb(bits, 0, _pair_bit_nb(u, units[i + 1])) & key):
             if _has_bit_nb(bits, 1, np.int64(u)):        # only a one-unit key can start here
                 if k >= out.shape[0]:
-                    return -1
+                    k = -1
+                    continue
                 out[k, 0] = i
                 out[k, 1] = i + 1
                 out[k, 2] = first[u]
@@ -83,7 +114,8 @@ def scan_nb(units, first, edges, terminal, bits, max_len, out):
             continue
         if terminal[node]:
             if k >= out.shape[0]:
-                return -1
+                k = -1
+                continue
             out[k, 0] = i
             out[k, 1] = i + 1
             out[k, 2] = node
@@ -95,12 +127,17 @@ def scan_nb(units, first, edges, terminal, bits, max_len, out):
             node = child
             if terminal[node]:
                 if k >= out.shape[0]:
-                    return -1
+                    k = -1
+                    break
                 out[k, 0] = i
                 out[k, 1] = j + 1
                 out[k, 2] = node
                 k += 1
-    return k
+    if chars is not None and digits >= 0 and 6 <= n - digits <= 7:
+        runs[n_runs, 0] = digits
+        runs[n_runs, 1] = n
+        n_runs += 1
+    return k, n_runs
 
 
 @njit(cache=True)
@@ -108,7 +145,7 @@ def scan_all_nb(units, first, edges, terminal, bits, max_len):
     """:func:`signals.trie_nb.scan_nb` into a buffer of its own size (grown as needed)."""
     out = np.empty((max(256, units.shape[0] // 4), 3), dtype=np.int64)
     while True:
-        k = scan_nb(units, first, edges, terminal, bits, max_len, out)
+        k = scan_nb(units, first, edges, terminal, bits, max_len, out)[0]
         if k >= 0:
             return out[:k]
         out = np.empty((2 * out.shape[0], 3), dtype=np.int64)

@@ -22,7 +22,7 @@ from signals.literals import Automata, finite_strings, needed_strings, parse
 from signals.mentions import _DIGITS_RE, digit_runs, load_matching
 from signals.normalize import normalize_all, normalize_text
 from signals.parallel import article_rows
-from signals.regex_nb import may_match_nb, run_nb, workspace
+from signals.regex_nb import may_match_nb, run_nb, step_tables, workspace
 from signals.roles import (
     CLAUSE_RE,
     ROLE_CLAUSE_RE,
@@ -188,7 +188,8 @@ AUTO_TEXT = st.text("涨停板跌1aA\nx ", max_size=14)
        st.lists(st.sampled_from(AUTO_ATOMS), max_size=3), AUTO_TEXT, st.data())
 def test_automata_answer_like_the_regex(first, second, text, data):
     """A translated pattern matches at a position / in a window / in a slice exactly when its
-    regex does; look-behinds, word boundaries and flag groups are not translated."""
+    regex does, with and without the split closures (``step``); look-behinds, word boundaries
+    and flag groups are not translated."""
     pattern = "".join(first) + ("|" + "".join(second) if second else "")
     rx = re.compile(pattern)
     auto = Automata()
@@ -198,6 +199,7 @@ def test_automata_answer_like_the_regex(first, second, text, data):
         return
     assert start is not None, pattern
     code, cmap, ctab = auto.arrays()
+    step = step_tables(code, ctab)
     ws = workspace(len(auto.op))
     units = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     a = data.draw(st.integers(0, len(text)))
@@ -206,10 +208,13 @@ def test_automata_answer_like_the_regex(first, second, text, data):
         want = (rx.match(text, a, b) if anchored else rx.search(text, a, b)) is not None
         assert run_nb(code, cmap, ctab, ws, start, units, a, b, 0, anchored) == want, \
             (pattern, text, a, b, anchored)
+        assert run_nb(code, cmap, ctab, ws, start, units, a, b, 0, anchored, step) == want, \
+            (pattern, text, a, b, anchored)
         # the filter callers run first never rules out a match
         assert may_match_nb(code, cmap, ctab, start, units, a, b, 0, anchored) or not want
     want = rx.search(text[a:b]) is not None
     assert run_nb(code, cmap, ctab, ws, start, units, a, b, a, False) == want, (pattern, text, a, b)
+    assert run_nb(code, cmap, ctab, ws, start, units, a, b, a, False, step) == want
     assert may_match_nb(code, cmap, ctab, start, units, a, b, a, False) or not want
 
 
@@ -418,7 +423,8 @@ def test_codes_are_the_plain_ones(small, words):
     assert got == ref.find(small.matcher, text)
     assert got == small.matcher._find_regex(text)
     at, code_kind, unknown = small.matcher.find_spans(text)
-    assert at.tolist() == [list(h[:2]) for h in got[0]] and unknown == got[1]
+    assert at.tolist() == [list(h[:2]) for h in got[0]]
+    assert unknown == [(u.start, u.end, u.reason) for u in got[1]]
     assert code_kind == [(h.code, h.kind) for h in got[0]]
 
 
