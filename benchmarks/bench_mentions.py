@@ -78,8 +78,9 @@ def main(argv=None) -> int:
         (BaseExtractor, base_load_master, base_make_article, _), _ = \
             baseline_or_this(base_rev, tmp)
         base = BaseExtractor(base_load_master(*NAME_FILES))
-        # the baseline's normalize_text: the module its extractor imported it from
-        base_normalize = sys.modules[BaseExtractor.__module__].normalize_text
+        # the baseline's normalize_text: its package's normalize module (loaded by its extractor)
+        base_package = BaseExtractor.__module__.rsplit(".", 1)[0]
+        base_normalize = sys.modules[f"{base_package}.normalize"].normalize_text
         base_arts = [base_make_article(r, origin="bench") for r in recs]
     for raw, keep in raws:
         want, w_index = base_normalize(raw, keep)

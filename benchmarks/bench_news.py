@@ -273,6 +273,7 @@ def main(argv=None) -> int:
         t_cold = time.perf_counter() - t0
         warm = []
         for _ in range(3):
+            marks = None            # the frame before freed first, as a run holds only one
             t0 = time.perf_counter()
             marks = archive_marks(arch, ex, cal, first, end)
             warm.append(time.perf_counter() - t0)

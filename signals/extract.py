@@ -51,7 +51,7 @@ _new = tuple.__new__
 # mention_rows_nb's last columns, in the order extract_text and index_rows read them
 assert (COL_DECIDED, COL_THEME, COL_A, COL_B, COL_TITLE) == (8, 9, 10, 11, 12)
 _JSON_CACHE = 4096      # themes JSON remembered per (themes, primary), at most this many
-_PASS = 64              # index_rows: articles a pass of Extractor._analyse goes over
+_PASS = 64              # articles a pass of Extractor._analyse goes over
 
 
 class ArticleSignals(NamedTuple):
@@ -91,25 +91,41 @@ class Extractor:
         return self._version
 
     def extract(self, article: Article) -> ArticleSignals:
-        mentions, unk, themes, primary = self.extract_text(article.title, article.body)
-        return ArticleSignals(article, mentions, unk, themes, primary)
+        return self.extract_all([article])[0]
+
+    def extract_all(self, articles: list[Article]) -> list[ArticleSignals]:
+        """:meth:`extract` of each of ``articles`` (in passes, as :meth:`index_rows`: the
+        kernels' costs per call are shared by a pass)."""
+        got = self.extract_texts([(a.title, a.body) for a in articles])
+        return [ArticleSignals(a, *answers) for a, answers in zip(articles, got)]
 
     def extract_text(self, title: str, body: str):
         """``(mentions, unknown, themes, primary_theme)`` of one title and body (see
         :meth:`extract`)."""
-        done = self._analyse([(title, body)])
-        (raw, text, index, code_kind, unknown, names, primary), out = done.articles[0], done.rows
-        mentions = []
-        if code_kind:
-            choice = self.roles.choices
-            for (code, kind), (_s, _e, lo, hi, _ca, _cb, _pa, _pb, d, t, a, b, in_title) in zip(
-                    code_kind, out.tolist()):
-                role, weight = choice[d]
-                # tuple.__new__: a NamedTuple's own __new__ is a Python function (its defaults)
-                mentions.append(_new(Mention, (code, raw[a:b], kind, in_title == 1,
-                                               names[t], role, weight, text[lo:hi].strip(), "")))
-        return (tuple(mentions), tuple(self._unknown(raw, index, unknown)),
-                tuple(dict.fromkeys(names[:-1])), primary)
+        return self.extract_texts([(title, body)])[0]
+
+    def extract_texts(self, pairs) -> list[tuple]:
+        """:meth:`extract_text` of each ``(title, body)``, in passes."""
+        choice = self.roles.choices
+        out = []
+        for i in range(0, len(pairs), _PASS):
+            done = self._analyse(pairs[i:i + _PASS])
+            rows = done.rows.tolist()                       # every mention of the pass
+            m = 0
+            for raw, text, index, code_kind, unknown, names, primary in done.articles:
+                k = m + len(code_kind)
+                mentions = []
+                for (code, kind), (_s, _e, lo, hi, _ca, _cb, _pa, _pb, d, t, a, b, in_title) \
+                        in zip(code_kind, rows[m:k]):
+                    role, weight = choice[d]
+                    # tuple.__new__: a NamedTuple's own __new__ is a Python function (defaults)
+                    mentions.append(_new(Mention, (code, raw[a:b], kind, in_title == 1,
+                                                   names[t], role, weight, text[lo:hi].strip(),
+                                                   "")))
+                m = k
+                out.append((tuple(mentions), tuple(self._unknown(raw, index, unknown)),
+                            tuple(dict.fromkeys(names[:-1])), primary))
+        return out
 
     def index_rows(self, items) -> list[tuple]:
         """``(key, themes_json, mentions, unknown)`` per ``(key, title, body)`` item, the rows

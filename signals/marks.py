@@ -134,18 +134,20 @@ def analyze(items, master, calendar=None, *, min_score: float = 0.5,
             _check_choice("roles", r, ex.roles.names)
     read = read_articles(items, bare_date=bare_date, skip_bad=skip_bad)
     results, sessions, notes, rows, unknown = [], {}, [], [], []
+    kept, entries = [], []
     for art in read.articles:
         try:
-            session, entry = entry_session(art.published, calendar, bare=art.bare_date,
-                                           intraday=intraday, bare_date=bare_date,
-                                           open_cutoff=open_cutoff)
+            entries.append(entry_session(art.published, calendar, bare=art.bare_date,
+                                         intraday=intraday, bare_date=bare_date,
+                                         open_cutoff=open_cutoff))
         except CalendarError as exc:
             msg = f"{art.origin}: published {art.published.isoformat()}: {exc}"
             if not skip_bad:
                 raise DataError(msg) from None
             read.skipped.append(msg)
             continue
-        sig = ex.extract(art)
+        kept.append(art)
+    for art, (session, entry), sig in zip(kept, entries, ex.extract_all(kept)):
         if board is not None:
             sig = confirm_roles(sig, ex.roles, board, int(art.published.timestamp()))
         results.append(sig)

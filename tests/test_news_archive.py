@@ -93,27 +93,39 @@ def _importer(db, tag, n, batch):
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
 
 
-def test_kill_9_mid_import_keeps_committed_batches_and_corrupts_nothing(tmp_path):
-    db = tmp_path / "n.sqlite"
-    NewsArchive(db).close()
-    proc = _importer(db, "k", 2_000_000, 1000)
+def _kill_once_committed(proc, db, at_least: int) -> None:
+    """``kill -9`` the importer ``proc`` once ``db`` holds ``at_least`` articles (60 s at most)."""
     deadline = time.time() + 60
     n = 0
     while time.time() < deadline:
         with NewsArchive(db, readonly=True) as arch:
             n = arch.count()
-        if n >= 3000:
+        if n >= at_least:
             break
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert n >= 3000, "the importer did not commit in time"
+    assert n >= at_least, "the importer did not commit in time"
+
+
+def _whole_batches_only(arch, at_least: int, batch: int) -> int:
+    """Check a killed import of ``k0``, ``k1``, ... left a sound archive holding its first whole
+    batches of ``batch``, none missing; the number of articles."""
+    assert arch.con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    after = arch.count()
+    assert after >= at_least and after % batch == 0
+    ids = {r[0] for r in arch.con.execute("SELECT id FROM articles")}
+    assert ids == {f"k{i}" for i in range(after)}
+    return after
+
+
+def test_kill_9_mid_import_keeps_committed_batches_and_corrupts_nothing(tmp_path):
+    db = tmp_path / "n.sqlite"
+    NewsArchive(db).close()
+    proc = _importer(db, "k", 2_000_000, 1000)
+    _kill_once_committed(proc, db, 3000)
     with NewsArchive(db) as arch:
-        assert arch.con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        after = arch.count()
-        assert after >= n and after % 1000 == 0       # whole batches only
-        ids = {r[0] for r in arch.con.execute("SELECT id FROM articles")}
-        assert ids == {f"k{i}" for i in range(after)}  # the first batches, none missing
+        _whole_batches_only(arch, 3000, 1000)
         c = arch.add([Article(id="k0", published=pd.Timestamp("2024-12-16 09:00", tz="Asia/Shanghai"),
                               title="t", body="k body 0")])
         assert (c.new, c.duplicates) == (0, 1)          # goes on where it stopped
@@ -164,24 +176,10 @@ def test_kill_9_mid_file_import_keeps_committed_batches_and_corrupts_nothing(tmp
     _jsonl(src, "k", 400_000)
     NewsArchive(db).close()
     proc = _file_importer(db, src, workers, 1000)
-    deadline = time.time() + 60
-    n = 0
-    while time.time() < deadline:
-        with NewsArchive(db, readonly=True) as arch:
-            n = arch.count()
-        if n >= 20_000:
-            break
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert n >= 20_000, "the importer did not commit in time"
+    _kill_once_committed(proc, db, 20_000)
     assert proc.returncode == -signal.SIGKILL, "the import ended before the kill"
     with NewsArchive(db) as arch:
-        assert arch.con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        after = arch.count()
-        assert after >= n and after % 1000 == 0       # whole batches only
-        ids = {r[0] for r in arch.con.execute("SELECT id FROM articles")}
-        assert ids == {f"k{i}" for i in range(after)}  # the first batches, none missing
+        after = _whole_batches_only(arch, 20_000, 1000)
         c = arch.import_files([src], workers=1)
         assert (c.new, c.duplicates, c.total) == (400_000 - after, after, 400_000)
 

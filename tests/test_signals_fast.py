@@ -92,6 +92,8 @@ def check_pass(ex, bodies=()):
     quoted = ["今日固态电池概念、“谷子”概念股和AI眼镜板块大涨，天娱数科涨停。", "“镜湖AI眼镜”概念股蜂助手涨停"]
     pairs = [p for body in [*quoted, *bodies] for p in [("", body), *EDGE[:3]]] + EDGE
     check_rows(ex, [(k, title, body) for k, (title, body) in enumerate(pairs)])
+    # extract_texts (what signals.marks.analyze runs, through extract_all) in the same passes
+    assert ex.extract_texts(pairs) == [ref.extract_text(ex, t, b) for t, b in pairs]
 
 
 @pytest.fixture(scope="module")
@@ -485,8 +487,11 @@ def test_a_pass_with_articles_run_again(small):
 
 def test_synthetic_small(small):
     names = [n.replace(" ", "") for n in NAMES["name"]]
-    for rec in make_records(names, list(NAMES["code"]), 150, chars=600, names=8, seed=3):
+    recs = make_records(names, list(NAMES["code"]), 150, chars=600, names=8, seed=3)
+    for rec in recs:
         check_same(small, rec["title"], rec["body"])
+    pairs = [(rec["title"], rec["body"]) for rec in recs]          # three passes
+    assert small.extract_texts(pairs) == [ref.extract_text(small, t, b) for t, b in pairs]
 
 
 ROW_WORDS = NAME_WORDS + ["豆包", "“镜湖AI眼镜”概念股", "固态电池概念", "板块", "跌停", "。", "😀", "\ud83d",
