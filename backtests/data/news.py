@@ -1086,10 +1086,11 @@ class _IndexState:
 class _ChunkIndexer:
     """What a process of :meth:`NewsArchive.index`'s pool needs to index a chunk itself: the
     extractor, the archive's path and rules version, what the index knew at the start
-    (:class:`_IndexState`, each process then keeps its own up to date), and (``ordered``) a turn shared by the processes (forked with them: a counter of
-    the next chunk to write and a condition), so chunks are written in order. In the process
-    that made it, it uses that archive; in a forked one it opens the file once for itself (a
-    SQLite connection is never used across a fork)."""
+    (:class:`_IndexState`; each process then keeps its own up to date), and (``ordered``) a
+    turn shared by the processes (forked with them: a counter of the next chunk to write and a
+    condition), so chunks are written in order. In the process that made it, it uses that
+    archive; in a forked one it opens the file once for itself (a SQLite connection is never
+    used across a fork)."""
 
     def __init__(self, archive: "NewsArchive", extractor, state: "_IndexState", *,
                  ordered: bool):
