@@ -78,7 +78,6 @@ import datetime as dt
 import functools
 import hashlib
 import itertools
-import json
 import mmap
 import multiprocessing as mp
 import os
@@ -496,10 +495,14 @@ class NewsArchive:
         old = {name for (name,) in con.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
             "('mentions', 'unknown')")}
-        if not old:                     # made by this version's schema (or never indexed)
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('index_schema', ?)",
-                        (str(INDEX_SCHEMA),))
-            return
+        if old:                         # (none: made by this version's schema, or never indexed)
+            self._index_to_json(old)
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('index_schema', ?)", (str(INDEX_SCHEMA),))
+
+    def _index_to_json(self, old: set[str]) -> None:
+        """:meth:`_migrate_index`'s conversion of the ``old`` tables (``mentions``,
+        ``unknown``)."""
+        con = self.con
         # one new table written in key order (each page once), not an UPDATE of every row;
         # the unknown names are found by a temporary index, in rowid order within an article
         table = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS extracted ("):]
@@ -521,7 +524,6 @@ class NewsArchive:
         for name in ("extracted", *old):
             con.execute(f"DROP TABLE {name}")
         con.execute("ALTER TABLE extracted_new RENAME TO extracted")
-        con.execute("INSERT OR REPLACE INTO meta VALUES ('index_schema', ?)", (str(INDEX_SCHEMA),))
 
     # ------------------------------------------------------------ plumbing
     def close(self) -> None:
@@ -1120,7 +1122,6 @@ class _ChunkIndexer:
             failed = self.turn.value < 0
         if failed or archive is self.own and os.getppid() != self.pid:
             return 0                            # (or the opening process is gone: write nothing)
-            return 0
         ok = False
         try:
             n = archive._write_index(self.version, rows, [part], self.state)
