@@ -108,23 +108,17 @@ class Extractor:
         """:meth:`extract_text` of each ``(title, body)``, in passes."""
         choice = self.roles.choices
         out = []
-        for i in range(0, len(pairs), _PASS):
-            done = self._analyse(pairs[i:i + _PASS])
-            rows = done.rows.tolist()                       # every mention of the pass
-            m = 0
-            for raw, text, index, code_kind, unknown, names, primary in done.articles:
-                k = m + len(code_kind)
-                mentions = []
-                for (code, kind), (_s, _e, lo, hi, _ca, _cb, _pa, _pb, d, t, a, b, in_title) \
-                        in zip(code_kind, rows[m:k]):
-                    role, weight = choice[d]
-                    # tuple.__new__: a NamedTuple's own __new__ is a Python function (defaults)
-                    mentions.append(_new(Mention, (code, raw[a:b], kind, in_title == 1,
-                                                   names[t], role, weight, text[lo:hi].strip(),
-                                                   "")))
-                m = k
-                out.append((tuple(mentions), tuple(self._unknown(raw, index, unknown)),
-                            tuple(dict.fromkeys(names[:-1])), primary))
+        for (raw, text, index, code_kind, unknown, names, primary), rows in \
+                self._in_passes(pairs, 0):
+            mentions = []
+            for (code, kind), (_s, _e, lo, hi, _ca, _cb, _pa, _pb, d, t, a, b, in_title) in zip(
+                    code_kind, rows):
+                role, weight = choice[d]
+                # tuple.__new__: a NamedTuple's own __new__ is a Python function (its defaults)
+                mentions.append(_new(Mention, (code, raw[a:b], kind, in_title == 1, names[t],
+                                               role, weight, text[lo:hi].strip(), "")))
+            out.append((tuple(mentions), tuple(self._unknown(raw, index, unknown)),
+                        tuple(dict.fromkeys(names[:-1])), primary))
         return out
 
     def index_rows(self, items) -> list[tuple]:
@@ -139,26 +133,33 @@ class Extractor:
         themes_json = self._themes_json
         unknown_of = self._unknown
         rows = []
-        for i in range(0, len(items), _PASS):
-            part = items[i:i + _PASS]
-            done = self._analyse([(title, body) for _key, title, body in part])
-            cols = done.rows[:, COL_DECIDED:].tolist()      # every mention of the pass
-            m = 0
-            for (key, _t, _b), (raw, _text, index, code_kind, unknown, names, primary) in \
-                    zip(part, done.articles):
-                k = m + len(code_kind)
-                ms = [(code, raw[a:b], kind, in_title, names[t], role_of[d], weight_of[d])
-                      for (code, kind), (d, t, a, b, in_title) in zip(code_kind, cols[m:k])]
-                m = k
-                themes = (tuple(dict.fromkeys(names[:-1])), primary)
-                js = themes_json.get(themes)
-                if js is None:
-                    if len(themes_json) >= _JSON_CACHE:
-                        themes_json.clear()
-                    js = themes_json[themes] = json.dumps([list(themes[0]), primary],
-                                                          ensure_ascii=False)
-                rows.append((key, js, ms, unknown_of(raw, index, unknown) if unknown else []))
+        for (key, _t, _b), ((raw, _text, index, code_kind, unknown, names, primary), cols) in \
+                zip(items, self._in_passes([(title, body) for _key, title, body in items],
+                                           COL_DECIDED)):
+            ms = [(code, raw[a:b], kind, in_title, names[t], role_of[d], weight_of[d])
+                  for (code, kind), (d, t, a, b, in_title) in zip(code_kind, cols)]
+            themes = (tuple(dict.fromkeys(names[:-1])), primary)
+            js = themes_json.get(themes)
+            if js is None:
+                if len(themes_json) >= _JSON_CACHE:
+                    themes_json.clear()
+                js = themes_json[themes] = json.dumps([list(themes[0]), primary],
+                                                      ensure_ascii=False)
+            rows.append((key, js, ms, unknown_of(raw, index, unknown) if unknown else []))
         return rows
+
+    def _in_passes(self, pairs, first_col: int):
+        """Each ``(title, body)`` of ``pairs`` analysed, in passes of :data:`_PASS`
+        (:meth:`_analyse`): per article its tuple and its mentions' rows from column
+        ``first_col`` on, as lists (one ``tolist`` a pass)."""
+        for i in range(0, len(pairs), _PASS):
+            done = self._analyse(pairs[i:i + _PASS])
+            rows = done.rows[:, first_col:].tolist()
+            m = 0
+            for article in done.articles:
+                k = m + len(article[3])                 # its code_kind: one row a mention
+                yield article, rows[m:k]
+                m = k
 
     def _analyse(self, pairs) -> _Analysed:
         """Each ``(title, body)`` analysed (:class:`_Analysed`): the text as written (the title
@@ -279,7 +280,7 @@ class _JointScan:
         # do not translate)
         ids, table, applies = _NO_HITS, _NO_APPLIES, not self.roles.applies_in_kernel
         if applies:
-            ids, table = self._applies([t[s:e] for t, rows in zip(texts, spans)
+            ids, table = self.roles.applies([t[s:e] for t, rows in zip(texts, spans)
                                         for s, e in rows.tolist()])
         # (bounds of an empty array: any; every slice of it is empty)
         given, g_bounds, names = _NO_THEMES, m_bounds, None
@@ -310,7 +311,7 @@ class _JointScan:
             again = unsettled[a] < 0
             a_ids, a_table, a_applies = ids[m0:m1], table, applies
             if again:
-                a_ids, a_table = self._applies([text[s:e] for s, e in spans[a].tolist()])
+                a_ids, a_table = self.roles.applies([text[s:e] for s, e in spans[a].tolist()])
                 a_applies = True
             a_quoted = quoted[q_bounds[a]:q_bounds[a + 1]]
             if quote[a] and self._quotes is not None:
@@ -340,10 +341,6 @@ class _JointScan:
                 self.roles.settle(text, out[:, :8], decided)
                 out[:, COL_DECIDED] = decided
         return names, first, rows
-
-    def _applies(self, mentions: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`signals.roles.RoleRules.applies` of the mentions' texts."""
-        return self.roles.applies(mentions)
 
 
 def _bounds(lengths) -> np.ndarray:
