@@ -5,9 +5,10 @@ every mention's spans, role and nearest theme (:func:`signals.roles_nb.mention_r
 
 One scan instead of three: the trie holds the keys of all three, and a node's ``kind`` bits
 say whose key ends there (:data:`KIND_THEME`, :data:`KIND_MARKER`, :data:`KIND_QUOTE`; the role
-literals are the nodes with rules in ``node_ptr``). The rows of one kind are exactly what a scan of that kind's
-own trie finds (every occurrence of every key, by start then end). :func:`articles_nb` runs
-:func:`article_nb` over many articles in one call, their arrays end to end."""
+literals are the nodes with rules in ``node_ptr``). The rows of one kind are exactly what a
+scan of that kind's own trie finds (every occurrence of every key, by start then end).
+:func:`articles_nb` runs :func:`article_nb` over many articles in one call, their arrays end to
+end."""
 from __future__ import annotations
 
 import numpy as np

@@ -280,8 +280,9 @@ def cells_nb(art_order, a_sess, a_open, m_ptr, m_code, m_role, m_theme, m_weight
 def cells_buffers(n_mentions: int, n_terms: int, use_decay: bool) -> tuple:
     """``(out, hist)`` of :func:`cells_nb` for ``n_mentions`` mentions of ``n_terms`` term ids:
     the marks' columns ``(code, session, score, first, role, theme, open, start, n, heat, arts)``
-    and the scores' history pool (float64 pairs). Allocated by numpy, on transparent huge pages: the pages these
-    tens of MB touch fault in far faster than the kernel's own allocations."""
+    and the scores' history pool (float64 pairs). Allocated by numpy, on transparent huge
+    pages: the pages these tens of MB touch fault in far faster than the kernel's own
+    allocations."""
     n = n_mentions
     i32 = np.int32
     out = (np.empty(n, i32), np.empty(n, i32), np.empty(n, np.float64), np.empty(n, np.bool_),

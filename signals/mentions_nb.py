@@ -258,11 +258,11 @@ def find_nb(code, cmap, ctab, step, starts, ws, units, first, edges, bits, max_l
     every unknown candidate, each part by start, as int64 rows ``(start, end, id, what)``.
 
     1. Names: the trie's key candidates (its tables, as :meth:`signals.trie_nb.Trie.tables`,
-       ``flags`` per node, nonzero for its keys) whose guards hold -- guard 0 none, 1 the automaton ``starts[0]``
-       searched in the 4 characters before and ``starts[1]`` matched after, 2 the same with
-       ``starts[2]`` -- taken longest first, then leftmost, none overlapping one taken before
-       (:func:`signals.trie_nb.longest_first_nb`); a stock's name is a hit with ``id`` its
-       node, a blocker only takes its place.
+       ``flags`` per node, nonzero for its keys) whose guards hold -- guard 0 none, 1 the automaton
+       ``starts[0]`` searched in the 4 characters before and ``starts[1]`` matched after, 2 the same
+       with ``starts[2]`` -- taken longest first, then leftmost, none overlapping one taken before
+       (:func:`signals.trie_nb.longest_first_nb`); a stock's name is a hit with ``id`` its node, a
+       blocker only takes its place.
     2. Codes (:func:`_codes_nb`): a known code's ``id`` is ``flags.shape[0]`` plus its index in
        ``known`` (sorted code values); ``classes[exchange, first digits]`` whether it is a
        stock's; ``words[ptr[k]:ptr[k + 1]]`` the index words before, the last one the word after.

@@ -373,9 +373,9 @@ class _Keywords:
     them inside a clause is a match there) and ``needed`` ones (a pattern can match only around
     one of them); per rule of another scope (``after``, ``before``, ``after_list``) without
     ``names``, needed ones only (its match must hold one, inside the role clause: without one
-    there, its automaton or regex need not run); ``always[i]``: some pattern of rule ``i`` has neither, so
-    its regex always runs. ``exact`` is
-    False when the rules cannot be split into their patterns (a back-reference renumbers groups):
+    there, its automaton or regex need not run); ``always[i]``: some pattern of rule ``i`` has
+    neither, so its regex always runs. ``exact`` is False when the rules cannot be split into
+    their patterns (a back-reference renumbers groups):
     :meth:`RoleRules.decide_all` then searches as :meth:`RoleRules.decide` does."""
 
     def __init__(self, rules: list[RoleRule]):

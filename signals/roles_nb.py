@@ -165,9 +165,9 @@ def decide_nb(status, applies, scope, always, spans, prog, code, cmap, ctab, ws,
     searched in the role clause; an ``after_list`` rule's automaton matched at the mention's end
     up to the end of the role clause; ``after``/``before`` searched in the text after/before the
     mention to the end/start of its clause -- these three only when a needed string of the rule
-    lies in the role clause (``status`` bits 1 or 2; else no match can hold one). ``spans`` as :func:`mention_spans_nb` gives them;
-    ``units`` the text's code points (a text with a character outside the BMP runs no
-    automaton).
+    lies in the role clause (``status`` bits 1 or 2; else no match can hold one). ``spans`` as
+    :func:`mention_spans_nb` gives them; ``units`` the text's code points (a text with a
+    character outside the BMP runs no automaton).
 
     The nearest-match pass (the rule whose ``finditer`` match in the sentence is nearest the
     mention, ties by rule order) is answered here when it can be exactly: every rule with a
@@ -285,9 +285,9 @@ def mention_rows_nb(lut, units, hard, at, applies_id, applies_rows, applies_give
 
     ``at``: the K mention starts, then their K ends; which rules apply to mention k:
     ``applies_rows[applies_id[k]]`` when ``applies_given``, else
-    :func:`mention_applies_nb` with ``names_prog``; ``occ``: the role literals' occurrences (other rows of the scan may be
-    there: nodes without rules are skipped); ``themes``: the theme hits' rows (start in column
-    0, sorted)."""
+    :func:`mention_applies_nb` with ``names_prog``; ``occ``: the role literals' occurrences
+    (other rows of the scan may be there: nodes without rules are skipped); ``themes``: the
+    theme hits' rows (start in column 0, sorted)."""
     k_n = at.shape[0] // 2
     starts = at[:k_n]
     spans = mention_spans_nb(lut, units, hard, starts, at[k_n:])

@@ -299,13 +299,13 @@ def normalize_into_nb(units, flagged, keep_break, wrap_min, out, out16, index):
 def normalize_all_nb(units, sizes, flagged, wrap_min):
     """:func:`normalize_into_nb` of many texts in one call, end to end: ``sizes`` holds the
     texts' lengths, then each one's ``keep_break`` (where its title ends); text ``a``'s code
-    points are ``units[bounds[a]:bounds[a + 1]]``, ``bounds`` the lengths' running sums. Returns ``(out, out16, index, meta)``, the
-    results end to end: ``meta[0]`` where each text's code points start in ``out`` and
-    ``out16`` (``meta[0, a]:meta[0, a + 1]``), ``meta[1]`` its index's in ``index`` (none when
-    nothing was cut), ``meta[2, a]`` its state: bit 1 ``ok``, 2 ``same``, 4 ``bmp16``, 8
-    something was cut; ``meta[3, a]``: where its first line break is (its length when it has
-    none: the end of the title). A text that is not ``ok`` has no code points in ``out`` (the
-    caller takes its regex path)."""
+    points are ``units[bounds[a]:bounds[a + 1]]``, ``bounds`` the lengths' running sums.
+    Returns ``(out, out16, index, meta)``, the results end to end: ``meta[0]`` where each text's
+    code points start in ``out`` and ``out16`` (``meta[0, a]:meta[0, a + 1]``), ``meta[1]`` its
+    index's in ``index`` (none when nothing was cut), ``meta[2, a]`` its state: bit 1 ``ok``, 2
+    ``same``, 4 ``bmp16``, 8 something was cut; ``meta[3, a]``: where its first line break is (its
+    length when it has none: the end of the title). A text that is not ``ok`` has no code points in
+    ``out`` (the caller takes its regex path)."""
     n_art = sizes.shape[0] // 2
     total = units.shape[0]
     out = np.empty(total, dtype=np.uint32)
