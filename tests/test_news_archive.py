@@ -252,6 +252,27 @@ def test_index_is_incremental_and_per_rules_version(tmp_path, master):
         assert arch.info()["indexed"] == {ex.version: 50}
 
 
+def test_first_seen_of_a_resumed_index_is_the_one_pass_minimum(tmp_path, master):
+    """An index resumed over articles older than those indexed before (the times it read at
+    its start, then lowered) stores, per (code, role), the earliest time of all: as one pass."""
+    ex = Extractor(master)
+    arts = articles(90)
+    seen = []
+    for k, parts in enumerate(((arts,), (arts[60:], arts[:30], arts[30:60]))):
+        with NewsArchive(tmp_path / f"f{k}.sqlite") as arch:
+            for part in parts:
+                arch.add(part)
+                arch.index(ex, batch=7)
+            seen.append(arch.con.execute("SELECT * FROM first_seen ORDER BY 2, 3").fetchall())
+    assert len(seen[0]) > 5 and seen[0] == seen[1]
+    times = {}
+    for a in arts:
+        for m in ex.extract(a).mentions:
+            t = int(a.published.timestamp())
+            times[m.code, m.role] = min(times.get((m.code, m.role), t), t)
+    assert {(c, r): t for _v, c, r, t in seen[0]} == times
+
+
 def test_pending_is_counted_again_only_after_a_change(tmp_path, master):
     """pending() keeps its count while the database is unchanged (no second walk of the
     ``extracted`` rows), and counts again after a write by this connection or another one."""

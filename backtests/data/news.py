@@ -853,14 +853,15 @@ class NewsArchive:
                             [(version, n0 + i, t)
                              for i, t in enumerate(itertools.islice(terms, n0, None))])
             con.executemany("INSERT OR REPLACE INTO packed VALUES (?,?,?,?,?,?,?,?)", packed)
-            first = [r for r in _first_seen(version, list(terms), np.concatenate(codes),
-                                            np.concatenate(roles), np.concatenate(when))
-                     if r[3] < state.seen.get(r[1:3], r[3] + 1)]
+            first = state.unseen(terms, np.concatenate(codes), np.concatenate(roles),
+                                 np.concatenate(when))
+            texts = list(terms) if len(first[0]) else []
             con.executemany(
                 "INSERT INTO first_seen VALUES (?, ?, ?, ?) ON CONFLICT (version, code, role) "
-                "DO UPDATE SET ts = MIN(ts, excluded.ts)", first)
+                "DO UPDATE SET ts = MIN(ts, excluded.ts)",
+                [(version, texts[c], texts[r], t) for c, r, t in zip(*(a.tolist() for a in first))])
         state.ids = terms                                   # after the commit
-        state.seen.update((r[1:3], r[3]) for r in first)
+        state.saw(*first)
         return len(packed)
 
     def terms(self, version: str) -> list[str]:
@@ -1077,12 +1078,58 @@ def _index_part(extractor, items: list) -> tuple:
             np.array(theme_ids, dtype=np.int64), np.array(t_counts, dtype=np.int64))
 
 
-@dataclass
 class _IndexState:
-    """What an indexer knows of the archive's index of its rules version: ``seen``, the
-    ``first_seen`` time of (code, role) pairs; ``ids``, the term ids read or written so far."""
-    seen: dict
-    ids: dict = field(default_factory=dict)
+    """What an indexer knows of the archive's index of its rules version: the ``first_seen``
+    time of (code, role) pairs -- ``seen``, by their texts as read at the start, turned into
+    ``firsts`` (per role term id, the time by code term id) once the term ids are read -- and
+    ``ids``, the term ids read or written so far."""
+
+    def __init__(self, seen: dict):
+        self.seen, self.ids = seen, {}
+        self.firsts: dict[int, np.ndarray] = {}
+
+    def _times(self, role: int, n: int) -> np.ndarray:
+        """The first times of role ``role`` by code id, at least ``n`` long (none: the largest
+        int64)."""
+        have = self.firsts.get(role)
+        if have is None or len(have) < n:
+            grown = np.full(max(n, 2 * len(have) if have is not None else n),
+                            np.iinfo(np.int64).max, dtype=np.int64)
+            if have is not None:
+                grown[:len(have)] = have
+            have = self.firsts[role] = grown
+        return have
+
+    def unseen(self, terms: dict, codes: np.ndarray, roles: np.ndarray,
+               ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(code ids, role ids, times)``: the earliest time of each (code, role) pair of term
+        ids of mentions ``codes``, ``roles`` at ``ts``, where earlier than known. ``terms``: the
+        term ids (the texts of ``seen`` are looked up there first)."""
+        if self.seen:
+            known = [(terms[c], terms[r], t) for (c, r), t in self.seen.items()
+                     if c in terms and r in terms]
+            self.seen = {}
+            if known:
+                self.saw(*(np.array(col, dtype=np.int64) for col in zip(*known)))
+        key = (codes.astype(np.int64) << 32) | roles.astype(np.int64)
+        order = np.lexsort((ts, key))
+        key, ts = key[order], ts[order]
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        key, ts = key[first], ts[first]
+        code, role = key >> 32, key & 0xFFFFFFFF
+        keep = np.zeros(len(key), dtype=bool)
+        for r in np.unique(role).tolist():
+            at = role == r
+            keep[at] = ts[at] < self._times(r, len(terms))[code[at]]
+        return code[keep], role[keep], ts[keep]
+
+    def saw(self, codes: np.ndarray, roles: np.ndarray, ts: np.ndarray) -> None:
+        """Note ``first_seen`` times written (or read): each no later than the one known."""
+        for r in np.unique(roles).tolist():
+            at = roles == r
+            times = self._times(r, int(codes[at].max()) + 1)
+            np.minimum.at(times, codes[at], ts[at])
 
 
 class _ChunkIndexer:
@@ -1136,20 +1183,6 @@ class _ChunkIndexer:
 def _index_chunks(indexer: _ChunkIndexer, chunks: list) -> list[int]:
     """:meth:`_ChunkIndexer.write` of each ``(seq, rows)`` (a task of the index's pool)."""
     return [indexer.write(seq, rows) for seq, rows in chunks]
-
-
-def _first_seen(version: str, terms: list[str], codes: np.ndarray, roles: np.ndarray,
-                ts: np.ndarray) -> list[tuple]:
-    """``first_seen`` rows: the earliest ``ts`` of each (code, role) pair of term ids."""
-    if not len(codes):
-        return []
-    key = codes.astype(np.int64) * len(terms) + roles
-    order = np.lexsort((ts, key))
-    key, ts = key[order], ts[order]
-    first = np.ones(len(key), dtype=bool)
-    first[1:] = key[1:] != key[:-1]
-    return [(version, terms[int(k) // len(terms)], terms[int(k) % len(terms)], int(t))
-            for k, t in zip(key[first], ts[first])]
 
 
 def _day(ts: int) -> int:
