@@ -1175,6 +1175,7 @@ def test_a_failed_chunk_of_the_index_stops_the_later_ones(tmp_path, master, monk
         return real(extractor, items)
 
     monkeypatch.setattr(news, "_index_part", failing)       # inherited by the forked workers
+    monkeypatch.setattr(news, "INDEX_CHUNK", 500)
     with NewsArchive(tmp_path / "n.sqlite") as arch:
         arch.add(arts)
         with pytest.raises(DataError, match="chunk two failed"):

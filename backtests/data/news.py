@@ -122,7 +122,7 @@ BATCH = 5_000
 # index it touched (random keys: nearly all of them), so larger commits write less an article.
 IMPORT_BATCH = 20_000
 INDEX_AHEAD = 2                   # batches of the mention index read ahead of the writer
-INDEX_CHUNK = 500                 # articles a task of the index's pool (and a transaction)
+INDEX_CHUNK = 1_000               # articles a task of the index's pool (and a transaction)
 IMPORT_CHUNK = 4 << 20            # bytes of JSON Lines per import task of a worker
 PARALLEL_MIN_BYTES = 32 << 20     # smaller imports are parsed in the writing process
 SLOT_SPARE = 1 << 20              # shared memory per task in flight: 3 pieces' bytes + this
@@ -742,20 +742,21 @@ class NewsArchive:
         ahead: deque = deque()      # batches handed to the pool, not yet written
 
         def written() -> int:
-            rows, results = ahead.popleft()
+            arts, results = ahead.popleft()
             if dask is None:                # the pool's processes wrote them
                 return sum(n for part in results() for n in part)
-            return self._write_index(version, rows, results(), state)
+            return self._write_index(version, arts, results(), state)
 
         with pool:
-            for rows in self._pending(version, batch):
+            for rowids in self._pending(version, batch):
                 if dask is None:
-                    chunks = [(seq + k, rows[i:i + INDEX_CHUNK])
-                              for k, i in enumerate(range(0, len(rows), INDEX_CHUNK))]
+                    chunks = [(seq + k, rowids[i:i + INDEX_CHUNK])
+                              for k, i in enumerate(range(0, len(rowids), INDEX_CHUNK))]
                     seq += len(chunks)
-                    ahead.append((rows, pool.submit(chunks)))
+                    ahead.append((None, pool.submit(chunks)))
                 else:
-                    ahead.append((rows, pool.submit(self._bodies(rows))))
+                    arts = self._articles(rowids)
+                    ahead.append((arts, pool.submit(_texts(arts))))
                 if len(ahead) >= INDEX_AHEAD:
                     done += written()
                     if progress:
@@ -766,36 +767,39 @@ class NewsArchive:
                     progress(done)
         return done
 
-    def _pending(self, version: str, batch: int) -> Iterator[list[tuple]]:
-        """``(rowid, id, ts, bare, title)`` of the articles not extracted with rules
-        ``version``, in batches of ``batch`` in rowid order, each after the last one read (so a
-        batch can be read before the one before it is written)."""
+    def _pending(self, version: str, batch: int) -> Iterator[list[int]]:
+        """The rowids of the articles not extracted with rules ``version``, in batches of
+        ``batch`` in rowid order, each after the last one read (so a batch can be read before
+        the one before it is written). Rowids only: whoever extracts a chunk reads its
+        articles (:meth:`_articles`), each row once."""
         last = 0
         while True:
-            rows = self.con.execute(
-                "SELECT a.rowid, a.id, a.ts, a.bare, a.title FROM articles a "
+            rowids = [r for (r,) in self.con.execute(
+                "SELECT a.rowid FROM articles a "
                 "LEFT JOIN extracted e ON e.version = ? AND e.article = a.rowid "
                 "WHERE a.rowid > ? AND e.article IS NULL ORDER BY a.rowid LIMIT ?",
-                (version, last, batch)).fetchall()
-            if not rows:
+                (version, last, batch))]
+            if not rowids:
                 return
-            last = rows[-1][0]
-            yield rows
+            last = rowids[-1]
+            yield rowids
 
-    def _bodies(self, rows: list[tuple]) -> list[tuple]:
-        """``(rowid, title, body)`` of :meth:`_pending`'s ``rows`` (in rowid order), the body
-        as its UTF-8 bytes in an archive of SQLite's default UTF-8 encoding (whoever extracts
-        decodes it: this process neither decodes nor encodes it to hand it over)."""
+    def _articles(self, rowids: list[int]) -> list[tuple]:
+        """``(rowid, id, ts, bare, title, body)`` of the articles of ``rowids`` (ascending),
+        the body as its UTF-8 bytes in an archive of SQLite's default UTF-8 encoding (whoever
+        extracts decodes it: the process that reads it neither decodes nor encodes it to hand
+        it over)."""
         utf8 = self.con.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
         body = "CAST(body AS BLOB)" if utf8 else "body"
-        want = {r[0]: r[4] for r in rows}
-        return [(rid, want[rid], text) for rid, text in self.con.execute(
-            f"SELECT rowid, {body} FROM articles WHERE rowid BETWEEN ? AND ? ORDER BY rowid",
-            (rows[0][0], rows[-1][0])) if rid in want]
+        want = set(rowids)
+        return [row for row in self.con.execute(
+            f"SELECT rowid, id, ts, bare, title, {body} FROM articles "
+            "WHERE rowid BETWEEN ? AND ? ORDER BY rowid", (rowids[0], rowids[-1]))
+            if row[0] in want]
 
     def _write_index(self, version: str, rows: list[tuple], parts: list,
                      state: "_IndexState") -> int:
-        """Write the mention index of ``rows`` (:meth:`_pending`) in one transaction, given
+        """Write the mention index of ``rows`` (:meth:`_articles`) in one transaction, given
         ``parts``, their :func:`_index_part` results (in order); the number
         of articles written. Articles that another indexer has written meanwhile (checked under
         the write lock) are left out, so two indexers at once store each article once.
@@ -839,7 +843,7 @@ class NewsArchive:
                 m0 = t0 = 0
                 ts = np.empty(len(m_counts), dtype=np.int64)
                 for j, (m1, t1) in enumerate(zip(m_end, t_end)):
-                    rid, aid, ts[j], bare, title = rows[k + j]
+                    rid, aid, ts[j], bare, title, _body = rows[k + j]
                     if keep[j]:
                         packed.append((version, int(ts[j]), aid, rid, bare, title, data[m0:m1],
                                        themes[t0:t1]))
@@ -1150,8 +1154,8 @@ class _ChunkIndexer:
         self.cond = ctx.Condition() if ordered else None
         self.own = None
 
-    def write(self, seq: int, rows: list[tuple]) -> int:
-        """Extract and write chunk ``seq`` (:meth:`NewsArchive._pending` rows), after chunk
+    def write(self, seq: int, rowids: list[int]) -> int:
+        """Extract and write chunk ``seq`` (:meth:`NewsArchive._pending` rowids), after chunk
         ``seq - 1``; the number of articles written. A chunk that fails lets the next ones go
         by unwritten (the pool's caller raises its error)."""
         if os.getpid() == self.pid:
@@ -1160,7 +1164,8 @@ class _ChunkIndexer:
             if self.own is None:
                 self.own = NewsArchive(self.path)
             archive = self.own
-        part = _index_part(self.extractor, archive._bodies(rows))
+        rows = archive._articles(rowids)
+        part = _index_part(self.extractor, _texts(rows))
         if self.turn is None:
             return archive._write_index(self.version, rows, [part], self.state)
         with self.cond:
@@ -1181,8 +1186,14 @@ class _ChunkIndexer:
 
 
 def _index_chunks(indexer: _ChunkIndexer, chunks: list) -> list[int]:
-    """:meth:`_ChunkIndexer.write` of each ``(seq, rows)`` (a task of the index's pool)."""
-    return [indexer.write(seq, rows) for seq, rows in chunks]
+    """:meth:`_ChunkIndexer.write` of each ``(seq, rowids)`` (a task of the index's pool)."""
+    return [indexer.write(seq, rowids) for seq, rowids in chunks]
+
+
+def _texts(rows: list[tuple]) -> list[tuple]:
+    """``(rowid, title, body)`` of :meth:`NewsArchive._articles` rows (what
+    :func:`_index_part` extracts)."""
+    return [(r[0], r[4], r[5]) for r in rows]
 
 
 def _day(ts: int) -> int:
