@@ -11,15 +11,18 @@ ends; a 、 list is one clause), the nearest hit, else the article's primary the
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
 from typing import NamedTuple
 
 import numpy as np
+import orjson
 
 from signals.articles import Article
 from signals.extract_nb import KIND_MARKER, KIND_QUOTE, KIND_THEME, articles_nb
+from signals.index_nb import index_part_nb
 from signals.mentions import MatchRules, NameMatcher, load_matching
 from signals.normalize import Normalised, normalize_all, original_span
 from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles, payload_arrays
@@ -73,6 +76,7 @@ class Extractor:
         self._version: str | None = None
         self._themes_json: dict[tuple, str] = {}
         self._joint = _JointScan(self.themes, self.roles)
+        self._index_tables: IndexTables | None = None
 
     @property
     def version(self) -> str:
@@ -130,7 +134,6 @@ class Extractor:
         choice = self.roles.choices
         role_of = [c[0] for c in choice]
         weight_of = [c[1] for c in choice]
-        themes_json = self._themes_json
         unknown_of = self._unknown
         rows = []
         for (key, _t, _b), ((raw, _text, index, code_kind, unknown, names, primary), cols) in \
@@ -138,15 +141,79 @@ class Extractor:
                                            COL_DECIDED)):
             ms = [(code, raw[a:b], kind, in_title, names[t], role_of[d], weight_of[d])
                   for (code, kind), (d, t, a, b, in_title) in zip(code_kind, cols)]
-            themes = (tuple(dict.fromkeys(names[:-1])), primary)
-            js = themes_json.get(themes)
-            if js is None:
-                if len(themes_json) >= _JSON_CACHE:
-                    themes_json.clear()
-                js = themes_json[themes] = json.dumps([list(themes[0]), primary],
-                                                      ensure_ascii=False)
-            rows.append((key, js, ms, unknown_of(raw, index, unknown) if unknown else []))
+            rows.append((key, self._themes_text(tuple(dict.fromkeys(names[:-1])), primary), ms,
+                         unknown_of(raw, index, unknown) if unknown else []))
         return rows
+
+    def index_part(self, pairs) -> IndexPart:
+        """The mention index of each ``(title, body)`` of ``pairs``, column-wise
+        (:class:`IndexPart`): what :meth:`index_rows` gives, with the mentions' terms given
+        part-local ids in order of first use and each article's mentions as their JSON text
+        (``orjson.dumps`` of its ``mentions`` rows), made by
+        :func:`signals.index_nb.index_part_nb` without a Python object a mention."""
+        tabs = self._index_tables
+        if tabs is None:
+            tabs = self._index_tables = IndexTables(self.roles.choices)
+        local = (np.full(len(tabs.texts) + 1024, -1, dtype=np.int32),
+                 np.empty(len(tabs.texts) + 1024, dtype=np.int64), np.zeros(1, dtype=np.int64))
+        unknown_of, dumps = self._unknown, orjson.dumps
+        tj, mj, uj, m_counts, t_counts, cols = [], [], [], [], [], []
+        for i in range(0, len(pairs), _PASS):
+            done = self._analyse(pairs[i:i + _PASS])
+            cks, names_ext, names_at, art_themes, mc, tc = [], [], [0], [], [0], [0]
+            for raw, _text, index, code_kind, unknown, names, primary in done.articles:
+                cks += tabs.code_kind_ids(code_kind)
+                names_ext += tabs.ids(names)
+                names_at.append(len(names_ext))
+                themes = tuple(dict.fromkeys(names[:-1]))
+                art_themes += tabs.ids(themes)
+                mc.append(mc[-1] + len(code_kind))
+                tc.append(tc[-1] + len(themes))
+                tj.append(self._themes_text(themes, primary))
+                uj.append(dumps(unknown_of(raw, index, unknown)).decode() if unknown else "[]")
+            rows = done.rows
+            m_at, names_at = np.array(mc, dtype=np.int64), np.array(names_at, dtype=np.int64)
+            # each mention's theme: row COL_THEME of its article's names (-1: the last)
+            art = np.repeat(np.arange(len(done.articles)), np.diff(m_at))
+            t = rows[:, COL_THEME]
+            theme = np.array(names_ext, dtype=np.int64)[
+                np.where(t < 0, names_at[1:][art], names_at[:-1][art]) + t]
+            local = _grown(local, len(tabs.texts))
+            choice, a, b, title = (rows[:, c] for c in (COL_DECIDED, COL_A, COL_B, COL_TITLE))
+            code, role, theme_l, theme_ids, out, json_at, ok = index_part_nb(
+                done.raw, done.raw_bounds, m_at, np.array(cks, dtype=np.int64), choice, theme, a,
+                b, title, np.array(art_themes, dtype=np.int64), np.array(tc, dtype=np.int64),
+                *tabs.arrays(), *local)
+            text, at = out.tobytes(), json_at.tolist()
+            got = [text[at[j]:at[j + 1]].decode() for j in range(len(done.articles))]
+            for j in np.flatnonzero(~ok).tolist():   # orjson's own answer (it raises)
+                raw, code_kind = done.articles[j][0], done.articles[j][3]
+                k = slice(mc[j], mc[j + 1])
+                got[j] = dumps([(c, raw[a0:b0], kind, it, tabs.texts[th], *tabs.choices[d])
+                                for (c, kind), d, th, a0, b0, it in zip(
+                                    code_kind, choice[k].tolist(), theme[k].tolist(),
+                                    a[k].tolist(), b[k].tolist(), title[k].tolist())]).decode()
+            mj += got
+            m_counts += np.diff(m_at).tolist()
+            t_counts += np.diff(tc).tolist()
+            cols.append((code, role, theme_l, title, tabs.weights[choice], theme_ids))
+        columns = [_cat([c[f] for c in cols], dt) for f, dt in enumerate(
+            (np.int32, np.int32, np.int32, np.uint8, np.float64, np.int64))]
+        order = local[1][:int(local[2][0])].tolist()
+        return IndexPart(tj, mj, uj, [tabs.texts[e] for e in order], *columns[:5],
+                         np.array(m_counts, dtype=np.int64), columns[5],
+                         np.array(t_counts, dtype=np.int64))
+
+    def _themes_text(self, themes: tuple, primary: str) -> str:
+        """The JSON ``[themes, primary]`` of an article's themes (remembered: few distinct)."""
+        themes_json = self._themes_json
+        js = themes_json.get((themes, primary))
+        if js is None:
+            if len(themes_json) >= _JSON_CACHE:
+                themes_json.clear()
+            js = themes_json[themes, primary] = json.dumps([list(themes), primary],
+                                                           ensure_ascii=False)
+        return js
 
     def _in_passes(self, pairs, first_col: int):
         """Each ``(title, body)`` of ``pairs`` analysed, in passes of :data:`_PASS`
@@ -197,7 +264,7 @@ class Extractor:
             primary = primary_theme(theirs, first, title_end)
             theirs.append(primary)
             articles.append((raw, text, index, code_kind, unknown, theirs, primary))
-        return _Analysed(articles, rows)
+        return _Analysed(articles, rows, norm.raw, norm.raw_bounds)
 
     @staticmethod
     def _unknown(raw: str, index, unknown) -> list[tuple[str, str]]:
@@ -215,9 +282,12 @@ class Extractor:
 class _Analysed(NamedTuple):
     """:meth:`Extractor._analyse`'s answer: per article ``(raw, text, index, code_kind,
     unknown, themes, primary)``, and the mentions' rows of every article end to end (article
-    ``a``'s mentions are its ``len(code_kind)`` rows after the earlier articles')."""
+    ``a``'s mentions are its ``len(code_kind)`` rows after the earlier articles'); the raw
+    texts' code points end to end (:class:`signals.normalize.Normalised`)."""
     articles: list
     rows: np.ndarray
+    raw: np.ndarray
+    raw_bounds: np.ndarray
 
 
 _NO_HITS = np.zeros(0, dtype=np.int64)
@@ -341,6 +411,131 @@ class _JointScan:
                 self.roles.settle(text, out[:, :8], decided)
                 out[:, COL_DECIDED] = decided
         return names, first, rows
+
+
+def _grown(local: tuple, n: int) -> tuple:
+    """:meth:`Extractor.index_part`'s part-local ids (``local_of``, ``order``, ``n_local``)
+    made room for term ids below ``n``."""
+    local_of, order, n_local = local
+    if n <= len(local_of):
+        return local
+    grown = np.full(n + 1024, -1, dtype=np.int32)
+    grown[:len(local_of)] = local_of
+    more = np.empty(len(grown), dtype=np.int64)
+    more[:len(order)] = order
+    return grown, more, n_local
+
+
+def _cat(arrays: list[np.ndarray], dtype) -> np.ndarray:
+    """``arrays`` end to end, as ``dtype``."""
+    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
+
+
+class IndexPart(NamedTuple):
+    """:meth:`Extractor.index_part`'s answer, per article: its themes JSON (``[themes,
+    primary]``), its mentions' JSON (``[[code, matched_text, kind, in_title, theme, role,
+    weight], ...]``, orjson's text) and its unknown names' JSON (``[[text, reason], ...]``);
+    ``terms``: the part's terms (codes, roles, themes) in order of first use (each mention's
+    code, role and theme, then its article's themes), whose positions are the ids of ``code``,
+    ``role``, ``theme`` (-1: none), the mentions' columns end to end with ``title`` (0 or 1)
+    and ``weight``; ``m_counts``: mentions an article; ``theme_ids``, ``t_counts``: the
+    articles' themes end to end, and how many an article."""
+    themes_json: list
+    mentions_json: list
+    unknown_json: list
+    terms: list
+    code: np.ndarray
+    role: np.ndarray
+    theme: np.ndarray
+    title: np.ndarray
+    weight: np.ndarray
+    m_counts: np.ndarray
+    theme_ids: np.ndarray
+    t_counts: np.ndarray
+
+
+class IndexTables:
+    """The JSON fragments and term ids of :func:`signals.index_nb.index_part_nb`, one set an
+    extractor, grown as new values come (codes and kinds as found, themes as named): the texts
+    by term id (the empty theme has one, not a term), per (code, kind) id the code's term id
+    and the fragments before and after the matched text, per role choice the role's term id and
+    the fragment after the theme; :meth:`arrays` gives them as the kernel's arrays (one
+    snapshot: ids given before it are in it)."""
+
+    def __init__(self, choices: list[tuple[str, float]]):
+        self.choices = list(choices)
+        self.texts: list[str] = []
+        self._ext: dict[str, int] = {}
+        self._ck: dict[tuple[str, str], int] = {}
+        self._frags: list[bytes] = []
+        self._ext_frag: list[int] = []
+        self._ck_code: list[int] = []
+        self._ck_head: list[int] = []
+        self._ck_mid: list[int] = []
+        self.weights = np.array([w for _r, w in self.choices], dtype=np.float64)
+        self._role = [self._id(r) for r, _w in self.choices]
+        self._tail = [self._frag(b"," + orjson.dumps(r) + b"," + orjson.dumps(w) + b"]")
+                      for r, w in self.choices]
+        self._arrays: tuple = ((), ())
+
+    def _frag(self, data: bytes) -> int:
+        self._frags.append(data)
+        return len(self._frags) - 1
+
+    def _id(self, text: str) -> int:
+        got = self._ext.get(text)
+        if got is None:
+            got = self._ext[text] = len(self.texts)
+            self.texts.append(text)
+            self._ext_frag.append(self._frag(orjson.dumps(text)))
+        return got
+
+    def ids(self, texts) -> list[int]:
+        """The term ids of ``texts``."""
+        try:
+            return list(map(self._ext.__getitem__, texts))
+        except KeyError:
+            return [self._id(t) for t in texts]
+
+    def code_kind_ids(self, code_kind: list[tuple[str, str]]) -> list[int]:
+        """The ids of ``(code, kind)`` pairs."""
+        try:
+            return list(map(self._ck.__getitem__, code_kind))
+        except KeyError:
+            pass
+        out = []
+        for pair in code_kind:
+            got = self._ck.get(pair)
+            if got is None:
+                code, kind = pair
+                got = self._ck[pair] = len(self._ck_code)
+                self._ck_code.append(self._id(code))
+                self._ck_head.append(self._frag(b"[" + orjson.dumps(code) + b',"'))
+                self._ck_mid.append(self._frag(b'",' + orjson.dumps(kind) + b","))
+            out.append(got)
+        return out
+
+    def arrays(self) -> tuple:
+        """``(ck_code, ck_head, ck_mid, choice_role, choice_tail, ext_frag, is_term, frags,
+        frag_at)`` of :func:`signals.index_nb.index_part_nb`, made again when the lists grew
+        since (each from as much of its list as was there when the sizes were read: a thread
+        adding values meanwhile finds the sizes changed and makes its own)."""
+        lists = (self._ck_code, self._ck_head, self._ck_mid, self._ext_frag, self.texts,
+                 self._frags)
+        sizes = tuple(map(len, lists))
+        have, arrays = self._arrays
+        if have != sizes:
+            ints = functools.partial(np.array, dtype=np.int64)
+            ck_code, ck_head, ck_mid, ext_frag, texts, frags = (
+                lst[:k] for lst, k in zip(lists, sizes))
+            arrays = (ints(ck_code), ints(ck_head), ints(ck_mid), ints(self._role),
+                      ints(self._tail), ints(ext_frag),
+                      np.array([bool(t) for t in texts], dtype=np.bool_),
+                      np.frombuffer(b"".join(frags), dtype=np.uint8),
+                      np.fromiter(itertools.accumulate(map(len, frags), initial=0),
+                                  dtype=np.int64, count=len(frags) + 1))
+            self._arrays = (sizes, arrays)
+        return arrays
 
 
 def _bounds(lengths) -> np.ndarray:

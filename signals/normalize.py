@@ -191,7 +191,8 @@ class Normalised(NamedTuple):
     the indexes end to end (``index_bounds``; none for a text whose positions did not move);
     ``title_ends[a]``: where text ``a``'s first line break is (its length when it has none);
     ``state[a]``: :func:`signals.text_nb.normalize_all_nb`'s (bit 1: the kernel read it, 4: no
-    surrogate code point in it)."""
+    surrogate code point in it); ``raw``: the texts as given, their code points end to end
+    (text ``a``'s at ``raw_bounds[a]:raw_bounds[a + 1]``)."""
     texts: list
     indexes: list
     units: np.ndarray
@@ -201,6 +202,8 @@ class Normalised(NamedTuple):
     index_bounds: np.ndarray
     title_ends: list
     state: list
+    raw: np.ndarray
+    raw_bounds: np.ndarray
 
 
 def normalize_all(raws: list[str], keep_breaks: list[int]) -> Normalised:
@@ -208,10 +211,10 @@ def normalize_all(raws: list[str], keep_breaks: list[int]) -> Normalised:
     texts end to end through one kernel call (:func:`signals.text_nb.normalize_all_nb`; a text
     it cannot read takes the regexes, :func:`normalize_text_regex`)."""
     n = len(raws)
-    units = np.frombuffer("".join(raws).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    out, out16, index, meta = normalize_all_nb(
-        units, np.array([*map(len, raws), *keep_breaks], dtype=np.int64), _upper_table()[2],
-        WRAP_MIN)
+    raw_units = np.frombuffer("".join(raws).encode("utf-32-le", "surrogatepass"),
+                              dtype=np.uint32)
+    lengths = np.array([*map(len, raws), *keep_breaks], dtype=np.int64)
+    out, out16, index, meta = normalize_all_nb(raw_units, lengths, _upper_table()[2], WRAP_MIN)
     out.flags.writeable = False          # as np.frombuffer gives them: the same kernel types
     out16.flags.writeable = False
     decode = codecs.utf_32_le_decode
@@ -246,8 +249,10 @@ def normalize_all(raws: list[str], keep_breaks: list[int]) -> Normalised:
         index_at = np.fromiter(itertools.accumulate(
             (0 if ix is None else len(ix) for ix in indexes), initial=0), dtype=np.int64,
             count=n + 1)
+    raw_bounds = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths[:n], out=raw_bounds[1:])
     return Normalised(texts, indexes, out, out16, units_at, index, index_at, title_ends[:n],
-                      state[:n])
+                      state[:n], raw_units, raw_bounds)
 
 
 def normalize_text_regex(text: str, keep_break: int) -> tuple[str, np.ndarray | None]:

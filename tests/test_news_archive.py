@@ -424,7 +424,10 @@ def _reference_tables(arch, ex):
 
 
 ODD_BODIES = ["", "天娱数科涨停😀豆包𠀀居然智家", "蜂助手\ufffd涨停", "市场震荡。" * 20_000 + "贵州茅台",
-             "机器人(300024)\n\n天娱数科\u3000涨停", "星辰科技涨停，天娱数科跌停"]
+             "机器人(300024)\n\n天娱数科\u3000涨停", "星辰科技涨停，天娱数科跌停",
+             # JSON escapes in and around the matched texts (orjson's text, by the kernel)
+             '"天娱数科"\\涨停\t\x01居然智家\x1f，天娱 数科、"蜂助手"\b\f\r'
+             '今日市场上，人工智能板块表现活跃，多只个股涨停，其中天娱\n数科涨停，天娱\t数科跟涨。']
 
 
 def test_index_equals_one_plain_pass(tmp_path, master):
@@ -432,7 +435,7 @@ def test_index_equals_one_plain_pass(tmp_path, master):
     writer, bodies handed over as UTF-8 bytes) stores the tables of one plain pass: same term
     ids, same packed blobs -- with empty, huge and non-BMP bodies too."""
     ex = Extractor(master)
-    arts = [dataclasses.replace(a, body=ODD_BODIES[i // 7 % 6] + a.body if i % 7 == 3 else a.body)
+    arts = [dataclasses.replace(a, body=ODD_BODIES[i // 7 % len(ODD_BODIES)] + a.body if i % 7 == 3 else a.body)
             for i, a in enumerate(articles(1300))]
     for workers, batch in ((2, 1200), (1, 97), (2, 5000)):
         with NewsArchive(tmp_path / f"r{workers}{batch}.sqlite") as arch:

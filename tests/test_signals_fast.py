@@ -4,11 +4,13 @@ kernel, role regexes answered from one literal scan. Every field of every mentio
 on synthetic articles, edge cases, the labelled set and the real articles."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -16,8 +18,9 @@ from hypothesis import strategies as st
 
 from backtests.data.master import StockMaster, load_master
 from benchmarks.news_corpus import make_records
-from signals.extract import Extractor
+from signals.extract import Extractor, IndexTables
 from signals.extract_nb import KIND_MARKER, KIND_THEME, leftmost_of_nb
+from signals.index_nb import index_part_nb
 from signals.literals import Automata, finite_strings, needed_strings, parse
 from signals.mentions import _DIGITS_RE, digit_runs, load_matching
 from signals.normalize import normalize_all, normalize_text
@@ -83,6 +86,33 @@ def check_rows(ex, items):
     assert got == want
     for g, w in zip(got, want):
         assert [tuple(map(type, m)) for m in g[2]] == [tuple(map(type, m)) for m in w[2]], g
+    part = ex.index_part([(title, body) for _k, title, body in items])
+    assert [list(c) if isinstance(c, list) else c.tolist() for c in part] == part_of_rows(want)
+
+
+def part_of_rows(rows):
+    """Extractor.index_part's answer as the rows give it: the JSON as orjson writes it, the
+    terms numbered in order of first use (each mention's code, role and theme, then the
+    article's themes; no theme: -1)."""
+    terms: dict[str, int] = {}
+    out = [[] for _ in range(12)]
+    tj, mj, uj, _terms, code, role, theme, title, weight, m_counts, theme_ids, t_counts = out
+    for _key, themes_json, ms, unknown in rows:
+        tj.append(themes_json)
+        mj.append(orjson.dumps(ms).decode())
+        uj.append(orjson.dumps(unknown).decode())
+        for c, _matched, _kind, in_title, th, r, w in ms:
+            code.append(terms.setdefault(c, len(terms)))
+            role.append(terms.setdefault(r, len(terms)))
+            theme.append(terms.setdefault(th, len(terms)) if th else -1)
+            title.append(in_title)
+            weight.append(w)
+        themes = json.loads(themes_json)[0]
+        theme_ids += [terms.setdefault(t, len(terms)) for t in themes]
+        m_counts.append(len(ms))
+        t_counts.append(len(themes))
+    out[3] = list(terms)
+    return out
 
 
 def check_pass(ex, bodies=()):
@@ -648,3 +678,29 @@ def test_article_rows_of_an_extractor_without_index_rows(small):
         extract_text = staticmethod(small.extract_text)
     items = [(k, title, body) for k, (title, body) in enumerate(EDGE)]
     assert article_rows(Earlier(), items) == small.index_rows(items) == ref.index_rows(small, items)
+
+
+def test_index_json_is_orjsons_text():
+    """The index kernel writes a mention's JSON as orjson does: every escape of the ASCII range,
+    characters of two, three and four UTF-8 bytes; a lone surrogate (which orjson refuses)
+    leaves the article to the caller. Term ids: in order of first use, no theme -1."""
+    tabs = IndexTables([("momentum", 1.0), ("risk", -0.5)])
+    text = "".join(map(chr, range(0x80))) + "\u2028é中😀\ufffd"
+    ck = tabs.code_kind_ids([("000001", "name"), ("300024", "code")])
+    th = tabs.ids(["AI", ""])
+
+    def run(text):
+        raw = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        i64 = functools.partial(np.array, dtype=np.int64)
+        return index_part_nb(raw, i64([0, len(text)]), i64([0, 2]), i64(ck), i64([0, 1]),
+                             i64(th), i64([0, 34]), i64([len(text), 35]), i64([1, 0]),
+                             i64(th[:1]), i64([0, 1]), *tabs.arrays(), np.full(8, -1, np.int32),
+                             np.empty(8, dtype=np.int64), np.zeros(1, dtype=np.int64))
+
+    code, role, theme, theme_ids, out, json_at, ok = run(text)
+    assert ok.tolist() == [True] and json_at.tolist() == [0, len(out)]
+    assert out.tobytes() == orjson.dumps([("000001", text, "name", 1, "AI", "momentum", 1.0),
+                                          ("300024", '"', "code", 0, "", "risk", -0.5)])
+    assert (code.tolist(), role.tolist(), theme.tolist(), theme_ids.tolist()) == \
+        ([0, 3], [1, 4], [2, -1], [2])
+    assert run(text[:40] + "\ud800" + text[40:])[6].tolist() == [False]

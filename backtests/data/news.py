@@ -92,7 +92,6 @@ from pathlib import Path
 from typing import Self
 
 import numpy as np
-import orjson
 import pandas as pd
 import pyarrow as pa
 
@@ -108,7 +107,7 @@ from signals.articles import (
     record_attempt,
 )
 from signals.marks import SIGNAL_PARAMS, score_index
-from signals.parallel import ExtractPool, article_rows
+from signals.parallel import ExtractPool
 
 ARCHIVE_FILE = os.path.join("news", "archive.sqlite")
 LEGACY_FILE = os.path.join("news", "articles.jsonl")
@@ -1051,35 +1050,16 @@ def _index_part(extractor, items: list) -> tuple:
     packed mentions with term ids of this part -- its terms in order of first use (code, role
     and theme of each mention, then the article's themes), :data:`MENTION_DT` records, mentions
     an article, theme ids, themes an article -- which :meth:`NewsArchive._write_index` maps to
-    the archive's ids."""
+    the archive's ids (:meth:`signals.extract.Extractor.index_part`)."""
     version = extractor.version
-    extracted, m_counts, theme_ids, t_counts = [], [], [], []
-    codes, roles, themes, titles, weights = [], [], [], [], []
-    terms: dict[str, int] = {}
-    tid = terms.setdefault
-    dumps, loads = orjson.dumps, orjson.loads
-    items = [(rid, title, body if type(body) is str else body.decode())
-             for rid, title, body in items]
-    for rid, themes_json, ms, us in article_rows(extractor, items):
-        # texts read from the archive (SQLite holds no lone surrogates): valid UTF-8 for orjson
-        extracted.append((version, rid, themes_json, dumps(ms).decode(),
-                          dumps(us).decode() if us else "[]"))
-        for code, _, _, in_title, theme, role, weight in ms:
-            codes.append(tid(code, len(terms)))
-            roles.append(tid(role, len(terms)))
-            themes.append(tid(theme, len(terms)) if theme else -1)
-            titles.append(in_title)
-            weights.append(weight)
-        m_counts.append(len(ms))
-        ids = [tid(t, len(terms)) for t in loads(themes_json)[0]]
-        theme_ids += ids
-        t_counts.append(len(ids))
-    recs = np.empty(len(codes), dtype=MENTION_DT)
-    for name, values in (("code", codes), ("role", roles), ("theme", themes), ("title", titles),
-                         ("weight", weights)):
-        recs[name] = values
-    return (extracted, list(terms), recs, np.array(m_counts, dtype=np.int64),
-            np.array(theme_ids, dtype=np.int64), np.array(t_counts, dtype=np.int64))
+    part = extractor.index_part([(title, body if type(body) is str else body.decode())
+                                 for _rid, title, body in items])
+    extracted = [(version, item[0], *cols) for item, cols in zip(
+        items, zip(part.themes_json, part.mentions_json, part.unknown_json))]
+    recs = np.empty(len(part.code), dtype=MENTION_DT)
+    for name in ("code", "role", "theme", "title", "weight"):
+        recs[name] = getattr(part, name)
+    return extracted, part.terms, recs, part.m_counts, part.theme_ids, part.t_counts
 
 
 class _IndexState:
