@@ -15,6 +15,7 @@ import functools
 import hashlib
 import itertools
 import json
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -112,11 +113,12 @@ class Extractor:
         """:meth:`extract_text` of each ``(title, body)``, in passes."""
         choice = self.roles.choices
         out = []
-        for (raw, text, index, code_kind, unknown, names, primary), rows in \
+        kinds = self.matcher.code_kinds
+        for (raw, text, index, ids, unknown, names, primary), rows in \
                 self._in_passes(pairs, 0):
             mentions = []
             for (code, kind), (_s, _e, lo, hi, _ca, _cb, _pa, _pb, d, t, a, b, in_title) in zip(
-                    code_kind, rows):
+                    map(kinds.__getitem__, ids), rows):
                 role, weight = choice[d]
                 # tuple.__new__: a NamedTuple's own __new__ is a Python function (its defaults)
                 mentions.append(_new(Mention, (code, raw[a:b], kind, in_title == 1, names[t],
@@ -135,12 +137,14 @@ class Extractor:
         role_of = [c[0] for c in choice]
         weight_of = [c[1] for c in choice]
         unknown_of = self._unknown
+        kinds = self.matcher.code_kinds
         rows = []
-        for (key, _t, _b), ((raw, _text, index, code_kind, unknown, names, primary), cols) in \
+        for (key, _t, _b), ((raw, _text, index, ids, unknown, names, primary), cols) in \
                 zip(items, self._in_passes([(title, body) for _key, title, body in items],
                                            COL_DECIDED)):
             ms = [(code, raw[a:b], kind, in_title, names[t], role_of[d], weight_of[d])
-                  for (code, kind), (d, t, a, b, in_title) in zip(code_kind, cols)]
+                  for (code, kind), (d, t, a, b, in_title) in zip(map(kinds.__getitem__, ids),
+                                                                    cols)]
             rows.append((key, self._themes_text(tuple(dict.fromkeys(names[:-1])), primary), ms,
                          unknown_of(raw, index, unknown) if unknown else []))
         return rows
@@ -153,7 +157,7 @@ class Extractor:
         :func:`signals.index_nb.index_part_nb` without a Python object a mention."""
         tabs = self._index_tables
         if tabs is None:
-            tabs = self._index_tables = IndexTables(self.roles.choices)
+            tabs = self._index_tables = IndexTables(self.roles.choices, self.matcher.code_kinds)
         local = (np.full(len(tabs.texts) + 1024, -1, dtype=np.int32),
                  np.empty(len(tabs.texts) + 1024, dtype=np.int64), np.zeros(1, dtype=np.int64))
         unknown_of, dumps = self._unknown, orjson.dumps
@@ -161,13 +165,13 @@ class Extractor:
         for i in range(0, len(pairs), _PASS):
             done = self._analyse(pairs[i:i + _PASS])
             cks, names_ext, names_at, art_themes, mc, tc = [], [], [0], [], [0], [0]
-            for raw, _text, index, code_kind, unknown, names, primary in done.articles:
-                cks += tabs.code_kind_ids(code_kind)
+            for raw, _text, index, ids, unknown, names, primary in done.articles:
+                cks += ids
                 names_ext += tabs.ids(names)
                 names_at.append(len(names_ext))
                 themes = tuple(dict.fromkeys(names[:-1]))
                 art_themes += tabs.ids(themes)
-                mc.append(mc[-1] + len(code_kind))
+                mc.append(mc[-1] + len(ids))
                 tc.append(tc[-1] + len(themes))
                 tj.append(self._themes_text(themes, primary))
                 uj.append(dumps(unknown_of(raw, index, unknown)).decode() if unknown else "[]")
@@ -178,20 +182,23 @@ class Extractor:
             t = rows[:, COL_THEME]
             theme = np.array(names_ext, dtype=np.int64)[
                 np.where(t < 0, names_at[1:][art], names_at[:-1][art]) + t]
-            local = _grown(local, len(tabs.texts))
+            ck = tabs.kind_ids(cks)
+            arrays = tabs.arrays()          # (after the last value added: every id is in them)
+            local = _grown(local, len(arrays[6]))        # room for every term id
             choice, a, b, title = (rows[:, c] for c in (COL_DECIDED, COL_A, COL_B, COL_TITLE))
             code, role, theme_l, theme_ids, out, json_at, ok = index_part_nb(
-                done.raw, done.raw_bounds, m_at, np.array(cks, dtype=np.int64), choice, theme, a,
-                b, title, np.array(art_themes, dtype=np.int64), np.array(tc, dtype=np.int64),
-                *tabs.arrays(), *local)
+                done.raw, done.raw_bounds, m_at, ck, choice, theme, a, b, title,
+                np.array(art_themes, dtype=np.int64), np.array(tc, dtype=np.int64), *arrays,
+                *local)
             text, at = out.tobytes(), json_at.tolist()
             got = [text[at[j]:at[j + 1]].decode() for j in range(len(done.articles))]
             for j in np.flatnonzero(~ok).tolist():   # orjson's own answer (it raises)
-                raw, code_kind = done.articles[j][0], done.articles[j][3]
+                raw, ids = done.articles[j][0], done.articles[j][3]
                 k = slice(mc[j], mc[j + 1])
                 got[j] = dumps([(c, raw[a0:b0], kind, it, tabs.texts[th], *tabs.choices[d])
                                 for (c, kind), d, th, a0, b0, it in zip(
-                                    code_kind, choice[k].tolist(), theme[k].tolist(),
+                                    map(tabs.code_kinds.__getitem__, ids), choice[k].tolist(),
+                                    theme[k].tolist(),
                                     a[k].tolist(), b[k].tolist(), title[k].tolist())]).decode()
             mj += got
             m_counts += np.diff(m_at).tolist()
@@ -224,7 +231,7 @@ class Extractor:
             rows = done.rows[:, first_col:].tolist()
             m = 0
             for article in done.articles:
-                k = m + len(article[3])                 # its code_kind: one row a mention
+                k = m + len(article[3])                 # its hits' ids: one row a mention
                 yield article, rows[m:k]
                 m = k
 
@@ -253,17 +260,17 @@ class Extractor:
         for a, text in enumerate(texts):
             code_points.seed(text, units[b[a]:b[a + 1]])   # remembered for the last text only
             utf16_units.seed(text, units16[b[a]:b[a + 1]])
-            found.append(self.matcher.find_spans(text))
+            found.append(self.matcher.find_ids(text))
         spans = [f[0] for f in found]
         # the theme nearest each mention in its clause (the theme clause is the role clause:
         # THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
         names, firsts, rows = self._joint.run(norm, spans, self.roles.workspace())
         articles = []
-        for raw, text, index, (_s, code_kind, unknown), theirs, first, title_end in zip(
+        for raw, text, index, (_s, ids, unknown), theirs, first, title_end in zip(
                 raws, texts, norm.indexes, found, names, firsts, norm.title_ends):
             primary = primary_theme(theirs, first, title_end)
             theirs.append(primary)
-            articles.append((raw, text, index, code_kind, unknown, theirs, primary))
+            articles.append((raw, text, index, ids, unknown, theirs, primary))
         return _Analysed(articles, rows, norm.raw, norm.raw_bounds)
 
     @staticmethod
@@ -280,9 +287,11 @@ class Extractor:
 
 
 class _Analysed(NamedTuple):
-    """:meth:`Extractor._analyse`'s answer: per article ``(raw, text, index, code_kind,
-    unknown, themes, primary)``, and the mentions' rows of every article end to end (article
-    ``a``'s mentions are its ``len(code_kind)`` rows after the earlier articles'); the raw
+    """:meth:`Extractor._analyse`'s answer: per article ``(raw, text, index, ids, unknown,
+    themes, primary)`` (``ids``: its hits' (code, kind) ids,
+    :meth:`signals.mentions.NameMatcher.find_ids`), and the mentions' rows of every article end
+    to end (article ``a``'s mentions are its ``len(ids)`` rows after the earlier articles'); the
+    raw
     texts' code points end to end (:class:`signals.normalize.Normalised`)."""
     articles: list
     rows: np.ndarray
@@ -457,16 +466,19 @@ class IndexPart(NamedTuple):
 class IndexTables:
     """The JSON fragments and term ids of :func:`signals.index_nb.index_part_nb`, one set an
     extractor, grown as new values come (codes and kinds as found, themes as named): the texts
-    by term id (the empty theme has one, not a term), per (code, kind) id the code's term id
-    and the fragments before and after the matched text, per role choice the role's term id and
-    the fragment after the theme; :meth:`arrays` gives them as the kernel's arrays (one
-    snapshot: ids given before it are in it)."""
+    by term id (the empty theme has one, not a term), per (code, kind) id of its own -- given to
+    the name matcher's ids (``code_kinds``, :meth:`signals.mentions.NameMatcher.find_ids`) as
+    they come -- the code's term id and the fragments before and after the matched text, per
+    role choice the role's term id and the fragment after the theme; :meth:`arrays` gives them
+    as the kernel's arrays (one snapshot: ids given before it are in it). Values are added under
+    a lock (an extractor may be shared by threads); reading needs none."""
 
-    def __init__(self, choices: list[tuple[str, float]]):
-        self.choices = list(choices)
+    def __init__(self, choices: list[tuple[str, float]], code_kinds: list):
+        self.choices, self.code_kinds = list(choices), code_kinds
+        self._lock = threading.Lock()
         self.texts: list[str] = []
         self._ext: dict[str, int] = {}
-        self._ck: dict[tuple[str, str], int] = {}
+        self._ck_of = np.full(len(code_kinds), -1, dtype=np.int64)
         self._frags: list[bytes] = []
         self._ext_frag: list[int] = []
         self._ck_code: list[int] = []
@@ -477,6 +489,12 @@ class IndexTables:
         self._tail = [self._frag(b"," + orjson.dumps(r) + b"," + orjson.dumps(w) + b"]")
                       for r, w in self.choices]
         self._arrays: tuple = ((), ())
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}   # (Dask pickles it)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
 
     def _frag(self, data: bytes) -> int:
         self._frags.append(data)
@@ -495,25 +513,26 @@ class IndexTables:
         try:
             return list(map(self._ext.__getitem__, texts))
         except KeyError:
-            return [self._id(t) for t in texts]
+            with self._lock:
+                return [self._id(t) for t in texts]
 
-    def code_kind_ids(self, code_kind: list[tuple[str, str]]) -> list[int]:
-        """The ids of ``(code, kind)`` pairs."""
-        try:
-            return list(map(self._ck.__getitem__, code_kind))
-        except KeyError:
-            pass
-        out = []
-        for pair in code_kind:
-            got = self._ck.get(pair)
-            if got is None:
-                code, kind = pair
-                got = self._ck[pair] = len(self._ck_code)
-                self._ck_code.append(self._id(code))
-                self._ck_head.append(self._frag(b"[" + orjson.dumps(code) + b',"'))
-                self._ck_mid.append(self._frag(b'",' + orjson.dumps(kind) + b","))
-            out.append(got)
-        return out
+    def kind_ids(self, ids: list[int]) -> np.ndarray:
+        """The (code, kind) ids of the name matcher's ids ``ids`` (int64)."""
+        ids = np.array(ids, dtype=np.int64)
+        ck_of = self._ck_of
+        if len(ids) and (int(ids.max()) >= len(ck_of) or (ck_of[ids] < 0).any()):
+            with self._lock:
+                ck_of = self._ck_of
+                if len(ck_of) < len(self.code_kinds):           # the matcher added ids
+                    ck_of = self._ck_of = np.concatenate([ck_of, np.full(
+                        len(self.code_kinds) - len(ck_of), -1, dtype=np.int64)])
+                for i in np.unique(ids[ck_of[ids] < 0]).tolist():
+                    code, kind = self.code_kinds[i]
+                    self._ck_code.append(self._id(code))
+                    self._ck_head.append(self._frag(b"[" + orjson.dumps(code) + b',"'))
+                    self._ck_mid.append(self._frag(b'",' + orjson.dumps(kind) + b","))
+                    ck_of[i] = len(self._ck_mid) - 1
+        return ck_of[ids]
 
     def arrays(self) -> tuple:
         """``(ck_code, ck_head, ck_mid, choice_role, choice_tail, ext_frag, is_term, frags,

@@ -318,6 +318,7 @@ class NameMatcher:
             self._code_kind[node] = (code, kind)
         six = sorted(c for c in self.codes if len(c) == 6 and c.isascii() and c.isdigit())
         self._code_kind += [(c, KIND_CODE) for c in six]
+        self._kind_ids: dict | None = None          # (code, kind) -> id, made when needed
         self.n_names = len(self.keys)
         # the guard and unknown-name regexes as automata (signals.literals.Automata), run in
         # numba; None when one of them does not translate: the regexes run as written
@@ -379,16 +380,39 @@ class NameMatcher:
         """:meth:`find` without its objects: ``(at, code_kind, unknown)`` -- the hits' ``(start,
         end)`` (int64 ``[K, 2]``), their ``(code, kind)`` and the unknown candidates' ``(start,
         end, reason)`` (what the extractor keeps of them)."""
+        at, ids, unknown = self.find_ids(text)
+        return at, list(map(self._code_kind.__getitem__, ids)), unknown
+
+    def find_ids(self, text: str) -> tuple[np.ndarray, list[int], list[tuple[int, int, str]]]:
+        """:meth:`find_spans` with each hit's ``(code, kind)`` as its position in
+        :attr:`code_kinds`."""
         got = self._rows(text)
         if got is None:
             hits, unknown = self._find_regex(text)
             at = np.array([h[:2] for h in hits], dtype=np.int64).reshape(-1, 2)
-            return (at, [(h.code, h.kind) for h in hits],
+            return (at, [self._kind_id((h.code, h.kind)) for h in hits],
                     [(u.start, u.end, u.reason) for u in unknown])
         rows, n_hits = got
-        code_kind = list(map(self._code_kind.__getitem__, rows[:n_hits, 2].tolist()))
-        return (rows[:n_hits, :2], code_kind,
+        return (rows[:n_hits, :2], rows[:n_hits, 2].tolist(),
                 self._reasons(rows[n_hits:].tolist()) if rows.shape[0] > n_hits else [])
+
+    @property
+    def code_kinds(self) -> list:
+        """What a hit's id of :meth:`find_ids` stands for: its ``(code, kind)`` (None: no
+        hit has that id)."""
+        return self._code_kind
+
+    def _kind_id(self, pair: tuple[str, str]) -> int:
+        """The id of ``(code, kind)`` (of a hit the regexes found), added when new."""
+        ids = self._kind_ids
+        if ids is None:
+            ids = self._kind_ids = {ck: i for i, ck in enumerate(self._code_kind)
+                                    if ck is not None}
+        got = ids.get(pair)
+        if got is None:
+            got = ids[pair] = len(self._code_kind)
+            self._code_kind.append(pair)
+        return got
 
     def _rows(self, text: str) -> tuple[np.ndarray, int] | None:
         """``(rows, n_hits)`` of :func:`signals.mentions_nb.find_nb` (names, codes and unknown

@@ -237,6 +237,34 @@ def test_file_import_checkpoints_behind_the_writer(tmp_path, monkeypatch, worker
     assert threading.active_count() == threads
 
 
+def test_index_processes_leave_the_checkpoints_to_the_opening_one(tmp_path, master,
+                                                                 monkeypatch):
+    """The index's writing processes take no checkpoint (one would hold the turn while it
+    copies the WAL): the opening process's thread copies the WAL after each batch, so the WAL
+    starts over instead of holding the whole index; afterwards it checkpoints by itself."""
+    import threading
+
+    monkeypatch.setattr(news, "WAL_CHECKPOINT_BYTES", 1 << 30)      # never in the writers
+    checkpoint, ran = news._Checkpointer._checkpoint, []
+
+    def counted(self):
+        ran.append(threading.current_thread().name)
+        return checkpoint(self)
+
+    monkeypatch.setattr(news._Checkpointer, "_checkpoint", counted)
+    ex = Extractor(master)
+    db = tmp_path / "n.sqlite"
+    with NewsArchive(db) as arch:
+        arch.add(articles(4000))
+        arch.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = os.path.getsize(db)
+        assert arch.index(ex, workers=2, batch=400) == 4000
+        grown = os.path.getsize(db) - size
+        assert grown > os.path.getsize(str(db) + "-wal") > 0   # copied, the WAL started over
+        assert len(ran) >= 5 and set(ran) != {threading.main_thread().name}
+        assert arch.con.execute("PRAGMA wal_autocheckpoint").fetchone() == (arch.wal_pages,)
+
+
 def test_index_is_incremental_and_per_rules_version(tmp_path, master):
     ex = Extractor(master)
     with NewsArchive(tmp_path / "n.sqlite") as arch:

@@ -684,9 +684,10 @@ def test_index_json_is_orjsons_text():
     """The index kernel writes a mention's JSON as orjson does: every escape of the ASCII range,
     characters of two, three and four UTF-8 bytes; a lone surrogate (which orjson refuses)
     leaves the article to the caller. Term ids: in order of first use, no theme -1."""
-    tabs = IndexTables([("momentum", 1.0), ("risk", -0.5)])
+    tabs = IndexTables([("momentum", 1.0), ("risk", -0.5)],
+                       [None, ("300024", "code"), ("000001", "name")])
     text = "".join(map(chr, range(0x80))) + "\u2028é中😀\ufffd"
-    ck = tabs.code_kind_ids([("000001", "name"), ("300024", "code")])
+    ck = tabs.kind_ids([2, 1])
     th = tabs.ids(["AI", ""])
 
     def run(text):
@@ -704,3 +705,22 @@ def test_index_json_is_orjsons_text():
     assert (code.tolist(), role.tolist(), theme.tolist(), theme_ids.tolist()) == \
         ([0, 3], [1, 4], [2, -1], [2])
     assert run(text[:40] + "\ud800" + text[40:])[6].tolist() == [False]
+
+
+def test_index_part_of_chunks_naming_thousands_of_codes():
+    """A chunk whose passes keep adding codes (the part's ids grow past what its first passes
+    made room for): index_part is still the rows' JSON and ids (thousands of names, 600
+    articles of 20 names each, in one part and in three)."""
+    chars = [chr(0x4E00 + 97 * i % 20_000) for i in range(5_000)]
+    names = pd.DataFrame({"code": [f"{600000 + i:06d}" for i in range(3_000)],
+                          "name": [chars[i] + chars[i + 1000] + chars[i + 2000] + "科技"
+                                   for i in range(3_000)]})
+    ex = Extractor(StockMaster.from_frame(names))
+    recs = make_records(list(names["name"]), list(names["code"]), 600, chars=800, names=20,
+                        seed=3)
+    items = [(k, r["title"], r["body"]) for k, r in enumerate(recs)]
+    check_rows(ex, items)
+    want = part_of_rows(ref.index_rows(ex, items[200:]))
+    got = ex.index_part([(t, b) for _k, t, b in items[200:]])
+    assert len(got.terms) > 2_000
+    assert [list(c) if isinstance(c, list) else c.tolist() for c in got] == want

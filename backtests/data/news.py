@@ -74,6 +74,7 @@ re-runs an import of duplicates, nothing is lost or doubled).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -739,14 +740,20 @@ class NewsArchive:
                                task=_index_part)
         done = seq = 0
         ahead: deque = deque()      # batches handed to the pool, not yet written
+        # the processes that write take no checkpoints (one would copy ~300 MB of WAL while
+        # the other waits for its turn): this one's thread does, after each batch
+        ckpt = _Checkpointer(self) if dask is None and ordered else None
 
         def written() -> int:
             arts, results = ahead.popleft()
             if dask is None:                # the pool's processes wrote them
-                return sum(n for part in results() for n in part)
+                n = sum(n for part in results() for n in part)
+                if ckpt is not None:
+                    ckpt.committed()
+                return n
             return self._write_index(version, arts, results(), state)
 
-        with pool:
+        with pool, ckpt or contextlib.nullcontext():
             for rowids in self._pending(version, batch):
                 if dask is None:
                     chunks = [(seq + k, rowids[i:i + INDEX_CHUNK])
@@ -1140,6 +1147,8 @@ class _ChunkIndexer:
         else:
             if self.own is None:
                 self.own = NewsArchive(self.path)
+                # the opening process checkpoints (NewsArchive.index): none at a commit here
+                self.own.con.execute("PRAGMA wal_autocheckpoint=0")
             archive = self.own
         rows = archive._articles(rowids)
         part = _index_part(self.extractor, _texts(rows))
@@ -1288,6 +1297,12 @@ class _Checkpointer:
             self.con.execute("PRAGMA wal_checkpoint(PASSIVE)")
         else:
             self.running = self.pool.submit(self._checkpoint)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         """Wait for the thread's checkpoint, close its connection and give the writer back its
