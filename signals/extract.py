@@ -28,7 +28,6 @@ from signals.mentions import MatchRules, NameMatcher, load_matching
 from signals.normalize import Normalised, normalize_all, original_span
 from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles, payload_arrays
 from signals.roles_nb import COL_A, COL_B, COL_DECIDED, COL_THEME, COL_TITLE
-from signals.text_nb import code_points
 from signals.themes import ThemeLexicon, load_themes, primary_theme
 from signals.trie_nb import Trie, utf16_units
 
@@ -246,28 +245,22 @@ class Extractor:
 
         Three passes over ``pairs`` -- normalisation, the name matcher, the themes and roles
         kernel -- so that each pass's tables stay in the processor's caches from one article
-        to the next (interleaved, each step evicts the others' tables); the first and the last
-        are one kernel call each for all the articles."""
+        to the next (interleaved, each step evicts the others' tables); each is one kernel call
+        for all the articles (:meth:`signals.mentions.NameMatcher.find_all` for the matcher)."""
         raws, keeps = [], []
         for title, body in pairs:
             head = ' '.join(title.splitlines())
             raws.append(f"{head}\n{body}")                   # title = first line
             keeps.append(len(head))
         norm = normalize_all(raws, keeps)
-        texts, units, units16 = norm.texts, norm.units, norm.units16
-        b = norm.bounds.tolist()
-        found = []
-        for a, text in enumerate(texts):
-            code_points.seed(text, units[b[a]:b[a + 1]])   # remembered for the last text only
-            utf16_units.seed(text, units16[b[a]:b[a + 1]])
-            found.append(self.matcher.find_ids(text))
+        found = self.matcher.find_all(norm.texts, norm.units, norm.bounds)
         spans = [f[0] for f in found]
         # the theme nearest each mention in its clause (the theme clause is the role clause:
         # THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
         names, firsts, rows = self._joint.run(norm, spans, self.roles.workspace())
         articles = []
         for raw, text, index, (_s, ids, unknown), theirs, first, title_end in zip(
-                raws, texts, norm.indexes, found, names, firsts, norm.title_ends):
+                raws, norm.texts, norm.indexes, found, names, firsts, norm.title_ends):
             primary = primary_theme(theirs, first, title_end)
             theirs.append(primary)
             articles.append((raw, text, index, ids, unknown, theirs, primary))

@@ -57,6 +57,7 @@ from signals.mentions_nb import (
     ROW_CODE,
     ROW_NAME,
     ROW_TYPO,
+    find_all_nb,
     find_nb,
 )
 from signals.normalize import normalize_name
@@ -395,6 +396,25 @@ class NameMatcher:
         rows, n_hits = got
         return (rows[:n_hits, :2], rows[:n_hits, 2].tolist(),
                 self._reasons(rows[n_hits:].tolist()) if rows.shape[0] > n_hits else [])
+
+    def find_all(self, texts: list[str], units: np.ndarray, bounds: np.ndarray) -> list[tuple]:
+        """:meth:`find_ids` of each of ``texts``, given their code points end to end (text
+        ``a``'s at ``units[bounds[a]:bounds[a + 1]]``): one kernel call for all of them
+        (:func:`signals.mentions_nb.find_all_nb`); a text it cannot read takes the regexes."""
+        if self._auto is None:
+            return [self.find_ids(text) for text in texts]
+        rows, counts, ok = find_all_nb(*self._auto[0], self._workspace(), units, bounds,
+                                       *self._tables)
+        ids = rows[:, 2].tolist()
+        out, k, reasons = [], 0, self._reasons
+        for text, (m, n_hits), good in zip(texts, counts.tolist(), ok.tolist()):
+            if not good:
+                out.append(self.find_ids(text))
+                continue
+            out.append((rows[k:k + n_hits, :2], ids[k:k + n_hits],
+                        reasons(rows[k + n_hits:k + m].tolist()) if m > n_hits else []))
+            k += m
+        return out
 
     @property
     def code_kinds(self) -> list:

@@ -326,3 +326,32 @@ def find_nb(code, cmap, ctab, step, starts, ws, units, first, edges, bits, max_l
         _put_by_start(out[:nh].copy(), nh, out, 0)
     _put_by_start(unk, nu, out, nh)
     return out[:nh + nu], nh, True
+
+
+@njit(cache=True)
+def find_all_nb(code, cmap, ctab, step, starts, ws, units, bounds, first, edges, bits, max_len,
+                flags, chars, known, classes, words, ptr):
+    """:func:`find_nb` of many texts in one call: text ``a``'s code points are
+    ``units[bounds[a]:bounds[a + 1]]``. Returns ``(rows, counts, ok)``: the texts' rows end to
+    end, ``counts[a]`` = (rows, hits) of text ``a``, ``ok[a]`` False for a text the caller must
+    take its regex path for (no rows)."""
+    n = bounds.shape[0] - 1
+    counts = np.zeros((n, 2), dtype=np.int64)
+    ok = np.zeros(n, dtype=np.bool_)
+    out = np.empty((32 * n + 64, 4), dtype=np.int64)
+    k = 0
+    for a in range(n):
+        rows, nh, good = find_nb(code, cmap, ctab, step, starts, ws, units[bounds[a]:bounds[a + 1]],
+                                 first, edges, bits, max_len, flags, chars, known, classes, words,
+                                 ptr)
+        m = rows.shape[0]
+        ok[a] = good
+        counts[a, 0] = m
+        counts[a, 1] = nh
+        if k + m > out.shape[0]:
+            grown = np.empty((2 * (k + m), 4), dtype=np.int64)
+            grown[:k] = out[:k]
+            out = grown
+        out[k:k + m] = rows
+        k += m
+    return out[:k], counts, ok
