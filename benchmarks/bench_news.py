@@ -22,7 +22,8 @@ files (untimed), then timed in one process:
    articles over one pool of that many forked processes (:class:`signals.parallel.ExtractPool`,
    forked and warmed before the clock starts, no database; the rows pickled back to this
    process are included): the extraction rate on that many cores, and the CPU an article of
-   the workers;
+   the workers; then this extractor's index parts (``Extractor.index_part``, column-wise: what
+   the mention index's workers extract now), in one process and over such a pool;
 4. the mention index built for all articles with ``--workers`` processes -> articles/s (wall),
    also as a ratio to 3.'s one-process rate, and the CPU an article of the writing process and
    of the extracting workers;
@@ -37,6 +38,7 @@ machine may be shared (load average printed).
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import re
@@ -122,6 +124,13 @@ def baseline_or_this(commit: str, where: str) -> tuple[tuple, str]:
     return (Extractor, load_master, make_article, article_rows), "this tree (again)"
 
 
+def index_parts(extractor, items) -> object:
+    """The mention index's part of ``(key, title, body)`` items
+    (:meth:`signals.extract.Extractor.index_part`: what the index's workers extract), a task of
+    the pool."""
+    return extractor.index_part([(title, body) for _key, title, body in items])
+
+
 def master_and_records(n: int):
     """The master of :data:`NAME_FILES` and ``n`` bench records of its names (seed 7)."""
     from backtests.data.master import load_master
@@ -189,6 +198,11 @@ def main(argv=None) -> int:
         base_ex = BaseExtractor(base_load_master(*names))
         base_arts = [base_make_article(r, origin="bench") for r in sample_recs]
         base_ex.extract(base_arts[0])
+        # the harness's own objects (two trees' extractors and names, the records) out of the
+        # cyclic collector's walks: a full collection walked them all every few hundred
+        # articles of the extraction timed (64 -> 134 us an article, docs/benchmarks.md); a
+        # process of hypebt holds one extractor, not two
+        gc.freeze()
         t0, c0 = time.perf_counter(), time.process_time()
         for a in base_arts:
             base_ex.extract(a)
@@ -211,6 +225,8 @@ def main(argv=None) -> int:
         items = [(i, a.title, a.body) for i, a in enumerate(arts)]
         ex.extract(arts[0])
         ex.index_rows(items[:64])
+        ex.index_part([(a.title, a.body) for a in arts[:64]])
+        gc.freeze()
         t0, c0 = time.perf_counter(), time.process_time()
         for a in arts:
             ex.extract(a)
@@ -224,6 +240,15 @@ def main(argv=None) -> int:
         print(f"this extractor's index rows, 1 process:     {len(items) / t_rows:,.0f} articles/s "
               f"({len(items) / c_rows:,.0f} CPU = {c_rows / len(items) * 1e6:.0f} us an article) "
               f"= {len(items) / t_rows / base_rate:.2f}x")
+
+        pairs = [(a.title, a.body) for a in arts]
+        t0, c0 = time.perf_counter(), time.process_time()
+        for i in range(0, len(pairs), 1000):         # the index's chunks
+            ex.index_part(pairs[i:i + 1000])
+        t_part, c_part = time.perf_counter() - t0, time.process_time() - c0
+        print(f"this extractor's index parts, 1 process:    {len(pairs) / t_part:,.0f} articles/s "
+              f"({len(pairs) / c_part:,.0f} CPU = {c_part / len(pairs) * 1e6:.0f} us an article) "
+              f"= {len(pairs) / t_part / base_rate:.2f}x")
 
         if args.workers > 1:          # extraction alone over one pool of processes, both extractors
             pool_items = [(i, r.get("title", ""), r.get("body", "")) for i, r in enumerate(pool_recs)]
@@ -245,6 +270,20 @@ def main(argv=None) -> int:
             print(f"this extractor vs today's, both {args.workers} processes: "
                   f"{rates[1] / rates[0]:.2f}x (target 20,000 articles/s: "
                   f"{'met' if rates[1] >= 20_000 else 'NOT met'})")
+            k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            with ExtractPool(ex, workers=args.workers, task=index_parts) as pool:
+                warm = pool_items[:2 * pool.chunk * args.workers]
+                pool.submit(warm)()
+                t0 = time.perf_counter()
+                pool.submit(pool_items)()
+                rate = len(pool_items) / (time.perf_counter() - t0)
+            k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = k1.ru_utime + k1.ru_stime - k0.ru_utime - k0.ru_stime
+            print(f"this extractor's index parts (what the mention index runs), {args.workers} "
+                  f"processes: {rate:,.0f} articles/s = {rate / base_rate:.2f}x, "
+                  f"{rate / rates[0]:.2f}x today's rows in the same pool (workers' CPU an article "
+                  f"{cpu / (len(pool_items) + len(warm)) * 1e6:.0f} us; target 20,000 articles/s: "
+                  f"{'met' if rate >= 20_000 else 'NOT met'})")
 
         t0, c0 = time.perf_counter(), time.process_time()
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)

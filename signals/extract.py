@@ -477,6 +477,8 @@ class IndexTables:
         self._ck_code: list[int] = []
         self._ck_head: list[int] = []
         self._ck_mid: list[int] = []
+        self._heads: dict[str, int] = {}         # the fragment of a code, of a kind
+        self._mids: dict[str, int] = {}
         self.weights = np.array([w for _r, w in self.choices], dtype=np.float64)
         self._role = [self._id(r) for r, _w in self.choices]
         self._tail = [self._frag(b"," + orjson.dumps(r) + b"," + orjson.dumps(w) + b"]")
@@ -519,34 +521,48 @@ class IndexTables:
                 if len(ck_of) < len(self.code_kinds):           # the matcher added ids
                     ck_of = self._ck_of = np.concatenate([ck_of, np.full(
                         len(self.code_kinds) - len(ck_of), -1, dtype=np.int64)])
+                heads, mids = self._heads, self._mids
                 for i in np.unique(ids[ck_of[ids] < 0]).tolist():
                     code, kind = self.code_kinds[i]
+                    if code not in heads:
+                        heads[code] = self._frag(b"[" + orjson.dumps(code) + b',"')
+                    if kind not in mids:
+                        mids[kind] = self._frag(b'",' + orjson.dumps(kind) + b",")
                     self._ck_code.append(self._id(code))
-                    self._ck_head.append(self._frag(b"[" + orjson.dumps(code) + b',"'))
-                    self._ck_mid.append(self._frag(b'",' + orjson.dumps(kind) + b","))
+                    self._ck_head.append(heads[code])
+                    self._ck_mid.append(mids[kind])
                     ck_of[i] = len(self._ck_mid) - 1
         return ck_of[ids]
 
     def arrays(self) -> tuple:
         """``(ck_code, ck_head, ck_mid, choice_role, choice_tail, ext_frag, is_term, frags,
-        frag_at)`` of :func:`signals.index_nb.index_part_nb`, made again when the lists grew
-        since (each from as much of its list as was there when the sizes were read: a thread
-        adding values meanwhile finds the sizes changed and makes its own)."""
+        frag_at)`` of :func:`signals.index_nb.index_part_nb`, extended by what the lists gained
+        since (each by as much of its list as was there when the sizes were read: a thread
+        adding values meanwhile finds the sizes changed and extends them again), so a pass
+        that adds a few codes copies the arrays once, not remakes them from the lists."""
         lists = (self._ck_code, self._ck_head, self._ck_mid, self._ext_frag, self.texts,
                  self._frags)
         sizes = tuple(map(len, lists))
         have, arrays = self._arrays
-        if have != sizes:
-            ints = functools.partial(np.array, dtype=np.int64)
-            ck_code, ck_head, ck_mid, ext_frag, texts, frags = (
-                lst[:k] for lst, k in zip(lists, sizes))
-            arrays = (ints(ck_code), ints(ck_head), ints(ck_mid), ints(self._role),
-                      ints(self._tail), ints(ext_frag),
-                      np.array([bool(t) for t in texts], dtype=np.bool_),
-                      np.frombuffer(b"".join(frags), dtype=np.uint8),
-                      np.fromiter(itertools.accumulate(map(len, frags), initial=0),
-                                  dtype=np.int64, count=len(frags) + 1))
-            self._arrays = (sizes, arrays)
+        if have == sizes:
+            return arrays
+        ints = functools.partial(np.array, dtype=np.int64)
+        if not have:
+            none = np.zeros(0, dtype=np.int64)
+            have = (0,) * len(sizes)
+            arrays = (none, none, none, ints(self._role), ints(self._tail), none,
+                      np.zeros(0, dtype=np.bool_), np.zeros(0, dtype=np.uint8),
+                      np.zeros(1, dtype=np.int64))
+        ck_code, ck_head, ck_mid, role, tail, ext_frag, is_term, frags, frag_at = arrays
+        new = [lst[h:k] for lst, h, k in zip(lists, have, sizes)]
+        cat = np.concatenate
+        arrays = (cat([ck_code, ints(new[0])]), cat([ck_head, ints(new[1])]),
+                  cat([ck_mid, ints(new[2])]), role, tail, cat([ext_frag, ints(new[3])]),
+                  cat([is_term, np.array([bool(t) for t in new[4]], dtype=np.bool_)]),
+                  cat([frags, np.frombuffer(b"".join(new[5]), dtype=np.uint8)]),
+                  cat([frag_at, frag_at[-1] + np.cumsum([len(f) for f in new[5]],
+                                                         dtype=np.int64)]))
+        self._arrays = (sizes, arrays)
         return arrays
 
 

@@ -20,6 +20,7 @@ to the extraction, which is what costs.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -58,11 +59,19 @@ def _work(task, items):
 def _die_with_parent(parent: int) -> None:
     """A worker's start (Linux): the kernel kills it when the process that forked it dies, so a
     ``kill -9`` of that process ends the workers too (an orphan would go on with its task: the
-    mention index's workers write the archive)."""
+    mention index's workers write the archive).
+
+    And the objects inherited at the fork are frozen (``gc.freeze``): the cyclic collector of
+    the worker no longer walks them -- a full collection walked every object of the opening
+    process (its extractor and names, a benchmark's records: ~300,000 objects) each time the
+    worker's own allocations triggered one, and wrote to their pages (copied on write). In a
+    process holding a second extractor that doubled the cost of an article (64 -> 134 us,
+    benchmarks/bench_news.py)."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG
     if os.getppid() != parent:                  # it died before that
         os._exit(1)
+    gc.freeze()
 
 
 class ExtractPool:
