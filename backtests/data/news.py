@@ -59,9 +59,9 @@ The mention index: mentions are extracted once per article per **rules version**
 :attr:`signals.extract.Extractor.version` hash of the theme, role and matching rule files, the
 names (current and former) and the extractor's own version. :meth:`NewsArchive.index` extracts
 only the articles that have no row for the version (new articles, or all after a rule change),
-in batches of :data:`BATCH` handed to one pool of extracting processes for the whole run
-(:class:`signals.parallel.ExtractPool`) ahead of the writer, which writes each batch in its
-own transaction while the pool extracts the next;
+in batches of :data:`INDEX_BATCH` handed to one pool of extracting processes for the whole run
+(:class:`signals.parallel.ExtractPool`), whose processes write each chunk of
+:data:`INDEX_CHUNK` in its own transaction, in the archive's order;
 :func:`archive_marks` builds entry marks for a date range from the ``packed`` rows (read as
 day blocks) and ``first_seen`` (which stocks were named before the range), scored on arrays by
 :func:`signals.marks.score_index` -- the scoring of :func:`signals.marks.score_marks`. The
@@ -118,11 +118,12 @@ FORMAT = 2
 # index, cheaper to insert into; see :func:`hash_key`).
 ARTICLES_SCHEMA = 2
 BATCH = 5_000
+INDEX_BATCH = 6_000               # articles a batch of the mention index (3 chunks)
 # Articles per transaction of an import: each commit rewrites every page of the content-hash
 # index it touched (random keys: nearly all of them), so larger commits write less an article.
 IMPORT_BATCH = 20_000
 INDEX_AHEAD = 2                   # batches of the mention index read ahead of the writer
-INDEX_CHUNK = 1_000               # articles a task of the index's pool (and a transaction)
+INDEX_CHUNK = 2_000               # articles a task of the index's pool (and a transaction)
 IMPORT_CHUNK = 4 << 20            # bytes of JSON Lines per import task of a worker
 PARALLEL_MIN_BYTES = 32 << 20     # smaller imports are parsed in the writing process
 SLOT_SPARE = 1 << 20              # shared memory per task in flight: 3 pieces' bytes + this
@@ -710,7 +711,7 @@ class NewsArchive:
         self._pending_at = (state, n)
         return n
 
-    def index(self, extractor, *, batch: int = BATCH, workers: int = 1, dask=None,
+    def index(self, extractor, *, batch: int = INDEX_BATCH, workers: int = 1, dask=None,
               progress=None) -> int:
         """Extract the articles not yet extracted with ``extractor``'s rules version and store
         their mentions; returns the number extracted. ``workers > 1`` extracts in that many
