@@ -284,8 +284,7 @@ class _Analysed(NamedTuple):
     themes, primary)`` (``ids``: its hits' (code, kind) ids,
     :meth:`signals.mentions.NameMatcher.find_ids`), and the mentions' rows of every article end
     to end (article ``a``'s mentions are its ``len(ids)`` rows after the earlier articles'); the
-    raw
-    texts' code points end to end (:class:`signals.normalize.Normalised`)."""
+    raw texts' code points end to end (:class:`signals.normalize.Normalised`)."""
     articles: list
     rows: np.ndarray
     raw: np.ndarray
