@@ -37,8 +37,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from benchmarks.bench_news import NAME_FILES, baseline_rev, load_baseline  # noqa: E402
-from benchmarks.news_corpus import make_records  # noqa: E402
+from benchmarks.bench_news import NAME_FILES, baseline_rev, load_baseline
+from benchmarks.news_corpus import make_records
 
 
 def _timed(fn) -> tuple:

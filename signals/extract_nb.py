@@ -46,8 +46,8 @@ def leftmost_of_nb(occ, node_kind, bit):
 
 
 @njit(cache=True)
-def article_nb(units, units16, hard, at, applies_id, applies_rows, applies_given, first, keys,
-               children, terminal, max_len, node_kind, node_ptr, node_rule, node_bits, lut, scope,
+def article_nb(units, units16, hard, at, applies_id, applies_rows, applies_given, first, edges,
+               terminal, bits, max_len, node_kind, node_ptr, node_rule, node_bits, lut, scope,
                always, prog, names_prog, code, cmap, ctab, ws, quoted, has_markers, max_unquoted,
                stop, any_stop, given, themes_given, index):
     """``(first, themes, rows, unsettled, quote)`` of an article: the start of the first theme
@@ -59,7 +59,7 @@ def article_nb(units, units16, hard, at, applies_id, applies_rows, applies_given
     whether a key of :data:`KIND_QUOTE` (a character a quoted theme pattern starts with) is in
     the text (the quoted patterns' regexes, run before, gave ``quoted``; run after, they are
     run only when this says they can match)."""
-    occ = scan_all_nb(units16, first, keys, children, terminal, max_len)
+    occ = scan_all_nb(units16, first, edges, terminal, bits, max_len)
     if themes_given:
         themes = given
     else:
@@ -82,7 +82,7 @@ def article_nb(units, units16, hard, at, applies_id, applies_rows, applies_given
 
 @njit(cache=True)
 def articles_nb(units, units16, bounds, spans, m_bounds, applies_id, applies_rows, applies_given,
-                first, keys, children, terminal, max_len, node_kind, node_ptr, node_rule,
+                first, edges, terminal, bits, max_len, node_kind, node_ptr, node_rule,
                 node_bits, lut, scope, always, prog, names_prog, code, cmap, ctab, ws, quoted,
                 q_bounds, has_markers, max_unquoted, stop, any_stop, given, g_bounds,
                 themes_given, index, i_bounds):
@@ -115,7 +115,7 @@ def articles_nb(units, units16, bounds, spans, m_bounds, applies_id, applies_row
                 break
         f, themes, out, unset, q = article_nb(
             units[u0:u1], units16[u0:u1], hard, at, applies_id[m0:m1], applies_rows,
-            applies_given, first, keys, children, terminal, max_len, node_kind, node_ptr,
+            applies_given, first, edges, terminal, bits, max_len, node_kind, node_ptr,
             node_rule, node_bits, lut, scope, always, prog, names_prog, code, cmap, ctab, ws,
             quoted[q_bounds[a]:q_bounds[a + 1]], has_markers, max_unquoted, stop, any_stop,
             given[g_bounds[a]:g_bounds[a + 1]], themes_given, index[i_bounds[a]:i_bounds[a + 1]])

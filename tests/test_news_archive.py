@@ -454,7 +454,7 @@ def _reference_tables(arch, ex):
 ODD_BODIES = ["", "天娱数科涨停😀豆包𠀀居然智家", "蜂助手\ufffd涨停", "市场震荡。" * 20_000 + "贵州茅台",
              "机器人(300024)\n\n天娱数科\u3000涨停", "星辰科技涨停，天娱数科跌停",
              # JSON escapes in and around the matched texts (orjson's text, by the kernel)
-             '"天娱数科"\\涨停\t\x01居然智家\x1f，天娱 数科、"蜂助手"\b\f\r'
+             '"天娱数科"\\涨停\t\x01居然智家\x1f，天娱 数科、"蜂助手"\b\f\r',
              '今日市场上，人工智能板块表现活跃，多只个股涨停，其中天娱\n数科涨停，天娱\t数科跟涨。']
 
 
