@@ -157,8 +157,8 @@ class Extractor:
         tabs = self._index_tables
         if tabs is None:
             tabs = self._index_tables = IndexTables(self.roles.choices, self.matcher.code_kinds)
-        local = (np.full(len(tabs.texts) + 1024, -1, dtype=np.int32),
-                 np.empty(len(tabs.texts) + 1024, dtype=np.int64), np.zeros(1, dtype=np.int64))
+        local = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64),
+                 np.zeros(1, dtype=np.int64))            # (made room for by _grown)
         unknown_of, dumps = self._unknown, orjson.dumps
         tj, mj, uj, m_counts, t_counts, cols = [], [], [], [], [], []
         for i in range(0, len(pairs), _PASS):
@@ -192,13 +192,7 @@ class Extractor:
             text, at = out.tobytes(), json_at.tolist()
             got = [text[at[j]:at[j + 1]].decode() for j in range(len(done.articles))]
             for j in np.flatnonzero(~ok).tolist():   # orjson's own answer (it raises)
-                raw, ids = done.articles[j][0], done.articles[j][3]
-                k = slice(mc[j], mc[j + 1])
-                got[j] = dumps([(c, raw[a0:b0], kind, it, tabs.texts[th], *tabs.choices[d])
-                                for (c, kind), d, th, a0, b0, it in zip(
-                                    map(tabs.code_kinds.__getitem__, ids), choice[k].tolist(),
-                                    theme[k].tolist(),
-                                    a[k].tolist(), b[k].tolist(), title[k].tolist())]).decode()
+                got[j] = dumps(self.index_rows([(j, *pairs[i + j])])[0][2]).decode()
             mj += got
             m_counts += np.diff(m_at).tolist()
             t_counts += np.diff(tc).tolist()

@@ -388,33 +388,34 @@ class NameMatcher:
         """:meth:`find_spans` with each hit's ``(code, kind)`` as its position in
         :attr:`code_kinds`."""
         got = self._rows(text)
-        if got is None:
-            hits, unknown = self._find_regex(text)
-            at = np.array([h[:2] for h in hits], dtype=np.int64).reshape(-1, 2)
-            return (at, [self._kind_id((h.code, h.kind)) for h in hits],
-                    [(u.start, u.end, u.reason) for u in unknown])
-        rows, n_hits = got
-        return (rows[:n_hits, :2], rows[:n_hits, 2].tolist(),
-                self._reasons(rows[n_hits:].tolist()) if rows.shape[0] > n_hits else [])
+        return self._regex_ids(text) if got is None else self._found(*got)
 
     def find_all(self, texts: list[str], units: np.ndarray, bounds: np.ndarray) -> list[tuple]:
         """:meth:`find_ids` of each of ``texts``, given their code points end to end (text
         ``a``'s at ``units[bounds[a]:bounds[a + 1]]``): one kernel call for all of them
         (:func:`signals.mentions_nb.find_all_nb`); a text it cannot read takes the regexes."""
         if self._auto is None:
-            return [self.find_ids(text) for text in texts]
+            return [self._regex_ids(text) for text in texts]
         rows, counts, ok = find_all_nb(*self._auto[0], self._workspace(), units, bounds,
                                        *self._tables)
-        ids = rows[:, 2].tolist()
-        out, k, reasons = [], 0, self._reasons
+        out, k = [], 0
         for text, (m, n_hits), good in zip(texts, counts.tolist(), ok.tolist()):
-            if not good:
-                out.append(self.find_ids(text))
-                continue
-            out.append((rows[k:k + n_hits, :2], ids[k:k + n_hits],
-                        reasons(rows[k + n_hits:k + m].tolist()) if m > n_hits else []))
+            out.append(self._found(rows[k:k + m], n_hits) if good else self._regex_ids(text))
             k += m
         return out
+
+    def _found(self, rows: np.ndarray, n_hits: int) -> tuple:
+        """:meth:`find_ids`'s answer from a text's rows of :func:`signals.mentions_nb.find_nb`
+        (its ``n_hits`` hits first)."""
+        return (rows[:n_hits, :2], rows[:n_hits, 2].tolist(),
+                self._reasons(rows[n_hits:].tolist()) if rows.shape[0] > n_hits else [])
+
+    def _regex_ids(self, text: str) -> tuple:
+        """:meth:`find_ids`'s answer by the regexes (:meth:`_find_regex`)."""
+        hits, unknown = self._find_regex(text)
+        at = np.array([h[:2] for h in hits], dtype=np.int64).reshape(-1, 2)
+        return (at, [self._kind_id((h.code, h.kind)) for h in hits],
+                [(u.start, u.end, u.reason) for u in unknown])
 
     @property
     def code_kinds(self) -> list:

@@ -724,3 +724,17 @@ def test_index_part_of_chunks_naming_thousands_of_codes():
     got = ex.index_part([(t, b) for _k, t, b in items[200:]])
     assert len(got.terms) > 2_000
     assert [list(c) if isinstance(c, list) else c.tolist() for c in got] == want
+
+
+def test_index_part_of_articles_the_kernel_leaves_to_orjson(small, monkeypatch):
+    """An article whose JSON the index kernel does not write (a lone surrogate in a matched
+    text) gets orjson's answer for its rows: the same JSON, ids and columns (two passes)."""
+    import signals.extract as extract
+
+    def none_written(*args):
+        got = list(index_part_nb(*args))
+        got[6] = np.zeros_like(got[6])
+        return tuple(got)
+
+    monkeypatch.setattr(extract, "index_part_nb", none_written)
+    check_rows(small, [(k, title, body) for k, (title, body) in enumerate(EDGE[::-1] + EDGE * 6)])
