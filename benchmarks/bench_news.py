@@ -131,6 +131,23 @@ def index_parts(extractor, items) -> object:
     return extractor.index_part([(title, body) for _key, title, body in items])
 
 
+def pool_rate(extractor, task, items: list, workers: int) -> tuple[float, float]:
+    """``(articles/s, workers' CPU µs an article)`` of ``task`` over ``items`` in one
+    :class:`signals.parallel.ExtractPool` of ``workers`` processes, forked and warmed (on the
+    first two chunks a worker) before the clock starts; the CPU counts the warm-up too."""
+    from signals.parallel import ExtractPool
+    k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with ExtractPool(extractor, workers=workers, task=task) as pool:
+        warm = items[:2 * pool.chunk * workers]
+        pool.submit(warm)()                      # fork the workers, warm them up
+        t0 = time.perf_counter()
+        pool.submit(items)()
+        rate = len(items) / (time.perf_counter() - t0)
+    k1 = resource.getrusage(resource.RUSAGE_CHILDREN)    # the workers, reaped
+    cpu = k1.ru_utime + k1.ru_stime - k0.ru_utime - k0.ru_stime
+    return rate, cpu / (len(items) + len(warm)) * 1e6
+
+
 def master_and_records(n: int):
     """The master of :data:`NAME_FILES` and ``n`` bench records of its names (seed 7)."""
     from backtests.data.master import load_master
@@ -156,7 +173,7 @@ def main(argv=None) -> int:
     from backtests.data.news import NewsArchive, archive_marks
     from signals.articles import make_article
     from signals.extract import Extractor
-    from signals.parallel import ExtractPool, article_rows
+    from signals.parallel import article_rows
 
     names = NAME_FILES
     master = load_master(*names)
@@ -254,35 +271,19 @@ def main(argv=None) -> int:
             pool_items = [(i, r.get("title", ""), r.get("body", "")) for i, r in enumerate(pool_recs)]
             rates = []
             for label, which in (("today's extractor", base_ex), ("this extractor", ex)):
-                k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-                with ExtractPool(which, workers=args.workers, task=article_rows) as pool:
-                    warm = pool_items[:2 * pool.chunk * args.workers]
-                    pool.submit(warm)()                      # fork the workers, warm them up
-                    t0 = time.perf_counter()
-                    pool.submit(pool_items)()
-                    rates.append(len(pool_items) / (time.perf_counter() - t0))
-                k1 = resource.getrusage(resource.RUSAGE_CHILDREN)    # the workers, reaped
-                cpu = k1.ru_utime + k1.ru_stime - k0.ru_utime - k0.ru_stime
-                print(f"{label}, {args.workers} processes: {rates[-1]:,.0f} articles/s "
-                      f"= {rates[-1] / base_rate:.2f}x ({len(pool_items):,} articles, no database, "
-                      f"the pool forked and warmed first; workers' CPU an article "
-                      f"{cpu / (len(pool_items) + len(warm)) * 1e6:.0f} us)")
+                rate, cpu = pool_rate(which, article_rows, pool_items, args.workers)
+                rates.append(rate)
+                print(f"{label}, {args.workers} processes: {rate:,.0f} articles/s "
+                      f"= {rate / base_rate:.2f}x ({len(pool_items):,} articles, no database, "
+                      f"the pool forked and warmed first; workers' CPU an article {cpu:.0f} us)")
             print(f"this extractor vs today's, both {args.workers} processes: "
                   f"{rates[1] / rates[0]:.2f}x (target 20,000 articles/s: "
                   f"{'met' if rates[1] >= 20_000 else 'NOT met'})")
-            k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            with ExtractPool(ex, workers=args.workers, task=index_parts) as pool:
-                warm = pool_items[:2 * pool.chunk * args.workers]
-                pool.submit(warm)()
-                t0 = time.perf_counter()
-                pool.submit(pool_items)()
-                rate = len(pool_items) / (time.perf_counter() - t0)
-            k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu = k1.ru_utime + k1.ru_stime - k0.ru_utime - k0.ru_stime
+            rate, cpu = pool_rate(ex, index_parts, pool_items, args.workers)
             print(f"this extractor's index parts (what the mention index runs), {args.workers} "
                   f"processes: {rate:,.0f} articles/s = {rate / base_rate:.2f}x, "
                   f"{rate / rates[0]:.2f}x today's rows in the same pool (workers' CPU an article "
-                  f"{cpu / (len(pool_items) + len(warm)) * 1e6:.0f} us; target 20,000 articles/s: "
+                  f"{cpu:.0f} us; target 20,000 articles/s: "
                   f"{'met' if rate >= 20_000 else 'NOT met'})")
 
         t0, c0 = time.perf_counter(), time.process_time()

@@ -557,7 +557,7 @@ class NewsArchive:
         ``behind``: the WAL is checkpointed by a :class:`_Checkpointer` thread behind the
         writer (an import), not by the committing writer itself."""
         ckpt = _Checkpointer(self) if behind else None
-        try:
+        with ckpt or contextlib.nullcontext():
             chunk: list[tuple] = []
             for row in rows:
                 chunk.append(row)
@@ -568,9 +568,6 @@ class NewsArchive:
                         ckpt.committed()
             if chunk:
                 self._insert(chunk, counts)
-        finally:
-            if ckpt is not None:
-                ckpt.close()
         counts.total = self.count()
         return counts
 
@@ -1259,7 +1256,8 @@ class _Transaction:
 
 
 class _Checkpointer:
-    """The WAL checkpoints of an import, run by a thread of their own while the writer goes on
+    """The WAL checkpoints of an import (or of a mention index written by its pool's processes:
+    :meth:`NewsArchive.index`), run by a thread of their own while the writer goes on
     (SQLite releases the GIL): a checkpoint copies the committed pages into the database file
     and waits for the disk twice (``fsync`` of the WAL, then of the database), ~1 s for a few
     hundred MB here -- about a third of an import's wall time when the writer waited for it.
