@@ -23,8 +23,8 @@ import orjson
 
 from signals.articles import Article
 from signals.extract_nb import KIND_MARKER, KIND_QUOTE, KIND_THEME, articles_nb
-from signals.index_nb import index_part_nb
-from signals.mentions import MatchRules, NameMatcher, load_matching
+from signals.index_nb import index_part_nb, unknown_json_nb
+from signals.mentions import REASONS, Found, MatchRules, NameMatcher, load_matching
 from signals.normalize import Normalised, normalize_all, original_span
 from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles, payload_arrays
 from signals.roles_nb import COL_A, COL_B, COL_DECIDED, COL_THEME, COL_TITLE
@@ -159,41 +159,46 @@ class Extractor:
             tabs = self._index_tables = IndexTables(self.roles.choices, self.matcher.code_kinds)
         local = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64),
                  np.zeros(1, dtype=np.int64))            # (made room for by _grown)
-        unknown_of, dumps = self._unknown, orjson.dumps
+        dumps = orjson.dumps
         tj, mj, uj, m_counts, t_counts, cols = [], [], [], [], [], []
         for i in range(0, len(pairs), _PASS):
             done = self._analyse(pairs[i:i + _PASS])
-            cks, names_ext, names_at, art_themes, mc, tc = [], [], [0], [], [0], [0]
-            for raw, _text, index, ids, unknown, names, primary in done.articles:
-                cks += ids
+            found, norm, n = done.found, done.norm, len(done.names)
+            names_ext, names_at, art_themes, tc = [], [0], [], [0]
+            for names, primary in zip(done.names, done.primaries):
                 names_ext += tabs.ids(names)
                 names_at.append(len(names_ext))
                 themes = tuple(dict.fromkeys(names[:-1]))
                 art_themes += tabs.ids(themes)
-                mc.append(mc[-1] + len(ids))
                 tc.append(tc[-1] + len(themes))
                 tj.append(self._themes_text(themes, primary))
-                uj.append(dumps(unknown_of(raw, index, unknown)).decode() if unknown else "[]")
-            rows = done.rows
-            m_at, names_at = np.array(mc, dtype=np.int64), np.array(names_at, dtype=np.int64)
+            rows, m_at = done.rows, found.hit_bounds
+            names_at = np.array(names_at, dtype=np.int64)
             # each mention's theme: row COL_THEME of its article's names (-1: the last)
-            art = np.repeat(np.arange(len(done.articles)), np.diff(m_at))
+            art = np.repeat(np.arange(n), np.diff(m_at))
             t = rows[:, COL_THEME]
             theme = np.array(names_ext, dtype=np.int64)[
                 np.where(t < 0, names_at[1:][art], names_at[:-1][art]) + t]
-            ck = tabs.kind_ids(cks)
+            ck = tabs.kind_ids(found.ids)
             arrays = tabs.arrays()          # (after the last value added: every id is in them)
             local = _grown(local, len(arrays[6]))        # room for every term id
             choice, a, b, title = (rows[:, c] for c in (COL_DECIDED, COL_A, COL_B, COL_TITLE))
             code, role, theme_l, theme_ids, out, json_at, ok = index_part_nb(
-                done.raw, done.raw_bounds, m_at, ck, choice, theme, a, b, title,
+                norm.raw, norm.raw_bounds, m_at, ck, choice, theme, a, b, title,
                 np.array(art_themes, dtype=np.int64), np.array(tc, dtype=np.int64), *arrays,
                 *local)
-            text, at = out.tobytes(), json_at.tolist()
-            got = [text[at[j]:at[j + 1]].decode() for j in range(len(done.articles))]
+            got = _texts_of(out, json_at)
             for j in np.flatnonzero(~ok).tolist():   # orjson's own answer (it raises)
                 got[j] = dumps(self.index_rows([(j, *pairs[i + j])])[0][2]).decode()
             mj += got
+            out, json_at, ok = unknown_json_nb(norm.raw, norm.raw_bounds, norm.index,
+                                               norm.index_bounds, found.unknown,
+                                               found.unknown_bounds, *tabs.reason_tails)
+            got = _texts_of(out, json_at)
+            for j in np.flatnonzero(~ok).tolist():
+                got[j] = dumps(self._unknown(done.raws[j], norm.indexes[j],
+                                             found.unknown_of(j))).decode()
+            uj += got
             m_counts += np.diff(m_at).tolist()
             t_counts += np.diff(tc).tolist()
             cols.append((code, role, theme_l, title, tabs.weights[choice], theme_ids))
@@ -222,11 +227,9 @@ class Extractor:
         for i in range(0, len(pairs), _PASS):
             done = self._analyse(pairs[i:i + _PASS])
             rows = done.rows[:, first_col:].tolist()
-            m = 0
-            for article in done.articles:
-                k = m + len(article[3])                 # its hits' ids: one row a mention
-                yield article, rows[m:k]
-                m = k
+            m = done.found.hit_bounds.tolist()          # one row a mention
+            for a, article in enumerate(done.articles()):
+                yield article, rows[m[a]:m[a + 1]]
 
     def _analyse(self, pairs) -> _Analysed:
         """Each ``(title, body)`` analysed (:class:`_Analysed`): the text as written (the title
@@ -248,17 +251,16 @@ class Extractor:
             keeps.append(len(head))
         norm = normalize_all(raws, keeps)
         found = self.matcher.find_all(norm.texts, norm.units, norm.bounds)
-        spans = [f[0] for f in found]
         # the theme nearest each mention in its clause (the theme clause is the role clause:
         # THEME_CLAUSE_RE is ROLE_CLAUSE_RE), else the primary theme
-        names, firsts, rows = self._joint.run(norm, spans, self.roles.workspace())
-        articles = []
-        for raw, text, index, (_s, ids, unknown), theirs, first, title_end in zip(
-                raws, norm.texts, norm.indexes, found, names, firsts, norm.title_ends):
+        names, firsts, rows = self._joint.run(norm, found.at, found.hit_bounds,
+                                              self.roles.workspace())
+        primaries = []
+        for theirs, first, title_end in zip(names, firsts, norm.title_ends):
             primary = primary_theme(theirs, first, title_end)
             theirs.append(primary)
-            articles.append((raw, text, index, ids, unknown, theirs, primary))
-        return _Analysed(articles, rows, norm.raw, norm.raw_bounds)
+            primaries.append(primary)
+        return _Analysed(raws, norm, found, names, primaries, rows)
 
     @staticmethod
     def _unknown(raw: str, index, unknown) -> list[tuple[str, str]]:
@@ -274,21 +276,35 @@ class Extractor:
 
 
 class _Analysed(NamedTuple):
-    """:meth:`Extractor._analyse`'s answer: per article ``(raw, text, index, ids, unknown,
-    themes, primary)`` (``ids``: its hits' (code, kind) ids,
-    :meth:`signals.mentions.NameMatcher.find_ids`), and the mentions' rows of every article end
-    to end (article ``a``'s mentions are its ``len(ids)`` rows after the earlier articles'); the
-    raw texts' code points end to end (:class:`signals.normalize.Normalised`)."""
-    articles: list
+    """:meth:`Extractor._analyse`'s answer: the texts as written (``raws``: the title a line,
+    then the body) and normalised (``norm``), the name matcher's hits and unknown candidates
+    (``found``), per article the theme of each theme hit with its primary theme appended
+    (``names``) and that primary theme, and the mentions' rows of every article end to end
+    (article ``a``'s at ``found.hit_bounds[a]:found.hit_bounds[a + 1]``: one a hit)."""
+    raws: list
+    norm: Normalised
+    found: Found
+    names: list
+    primaries: list
     rows: np.ndarray
-    raw: np.ndarray
-    raw_bounds: np.ndarray
+
+    def articles(self):
+        """Per article ``(raw, text, index, ids, unknown, themes, primary)``: ``ids`` its hits'
+        (code, kind) ids (:meth:`signals.mentions.NameMatcher.find_ids`), ``unknown`` its
+        unknown candidates' ``(start, end, reason)``."""
+        found, norm = self.found, self.norm
+        ids, hb = found.ids.tolist(), found.hit_bounds.tolist()
+        unknown, ub = found.unknown.tolist(), found.unknown_bounds.tolist()
+        for a, (raw, text, index, names, primary) in enumerate(zip(
+                self.raws, norm.texts, norm.indexes, self.names, self.primaries)):
+            yield (raw, text, index, ids[hb[a]:hb[a + 1]],
+                   [(start, end, REASONS[r]) for start, end, r in unknown[ub[a]:ub[a + 1]]],
+                   names, primary)
 
 
 _NO_HITS = np.zeros(0, dtype=np.int64)
 _NO_THEMES = np.zeros((0, 4), dtype=np.int64)
 _NO_QUOTED = np.zeros((0, 2), dtype=np.int64)
-_NO_SPANS = np.zeros((0, 2), dtype=np.int64)
 _NO_APPLIES = np.zeros((0, 0), dtype=np.bool_)
 
 
@@ -324,14 +340,14 @@ class _JointScan:
                         *roles.kernel_tables())
         self._patterns = themes.pattern_tables()
 
-    def run(self, norm: Normalised, spans: list[np.ndarray],
+    def run(self, norm: Normalised, hits: np.ndarray, m_bounds: np.ndarray,
             ws: np.ndarray) -> tuple[list[list[str]], list[int], np.ndarray]:
         """``(themes, first, rows)`` of the normalised texts ``norm``
         (:func:`signals.normalize.normalize_all`): per text, the theme of each theme hit, in
         order of position, and the start of the first (0 when there is none); and the
         mentions' rows of every text end to end (:func:`signals.roles_nb.mention_rows_nb`,
-        every role settled; a title ends at its text's first line break). ``spans``: each text's
-        mentions' ``(start, end)`` rows; ``ws``: the role automata's work space of this thread
+        every role settled; a title ends at its text's first line break). ``hits``: the
+        mentions' ``(start, end)`` rows, text ``a``'s at ``m_bounds[a]:m_bounds[a + 1]``; ``ws``: the role automata's work space of this thread
         (:meth:`signals.roles.RoleRules.workspace`).
 
         One call of :func:`signals.extract_nb.articles_nb` for all the texts; a text whose
@@ -339,14 +355,13 @@ class _JointScan:
         is run again alone (given the regexes' answers)."""
         themes, texts = self.themes, norm.texts
         n = len(texts)
-        m_bounds = np.array([0, *itertools.accumulate(map(len, spans))], dtype=np.int64)
-        hits = np.concatenate(spans) if n else _NO_SPANS
         # which rules apply to each mention: found by the kernel, or given (a rule's names that
         # do not translate)
         ids, table, applies = _NO_HITS, _NO_APPLIES, not self.roles.applies_in_kernel
         if applies:
-            ids, table = self.roles.applies([t[s:e] for t, rows in zip(texts, spans)
-                                        for s, e in rows.tolist()])
+            mb = m_bounds.tolist()
+            ids, table = self.roles.applies([texts[a][s:e] for a in range(n)
+                                             for s, e in hits[mb[a]:mb[a + 1]].tolist()])
         # (bounds of an empty array: any; every slice of it is empty)
         given, g_bounds, names = _NO_THEMES, m_bounds, None
         if not themes.scannable:
@@ -376,7 +391,7 @@ class _JointScan:
             again = unsettled[a] < 0
             a_ids, a_table, a_applies = ids[m0:m1], table, applies
             if again:
-                a_ids, a_table = self.roles.applies([text[s:e] for s, e in spans[a].tolist()])
+                a_ids, a_table = self.roles.applies([text[s:e] for s, e in hits[m0:m1].tolist()])
                 a_applies = True
             a_quoted = quoted[q_bounds[a]:q_bounds[a + 1]]
             if quote[a] and self._quotes is not None:
@@ -477,6 +492,11 @@ class IndexTables:
         self._tail = [self._frag(b"," + orjson.dumps(r) + b"," + orjson.dumps(w) + b"]")
                       for r, w in self.choices]
         self._arrays: tuple = ((), ())
+        # per reason id (signals.mentions.REASONS): '",' + its JSON string + ']' (an unknown
+        # candidate's JSON after its text)
+        tails = [b'",' + orjson.dumps(r) + b"]" for r in REASONS]
+        self.reason_tails = (np.frombuffer(b"".join(tails), dtype=np.uint8),
+                             _bounds(map(len, tails)))
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_lock"}   # (Dask pickles it)
@@ -557,6 +577,12 @@ class IndexTables:
                                                          dtype=np.int64)]))
         self._arrays = (sizes, arrays)
         return arrays
+
+
+def _texts_of(data: np.ndarray, at: np.ndarray) -> list[str]:
+    """The UTF-8 texts ``data[at[j]:at[j + 1]]``."""
+    data, at = data.tobytes(), at.tolist()
+    return [data[at[j]:at[j + 1]].decode() for j in range(len(at) - 1)]
 
 
 def _bounds(lengths) -> np.ndarray:

@@ -55,6 +55,7 @@ from signals.mentions_nb import (
     NODE_NAMED,
     NODE_SUFFIX,
     ROW_CODE,
+    ROW_HIT,
     ROW_NAME,
     ROW_TYPO,
     find_all_nb,
@@ -115,10 +116,61 @@ def digit_runs(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _DIGITS_RE.finditer(text)]
 
 
+def _board_reason(board: str) -> str:
+    return f"stock code ({board}) not in the names file"
+
+
 def _code_reason(code: str) -> str:
     """Why a stock code is unknown: its board, not in the names file."""
-    board = rules.BOARD_NAMES.get(rules.board_of(code), "unknown board")
-    return f"stock code ({board}) not in the names file"
+    return _board_reason(rules.BOARD_NAMES.get(rules.board_of(code), "unknown board"))
+
+
+#: Every reason an unknown candidate is listed for, by its id in :class:`Found` rows: a code
+#: typo (``ROW_TYPO`` rows), a company-like name (``ROW_NAME``), a stock code of each board.
+REASONS = (_TYPO_REASON, _NAME_REASON,
+           *map(_board_reason, (*rules.BOARD_NAMES.values(), "unknown board")))
+_REASON_ID = {r: i for i, r in enumerate(REASONS)}
+
+
+class Found(NamedTuple):
+    """:meth:`NameMatcher.find_all`'s answer, every text's end to end: the hits' ``(start,
+    end)`` (int64 ``[H, 2]``) and ids (int64, as :meth:`NameMatcher.find_ids` gives them), text
+    ``a``'s at ``hit_bounds[a]:hit_bounds[a + 1]``; the unknown candidates' ``(start, end,
+    reason)`` rows (int64 ``[U, 3]``, the reason's id in :data:`REASONS`), text ``a``'s at
+    ``unknown_bounds[a]:unknown_bounds[a + 1]``."""
+    at: np.ndarray
+    ids: np.ndarray
+    hit_bounds: np.ndarray
+    unknown: np.ndarray
+    unknown_bounds: np.ndarray
+
+    def unknown_of(self, a: int) -> list[tuple[int, int, str]]:
+        """Text ``a``'s unknown candidates as :meth:`NameMatcher.find_ids` gives them."""
+        rows = self.unknown[self.unknown_bounds[a]:self.unknown_bounds[a + 1]].tolist()
+        return [(start, end, REASONS[r]) for start, end, r in rows]
+
+
+def _found_of(parts: list[tuple]) -> Found:
+    """:class:`Found` of each text's ``(at, ids, unknown)`` (as :meth:`NameMatcher.find_ids`
+    gives them)."""
+    ats, ids, unknown = [], [], []
+    for at, hit_ids, unk in parts:
+        ats.append(at)
+        ids += hit_ids
+        unknown += [(start, end, _REASON_ID[reason]) for start, end, reason in unk]
+    return Found(np.concatenate(ats).reshape(-1, 2) if ats else _NO_AT,
+                 np.array(ids, dtype=np.int64), _cumulative([len(p[1]) for p in parts]),
+                 np.array(unknown, dtype=np.int64).reshape(-1, 3),
+                 _cumulative([len(p[2]) for p in parts]))
+
+
+def _cumulative(counts) -> np.ndarray:
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
+_NO_AT = np.zeros((0, 2), dtype=np.int64)
 
 
 def _code_tables(r: MatchRules, codes) -> tuple[np.ndarray, ...]:
@@ -390,19 +442,32 @@ class NameMatcher:
         got = self._rows(text)
         return self._regex_ids(text) if got is None else self._found(*got)
 
-    def find_all(self, texts: list[str], units: np.ndarray, bounds: np.ndarray) -> list[tuple]:
-        """:meth:`find_ids` of each of ``texts``, given their code points end to end (text
-        ``a``'s at ``units[bounds[a]:bounds[a + 1]]``): one kernel call for all of them
-        (:func:`signals.mentions_nb.find_all_nb`); a text it cannot read takes the regexes."""
+    def find_all(self, texts, units: np.ndarray, bounds: np.ndarray) -> Found:
+        """:meth:`find_ids` of each of ``texts`` as columns (:class:`Found`), given their code
+        points end to end (text ``a``'s at ``units[bounds[a]:bounds[a + 1]]``): one kernel call
+        for all of them (:func:`signals.mentions_nb.find_all_nb`); a text it cannot read takes
+        the regexes (the only use of ``texts``: only those texts are read of it)."""
+        n = len(bounds) - 1
         if self._auto is None:
-            return [self._regex_ids(text) for text in texts]
+            return _found_of([self._regex_ids(texts[a]) for a in range(n)])
         rows, counts, ok = find_all_nb(*self._auto[0], self._workspace(), units, bounds,
                                        *self._tables)
-        out, k = [], 0
-        for text, (m, n_hits), good in zip(texts, counts.tolist(), ok.tolist()):
-            out.append(self._found(rows[k:k + m], n_hits) if good else self._regex_ids(text))
-            k += m
-        return out
+        hit = rows[:, 3] == ROW_HIT                 # a text's hits come before its candidates
+        unk = rows[~hit]
+        unknown = unk[:, :3].copy()
+        what = unk[:, 3]
+        unknown[:, 2] = np.where(what == ROW_TYPO, _REASON_ID[_TYPO_REASON],
+                                 _REASON_ID[_NAME_REASON])
+        for j in np.flatnonzero(what == ROW_CODE).tolist():
+            unknown[j, 2] = _REASON_ID[_code_reason(f"{unk[j, 2]:06d}")]
+        found = Found(rows[hit, :2], rows[hit, 2], _cumulative(counts[:, 1]), unknown,
+                      _cumulative(counts[:, 0] - counts[:, 1]))
+        if ok.all():
+            return found
+        hb = found.hit_bounds
+        return _found_of([(found.at[hb[a]:hb[a + 1]], found.ids[hb[a]:hb[a + 1]].tolist(),
+                           found.unknown_of(a)) if good else self._regex_ids(texts[a])
+                          for a, good in enumerate(ok.tolist())])
 
     def _found(self, rows: np.ndarray, n_hits: int) -> tuple:
         """:meth:`find_ids`'s answer from a text's rows of :func:`signals.mentions_nb.find_nb`

@@ -5,6 +5,7 @@ on synthetic articles, edge cases, the labelled set and the real articles."""
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from pathlib import Path
@@ -20,9 +21,9 @@ from backtests.data.master import StockMaster, load_master
 from benchmarks.news_corpus import make_records
 from signals.extract import Extractor, IndexTables
 from signals.extract_nb import KIND_MARKER, KIND_THEME, leftmost_of_nb
-from signals.index_nb import index_part_nb
+from signals.index_nb import index_part_nb, unknown_json_nb
 from signals.literals import Automata, finite_strings, needed_strings, parse
-from signals.mentions import _DIGITS_RE, digit_runs, load_matching
+from signals.mentions import _DIGITS_RE, REASONS, digit_runs, load_matching
 from signals.normalize import normalize_all, normalize_text
 from signals.parallel import article_rows
 from signals.regex_nb import may_match_nb, run_nb, step_tables, workspace
@@ -705,6 +706,49 @@ def test_index_json_is_orjsons_text():
     assert (code.tolist(), role.tolist(), theme.tolist(), theme_ids.tolist()) == \
         ([0, 3], [1, 4], [2, -1], [2])
     assert run(text[:40] + "\ud800" + text[40:])[6].tolist() == [False]
+
+
+def test_unknown_json_is_orjsons_text():
+    """The unknown candidates' JSON kernel writes ``orjson.dumps`` of their (text as written,
+    reason) pairs: the texts mapped through the article's index (positions moved by
+    normalisation) or as they are, every escape of the ASCII range, characters of two, three
+    and four UTF-8 bytes, each reason; an article without any is ``[]``; a lone surrogate leaves
+    the article to the caller."""
+    tails = [b'",' + orjson.dumps(r) + b"]" for r in REASONS]
+    tail_data = np.frombuffer(b"".join(tails), dtype=np.uint8)
+    tail_at = np.array([0, *itertools.accumulate(map(len, tails))], dtype=np.int64)
+    texts = ["".join(map(chr, range(0x80))) + "\u2028é中😀", "无", "甲 乙\n丙丁"]
+    raw = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    i64 = functools.partial(np.array, dtype=np.int64)
+    raw_at = i64([0, *itertools.accumulate(map(len, texts))])
+    # text 0 as it is (no index); text 2 normalised to 甲乙丙丁 (index: where each came from)
+    index, index_at = i64([0, 2, 4, 5]), i64([0, 0, 0, 4])
+    unknown = i64([[0, 132, 0], [34, 35, len(REASONS) - 1], [0, 2, 1], [1, 4, 2]])
+    out, json_at, ok = unknown_json_nb(raw, raw_at, index, index_at, unknown, i64([0, 2, 2, 4]),
+                                       tail_data, tail_at)
+    data, at = out.tobytes(), json_at.tolist()
+    assert ok.tolist() == [True] * 3
+    assert [data[at[j]:at[j + 1]] for j in range(3)] == [
+        orjson.dumps([(texts[0], REASONS[0]), ('"', REASONS[-1])]), b"[]",
+        orjson.dumps([("甲 乙", REASONS[1]), ("乙\n丙丁", REASONS[2])])]
+    texts[0] = texts[0][:40] + "\ud800" + texts[0][41:]
+    raw = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    got = unknown_json_nb(raw, raw_at, index, index_at, unknown, i64([0, 2, 2, 4]), tail_data,
+                          tail_at)
+    assert got[2].tolist() == [False, True, True]
+
+
+def test_index_part_of_unknown_names_the_kernel_leaves_to_orjson(small, monkeypatch):
+    """An article whose unknown candidates' JSON the kernel does not write gets orjson's answer
+    of them (two passes, every EDGE article)."""
+    import signals.extract as extract
+
+    def none_written(*args):
+        out, json_at, ok = unknown_json_nb(*args)
+        return out, json_at, np.zeros_like(ok)
+
+    monkeypatch.setattr(extract, "unknown_json_nb", none_written)
+    check_rows(small, [(k, title, body) for k, (title, body) in enumerate(EDGE[::-1] + EDGE * 6)])
 
 
 def test_index_part_of_chunks_naming_thousands_of_codes():
