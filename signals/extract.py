@@ -187,17 +187,17 @@ class Extractor:
                 norm.raw, norm.raw_bounds, m_at, ck, choice, theme, a, b, title,
                 np.array(art_themes, dtype=np.int64), np.array(tc, dtype=np.int64), *arrays,
                 *local)
-            got = _texts_of(out, json_at)
+            got = _pieces(out, json_at)
             for j in np.flatnonzero(~ok).tolist():   # orjson's own answer (it raises)
-                got[j] = dumps(self.index_rows([(j, *pairs[i + j])])[0][2]).decode()
+                got[j] = dumps(self.index_rows([(j, *pairs[i + j])])[0][2])
             mj += got
             out, json_at, ok = unknown_json_nb(norm.raw, norm.raw_bounds, norm.index,
                                                norm.index_bounds, found.unknown,
                                                found.unknown_bounds, *tabs.reason_tails)
-            got = _texts_of(out, json_at)
+            got = _pieces(out, json_at)
             for j in np.flatnonzero(~ok).tolist():
                 got[j] = dumps(self._unknown(done.raws[j], norm.indexes[j],
-                                             found.unknown_of(j))).decode()
+                                             found.unknown_of(j)))
             uj += got
             m_counts += np.diff(m_at).tolist()
             t_counts += np.diff(tc).tolist()
@@ -444,7 +444,8 @@ def _cat(arrays: list[np.ndarray], dtype) -> np.ndarray:
 class IndexPart(NamedTuple):
     """:meth:`Extractor.index_part`'s answer, per article: its themes JSON (``[themes,
     primary]``), its mentions' JSON (``[[code, matched_text, kind, in_title, theme, role,
-    weight], ...]``, orjson's text) and its unknown names' JSON (``[[text, reason], ...]``);
+    weight], ...]``) and its unknown names' JSON (``[[text, reason], ...]``), these two as
+    ``orjson.dumps`` gives them (UTF-8 bytes: the archive stores them as text unchanged);
     ``terms``: the part's terms (codes, roles, themes) in order of first use (each mention's
     code, role and theme, then its article's themes), whose positions are the ids of ``code``,
     ``role``, ``theme`` (-1: none), the mentions' columns end to end with ``title`` (0 or 1)
@@ -579,10 +580,10 @@ class IndexTables:
         return arrays
 
 
-def _texts_of(data: np.ndarray, at: np.ndarray) -> list[str]:
-    """The UTF-8 texts ``data[at[j]:at[j + 1]]``."""
+def _pieces(data: np.ndarray, at: np.ndarray) -> list[bytes]:
+    """The bytes ``data[at[j]:at[j + 1]]`` of each ``j``."""
     data, at = data.tobytes(), at.tolist()
-    return [data[at[j]:at[j + 1]].decode() for j in range(len(at) - 1)]
+    return [data[at[j]:at[j + 1]] for j in range(len(at) - 1)]
 
 
 def _bounds(lengths) -> np.ndarray:

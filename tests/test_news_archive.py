@@ -471,6 +471,9 @@ def test_index_equals_one_plain_pass(tmp_path, master):
             assert arch.index(ex, workers=workers, batch=batch) == 1300
             got = [sorted(t, key=lambda r: r[:3]) for t in _index_tables(arch)]
             assert got == _reference_tables(arch, ex)
+            # the JSON columns, handed over as UTF-8 bytes, are stored as text
+            assert arch.con.execute("SELECT DISTINCT typeof(mentions), typeof(unknown) "
+                                    "FROM extracted").fetchall() == [("text", "text")]
             assert arch.index(ex, workers=workers, batch=batch) == 0
 
 

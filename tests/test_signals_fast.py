@@ -100,8 +100,8 @@ def part_of_rows(rows):
     tj, mj, uj, _terms, code, role, theme, title, weight, m_counts, theme_ids, t_counts = out
     for _key, themes_json, ms, unknown in rows:
         tj.append(themes_json)
-        mj.append(orjson.dumps(ms).decode())
-        uj.append(orjson.dumps(unknown).decode())
+        mj.append(orjson.dumps(ms))
+        uj.append(orjson.dumps(unknown))
         for c, _matched, _kind, in_title, th, r, w in ms:
             code.append(terms.setdefault(c, len(terms)))
             role.append(terms.setdefault(r, len(terms)))

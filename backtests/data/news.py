@@ -835,8 +835,10 @@ class NewsArchive:
                 if taken:
                     keep = np.array([r[1] not in taken for r in extracted_rows], dtype=bool)
                     extracted_rows = [r for r in extracted_rows if r[1] not in taken]
-                con.executemany("INSERT OR REPLACE INTO extracted VALUES (?, ?, ?, ?, ?)",
-                                extracted_rows)
+                # the JSON of mentions and unknown names as UTF-8 bytes: stored as text as they
+                # are (no str made to be encoded again)
+                con.executemany("INSERT OR REPLACE INTO extracted VALUES "
+                                "(?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT))", extracted_rows)
                 data = recs.tobytes()
                 themes = remap[theme_ids].astype("<i4").tobytes() if len(theme_ids) else b""
                 m_end = (np.cumsum(m_counts) * size).tolist()
