@@ -77,6 +77,9 @@ class Extractor:
         self._themes_json: dict[tuple, str] = {}
         self._joint = _JointScan(self.themes, self.roles)
         self._index_tables: IndexTables | None = None
+        # index_part: per article's theme names (the primary last), their term ids, its
+        # themes' term ids and its themes JSON (few distinct)
+        self._names_terms: dict[tuple, tuple] = {}
 
     @property
     def version(self) -> str:
@@ -159,19 +162,25 @@ class Extractor:
             tabs = self._index_tables = IndexTables(self.roles.choices, self.matcher.code_kinds)
         local = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64),
                  np.zeros(1, dtype=np.int64))            # (made room for by _grown)
-        dumps = orjson.dumps
+        dumps, known = orjson.dumps, self._names_terms
         tj, mj, uj, m_counts, t_counts, cols = [], [], [], [], [], []
         for i in range(0, len(pairs), _PASS):
             done = self._analyse(pairs[i:i + _PASS])
             found, norm, n = done.found, done.norm, len(done.names)
             names_ext, names_at, art_themes, tc = [], [0], [], [0]
             for names, primary in zip(done.names, done.primaries):
-                names_ext += tabs.ids(names)
+                got = known.get(key := tuple(names))
+                if got is None:
+                    if len(known) >= _JSON_CACHE:
+                        known.clear()
+                    themes = tuple(dict.fromkeys(names[:-1]))
+                    got = known[key] = (tabs.ids(names), tabs.ids(themes),
+                                        self._themes_text(themes, primary))
+                names_ext += got[0]
                 names_at.append(len(names_ext))
-                themes = tuple(dict.fromkeys(names[:-1]))
-                art_themes += tabs.ids(themes)
-                tc.append(tc[-1] + len(themes))
-                tj.append(self._themes_text(themes, primary))
+                art_themes += got[1]
+                tc.append(tc[-1] + len(got[1]))
+                tj.append(got[2])
             rows, m_at = done.rows, found.hit_bounds
             names_at = np.array(names_at, dtype=np.int64)
             # each mention's theme: row COL_THEME of its article's names (-1: the last)
