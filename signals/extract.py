@@ -54,7 +54,7 @@ _new = tuple.__new__
 # mention_rows_nb's last columns, in the order extract_text and index_rows read them
 assert (COL_DECIDED, COL_THEME, COL_A, COL_B, COL_TITLE) == (8, 9, 10, 11, 12)
 _JSON_CACHE = 4096      # themes JSON remembered per (themes, primary), at most this many
-_PASS = 64              # articles a pass of Extractor._analyse goes over
+_PASS = 256             # articles a pass of Extractor._analyse goes over (its calls' costs shared)
 
 
 class ArticleSignals(NamedTuple):
