@@ -356,7 +356,8 @@ class _JointScan:
         order of position, and the start of the first (0 when there is none); and the
         mentions' rows of every text end to end (:func:`signals.roles_nb.mention_rows_nb`,
         every role settled; a title ends at its text's first line break). ``hits``: the
-        mentions' ``(start, end)`` rows, text ``a``'s at ``m_bounds[a]:m_bounds[a + 1]``; ``ws``: the role automata's work space of this thread
+        mentions' ``(start, end)`` rows, text ``a``'s at ``m_bounds[a]:m_bounds[a + 1]``;
+        ``ws``: the role automata's work space of this thread
         (:meth:`signals.roles.RoleRules.workspace`).
 
         One call of :func:`signals.extract_nb.articles_nb` for all the texts; a text whose

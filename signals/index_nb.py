@@ -9,6 +9,7 @@ fragments of :class:`signals.extract.IndexTables`): ``["CODE","`` and ``","KIND"
 the article's own code points, written as UTF-8 with orjson's escapes (``\\"``, ``\\\\``,
 ``\\b \\t \\n \\f \\r``, other code points below U+0020 as ``\\u00xx``); an article whose matched
 text holds a lone surrogate (which orjson refuses) is left to the caller (``ok`` False).
+:func:`unknown_json_nb` writes each article's unknown names' JSON the same way.
 """
 from __future__ import annotations
 

@@ -131,7 +131,7 @@ def check_pass(ex, bodies=()):
 def short_passes():
     """Passes of 64 articles here (the extractor's are longer), so that the sets of these tests
     span several passes."""
-    import signals.extract as extract
+    from signals import extract
     was, extract._PASS = extract._PASS, 64
     yield
     extract._PASS = was
@@ -751,7 +751,7 @@ def test_unknown_json_is_orjsons_text():
 def test_index_part_of_unknown_names_the_kernel_leaves_to_orjson(small, monkeypatch):
     """An article whose unknown candidates' JSON the kernel does not write gets orjson's answer
     of them (two passes, every EDGE article)."""
-    import signals.extract as extract
+    from signals import extract
 
     def none_written(*args):
         out, json_at, ok = unknown_json_nb(*args)
@@ -759,6 +759,23 @@ def test_index_part_of_unknown_names_the_kernel_leaves_to_orjson(small, monkeypa
 
     monkeypatch.setattr(extract, "unknown_json_nb", none_written)
     check_rows(small, [(k, title, body) for k, (title, body) in enumerate(EDGE[::-1] + EDGE * 6)])
+
+
+def test_index_part_remembering_few_theme_names(small, monkeypatch):
+    """index_part remembers each article's theme names' ids and JSON: with room for two at a
+    time (forgotten, then made again, many times over) the part is still the rows' JSON and ids
+    (themes from keywords, quoted names and markers, over several passes)."""
+    from signals import extract
+
+    monkeypatch.setattr(extract, "_JSON_CACHE", 2)
+    # the same themes with another primary theme (the title's), themes that begin alike
+    themed = [("固态电池", "AI眼镜板块走强，AI眼镜概念股天娱数科涨停"),
+              ("", "固态电池概念，AI眼镜板块走强，AI眼镜概念股天娱数科涨停"),
+              ("", "固态电池概念大涨，AI眼镜板块走强，蜂助手涨停"), ("", "固态电池概念大涨，蜂助手涨停"),
+              ("", "今日固态电池概念、“谷子”概念股和AI眼镜板块大涨，天娱数科涨停。"),
+              ("", "“镜湖AI眼镜”概念股蜂助手涨停")]
+    pairs = themed * 20 + EDGE * 4
+    check_rows(small, [(k, title, body) for k, (title, body) in enumerate(pairs)])
 
 
 def test_index_part_of_chunks_naming_thousands_of_codes():
@@ -783,7 +800,7 @@ def test_index_part_of_chunks_naming_thousands_of_codes():
 def test_index_part_of_articles_the_kernel_leaves_to_orjson(small, monkeypatch):
     """An article whose JSON the index kernel does not write (a lone surrogate in a matched
     text) gets orjson's answer for its rows: the same JSON, ids and columns (two passes)."""
-    import signals.extract as extract
+    from signals import extract
 
     def none_written(*args):
         got = list(index_part_nb(*args))
