@@ -29,6 +29,7 @@ from signals.normalize import Normalised, normalize_all, original_span
 from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles, payload_arrays
 from signals.roles_nb import COL_A, COL_B, COL_DECIDED, COL_THEME, COL_TITLE
 from signals.themes import ThemeLexicon, load_themes, primary_theme
+from signals.themes_nb import HIT_LEXICON
 from signals.trie_nb import Trie, utf16_units
 
 # Bump when a change to the extraction code changes its output: stored mention indexes
@@ -387,12 +388,14 @@ class _JointScan:
             *self._tables, ws, quoted, q_bounds, *self._patterns, given, g_bounds,
             names is not None, index, norm.index_bounds)
         first, unsettled, quote, tb = meta.tolist()
-        tl = trows.tolist()
-        theme_rows = [tl[tb[a]:tb[a + 1]] for a in range(n)]
         # the texts to run again, alone: a mention holds a character outside the BMP, or the
         # quoted patterns may match (their regexes run now)
         redo = [a for a in range(n) if quote[a] or unsettled[a] < 0] if (
             1 in quote or min(unsettled, default=0) < 0) else ()
+        theme_rows = None               # (not needed when every theme hit is a keyword's)
+        if redo or names is None and not (trows[:, 2] == HIT_LEXICON).all():
+            tl = trows.tolist()
+            theme_rows = [tl[tb[a]:tb[a + 1]] for a in range(n)]
         settle = any(unsettled)
         if redo or settle:
             mb, ub, ib = m_bounds.tolist(), norm.bounds.tolist(), norm.index_bounds.tolist()
@@ -419,7 +422,10 @@ class _JointScan:
             first[a], unsettled[a] = int(one_meta[0, 0]), int(one_meta[1, 0])
             theme_rows[a] = one_themes.tolist()
             rows[m0:m1] = one_rows
-        if names is None:
+        if names is None and theme_rows is None:       # every theme a keyword's: by its node
+            theirs = list(map(self.kw_theme.__getitem__, trows[:, 3].tolist()))
+            names = [theirs[tb[a]:tb[a + 1]] for a in range(n)]
+        elif names is None:
             kw_theme = self.kw_theme
             names = [themes.themes_of(t, r, q, kw_theme)
                      for t, r, q in zip(texts, theme_rows, qnames)]

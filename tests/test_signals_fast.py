@@ -761,6 +761,18 @@ def test_index_part_of_unknown_names_the_kernel_leaves_to_orjson(small, monkeypa
     check_rows(small, [(k, title, body) for k, (title, body) in enumerate(EDGE[::-1] + EDGE * 6)])
 
 
+def test_passes_whose_themes_are_all_keywords(small):
+    """A pass whose theme hits are all keywords' takes their themes by trie node, one list a
+    pass (no quoted or marker theme among them): the rows as the reference gives them, with
+    several themes an article in either order and the title's theme first."""
+    bodies = [("固态电池", "AI眼镜板块走强，AI眼镜概念股天娱数科涨停"),
+              ("", "AI眼镜板块走强，固态电池概念大涨，蜂助手涨停，固态电池概念"),
+              ("", "固态电池概念大涨，AI眼镜板块走强，蜂助手涨停"), ("", "蜂助手涨停"), ("", "")]
+    pairs = bodies * 30
+    check_rows(small, [(k, title, body) for k, (title, body) in enumerate(pairs)])
+    assert small.extract_texts(pairs) == [ref.extract_text(small, t, b) for t, b in pairs]
+
+
 def test_index_part_remembering_few_theme_names(small, monkeypatch):
     """index_part remembers each article's theme names' ids and JSON: with room for two at a
     time (forgotten, then made again, many times over) the part is still the rows' JSON and ids
