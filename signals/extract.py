@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import json
 import threading
 from typing import NamedTuple
@@ -25,7 +24,7 @@ from signals.articles import Article
 from signals.extract_nb import KIND_MARKER, KIND_QUOTE, KIND_THEME, articles_nb
 from signals.index_nb import index_part_nb, unknown_json_nb
 from signals.mentions import REASONS, Found, MatchRules, NameMatcher, load_matching
-from signals.normalize import Normalised, normalize_all, original_span
+from signals.normalize import Normalised, bounds_of, normalize_all, original_span
 from signals.roles import ROLE_CLAUSE_RE, STOP_FLAGS, RoleRules, load_roles, payload_arrays
 from signals.roles_nb import COL_A, COL_B, COL_DECIDED, COL_THEME, COL_TITLE
 from signals.themes import ThemeLexicon, load_themes, primary_theme
@@ -304,12 +303,10 @@ class _Analysed(NamedTuple):
         unknown candidates' ``(start, end, reason)``."""
         found, norm = self.found, self.norm
         ids, hb = found.ids.tolist(), found.hit_bounds.tolist()
-        unknown, ub = found.unknown.tolist(), found.unknown_bounds.tolist()
         for a, (raw, text, index, names, primary) in enumerate(zip(
                 self.raws, norm.texts, norm.indexes, self.names, self.primaries)):
-            yield (raw, text, index, ids[hb[a]:hb[a + 1]],
-                   [(start, end, REASONS[r]) for start, end, r in unknown[ub[a]:ub[a + 1]]],
-                   names, primary)
+            yield (raw, text, index, ids[hb[a]:hb[a + 1]], found.unknown_of(a), names,
+                   primary)
 
 
 _NO_HITS = np.zeros(0, dtype=np.int64)
@@ -377,11 +374,11 @@ class _JointScan:
         given, g_bounds, names = _NO_THEMES, m_bounds, None
         if not themes.scannable:
             given, names = _joined([themes.scan(t) for t in texts], _NO_THEMES)
-            g_bounds = _bounds([len(x) for x in names])
+            g_bounds = bounds_of([len(x) for x in names])
         quoted, q_bounds, qnames = _NO_QUOTED, m_bounds, [[]] * n
         if themes.scannable and self._quotes is None:
             quoted, qnames = _joined([themes.quoted(t) for t in texts], _NO_QUOTED)
-            q_bounds = _bounds([len(x) for x in qnames])
+            q_bounds = bounds_of([len(x) for x in qnames])
         index = norm.index
         meta, trows, rows = articles_nb(
             norm.units, norm.units16, norm.bounds, hits, m_bounds, ids, table, applies,
@@ -414,11 +411,11 @@ class _JointScan:
                 continue
             one_meta, one_themes, one_rows = articles_nb(
                 norm.units[ub[a]:ub[a + 1]], norm.units16[ub[a]:ub[a + 1]],
-                _bounds([ub[a + 1] - ub[a]]), hits[m0:m1], _bounds([m1 - m0]), a_ids,
-                a_table, a_applies, *self._tables, ws, a_quoted, _bounds([len(a_quoted)]),
+                bounds_of([ub[a + 1] - ub[a]]), hits[m0:m1], bounds_of([m1 - m0]), a_ids,
+                a_table, a_applies, *self._tables, ws, a_quoted, bounds_of([len(a_quoted)]),
                 *self._patterns, given[g_bounds[a]:g_bounds[a + 1]],
-                _bounds([g_bounds[a + 1] - g_bounds[a]]), names is not None,
-                index[ib[a]:ib[a + 1]], _bounds([ib[a + 1] - ib[a]]))
+                bounds_of([g_bounds[a + 1] - g_bounds[a]]), names is not None,
+                index[ib[a]:ib[a + 1]], bounds_of([ib[a + 1] - ib[a]]))
             first[a], unsettled[a] = int(one_meta[0, 0]), int(one_meta[1, 0])
             theme_rows[a] = one_themes.tolist()
             rows[m0:m1] = one_rows
@@ -513,7 +510,7 @@ class IndexTables:
         # candidate's JSON after its text)
         tails = [b'",' + orjson.dumps(r) + b"]" for r in REASONS]
         self.reason_tails = (np.frombuffer(b"".join(tails), dtype=np.uint8),
-                             _bounds(map(len, tails)))
+                             bounds_of(map(len, tails)))
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_lock"}   # (Dask pickles it)
@@ -600,11 +597,6 @@ def _pieces(data: np.ndarray, at: np.ndarray) -> list[bytes]:
     """The bytes ``data[at[j]:at[j + 1]]`` of each ``j``."""
     data, at = data.tobytes(), at.tolist()
     return [data[at[j]:at[j + 1]] for j in range(len(at) - 1)]
-
-
-def _bounds(lengths) -> np.ndarray:
-    """Where each of parts of ``lengths`` starts, end to end, and the end."""
-    return np.fromiter(itertools.accumulate(lengths, initial=0), dtype=np.int64)
 
 
 def _joined(parts: list[tuple[np.ndarray, list]], empty: np.ndarray) -> tuple[np.ndarray, list]:

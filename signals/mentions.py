@@ -61,7 +61,7 @@ from signals.mentions_nb import (
     find_all_nb,
     find_nb,
 )
-from signals.normalize import normalize_name
+from signals.normalize import bounds_of, normalize_name
 from signals.regex_nb import step_tables, workspace
 from signals.text_nb import cjk_before_nb, code_points, digit_runs_nb
 from signals.trie_nb import CHAR_BAD, CHAR_DIGIT, CHAR_KEY, Trie, longest_first_nb
@@ -159,15 +159,9 @@ def _found_of(parts: list[tuple]) -> Found:
         ids += hit_ids
         unknown += [(start, end, _REASON_ID[reason]) for start, end, reason in unk]
     return Found(np.concatenate(ats).reshape(-1, 2) if ats else _NO_AT,
-                 np.array(ids, dtype=np.int64), _cumulative([len(p[1]) for p in parts]),
+                 np.array(ids, dtype=np.int64), bounds_of([len(p[1]) for p in parts]),
                  np.array(unknown, dtype=np.int64).reshape(-1, 3),
-                 _cumulative([len(p[2]) for p in parts]))
-
-
-def _cumulative(counts) -> np.ndarray:
-    out = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=out[1:])
-    return out
+                 bounds_of([len(p[2]) for p in parts]))
 
 
 _NO_AT = np.zeros((0, 2), dtype=np.int64)
@@ -460,8 +454,8 @@ class NameMatcher:
                                  _REASON_ID[_NAME_REASON])
         for j in np.flatnonzero(what == ROW_CODE).tolist():
             unknown[j, 2] = _REASON_ID[_code_reason(f"{unk[j, 2]:06d}")]
-        found = Found(rows[hit, :2], rows[hit, 2], _cumulative(counts[:, 1]), unknown,
-                      _cumulative(counts[:, 0] - counts[:, 1]))
+        found = Found(rows[hit, :2], rows[hit, 2], bounds_of(counts[:, 1]), unknown,
+                      bounds_of(counts[:, 0] - counts[:, 1]))
         if ok.all():
             return found
         hb = found.hit_bounds

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import codecs
 import functools
-import itertools
 import re
 import string
 from typing import NamedTuple
@@ -243,16 +242,20 @@ def normalize_all(raws: list[str], keep_breaks: list[int]) -> Normalised:
             units16[a] = utf16_units(texts[a])
         out, out16 = np.concatenate(units), np.concatenate(units16)
         out.flags.writeable = out16.flags.writeable = False
-        units_at = np.fromiter(itertools.accumulate(map(len, units), initial=0),
-                               dtype=np.int64, count=n + 1)
+        units_at = bounds_of(map(len, units))
         index = np.concatenate([_NO_INDEX if ix is None else ix for ix in indexes])
-        index_at = np.fromiter(itertools.accumulate(
-            (0 if ix is None else len(ix) for ix in indexes), initial=0), dtype=np.int64,
-            count=n + 1)
-    raw_bounds = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths[:n], out=raw_bounds[1:])
+        index_at = bounds_of(0 if ix is None else len(ix) for ix in indexes)
     return Normalised(texts, indexes, out, out16, units_at, index, index_at, title_ends[:n],
-                      state[:n], raw_units, raw_bounds)
+                      state[:n], raw_units, bounds_of(lengths[:n]))
+
+
+def bounds_of(lengths) -> np.ndarray:
+    """Where each part of ``lengths`` (an iterable, or an integer array) starts when the parts
+    lie end to end, then where the last ends: int64, one longer than ``lengths``."""
+    sizes = lengths if isinstance(lengths, np.ndarray) else np.fromiter(lengths, dtype=np.int64)
+    out = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=out[1:])
+    return out
 
 
 def normalize_text_regex(text: str, keep_break: int) -> tuple[str, np.ndarray | None]:

@@ -724,9 +724,7 @@ def test_unknown_json_is_orjsons_text():
     normalisation) or as they are, every escape of the ASCII range, characters of two, three
     and four UTF-8 bytes, each reason; an article without any is ``[]``; a lone surrogate leaves
     the article to the caller."""
-    tails = [b'",' + orjson.dumps(r) + b"]" for r in REASONS]
-    tail_data = np.frombuffer(b"".join(tails), dtype=np.uint8)
-    tail_at = np.array([0, *itertools.accumulate(map(len, tails))], dtype=np.int64)
+    tail_data, tail_at = IndexTables([], []).reason_tails      # the extractor's own fragments
     texts = ["".join(map(chr, range(0x80))) + "\u2028é中😀", "无", "甲 乙\n丙丁"]
     raw = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     i64 = functools.partial(np.array, dtype=np.int64)
